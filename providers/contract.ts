@@ -1,0 +1,78 @@
+/**
+ * The adapter contract. Adapters hold provider logic only: no retries, no metrics,
+ * no SQL. They throw the typed errors below; the engine decides what happens next.
+ */
+import type { Logger } from 'pino';
+import type { ActionName, JsonObject, Subject } from '../src/domain/types.ts';
+
+export {
+  RateLimitedError,
+  TransientError,
+  PermanentError,
+  VerificationError,
+} from '../src/domain/errors.ts';
+
+/** The subject's account at one provider. `id` is the provider's own key for it. */
+export interface AccountRef extends JsonObject {
+  id: string;
+}
+
+/** Evidence is what was read or done, field by field: never a secret. */
+export type Evidence = JsonObject;
+
+export interface ActionContext {
+  /** Aborted on shutdown or when the task's deadline passes. */
+  signal: AbortSignal;
+  logger: Logger;
+  now: () => Date;
+  /** The playbook step's params (e.g. `{ mode: 'suspend' }`). */
+  params: JsonObject;
+  subject: Subject;
+  terminationId: string;
+  /** When this attempt started: read-backs compare provider timestamps against it. */
+  attemptStartedAt: Date;
+  /** Progress saved by an earlier `execute` that answered `inProgress`; null on the first call. */
+  checkpoint: JsonObject | null;
+}
+
+export interface ExecuteResult {
+  /** What was done (or found already done: say so with `alreadyDone: true`). */
+  evidence: Evidence;
+  /**
+   * The action is asynchronous at the provider (e.g. a Drive transfer). The engine
+   * stores `checkpoint`, frees the worker slot and calls `execute` again after
+   * `checkAfterMs` with the checkpoint in `ctx.checkpoint`; `verify` runs only once
+   * `execute` returns without `inProgress`.
+   */
+  inProgress?: { checkAfterMs: number; checkpoint: JsonObject };
+  /** Nothing to do at this provider for this subject (e.g. a dynamic group). */
+  skipped?: string;
+}
+
+export interface ActionHandler {
+  /** Idempotent: a state already reached is success, with evidence saying so. */
+  execute(account: AccountRef, ctx: ActionContext): Promise<ExecuteResult>;
+  /** Reads the state back; returns what it read, or throws VerificationError. */
+  verify(account: AccountRef, ctx: ActionContext): Promise<Evidence>;
+}
+
+export interface Provider {
+  /** The provider kind: `okta`, `google`, `microsoft`, `scim`, a badge system... */
+  readonly kind: string;
+  /** The instance name from config. */
+  readonly name: string;
+  /** Finds the subject's account; null means the subject has none here (task `skipped`). */
+  resolve(subject: Subject, ctx: ActionContext): Promise<AccountRef | null>;
+  readonly actions: Partial<Record<ActionName, ActionHandler>>;
+  /** Checks credentials and permissions at start-up; throws PermanentError when they are wrong. */
+  validate?(ctx: { signal: AbortSignal; logger: Logger }): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** Context handed to a provider factory: everything it needs, injected. */
+export interface ProviderFactoryContext {
+  name: string;
+  logger: Logger;
+  /** When the provider runs against its sandbox, the sandbox's base URL. */
+  sandboxUrl?: string;
+}

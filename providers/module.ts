@@ -1,0 +1,19 @@
+/**
+ * What a provider kind ships: its config schema, a factory for the adapter, and its
+ * sandbox (an emulator of the provider's HTTP API). The registry in `providers/index.ts`
+ * lists the modules; the engine checks at start-up that every playbook action is supported.
+ */
+import type { z } from 'zod';
+import type { Provider, ProviderFactoryContext } from './contract.ts';
+import type { RunningSandbox, SandboxOptions } from './sandbox/kit.ts';
+
+export interface ProviderModule<Config = unknown> {
+  readonly kind: string;
+  /** The provider-specific part of a `providers.<name>` config block (credentials, URLs, options). */
+  readonly configSchema: z.ZodType<Config>;
+  create(config: Config, ctx: ProviderFactoryContext): Provider;
+  /** Starts this provider's emulator on 127.0.0.1. */
+  startSandbox(options: SandboxOptions): Promise<RunningSandbox>;
+  /** Config that points the adapter at a running sandbox, with the sandbox's credentials. */
+  sandboxConfig(sandbox: RunningSandbox): Config;
+}

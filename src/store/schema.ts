@@ -1,0 +1,88 @@
+/**
+ * Table shapes as Kysely sees them. Times are epoch milliseconds (bigint in PostgreSQL,
+ * integer in SQLite) and JSON is text, so one query set serves both dialects.
+ */
+import type { Generated } from 'kysely';
+
+export interface TerminationsTable {
+  id: string;
+  source: string;
+  source_event_id: string | null;
+  subject_key: string;
+  subject: string;
+  reason: string | null;
+  playbook: string;
+  state: string;
+  requested_at: number;
+  effective_at: number;
+  revoked_at: number | null;
+  finished_at: number | null;
+  created_by: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface TasksTable {
+  id: string;
+  termination_id: string;
+  step_id: string;
+  provider: string;
+  action: string;
+  params: string;
+  critical: number;
+  not_before: number;
+  state: string;
+  attempts: number;
+  rate_limited_count: number;
+  next_attempt_at: number;
+  /** max(not_before, next_attempt_at): one indexed column tells when a pending task is due. */
+  due_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  account: string | null;
+  checkpoint: string | null;
+  last_error: string | null;
+  evidence: string | null;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+
+export interface TaskDependenciesTable {
+  task_id: string;
+  depends_on_task_id: string;
+}
+
+export interface TaskAttemptsTable {
+  id: Generated<number>;
+  task_id: string;
+  termination_id: string;
+  attempt: number;
+  worker: string;
+  started_at: number;
+  finished_at: number;
+  outcome: string;
+  error_kind: string | null;
+  error_message: string | null;
+  evidence: string | null;
+}
+
+export interface AuditLogTable {
+  seq: Generated<number>;
+  at: number;
+  actor: string;
+  action: string;
+  termination_id: string | null;
+  task_id: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface Database {
+  terminations: TerminationsTable;
+  tasks: TasksTable;
+  task_dependencies: TaskDependenciesTable;
+  task_attempts: TaskAttemptsTable;
+  audit_log: AuditLogTable;
+}

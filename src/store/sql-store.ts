@@ -1,0 +1,713 @@
+/**
+ * One Store implementation over Kysely, shared by SQLite and PostgreSQL. What differs
+ * between the two (row locks, wake-ups, the audit-chain lock, error codes) comes in
+ * through `DialectHooks`.
+ */
+import { EventEmitter } from 'node:events';
+import { Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
+import type { JsonObject, Task, TaskAttempt, Termination, TerminationState } from '../domain/types.ts';
+import { GENESIS_HASH, chainHash } from '../audit/chain.ts';
+import { migrationProvider } from './migrations/index.ts';
+import { toAttempt, toAuditEntry, toTask, toTermination } from './rows.ts';
+import type { Database } from './schema.ts';
+import type {
+  AttemptOutcome,
+  AuditEntry,
+  ClaimRequest,
+  CreateTerminationResult,
+  NewTask,
+  NewTermination,
+  Store,
+  StoreStats,
+  TerminationFilter,
+} from './store.ts';
+
+export interface DialectHooks {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Serialises appends to the audit chain inside a transaction. */
+  lockAuditChain(trx: Transaction<Database>): Promise<void>;
+  /** Locks claimed candidate rows so other replicas skip them (PostgreSQL), or nothing (SQLite). */
+  readonly skipLocked: boolean;
+  /** Tells other replicas that work may be due (PostgreSQL NOTIFY), inside the transaction. */
+  notifyOthers(trx: Transaction<Database>): Promise<void>;
+  isUniqueViolation(error: unknown): boolean;
+}
+
+type Tx = Transaction<Database>;
+type AliasedTasks = Database & { t: Database['tasks'] };
+
+/**
+ * A pending task may run once every task it depends on succeeded (or was skipped) and
+ * its termination is neither held nor finished.
+ */
+function isRunnable(eb: ExpressionBuilder<AliasedTasks, 't'>) {
+  return eb.and([
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom('task_dependencies as d')
+          .innerJoin('tasks as dt', 'dt.id', 'd.depends_on_task_id')
+          .select(sql.lit(1).as('one'))
+          .whereRef('d.task_id', '=', 't.id')
+          .where('dt.state', 'not in', ['succeeded', 'skipped']),
+      ),
+    ),
+    eb.exists(
+      eb
+        .selectFrom('terminations as r')
+        .select(sql.lit(1).as('one'))
+        .whereRef('r.id', '=', 't.termination_id')
+        .where('r.state', 'in', RUNNABLE_TERMINATION_STATES),
+    ),
+  ]);
+}
+/** Termination states whose tasks may run. `failed` keeps running its other tasks. */
+const RUNNABLE_TERMINATION_STATES = ['scheduled', 'running', 'failed'];
+
+export class SqlStore implements Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  protected readonly wake = new EventEmitter();
+
+  constructor(
+    protected readonly db: Kysely<Database>,
+    private readonly hooks: DialectHooks,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.dialect = hooks.dialect;
+    this.wake.setMaxListeners(100);
+  }
+
+  async migrate(): Promise<void> {
+    const { error, results } = await new Migrator({ db: this.db, provider: migrationProvider }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error || failed) {
+      throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.wake.removeAllListeners();
+    await this.db.destroy();
+  }
+
+  onWake(listener: () => void): () => void {
+    this.wake.on('wake', listener);
+    return () => this.wake.off('wake', listener);
+  }
+
+  /** Wakes local schedulers after a commit. */
+  protected emitWake(): void {
+    this.wake.emit('wake');
+  }
+
+  async createTermination(termination: NewTermination, tasks: NewTask[]): Promise<CreateTerminationResult> {
+    try {
+      const result = await this.db.transaction().execute(async (trx) => {
+        const existing = await this.findDuplicate(trx, termination);
+        if (existing) return { termination: existing, created: false };
+        await this.insertTermination(trx, termination, tasks);
+        await this.hooks.notifyOthers(trx);
+        const created = await this.requireTermination(trx, termination.id);
+        return { termination: created, created: true };
+      });
+      if (result.created) this.emitWake();
+      return result;
+    } catch (error) {
+      // Two deliveries raced past the duplicate check; the unique index let one win.
+      if (!this.hooks.isUniqueViolation(error)) throw error;
+      const existing = await this.db.transaction().execute((trx) => this.findDuplicate(trx, termination));
+      if (!existing) throw error;
+      return { termination: existing, created: false };
+    }
+  }
+
+  private async findDuplicate(trx: Tx, t: NewTermination): Promise<Termination | null> {
+    if (t.sourceEventId !== null) {
+      const row = await trx
+        .selectFrom('terminations')
+        .selectAll()
+        .where('source', '=', t.source)
+        .where('source_event_id', '=', t.sourceEventId)
+        .executeTakeFirst();
+      if (row) return toTermination(row);
+    }
+    const open = await trx
+      .selectFrom('terminations')
+      .selectAll()
+      .where('subject_key', '=', t.subjectKey)
+      .where('state', 'in', ['scheduled', 'held', 'running', 'failed'])
+      .executeTakeFirst();
+    return open ? toTermination(open) : null;
+  }
+
+  private async insertTermination(trx: Tx, t: NewTermination, tasks: NewTask[]): Promise<void> {
+    const now = this.clock().getTime();
+    await trx
+      .insertInto('terminations')
+      .values({
+        id: t.id,
+        source: t.source,
+        source_event_id: t.sourceEventId,
+        subject_key: t.subjectKey,
+        subject: JSON.stringify(t.subject),
+        reason: t.reason,
+        playbook: t.playbook,
+        state: t.state,
+        requested_at: t.requestedAt.getTime(),
+        effective_at: t.effectiveAt.getTime(),
+        revoked_at: null,
+        finished_at: null,
+        created_by: t.createdBy,
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    if (tasks.length > 0) {
+      await trx
+        .insertInto('tasks')
+        .values(
+          tasks.map((task) => ({
+            id: task.id,
+            termination_id: t.id,
+            step_id: task.stepId,
+            provider: task.provider,
+            action: task.action,
+            params: JSON.stringify(task.params),
+            critical: task.critical ? 1 : 0,
+            not_before: task.notBefore.getTime(),
+            state: 'pending',
+            attempts: 0,
+            rate_limited_count: 0,
+            next_attempt_at: task.notBefore.getTime(),
+            due_at: task.notBefore.getTime(),
+            lease_owner: null,
+            lease_expires_at: null,
+            account: null,
+            checkpoint: null,
+            last_error: null,
+            evidence: null,
+            started_at: null,
+            finished_at: null,
+            updated_at: now,
+          })),
+        )
+        .execute();
+      const idByStep = new Map(tasks.map((task) => [task.stepId, task.id]));
+      const edges = tasks.flatMap((task) =>
+        task.dependsOn.map((step) => {
+          const dependsOnId = idByStep.get(step);
+          if (!dependsOnId) throw new Error(`task ${task.stepId} depends on unknown step ${step}`);
+          return { task_id: task.id, depends_on_task_id: dependsOnId };
+        }),
+      );
+      if (edges.length > 0) await trx.insertInto('task_dependencies').values(edges).execute();
+    }
+    await this.audit(trx, {
+      actor: t.createdBy,
+      action: 'termination.created',
+      terminationId: t.id,
+      data: {
+        source: t.source,
+        sourceEventId: t.sourceEventId,
+        state: t.state,
+        playbook: t.playbook,
+        effectiveAt: t.effectiveAt.toISOString(),
+        tasks: tasks.map((task) => `${task.stepId}:${task.provider}.${task.action}`),
+      },
+    });
+  }
+
+  async cancelTermination(id: string, actor: string, reason: string): Promise<Termination | null> {
+    const result = await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return null;
+      if (!['scheduled', 'held', 'running', 'failed'].includes(row.state)) return toTermination(row);
+      const now = this.clock().getTime();
+      const cancelled = await trx
+        .updateTable('tasks')
+        .set({ state: 'cancelled', finished_at: now, updated_at: now, lease_owner: null, lease_expires_at: null })
+        .where('termination_id', '=', id)
+        .where('state', 'in', ['pending', 'failed'])
+        .executeTakeFirst();
+      await trx
+        .updateTable('terminations')
+        .set({ state: 'cancelled', finished_at: now, updated_at: now })
+        .where('id', '=', id)
+        .execute();
+      await this.audit(trx, {
+        actor,
+        action: 'termination.cancelled',
+        terminationId: id,
+        data: { reason, previousState: row.state, tasksCancelled: Number(cancelled.numUpdatedRows) },
+      });
+      return this.requireTermination(trx, id);
+    });
+    return result;
+  }
+
+  async approveTermination(id: string, actor: string): Promise<Termination | null> {
+    const approved = await this.db.transaction().execute(async (trx) => {
+      const now = this.clock().getTime();
+      const updated = await trx
+        .updateTable('terminations')
+        .set({ state: 'scheduled', updated_at: now })
+        .where('id', '=', id)
+        .where('state', '=', 'held')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return null;
+      await this.audit(trx, { actor, action: 'termination.approved', terminationId: id, data: {} });
+      await this.hooks.notifyOthers(trx);
+      return this.requireTermination(trx, id);
+    });
+    if (approved) this.emitWake();
+    return approved;
+  }
+
+  async findOpenTermination(subjectKey: string): Promise<Termination | null> {
+    const row = await this.db
+      .selectFrom('terminations')
+      .selectAll()
+      .where('subject_key', '=', subjectKey)
+      .where('state', 'in', ['scheduled', 'held', 'running', 'failed'])
+      .executeTakeFirst();
+    return row ? toTermination(row) : null;
+  }
+
+  async getTermination(id: string): Promise<Termination | null> {
+    const row = await this.db.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toTermination(row) : null;
+  }
+
+  async listTerminations(filter: TerminationFilter): Promise<{ items: Termination[]; nextCursor: string | null }> {
+    let query = this.db.selectFrom('terminations').selectAll();
+    if (filter.state) query = query.where('state', '=', filter.state);
+    if (filter.subjectKey) query = query.where('subject_key', '=', filter.subjectKey);
+    if (filter.since) query = query.where('requested_at', '>=', filter.since.getTime());
+    if (filter.until) query = query.where('requested_at', '<', filter.until.getTime());
+    const cursor = decodeCursor(filter.cursor);
+    if (cursor) {
+      // Newest first; the cursor is the (requested_at, id) of the last item of the previous page.
+      query = query.where((eb) =>
+        eb.or([
+          eb('requested_at', '<', cursor.at),
+          eb.and([eb('requested_at', '=', cursor.at), eb('id', '<', cursor.id)]),
+        ]),
+      );
+    }
+    const rows = await query
+      .orderBy('requested_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1)
+      .execute();
+    const items = rows.slice(0, filter.limit).map(toTermination);
+    const last = items.at(-1);
+    const nextCursor = rows.length > filter.limit && last ? encodeCursor(last.requestedAt.getTime(), last.id) : null;
+    return { items, nextCursor };
+  }
+
+  async listTasks(terminationId: string): Promise<Task[]> {
+    const rows = await this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('termination_id', '=', terminationId)
+      .orderBy('not_before')
+      .orderBy('step_id')
+      .execute();
+    return this.withDependencies(this.db, rows);
+  }
+
+  async getTask(id: string): Promise<Task | null> {
+    const row = await this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return null;
+    const [task] = await this.withDependencies(this.db, [row]);
+    return task ?? null;
+  }
+
+  async listAttempts(terminationId: string): Promise<TaskAttempt[]> {
+    const rows = await this.db
+      .selectFrom('task_attempts')
+      .selectAll()
+      .where('termination_id', '=', terminationId)
+      .orderBy('id')
+      .execute();
+    return rows.map(toAttempt);
+  }
+
+  private async withDependencies(
+    db: Kysely<Database> | Tx,
+    rows: Array<Selectable<Database['tasks']>>,
+  ): Promise<Task[]> {
+    if (rows.length === 0) return [];
+    const edges = await db
+      .selectFrom('task_dependencies as d')
+      .innerJoin('tasks as t', 't.id', 'd.depends_on_task_id')
+      .select(['d.task_id', 't.step_id'])
+      .where(
+        'd.task_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .execute();
+    const byTask = new Map<string, string[]>();
+    for (const edge of edges) byTask.set(edge.task_id, [...(byTask.get(edge.task_id) ?? []), edge.step_id]);
+    return rows.map((row) => toTask(row, byTask.get(row.id) ?? []));
+  }
+
+  async claimDueTasks(request: ClaimRequest): Promise<Task[]> {
+    if (request.limit <= 0) return [];
+    const now = request.now.getTime();
+    return this.db.transaction().execute(async (trx) => {
+      let candidates = trx
+        .selectFrom('tasks as t')
+        .select('t.id')
+        .where('t.provider', '=', request.provider)
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('t.state', '=', 'pending'), eb('t.due_at', '<=', now)]),
+            eb.and([eb('t.state', '=', 'running'), eb('t.lease_expires_at', '<=', now)]),
+          ]),
+        )
+        .where(isRunnable)
+        .orderBy('t.due_at')
+        .limit(request.limit);
+      if (this.hooks.skipLocked) candidates = candidates.forUpdate().skipLocked();
+      const ids = (await candidates.execute()).map((r) => r.id);
+      if (ids.length === 0) return [];
+      await trx
+        .updateTable('tasks')
+        .set({
+          state: 'running',
+          lease_owner: request.worker,
+          lease_expires_at: now + request.leaseMs,
+          updated_at: now,
+          started_at: sql`coalesce(started_at, ${now})`,
+        })
+        .where('id', 'in', ids)
+        .execute();
+      await trx
+        .updateTable('terminations')
+        .set({ state: 'running', updated_at: now })
+        .where('state', '=', 'scheduled')
+        .where('id', 'in', (eb) => eb.selectFrom('tasks').select('termination_id').where('id', 'in', ids))
+        .execute();
+      const rows = await trx.selectFrom('tasks').selectAll().where('id', 'in', ids).orderBy('due_at').execute();
+      return this.withDependencies(trx, rows);
+    });
+  }
+
+  async nextWakeAt(): Promise<Date | null> {
+    const pending = await this.db
+      .selectFrom('tasks as t')
+      .select((eb) => eb.fn.min('t.due_at').as('at'))
+      .where('t.state', '=', 'pending')
+      .where(isRunnable)
+      .executeTakeFirst();
+    const leases = await this.db
+      .selectFrom('tasks')
+      .select((eb) => eb.fn.min('lease_expires_at').as('at'))
+      .where('state', '=', 'running')
+      .executeTakeFirst();
+    const times = [pending?.at, leases?.at].filter((t): t is number => t !== null && t !== undefined).map(Number);
+    return times.length > 0 ? new Date(Math.min(...times)) : null;
+  }
+
+  async renewLeases(worker: string, taskIds: string[], until: Date): Promise<void> {
+    if (taskIds.length === 0) return;
+    await this.db
+      .updateTable('tasks')
+      .set({ lease_expires_at: until.getTime() })
+      .where('id', 'in', taskIds)
+      .where('lease_owner', '=', worker)
+      .where('state', '=', 'running')
+      .execute();
+  }
+
+  async finishAttempt(worker: string, taskId: string, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean> {
+    const held = await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
+      if (!row) return false;
+      await trx
+        .insertInto('task_attempts')
+        .values({
+          task_id: taskId,
+          termination_id: row.termination_id,
+          attempt: attempt.attempt,
+          worker: attempt.worker,
+          started_at: attempt.startedAt.getTime(),
+          finished_at: attempt.finishedAt.getTime(),
+          outcome: attempt.outcome,
+          error_kind: attempt.errorKind,
+          error_message: attempt.errorMessage,
+          evidence: attempt.evidence ? JSON.stringify(attempt.evidence) : null,
+        })
+        .execute();
+      // The lease is the right to decide the task's fate: a worker that lost it only leaves its attempt on record.
+      if (row.state !== 'running' || row.lease_owner !== worker) return false;
+      const now = this.clock().getTime();
+      const common = { lease_owner: null, lease_expires_at: null, updated_at: now };
+      if (outcome.state === 'pending') {
+        const next = outcome.nextAttemptAt.getTime();
+        await trx
+          .updateTable('tasks')
+          .set({
+            ...common,
+            state: 'pending',
+            next_attempt_at: next,
+            due_at: Math.max(next, Number(row.not_before)),
+            attempts: row.attempts + (outcome.countsAsAttempt ? 1 : 0),
+            rate_limited_count: row.rate_limited_count + (outcome.rateLimited ? 1 : 0),
+            last_error: outcome.error ? JSON.stringify(outcome.error) : row.last_error,
+            checkpoint: outcome.checkpoint ? JSON.stringify(outcome.checkpoint) : row.checkpoint,
+            account: outcome.account ? JSON.stringify(outcome.account) : row.account,
+          })
+          .where('id', '=', taskId)
+          .execute();
+        if (outcome.error) {
+          await this.audit(trx, {
+            actor: `worker:${worker}`,
+            action: 'task.retry_scheduled',
+            terminationId: row.termination_id,
+            taskId,
+            data: { error: outcome.error, nextAttemptAt: new Date(next).toISOString() },
+          });
+        }
+        await this.hooks.notifyOthers(trx);
+        return true;
+      }
+      await trx
+        .updateTable('tasks')
+        .set({
+          ...common,
+          state: outcome.state,
+          attempts: row.attempts + 1,
+          finished_at: now,
+          evidence: outcome.evidence ? JSON.stringify(outcome.evidence) : null,
+          account: 'account' in outcome && outcome.account ? JSON.stringify(outcome.account) : row.account,
+          last_error: outcome.state === 'failed' ? JSON.stringify(outcome.error) : null,
+        })
+        .where('id', '=', taskId)
+        .execute();
+      await this.audit(trx, {
+        actor: `worker:${worker}`,
+        action: `task.${outcome.state}`,
+        terminationId: row.termination_id,
+        taskId,
+        data: {
+          provider: row.provider,
+          action: row.action,
+          ...(outcome.state === 'failed' ? { error: outcome.error } : { evidence: outcome.evidence }),
+        },
+      });
+      await this.settleTermination(trx, row.termination_id, now);
+      await this.hooks.notifyOthers(trx);
+      return true;
+    });
+    if (held) this.emitWake();
+    return held;
+  }
+
+  /** Derives the termination's state from its tasks after one of them finished. */
+  private async settleTermination(trx: Tx, terminationId: string, now: number): Promise<void> {
+    const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', terminationId).executeTakeFirstOrThrow();
+    if (termination.state === 'cancelled') return;
+    const tasks = await trx
+      .selectFrom('tasks')
+      .select(['state', 'critical'])
+      .where('termination_id', '=', terminationId)
+      .execute();
+    const update: { state?: TerminationState; revoked_at?: number; finished_at?: number | null; updated_at: number } = {
+      updated_at: now,
+    };
+    const critical = tasks.filter((t) => t.critical);
+    if (termination.revoked_at === null && critical.length > 0 && critical.every((t) => ['succeeded', 'skipped'].includes(t.state))) {
+      update.revoked_at = now;
+    }
+    const anyFailed = tasks.some((t) => t.state === 'failed');
+    const allDone = tasks.every((t) => ['succeeded', 'skipped', 'cancelled'].includes(t.state));
+    const next: TerminationState = anyFailed ? 'failed' : allDone ? 'completed' : 'running';
+    if (next !== termination.state) {
+      update.state = next;
+      update.finished_at = next === 'completed' || next === 'failed' ? now : null;
+      await this.audit(trx, {
+        actor: 'engine',
+        action: `termination.${next}`,
+        terminationId,
+        data: { previousState: termination.state },
+      });
+    }
+    if (update.revoked_at !== undefined) {
+      await this.audit(trx, {
+        actor: 'engine',
+        action: 'termination.revoked',
+        terminationId,
+        data: {
+          timeToRevokeMs: now - Math.max(Number(termination.effective_at), Number(termination.requested_at)),
+        },
+      });
+    }
+    await trx.updateTable('terminations').set(update).where('id', '=', terminationId).execute();
+  }
+
+  async releaseTasks(worker: string, taskIds: string[]): Promise<void> {
+    if (taskIds.length === 0) return;
+    const now = this.clock().getTime();
+    await this.db
+      .updateTable('tasks')
+      .set((eb) => ({
+        state: 'pending',
+        lease_owner: null,
+        lease_expires_at: null,
+        next_attempt_at: now,
+        // due_at never moves before not_before.
+        due_at: eb.case().when('not_before', '>', now).then(eb.ref('not_before')).else(now).end(),
+        updated_at: now,
+      }))
+      .where('id', 'in', taskIds)
+      .where('lease_owner', '=', worker)
+      .where('state', '=', 'running')
+      .execute();
+    this.emitWake();
+  }
+
+  async replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]> {
+    const replayed = await this.db.transaction().execute(async (trx) => {
+      const now = this.clock().getTime();
+      let query = trx.selectFrom('tasks').selectAll().where('termination_id', '=', terminationId).where('state', '=', 'failed');
+      if (taskId) query = query.where('id', '=', taskId);
+      const rows = await query.execute();
+      if (rows.length === 0) return [];
+      for (const row of rows) {
+        await trx
+          .updateTable('tasks')
+          .set({
+            state: 'pending',
+            attempts: 0,
+            rate_limited_count: 0,
+            next_attempt_at: now,
+            due_at: Math.max(now, Number(row.not_before)),
+            finished_at: null,
+            updated_at: now,
+          })
+          .where('id', '=', row.id)
+          .execute();
+        await this.audit(trx, {
+          actor,
+          action: 'task.replayed',
+          terminationId,
+          taskId: row.id,
+          data: { provider: row.provider, action: row.action, lastError: row.last_error ? JSON.parse(row.last_error) : null },
+        });
+      }
+      await trx
+        .updateTable('terminations')
+        .set({ state: 'running', finished_at: null, updated_at: now })
+        .where('id', '=', terminationId)
+        .where('state', '=', 'failed')
+        .execute();
+      await this.hooks.notifyOthers(trx);
+      const fresh = await trx.selectFrom('tasks').selectAll().where('id', 'in', rows.map((r) => r.id)).execute();
+      return this.withDependencies(trx, fresh);
+    });
+    if (replayed.length > 0) this.emitWake();
+    return replayed;
+  }
+
+  async stats(now: Date): Promise<StoreStats> {
+    const tasks = await this.db
+      .selectFrom('tasks')
+      .select(['provider', 'action', 'state', (eb) => eb.fn.countAll<number>().as('count')])
+      .groupBy(['provider', 'action', 'state'])
+      .execute();
+    const terminations = await this.db
+      .selectFrom('terminations')
+      .select(['state', (eb) => eb.fn.countAll<number>().as('count')])
+      .groupBy('state')
+      .execute();
+    const due = await this.db
+      .selectFrom('tasks as t')
+      .select((eb) => eb.fn.min('t.due_at').as('at'))
+      .where('t.state', '=', 'pending')
+      .where('t.due_at', '<=', now.getTime())
+      .where(isRunnable)
+      .executeTakeFirst();
+    const oldest = due?.at === null || due?.at === undefined ? null : Number(due.at);
+    return {
+      tasks: tasks.map((t) => ({ provider: t.provider, action: t.action, state: t.state as Task['state'], count: Number(t.count) })),
+      terminations: terminations.map((t) => ({ state: t.state as TerminationState, count: Number(t.count) })),
+      oldestDueTaskAgeSeconds: oldest === null ? 0 : Math.max(0, (now.getTime() - oldest) / 1000),
+      heldTerminations: Number(terminations.find((t) => t.state === 'held')?.count ?? 0),
+    };
+  }
+
+  async appendAudit(entry: {
+    actor: string;
+    action: string;
+    terminationId?: string | null;
+    taskId?: string | null;
+    data?: JsonObject;
+  }): Promise<void> {
+    await this.db.transaction().execute((trx) => this.audit(trx, entry));
+  }
+
+  async listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
+    const rows = await this.db.selectFrom('audit_log').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+    return rows.map(toAuditEntry);
+  }
+
+  /** Appends to the hash chain inside the caller's transaction, so the entry commits with the change it records. */
+  protected async audit(
+    trx: Tx,
+    entry: { actor: string; action: string; terminationId?: string | null; taskId?: string | null; data?: JsonObject },
+  ): Promise<void> {
+    await this.hooks.lockAuditChain(trx);
+    const last = await trx.selectFrom('audit_log').select('hash').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    const prevHash = last?.hash ?? GENESIS_HASH;
+    const fields = {
+      at: this.clock().getTime(),
+      actor: entry.actor,
+      action: entry.action,
+      terminationId: entry.terminationId ?? null,
+      taskId: entry.taskId ?? null,
+      data: JSON.stringify(entry.data ?? {}),
+    };
+    await trx
+      .insertInto('audit_log')
+      .values({
+        at: fields.at,
+        actor: fields.actor,
+        action: fields.action,
+        termination_id: fields.terminationId,
+        task_id: fields.taskId,
+        data: fields.data,
+        prev_hash: prevHash,
+        hash: chainHash(prevHash, fields),
+      })
+      .execute();
+  }
+
+  private async requireTermination(trx: Tx, id: string): Promise<Termination> {
+    return toTermination(await trx.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+  }
+}
+
+function encodeCursor(at: number, id: string): string {
+  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): { at: number; id: string } | null {
+  if (!cursor) return null;
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (typeof at === 'number' && typeof id === 'string') return { at, id };
+  } catch {
+    // fall through: a malformed cursor is a bad request, not a server error
+  }
+  throw new InvalidCursorError();
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('invalid pagination cursor');
+    this.name = 'InvalidCursorError';
+  }
+}

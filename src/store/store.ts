@@ -1,0 +1,146 @@
+/**
+ * The Store: every durable read and write of deprovisiond, named for intent. The engine,
+ * intake and admin API never see SQL. Two implementations share one query set (Kysely):
+ * SQLite (embedded default) and PostgreSQL (several replicas).
+ */
+import type {
+  JsonObject,
+  Subject,
+  Task,
+  TaskAttempt,
+  TaskState,
+  Termination,
+  TerminationSource,
+  TerminationState,
+} from '../domain/types.ts';
+
+export interface NewTermination {
+  id: string;
+  source: TerminationSource;
+  sourceEventId: string | null;
+  subjectKey: string;
+  subject: Subject;
+  reason: string | null;
+  playbook: string;
+  /** `scheduled` (the default path) or `held` (blast-radius brake). */
+  state: 'scheduled' | 'held';
+  requestedAt: Date;
+  effectiveAt: Date;
+  createdBy: string;
+}
+
+export interface NewTask {
+  id: string;
+  stepId: string;
+  provider: string;
+  action: Task['action'];
+  params: JsonObject;
+  critical: boolean;
+  /** Step ids of the same termination that must succeed (or be skipped) first. */
+  dependsOn: string[];
+  notBefore: Date;
+}
+
+export interface CreateTerminationResult {
+  termination: Termination;
+  /** False when the delivery was a duplicate: the existing termination is returned unchanged. */
+  created: boolean;
+}
+
+export interface ClaimRequest {
+  worker: string;
+  provider: string;
+  now: Date;
+  leaseMs: number;
+  limit: number;
+}
+
+/** What a worker reports at the end of one attempt. */
+export type AttemptOutcome =
+  | { state: 'succeeded' | 'skipped'; evidence: JsonObject; account: JsonObject | null }
+  | { state: 'failed'; error: { kind: string; message: string }; evidence?: JsonObject | null }
+  | {
+      /** Back to the queue: a retry after an error, or the next poll of a long-running action. */
+      state: 'pending';
+      nextAttemptAt: Date;
+      error: { kind: string; message: string } | null;
+      /** False for rate-limit waits and polls: they do not use up the retry budget. */
+      countsAsAttempt: boolean;
+      rateLimited: boolean;
+      checkpoint: JsonObject | null;
+      account: JsonObject | null;
+    };
+
+export interface TerminationFilter {
+  state?: TerminationState;
+  subjectKey?: string;
+  /** Requested at or after. */
+  since?: Date;
+  /** Requested before. */
+  until?: Date;
+  limit: number;
+  /** Opaque cursor from a previous page. */
+  cursor?: string;
+}
+
+export interface StoreStats {
+  tasks: Array<{ provider: string; action: string; state: TaskState; count: number }>;
+  terminations: Array<{ state: TerminationState; count: number }>;
+  /** Age of the oldest task that is due, runnable and not yet claimed; 0 when none. */
+  oldestDueTaskAgeSeconds: number;
+  /** Tasks whose termination is `held`, waiting for an operator. */
+  heldTerminations: number;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: Date;
+  actor: string;
+  action: string;
+  terminationId: string | null;
+  taskId: string | null;
+  data: JsonObject;
+  prevHash: string;
+  hash: string;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs pending migrations; safe when several replicas start at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Called after any write that may make a task due, here or (PostgreSQL) on another replica. */
+  onWake(listener: () => void): () => void;
+
+  /** Writes a termination and all its tasks in one transaction, or returns the existing one. */
+  createTermination(termination: NewTermination, tasks: NewTask[]): Promise<CreateTerminationResult>;
+  /** Cancels an open termination and every task not yet run. Null when not found. */
+  cancelTermination(id: string, actor: string, reason: string): Promise<Termination | null>;
+  /** Releases a held termination to run. Null when not found or not held. */
+  approveTermination(id: string, actor: string): Promise<Termination | null>;
+  /** The open termination for a subject, if any. */
+  findOpenTermination(subjectKey: string): Promise<Termination | null>;
+  getTermination(id: string): Promise<Termination | null>;
+  listTerminations(filter: TerminationFilter): Promise<{ items: Termination[]; nextCursor: string | null }>;
+  listTasks(terminationId: string): Promise<Task[]>;
+  getTask(id: string): Promise<Task | null>;
+  listAttempts(terminationId: string): Promise<TaskAttempt[]>;
+
+  /** Leases up to `limit` due tasks of one provider: pending ones, and running ones whose lease expired. */
+  claimDueTasks(request: ClaimRequest): Promise<Task[]>;
+  /** The earliest moment a task may become claimable, or null when nothing is waiting. */
+  nextWakeAt(): Promise<Date | null>;
+  renewLeases(worker: string, taskIds: string[], until: Date): Promise<void>;
+  /** Records one attempt; false when the worker no longer holds the lease (its result is discarded). */
+  finishAttempt(worker: string, taskId: string, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean>;
+  /** Gives leased tasks back without using an attempt (graceful shutdown). */
+  releaseTasks(worker: string, taskIds: string[]): Promise<void>;
+  /** Puts failed tasks back in the queue with a fresh retry budget. Returns the tasks replayed. */
+  replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]>;
+
+  stats(now: Date): Promise<StoreStats>;
+  /** Appends one entry to the hash-chained audit log (its own transaction). */
+  appendAudit(entry: { actor: string; action: string; terminationId?: string | null; taskId?: string | null; data?: JsonObject }): Promise<void>;
+  /** Audit entries in chain order, from `afterSeq` (exclusive). */
+  listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+}

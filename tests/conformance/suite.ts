@@ -1,0 +1,139 @@
+/**
+ * The adapter conformance suite: every provider adapter runs it against its sandbox.
+ * Each supported action is idempotent, verify catches a lying sandbox, rate limits become
+ * RateLimitedError with the provider's delay, a missing account resolves to null, and
+ * bad credentials fail `validate()` with a PermanentError.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AccountRef, ActionContext, ExecuteResult, Provider } from '../../providers/contract.ts';
+import type { RunningSandbox } from '../../providers/sandbox/kit.ts';
+import { PermanentError, RateLimitedError, VerificationError } from '../../src/domain/errors.ts';
+import type { ActionName, JsonObject, Subject } from '../../src/domain/types.ts';
+import { silentLogger } from '../../src/telemetry/logger.ts';
+import { actionContext, freshSubject } from '../helpers/context.ts';
+
+export interface ConformanceFixture {
+  kind: string;
+  /** Every action the adapter declares; the suite checks the declaration matches. */
+  actions: ActionName[];
+  /** Starts the sandbox with `autoProvision: true` and builds the adapter against it. */
+  start(): Promise<{ sandbox: RunningSandbox; provider: Provider; badCredentials: Provider }>;
+  /** Params the playbook step would pass for an action (e.g. `{ mode: 'suspend' }`). */
+  params?(action: ActionName): JsonObject;
+  /** Gives a subject what an action needs to have something to do (groups, a manager...). */
+  prepare?(action: ActionName, subject: Subject, account: AccountRef, sandbox: RunningSandbox): Promise<Subject | void>;
+  /** Retry-After the sandbox's rate-limit answer asks for, as the adapter should report it. */
+  rateLimitDelayMs?: number;
+  /** Largest gap between sandbox-requested and reported delay (epoch-second resets round up). */
+  rateLimitToleranceMs?: number;
+}
+
+/** Runs execute until it stops answering `inProgress` (long-running actions poll). */
+export async function executeToCompletion(
+  provider: Provider,
+  action: ActionName,
+  account: AccountRef,
+  ctx: ActionContext,
+): Promise<ExecuteResult> {
+  const handler = provider.actions[action];
+  if (!handler) throw new Error(`${provider.kind} does not support ${action}`);
+  let checkpoint: JsonObject | null = null;
+  for (let i = 0; i < 100; i += 1) {
+    const result = await handler.execute(account, { ...ctx, checkpoint });
+    if (!result.inProgress) return result;
+    checkpoint = result.inProgress.checkpoint;
+  }
+  throw new Error(`${action} still in progress after 100 polls`);
+}
+
+export function runConformance(fixture: ConformanceFixture): void {
+  describe(`adapter conformance: ${fixture.kind}`, () => {
+    let sandbox: RunningSandbox;
+    let provider: Provider;
+    let badCredentials: Provider;
+
+    beforeAll(async () => {
+      ({ sandbox, provider, badCredentials } = await fixture.start());
+    });
+    afterAll(async () => {
+      await provider?.close?.();
+      await badCredentials?.close?.();
+      await sandbox?.close();
+    });
+
+    const ctxFor = (subject: Subject, action: ActionName) =>
+      actionContext(subject, { params: fixture.params?.(action) ?? {} });
+
+    async function resolved(action: ActionName): Promise<{ subject: Subject; account: AccountRef }> {
+      let subject = freshSubject(fixture.kind);
+      const account = await provider.resolve(subject, ctxFor(subject, action));
+      expect(account, 'autoProvision sandbox must hold an account for any subject').not.toBeNull();
+      subject = (await fixture.prepare?.(action, subject, account!, sandbox)) ?? subject;
+      return { subject, account: account! };
+    }
+
+    it('declares exactly the actions it supports', () => {
+      expect(Object.keys(provider.actions).sort()).toEqual([...fixture.actions].sort());
+    });
+
+    it('validate() accepts good credentials and rejects bad ones with PermanentError', async () => {
+      const ctx = { signal: new AbortController().signal, logger: silentLogger() };
+      await provider.validate?.(ctx);
+      await expect(badCredentials.validate!(ctx)).rejects.toBeInstanceOf(PermanentError);
+    });
+
+    it('resolves a missing account to null (the task is skipped)', async () => {
+      sandbox.control.autoProvision = false;
+      try {
+        const subject = freshSubject('missing');
+        expect(await provider.resolve(subject, ctxFor(subject, fixture.actions[0]!))).toBeNull();
+      } finally {
+        sandbox.control.autoProvision = true;
+      }
+    });
+
+    for (const action of fixture.actions) {
+      describe(action, () => {
+        it('is idempotent and verified by read-back', async () => {
+          const { subject, account } = await resolved(action);
+          const ctx = ctxFor(subject, action);
+          const first = await executeToCompletion(provider, action, account, ctx);
+          expect(first.evidence).toBeTypeOf('object');
+          const evidence = await provider.actions[action]!.verify(account, ctx);
+          expect(evidence).toBeTypeOf('object');
+          const again = await executeToCompletion(provider, action, account, { ...ctx, attemptStartedAt: new Date() });
+          expect(again.evidence).toBeTypeOf('object');
+          await provider.actions[action]!.verify(account, ctx);
+        });
+
+        it('verify fails when the sandbox lies about a write', async () => {
+          const { subject, account } = await resolved(action);
+          const ctx = ctxFor(subject, action);
+          sandbox.control.setFaults({ lyingRate: 1 });
+          try {
+            const result = await executeToCompletion(provider, action, account, ctx);
+            if (result.skipped) return expect.fail(`${action} skipped under lying: nothing was checked`);
+            await expect(provider.actions[action]!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+          } finally {
+            sandbox.control.setFaults({});
+          }
+        });
+      });
+    }
+
+    it('turns a rate-limit answer into RateLimitedError with the provider delay', async () => {
+      const subject = freshSubject(fixture.kind);
+      const delay = fixture.rateLimitDelayMs ?? 2000;
+      sandbox.control.setFaults({ rateLimitRate: 1, rateLimitRetryAfterMs: delay });
+      try {
+        const error = await provider.resolve(subject, ctxFor(subject, fixture.actions[0]!)).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RateLimitedError);
+        const reported = (error as RateLimitedError).retryAfterMs;
+        expect(reported).toBeGreaterThanOrEqual(delay - (fixture.rateLimitToleranceMs ?? 1000));
+        expect(reported).toBeLessThanOrEqual(delay + (fixture.rateLimitToleranceMs ?? 1000));
+      } finally {
+        sandbox.control.setFaults({});
+      }
+    });
+  });
+}

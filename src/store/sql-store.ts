@@ -95,6 +95,11 @@ export class SqlStore implements Store {
     return () => this.wake.off('wake', listener);
   }
 
+  onTerminationRevoked(listener: (event: { terminationId: string; timeToRevokeMs: number }) => void): () => void {
+    this.wake.on('revoked', listener);
+    return () => this.wake.off('revoked', listener);
+  }
+
   /** Wakes local schedulers after a commit. */
   protected emitWake(): void {
     this.wake.emit('wake');
@@ -395,19 +400,24 @@ export class SqlStore implements Store {
     });
   }
 
-  async nextWakeAt(): Promise<Date | null> {
-    const pending = await this.db
+  async nextWakeAt(providers?: string[]): Promise<Date | null> {
+    if (providers && providers.length === 0) return null;
+    let pending = this.db
       .selectFrom('tasks as t')
       .select((eb) => eb.fn.min('t.due_at').as('at'))
       .where('t.state', '=', 'pending')
-      .where(isRunnable)
-      .executeTakeFirst();
-    const leases = await this.db
+      .where(isRunnable);
+    let leases = this.db
       .selectFrom('tasks')
       .select((eb) => eb.fn.min('lease_expires_at').as('at'))
-      .where('state', '=', 'running')
-      .executeTakeFirst();
-    const times = [pending?.at, leases?.at].filter((t): t is number => t !== null && t !== undefined).map(Number);
+      .where('state', '=', 'running');
+    if (providers) {
+      pending = pending.where('t.provider', 'in', providers);
+      leases = leases.where('provider', 'in', providers);
+    }
+    const times = [(await pending.executeTakeFirst())?.at, (await leases.executeTakeFirst())?.at]
+      .filter((t): t is number => t !== null && t !== undefined)
+      .map(Number);
     return times.length > 0 ? new Date(Math.min(...times)) : null;
   }
 
@@ -423,7 +433,9 @@ export class SqlStore implements Store {
   }
 
   async finishAttempt(worker: string, taskId: string, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean> {
+    let revoked: { terminationId: string; timeToRevokeMs: number } | null = null;
     const held = await this.db.transaction().execute(async (trx) => {
+      revoked = null;
       const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
       if (!row) return false;
       await trx
@@ -498,18 +510,23 @@ export class SqlStore implements Store {
           ...(outcome.state === 'failed' ? { error: outcome.error } : { evidence: outcome.evidence }),
         },
       });
-      await this.settleTermination(trx, row.termination_id, now);
+      revoked = await this.settleTermination(trx, row.termination_id, now);
       await this.hooks.notifyOthers(trx);
       return true;
     });
     if (held) this.emitWake();
+    if (revoked) this.wake.emit('revoked', revoked);
     return held;
   }
 
   /** Derives the termination's state from its tasks after one of them finished. */
-  private async settleTermination(trx: Tx, terminationId: string, now: number): Promise<void> {
+  private async settleTermination(
+    trx: Tx,
+    terminationId: string,
+    now: number,
+  ): Promise<{ terminationId: string; timeToRevokeMs: number } | null> {
     const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', terminationId).executeTakeFirstOrThrow();
-    if (termination.state === 'cancelled') return;
+    if (termination.state === 'cancelled') return null;
     const tasks = await trx
       .selectFrom('tasks')
       .select(['state', 'critical'])
@@ -535,17 +552,14 @@ export class SqlStore implements Store {
         data: { previousState: termination.state },
       });
     }
+    let revoked: { terminationId: string; timeToRevokeMs: number } | null = null;
     if (update.revoked_at !== undefined) {
-      await this.audit(trx, {
-        actor: 'engine',
-        action: 'termination.revoked',
-        terminationId,
-        data: {
-          timeToRevokeMs: now - Math.max(Number(termination.effective_at), Number(termination.requested_at)),
-        },
-      });
+      // Time to revoke counts from the effective time, or from receipt when that is later.
+      revoked = { terminationId, timeToRevokeMs: now - Math.max(Number(termination.effective_at), Number(termination.requested_at)) };
+      await this.audit(trx, { actor: 'engine', action: 'termination.revoked', terminationId, data: { timeToRevokeMs: revoked.timeToRevokeMs } });
     }
     await trx.updateTable('terminations').set(update).where('id', '=', terminationId).execute();
+    return revoked;
   }
 
   async releaseTasks(worker: string, taskIds: string[]): Promise<void> {

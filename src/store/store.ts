@@ -111,6 +111,8 @@ export interface Store {
   close(): Promise<void>;
   /** Called after any write that may make a task due, here or (PostgreSQL) on another replica. */
   onWake(listener: () => void): () => void;
+  /** Called once, on the replica that committed it, when a termination's last critical task finishes. */
+  onTerminationRevoked(listener: (event: { terminationId: string; timeToRevokeMs: number }) => void): () => void;
 
   /** Writes a termination and all its tasks in one transaction, or returns the existing one. */
   createTermination(termination: NewTermination, tasks: NewTask[]): Promise<CreateTerminationResult>;
@@ -128,8 +130,8 @@ export interface Store {
 
   /** Leases up to `limit` due tasks of one provider: pending ones, and running ones whose lease expired. */
   claimDueTasks(request: ClaimRequest): Promise<Task[]>;
-  /** The earliest moment a task may become claimable, or null when nothing is waiting. */
-  nextWakeAt(): Promise<Date | null>;
+  /** The earliest moment a task (of these providers, if given) may become claimable, or null when nothing is waiting. */
+  nextWakeAt(providers?: string[]): Promise<Date | null>;
   renewLeases(worker: string, taskIds: string[], until: Date): Promise<void>;
   /** Records one attempt; false when the worker no longer holds the lease (its result is discarded). */
   finishAttempt(worker: string, taskId: string, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean>;

@@ -1,0 +1,175 @@
+/**
+ * The configuration reference, as code. Every option states its default; docs/configuration.md
+ * explains them. Values may come from the environment with `${VAR}` or `${VAR:-default}`.
+ */
+import { z } from 'zod';
+import { ACTIONS } from '../domain/types.ts';
+import { faultConfigSchema } from '../../providers/sandbox/faults.ts';
+import { durationSchema } from './duration.ts';
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+const retrySchema = z
+  .object({
+    /** First backoff step. Default 1s. */
+    baseDelay: durationSchema.default(1000),
+    /** Longest backoff between two attempts. Default 5m. */
+    maxDelay: durationSchema.default(300_000),
+    /** Attempts (rate-limit waits excluded) before a task is failed. Default 8. */
+    maxAttempts: z.coerce.number().int().min(1).max(1000).default(8),
+    /** Rate-limit waits before a task is failed: a provider that never lets us through must surface. Default 100. */
+    maxRateLimitWaits: z.coerce.number().int().min(1).default(100),
+    /** Longest Retry-After honoured; a longer one is capped so the task is retried and re-evaluated. Default 15m. */
+    maxRetryAfter: durationSchema.default(900_000),
+  })
+  .strict();
+
+const providerSchema = z
+  .object({
+    kind: z.string().min(1),
+    /** Run this provider against its built-in emulator instead of the real API. */
+    sandbox: z
+      .object({
+        /** The emulator holds an active account for any subject it is asked about. Default true. */
+        autoProvision: z.boolean().default(true),
+        faults: faultConfigSchema.partial().optional(),
+      })
+      .strict()
+      .optional(),
+    limits: z
+      .object({
+        /** Tasks in flight at once against this provider. Default 8. */
+        concurrency: z.coerce.number().int().min(1).max(1000).default(8),
+        /** Tasks started per second; unset means no rate cap beyond concurrency. */
+        tasksPerSecond: z.coerce.number().positive().optional(),
+      })
+      .strict()
+      .default({ concurrency: 8 }),
+  })
+  // The rest of the block belongs to the provider kind and is checked by its own schema.
+  .catchall(z.unknown());
+
+const stepSchema = z
+  .object({
+    id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, "_", "." or "-"'),
+    provider: z.string().min(1),
+    action: z.enum(ACTIONS),
+    params: z.record(z.string(), z.json()).default({}),
+    /** Step ids that must succeed (or be skipped) first. */
+    after: z.array(z.string()).default([]),
+    /** Wait after the effective time before this step may run (retention for deletes). Default 0. */
+    delay: durationSchema.default(0),
+    /** Counts toward time to revoke. Default: true for revoke_sessions, disable_account, deactivate_badge. */
+    critical: z.boolean().optional(),
+  })
+  .strict();
+
+const playbookSchema = z
+  .object({
+    description: z.string().optional(),
+    steps: z.array(stepSchema).min(1),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        /** Interface to listen on. Default 127.0.0.1; use 0.0.0.0 in a container. */
+        host: z.string().default('127.0.0.1'),
+        /** Default 8080. */
+        port: port.default(8080),
+        /** Largest accepted request body. Default 256kb. */
+        bodyLimit: z.string().default('256kb'),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' }),
+    store: z.union([
+      z.object({ sqlite: z.object({ path: z.string().min(1) }).strict() }).strict(),
+      z.object({ postgres: z.object({ url: z.string().min(1), poolSize: z.coerce.number().int().min(1).default(10) }).strict() }).strict(),
+    ]),
+    auth: z
+      .object({
+        /** Admin API bearer tokens and their roles. */
+        admin: z
+          .array(z.object({ name: z.string().min(1), token: z.string().min(16), role: z.enum(['viewer', 'operator']) }).strict())
+          .default([]),
+        /** Bearer tokens accepted on /scim/v2 (several, for rotation). */
+        scim: z.array(z.string().min(16)).default([]),
+        /** Standard Webhooks secrets (`whsec_...`) accepted on /webhooks/termination (several, for rotation). */
+        webhook: z.array(z.string().min(16)).default([]),
+        /** Serve /metrics without a token. Default false: Prometheus sends a viewer token. */
+        publicMetrics: z.boolean().default(false),
+      })
+      .strict()
+      .default({ admin: [], scim: [], webhook: [], publicMetrics: false }),
+    engine: z
+      .object({
+        /** How long a claimed task is held before another worker may take it. Default 30s. */
+        lease: durationSchema.default(30_000),
+        /** Longest single attempt (resolve, execute, verify) before it counts as a timeout. Default 60s. */
+        attemptTimeout: durationSchema.default(60_000),
+        /** On SIGTERM, how long in-flight tasks may finish before they are released. Default 10s. */
+        shutdownGrace: durationSchema.default(10_000),
+        retry: retrySchema.default(retrySchema.parse({})),
+      })
+      .strict()
+      .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}) }),
+    providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a lower-case name'), providerSchema),
+    playbooks: z.record(z.string(), playbookSchema),
+    /** Playbook used when a termination names none. */
+    defaultPlaybook: z.string(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if (!config.playbooks[config.defaultPlaybook]) {
+      ctx.addIssue({ code: 'custom', path: ['defaultPlaybook'], message: `expected one of the playbooks: ${Object.keys(config.playbooks).join(', ')}` });
+    }
+    for (const [name, playbook] of Object.entries(config.playbooks)) {
+      const ids = new Set<string>();
+      playbook.steps.forEach((step, i) => {
+        const path = ['playbooks', name, 'steps', i];
+        if (ids.has(step.id)) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `duplicate step id "${step.id}"` });
+        ids.add(step.id);
+        if (!config.providers[step.provider]) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})` });
+        }
+      });
+      playbook.steps.forEach((step, i) => {
+        step.after.forEach((dep, j) => {
+          if (!ids.has(dep) || dep === step.id) {
+            ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'steps', i, 'after', j], message: `expected another step id of this playbook, got "${dep}"` });
+          }
+        });
+      });
+      const cycle = findCycle(playbook.steps);
+      if (cycle) ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'steps'], message: `steps depend on each other in a cycle: ${cycle.join(' -> ')}` });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type PlaybookStep = z.infer<typeof stepSchema>;
+export type Playbook = z.infer<typeof playbookSchema>;
+export type RetryPolicy = z.infer<typeof retrySchema>;
+
+function findCycle(steps: Array<{ id: string; after: string[] }>): string[] | null {
+  const after = new Map(steps.map((s) => [s.id, s.after]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const walk = (id: string, trail: string[]): string[] | null => {
+    if (state.get(id) === 'done') return null;
+    if (state.get(id) === 'visiting') return [...trail.slice(trail.indexOf(id)), id];
+    state.set(id, 'visiting');
+    for (const dep of after.get(id) ?? []) {
+      const found = walk(dep, [...trail, id]);
+      if (found) return found;
+    }
+    state.set(id, 'done');
+    return null;
+  };
+  for (const step of steps) {
+    const found = walk(step.id, []);
+    if (found) return found;
+  }
+  return null;
+}

@@ -1,0 +1,159 @@
+/**
+ * Assembles the daemon from its config: store, sandboxes (when configured), provider
+ * adapters (checked against the playbooks and validated), engine, metrics and HTTP.
+ * Nothing runs at import time; `stop()` undoes everything in reverse order.
+ */
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Provider } from '../providers/contract.ts';
+import { providerModules as defaultModules } from '../providers/index.ts';
+import type { ProviderModule } from '../providers/module.ts';
+import type { RunningSandbox } from '../providers/sandbox/kit.ts';
+import { ConfigError } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { coerceError } from './domain/errors.ts';
+import { Engine } from './engine/engine.ts';
+import { EngineEventBus } from './engine/events.ts';
+import { TerminationService } from './intake/termination-service.ts';
+import { createApp } from './server/app.ts';
+import { openStore } from './store/open.ts';
+import type { Store } from './store/store.ts';
+import { createMetrics } from './telemetry/metrics.ts';
+
+export interface DaemonOptions {
+  /** The config file, named in start-up errors. */
+  configFile: string;
+  logger: Logger;
+  modules?: ReadonlyMap<string, ProviderModule<any>>;
+  now?: () => Date;
+  /** Start the scheduler (default true). Tests of intake alone can leave it off. */
+  runEngine?: boolean;
+}
+
+export interface Daemon {
+  url: string;
+  store: Store;
+  engine: Engine;
+  events: EngineEventBus;
+  terminations: TerminationService;
+  metrics: Registry;
+  providers: Map<string, Provider>;
+  sandboxes: Map<string, RunningSandbox>;
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: Config, options: DaemonOptions): Promise<Daemon> {
+  const { logger } = options;
+  const modules = options.modules ?? defaultModules;
+  const cleanup: Array<() => Promise<void>> = [];
+  const undo = async () => {
+    for (const step of cleanup.reverse()) await step().catch((e: unknown) => logger.warn({ err: coerceError(e) }, 'cleanup step failed'));
+  };
+  try {
+    const store = await openStore(config.store, options.now);
+    cleanup.push(() => store.close());
+    await store.migrate();
+
+    const sandboxes = new Map<string, RunningSandbox>();
+    const providers = new Map<string, Provider>();
+    const runtimes = new Map<string, { provider: Provider; limits: Config['providers'][string]['limits'] }>();
+    for (const [name, entry] of Object.entries(config.providers)) {
+      const { kind, sandbox, limits, ...settings } = entry;
+      const module = modules.get(kind);
+      if (!module) {
+        throw new ConfigError(options.configFile, [`providers.${name}.kind: expected one of ${[...modules.keys()].join(', ')}, got "${kind}"`]);
+      }
+      let providerSettings: unknown = settings;
+      if (sandbox) {
+        const running = await module.startSandbox({ autoProvision: sandbox.autoProvision, faults: sandbox.faults });
+        cleanup.push(() => running.close());
+        sandboxes.set(name, running);
+        providerSettings = { ...(module.sandboxConfig(running) as object), ...settings };
+        logger.info({ provider: name, kind, url: running.url }, 'sandbox provider started');
+      }
+      const parsed = module.configSchema.safeParse(providerSettings);
+      if (!parsed.success) {
+        throw new ConfigError(
+          options.configFile,
+          parsed.error.issues.map((i) => `providers.${name}${i.path.map((p) => `.${String(p)}`).join('')}: ${i.message}`),
+        );
+      }
+      const provider = module.create(parsed.data, { name, logger: logger.child({ provider: name }), sandboxUrl: sandboxes.get(name)?.url });
+      cleanup.push(async () => provider.close?.());
+      providers.set(name, provider);
+      runtimes.set(name, { provider, limits });
+    }
+    checkPlaybooks(config, providers, options.configFile);
+    await Promise.all(
+      [...providers.values()].map(async (provider) => {
+        try {
+          await provider.validate?.({ signal: AbortSignal.timeout(30_000), logger });
+        } catch (error) {
+          throw new Error(`provider ${provider.name} (${provider.kind}) failed validation: ${coerceError(error).message}`, { cause: error });
+        }
+      }),
+    );
+
+    const events = new EngineEventBus();
+    const engine = new Engine({ store, providers: runtimes, engine: config.engine, events, logger: logger.child({ component: 'engine' }), now: options.now });
+    const terminations = new TerminationService(store, config, events, options.now);
+    const metrics = createMetrics({ events, store, queueDepth: () => engine.queueDepth(), now: options.now });
+
+    let ready = false;
+    const app = createApp({ config, logger, metrics, ready: () => ready });
+    const server: Server = app.listen(config.server.port, config.server.host);
+    await once(server, 'listening');
+    cleanup.push(async () => {
+      server.closeIdleConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${port}`;
+
+    if (options.runEngine !== false) engine.start();
+    cleanup.push(() => engine.stop());
+    ready = true;
+    logger.info({ url, store: store.dialect, providers: [...providers.keys()], worker: engine.workerId }, 'deprovisiond started');
+
+    let stopping: Promise<void> | null = null;
+    return {
+      url,
+      store,
+      engine,
+      events,
+      terminations,
+      metrics,
+      providers,
+      sandboxes,
+      stop: () => {
+        stopping ??= (async () => {
+          ready = false;
+          await undo();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+}
+
+/** Every playbook step must name an action its provider supports: found at start, not at 3 a.m. */
+function checkPlaybooks(config: Config, providers: Map<string, Provider>, file: string): void {
+  const problems: string[] = [];
+  for (const [name, playbook] of Object.entries(config.playbooks)) {
+    playbook.steps.forEach((step, i) => {
+      const provider = providers.get(step.provider);
+      if (provider && !provider.actions[step.action]) {
+        problems.push(
+          `playbooks.${name}.steps[${i}].action: provider ${step.provider} (${provider.kind}) supports ${Object.keys(provider.actions).join(', ')}, not ${step.action}`,
+        );
+      }
+    });
+  }
+  if (problems.length > 0) throw new ConfigError(file, problems);
+}

@@ -1,0 +1,21 @@
+/** Subject identity: one normalised key per person, so two deliveries for the same person meet. */
+import type { Subject } from './types.ts';
+
+export class InvalidSubjectError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidSubjectError';
+  }
+}
+
+/**
+ * The HRIS id wins when present (it survives a name change); otherwise the userName, then
+ * the first email, both case-insensitive as SCIM treats userName.
+ */
+export function subjectKey(subject: Subject): string {
+  if (subject.externalId?.trim()) return `ext:${subject.externalId.trim()}`;
+  if (subject.userName?.trim()) return `user:${subject.userName.trim().toLowerCase()}`;
+  const email = subject.emails.find((e) => e.trim());
+  if (email) return `email:${email.trim().toLowerCase()}`;
+  throw new InvalidSubjectError('the subject needs at least one identifier: externalId, userName or an email');
+}

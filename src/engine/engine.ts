@@ -1,0 +1,217 @@
+/**
+ * The scheduler: claims due tasks with leases, hands them to the provider gates, and
+ * records each attempt. It is woken by store writes (and PostgreSQL NOTIFY from other
+ * replicas) and by a timer set to the earliest moment something becomes due, so no
+ * polling interval sits between a termination's commit and its first request.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Provider } from '../../providers/contract.ts';
+import type { Config, RetryPolicy } from '../config/schema.ts';
+import { coerceError } from '../domain/errors.ts';
+import type { Task } from '../domain/types.ts';
+import type { Store } from '../store/store.ts';
+import type { EngineEventBus } from './events.ts';
+import { ProviderGate } from './provider-gate.ts';
+import { runAttempt } from './runner.ts';
+
+export interface EngineOptions {
+  store: Store;
+  providers: Map<string, { provider: Provider; limits: Config['providers'][string]['limits'] }>;
+  engine: Config['engine'];
+  events: EngineEventBus;
+  logger: Logger;
+  now?: () => Date;
+  /** Unique per process; defaults to host, pid and a random suffix. */
+  workerId?: string;
+}
+
+/** A safety net against a lost wake-up (clock jump, dropped NOTIFY); not on the hot path. */
+const IDLE_RECHECK_MS = 30_000;
+/** Pause before looking again at a task that is due but was not claimable in this pass. */
+const DUE_RECHECK_MS = 5;
+
+export class Engine {
+  readonly workerId: string;
+  private readonly gates = new Map<string, ProviderGate>();
+  private readonly now: () => Date;
+  private readonly shutdown = new AbortController();
+  private running = false;
+  private ticking = false;
+  private tickAgain = false;
+  private timer: NodeJS.Timeout | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private unsubscribe: Array<() => void> = [];
+  private inFlight = new Set<Promise<void>>();
+
+  constructor(private readonly options: EngineOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    for (const [name, { limits }] of options.providers) {
+      this.gates.set(name, new ProviderGate(name, limits, () => this.wake()));
+    }
+  }
+
+  /** Tasks claimed and not finished, per provider: the queue depth metric. */
+  queueDepth(): Array<{ provider: string; depth: number }> {
+    return [...this.gates.values()].map((g) => ({ provider: g.name, depth: g.depth }));
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unsubscribe.push(this.options.store.onWake(() => this.wake()));
+    const leaseMs = this.options.engine.lease;
+    this.heartbeat = setInterval(() => void this.renewLeases(), Math.max(250, Math.floor(leaseMs / 3)));
+    this.heartbeat.unref();
+    this.wake();
+  }
+
+  /** Asks for a scheduling pass; passes never overlap, and a wake during one triggers another. */
+  wake(): void {
+    if (!this.running) return;
+    if (this.ticking) {
+      this.tickAgain = true;
+      return;
+    }
+    this.ticking = true;
+    setImmediate(() => void this.tick());
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      do {
+        this.tickAgain = false;
+        await this.claimAndDispatch();
+        // A wake that arrived during this pass means the store changed: look again before sleeping.
+        if (!this.tickAgain) await this.armTimer();
+      } while (this.tickAgain && this.running);
+    } catch (error) {
+      this.options.logger.error({ err: coerceError(error) }, 'scheduling pass failed; retrying');
+      this.armFallbackTimer(1000);
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async claimAndDispatch(): Promise<void> {
+    for (const [name, gate] of this.gates) {
+      if (!this.running) return;
+      const capacity = gate.capacity();
+      if (capacity === 0) continue;
+      const tasks = await this.options.store.claimDueTasks({
+        worker: this.workerId,
+        provider: name,
+        now: this.now(),
+        leaseMs: this.options.engine.lease,
+        limit: capacity,
+      });
+      for (const task of tasks) this.dispatch(gate, task);
+    }
+  }
+
+  private dispatch(gate: ProviderGate, task: Task): void {
+    const work = gate.run(task.id, () => this.execute(gate, task));
+    const tracked = work.catch((error: unknown) => {
+      this.options.logger.error({ err: coerceError(error), taskId: task.id }, 'task attempt crashed');
+    });
+    this.inFlight.add(tracked);
+    void tracked.finally(() => this.inFlight.delete(tracked));
+  }
+
+  private async execute(gate: ProviderGate, task: Task): Promise<void> {
+    const { store, events, logger } = this.options;
+    const entry = this.options.providers.get(task.provider);
+    const termination = await store.getTermination(task.terminationId);
+    if (!entry || !termination) throw new Error(`task ${task.id} refers to a missing provider or termination`);
+    if (this.shutdown.signal.aborted) return;
+    const started = Date.now();
+    events.emit('task:started', { terminationId: task.terminationId, taskId: task.id, provider: task.provider, action: task.action, attempt: task.attempts + 1 });
+    const result = await runAttempt({
+      task,
+      termination,
+      provider: entry.provider,
+      worker: this.workerId,
+      policy: this.options.engine.retry as RetryPolicy,
+      attemptTimeoutMs: this.options.engine.attemptTimeout,
+      signal: this.shutdown.signal,
+      logger: logger.child({ terminationId: task.terminationId, taskId: task.id, provider: task.provider, action: task.action }),
+      now: this.now,
+    });
+    if (result.rateLimitedForMs !== null) {
+      gate.pause(result.rateLimitedForMs);
+      events.emit('provider:rate_limited', { provider: task.provider, retryAfterMs: result.rateLimitedForMs });
+    }
+    const applied = await store.finishAttempt(this.workerId, task.id, result.outcome, result.attempt);
+    const outcome = result.outcome;
+    events.emit('task:finished', {
+      terminationId: task.terminationId,
+      taskId: task.id,
+      provider: task.provider,
+      action: task.action,
+      state: outcome.state,
+      retry: outcome.state !== 'pending' ? null : outcome.rateLimited ? 'rate_limited' : outcome.error ? 'error' : 'in_progress',
+      errorKind: result.attempt.errorKind,
+      durationMs: Date.now() - started,
+      applied,
+    });
+  }
+
+  private async armTimer(): Promise<void> {
+    if (!this.running) return;
+    // Only providers with room can take more work; full or paused gates wake us when they free up.
+    const open = [...this.gates.values()].filter((g) => g.capacity() > 0).map((g) => g.name);
+    const next = open.length > 0 ? await this.options.store.nextWakeAt(open) : null;
+    if (!next) return this.armFallbackTimer(IDLE_RECHECK_MS);
+    const delay = next.getTime() - this.now().getTime();
+    // Already due (it became due during this pass, or another replica holds its row lock): look again shortly.
+    this.armFallbackTimer(delay > 0 ? Math.min(delay, IDLE_RECHECK_MS) : DUE_RECHECK_MS);
+  }
+
+  private armFallbackTimer(delayMs: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.wake();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async renewLeases(): Promise<void> {
+    const ids = [...this.gates.values()].flatMap((g) => g.heldTaskIds());
+    if (ids.length === 0) return;
+    try {
+      await this.options.store.renewLeases(this.workerId, ids, new Date(this.now().getTime() + this.options.engine.lease));
+    } catch (error) {
+      this.options.logger.warn({ err: coerceError(error) }, 'lease renewal failed');
+    }
+  }
+
+  /**
+   * Stops claiming, lets in-flight attempts finish within the grace period, then aborts
+   * the rest and releases their leases so another worker can take them at once.
+   */
+  async stop(graceMs = this.options.engine.shutdownGrace): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    if (this.timer) clearTimeout(this.timer);
+    const drained = Promise.all([...this.gates.values()].map((g) => g.drained()));
+    const graceOver = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
+    const result = await Promise.race([drained.then(() => 'drained' as const), graceOver]);
+    if (result === 'timeout') {
+      const leftover = [...this.gates.values()].flatMap((g) => g.heldTaskIds());
+      // Aborted attempts end at once; queued ones see the signal and return without running.
+      this.shutdown.abort(new Error('shutdown'));
+      await this.options.store.releaseTasks(this.workerId, leftover);
+      this.options.logger.warn({ released: leftover.length }, 'shutdown grace over: released unfinished tasks');
+      await drained;
+    }
+    await Promise.allSettled([...this.inFlight]);
+    for (const gate of this.gates.values()) gate.close();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Typed engine events. One subscriber turns them into metrics (bounded labels); the
+ * demo turns them into progress lines. Adapters never see these.
+ */
+import { EventEmitter } from 'node:events';
+import type { TaskState, TerminationSource } from '../domain/types.ts';
+
+export interface EngineEvents {
+  'termination:received': [{ source: TerminationSource; created: boolean; state: string }];
+  'termination:revoked': [{ terminationId: string; timeToRevokeMs: number }];
+  'task:started': [{ terminationId: string; taskId: string; provider: string; action: string; attempt: number }];
+  'task:finished': [
+    {
+      terminationId: string;
+      taskId: string;
+      provider: string;
+      action: string;
+      /** `pending` means the task went back to the queue (retry, rate limit or poll). */
+      state: TaskState;
+      retry: 'rate_limited' | 'error' | 'in_progress' | null;
+      errorKind: string | null;
+      durationMs: number;
+      /** False when this worker had lost its lease and the outcome was discarded. */
+      applied: boolean;
+    },
+  ];
+  'provider:rate_limited': [{ provider: string; retryAfterMs: number }];
+}
+
+export class EngineEventBus extends EventEmitter<EngineEvents> {}

@@ -1,0 +1,150 @@
+/**
+ * Runs one attempt of one task: resolve the account, execute, verify by read-back.
+ * Turns the result or the typed error into the outcome the store records.
+ */
+import type { Logger } from 'pino';
+import type { ActionContext, Provider } from '../../providers/contract.ts';
+import { coerceError, errorKind, RateLimitedError, TransientError } from '../domain/errors.ts';
+import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
+import type { RetryPolicy } from '../config/schema.ts';
+import type { AttemptOutcome } from '../store/store.ts';
+import { decideRetry } from './retry-policy.ts';
+
+export interface AttemptResult {
+  outcome: AttemptOutcome;
+  attempt: TaskAttempt;
+  /** Set when the provider asked to slow down: the gate pauses for this long. */
+  rateLimitedForMs: number | null;
+}
+
+export interface RunAttemptOptions {
+  task: Task;
+  termination: Termination;
+  provider: Provider;
+  worker: string;
+  policy: RetryPolicy;
+  attemptTimeoutMs: number;
+  signal: AbortSignal;
+  logger: Logger;
+  now: () => Date;
+}
+
+export async function runAttempt(options: RunAttemptOptions): Promise<AttemptResult> {
+  const { task, termination, provider, now } = options;
+  const startedAt = now();
+  const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.attemptTimeoutMs)]);
+  const ctx: ActionContext = {
+    signal,
+    logger: options.logger,
+    now,
+    params: task.params,
+    subject: termination.subject,
+    terminationId: termination.id,
+    attemptStartedAt: startedAt,
+    checkpoint: task.checkpoint,
+  };
+  const record = (outcome: TaskAttempt['outcome'], error: Error | null, evidence: JsonObject | null): TaskAttempt => ({
+    taskId: task.id,
+    attempt: task.attempts + 1,
+    worker: options.worker,
+    startedAt,
+    finishedAt: now(),
+    outcome,
+    errorKind: error ? errorKind(error) : null,
+    errorMessage: error ? error.message : null,
+    evidence,
+  });
+
+  let account: JsonObject | null = task.account;
+  try {
+    const result = await abortable(signal, async () => {
+      const ref = task.account ? (task.account as JsonObject & { id: string }) : await provider.resolve(termination.subject, ctx);
+      account = ref;
+      if (!ref) return { kind: 'no_account' as const };
+      const handler = provider.actions[task.action];
+      if (!handler) throw new Error(`provider ${provider.name} does not support ${task.action}`);
+      const executed = await handler.execute(ref, ctx);
+      if (executed.skipped || executed.inProgress) return { kind: 'executed' as const, executed, verified: null };
+      const verified = await handler.verify(ref, ctx);
+      return { kind: 'executed' as const, executed, verified };
+    });
+
+    if (result.kind === 'no_account') {
+      const evidence: JsonObject = { skipped: 'the subject has no account at this provider', lookedUp: identifiers(termination) };
+      return { outcome: { state: 'skipped', evidence, account: null }, attempt: record('skipped', null, evidence), rateLimitedForMs: null };
+    }
+    const { executed, verified } = result;
+    if (executed.skipped) {
+      const evidence: JsonObject = { skipped: executed.skipped, execute: executed.evidence };
+      return { outcome: { state: 'skipped', evidence, account }, attempt: record('skipped', null, evidence), rateLimitedForMs: null };
+    }
+    if (executed.inProgress) {
+      const { checkAfterMs, checkpoint } = executed.inProgress;
+      return {
+        outcome: {
+          state: 'pending',
+          nextAttemptAt: new Date(now().getTime() + checkAfterMs),
+          error: null,
+          countsAsAttempt: false,
+          rateLimited: false,
+          checkpoint,
+          account,
+        },
+        attempt: record('in_progress', null, executed.evidence),
+        rateLimitedForMs: null,
+      };
+    }
+    const evidence: JsonObject = { account, execute: executed.evidence, verify: verified ?? {} };
+    return { outcome: { state: 'succeeded', evidence, account }, attempt: record('succeeded', null, evidence), rateLimitedForMs: null };
+  } catch (thrown) {
+    const error = signal.aborted && !(thrown instanceof Error && 'kind' in thrown) ? new TransientError(abortReason(options.signal), { cause: thrown }) : coerceError(thrown);
+    const decision = decideRetry(options.policy, error, { attempts: task.attempts, rateLimitedCount: task.rateLimitedCount });
+    const summary = { kind: errorKind(error), message: error.message };
+    const observed = 'observed' in error ? ({ observed: (error as { observed: JsonObject }).observed } as JsonObject) : null;
+    if (decision.kind === 'fail') {
+      options.logger.warn({ taskId: task.id, provider: provider.name, action: task.action, err: summary, reason: decision.reason }, 'task failed');
+      return { outcome: { state: 'failed', error: summary, evidence: observed }, attempt: record('failed', error, observed), rateLimitedForMs: null };
+    }
+    return {
+      outcome: {
+        state: 'pending',
+        nextAttemptAt: new Date(now().getTime() + decision.delayMs),
+        error: summary,
+        countsAsAttempt: decision.countsAsAttempt,
+        rateLimited: decision.rateLimited,
+        checkpoint: task.checkpoint,
+        account,
+      },
+      attempt: record('retry', error, observed),
+      rateLimitedForMs: error instanceof RateLimitedError ? decision.delayMs : null,
+    };
+  }
+}
+
+/** Settles when the work does, or rejects as soon as the signal aborts (the slot is freed either way). */
+function abortable<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work().then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function abortReason(shutdown: AbortSignal): string {
+  return shutdown.aborted ? 'attempt aborted by shutdown' : 'attempt timed out';
+}
+
+function identifiers(termination: Termination): JsonObject {
+  const { externalId, userName, emails } = termination.subject;
+  return { externalId: externalId ?? null, userName: userName ?? null, emails };
+}

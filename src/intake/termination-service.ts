@@ -1,0 +1,87 @@
+/**
+ * The one path by which a termination enters the system, whatever its source (SCIM,
+ * webhook, admin API, CLI, demo): plan the playbook, then write the termination and all
+ * its tasks in one transaction. The caller answers 2xx only after this resolves.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/schema.ts';
+import { subjectKey } from '../domain/subject.ts';
+import type { Subject, Termination, TerminationSource } from '../domain/types.ts';
+import type { EngineEventBus } from '../engine/events.ts';
+import { planTasks } from '../engine/planner.ts';
+import type { CreateTerminationResult, NewTask, Store } from '../store/store.ts';
+
+export interface TerminationRequest {
+  source: TerminationSource;
+  sourceEventId?: string | null;
+  subject: Subject;
+  reason?: string | null;
+  /** Defaults to now; a future time schedules the termination (notice period). */
+  effectiveAt?: Date | null;
+  playbook?: string | null;
+  /** Who asked: `scim:<client>`, `webhook:<id>`, `admin:<token name>`. */
+  actor: string;
+}
+
+export class UnknownPlaybookError extends Error {
+  constructor(readonly playbook: string, readonly known: string[]) {
+    super(`unknown playbook "${playbook}"; expected one of: ${known.join(', ')}`);
+    this.name = 'UnknownPlaybookError';
+  }
+}
+
+export interface TerminationPlan {
+  subjectKey: string;
+  playbook: string;
+  effectiveAt: Date;
+  tasks: NewTask[];
+}
+
+export class TerminationService {
+  constructor(
+    private readonly store: Store,
+    private readonly config: Pick<Config, 'playbooks' | 'defaultPlaybook'>,
+    private readonly events: EngineEventBus,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** What a termination would do, without writing anything (dry run). */
+  plan(request: Omit<TerminationRequest, 'actor' | 'source'>): TerminationPlan {
+    const name = request.playbook ?? this.config.defaultPlaybook;
+    const playbook = this.config.playbooks[name];
+    if (!playbook) throw new UnknownPlaybookError(name, Object.keys(this.config.playbooks));
+    const key = subjectKey(request.subject);
+    const effectiveAt = request.effectiveAt ?? this.now();
+    return { subjectKey: key, playbook: name, effectiveAt, tasks: planTasks(playbook, effectiveAt) };
+  }
+
+  async submit(request: TerminationRequest): Promise<CreateTerminationResult> {
+    const plan = this.plan(request);
+    const requestedAt = this.now();
+    const result = await this.store.createTermination(
+      {
+        id: randomUUID(),
+        source: request.source,
+        sourceEventId: request.sourceEventId ?? null,
+        subjectKey: plan.subjectKey,
+        subject: request.subject,
+        reason: request.reason ?? null,
+        playbook: plan.playbook,
+        state: 'scheduled',
+        requestedAt,
+        effectiveAt: plan.effectiveAt,
+        createdBy: request.actor,
+      },
+      plan.tasks,
+    );
+    this.events.emit('termination:received', { source: request.source, created: result.created, state: result.termination.state });
+    return result;
+  }
+
+  /** Rehire before the last day: cancels the subject's open termination, if any. */
+  async cancelForSubject(subject: Subject, actor: string, reason: string): Promise<Termination | null> {
+    const open = await this.store.findOpenTermination(subjectKey(subject));
+    if (!open) return null;
+    return this.store.cancelTermination(open.id, actor, reason);
+  }
+}

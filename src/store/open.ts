@@ -1,0 +1,16 @@
+/** Opens the store the config names: SQLite (embedded default) or PostgreSQL. */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Config } from '../config/schema.ts';
+import { createSqliteStore } from './sqlite.ts';
+import type { Store } from './store.ts';
+
+export async function openStore(config: Config['store'], clock?: () => Date): Promise<Store> {
+  if ('sqlite' in config) {
+    mkdirSync(dirname(config.sqlite.path), { recursive: true });
+    return createSqliteStore(config.sqlite.path, clock);
+  }
+  // Loaded on demand: an SQLite deployment never needs the pg driver.
+  const { createPostgresStore } = await import('./postgres.ts');
+  return createPostgresStore({ url: config.postgres.url, poolSize: config.postgres.poolSize }, clock);
+}

@@ -1,0 +1,238 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
+import { FakeProvider } from './helpers/fake-provider.ts';
+import { allIn, createHarness, type Harness } from './helpers/engine-harness.ts';
+
+const subject = (n: string) => ({ userName: `${n}@example.com`, emails: [`${n}@example.com`] });
+const fastRetry = { retry: { baseDelay: 10, maxDelay: 50, maxAttempts: 3 } };
+
+let harness: Harness | null = null;
+afterEach(async () => {
+  await harness?.close();
+  harness = null;
+});
+
+describe('Engine', () => {
+  it('runs resolve -> execute -> verify and records evidence and revokedAt', async () => {
+    const idp = new FakeProvider('idp', ['revoke_sessions', 'disable_account']);
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }, { id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+    });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('a'), actor: 'test' });
+    const tasks = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    expect(tasks.map((t) => t.evidence?.verify)).toEqual(expect.arrayContaining([{ verified: 'revoke_sessions' }, { verified: 'disable_account' }]));
+    const done = await harness.store.getTermination(termination.id);
+    expect(done?.state).toBe('completed');
+    expect(done?.revokedAt).not.toBeNull();
+    // verify ran after execute for each action
+    for (const action of ['revoke_sessions', 'disable_account'] as const) {
+      expect(idp.calls.filter((c) => c.action === action).map((c) => c.phase)).toEqual(['execute', 'verify']);
+    }
+  });
+
+  it('honours Retry-After: the retry waits for it and does not use an attempt', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'throw', error: new RateLimitedError('429', 300) });
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('b'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    const executions = idp.calls.filter((c) => c.phase === 'execute');
+    expect(executions).toHaveLength(2);
+    expect(executions[1]!.at - executions[0]!.at).toBeGreaterThanOrEqual(300);
+    expect(task!.attempts).toBe(1);
+    expect(task!.rateLimitedCount).toBe(1);
+  });
+
+  it('retries a transient error and a failed verification, then succeeds', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']).script(
+      'disable_account',
+      { kind: 'throw', error: new TransientError('503') },
+      { kind: 'verifyFails', error: new VerificationError('still active', { status: 'ACTIVE' }) },
+    );
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('c'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    expect(idp.executions()).toBe(3);
+    const attempts = await harness.store.listAttempts(termination.id);
+    expect(attempts.map((a) => [a.outcome, a.errorKind])).toEqual([
+      ['retry', 'transient'],
+      ['retry', 'verification'],
+      ['succeeded', null],
+    ]);
+    expect(task!.attempts).toBe(3);
+  });
+
+  it('fails a task on a permanent error without retrying, and marks the termination failed', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'throw', error: new PermanentError('403 missing scope') });
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('d'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('failed'));
+    expect(idp.executions()).toBe(1);
+    expect(task!.lastError).toEqual({ kind: 'permanent', message: '403 missing scope' });
+    expect((await harness.store.getTermination(termination.id))?.state).toBe('failed');
+  });
+
+  it('a lying provider never ends succeeded: verification keeps failing until attempts run out', async () => {
+    const lie = () => ({ kind: 'verifyFails' as const, error: new VerificationError('status ACTIVE', { status: 'ACTIVE' }) });
+    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', lie(), lie(), lie(), lie());
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('lie'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('failed'));
+    expect(task!.lastError?.kind).toBe('verification');
+    expect(idp.executions()).toBe(3);
+  });
+
+  it('skips a task when the subject has no account at the provider', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']);
+    idp.hasAccount = false;
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('e'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('skipped'));
+    expect(task!.evidence).toMatchObject({ skipped: expect.stringContaining('no account') });
+    expect(idp.executions()).toBe(0);
+    expect((await harness.store.getTermination(termination.id))?.state).toBe('completed');
+  });
+
+  it('respects dependencies and delays', async () => {
+    const idp = new FakeProvider('idp', ['disable_account', 'transfer_files', 'delete_account']);
+    harness = await createHarness([idp], {
+      playbooks: {
+        default: {
+          steps: [
+            { id: 'disable', provider: 'idp', action: 'disable_account' },
+            { id: 'transfer', provider: 'idp', action: 'transfer_files', after: ['disable'] },
+            { id: 'delete', provider: 'idp', action: 'delete_account', after: ['transfer'], delay: 400 },
+          ],
+        },
+      },
+    });
+    idp.script('transfer_files', { kind: 'hang', ms: 100 });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('f'), actor: 'test' });
+    const tasks = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    const firstCall = (action: string) => idp.calls.find((c) => c.action === action && c.phase === 'execute')!.at;
+    const lastVerify = (action: string) => idp.calls.filter((c) => c.action === action && c.phase === 'verify').at(-1)!.at;
+    expect(firstCall('transfer_files')).toBeGreaterThanOrEqual(lastVerify('disable_account'));
+    expect(firstCall('delete_account')).toBeGreaterThanOrEqual(lastVerify('transfer_files'));
+    const deleteTask = tasks.find((t) => t.stepId === 'delete')!;
+    expect(firstCall('delete_account')).toBeGreaterThanOrEqual(deleteTask.notBefore.getTime());
+    expect(deleteTask.notBefore.getTime() - termination.effectiveAt.getTime()).toBe(400);
+  });
+
+  it('does not run a dependent step after its dependency failed', async () => {
+    const idp = new FakeProvider('idp', ['transfer_files', 'delete_account']).script('transfer_files', { kind: 'throw', error: new PermanentError('transfer failed') });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'transfer', provider: 'idp', action: 'transfer_files' }, { id: 'delete', provider: 'idp', action: 'delete_account', after: ['transfer'] }] } },
+    });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('g'), actor: 'test' });
+    await harness.waitForTasks(termination.id, (tasks) => tasks.some((t) => t.state === 'failed'));
+    // The engine settles: nothing due remains, so it goes idle with delete still pending.
+    expect(await harness.store.nextWakeAt()).toBeNull();
+    const tasks = await harness.store.listTasks(termination.id);
+    expect(tasks.find((t) => t.stepId === 'delete')?.state).toBe('pending');
+    expect(idp.executions('delete_account')).toBe(0);
+  });
+
+  it('keeps a long-running action in progress without holding a worker slot, then verifies it', async () => {
+    const idp = new FakeProvider('idp', ['transfer_files']).script('transfer_files', { kind: 'inProgress', checkAfterMs: 30 }, { kind: 'inProgress', checkAfterMs: 30 });
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'transfer', provider: 'idp', action: 'transfer_files' }] } } });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('h'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    const executes = idp.calls.filter((c) => c.phase === 'execute');
+    expect(executes.map((c) => c.checkpoint)).toEqual([null, { polls: 1 }, { polls: 2 }]);
+    expect(idp.calls.filter((c) => c.phase === 'verify')).toHaveLength(1);
+    expect(task!.attempts).toBe(1);
+  });
+
+  it('reclaims a task whose worker crashed once its lease expires', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']);
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('i'), actor: 'test' });
+    // A worker claims the task and dies without a word.
+    const claimed = await harness.store.claimDueTasks({ worker: 'crashed', provider: 'idp', now: new Date(), leaseMs: 300, limit: 10 });
+    expect(claimed).toHaveLength(1);
+    const survivor = harness.engine({ workerId: 'survivor' });
+    survivor.start();
+    const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    expect(idp.executions()).toBe(1);
+    const attempts = await harness.store.listAttempts(termination.id);
+    expect(attempts.map((a) => a.worker)).toEqual(['survivor']);
+    expect(task!.leaseOwner).toBeNull();
+    // The crashed worker's late report is discarded.
+    const late = await harness.store.finishAttempt('crashed', task!.id, { state: 'failed', error: { kind: 'transient', message: 'late' } }, attempts[0]!);
+    expect(late).toBe(false);
+    expect((await harness.store.getTask(task!.id))?.state).toBe('succeeded');
+  });
+
+  it('never executes a succeeded task again', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']);
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    const first = harness.engine({ workerId: 'one' });
+    first.start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('j'), actor: 'test' });
+    await harness.waitForTasks(termination.id, allIn('succeeded'));
+    await first.stop();
+    // A second engine, woken again and again, finds nothing to do.
+    const second = harness.engine({ workerId: 'two' });
+    second.start();
+    for (let i = 0; i < 5; i += 1) second.wake();
+    expect(await harness.store.claimDueTasks({ worker: 'probe', provider: 'idp', now: new Date(Date.now() + 86_400_000), leaseMs: 1000, limit: 10 })).toEqual([]);
+    await second.stop();
+    expect(idp.executions()).toBe(1);
+  });
+
+  it('on shutdown lets an in-flight task finish within the grace period', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'hang', ms: 150 });
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    const engine = harness.engine({ shutdownGrace: 5000 });
+    let started!: () => void;
+    const startedPromise = new Promise<void>((resolve) => (started = resolve));
+    harness.events.once('task:started', () => started());
+    engine.start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('k'), actor: 'test' });
+    await startedPromise;
+    await engine.stop();
+    const [task] = await harness.store.listTasks(termination.id);
+    expect(task!.state).toBe('succeeded');
+  });
+
+  it('on shutdown past the grace period releases the in-flight task without using an attempt', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'hang', ms: 2000 });
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    const engine = harness.engine({ shutdownGrace: 50 });
+    let started!: () => void;
+    const startedPromise = new Promise<void>((resolve) => (started = resolve));
+    harness.events.once('task:started', () => started());
+    engine.start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('l'), actor: 'test' });
+    await startedPromise;
+    await engine.stop();
+    const [task] = await harness.store.listTasks(termination.id);
+    expect(task!.state).toBe('pending');
+    expect(task!.leaseOwner).toBeNull();
+    expect(task!.attempts).toBe(0);
+    // Another worker picks it up straight away.
+    idp.script('disable_account');
+    harness.engine({ workerId: 'next' }).start();
+    await harness.waitForTasks(termination.id, allIn('succeeded'));
+  });
+
+  it('answers a duplicate delivery with the existing termination', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']);
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    const a = await harness.service.submit({ source: 'webhook', sourceEventId: 'msg_1', subject: subject('m'), actor: 'test' });
+    const b = await harness.service.submit({ source: 'webhook', sourceEventId: 'msg_1', subject: subject('m'), actor: 'test' });
+    const c = await harness.service.submit({ source: 'scim', subject: { ...subject('m'), userName: 'M@EXAMPLE.COM' }, actor: 'test' });
+    expect(a.created).toBe(true);
+    expect(b).toEqual({ termination: a.termination, created: false });
+    expect(c).toEqual({ termination: a.termination, created: false });
+    expect(await harness.store.listTasks(a.termination.id)).toHaveLength(1);
+  });
+});

@@ -9,14 +9,12 @@ export function parseDuration(text: string): number | null {
   return Math.round(Number(match[1]) * UNIT_MS[match[2]!]!);
 }
 
-export const durationSchema = z.union([
-  z.number().int().min(0),
-  z.string().transform((text, ctx) => {
-    const ms = parseDuration(text);
-    if (ms === null) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration like "30s", "15m" or "30d", got "${text}"` });
-      return z.NEVER;
-    }
-    return ms;
-  }),
-]);
+export const durationSchema = z.unknown().transform((value, ctx): number => {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  const ms = typeof value === 'string' ? parseDuration(value) : null;
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: 'expected a duration: milliseconds, or text like "500ms", "30s", "15m", "4h", "30d"' });
+    return z.NEVER;
+  }
+  return ms;
+});

@@ -32,14 +32,12 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): Config {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return `${pos ? `line ${pos.line}: ` : ''}${e.message.split('\n')[0]}`;
-      }),
+      // prettyErrors puts "at line N, column M" into the first line of each message.
+      doc.errors.map((e) => e.message.split('\n')[0]!),
     );
   }
   const problems: string[] = [];

@@ -1,0 +1,83 @@
+/**
+ * deprovisiond command line. `serve` runs the daemon, `demo` runs one termination
+ * end to end against the sandbox providers, `config check` validates a config file.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.ts';
+import { coerceError } from './domain/errors.ts';
+import { createLogger } from './telemetry/logger.ts';
+
+const USAGE = `usage: deprovisiond <command> [options]
+
+commands:
+  serve --config FILE        run the daemon (SIGTERM/SIGINT drain it gracefully)
+  demo [--config FILE]       one termination end to end on SQLite (temp dir) and the sandbox providers
+  config check --config FILE validate a config file and exit
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'demo': {
+      const { runDemo } = await import('./demo.ts');
+      const { values } = parseArgs({ args: rest, options: { config: { type: 'string' } } });
+      return runDemo({ configFile: values.config });
+    }
+    case 'config': {
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: 'string' } } });
+      if (positionals[0] !== 'check' || !values.config) break;
+      loadConfig(values.config);
+      process.stdout.write(`${values.config}: ok\n`);
+      return 0;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+  }
+  process.stderr.write(`unknown command: ${argv.join(' ')}\n\n${USAGE}`);
+  return 2;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  if (!values.config) {
+    process.stderr.write(`serve needs --config FILE\n\n${USAGE}`);
+    return 2;
+  }
+  const config = loadConfig(values.config);
+  const logger = createLogger();
+  const { startDaemon } = await import('./daemon.ts');
+  const daemon = await startDaemon(config, { configFile: values.config, logger });
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down: no new claims, draining in-flight tasks');
+      // A second signal while draining means "now".
+      process.once(signal, () => process.exit(130));
+      daemon.stop().then(resolve, (error: unknown) => {
+        logger.error({ err: coerceError(error) }, 'shutdown failed');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', shutdown);
+    process.once('SIGINT', shutdown);
+  });
+  logger.info('stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    // Config errors are for people: print them plainly, without a stack.
+    if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+    else process.stderr.write(`deprovisiond: ${coerceError(error).message}\n`);
+    process.exitCode = 1;
+  },
+);

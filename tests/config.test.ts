@@ -1,0 +1,102 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../src/config/load.ts';
+
+const base = `
+store:
+  sqlite:
+    path: /tmp/x.db
+providers:
+  okta:
+    kind: okta
+    orgUrl: https://example.okta.com
+    token: \${OKTA_TOKEN}
+playbooks:
+  default:
+    steps:
+      - id: revoke
+        provider: okta
+        action: revoke_sessions
+      - id: delete
+        provider: okta
+        action: delete_account
+        after: [revoke]
+        delay: 30d
+defaultPlaybook: default
+`;
+
+function problemsOf(text: string, env: NodeJS.ProcessEnv = { OKTA_TOKEN: 'x' }): string[] {
+  try {
+    parseConfig(text, 'test.yaml', env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).message).toContain('test.yaml');
+    return (error as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('parses a valid file, fills defaults, and converts durations', () => {
+    const config = parseConfig(base, 'test.yaml', { OKTA_TOKEN: 'secret-value' });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' });
+    expect(config.engine.retry.maxAttempts).toBe(8);
+    expect(config.playbooks.default!.steps[1]!.delay).toBe(30 * 86_400_000);
+    expect(config.providers.okta!.token).toBe('secret-value');
+  });
+
+  it('reads ${VAR} and ${VAR:-default} from the environment', () => {
+    const text = `server:\n  port: \${PORT:-8080}\n${base}`;
+    expect(parseConfig(text, 'test.yaml', { OKTA_TOKEN: 'x' }).server.port).toBe(8080);
+    expect(parseConfig(text, 'test.yaml', { OKTA_TOKEN: 'x', PORT: '9999' }).server.port).toBe(9999);
+  });
+
+  it('names a missing environment variable and where it is used', () => {
+    const [problem] = problemsOf(base, {});
+    expect(problem).toMatch(/providers\.okta\.token \(line 9\): environment variable OKTA_TOKEN is not set/);
+  });
+
+  it('names the path, the line and what was expected for a wrong value', () => {
+    const problems = problemsOf(base.replace('delay: 30d', 'delay: soon'));
+    expect(problems).toEqual([expect.stringMatching(/^playbooks\.default\.steps\[1\]\.delay \(line 20\): .*duration/)]);
+  });
+
+  it('rejects an unknown action, an unknown provider, a bad dependency and an unknown key', () => {
+    const text = base
+      .replace('action: revoke_sessions', 'action: revoke_everything')
+      .replace('provider: okta\n        action: delete_account', 'provider: nobody\n        action: delete_account')
+      .replace('after: [revoke]', 'after: [ghost]')
+      .replace('defaultPlaybook: default', 'defaultPlaybook: default\ncolour: blue');
+    const problems = problemsOf(text).join('\n');
+    expect(problems).toMatch(/playbooks\.default\.steps\[0\]\.action \(line \d+\)/);
+    expect(problems).toMatch(/colour|Unrecognized key/);
+  });
+
+  it('reports cross-reference problems once the shape is right', () => {
+    const problems = problemsOf(base.replace('provider: okta\n        action: delete_account', 'provider: nobody\n        action: delete_account').replace('after: [revoke]', 'after: [ghost]')).join('\n');
+    expect(problems).toMatch(/playbooks\.default\.steps\[1\]\.provider \(line \d+\): expected a provider defined under providers \(okta\)/);
+    expect(problems).toMatch(/playbooks\.default\.steps\[1\]\.after\[0\].*"ghost"/);
+  });
+
+  it('detects dependency cycles and a missing default playbook', () => {
+    const cyclic = base.replace('after: [revoke]', 'after: [revoke]').replace('action: revoke_sessions', 'action: revoke_sessions\n        after: [delete]');
+    expect(problemsOf(cyclic).join('\n')).toMatch(/cycle: (revoke -> delete -> revoke|delete -> revoke -> delete)/);
+    expect(problemsOf(base.replace('defaultPlaybook: default', 'defaultPlaybook: contractor')).join('\n')).toMatch(/defaultPlaybook.*expected one of the playbooks: default/);
+  });
+
+  it('never echoes a received value (it may be a secret)', () => {
+    const problems = problemsOf(base.replace('kind: okta', 'kind: okta\n    limits:\n      concurrency: hunter2-secret')).join('\n');
+    expect(problems).toMatch(/providers\.okta\.limits\.concurrency/);
+    expect(problems).not.toContain('hunter2-secret');
+  });
+
+  it('reports YAML syntax errors with a line and an unreadable file by name', () => {
+    expect(problemsOf('store: [unclosed\n').join('\n')).toMatch(/line \d+/);
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    expect(() => loadConfig(join(dir, 'missing.yaml'))).toThrow(/missing\.yaml[\s\S]*ENOENT/);
+    writeFileSync(join(dir, 'ok.yaml'), base);
+    expect(loadConfig(join(dir, 'ok.yaml'), { OKTA_TOKEN: 't' }).defaultPlaybook).toBe('default');
+  });
+});

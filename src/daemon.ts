@@ -19,6 +19,7 @@ import { Engine } from './engine/engine.ts';
 import { EngineEventBus } from './engine/events.ts';
 import { TerminationService } from './intake/termination-service.ts';
 import { createApp } from './server/app.ts';
+import { buildRouters } from './server/routes.ts';
 import { openStore } from './store/open.ts';
 import type { Store } from './store/store.ts';
 import { createMetrics } from './telemetry/metrics.ts';
@@ -103,7 +104,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     const metrics = createMetrics({ events, store, queueDepth: () => engine.queueDepth(), now: options.now });
 
     let ready = false;
-    const app = createApp({ config, logger, metrics, ready: () => ready });
+    const routers = await buildRouters({ config, store, terminations, engine, events, logger, now: options.now ?? (() => new Date()) });
+    const app = createApp({ config, logger, metrics, ready: () => ready, routers });
     const server: Server = app.listen(config.server.port, config.server.host);
     await once(server, 'listening');
     cleanup.push(async () => {

@@ -224,6 +224,9 @@ export class SqlStore implements Store {
 
   async cancelTermination(id: string, actor: string, reason: string): Promise<Termination | null> {
     const result = await this.db.transaction().execute(async (trx) => {
+      // Chain lock before any row lock, the order finishAttempt takes them in: the other
+      // order deadlocks against a worker settling this termination (PostgreSQL).
+      await this.hooks.lockAuditChain(trx);
       const row = await trx.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return null;
       if (!['scheduled', 'held', 'running', 'failed'].includes(row.state)) return toTermination(row);
@@ -436,13 +439,13 @@ export class SqlStore implements Store {
     let revoked: { terminationId: string; timeToRevokeMs: number } | null = null;
     const held = await this.db.transaction().execute(async (trx) => {
       revoked = null;
-      const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirst();
-      if (!row) return false;
+      const recorded = await trx.selectFrom('tasks').select('termination_id').where('id', '=', taskId).executeTakeFirst();
+      if (!recorded) return false;
       await trx
         .insertInto('task_attempts')
         .values({
           task_id: taskId,
-          termination_id: row.termination_id,
+          termination_id: recorded.termination_id,
           attempt: attempt.attempt,
           worker: attempt.worker,
           started_at: attempt.startedAt.getTime(),
@@ -454,9 +457,37 @@ export class SqlStore implements Store {
         })
         .execute();
       // The lease is the right to decide the task's fate: a worker that lost it only leaves its attempt on record.
-      if (row.state !== 'running' || row.lease_owner !== worker) return false;
+      // Checked and row-locked in one statement, so a replica that reclaimed the task meanwhile is not overwritten.
       const now = this.clock().getTime();
+      const leased = await trx
+        .updateTable('tasks')
+        .set({ updated_at: now })
+        .where('id', '=', taskId)
+        .where('state', '=', 'running')
+        .where('lease_owner', '=', worker)
+        .executeTakeFirst();
+      if (Number(leased.numUpdatedRows) === 0) return false;
+      // Serialises with cancelTermination, so a cancellation committed meanwhile is seen below.
+      await this.hooks.lockAuditChain(trx);
+      const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
       const common = { lease_owner: null, lease_expires_at: null, updated_at: now };
+      const termination = await trx.selectFrom('terminations').select('state').where('id', '=', row.termination_id).executeTakeFirstOrThrow();
+      if (outcome.state === 'pending' && termination.state === 'cancelled') {
+        // Cancelled while this attempt ran: nothing claims a cancelled termination's task, so it must not wait as pending.
+        await trx
+          .updateTable('tasks')
+          .set({ ...common, state: 'cancelled', finished_at: now, account: outcome.account ? JSON.stringify(outcome.account) : row.account })
+          .where('id', '=', taskId)
+          .execute();
+        await this.audit(trx, {
+          actor: `worker:${worker}`,
+          action: 'task.cancelled',
+          terminationId: row.termination_id,
+          taskId,
+          data: { provider: row.provider, action: row.action, error: outcome.error },
+        });
+        return true;
+      }
       if (outcome.state === 'pending') {
         const next = outcome.nextAttemptAt.getTime();
         await trx

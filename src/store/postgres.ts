@@ -1,0 +1,255 @@
+/**
+ * PostgreSQL: several replicas share one database. Claims skip rows another replica has
+ * locked, an advisory lock keeps the audit chain linear, and NOTIFY wakes the schedulers
+ * of the other replicas when work may be due.
+ */
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { migrationProvider } from './migrations/index.ts';
+import type { Database } from './schema.ts';
+import { SqlStore, type DialectHooks } from './sql-store.ts';
+
+export interface PostgresStoreOptions {
+  /** libpq-style connection URL. */
+  url: string;
+  /**
+   * Schema holding the tables; created by `migrate()` when missing. Default: the
+   * connection's own search_path (normally `public`). Lower-case letters, digits and `_`.
+   */
+  schema?: string;
+  /** Connections in the pool, besides the one LISTEN connection. Default: 10. */
+  poolSize?: number;
+  /**
+   * Errors the store recovers from on its own (a dropped idle connection, the LISTEN
+   * connection reconnecting). Default: ignored; pass the logger's error method to see them.
+   */
+  onError?: (error: Error, context: 'pool' | 'listener') => void;
+}
+
+/** The NOTIFY channel; the payload is the schema, so stores in other schemas of the same database ignore it. */
+export const WAKE_CHANNEL = 'deprovisiond_wake';
+
+/**
+ * First key of the two-key advisory lock that serialises audit appends (an arbitrary
+ * constant); the second key is the schema's hash, so deployments sharing a database in
+ * different schemas do not queue behind each other.
+ */
+const AUDIT_LOCK_KEY = 0x64707276; // "dprv"
+
+const UNIQUE_VIOLATION = '23505';
+const INT8_OID = 20;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Times are epoch milliseconds in bigint columns and counts come back as int8: both fit a
+ * JS number, and the rest of the store expects numbers. Scoped to this pool, so another
+ * pg user in the same process keeps the driver's default (strings).
+ */
+const storeTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID && format !== 'binary'
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export class PostgresStore extends SqlStore {
+  private readonly listener: WakeListener;
+
+  constructor(
+    db: Kysely<Database>,
+    hooks: DialectHooks,
+    private readonly schema: string | undefined,
+    listenerConfig: pg.ClientConfig,
+    onError: (error: Error, context: 'pool' | 'listener') => void,
+    clock?: () => Date,
+  ) {
+    super(db, hooks, clock);
+    this.listener = new WakeListener(listenerConfig, () => this.emitWake(), (error) => onError(error, 'listener'));
+  }
+
+  /**
+   * Creates the schema first (the pool's search_path already points at it), then runs the
+   * migrations. Kysely's Migrator serialises concurrent runs on PostgreSQL itself: it holds
+   * a session-level `pg_advisory_lock` (fixed id, kysely/dist/esm/dialect/postgres/
+   * postgres-adapter.js) around one transaction that applies every pending migration, so
+   * replicas starting together apply each migration once.
+   */
+  override async migrate(): Promise<void> {
+    if (this.schema !== undefined) {
+      try {
+        await sql`create schema if not exists ${sql.id(this.schema)}`.execute(this.db);
+      } catch (error) {
+        // Two replicas creating the schema at once can both pass "if not exists"; the loser's error is harmless.
+        if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+      }
+    }
+    // Without an explicit schema the Migrator looks for its bookkeeping table in every
+    // schema, and would take another deployment's (or test's) table for ours.
+    const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(this.db);
+    const schema = current.rows[0]?.schema;
+    if (!schema) throw new Error('store migration failed: the search_path names no existing schema');
+    const { error, results } = await new Migrator({
+      db: this.db,
+      provider: migrationProvider,
+      migrationTableSchema: schema,
+    }).migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (error || failed) {
+      throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+    }
+  }
+
+  /** Starts listening with the first subscriber: a CLI that never subscribes holds no extra connection. */
+  override onWake(listener: () => void): () => void {
+    this.listener.start();
+    return super.onWake(listener);
+  }
+
+  /**
+   * Resolves once LISTEN is in place (after a reconnect: once it is again). A wake is
+   * emitted at that moment too, covering anything notified while the store was not listening.
+   */
+  whenListening(): Promise<void> {
+    this.listener.start();
+    return this.listener.whenListening();
+  }
+
+  override async close(): Promise<void> {
+    await this.listener.close();
+    await super.close();
+  }
+}
+
+export function createPostgresStore(options: PostgresStoreOptions, clock?: () => Date): PostgresStore {
+  const { schema } = options;
+  if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+    throw new Error(`invalid store schema name ${JSON.stringify(schema)}: use lower-case letters, digits and _`);
+  }
+  const onError = options.onError ?? (() => undefined);
+  const connection: pg.ClientConfig = {
+    connectionString: options.url,
+    types: storeTypes,
+    // A startup parameter applies to every connection before its first query, with no extra round trip.
+    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+  };
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, application_name: 'deprovisiond' });
+  // An idle pooled connection that dies (server restart, failover) is replaced on next use;
+  // without a handler the pool's error event would crash the process.
+  pool.on('error', (error) => onError(error, 'pool'));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const hooks: DialectHooks = {
+    dialect: 'postgres',
+    skipLocked: true,
+    // Each entry's prev_hash is the last entry's hash: two replicas appending at once would fork the chain.
+    lockAuditChain: async (trx) => {
+      await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_KEY)}, hashtext(current_schema()))`.execute(trx);
+    },
+    // pg_notify inside the transaction is delivered at commit, and not at all on rollback.
+    notifyOthers: async (trx) => {
+      await sql`select pg_notify(${WAKE_CHANNEL}, current_schema())`.execute(trx);
+    },
+    isUniqueViolation: (error) =>
+      typeof error === 'object' && error !== null && (error as { code?: unknown }).code === UNIQUE_VIOLATION,
+  };
+  return new PostgresStore(
+    db,
+    hooks,
+    schema,
+    // Names the schema so an operator can tell the listeners of several deployments apart.
+    { ...connection, application_name: `deprovisiond-listener${schema !== undefined ? `/${schema}` : ''}`.slice(0, 63) },
+    onError,
+    clock,
+  );
+}
+
+/**
+ * One connection outside the pool, held open for LISTEN: a pooled connection would be
+ * handed to queries and returned, and its LISTEN would go with it.
+ */
+class WakeListener {
+  private client: pg.Client | null = null;
+  private started = false;
+  private closed = false;
+  private retryMs = MIN_RETRY_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly lost = new WeakSet<pg.Client>();
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly config: pg.ClientConfig,
+    private readonly wake: () => void,
+    private readonly onError: (error: Error) => void,
+  ) {}
+
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    void this.connect();
+  }
+
+  whenListening(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('store is closed'));
+    if (this.client) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    const client = this.client;
+    this.client = null;
+    if (client) {
+      this.lost.add(client);
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private async connect(): Promise<void> {
+    this.retryTimer = null;
+    if (this.closed) return;
+    const client = new pg.Client(this.config);
+    client.on('error', (error) => this.drop(client, error));
+    client.on('end', () => this.drop(client, new Error('LISTEN connection ended')));
+    let schema: string | null = null;
+    client.on('notification', (message) => {
+      if (message.channel === WAKE_CHANNEL && message.payload === schema) this.wake();
+    });
+    try {
+      await client.connect();
+      const result = await client.query<{ schema: string | null }>('select current_schema() as schema');
+      schema = result.rows[0]?.schema ?? null;
+      await client.query(`listen ${WAKE_CHANNEL}`);
+    } catch (error) {
+      this.drop(client, error);
+      return;
+    }
+    if (this.closed || this.lost.has(client)) {
+      this.lost.add(client);
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.retryMs = MIN_RETRY_MS;
+    const waiters = this.waiters;
+    this.waiters = [];
+    this.wake();
+    for (const resolve of waiters) resolve();
+  }
+
+  private drop(client: pg.Client, error: unknown): void {
+    if (this.lost.has(client)) return;
+    this.lost.add(client);
+    if (this.client === client) this.client = null;
+    client.end().catch(() => undefined);
+    if (this.closed) return;
+    this.onError(error instanceof Error ? error : new Error(String(error)));
+    this.retryTimer = setTimeout(() => void this.connect(), this.retryMs);
+    // A pending reconnect must not keep a stopping process alive.
+    this.retryTimer.unref();
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+  }
+}
+
+const MIN_RETRY_MS = 100;
+const MAX_RETRY_MS = 5_000;

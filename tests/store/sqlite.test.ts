@@ -1,0 +1,4 @@
+import { sqliteBackend } from './backends.ts';
+import { defineStoreSuite } from './suite.ts';
+
+defineStoreSuite(sqliteBackend);

@@ -1,0 +1,701 @@
+/**
+ * The Store contract, run against every backend (sqlite.test.ts, postgres.test.ts). Each
+ * test opens a fresh database; concurrency tests use separate replicas where the backend
+ * has them (PostgreSQL: one pool each), so races happen between real transactions.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GENESIS_HASH, chainHash } from '../../src/audit/chain.ts';
+import type { Task, TaskAttempt } from '../../src/domain/types.ts';
+import { InvalidCursorError, type SqlStore } from '../../src/store/sql-store.ts';
+import type { AttemptOutcome, AuditEntry, ClaimRequest, NewTask, NewTermination, Store } from '../../src/store/store.ts';
+import type { StoreBackend, TestDatabase } from './backends.ts';
+
+const T0 = Date.UTC(2030, 0, 1, 9, 0, 0);
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+let counter = 0;
+const uid = (prefix: string) => `${prefix}-${++counter}-${randomUUID().slice(0, 8)}`;
+
+export function newTermination(at: number, overrides: Partial<NewTermination> = {}): NewTermination {
+  return {
+    id: uid('term'),
+    source: 'webhook',
+    sourceEventId: uid('evt'),
+    subjectKey: uid('subject'),
+    subject: { externalId: 'E-1', emails: ['leaver@example.com'] },
+    reason: 'resigned',
+    playbook: 'employee',
+    state: 'scheduled',
+    requestedAt: new Date(at),
+    effectiveAt: new Date(at),
+    createdBy: 'hris',
+    ...overrides,
+  };
+}
+
+export function newTask(stepId: string, overrides: Partial<NewTask> = {}): NewTask {
+  return {
+    id: uid(stepId),
+    stepId,
+    provider: 'okta',
+    action: 'disable_account',
+    params: {},
+    critical: true,
+    dependsOn: [],
+    notBefore: new Date(T0),
+    ...overrides,
+  };
+}
+
+const succeeded: AttemptOutcome = { state: 'succeeded', evidence: { status: 'SUSPENDED' }, account: { id: 'acc-1' } };
+const skipped: AttemptOutcome = { state: 'skipped', evidence: { reason: 'no account' }, account: null };
+const failed: AttemptOutcome = { state: 'failed', error: { kind: 'PermanentError', message: 'missing scope' } };
+const retryAt = (at: number): AttemptOutcome => ({
+  state: 'pending',
+  nextAttemptAt: new Date(at),
+  error: { kind: 'TransientError', message: 'HTTP 503' },
+  countsAsAttempt: true,
+  rateLimited: false,
+  checkpoint: null,
+  account: null,
+});
+
+/** The attempt record a worker would write for an outcome. */
+function attemptFor(task: Task, worker: string, outcome: AttemptOutcome, at: number): TaskAttempt {
+  const kind =
+    outcome.state === 'pending' ? (outcome.error ? 'retry' : 'in_progress') : outcome.state;
+  const error = outcome.state === 'failed' || outcome.state === 'pending' ? outcome.error : null;
+  return {
+    taskId: task.id,
+    attempt: task.attempts + 1,
+    worker,
+    startedAt: new Date(at),
+    finishedAt: new Date(at),
+    outcome: kind,
+    errorKind: error?.kind ?? null,
+    errorMessage: error?.message ?? null,
+    evidence: outcome.state === 'succeeded' || outcome.state === 'skipped' ? outcome.evidence : null,
+  };
+}
+
+/** Every entry links to the one before and its hash recomputes from its fields. */
+export function expectLinearChain(entries: AuditEntry[]): void {
+  let prev = GENESIS_HASH;
+  let lastSeq = 0;
+  for (const entry of entries) {
+    expect(entry.seq).toBeGreaterThan(lastSeq);
+    expect(entry.prevHash).toBe(prev);
+    const fields = {
+      at: entry.at.getTime(),
+      actor: entry.actor,
+      action: entry.action,
+      terminationId: entry.terminationId,
+      taskId: entry.taskId,
+      data: JSON.stringify(entry.data),
+    };
+    expect(chainHash(entry.prevHash, fields)).toBe(entry.hash);
+    prev = entry.hash;
+    lastSeq = entry.seq;
+  }
+}
+
+/** Resolves on the store's next wake; fails the test if none comes in time. */
+export function nextWake(store: Store, timeoutMs = 5_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no wake within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = store.onWake(() => {
+      clearTimeout(timer);
+      off();
+      resolve();
+    });
+  });
+}
+
+export function defineStoreSuite(backend: StoreBackend): void {
+  describe(`Store on ${backend.name}`, () => {
+    let now = T0;
+    const clock = () => new Date(now);
+    let db: TestDatabase;
+    let store: SqlStore;
+
+    beforeEach(async () => {
+      now = T0;
+      db = await backend.open(clock);
+      store = db.store;
+    });
+    afterEach(async () => {
+      await db?.dispose();
+    });
+
+    const claim = (on: Store, request: Partial<ClaimRequest> = {}) =>
+      on.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: MINUTE, limit: 10, ...request });
+    const finish = (on: Store, worker: string, task: Task, outcome: AttemptOutcome) =>
+      on.finishAttempt(worker, task.id, outcome, attemptFor(task, worker, outcome, now));
+    /** Claims one specific task as `worker` and reports an outcome for it. */
+    const runTask = async (taskId: string, outcome: AttemptOutcome, worker = 'w1') => {
+      const task = await store.getTask(taskId);
+      const claimed = await claim(store, { worker, provider: task!.provider, limit: 100 });
+      const mine = claimed.find((t) => t.id === taskId);
+      expect(mine, `task ${taskId} is claimable`).toBeDefined();
+      await store.releaseTasks(
+        worker,
+        claimed.filter((t) => t.id !== taskId).map((t) => t.id),
+      );
+      expect(await finish(store, worker, mine!, outcome)).toBe(true);
+    };
+
+    describe('createTermination', () => {
+      it('writes the termination, its tasks and their dependencies together', async () => {
+        const t = newTermination(now);
+        const disable = newTask('disable');
+        const remove = newTask('delete', {
+          action: 'delete_account',
+          critical: false,
+          dependsOn: ['disable'],
+          notBefore: new Date(T0 + 30 * DAY),
+        });
+        const result = await store.createTermination(t, [disable, remove]);
+        expect(result.created).toBe(true);
+        expect(result.termination).toMatchObject({ id: t.id, state: 'scheduled', revokedAt: null, subject: t.subject });
+        const tasks = await store.listTasks(t.id);
+        expect(tasks.map((x) => [x.id, x.state, x.dependsOn, x.notBefore.getTime()])).toEqual([
+          [disable.id, 'pending', [], T0],
+          [remove.id, 'pending', ['disable'], T0 + 30 * DAY],
+        ]);
+        expect((await store.listAudit(0, 10)).map((a) => [a.action, a.terminationId])).toEqual([
+          ['termination.created', t.id],
+        ]);
+      });
+
+      it.each([
+        ['a task insert violates a constraint', (ids: string[]) => [newTask('disable'), newTask('disable', { id: ids[0] })]],
+        ['a dependency names an unknown step', () => [newTask('disable'), newTask('delete', { dependsOn: ['nope'] })]],
+      ])('leaves nothing behind when %s', async (_name, tasksFor) => {
+        const t = newTermination(now);
+        await expect(store.createTermination(t, tasksFor([uid('dup')]))).rejects.toThrow();
+        expect(await store.getTermination(t.id)).toBeNull();
+        expect(await store.listTasks(t.id)).toEqual([]);
+        expect(await store.findOpenTermination(t.subjectKey)).toBeNull();
+        expect(await store.listAudit(0, 10)).toEqual([]);
+        const again = await store.createTermination(t, [newTask('disable')]);
+        expect(again.created).toBe(true);
+      });
+
+      it('answers a second delivery of the same source event with the first termination, changing nothing', async () => {
+        const first = newTermination(now);
+        const original = await store.createTermination(first, [newTask('disable')]);
+        const auditBefore = await store.listAudit(0, 100);
+        const repeat = newTermination(now + MINUTE, {
+          source: first.source,
+          sourceEventId: first.sourceEventId,
+          subjectKey: uid('other-subject'),
+        });
+        const result = await store.createTermination(repeat, [newTask('disable'), newTask('revoke')]);
+        expect(result).toEqual({ termination: original.termination, created: false });
+        expect(await store.getTermination(repeat.id)).toBeNull();
+        expect(await store.listTasks(first.id)).toHaveLength(1);
+        expect(await store.listAudit(0, 100)).toEqual(auditBefore);
+      });
+
+      it('answers a delivery for a subject with an open termination with that termination', async () => {
+        const first = newTermination(now, { sourceEventId: null });
+        const original = await store.createTermination(first, [newTask('disable')]);
+        const auditBefore = await store.listAudit(0, 100);
+        const other = newTermination(now, { source: 'scim', sourceEventId: null, subjectKey: first.subjectKey });
+        const result = await store.createTermination(other, [newTask('disable')]);
+        expect(result).toEqual({ termination: original.termination, created: false });
+        expect(await store.getTermination(other.id)).toBeNull();
+        expect(await store.listAudit(0, 100)).toEqual(auditBefore);
+
+        // Once the first is closed, the subject can be offboarded again (a rehire left a second time).
+        await store.cancelTermination(first.id, 'admin:alice', 'rehired');
+        expect((await store.createTermination(other, [newTask('disable')])).created).toBe(true);
+      });
+
+      it('lets exactly one of several concurrent deliveries for one subject through', async () => {
+        const replicas = await db.replicas(6);
+        const subjectKey = uid('subject');
+        const results = await Promise.all(
+          replicas.map((r, i) =>
+            r.createTermination(newTermination(now, { subjectKey, source: i % 2 ? 'scim' : 'webhook' }), [
+              newTask('disable'),
+              newTask('revoke', { action: 'revoke_sessions' }),
+            ]),
+          ),
+        );
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        const winner = results.find((r) => r.created)!.termination.id;
+        expect(new Set(results.map((r) => r.termination.id))).toEqual(new Set([winner]));
+        expect((await store.listTerminations({ subjectKey, limit: 10 })).items.map((t) => t.id)).toEqual([winner]);
+        expect((await store.stats(new Date(now))).tasks.reduce((n, t) => n + t.count, 0)).toBe(2);
+      });
+
+      it('lets exactly one of several concurrent deliveries of one event through', async () => {
+        const replicas = await db.replicas(6);
+        const sourceEventId = uid('evt');
+        const results = await Promise.all(
+          replicas.map((r) => r.createTermination(newTermination(now, { sourceEventId }), [newTask('disable')])),
+        );
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        expect(new Set(results.map((r) => r.termination.id)).size).toBe(1);
+        expect((await store.listTerminations({ limit: 10 })).items).toHaveLength(1);
+      });
+    });
+
+    describe('claimDueTasks', () => {
+      it('leaves a task alone until it is due, then leases it', async () => {
+        const t = newTermination(now);
+        const task = newTask('disable', { notBefore: new Date(T0 + HOUR) });
+        await store.createTermination(t, [task]);
+        expect(await claim(store, { now: new Date(T0 + HOUR - 1) })).toEqual([]);
+        const [claimed] = await claim(store, { now: new Date(T0 + HOUR), worker: 'w9' });
+        expect(claimed).toMatchObject({
+          id: task.id,
+          state: 'running',
+          leaseOwner: 'w9',
+          leaseExpiresAt: new Date(T0 + HOUR + MINUTE),
+          startedAt: new Date(T0 + HOUR),
+        });
+        expect((await store.getTermination(t.id))!.state).toBe('running');
+        expect(await claim(store, { now: new Date(T0 + HOUR) })).toEqual([]);
+      });
+
+      it('holds a task back until every task it depends on succeeded or was skipped', async () => {
+        const t = newTermination(now);
+        const disable = newTask('disable');
+        const transfer = newTask('transfer', { provider: 'google', action: 'transfer_files', critical: false, dependsOn: ['disable'] });
+        const remove = newTask('delete', { action: 'delete_account', critical: false, dependsOn: ['transfer', 'disable'] });
+        await store.createTermination(t, [disable, transfer, remove]);
+
+        const [claimedDisable, ...others] = await claim(store);
+        expect([claimedDisable!.id, ...others]).toEqual([disable.id]);
+        expect(await claim(store, { provider: 'google' })).toEqual([]);
+        expect(await finish(store, 'w1', claimedDisable!, succeeded)).toBe(true);
+        expect(await claim(store)).toEqual([]);
+        const [claimedTransfer] = await claim(store, { provider: 'google' });
+        expect(claimedTransfer!.id).toBe(transfer.id);
+        expect(await finish(store, 'w1', claimedTransfer!, skipped)).toBe(true);
+        expect((await claim(store)).map((x) => x.id)).toEqual([remove.id]);
+      });
+
+      it('never releases a task whose dependency failed', async () => {
+        const t = newTermination(now);
+        const disable = newTask('disable');
+        const remove = newTask('delete', { action: 'delete_account', dependsOn: ['disable'] });
+        await store.createTermination(t, [disable, remove]);
+        await runTask(disable.id, failed);
+        expect(await claim(store, { now: new Date(T0 + 365 * DAY) })).toEqual([]);
+      });
+
+      it('does not claim tasks of a held termination until it is approved', async () => {
+        const t = newTermination(now, { state: 'held' });
+        const task = newTask('disable');
+        await store.createTermination(t, [task]);
+        expect(await claim(store)).toEqual([]);
+        expect(await store.nextWakeAt()).toBeNull();
+        expect((await store.stats(new Date(now))).heldTerminations).toBe(1);
+
+        const woke = nextWake(store);
+        const approved = await store.approveTermination(t.id, 'admin:alice');
+        await woke;
+        expect(approved!.state).toBe('scheduled');
+        expect(await store.approveTermination(t.id, 'admin:alice')).toBeNull();
+        expect((await claim(store)).map((x) => x.id)).toEqual([task.id]);
+        const audit = await store.listAudit(0, 10);
+        expect(audit.at(-1)).toMatchObject({ action: 'termination.approved', actor: 'admin:alice', terminationId: t.id });
+      });
+
+      it('takes at most `limit` tasks of the requested provider, earliest due first', async () => {
+        const t = newTermination(now);
+        const okta = Array.from({ length: 5 }, (_, i) => newTask(`okta-${i}`, { notBefore: new Date(T0 - (5 - i) * MINUTE) }));
+        const google = [newTask('google-0', { provider: 'google' }), newTask('google-1', { provider: 'google' })];
+        await store.createTermination(t, [...google, ...okta.slice().reverse()]);
+        expect((await claim(store, { limit: 3 })).map((x) => x.id)).toEqual(okta.slice(0, 3).map((x) => x.id));
+        expect((await claim(store, { limit: 3 })).map((x) => x.id)).toEqual(okta.slice(3).map((x) => x.id));
+        expect(await claim(store, { limit: 3 })).toEqual([]);
+        expect(await claim(store, { limit: 0, provider: 'google' })).toEqual([]);
+        expect((await claim(store, { provider: 'google' })).map((x) => x.id).sort()).toEqual(google.map((x) => x.id).sort());
+      });
+
+      it('never hands one task to two concurrent claimers', async () => {
+        const replicas = await db.replicas(6);
+        const ids: string[] = [];
+        for (let i = 0; i < 12; i += 1) {
+          const tasks = Array.from({ length: 4 }, (_, j) => newTask(`step-${j}`));
+          ids.push(...tasks.map((x) => x.id));
+          await store.createTermination(newTermination(now), tasks);
+        }
+        const claimRound = async (at: number) => {
+          const owner = new Map<string, string>();
+          const duplicates: string[] = [];
+          await Promise.all(
+            replicas.map(async (replica, i) => {
+              for (;;) {
+                const got = await claim(replica, { worker: `w${i}`, now: new Date(at), limit: 3 });
+                if (got.length === 0) return;
+                for (const task of got) {
+                  if (owner.has(task.id)) duplicates.push(task.id);
+                  owner.set(task.id, `w${i}`);
+                }
+              }
+            }),
+          );
+          expect(duplicates).toEqual([]);
+          expect([...owner.keys()].sort()).toEqual(ids.slice().sort());
+          for (const [id, worker] of owner) expect((await store.getTask(id))!.leaseOwner).toBe(worker);
+        };
+        await claimRound(now);
+        // Every lease has now expired: the same race again, over reclaimed tasks.
+        await claimRound(now + 2 * MINUTE);
+      });
+    });
+
+    describe('leases', () => {
+      it('lets another worker take a task whose lease expired, and discards the first worker\'s result', async () => {
+        const t = newTermination(now);
+        const task = newTask('disable');
+        await store.createTermination(t, [task]);
+        const [first] = await claim(store, { worker: 'w1', leaseMs: SECOND });
+        expect(await claim(store, { worker: 'w2', now: new Date(T0 + SECOND - 1) })).toEqual([]);
+        const [second] = await claim(store, { worker: 'w2', now: new Date(T0 + SECOND) });
+        expect(second).toMatchObject({ id: task.id, leaseOwner: 'w2', state: 'running' });
+
+        const before = await store.getTask(task.id);
+        expect(await finish(store, 'w1', first!, succeeded)).toBe(false);
+        expect(await store.getTask(task.id)).toEqual(before);
+        expect(await finish(store, 'w1', first!, retryAt(T0 + HOUR))).toBe(false);
+        expect(await store.getTask(task.id)).toEqual(before);
+        // The late attempt stays on record: it did reach the provider.
+        expect((await store.listAttempts(t.id)).map((a) => a.worker)).toEqual(['w1', 'w1']);
+
+        expect(await finish(store, 'w2', second!, succeeded)).toBe(true);
+        expect((await store.getTask(task.id))!.state).toBe('succeeded');
+      });
+
+      it('keeps a renewed lease, and gives released tasks back without using an attempt', async () => {
+        const task = newTask('disable');
+        await store.createTermination(newTermination(now), [task]);
+        await claim(store, { worker: 'w1', leaseMs: SECOND });
+        await store.renewLeases('w2', [task.id], new Date(T0 + HOUR));
+        await store.renewLeases('w1', [task.id], new Date(T0 + 5 * SECOND));
+        expect(await claim(store, { worker: 'w2', now: new Date(T0 + 5 * SECOND - 1) })).toEqual([]);
+        await store.releaseTasks('w1', [task.id]);
+        const [again] = await claim(store, { worker: 'w2' });
+        expect(again).toMatchObject({ id: task.id, attempts: 0, leaseOwner: 'w2' });
+      });
+
+      it('never claims a succeeded task again', async () => {
+        const t = newTermination(now);
+        const task = newTask('disable');
+        await store.createTermination(t, [task]);
+        const [claimed] = await claim(store, { leaseMs: SECOND });
+        expect(await finish(store, 'w1', claimed!, succeeded)).toBe(true);
+        expect(await claim(store, { now: new Date(T0 + 10 * 365 * DAY), worker: 'w2' })).toEqual([]);
+        expect(await finish(store, 'w1', claimed!, failed)).toBe(false);
+        expect(await store.getTask(task.id)).toMatchObject({
+          state: 'succeeded',
+          attempts: 1,
+          evidence: { status: 'SUSPENDED' },
+          account: { id: 'acc-1' },
+          leaseOwner: null,
+        });
+        expect(await store.nextWakeAt()).toBeNull();
+      });
+    });
+
+    describe('finishAttempt', () => {
+      it('puts a rate-limited task back without using an attempt, due when the provider said', async () => {
+        const task = newTask('disable');
+        await store.createTermination(newTermination(now), [task]);
+        const [claimed] = await claim(store);
+        const limited: AttemptOutcome = {
+          state: 'pending',
+          nextAttemptAt: new Date(T0 + 30 * SECOND),
+          error: { kind: 'RateLimitedError', message: 'HTTP 429' },
+          countsAsAttempt: false,
+          rateLimited: true,
+          checkpoint: { cursor: 'c1' },
+          account: { id: 'acc-1' },
+        };
+        expect(await finish(store, 'w1', claimed!, limited)).toBe(true);
+        expect(await store.getTask(task.id)).toMatchObject({
+          state: 'pending',
+          attempts: 0,
+          rateLimitedCount: 1,
+          nextAttemptAt: new Date(T0 + 30 * SECOND),
+          leaseOwner: null,
+          leaseExpiresAt: null,
+          checkpoint: { cursor: 'c1' },
+          account: { id: 'acc-1' },
+          lastError: { kind: 'RateLimitedError', message: 'HTTP 429' },
+        });
+        expect(await store.nextWakeAt()).toEqual(new Date(T0 + 30 * SECOND));
+        expect(await claim(store, { now: new Date(T0 + 30 * SECOND - 1) })).toEqual([]);
+        const [retried] = await claim(store, { now: new Date(T0 + 30 * SECOND) });
+        expect(await finish(store, 'w1', retried!, retryAt(T0 + MINUTE))).toBe(true);
+        expect(await store.getTask(task.id)).toMatchObject({ state: 'pending', attempts: 1, rateLimitedCount: 1 });
+      });
+
+      it('settles the termination: revoked when the critical tasks are done, completed when all are', async () => {
+        const t = newTermination(now);
+        const disable = newTask('disable');
+        const revoke = newTask('revoke', { provider: 'google', action: 'revoke_sessions' });
+        const notify = newTask('notify', { action: 'notify', critical: false, dependsOn: ['disable'] });
+        await store.createTermination(t, [disable, revoke, notify]);
+
+        await runTask(disable.id, succeeded);
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'running', revokedAt: null });
+        now = T0 + 5 * SECOND;
+        await runTask(revoke.id, skipped);
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'running', revokedAt: new Date(T0 + 5 * SECOND), finishedAt: null });
+        now = T0 + 9 * SECOND;
+        await runTask(notify.id, succeeded);
+        expect(await store.getTermination(t.id)).toMatchObject({
+          state: 'completed',
+          revokedAt: new Date(T0 + 5 * SECOND),
+          finishedAt: new Date(T0 + 9 * SECOND),
+        });
+        const actions = (await store.listAudit(0, 100)).map((a) => a.action);
+        expect(actions).toEqual([
+          'termination.created',
+          'task.succeeded',
+          'task.skipped',
+          'termination.revoked',
+          'task.succeeded',
+          'termination.completed',
+        ]);
+        const revoked = (await store.listAudit(0, 100)).find((a) => a.action === 'termination.revoked');
+        expect(revoked!.data).toEqual({ timeToRevokeMs: 5 * SECOND });
+      });
+
+      it('fails the termination when a task fails, and a replay runs it to completion', async () => {
+        const t = newTermination(now);
+        const disable = newTask('disable');
+        const notify = newTask('notify', { action: 'notify', critical: false });
+        await store.createTermination(t, [disable, notify]);
+        await runTask(disable.id, failed);
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'failed', revokedAt: null });
+        expect(await store.getTask(disable.id)).toMatchObject({ state: 'failed', attempts: 1, lastError: failed.state === 'failed' ? failed.error : null });
+        // A failed termination keeps running its other tasks.
+        await runTask(notify.id, succeeded);
+        expect((await store.getTermination(t.id))!.state).toBe('failed');
+
+        now = T0 + HOUR;
+        const replayed = await store.replayFailedTasks(t.id, null, 'admin:alice');
+        expect(replayed.map((x) => [x.id, x.state, x.attempts])).toEqual([[disable.id, 'pending', 0]]);
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'running', finishedAt: null });
+        expect((await store.listAudit(0, 100)).at(-1)).toMatchObject({ action: 'task.replayed', actor: 'admin:alice', taskId: disable.id });
+        expect(await store.replayFailedTasks(t.id, null, 'admin:alice')).toEqual([]);
+
+        await runTask(disable.id, succeeded);
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'completed', revokedAt: new Date(T0 + HOUR) });
+      });
+
+      it('replays only the named task when given one', async () => {
+        const t = newTermination(now);
+        const a = newTask('a');
+        const b = newTask('b');
+        await store.createTermination(t, [a, b]);
+        await runTask(a.id, failed);
+        await runTask(b.id, failed);
+        expect((await store.replayFailedTasks(t.id, b.id, 'admin:bob')).map((x) => x.id)).toEqual([b.id]);
+        expect((await store.getTask(a.id))!.state).toBe('failed');
+      });
+    });
+
+    describe('cancelTermination', () => {
+      it('cancels every task not yet run and stops them from being claimed', async () => {
+        const t = newTermination(now);
+        const running = newTask('disable');
+        const pending = newTask('revoke', { action: 'revoke_sessions', notBefore: new Date(T0 + HOUR) });
+        const later = newTask('delete', { provider: 'google', action: 'delete_account', notBefore: new Date(T0 + 30 * DAY) });
+        await store.createTermination(t, [running, pending, later]);
+        const [claimed] = await claim(store);
+        const cancelled = await store.cancelTermination(t.id, 'admin:alice', 'rehired');
+        expect(cancelled).toMatchObject({ state: 'cancelled', finishedAt: new Date(now) });
+        expect((await store.listTasks(t.id)).map((x) => [x.id, x.state])).toEqual([
+          [running.id, 'running'],
+          [pending.id, 'cancelled'],
+          [later.id, 'cancelled'],
+        ]);
+        for (const provider of ['okta', 'google']) {
+          expect(await claim(store, { provider, now: new Date(T0 + 365 * DAY) })).toEqual([]);
+        }
+        expect((await store.listAudit(0, 10)).at(-1)).toMatchObject({
+          action: 'termination.cancelled',
+          actor: 'admin:alice',
+          data: { reason: 'rehired', previousState: 'running', tasksCancelled: 2 },
+        });
+        // The task that was already running reports in; the termination stays cancelled.
+        expect(await finish(store, 'w1', claimed!, succeeded)).toBe(true);
+        expect((await store.getTermination(t.id))!.state).toBe('cancelled');
+        expect(await store.cancelTermination('no-such-termination', 'admin:alice', 'x')).toBeNull();
+      });
+
+      it('cancels a running task that comes back for a retry after the cancellation', async () => {
+        const t = newTermination(now);
+        const task = newTask('disable');
+        await store.createTermination(t, [task]);
+        const [claimed] = await claim(store);
+        await store.cancelTermination(t.id, 'admin:alice', 'rehired');
+        expect(await finish(store, 'w1', claimed!, retryAt(T0 + MINUTE))).toBe(true);
+        expect(await store.getTask(task.id)).toMatchObject({ state: 'cancelled', leaseOwner: null });
+        expect(await store.nextWakeAt()).toBeNull();
+      });
+
+      it('leaves a finished termination as it is', async () => {
+        const t = newTermination(now);
+        const task = newTask('disable');
+        await store.createTermination(t, [task]);
+        await runTask(task.id, succeeded);
+        expect((await store.cancelTermination(t.id, 'admin:alice', 'late'))!.state).toBe('completed');
+        expect((await store.getTask(task.id))!.state).toBe('succeeded');
+      });
+
+      it('stays consistent when cancellations race with workers finishing tasks', async () => {
+        const replicas = await db.replicas(4);
+        const cases: Array<{ id: string; tasks: Task[] }> = [];
+        for (let i = 0; i < 10; i += 1) {
+          const t = newTermination(now);
+          await store.createTermination(t, [newTask('disable'), newTask('revoke', { action: 'revoke_sessions' })]);
+        }
+        for (const claimed of await claim(store, { limit: 100 })) {
+          const entry = cases.find((c) => c.id === claimed.terminationId);
+          if (entry) entry.tasks.push(claimed);
+          else cases.push({ id: claimed.terminationId, tasks: [claimed] });
+        }
+        expect(cases).toHaveLength(10);
+        await Promise.all(
+          cases.flatMap((c, i) => [
+            replicas[i % 4]!.cancelTermination(c.id, 'admin:alice', 'rehired'),
+            finish(replicas[(i + 1) % 4]!, 'w1', c.tasks[0]!, succeeded),
+            finish(replicas[(i + 2) % 4]!, 'w1', c.tasks[1]!, retryAt(T0 + MINUTE)),
+          ]),
+        );
+        for (const c of cases) {
+          const termination = await store.getTermination(c.id);
+          const states = (await store.listTasks(c.id)).map((x) => x.state).sort();
+          // Either the cancellation or the finished tasks came first; never a task left waiting under a closed case.
+          expect(['cancelled', 'completed'], c.id).toContain(termination!.state);
+          expect(states).not.toContain('pending');
+          expect(states).not.toContain('running');
+        }
+        expectLinearChain(await store.listAudit(0, 1_000));
+      });
+    });
+
+    describe('nextWakeAt', () => {
+      it('returns the earliest due time or lease expiry, ignoring blocked tasks', async () => {
+        expect(await store.nextWakeAt()).toBeNull();
+        await store.createTermination(newTermination(now), [
+          newTask('late', { notBefore: new Date(T0 + HOUR) }),
+          newTask('blocked', { notBefore: new Date(T0 + MINUTE), dependsOn: ['late'] }),
+        ]);
+        await store.createTermination(newTermination(now, { state: 'held' }), [newTask('held', { notBefore: new Date(T0) })]);
+        expect(await store.nextWakeAt()).toEqual(new Date(T0 + HOUR));
+
+        await store.createTermination(newTermination(now), [newTask('now', { notBefore: new Date(T0 + 10 * SECOND) })]);
+        expect(await store.nextWakeAt()).toEqual(new Date(T0 + 10 * SECOND));
+        await claim(store, { now: new Date(T0 + 10 * SECOND), leaseMs: 20 * SECOND });
+        expect(await store.nextWakeAt()).toEqual(new Date(T0 + 30 * SECOND));
+      });
+    });
+
+    describe('listTerminations', () => {
+      it('pages newest first with a cursor, and filters', async () => {
+        const created: NewTermination[] = [];
+        for (let i = 0; i < 5; i += 1) created.push(newTermination(T0 + i * MINUTE));
+        // Two at the same instant: the id breaks the tie, so no page repeats or skips one.
+        created.push(newTermination(T0 + 2 * MINUTE), newTermination(T0 + 2 * MINUTE));
+        for (const t of created) await store.createTermination(t, [newTask('disable')]);
+        const expected = created
+          .slice()
+          .sort((a, b) => b.requestedAt.getTime() - a.requestedAt.getTime() || (a.id < b.id ? 1 : -1))
+          .map((t) => t.id);
+
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        let pages = 0;
+        do {
+          const page = await store.listTerminations({ limit: 2, ...(cursor ? { cursor } : {}) });
+          seen.push(...page.items.map((t) => t.id));
+          cursor = page.nextCursor ?? undefined;
+          pages += 1;
+        } while (cursor);
+        expect(seen).toEqual(expected);
+        expect(pages).toBe(4);
+
+        await store.cancelTermination(created[0]!.id, 'admin:alice', 'rehired');
+        expect((await store.listTerminations({ state: 'cancelled', limit: 10 })).items.map((t) => t.id)).toEqual([created[0]!.id]);
+        expect((await store.listTerminations({ subjectKey: created[3]!.subjectKey, limit: 10 })).items.map((t) => t.id)).toEqual([
+          created[3]!.id,
+        ]);
+        const window = await store.listTerminations({ since: new Date(T0 + MINUTE), until: new Date(T0 + 3 * MINUTE), limit: 10 });
+        expect(window.items.map((t) => t.requestedAt.getTime())).toEqual([2, 2, 2, 1].map((m) => T0 + m * MINUTE));
+        expect(window.nextCursor).toBeNull();
+        await expect(store.listTerminations({ limit: 2, cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(InvalidCursorError);
+      });
+    });
+
+    describe('stats', () => {
+      it('counts tasks and terminations and ages the oldest due task', async () => {
+        const t = newTermination(now);
+        await store.createTermination(t, [
+          newTask('a', { notBefore: new Date(T0 - MINUTE) }),
+          newTask('b', { notBefore: new Date(T0) }),
+          newTask('c', { provider: 'google', action: 'delete_account', notBefore: new Date(T0 + DAY) }),
+        ]);
+        await store.createTermination(newTermination(now, { state: 'held' }), [newTask('h', { notBefore: new Date(T0 - HOUR) })]);
+        await claim(store, { limit: 1 });
+        const stats = await store.stats(new Date(T0 + 10 * SECOND));
+        const byKey = <T extends object>(rows: T[]) => rows.map((r) => JSON.stringify(r)).sort();
+        expect(byKey(stats.tasks)).toEqual(
+          byKey([
+            { provider: 'okta', action: 'disable_account', state: 'running', count: 1 },
+            { provider: 'okta', action: 'disable_account', state: 'pending', count: 2 },
+            { provider: 'google', action: 'delete_account', state: 'pending', count: 1 },
+          ]),
+        );
+        expect(byKey(stats.terminations)).toEqual(byKey([{ state: 'running', count: 1 }, { state: 'held', count: 1 }]));
+        // The held task is older, but waits for an operator, not for a worker.
+        expect(stats.oldestDueTaskAgeSeconds).toBe(10);
+        expect(stats.heldTerminations).toBe(1);
+      });
+    });
+
+    describe('audit chain', () => {
+      it('links every entry to the one before and recomputes', async () => {
+        const t = newTermination(now);
+        const task = newTask('disable');
+        await store.createTermination(t, [task]);
+        await store.appendAudit({ actor: 'admin:alice', action: 'termination.viewed', terminationId: t.id, data: { b: 1, a: [1, 'x'] } });
+        await runTask(task.id, succeeded);
+        const entries = await store.listAudit(0, 100);
+        expect(entries.length).toBeGreaterThanOrEqual(4);
+        expectLinearChain(entries);
+        expect(await store.listAudit(entries[1]!.seq, 2)).toEqual(entries.slice(2, 4));
+      });
+
+      it('stays linear when replicas append at once', async () => {
+        const replicas = await db.replicas(6);
+        await Promise.all(
+          replicas.flatMap((replica, i) => [
+            ...Array.from({ length: 8 }, (_, j) => replica.appendAudit({ actor: `replica-${i}`, action: 'test.append', data: { j } })),
+            replica.createTermination(newTermination(now), [newTask('disable')]),
+          ]),
+        );
+        const entries = await store.listAudit(0, 1_000);
+        expect(entries).toHaveLength(6 * 9);
+        expectLinearChain(entries);
+        expect(new Set(entries.map((e) => e.prevHash)).size).toBe(entries.length);
+      });
+    });
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * Maps Admin SDK failures (GaxiosError) to the engine's error vocabulary. Decisions use
+ * the HTTP status and Google's machine-readable reasons, never message text. The
+ * GaxiosError is not kept as `cause`: its `config` holds the request headers, bearer
+ * token included, and a cause is what loggers serialise.
+ */
+import {
+  PermanentError,
+  RateLimitedError,
+  TransientError,
+  type DeprovisionError,
+} from '../../src/domain/errors.ts';
+
+/**
+ * Reasons Google gives when a quota is exhausted. Directory answers them with 403 (not
+ * 429), in `error.errors[].reason`; newer endpoints put `RESOURCE_EXHAUSTED` in
+ * `error.status` or `RATE_LIMIT_EXCEEDED` in an ErrorInfo detail.
+ */
+const RATE_LIMIT_REASONS = new Set([
+  'userratelimitexceeded',
+  'ratelimitexceeded',
+  'quotaexceeded',
+  'resource_exhausted',
+  'rate_limit_exceeded',
+]);
+
+export interface GoogleFailure {
+  /** HTTP status, or null when no answer came (network, timeout, abort). */
+  status: number | null;
+  /** Google's reasons (`errors[].reason`, `status`, ErrorInfo `reason`), as sent. */
+  reasons: string[];
+  /** Google's own message, shortened; never request data. */
+  message: string;
+  retryAfterMs: number | null;
+}
+
+type Bag = Record<string, unknown>;
+const isBag = (v: unknown): v is Bag => typeof v === 'object' && v !== null;
+
+/** Reads what we may safely repeat from a thrown SDK error. */
+export function describeFailure(error: unknown): GoogleFailure {
+  const bag: Bag = isBag(error) ? error : {};
+  const response = isBag(bag.response) ? bag.response : null;
+  const statusValue = response?.status ?? bag.status;
+  const status = typeof statusValue === 'number' ? statusValue : null;
+  const reasons: string[] = [];
+  let message = '';
+  const data = response?.data;
+  const body = isBag(data) ? data.error : undefined;
+  if (isBag(body)) {
+    if (typeof body.message === 'string') message = body.message;
+    if (typeof body.status === 'string') reasons.push(body.status);
+    for (const list of [body.errors, body.details]) {
+      if (!Array.isArray(list)) continue;
+      for (const item of list) if (isBag(item) && typeof item.reason === 'string') reasons.push(item.reason);
+    }
+  } else if (typeof body === 'string' && isBag(data)) {
+    // OAuth token endpoint: `{ error: 'unauthorized_client', error_description }`.
+    reasons.push(body);
+    if (typeof data.error_description === 'string') message = data.error_description;
+  }
+  if (status === null) {
+    if ('config' in bag) {
+      // A transport failure (GaxiosError without an answer): name it by its code only,
+      // its message may carry the request URL.
+      message = typeof bag.code === 'string' ? bag.code : typeof bag.name === 'string' ? bag.name : 'network error';
+    } else {
+      // Not a request at all (e.g. the SDK refusing missing parameters): no request data in it.
+      message = error instanceof Error ? error.message : String(error);
+    }
+  }
+  return {
+    status,
+    reasons,
+    message: message.replace(/\s+/g, ' ').slice(0, 300),
+    retryAfterMs: parseRetryAfter(headerValue(response?.headers, 'retry-after')),
+  };
+}
+
+export function httpStatus(error: unknown): number | null {
+  return describeFailure(error).status;
+}
+
+export function isNotFound(error: unknown): boolean {
+  return httpStatus(error) === 404;
+}
+
+function headerValue(headers: unknown, name: string): string | null {
+  if (!isBag(headers)) return null;
+  if (typeof headers.get === 'function') {
+    const value = (headers as { get(name: string): unknown }).get(name);
+    return typeof value === 'string' ? value : null;
+  }
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === name && typeof value === 'string') return value;
+  }
+  return null;
+}
+
+/** Retry-After is delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | null {
+  if (value === null || value.trim() === '') return null;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
+}
+
+export function isRateLimited(failure: GoogleFailure): boolean {
+  if (failure.status === 429) return true;
+  if (failure.status !== 403) return false;
+  return failure.reasons.some((r) => RATE_LIMIT_REASONS.has(r.toLowerCase()));
+}
+
+/**
+ * The engine's error for a failed call. `operation` names the SDK method (e.g.
+ * `users.update`) so the message says what failed without any request data.
+ */
+export function toProviderError(
+  error: unknown,
+  operation: string,
+  options: { rateLimitDelayMs: number },
+): DeprovisionError {
+  const failure = describeFailure(error);
+  const what = `google ${operation}: ${failure.status === null ? 'no answer' : `HTTP ${failure.status}`}`;
+  const detail = [failure.reasons.join(','), failure.message].filter(Boolean).join(': ');
+  const message = detail ? `${what} (${detail})` : what;
+  if (failure.status === null) return new TransientError(message);
+  if (isRateLimited(failure)) {
+    return new RateLimitedError(message, failure.retryAfterMs ?? options.rateLimitDelayMs);
+  }
+  if (failure.status >= 500 || failure.status === 408) return new TransientError(message);
+  // 401 (credentials), other 403s (missing scope or delegation), 400, 404, 409...
+  return new PermanentError(message);
+}

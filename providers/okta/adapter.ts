@@ -1,0 +1,351 @@
+/**
+ * The Okta adapter, on `@okta/okta-sdk-nodejs`. Every action reads first (an already
+ * reached state is success), acts, and leaves proof to `verify`, which reads back.
+ */
+import type {
+  AccountRef,
+  ActionContext,
+  ActionHandler,
+  ExecuteResult,
+  Provider,
+  ProviderFactoryContext,
+} from '../contract.ts';
+import { PermanentError, VerificationError } from '../../src/domain/errors.ts';
+import type { JsonObject, Subject } from '../../src/domain/types.ts';
+import { createOktaClient, withSignal, type OktaClient } from './client.ts';
+import type { OktaConfig } from './config.ts';
+import { httpStatus, toOktaError } from './errors.ts';
+
+/** How long to wait before looking again at a user Okta is still deactivating. */
+const TRANSITION_POLL_MS = 5_000;
+
+/** The part of an Okta user the adapter reads. */
+export interface OktaUser {
+  id: string;
+  login: string;
+  status: string;
+  transitioningToStatus: string | null;
+}
+
+interface OktaGroupRef {
+  id: string;
+  name: string;
+  type: string;
+}
+
+type DisableMode = 'suspend' | 'deactivate';
+
+/** Everything the actions need from Okta, each call mapped to typed errors. */
+class OktaApi {
+  constructor(private readonly client: OktaClient) {}
+
+  private async call<T>(operation: string, ctx: CallContext, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withSignal(ctx.signal, fn);
+    } catch (error) {
+      throw toOktaError(error, operation, ctx.now().getTime());
+    }
+  }
+
+  /** Null when Okta answers 404: no such id or login. */
+  async getUser(idOrLogin: string, ctx: CallContext): Promise<OktaUser | null> {
+    try {
+      const user = await withSignal(ctx.signal, () => this.client.userApi.getUser({ userId: idOrLogin }));
+      return toOktaUser(user);
+    } catch (error) {
+      if (httpStatus(error) === 404) return null;
+      throw toOktaError(error, 'getUser', ctx.now().getTime());
+    }
+  }
+
+  async probe(ctx: CallContext): Promise<void> {
+    await this.call('listUsers', ctx, async () => {
+      const page = await this.client.userApi.listUsers({ limit: 1 });
+      await page.next();
+    });
+  }
+
+  revokeSessions(userId: string, ctx: CallContext): Promise<void> {
+    return this.call('revokeUserSessions', ctx, () =>
+      this.client.userApi.revokeUserSessions({ userId, oauthTokens: true, forgetDevices: true }),
+    );
+  }
+
+  revokeGrants(userId: string, ctx: CallContext): Promise<void> {
+    return this.call('revokeUserGrants', ctx, () => this.client.userApi.revokeUserGrants({ userId }));
+  }
+
+  listGrants(userId: string, ctx: CallContext): Promise<Array<{ id: string; clientId: string }>> {
+    return this.call('listUserGrants', ctx, async () => {
+      const grants = [];
+      for await (const grant of await this.client.userApi.listUserGrants({ userId })) {
+        if (grant && grant.status !== 'REVOKED') grants.push({ id: grant.id ?? '', clientId: grant.clientId ?? '' });
+      }
+      return grants;
+    });
+  }
+
+  listClients(userId: string, ctx: CallContext): Promise<string[]> {
+    return this.call('listUserClients', ctx, async () => {
+      const clients = [];
+      for await (const client of await this.client.userApi.listUserClients({ userId })) {
+        if (client) clients.push(client.client_id ?? '');
+      }
+      return clients;
+    });
+  }
+
+  suspend(userId: string, ctx: CallContext): Promise<void> {
+    return this.call('suspendUser', ctx, () => this.client.userApi.suspendUser({ userId }));
+  }
+
+  deactivate(userId: string, ctx: CallContext): Promise<void> {
+    return this.call('deactivateUser', ctx, () => this.client.userApi.deactivateUser({ userId, sendEmail: false }));
+  }
+
+  /** `gone` when the user no longer exists. */
+  async delete(userId: string, ctx: CallContext): Promise<'deleted' | 'gone'> {
+    try {
+      await withSignal(ctx.signal, () => this.client.userApi.deleteUser({ userId, sendEmail: false }));
+      return 'deleted';
+    } catch (error) {
+      if (httpStatus(error) === 404) return 'gone';
+      throw toOktaError(error, 'deleteUser', ctx.now().getTime());
+    }
+  }
+
+  listGroups(userId: string, ctx: CallContext): Promise<OktaGroupRef[]> {
+    return this.call('listUserGroups', ctx, async () => {
+      const groups = [];
+      for await (const group of await this.client.userApi.listUserGroups({ userId })) {
+        if (group) groups.push({ id: group.id ?? '', name: group.profile?.name ?? '', type: group.type ?? '' });
+      }
+      return groups;
+    });
+  }
+
+  /** 404 means the group itself is gone: the membership is gone with it. */
+  async removeFromGroup(groupId: string, userId: string, ctx: CallContext): Promise<void> {
+    try {
+      await withSignal(ctx.signal, () => this.client.groupApi.unassignUserFromGroup({ groupId, userId }));
+    } catch (error) {
+      if (httpStatus(error) === 404) return;
+      throw toOktaError(error, 'unassignUserFromGroup', ctx.now().getTime());
+    }
+  }
+}
+
+interface CallContext {
+  signal: AbortSignal;
+  now: () => Date;
+}
+
+function toOktaUser(user: {
+  id?: string;
+  status?: string;
+  transitioningToStatus?: string | null;
+  profile?: { login?: string };
+}): OktaUser {
+  if (!user.id || !user.status) throw new PermanentError('Okta getUser: answer without id or status');
+  return {
+    id: user.id,
+    login: user.profile?.login ?? '',
+    status: user.status,
+    transitioningToStatus: user.transitioningToStatus ?? null,
+  };
+}
+
+function userEvidence(user: OktaUser): { userId: string; status: string; transitioningToStatus: string | null } {
+  return { userId: user.id, status: user.status, transitioningToStatus: user.transitioningToStatus };
+}
+
+function disableMode(ctx: ActionContext): DisableMode {
+  const mode = ctx.params.mode ?? 'suspend';
+  if (mode !== 'suspend' && mode !== 'deactivate') {
+    throw new PermanentError(`Okta disable_account: unknown mode ${JSON.stringify(mode)} (suspend or deactivate)`);
+  }
+  return mode;
+}
+
+/** The statuses in which a user can no longer sign in, per mode. */
+function disabledStatuses(mode: DisableMode): string[] {
+  return mode === 'suspend' ? ['SUSPENDED', 'DEPROVISIONED'] : ['DEPROVISIONED'];
+}
+
+function waitForTransition(user: OktaUser, checkpoint: JsonObject): ExecuteResult {
+  return {
+    evidence: { ...userEvidence(user), waiting: 'transitioningToStatus' },
+    inProgress: { checkAfterMs: TRANSITION_POLL_MS, checkpoint },
+  };
+}
+
+/** Logins a subject may have at Okta, most specific first. */
+function candidateLogins(subject: Subject): string[] {
+  const logins = [subject.userName, ...subject.emails].filter((l): l is string => typeof l === 'string' && l !== '');
+  return [...new Set(logins)];
+}
+
+export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryContext): Provider {
+  const api = new OktaApi(createOktaClient(config));
+
+  const revokeSessions: ActionHandler = {
+    async execute(account, ctx) {
+      // Okta has no read-back for sessions and both calls are idempotent: always revoke.
+      await api.revokeSessions(account.id, ctx);
+      await api.revokeGrants(account.id, ctx);
+      return {
+        evidence: {
+          userId: account.id,
+          sessionsRevoked: true,
+          oauthTokensRevoked: true,
+          forgetDevices: true,
+          grantsRevoked: true,
+        },
+      };
+    },
+    async verify(account, ctx) {
+      const grants = await api.listGrants(account.id, ctx);
+      const clients = await api.listClients(account.id, ctx);
+      const observed = { userId: account.id, grants: grants.map((g) => g.id), clients };
+      if (grants.length > 0 || clients.length > 0) {
+        throw new VerificationError(
+          `Okta revoke_sessions: ${grants.length} grant(s) and ${clients.length} OAuth client(s) remain`,
+          observed,
+        );
+      }
+      return observed;
+    },
+  };
+
+  const disableAccount: ActionHandler = {
+    async execute(account, ctx) {
+      const mode = disableMode(ctx);
+      const user = await api.getUser(account.id, ctx);
+      if (!user) return { evidence: { userId: account.id, mode, alreadyDone: true, status: 'DELETED' } };
+      if (user.transitioningToStatus) return waitForTransition(user, { mode, requested: true });
+      if (disabledStatuses(mode).includes(user.status)) {
+        return { evidence: { ...userEvidence(user), mode, alreadyDone: ctx.checkpoint === null } };
+      }
+      if (mode === 'suspend') {
+        if (user.status !== 'ACTIVE') {
+          // Okta suspends only ACTIVE users. Deactivating instead would be destructive,
+          // which the playbook did not ask for: an operator decides.
+          throw new PermanentError(
+            `Okta disable_account: cannot suspend a user in status ${user.status}; use mode deactivate`,
+          );
+        }
+        await api.suspend(user.id, ctx);
+        return { evidence: { userId: user.id, mode, previousStatus: user.status, alreadyDone: false } };
+      }
+      await api.deactivate(user.id, ctx);
+      // Deactivation deprovisions every assigned app and may finish asynchronously.
+      const after = await api.getUser(user.id, ctx);
+      if (after?.transitioningToStatus) return waitForTransition(after, { mode, requested: true });
+      return {
+        evidence: { userId: user.id, mode, previousStatus: user.status, status: after?.status ?? 'DELETED', alreadyDone: false },
+      };
+    },
+    async verify(account, ctx) {
+      const mode = disableMode(ctx);
+      const user = await api.getUser(account.id, ctx);
+      if (!user) return { userId: account.id, mode, status: 'DELETED' };
+      const observed = userEvidence(user);
+      if (!disabledStatuses(mode).includes(user.status) || user.transitioningToStatus) {
+        const transition = user.transitioningToStatus ? ` (transitioning to ${user.transitioningToStatus})` : '';
+        const expected = disabledStatuses(mode).join(' or ');
+        throw new VerificationError(`Okta disable_account: user is ${user.status}${transition}, expected ${expected}`, observed);
+      }
+      return { ...observed, mode };
+    },
+  };
+
+  const removeGroups: ActionHandler = {
+    async execute(account, ctx) {
+      const groups = await api.listGroups(account.id, ctx);
+      const removable = groups.filter((g) => g.type === 'OKTA_GROUP');
+      // Everyone (BUILT_IN) cannot be left; APP_GROUP memberships belong to their app.
+      const skipped = groups.filter((g) => g.type !== 'OKTA_GROUP');
+      for (const group of removable) await api.removeFromGroup(group.id, account.id, ctx);
+      return {
+        evidence: {
+          userId: account.id,
+          removed: removable.map((g) => ({ id: g.id, name: g.name })),
+          skipped: skipped.map((g) => ({ id: g.id, name: g.name, type: g.type })),
+          alreadyDone: removable.length === 0,
+        },
+      };
+    },
+    async verify(account, ctx) {
+      const groups = await api.listGroups(account.id, ctx);
+      const remaining = groups.filter((g) => g.type === 'OKTA_GROUP');
+      const observed = {
+        userId: account.id,
+        remainingOktaGroups: remaining.map((g) => ({ id: g.id, name: g.name })),
+        otherGroups: groups.filter((g) => g.type !== 'OKTA_GROUP').map((g) => ({ id: g.id, type: g.type })),
+      };
+      if (remaining.length > 0) {
+        throw new VerificationError(`Okta remove_groups: ${remaining.length} OKTA_GROUP membership(s) remain`, observed);
+      }
+      return observed;
+    },
+  };
+
+  const deleteAccount: ActionHandler = {
+    async execute(account, ctx) {
+      let user = await api.getUser(account.id, ctx);
+      if (!user) return { evidence: { userId: account.id, alreadyDone: ctx.checkpoint === null, status: 'DELETED' } };
+      if (user.transitioningToStatus) return waitForTransition(user, { deactivated: true });
+      let deactivatedFirst = false;
+      if (user.status !== 'DEPROVISIONED') {
+        await api.deactivate(user.id, ctx);
+        deactivatedFirst = true;
+        const after = await api.getUser(user.id, ctx);
+        if (!after) return { evidence: { userId: account.id, deactivatedFirst, status: 'DELETED', alreadyDone: false } };
+        if (after.transitioningToStatus) return waitForTransition(after, { deactivated: true });
+        user = after;
+        if (user.status !== 'DEPROVISIONED') {
+          // DELETE on a user that is not DEPROVISIONED only deactivates it: stop here and
+          // let verify report what Okta shows.
+          return { evidence: { ...userEvidence(user), deactivatedFirst, deleted: false, alreadyDone: false } };
+        }
+      }
+      const outcome = await api.delete(user.id, ctx);
+      return { evidence: { userId: user.id, deactivatedFirst, deleted: true, alreadyDone: outcome === 'gone' } };
+    },
+    async verify(account, ctx) {
+      const user = await api.getUser(account.id, ctx);
+      if (user) throw new VerificationError('Okta delete_account: user still exists', userEvidence(user));
+      return { userId: account.id, status: 'DELETED', httpStatus: 404 };
+    },
+  };
+
+  return {
+    kind: 'okta',
+    name: factory.name,
+    async resolve(subject, ctx) {
+      const unreadable: string[] = [];
+      for (const login of candidateLogins(subject)) {
+        // Okta cannot look a login containing "/" up by path.
+        if (login.includes('/')) {
+          unreadable.push(login);
+          continue;
+        }
+        const user = await api.getUser(login, ctx);
+        if (user) return { id: user.id, login: user.login, status: user.status } satisfies AccountRef;
+      }
+      if (unreadable.length > 0) {
+        throw new PermanentError('Okta resolve: a login contains "/" and cannot be looked up by login');
+      }
+      return null;
+    },
+    actions: {
+      revoke_sessions: revokeSessions,
+      disable_account: disableAccount,
+      remove_groups: removeGroups,
+      delete_account: deleteAccount,
+    },
+    async validate(ctx) {
+      await api.probe({ signal: ctx.signal, now: () => new Date() });
+    },
+  };
+}

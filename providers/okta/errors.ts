@@ -1,0 +1,95 @@
+/**
+ * Maps what the Okta SDK throws onto the engine's error vocabulary. The SDK throws
+ * `OktaApiError` (JSON error body) or `HttpError` (any other body) for a non-2xx answer,
+ * and node-fetch's `FetchError` / `AbortError` when no answer came. We build new errors
+ * from the status and Okta's error code only: the SDK's objects are never attached as
+ * `cause`, so nothing from the request (its Authorization header) can reach a log.
+ */
+import {
+  PermanentError,
+  RateLimitedError,
+  TransientError,
+  type DeprovisionError,
+} from '../../src/domain/errors.ts';
+
+/**
+ * Used when a 429 comes without a usable `X-Rate-Limit-Reset`. Okta's limits are per
+ * minute, so a minute is the longest the window can still be closed.
+ */
+export const DEFAULT_RATE_LIMIT_DELAY_MS = 60_000;
+
+interface HttpFailure {
+  status: number;
+  headers?: { get(name: string): string | null };
+  errorCode?: string;
+  errorSummary?: string;
+  errorId?: string;
+}
+
+function asHttpFailure(error: unknown): HttpFailure | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const status = Number((error as { status?: unknown }).status);
+  if (!Number.isInteger(status) || status < 100) return null;
+  const { headers, errorCode, errorSummary, errorId } = error as Record<string, unknown>;
+  return {
+    status,
+    headers:
+      typeof headers === 'object' && headers !== null && typeof (headers as { get?: unknown }).get === 'function'
+        ? (headers as HttpFailure['headers'])
+        : undefined,
+    errorCode: typeof errorCode === 'string' ? errorCode : undefined,
+    errorSummary: typeof errorSummary === 'string' && errorSummary ? errorSummary.slice(0, 200) : undefined,
+    errorId: typeof errorId === 'string' ? errorId : undefined,
+  };
+}
+
+/** The HTTP status of an SDK error, or null when no answer came. */
+export function httpStatus(error: unknown): number | null {
+  return asHttpFailure(error)?.status ?? null;
+}
+
+/** Delay until `X-Rate-Limit-Reset` (epoch seconds), never negative. */
+export function rateLimitDelayMs(resetHeader: string | null | undefined, nowMs: number): number {
+  const reset = Number(resetHeader);
+  if (!resetHeader || !Number.isFinite(reset) || reset <= 0) return DEFAULT_RATE_LIMIT_DELAY_MS;
+  return Math.max(0, reset * 1000 - nowMs);
+}
+
+function isNetworkFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'FetchError' || error.name === 'AbortError' || error.name === 'TimeoutError') return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^(E[A-Z]+|UND_ERR)/.test(code);
+}
+
+/**
+ * Converts anything an SDK call threw into a typed error. `operation` names the call
+ * (`getUser`, `suspendUser`...) so the message says what failed without an id or URL.
+ */
+export function toOktaError(error: unknown, operation: string, nowMs: number): Error {
+  const failure = asHttpFailure(error);
+  if (!failure) {
+    if (isNetworkFailure(error)) {
+      const name = (error as Error).name;
+      const code = (error as { code?: unknown }).code;
+      return new TransientError(`Okta ${operation}: no answer (${typeof code === 'string' ? code : name})`);
+    }
+    // Not an HTTP or network failure: a bug of ours, surfaced as is.
+    return error instanceof Error ? error : new Error(`Okta ${operation}: ${String(error)}`);
+  }
+  const code = failure.errorCode ? ` ${failure.errorCode}` : '';
+  // Okta's summaries name the rule that refused ("Cannot suspend a user that is not active"); they never echo credentials.
+  const summary = failure.errorSummary ? `: ${failure.errorSummary}` : '';
+  const ref = failure.errorId ? ` (errorId ${failure.errorId})` : '';
+  const message = `Okta ${operation}: HTTP ${failure.status}${code}${summary}${ref}`;
+  return classify(failure, message, nowMs);
+}
+
+function classify(failure: HttpFailure, message: string, nowMs: number): DeprovisionError {
+  const { status } = failure;
+  if (status === 429) {
+    return new RateLimitedError(message, rateLimitDelayMs(failure.headers?.get('x-rate-limit-reset'), nowMs));
+  }
+  if (status >= 500 || status === 408) return new TransientError(message);
+  return new PermanentError(message);
+}

@@ -1,0 +1,422 @@
+/**
+ * Okta emulator: exactly the Management API endpoints the adapter uses, with Okta's
+ * paths, status codes, error bodies and rate-limit headers, so the real SDK runs
+ * against it unchanged. State lives in memory; `/__sandbox/users` seeds users in any state.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Request, Response, Router } from 'express';
+import type express from 'express';
+import { z } from 'zod';
+import {
+  createSandboxApp,
+  listenSandbox,
+  type RunningSandbox,
+  type SandboxControl,
+  type SandboxOptions,
+  type SandboxStyle,
+} from '../sandbox/kit.ts';
+
+/** The API token the sandbox accepts (`Authorization: SSWS <token>`). */
+export const OKTA_SANDBOX_TOKEN = '00sandbox-okta-token-not-a-secret';
+
+type GroupType = 'OKTA_GROUP' | 'APP_GROUP' | 'BUILT_IN';
+
+interface SandboxGroup {
+  id: string;
+  type: GroupType;
+  name: string;
+  created: string;
+}
+
+interface SandboxUser {
+  id: string;
+  status: UserStatus;
+  transitioningToStatus: UserStatus | null;
+  /** Epoch ms at which a pending transition completes. */
+  transitionDoneAt: number | null;
+  created: string;
+  activated: string | null;
+  statusChanged: string | null;
+  lastUpdated: string;
+  profile: { login: string; email: string; firstName: string; lastName: string };
+  groupIds: Set<string>;
+  /** Consent grants, each for one OAuth client. */
+  grants: Array<{ id: string; clientId: string; scopeId: string; created: string }>;
+  /** OAuth clients holding refresh/access tokens for the user. */
+  tokenClients: Set<string>;
+}
+
+const userStatuses = [
+  'STAGED',
+  'PROVISIONED',
+  'ACTIVE',
+  'RECOVERY',
+  'LOCKED_OUT',
+  'PASSWORD_EXPIRED',
+  'SUSPENDED',
+  'DEPROVISIONED',
+] as const;
+type UserStatus = (typeof userStatuses)[number];
+
+/** Body of `POST /__sandbox/users`. */
+export const oktaSeedUserSchema = z.object({
+  login: z.string().min(1),
+  email: z.string().optional(),
+  status: z.enum(userStatuses).default('ACTIVE'),
+  transitioningToStatus: z.enum(userStatuses).nullable().default(null),
+  /** With `transitioningToStatus`: when the transition completes. Default 0 (on the next read). */
+  transitionMs: z.number().int().min(0).default(0),
+  groups: z.array(z.object({ name: z.string().min(1), type: z.enum(['OKTA_GROUP', 'APP_GROUP']) })).default([]),
+  /** Client ids with a consent grant. */
+  grants: z.array(z.string().min(1)).default([]),
+  /** Client ids holding OAuth tokens. */
+  tokens: z.array(z.string().min(1)).default([]),
+});
+export type OktaSeedUser = z.input<typeof oktaSeedUserSchema>;
+
+const iso = (ms = Date.now()) => new Date(ms).toISOString();
+const oktaId = (prefix: string) => prefix + randomBytes(12).toString('base64url').replace(/[-_]/g, 'x').slice(0, 17);
+
+function sendError(res: Response, status: number, errorCode: string, errorSummary: string, causes: string[] = []): void {
+  res.status(status).json({
+    errorCode,
+    errorSummary,
+    errorLink: errorCode,
+    errorId: oktaId('oae'),
+    errorCauses: causes.map((cause) => ({ errorSummary: cause })),
+  });
+}
+
+const notFound = (res: Response, what: string) =>
+  sendError(res, 404, 'E0000007', `Not found: Resource not found: ${what} (User)`);
+
+class OktaState {
+  readonly users = new Map<string, SandboxUser>();
+  /** Lower-cased login to id: benchmarks look thousands of users up by login. */
+  private readonly logins = new Map<string, string>();
+  readonly groups = new Map<string, SandboxGroup>();
+  readonly everyone: SandboxGroup;
+  /** Deactivation takes this long (Okta deprovisions apps asynchronously). Default 0. */
+  deactivationMs = 0;
+
+  constructor() {
+    this.everyone = this.group('Everyone', 'BUILT_IN');
+  }
+
+  group(name: string, type: GroupType): SandboxGroup {
+    for (const g of this.groups.values()) if (g.name === name && g.type === type) return g;
+    const created: SandboxGroup = { id: oktaId('00g'), type, name, created: iso() };
+    this.groups.set(created.id, created);
+    return created;
+  }
+
+  create(input: z.output<typeof oktaSeedUserSchema>): SandboxUser {
+    const now = iso();
+    const [local = input.login] = input.login.split('@');
+    const user: SandboxUser = {
+      id: oktaId('00u'),
+      status: input.status,
+      transitioningToStatus: input.transitioningToStatus,
+      transitionDoneAt: input.transitioningToStatus ? Date.now() + input.transitionMs : null,
+      created: now,
+      activated: input.status === 'STAGED' || input.status === 'PROVISIONED' ? null : now,
+      statusChanged: now,
+      lastUpdated: now,
+      profile: { login: input.login, email: input.email ?? input.login, firstName: local, lastName: 'Sandbox' },
+      groupIds: new Set([this.everyone.id, ...input.groups.map((g) => this.group(g.name, g.type).id)]),
+      grants: input.grants.map((clientId) => ({ id: oktaId('oag'), clientId, scopeId: 'okta.users.read.self', created: now })),
+      tokenClients: new Set(input.tokens),
+    };
+    this.users.set(user.id, user);
+    this.logins.set(input.login.toLowerCase(), user.id);
+    return user;
+  }
+
+  /** A user that has everything an offboarding removes: what autoProvision creates. */
+  provision(login: string): SandboxUser {
+    return this.create(
+      oktaSeedUserSchema.parse({
+        login,
+        groups: [
+          { name: 'Engineering', type: 'OKTA_GROUP' },
+          { name: 'Salesforce Users', type: 'APP_GROUP' },
+        ],
+        grants: ['0oasandboxportal'],
+        tokens: ['0oasandboxportal', '0oasandboxmobile'],
+      }),
+    );
+  }
+
+  /** By id, login (case-insensitive) or unambiguous login shortname, as Okta looks users up. */
+  find(key: string): SandboxUser | undefined {
+    const byId = this.users.get(key);
+    if (byId) return this.settle(byId);
+    const wanted = key.toLowerCase();
+    const byLogin = this.users.get(this.logins.get(wanted) ?? '');
+    if (byLogin || wanted.includes('@')) return byLogin && this.settle(byLogin);
+    const byShortname = [...this.users.values()].filter((u) => u.profile.login.toLowerCase().split('@')[0] === wanted);
+    return byShortname.length === 1 ? this.settle(byShortname[0]!) : undefined;
+  }
+
+  remove(user: SandboxUser): void {
+    this.users.delete(user.id);
+    this.logins.delete(user.profile.login.toLowerCase());
+  }
+
+  private settle(user: SandboxUser): SandboxUser {
+    if (user.transitioningToStatus && user.transitionDoneAt !== null && Date.now() >= user.transitionDoneAt) {
+      this.setStatus(user, user.transitioningToStatus);
+    }
+    return user;
+  }
+
+  setStatus(user: SandboxUser, status: UserStatus): void {
+    user.status = status;
+    user.transitioningToStatus = null;
+    user.transitionDoneAt = null;
+    user.statusChanged = user.lastUpdated = iso();
+  }
+
+  deactivate(user: SandboxUser): void {
+    if (this.deactivationMs > 0) {
+      user.transitioningToStatus = 'DEPROVISIONED';
+      user.transitionDoneAt = Date.now() + this.deactivationMs;
+      user.lastUpdated = iso();
+    } else {
+      this.setStatus(user, 'DEPROVISIONED');
+    }
+  }
+}
+
+function baseUrl(req: Request): string {
+  return `${req.protocol}://${req.get('host')}`;
+}
+
+function userJson(user: SandboxUser, base: string) {
+  const self = `${base}/api/v1/users/${user.id}`;
+  return {
+    id: user.id,
+    status: user.status,
+    created: user.created,
+    activated: user.activated,
+    statusChanged: user.statusChanged,
+    lastLogin: null,
+    lastUpdated: user.lastUpdated,
+    passwordChanged: null,
+    type: { id: 'oty00sandboxdefault' },
+    profile: { ...user.profile, mobilePhone: null, secondEmail: null },
+    credentials: { provider: { type: 'OKTA', name: 'OKTA' } },
+    transitioningToStatus: user.transitioningToStatus,
+    _links: { self: { href: self } },
+  };
+}
+
+function groupJson(group: SandboxGroup, base: string) {
+  return {
+    id: group.id,
+    created: group.created,
+    lastUpdated: group.created,
+    lastMembershipUpdated: group.created,
+    objectClass: [group.type === 'APP_GROUP' ? 'okta:windows_security_principal' : 'okta:user_group'],
+    type: group.type,
+    profile: { name: group.name, description: null },
+    _links: { self: { href: `${base}/api/v1/groups/${group.id}` } },
+  };
+}
+
+const oktaStyle: SandboxStyle = {
+  rateLimited(res, retryAfterMs) {
+    // Okta's reset is in whole epoch seconds: round up so a client waiting for it is never early.
+    const reset = Math.ceil((Date.now() + retryAfterMs) / 1000);
+    res.set({ 'X-Rate-Limit-Limit': '600', 'X-Rate-Limit-Remaining': '0', 'X-Rate-Limit-Reset': String(reset) });
+    sendError(res, 429, 'E0000047', 'API call exceeded rate limit due to too many requests.');
+  },
+  serverError(res) {
+    sendError(res, 500, 'E0000009', 'Internal Server Error');
+  },
+  unauthorized(res) {
+    sendError(res, 401, 'E0000011', 'Invalid token provided');
+  },
+  authorized(req) {
+    return req.get('authorization') === `SSWS ${OKTA_SANDBOX_TOKEN}`;
+  },
+};
+
+function routes(state: OktaState) {
+  return (app: express.Express, control: SandboxControl) => {
+    /** Finds the user named by `:userId`, or answers 404 and returns undefined. */
+    const userOr404 = (req: Request, res: Response): SandboxUser | undefined => {
+      const key = String(req.params.userId);
+      const user = state.find(key);
+      if (!user) notFound(res, key);
+      return user;
+    };
+
+    app.get('/api/v1/users', (req, res) => {
+      const limit = Math.min(Number(req.query.limit ?? 200) || 200, 200);
+      const listed = [...state.users.values()].filter((u) => u.status !== 'DEPROVISIONED').slice(0, limit);
+      res.json(listed.map((u) => userJson(u, baseUrl(req))));
+    });
+
+    app.get('/api/v1/users/:userId', (req, res) => {
+      const key = String(req.params.userId);
+      let user = state.find(key);
+      // Only lookups by login create users: a lookup by id of a deleted user must stay 404.
+      if (!user && control.autoProvision && key.includes('@')) user = state.provision(key);
+      if (!user) return notFound(res, key);
+      res.json(userJson(user, baseUrl(req)));
+    });
+
+    app.post('/api/v1/users/:userId/lifecycle/suspend', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      if (control.lie()) return res.json({});
+      if (user.status !== 'ACTIVE') {
+        return sendError(res, 400, 'E0000001', 'Api validation failed: suspend', ['Cannot suspend a user that is not active']);
+      }
+      state.setStatus(user, 'SUSPENDED');
+      control.countWrite('suspend', user.id);
+      res.json({});
+    });
+
+    app.post('/api/v1/users/:userId/lifecycle/deactivate', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      if (control.lie()) return res.json({});
+      if (user.status === 'DEPROVISIONED') {
+        return sendError(res, 400, 'E0000001', 'Api validation failed: deactivate', ['The user is already deactivated']);
+      }
+      state.deactivate(user);
+      control.countWrite('deactivate', user.id);
+      res.json({});
+    });
+
+    app.delete('/api/v1/users/:userId', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      if (control.lie()) return res.status(204).end();
+      // As at Okta: DELETE on a user that is not DEPROVISIONED only deactivates it.
+      if (user.status === 'DEPROVISIONED' && !user.transitioningToStatus) {
+        state.remove(user);
+        control.countWrite('delete', user.id);
+      } else if (!user.transitioningToStatus) {
+        state.deactivate(user);
+        control.countWrite('deactivate', user.id);
+      }
+      res.status(204).end();
+    });
+
+    app.delete('/api/v1/users/:userId/sessions', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      if (control.lie()) return res.status(204).end();
+      if (req.query.oauthTokens === 'true') user.tokenClients.clear();
+      control.countWrite('revoke_sessions', user.id);
+      res.status(204).end();
+    });
+
+    app.delete('/api/v1/users/:userId/grants', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      if (control.lie()) return res.status(204).end();
+      user.grants = [];
+      control.countWrite('revoke_grants', user.id);
+      res.status(204).end();
+    });
+
+    app.get('/api/v1/users/:userId/grants', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      const base = baseUrl(req);
+      res.json(
+        user.grants.map((g) => ({
+          id: g.id,
+          status: 'ACTIVE',
+          created: g.created,
+          lastUpdated: g.created,
+          issuer: base,
+          clientId: g.clientId,
+          userId: user.id,
+          scopeId: g.scopeId,
+          source: 'END_USER',
+          _links: { self: { href: `${base}/api/v1/users/${user.id}/grants/${g.id}` } },
+        })),
+      );
+    });
+
+    app.get('/api/v1/users/:userId/clients', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      const base = baseUrl(req);
+      const clients = new Set([...user.grants.map((g) => g.clientId), ...user.tokenClients]);
+      res.json(
+        [...clients].map((clientId) => ({
+          client_id: clientId,
+          client_name: clientId,
+          client_uri: null,
+          logo_uri: null,
+          _links: { app: { href: `${base}/api/v1/apps/${clientId}` } },
+        })),
+      );
+    });
+
+    app.get('/api/v1/users/:userId/groups', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      const groups = [...user.groupIds].map((id) => state.groups.get(id)).filter((g) => g !== undefined);
+      res.json(groups.map((g) => groupJson(g, baseUrl(req))));
+    });
+
+    app.delete('/api/v1/groups/:groupId/users/:userId', (req, res) => {
+      const group = state.groups.get(String(req.params.groupId));
+      if (!group) {
+        return sendError(res, 404, 'E0000007', `Not found: Resource not found: ${String(req.params.groupId)} (UserGroup)`);
+      }
+      const user = userOr404(req, res);
+      if (!user) return;
+      if (control.lie()) return res.status(204).end();
+      if (group.type !== 'OKTA_GROUP') {
+        const cause = `Cannot remove users from a group of type ${group.type}`;
+        return sendError(res, 400, 'E0000001', 'Api validation failed: groupId', [cause]);
+      }
+      if (user.groupIds.delete(group.id)) control.countWrite('remove_group', user.id);
+      res.status(204).end();
+    });
+  };
+}
+
+function controlRoutes(state: OktaState) {
+  return (router: Router) => {
+    router.post('/users', (req, res) => {
+      const parsed = oktaSeedUserSchema.safeParse(req.body ?? {});
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      if (state.find(parsed.data.login)) return void res.status(409).json({ error: 'login exists' });
+      const user = state.create(parsed.data);
+      res.status(201).json(userJson(user, baseUrl(req)));
+    });
+    // The raw state, including what no Okta endpoint shows in one place.
+    router.get('/users/:userId', (req, res) => {
+      const user = state.users.get(String(req.params.userId));
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      res.json({
+        ...userJson(user, baseUrl(req)),
+        groups: [...user.groupIds].map((id) => state.groups.get(id)).map((g) => ({ name: g?.name, type: g?.type })),
+        grants: user.grants.map((g) => g.clientId),
+        tokenClients: [...user.tokenClients],
+      });
+    });
+    router.post('/lifecycle', (req, res) => {
+      const parsed = z.object({ deactivationMs: z.number().int().min(0).max(60_000) }).safeParse(req.body ?? {});
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      state.deactivationMs = parsed.data.deactivationMs;
+      res.json({ deactivationMs: state.deactivationMs });
+    });
+  };
+}
+
+/** Starts the Okta emulator on 127.0.0.1 (a random port unless given). */
+export async function startOktaSandbox(options: SandboxOptions & { port?: number } = {}): Promise<RunningSandbox> {
+  const state = new OktaState();
+  const sandbox = createSandboxApp(oktaStyle, options, routes(state), controlRoutes(state));
+  return listenSandbox(sandbox, { port: options.port });
+}

@@ -1,0 +1,23 @@
+import { oktaModule } from '../providers/okta/index.ts';
+import type { JsonObject } from '../src/domain/types.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
+import { runConformance } from './conformance/suite.ts';
+
+runConformance({
+  kind: 'okta',
+  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'delete_account'],
+  async start() {
+    const sandbox = await oktaModule.startSandbox({ autoProvision: true });
+    const config = oktaModule.sandboxConfig(sandbox);
+    const provider = oktaModule.create(config, { name: 'okta', logger: silentLogger() });
+    const badCredentials = oktaModule.create(
+      { ...config, token: 'not-the-sandbox-token' },
+      { name: 'okta-bad', logger: silentLogger() },
+    );
+    return { sandbox, provider, badCredentials };
+  },
+  params: (action): JsonObject => (action === 'disable_account' ? { mode: 'suspend' } : {}),
+  rateLimitDelayMs: 2000,
+  // X-Rate-Limit-Reset is in whole seconds and the sandbox rounds it up.
+  rateLimitToleranceMs: 1000,
+});

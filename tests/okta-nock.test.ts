@@ -1,0 +1,277 @@
+/**
+ * The exact requests the Okta adapter sends, through the real SDK, asserted with nock:
+ * method, path, query, and the SSWS Authorization header. Any request nobody expected
+ * fails the test (net connect is disabled and every scope must be done).
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AccountRef, Provider } from '../providers/contract.ts';
+import { oktaModule } from '../providers/okta/index.ts';
+import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../providers/okta/errors.ts';
+import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
+import type { JsonObject, Subject } from '../src/domain/types.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
+import { actionContext } from './helpers/context.ts';
+
+const ORG = 'https://acme.okta.example';
+const TOKEN = '00nock-test-token-secret';
+const NOW = new Date('2025-03-01T12:00:00.000Z');
+const account: AccountRef = { id: '00u1abc', login: 'ada@acme.example', status: 'ACTIVE' };
+const subject: Subject = { userName: 'ada@acme.example', emails: ['ada@acme.example', 'ada.lovelace@acme.example'] };
+
+let provider: Provider;
+
+/** Every interceptor requires the API token, exactly as Okta expects it. */
+const okta = () => nock(ORG, { reqheaders: { authorization: `SSWS ${TOKEN}` } });
+const ctx = (params: JsonObject = {}) => actionContext(subject, { now: () => NOW, params });
+
+function oktaUser(status: string, transitioningToStatus: string | null = null) {
+  return {
+    id: account.id,
+    status,
+    created: '2024-01-01T00:00:00.000Z',
+    activated: '2024-01-01T00:00:00.000Z',
+    statusChanged: '2024-01-01T00:00:00.000Z',
+    lastUpdated: '2024-01-01T00:00:00.000Z',
+    profile: { login: account.login, email: account.login, firstName: 'Ada', lastName: 'Lovelace' },
+    transitioningToStatus,
+    // Absolute, as a real org answers: the SDK's default cache keys users by this link.
+    _links: { self: { href: `${ORG}/api/v1/users/${account.id}` } },
+  };
+}
+
+function oktaError(errorCode: string, errorSummary: string) {
+  return { errorCode, errorSummary, errorLink: errorCode, errorId: 'oae123', errorCauses: [] };
+}
+
+beforeAll(() => {
+  nock.disableNetConnect();
+  provider = oktaModule.create({ orgUrl: ORG, token: TOKEN, requestTimeoutMs: 5000 }, { name: 'okta', logger: silentLogger() });
+});
+afterEach(() => {
+  const pending = nock.pendingMocks();
+  nock.cleanAll();
+  expect(pending, 'every expected request was sent').toEqual([]);
+});
+afterAll(() => {
+  nock.enableNetConnect();
+  nock.restore();
+});
+
+describe('requests sent', () => {
+  it('revoke_sessions: DELETE sessions with oauthTokens and forgetDevices, then DELETE grants', async () => {
+    okta()
+      .delete(`/api/v1/users/${account.id}/sessions`)
+      .query({ oauthTokens: 'true', forgetDevices: 'true' })
+      .reply(204)
+      .delete(`/api/v1/users/${account.id}/grants`)
+      .reply(204);
+    await provider.actions.revoke_sessions!.execute(account, ctx());
+  });
+
+  it('revoke_sessions verify: reads grants and clients, and fails on a remaining client', async () => {
+    okta()
+      .get(`/api/v1/users/${account.id}/grants`)
+      .reply(200, [])
+      .get(`/api/v1/users/${account.id}/clients`)
+      .reply(200, [{ client_id: '0oa9', client_name: 'Portal', _links: {} }]);
+    const error = await provider.actions.revoke_sessions!.verify(account, ctx()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toMatchObject({ grants: [], clients: ['0oa9'] });
+  });
+
+  it('resolve: GET /api/v1/users/{login}, a 404 moves on to the next email', async () => {
+    okta()
+      .get('/api/v1/users/ada%40acme.example')
+      .reply(404, oktaError('E0000007', 'Not found: Resource not found: ada@acme.example (User)'))
+      .get('/api/v1/users/ada.lovelace%40acme.example')
+      .reply(200, oktaUser('ACTIVE'));
+    expect(await provider.resolve(subject, ctx())).toEqual(account);
+  });
+
+  it('resolve: every login 404 gives null', async () => {
+    okta()
+      .get('/api/v1/users/ada%40acme.example')
+      .reply(404, oktaError('E0000007', 'Not found'))
+      .get('/api/v1/users/ada.lovelace%40acme.example')
+      .reply(404, oktaError('E0000007', 'Not found'));
+    expect(await provider.resolve(subject, ctx())).toBeNull();
+  });
+
+  it('disable_account: suspend reads, POSTs lifecycle/suspend, and verify reads the user again (no cache)', async () => {
+    okta()
+      .get(`/api/v1/users/${account.id}`)
+      .reply(200, oktaUser('ACTIVE'))
+      .post(`/api/v1/users/${account.id}/lifecycle/suspend`)
+      .reply(200, {})
+      .get(`/api/v1/users/${account.id}`)
+      .reply(200, oktaUser('SUSPENDED'));
+    await provider.actions.disable_account!.execute(account, ctx({ mode: 'suspend' }));
+    expect(await provider.actions.disable_account!.verify(account, ctx({ mode: 'suspend' }))).toMatchObject({
+      status: 'SUSPENDED',
+    });
+  });
+
+  it('disable_account: deactivate POSTs lifecycle/deactivate with sendEmail=false', async () => {
+    okta()
+      .get(`/api/v1/users/${account.id}`)
+      .reply(200, oktaUser('SUSPENDED'))
+      .post(`/api/v1/users/${account.id}/lifecycle/deactivate`)
+      .query({ sendEmail: 'false' })
+      .reply(200, {})
+      .get(`/api/v1/users/${account.id}`)
+      .reply(200, oktaUser('DEPROVISIONED'));
+    const result = await provider.actions.disable_account!.execute(account, ctx({ mode: 'deactivate' }));
+    expect(result.evidence).toMatchObject({ previousStatus: 'SUSPENDED', status: 'DEPROVISIONED' });
+  });
+
+  it('remove_groups: DELETE /api/v1/groups/{gid}/users/{uid} for OKTA_GROUPs only', async () => {
+    const group = (id: string, type: string, name: string) => ({ id, type, profile: { name }, _links: {} });
+    okta()
+      .get(`/api/v1/users/${account.id}/groups`)
+      .reply(200, [
+        group('00gE', 'BUILT_IN', 'Everyone'),
+        group('00g1', 'OKTA_GROUP', 'Eng'),
+        group('00gA', 'APP_GROUP', 'SFDC'),
+      ])
+      .delete(`/api/v1/groups/00g1/users/${account.id}`)
+      .reply(204);
+    const result = await provider.actions.remove_groups!.execute(account, ctx());
+    expect(result.evidence).toMatchObject({ removed: [{ id: '00g1' }], skipped: [{ id: '00gE' }, { id: '00gA' }] });
+  });
+
+  it('delete_account: DELETE /api/v1/users/{id} with sendEmail=false once DEPROVISIONED; verify wants 404', async () => {
+    okta()
+      .get(`/api/v1/users/${account.id}`)
+      .reply(200, oktaUser('DEPROVISIONED'))
+      .delete(`/api/v1/users/${account.id}`)
+      .query({ sendEmail: 'false' })
+      .reply(204)
+      .get(`/api/v1/users/${account.id}`)
+      .reply(404, oktaError('E0000007', 'Not found'));
+    await provider.actions.delete_account!.execute(account, ctx());
+    await provider.actions.delete_account!.verify(account, ctx());
+  });
+
+  it('validate: one authenticated GET /api/v1/users?limit=1', async () => {
+    okta().get('/api/v1/users').query({ limit: '1' }).reply(200, []);
+    await provider.validate!({ signal: new AbortController().signal, logger: silentLogger() });
+  });
+});
+
+describe('errors', () => {
+  it('a 429 is sent once (the SDK does not retry it) and reports the delay until X-Rate-Limit-Reset', async () => {
+    const reset = NOW.getTime() / 1000 + 7;
+    okta()
+      .get(`/api/v1/users/${account.id}`)
+      .reply(429, oktaError('E0000047', 'API call exceeded rate limit due to too many requests.'), {
+        'X-Rate-Limit-Limit': '600',
+        'X-Rate-Limit-Remaining': '0',
+        'X-Rate-Limit-Reset': String(reset),
+        Date: NOW.toUTCString(),
+      });
+    // Would be consumed by an SDK retry.
+    const retry = okta().get(`/api/v1/users/${account.id}`).reply(200, oktaUser('ACTIVE'));
+    const error = await provider.actions.disable_account!.execute(account, ctx()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterMs).toBe(7000);
+    expect(retry.isDone()).toBe(false);
+    nock.cleanAll();
+  });
+
+  it('a 429 without a reset header waits the default; a reset in the past waits 0', async () => {
+    okta().get(`/api/v1/users/${account.id}`).reply(429, oktaError('E0000047', 'Too many'));
+    const missing = await provider.actions.delete_account!.verify(account, ctx()).catch((e: unknown) => e);
+    expect((missing as RateLimitedError).retryAfterMs).toBe(DEFAULT_RATE_LIMIT_DELAY_MS);
+
+    okta()
+      .get(`/api/v1/users/${account.id}`)
+      .reply(429, oktaError('E0000047', 'Too many'), { 'X-Rate-Limit-Reset': String(NOW.getTime() / 1000 - 30) });
+    const past = await provider.actions.delete_account!.verify(account, ctx()).catch((e: unknown) => e);
+    expect(past).toBeInstanceOf(RateLimitedError);
+    expect((past as RateLimitedError).retryAfterMs).toBe(0);
+  });
+
+  it.each([500, 502, 503, 504])('HTTP %i is TransientError', async (status) => {
+    okta().post(`/api/v1/users/${account.id}/lifecycle/suspend`).reply(status, oktaError('E0000009', 'Internal Server Error'));
+    okta().get(`/api/v1/users/${account.id}`).reply(200, oktaUser('ACTIVE'));
+    await expect(provider.actions.disable_account!.execute(account, ctx())).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('a non-JSON 502 from a proxy is TransientError too', async () => {
+    okta().get(`/api/v1/users/${account.id}`).reply(502, '<html>Bad Gateway</html>', { 'Content-Type': 'text/html' });
+    await expect(provider.actions.delete_account!.verify(account, ctx())).rejects.toBeInstanceOf(TransientError);
+  });
+
+  it('a connection reset is TransientError', async () => {
+    // An Error object: nock 14 never settles the request for a plain-object error.
+    const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+    okta().get(`/api/v1/users/${account.id}`).replyWithError(reset);
+    const started = Date.now();
+    const error = await provider.actions.delete_account!.verify(account, ctx()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as Error).message).toContain('ECONNRESET');
+    // Not the request timeout (5 s) answering instead.
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it.each([
+    [401, 'E0000011', 'Invalid token provided'],
+    [403, 'E0000006', 'You do not have permission to perform the requested action'],
+    [400, 'E0000001', 'Api validation failed: suspend'],
+  ])('HTTP %i is PermanentError, with no credential in it', async (status, code, summary) => {
+    okta().get(`/api/v1/users/${account.id}`).reply(200, oktaUser('ACTIVE'));
+    okta().post(`/api/v1/users/${account.id}/lifecycle/suspend`).reply(status, oktaError(code, summary));
+    const error = await provider.actions.disable_account!.execute(account, ctx()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toContain(`HTTP ${status} ${code}`);
+    const everything = JSON.stringify(error) + String(error) + (error as Error).stack + String((error as Error).cause);
+    expect(everything).not.toContain(TOKEN);
+    expect(everything).not.toContain('SSWS');
+  });
+
+  it('a 401 at validate() is PermanentError', async () => {
+    okta().get('/api/v1/users').query({ limit: '1' }).reply(401, oktaError('E0000011', 'Invalid token provided'));
+    await expect(
+      provider.validate!({ signal: new AbortController().signal, logger: silentLogger() }),
+    ).rejects.toBeInstanceOf(PermanentError);
+  });
+});
+
+describe('OAuth service app (private key JWT)', () => {
+  it('gets a token with a client assertion, then calls the API with Bearer', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const oauthProvider = oktaModule.create(
+      oktaModule.configSchema.parse({
+        orgUrl: ORG,
+        clientId: '0oaservice',
+        keyId: 'kid1',
+        privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      }),
+      { name: 'okta-oauth', logger: silentLogger() },
+    );
+    let tokenRequest = '';
+    nock(ORG)
+      .post('/oauth2/v1/token', (body: unknown) => {
+        tokenRequest = typeof body === 'string' ? body : new URLSearchParams(body as Record<string, string>).toString();
+        return true;
+      })
+      .reply(200, { token_type: 'Bearer', access_token: 'at-123', expires_in: 3600, scope: 'okta.users.manage' });
+    nock(ORG, { reqheaders: { authorization: 'Bearer at-123' } })
+      .get('/api/v1/users')
+      .query({ limit: '1' })
+      .reply(200, []);
+    await oauthProvider.validate!({ signal: new AbortController().signal, logger: silentLogger() });
+    const form = new URLSearchParams(tokenRequest);
+    expect(form.get('grant_type')).toBe('client_credentials');
+    expect(form.get('scope')).toBe('okta.users.read okta.users.manage okta.groups.manage');
+    expect(form.get('client_assertion_type')).toBe('urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    const [header, payload] = (form.get('client_assertion') ?? '')
+      .split('.')
+      .slice(0, 2)
+      .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString()));
+    expect(header).toMatchObject({ alg: 'RS256', kid: 'kid1' });
+    expect(payload).toMatchObject({ iss: '0oaservice', sub: '0oaservice', aud: `${ORG}/oauth2/v1/token` });
+  });
+});

@@ -1,0 +1,620 @@
+/**
+ * A stateful emulator of the slice of Microsoft Graph v1.0 and of the identity platform's
+ * token endpoint that the adapter uses, on Graph's wire format: JSON bodies with
+ * `@odata.context`, collections under `value` with `@odata.nextLink` paging, errors as
+ * `{ error: { code, message, innerError: { date, request-id } } }`, throttling as 429 with
+ * Retry-After in seconds. Graph routes require a bearer token the token endpoint issued,
+ * so the real SDK's auth path is exercised too.
+ *
+ * It also reproduces the trap PROVIDERS.md warns about: `DELETE /groups/{g}/members/{u}`
+ * WITHOUT `/$ref` deletes the user object, so a test of remove_groups can catch it.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import express, { type Request, type Response } from 'express';
+import {
+  createSandboxApp,
+  listenSandbox,
+  type RunningSandbox,
+  type SandboxApp,
+  type SandboxControl,
+  type SandboxOptions,
+  type SandboxStyle,
+} from '../sandbox/kit.ts';
+
+export const SANDBOX_TENANT_ID = 'sandbox-tenant';
+export const SANDBOX_CLIENT_ID = '7d0c0a4e-0000-4000-8000-5a4db0c11e47';
+/** The one secret the sandbox accepts. A sandbox credential, not a real one. */
+export const SANDBOX_CLIENT_SECRET = 'sandbox-client-secret';
+
+export interface MicrosoftSandboxOptions extends SandboxOptions {
+  /** Page size of collections when the request has no `$top`. Default 100, as Graph. */
+  pageSize?: number;
+  /** Lifetime of issued tokens. Default 3599 s, as the identity platform. */
+  tokenLifetimeSeconds?: number;
+}
+
+interface SandboxUser {
+  id: string;
+  userPrincipalName: string;
+  mail: string | null;
+  displayName: string;
+  accountEnabled: boolean;
+  createdDateTime: string;
+  signInSessionsValidFromDateTime: string;
+}
+
+interface SandboxGroup {
+  id: string;
+  displayName: string;
+  groupTypes: string[];
+  membershipRule: string | null;
+  members: Set<string>;
+}
+
+interface SandboxRole {
+  id: string;
+  displayName: string;
+  members: Set<string>;
+}
+
+interface SandboxPermission {
+  id: string;
+  roles: string[];
+  email: string;
+  userId: string | null;
+  displayName: string | null;
+}
+
+interface SandboxDrive {
+  id: string;
+  ownerId: string;
+  permissions: SandboxPermission[];
+}
+
+/** What a test can seed through `POST /__sandbox/users`. */
+export interface SeedUserInput {
+  userPrincipalName: string;
+  mail?: string | null;
+  displayName?: string;
+  accountEnabled?: boolean;
+  /** Groups to create with the user as a member; `dynamic` makes a DynamicMembership group. */
+  groups?: Array<{ displayName?: string; dynamic?: boolean }>;
+  /** Directory roles (memberOf lists them too: they are not groups). */
+  directoryRoles?: string[];
+  /** Give the user a OneDrive. Default true. */
+  drive?: boolean;
+  signInSessionsValidFromDateTime?: string;
+}
+
+export interface SeededUser {
+  id: string;
+  userPrincipalName: string;
+  groupIds: string[];
+  dynamicGroupIds: string[];
+  roleIds: string[];
+  driveId: string | null;
+}
+
+/** The directory state, as tests see it through `GET /__sandbox/users/{id}`. */
+export interface SandboxUserState {
+  id: string;
+  userPrincipalName: string;
+  deleted: boolean;
+  accountEnabled: boolean;
+  signInSessionsValidFromDateTime: string;
+  groupIds: string[];
+  drivePermissions: Array<{ email: string; roles: string[] }>;
+}
+
+const USER_DEFAULT_PROPERTIES = [
+  'businessPhones',
+  'displayName',
+  'givenName',
+  'jobTitle',
+  'mail',
+  'mobilePhone',
+  'officeLocation',
+  'preferredLanguage',
+  'surname',
+  'userPrincipalName',
+  'id',
+];
+/** Properties Graph returns only when `$select`ed. */
+const USER_SELECT_ONLY = ['accountEnabled', 'signInSessionsValidFromDateTime', 'createdDateTime'];
+/** An account that existed long before its offboarding: its sessions date from then. */
+const ACCOUNT_AGE_MS = 30 * 24 * 3600_000;
+
+/** Graph timestamps carry whole seconds. */
+function graphTime(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+function graphError(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({
+    error: {
+      code,
+      message,
+      innerError: { date: graphTime(Date.now()), 'request-id': randomUUID(), 'client-request-id': randomUUID() },
+    },
+  });
+}
+
+class Directory {
+  readonly users = new Map<string, SandboxUser>();
+  /** Soft-deleted users: never auto-provisioned again under the same UPN. */
+  readonly deleted = new Map<string, SandboxUser>();
+  readonly groups = new Map<string, SandboxGroup>();
+  readonly roles = new Map<string, SandboxRole>();
+  readonly drives = new Map<string, SandboxDrive>();
+  readonly driveByUser = new Map<string, string>();
+  readonly tokens = new Map<string, number>();
+
+  find(key: string): SandboxUser | undefined {
+    const byId = this.users.get(key);
+    if (byId) return byId;
+    const lower = key.toLowerCase();
+    for (const user of this.users.values()) if (user.userPrincipalName.toLowerCase() === lower) return user;
+    return undefined;
+  }
+
+  wasDeleted(key: string): boolean {
+    const lower = key.toLowerCase();
+    for (const user of this.deleted.values()) {
+      if (user.id === key || user.userPrincipalName.toLowerCase() === lower) return true;
+    }
+    return false;
+  }
+
+  seed(input: SeedUserInput): SeededUser {
+    const created = Date.now() - ACCOUNT_AGE_MS;
+    const user: SandboxUser = {
+      id: randomUUID(),
+      userPrincipalName: input.userPrincipalName,
+      mail: input.mail === undefined ? input.userPrincipalName : input.mail,
+      displayName: input.displayName ?? input.userPrincipalName.split('@')[0] ?? input.userPrincipalName,
+      accountEnabled: input.accountEnabled ?? true,
+      createdDateTime: graphTime(created),
+      signInSessionsValidFromDateTime: input.signInSessionsValidFromDateTime ?? graphTime(created),
+    };
+    this.users.set(user.id, user);
+    const seeded: SeededUser = {
+      id: user.id,
+      userPrincipalName: user.userPrincipalName,
+      groupIds: [],
+      dynamicGroupIds: [],
+      roleIds: [],
+      driveId: null,
+    };
+    for (const [i, spec] of (input.groups ?? []).entries()) {
+      const group: SandboxGroup = {
+        id: randomUUID(),
+        displayName: spec.displayName ?? `${spec.dynamic ? 'Dynamic' : 'Assigned'} group ${i + 1}`,
+        groupTypes: spec.dynamic ? ['DynamicMembership'] : [],
+        membershipRule: spec.dynamic ? '(user.department -eq "Sales")' : null,
+        members: new Set([user.id]),
+      };
+      this.groups.set(group.id, group);
+      (spec.dynamic ? seeded.dynamicGroupIds : seeded.groupIds).push(group.id);
+    }
+    for (const name of input.directoryRoles ?? []) {
+      const role: SandboxRole = { id: randomUUID(), displayName: name, members: new Set([user.id]) };
+      this.roles.set(role.id, role);
+      seeded.roleIds.push(role.id);
+    }
+    if (input.drive ?? true) {
+      const drive: SandboxDrive = {
+        id: `b!${randomBytes(18).toString('base64url')}`,
+        ownerId: user.id,
+        permissions: [
+          { id: 'aTowIy5mfG1lbWJlcnNoaXA', roles: ['owner'], email: user.mail ?? user.userPrincipalName, userId: user.id, displayName: user.displayName },
+        ],
+      };
+      this.drives.set(drive.id, drive);
+      this.driveByUser.set(user.id, drive.id);
+      seeded.driveId = drive.id;
+    }
+    return seeded;
+  }
+
+  /** What autoProvision creates: an enabled user in one assigned and one dynamic group, with a OneDrive. */
+  provision(userPrincipalName: string): SandboxUser {
+    const seeded = this.seed({ userPrincipalName, groups: [{ displayName: 'All Staff' }, { displayName: 'Sales (dynamic)', dynamic: true }] });
+    return this.users.get(seeded.id)!;
+  }
+
+  remove(user: SandboxUser): void {
+    this.users.delete(user.id);
+    this.deleted.set(user.id, user);
+  }
+
+  memberOf(userId: string): Array<Record<string, unknown>> {
+    const out: Array<Record<string, unknown>> = [];
+    for (const group of this.groups.values()) {
+      if (!group.members.has(userId)) continue;
+      out.push({
+        '@odata.type': '#microsoft.graph.group',
+        id: group.id,
+        displayName: group.displayName,
+        groupTypes: group.groupTypes,
+        membershipRule: group.membershipRule,
+        mailEnabled: false,
+        securityEnabled: true,
+      });
+    }
+    for (const role of this.roles.values()) {
+      if (role.members.has(userId)) out.push({ '@odata.type': '#microsoft.graph.directoryRole', id: role.id, displayName: role.displayName });
+    }
+    return out;
+  }
+
+  state(id: string): SandboxUserState | null {
+    const user = this.users.get(id) ?? this.deleted.get(id);
+    if (!user) return null;
+    const driveId = this.driveByUser.get(id);
+    const drive = driveId ? this.drives.get(driveId) : undefined;
+    return {
+      id: user.id,
+      userPrincipalName: user.userPrincipalName,
+      deleted: this.deleted.has(id),
+      accountEnabled: user.accountEnabled,
+      signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
+      groupIds: [...this.groups.values()].filter((g) => g.members.has(id)).map((g) => g.id),
+      drivePermissions: (drive?.permissions ?? []).map((p) => ({ email: p.email, roles: [...p.roles] })),
+    };
+  }
+}
+
+const TOKEN_PATH = /^\/([^/]+)\/oauth2\/v2\.0\/token$/;
+
+function bearerOf(req: Request): string | null {
+  const header = req.get('authorization') ?? '';
+  const match = /^Bearer (.+)$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+function graphStyle(directory: Directory): SandboxStyle {
+  return {
+    rateLimited(res, retryAfterMs) {
+      // Graph sends Retry-After in whole seconds.
+      res.set('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+      graphError(res, 429, 'TooManyRequests', 'Too many requests. Please retry after the interval in Retry-After.');
+    },
+    serverError(res) {
+      graphError(res, 503, 'serviceNotAvailable', 'Service unavailable.');
+    },
+    unauthorized(res) {
+      res.set('WWW-Authenticate', 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize"');
+      graphError(res, 401, 'InvalidAuthenticationToken', 'Access token is empty or invalid.');
+    },
+    authorized(req) {
+      // The token endpoint is how a caller gets a credential; everything else needs one.
+      if (req.method === 'POST' && TOKEN_PATH.test(req.path)) return true;
+      const token = bearerOf(req);
+      const expiresAt = token ? directory.tokens.get(token) : undefined;
+      return expiresAt !== undefined && expiresAt > Date.now();
+    },
+  };
+}
+
+/** The identity platform's client-credentials endpoint, with its error shapes and AADSTS codes. */
+function tokenEndpoint(directory: Directory, lifetimeSeconds: number) {
+  return (req: Request, res: Response) => {
+    const tenant = decodeURIComponent(TOKEN_PATH.exec(req.path)?.[1] ?? '');
+    const form = (req.body ?? {}) as Record<string, unknown>;
+    const fail = (status: number, error: string, code: number, description: string) => {
+      res.status(status).json({
+        error,
+        error_description: `AADSTS${code}: ${description} Trace ID: ${randomUUID()} Timestamp: ${new Date().toISOString()}`,
+        error_codes: [code],
+        timestamp: new Date().toISOString(),
+        trace_id: randomUUID(),
+        correlation_id: randomUUID(),
+      });
+    };
+    if (!req.is('application/x-www-form-urlencoded')) return fail(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    if (tenant !== SANDBOX_TENANT_ID) return fail(400, 'invalid_request', 90002, `Tenant '${tenant}' not found.`);
+    if (form.grant_type !== 'client_credentials') return fail(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
+    if (form.client_id !== SANDBOX_CLIENT_ID) return fail(400, 'unauthorized_client', 700016, `Application with identifier '${String(form.client_id)}' was not found in the directory.`);
+    if (form.client_secret !== SANDBOX_CLIENT_SECRET) return fail(401, 'invalid_client', 7000215, 'Invalid client secret provided.');
+    if (typeof form.scope !== 'string' || !form.scope.endsWith('/.default')) return fail(400, 'invalid_scope', 1002012, 'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.');
+    const now = Date.now();
+    // Forget expired tokens so a long-running sandbox (demo, benchmarks) does not grow without bound.
+    for (const [issued, expiresAt] of directory.tokens) if (expiresAt <= now) directory.tokens.delete(issued);
+    const token = randomBytes(32).toString('base64url');
+    directory.tokens.set(token, now + lifetimeSeconds * 1000);
+    res.json({ token_type: 'Bearer', expires_in: lifetimeSeconds, ext_expires_in: lifetimeSeconds, access_token: token });
+  };
+}
+
+function selectList(req: Request): string[] | null {
+  const select = req.query.$select;
+  return typeof select === 'string' && select !== '' ? select.split(',').map((s) => s.trim()) : null;
+}
+
+function graphRoutes(directory: Directory, control: SandboxControl, pageSize: number) {
+  const root = (req: Request) => `${req.protocol}://${req.get('host')}/v1.0`;
+
+  const userView = (req: Request, res: Response, user: SandboxUser): Record<string, unknown> | null => {
+    const select = selectList(req);
+    const all: Record<string, unknown> = {
+      businessPhones: [],
+      displayName: user.displayName,
+      givenName: null,
+      jobTitle: null,
+      mail: user.mail,
+      mobilePhone: null,
+      officeLocation: null,
+      preferredLanguage: null,
+      surname: null,
+      userPrincipalName: user.userPrincipalName,
+      id: user.id,
+      accountEnabled: user.accountEnabled,
+      signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
+      createdDateTime: user.createdDateTime,
+    };
+    const fields = select ?? USER_DEFAULT_PROPERTIES;
+    const unknown = fields.find((f) => !USER_DEFAULT_PROPERTIES.includes(f) && !USER_SELECT_ONLY.includes(f));
+    if (unknown) {
+      graphError(res, 400, 'Request_BadRequest', `Could not find a property named '${unknown}' on type 'microsoft.graph.user'.`);
+      return null;
+    }
+    return Object.fromEntries(fields.map((f) => [f, all[f]]));
+  };
+
+  const pageOf = <T>(req: Request, items: T[]): { page: T[]; next: string | null } => {
+    const top = Number(req.query.$top ?? pageSize);
+    const size = Number.isInteger(top) && top > 0 ? Math.min(top, 999) : pageSize;
+    const token = typeof req.query.$skiptoken === 'string' ? req.query.$skiptoken : null;
+    const offset = token ? Number(Buffer.from(token, 'base64url').toString()) || 0 : 0;
+    const page = items.slice(offset, offset + size);
+    if (offset + size >= items.length) return { page, next: null };
+    const keep = Object.entries(req.query)
+      .filter(([k, v]) => k !== '$skiptoken' && typeof v === 'string')
+      .map(([k, v]) => `${k}=${encodeURIComponent(v as string)}`);
+    const skip = Buffer.from(String(offset + size)).toString('base64url');
+    return { page, next: `${root(req)}${req.path}?${[...keep, `$skiptoken=${skip}`].join('&')}` };
+  };
+
+  const userOr404 = (res: Response, key: string): SandboxUser | null => {
+    const user = directory.find(key);
+    if (!user) {
+      graphError(res, 404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+      return null;
+    }
+    return user;
+  };
+
+  return (req: Request, res: Response) => {
+    let parts: string[];
+    try {
+      parts = req.path.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      return graphError(res, 400, 'BadRequest', 'Malformed path.');
+    }
+    const [collection, key, nav, sub, subKey, ref] = parts;
+    const is = (value: string | undefined, name: string) => value?.toLowerCase() === name.toLowerCase();
+    const method = req.method;
+
+    if (is(collection, 'users') && key === undefined && method === 'GET') {
+      let users = [...directory.users.values()];
+      const filter = req.query.$filter;
+      if (typeof filter === 'string') {
+        const match = /^(mail|userPrincipalName) eq '((?:[^']|'')*)'$/i.exec(filter.trim());
+        if (!match) return graphError(res, 400, 'Request_UnsupportedQuery', 'Unsupported or invalid query filter clause specified.');
+        const property = match[1]!.toLowerCase() === 'mail' ? 'mail' : 'userPrincipalName';
+        const value = match[2]!.replace(/''/g, "'").toLowerCase();
+        users = users.filter((u) => (u[property] ?? '').toLowerCase() === value);
+      }
+      const { page, next } = pageOf(req, users);
+      const views: Array<Record<string, unknown>> = [];
+      for (const user of page) {
+        const view = userView(req, res, user);
+        if (!view) return;
+        views.push(view);
+      }
+      const body: Record<string, unknown> = { '@odata.context': `${root(req)}/$metadata#users`, value: views };
+      if (next) body['@odata.nextLink'] = next;
+      return res.json(body);
+    }
+
+    if (is(collection, 'users') && key !== undefined) {
+      if (nav === undefined && method === 'GET') {
+        let user = directory.find(key);
+        if (!user && control.autoProvision && key.includes('@') && !directory.wasDeleted(key)) user = directory.provision(key);
+        if (!user) return userOr404(res, key);
+        const view = userView(req, res, user);
+        if (!view) return;
+        const select = selectList(req);
+        return res.json({ '@odata.context': `${root(req)}/$metadata#users${select ? `(${select.join(',')})` : ''}/$entity`, ...view });
+      }
+      const user = userOr404(res, key);
+      if (!user) return;
+      if (nav === undefined && method === 'PATCH') {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        if ('accountEnabled' in body && typeof body.accountEnabled !== 'boolean') {
+          return graphError(res, 400, 'Request_BadRequest', "Invalid value specified for property 'accountEnabled' of resource 'User'.");
+        }
+        if (control.lie()) return res.status(204).end();
+        if (typeof body.accountEnabled === 'boolean') user.accountEnabled = body.accountEnabled;
+        control.countWrite('update_user', user.id);
+        return res.status(204).end();
+      }
+      if (nav === undefined && method === 'DELETE') {
+        if (control.lie()) return res.status(204).end();
+        directory.remove(user);
+        control.countWrite('delete_user', user.id);
+        return res.status(204).end();
+      }
+      if (is(nav, 'revokeSignInSessions') && sub === undefined && method === 'POST') {
+        const answer = { '@odata.context': `${root(req)}/$metadata#Edm.Boolean`, value: true };
+        if (control.lie()) return res.json(answer);
+        user.signInSessionsValidFromDateTime = graphTime(Date.now());
+        control.countWrite('revoke_sessions', user.id);
+        return res.json(answer);
+      }
+      if (is(nav, 'memberOf') && sub === undefined && method === 'GET') {
+        const { page, next } = pageOf(req, directory.memberOf(user.id));
+        const body: Record<string, unknown> = { '@odata.context': `${root(req)}/$metadata#directoryObjects`, value: page };
+        if (next) body['@odata.nextLink'] = next;
+        return res.json(body);
+      }
+      if (is(nav, 'drive') && sub === undefined && method === 'GET') {
+        const driveId = directory.driveByUser.get(user.id);
+        if (!driveId) return graphError(res, 404, 'itemNotFound', 'The user does not have a OneDrive.');
+        return res.json({
+          '@odata.context': `${root(req)}/$metadata#drives/$entity`,
+          id: driveId,
+          driveType: 'business',
+          owner: { user: { id: user.id, displayName: user.displayName } },
+        });
+      }
+    }
+
+    if (is(collection, 'groups') && key !== undefined && is(nav, 'members') && sub !== undefined && method === 'DELETE') {
+      const group = directory.groups.get(key);
+      if (!group) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+      if (is(subKey, '$ref') && ref === undefined) {
+        if (group.groupTypes.includes('DynamicMembership')) {
+          return graphError(res, 400, 'Request_BadRequest', 'Insufficient privileges to complete the operation. Members of a group with dynamic membership cannot be changed.');
+        }
+        if (!group.members.has(sub)) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${sub}' does not exist or one of its queried reference-property objects are not present.`);
+        if (control.lie()) return res.status(204).end();
+        group.members.delete(sub);
+        control.countWrite('remove_group_member', sub);
+        return res.status(204).end();
+      }
+      if (subKey === undefined) {
+        // No `/$ref`: the URL names the member OBJECT, and DELETE removes it from the directory.
+        const user = userOr404(res, sub);
+        if (!user) return;
+        if (control.lie()) return res.status(204).end();
+        directory.remove(user);
+        control.countWrite('delete_user', user.id);
+        return res.status(204).end();
+      }
+    }
+
+    if (is(collection, 'drives') && key !== undefined && is(nav, 'root')) {
+      const drive = directory.drives.get(key);
+      if (!drive) return graphError(res, 404, 'itemNotFound', 'Item not found');
+      if (is(sub, 'permissions') && subKey === undefined && method === 'GET') {
+        return res.json({
+          '@odata.context': `${root(req)}/$metadata#drives('${key}')/root/permissions`,
+          value: drive.permissions.map(permissionView),
+        });
+      }
+      if (is(sub, 'invite') && subKey === undefined && method === 'POST') {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const recipients = Array.isArray(body.recipients) ? (body.recipients as Array<Record<string, unknown>>) : [];
+        const roles = Array.isArray(body.roles) ? (body.roles as unknown[]) : [];
+        if (recipients.length === 0 || recipients.some((r) => typeof r?.email !== 'string' || !r.email.includes('@'))) {
+          return graphError(res, 400, 'invalidRequest', 'Invalid request: recipients must each have an email.');
+        }
+        if (roles.length === 0 || roles.some((r) => r !== 'read' && r !== 'write')) {
+          return graphError(res, 400, 'invalidRequest', "Invalid request: roles must be 'read' or 'write'.");
+        }
+        if (body.sendInvitation === false && body.requireSignIn !== true) {
+          return graphError(res, 400, 'invalidRequest', 'Invalid request: requireSignIn must be true when sendInvitation is false.');
+        }
+        if (control.lie()) {
+          const ghost = recipients.map((r) => permissionView({ id: randomUUID(), roles: roles as string[], email: r.email as string, userId: null, displayName: null }));
+          return res.json({ '@odata.context': `${root(req)}/$metadata#Collection(microsoft.graph.permission)`, value: ghost });
+        }
+        const granted: SandboxPermission[] = [];
+        for (const recipient of recipients) {
+          const email = recipient.email as string;
+          const existing = drive.permissions.find((p) => p.email.toLowerCase() === email.toLowerCase());
+          if (existing) {
+            existing.roles = [...new Set([...existing.roles, ...(roles as string[])])];
+            granted.push(existing);
+            continue;
+          }
+          const internal = [...directory.users.values()].find(
+            (u) => u.mail?.toLowerCase() === email.toLowerCase() || u.userPrincipalName.toLowerCase() === email.toLowerCase(),
+          );
+          const permission: SandboxPermission = {
+            id: randomBytes(12).toString('base64url'),
+            roles: [...(roles as string[])],
+            email,
+            userId: internal?.id ?? null,
+            displayName: internal?.displayName ?? null,
+          };
+          drive.permissions.push(permission);
+          granted.push(permission);
+        }
+        control.countWrite('grant_drive_access', drive.ownerId);
+        return res.json({ '@odata.context': `${root(req)}/$metadata#Collection(microsoft.graph.permission)`, value: granted.map(permissionView) });
+      }
+    }
+
+    return graphError(res, 400, 'BadRequest', `Resource not found for the segment '${parts.at(-1) ?? ''}'.`);
+  };
+}
+
+function permissionView(p: SandboxPermission): Record<string, unknown> {
+  const identity = { ...(p.userId ? { id: p.userId } : {}), displayName: p.displayName ?? p.email, email: p.email };
+  return {
+    id: p.id,
+    roles: p.roles,
+    grantedTo: { user: identity },
+    grantedToV2: { user: identity, siteUser: { ...identity, loginName: `i:0#.f|membership|${p.email}` } },
+  };
+}
+
+export function createMicrosoftSandboxApp(options: MicrosoftSandboxOptions = {}): SandboxApp {
+  const directory = new Directory();
+  const pageSize = options.pageSize ?? 100;
+  return createSandboxApp(
+    graphStyle(directory),
+    options,
+    (app, control) => {
+      app.post(TOKEN_PATH, express.urlencoded({ extended: false }), tokenEndpoint(directory, options.tokenLifetimeSeconds ?? 3599));
+      app.use('/v1.0', graphRoutes(directory, control, pageSize));
+    },
+    (router) => {
+      router.post('/users', (req, res) => {
+        const input = (req.body ?? {}) as SeedUserInput;
+        if (typeof input.userPrincipalName !== 'string' || !input.userPrincipalName.includes('@')) {
+          res.status(400).json({ error: 'userPrincipalName (with an @) is required' });
+          return;
+        }
+        if (directory.find(input.userPrincipalName)) {
+          res.status(409).json({ error: 'a user with this userPrincipalName exists' });
+          return;
+        }
+        res.status(201).json(directory.seed(input));
+      });
+      router.get('/users/:id', (req, res) => {
+        const state = directory.state(req.params.id);
+        if (!state) res.status(404).json({ error: 'no such user' });
+        else res.json(state);
+      });
+    },
+  );
+}
+
+export async function startMicrosoftSandbox(
+  options: MicrosoftSandboxOptions = {},
+  listen: { port?: number; tls?: { key: string; cert: string } } = {},
+): Promise<RunningSandbox> {
+  return listenSandbox(createMicrosoftSandboxApp(options), listen);
+}
+
+/** Seeds a user through the control API (works against a sandbox in another process too). */
+export async function seedMicrosoftUser(sandboxUrl: string, input: SeedUserInput): Promise<SeededUser> {
+  const response = await fetch(`${sandboxUrl}/__sandbox/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(input),
+  });
+  if (!response.ok) throw new Error(`seeding ${input.userPrincipalName} failed: ${response.status} ${await response.text()}`);
+  return (await response.json()) as SeededUser;
+}
+
+/** Reads a user's state (including soft-deleted ones) through the control API. */
+export async function microsoftUserState(sandboxUrl: string, id: string): Promise<SandboxUserState | null> {
+  const response = await fetch(`${sandboxUrl}/__sandbox/users/${encodeURIComponent(id)}`);
+  if (response.status === 404) return null;
+  if (!response.ok) throw new Error(`reading sandbox user ${id} failed: ${response.status}`);
+  return (await response.json()) as SandboxUserState;
+}

@@ -1,0 +1,301 @@
+/**
+ * The Microsoft adapter against its sandbox: real SDK, real token endpoint round trip,
+ * state read back from the sandbox's control API rather than from the adapter's word.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AccountRef, Provider } from '../providers/contract.ts';
+import { microsoftModule, type MicrosoftConfig } from '../providers/microsoft/index.ts';
+import {
+  microsoftUserState,
+  SANDBOX_CLIENT_ID,
+  SANDBOX_CLIENT_SECRET,
+  SANDBOX_TENANT_ID,
+  seedMicrosoftUser,
+  startMicrosoftSandbox,
+} from '../providers/microsoft/sandbox.ts';
+import type { RunningSandbox } from '../providers/sandbox/kit.ts';
+import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
+import type { Subject } from '../src/domain/types.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
+import { actionContext } from './helpers/context.ts';
+
+let sandbox: RunningSandbox;
+let config: MicrosoftConfig;
+let provider: Provider;
+let counter = 0;
+
+function upn(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}@contoso.example`;
+}
+
+function subjectFor(userName: string, extra: Partial<Subject> = {}): Subject {
+  return { userName, emails: [userName], ...extra };
+}
+
+function build(overrides: Partial<MicrosoftConfig> = {}): Provider {
+  return microsoftModule.create({ ...config, ...overrides }, { name: 'entra', logger: silentLogger() });
+}
+
+async function seeded(prefix: string, input: Omit<Parameters<typeof seedMicrosoftUser>[1], 'userPrincipalName'> = {}) {
+  const name = upn(prefix);
+  const user = await seedMicrosoftUser(sandbox.url, { userPrincipalName: name, ...input });
+  const account: AccountRef = { id: user.id, userPrincipalName: name };
+  return { user, account, subject: subjectFor(name) };
+}
+
+function requestsTo(path: RegExp, method?: string) {
+  return sandbox.control.requests.filter((r) => path.test(r.path) && (!method || r.method === method));
+}
+
+async function sandboxToken(): Promise<string> {
+  const response = await fetch(`${sandbox.url}/${SANDBOX_TENANT_ID}/oauth2/v2.0/token`, {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: SANDBOX_CLIENT_ID,
+      client_secret: SANDBOX_CLIENT_SECRET,
+      scope: 'https://graph.microsoft.com/.default',
+    }),
+  });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+beforeAll(async () => {
+  // Page size 1: every membership list spans several pages, so nextLink is followed for real.
+  sandbox = await startMicrosoftSandbox({ pageSize: 1 });
+  config = microsoftModule.sandboxConfig(sandbox);
+  provider = build();
+});
+afterAll(async () => {
+  await sandbox?.close();
+});
+afterEach(() => {
+  sandbox.control.setFaults({});
+  sandbox.control.autoProvision = false;
+});
+
+describe('auth', () => {
+  it('the sandbox refuses Graph calls without a valid token', async () => {
+    const none = await fetch(`${sandbox.url}/v1.0/users?$top=1`);
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error: { code: string } }).error.code).toBe('InvalidAuthenticationToken');
+    const forged = await fetch(`${sandbox.url}/v1.0/users?$top=1`, { headers: { authorization: 'Bearer forged' } });
+    expect(forged.status).toBe(401);
+  });
+
+  it('validate() fetches a client-credentials token and reads users with it (plain http)', async () => {
+    const fresh = build();
+    sandbox.control.reset();
+    await fresh.validate!({ signal: new AbortController().signal, logger: silentLogger() });
+    const log = sandbox.control.requests.map((r) => `${r.method} ${r.path} ${r.status}`);
+    expect(log).toEqual([`POST /${SANDBOX_TENANT_ID}/oauth2/v2.0/token 200`, 'GET /v1.0/users 200']);
+  });
+
+  it('a wrong secret fails validate() with a PermanentError that does not carry the secret', async () => {
+    const bad = build({ clientSecret: 'wrong-secret-value' });
+    const error = await bad.validate!({ signal: new AbortController().signal, logger: silentLogger() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(String((error as Error).message)).toContain('AADSTS7000215');
+    expect(JSON.stringify(error) + String((error as Error).message)).not.toContain('wrong-secret-value');
+  });
+
+  it('reuses one token for many calls', async () => {
+    const fresh = build();
+    sandbox.control.reset();
+    const { subject } = await seeded('reuse');
+    for (let i = 0; i < 3; i += 1) await fresh.resolve(subject, actionContext(subject));
+    expect(requestsTo(/oauth2\/v2\.0\/token$/)).toHaveLength(1);
+    expect(requestsTo(/^\/v1\.0\/users\//, 'GET')).toHaveLength(3);
+  });
+});
+
+describe('resolve', () => {
+  it('finds a user by userName (UPN)', async () => {
+    const { user, subject } = await seeded('byupn');
+    expect(await provider.resolve(subject, actionContext(subject))).toEqual({ id: user.id, userPrincipalName: user.userPrincipalName });
+  });
+
+  it('falls back to the emails when userName is not a UPN', async () => {
+    const { user } = await seeded('byemail');
+    const subject: Subject = { userName: 'jdoe', emails: ['nobody@contoso.example', user.userPrincipalName] };
+    expect((await provider.resolve(subject, actionContext(subject)))?.id).toBe(user.id);
+  });
+
+  it('falls back to $filter mail eq when the mail differs from the UPN', async () => {
+    const mail = upn("o'brien.mail");
+    const { user } = await seeded('bymail', { mail });
+    const subject: Subject = { emails: [mail] };
+    sandbox.control.reset();
+    expect((await provider.resolve(subject, actionContext(subject)))?.id).toBe(user.id);
+    // One direct lookup (404), then the filter.
+    expect(sandbox.control.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      `GET /v1.0/users/${encodeURIComponent(mail)} 404`,
+      'GET /v1.0/users 200',
+    ]);
+  });
+
+  it('answers null when no identifier matches', async () => {
+    const subject = subjectFor(upn('ghost'));
+    expect(await provider.resolve(subject, actionContext(subject))).toBeNull();
+  });
+});
+
+describe('revoke_sessions', () => {
+  it('verify fails before the revocation and passes after it, on whole seconds', async () => {
+    const { account, subject } = await seeded('revoke');
+    const ctx = actionContext(subject);
+    const before = await provider.actions.revoke_sessions!.verify(account, ctx).catch((e: unknown) => e);
+    expect(before).toBeInstanceOf(VerificationError);
+    expect((before as VerificationError).observed).toHaveProperty('signInSessionsValidFromDateTime');
+
+    await provider.actions.revoke_sessions!.execute(account, ctx);
+    expect(sandbox.control.writes.get(`revoke_sessions:${account.id}`)).toBe(1);
+    const evidence = await provider.actions.revoke_sessions!.verify(account, ctx);
+    const validFrom = Date.parse(String(evidence.signInSessionsValidFromDateTime));
+    // Graph keeps whole seconds: an attempt that started later in the same second still passes...
+    const sameSecond = new Date(validFrom + 999);
+    await provider.actions.revoke_sessions!.verify(account, { ...ctx, attemptStartedAt: sameSecond });
+    // ...and one that started in the next second does not.
+    const nextSecond = new Date(validFrom + 1000);
+    await expect(provider.actions.revoke_sessions!.verify(account, { ...ctx, attemptStartedAt: nextSecond })).rejects.toBeInstanceOf(
+      VerificationError,
+    );
+  });
+
+  it('a 429 on the POST is sent once and becomes RateLimitedError (no SDK RetryHandler)', async () => {
+    const { account, subject } = await seeded('revoke429');
+    const fresh = build();
+    await fresh.resolve(subject, actionContext(subject)); // token fetched before the faults start
+    sandbox.control.reset();
+    sandbox.control.setFaults({ rateLimitRate: 1, rateLimitRetryAfterMs: 3000 });
+    const error = await fresh.actions.revoke_sessions!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterMs).toBe(3000);
+    expect(requestsTo(/revokeSignInSessions$/, 'POST')).toHaveLength(1);
+  });
+
+  it('a 503 without Retry-After is sent once and becomes TransientError', async () => {
+    const { account, subject } = await seeded('revoke503');
+    await provider.resolve(subject, actionContext(subject));
+    sandbox.control.reset();
+    sandbox.control.setFaults({ errorRate: 1 });
+    const error = await provider.actions.revoke_sessions!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect(requestsTo(/revokeSignInSessions$/, 'POST')).toHaveLength(1);
+  });
+});
+
+describe('disable_account', () => {
+  it('patches once, then reports alreadyDone without writing', async () => {
+    const { account, subject } = await seeded('disable');
+    const ctx = actionContext(subject);
+    await expect(provider.actions.disable_account!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    const first = await provider.actions.disable_account!.execute(account, ctx);
+    expect(first.evidence.alreadyDone).toBe(false);
+    expect((await microsoftUserState(sandbox.url, account.id))?.accountEnabled).toBe(false);
+    const again = await provider.actions.disable_account!.execute(account, ctx);
+    expect(again.evidence.alreadyDone).toBe(true);
+    expect(sandbox.control.writes.get(`update_user:${account.id}`)).toBe(1);
+    expect(await provider.actions.disable_account!.verify(account, ctx)).toEqual({ accountEnabled: false });
+  });
+});
+
+describe('remove_groups', () => {
+  it('the sandbox arms the trap: DELETE .../members/{uid} without /$ref deletes the user', async () => {
+    const { user } = await seeded('trap', { groups: [{}] });
+    const token = await sandboxToken();
+    const response = await fetch(`${sandbox.url}/v1.0/groups/${user.groupIds[0]}/members/${user.id}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(204);
+    expect((await microsoftUserState(sandbox.url, user.id))?.deleted).toBe(true);
+  });
+
+  it('removes assigned memberships across pages, skips dynamic groups and roles, and never deletes the user', async () => {
+    const { user, account, subject } = await seeded('groups', {
+      groups: [{ displayName: 'Engineering' }, { displayName: 'Sales (dynamic)', dynamic: true }, { displayName: 'VPN users' }],
+      directoryRoles: ['Helpdesk Administrator'],
+    });
+    const ctx = actionContext(subject);
+    await expect(provider.actions.remove_groups!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+
+    const result = await provider.actions.remove_groups!.execute(account, ctx);
+    expect((result.evidence.removed as Array<{ id: string }>).map((g) => g.id).sort()).toEqual([...user.groupIds].sort());
+    expect(result.evidence.skipped).toEqual([{ id: user.dynamicGroupIds[0], displayName: 'Sales (dynamic)', reason: 'dynamic membership rule' }]);
+    expect(result.evidence.alreadyDone).toBe(false);
+
+    // The user object survives: not deleted, still resolvable, only the dynamic membership left.
+    const state = await microsoftUserState(sandbox.url, user.id);
+    expect(state?.deleted).toBe(false);
+    expect(state?.groupIds).toEqual(user.dynamicGroupIds);
+    expect(sandbox.control.writes.get(`delete_user:${user.id}`)).toBeUndefined();
+    expect(sandbox.control.writes.get(`remove_group_member:${user.id}`)).toBe(2);
+    expect((await provider.resolve(subject, ctx))?.id).toBe(user.id);
+
+    expect(await provider.actions.remove_groups!.verify(account, ctx)).toEqual({
+      assignedGroupsRemaining: 0,
+      dynamicGroups: [{ id: user.dynamicGroupIds[0], displayName: 'Sales (dynamic)' }],
+    });
+    const again = await provider.actions.remove_groups!.execute(account, ctx);
+    expect(again.evidence.alreadyDone).toBe(true);
+    expect(sandbox.control.writes.get(`remove_group_member:${user.id}`)).toBe(2);
+  });
+});
+
+describe('transfer_files', () => {
+  it('gives the manager write access to the OneDrive once, then reports alreadyDone', async () => {
+    const manager = await seedMicrosoftUser(sandbox.url, { userPrincipalName: upn('manager') });
+    const { account, subject: base } = await seeded('leaver');
+    const subject: Subject = { ...base, manager: { email: manager.userPrincipalName } };
+    const ctx = actionContext(subject);
+    await expect(provider.actions.transfer_files!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+
+    const first = await provider.actions.transfer_files!.execute(account, ctx);
+    expect(first.evidence).toMatchObject({ grantedTo: manager.userPrincipalName, ownerSource: 'manager', alreadyDone: false });
+    const state = await microsoftUserState(sandbox.url, account.id);
+    expect(state?.drivePermissions).toContainEqual({ email: manager.userPrincipalName, roles: ['write'] });
+
+    const again = await provider.actions.transfer_files!.execute(account, ctx);
+    expect(again.evidence.alreadyDone).toBe(true);
+    expect(sandbox.control.writes.get(`grant_drive_access:${account.id}`)).toBe(1);
+    expect(await provider.actions.transfer_files!.verify(account, ctx)).toMatchObject({ grantedTo: manager.userPrincipalName, roles: ['write'] });
+  });
+
+  it('uses fallbackOwner when the subject has no manager', async () => {
+    const owner = await seedMicrosoftUser(sandbox.url, { userPrincipalName: upn('it-archive') });
+    const withFallback = build({ fallbackOwner: owner.userPrincipalName });
+    const { account, subject } = await seeded('orphan');
+    const result = await withFallback.actions.transfer_files!.execute(account, actionContext(subject));
+    expect(result.evidence).toMatchObject({ grantedTo: owner.userPrincipalName, ownerSource: 'fallbackOwner' });
+    await withFallback.actions.transfer_files!.verify(account, actionContext(subject));
+  });
+
+  it('fails with PermanentError when there is no manager and no fallbackOwner, writing nothing', async () => {
+    const { account, subject } = await seeded('nomanager');
+    await expect(provider.actions.transfer_files!.execute(account, actionContext(subject))).rejects.toBeInstanceOf(PermanentError);
+    expect(sandbox.control.writes.get(`grant_drive_access:${account.id}`)).toBeUndefined();
+  });
+
+  it('skips a user without a OneDrive', async () => {
+    const manager = await seedMicrosoftUser(sandbox.url, { userPrincipalName: upn('mgr') });
+    const { account, subject } = await seeded('nodrive', { drive: false });
+    const result = await provider.actions.transfer_files!.execute(account, actionContext({ ...subject, manager: { email: manager.userPrincipalName } }));
+    expect(result.skipped).toBeTruthy();
+  });
+});
+
+describe('delete_account', () => {
+  it('soft-deletes once, treats an already deleted user as done, and verifies by 404', async () => {
+    const { account, subject } = await seeded('delete');
+    const ctx = actionContext(subject);
+    await expect(provider.actions.delete_account!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    expect((await provider.actions.delete_account!.execute(account, ctx)).evidence.alreadyDone).toBe(false);
+    expect((await microsoftUserState(sandbox.url, account.id))?.deleted).toBe(true);
+    expect((await provider.actions.delete_account!.execute(account, ctx)).evidence.alreadyDone).toBe(true);
+    expect(sandbox.control.writes.get(`delete_user:${account.id}`)).toBe(1);
+    expect(await provider.actions.delete_account!.verify(account, ctx)).toEqual({ found: false, status: 404 });
+  });
+});

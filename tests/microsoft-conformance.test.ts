@@ -1,0 +1,33 @@
+/**
+ * The shared adapter conformance suite, run by the Microsoft adapter against its sandbox
+ * through the real Graph SDK and a real client-credentials token from the sandbox.
+ */
+import { microsoftModule } from '../providers/microsoft/index.ts';
+import { seedMicrosoftUser } from '../providers/microsoft/sandbox.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
+import { runConformance } from './conformance/suite.ts';
+
+runConformance({
+  kind: 'microsoft',
+  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'transfer_files', 'delete_account'],
+  async start() {
+    const sandbox = await microsoftModule.startSandbox({ autoProvision: true });
+    const config = microsoftModule.sandboxConfig(sandbox);
+    const logger = silentLogger();
+    return {
+      sandbox,
+      provider: microsoftModule.create(config, { name: 'entra', logger }),
+      badCredentials: microsoftModule.create({ ...config, clientSecret: 'not-the-secret' }, { name: 'entra-bad', logger }),
+    };
+  },
+  // transfer_files needs someone to receive the OneDrive: a manager seeded in the directory.
+  async prepare(action, subject, _account, sandbox) {
+    if (action !== 'transfer_files') return;
+    const manager = await seedMicrosoftUser(sandbox.url, {
+      userPrincipalName: `manager-${subject.userName}`,
+      mail: `manager-${subject.emails[0]}`,
+    });
+    return { ...subject, manager: { email: `manager-${subject.emails[0]}`, userName: manager.userPrincipalName } };
+  },
+  rateLimitDelayMs: 2000,
+});

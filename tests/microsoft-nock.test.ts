@@ -1,0 +1,378 @@
+/**
+ * The Microsoft adapter against nock on the production hosts (graph.microsoft.com over
+ * https, login.microsoftonline.com): exact requests, exact bodies, error mapping, and
+ * the proof that a throttled POST is not resent by the SDK.
+ */
+import { Client } from '@microsoft/microsoft-graph-client';
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AccountRef, Provider } from '../providers/contract.ts';
+import { DEFAULT_RATE_LIMIT_RETRY_AFTER_MS } from '../providers/microsoft/errors.ts';
+import { microsoftModule, type MicrosoftConfig } from '../providers/microsoft/index.ts';
+import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
+import type { Subject } from '../src/domain/types.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
+import { actionContext } from './helpers/context.ts';
+
+const GRAPH = 'https://graph.microsoft.com';
+const LOGIN = 'https://login.microsoftonline.com';
+const SECRET = 'super-secret-client-value';
+const TOKEN = 'eyJ0eXAiOiJKV1QiLCJhbGciOi.token-one';
+const TOKEN_TWO = 'eyJ0eXAiOiJKV1QiLCJhbGciOi.token-two';
+const config: MicrosoftConfig = {
+  tenantId: 'contoso-tenant',
+  clientId: 'client-1',
+  clientSecret: SECRET,
+  baseUrl: GRAPH,
+};
+const account: AccountRef = { id: 'u-1', userPrincipalName: 'leaver@contoso.com' };
+const subject: Subject = { userName: 'leaver@contoso.com', emails: ['leaver@contoso.com'] };
+
+function build(overrides: Partial<MicrosoftConfig> = {}): Provider {
+  return microsoftModule.create({ ...config, ...overrides }, { name: 'entra', logger: silentLogger() });
+}
+
+/** The identity platform, answering exactly one client-credentials request with `token`. */
+function tokenEndpoint(token = TOKEN) {
+  return nock(LOGIN)
+    .post('/contoso-tenant/oauth2/v2.0/token', (body: Record<string, string>) => {
+      expect(body).toEqual({
+        grant_type: 'client_credentials',
+        client_id: 'client-1',
+        client_secret: SECRET,
+        scope: 'https://graph.microsoft.com/.default',
+      });
+      return true;
+    })
+    .matchHeader('content-type', /application\/x-www-form-urlencoded/)
+    .reply(200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token });
+}
+
+/** Graph, accepting only requests that carry `token` as a bearer. */
+function graph(token = TOKEN) {
+  return nock(GRAPH, { reqheaders: { authorization: `Bearer ${token}` } });
+}
+
+function graphError(code: string, message = 'message') {
+  return { error: { code, message, innerError: { date: '2024-05-01T10:00:00', 'request-id': 'req-1' } } };
+}
+
+/** No secret or token may appear in anything an error carries. */
+function expectNoSecrets(error: unknown) {
+  const text = `${String((error as Error)?.message)} ${JSON.stringify(error)} ${String((error as Error)?.stack)}`;
+  expect(text).not.toContain(SECRET);
+  expect(text).not.toContain('token-one');
+  expect(text).not.toContain('token-two');
+}
+
+beforeAll(() => {
+  nock.disableNetConnect();
+});
+afterEach(() => {
+  nock.cleanAll();
+});
+afterAll(() => {
+  nock.enableNetConnect();
+});
+
+describe('no SDK retries: the engine owns them', () => {
+  for (const [status, headers] of [
+    [429, { 'Retry-After': '7' }],
+    [503, { 'Retry-After': '2' }],
+    [504, {}],
+  ] as const) {
+    it(`a ${status} on POST revokeSignInSessions is sent exactly once`, async () => {
+      tokenEndpoint();
+      let calls = 0;
+      graph()
+        .post('/v1.0/users/u-1/revokeSignInSessions')
+        .times(5)
+        .reply(() => {
+          calls += 1;
+          return [status, graphError(status === 429 ? 'TooManyRequests' : 'serviceNotAvailable'), headers];
+        });
+      const error = await build().actions.revoke_sessions!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+      expect(calls).toBe(1);
+      if (status === 504) expect(error).toBeInstanceOf(TransientError);
+      else {
+        expect(error).toBeInstanceOf(RateLimitedError);
+        expect((error as RateLimitedError).retryAfterMs).toBe(status === 429 ? 7000 : 2000);
+      }
+      expectNoSecrets(error);
+    });
+  }
+
+  it('control: the SDK default chain (Client.init) would have resent that POST', async () => {
+    let calls = 0;
+    nock(GRAPH)
+      .post('/v1.0/users/u-1/revokeSignInSessions')
+      .times(5)
+      .reply(() => {
+        calls += 1;
+        // Retry-After 0 keeps the RetryHandler from sleeping in this test.
+        return [429, graphError('TooManyRequests'), { 'Retry-After': '0' }];
+      });
+    const client = Client.init({ authProvider: (done) => done(null, TOKEN) });
+    await client.api('/users/u-1/revokeSignInSessions').post({}).catch(() => undefined);
+    expect(calls).toBe(4);
+  });
+});
+
+describe('auth', () => {
+  it('asks for a client-credentials token once and sends it as a bearer to Graph', async () => {
+    const login = tokenEndpoint();
+    const api = graph()
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'accountEnabled' })
+      .reply(200, { '@odata.context': `${GRAPH}/v1.0/$metadata#users(accountEnabled)/$entity`, accountEnabled: true })
+      .patch('/v1.0/users/u-1', { accountEnabled: false })
+      .reply(204)
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'accountEnabled' })
+      .reply(200, { accountEnabled: false });
+    const provider = build();
+    const result = await provider.actions.disable_account!.execute(account, actionContext(subject));
+    expect(result.evidence).toEqual({ accountEnabledBefore: true, patched: { accountEnabled: false }, alreadyDone: false });
+    expect(await provider.actions.disable_account!.verify(account, actionContext(subject))).toEqual({ accountEnabled: false });
+    expect(login.isDone()).toBe(true);
+    expect(api.isDone()).toBe(true);
+    expectNoSecrets(result.evidence);
+  });
+
+  it('a wrong secret fails validate() with PermanentError, without the secret', async () => {
+    nock(LOGIN)
+      .post('/contoso-tenant/oauth2/v2.0/token')
+      .reply(401, {
+        error: 'invalid_client',
+        error_description: 'AADSTS7000215: Invalid client secret provided.',
+        error_codes: [7000215],
+      });
+    const error = await build().validate!({ signal: new AbortController().signal, logger: silentLogger() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toContain('invalid_client AADSTS7000215');
+    expectNoSecrets(error);
+  });
+
+  it('validate() reads one user after getting a token; a 403 (no consent) is PermanentError', async () => {
+    tokenEndpoint();
+    graph().get('/v1.0/users').query({ $top: '1', $select: 'id' }).reply(403, graphError('Authorization_RequestDenied', 'Insufficient privileges'));
+    const error = await build().validate!({ signal: new AbortController().signal, logger: silentLogger() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toContain('Authorization_RequestDenied');
+  });
+
+  it('a throttled or failing token endpoint is rate-limited or transient, not permanent', async () => {
+    nock(LOGIN).post('/contoso-tenant/oauth2/v2.0/token').reply(429, { error: 'temporarily_throttled' }, { 'Retry-After': '4' });
+    const throttled = await build().resolve(subject, actionContext(subject)).catch((e: unknown) => e);
+    expect(throttled).toBeInstanceOf(RateLimitedError);
+    expect((throttled as RateLimitedError).retryAfterMs).toBe(4000);
+    nock(LOGIN).post('/contoso-tenant/oauth2/v2.0/token').reply(500, { error: 'server_error' });
+    expect(await build().resolve(subject, actionContext(subject)).catch((e: unknown) => e)).toBeInstanceOf(TransientError);
+  });
+
+  it('a 401 on a cached token is transient, and the next call fetches a new token', async () => {
+    tokenEndpoint(TOKEN);
+    const provider = build();
+    graph(TOKEN).get('/v1.0/users').query(true).reply(200, { value: [] });
+    await provider.validate!({ signal: new AbortController().signal, logger: silentLogger() });
+    graph(TOKEN).get('/v1.0/users').query(true).reply(401, graphError('InvalidAuthenticationToken', 'Lifetime validation failed'));
+    const error = await provider.validate!({ signal: new AbortController().signal, logger: silentLogger() }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    const second = tokenEndpoint(TOKEN_TWO);
+    graph(TOKEN_TWO).get('/v1.0/users').query(true).reply(200, { value: [] });
+    await provider.validate!({ signal: new AbortController().signal, logger: silentLogger() });
+    expect(second.isDone()).toBe(true);
+  });
+
+  it('never sends the token to another host named by a nextLink', async () => {
+    tokenEndpoint();
+    graph()
+      .get('/v1.0/users/u-1/memberOf')
+      .query(true)
+      .reply(200, { value: [], '@odata.nextLink': 'https://evil.example.com/v1.0/users/u-1/memberOf?$skiptoken=x' });
+    const evil = nock('https://evil.example.com').get(/.*/).reply(200, { value: [] });
+    const error = await build().actions.remove_groups!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(evil.isDone()).toBe(false);
+  });
+});
+
+describe('exact requests', () => {
+  it('resolve: GET by UPN, then the other emails, then $filter mail eq; 404s move on', async () => {
+    tokenEndpoint();
+    const api = graph()
+      .get('/v1.0/users/jane%40contoso.com')
+      .query({ $select: 'id,userPrincipalName,mail' })
+      .reply(404, graphError('Request_ResourceNotFound'))
+      .get("/v1.0/users/jane.o'neil%40contoso.com")
+      .query({ $select: 'id,userPrincipalName,mail' })
+      .reply(404, graphError('Request_ResourceNotFound'))
+      .get('/v1.0/users')
+      .query({ $filter: "mail eq 'jane@contoso.com'", $select: 'id,userPrincipalName,mail' })
+      .reply(200, { value: [] })
+      .get('/v1.0/users')
+      .query({ $filter: "mail eq 'jane.o''neil@contoso.com'", $select: 'id,userPrincipalName,mail' })
+      .reply(200, { value: [{ id: 'u-9', userPrincipalName: 'jane@contoso.onmicrosoft.com', mail: "jane.o'neil@contoso.com" }] });
+    const who: Subject = { userName: 'jane@contoso.com', emails: ['JANE@contoso.com', "jane.o'neil@contoso.com"] };
+    expect(await build().resolve(who, actionContext(who))).toEqual({ id: 'u-9', userPrincipalName: 'jane@contoso.onmicrosoft.com' });
+    expect(api.pendingMocks()).toEqual([]);
+  });
+
+  it('remove_groups: follows nextLink and DELETEs /groups/{gid}/members/{uid}/$ref for assigned groups only', async () => {
+    tokenEndpoint();
+    const deleted: string[] = [];
+    graph()
+      .get('/v1.0/users/u-1/memberOf')
+      .query({ $select: 'id,displayName,groupTypes' })
+      .reply(200, {
+        '@odata.context': `${GRAPH}/v1.0/$metadata#directoryObjects`,
+        value: [
+          { '@odata.type': '#microsoft.graph.group', id: 'g-1', displayName: 'Engineering', groupTypes: [] },
+          { '@odata.type': '#microsoft.graph.group', id: 'g-2', displayName: 'Dyn', groupTypes: ['DynamicMembership'] },
+          { '@odata.type': '#microsoft.graph.directoryRole', id: 'r-1', displayName: 'Helpdesk Administrator' },
+        ],
+        '@odata.nextLink': `${GRAPH}/v1.0/users/u-1/memberOf?$select=id,displayName,groupTypes&$skiptoken=RFNwdAIAAQ`,
+      })
+      .get('/v1.0/users/u-1/memberOf')
+      .query({ $select: 'id,displayName,groupTypes', $skiptoken: 'RFNwdAIAAQ' })
+      .reply(200, { value: [{ '@odata.type': '#microsoft.graph.group', id: 'g-3', displayName: 'Unified', groupTypes: ['Unified'] }] })
+      .delete(/^\/v1\.0\/groups\/.*/)
+      .times(2)
+      .reply((path) => {
+        deleted.push(path);
+        return [204];
+      });
+    const result = await build().actions.remove_groups!.execute(account, actionContext(subject));
+    expect(deleted).toEqual(['/v1.0/groups/g-1/members/u-1/$ref', '/v1.0/groups/g-3/members/u-1/$ref']);
+    expect(result.evidence).toEqual({
+      removed: [
+        { id: 'g-1', displayName: 'Engineering' },
+        { id: 'g-3', displayName: 'Unified' },
+      ],
+      alreadyGone: [],
+      skipped: [{ id: 'g-2', displayName: 'Dyn', reason: 'dynamic membership rule' }],
+      alreadyDone: false,
+    });
+  });
+
+  it('transfer_files: resolves the manager, finds the drive, invites with write, no mail, sign-in required', async () => {
+    tokenEndpoint();
+    let invite: unknown;
+    const api = graph()
+      .get('/v1.0/users/boss%40contoso.com')
+      .query({ $select: 'id,userPrincipalName,mail' })
+      .reply(200, { id: 'm-1', userPrincipalName: 'boss@contoso.com', mail: 'boss@contoso.com' })
+      .get('/v1.0/users/u-1/drive')
+      .query({ $select: 'id' })
+      .reply(200, { id: 'b!drive1' })
+      .get('/v1.0/drives/b!drive1/root/permissions')
+      .reply(200, { value: [{ id: 'p-owner', roles: ['owner'], grantedToV2: { user: { id: 'u-1', email: 'leaver@contoso.com' } } }] })
+      .post('/v1.0/drives/b!drive1/root/invite', (body) => {
+        invite = body;
+        return true;
+      })
+      .reply(200, { value: [{ id: 'p-new', roles: ['write'], grantedToV2: { user: { id: 'm-1', email: 'boss@contoso.com' } } }] });
+    const who: Subject = { ...subject, manager: { email: 'boss@contoso.com' } };
+    const result = await build().actions.transfer_files!.execute(account, actionContext(who));
+    expect(invite).toEqual({ recipients: [{ email: 'boss@contoso.com' }], roles: ['write'], requireSignIn: true, sendInvitation: false });
+    expect(result.evidence).toEqual({
+      driveId: 'b!drive1',
+      grantedTo: 'boss@contoso.com',
+      ownerSource: 'manager',
+      roles: ['write'],
+      permissionId: 'p-new',
+      alreadyDone: false,
+    });
+    expect(api.pendingMocks()).toEqual([]);
+  });
+
+  it('delete_account: DELETE /users/{id}, 404 counts as already done, verify wants 404', async () => {
+    tokenEndpoint();
+    graph()
+      .delete('/v1.0/users/u-1')
+      .reply(404, graphError('Request_ResourceNotFound'))
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'id' })
+      .reply(200, { id: 'u-1' });
+    const provider = build();
+    expect((await provider.actions.delete_account!.execute(account, actionContext(subject))).evidence.alreadyDone).toBe(true);
+    const error = await provider.actions.delete_account!.verify(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({ id: 'u-1', found: true });
+  });
+
+  it('revoke_sessions verify: compares whole seconds against attemptStartedAt', async () => {
+    tokenEndpoint();
+    graph()
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'signInSessionsValidFromDateTime' })
+      .times(2)
+      .reply(200, { signInSessionsValidFromDateTime: '2024-05-01T10:00:00Z' });
+    const provider = build();
+    const handler = provider.actions.revoke_sessions!;
+    await handler.verify(account, actionContext(subject, { attemptStartedAt: new Date('2024-05-01T10:00:00.900Z') }));
+    const error = await handler
+      .verify(account, actionContext(subject, { attemptStartedAt: new Date('2024-05-01T10:00:01.000Z') }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({
+      signInSessionsValidFromDateTime: '2024-05-01T10:00:00Z',
+      attemptStartedAt: '2024-05-01T10:00:01.000Z',
+    });
+  });
+});
+
+describe('error mapping', () => {
+  const cases: Array<{ name: string; status: number; headers?: Record<string, string>; body?: unknown; expected: unknown; retryAfterMs?: number }> = [
+    { name: '429 with Retry-After', status: 429, headers: { 'Retry-After': '5' }, expected: RateLimitedError, retryAfterMs: 5000 },
+    { name: '429 without Retry-After', status: 429, expected: RateLimitedError, retryAfterMs: DEFAULT_RATE_LIMIT_RETRY_AFTER_MS },
+    {
+      name: '429 with a non-JSON body (the SDK would drop its headers)',
+      status: 429,
+      headers: { 'Retry-After': '9', 'Content-Type': 'text/html' },
+      body: '<html>slow down</html>',
+      expected: RateLimitedError,
+      retryAfterMs: 9000,
+    },
+    { name: '503 with Retry-After', status: 503, headers: { 'Retry-After': '3' }, expected: RateLimitedError, retryAfterMs: 3000 },
+    { name: '503 without Retry-After', status: 503, expected: TransientError },
+    { name: '500', status: 500, expected: TransientError },
+    { name: '502', status: 502, expected: TransientError },
+    { name: '401 on a fresh token', status: 401, expected: PermanentError },
+    { name: '403', status: 403, expected: PermanentError },
+    { name: '400', status: 400, expected: PermanentError },
+    { name: '404 where an answer is required', status: 404, expected: PermanentError },
+    { name: '409', status: 409, expected: PermanentError },
+  ];
+  for (const c of cases) {
+    it(`${c.name} -> ${(c.expected as { name: string }).name}`, async () => {
+      tokenEndpoint();
+      graph()
+        .get('/v1.0/users/u-1')
+        .query({ $select: 'accountEnabled' })
+        .reply(c.status, (c.body ?? graphError('someCode')) as nock.Body, c.headers);
+      const error = await build().actions.disable_account!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(c.expected as new (...args: never[]) => Error);
+      if (c.retryAfterMs !== undefined) expect((error as RateLimitedError).retryAfterMs).toBe(c.retryAfterMs);
+      expectNoSecrets(error);
+    });
+  }
+
+  it('Retry-After as an HTTP date', async () => {
+    tokenEndpoint();
+    const at = new Date(Date.now() + 30_000).toUTCString();
+    graph().get('/v1.0/users/u-1').query(true).reply(429, graphError('TooManyRequests'), { 'Retry-After': at });
+    const error = await build().actions.disable_account!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(28_000);
+    expect((error as RateLimitedError).retryAfterMs).toBeLessThanOrEqual(30_000);
+  });
+
+  it('a network failure is TransientError', async () => {
+    tokenEndpoint();
+    graph().get('/v1.0/users/u-1').query(true).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
+    const error = await build().actions.disable_account!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expectNoSecrets(error);
+  });
+});

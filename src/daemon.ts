@@ -54,7 +54,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     for (const step of cleanup.reverse()) await step().catch((e: unknown) => logger.warn({ err: coerceError(e) }, 'cleanup step failed'));
   };
   try {
-    const store = await openStore(config.store, options.now);
+    const store = await openStore(config.store, logger.child({ component: 'store' }), options.now);
     cleanup.push(() => store.close());
     await store.migrate();
 

@@ -1,16 +1,25 @@
 /** Opens the store the config names: SQLite (embedded default) or PostgreSQL. */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { createSqliteStore } from './sqlite.ts';
 import type { Store } from './store.ts';
 
-export async function openStore(config: Config['store'], clock?: () => Date): Promise<Store> {
+export async function openStore(config: Config['store'], logger: Logger, clock?: () => Date): Promise<Store> {
   if ('sqlite' in config) {
     mkdirSync(dirname(config.sqlite.path), { recursive: true });
     return createSqliteStore(config.sqlite.path, clock);
   }
   // Loaded on demand: an SQLite deployment never needs the pg driver.
   const { createPostgresStore } = await import('./postgres.ts');
-  return createPostgresStore({ url: config.postgres.url, poolSize: config.postgres.poolSize }, clock);
+  return createPostgresStore(
+    {
+      url: config.postgres.url,
+      poolSize: config.postgres.poolSize,
+      // The store recovers by itself (reconnects); operators still want to see it happen.
+      onError: (error, context) => logger.warn({ err: error, context }, 'postgres connection error'),
+    },
+    clock,
+  );
 }

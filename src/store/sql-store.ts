@@ -365,6 +365,7 @@ export class SqlStore implements Store {
     if (request.limit <= 0) return [];
     const now = request.now.getTime();
     return this.db.transaction().execute(async (trx) => {
+      await this.cancelOrphans(trx, request.provider, now);
       let candidates = trx
         .selectFrom('tasks as t')
         .select('t.id')
@@ -401,6 +402,25 @@ export class SqlStore implements Store {
       const rows = await trx.selectFrom('tasks').selectAll().where('id', 'in', ids).orderBy('due_at').execute();
       return this.withDependencies(trx, rows);
     });
+  }
+
+  /**
+   * A worker that died holding a task of a termination cancelled since then leaves the task
+   * `running` with an expired lease; nobody may run it, so it ends cancelled here.
+   */
+  private async cancelOrphans(trx: Tx, provider: string, now: number): Promise<void> {
+    const orphans = await trx
+      .updateTable('tasks')
+      .set({ state: 'cancelled', lease_owner: null, lease_expires_at: null, finished_at: now, updated_at: now })
+      .where('provider', '=', provider)
+      .where('state', '=', 'running')
+      .where('lease_expires_at', '<=', now)
+      .where('termination_id', 'in', (eb) => eb.selectFrom('terminations').select('id').where('state', '=', 'cancelled'))
+      .returning(['id', 'termination_id'])
+      .execute();
+    for (const orphan of orphans) {
+      await this.audit(trx, { actor: 'engine', action: 'task.cancelled', terminationId: orphan.termination_id, taskId: orphan.id, data: { reason: 'lease expired after the termination was cancelled' } });
+    }
   }
 
   async nextWakeAt(providers?: string[]): Promise<Date | null> {

@@ -517,7 +517,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const pending = newTask('revoke', { action: 'revoke_sessions', notBefore: new Date(T0 + HOUR) });
         const later = newTask('delete', { provider: 'google', action: 'delete_account', notBefore: new Date(T0 + 30 * DAY) });
         await store.createTermination(t, [running, pending, later]);
-        const [claimed] = await claim(store);
+        const [claimed] = await claim(store, { leaseMs: 400 * DAY });
         const cancelled = await store.cancelTermination(t.id, 'admin:alice', 'rehired');
         expect(cancelled).toMatchObject({ state: 'cancelled', finishedAt: new Date(now) });
         expect((await store.listTasks(t.id)).map((x) => [x.id, x.state])).toEqual([
@@ -547,6 +547,19 @@ export function defineStoreSuite(backend: StoreBackend): void {
         await store.cancelTermination(t.id, 'admin:alice', 'rehired');
         expect(await finish(store, 'w1', claimed!, retryAt(T0 + MINUTE))).toBe(true);
         expect(await store.getTask(task.id)).toMatchObject({ state: 'cancelled', leaseOwner: null });
+        expect(await store.nextWakeAt()).toBeNull();
+      });
+
+      it('ends a task cancelled while its worker was dead once the lease expires', async () => {
+        const t = newTermination(now);
+        const task = newTask('disable');
+        await store.createTermination(t, [task]);
+        await claim(store);
+        await store.cancelTermination(t.id, 'admin:alice', 'rehired');
+        // The worker never reports; its lease runs out; the next claim pass tidies up.
+        expect(await claim(store, { now: new Date(T0 + HOUR) })).toEqual([]);
+        expect(await store.getTask(task.id)).toMatchObject({ state: 'cancelled', leaseOwner: null });
+        expect((await store.listAudit(0, 100)).at(-1)).toMatchObject({ action: 'task.cancelled', actor: 'engine', taskId: task.id });
         expect(await store.nextWakeAt()).toBeNull();
       });
 

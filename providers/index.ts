@@ -1,6 +1,8 @@
 /** The provider kinds this build knows. A config naming another kind fails at start. */
+import { googleModule } from './google/index.ts';
 import type { ProviderModule } from './module.ts';
+import { oktaModule } from './okta/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule<any>> = new Map<string, ProviderModule<any>>(
-  ([] as ProviderModule<any>[]).map((m) => [m.kind, m]),
+  [oktaModule as ProviderModule<any>, googleModule].map((m) => [m.kind, m]),
 );

@@ -1,8 +1,9 @@
 /** The provider kinds this build knows. A config naming another kind fails at start. */
 import { googleModule } from './google/index.ts';
+import { microsoftModule } from './microsoft/index.ts';
 import type { ProviderModule } from './module.ts';
 import { oktaModule } from './okta/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule<any>> = new Map<string, ProviderModule<any>>(
-  [oktaModule as ProviderModule<any>, googleModule].map((m) => [m.kind, m]),
+  [oktaModule as ProviderModule<any>, googleModule, microsoftModule].map((m) => [m.kind, m]),
 );

@@ -7,6 +7,9 @@ import { z } from 'zod';
 export const DEFAULT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
 export const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com';
 
+/** http(s) URL; unlike z.httpUrl() it accepts IP hosts such as the sandbox's 127.0.0.1. */
+const httpUrl = z.url({ protocol: /^https?$/ });
+
 export const microsoftConfigSchema = z.object({
   /** Directory (tenant) id or a verified domain of the tenant. */
   tenantId: z.string().min(1),
@@ -18,12 +21,12 @@ export const microsoftConfigSchema = z.object({
    * Graph root, without the version. Default `https://graph.microsoft.com`; national
    * clouds use their own host (e.g. `https://graph.microsoft.us`), tests the sandbox.
    */
-  baseUrl: z.httpUrl().default(DEFAULT_GRAPH_BASE_URL),
+  baseUrl: httpUrl.default(DEFAULT_GRAPH_BASE_URL),
   /**
    * Token endpoint. Default `https://login.microsoftonline.com/{tenantId}/oauth2/v2.0/token`;
    * set it for national clouds or the sandbox.
    */
-  tokenUrl: z.httpUrl().optional(),
+  tokenUrl: httpUrl.optional(),
   /**
    * Who receives access to a departing user's OneDrive when the subject has no manager
    * (a UPN or mail of a user in the tenant). Default none: `transfer_files` then fails

@@ -28,7 +28,9 @@ async function main(argv: string[]): Promise<number> {
     case 'config': {
       const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: 'string' } } });
       if (positionals[0] !== 'check' || !values.config) break;
-      loadConfig(values.config);
+      const { checkProviderSettings } = await import('./config/provider-settings.ts');
+      const { providerModules } = await import('../providers/index.ts');
+      checkProviderSettings(loadConfig(values.config), providerModules, values.config);
       process.stdout.write(`${values.config}: ok\n`);
       return 0;
     }

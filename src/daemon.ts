@@ -13,6 +13,7 @@ import { providerModules as defaultModules } from '../providers/index.ts';
 import type { ProviderModule } from '../providers/module.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import { ConfigError } from './config/load.ts';
+import { moduleFor, parseProviderSettings } from './config/provider-settings.ts';
 import type { Config } from './config/schema.ts';
 import { coerceError } from './domain/errors.ts';
 import { Engine } from './engine/engine.ts';
@@ -62,30 +63,20 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     const providers = new Map<string, Provider>();
     const runtimes = new Map<string, { provider: Provider; limits: Config['providers'][string]['limits'] }>();
     for (const [name, entry] of Object.entries(config.providers)) {
-      const { kind, sandbox, limits, ...settings } = entry;
-      const module = modules.get(kind);
-      if (!module) {
-        throw new ConfigError(options.configFile, [`providers.${name}.kind: expected one of ${[...modules.keys()].join(', ')}, got "${kind}"`]);
+      const module = moduleFor(name, entry, modules, options.configFile);
+      let running: RunningSandbox | undefined;
+      if (entry.sandbox) {
+        running = await module.startSandbox({ autoProvision: entry.sandbox.autoProvision, faults: entry.sandbox.faults });
+        const started = running;
+        cleanup.push(() => started.close());
+        sandboxes.set(name, started);
+        logger.info({ provider: name, kind: entry.kind, url: started.url }, 'sandbox provider started');
       }
-      let providerSettings: unknown = settings;
-      if (sandbox) {
-        const running = await module.startSandbox({ autoProvision: sandbox.autoProvision, faults: sandbox.faults });
-        cleanup.push(() => running.close());
-        sandboxes.set(name, running);
-        providerSettings = { ...(module.sandboxConfig(running) as object), ...settings };
-        logger.info({ provider: name, kind, url: running.url }, 'sandbox provider started');
-      }
-      const parsed = module.configSchema.safeParse(providerSettings);
-      if (!parsed.success) {
-        throw new ConfigError(
-          options.configFile,
-          parsed.error.issues.map((i) => `providers.${name}${i.path.map((p) => `.${String(p)}`).join('')}: ${i.message}`),
-        );
-      }
-      const provider = module.create(parsed.data, { name, logger: logger.child({ provider: name }), sandboxUrl: sandboxes.get(name)?.url });
+      const settings = parseProviderSettings(name, entry, module, options.configFile, running);
+      const provider = module.create(settings, { name, logger: logger.child({ provider: name }), sandboxUrl: sandboxes.get(name)?.url });
       cleanup.push(async () => provider.close?.());
       providers.set(name, provider);
-      runtimes.set(name, { provider, limits });
+      runtimes.set(name, { provider, limits: entry.limits });
     }
     checkPlaybooks(config, providers, options.configFile);
     await Promise.all(

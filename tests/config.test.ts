@@ -100,3 +100,38 @@ describe('config', () => {
     expect(loadConfig(join(dir, 'ok.yaml'), { OKTA_TOKEN: 't' }).defaultPlaybook).toBe('default');
   });
 });
+
+describe('shipped config files', () => {
+  it('config/sandbox.yaml is valid with no environment at all', async () => {
+    const { checkProviderSettings } = await import('../src/config/provider-settings.ts');
+    const { providerModules } = await import('../providers/index.ts');
+    const config = loadConfig('config/sandbox.yaml', {});
+    expect(Object.keys(config.providers).sort()).toEqual(['google', 'microsoft', 'okta']);
+    checkProviderSettings(config, providerModules, 'config/sandbox.yaml');
+  });
+
+  it('config/production.example.yaml is valid once its variables are set, and names them when not', async () => {
+    const { checkProviderSettings } = await import('../src/config/provider-settings.ts');
+    const { providerModules } = await import('../providers/index.ts');
+    const env = {
+      DATABASE_URL: 'postgres://deprovisiond@db/deprovisiond',
+      ADMIN_TOKEN: 'a'.repeat(32),
+      VIEWER_TOKEN: 'v'.repeat(32),
+      SCIM_TOKEN: 's'.repeat(32),
+      WEBHOOK_SECRET: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=',
+      OKTA_ORG_URL: 'https://example.okta.com',
+      OKTA_API_TOKEN: 'okta-token',
+      GOOGLE_ADMIN_EMAIL: 'admin@example.com',
+      GOOGLE_SERVICE_ACCOUNT_KEY_FILE: '/run/secrets/google.json',
+      GOOGLE_FALLBACK_OWNER: 'it@example.com',
+      ENTRA_TENANT_ID: 'tenant',
+      ENTRA_CLIENT_ID: 'client',
+      ENTRA_CLIENT_SECRET: 'secret',
+      ENTRA_FALLBACK_OWNER: 'it@example.com',
+    };
+    const config = loadConfig('config/production.example.yaml', env);
+    checkProviderSettings(config, providerModules, 'config/production.example.yaml');
+    expect(() => loadConfig('config/production.example.yaml', { ...env, OKTA_API_TOKEN: '' })).toThrow(/providers\.okta\.token \(line \d+\): environment variable OKTA_API_TOKEN is not set/);
+    expect(() => checkProviderSettings(loadConfig('config/production.example.yaml', { ...env, OKTA_ORG_URL: 'not a url' }), providerModules, 'prod.yaml')).toThrow(/prod\.yaml[\s\S]*providers\.okta/);
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * The evidence document of one termination, for auditors: what was asked, by whom, what
+ * each task did attempt by attempt, the read-back that verified it, who completed manual
+ * steps, the time to revoke, and where its entries sit in the audit chain. Built only from
+ * stored records, which hold no secrets.
+ */
+import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
+import type { AuditEntry } from '../store/store.ts';
+
+export interface EvidenceDocument {
+  schema: 'deprovisiond.evidence/v1';
+  generatedAt: string;
+  termination: {
+    id: string;
+    state: string;
+    source: string;
+    sourceEventId: string | null;
+    requestedBy: string;
+    reason: string | null;
+    playbook: string;
+    subject: JsonObject;
+    requestedAt: string;
+    effectiveAt: string;
+    revokedAt: string | null;
+    finishedAt: string | null;
+    /** From effective time (or receipt, if later) to the last critical task verified. */
+    timeToRevokeMs: number | null;
+  };
+  tasks: Array<{
+    id: string;
+    step: string;
+    provider: string;
+    action: string;
+    critical: boolean;
+    state: string;
+    notBefore: string;
+    finishedAt: string | null;
+    /** What the provider showed when read back: the proof. */
+    verifiedBy: JsonObject | null;
+    lastError: { kind: string; message: string } | null;
+    attempts: Array<{ attempt: number; worker: string; startedAt: string; finishedAt: string; outcome: string; error: string | null }>;
+  }>;
+  /** People who acted on this termination (cancel, approve, replay, manual steps), from the audit log. */
+  actions: Array<{ at: string; actor: string; action: string; taskId: string | null; data: JsonObject }>;
+  auditChain: { entries: Array<{ seq: number; action: string; hash: string }>; firstSeq: number | null; lastSeq: number | null };
+}
+
+export function buildEvidence(termination: Termination, tasks: Task[], attempts: TaskAttempt[], audit: AuditEntry[], now = new Date()): EvidenceDocument {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  const start = Math.max(termination.effectiveAt.getTime(), termination.requestedAt.getTime());
+  return {
+    schema: 'deprovisiond.evidence/v1',
+    generatedAt: now.toISOString(),
+    termination: {
+      id: termination.id,
+      state: termination.state,
+      source: termination.source,
+      sourceEventId: termination.sourceEventId,
+      requestedBy: termination.createdBy,
+      reason: termination.reason,
+      playbook: termination.playbook,
+      subject: JSON.parse(JSON.stringify(termination.subject)) as JsonObject,
+      requestedAt: termination.requestedAt.toISOString(),
+      effectiveAt: termination.effectiveAt.toISOString(),
+      revokedAt: iso(termination.revokedAt),
+      finishedAt: iso(termination.finishedAt),
+      timeToRevokeMs: termination.revokedAt ? termination.revokedAt.getTime() - start : null,
+    },
+    tasks: tasks.map((task) => ({
+      id: task.id,
+      step: task.stepId,
+      provider: task.provider,
+      action: task.action,
+      critical: task.critical,
+      state: task.state,
+      notBefore: task.notBefore.toISOString(),
+      finishedAt: iso(task.finishedAt),
+      verifiedBy: task.state === 'succeeded' ? ((task.evidence?.verify as JsonObject | undefined) ?? task.evidence) : task.state === 'skipped' ? task.evidence : null,
+      lastError: task.lastError,
+      attempts: attempts
+        .filter((a) => a.taskId === task.id)
+        .map((a) => ({
+          attempt: a.attempt,
+          worker: a.worker,
+          startedAt: a.startedAt.toISOString(),
+          finishedAt: a.finishedAt.toISOString(),
+          outcome: a.outcome,
+          error: a.errorKind ? `${a.errorKind}: ${a.errorMessage ?? ''}` : null,
+        })),
+    })),
+    actions: audit
+      .filter((e) => !e.actor.startsWith('worker:') && e.actor !== 'engine')
+      .map((e) => ({ at: e.at.toISOString(), actor: e.actor, action: e.action, taskId: e.taskId, data: e.data })),
+    auditChain: {
+      entries: audit.map((e) => ({ seq: e.seq, action: e.action, hash: e.hash })),
+      firstSeq: audit[0]?.seq ?? null,
+      lastSeq: audit.at(-1)?.seq ?? null,
+    },
+  };
+}
+
+const escapeHtml = (value: unknown) =>
+  String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** A self-contained, printable page of the same document (no scripts, no external assets). */
+export function renderEvidenceHtml(doc: EvidenceDocument): string {
+  const t = doc.termination;
+  const row = (cells: unknown[]) => `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+  const json = (value: unknown) => `<pre>${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;
+  const tasks = doc.tasks
+    .map(
+      (task) => `
+    <section>
+      <h3>${escapeHtml(task.step)}: ${escapeHtml(task.provider)} · ${escapeHtml(task.action)} <span class="state ${escapeHtml(task.state)}">${escapeHtml(task.state)}</span></h3>
+      <table><tr><th>attempt</th><th>worker</th><th>started</th><th>finished</th><th>outcome</th><th>error</th></tr>
+      ${task.attempts.map((a) => row([a.attempt, a.worker, a.startedAt, a.finishedAt, a.outcome, a.error ?? ''])).join('\n      ')}
+      </table>
+      <p>Verified by read-back:</p>${json(task.verifiedBy)}
+      ${task.lastError ? `<p>Last error: ${escapeHtml(`${task.lastError.kind}: ${task.lastError.message}`)}</p>` : ''}
+    </section>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Evidence: termination ${escapeHtml(t.id)}</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}pre{background:#f6f6f6;padding:.5em;overflow:auto}.state{font-size:.8em;padding:.1em .4em;border-radius:.3em;background:#eee}.succeeded{background:#d4f4d4}.failed{background:#f8d0d0}</style>
+</head><body>
+<h1>Termination evidence</h1>
+<table>
+${[
+  ['termination', t.id],
+  ['state', t.state],
+  ['subject', [t.subject.userName, t.subject.externalId, ...((t.subject.emails as string[] | undefined) ?? [])].filter(Boolean).join(' · ')],
+  ['source', `${t.source}${t.sourceEventId ? ` (${t.sourceEventId})` : ''}, requested by ${t.requestedBy}`],
+  ['reason', t.reason ?? ''],
+  ['playbook', t.playbook],
+  ['requested at', t.requestedAt],
+  ['effective at', t.effectiveAt],
+  ['access revoked at', t.revokedAt ?? 'not yet'],
+  ['time to revoke', t.timeToRevokeMs === null ? 'not yet' : `${t.timeToRevokeMs} ms`],
+  ['audit chain', doc.auditChain.firstSeq === null ? 'no entries' : `entries ${doc.auditChain.firstSeq}–${doc.auditChain.lastSeq}, last hash ${doc.auditChain.entries.at(-1)!.hash}`],
+]
+  .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
+  .join('\n')}
+</table>
+<h2>Tasks</h2>
+${tasks}
+<h2>People and operators</h2>
+<table><tr><th>at</th><th>actor</th><th>action</th><th>task</th></tr>
+${doc.actions.map((a) => row([a.at, a.actor, a.action, a.taskId ?? ''])).join('\n')}
+</table>
+<p>Generated ${escapeHtml(doc.generatedAt)} by deprovisiond.</p>
+</body></html>
+`;
+}

@@ -1,0 +1,107 @@
+/**
+ * The audit chain and the evidence document, against a real SQLite store whose rows are
+ * then tampered with directly, as an attacker with database access would.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildEvidence, renderEvidenceHtml } from '../src/audit/evidence.ts';
+import { verifyAuditChain } from '../src/audit/verify.ts';
+import { createSqliteStore } from '../src/store/sqlite.ts';
+import type { SqlStore } from '../src/store/sql-store.ts';
+import { FakeProvider } from './helpers/fake-provider.ts';
+import { allIn, createHarness } from './helpers/engine-harness.ts';
+
+describe('audit chain', () => {
+  let dir: string;
+  let store: SqlStore;
+  const path = () => join(dir, 'store.db');
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'deprovisiond-audit-'));
+    store = createSqliteStore(path());
+    await store.migrate();
+    for (let i = 1; i <= 6; i += 1) await store.appendAudit({ actor: `admin:${i}`, action: 'test.entry', data: { n: i } });
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const verify = () => verifyAuditChain((after, limit) => store.listAudit(after, limit), 2);
+  const tamper = (sql: string) => {
+    const db = new BetterSqlite3(path());
+    db.exec(sql);
+    db.close();
+  };
+
+  it('verifies an untouched chain, across pages', async () => {
+    expect(await verify()).toMatchObject({ ok: true, entries: 6 });
+  });
+
+  it('reports the first edited row', async () => {
+    tamper(`UPDATE audit_log SET data = '{"n":99}' WHERE seq = 3`);
+    expect(await verify()).toMatchObject({ ok: false, brokenAt: 3, reason: 'edited', entries: 2 });
+  });
+
+  it('reports an edited actor even when the data is untouched', async () => {
+    tamper(`UPDATE audit_log SET actor = 'admin:someone-else' WHERE seq = 5`);
+    expect(await verify()).toMatchObject({ ok: false, brokenAt: 5, reason: 'edited' });
+  });
+
+  it('reports a removed row at the entry after it', async () => {
+    tamper(`DELETE FROM audit_log WHERE seq = 4`);
+    expect(await verify()).toMatchObject({ ok: false, brokenAt: 5, reason: 'removed_or_reordered' });
+  });
+
+  it('reports reordered rows', async () => {
+    tamper(`UPDATE audit_log SET seq = 100 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 3; UPDATE audit_log SET seq = 3 WHERE seq = 100;`);
+    expect(await verify()).toMatchObject({ ok: false, brokenAt: 2, reason: 'removed_or_reordered' });
+  });
+
+  it('reports a row whose hash was recomputed but whose successor still points at the original', async () => {
+    // An attacker who edits a row and fixes its own hash still breaks the next link.
+    const rows = await store.listAudit(0, 10);
+    const { chainHash } = await import('../src/audit/chain.ts');
+    const row = rows[2]!;
+    const forged = chainHash(row.prevHash, { at: row.at.getTime(), actor: row.actor, action: row.action, terminationId: null, taskId: null, data: '{"n":42}' });
+    tamper(`UPDATE audit_log SET data = '{"n":42}', hash = '${forged}' WHERE seq = ${row.seq}`);
+    expect(await verify()).toMatchObject({ ok: false, brokenAt: row.seq + 1, reason: 'removed_or_reordered' });
+  });
+});
+
+describe('evidence document', () => {
+  it('holds the timeline, the read-backs, the operators and the chain position, and no secrets', async () => {
+    const idp = new FakeProvider('idp', ['revoke_sessions', 'disable_account']);
+    const harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }, { id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+    });
+    try {
+      harness.engine().start();
+      const { termination } = await harness.service.submit({ source: 'admin', subject: { userName: 'eve<script>@example.com', emails: [] }, reason: 'left', actor: 'admin:alice' });
+      await harness.waitForTasks(termination.id, allIn('succeeded'));
+      const t = (await harness.store.getTermination(termination.id))!;
+      const audit = (await harness.store.listAudit(0, 1000)).filter((e) => e.terminationId === t.id);
+      const doc = buildEvidence(t, await harness.store.listTasks(t.id), await harness.store.listAttempts(t.id), audit);
+      expect(doc.termination).toMatchObject({ id: t.id, state: 'completed', requestedBy: 'admin:alice', reason: 'left' });
+      expect(doc.termination.timeToRevokeMs).toBeGreaterThanOrEqual(0);
+      expect(doc.tasks.map((x) => [x.step, x.state, x.verifiedBy])).toEqual(
+        expect.arrayContaining([
+          ['revoke', 'succeeded', { verified: 'revoke_sessions' }],
+          ['disable', 'succeeded', { verified: 'disable_account' }],
+        ]),
+      );
+      expect(doc.tasks.every((x) => x.attempts.length === 1 && x.attempts[0]!.outcome === 'succeeded')).toBe(true);
+      expect(doc.actions).toEqual([expect.objectContaining({ actor: 'admin:alice', action: 'termination.created' })]);
+      expect(doc.auditChain.entries.map((e) => e.action)).toEqual(expect.arrayContaining(['termination.created', 'task.succeeded', 'termination.revoked', 'termination.completed']));
+      const html = renderEvidenceHtml(doc);
+      expect(html).toContain('eve&lt;script&gt;@example.com');
+      expect(html).not.toContain('<script>');
+      expect(html).toContain(doc.auditChain.entries.at(-1)!.hash);
+    } finally {
+      await harness.close();
+    }
+  });
+});

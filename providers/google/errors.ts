@@ -10,6 +10,7 @@ import {
   TransientError,
   type DeprovisionError,
 } from '../../src/domain/errors.ts';
+import { parseRetryAfterMs } from '../http/retry-after.ts';
 
 /**
  * Reasons Google gives when a quota is exhausted. Directory answers them with 403 (not
@@ -73,7 +74,7 @@ export function describeFailure(error: unknown): GoogleFailure {
     status,
     reasons,
     message: message.replace(/\s+/g, ' ').slice(0, 300),
-    retryAfterMs: parseRetryAfter(headerValue(response?.headers, 'retry-after')),
+    retryAfterMs: parseRetryAfterMs(headerValue(response?.headers, 'retry-after')),
   };
 }
 
@@ -95,15 +96,6 @@ function headerValue(headers: unknown, name: string): string | null {
     if (key.toLowerCase() === name && typeof value === 'string') return value;
   }
   return null;
-}
-
-/** Retry-After is delta-seconds or an HTTP date. */
-export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | null {
-  if (value === null || value.trim() === '') return null;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  return Number.isNaN(at) ? null : Math.max(0, at - nowMs);
 }
 
 export function isRateLimited(failure: GoogleFailure): boolean {

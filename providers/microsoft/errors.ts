@@ -8,6 +8,7 @@ import {
   TransientError,
   type DeprovisionError,
 } from '../../src/domain/errors.ts';
+import { parseRetryAfterMs } from '../http/retry-after.ts';
 
 /**
  * Delay reported when Graph throttles without a Retry-After header (it does not always
@@ -15,16 +16,6 @@ import {
  * throttling window to move on and short enough not to stall a critical revocation.
  */
 export const DEFAULT_RATE_LIMIT_RETRY_AFTER_MS = 10_000;
-
-/** Retry-After as delta-seconds or an HTTP date; null when absent or unreadable. */
-export function parseRetryAfterMs(value: string | null, nowMs: number): number | null {
-  if (value === null || value.trim() === '') return null;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, at - nowMs);
-}
 
 /**
  * One status, one class:

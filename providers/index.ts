@@ -2,8 +2,9 @@
 import { googleModule } from './google/index.ts';
 import { microsoftModule } from './microsoft/index.ts';
 import type { ProviderModule } from './module.ts';
+import { notifyModule } from './notify/index.ts';
 import { oktaModule } from './okta/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule<any>> = new Map<string, ProviderModule<any>>(
-  [oktaModule as ProviderModule<any>, googleModule, microsoftModule].map((m) => [m.kind, m]),
+  [oktaModule as ProviderModule<any>, googleModule, microsoftModule, notifyModule].map((m) => [m.kind, m]),
 );

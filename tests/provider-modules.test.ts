@@ -8,8 +8,8 @@ import { providerModules } from '../providers/index.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 
 describe('provider modules', () => {
-  it('registers the three identity providers', () => {
-    expect([...providerModules.keys()].sort()).toEqual(['google', 'microsoft', 'okta']);
+  it('registers every provider kind', () => {
+    expect([...providerModules.keys()].sort()).toEqual(['google', 'microsoft', 'notify', 'okta']);
   });
 
   for (const [kind, module] of providerModules) {

@@ -1,0 +1,61 @@
+/**
+ * Notifications as tasks: a `notify` step POSTs one message, retried like any task. A
+ * webhook receiver has no read API, so the proof is its 2xx answer; `verify` reports that
+ * acknowledgement honestly instead of pretending to read anything back.
+ */
+import type { Provider } from '../contract.ts';
+import { VerificationError } from '../contract.ts';
+import { errorForNetwork, errorForStatus } from '../http/errors.ts';
+import type { NotifyConfig } from './config.ts';
+import { notificationBody } from './message.ts';
+
+/** Slack and most receivers ask for a pause without saying how long: a second is the usual answer. */
+const DEFAULT_RETRY_AFTER_MS = 1000;
+
+export function createNotifyProvider(config: NotifyConfig, name: string, now: () => number = Date.now): Provider {
+  // Acknowledgements of this process, by termination and event: verify runs right after execute.
+  const acknowledged = new Map<string, { status: number; at: string }>();
+  const key = (terminationId: string, event: unknown) => `${terminationId}:${String(event ?? 'custom')}`;
+  return {
+    kind: 'notify',
+    name,
+    // A channel, not an account: every termination can be notified about.
+    resolve: async () => ({ id: name }),
+    actions: {
+      notify: {
+        async execute(_account, ctx) {
+          const body = notificationBody(config.format, { terminationId: ctx.terminationId, subject: ctx.subject, params: ctx.params });
+          let response: Response;
+          try {
+            response = await fetch(config.url, {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/json',
+                // Receivers that dedupe can drop the copy a retry after a lost answer sends.
+                'idempotency-key': key(ctx.terminationId, ctx.params.event),
+                ...config.headers,
+              },
+              body: JSON.stringify(body),
+              signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(config.timeoutMs)]),
+            });
+            await response.arrayBuffer();
+          } catch (error) {
+            throw errorForNetwork(error, `notify ${name}`);
+          }
+          if (!response.ok) {
+            throw errorForStatus(response.status, response.headers, `notify ${name}: HTTP ${response.status}`, { nowMs: now(), defaultRetryAfterMs: DEFAULT_RETRY_AFTER_MS });
+          }
+          const ack = { status: response.status, at: new Date(now()).toISOString() };
+          acknowledged.set(key(ctx.terminationId, ctx.params.event), ack);
+          return { evidence: { channel: name, format: config.format, event: String(ctx.params.event ?? 'custom'), ...ack } };
+        },
+        async verify(_account, ctx) {
+          const ack = acknowledged.get(key(ctx.terminationId, ctx.params.event));
+          if (!ack) throw new VerificationError('no acknowledgement recorded for this notification', { channel: name });
+          acknowledged.delete(key(ctx.terminationId, ctx.params.event));
+          return { acknowledgedWith: ack.status, at: ack.at, readBack: 'none: a webhook receiver offers no read API; its 2xx is the proof of delivery' };
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { notifyModule } from '../providers/notify/index.ts';
+import type { Provider } from '../providers/contract.ts';
+import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
+import { actionContext, freshSubject } from './helpers/context.ts';
+
+describe('notify provider', () => {
+  let sandbox: Awaited<ReturnType<typeof notifyModule.startSandbox>> & { messages?: Array<{ body: unknown; idempotencyKey: string | null }> };
+  let provider: Provider;
+
+  beforeAll(async () => {
+    sandbox = await notifyModule.startSandbox({});
+    provider = notifyModule.create(notifyModule.sandboxConfig(sandbox), { name: 'security', logger: silentLogger() });
+  });
+  afterAll(() => sandbox.close());
+
+  const send = async (params: Record<string, string>) => {
+    const subject = { ...freshSubject('notify'), displayName: 'Ada Lovelace' };
+    const ctx = actionContext(subject, { params, terminationId: `t-${Math.random()}` });
+    const account = (await provider.resolve(subject, ctx))!;
+    const executed = await provider.actions.notify!.execute(account, ctx);
+    return { ctx, account, executed };
+  };
+
+  it('delivers a message with no secret and no reason text, and reports the acknowledgement', async () => {
+    const before = sandbox.messages!.length;
+    const { ctx, account, executed } = await send({ event: 'failed', failedStep: 'okta-suspend', errorKind: 'permanent' });
+    expect(executed.evidence).toMatchObject({ channel: 'security', status: 200, event: 'failed' });
+    expect(await provider.actions.notify!.verify(account, ctx)).toMatchObject({ acknowledgedWith: 200 });
+    const message = sandbox.messages![before]!;
+    expect(message.body).toMatchObject({ type: 'deprovisiond.termination.failed', terminationId: ctx.terminationId, failedStep: 'okta-suspend' });
+    expect(JSON.stringify(message.body)).toContain('Ada Lovelace');
+    expect(JSON.stringify(message.body)).not.toMatch(/sandbox-notify-token|Bearer/);
+    expect(message.idempotencyKey).toBe(`${ctx.terminationId}:failed`);
+  });
+
+  it('cannot verify what it did not send', async () => {
+    const subject = freshSubject('notify');
+    const ctx = actionContext(subject, { params: { event: 'started' } });
+    await expect(provider.actions.notify!.verify({ id: 'security' }, ctx)).rejects.toBeInstanceOf(VerificationError);
+  });
+
+  it('maps 429 with Retry-After, 5xx and a refused token to typed errors', async () => {
+    sandbox.control.setFaults({ rateLimitRate: 1, rateLimitRetryAfterMs: 3000 });
+    const limited = await send({ event: 'started' }).catch((e: unknown) => e);
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect((limited as RateLimitedError).retryAfterMs).toBe(3000);
+    sandbox.control.setFaults({ errorRate: 1 });
+    expect(await send({ event: 'started' }).catch((e: unknown) => e)).toBeInstanceOf(TransientError);
+    sandbox.control.setFaults({});
+    const stranger = notifyModule.create({ ...notifyModule.sandboxConfig(sandbox), headers: {} }, { name: 'x', logger: silentLogger() });
+    const ctx = actionContext(freshSubject('n'), { params: { event: 'started' } });
+    const error = await stranger.actions.notify!.execute({ id: 'x' }, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(String((error as Error).message)).not.toContain('sandbox-notify-token');
+  });
+
+  it('formats for Slack incoming webhooks', async () => {
+    const slack = notifyModule.create({ ...notifyModule.sandboxConfig(sandbox), format: 'slack' }, { name: 'slack', logger: silentLogger() });
+    const before = sandbox.messages!.length;
+    const ctx = actionContext({ ...freshSubject('s'), displayName: 'Grace Hopper' }, { params: { event: 'revoked' } });
+    await slack.actions.notify!.execute({ id: 'slack' }, ctx);
+    expect(sandbox.messages![before]!.body).toEqual({ text: `Access revoked for Grace Hopper: every critical step verified. Termination ${ctx.terminationId}.` });
+  });
+});

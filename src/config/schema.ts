@@ -49,6 +49,26 @@ const providerSchema = z
   // The rest of the block belongs to the provider kind and is checked by its own schema.
   .catchall(z.unknown());
 
+const oidcSchema = z
+  .object({
+    /** Issuer URL; its /.well-known/openid-configuration names the JWKS. https, or http on loopback (tests). */
+    issuer: z
+      .url()
+      .refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), {
+        message: 'expected an https URL (http only on loopback)',
+      }),
+    /** The `aud` the tokens must carry. */
+    audience: z.string().min(1),
+    /** Claim holding the caller's roles or groups (a string or an array of strings). Default `roles`. */
+    roleClaim: z.string().min(1).default('roles'),
+    /** Claim values that grant each role; operator wins when both match. A token with none is refused (403). */
+    roles: z
+      .object({ viewer: z.array(z.string().min(1)).default([]), operator: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .default({ viewer: [], operator: [] }),
+  })
+  .strict();
+
 const stepSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, "_", "." or "-"'),
@@ -100,6 +120,8 @@ export const configSchema = z
         webhook: z.array(z.string().min(16)).default([]),
         /** Serve /metrics without a token. Default false: Prometheus sends a viewer token. */
         publicMetrics: z.boolean().default(false),
+        /** Admin API: also accept OIDC access tokens (JWTs) from this issuer. Unset: bearer tokens only. */
+        oidc: oidcSchema.optional(),
       })
       .strict()
       .default({ admin: [], scim: [], webhook: [], publicMetrics: false }),

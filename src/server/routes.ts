@@ -9,6 +9,9 @@ import type { Engine } from '../engine/engine.ts';
 import type { EngineEventBus } from '../engine/events.ts';
 import type { TerminationService } from '../intake/termination-service.ts';
 import type { Store } from '../store/store.ts';
+import { buildAdminRouter } from '../admin/router.ts';
+import { buildWebhookRouter } from '../intake/webhook.ts';
+import { createScimRouter } from '../intake/scim/router.ts';
 
 export interface RouteDeps {
   config: Config;
@@ -20,6 +23,10 @@ export interface RouteDeps {
   now: () => Date;
 }
 
-export async function buildRouters(_deps: RouteDeps): Promise<Array<{ path: string; router: Router }>> {
-  return [];
+export async function buildRouters(deps: RouteDeps): Promise<Array<{ path: string; router: Router }>> {
+  return [
+    { path: '/scim/v2', router: createScimRouter({ ...deps, logger: deps.logger.child({ component: 'scim' }) }) },
+    { path: '/webhooks', router: buildWebhookRouter(deps) },
+    { path: '/admin/v1', router: buildAdminRouter(deps) },
+  ];
 }

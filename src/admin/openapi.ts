@@ -1,0 +1,259 @@
+/**
+ * The OpenAPI 3.1 document of the admin API. Request schemas are generated from the zod
+ * schemas the handlers validate with; tests/admin-openapi.test.ts checks that every
+ * route of the router is documented here and every documented path is routed.
+ */
+import { z } from 'zod';
+import { ACTIONS } from '../domain/types.ts';
+import { cancelBody, completeBody, createBody, listQuery, TERMINATION_STATES } from './schemas.ts';
+
+const TASK_STATES = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'];
+
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: unknown) => ({ 'application/json': { schema } });
+const dateTime = { type: 'string', format: 'date-time' };
+const nullable = (schema: Record<string, unknown>) => ({ oneOf: [schema, { type: 'null' }] });
+const object = { type: 'object', additionalProperties: true };
+
+const errors = {
+  '400': { description: 'Invalid input; `error` names the field.', content: json(ref('Error')) },
+  '401': { description: 'Missing or invalid bearer token (`WWW-Authenticate: Bearer`).', content: json(ref('Error')) },
+  '403': { description: 'The token lacks the role this operation needs.', content: json(ref('Error')) },
+  '404': { description: 'Unknown termination or task.', content: json(ref('Error')) },
+  '409': { description: 'The transition is not possible from the current state.', content: json(ref('Error')) },
+  '413': { description: 'Request body larger than `server.bodyLimit`.', content: json(ref('Error')) },
+  '503': { description: 'The store (or the OIDC issuer) is unavailable; retry later.', content: json(ref('Error')) },
+} as const;
+const pick = (...codes: Array<keyof typeof errors>) => Object.fromEntries(codes.map((c) => [c, errors[c]]));
+
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Termination id.' };
+const taskParam = { name: 'taskId', in: 'path', required: true, schema: { type: 'string' }, description: 'Task id.' };
+
+function queryParameters(schema: z.ZodType): unknown[] {
+  const { properties = {} } = jsonSchema(schema) as { properties?: Record<string, Record<string, unknown>> };
+  return Object.entries(properties).map(([name, property]) => ({ name, in: 'query', required: false, schema: property }));
+}
+
+function write(summary: string, options: { parameters?: unknown[]; body?: z.ZodType; ok: unknown; codes: Array<keyof typeof errors>; description?: string }) {
+  return {
+    summary,
+    ...(options.description ? { description: options.description } : {}),
+    'x-required-role': 'operator',
+    parameters: options.parameters ?? [],
+    ...(options.body ? { requestBody: { required: false, content: json(jsonSchema(options.body)) } } : {}),
+    responses: { '200': { description: 'Done.', content: json(options.ok) }, ...pick(...options.codes) },
+  };
+}
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'deprovisiond admin API',
+      version: '1',
+      description:
+        'Inspect, create, cancel, approve and replay terminations. Every request needs `Authorization: Bearer <token>`: ' +
+        'a configured admin token (role viewer or operator) or, when configured, an OIDC access token whose role claim maps to a role. ' +
+        'Viewers may read (and dry-run); operators may also write. Every write is audited with the caller.',
+    },
+    servers: [{ url: '/admin/v1' }],
+    security: [{ bearer: [] }],
+    paths: {
+      '/openapi.json': {
+        get: {
+          summary: 'This document.',
+          'x-required-role': 'viewer',
+          responses: { '200': { description: 'OpenAPI 3.1 document.', content: json(object) }, ...pick('401', '403') },
+        },
+      },
+      '/terminations': {
+        get: {
+          summary: 'List terminations, newest first.',
+          description:
+            '`subject` takes a subject key (`ext:E1`, `user:a@x.com`, `email:a@x.com`) or a raw identifier, matched against every key it could form. ' +
+            'Pass `nextCursor` back as `cursor` for the next page.',
+          'x-required-role': 'viewer',
+          parameters: queryParameters(listQuery),
+          responses: {
+            '200': {
+              description: 'One page.',
+              content: json({
+                type: 'object',
+                required: ['items', 'nextCursor'],
+                properties: { items: { type: 'array', items: ref('Termination') }, nextCursor: nullable({ type: 'string' }) },
+              }),
+            },
+            ...pick('400', '401', '403', '503'),
+          },
+        },
+        post: {
+          summary: 'Create a termination, or plan one (`dryRun`).',
+          description:
+            'With `?dryRun=true` or `"dryRun": true` the plan is returned and nothing is written (viewers may do this). ' +
+            'Otherwise an operator creates the termination; an open termination for the same subject, or an earlier request with the same ' +
+            '`Idempotency-Key`, is returned instead with `duplicate: true` and status 200.',
+          'x-required-role': 'operator (viewer for dry runs)',
+          parameters: [
+            { name: 'dryRun', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] } },
+            { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 256 } },
+          ],
+          requestBody: { required: true, content: json(jsonSchema(createBody)) },
+          responses: {
+            '200': { description: 'A duplicate (the existing termination), or the plan of a dry run.', content: json({ oneOf: [ref('Created'), ref('Plan')] }) },
+            '201': { description: 'Created.', content: json(ref('Created')) },
+            ...pick('400', '401', '403', '413', '503'),
+          },
+        },
+      },
+      '/terminations/{id}': {
+        get: {
+          summary: 'One termination with its tasks, attempts, errors and evidence.',
+          'x-required-role': 'viewer',
+          parameters: [idParam],
+          responses: { '200': { description: 'Found.', content: json(ref('TerminationDetail')) }, ...pick('401', '403', '404', '503') },
+        },
+      },
+      '/terminations/{id}/cancel': {
+        post: write('Cancel an open termination and every task not yet run (e.g. a rehire).', {
+          parameters: [idParam],
+          body: cancelBody,
+          ok: { type: 'object', properties: { termination: ref('Termination') } },
+          codes: ['400', '401', '403', '404', '409', '413', '503'],
+        }),
+      },
+      '/terminations/{id}/approve': {
+        post: write('Release a held termination (blast-radius brake) to run.', {
+          parameters: [idParam],
+          ok: { type: 'object', properties: { termination: ref('Termination') } },
+          codes: ['401', '403', '404', '409', '503'],
+        }),
+      },
+      '/terminations/{id}/replay': {
+        post: write('Put every failed task back in the queue with a fresh retry budget.', {
+          parameters: [idParam],
+          ok: ref('Replayed'),
+          codes: ['401', '403', '404', '409', '503'],
+        }),
+      },
+      '/terminations/{id}/tasks/{taskId}/replay': {
+        post: write('Put one failed task back in the queue with a fresh retry budget.', {
+          parameters: [idParam, taskParam],
+          ok: ref('Replayed'),
+          codes: ['401', '403', '404', '409', '503'],
+        }),
+      },
+      '/terminations/{id}/tasks/{taskId}/complete': {
+        post: {
+          ...write('Complete a manual checklist task.', {
+            description: 'Answers 409 "not a manual task" for any other task. Completing manual tasks is not implemented yet: 501.',
+            parameters: [idParam, taskParam],
+            body: completeBody,
+            ok: object,
+            codes: ['400', '401', '403', '404', '409', '413', '503'],
+          }),
+        },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An admin token from `auth.admin`, or an OIDC access token (JWT) when `auth.oidc` is set.' },
+      },
+      schemas: {
+        Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, details: {} } },
+        Subject: jsonSchema(createBody.shape.subject),
+        Termination: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            source: { type: 'string', enum: ['scim', 'webhook', 'admin'] },
+            sourceEventId: nullable({ type: 'string' }),
+            subjectKey: { type: 'string' },
+            subject: ref('Subject'),
+            reason: nullable({ type: 'string' }),
+            playbook: { type: 'string' },
+            state: { type: 'string', enum: [...TERMINATION_STATES] },
+            requestedAt: dateTime,
+            effectiveAt: dateTime,
+            revokedAt: nullable(dateTime),
+            finishedAt: nullable(dateTime),
+            createdBy: { type: 'string' },
+          },
+        },
+        Task: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            terminationId: { type: 'string' },
+            stepId: { type: 'string' },
+            provider: { type: 'string' },
+            action: { type: 'string', enum: [...ACTIONS] },
+            params: object,
+            critical: { type: 'boolean' },
+            dependsOn: { type: 'array', items: { type: 'string' } },
+            notBefore: dateTime,
+            state: { type: 'string', enum: TASK_STATES },
+            attempts: { type: 'integer' },
+            rateLimitedCount: { type: 'integer' },
+            nextAttemptAt: dateTime,
+            leaseOwner: nullable({ type: 'string' }),
+            leaseExpiresAt: nullable(dateTime),
+            account: nullable(object),
+            checkpoint: nullable(object),
+            lastError: nullable({ type: 'object', properties: { kind: { type: 'string' }, message: { type: 'string' } } }),
+            evidence: nullable(object),
+            startedAt: nullable(dateTime),
+            finishedAt: nullable(dateTime),
+          },
+        },
+        TaskAttempt: {
+          type: 'object',
+          properties: {
+            taskId: { type: 'string' },
+            attempt: { type: 'integer' },
+            worker: { type: 'string' },
+            startedAt: dateTime,
+            finishedAt: dateTime,
+            outcome: { type: 'string', enum: ['succeeded', 'skipped', 'in_progress', 'retry', 'failed'] },
+            errorKind: nullable({ type: 'string' }),
+            errorMessage: nullable({ type: 'string' }),
+            evidence: nullable(object),
+          },
+        },
+        TerminationDetail: {
+          type: 'object',
+          properties: {
+            termination: ref('Termination'),
+            tasks: { type: 'array', items: ref('Task') },
+            attempts: { type: 'array', items: ref('TaskAttempt') },
+            errors: { type: 'array', items: object, description: 'The last error of every task that has one.' },
+            evidence: { type: 'array', items: object, description: 'What each finished task read back.' },
+          },
+        },
+        Created: {
+          type: 'object',
+          properties: { terminationId: { type: 'string' }, state: { type: 'string' }, duplicate: { type: 'boolean' }, termination: ref('Termination') },
+        },
+        Plan: {
+          type: 'object',
+          properties: {
+            dryRun: { const: true },
+            plan: {
+              type: 'object',
+              properties: { subjectKey: { type: 'string' }, playbook: { type: 'string' }, effectiveAt: dateTime, tasks: { type: 'array', items: object } },
+            },
+            existingTerminationId: nullable({ type: 'string' }),
+          },
+        },
+        Replayed: {
+          type: 'object',
+          properties: { termination: ref('Termination'), replayed: { type: 'array', items: ref('Task') } },
+        },
+      },
+    },
+  };
+}

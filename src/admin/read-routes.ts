@@ -1,0 +1,39 @@
+/** GET /terminations and GET /terminations/{id}: what viewers may see. */
+import type { Request, Response } from 'express';
+import { BadRequestError, NotFoundError, UnavailableError, fromStore } from '../server/http-errors.ts';
+import { InvalidCursorError } from '../store/sql-store.ts';
+import type { AdminDeps } from './deps.ts';
+import { parse } from './parse.ts';
+import { listQuery } from './schemas.ts';
+import { subjectKeysFor, terminationDetail } from './views.ts';
+
+export function listTerminations(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const query = parse(listQuery, req.query, 'query');
+    let page;
+    try {
+      page = await deps.store.listTerminations({
+        state: query.state,
+        subjectKeys: query.subject ? subjectKeysFor(query.subject) : undefined,
+        since: query.since,
+        until: query.until,
+        limit: query.limit,
+        cursor: query.cursor,
+      });
+    } catch (error) {
+      if (error instanceof InvalidCursorError) throw new BadRequestError('cursor: invalid pagination cursor');
+      throw new UnavailableError('store unavailable, retry later', error);
+    }
+    res.json({ items: page.items, nextCursor: page.nextCursor });
+  };
+}
+
+export function getTermination(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const id = String(req.params.id);
+    const termination = await fromStore(() => deps.store.getTermination(id));
+    if (!termination) throw new NotFoundError(`termination ${id} not found`);
+    const [tasks, attempts] = await fromStore(() => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id)]));
+    res.json(terminationDetail(termination, tasks, attempts));
+  };
+}

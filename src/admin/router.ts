@@ -1,0 +1,43 @@
+/**
+ * The admin API under /admin/v1. Authentication runs before any body is read, so an
+ * unauthenticated caller cannot make the daemon buffer a body; writes then need an
+ * operator. The OpenAPI document is served to any authenticated caller (viewer or
+ * operator): it describes no secret, but the API surface is not advertised to strangers.
+ */
+import express, { type Router } from 'express';
+import { NotFoundError, jsonErrors } from '../server/http-errors.ts';
+import { authenticate, requireOperator } from './auth.ts';
+import type { AdminDeps } from './deps.ts';
+import { OidcVerifier } from './oidc.ts';
+import { openApiDocument } from './openapi.ts';
+import { getTermination, listTerminations } from './read-routes.ts';
+import { approveTermination, cancelTermination, completeTask, createTermination, replayTasks } from './write-routes.ts';
+
+export function buildAdminRouter(deps: AdminDeps): Router {
+  const logger = deps.logger.child({ component: 'admin' });
+  const oidc = deps.oidc !== undefined ? deps.oidc : deps.config.auth.oidc ? new OidcVerifier(deps.config.auth.oidc) : null;
+  const document = openApiDocument();
+  const router = express.Router();
+
+  router.use(authenticate(deps.config.auth, oidc));
+  router.use(express.json({ limit: deps.config.server.bodyLimit }));
+
+  router.get('/openapi.json', (_req, res) => {
+    res.json(document);
+  });
+  router.get('/terminations', listTerminations(deps));
+  // Role checked inside: a dry run is open to viewers.
+  router.post('/terminations', createTermination(deps));
+  router.get('/terminations/:id', getTermination(deps));
+  router.post('/terminations/:id/cancel', requireOperator, cancelTermination(deps));
+  router.post('/terminations/:id/approve', requireOperator, approveTermination(deps));
+  router.post('/terminations/:id/replay', requireOperator, replayTasks(deps));
+  router.post('/terminations/:id/tasks/:taskId/replay', requireOperator, replayTasks(deps));
+  router.post('/terminations/:id/tasks/:taskId/complete', requireOperator, completeTask(deps));
+
+  router.use(() => {
+    throw new NotFoundError('not found');
+  });
+  router.use(jsonErrors(logger, 'Bearer realm="deprovisiond"'));
+  return router;
+}

@@ -1,0 +1,45 @@
+/**
+ * Request shapes of the admin API, as zod schemas: the handlers validate with them and
+ * the OpenAPI document is generated from them, so the two cannot drift apart.
+ */
+import { z } from 'zod';
+import { instantSchema, terminationFields } from '../intake/termination-schema.ts';
+
+export const TERMINATION_STATES = ['scheduled', 'held', 'running', 'completed', 'failed', 'cancelled'] as const;
+
+export const listQuery = z
+  .object({
+    state: z.enum(TERMINATION_STATES).optional(),
+    /** A subject key (`ext:E1`, `user:a@x.com`, `email:a@x.com`) or a raw identifier. */
+    subject: z.string().trim().min(1).max(330).optional(),
+    /** Requested at or after (ISO 8601). */
+    since: instantSchema.optional(),
+    /** Requested before (ISO 8601). */
+    until: instantSchema.optional(),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+    /** `nextCursor` of the previous page. */
+    cursor: z.string().min(1).max(512).optional(),
+  })
+  .strict();
+
+export const createQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
+
+export const createBody = z
+  .object({
+    ...terminationFields,
+    /** Plan only: answer with the tasks this termination would get, write nothing. */
+    dryRun: z.boolean().optional(),
+  })
+  .strict();
+
+export const cancelBody = z.object({ reason: z.string().trim().min(1).max(1000).optional() }).strict();
+
+export const completeBody = z
+  .object({
+    outcome: z.enum(['done', 'not_applicable']),
+    reason: z.string().trim().min(1).max(1000),
+  })
+  .strict();
+
+/** Optional `Idempotency-Key` header of POST /terminations: the source event id of an admin termination. */
+export const idempotencyKey = z.string().trim().min(1).max(256).optional();

@@ -1,0 +1,110 @@
+/**
+ * The operator's writes: create (or plan), cancel, approve, replay, complete. Each checks
+ * the state first so an impossible transition is a 409 that says why; the store then
+ * performs the change and audits it with the caller's identity in the same transaction.
+ */
+import type { Request, Response } from 'express';
+import type { Task, Termination } from '../domain/types.ts';
+import { checkPlan, toSubject } from '../intake/termination-schema.ts';
+import { ConflictError, ForbiddenError, HttpError, NotFoundError, fromStore } from '../server/http-errors.ts';
+import type { AdminDeps } from './deps.ts';
+import { parse } from './parse.ts';
+import { principalOf } from './principal.ts';
+import { cancelBody, completeBody, createBody, createQuery, idempotencyKey } from './schemas.ts';
+
+/** States a termination can be cancelled from (the store's notion of open). */
+const CANCELLABLE: ReadonlyArray<Termination['state']> = ['scheduled', 'held', 'running', 'failed'];
+
+export function createTermination(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const query = parse(createQuery, req.query, 'query');
+    const body = parse(createBody, req.body ?? {}, 'body');
+    const principal = principalOf(res);
+    const dryRun = query.dryRun === 'true' || body.dryRun === true;
+    // A dry run writes nothing, so viewers may plan; creating needs an operator.
+    if (!dryRun && principal.role !== 'operator') throw new ForbiddenError('operator role required');
+    const subject = toSubject(body.subject);
+    const request = { subject, reason: body.reason ?? null, effectiveAt: body.effectiveAt ?? null, playbook: body.playbook ?? null };
+    const plan = checkPlan(deps.terminations, request);
+    if (dryRun) {
+      const existing = await fromStore(() => deps.store.findOpenTermination(plan.subjectKey));
+      res.json({ dryRun: true, plan, existingTerminationId: existing?.id ?? null });
+      return;
+    }
+    const key = parse(idempotencyKey, req.get('idempotency-key'), 'Idempotency-Key');
+    const result = await fromStore(() =>
+      deps.terminations.submit({ ...request, source: 'admin', sourceEventId: key ?? null, actor: principal.actor }),
+    );
+    const { termination } = result;
+    res
+      .status(result.created ? 201 : 200)
+      .json({ terminationId: termination.id, state: termination.state, duplicate: !result.created, termination });
+  };
+}
+
+export function cancelTermination(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const body = parse(cancelBody, req.body ?? {}, 'body');
+    const termination = await requireTermination(deps, req);
+    if (!CANCELLABLE.includes(termination.state)) throw new ConflictError(`termination is ${termination.state}; it can no longer be cancelled`);
+    const cancelled = await fromStore(() =>
+      deps.store.cancelTermination(termination.id, principalOf(res).actor, body.reason ?? 'cancelled by operator'),
+    );
+    if (!cancelled) throw new NotFoundError(`termination ${termination.id} not found`);
+    // It finished between our read and the cancel: the store left it as it was.
+    if (cancelled.state !== 'cancelled') throw new ConflictError(`termination is ${cancelled.state}; it can no longer be cancelled`);
+    res.json({ termination: cancelled });
+  };
+}
+
+export function approveTermination(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const termination = await requireTermination(deps, req);
+    if (termination.state !== 'held') throw new ConflictError(`termination is ${termination.state}; only held terminations need approval`);
+    const approved = await fromStore(() => deps.store.approveTermination(termination.id, principalOf(res).actor));
+    if (!approved) throw new ConflictError('termination is no longer held');
+    res.json({ termination: approved });
+  };
+}
+
+/** POST /terminations/{id}/replay (every failed task) and .../tasks/{taskId}/replay (one). */
+export function replayTasks(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const termination = await requireTermination(deps, req);
+    // A cancelled termination's tasks never run again: a replayed one would wait forever.
+    if (termination.state === 'cancelled') throw new ConflictError('termination is cancelled; its tasks cannot be replayed');
+    const task = req.params.taskId === undefined ? null : await requireTask(deps, termination, String(req.params.taskId));
+    if (task && task.state !== 'failed') throw new ConflictError(`task is ${task.state}; only failed tasks can be replayed`);
+    const replayed = await fromStore(() => deps.store.replayFailedTasks(termination.id, task?.id ?? null, principalOf(res).actor));
+    if (replayed.length === 0) throw new ConflictError(task ? 'task is no longer failed' : 'no failed tasks to replay');
+    const after = await fromStore(() => deps.store.getTermination(termination.id));
+    res.json({ termination: after ?? termination, replayed });
+  };
+}
+
+/**
+ * Manual checklist items are a later issue: the store has no transition for them yet.
+ * The endpoint exists so clients can be written against it; today it refuses every task.
+ */
+export function completeTask(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    parse(completeBody, req.body ?? {}, 'body');
+    const termination = await requireTermination(deps, req);
+    const task = await requireTask(deps, termination, String(req.params.taskId));
+    if (task.action !== 'manual') throw new ConflictError('not a manual task');
+    throw new HttpError(501, 'completing manual tasks is not implemented yet');
+  };
+}
+
+async function requireTermination(deps: AdminDeps, req: Request): Promise<Termination> {
+  const id = String(req.params.id);
+  const termination = await fromStore(() => deps.store.getTermination(id));
+  if (!termination) throw new NotFoundError(`termination ${id} not found`);
+  return termination;
+}
+
+async function requireTask(deps: AdminDeps, termination: Termination, taskId: string): Promise<Task> {
+  const task = await fromStore(() => deps.store.getTask(taskId));
+  if (!task || task.terminationId !== termination.id) throw new NotFoundError(`task ${taskId} not found in termination ${termination.id}`);
+  return task;
+}

@@ -1,0 +1,121 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidOidcTokenError, OidcUnavailableError, OidcVerifier } from '../src/admin/oidc.ts';
+import { startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
+
+/** A local OIDC issuer: discovery document and JWKS on 127.0.0.1, switchable off. */
+let issuerServer: Server;
+let issuer: string;
+let discoveryDown = false;
+let signingKey: CryptoKey;
+let strangerKey: CryptoKey;
+let t: TestDaemon;
+
+const roles = { viewer: ['sec-viewers'], operator: ['sec-ops'] };
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('ES256');
+  signingKey = pair.privateKey;
+  strangerKey = (await generateKeyPair('ES256')).privateKey;
+  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
+  const app = express();
+  app.get('/.well-known/openid-configuration', (_req, res) => {
+    if (discoveryDown) return void res.status(503).end();
+    res.json({ issuer, jwks_uri: `${issuer}/jwks` });
+  });
+  app.get('/jwks', (_req, res) => void res.json({ keys: [jwk] }));
+  issuerServer = app.listen(0, '127.0.0.1');
+  await once(issuerServer, 'listening');
+  issuer = `http://127.0.0.1:${(issuerServer.address() as AddressInfo).port}`;
+  t = await startTestDaemon({ auth: { oidc: { issuer, audience: 'deprovisiond', roleClaim: 'groups', roles } } });
+});
+afterAll(async () => {
+  await t?.stop();
+  issuerServer?.closeAllConnections();
+  await new Promise((resolve) => issuerServer?.close(resolve));
+});
+
+async function token(claims: Record<string, unknown>, options: { key?: CryptoKey; audience?: string; issuer?: string; expiresIn?: string | number } = {}) {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+    .setSubject(String(claims.sub ?? 'alice'))
+    .setIssuer(options.issuer ?? issuer)
+    .setAudience(options.audience ?? 'deprovisiond')
+    .setIssuedAt()
+    .setExpirationTime(options.expiresIn ?? '5m')
+    .sign(options.key ?? signingKey);
+}
+
+describe('admin API with OIDC access tokens', () => {
+  it('answers 503 while the issuer cannot be discovered, and recovers once it can', async () => {
+    discoveryDown = true;
+    const jwt = await token({ groups: ['sec-viewers'] });
+    const down = await t.api('GET', '/admin/v1/terminations', { token: jwt });
+    expect(down.status).toBe(503);
+    expect(down.body.error).toBe('identity provider unavailable, retry later');
+    discoveryDown = false;
+    expect((await t.api('GET', '/admin/v1/terminations', { token: jwt })).status).toBe(200);
+  });
+
+  it('lets a viewer read and refuses its writes', async () => {
+    const jwt = await token({ sub: 'val', groups: ['sec-viewers', 'everyone'] });
+    expect((await t.api('GET', '/admin/v1/terminations', { token: jwt })).status).toBe(200);
+    const res = await t.api('POST', '/admin/v1/terminations', { token: jwt, body: { subject: uniqueSubject('oidc-viewer') } });
+    expect(res.status).toBe(403);
+  });
+
+  it('lets an operator write, audited as oidc:<sub>', async () => {
+    const jwt = await token({ sub: 'olga', groups: 'sec-ops' });
+    const res = await t.api('POST', '/admin/v1/terminations', { token: jwt, body: { subject: uniqueSubject('oidc-op'), effectiveAt: new Date(Date.now() + 3_600_000).toISOString() } });
+    expect(res.status).toBe(201);
+    expect(res.body.termination.createdBy).toBe('oidc:olga');
+    const cancel = await t.api('POST', `/admin/v1/terminations/${res.body.terminationId}/cancel`, { token: jwt, body: { reason: 'test' } });
+    expect(cancel.status).toBe(200);
+    const audit = (await t.daemon.store.listAudit(0, 10_000)).filter((e) => e.terminationId === res.body.terminationId);
+    expect(audit.map((e) => `${e.action}:${e.actor}`)).toEqual(['termination.created:oidc:olga', 'termination.cancelled:oidc:olga']);
+  });
+
+  it('refuses a valid token that carries no configured role with 403', async () => {
+    const res = await t.api('GET', '/admin/v1/terminations', { token: await token({ groups: ['everyone'] }) });
+    expect(res.status).toBe(403);
+    expect(res.body.error).toBe('token carries no admin role');
+  });
+
+  it('refuses tokens with the wrong audience, issuer, key, or an expired one with 401', async () => {
+    const claims = { groups: ['sec-ops'] };
+    const bad = [
+      await token(claims, { audience: 'someone-else' }),
+      await token(claims, { issuer: 'https://evil.example.com' }),
+      await token(claims, { key: strangerKey }),
+      await token(claims, { expiresIn: Math.floor(Date.now() / 1000) - 120 }),
+      'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln',
+    ];
+    for (const jwt of bad) {
+      const res = await t.api('GET', '/admin/v1/terminations', { token: jwt });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    }
+  });
+});
+
+describe('OidcVerifier', () => {
+  it('reports an unreachable issuer or a discovery document for another issuer as unavailable, not invalid', async () => {
+    const closed = express().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const unreachable = new OidcVerifier({ issuer: `http://127.0.0.1:${port}`, audience: 'a', roleClaim: 'roles', roles }, 1000);
+    await expect(unreachable.verify(await token({}))).rejects.toBeInstanceOf(OidcUnavailableError);
+
+    const mismatched = new OidcVerifier({ issuer: `${issuer}/other`, audience: 'a', roleClaim: 'roles', roles }, 1000);
+    await expect(mismatched.verify(await token({}))).rejects.toBeInstanceOf(OidcUnavailableError);
+
+    const verifier = new OidcVerifier({ issuer, audience: 'deprovisiond', roleClaim: 'roles', roles }, 1000);
+    await expect(verifier.verify(await token({}, { audience: 'x' }))).rejects.toBeInstanceOf(InvalidOidcTokenError);
+    await expect(verifier.verify(await token({ roles: ['sec-ops', 'sec-viewers'] }))).resolves.toEqual({ subject: 'alice', role: 'operator' });
+  });
+});

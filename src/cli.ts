@@ -1,11 +1,13 @@
 /**
  * deprovisiond command line. `serve` runs the daemon, `demo` runs one termination
- * end to end against the sandbox providers, `config check` validates a config file.
+ * end to end against the sandbox providers, `config check` validates a config file; the
+ * admin commands (src/cli/commands.ts) drive a running daemon through its admin API.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { coerceError } from './domain/errors.ts';
 import { createLogger } from './telemetry/logger.ts';
+import { ADMIN_COMMANDS, ADMIN_USAGE, runAdminCommand, type AdminCommand } from './cli/commands.ts';
 
 const USAGE = `usage: deprovisiond <command> [options]
 
@@ -13,10 +15,14 @@ commands:
   serve --config FILE        run the daemon (SIGTERM/SIGINT drain it gracefully)
   demo [--config FILE]       one termination end to end on SQLite (temp dir) and the sandbox providers
   config check --config FILE validate a config file and exit
-`;
+
+${ADMIN_USAGE}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (ADMIN_COMMANDS.includes(command as AdminCommand)) {
+    return runAdminCommand(command as AdminCommand, rest, { env: process.env, out: process.stdout, err: process.stderr });
+  }
   switch (command) {
     case 'serve':
       return serve(rest);

@@ -117,7 +117,15 @@ export const configSchema = z
         /** Bearer tokens accepted on /scim/v2 (several, for rotation). */
         scim: z.array(z.string().min(16)).default([]),
         /** Standard Webhooks secrets (`whsec_...`) accepted on /webhooks/termination (several, for rotation). */
-        webhook: z.array(z.string().min(16)).default([]),
+        webhook: z
+          .array(
+            z
+              .string()
+              .min(16)
+              // Checked here so `config check` catches it; the message never repeats the value.
+              .regex(/^(whsec_)?[A-Za-z0-9+/]+={0,2}$/, 'expected a Standard Webhooks secret: whsec_ followed by base64'),
+          )
+          .default([]),
         /** Serve /metrics without a token. Default false: Prometheus sends a viewer token. */
         publicMetrics: z.boolean().default(false),
         /** Admin API: also accept OIDC access tokens (JWTs) from this issuer. Unset: bearer tokens only. */

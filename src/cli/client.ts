@@ -1,0 +1,65 @@
+/**
+ * A small client of the admin API for the CLI. The token goes in the Authorization header
+ * only: it is never part of a message, so no error path can print it.
+ */
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status, or null when the daemon could not be reached. */
+    readonly status: number | null,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export class AdminClient {
+  private readonly base: URL;
+
+  constructor(
+    url: string,
+    private readonly token: string,
+    /** Bound on each request. Default 30s. */
+    private readonly timeoutMs = 30_000,
+  ) {
+    this.base = new URL(url.endsWith('/') ? url : `${url}/`);
+  }
+
+  /** Where requests go, without any credentials a URL might carry. */
+  get origin(): string {
+    return this.base.origin;
+  }
+
+  async request<T = any>(method: 'GET' | 'POST', path: string, options: { body?: unknown; query?: Record<string, string | undefined>; headers?: Record<string, string> } = {}): Promise<T> {
+    const url = new URL(`admin/v1${path}`, this.base);
+    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
+    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${this.token}`, ...options.headers };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      const reason = (error as { cause?: { code?: string } })?.cause?.code ?? (error as Error).message;
+      throw new ApiError(`cannot reach ${this.origin}: ${reason}`, null);
+    }
+    const text = await response.text();
+    let body: any = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = null;
+    }
+    if (!response.ok) {
+      const message = typeof body?.error === 'string' ? body.error : `HTTP ${response.status}`;
+      throw new ApiError(message, response.status, body?.details);
+    }
+    return body as T;
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * Where the SCIM client's bearer token comes from: a static token from config, or the
+ * OAuth 2.0 client-credentials grant through openid-client (no discovery: the token
+ * endpoint is configured, so a hand-made ServerMetadata is enough). One token is cached
+ * per provider instance and shared by concurrent requests.
+ */
+import * as oauth from 'openid-client';
+import { PermanentError, TransientError } from '../../src/domain/errors.ts';
+import type { ScimAuthConfig } from './config.ts';
+import { errorForStatus } from './errors.ts';
+
+/** Renew this long before expiry so that no request leaves with a token about to lapse. */
+const RENEW_BEFORE_EXPIRY_MS = 60_000;
+/** Used when the token endpoint does not say how long its token lives. */
+const DEFAULT_TOKEN_LIFETIME_MS = 5 * 60_000;
+
+export interface BearerToken {
+  /** Only ever placed in an Authorization header. */
+  value: string;
+  /** Identifies this token for `invalidate` without handing the value around. */
+  generation: number;
+  /** True when this call fetched it; a 401 on a fresh token is not worth a second try. */
+  fresh: boolean;
+}
+
+export interface TokenSource {
+  get(signal: AbortSignal): Promise<BearerToken>;
+  /** The target refused the token (401): forget it so the next call fetches another. */
+  invalidate(generation: number): void;
+  /** False for a static token: a 401 cannot be cured by asking again. */
+  readonly renewable: boolean;
+}
+
+export function createTokenSource(auth: ScimAuthConfig, timeoutMs: number, now: () => number = Date.now): TokenSource {
+  if ('bearerToken' in auth) {
+    const token = { value: auth.bearerToken, generation: 1, fresh: false };
+    return { get: async () => token, invalidate: () => {}, renewable: false };
+  }
+  return new ClientCredentialsTokenSource(auth, timeoutMs, now);
+}
+
+type ClientCredentials = Exclude<ScimAuthConfig, { bearerToken: string }>;
+
+class ClientCredentialsTokenSource implements TokenSource {
+  readonly renewable = true;
+  private readonly config: oauth.Configuration;
+  private cached: { value: string; renewAt: number; generation: number } | null = null;
+  private pending: Promise<{ value: string; renewAt: number; generation: number }> | null = null;
+  private generation = 0;
+
+  constructor(
+    private readonly auth: ClientCredentials,
+    timeoutMs: number,
+    private readonly now: () => number,
+  ) {
+    const server: oauth.ServerMetadata = { issuer: new URL(auth.tokenUrl).origin, token_endpoint: auth.tokenUrl };
+    this.config = new oauth.Configuration(server, auth.clientId, undefined, oauth.ClientSecretPost(auth.clientSecret));
+    // openid-client refuses plain http; the config schema only lets http through for loopback hosts (the sandbox).
+    if (auth.tokenUrl.startsWith('http://')) oauth.allowInsecureRequests(this.config);
+    this.config.timeout = Math.max(1, Math.ceil(timeoutMs / 1000));
+  }
+
+  async get(signal: AbortSignal): Promise<BearerToken> {
+    const cached = this.cached;
+    if (cached && this.now() < cached.renewAt) return { value: cached.value, generation: cached.generation, fresh: false };
+    // One request in flight: a burst of tasks must not stampede the token endpoint. The
+    // shared request is not tied to one task's signal; each caller stops waiting on its own.
+    this.pending ??= this.fetchToken().finally(() => {
+      this.pending = null;
+    });
+    const token = await abortable(this.pending, signal);
+    this.cached = token;
+    return { value: token.value, generation: token.generation, fresh: true };
+  }
+
+  invalidate(generation: number): void {
+    if (this.cached?.generation === generation) this.cached = null;
+  }
+
+  private async fetchToken(): Promise<{ value: string; renewAt: number; generation: number }> {
+    const parameters: Record<string, string> = this.auth.scope ? { scope: this.auth.scope } : {};
+    let response: Awaited<ReturnType<typeof oauth.clientCredentialsGrant>>;
+    try {
+      response = await oauth.clientCredentialsGrant(this.config, parameters);
+    } catch (error) {
+      throw tokenError(error, this.now());
+    }
+    const lifetimeMs = typeof response.expires_in === 'number' ? response.expires_in * 1000 : DEFAULT_TOKEN_LIFETIME_MS;
+    // Short-lived tokens renew at half-life instead of never being cached.
+    const renewIn = lifetimeMs > 2 * RENEW_BEFORE_EXPIRY_MS ? lifetimeMs - RENEW_BEFORE_EXPIRY_MS : lifetimeMs / 2;
+    this.generation += 1;
+    return { value: response.access_token, renewAt: this.now() + renewIn, generation: this.generation };
+  }
+}
+
+/**
+ * openid-client throws ResponseBodyError (an OAuth error body: `error` is a fixed code
+ * such as `invalid_client`), WWWAuthenticateChallengeError (401 with a challenge),
+ * ClientError with the Response as `cause` (any other non-200), or fetch's TypeError /
+ * AbortError / TimeoutError when no answer came. Only the OAuth code and the status go
+ * into the message; the error objects are not attached, so nothing of the request can
+ * reach a log.
+ */
+function tokenError(error: unknown, nowMs: number): Error {
+  const response = responseOf(error);
+  if (response) {
+    const code = (error as { error?: unknown }).error;
+    const oauthCode = typeof code === 'string' && /^[a-z_]{1,60}$/.test(code) ? ` ${code}` : '';
+    const message = `SCIM token request: HTTP ${response.status}${oauthCode}`;
+    // The one OAuth error that means "try again later" even on a 4xx.
+    if (oauthCode === ' temporarily_unavailable') return new TransientError(message);
+    return errorForStatus(response.status, response.headers, message, nowMs);
+  }
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    if (error.name === 'TypeError' || error.name === 'AbortError' || error.name === 'TimeoutError') {
+      return new TransientError(`SCIM token request: no answer (${error.name})`);
+    }
+    // An answer openid-client could not use (not JSON, no access_token): the endpoint is misconfigured.
+    return new PermanentError(`SCIM token request: unusable answer (${typeof code === 'string' ? code : error.name})`);
+  }
+  return new TransientError('SCIM token request failed');
+}
+
+function responseOf(error: unknown): { status: number; headers: Headers } | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const candidates = [(error as { response?: unknown }).response, (error as { cause?: unknown }).cause];
+  for (const candidate of candidates) {
+    if (candidate instanceof Response) return { status: candidate.status, headers: candidate.headers };
+  }
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === 'number' && status >= 100) return { status, headers: new Headers() };
+  return null;
+}
+
+/** Resolves with `promise` unless `signal` aborts first (the promise keeps running for other callers). */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new TransientError('SCIM request aborted'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new TransientError('SCIM request aborted'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

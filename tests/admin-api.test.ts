@@ -43,6 +43,25 @@ describe('admin API authentication', () => {
     }
   });
 
+  it('answers 401 on every endpoint without a token', async () => {
+    const id = randomUUID();
+    const endpoints: Array<[string, string]> = [
+      ['GET', '/terminations'],
+      ['POST', '/terminations'],
+      ['GET', `/terminations/${id}`],
+      ['POST', `/terminations/${id}/cancel`],
+      ['POST', `/terminations/${id}/approve`],
+      ['POST', `/terminations/${id}/replay`],
+      ['POST', `/terminations/${id}/tasks/${id}/replay`],
+      ['POST', `/terminations/${id}/tasks/${id}/complete`],
+      ['GET', '/openapi.json'],
+    ];
+    for (const [method, path] of endpoints) {
+      const res = await t.api(method, `/admin/v1${path}`, { token: null, body: method === 'POST' ? {} : undefined });
+      expect(res.status, `${method} ${path}`).toBe(401);
+    }
+  });
+
   it('lets viewers read and refuses their writes with 403', async () => {
     const termination = await scheduled();
     expect((await t.api('GET', `/admin/v1/terminations/${termination.id}`, { token: VIEWER_TOKEN })).status).toBe(200);
@@ -353,6 +372,12 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/complete', () => {
     expect(bad.body.error).toMatch(/^outcome: /);
     expect((await t.api('POST', `/admin/v1/terminations/${termination.id}/tasks/${randomUUID()}/complete`, { body: { outcome: 'done', reason: 'x' } })).status).toBe(404);
     expect((await t.daemon.store.getTask(task!.id))?.state).toBe('pending');
+    const spy = vi.spyOn(t.daemon.store, 'getTask').mockRejectedValueOnce(new Error('locked'));
+    try {
+      expect((await t.api('POST', path, { body: { outcome: 'done', reason: 'x' } })).status).toBe(503);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 

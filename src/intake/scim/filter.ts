@@ -1,0 +1,365 @@
+/**
+ * SCIM filters (RFC 7644 §3.4.2.2): parse, check against the resource schema, evaluate,
+ * and find the indexed lookups a filter allows.
+ *
+ * Our own parser rather than SCIMMY.Types.Filter: SCIMMY distributes `not (a or b)` into
+ * `not a or not b` (wrong by De Morgan) and compares every value case-sensitively, while
+ * RFC 7643 makes userName and emails case-insensitive (`caseExact: false`). Attribute
+ * types and case rules still come from SCIMMY's schema definitions, so there is one
+ * source of truth for the schema.
+ */
+import SCIMMY from 'scimmy';
+
+export type CompareOp = 'eq' | 'ne' | 'co' | 'sw' | 'ew' | 'gt' | 'ge' | 'lt' | 'le';
+type Literal = string | number | boolean | null;
+
+export interface AttributeInfo {
+  /** Canonical path into the resource JSON: `[attr, sub?]`, or `[extensionUrn, attr, sub?]`. */
+  segments: string[];
+  type: string;
+  caseExact: boolean;
+  multiValued: boolean;
+  /** For a multi-valued complex attribute: its `value` sub-attribute, which a bare comparison means. */
+  valueSub?: AttributeInfo;
+}
+
+export type FilterNode =
+  | { kind: 'and' | 'or'; left: FilterNode; right: FilterNode }
+  | { kind: 'not'; filter: FilterNode }
+  | { kind: 'compare'; attr: AttributeInfo; op: CompareOp; value: Literal }
+  | { kind: 'present'; attr: AttributeInfo }
+  /** `emails[type eq "work" and value co "@x"]`: one value of the multi-valued attribute satisfies the whole inner filter. */
+  | { kind: 'valuePath'; attr: AttributeInfo; filter: FilterNode };
+
+/** A filter the client got wrong: answered 400 invalidFilter. */
+export class InvalidFilterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidFilterError';
+  }
+}
+
+const COMPARE_OPS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le']);
+const ORDERING_OPS = new Set(['gt', 'ge', 'lt', 'le']);
+
+type Token = { type: 'punct'; value: '(' | ')' | '[' | ']' } | { type: 'string'; value: string } | { type: 'word'; value: string };
+
+function tokenise(input: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < input.length) {
+    const ch = input[i]!;
+    if (/\s/.test(ch)) {
+      i += 1;
+    } else if (ch === '(' || ch === ')' || ch === '[' || ch === ']') {
+      tokens.push({ type: 'punct', value: ch });
+      i += 1;
+    } else if (ch === '"') {
+      const match = /^"(?:[^"\\]|\\.)*"/.exec(input.slice(i));
+      if (!match) throw new InvalidFilterError('unterminated string in filter');
+      try {
+        tokens.push({ type: 'string', value: JSON.parse(match[0]) as string });
+      } catch {
+        throw new InvalidFilterError('invalid string escape in filter');
+      }
+      i += match[0].length;
+    } else {
+      const match = /^[^\s()[\]"]+/.exec(input.slice(i));
+      tokens.push({ type: 'word', value: match![0] });
+      i += match![0].length;
+    }
+  }
+  return tokens;
+}
+
+/** Resolves attribute paths against a SCIMMY schema definition (the User schema with its extensions). */
+export type AttributeResolver = (path: string, parent?: AttributeInfo) => AttributeInfo;
+
+export function schemaResolver(definition: SCIMMY.Types.SchemaDefinition): AttributeResolver {
+  const extensions = (definition.attributes as unknown[]).filter((a): a is SCIMMY.Types.SchemaDefinition => a instanceof SCIMMY.Types.SchemaDefinition);
+  return (path, parent) => {
+    const full = parent ? `${parent.segments.join('.')}.${path}` : path;
+    let urn: string | null = null;
+    let rest = full;
+    const lower = full.toLowerCase();
+    if (lower.startsWith(`${definition.id.toLowerCase()}:`)) {
+      rest = full.slice(definition.id.length + 1);
+    } else {
+      const extension = extensions.find((e) => lower.startsWith(`${e.id.toLowerCase()}`));
+      if (extension) {
+        urn = extension.id;
+        rest = full.slice(extension.id.length).replace(/^[:.]/, '');
+      }
+    }
+    const names = rest.split('.');
+    if (names.length === 0 || names.length > 2 || names.some((n) => !n)) throw new InvalidFilterError(`invalid attribute path "${full}"`);
+    let attribute: SCIMMY.Types.Attribute;
+    try {
+      attribute = definition.attribute(urn ? `${urn}:${names.join('.')}` : names.join('.')) as SCIMMY.Types.Attribute;
+    } catch {
+      throw new InvalidFilterError(`unknown attribute "${full}"`);
+    }
+    if (!(attribute instanceof SCIMMY.Types.Attribute)) throw new InvalidFilterError(`"${full}" is not an attribute`);
+    const top = names.length === 2 ? (definition.attribute(urn ? `${urn}:${names[0]}` : names[0]!) as SCIMMY.Types.Attribute) : attribute;
+    const segments = [...(urn ? [urn] : []), top.name, ...(names.length === 2 ? [attribute.name] : [])];
+    const info: AttributeInfo = {
+      segments,
+      type: attribute.type,
+      caseExact: Boolean(attribute.config.caseExact),
+      multiValued: Boolean(top.config.multiValued),
+    };
+    // `emails eq "x"` means the value sub-attribute of a multi-valued complex attribute (RFC 7644 §3.4.2.2).
+    const value = attribute.type === 'complex' && attribute.config.multiValued ? attribute.subAttributes?.find((s) => s.name === 'value') : undefined;
+    if (value) info.valueSub = { ...info, segments: [...segments, 'value'], type: value.type, caseExact: Boolean(value.config.caseExact) };
+    return info;
+  };
+}
+
+class Parser {
+  private pos = 0;
+  constructor(
+    private readonly tokens: Token[],
+    private readonly resolve: AttributeResolver,
+  ) {}
+
+  parse(): FilterNode {
+    if (this.tokens.length === 0) throw new InvalidFilterError('empty filter');
+    const node = this.or(undefined);
+    if (this.pos < this.tokens.length) throw new InvalidFilterError(`unexpected "${this.describe(this.tokens[this.pos]!)}" in filter`);
+    return node;
+  }
+
+  private or(parent: AttributeInfo | undefined): FilterNode {
+    let left = this.and(parent);
+    while (this.keyword('or')) left = { kind: 'or', left, right: this.and(parent) };
+    return left;
+  }
+
+  private and(parent: AttributeInfo | undefined): FilterNode {
+    let left = this.unary(parent);
+    while (this.keyword('and')) left = { kind: 'and', left, right: this.unary(parent) };
+    return left;
+  }
+
+  private unary(parent: AttributeInfo | undefined): FilterNode {
+    if (this.keyword('not')) {
+      this.expectPunct('(');
+      const filter = this.or(parent);
+      this.expectPunct(')');
+      return { kind: 'not', filter };
+    }
+    if (this.punct('(')) {
+      const inner = this.or(parent);
+      this.expectPunct(')');
+      return inner;
+    }
+    return this.attributeExpression(parent);
+  }
+
+  private attributeExpression(parent: AttributeInfo | undefined): FilterNode {
+    const token = this.next('an attribute');
+    if (token.type !== 'word') throw new InvalidFilterError(`expected an attribute, got "${this.describe(token)}"`);
+    if (this.punct('[')) {
+      if (parent) throw new InvalidFilterError('nested value filters are not allowed');
+      const container = this.resolve(token.value);
+      if (container.type !== 'complex') throw new InvalidFilterError(`"${token.value}" is not a complex attribute`);
+      // Inside the brackets, paths are sub-attributes of this one.
+      const filter = this.or(container);
+      this.expectPunct(']');
+      return { kind: 'valuePath', attr: container, filter };
+    }
+    const resolved = this.resolve(token.value, parent);
+    const opToken = this.next('an operator');
+    const op = opToken.type === 'word' ? opToken.value.toLowerCase() : '';
+    if (op === 'pr') return { kind: 'present', attr: resolved };
+    const attr = resolved.valueSub ?? resolved;
+    if (!COMPARE_OPS.has(op)) throw new InvalidFilterError(`unknown operator "${this.describe(opToken)}"`);
+    const value = this.literal();
+    if (attr.type === 'complex') throw new InvalidFilterError(`"${token.value}" is complex: compare one of its sub-attributes`);
+    if ((attr.type === 'boolean' || attr.type === 'binary') && ORDERING_OPS.has(op)) {
+      throw new InvalidFilterError(`"${op}" is not defined for ${attr.type} attributes`);
+    }
+    return { kind: 'compare', attr, op: op as CompareOp, value };
+  }
+
+  private literal(): Literal {
+    const token = this.next('a value');
+    if (token.type === 'string') return token.value;
+    if (token.type === 'word') {
+      const lower = token.value.toLowerCase();
+      if (lower === 'true') return true;
+      if (lower === 'false') return false;
+      if (lower === 'null') return null;
+      if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(token.value)) return Number(token.value);
+    }
+    throw new InvalidFilterError(`expected a value, got "${this.describe(token)}"`);
+  }
+
+  private keyword(word: string): boolean {
+    const token = this.tokens[this.pos];
+    if (token?.type === 'word' && token.value.toLowerCase() === word) {
+      this.pos += 1;
+      return true;
+    }
+    return false;
+  }
+
+  private punct(value: string): boolean {
+    const token = this.tokens[this.pos];
+    if (token?.type === 'punct' && token.value === value) {
+      this.pos += 1;
+      return true;
+    }
+    return false;
+  }
+
+  private expectPunct(value: string): void {
+    if (!this.punct(value)) throw new InvalidFilterError(`expected "${value}" in filter`);
+  }
+
+  private next(what: string): Token {
+    const token = this.tokens[this.pos];
+    if (!token) throw new InvalidFilterError(`filter ended where ${what} was expected`);
+    this.pos += 1;
+    return token;
+  }
+
+  private describe(token: Token): string {
+    return token.type === 'string' ? JSON.stringify(token.value) : token.value;
+  }
+}
+
+export function parseFilter(expression: string, resolve: AttributeResolver): FilterNode {
+  return new Parser(tokenise(expression), resolve).parse();
+}
+
+/** Values at a path, case-insensitive on keys (RFC 7643 §2.1), multi-valued attributes flattened. */
+function valuesAt(value: unknown, segments: string[]): unknown[] {
+  if (value === undefined || value === null) return [];
+  if (Array.isArray(value)) return value.flatMap((v) => valuesAt(v, segments));
+  if (segments.length === 0) return [value];
+  if (typeof value !== 'object') return [];
+  const [head, ...rest] = segments;
+  const key = Object.keys(value).find((k) => k.toLowerCase() === head!.toLowerCase());
+  return key === undefined ? [] : valuesAt((value as Record<string, unknown>)[key], rest);
+}
+
+function isPresent(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value === 'string') return value.length > 0;
+  if (typeof value === 'object') return Object.values(value as object).some(isPresent);
+  return true;
+}
+
+function compareOne(actual: unknown, op: CompareOp, expected: Literal, attr: AttributeInfo): boolean {
+  if (attr.type === 'boolean') {
+    // Entra writes `active eq "True"`: the same string booleans its PATCH bodies carry.
+    const want = typeof expected === 'string' ? { true: true, false: false }[expected.toLowerCase()] : expected;
+    return op === 'eq' ? actual === want : actual !== want;
+  }
+  if (attr.type === 'dateTime' && op !== 'co' && op !== 'sw' && op !== 'ew') {
+    const a = Date.parse(String(actual));
+    const b = typeof expected === 'string' ? Date.parse(expected) : NaN;
+    if (Number.isNaN(a) || Number.isNaN(b)) return false;
+    return ordered(a, b, op);
+  }
+  if (attr.type === 'integer' || attr.type === 'decimal') {
+    if (typeof actual !== 'number' || typeof expected !== 'number') return op === 'ne';
+    if (op === 'co' || op === 'sw' || op === 'ew') return stringOp(String(actual), String(expected), op);
+    return ordered(actual, expected, op);
+  }
+  if (typeof actual !== 'string' || typeof expected !== 'string') return op === 'ne';
+  const a = attr.caseExact ? actual : actual.toLowerCase();
+  const b = attr.caseExact ? expected : expected.toLowerCase();
+  if (op === 'co' || op === 'sw' || op === 'ew') return stringOp(a, b, op);
+  return ordered(a, b, op);
+}
+
+function stringOp(a: string, b: string, op: 'co' | 'sw' | 'ew'): boolean {
+  return op === 'co' ? a.includes(b) : op === 'sw' ? a.startsWith(b) : a.endsWith(b);
+}
+
+function ordered<T extends number | string>(a: T, b: T, op: CompareOp): boolean {
+  switch (op) {
+    case 'eq':
+      return a === b;
+    case 'ne':
+      return a !== b;
+    case 'gt':
+      return a > b;
+    case 'ge':
+      return a >= b;
+    case 'lt':
+      return a < b;
+    case 'le':
+      return a <= b;
+    default:
+      return false;
+  }
+}
+
+/** Whether one resource (its JSON form, as returned to clients) satisfies the filter. */
+export function matchesFilter(node: FilterNode, resource: unknown): boolean {
+  switch (node.kind) {
+    case 'and':
+      return matchesFilter(node.left, resource) && matchesFilter(node.right, resource);
+    case 'or':
+      return matchesFilter(node.left, resource) || matchesFilter(node.right, resource);
+    case 'not':
+      return !matchesFilter(node.filter, resource);
+    case 'present':
+      return valuesAt(resource, node.attr.segments).some(isPresent);
+    case 'valuePath': {
+      // Each value of the attribute on its own, so that both conditions hold for the same email.
+      const inner = relativise(node.filter, node.attr.segments.length);
+      return valuesAt(resource, node.attr.segments).some((value) => matchesFilter(inner, value));
+    }
+    case 'compare': {
+      const values = valuesAt(resource, node.attr.segments);
+      // A multi-valued attribute matches when any value does; `ne` holds when no value equals.
+      if (node.op === 'ne') return !values.some((v) => compareOne(v, 'eq', node.value, node.attr));
+      return values.some((v) => compareOne(v, node.op, node.value, node.attr));
+    }
+  }
+}
+
+/** Strips the container's path from the inner filter of a value path, so it evaluates against one value. */
+function relativise(node: FilterNode, depth: number): FilterNode {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      return { ...node, left: relativise(node.left, depth), right: relativise(node.right, depth) };
+    case 'not':
+      return { ...node, filter: relativise(node.filter, depth) };
+    case 'valuePath':
+      return node;
+    default:
+      return { ...node, attr: { ...node.attr, segments: node.attr.segments.slice(depth) } };
+  }
+}
+
+export type IndexedLookup = { by: 'id' | 'userName' | 'externalId'; value: string };
+
+/**
+ * The indexed lookups whose results contain every resource the filter can match, or null
+ * when the filter needs a scan. `userName eq` and friends at the top, under `and` (either
+ * side narrows), or on both sides of `or`. The full filter is still evaluated on the result.
+ */
+export function indexedLookups(node: FilterNode): IndexedLookup[] | null {
+  switch (node.kind) {
+    case 'compare': {
+      if (node.op !== 'eq' || typeof node.value !== 'string' || node.attr.segments.length !== 1) return null;
+      const by = ({ id: 'id', username: 'userName', externalid: 'externalId' } as const)[node.attr.segments[0]!.toLowerCase() as 'id'];
+      return by ? [{ by, value: node.value }] : null;
+    }
+    case 'and':
+      return indexedLookups(node.left) ?? indexedLookups(node.right);
+    case 'or': {
+      const left = indexedLookups(node.left);
+      const right = left && indexedLookups(node.right);
+      return left && right ? [...left, ...right] : null;
+    }
+    default:
+      return null;
+  }
+}

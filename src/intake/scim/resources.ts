@@ -1,0 +1,165 @@
+/**
+ * SCIMMY's resource declarations. SCIMMY keeps them in process-global state (declared
+ * resources, their ingress/egress/degress handlers, the schema extensions, the service
+ * provider config), so they are set once per process by `declareScimResources()`, and the
+ * handlers hold no daemon state: every request brings its daemon's ScimUserService in the
+ * SCIMMY context (built per request by the router). Two daemons in one process (tests
+ * start several) therefore serve their own stores. What stays shared is harmless: the
+ * base path for `meta.location` (the same `/scim/v2` for every daemon) and the config.
+ */
+import type { Logger } from 'pino';
+import SCIMMY from 'scimmy';
+import { InvalidSubjectError } from '../../domain/subject.ts';
+import { coerceError } from '../../domain/errors.ts';
+import { DirectoryConflictError } from '../../store/directory.ts';
+import { InvalidFilterError, parseFilter, schemaResolver, type FilterNode } from './filter.ts';
+import { fromScimUser, toScimUser } from './user-mapping.ts';
+import { TooManyToFilterError, UserNotFoundError, type ScimCaller, type ScimUserService } from './user-service.ts';
+
+/** Largest page we return; advertised as `filter.maxResults`. */
+export const MAX_PAGE_SIZE = 200;
+
+/** A SCIMMY error (its typings want a scimType string even where RFC 7644 has none). */
+export function scimError(status: number, scimType: string | null, message: string): SCIMMY.Types.SCIMError {
+  return new SCIMMY.Types.Error(status, scimType as string, message);
+}
+
+/** What each SCIMMY handler receives as `ctx`: built per request by the router. */
+export interface ScimContext extends ScimCaller {
+  users: ScimUserService;
+  logger: Logger;
+}
+
+function contextOf(ctx: unknown): ScimContext {
+  const candidate = ctx as Partial<ScimContext> | undefined;
+  // Only reachable if SCIMMY is driven without our router: a server bug, not a client one.
+  if (!candidate?.users) throw scimError(500, null, 'SCIM request context is missing');
+  return candidate as ScimContext;
+}
+
+/**
+ * Runs a handler and turns every failure into a SCIMMY error with the right status.
+ * SCIMMY answers any other exception from a handler with 404 "not found" (400 for a
+ * TypeError): a store outage would look like a missing user, and a client that trusts
+ * that 404 (Entra re-creates the user) would act on it. Unknown failures answer 500.
+ * (503 would be the better status, but SCIMMY's error message refuses it.)
+ */
+async function guarded<T>(ctx: unknown, run: (context: ScimContext) => Promise<T>): Promise<T> {
+  const context = contextOf(ctx);
+  try {
+    return await run(context);
+  } catch (error) {
+    if (error instanceof SCIMMY.Types.Error) throw error;
+    if (error instanceof UserNotFoundError) throw scimError(404, null, error.message);
+    if (error instanceof DirectoryConflictError) throw scimError(409, 'uniqueness', 'userName is already taken (compared case-insensitively)');
+    if (error instanceof InvalidFilterError) throw scimError(400, 'invalidFilter', error.message);
+    if (error instanceof TooManyToFilterError) throw scimError(400, 'tooMany', error.message);
+    if (error instanceof InvalidSubjectError) throw scimError(400, 'invalidValue', error.message);
+    context.logger.error({ err: coerceError(error), actor: context.actor, method: context.method }, 'SCIM request failed');
+    throw scimError(500, null, 'the request could not be completed; retry it');
+  }
+}
+
+/**
+ * SCIMMY's User resource with our own list read. SCIMMY's ListResponse re-slices a page
+ * it is given (a page from the database would lose items for 1 < startIndex <= count) and
+ * cannot be told the total, so lists are paged and counted here; single reads, writes,
+ * PATCH and DELETE go through SCIMMY unchanged.
+ */
+class DirectoryUserResource extends SCIMMY.Resources.User {
+  override async read<T = unknown>(ctx?: T): Promise<any> {
+    if (this.id) return super.read(ctx);
+    const filterExpression = this.filter?.expression;
+    const attributes = this.attributes;
+    const startIndex = Math.max(1, this.constraints?.startIndex ?? 1);
+    const count = Math.min(Math.max(0, this.constraints?.count ?? MAX_PAGE_SIZE), MAX_PAGE_SIZE);
+    return guarded(ctx, async ({ users }) => {
+      const filter: FilterNode | null = filterExpression ? parseFilter(filterExpression, schemaResolver(SCIMMY.Schemas.User.definition)) : null;
+      const { resources, total } = await users.list(filter, { startIndex, count });
+      const basepath = SCIMMY.Resources.User.basepath() as string;
+      return {
+        schemas: [SCIMMY.Messages.ListResponse.id],
+        totalResults: total,
+        startIndex,
+        itemsPerPage: resources.length,
+        Resources: resources.map((resource) => new SCIMMY.Schemas.User(resource, 'out', basepath, attributes)),
+      };
+    });
+  }
+
+  /** RFC 7644 §3.5.2 allows 204 for a PATCH that changed nothing; Okta and Entra both read a 200 with the resource best. */
+  override async patch<T = unknown>(message: Parameters<SCIMMY.Resources.User['patch']>[0], ctx?: T): Promise<any> {
+    return (await super.patch(message, ctx)) ?? (await this.read(ctx));
+  }
+}
+
+let declared = false;
+
+/** Declares User (with the enterprise extension) and a read-only Group resource, once per process. */
+export function declareScimResources(): void {
+  if (declared) return;
+  declared = true;
+  // Another copy of this module (a test runner's fresh module graph in the same process)
+  // may have declared already; its handlers are this same code, so it stays.
+  if (SCIMMY.Resources.declared('User')) return;
+
+  SCIMMY.Resources.declare(DirectoryUserResource, {
+    name: 'User',
+    extensions: [{ schema: SCIMMY.Schemas.EnterpriseUser, required: false }],
+    ingress: (resource: SCIMMY.Resources.User, instance: unknown, ctx: unknown) =>
+      guarded(ctx, async (context) => {
+        const update = fromScimUser(instance);
+        const user = resource.id ? await context.users.replace(resource.id, update, context) : await context.users.create(update);
+        return toScimUser(user);
+      }),
+    egress: (resource: SCIMMY.Resources.User, ctx: unknown) =>
+      guarded(ctx, async (context) => {
+        if (!resource.id) throw scimError(500, null, 'list reads are served by the resource itself');
+        return toScimUser(await context.users.get(resource.id));
+      }),
+    degress: (resource: SCIMMY.Resources.User, ctx: unknown) =>
+      guarded(ctx, async (context) => {
+        await context.users.delete(resource.id!, context);
+      }),
+  } as any);
+
+  // Groups are not provisioned here (deprovisioning needs users only), but clients probe
+  // /Groups: it answers an empty list, and writes say plainly that they are not supported.
+  const readOnly = () => {
+    throw scimError(501, null, 'Groups are not provisioned to deprovisiond: turn group push off for this app');
+  };
+  SCIMMY.Resources.declare(SCIMMY.Resources.Group, {
+    egress: (resource: SCIMMY.Resources.Group) => {
+      if (resource.id) throw scimError(404, null, `Resource ${resource.id} not found`);
+      return [];
+    },
+    ingress: readOnly,
+    degress: readOnly,
+  } as any);
+}
+
+/**
+ * The service provider config every daemon advertises. Set after each SCIMMY router is
+ * constructed, because the router's constructor overwrites the global config (bulk and
+ * sort on) and appends its auth scheme again each time.
+ */
+export function applyServiceProviderConfig(): void {
+  SCIMMY.Config.set({ authenticationSchemes: [] });
+  SCIMMY.Config.set({
+    patch: true,
+    bulk: false,
+    filter: { supported: true, maxResults: MAX_PAGE_SIZE },
+    sort: false,
+    etag: false,
+    changePassword: false,
+    authenticationSchemes: [
+      {
+        type: 'oauthbearertoken',
+        name: 'OAuth Bearer Token',
+        description: 'A bearer token from auth.scim in the deprovisiond configuration',
+        specUri: 'https://datatracker.ietf.org/doc/html/rfc6750',
+        primary: true,
+      },
+    ],
+  });
+}

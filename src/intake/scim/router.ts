@@ -1,0 +1,118 @@
+/**
+ * The SCIM 2.0 service provider (RFC 7643/7644) at /scim/v2, on scimmy + scimmy-routers.
+ * In front of the SCIMMY router, in this order: bearer-token auth (before any body is
+ * read), the JSON body parser with the configured size limit, the string-boolean repair
+ * for Entra, and stable numeric paging parameters. Every error answers a SCIM error body.
+ */
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import type { Logger } from 'pino';
+import SCIMMY from 'scimmy';
+import SCIMMYRouters from 'scimmy-routers';
+import type { Config } from '../../config/schema.ts';
+import { coerceError } from '../../domain/errors.ts';
+import { TokenSet, bearerToken } from '../../server/tokens.ts';
+import type { Store } from '../../store/store.ts';
+import type { TerminationService } from '../termination-service.ts';
+import { normaliseScimBody } from './normalise.ts';
+import { applyServiceProviderConfig, declareScimResources, type ScimContext } from './resources.ts';
+import { ScimUserService } from './user-service.ts';
+
+export interface ScimRouterOptions {
+  config: Pick<Config, 'auth' | 'server'>;
+  store: Store;
+  terminations: TerminationService;
+  logger: Logger;
+}
+
+const SCIM_CONTENT_TYPE = 'application/scim+json';
+
+class UnauthorizedError extends Error {
+  constructor() {
+    super('a valid bearer token is required');
+    this.name = 'UnauthorizedError';
+  }
+}
+
+function sendScimError(res: Response, status: number, detail: string, scimType?: string): void {
+  res
+    .status(status)
+    .type(SCIM_CONTENT_TYPE)
+    .send(JSON.stringify({ schemas: [SCIMMY.Messages.Error.id], status: String(status), ...(scimType ? { scimType } : {}), detail }));
+}
+
+export function createScimRouter(options: ScimRouterOptions): Router {
+  const { config, logger } = options;
+  declareScimResources();
+  // The principal names the token by its position in auth.scim, never by its value.
+  const tokens = new TokenSet(config.auth.scim.map((token, index) => ({ token, principal: `scim:token-${index}` })));
+  const users = new ScimUserService({ store: options.store, terminations: options.terminations, logger });
+  const actors = new WeakMap<Request, string>();
+
+  const authenticate = (req: Request): string => {
+    const known = actors.get(req);
+    if (known) return known;
+    const token = bearerToken(req.headers.authorization);
+    const actor = token === null ? null : tokens.match(token);
+    if (actor === null) throw new UnauthorizedError();
+    actors.set(req, actor);
+    return actor;
+  };
+
+  const scimmy = new SCIMMYRouters({
+    type: 'bearer',
+    // Already checked in front; kept as the router's own gate (and the id /Me would use).
+    handler: (req) => authenticate(req),
+    context: (req): ScimContext => ({
+      users,
+      logger,
+      actor: authenticate(req),
+      method: req.method,
+      // A 299 warning: the response body stays the plain resource clients expect.
+      warn: (notice) => req.res?.setHeader('Warning', `299 deprovisiond ${JSON.stringify(notice)}`),
+    }),
+  });
+  applyServiceProviderConfig();
+
+  const router = express.Router();
+  router.use((req, res, next) => {
+    try {
+      authenticate(req);
+      next();
+    } catch {
+      res.set('WWW-Authenticate', 'Bearer realm="deprovisiond SCIM"');
+      sendScimError(res, 401, 'a valid bearer token is required');
+    }
+  });
+  router.use(express.json({ type: [SCIM_CONTENT_TYPE, 'application/json'], limit: config.server.bodyLimit }));
+  router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
+    const status = (error as { status?: unknown }).status;
+    if (status === 413) return sendScimError(res, 413, `request body larger than ${config.server.bodyLimit}`);
+    // Never echo the body back: it may carry a password.
+    if (typeof status === 'number' && status >= 400 && status < 500) return sendScimError(res, 400, 'request body is not valid JSON', 'invalidSyntax');
+    next(error);
+  });
+  router.use((req, _res, next) => {
+    if (req.body !== undefined) req.body = normaliseScimBody(req.body);
+    // Express 5 re-parses req.query on every read, so scimmy-routers' cast of startIndex and
+    // count to numbers would be lost and paging silently ignored: pin one parsed copy.
+    const query: Record<string, unknown> = { ...req.query };
+    for (const key of ['startIndex', 'count']) {
+      const value = query[key];
+      if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) query[key] = Number(value);
+    }
+    Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true, enumerable: true });
+    next();
+  });
+  // Microsoft's SCIM validator probes this pre-RFC name of the discovery endpoint.
+  router.get('/serviceConfiguration', (req, _res, next) => {
+    req.url = '/ServiceProviderConfig';
+    next();
+  });
+  router.use(scimmy as unknown as Router);
+  router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    // SCIMMY has sent its own error body and passes 5xx errors on (the cause, if ours, is logged where it was caught).
+    logger.error({ err: coerceError(error), method: req.method, path: req.path }, 'SCIM request answered with a server error');
+    if (!res.headersSent) sendScimError(res, 500, 'the request could not be completed; retry it');
+  });
+  return router;
+}

@@ -1,0 +1,206 @@
+/**
+ * The subject directory: the users SCIM clients (Okta, Entra) push to us, so that a later
+ * deactivation can be turned into a Subject with every identifier the provider adapters
+ * resolve accounts by. Kept beside the Store on the same Kysely instance; its table type
+ * lives here so the shared schema stays untouched (as webhook-deliveries.ts does).
+ */
+import type { Kysely } from 'kysely';
+import type { JsonObject } from '../domain/types.ts';
+
+export interface DirectoryUser {
+  id: string;
+  userName: string;
+  externalId: string | null;
+  active: boolean;
+  /** Enterprise extension `manager.value`: the id of the manager's own entry, when known. */
+  managerId: string | null;
+  /** The SCIM attributes as the client sent them (core and extensions), without id, meta, schemas or password. */
+  attributes: JsonObject;
+  /** Starts at 1, bumped by every write. */
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface DirectoryUserInput {
+  userName: string;
+  externalId: string | null;
+  active: boolean;
+  managerId: string | null;
+  attributes: JsonObject;
+}
+
+/** Another entry already holds this userName (compared case-insensitively). */
+export class DirectoryConflictError extends Error {
+  constructor(readonly userName: string) {
+    super('a user with this userName already exists');
+    this.name = 'DirectoryConflictError';
+  }
+}
+
+export interface SubjectDirectory {
+  /** Throws DirectoryConflictError when the userName is taken (case-insensitive). */
+  createUser(id: string, input: DirectoryUserInput): Promise<DirectoryUser>;
+  getUser(id: string): Promise<DirectoryUser | null>;
+  /** Case-insensitive, indexed. */
+  findByUserName(userName: string): Promise<DirectoryUser | null>;
+  /** Indexed; externalId is not unique in SCIM, so several entries may share one. */
+  findByExternalId(externalId: string): Promise<DirectoryUser[]>;
+  /** Replaces every attribute; null when the entry does not exist. Throws DirectoryConflictError on a taken userName. */
+  replaceUser(id: string, input: DirectoryUserInput): Promise<DirectoryUser | null>;
+  /** False when the entry did not exist. */
+  deleteUser(id: string): Promise<boolean>;
+  /** One page in creation order (`offset` from 0), with the total number of entries. */
+  listUsers(page: { offset: number; limit: number }): Promise<{ items: DirectoryUser[]; total: number }>;
+}
+
+interface DirectoryUsersTable {
+  id: string;
+  user_name: string;
+  user_name_lower: string;
+  external_id: string | null;
+  active: number;
+  manager_id: string | null;
+  attributes: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+type Tables = { directory_users: DirectoryUsersTable };
+
+/** Lower-casing in JS, not SQL: SQLite's lower() only folds ASCII, so both dialects must agree on one rule. */
+const foldUserName = (userName: string) => userName.toLowerCase();
+
+export class SqlSubjectDirectory implements SubjectDirectory {
+  private readonly db: Kysely<Tables>;
+
+  constructor(
+    db: Kysely<any>,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.db = db.withTables<Tables>() as unknown as Kysely<Tables>;
+  }
+
+  async createUser(id: string, input: DirectoryUserInput): Promise<DirectoryUser> {
+    const now = this.clock().getTime();
+    // Checked first for a clear answer; the unique index still decides a race between two creates.
+    if (await this.findByUserName(input.userName)) throw new DirectoryConflictError(input.userName);
+    try {
+      await this.db
+        .insertInto('directory_users')
+        .values({ id, ...this.columns(input), version: 1, created_at: now, updated_at: now })
+        .execute();
+    } catch (error) {
+      throw await this.conflictOr(error, input.userName, id);
+    }
+    return this.requireUser(id);
+  }
+
+  async getUser(id: string): Promise<DirectoryUser | null> {
+    const row = await this.db.selectFrom('directory_users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async findByUserName(userName: string): Promise<DirectoryUser | null> {
+    const row = await this.db
+      .selectFrom('directory_users')
+      .selectAll()
+      .where('user_name_lower', '=', foldUserName(userName))
+      .executeTakeFirst();
+    return row ? toUser(row) : null;
+  }
+
+  async findByExternalId(externalId: string): Promise<DirectoryUser[]> {
+    const rows = await this.db
+      .selectFrom('directory_users')
+      .selectAll()
+      .where('external_id', '=', externalId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toUser);
+  }
+
+  async replaceUser(id: string, input: DirectoryUserInput): Promise<DirectoryUser | null> {
+    const holder = await this.findByUserName(input.userName);
+    if (holder && holder.id !== id) throw new DirectoryConflictError(input.userName);
+    let updated: bigint;
+    try {
+      const result = await this.db
+        .updateTable('directory_users')
+        .set((eb) => ({ ...this.columns(input), version: eb('version', '+', 1), updated_at: this.clock().getTime() }))
+        .where('id', '=', id)
+        .executeTakeFirst();
+      updated = result.numUpdatedRows;
+    } catch (error) {
+      throw await this.conflictOr(error, input.userName, id);
+    }
+    return Number(updated) === 0 ? null : this.requireUser(id);
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('directory_users').where('id', '=', id).executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  }
+
+  async listUsers(page: { offset: number; limit: number }): Promise<{ items: DirectoryUser[]; total: number }> {
+    const counted = await this.db
+      .selectFrom('directory_users')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .executeTakeFirstOrThrow();
+    const rows =
+      page.limit <= 0
+        ? []
+        : await this.db
+            .selectFrom('directory_users')
+            .selectAll()
+            .orderBy('created_at')
+            .orderBy('id')
+            .limit(page.limit)
+            .offset(Math.max(0, page.offset))
+            .execute();
+    return { items: rows.map(toUser), total: Number(counted.count) };
+  }
+
+  private columns(input: DirectoryUserInput) {
+    return {
+      user_name: input.userName,
+      user_name_lower: foldUserName(input.userName),
+      external_id: input.externalId,
+      active: input.active ? 1 : 0,
+      manager_id: input.managerId,
+      attributes: JSON.stringify(input.attributes),
+    };
+  }
+
+  /**
+   * A write that failed because another entry took the userName meanwhile is a conflict;
+   * anything else (the database is down) is rethrown as it is. Decided by reading the
+   * index's state back, so no driver-specific error code is needed.
+   */
+  private async conflictOr(error: unknown, userName: string, id: string): Promise<unknown> {
+    const holder = await this.findByUserName(userName).catch(() => null);
+    return holder && holder.id !== id ? new DirectoryConflictError(userName) : error;
+  }
+
+  private async requireUser(id: string): Promise<DirectoryUser> {
+    const user = await this.getUser(id);
+    if (!user) throw new Error(`directory entry ${id} vanished right after its write`);
+    return user;
+  }
+}
+
+function toUser(row: DirectoryUsersTable): DirectoryUser {
+  return {
+    id: row.id,
+    userName: row.user_name,
+    externalId: row.external_id,
+    active: Number(row.active) === 1,
+    managerId: row.manager_id,
+    attributes: JSON.parse(row.attributes) as JsonObject,
+    version: Number(row.version),
+    createdAt: new Date(Number(row.created_at)),
+    updatedAt: new Date(Number(row.updated_at)),
+  };
+}

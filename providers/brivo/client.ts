@@ -35,6 +35,8 @@ export class BrivoClient {
   constructor(
     private readonly config: BrivoConfig,
     private readonly tokens: BrivoTokenSource,
+    /** The provider's request rate limit (see ProviderFactoryContext.throttle). */
+    private readonly throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
   ) {}
 
   /** Null on 404. */
@@ -147,6 +149,7 @@ export class BrivoClient {
       accept: 'application/json',
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
+    await this.throttle(ctx.signal);
     try {
       return await fetch(`${this.config.apiUrl}${API}${path}`, {
         method,

@@ -42,6 +42,8 @@ const providerSchema = z
         concurrency: z.coerce.number().int().min(1).max(1000).default(8),
         /** Tasks started per second; unset means no rate cap beyond concurrency. */
         tasksPerSecond: z.coerce.number().positive().optional(),
+        /** HTTP requests per second to the provider from this process (sliding window); unset means none. */
+        requestsPerSecond: z.coerce.number().positive().optional(),
       })
       .strict()
       .default({ concurrency: 8 }),
@@ -106,7 +108,24 @@ export const configSchema = z
       .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' }),
     store: z.union([
       z.object({ sqlite: z.object({ path: z.string().min(1) }).strict() }).strict(),
-      z.object({ postgres: z.object({ url: z.string().min(1), poolSize: z.coerce.number().int().min(1).default(10) }).strict() }).strict(),
+      z
+        .object({
+          postgres: z
+            .object({
+              url: z.string().min(1),
+              poolSize: z.coerce.number().int().min(1).default(10),
+              /**
+               * Schema holding the tables, created at start when missing. Default: the
+               * connection's search_path (normally `public`). Replicas of one deployment share it.
+               */
+              schema: z
+                .string()
+                .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a schema name of lower-case letters, digits and _ (at most 63)')
+                .optional(),
+            })
+            .strict(),
+        })
+        .strict(),
     ]),
     auth: z
       .object({

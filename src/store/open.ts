@@ -17,6 +17,7 @@ export async function openStore(config: Config['store'], logger: Logger, clock?:
     {
       url: config.postgres.url,
       poolSize: config.postgres.poolSize,
+      schema: config.postgres.schema,
       // The store recovers by itself (reconnects); operators still want to see it happen.
       onError: (error, context) => logger.warn({ err: error, context }, 'postgres connection error'),
     },

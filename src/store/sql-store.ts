@@ -9,7 +9,9 @@ import type { JsonObject, Task, TaskAttempt, Termination, TerminationState } fro
 import { GENESIS_HASH, chainHash } from '../audit/chain.ts';
 import { migrationProvider } from './migrations/index.ts';
 import { toAttempt, toAuditEntry, toTask, toTermination } from './rows.ts';
+import { SqlSubjectDirectory, type SubjectDirectory } from './directory.ts';
 import type { Database } from './schema.ts';
+import { SqlWebhookDeliveryStore, type WebhookDeliveryStore } from './webhook-deliveries.ts';
 import type {
   AttemptOutcome,
   AuditEntry,
@@ -67,6 +69,8 @@ const RUNNABLE_TERMINATION_STATES = ['scheduled', 'running', 'failed'];
 export class SqlStore implements Store {
   readonly dialect: 'sqlite' | 'postgres';
   protected readonly wake = new EventEmitter();
+  readonly webhookDeliveries: WebhookDeliveryStore;
+  readonly directory: SubjectDirectory;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -74,6 +78,8 @@ export class SqlStore implements Store {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.dialect = hooks.dialect;
+    this.webhookDeliveries = new SqlWebhookDeliveryStore(db);
+    this.directory = new SqlSubjectDirectory(db, clock);
     this.wake.setMaxListeners(100);
   }
 
@@ -290,6 +296,8 @@ export class SqlStore implements Store {
     let query = this.db.selectFrom('terminations').selectAll();
     if (filter.state) query = query.where('state', '=', filter.state);
     if (filter.subjectKey) query = query.where('subject_key', '=', filter.subjectKey);
+    // SQL has no empty IN (): an empty list matches nothing, and no subject key is ''.
+    if (filter.subjectKeys) query = query.where('subject_key', 'in', filter.subjectKeys.length > 0 ? filter.subjectKeys : ['']);
     if (filter.since) query = query.where('requested_at', '>=', filter.since.getTime());
     if (filter.until) query = query.where('requested_at', '<', filter.until.getTime());
     const cursor = decodeCursor(filter.cursor);

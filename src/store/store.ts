@@ -13,6 +13,8 @@ import type {
   TerminationSource,
   TerminationState,
 } from '../domain/types.ts';
+import type { SubjectDirectory } from './directory.ts';
+import type { WebhookDeliveryStore } from './webhook-deliveries.ts';
 
 export interface NewTermination {
   id: string;
@@ -74,6 +76,8 @@ export type AttemptOutcome =
 export interface TerminationFilter {
   state?: TerminationState;
   subjectKey?: string;
+  /** Any of these subject keys (a raw identifier could have formed any of them). */
+  subjectKeys?: string[];
   /** Requested at or after. */
   since?: Date;
   /** Requested before. */
@@ -106,6 +110,10 @@ export interface AuditEntry {
 
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Webhook ids seen and the body each carried (replay protection at /webhooks). */
+  readonly webhookDeliveries: WebhookDeliveryStore;
+  /** The users SCIM clients push (the subject directory terminations are built from). */
+  readonly directory: SubjectDirectory;
   /** Runs pending migrations; safe when several replicas start at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

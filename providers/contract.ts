@@ -75,4 +75,9 @@ export interface ProviderFactoryContext {
   logger: Logger;
   /** When the provider runs against its sandbox, the sandbox's base URL. */
   sandboxUrl?: string;
+  /**
+   * Await before every HTTP request to the provider: the configured request rate limit
+   * (`limits.requestsPerSecond`). Resolves at once when none is configured.
+   */
+  throttle?: (signal?: AbortSignal) => Promise<void>;
 }

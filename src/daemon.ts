@@ -17,6 +17,7 @@ import { moduleFor, parseProviderSettings } from './config/provider-settings.ts'
 import type { Config } from './config/schema.ts';
 import { coerceError } from './domain/errors.ts';
 import { Engine } from './engine/engine.ts';
+import { createRequestThrottle, unthrottled } from './engine/request-throttle.ts';
 import { EngineEventBus } from './engine/events.ts';
 import { TerminationService } from './intake/termination-service.ts';
 import { createApp } from './server/app.ts';
@@ -73,7 +74,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         logger.info({ provider: name, kind: entry.kind, url: started.url }, 'sandbox provider started');
       }
       const settings = parseProviderSettings(name, entry, module, options.configFile, running);
-      const provider = module.create(settings, { name, logger: logger.child({ provider: name }), sandboxUrl: sandboxes.get(name)?.url });
+      const throttle = entry.limits.requestsPerSecond ? createRequestThrottle(entry.limits.requestsPerSecond) : unthrottled;
+      const provider = module.create(settings, { name, logger: logger.child({ provider: name }), sandboxUrl: sandboxes.get(name)?.url, throttle });
       cleanup.push(async () => provider.close?.());
       providers.set(name, provider);
       runtimes.set(name, { provider, limits: entry.limits });

@@ -18,7 +18,7 @@ function customFieldValues(subject: Subject, field: CustomFieldLookup['subjectFi
 }
 
 export function createBrivoProvider(config: BrivoConfig, factory: ProviderFactoryContext): Provider {
-  const client = new BrivoClient(config, new BrivoTokenSource(config));
+  const client = new BrivoClient(config, new BrivoTokenSource(config), factory.throttle);
 
   async function resolveByCustomField(lookup: CustomFieldLookup, subject: Subject, ctx: CallContext): Promise<BrivoUser | null> {
     const values = customFieldValues(subject, lookup.subjectField);

@@ -5,6 +5,8 @@
  * fixed code, not message text) before it is taken as a permission problem.
  */
 import { PermanentError, RateLimitedError, TransientError, type DeprovisionError } from '../../src/domain/errors.ts';
+import { errorForNetwork as httpErrorForNetwork } from '../http/errors.ts';
+import { parseRetryAfterMs } from '../http/retry-after.ts';
 
 /** Over the per-second limit without Retry-After: the window is one second. */
 export const DEFAULT_QPS_DELAY_MS = 1_000;
@@ -14,16 +16,6 @@ export const DEFAULT_QPS_DELAY_MS = 1_000;
  * without hammering a closed quota.
  */
 export const DEFAULT_QUOTA_DELAY_MS = 15 * 60_000;
-
-/** Retry-After as delta-seconds or an HTTP date; null when absent or unreadable. */
-export function parseRetryAfterMs(value: string | null | undefined, nowMs: number): number | null {
-  if (value === null || value === undefined || value.trim() === '') return null;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, at - nowMs);
-}
 
 /**
  * - 429, or 403 `ERR_403_DEVELOPER_OVER_QPS` -> RateLimitedError (Retry-After, else 1 s);
@@ -48,12 +40,8 @@ export function errorForStatus(status: number, headers: Headers, message: string
   return new PermanentError(message);
 }
 
-/** fetch failed before any answer. The original error is not attached (it can carry the request). */
 export function errorForNetwork(error: unknown, operation: string): TransientError {
-  const name = error instanceof Error ? error.name : 'Error';
-  const cause = error instanceof Error ? (error as { cause?: unknown }).cause : undefined;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  return new TransientError(`Brivo ${operation}: no answer (${name}${typeof code === 'string' ? ` ${code}` : ''})`);
+  return httpErrorForNetwork(error, `Brivo ${operation}`);
 }
 
 /**

@@ -53,6 +53,8 @@ export interface GoogleProviderDeps {
   logger: Logger;
   /** Injected auth; default from config (JWT with delegation, or the sandbox's static token). */
   authClient?: GoogleAuthClient;
+  /** The provider's request rate limit (see ProviderFactoryContext.throttle). */
+  throttle?: (signal?: AbortSignal) => Promise<void>;
 }
 
 export function createGoogleProvider(config: GoogleConfig, deps: GoogleProviderDeps): Provider {
@@ -70,7 +72,7 @@ class GoogleProvider implements Provider {
     deps: GoogleProviderDeps,
   ) {
     this.name = deps.name;
-    this.api = createClients(config, deps.authClient ?? createAuthClient(config));
+    this.api = createClients(config, deps.authClient ?? createAuthClient(config), deps.throttle);
     this.actions = {
       revoke_sessions: { execute: (a, c) => this.revokeSessions(a, c), verify: (a, c) => this.verifySessions(a, c) },
       disable_account: { execute: (a, c) => this.suspend(a, c), verify: (a, c) => this.verifySuspended(a, c) },

@@ -31,8 +31,17 @@ export function createAuthClient(config: GoogleConfig): GoogleAuthClient {
     : new auth.JWT({ email: key.client_email, key: key.private_key, scopes, subject: config.adminSubject });
 }
 
-export function createClients(config: GoogleConfig, authClient: GoogleAuthClient): GoogleClients {
+export function createClients(
+  config: GoogleConfig,
+  authClient: GoogleAuthClient,
+  throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
+): GoogleClients {
   const options = {
+    // Every request waits for the provider's request rate limit first (gaxios' adapter hook).
+    adapter: async <T,>(request: { signal?: unknown }, send: (request: any) => Promise<T>): Promise<T> => {
+      await throttle(request.signal instanceof AbortSignal ? request.signal : undefined);
+      return send(request);
+    },
     auth: authClient,
     ...(config.rootUrl !== undefined ? { rootUrl: config.rootUrl } : {}),
     timeout: config.timeoutMs,

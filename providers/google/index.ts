@@ -12,7 +12,7 @@ export const googleModule: ProviderModule<GoogleConfig> = {
   create(config, ctx) {
     // A sandbox URL from the factory context wins over config, as for every provider.
     const effective = ctx.sandboxUrl ? { ...config, rootUrl: `${ctx.sandboxUrl.replace(/\/+$/, '')}/` } : config;
-    return createGoogleProvider(effective, { name: ctx.name, logger: ctx.logger });
+    return createGoogleProvider(effective, { name: ctx.name, logger: ctx.logger, throttle: ctx.throttle });
   },
   startSandbox: (options) => startGoogleSandbox(options),
   sandboxConfig(sandbox) {

@@ -27,8 +27,13 @@ export function errorForStatus(status: number, headers: Headers, summary: string
   return new PermanentError(summary);
 }
 
-/** fetch failed before any answer: DNS, refused connection, reset, abort, timeout. */
+/**
+ * fetch failed before any answer: DNS, refused connection, reset, abort, timeout. The
+ * original error is not attached: undici's errors can carry the request, headers included.
+ */
 export function errorForNetwork(error: unknown, summary: string): TransientError {
-  const reason = error instanceof Error ? `${error.name}: ${error.message}` : 'network failure';
-  return new TransientError(`${summary}: ${reason}`, { cause: error });
+  const name = error instanceof Error ? error.name : 'Error';
+  const cause = error instanceof Error ? (error as { cause?: unknown }).cause : undefined;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  return new TransientError(`${summary}: no answer (${name}${typeof code === 'string' ? ` ${code}` : ''})`);
 }

@@ -119,7 +119,7 @@ export class MicrosoftProvider implements Provider {
       clientSecret: config.clientSecret,
       scope: scopeOf(config),
     });
-    this.graph = new GraphApi(createGraphClient(config.baseUrl, this.tokens), this.tokens, config.baseUrl);
+    this.graph = new GraphApi(createGraphClient(config.baseUrl, this.tokens), this.tokens, config.baseUrl, Date.now, ctx.throttle);
     this.actions = {
       revoke_sessions: this.revokeSessions(),
       disable_account: this.disableAccount(),

@@ -131,6 +131,8 @@ export class GraphApi {
     private readonly tokens: ClientCredentialsTokenSource,
     baseUrl: string,
     private readonly now: () => number = Date.now,
+    /** The provider's request rate limit (see ProviderFactoryContext.throttle). */
+    private readonly throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
   ) {
     this.origin = new URL(baseUrl).origin;
     this.versionRoot = `${baseUrl.replace(/\/+$/, '')}/${GRAPH_VERSION}`;
@@ -145,6 +147,7 @@ export class GraphApi {
   async send<T = Record<string, unknown>>(call: GraphCall): Promise<{ status: number; body: T | null }> {
     const label = `Microsoft Graph ${call.method} ${call.path.split('?')[0]}`;
     const auth = new RequestAuth();
+    await this.throttle(call.signal);
     let request = this.client
       .api(call.path)
       // RAW: the SDK drops the response headers (Retry-After) whenever an error body is

@@ -12,7 +12,12 @@ import { notificationBody } from './message.ts';
 /** Slack and most receivers ask for a pause without saying how long: a second is the usual answer. */
 const DEFAULT_RETRY_AFTER_MS = 1000;
 
-export function createNotifyProvider(config: NotifyConfig, name: string, now: () => number = Date.now): Provider {
+export function createNotifyProvider(
+  config: NotifyConfig,
+  name: string,
+  throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
+  now: () => number = Date.now,
+): Provider {
   // Acknowledgements of this process, by termination and event: verify runs right after execute.
   const acknowledged = new Map<string, { status: number; at: string }>();
   const key = (terminationId: string, event: unknown) => `${terminationId}:${String(event ?? 'custom')}`;
@@ -26,6 +31,7 @@ export function createNotifyProvider(config: NotifyConfig, name: string, now: ()
         async execute(_account, ctx) {
           const body = notificationBody(config.format, { terminationId: ctx.terminationId, subject: ctx.subject, params: ctx.params });
           let response: Response;
+          await throttle(ctx.signal);
           try {
             response = await fetch(config.url, {
               method: 'POST',

@@ -7,7 +7,7 @@ import { NOTIFY_SANDBOX_TOKEN, startNotifySandbox } from './sandbox.ts';
 export const notifyModule: ProviderModule<NotifyConfig> = {
   kind: 'notify',
   configSchema: notifyConfigSchema,
-  create: (config, ctx) => createNotifyProvider(config, ctx.name),
+  create: (config, ctx) => createNotifyProvider(config, ctx.name, ctx.throttle),
   startSandbox: (options) => startNotifySandbox(options),
   sandboxConfig: (sandbox) =>
     notifyConfigSchema.parse({ url: `${sandbox.url}/hooks/security`, format: 'json', headers: { authorization: `Bearer ${NOTIFY_SANDBOX_TOKEN}` } }),

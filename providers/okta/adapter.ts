@@ -186,7 +186,7 @@ function candidateLogins(subject: Subject): string[] {
 }
 
 export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryContext): Provider {
-  const api = new OktaApi(createOktaClient(config));
+  const api = new OktaApi(createOktaClient(config, factory.throttle));
 
   const revokeSessions: ActionHandler = {
     async execute(account, ctx) {

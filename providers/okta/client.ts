@@ -24,13 +24,18 @@ export function withSignal<T>(signal: AbortSignal, fn: () => Promise<T>): Promis
 type RequestOptions = Parameters<DefaultRequestExecutor['fetch']>[0];
 
 class EngineRequestExecutor extends DefaultRequestExecutor {
-  constructor(private readonly timeoutMs: number) {
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly throttle: (signal?: AbortSignal) => Promise<void>,
+  ) {
     super({ maxRetries: 0, requestTimeout: 0 });
   }
 
-  override fetch(request: RequestOptions): ReturnType<DefaultRequestExecutor['fetch']> {
-    const signals = [AbortSignal.timeout(this.timeoutMs)];
+  override async fetch(request: RequestOptions): Promise<Awaited<ReturnType<DefaultRequestExecutor['fetch']>>> {
     const taskSignal = requestSignal.getStore();
+    // The provider's request rate limit, shared by every task of this process.
+    await this.throttle(taskSignal);
+    const signals = [AbortSignal.timeout(this.timeoutMs)];
     if (taskSignal) signals.push(taskSignal);
     // Mutated in place: the SDK passes its own RequestContext, whose prototype carries the body.
     (request as { signal?: AbortSignal }).signal = AbortSignal.any(signals);
@@ -40,10 +45,10 @@ class EngineRequestExecutor extends DefaultRequestExecutor {
 
 export type OktaClient = Client;
 
-export function createOktaClient(config: OktaConfig): OktaClient {
+export function createOktaClient(config: OktaConfig, throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined): OktaClient {
   const common = {
     orgUrl: config.orgUrl,
-    requestExecutor: new EngineRequestExecutor(config.requestTimeoutMs),
+    requestExecutor: new EngineRequestExecutor(config.requestTimeoutMs, throttle),
     // The default cache keys users by their absolute self link and never expires them:
     // a read-back after suspend would see the old status.
     cacheMiddleware: null,

@@ -41,7 +41,7 @@ function userEvidence(user: ScimUser): { userId: string; userName: string | null
 }
 
 export function createScimProvider(config: ScimConfig, factory: ProviderFactoryContext): Provider {
-  const client = new ScimClient(config, createTokenSource(config.auth, config.requestTimeoutMs));
+  const client = new ScimClient(config, createTokenSource(config.auth, config.requestTimeoutMs), factory.throttle);
   const verifyMode = config.verify;
 
   const disableAccount: ActionHandler = {

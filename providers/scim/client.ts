@@ -38,6 +38,8 @@ export class ScimClient {
   constructor(
     private readonly config: ScimConfig,
     private readonly tokens: TokenSource,
+    /** The provider's request rate limit (see ProviderFactoryContext.throttle). */
+    private readonly throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
   ) {}
 
   /** Users matching `lookup eq value`, at most `limit` (asking for 2 is enough to see ambiguity). */
@@ -115,6 +117,7 @@ export class ScimClient {
   ): Promise<Response> {
     const headers: Record<string, string> = { accept: `${SCIM_CONTENT_TYPE}, application/json`, authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = SCIM_CONTENT_TYPE;
+    await this.throttle(ctx.signal);
     try {
       return await fetch(`${this.config.baseUrl}${path}`, {
         method,

@@ -4,7 +4,8 @@
  * never does. Messages carry the operation, the status and the SCIM `scimType`, never a
  * URL with a filter value, a token or a request header.
  */
-import { PermanentError, RateLimitedError, TransientError, type DeprovisionError } from '../../src/domain/errors.ts';
+import type { DeprovisionError, TransientError } from '../../src/domain/errors.ts';
+import { errorForNetwork as httpErrorForNetwork, errorForStatus as httpErrorForStatus } from '../http/errors.ts';
 
 /**
  * Delay reported for a 429 without a usable Retry-After. Slack's and GitHub's SCIM
@@ -13,38 +14,13 @@ import { PermanentError, RateLimitedError, TransientError, type DeprovisionError
  */
 export const DEFAULT_RATE_LIMIT_DELAY_MS = 30_000;
 
-/** Retry-After as delta-seconds or an HTTP date; null when absent or unreadable. */
-export function parseRetryAfterMs(value: string | null | undefined, nowMs: number): number | null {
-  if (value === null || value === undefined || value.trim() === '') return null;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return null;
-  return Math.max(0, at - nowMs);
-}
-
-/**
- * One status, one class:
- * - 429 -> RateLimitedError (Retry-After, or the default above);
- * - 503 with Retry-After -> RateLimitedError (the target says when to come back);
- * - 5xx, 408 -> TransientError;
- * - 401, 403 and every other 4xx -> PermanentError (credentials, permission, request).
- */
+/** A SCIM target's answers follow the shared HTTP mapping, with the default delay above. */
 export function errorForStatus(status: number, headers: Headers, message: string, nowMs: number): DeprovisionError {
-  const retryAfter = parseRetryAfterMs(headers.get('retry-after'), nowMs);
-  if (status === 429) return new RateLimitedError(message, retryAfter ?? DEFAULT_RATE_LIMIT_DELAY_MS);
-  if (status === 503 && retryAfter !== null) return new RateLimitedError(message, retryAfter);
-  if (status >= 500 || status === 408) return new TransientError(message);
-  return new PermanentError(message);
+  return httpErrorForStatus(status, headers, message, { nowMs, defaultRetryAfterMs: DEFAULT_RATE_LIMIT_DELAY_MS });
 }
 
-/** fetch failed before any answer: DNS, refused connection, reset, timeout, abort. */
 export function errorForNetwork(error: unknown, operation: string): TransientError {
-  const name = error instanceof Error ? error.name : 'Error';
-  const cause = error instanceof Error ? (error as { cause?: unknown }).cause : undefined;
-  const code = typeof (cause as { code?: unknown } | undefined)?.code === 'string' ? ` ${(cause as { code: string }).code}` : '';
-  // The original error is not attached: undici's errors can carry the request, headers included.
-  return new TransientError(`SCIM ${operation}: no answer (${name}${code})`);
+  return httpErrorForNetwork(error, `SCIM ${operation}`);
 }
 
 /**

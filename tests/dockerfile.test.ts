@@ -26,7 +26,7 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { sc
 const MINIMAL_CONFIG = `
 store: { sqlite: { path: x.db } }
 providers: { x: { kind: okta } }
-playbooks: { p: { steps: [{ id: a, provider: x, action: manual }] } }
+playbooks: { p: { steps: [{ id: a, provider: x, action: revoke_sessions }] } }
 defaultPlaybook: p
 `;
 

@@ -23,7 +23,9 @@ import { TerminationService } from './intake/termination-service.ts';
 import { createApp } from './server/app.ts';
 import { buildRouters } from './server/routes.ts';
 import { openStore } from './store/open.ts';
-import type { Store } from './store/store.ts';
+import type { NewTask, Store } from './store/store.ts';
+import type { Task, Termination } from './domain/types.ts';
+import { randomUUID } from 'node:crypto';
 import { createMetrics } from './telemetry/metrics.ts';
 
 export interface DaemonOptions {
@@ -92,7 +94,15 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     );
 
     const events = new EngineEventBus();
-    const engine = new Engine({ store, providers: runtimes, engine: config.engine, events, logger: logger.child({ component: 'engine' }), now: options.now });
+    const engine = new Engine({
+      store,
+      providers: runtimes,
+      engine: config.engine,
+      events,
+      logger: logger.child({ component: 'engine' }),
+      now: options.now,
+      followUpOnFailure: failureNotifications(config, options.now ?? (() => new Date())),
+    });
     const terminations = new TerminationService(store, config, events, options.now);
     const metrics = createMetrics({ events, store, queueDepth: () => engine.queueDepth(), now: options.now });
 
@@ -137,18 +147,45 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
   }
 }
 
+/** A playbook's `onFailure` channel hears about every step that fails for good (but not about its own failures). */
+function failureNotifications(config: Config, now: () => Date) {
+  return (task: Task, termination: Termination, errorKind: string): NewTask[] => {
+    const onFailure = config.playbooks[termination.playbook]?.onFailure;
+    if (!onFailure || task.action === 'notify') return [];
+    return [
+      {
+        id: randomUUID(),
+        stepId: `notify-failed-${task.stepId}`,
+        provider: onFailure.provider,
+        action: 'notify',
+        params: { ...onFailure.params, event: 'failed', failedStep: task.stepId, errorKind },
+        critical: false,
+        dependsOn: [],
+        notBefore: now(),
+      },
+    ];
+  };
+}
+
 /** Every playbook step must name an action its provider supports: found at start, not at 3 a.m. */
 function checkPlaybooks(config: Config, providers: Map<string, Provider>, file: string): void {
   const problems: string[] = [];
   for (const [name, playbook] of Object.entries(config.playbooks)) {
     playbook.steps.forEach((step, i) => {
-      const provider = providers.get(step.provider);
+      const provider = step.provider === undefined ? undefined : providers.get(step.provider);
       if (provider && !provider.actions[step.action]) {
         problems.push(
           `playbooks.${name}.steps[${i}].action: provider ${step.provider} (${provider.kind}) supports ${Object.keys(provider.actions).join(', ')}, not ${step.action}`,
         );
       }
     });
+  }
+  const notifiers: Array<[string, string | undefined]> = [
+    ['brake.notify', config.brake?.notify],
+    ...Object.entries(config.playbooks).map(([name, p]): [string, string | undefined] => [`playbooks.${name}.onFailure.provider`, p.onFailure?.provider]),
+  ];
+  for (const [path, name] of notifiers) {
+    if (name && !providers.get(name)?.actions.notify) problems.push(`${path}: provider ${name} cannot send notifications (expected a provider of kind notify)`);
   }
   if (problems.length > 0) throw new ConfigError(file, problems);
 }

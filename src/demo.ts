@@ -50,7 +50,18 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
       const wait = task.notBefore.getTime() - termination.effectiveAt.getTime();
       print(`             ${task.stepId.padEnd(22)} ${task.provider}.${task.action}${task.dependsOn.length ? ` after ${task.dependsOn.join(', ')}` : ''}${wait > 0 ? `, not before +${wait / 1000}s (retention)` : ''}`);
     }
-    const finished = await waitForAll(daemon, termination.id);
+    // The manual step is a person's: the demo plays that person through the admin API, once the machines are done.
+    const operator = config.auth.admin.find((a) => a.role === 'operator');
+    const completeManual = async (task: Task) => {
+      if (!operator) return;
+      const res = await fetch(`${daemon.url}/admin/v1/terminations/${termination.id}/tasks/${task.id}/complete`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${operator.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ outcome: 'done', reason: 'demo: laptop and badge collected' }),
+      });
+      print(`${stamp()}  ${'person'.padEnd(10)} ${'manual'.padEnd(16)} ${task.stepId}: ${res.ok ? `completed by admin:${operator.name} (admin API)` : `HTTP ${res.status}`}`);
+    };
+    const finished = await waitForAll(daemon, termination.id, completeManual);
     const final = await daemon.store.getTermination(termination.id);
     print();
     print('evidence (read back from each provider):');
@@ -70,11 +81,23 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
 }
 
 /** Waits until every task is final, woken by engine events; bounded so a stuck demo still ends. */
-async function waitForAll(daemon: Awaited<ReturnType<typeof startDaemon>>, terminationId: string, timeoutMs = 120_000): Promise<Task[]> {
+async function waitForAll(
+  daemon: Awaited<ReturnType<typeof startDaemon>>,
+  terminationId: string,
+  completeManual: (task: Task) => Promise<void>,
+  timeoutMs = 120_000,
+): Promise<Task[]> {
   const deadline = Date.now() + timeoutMs;
+  const completed = new Set<string>();
   for (;;) {
     const tasks = await daemon.store.listTasks(terminationId);
     if (tasks.every((t) => TERMINAL.has(t.state)) || tasks.some((t) => t.state === 'failed')) return tasks;
+    const machinesDone = tasks.every((t) => TERMINAL.has(t.state) || t.action === 'manual' || t.action === 'delete_account');
+    for (const task of tasks.filter((t) => t.action === 'manual' && t.state === 'pending' && !completed.has(t.id))) {
+      if (!machinesDone) break;
+      completed.add(task.id);
+      await completeManual(task);
+    }
     if (Date.now() > deadline) return tasks;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, 1000);

@@ -4,7 +4,7 @@
  */
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 
-export type NotifyEvent = 'started' | 'revoked' | 'failed' | 'custom';
+export type NotifyEvent = 'started' | 'revoked' | 'failed' | 'held' | 'custom';
 
 export interface NotificationInput {
   terminationId: string;
@@ -25,7 +25,9 @@ export function notificationBody(format: 'slack' | 'json', input: NotificationIn
           ? `Access revoked for ${who}: every critical step verified.`
           : event === 'failed'
             ? `Offboarding of ${who} needs attention: step ${failed ?? '(unknown)'} failed${typeof input.params.errorKind === 'string' ? ` (${input.params.errorKind})` : ''}.`
-            : `Offboarding update for ${who}.`;
+            : event === 'held'
+              ? `Offboarding of ${who} is held by the blast-radius brake: too many terminations at once. An operator must approve it.`
+              : `Offboarding update for ${who}.`;
   if (format === 'slack') return { text: `${text} Termination ${input.terminationId}.` };
   return {
     type: `deprovisiond.termination.${event}`,

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ACTIONS } from '../domain/types.ts';
-import { cancelBody, completeBody, createBody, listQuery, TERMINATION_STATES } from './schemas.ts';
+import { approveHeldBody, cancelBody, completeBody, createBody, listQuery, TERMINATION_STATES } from './schemas.ts';
 
 const TASK_STATES = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'];
 
@@ -147,10 +147,28 @@ export function openApiDocument(): Record<string, unknown> {
           codes: ['401', '403', '404', '409', '503'],
         }),
       },
+      '/terminations/{id}/evidence': {
+        get: {
+          summary: 'The evidence document of one termination: timeline, attempts, read-backs, operators, audit chain position.',
+          'x-required-role': 'viewer',
+          parameters: [idParam, { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: ['json', 'html'] }, description: '`html` for a printable page.' }],
+          responses: {
+            '200': { description: 'The document.', content: { ...json(object), 'text/html': { schema: { type: 'string' } } } },
+            ...pick('401', '404', '503'),
+          },
+        },
+      },
+      '/terminations/approve-held': {
+        post: write('Release held terminations in bulk (after a blast-radius brake): `{ids: [...]}` or `{all: true}`.', {
+          body: approveHeldBody,
+          ok: { type: 'object', properties: { approved: { type: 'array', items: { type: 'string' } }, notHeld: { type: 'array', items: { type: 'string' } } } },
+          codes: ['400', '401', '403', '413', '503'],
+        }),
+      },
       '/terminations/{id}/tasks/{taskId}/complete': {
         post: {
-          ...write('Complete a manual checklist task.', {
-            description: 'Answers 409 "not a manual task" for any other task. Completing manual tasks is not implemented yet: 501.',
+          ...write('Complete a manual checklist task (done, or not applicable with the reason).', {
+            description: 'Answers 409 for a task that is not a pending manual task, or when the termination is finished or cancelled.',
             parameters: [idParam, taskParam],
             body: completeBody,
             ok: object,

@@ -1,4 +1,4 @@
-/** GET /terminations and GET /terminations/{id}: what viewers may see. */
+/** GET /terminations, GET /terminations/{id} and its evidence: what viewers may see. */
 import type { Request, Response } from 'express';
 import { BadRequestError, NotFoundError, UnavailableError, fromStore } from '../server/http-errors.ts';
 import { InvalidCursorError } from '../store/sql-store.ts';
@@ -6,6 +6,7 @@ import type { AdminDeps } from './deps.ts';
 import { parse } from './parse.ts';
 import { listQuery } from './schemas.ts';
 import { subjectKeysFor, terminationDetail } from './views.ts';
+import { buildEvidence, renderEvidenceHtml } from '../audit/evidence.ts';
 
 export function listTerminations(deps: AdminDeps) {
   return async (req: Request, res: Response) => {
@@ -35,5 +36,23 @@ export function getTermination(deps: AdminDeps) {
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
     const [tasks, attempts] = await fromStore(() => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id)]));
     res.json(terminationDetail(termination, tasks, attempts));
+  };
+}
+
+/** The evidence document of one termination: JSON, or a printable HTML page with `?format=html`. */
+export function getEvidence(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const id = String(req.params.id);
+    const termination = await fromStore(() => deps.store.getTermination(id));
+    if (!termination) throw new NotFoundError(`termination ${id} not found`);
+    const [tasks, attempts, audit] = await fromStore(() =>
+      Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id), deps.store.listAuditOf(id)]),
+    );
+    const doc = buildEvidence(termination, tasks, attempts, audit);
+    if (req.query.format === 'html') {
+      res.type('html').set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'").send(renderEvidenceHtml(doc));
+      return;
+    }
+    res.json(doc);
   };
 }

@@ -10,8 +10,8 @@ import { authenticate, requireOperator } from './auth.ts';
 import type { AdminDeps } from './deps.ts';
 import { OidcVerifier } from './oidc.ts';
 import { openApiDocument } from './openapi.ts';
-import { getTermination, listTerminations } from './read-routes.ts';
-import { approveTermination, cancelTermination, completeTask, createTermination, replayTasks } from './write-routes.ts';
+import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
+import { approveHeld, approveTermination, cancelTermination, completeTask, createTermination, replayTasks } from './write-routes.ts';
 
 export function buildAdminRouter(deps: AdminDeps): Router {
   const logger = deps.logger.child({ component: 'admin' });
@@ -29,6 +29,8 @@ export function buildAdminRouter(deps: AdminDeps): Router {
   // Role checked inside: a dry run is open to viewers.
   router.post('/terminations', createTermination(deps));
   router.get('/terminations/:id', getTermination(deps));
+  router.get('/terminations/:id/evidence', getEvidence(deps));
+  router.post('/terminations/approve-held', requireOperator, approveHeld(deps));
   router.post('/terminations/:id/cancel', requireOperator, cancelTermination(deps));
   router.post('/terminations/:id/approve', requireOperator, approveTermination(deps));
   router.post('/terminations/:id/replay', requireOperator, replayTasks(deps));

@@ -41,5 +41,11 @@ export const completeBody = z
   })
   .strict();
 
+/** Bulk approval names the terminations, or says `all: true` (every held one, at most 1000 a call). */
+export const approveHeldBody = z.union([
+  z.object({ ids: z.array(z.string().min(1).max(100)).min(1).max(1000) }).strict(),
+  z.object({ all: z.literal(true) }).strict(),
+]);
+
 /** Optional `Idempotency-Key` header of POST /terminations: the source event id of an admin termination. */
 export const idempotencyKey = z.string().trim().min(1).max(256).optional();

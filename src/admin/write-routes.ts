@@ -6,11 +6,11 @@
 import type { Request, Response } from 'express';
 import type { Task, Termination } from '../domain/types.ts';
 import { checkPlan, toSubject } from '../intake/termination-schema.ts';
-import { ConflictError, ForbiddenError, HttpError, NotFoundError, fromStore } from '../server/http-errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError, fromStore } from '../server/http-errors.ts';
 import type { AdminDeps } from './deps.ts';
 import { parse } from './parse.ts';
 import { principalOf } from './principal.ts';
-import { cancelBody, completeBody, createBody, createQuery, idempotencyKey } from './schemas.ts';
+import { approveHeldBody, cancelBody, completeBody, createBody, createQuery, idempotencyKey } from './schemas.ts';
 
 /** States a termination can be cancelled from (the store's notion of open). */
 const CANCELLABLE: ReadonlyArray<Termination['state']> = ['scheduled', 'held', 'running', 'failed'];
@@ -82,17 +82,36 @@ export function replayTasks(deps: AdminDeps) {
   };
 }
 
-/**
- * Manual checklist items are a later issue: the store has no transition for them yet.
- * The endpoint exists so clients can be written against it; today it refuses every task.
- */
+/** A person reports a manual checklist step done (or not applicable, with the reason); who and when are audited. */
 export function completeTask(deps: AdminDeps) {
   return async (req: Request, res: Response) => {
-    parse(completeBody, req.body ?? {}, 'body');
+    const body = parse(completeBody, req.body ?? {}, 'body');
     const termination = await requireTermination(deps, req);
     const task = await requireTask(deps, termination, String(req.params.taskId));
     if (task.action !== 'manual') throw new ConflictError('not a manual task');
-    throw new HttpError(501, 'completing manual tasks is not implemented yet');
+    if (task.state !== 'pending') throw new ConflictError(`task is ${task.state}; only a pending manual task can be completed`);
+    const completed = await fromStore(() => deps.store.completeManualTask(task.id, principalOf(res).actor, body.outcome, body.reason));
+    if (!completed) throw new ConflictError(`termination is ${termination.state}; its manual tasks can no longer be completed`);
+    res.json({ task: completed });
+  };
+}
+
+/** Releases held terminations in bulk after a brake: named ones, or every held one with `all: true`. */
+export function approveHeld(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const body = parse(approveHeldBody, req.body ?? {}, 'body');
+    const actor = principalOf(res).actor;
+    const ids =
+      'ids' in body
+        ? body.ids
+        : (await fromStore(() => deps.store.listTerminations({ state: 'held', limit: 1000 }))).items.map((t) => t.id);
+    const approved: string[] = [];
+    const skipped: string[] = [];
+    for (const id of ids) {
+      const result = await fromStore(() => deps.store.approveTermination(id, actor));
+      (result ? approved : skipped).push(id);
+    }
+    res.json({ approved, notHeld: skipped });
   };
 }
 

@@ -15,6 +15,12 @@ export class ApiError extends Error {
   }
 }
 
+interface RequestOptions {
+  body?: unknown;
+  query?: Record<string, string | undefined>;
+  headers?: Record<string, string>;
+}
+
 export class AdminClient {
   private readonly base: URL;
 
@@ -32,10 +38,32 @@ export class AdminClient {
     return this.base.origin;
   }
 
-  async request<T = any>(method: 'GET' | 'POST', path: string, options: { body?: unknown; query?: Record<string, string | undefined>; headers?: Record<string, string> } = {}): Promise<T> {
+  async request<T = any>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
+    const { response, text } = await this.send(method, path, options, 'application/json');
+    let body: any = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = null;
+    }
+    if (!response.ok) {
+      const message = typeof body?.error === 'string' ? body.error : `HTTP ${response.status}`;
+      throw new ApiError(message, response.status, body?.details);
+    }
+    return body as T;
+  }
+
+  /** A non-JSON answer (the evidence page), as text. */
+  async text(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<string> {
+    const { response, text } = await this.send(method, path, options, 'text/html, application/json');
+    if (!response.ok) throw new ApiError(`HTTP ${response.status}`, response.status);
+    return text;
+  }
+
+  private async send(method: 'GET' | 'POST', path: string, options: RequestOptions, accept: string): Promise<{ response: Response; text: string }> {
     const url = new URL(`admin/v1${path}`, this.base);
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
-    const headers: Record<string, string> = { accept: 'application/json', authorization: `Bearer ${this.token}`, ...options.headers };
+    const headers: Record<string, string> = { accept, authorization: `Bearer ${this.token}`, ...options.headers };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
@@ -49,17 +77,6 @@ export class AdminClient {
       const reason = (error as { cause?: { code?: string } })?.cause?.code ?? (error as Error).message;
       throw new ApiError(`cannot reach ${this.origin}: ${reason}`, null);
     }
-    const text = await response.text();
-    let body: any = null;
-    try {
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      body = null;
-    }
-    if (!response.ok) {
-      const message = typeof body?.error === 'string' ? body.error : `HTTP ${response.status}`;
-      throw new ApiError(message, response.status, body?.details);
-    }
-    return body as T;
+    return { response, text: await response.text() };
   }
 }

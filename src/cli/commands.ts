@@ -1,6 +1,6 @@
 /**
  * The CLI commands that talk to a running daemon through the admin API:
- * terminate, plan, status, list, cancel, approve, replay. Human tables by default,
+ * terminate, plan, status, list, cancel, approve, replay, complete, evidence. Human tables by default,
  * `--json` for scripts. Exit 0 on success, 1 on an API or network error (and for
  * `status` of a failed termination), 2 on a usage error.
  */
@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient, ApiError } from './client.ts';
 import { subjectLabel, table, time } from './format.ts';
 
-export const ADMIN_COMMANDS = ['terminate', 'plan', 'status', 'list', 'cancel', 'approve', 'replay'] as const;
+export const ADMIN_COMMANDS = ['terminate', 'plan', 'status', 'list', 'cancel', 'approve', 'replay', 'complete', 'evidence'] as const;
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
 export const ADMIN_USAGE = `admin commands (talk to a running daemon; --url, default $DEPROVISIOND_URL or http://127.0.0.1:8080;
@@ -18,8 +18,10 @@ token from $DEPROVISIOND_TOKEN, or --token, which other local users can see in t
   status ID                                            termination, tasks, errors (exit 1 if failed)
   list [--state S] [--subject X] [--since ISO] [--until ISO] [--limit N] [--cursor C]
   cancel ID [--reason R]
-  approve ID                                           release a held termination
+  approve ID | approve --all-held                      release a held termination, or every held one
   replay ID [--task TASK_ID]                           re-queue failed tasks
+  complete ID TASK_ID --outcome done|not_applicable --reason R   a person finished a manual step
+  evidence ID [--html]                                 the termination's evidence document (JSON, or HTML)
   SUBJECT is one or more of --external-id, --user-name, --email (repeatable), plus
   --display-name and --manager-email. Every command takes --json.
 `;
@@ -170,7 +172,14 @@ async function dispatch(command: AdminCommand, args: string[], io: CliIo): Promi
       return 0;
     }
     case 'approve': {
-      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: common });
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, 'all-held': { type: 'boolean', default: false } } });
+      if (values['all-held']) {
+        if (positionals.length > 0) throw new UsageError('give either ID or --all-held');
+        const result = await clientFor(values, io).request('POST', '/terminations/approve-held', { body: { all: true } });
+        if (values.json) return json(io, result);
+        print(`approved ${result.approved.length} held termination(s)\n`);
+        return 0;
+      }
       const id = onePositional(positionals, 'ID');
       const result = await clientFor(values, io).request('POST', `/terminations/${encodeURIComponent(id)}/approve`, { body: {} });
       if (values.json) return json(io, result);
@@ -186,6 +195,33 @@ async function dispatch(command: AdminCommand, args: string[], io: CliIo): Promi
       print(`replayed ${result.replayed.length} task(s) of termination ${result.termination.id} (${result.termination.state})\n`);
       print(table(['TASK', 'STEP', 'PROVIDER', 'ACTION', 'STATE'], result.replayed.map((k: any) => [k.id, k.stepId, k.provider, k.action, k.state])));
       return 0;
+    }
+    case 'complete': {
+      const { values, positionals } = parseArgs({
+        args,
+        allowPositionals: true,
+        options: { ...common, outcome: { type: 'string' }, reason: { type: 'string' } },
+      });
+      if (positionals.length !== 2) throw new UsageError('expected ID and TASK_ID');
+      if (values.outcome !== 'done' && values.outcome !== 'not_applicable') throw new UsageError('--outcome must be done or not_applicable');
+      if (!values.reason) throw new UsageError('--reason is required (it goes into the audit log)');
+      const [id, taskId] = positionals.map((p) => encodeURIComponent(p));
+      const result = await clientFor(values, io).request('POST', `/terminations/${id}/tasks/${taskId}/complete`, {
+        body: { outcome: values.outcome, reason: values.reason },
+      });
+      if (values.json) return json(io, result);
+      print(`task ${result.task.id} (${result.task.stepId}) ${result.task.state}\n`);
+      return 0;
+    }
+    case 'evidence': {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, html: { type: 'boolean', default: false } } });
+      const id = encodeURIComponent(onePositional(positionals, 'ID'));
+      const client = clientFor(values, io);
+      if (values.html) {
+        print(await client.text('GET', `/terminations/${id}/evidence`, { query: { format: 'html' } }));
+        return 0;
+      }
+      return json(io, await client.request('GET', `/terminations/${id}/evidence`));
     }
   }
 }

@@ -74,7 +74,8 @@ const oidcSchema = z
 const stepSchema = z
   .object({
     id: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, "_", "." or "-"'),
-    provider: z.string().min(1),
+    /** A provider instance under `providers`; none for `manual` steps (a person does them). */
+    provider: z.string().min(1).optional(),
     action: z.enum(ACTIONS),
     params: z.record(z.string(), z.json()).default({}),
     /** Step ids that must succeed (or be skipped) first. */
@@ -90,6 +91,14 @@ const playbookSchema = z
   .object({
     description: z.string().optional(),
     steps: z.array(stepSchema).min(1),
+    /**
+     * Tell people when any step fails: a `notify` provider instance (and extra params).
+     * The message is a task of its own, retried like any other. Default none.
+     */
+    onFailure: z
+      .object({ provider: z.string().min(1), params: z.record(z.string(), z.json()).default({}) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -168,6 +177,20 @@ export const configSchema = z
     playbooks: z.record(z.string(), playbookSchema),
     /** Playbook used when a termination names none. */
     defaultPlaybook: z.string(),
+    /**
+     * Blast-radius brake: more than `maxTerminations` within `window` puts new ones on
+     * `held` until an operator approves them, so a compromised HRIS cannot wipe the company.
+     * Default: off.
+     */
+    brake: z
+      .object({
+        maxTerminations: z.coerce.number().int().min(1),
+        window: durationSchema,
+        /** A `notify` provider instance told when a termination is held. Default none. */
+        notify: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -180,7 +203,11 @@ export const configSchema = z
         const path = ['playbooks', name, 'steps', i];
         if (ids.has(step.id)) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `duplicate step id "${step.id}"` });
         ids.add(step.id);
-        if (!config.providers[step.provider]) {
+        if (step.action === 'manual') {
+          if (step.provider !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: 'expected no provider: a person completes manual steps' });
+        } else if (step.provider === undefined) {
+          ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})` });
+        } else if (!config.providers[step.provider]) {
           ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})` });
         }
       });
@@ -191,10 +218,22 @@ export const configSchema = z
           }
         });
       });
+      if (playbook.onFailure && !config.providers[playbook.onFailure.provider]) {
+        ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'onFailure', 'provider'], message: 'expected a notify provider defined under providers' });
+      }
       const cycle = findCycle(playbook.steps);
       if (cycle) ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'steps'], message: `steps depend on each other in a cycle: ${cycle.join(' -> ')}` });
     }
+    if (config.providers[MANUAL_PROVIDER]) {
+      ctx.addIssue({ code: 'custom', path: ['providers', MANUAL_PROVIDER], message: `"${MANUAL_PROVIDER}" is reserved for manual steps: choose another name` });
+    }
+    if (config.brake?.notify && !config.providers[config.brake.notify]) {
+      ctx.addIssue({ code: 'custom', path: ['brake', 'notify'], message: 'expected a notify provider defined under providers' });
+    }
   });
+
+/** Manual steps belong to no provider; their tasks carry this name and no worker claims them. */
+export const MANUAL_PROVIDER = 'manual';
 
 export type Config = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;

@@ -10,8 +10,8 @@ import type { Logger } from 'pino';
 import type { Provider } from '../../providers/contract.ts';
 import type { Config, RetryPolicy } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
-import type { Task } from '../domain/types.ts';
-import type { Store } from '../store/store.ts';
+import type { Task, Termination } from '../domain/types.ts';
+import type { NewTask, Store } from '../store/store.ts';
 import type { EngineEventBus } from './events.ts';
 import { ProviderGate } from './provider-gate.ts';
 import { runAttempt } from './runner.ts';
@@ -25,6 +25,8 @@ export interface EngineOptions {
   now?: () => Date;
   /** Unique per process; defaults to host, pid and a random suffix. */
   workerId?: string;
+  /** Tasks to add when a task fails for good (e.g. telling the security team); written with the failure. */
+  followUpOnFailure?: (task: Task, termination: Termination, errorKind: string) => NewTask[];
 }
 
 /** A safety net against a lost wake-up (clock jump, dropped NOTIFY); not on the hot path. */
@@ -143,8 +145,11 @@ export class Engine {
       gate.pause(result.rateLimitedForMs);
       events.emit('provider:rate_limited', { provider: task.provider, retryAfterMs: result.rateLimitedForMs });
     }
-    const applied = await store.finishAttempt(this.workerId, task.id, result.outcome, result.attempt);
     const outcome = result.outcome;
+    if (outcome.state === 'failed' && this.options.followUpOnFailure) {
+      outcome.followUp = this.options.followUpOnFailure(task, termination, outcome.error.kind);
+    }
+    const applied = await store.finishAttempt(this.workerId, task.id, outcome, result.attempt);
     events.emit('task:finished', {
       terminationId: task.terminationId,
       taskId: task.id,

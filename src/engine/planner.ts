@@ -1,14 +1,14 @@
 /** Expands a playbook into the tasks of one termination. Pure: no I/O. */
 import { randomUUID } from 'node:crypto';
 import { CRITICAL_ACTIONS } from '../domain/types.ts';
-import type { Playbook } from '../config/schema.ts';
+import { MANUAL_PROVIDER, type Playbook } from '../config/schema.ts';
 import type { NewTask } from '../store/store.ts';
 
 export function planTasks(playbook: Playbook, effectiveAt: Date, newId: () => string = randomUUID): NewTask[] {
   return playbook.steps.map((step) => ({
     id: newId(),
     stepId: step.id,
-    provider: step.provider,
+    provider: step.provider ?? MANUAL_PROVIDER,
     action: step.action,
     params: step.params,
     critical: step.critical ?? CRITICAL_ACTIONS.includes(step.action),

@@ -9,7 +9,7 @@ import { subjectKey } from '../domain/subject.ts';
 import type { Subject, Termination, TerminationSource } from '../domain/types.ts';
 import type { EngineEventBus } from '../engine/events.ts';
 import { planTasks } from '../engine/planner.ts';
-import type { CreateTerminationResult, NewTask, Store } from '../store/store.ts';
+import { BRAKE_NOTIFY_STEP, type CreateOptions, type CreateTerminationResult, type NewTask, type Store } from '../store/store.ts';
 
 export interface TerminationRequest {
   source: TerminationSource;
@@ -40,7 +40,7 @@ export interface TerminationPlan {
 export class TerminationService {
   constructor(
     private readonly store: Store,
-    private readonly config: Pick<Config, 'playbooks' | 'defaultPlaybook'>,
+    private readonly config: Pick<Config, 'playbooks' | 'defaultPlaybook'> & Partial<Pick<Config, 'brake'>>,
     private readonly events: EngineEventBus,
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -73,9 +73,31 @@ export class TerminationService {
         createdBy: request.actor,
       },
       plan.tasks,
+      this.brakeOptions(requestedAt),
     );
     this.events.emit('termination:received', { source: request.source, created: result.created, state: result.termination.state });
     return result;
+  }
+
+  /** The blast-radius brake, when configured: hold past the limit, and say so to the security team. */
+  private brakeOptions(now: Date): CreateOptions {
+    const brake = this.config.brake;
+    if (!brake) return {};
+    const onHeld: NewTask[] = brake.notify
+      ? [
+          {
+            id: randomUUID(),
+            stepId: BRAKE_NOTIFY_STEP,
+            provider: brake.notify,
+            action: 'notify',
+            params: { event: 'held' },
+            critical: false,
+            dependsOn: [],
+            notBefore: now,
+          },
+        ]
+      : [];
+    return { brake: { max: brake.maxTerminations, since: new Date(now.getTime() - brake.window) }, onHeld };
   }
 
   /** Rehire before the last day: cancels the subject's open termination, if any. */

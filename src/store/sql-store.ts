@@ -7,13 +7,16 @@ import { EventEmitter } from 'node:events';
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
 import type { JsonObject, Task, TaskAttempt, Termination, TerminationState } from '../domain/types.ts';
 import { GENESIS_HASH, chainHash } from '../audit/chain.ts';
+import { parseDuration } from '../config/duration.ts';
 import { migrationProvider } from './migrations/index.ts';
 import { toAttempt, toAuditEntry, toTask, toTermination } from './rows.ts';
 import { SqlSubjectDirectory, type SubjectDirectory } from './directory.ts';
 import type { Database } from './schema.ts';
 import { SqlWebhookDeliveryStore, type WebhookDeliveryStore } from './webhook-deliveries.ts';
+import { BRAKE_NOTIFY_STEP } from './store.ts';
 import type {
   AttemptOutcome,
+  CreateOptions,
   AuditEntry,
   ClaimRequest,
   CreateTerminationResult,
@@ -59,7 +62,13 @@ function isRunnable(eb: ExpressionBuilder<AliasedTasks, 't'>) {
         .selectFrom('terminations as r')
         .select(sql.lit(1).as('one'))
         .whereRef('r.id', '=', 't.termination_id')
-        .where('r.state', 'in', RUNNABLE_TERMINATION_STATES),
+        .where((w) =>
+          w.or([
+            w('r.state', 'in', RUNNABLE_TERMINATION_STATES),
+            // The brake's message to the security team is the one task a held termination runs.
+            w.and([w('r.state', '=', 'held'), w('t.step_id', '=', BRAKE_NOTIFY_STEP)]),
+          ]),
+        ),
     ),
   ]);
 }
@@ -111,12 +120,13 @@ export class SqlStore implements Store {
     this.wake.emit('wake');
   }
 
-  async createTermination(termination: NewTermination, tasks: NewTask[]): Promise<CreateTerminationResult> {
+  async createTermination(termination: NewTermination, tasks: NewTask[], options: CreateOptions = {}): Promise<CreateTerminationResult> {
     try {
       const result = await this.db.transaction().execute(async (trx) => {
         const existing = await this.findDuplicate(trx, termination);
         if (existing) return { termination: existing, created: false };
-        await this.insertTermination(trx, termination, tasks);
+        const held = options.brake ? await this.brakeEngaged(trx, options.brake) : false;
+        await this.insertTermination(trx, held ? { ...termination, state: 'held' } : termination, held ? [...tasks, ...(options.onHeld ?? [])] : tasks);
         await this.hooks.notifyOthers(trx);
         const created = await this.requireTermination(trx, termination.id);
         return { termination: created, created: true };
@@ -130,6 +140,16 @@ export class SqlStore implements Store {
       if (!existing) throw error;
       return { termination: existing, created: false };
     }
+  }
+
+  /** Counted inside the creating transaction; on PostgreSQL two racing creations may both pass at the edge. */
+  private async brakeEngaged(trx: Tx, brake: { max: number; since: Date }): Promise<boolean> {
+    const row = await trx
+      .selectFrom('terminations')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('requested_at', '>=', brake.since.getTime())
+      .executeTakeFirst();
+    return Number(row?.count ?? 0) >= brake.max;
   }
 
   private async findDuplicate(trx: Tx, t: NewTermination): Promise<Termination | null> {
@@ -173,46 +193,7 @@ export class SqlStore implements Store {
         updated_at: now,
       })
       .execute();
-    if (tasks.length > 0) {
-      await trx
-        .insertInto('tasks')
-        .values(
-          tasks.map((task) => ({
-            id: task.id,
-            termination_id: t.id,
-            step_id: task.stepId,
-            provider: task.provider,
-            action: task.action,
-            params: JSON.stringify(task.params),
-            critical: task.critical ? 1 : 0,
-            not_before: task.notBefore.getTime(),
-            state: 'pending',
-            attempts: 0,
-            rate_limited_count: 0,
-            next_attempt_at: task.notBefore.getTime(),
-            due_at: task.notBefore.getTime(),
-            lease_owner: null,
-            lease_expires_at: null,
-            account: null,
-            checkpoint: null,
-            last_error: null,
-            evidence: null,
-            started_at: null,
-            finished_at: null,
-            updated_at: now,
-          })),
-        )
-        .execute();
-      const idByStep = new Map(tasks.map((task) => [task.stepId, task.id]));
-      const edges = tasks.flatMap((task) =>
-        task.dependsOn.map((step) => {
-          const dependsOnId = idByStep.get(step);
-          if (!dependsOnId) throw new Error(`task ${task.stepId} depends on unknown step ${step}`);
-          return { task_id: task.id, depends_on_task_id: dependsOnId };
-        }),
-      );
-      if (edges.length > 0) await trx.insertInto('task_dependencies').values(edges).execute();
-    }
+    await this.insertTasks(trx, t.id, tasks, now);
     await this.audit(trx, {
       actor: t.createdBy,
       action: 'termination.created',
@@ -226,6 +207,49 @@ export class SqlStore implements Store {
         tasks: tasks.map((task) => `${task.stepId}:${task.provider}.${task.action}`),
       },
     });
+  }
+
+  /** Inserts tasks of one termination and their dependency edges (by step id, within `tasks`). */
+  private async insertTasks(trx: Tx, terminationId: string, tasks: NewTask[], now: number): Promise<void> {
+    if (tasks.length === 0) return;
+    await trx
+      .insertInto('tasks')
+      .values(
+        tasks.map((task) => ({
+          id: task.id,
+          termination_id: terminationId,
+          step_id: task.stepId,
+          provider: task.provider,
+          action: task.action,
+          params: JSON.stringify(task.params),
+          critical: task.critical ? 1 : 0,
+          not_before: task.notBefore.getTime(),
+          state: 'pending',
+          attempts: 0,
+          rate_limited_count: 0,
+          next_attempt_at: task.notBefore.getTime(),
+          due_at: task.notBefore.getTime(),
+          lease_owner: null,
+          lease_expires_at: null,
+          account: null,
+          checkpoint: null,
+          last_error: null,
+          evidence: null,
+          started_at: null,
+          finished_at: null,
+          updated_at: now,
+        })),
+      )
+      .execute();
+    const idByStep = new Map(tasks.map((task) => [task.stepId, task.id]));
+    const edges = tasks.flatMap((task) =>
+      task.dependsOn.map((step) => {
+        const dependsOnId = idByStep.get(step);
+        if (!dependsOnId) throw new Error(`task ${task.stepId} depends on unknown step ${step}`);
+        return { task_id: task.id, depends_on_task_id: dependsOnId };
+      }),
+    );
+    if (edges.length > 0) await trx.insertInto('task_dependencies').values(edges).execute();
   }
 
   async cancelTermination(id: string, actor: string, reason: string): Promise<Termination | null> {
@@ -454,10 +478,20 @@ export class SqlStore implements Store {
 
   async renewLeases(worker: string, taskIds: string[], until: Date): Promise<void> {
     if (taskIds.length === 0) return;
+    // A row locked now is being finished (finishAttempt locks it, then queues for the audit
+    // lock) or reclaimed after its lease lapsed: skip it. Waiting would hold back the
+    // heartbeat of every other task, and under load let their leases expire mid-flight.
+    let held = this.db
+      .selectFrom('tasks')
+      .select('id')
+      .where('id', 'in', taskIds)
+      .where('lease_owner', '=', worker)
+      .where('state', '=', 'running');
+    if (this.hooks.skipLocked) held = held.forUpdate().skipLocked();
     await this.db
       .updateTable('tasks')
       .set({ lease_expires_at: until.getTime() })
-      .where('id', 'in', taskIds)
+      .where('id', 'in', held)
       .where('lease_owner', '=', worker)
       .where('state', '=', 'running')
       .execute();
@@ -569,6 +603,9 @@ export class SqlStore implements Store {
           ...(outcome.state === 'failed' ? { error: outcome.error } : { evidence: outcome.evidence }),
         },
       });
+      if (outcome.state === 'failed' && outcome.followUp?.length) {
+        await this.insertTasks(trx, row.termination_id, await this.uniqueStepIds(trx, row.termination_id, outcome.followUp), now);
+      }
       revoked = await this.settleTermination(trx, row.termination_id, now);
       await this.hooks.notifyOthers(trx);
       return true;
@@ -578,6 +615,48 @@ export class SqlStore implements Store {
     return held;
   }
 
+  /** A step that fails again after a replay gets a second follow-up: `step#2`, `step#3`... */
+  private async uniqueStepIds(trx: Tx, terminationId: string, tasks: NewTask[]): Promise<NewTask[]> {
+    const taken = new Set(
+      (await trx.selectFrom('tasks').select('step_id').where('termination_id', '=', terminationId).execute()).map((r) => r.step_id),
+    );
+    return tasks.map((task) => {
+      let stepId = task.stepId;
+      for (let n = 2; taken.has(stepId); n += 1) stepId = `${task.stepId}#${n}`;
+      taken.add(stepId);
+      return { ...task, stepId, dependsOn: [] };
+    });
+  }
+
+  async completeManualTask(taskId: string, actor: string, outcome: 'done' | 'not_applicable', reason: string): Promise<Task | null> {
+    let revoked: { terminationId: string; timeToRevokeMs: number } | null = null;
+    const completed = await this.db.transaction().execute(async (trx) => {
+      revoked = null;
+      await this.hooks.lockAuditChain(trx);
+      const now = this.clock().getTime();
+      const state = outcome === 'done' ? 'succeeded' : 'skipped';
+      const evidence: JsonObject = { completedBy: actor, outcome, reason, at: new Date(now).toISOString() };
+      const updated = await trx
+        .updateTable('tasks')
+        .set({ state, evidence: JSON.stringify(evidence), finished_at: now, updated_at: now, attempts: 1 })
+        .where('id', '=', taskId)
+        .where('action', '=', 'manual')
+        .where('state', '=', 'pending')
+        .where('termination_id', 'in', (eb) => eb.selectFrom('terminations').select('id').where('state', 'in', ['scheduled', 'held', 'running', 'failed']))
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return null;
+      const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
+      await this.audit(trx, { actor, action: 'task.completed_manually', terminationId: row.termination_id, taskId, data: { outcome, reason } });
+      revoked = await this.settleTermination(trx, row.termination_id, now);
+      await this.hooks.notifyOthers(trx);
+      const [task] = await this.withDependencies(trx, [row]);
+      return task ?? null;
+    });
+    if (completed) this.emitWake();
+    if (revoked) this.wake.emit('revoked', revoked);
+    return completed;
+  }
+
   /** Derives the termination's state from its tasks after one of them finished. */
   private async settleTermination(
     trx: Tx,
@@ -585,7 +664,8 @@ export class SqlStore implements Store {
     now: number,
   ): Promise<{ terminationId: string; timeToRevokeMs: number } | null> {
     const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', terminationId).executeTakeFirstOrThrow();
-    if (termination.state === 'cancelled') return null;
+    // A held termination only runs the brake's notification; its state waits for an operator.
+    if (termination.state === 'cancelled' || termination.state === 'held') return null;
     const tasks = await trx
       .selectFrom('tasks')
       .select(['state', 'critical'])
@@ -624,21 +704,25 @@ export class SqlStore implements Store {
   async releaseTasks(worker: string, taskIds: string[]): Promise<void> {
     if (taskIds.length === 0) return;
     const now = this.clock().getTime();
-    await this.db
-      .updateTable('tasks')
-      .set((eb) => ({
-        state: 'pending',
-        lease_owner: null,
-        lease_expires_at: null,
-        next_attempt_at: now,
-        // due_at never moves before not_before.
-        due_at: eb.case().when('not_before', '>', now).then(eb.ref('not_before')).else(now).end(),
-        updated_at: now,
-      }))
-      .where('id', 'in', taskIds)
-      .where('lease_owner', '=', worker)
-      .where('state', '=', 'running')
-      .execute();
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('tasks')
+        .set((eb) => ({
+          state: 'pending',
+          lease_owner: null,
+          lease_expires_at: null,
+          next_attempt_at: now,
+          // due_at never moves before not_before.
+          due_at: eb.case().when('not_before', '>', now).then(eb.ref('not_before')).else(now).end(),
+          updated_at: now,
+        }))
+        .where('id', 'in', taskIds)
+        .where('lease_owner', '=', worker)
+        .where('state', '=', 'running')
+        .execute();
+      // A draining replica releases so that the others take over now, not after the lease.
+      await this.hooks.notifyOthers(trx);
+    });
     this.emitWake();
   }
 
@@ -701,14 +785,29 @@ export class SqlStore implements Store {
       .select((eb) => eb.fn.min('t.due_at').as('at'))
       .where('t.state', '=', 'pending')
       .where('t.due_at', '<=', now.getTime())
+      // Manual steps wait for people by design; they have their own overdue measure.
+      .where('t.action', '!=', 'manual')
       .where(isRunnable)
       .executeTakeFirst();
     const oldest = due?.at === null || due?.at === undefined ? null : Number(due.at);
+    const manual = await this.db
+      .selectFrom('tasks as t')
+      .select(['t.due_at', 't.params'])
+      .where('t.action', '=', 'manual')
+      .where('t.state', '=', 'pending')
+      .where(isRunnable)
+      .execute();
+    const overdue = manual.filter((m) => {
+      const within = parseDuration(String((JSON.parse(m.params) as JsonObject).dueWithin ?? ''));
+      return within !== null && Number(m.due_at) + within <= now.getTime();
+    }).length;
     return {
       tasks: tasks.map((t) => ({ provider: t.provider, action: t.action, state: t.state as Task['state'], count: Number(t.count) })),
       terminations: terminations.map((t) => ({ state: t.state as TerminationState, count: Number(t.count) })),
       oldestDueTaskAgeSeconds: oldest === null ? 0 : Math.max(0, (now.getTime() - oldest) / 1000),
       heldTerminations: Number(terminations.find((t) => t.state === 'held')?.count ?? 0),
+      manualPending: manual.length,
+      manualOverdue: overdue,
     };
   }
 
@@ -724,6 +823,11 @@ export class SqlStore implements Store {
 
   async listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
     const rows = await this.db.selectFrom('audit_log').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
+    return rows.map(toAuditEntry);
+  }
+
+  async listAuditOf(terminationId: string): Promise<AuditEntry[]> {
+    const rows = await this.db.selectFrom('audit_log').selectAll().where('termination_id', '=', terminationId).orderBy('seq').execute();
     return rows.map(toAuditEntry);
   }
 

@@ -43,6 +43,17 @@ export interface NewTask {
   notBefore: Date;
 }
 
+/** Step id of the notification the brake adds to a held termination: the only task that runs while it is held. */
+export const BRAKE_NOTIFY_STEP = 'brake-held';
+
+/** Options of one creation: the blast-radius brake and what to tell people when it holds. */
+export interface CreateOptions {
+  /** Hold the new termination when `max` or more were requested since `since` (counted in the transaction). */
+  brake?: { max: number; since: Date };
+  /** Tasks added only when the brake holds the termination (a notification); they run while it is held. */
+  onHeld?: NewTask[];
+}
+
 export interface CreateTerminationResult {
   termination: Termination;
   /** False when the delivery was a duplicate: the existing termination is returned unchanged. */
@@ -60,7 +71,13 @@ export interface ClaimRequest {
 /** What a worker reports at the end of one attempt. */
 export type AttemptOutcome =
   | { state: 'succeeded' | 'skipped'; evidence: JsonObject; account: JsonObject | null }
-  | { state: 'failed'; error: { kind: string; message: string }; evidence?: JsonObject | null }
+  | {
+      state: 'failed';
+      error: { kind: string; message: string };
+      evidence?: JsonObject | null;
+      /** Tasks to add to the termination with the failure (e.g. telling the security team). */
+      followUp?: NewTask[];
+    }
   | {
       /** Back to the queue: a retry after an error, or the next poll of a long-running action. */
       state: 'pending';
@@ -94,6 +111,9 @@ export interface StoreStats {
   oldestDueTaskAgeSeconds: number;
   /** Tasks whose termination is `held`, waiting for an operator. */
   heldTerminations: number;
+  /** Manual steps waiting for a person, and those past their `dueWithin`. */
+  manualPending: number;
+  manualOverdue: number;
 }
 
 export interface AuditEntry {
@@ -123,7 +143,12 @@ export interface Store {
   onTerminationRevoked(listener: (event: { terminationId: string; timeToRevokeMs: number }) => void): () => void;
 
   /** Writes a termination and all its tasks in one transaction, or returns the existing one. */
-  createTermination(termination: NewTermination, tasks: NewTask[]): Promise<CreateTerminationResult>;
+  createTermination(termination: NewTermination, tasks: NewTask[], options?: CreateOptions): Promise<CreateTerminationResult>;
+  /**
+   * A person finished a manual checklist step (`done`), or it does not apply
+   * (`not_applicable`, skipped with the reason). Null when the task is not a pending manual task.
+   */
+  completeManualTask(taskId: string, actor: string, outcome: 'done' | 'not_applicable', reason: string): Promise<Task | null>;
   /** Cancels an open termination and every task not yet run. Null when not found. */
   cancelTermination(id: string, actor: string, reason: string): Promise<Termination | null>;
   /** Releases a held termination to run. Null when not found or not held. */
@@ -153,4 +178,6 @@ export interface Store {
   appendAudit(entry: { actor: string; action: string; terminationId?: string | null; taskId?: string | null; data?: JsonObject }): Promise<void>;
   /** Audit entries in chain order, from `afterSeq` (exclusive). */
   listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
+  /** Every audit entry of one termination, in chain order. */
+  listAuditOf(terminationId: string): Promise<AuditEntry[]>;
 }

@@ -119,6 +119,22 @@ export function createMetrics(sources: MetricsSources): Registry {
     },
   });
   new Gauge({
+    name: 'deprovisiond_manual_tasks_pending',
+    help: 'Manual checklist steps that are due and wait for a person.',
+    registers: [registry],
+    async collect() {
+      this.set((await stats()).manualPending);
+    },
+  });
+  new Gauge({
+    name: 'deprovisiond_manual_tasks_overdue',
+    help: 'Manual checklist steps past their dueWithin: a person has not done them in time.',
+    registers: [registry],
+    async collect() {
+      this.set((await stats()).manualOverdue);
+    },
+  });
+  new Gauge({
     name: 'deprovisiond_terminations',
     help: 'Terminations in the store by state.',
     labelNames: ['state'],

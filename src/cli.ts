@@ -15,6 +15,7 @@ commands:
   serve --config FILE        run the daemon (SIGTERM/SIGINT drain it gracefully)
   demo [--config FILE]       one termination end to end on SQLite (temp dir) and the sandbox providers
   config check --config FILE validate a config file and exit
+  audit verify --config FILE walk the audit chain in the store; exit 1 at the first broken link
 
 ${ADMIN_USAGE}`;
 
@@ -40,6 +41,11 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${values.config}: ok\n`);
       return 0;
     }
+    case 'audit': {
+      const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: 'string' }, json: { type: 'boolean', default: false } } });
+      if (positionals[0] !== 'verify' || !values.config) break;
+      return auditVerify(values.config, values.json ?? false);
+    }
     case undefined:
     case 'help':
     case '--help':
@@ -49,6 +55,23 @@ async function main(argv: string[]): Promise<number> {
   }
   process.stderr.write(`unknown command: ${argv.join(' ')}\n\n${USAGE}`);
   return 2;
+}
+
+/** Reads the store the config names (no daemon needed) and verifies every link of the chain. */
+async function auditVerify(configFile: string, asJson: boolean): Promise<number> {
+  const config = loadConfig(configFile);
+  const { openStore } = await import('./store/open.ts');
+  const { verifyAuditChain } = await import('./audit/verify.ts');
+  const store = await openStore(config.store, createLogger({ level: 'warn' }));
+  try {
+    const report = await verifyAuditChain((after, limit) => store.listAudit(after, limit));
+    if (asJson) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else if (report.ok) process.stdout.write(`audit chain ok: ${report.entries} entries, head ${report.head}\n`);
+    else process.stdout.write(`audit chain BROKEN at entry ${report.brokenAt} (${report.reason}): ${report.detail}; ${report.entries} entries before it verify\n`);
+    return report.ok ? 0 : 1;
+  } finally {
+    await store.close();
+  }
 }
 
 async function serve(args: string[]): Promise<number> {

@@ -105,3 +105,34 @@ describe('evidence document', () => {
     }
   });
 });
+
+describe('deprovisiond audit verify', () => {
+  it('exits 0 on an intact chain and 1 naming the first broken link after tampering', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-audit-cli-'));
+    try {
+      const dbPath = join(dir, 'store.db');
+      const store = createSqliteStore(dbPath);
+      await store.migrate();
+      for (let i = 1; i <= 4; i += 1) await store.appendAudit({ actor: 'admin:ops', action: 'test.entry', data: { n: i } });
+      await store.close();
+      writeFileSync(
+        join(dir, 'config.yaml'),
+        `store: { sqlite: { path: ${dbPath} } }\nproviders: {}\nplaybooks: { p: { steps: [{ id: s, action: manual }] } }\ndefaultPlaybook: p\n`,
+      );
+      const run = () => spawnSync(process.execPath, ['bin/deprovisiond.js', 'audit', 'verify', '--config', join(dir, 'config.yaml')], { encoding: 'utf8' });
+      const ok = run();
+      expect(ok.stdout).toMatch(/audit chain ok: 4 entries/);
+      expect(ok.status).toBe(0);
+      const db = new BetterSqlite3(dbPath);
+      db.exec(`UPDATE audit_log SET actor = 'admin:mallory' WHERE seq = 2`);
+      db.close();
+      const broken = run();
+      expect(broken.stdout).toMatch(/audit chain BROKEN at entry 2 \(edited\)/);
+      expect(broken.status).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

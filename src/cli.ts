@@ -64,7 +64,7 @@ async function auditVerify(configFile: string, asJson: boolean): Promise<number>
   const { verifyAuditChain } = await import('./audit/verify.ts');
   const store = await openStore(config.store, createLogger({ level: 'warn' }));
   try {
-    const report = await verifyAuditChain((after, limit) => store.listAudit(after, limit));
+    const report = await verifyAuditChain((after, limit) => store.listAudit(after, limit), await store.auditAnchor());
     if (asJson) process.stdout.write(`${JSON.stringify(report)}\n`);
     else if (report.ok) process.stdout.write(`audit chain ok: ${report.entries} entries, head ${report.head}\n`);
     else process.stdout.write(`audit chain BROKEN at entry ${report.brokenAt} (${report.reason}): ${report.detail}; ${report.entries} entries before it verify\n`);

@@ -120,6 +120,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
     if (options.runEngine !== false) engine.start();
     cleanup.push(() => engine.stop());
+    const stopPruning = startAuditPruning(store, config.audit.retention, logger, options.now ?? (() => new Date()));
+    cleanup.push(async () => stopPruning());
     ready = true;
     logger.info({ url, store: store.dialect, providers: [...providers.keys()], worker: engine.workerId }, 'deprovisiond started');
 
@@ -145,6 +147,24 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     await undo();
     throw error;
   }
+}
+
+/** How often old audit entries are pruned; retention is counted in days, so this is plenty. */
+const AUDIT_PRUNE_INTERVAL_MS = 6 * 3_600_000;
+
+function startAuditPruning(store: Store, retentionMs: number, logger: Logger, now: () => Date): () => void {
+  const prune = async () => {
+    try {
+      const { pruned, throughSeq } = await store.pruneAudit(new Date(now().getTime() - retentionMs), 'engine:retention');
+      if (pruned > 0) logger.info({ pruned, throughSeq }, 'pruned audit entries past retention');
+    } catch (error) {
+      logger.warn({ err: coerceError(error) }, 'audit pruning failed; will try again');
+    }
+  };
+  void prune();
+  const timer = setInterval(() => void prune(), AUDIT_PRUNE_INTERVAL_MS);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** A playbook's `onFailure` channel hears about every step that fails for good (but not about its own failures). */

@@ -30,7 +30,7 @@ describe('audit chain', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const verify = () => verifyAuditChain((after, limit) => store.listAudit(after, limit), 2);
+  const verify = async () => verifyAuditChain((after, limit) => store.listAudit(after, limit), await store.auditAnchor(), 2);
   const tamper = (sql: string) => {
     const db = new BetterSqlite3(path());
     db.exec(sql);
@@ -134,5 +134,53 @@ describe('deprovisiond audit verify', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('audit retention', () => {
+  const DAY = 86_400_000;
+
+  it('prunes a prefix past retention, keeps open terminations, and the chain still verifies from its anchor', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-prune-'));
+    let now = Date.UTC(2025, 0, 1);
+    const store = createSqliteStore(join(dir, 'store.db'), () => new Date(now));
+    try {
+      await store.migrate();
+      for (let i = 0; i < 5; i += 1) await store.appendAudit({ actor: 'admin:ops', action: 'old.entry', data: { i } });
+      // A termination still open when the retention passes: its entries stay, and so does everything after.
+      await store.createTermination(
+        { id: 'open-1', source: 'admin', sourceEventId: null, subjectKey: 'user:x', subject: { emails: [] }, reason: null, playbook: 'p', state: 'scheduled', requestedAt: new Date(now), effectiveAt: new Date(now + 365 * DAY), createdBy: 'admin:ops' },
+        [],
+      );
+      await store.appendAudit({ actor: 'admin:ops', action: 'old.entry', data: { i: 99 } });
+      now += 500 * DAY;
+      await store.appendAudit({ actor: 'admin:ops', action: 'recent.entry' });
+
+      const result = await store.pruneAudit(new Date(now - 400 * DAY), 'engine:retention');
+      expect(result).toEqual({ pruned: 5, throughSeq: 5 });
+      const left = await store.listAudit(0, 100);
+      expect(left.map((e) => e.action)).toEqual(['termination.created', 'old.entry', 'recent.entry', 'audit.pruned']);
+      const verify = async () => verifyAuditChain((after, limit) => store.listAudit(after, limit), await store.auditAnchor());
+      expect(await verify()).toMatchObject({ ok: true, entries: 4, anchoredAt: 5 });
+      // Nothing more can go while the termination is open.
+      expect(await store.pruneAudit(new Date(now - 400 * DAY), 'engine:retention')).toEqual({ pruned: 0, throughSeq: null });
+
+      // Moving the anchor to hide more removed entries is caught.
+      const db = new BetterSqlite3(join(dir, 'store.db'));
+      db.exec(`DELETE FROM audit_log WHERE seq = 6; UPDATE audit_anchor SET seq = 6, hash = (SELECT prev_hash FROM audit_log WHERE seq = 7)`);
+      db.close();
+      expect(await verify()).toMatchObject({ ok: false, reason: 'anchor_moved' });
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a retention shorter than the longest playbook delay plus 90 days', async () => {
+    const { parseConfig } = await import('../src/config/load.ts');
+    const text = (retention: string) =>
+      `store: { sqlite: { path: /tmp/x.db } }\naudit: { retention: ${retention} }\nproviders: {}\nplaybooks: { p: { steps: [{ id: s, action: manual, delay: 30d }] } }\ndefaultPlaybook: p\n`;
+    expect(() => parseConfig(text('100d'), 'c.yaml', {})).toThrow(/audit\.retention \(line 2\): expected at least 120d/);
+    expect(parseConfig(text('120d'), 'c.yaml', {}).audit.retention).toBe(120 * DAY);
   });
 });

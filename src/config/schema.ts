@@ -177,6 +177,18 @@ export const configSchema = z
     playbooks: z.record(z.string(), playbookSchema),
     /** Playbook used when a termination names none. */
     defaultPlaybook: z.string(),
+    audit: z
+      .object({
+        /**
+         * How long audit entries are kept. Default 400d (a year-long audit period plus a
+         * margin). Must outlast the longest playbook delay by 90 days, so a termination's
+         * evidence is complete long after its last step; entries of open terminations are
+         * never pruned.
+         */
+        retention: durationSchema.default(400 * 86_400_000),
+      })
+      .strict()
+      .default({ retention: 400 * 86_400_000 }),
     /**
      * Blast-radius brake: more than `maxTerminations` within `window` puts new ones on
      * `held` until an operator approves them, so a compromised HRIS cannot wipe the company.
@@ -224,6 +236,14 @@ export const configSchema = z
       const cycle = findCycle(playbook.steps);
       if (cycle) ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'steps'], message: `steps depend on each other in a cycle: ${cycle.join(' -> ')}` });
     }
+    const longestDelay = Math.max(0, ...Object.values(config.playbooks).flatMap((p) => p.steps.map((s) => s.delay)));
+    if (config.audit.retention < longestDelay + AUDIT_MARGIN_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['audit', 'retention'],
+        message: `expected at least ${Math.ceil((longestDelay + AUDIT_MARGIN_MS) / 86_400_000)}d: the longest playbook delay plus 90 days, so evidence outlives the last step`,
+      });
+    }
     if (config.providers[MANUAL_PROVIDER]) {
       ctx.addIssue({ code: 'custom', path: ['providers', MANUAL_PROVIDER], message: `"${MANUAL_PROVIDER}" is reserved for manual steps: choose another name` });
     }
@@ -231,6 +251,9 @@ export const configSchema = z
       ctx.addIssue({ code: 'custom', path: ['brake', 'notify'], message: 'expected a notify provider defined under providers' });
     }
   });
+
+/** How long audit entries must outlast the longest playbook delay. */
+const AUDIT_MARGIN_MS = 90 * 86_400_000;
 
 /** Manual steps belong to no provider; their tasks carry this name and no worker claims them. */
 export const MANUAL_PROVIDER = 'manual';

@@ -79,10 +79,19 @@ export interface AuditLogTable {
   hash: string;
 }
 
+export interface AuditAnchorTable {
+  /** Always 1: one anchor per chain. */
+  id: number;
+  seq: number;
+  hash: string;
+  pruned_at: number;
+}
+
 export interface Database {
   terminations: TerminationsTable;
   tasks: TasksTable;
   task_dependencies: TaskDependenciesTable;
   task_attempts: TaskAttemptsTable;
   audit_log: AuditLogTable;
+  audit_anchor: AuditAnchorTable;
 }

@@ -831,6 +831,38 @@ export class SqlStore implements Store {
     return rows.map(toAuditEntry);
   }
 
+  async pruneAudit(before: Date, actor: string): Promise<{ pruned: number; throughSeq: number | null }> {
+    return this.db.transaction().execute(async (trx) => {
+      await this.hooks.lockAuditChain(trx);
+      const old = await trx
+        .selectFrom('audit_log as a')
+        .leftJoin('terminations as t', 't.id', 'a.termination_id')
+        .select(['a.seq', 'a.hash', 't.state'])
+        .where('a.at', '<', before.getTime())
+        .orderBy('a.seq')
+        .limit(10_000)
+        .execute();
+      // Only a prefix can go, or the chain would have holes; an open termination's entries stop it.
+      let through: { seq: number; hash: string } | null = null;
+      for (const entry of old) {
+        if (entry.state && ['scheduled', 'held', 'running', 'failed'].includes(entry.state)) break;
+        through = { seq: Number(entry.seq), hash: entry.hash };
+      }
+      if (!through) return { pruned: 0, throughSeq: null };
+      const deleted = await trx.deleteFrom('audit_log').where('seq', '<=', through.seq).executeTakeFirst();
+      const now = this.clock().getTime();
+      await trx.deleteFrom('audit_anchor').execute();
+      await trx.insertInto('audit_anchor').values({ id: 1, seq: through.seq, hash: through.hash, pruned_at: now }).execute();
+      await this.audit(trx, { actor, action: 'audit.pruned', data: { throughSeq: through.seq, anchorHash: through.hash, before: before.toISOString() } });
+      return { pruned: Number(deleted.numDeletedRows), throughSeq: through.seq };
+    });
+  }
+
+  async auditAnchor(): Promise<{ seq: number; hash: string } | null> {
+    const row = await this.db.selectFrom('audit_anchor').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
+    return row ? { seq: Number(row.seq), hash: row.hash } : null;
+  }
+
   /** Appends to the hash chain inside the caller's transaction, so the entry commits with the change it records. */
   protected async audit(
     trx: Tx,

@@ -180,4 +180,12 @@ export interface Store {
   listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
   /** Every audit entry of one termination, in chain order. */
   listAuditOf(terminationId: string): Promise<AuditEntry[]>;
+  /**
+   * Deletes the oldest audit entries written before `before`, as one prefix of the chain,
+   * stopping at the first entry of a termination that is still open (its evidence is not
+   * complete yet). Records the new anchor and an `audit.pruned` entry.
+   */
+  pruneAudit(before: Date, actor: string): Promise<{ pruned: number; throughSeq: number | null }>;
+  /** Where the chain starts after pruning; null when nothing was ever pruned. */
+  auditAnchor(): Promise<{ seq: number; hash: string } | null>;
 }

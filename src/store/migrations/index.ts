@@ -2,12 +2,14 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { initial } from './0001_initial.ts';
 import { directory } from './0002_directory.ts';
 import { webhookDeliveries } from './0003_webhook_deliveries.ts';
+import { auditAnchor } from './0004_audit_anchor.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
   '0001_initial': initial,
   '0002_directory': directory,
   '0003_webhook_deliveries': webhookDeliveries,
+  '0004_audit_anchor': auditAnchor,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -1,5 +1,6 @@
 /** The provider kinds this build knows. A config naming another kind fails at start. */
 import { brivoModule } from './brivo/index.ts';
+import { caepModule } from './caep/index.ts';
 import { googleModule } from './google/index.ts';
 import { microsoftModule } from './microsoft/index.ts';
 import type { ProviderModule } from './module.ts';
@@ -8,5 +9,5 @@ import { oktaModule } from './okta/index.ts';
 import { scimModule } from './scim/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule<any>> = new Map<string, ProviderModule<any>>(
-  [oktaModule as ProviderModule<any>, googleModule, microsoftModule, notifyModule, scimModule, brivoModule].map((m) => [m.kind, m]),
+  [oktaModule as ProviderModule<any>, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule].map((m) => [m.kind, m]),
 );

@@ -9,7 +9,7 @@ import { silentLogger } from '../src/telemetry/logger.ts';
 
 describe('provider modules', () => {
   it('registers every provider kind', () => {
-    expect([...providerModules.keys()].sort()).toEqual(['brivo', 'google', 'microsoft', 'notify', 'okta', 'scim']);
+    expect([...providerModules.keys()].sort()).toEqual(['brivo', 'caep', 'google', 'microsoft', 'notify', 'okta', 'scim']);
   });
 
   for (const [kind, module] of providerModules) {

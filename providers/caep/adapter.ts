@@ -1,0 +1,80 @@
+/**
+ * CAEP as a provider: its `revoke_sessions` pushes a signed `session-revoked` event to every
+ * receiver, so they end sessions the provider APIs cannot reach. It is a task like any
+ * other (retried, audited, in the evidence). Receivers acknowledge with 202 and have no
+ * read API, so `verify` reports the acknowledgements rather than pretending to read back.
+ */
+import type { JsonObject } from '../../src/domain/types.ts';
+import type { Provider, ProviderFactoryContext } from '../contract.ts';
+import { PermanentError, VerificationError } from '../contract.ts';
+import { errorForNetwork, errorForStatus } from '../http/errors.ts';
+import type { CaepConfig } from './config.ts';
+import { signSessionRevoked, subjectId } from './set.ts';
+
+const DEFAULT_RETRY_AFTER_MS = 1000;
+
+export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryContext): Provider {
+  const throttle = factory.throttle ?? (async () => undefined);
+  // Acknowledgements of this process, by termination: verify runs right after execute.
+  const acknowledged = new Map<string, JsonObject[]>();
+  return {
+    kind: 'caep',
+    name: factory.name,
+    async resolve(subject) {
+      const id = subjectId(subject);
+      return id ? { id: id.format === 'email' ? id.email : id.id, format: id.format } : null;
+    },
+    actions: {
+      revoke_sessions: {
+        async execute(account, ctx) {
+          const subject = account.format === 'email' ? { format: 'email' as const, email: account.id } : { format: 'opaque' as const, id: account.id };
+          const acks: JsonObject[] = [];
+          for (const receiver of config.receivers) {
+            const { jwt, jti } = await signSessionRevoked({
+              issuer: config.issuer,
+              audience: receiver.audience,
+              key: config.signingKey,
+              subject,
+              terminationId: ctx.terminationId,
+              eventTime: ctx.attemptStartedAt,
+            });
+            await throttle(ctx.signal);
+            let response: Response;
+            try {
+              response = await fetch(receiver.url, {
+                method: 'POST',
+                headers: {
+                  'content-type': 'application/secevent+jwt',
+                  accept: 'application/json',
+                  ...(receiver.token ? { authorization: `Bearer ${receiver.token}` } : {}),
+                },
+                body: jwt,
+                signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(config.timeoutMs)]),
+              });
+            } catch (error) {
+              throw errorForNetwork(error, `CAEP push to ${receiver.audience}`);
+            }
+            const text = await response.text();
+            if (response.status === 400) {
+              // RFC 8935 §2.3: `{ err, description }`; `err` is a fixed vocabulary.
+              const err = /"err"\s*:\s*"([a-z_]{1,40})"/.exec(text)?.[1] ?? 'invalid_request';
+              throw new PermanentError(`CAEP receiver ${receiver.audience} refused the event: ${err}`);
+            }
+            if (!response.ok) {
+              throw errorForStatus(response.status, response.headers, `CAEP push to ${receiver.audience}: HTTP ${response.status}`, { nowMs: Date.now(), defaultRetryAfterMs: DEFAULT_RETRY_AFTER_MS });
+            }
+            acks.push({ receiver: receiver.audience, jti, status: response.status });
+          }
+          acknowledged.set(ctx.terminationId, acks);
+          return { evidence: { event: 'session-revoked', kid: config.signingKey.kid, receivers: acks } };
+        },
+        async verify(_account, ctx) {
+          const acks = acknowledged.get(ctx.terminationId);
+          if (!acks) throw new VerificationError('no receiver acknowledgement recorded for this event', {});
+          acknowledged.delete(ctx.terminationId);
+          return { acknowledgedBy: acks, readBack: 'none: SSF receivers acknowledge a pushed SET with 202 and offer no read API' };
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * CAEP `session-revoked` Security Event Tokens (RFC 8417 SETs, signed JWTs): who lost
+ * their sessions, when, and why, in the shape SSF receivers (Okta, Google...) expect.
+ */
+import { createHash } from 'node:crypto';
+import { SignJWT, importPKCS8 } from 'jose';
+import type { Subject } from '../../src/domain/types.ts';
+
+export const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
+
+/** The SSF subject identifier: the email when there is one, else the HRIS id as an opaque id. */
+export function subjectId(subject: Subject): { format: 'email'; email: string } | { format: 'opaque'; id: string } | null {
+  const email = subject.emails[0] ?? (subject.userName?.includes('@') ? subject.userName : undefined);
+  if (email) return { format: 'email', email };
+  if (subject.externalId) return { format: 'opaque', id: subject.externalId };
+  return null;
+}
+
+/**
+ * The same termination and receiver always give the same `jti`, so a retried push is a
+ * duplicate the receiver can drop rather than a second event.
+ */
+export function setId(terminationId: string, audience: string): string {
+  return createHash('sha256').update(`${terminationId}\n${audience}`).digest('base64url').slice(0, 32);
+}
+
+export async function signSessionRevoked(options: {
+  issuer: string;
+  audience: string;
+  key: { pem: string; kid: string; alg: 'ES256' | 'RS256' };
+  subject: NonNullable<ReturnType<typeof subjectId>>;
+  terminationId: string;
+  eventTime: Date;
+}): Promise<{ jwt: string; jti: string }> {
+  const jti = setId(options.terminationId, options.audience);
+  const key = await importPKCS8(options.key.pem, options.key.alg);
+  const jwt = await new SignJWT({
+    txn: options.terminationId,
+    sub_id: options.subject,
+    events: {
+      [SESSION_REVOKED]: {
+        event_timestamp: Math.floor(options.eventTime.getTime() / 1000),
+        initiating_entity: 'policy',
+        reason_admin: { en: 'Offboarding: sessions revoked by deprovisiond' },
+      },
+    },
+  })
+    .setProtectedHeader({ alg: options.key.alg, kid: options.key.kid, typ: 'secevent+jwt' })
+    .setIssuer(options.issuer)
+    .setAudience(options.audience)
+    .setIssuedAt()
+    .setJti(jti)
+    .sign(key);
+  return { jwt, jti };
+}

@@ -106,7 +106,7 @@ describe('shipped config files', () => {
     const { checkProviderSettings } = await import('../src/config/provider-settings.ts');
     const { providerModules } = await import('../providers/index.ts');
     const config = loadConfig('config/sandbox.yaml', {});
-    expect(Object.keys(config.providers).sort()).toEqual(['google', 'microsoft', 'okta', 'security']);
+    expect(Object.keys(config.providers).sort()).toEqual(['google', 'microsoft', 'okta', 'security', 'signals']);
     checkProviderSettings(config, providerModules, 'config/sandbox.yaml');
   });
 

@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ActionContext, Provider } from '../../providers/contract.ts';
+import { abortable } from '../domain/abortable.ts';
 import { coerceError, errorKind, RateLimitedError, TransientError } from '../domain/errors.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { RetryPolicy } from '../config/schema.ts';
@@ -119,25 +120,6 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
       rateLimitedForMs: error instanceof RateLimitedError ? decision.delayMs : null,
     };
   }
-}
-
-/** Settles when the work does, or rejects as soon as the signal aborts (the slot is freed either way). */
-function abortable<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work().then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 function abortReason(shutdown: AbortSignal): string {

@@ -7,47 +7,39 @@
  * rather than a refresh, which keeps one code path and costs one request per hour at most.
  */
 import { TransientError } from '../../src/domain/errors.ts';
+import { CachedToken, type GrantedToken, type IssuedToken } from '../http/cached-token.ts';
 import type { BrivoConfig } from './config.ts';
 import { describeBrivoError, errorForNetwork, errorForStatus } from './errors.ts';
 
 /** Renew this long before expiry; short-lived tokens renew at half-life instead. */
 const RENEW_BEFORE_EXPIRY_MS = 60_000;
 
-export interface BrivoToken {
-  /** Only ever placed in an Authorization header. */
-  value: string;
-  generation: number;
-  /** True when this call fetched it: a 401 on a fresh token is not cured by another. */
-  fresh: boolean;
-}
+export type BrivoToken = IssuedToken;
 
 export class BrivoTokenSource {
-  private cached: { value: string; renewAt: number; generation: number } | null = null;
-  private pending: Promise<{ value: string; renewAt: number; generation: number }> | null = null;
-  private generation = 0;
+  private readonly token: CachedToken;
 
   constructor(
     private readonly config: BrivoConfig,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  async get(signal: AbortSignal): Promise<BrivoToken> {
-    const cached = this.cached;
-    if (cached && this.now() < cached.renewAt) return { value: cached.value, generation: cached.generation, fresh: false };
-    // The shared request is not tied to one task's signal; each caller stops waiting on its own.
-    this.pending ??= this.fetchToken().finally(() => {
-      this.pending = null;
+  ) {
+    this.token = new CachedToken({
+      fetchToken: () => this.fetchToken(),
+      renewBeforeExpiryMs: RENEW_BEFORE_EXPIRY_MS,
+      now,
+      abortError: () => new TransientError('Brivo request aborted'),
     });
-    const token = await abortable(this.pending, signal);
-    this.cached = token;
-    return { value: token.value, generation: token.generation, fresh: true };
+  }
+
+  get(signal: AbortSignal): Promise<BrivoToken> {
+    return this.token.get(signal);
   }
 
   invalidate(generation: number): void {
-    if (this.cached?.generation === generation) this.cached = null;
+    this.token.invalidate(generation);
   }
 
-  private async fetchToken(): Promise<{ value: string; renewAt: number; generation: number }> {
+  private async fetchToken(): Promise<GrantedToken> {
     const { clientId, clientSecret, apiKey, username, password, authUrl, requestTimeoutMs } = this.config;
     let response: Response;
     try {
@@ -75,27 +67,6 @@ export class BrivoTokenSource {
     const value = payload?.access_token;
     const expiresIn = Number(payload?.expires_in);
     if (typeof value !== 'string' || value === '') throw new TransientError('Brivo token request: answer without access_token');
-    const lifetimeMs = Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 60_000;
-    const renewIn = lifetimeMs > 2 * RENEW_BEFORE_EXPIRY_MS ? lifetimeMs - RENEW_BEFORE_EXPIRY_MS : lifetimeMs / 2;
-    this.generation += 1;
-    return { value, renewAt: this.now() + renewIn, generation: this.generation };
+    return { value, lifetimeMs: Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn * 1000 : 60_000 };
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new TransientError('Brivo request aborted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new TransientError('Brivo request aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

@@ -4,6 +4,7 @@
  * per provider instance and shared by concurrent requests.
  */
 import { TransientError, type DeprovisionError } from '../../src/domain/errors.ts';
+import { CachedToken, type GrantedToken, type IssuedToken } from '../http/cached-token.ts';
 import { errorForNetwork, errorForStatus } from './errors.ts';
 
 /**
@@ -22,43 +23,25 @@ export interface TokenSourceOptions {
   now?: () => number;
 }
 
-export interface IssuedToken {
-  /** The bearer value. Only ever placed in an Authorization header. */
-  value: string;
-  /** Identifies this token for `invalidate`, without handing the value around. */
-  generation: number;
-  /** True when this call fetched it (rather than reading the cache). */
-  fresh: boolean;
-}
-
 export class ClientCredentialsTokenSource {
-  private cached: { value: string; renewAt: number; generation: number } | null = null;
-  private pending: Promise<{ value: string; renewAt: number; generation: number }> | null = null;
-  private generation = 0;
+  private readonly token: CachedToken;
   private readonly now: () => number;
 
   constructor(private readonly options: TokenSourceOptions) {
     this.now = options.now ?? Date.now;
+    this.token = new CachedToken({ fetchToken: () => this.fetchToken(), renewBeforeExpiryMs: RENEW_BEFORE_EXPIRY_MS, now: this.now });
   }
 
-  async get(): Promise<IssuedToken> {
-    const cached = this.cached;
-    if (cached && this.now() < cached.renewAt) return { value: cached.value, generation: cached.generation, fresh: false };
-    // One request in flight at a time: a burst of tasks must not stampede the token endpoint.
-    this.pending ??= this.fetchToken().finally(() => {
-      this.pending = null;
-    });
-    const token = await this.pending;
-    this.cached = token;
-    return { value: token.value, generation: token.generation, fresh: true };
+  get(): Promise<IssuedToken> {
+    return this.token.get();
   }
 
   /** Graph refused the token (401): forget it so the next request fetches another. */
   invalidate(generation: number): void {
-    if (this.cached?.generation === generation) this.cached = null;
+    this.token.invalidate(generation);
   }
 
-  private async fetchToken(): Promise<{ value: string; renewAt: number; generation: number }> {
+  private async fetchToken(): Promise<GrantedToken> {
     const summary = `Microsoft identity platform token request to ${new URL(this.options.tokenUrl).origin}`;
     const body = new URLSearchParams({
       grant_type: 'client_credentials',
@@ -84,11 +67,7 @@ export class ClientCredentialsTokenSource {
     if (typeof value !== 'string' || value === '' || !Number.isFinite(expiresIn)) {
       throw new TransientError(`${summary}: answer without access_token/expires_in`);
     }
-    const lifetimeMs = expiresIn * 1000;
-    // Short-lived tokens (tests, some proxies) renew at half-life instead of never being cached.
-    const renewIn = lifetimeMs > 2 * RENEW_BEFORE_EXPIRY_MS ? lifetimeMs - RENEW_BEFORE_EXPIRY_MS : lifetimeMs / 2;
-    this.generation += 1;
-    return { value, renewAt: this.now() + renewIn, generation: this.generation };
+    return { value, lifetimeMs: expiresIn * 1000 };
   }
 }
 

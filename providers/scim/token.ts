@@ -6,6 +6,7 @@
  */
 import * as oauth from 'openid-client';
 import { PermanentError, TransientError } from '../../src/domain/errors.ts';
+import { CachedToken, type GrantedToken, type IssuedToken } from '../http/cached-token.ts';
 import type { ScimAuthConfig } from './config.ts';
 import { errorForStatus } from './errors.ts';
 
@@ -14,14 +15,7 @@ const RENEW_BEFORE_EXPIRY_MS = 60_000;
 /** Used when the token endpoint does not say how long its token lives. */
 const DEFAULT_TOKEN_LIFETIME_MS = 5 * 60_000;
 
-export interface BearerToken {
-  /** Only ever placed in an Authorization header. */
-  value: string;
-  /** Identifies this token for `invalidate` without handing the value around. */
-  generation: number;
-  /** True when this call fetched it; a 401 on a fresh token is not worth a second try. */
-  fresh: boolean;
-}
+export type BearerToken = IssuedToken;
 
 export interface TokenSource {
   get(signal: AbortSignal): Promise<BearerToken>;
@@ -44,9 +38,7 @@ type ClientCredentials = Exclude<ScimAuthConfig, { bearerToken: string }>;
 class ClientCredentialsTokenSource implements TokenSource {
   readonly renewable = true;
   private readonly config: oauth.Configuration;
-  private cached: { value: string; renewAt: number; generation: number } | null = null;
-  private pending: Promise<{ value: string; renewAt: number; generation: number }> | null = null;
-  private generation = 0;
+  private readonly token: CachedToken;
 
   constructor(
     private readonly auth: ClientCredentials,
@@ -58,26 +50,24 @@ class ClientCredentialsTokenSource implements TokenSource {
     // openid-client refuses plain http; the config schema only lets http through for loopback hosts (the sandbox).
     if (auth.tokenUrl.startsWith('http://')) oauth.allowInsecureRequests(this.config);
     this.config.timeout = Math.max(1, Math.ceil(timeoutMs / 1000));
+    // One request in flight: a burst of tasks must not stampede the token endpoint.
+    this.token = new CachedToken({
+      fetchToken: () => this.fetchToken(),
+      renewBeforeExpiryMs: RENEW_BEFORE_EXPIRY_MS,
+      now,
+      abortError: () => new TransientError('SCIM request aborted'),
+    });
   }
 
-  async get(signal: AbortSignal): Promise<BearerToken> {
-    const cached = this.cached;
-    if (cached && this.now() < cached.renewAt) return { value: cached.value, generation: cached.generation, fresh: false };
-    // One request in flight: a burst of tasks must not stampede the token endpoint. The
-    // shared request is not tied to one task's signal; each caller stops waiting on its own.
-    this.pending ??= this.fetchToken().finally(() => {
-      this.pending = null;
-    });
-    const token = await abortable(this.pending, signal);
-    this.cached = token;
-    return { value: token.value, generation: token.generation, fresh: true };
+  get(signal: AbortSignal): Promise<BearerToken> {
+    return this.token.get(signal);
   }
 
   invalidate(generation: number): void {
-    if (this.cached?.generation === generation) this.cached = null;
+    this.token.invalidate(generation);
   }
 
-  private async fetchToken(): Promise<{ value: string; renewAt: number; generation: number }> {
+  private async fetchToken(): Promise<GrantedToken> {
     const parameters: Record<string, string> = this.auth.scope ? { scope: this.auth.scope } : {};
     let response: Awaited<ReturnType<typeof oauth.clientCredentialsGrant>>;
     try {
@@ -86,10 +76,7 @@ class ClientCredentialsTokenSource implements TokenSource {
       throw tokenError(error, this.now());
     }
     const lifetimeMs = typeof response.expires_in === 'number' ? response.expires_in * 1000 : DEFAULT_TOKEN_LIFETIME_MS;
-    // Short-lived tokens renew at half-life instead of never being cached.
-    const renewIn = lifetimeMs > 2 * RENEW_BEFORE_EXPIRY_MS ? lifetimeMs - RENEW_BEFORE_EXPIRY_MS : lifetimeMs / 2;
-    this.generation += 1;
-    return { value: response.access_token, renewAt: this.now() + renewIn, generation: this.generation };
+    return { value: response.access_token, lifetimeMs };
   }
 }
 
@@ -131,23 +118,4 @@ function responseOf(error: unknown): { status: number; headers: Headers } | null
   const status = (error as { status?: unknown }).status;
   if (typeof status === 'number' && status >= 100) return { status, headers: new Headers() };
   return null;
-}
-
-/** Resolves with `promise` unless `signal` aborts first (the promise keeps running for other callers). */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new TransientError('SCIM request aborted'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new TransientError('SCIM request aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }

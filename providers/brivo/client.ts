@@ -5,6 +5,7 @@
  * call here is idempotent (GET, PUT to a fixed state, DELETE).
  */
 import { PermanentError } from '../../src/domain/errors.ts';
+import { fetchOnce, sendWithBearer } from '../http/bearer.ts';
 import type { BrivoConfig } from './config.ts';
 import { describeBrivoError, errorForNetwork, errorForStatus } from './errors.ts';
 import type { BrivoTokenSource } from './token.ts';
@@ -121,46 +122,31 @@ export class BrivoClient {
     ctx: CallContext,
     allowed: number[],
   ): Promise<{ status: number; body: unknown }> {
-    let token = await this.tokens.get(ctx.signal);
-    let response = await this.fetchOnce(method, path, body, token.value, operation, ctx);
-    if (response.status === 401 && !token.fresh) {
-      await response.body?.cancel();
-      this.tokens.invalidate(token.generation);
-      token = await this.tokens.get(ctx.signal);
-      response = await this.fetchOnce(method, path, body, token.value, operation, ctx);
-    }
-    const text = response.status === 204 ? '' : await response.text().catch(() => '');
-    let parsed: unknown = null;
-    try {
-      parsed = text ? (JSON.parse(text) as unknown) : null;
-    } catch {
-      parsed = null; // Mashery answers with HTML (`<h1>Developer Inactive</h1>`).
-    }
+    const answer = await sendWithBearer(this.tokens, ctx.signal, (token) => this.fetchOnce(method, path, body, token, operation, ctx));
+    // A body that is not JSON reads as null: Mashery answers with HTML (`<h1>Developer Inactive</h1>`).
+    const { response, body: parsed } = answer;
     if (response.ok || allowed.includes(response.status)) return { status: response.status, body: parsed };
-    if (response.status === 401) this.tokens.invalidate(token.generation);
+    if (response.status === 401) this.tokens.invalidate(answer.generation);
     const message = `Brivo ${operation}: HTTP ${response.status}${describeBrivoError(response.headers, parsed)}`;
     throw errorForStatus(response.status, response.headers, message, ctx.now().getTime());
   }
 
-  private async fetchOnce(method: string, path: string, body: unknown, token: string, operation: string, ctx: CallContext): Promise<Response> {
+  private fetchOnce(method: string, path: string, body: unknown, token: string, operation: string, ctx: CallContext): Promise<Response> {
     const headers: Record<string, string> = {
       authorization: `Bearer ${token}`,
       'api-key': this.config.apiKey,
       accept: 'application/json',
     };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    await this.throttle(ctx.signal);
-    try {
-      return await fetch(`${this.config.apiUrl}${API}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.requestTimeoutMs)]),
-        redirect: 'error',
-      });
-    } catch (error) {
-      throw errorForNetwork(error, operation);
-    }
+    return fetchOnce(`${this.config.apiUrl}${API}${path}`, {
+      method,
+      headers,
+      body,
+      signal: ctx.signal,
+      timeoutMs: this.config.requestTimeoutMs,
+      throttle: this.throttle,
+      networkError: (error) => errorForNetwork(error, operation),
+    });
   }
 }
 

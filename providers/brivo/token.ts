@@ -17,6 +17,8 @@ const RENEW_BEFORE_EXPIRY_MS = 60_000;
 export type BrivoToken = IssuedToken;
 
 export class BrivoTokenSource {
+  /** An expired or revoked Brivo token is cured by a new grant. */
+  readonly renewable = true;
   private readonly token: CachedToken;
 
   constructor(

@@ -6,6 +6,7 @@
  * a reason to fail the task; a token refused right after issue is).
  */
 import { PermanentError } from '../../src/domain/errors.ts';
+import { fetchOnce, sendWithBearer } from '../http/bearer.ts';
 import type { ScimConfig } from './config.ts';
 import { describeScimError, errorForNetwork, errorForStatus } from './errors.ts';
 import { lookupFilter, type Lookup } from './filter.ts';
@@ -90,56 +91,28 @@ export class ScimClient {
     ctx: CallContext,
     allowed: number[],
   ): Promise<ScimAnswer> {
-    let token = await this.tokens.get(ctx.signal);
-    let response = await this.fetchOnce(method, path, body, token.value, operation, ctx);
-    if (response.status === 401 && this.tokens.renewable && !token.fresh) {
-      // The cached token expired or was revoked: one new token, one more try. Every call
-      // here is idempotent (GET, PATCH to a fixed state, DELETE), so sending it twice is safe.
-      await response.body?.cancel();
-      this.tokens.invalidate(token.generation);
-      token = await this.tokens.get(ctx.signal);
-      response = await this.fetchOnce(method, path, body, token.value, operation, ctx);
-    }
-    const parsed = await readBody(response);
+    // Every call here is idempotent (GET, PATCH to a fixed state, DELETE), so the one
+    // more try after a 401 on an expired or revoked cached token is safe.
+    const answer = await sendWithBearer(this.tokens, ctx.signal, (token) => this.fetchOnce(method, path, body, token, operation, ctx));
+    const { response, body: parsed } = answer;
     if (response.ok || allowed.includes(response.status)) return { status: response.status, body: parsed };
-    if (response.status === 401) this.tokens.invalidate(token.generation);
+    if (response.status === 401) this.tokens.invalidate(answer.generation);
     const message = `SCIM ${operation}: HTTP ${response.status}${describeScimError(parsed)}`;
     throw errorForStatus(response.status, response.headers, message, ctx.now().getTime());
   }
 
-  private async fetchOnce(
-    method: string,
-    path: string,
-    body: unknown,
-    token: string,
-    operation: string,
-    ctx: CallContext,
-  ): Promise<Response> {
+  private fetchOnce(method: string, path: string, body: unknown, token: string, operation: string, ctx: CallContext): Promise<Response> {
     const headers: Record<string, string> = { accept: `${SCIM_CONTENT_TYPE}, application/json`, authorization: `Bearer ${token}` };
     if (body !== undefined) headers['content-type'] = SCIM_CONTENT_TYPE;
-    await this.throttle(ctx.signal);
-    try {
-      return await fetch(`${this.config.baseUrl}${path}`, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(this.config.requestTimeoutMs)]),
-        redirect: 'error',
-      });
-    } catch (error) {
-      throw errorForNetwork(error, operation);
-    }
-  }
-}
-
-async function readBody(response: Response): Promise<unknown> {
-  if (response.status === 204) return null;
-  const text = await response.text().catch(() => '');
-  if (text === '') return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return null;
+    return fetchOnce(`${this.config.baseUrl}${path}`, {
+      method,
+      headers,
+      body,
+      signal: ctx.signal,
+      timeoutMs: this.config.requestTimeoutMs,
+      throttle: this.throttle,
+      networkError: (error) => errorForNetwork(error, operation),
+    });
   }
 }
 

@@ -13,6 +13,7 @@ import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import type { Termination } from '../../src/domain/types.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import type { FakeProvider } from './fake-provider.ts';
+import { pollUntil, readAnswer, type JsonAnswer } from './poll.ts';
 import { createTestModule } from './test-module.ts';
 
 export const VIEWER_TOKEN = `viewer-${randomBytes(12).toString('hex')}`;
@@ -33,12 +34,7 @@ export interface TestDaemon {
   stop(): Promise<void>;
 }
 
-export interface ApiResponse {
-  status: number;
-  headers: Headers;
-  body: any;
-  text: string;
-}
+export type ApiResponse = JsonAnswer;
 
 export async function startTestDaemon(overrides: { auth?: Record<string, unknown>; bodyLimit?: string } = {}): Promise<TestDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-admin-'));
@@ -87,24 +83,18 @@ export async function startTestDaemon(overrides: { auth?: Record<string, unknown
         body = JSON.stringify(options.body);
         headers['content-type'] = 'application/json';
       }
-      const response = await fetch(`${url}${path}`, { method, headers, body });
-      const text = await response.text();
-      let parsed: unknown = null;
-      try {
-        parsed = text ? JSON.parse(text) : null;
-      } catch {
-        parsed = null;
-      }
-      return { status: response.status, headers: response.headers, body: parsed, text };
+      return readAnswer(await fetch(`${url}${path}`, { method, headers, body }));
     },
     async waitFor(terminationId, done, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const termination = await daemon.store.getTermination(terminationId);
-        if (termination && done(termination)) return termination;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for termination ${terminationId}: ${termination?.state}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      let termination: Termination | null = null;
+      return pollUntil(
+        async () => {
+          termination = await daemon.store.getTermination(terminationId);
+          return termination && done(termination) ? termination : null;
+        },
+        () => `timed out waiting for termination ${terminationId}: ${termination?.state}`,
+        timeoutMs,
+      );
     },
     async stop() {
       await daemon.stop();

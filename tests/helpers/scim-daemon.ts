@@ -13,6 +13,7 @@ import { configSchema, type Config } from '../../src/config/schema.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import type { Task, Termination } from '../../src/domain/types.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
+import { pollUntil, readAnswer, type JsonAnswer } from './poll.ts';
 import { createTestModule } from './test-module.ts';
 
 /** The current token and the one being rotated out: both are accepted. */
@@ -23,12 +24,7 @@ export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
-export interface ScimResponse {
-  status: number;
-  headers: Headers;
-  body: any;
-  text: string;
-}
+export type ScimResponse = JsonAnswer;
 
 export interface ScimTestDaemon {
   daemon: Daemon;
@@ -87,25 +83,9 @@ export async function startScimDaemon(options: { provider?: 'fake' | 'okta'; run
       let body: string | undefined = request.raw;
       if (request.body !== undefined) body = JSON.stringify(request.body);
       if (body !== undefined) headers['content-type'] = request.contentType ?? SCIM_JSON;
-      const response = await fetch(`${daemon.url}/scim/v2${path}`, { method, headers, body });
-      const text = await response.text();
-      let parsed: unknown = null;
-      try {
-        parsed = text ? JSON.parse(text) : null;
-      } catch {
-        parsed = null;
-      }
-      return { status: response.status, headers: response.headers, body: parsed, text };
+      return readAnswer(await fetch(`${daemon.url}/scim/v2${path}`, { method, headers, body }));
     },
-    async waitFor(check, what, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const value = await check();
-        if (value) return value as never;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    },
+    waitFor: (check, what, timeoutMs = 15_000) => pollUntil(check, () => `timed out waiting for ${what}`, timeoutMs),
     async terminations() {
       return (await daemon.store.listTerminations({ limit: 1000 })).items;
     },

@@ -5,7 +5,7 @@
  * bodies, and how Brivo's and its Mashery gateway's answers become typed errors.
  */
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AccountRef, Provider } from '../providers/contract.ts';
 import { brivoConfigSchema, type BrivoConfigInput } from '../providers/brivo/config.ts';
 import { DEFAULT_QPS_DELAY_MS, DEFAULT_QUOTA_DELAY_MS } from '../providers/brivo/errors.ts';
@@ -14,6 +14,7 @@ import { PermanentError, RateLimitedError, TransientError, VerificationError } f
 import type { Subject } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
+import { strictNock } from './helpers/strict-nock.ts';
 
 const API = 'https://api.brivo.example';
 const AUTH = 'https://auth.brivo.example';
@@ -55,18 +56,7 @@ function tokenGrant(token = ACCESS_TOKEN) {
 /** Every API call carries the api-key and the bearer token. */
 const brivo = (token = ACCESS_TOKEN) => nock(API, { reqheaders: { 'api-key': API_KEY, authorization: `Bearer ${token}` } });
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending, 'every expected request was sent').toEqual([]);
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
+strictNock();
 
 describe('requests sent', () => {
   it('resolve by externalId: GET /v1/api/users/{externalId}/external', async () => {

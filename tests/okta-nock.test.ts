@@ -5,7 +5,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AccountRef, Provider } from '../providers/contract.ts';
 import { oktaModule } from '../providers/okta/index.ts';
 import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../providers/okta/errors.ts';
@@ -13,6 +13,7 @@ import { PermanentError, RateLimitedError, TransientError, VerificationError } f
 import type { JsonObject, Subject } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
+import { strictNock } from './helpers/strict-nock.ts';
 
 const ORG = 'https://acme.okta.example';
 const TOKEN = '00nock-test-token-secret';
@@ -45,18 +46,9 @@ function oktaError(errorCode: string, errorSummary: string) {
   return { errorCode, errorSummary, errorLink: errorCode, errorId: 'oae123', errorCauses: [] };
 }
 
+strictNock();
 beforeAll(() => {
-  nock.disableNetConnect();
   provider = oktaModule.create({ orgUrl: ORG, token: TOKEN, requestTimeoutMs: 5000 }, { name: 'okta', logger: silentLogger() });
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending, 'every expected request was sent').toEqual([]);
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
 });
 
 describe('requests sent', () => {

@@ -6,7 +6,7 @@
  * 5xx, network failure). Net connect is off and every interceptor must be used.
  */
 import nock from 'nock';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AccountRef, Provider } from '../providers/contract.ts';
 import { scimConfigSchema, type ScimConfigInput } from '../providers/scim/config.ts';
 import { DEFAULT_RATE_LIMIT_DELAY_MS } from '../providers/scim/errors.ts';
@@ -16,6 +16,7 @@ import { PermanentError, RateLimitedError, TransientError, VerificationError } f
 import type { Subject } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
+import { strictNock } from './helpers/strict-nock.ts';
 
 const ORIGIN = 'https://acme.scim.example';
 const BASE = `${ORIGIN}/scim/v2`;
@@ -57,18 +58,7 @@ const scimError = (status: number, detail: string, scimType?: string) => ({
   ...(scimType ? { scimType } : {}),
 });
 
-beforeAll(() => {
-  nock.disableNetConnect();
-});
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending, 'every expected request was sent').toEqual([]);
-});
-afterAll(() => {
-  nock.enableNetConnect();
-  nock.restore();
-});
+strictNock();
 
 describe('filters', () => {
   it('escapes quotes and backslashes as a SCIM string literal', () => {

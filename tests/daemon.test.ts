@@ -11,22 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
 import { startDaemon, type Daemon } from '../src/daemon.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
+import { oktaSandboxConfigYaml } from './helpers/okta-config.ts';
+import { pollUntil } from './helpers/poll.ts';
 
 const ADMIN_TOKEN = 'test-admin-token-0123456789';
-const configText = (dir: string, port = 0) => `
-server: { port: ${port} }
-store: { sqlite: { path: ${join(dir, 'store.db')} } }
-auth:
-  admin: [{ name: ops, token: ${ADMIN_TOKEN}, role: operator }]
-providers:
-  okta: { kind: okta, sandbox: { autoProvision: true } }
-playbooks:
-  default:
-    steps:
-      - { id: revoke, provider: okta, action: revoke_sessions }
-      - { id: suspend, provider: okta, action: disable_account }
-defaultPlaybook: default
-`;
+const configText = (dir: string) => oktaSandboxConfigYaml(dir, { name: 'ops', token: ADMIN_TOKEN, role: 'operator' });
 
 describe('daemon', () => {
   let dir: string;
@@ -62,11 +51,7 @@ describe('daemon', () => {
 
   it('reports a verified termination in the metrics', async () => {
     const { termination } = await daemon.terminations.submit({ source: 'admin', subject: { userName: 'grace@example.com', emails: [] }, actor: 'test' });
-    const deadline = Date.now() + 10_000;
-    while ((await daemon.store.getTermination(termination.id))?.state !== 'completed') {
-      if (Date.now() > deadline) throw new Error('termination did not complete');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await pollUntil(async () => (await daemon.store.getTermination(termination.id))?.state === 'completed', () => 'termination did not complete', 10_000);
     const res = await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(res.status).toBe(200);
     const text = await res.text();

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
 import { startDaemon } from '../../src/daemon.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
+import { oktaSandboxConfigYaml } from './okta-config.ts';
+import { pollUntil } from './poll.ts';
 
 const TOKEN = 'live-metrics-token-0123456789';
 
@@ -27,31 +29,14 @@ export interface ExportedMetrics {
 export async function scrapeLiveMetrics(): Promise<ExportedMetrics> {
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-metrics-'));
   const config = parseConfig(
-    `
-server: { port: 0 }
-store: { sqlite: { path: ${join(dir, 'store.db')} } }
-auth:
-  admin: [{ name: prometheus, token: ${TOKEN}, role: viewer }]
-providers:
-  okta: { kind: okta, sandbox: { autoProvision: true } }
-playbooks:
-  default:
-    steps:
-      - { id: revoke, provider: okta, action: revoke_sessions }
-      - { id: suspend, provider: okta, action: disable_account }
-defaultPlaybook: default
-`,
+    oktaSandboxConfigYaml(dir, { name: 'prometheus', token: TOKEN, role: 'viewer' }),
     'live-metrics.yaml',
     {},
   );
   const daemon = await startDaemon(config, { configFile: 'live-metrics.yaml', logger: silentLogger() });
   try {
     const { termination } = await daemon.terminations.submit({ source: 'admin', subject: { userName: 'ada@example.com', emails: [] }, actor: 'test' });
-    const deadline = Date.now() + 15_000;
-    while ((await daemon.store.getTermination(termination.id))?.state !== 'completed') {
-      if (Date.now() > deadline) throw new Error('the termination did not complete');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await pollUntil(async () => (await daemon.store.getTermination(termination.id))?.state === 'completed', () => 'the termination did not complete', 15_000);
     const res = await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
     if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
     const families = parseExposition(await res.text());

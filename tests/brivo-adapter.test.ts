@@ -14,6 +14,7 @@ import { PermanentError } from '../src/domain/errors.ts';
 import type { Subject } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext, freshSubject } from './helpers/context.ts';
+import { sandboxControl } from './helpers/sandbox-control.ts';
 
 let sandbox: RunningSandbox;
 
@@ -22,15 +23,7 @@ function provider(overrides: Partial<BrivoConfigInput> = {}): Provider {
   return brivoModule.create(config, { name: 'brivo-test', logger: silentLogger() });
 }
 
-async function control<T>(path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${sandbox.url}/__sandbox${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`sandbox ${path}: ${res.status}`);
-  return (res.status === 204 ? undefined : await res.json()) as T;
-}
+const control = <T>(path: string, body?: unknown) => sandboxControl<T>(sandbox.url, path, body);
 
 interface RawUser {
   id: number;

@@ -20,6 +20,7 @@ import { PermanentError, VerificationError } from '../src/domain/errors.ts';
 import type { Subject } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext, freshSubject } from './helpers/context.ts';
+import { sandboxControl } from './helpers/sandbox-control.ts';
 
 let sandbox: RunningSandbox;
 
@@ -32,15 +33,7 @@ function provider(overrides: Partial<ScimConfigInput> = {}): Provider {
   return scimModule.create(config, { name: 'scim-test', logger: silentLogger() });
 }
 
-async function control<T>(path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${sandbox.url}/__sandbox${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`sandbox ${path}: ${res.status}`);
-  return (res.status === 204 ? undefined : await res.json()) as T;
-}
+const control = <T>(path: string, body?: unknown) => sandboxControl<T>(sandbox.url, path, body);
 
 const seed = (user: ScimSeedUser) => control<{ id: string; active: boolean }>('/users', user);
 const raw = (id: string) => control<{ id: string; active: boolean }>(`/users/${id}`);

@@ -486,7 +486,8 @@ describe('Users: deactivation starts a termination', () => {
     };
     const body = { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] };
     try {
-      expectScimError(await d.scim('PATCH', `/Users/${user.id}`, { body }), 500);
+      // A store failure: 503 with Retry-After, so the client retries.
+      expectScimError(await d.scim('PATCH', `/Users/${user.id}`, { body }), 503);
     } finally {
       directory.replaceUser = original;
     }
@@ -506,7 +507,7 @@ describe('limits and failures', () => {
     expectScimError(response, 413);
   });
 
-  it('answers 5xx, never 404, when the store fails (reads, writes, lists, deletes)', async () => {
+  it('answers 503 (never 404 or 500) when the store fails (reads, writes, lists, deletes)', async () => {
     const user = await createUser();
     const directory = d.daemon.store.directory;
     const saved = { getUser: directory.getUser, listUsers: directory.listUsers, findByUserName: directory.findByUserName };
@@ -526,7 +527,9 @@ describe('limits and failures', () => {
         await d.scim('PUT', `/Users/${user.id}`, { body: { schemas: [USER_SCHEMA], userName: user.userName, active: false } }),
         await d.scim('DELETE', `/Users/${user.id}`),
       ]) {
-        expectScimError(response, 500);
+        expectScimError(response, 503);
+        expect(response.body.status).toBe('503');
+        expect(response.headers.get('retry-after')).toBe('5');
         expect(response.body.detail).not.toContain('connection refused');
       }
     } finally {

@@ -179,6 +179,12 @@ function waitForTransition(user: OktaUser, checkpoint: JsonObject): ExecuteResul
   };
 }
 
+/**
+ * Logins Okta reads as something else in `/api/v1/users/{login}`: `me` is the user who owns
+ * the API token (an admin), and dots are path navigation. Never looked up as a subject.
+ */
+const SPECIAL_LOGIN = /^(me|\.{1,2})$/i;
+
 /** Logins a subject may have at Okta, most specific first. */
 function candidateLogins(subject: Subject): string[] {
   const logins = [subject.userName, ...subject.emails].filter((l): l is string => typeof l === 'string' && l !== '');
@@ -325,8 +331,8 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
     async resolve(subject, ctx) {
       const unreadable: string[] = [];
       for (const login of candidateLogins(subject)) {
-        // Okta cannot look a login containing "/" up by path.
-        if (login.includes('/')) {
+        // Okta cannot look a login containing "/" up by path, nor `me`, `.` or `..` (see SPECIAL_LOGIN).
+        if (login.includes('/') || SPECIAL_LOGIN.test(login.trim())) {
           unreadable.push(login);
           continue;
         }
@@ -334,7 +340,7 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
         if (user) return { id: user.id, login: user.login, status: user.status } satisfies AccountRef;
       }
       if (unreadable.length > 0) {
-        throw new PermanentError('Okta resolve: a login contains "/" and cannot be looked up by login');
+        throw new PermanentError('Okta resolve: a login contains "/" or is "me", "." or ".." and cannot be looked up by login');
       }
       return null;
     },

@@ -136,6 +136,10 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
   // An idle pooled connection that dies (server restart, failover) is replaced on next use;
   // without a handler the pool's error event would crash the process.
   pool.on('error', (error) => onError(error, 'pool'));
+  // The pool listens for errors on idle clients only: a checked-out client (a transaction
+  // between two statements) whose connection drops would emit an unhandled error and kill
+  // the process. With this listener its next query fails instead, and the client is discarded.
+  pool.on('connect', (client) => client.on('error', (error) => onError(error, 'pool')));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const hooks: DialectHooks = {
     dialect: 'postgres',

@@ -14,7 +14,7 @@ import { coerceError } from '../../domain/errors.ts';
 import { DirectoryConflictError } from '../../store/directory.ts';
 import { InvalidFilterError, parseFilter, schemaResolver, type FilterNode } from './filter.ts';
 import { fromScimUser, toScimUser } from './user-mapping.ts';
-import { TooManyToFilterError, UserNotFoundError, type ScimCaller, type ScimUserService } from './user-service.ts';
+import { StoreUnavailableError, TooManyToFilterError, UserNotFoundError, type ScimCaller, type ScimUserService } from './user-service.ts';
 
 /** Largest page we return; advertised as `filter.maxResults`. */
 export const MAX_PAGE_SIZE = 200;
@@ -24,10 +24,15 @@ export function scimError(status: number, scimType: string | null, message: stri
   return new SCIMMY.Types.Error(status, scimType as string, message);
 }
 
+/** The detail of the 503 a store outage answers. */
+export const STORE_UNAVAILABLE_DETAIL = 'the store is unavailable; retry later';
+
 /** What each SCIMMY handler receives as `ctx`: built per request by the router. */
 export interface ScimContext extends ScimCaller {
   users: ScimUserService;
   logger: Logger;
+  /** Marks the request as failed by a store outage: its 500 is answered as 503. */
+  storeUnavailable?(): void;
 }
 
 function contextOf(ctx: unknown): ScimContext {
@@ -41,8 +46,8 @@ function contextOf(ctx: unknown): ScimContext {
  * Runs a handler and turns every failure into a SCIMMY error with the right status.
  * SCIMMY answers any other exception from a handler with 404 "not found" (400 for a
  * TypeError): a store outage would look like a missing user, and a client that trusts
- * that 404 (Entra re-creates the user) would act on it. Unknown failures answer 500.
- * (503 would be the better status, but SCIMMY's error message refuses it.)
+ * that 404 (Entra re-creates the user) would act on it. A store outage answers 503
+ * (through the router, see StoreUnavailableError); other unknown failures answer 500.
  */
 async function guarded<T>(ctx: unknown, run: (context: ScimContext) => Promise<T>): Promise<T> {
   const context = contextOf(ctx);
@@ -55,6 +60,13 @@ async function guarded<T>(ctx: unknown, run: (context: ScimContext) => Promise<T
     if (error instanceof InvalidFilterError) throw scimError(400, 'invalidFilter', error.message);
     if (error instanceof TooManyToFilterError) throw scimError(400, 'tooMany', error.message);
     if (error instanceof InvalidSubjectError) throw scimError(400, 'invalidValue', error.message);
+    if (error instanceof StoreUnavailableError) {
+      // SCIMMY builds no 503 body (its list of statuses stops at 501): it answers this 500,
+      // and the router rewrites it to 503 with Retry-After, because the request is marked here.
+      context.storeUnavailable?.();
+      context.logger.error({ err: coerceError(error.cause), actor: context.actor, method: context.method }, 'SCIM request failed: store unavailable');
+      throw scimError(500, null, STORE_UNAVAILABLE_DETAIL);
+    }
     context.logger.error({ err: coerceError(error), actor: context.actor, method: context.method }, 'SCIM request failed');
     throw scimError(500, null, 'the request could not be completed; retry it');
   }

@@ -14,7 +14,7 @@ import { TokenSet, bearerToken } from '../../server/tokens.ts';
 import type { Store } from '../../store/store.ts';
 import type { TerminationService } from '../termination-service.ts';
 import { normaliseScimBody } from './normalise.ts';
-import { applyServiceProviderConfig, declareScimResources, type ScimContext } from './resources.ts';
+import { STORE_UNAVAILABLE_DETAIL, applyServiceProviderConfig, declareScimResources, type ScimContext } from './resources.ts';
 import { ScimUserService } from './user-service.ts';
 
 export interface ScimRouterOptions {
@@ -47,6 +47,8 @@ export function createScimRouter(options: ScimRouterOptions): Router {
   const tokens = new TokenSet(config.auth.scim.map((token, index) => ({ token, principal: `scim:token-${index}` })));
   const users = new ScimUserService({ store: options.store, terminations: options.terminations, logger });
   const actors = new WeakMap<Request, string>();
+  /** Requests that failed because the store is unavailable (marked by the resource handlers). */
+  const storeOutages = new WeakSet<Request>();
 
   const authenticate = (req: Request): string => {
     const known = actors.get(req);
@@ -69,6 +71,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
       method: req.method,
       // A 299 warning: the response body stays the plain resource clients expect.
       warn: (notice) => req.res?.setHeader('Warning', `299 deprovisiond ${JSON.stringify(notice)}`),
+      storeUnavailable: () => storeOutages.add(req),
     }),
   });
   applyServiceProviderConfig();
@@ -103,9 +106,42 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true, enumerable: true });
     next();
   });
+  // SCIMMY parses `filter` (query, or a .search body) before any handler of ours runs, and
+  // some malformed expressions ("userName", "not") crash its parser with a TypeError that
+  // would answer 500 with the exception's text: answer those 400 invalidFilter here.
+  router.use((req, res, next) => {
+    const query = (req.query as Record<string, unknown>).filter;
+    const body = req.method === 'POST' && req.path.endsWith('/.search') ? (req.body as { filter?: unknown } | undefined)?.filter : undefined;
+    for (const expression of [query, body]) {
+      if (expression === undefined) continue;
+      if (typeof expression !== 'string') return sendScimError(res, 400, 'filter: expected one string', 'invalidFilter');
+      try {
+        new SCIMMY.Types.Filter(expression);
+      } catch (error) {
+        // SCIMMY's own 400s (with their message) are left to SCIMMY.
+        if (!(error instanceof SCIMMY.Types.Error)) return sendScimError(res, 400, 'filter: the expression could not be parsed', 'invalidFilter');
+      }
+    }
+    next();
+  });
   // Microsoft's SCIM validator probes this pre-RFC name of the discovery endpoint.
   router.get('/serviceConfiguration', (req, _res, next) => {
     req.url = '/ServiceProviderConfig';
+    next();
+  });
+  // SCIMMY answers a store outage 500 (it cannot build a 503 error body): rewrite the
+  // status, the body's `status` and add Retry-After as the answer is sent, so clients retry.
+  router.use((req, res, next) => {
+    const send = res.send.bind(res);
+    res.send = (body?: unknown) => {
+      if (storeOutages.has(req) && res.statusCode === 500) {
+        res.status(503).set('Retry-After', '5');
+        if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body)) {
+          body = { ...(JSON.parse(JSON.stringify(body)) as object), status: '503', detail: STORE_UNAVAILABLE_DETAIL };
+        }
+      }
+      return send(body);
+    };
     next();
   });
   router.use(scimmy as unknown as Router);

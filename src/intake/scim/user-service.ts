@@ -10,11 +10,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { subjectKey } from '../../domain/subject.ts';
+import { InvalidSubjectError, subjectKey } from '../../domain/subject.ts';
 import type { Subject } from '../../domain/types.ts';
 import { DirectoryConflictError, type DirectoryUser, type DirectoryUserInput, type SubjectDirectory } from '../../store/directory.ts';
 import type { Store } from '../../store/store.ts';
-import type { TerminationService } from '../termination-service.ts';
+import { UnknownPlaybookError, type TerminationService } from '../termination-service.ts';
 import { indexedLookups, matchesFilter, type FilterNode } from './filter.ts';
 import { subjectOf, toScimUser, type fromScimUser } from './user-mapping.ts';
 
@@ -32,6 +32,38 @@ export class TooManyToFilterError extends Error {
     super(`this filter needs a scan of more than ${limit} users; filter by id, userName or externalId (eq)`);
     this.name = 'TooManyToFilterError';
   }
+}
+
+/**
+ * A store call failed (database locked, read-only, unreachable): answered 503 so the
+ * client retries, never a 404 or 500 it might act on. Domain errors pass through unchanged.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('the store is unavailable', { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+const DOMAIN_ERRORS = [DirectoryConflictError, InvalidSubjectError, UnknownPlaybookError, UserNotFoundError];
+
+/** `target` with every method's failure, other than a domain error, turned into StoreUnavailableError. */
+function storeGuarded<T extends object>(target: T): T {
+  const wrap = (error: unknown) => (DOMAIN_ERRORS.some((type) => error instanceof type) ? error : new StoreUnavailableError(error));
+  return new Proxy(target, {
+    get(object, property) {
+      const value: unknown = Reflect.get(object, property, object);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        try {
+          const result: unknown = value.apply(object, args);
+          return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(wrap(error))) : result;
+        } catch (error) {
+          throw wrap(error);
+        }
+      };
+    },
+  });
 }
 
 /** Who is asking, and how to tell them about what was deliberately not done. */
@@ -55,13 +87,16 @@ type UserUpdate = ReturnType<typeof fromScimUser>;
 
 export class ScimUserService {
   private readonly maxScan: number;
+  /** The store, directory and termination service as this service calls them: failures become StoreUnavailableError. */
+  private readonly store: Store;
+  private readonly directory: SubjectDirectory;
+  private readonly terminations: TerminationService;
 
   constructor(private readonly options: ScimUserServiceOptions) {
     this.maxScan = options.maxScan ?? 10_000;
-  }
-
-  private get directory(): SubjectDirectory {
-    return this.options.store.directory;
+    this.store = storeGuarded(options.store);
+    this.directory = storeGuarded(options.store.directory);
+    this.terminations = storeGuarded(options.terminations);
   }
 
   async get(id: string): Promise<DirectoryUser> {
@@ -162,7 +197,7 @@ export class ScimUserService {
   private async terminate(stored: DirectoryUser, next: DirectoryUserInput, reason: string, sourceEventId: string, caller: ScimCaller): Promise<void> {
     // The Subject carries what the client just sent (the latest identifiers) and the manager's own entry.
     const subject = subjectOf({ ...stored, ...next }, await this.managerOf(next.managerId));
-    const result = await this.options.terminations.submit({ source: 'scim', sourceEventId, subject, reason, actor: caller.actor });
+    const result = await this.terminations.submit({ source: 'scim', sourceEventId, subject, reason, actor: caller.actor });
     this.options.logger.info(
       { userId: stored.id, terminationId: result.termination.id, created: result.created, state: result.termination.state, actor: caller.actor },
       result.created ? 'SCIM deactivation started a termination' : 'SCIM deactivation matched an existing termination',
@@ -171,15 +206,15 @@ export class ScimUserService {
 
   private async cancelNotStarted(stored: DirectoryUser, caller: ScimCaller): Promise<void> {
     const subject: Subject = subjectOf(stored, null);
-    const open = await this.options.store.findOpenTermination(subjectKey(subject));
+    const open = await this.store.findOpenTermination(subjectKey(subject));
     if (!open) return;
     if (open.state === 'scheduled' || open.state === 'held') {
-      await this.options.store.cancelTermination(open.id, caller.actor, 'SCIM: user reactivated before the termination started');
+      await this.store.cancelTermination(open.id, caller.actor, 'SCIM: user reactivated before the termination started');
       this.options.logger.info({ userId: stored.id, terminationId: open.id, previousState: open.state, actor: caller.actor }, 'SCIM reactivation cancelled a termination');
       return;
     }
     // Access is already being cut: re-granting it is a decision for a person, not a sync job.
-    await this.options.store.appendAudit({
+    await this.store.appendAudit({
       actor: caller.actor,
       action: 'scim.reactivation_not_undone',
       terminationId: open.id,

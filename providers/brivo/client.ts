@@ -122,13 +122,14 @@ export class BrivoClient {
     ctx: CallContext,
     allowed: number[],
   ): Promise<{ status: number; body: unknown }> {
-    const answer = await sendWithBearer(this.tokens, ctx.signal, (token) => this.fetchOnce(method, path, body, token, operation, ctx));
-    // A body that is not JSON reads as null: Mashery answers with HTML (`<h1>Developer Inactive</h1>`).
-    const { response, body: parsed } = answer;
-    if (response.ok || allowed.includes(response.status)) return { status: response.status, body: parsed };
-    if (response.status === 401) this.tokens.invalidate(answer.generation);
-    const message = `Brivo ${operation}: HTTP ${response.status}${describeBrivoError(response.headers, parsed)}`;
-    throw errorForStatus(response.status, response.headers, message, ctx.now().getTime());
+    return sendWithBearer(this.tokens, ctx.signal, (token) => this.fetchOnce(method, path, body, token, operation, ctx), {
+      allowed,
+      // A body that is not JSON reads as null: Mashery answers with HTML (`<h1>Developer Inactive</h1>`).
+      refused: (response, parsed) => {
+        const message = `Brivo ${operation}: HTTP ${response.status}${describeBrivoError(response.headers, parsed)}`;
+        return errorForStatus(response.status, response.headers, message, ctx.now().getTime());
+      },
+    });
   }
 
   private fetchOnce(method: string, path: string, body: unknown, token: string, operation: string, ctx: CallContext): Promise<Response> {

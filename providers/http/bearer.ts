@@ -14,23 +14,29 @@ export interface BearerTokens {
 }
 
 export interface BearerAnswer {
-  response: Response;
+  status: number;
   /** The body as JSON; null when empty, on 204, or when it is not JSON. */
   body: unknown;
-  /** The token the answer was given to, for `invalidate`. */
-  generation: number;
+}
+
+export interface BearerRequestOptions {
+  /** Non-2xx statuses that are answers, not failures (404 where "gone" is the success state). */
+  allowed: readonly number[];
+  /** The typed error for any other answer, from its status, headers and JSON body. */
+  refused: (response: Response, body: unknown) => Error;
 }
 
 /**
  * Sends `attempt` with a token from `tokens`; when the answer is 401, the token came from
  * the cache and can be renewed (expired or revoked), forgets it and sends once more with
- * a new one. A 401 on a token fetched for this call is left to the caller. Only for
- * idempotent requests: the request may be sent twice.
+ * a new one. A final 401 forgets the token it was given to. Only for idempotent
+ * requests: the request may be sent twice.
  */
 export async function sendWithBearer(
   tokens: BearerTokens,
   signal: AbortSignal,
   attempt: (token: string) => Promise<Response>,
+  options: BearerRequestOptions,
 ): Promise<BearerAnswer> {
   let token = await tokens.get(signal);
   let response = await attempt(token.value);
@@ -40,7 +46,10 @@ export async function sendWithBearer(
     token = await tokens.get(signal);
     response = await attempt(token.value);
   }
-  return { response, body: await readJsonBody(response), generation: token.generation };
+  const body = await readJsonBody(response);
+  if (response.ok || options.allowed.includes(response.status)) return { status: response.status, body };
+  if (response.status === 401) tokens.invalidate(token.generation);
+  throw options.refused(response, body);
 }
 
 async function readJsonBody(response: Response): Promise<unknown> {

@@ -93,12 +93,13 @@ export class ScimClient {
   ): Promise<ScimAnswer> {
     // Every call here is idempotent (GET, PATCH to a fixed state, DELETE), so the one
     // more try after a 401 on an expired or revoked cached token is safe.
-    const answer = await sendWithBearer(this.tokens, ctx.signal, (token) => this.fetchOnce(method, path, body, token, operation, ctx));
-    const { response, body: parsed } = answer;
-    if (response.ok || allowed.includes(response.status)) return { status: response.status, body: parsed };
-    if (response.status === 401) this.tokens.invalidate(answer.generation);
-    const message = `SCIM ${operation}: HTTP ${response.status}${describeScimError(parsed)}`;
-    throw errorForStatus(response.status, response.headers, message, ctx.now().getTime());
+    return sendWithBearer(this.tokens, ctx.signal, (token) => this.fetchOnce(method, path, body, token, operation, ctx), {
+      allowed,
+      refused: (response, parsed) => {
+        const message = `SCIM ${operation}: HTTP ${response.status}${describeScimError(parsed)}`;
+        return errorForStatus(response.status, response.headers, message, ctx.now().getTime());
+      },
+    });
   }
 
   private fetchOnce(method: string, path: string, body: unknown, token: string, operation: string, ctx: CallContext): Promise<Response> {

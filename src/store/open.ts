@@ -19,7 +19,9 @@ export async function openStore(config: Config['store'], logger: Logger, clock?:
       poolSize: config.postgres.poolSize,
       schema: config.postgres.schema,
       // The store recovers by itself (reconnects); operators still want to see it happen.
-      onError: (error, context) => logger.warn({ err: error, context }, 'postgres connection error'),
+      onError: (error, context) =>
+        // pg's errors can carry the client (user, host, database): log what happened, not the object.
+        logger.warn({ context, error: error.message, code: (error as { code?: unknown }).code ?? null }, 'postgres connection error'),
     },
     clock,
   );

@@ -441,6 +441,17 @@ export class SqlStore implements Store {
    * `running` with an expired lease; nobody may run it, so it ends cancelled here.
    */
   private async cancelOrphans(trx: Tx, provider: string, now: number): Promise<void> {
+    // Read first: almost every claim finds none, and a claim that writes nothing stays a cheap read.
+    const any = await trx
+      .selectFrom('tasks')
+      .select('id')
+      .where('provider', '=', provider)
+      .where('state', '=', 'running')
+      .where('lease_expires_at', '<=', now)
+      .where('termination_id', 'in', (eb) => eb.selectFrom('terminations').select('id').where('state', '=', 'cancelled'))
+      .limit(1)
+      .executeTakeFirst();
+    if (!any) return;
     const orphans = await trx
       .updateTable('tasks')
       .set({ state: 'cancelled', lease_owner: null, lease_expires_at: null, finished_at: now, updated_at: now })

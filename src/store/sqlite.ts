@@ -3,7 +3,7 @@
  * so a commit is on disk before intake answers 2xx.
  */
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.ts';
 import { SqlStore } from './sql-store.ts';
 
@@ -17,8 +17,35 @@ export function openSqliteDatabase(path: string): BetterSqlite3.Database {
   return sqlite;
 }
 
+/**
+ * Kysely prepares every statement again on each query; preparing is a good part of a
+ * short query's cost. The store's statements are a small fixed set (plus IN lists of a few
+ * sizes), so prepared statements are kept and reused, least recently used dropped past
+ * `size`. Safe on one connection: Kysely runs one query at a time on it.
+ */
+export function withStatementCache(sqlite: BetterSqlite3.Database, size = 512): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => {
+      cache.clear();
+      sqlite.close();
+    },
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (statement) {
+        cache.delete(text);
+      } else {
+        statement = sqlite.prepare(text);
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(text, statement);
+      return statement;
+    },
+  };
+}
+
 export function createSqliteStore(path: string, clock?: () => Date): SqlStore {
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqliteDatabase(path) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(openSqliteDatabase(path)) }) });
   return new SqlStore(
     db,
     {

@@ -3,7 +3,7 @@
  * so several daemons (replicas, a benchmark's workers) can share one set of providers and
  * their write counters, and a daemon killed mid-run does not take its providers with it.
  *
- *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]
+ *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]   (scim and brivo on request)
  *        [--port okta=7001] [--port microsoft=7002] [--no-auto-provision]
  *
  * Prints ONE line of JSON on stdout once every sandbox listens:
@@ -27,10 +27,17 @@ import { startMicrosoftSandbox } from '../providers/microsoft/sandbox.ts';
 import type { ProviderModule } from '../providers/module.ts';
 import { oktaModule } from '../providers/okta/index.ts';
 import { startOktaSandbox } from '../providers/okta/sandbox.ts';
+import { brivoModule } from '../providers/brivo/index.ts';
+import { startBrivoSandbox } from '../providers/brivo/sandbox.ts';
+import { scimModule } from '../providers/scim/index.ts';
+import { startScimSandbox } from '../providers/scim/sandbox.ts';
 import type { RunningSandbox, SandboxOptions } from '../providers/sandbox/kit.ts';
 
+/** The identity providers: started when --kinds is not given. */
 export const SANDBOX_KINDS = ['okta', 'google', 'microsoft'] as const;
-export type SandboxKind = (typeof SANDBOX_KINDS)[number];
+/** Every kind --kinds accepts: the identity providers, a SCIM app target and Brivo (badges). */
+export const ALL_SANDBOX_KINDS = [...SANDBOX_KINDS, 'scim', 'brivo'] as const;
+export type SandboxKind = (typeof ALL_SANDBOX_KINDS)[number];
 
 export interface SandboxInfo {
   kind: SandboxKind;
@@ -55,6 +62,8 @@ const starters: Record<SandboxKind, { module: ProviderModule<any>; start(options
       return startGoogleSandbox(options);
     },
   },
+  scim: { module: scimModule, start: (options, port) => startScimSandbox({ ...options, port }) },
+  brivo: { module: brivoModule, start: (options, port) => startBrivoSandbox({ ...options, port }) },
 };
 
 /** Starts the given sandboxes in this process; `close()` stops them all. */
@@ -90,10 +99,10 @@ function parseCommandLine(argv: string[]): { kinds: SandboxKind[]; ports: Partia
       'no-auto-provision': { type: 'boolean', default: false },
     },
   });
-  const isKind = (k: string): k is SandboxKind => (SANDBOX_KINDS as readonly string[]).includes(k);
+  const isKind = (k: string): k is SandboxKind => (ALL_SANDBOX_KINDS as readonly string[]).includes(k);
   const kinds = values.kinds.split(',').map((k) => k.trim()).filter(Boolean);
   const unknown = kinds.filter((k) => !isKind(k));
-  if (unknown.length > 0 || kinds.length === 0) throw new Error(`--kinds: expected some of ${SANDBOX_KINDS.join(', ')}`);
+  if (unknown.length > 0 || kinds.length === 0) throw new Error(`--kinds: expected some of ${ALL_SANDBOX_KINDS.join(', ')}`);
   const ports: Partial<Record<SandboxKind, number>> = {};
   for (const entry of values.port) {
     const [kind = '', port = ''] = entry.split('=');

@@ -1,0 +1,255 @@
+/**
+ * The benchmark environment: provider sandboxes in their own process (scripts/sandboxes.ts),
+ * `deprovisiond serve` in its own process on SQLite in a temp dir, configured with the
+ * sandboxes as real providers (their URLs and fixed sandbox credentials, no `sandbox:`
+ * blocks). Everything listens on 127.0.0.1 only.
+ */
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { FaultConfigInput } from '../../providers/sandbox/faults.ts';
+import type { RequestLogEntry } from '../../providers/sandbox/kit.ts';
+import type { SandboxKind } from '../../scripts/sandboxes.ts';
+import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } from '../../tests/helpers/processes.ts';
+
+export const SCIM_TOKEN = `bench-scim-${randomBytes(12).toString('hex')}`;
+export const ADMIN_TOKEN = `bench-admin-${randomBytes(12).toString('hex')}`;
+export const SCIM_JSON = 'application/scim+json';
+export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+export const DEACTIVATE = JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] });
+
+export interface Step {
+  id: string;
+  provider: string;
+  action: string;
+  params?: Record<string, unknown>;
+  after?: string[];
+}
+
+/** The critical actions each kind supports: what the time-to-revoke playbook runs. */
+export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
+  okta: [
+    { id: 'okta-revoke', provider: 'okta', action: 'revoke_sessions' },
+    { id: 'okta-suspend', provider: 'okta', action: 'disable_account', params: { mode: 'suspend' } },
+  ],
+  google: [
+    { id: 'google-revoke', provider: 'google', action: 'revoke_sessions' },
+    { id: 'google-suspend', provider: 'google', action: 'disable_account' },
+  ],
+  microsoft: [
+    { id: 'microsoft-revoke', provider: 'microsoft', action: 'revoke_sessions' },
+    { id: 'microsoft-disable', provider: 'microsoft', action: 'disable_account' },
+  ],
+  scim: [{ id: 'app-disable', provider: 'scim', action: 'disable_account' }],
+  brivo: [{ id: 'brivo-badge', provider: 'brivo', action: 'deactivate_badge' }],
+};
+
+export interface Limits {
+  concurrency?: number;
+  tasksPerSecond?: number;
+  requestsPerSecond?: number;
+}
+
+export interface EnvOptions {
+  kinds: SandboxKind[];
+  faults: Partial<Record<SandboxKind, FaultConfigInput>>;
+  limits?: Partial<Record<SandboxKind, Limits>>;
+  steps?: Step[];
+  logLevel?: string;
+  /** Extra environment for the daemon process (e.g. NODE_OPTIONS=--cpu-prof to profile it). */
+  daemonEnv?: NodeJS.ProcessEnv;
+  /** Runs after the config is written and before the daemon starts (e.g. to seed the store). */
+  beforeDaemon?: (dbPath: string) => Promise<void>;
+}
+
+export interface BenchEnv {
+  dir: string;
+  dbPath: string;
+  sandboxes: SandboxProcess;
+  daemon: DaemonProcess;
+  kinds: SandboxKind[];
+  sandboxUrl(kind: SandboxKind): string;
+  scim(method: string, path: string, body?: string): Promise<{ status: number; json: any }>;
+  admin(path: string): Promise<any>;
+  sandboxRequests(kind: SandboxKind): Promise<RequestLogEntry[]>;
+  sandboxState(kind: SandboxKind): Promise<{ requests: number; writes: Record<string, number> }>;
+  resetSandboxes(): Promise<void>;
+  /** The store, read-only, from this process (WAL: readers never block the daemon's writer). */
+  readStore(): Database.Database;
+  stop(): Promise<void>;
+}
+
+export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
+  const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-bench-'));
+  const dbPath = join(dir, 'store.db');
+  let sandboxes: SandboxProcess | null = null;
+  let daemon: DaemonProcess | null = null;
+  let reader: Database.Database | null = null;
+  const stop = async () => {
+    reader?.close();
+    reader = null;
+    await daemon?.stop('SIGTERM', 15_000);
+    await sandboxes?.stop('SIGTERM', 5_000);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    sandboxes = await spawnSandboxes(['--kinds', options.kinds.join(',')]);
+    const started = sandboxes;
+    const url = (kind: SandboxKind) => {
+      const info = started.sandboxes[kind];
+      if (!info) throw new Error(`no ${kind} sandbox`);
+      return info.url;
+    };
+    await Promise.all(
+      options.kinds.map((kind) => postJson(`${url(kind)}/__sandbox/faults`, options.faults[kind] ?? {})),
+    );
+    const providers: Record<string, unknown> = {};
+    for (const kind of options.kinds) {
+      providers[kind] = { kind, ...started.sandboxes[kind]!.settings, limits: { concurrency: 8, ...options.limits?.[kind] } };
+    }
+    const steps = options.steps ?? options.kinds.flatMap((kind) => CRITICAL_STEPS[kind]);
+    const config = {
+      server: { host: '127.0.0.1', port: 0, bodyLimit: '256kb' },
+      store: { sqlite: { path: dbPath } },
+      auth: { admin: [{ name: 'bench', token: ADMIN_TOKEN, role: 'viewer' }], scim: [SCIM_TOKEN] },
+      providers,
+      playbooks: { bench: { steps } },
+      defaultPlaybook: 'bench',
+    };
+    const file = join(dir, 'config.yaml');
+    // JSON is YAML: the daemon reads it as its config file.
+    writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+    await options.beforeDaemon?.(dbPath);
+    daemon = await spawnDaemon(file, { LOG_LEVEL: options.logLevel ?? 'info', ...(process.env.BENCH_DAEMON_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_DAEMON_NODE_OPTIONS } : {}), ...options.daemonEnv });
+    const d = daemon;
+
+    return {
+      dir,
+      dbPath,
+      sandboxes: started,
+      daemon: d,
+      kinds: options.kinds,
+      sandboxUrl: url,
+      async scim(method, path, body) {
+        const response = await fetch(`${d.url}/scim/v2${path}`, {
+          method,
+          headers: { authorization: `Bearer ${SCIM_TOKEN}`, accept: SCIM_JSON, ...(body ? { 'content-type': SCIM_JSON } : {}) },
+          body,
+          signal: AbortSignal.timeout(60_000),
+        });
+        const text = await response.text();
+        return { status: response.status, json: text ? JSON.parse(text) : null };
+      },
+      async admin(path) {
+        const response = await fetch(`${d.url}/admin/v1${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: AbortSignal.timeout(30_000) });
+        if (!response.ok) throw new Error(`GET /admin/v1${path}: ${response.status} ${await response.text()}`);
+        return response.json();
+      },
+      async sandboxRequests(kind) {
+        const response = await fetch(`${url(kind)}/__sandbox/requests`, { signal: AbortSignal.timeout(60_000) });
+        return (await response.json()) as RequestLogEntry[];
+      },
+      async sandboxState(kind) {
+        const response = await fetch(`${url(kind)}/__sandbox/state`, { signal: AbortSignal.timeout(60_000) });
+        return (await response.json()) as { requests: number; writes: Record<string, number> };
+      },
+      async resetSandboxes() {
+        await Promise.all(options.kinds.map((kind) => fetch(`${url(kind)}/__sandbox/reset`, { method: 'POST' }).then((r) => r.text())));
+      },
+      readStore() {
+        reader ??= new Database(dbPath, { readonly: true, fileMustExist: true });
+        return reader;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function postJson(url: string, body: unknown): Promise<void> {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (!response.ok) throw new Error(`POST ${url}: ${response.status} ${await response.text()}`);
+}
+
+/** A SCIM user body for bench user `n` of run `run`. */
+export function userBody(run: string, n: number): string {
+  const login = `bench.${run}.${n}@example.com`;
+  return JSON.stringify({
+    schemas: [USER_SCHEMA],
+    userName: login,
+    externalId: `bench-${run}-${n}`,
+    name: { givenName: 'Bench', familyName: `User${n}` },
+    emails: [{ primary: true, value: login, type: 'work' }],
+    displayName: `Bench User ${n}`,
+    active: true,
+  });
+}
+
+/** Runs `work(i)` for i in [0, count) with at most `concurrency` in flight. */
+export async function pool<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      results[i] = await work(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
+}
+
+// ---- process figures (Linux /proc) ----
+
+let clockTicks: number | null = null;
+function ticksPerSecond(): number {
+  if (clockTicks === null) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** CPU seconds (user + system) the process has used so far. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at ") ".
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / ticksPerSecond();
+}
+
+/** Peak (VmHWM) and current (VmRSS) resident set size, in MB. */
+export function memoryMb(pid: number): { peakRssMb: number; rssMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+}
+
+// ---- statistics ----
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length) - 1;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export const round = (value: number, digits = 2) => Number(value.toFixed(digits));

@@ -1,0 +1,136 @@
+/**
+ * deprovisiond benchmarks: time to revoke, mass termination, intake.
+ *
+ *   npm run bench                                   # every scenario, full size
+ *   npm run bench -- --scenario ttr,mass --quick    # some scenarios, smaller sizes
+ *   npm run bench -- --scenario intake --repeat 3   # repeat and report medians
+ *
+ * Options: --scenario ttr,mass,intake   --quick   --repeat N (default 1)
+ *          --terminations N (ttr and mass)   --duration S, --connections N, --users N (intake)
+ *          --results-dir DIR (default bench/results)   --no-docs (do not update docs/benchmarks.md)
+ *
+ * Each scenario prints its figures, its targets and whether they are met, writes
+ * DIR/<scenario>-<date>.json, and (unless --no-docs) rewrites its section of
+ * docs/benchmarks.md with the figures, the command and the machine.
+ * Exit code: 0 when every scenario ran (targets missed or not), 1 when one crashed.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { printResult, type ScenarioResult } from './lib/result.ts';
+import { updateBenchmarksDoc } from './lib/docs.ts';
+import { aggregate } from './lib/aggregate.ts';
+import { TTR_DEFAULTS, runTtr } from './scenarios/ttr.ts';
+import { MASS_DEFAULTS, runMass } from './scenarios/mass.ts';
+import { INTAKE_DEFAULTS, runIntake } from './scenarios/intake.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SCENARIOS = ['ttr', 'mass', 'intake'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+export interface Machine {
+  cores: number;
+  cpuModel: string;
+  memoryGb: number;
+  node: string;
+  platform: string;
+}
+
+export function machine(): Machine {
+  const list = cpus();
+  return {
+    cores: list.length,
+    cpuModel: list[0]?.model ?? 'unknown',
+    memoryGb: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: 'string', default: SCENARIOS.join(',') },
+      quick: { type: 'boolean', default: false },
+      repeat: { type: 'string', default: '1' },
+      terminations: { type: 'string' },
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      users: { type: 'string' },
+      'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
+      'no-docs': { type: 'boolean', default: false },
+    },
+  });
+  const scenarios = values.scenario.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
+  if (unknown.length > 0 || scenarios.length === 0) {
+    process.stderr.write(`--scenario: expected some of ${SCENARIOS.join(', ')}, got ${values.scenario}\n`);
+    return 2;
+  }
+  const repeat = Math.max(1, Math.min(10, Number(values.repeat) || 1));
+  const quick = values.quick;
+  const terminations = values.terminations ? Number(values.terminations) : undefined;
+  const command = argv.length > 0 ? `npm run bench -- ${argv.join(' ')}` : 'npm run bench';
+  const host = machine();
+  process.stdout.write(`deprovisiond bench: ${scenarios.join(', ')}${quick ? ' (quick)' : ''}, ${repeat} run(s) each; ${host.cores} cores, ${host.memoryGb} GB, node ${host.node}\n`);
+
+  let crashed = false;
+  for (const scenario of scenarios as Scenario[]) {
+    const runs: ScenarioResult[] = [];
+    for (let i = 0; i < repeat; i += 1) {
+      try {
+        const result = await runScenario(scenario, { quick, terminations, duration: values.duration, connections: values.connections, users: values.users });
+        printResult(result);
+        runs.push(result);
+      } catch (error) {
+        crashed = true;
+        process.stderr.write(`scenario ${scenario} run ${i + 1} crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      }
+    }
+    if (runs.length === 0) continue;
+    const summary = aggregate(runs);
+    if (runs.length > 1) {
+      process.stdout.write(`\n-- ${scenario}: medians over ${runs.length} runs --\n`);
+      printResult(summary);
+    }
+    const date = new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+    const dir = values['results-dir'];
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${scenario}-${date}.json`);
+    writeFileSync(file, `${JSON.stringify({ command, machine: host, quick, summary, runs }, null, 2)}\n`);
+    process.stdout.write(`  results: ${file}\n`);
+    if (!values['no-docs']) updateBenchmarksDoc(join(ROOT, 'docs', 'benchmarks.md'), { scenario, command, machine: host, quick, summary, runs: runs.length });
+  }
+  return crashed ? 1 : 0;
+}
+
+function runScenario(
+  scenario: Scenario,
+  o: { quick: boolean; terminations: number | undefined; duration: string | undefined; connections: string | undefined; users: string | undefined },
+): Promise<ScenarioResult> {
+  switch (scenario) {
+    case 'ttr':
+      return runTtr({ ...TTR_DEFAULTS, ...(o.quick ? { terminations: 30 } : {}), ...(o.terminations ? { terminations: o.terminations, warmup: Math.min(TTR_DEFAULTS.warmup, Math.ceil(o.terminations / 3)) } : {}) });
+    case 'mass':
+      return runMass({ ...MASS_DEFAULTS, ...(o.quick ? { terminations: 500 } : {}), ...(o.terminations ? { terminations: o.terminations } : {}) });
+    case 'intake':
+      return runIntake({
+        ...INTAKE_DEFAULTS,
+        ...(o.quick ? { durationS: 5 } : {}),
+        ...(o.duration ? { durationS: Number(o.duration) } : {}),
+        ...(o.connections ? { connections: Number(o.connections) } : {}),
+        ...(o.users ? { users: Number(o.users) } : {}),
+      });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,196 @@
+/**
+ * Intake: autocannon sends SCIM PATCH active=false, each for a distinct pre-created user,
+ * for a fixed time with a fixed number of connections; once against the daemon (engine
+ * running, SQLite synchronous=FULL: every 2xx is on disk) and once against a bare
+ * scimmy-routers server with an in-memory store (bench/bare-scimmy.ts), the framework's
+ * ceiling. Both servers run in their own process.
+ */
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { fromScimUser } from '../../src/intake/scim/user-mapping.ts';
+import { SqlSubjectDirectory } from '../../src/store/directory.ts';
+import { createSqliteStore } from '../../src/store/sqlite.ts';
+import type { SandboxKind } from '../../scripts/sandboxes.ts';
+import { DEACTIVATE, SCIM_JSON, SCIM_TOKEN, cpuSeconds, round, startEnv, userBody } from '../lib/env.ts';
+import { check, type ScenarioResult } from '../lib/result.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface IntakeOptions {
+  durationS: number;
+  connections: number;
+  /** Users pre-created per server: more than the run can deactivate, so every PATCH is a new termination. */
+  users: number;
+  kinds: SandboxKind[];
+}
+
+export const INTAKE_DEFAULTS: IntakeOptions = { durationS: 20, connections: 20, users: 40_000, kinds: ['okta', 'google', 'microsoft'] };
+
+interface Load {
+  requestsPerSecond: number;
+  requests: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  exhausted: boolean;
+  cpuSeconds: number;
+}
+
+async function fire(url: string, ids: string[], options: IntakeOptions, pid: number): Promise<Load> {
+  let next = 0;
+  const cpuBefore = cpuSeconds(pid);
+  const result = await autocannon({
+    url,
+    connections: options.connections,
+    duration: options.durationS,
+    timeout: 30,
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${SCIM_TOKEN}`, 'content-type': SCIM_JSON, accept: SCIM_JSON },
+    body: DEACTIVATE,
+    requests: [
+      {
+        // A distinct user per request; past the pool, an unknown id (answered 404, counted as non-2xx).
+        setupRequest: (request: any) => ({ ...request, path: `/scim/v2/Users/${ids[next++] ?? `exhausted-${next}`}` }),
+      },
+    ],
+  } as any);
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  const duration = result.duration || options.durationS;
+  return {
+    requestsPerSecond: round(result['2xx'] / duration, 1),
+    requests: result.requests.total,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    latencyP50Ms: result.latency.p50,
+    latencyP99Ms: result.latency.p99,
+    exhausted: next > ids.length,
+    cpuSeconds: round(cpu),
+  };
+}
+
+/** Seeds the daemon's directory before it starts (setup, not measured; synchronous=OFF just for this). */
+async function seedDirectory(dbPath: string, run: string, count: number): Promise<string[]> {
+  const store = createSqliteStore(dbPath);
+  await store.migrate();
+  await store.close();
+  const sqlite = new Database(dbPath);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = OFF');
+  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const ids: string[] = [];
+  await db.transaction().execute(async (trx) => {
+    const directory = new SqlSubjectDirectory(trx);
+    for (let n = 0; n < count; n += 1) {
+      const id = randomUUID();
+      await directory.createUser(id, { ...fromScimUser(JSON.parse(userBody(run, n))), active: true });
+      ids.push(id);
+    }
+  });
+  await db.destroy();
+  return ids;
+}
+
+async function startBare(users: number): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-scimmy.ts', '--users', String(users), '--token', SCIM_TOKEN], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('bare scimmy server did not start in 60 s')), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk;
+      const line = /^\{"url":.*\}$/m.exec(out);
+      if (line) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line[0]) as { url: string }).url);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`bare scimmy server exited with ${code}`)));
+  });
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function runIntake(options: IntakeOptions): Promise<ScenarioResult> {
+  const startedAt = new Date();
+  const run = `intake${Date.now().toString(36)}`;
+
+  const bare = await startBare(options.users);
+  let bareLoad: Load;
+  try {
+    bareLoad = await fire(bare.url, Array.from({ length: options.users }, (_, n) => `u${n}`), options, bare.pid);
+  } finally {
+    await bare.stop();
+  }
+
+  let ids: string[] = [];
+  const env = await startEnv({
+    kinds: options.kinds,
+    faults: {},
+    beforeDaemon: async (dbPath) => {
+      ids = await seedDirectory(dbPath, run, options.users);
+    },
+  });
+  let daemonLoad: Load;
+  let terminations = 0;
+  try {
+    daemonLoad = await fire(env.daemon.url, ids, options, env.daemon.pid);
+    terminations = (env.readStore().prepare("SELECT count(*) AS n FROM terminations WHERE source = 'scim'").get() as { n: number }).n;
+  } finally {
+    await env.stop();
+  }
+
+  const ratio = daemonLoad.requestsPerSecond / bareLoad.requestsPerSecond;
+  return {
+    scenario: 'intake',
+    title: 'SCIM intake',
+    startedAt: startedAt.toISOString(),
+    durationS: (Date.now() - startedAt.getTime()) / 1000,
+    parameters: { ...options },
+    figures: {
+      daemonRequestsPerSecond: daemonLoad.requestsPerSecond,
+      daemonLatencyP50Ms: daemonLoad.latencyP50Ms,
+      daemonLatencyP99Ms: daemonLoad.latencyP99Ms,
+      daemonCpuMsPerRequest: round((1000 * daemonLoad.cpuSeconds) / Math.max(1, daemonLoad.requests)),
+      bareRequestsPerSecond: bareLoad.requestsPerSecond,
+      bareLatencyP50Ms: bareLoad.latencyP50Ms,
+      bareLatencyP99Ms: bareLoad.latencyP99Ms,
+      bareCpuMsPerRequest: round((1000 * bareLoad.cpuSeconds) / Math.max(1, bareLoad.requests)),
+      ratio: round(ratio),
+      daemonAnswers2xx: daemonLoad.ok,
+      daemonNon2xx: daemonLoad.non2xx,
+      daemonErrors: daemonLoad.errors + daemonLoad.timeouts,
+      terminationsWritten: terminations,
+      poolExhausted: daemonLoad.exhausted || bareLoad.exhausted,
+    },
+    targets: [
+      check('daemon requests/s / bare scimmy-routers requests/s', round(ratio), 'x', '>=', 0.8),
+      check('daemon answers that were not 2xx', daemonLoad.non2xx + daemonLoad.errors + daemonLoad.timeouts, '', '<=', 0, '0'),
+      check('2xx answers without a stored termination', Math.max(0, daemonLoad.ok - terminations), '', '<=', 0, '0'),
+    ],
+    notes: [
+      `autocannon, ${options.connections} connections, ${options.durationS} s, PATCH active=false for a distinct pre-created user per request`,
+      'requests/s counts 2xx answers; the daemon runs its engine (sandbox providers without latency) and answers only after the SQLite commit (WAL, synchronous=FULL)',
+      'the bare server runs first, then the daemon, each in its own process; users are seeded before the clock starts',
+    ],
+  };
+}

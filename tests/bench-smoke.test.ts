@@ -1,0 +1,67 @@
+/**
+ * The benchmark harness runs end to end at tiny sizes and produces sane, non-empty results.
+ * No timing is asserted: the figures depend on the machine (docs/benchmarks.md has them).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-bench-smoke-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 100_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+function result(scenario: string): any {
+  const file = readdirSync(dir).find((f) => f.startsWith(`${scenario}-`) && f.endsWith('.json'));
+  expect(file, `${scenario} results file`).toBeDefined();
+  return JSON.parse(readFileSync(join(dir, file!), 'utf8'));
+}
+
+describe('npm run bench (smoke, tiny sizes)', () => {
+  it('runs ttr, mass and intake and writes their results', { timeout: 110_000 }, async () => {
+    const { code, output } = await runBench([
+      '--scenario', 'ttr,mass,intake', '--terminations', '3', '--duration', '2', '--users', '3000',
+      '--results-dir', dir, '--no-docs',
+    ]);
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/\[(MET|MISSED)\] p50 time to revoke/);
+
+    const ttr = result('ttr');
+    expect(ttr.machine.cores).toBeGreaterThan(0);
+    expect(ttr.summary.figures.terminations).toBe(3);
+    expect(ttr.summary.figures.ttrP50Ms).toBeGreaterThan(0);
+    expect(ttr.summary.figures.lowerBoundMs).toBeGreaterThan(0);
+    expect(ttr.summary.figures.longestChainRequests).toBeGreaterThan(1);
+    expect(ttr.summary.targets.map((t: any) => typeof t.met)).toEqual(['boolean', 'boolean']);
+
+    const mass = result('mass');
+    expect(mass.summary.figures.accepted).toBe(3);
+    expect(mass.summary.figures.lost).toBe(0);
+    expect(mass.summary.figures.duplicateWrites).toBe(0);
+    expect(mass.summary.figures.providerRequests).toBeGreaterThan(0);
+    expect(mass.summary.figures.lowerBoundS).toBeGreaterThan(0);
+    expect(mass.summary.figures.peakRssMb).toBeGreaterThan(10);
+
+    const intake = result('intake');
+    expect(intake.summary.figures.daemonRequestsPerSecond).toBeGreaterThan(0);
+    expect(intake.summary.figures.bareRequestsPerSecond).toBeGreaterThan(0);
+    // Requests still in flight when the load stopped may commit without their answer being counted.
+    expect(intake.summary.figures.terminationsWritten).toBeGreaterThanOrEqual(intake.summary.figures.daemonAnswers2xx);
+  });
+});

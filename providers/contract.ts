@@ -10,6 +10,7 @@ export {
   TransientError,
   PermanentError,
   VerificationError,
+  withCheckpoint,
 } from '../src/domain/errors.ts';
 
 /** The subject's account at one provider. `id` is the provider's own key for it. */
@@ -31,7 +32,11 @@ export interface ActionContext {
   terminationId: string;
   /** When this attempt started: read-backs compare provider timestamps against it. */
   attemptStartedAt: Date;
-  /** Progress saved by an earlier `execute` that answered `inProgress`; null on the first call. */
+  /**
+   * Progress saved by an earlier `execute` that answered `inProgress`, or carried by the
+   * typed error (`DeprovisionError.checkpoint`) of an earlier attempt that failed part-way
+   * and was retried; null on the first call.
+   */
   checkpoint: JsonObject | null;
 }
 

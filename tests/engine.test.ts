@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
+import { PermanentError, RateLimitedError, TransientError, VerificationError, withCheckpoint } from '../src/domain/errors.ts';
 import { FakeProvider } from './helpers/fake-provider.ts';
 import { allIn, createHarness, type Harness } from './helpers/engine-harness.ts';
 
@@ -149,6 +149,47 @@ describe('Engine', () => {
     expect(executes.map((c) => c.checkpoint)).toEqual([null, { polls: 1 }, { polls: 2 }]);
     expect(idp.calls.filter((c) => c.phase === 'verify')).toHaveLength(1);
     expect(task!.attempts).toBe(1);
+  });
+
+  it('hands the checkpoint of a failed attempt to the retry, merged over the stored one', async () => {
+    const idp = new FakeProvider('idp', ['revoke_sessions']).script(
+      'revoke_sessions',
+      // The first request of two succeeded, then a 429: the retry must not repeat the first.
+      { kind: 'throw', error: new RateLimitedError('429 on the second request', 20, { checkpoint: { sessionsRevoked: true } }) },
+      // An error without a checkpoint keeps the stored one.
+      { kind: 'throw', error: new TransientError('503') },
+      // One with a checkpoint is merged over it.
+      { kind: 'throw', error: new TransientError('503 again', { checkpoint: { step: 2 } }) },
+    );
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }] } },
+      engine: { retry: { baseDelay: 10, maxDelay: 50, maxAttempts: 5 } },
+    });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('cp'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    expect(idp.calls.filter((c) => c.phase === 'execute').map((c) => c.checkpoint)).toEqual([
+      null,
+      { sessionsRevoked: true },
+      { sessionsRevoked: true },
+      { sessionsRevoked: true, step: 2 },
+    ]);
+    expect(task!.checkpoint).toEqual({ sessionsRevoked: true, step: 2 });
+  });
+
+  it('withCheckpoint keeps the class, message, retry delay and observed state', () => {
+    const limited = withCheckpoint(new RateLimitedError('429', 7000, { checkpoint: { a: 1 } }), { b: 2 });
+    expect(limited).toBeInstanceOf(RateLimitedError);
+    expect(limited.name).toBe('RateLimitedError');
+    expect(limited.message).toBe('429');
+    expect(limited.retryAfterMs).toBe(7000);
+    expect(limited.checkpoint).toEqual({ a: 1, b: 2 });
+    const verification = withCheckpoint(new VerificationError('differs', { status: 'ACTIVE' }), { c: 3 });
+    expect(verification).toBeInstanceOf(VerificationError);
+    expect(verification.observed).toEqual({ status: 'ACTIVE' });
+    expect(verification.checkpoint).toEqual({ c: 3 });
+    expect(new TransientError('503').checkpoint).toBeUndefined();
+    expect(Object.keys(new TransientError('503'))).not.toContain('checkpoint');
   });
 
   it('reclaims a task whose worker crashed once its lease expires', async () => {

@@ -124,6 +124,34 @@ describe('requests on the wire', () => {
     scope.done();
   });
 
+  it('revoke_sessions: a 429 after signOut hands signedOut to the retry, which does not sign out again', async () => {
+    const signOuts = counting(nock(API).post(`${D}/users/${account.id}/signOut`), [204, '']);
+    nock(API)
+      .get(`${D}/users/${account.id}/tokens`)
+      .reply(429, googleError(429, 'rateLimitExceeded', 'Rate Limit Exceeded'))
+      .get(`${D}/users/${account.id}/tokens`)
+      .reply(200, { items: [{ clientId: '111.apps.googleusercontent.com' }] })
+      .delete(`${D}/users/${account.id}/tokens/111.apps.googleusercontent.com`)
+      .reply(204)
+      .get(`${D}/users/${account.id}/asps`)
+      .reply(200, {});
+    const now = new Date('2025-03-01T12:00:00.000Z');
+    const error = await make()
+      .actions.revoke_sessions!.execute(account, actionContext(subject, { now: () => now }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    const checkpoint = (error as RateLimitedError).checkpoint;
+    expect(checkpoint).toEqual({ signedOut: true, signedOutAt: now.toISOString() });
+    const result = await make().actions.revoke_sessions!.execute(account, actionContext(subject, { checkpoint: checkpoint! }));
+    expect(signOuts.count).toBe(1);
+    expect(result.evidence).toEqual({
+      signOut: `sent by an earlier attempt at ${now.toISOString()}`,
+      oauthClientsRevoked: ['111.apps.googleusercontent.com'],
+      appPasswordsRevoked: [],
+      alreadyDone: false,
+    });
+  });
+
   it('remove_groups: groups.list by userKey across pages, then members.delete by ids', async () => {
     const scope = nock(API, { reqheaders: { authorization: BEARER } })
       .get(`${D}/groups`)

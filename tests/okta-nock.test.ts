@@ -62,6 +62,54 @@ describe('requests sent', () => {
     await provider.actions.revoke_sessions!.execute(account, ctx());
   });
 
+  it('revoke_sessions: a 429 on the grants DELETE hands sessionsRevoked to the retry, which sends only the grants DELETE', async () => {
+    const reset = NOW.getTime() / 1000 + 7;
+    let sessionDeletes = 0;
+    okta()
+      .delete(`/api/v1/users/${account.id}/sessions`)
+      .query({ oauthTokens: 'true', forgetDevices: 'true' })
+      .times(2) // a second DELETE would be answered (and counted), not fail as unexpected
+      .reply(() => {
+        sessionDeletes += 1;
+        return [204];
+      });
+    okta()
+      .delete(`/api/v1/users/${account.id}/grants`)
+      .reply(429, oktaError('E0000047', 'API call exceeded rate limit due to too many requests.'), {
+        'X-Rate-Limit-Reset': String(reset),
+      })
+      .delete(`/api/v1/users/${account.id}/grants`)
+      .reply(204);
+
+    const error = await provider.actions.revoke_sessions!.execute(account, ctx()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    const limited = error as RateLimitedError;
+    expect(limited.retryAfterMs).toBe(7000);
+    expect(limited.message).toMatch(/revokeUserGrants/);
+    expect(limited.checkpoint).toEqual({ sessionsRevoked: true, sessionsRevokedAt: NOW.toISOString() });
+
+    // The engine stores the error's checkpoint and hands it to the retry (tests/engine.test.ts).
+    const retry = await provider.actions.revoke_sessions!.execute(account, { ...ctx(), checkpoint: limited.checkpoint! });
+    expect(sessionDeletes).toBe(1);
+    expect(retry.evidence).toMatchObject({
+      sessionsRevoked: true,
+      sessionsRevokedBy: 'an earlier attempt',
+      sessionsRevokedAt: NOW.toISOString(),
+      grantsRevoked: true,
+    });
+    nock.cleanAll(); // the unused second sessions DELETE
+  });
+
+  it('revoke_sessions: a 500 on the sessions DELETE carries no checkpoint (nothing was done)', async () => {
+    okta()
+      .delete(`/api/v1/users/${account.id}/sessions`)
+      .query({ oauthTokens: 'true', forgetDevices: 'true' })
+      .reply(500, oktaError('E0000009', 'Internal Server Error'));
+    const error = await provider.actions.revoke_sessions!.execute(account, ctx()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as TransientError).checkpoint).toBeUndefined();
+  });
+
   it('revoke_sessions verify: reads grants and clients, and fails on a remaining client', async () => {
     okta()
       .get(`/api/v1/users/${account.id}/grants`)

@@ -8,6 +8,7 @@ import type { admin_datatransfer_v1, admin_directory_v1 } from '@googleapis/admi
 import {
   PermanentError,
   VerificationError,
+  withCheckpoint,
   type AccountRef,
   type ActionContext,
   type ActionHandler,
@@ -16,6 +17,7 @@ import {
   type Provider,
 } from '../contract.ts';
 import type { ActionName, JsonObject, Subject } from '../../src/domain/types.ts';
+import { DeprovisionError } from '../../src/domain/errors.ts';
 import { createAuthClient, createClients, type GoogleAuthClient, type GoogleClients } from './client.ts';
 import type { GoogleConfig } from './config.ts';
 import { isNotFound, toProviderError } from './errors.ts';
@@ -121,21 +123,34 @@ class GoogleProvider implements Provider {
   private async revokeSessions(account: AccountRef, ctx: ActionContext): Promise<ExecuteResult> {
     const userKey = account.id;
     const { signal } = ctx;
-    // Always sent: it is idempotent and nothing can be read back to tell whether it is needed.
-    await this.call('users.signOut', () => this.api.directory.users.signOut({ userKey }, { signal }));
-    const grants = await this.oauthClientIds(userKey, signal);
-    for (const clientId of grants) {
-      await this.tolerateNotFound('tokens.delete', () =>
-        this.api.directory.tokens.delete({ userKey, clientId }, { signal }),
-      );
+    // Sent on every run (it is idempotent and nothing can be read back to tell whether it
+    // is needed), except the retry of an attempt that sent it and failed afterwards.
+    const earlier = ctx.checkpoint?.signedOut === true;
+    if (!earlier) await this.call('users.signOut', () => this.api.directory.users.signOut({ userKey }, { signal }));
+    let grants: string[];
+    let asps: number[];
+    try {
+      // Listed first, so a retry deletes only what is still there.
+      grants = await this.oauthClientIds(userKey, signal);
+      for (const clientId of grants) {
+        await this.tolerateNotFound('tokens.delete', () =>
+          this.api.directory.tokens.delete({ userKey, clientId }, { signal }),
+        );
+      }
+      asps = await this.appPasswordIds(userKey, signal);
+      for (const codeId of asps) {
+        await this.tolerateNotFound('asps.delete', () => this.api.directory.asps.delete({ userKey, codeId }, { signal }));
+      }
+    } catch (error) {
+      if (error instanceof DeprovisionError && !earlier) {
+        throw withCheckpoint(error, { signedOut: true, signedOutAt: ctx.now().toISOString() });
+      }
+      throw error;
     }
-    const asps = await this.appPasswordIds(userKey, signal);
-    for (const codeId of asps) {
-      await this.tolerateNotFound('asps.delete', () => this.api.directory.asps.delete({ userKey, codeId }, { signal }));
-    }
+    const signedOutAt = ctx.checkpoint?.signedOutAt;
     return {
       evidence: {
-        signOut: 'sent',
+        signOut: earlier ? `sent by an earlier attempt${typeof signedOutAt === 'string' ? ` at ${signedOutAt}` : ''}` : 'sent',
         oauthClientsRevoked: grants,
         appPasswordsRevoked: asps,
         alreadyDone: grants.length === 0 && asps.length === 0,

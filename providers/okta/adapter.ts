@@ -10,7 +10,7 @@ import type {
   Provider,
   ProviderFactoryContext,
 } from '../contract.ts';
-import { PermanentError, VerificationError } from '../../src/domain/errors.ts';
+import { DeprovisionError, PermanentError, VerificationError, withCheckpoint } from '../../src/domain/errors.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 import { createOktaClient, withSignal, type OktaClient } from './client.ts';
 import type { OktaConfig } from './config.ts';
@@ -196,13 +196,29 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
 
   const revokeSessions: ActionHandler = {
     async execute(account, ctx) {
-      // Okta has no read-back for sessions and both calls are idempotent: always revoke.
-      await api.revokeSessions(account.id, ctx);
-      await api.revokeGrants(account.id, ctx);
+      // Okta has no read-back for sessions and both calls are idempotent: revoke, except
+      // when an earlier attempt of this task already did (it failed on the grants after).
+      const earlier = ctx.checkpoint?.sessionsRevoked === true ? ctx.checkpoint : null;
+      let sessionsRevokedAt: string;
+      if (earlier) {
+        sessionsRevokedAt = typeof earlier.sessionsRevokedAt === 'string' ? earlier.sessionsRevokedAt : 'unknown';
+      } else {
+        await api.revokeSessions(account.id, ctx);
+        sessionsRevokedAt = ctx.now().toISOString();
+      }
+      try {
+        await api.revokeGrants(account.id, ctx);
+      } catch (error) {
+        // The retry must not send the sessions DELETE again: hand the progress to it.
+        if (error instanceof DeprovisionError && !earlier) throw withCheckpoint(error, { sessionsRevoked: true, sessionsRevokedAt });
+        throw error;
+      }
       return {
         evidence: {
           userId: account.id,
           sessionsRevoked: true,
+          sessionsRevokedBy: earlier ? 'an earlier attempt' : 'this attempt',
+          sessionsRevokedAt,
           oauthTokensRevoked: true,
           forgetDevices: true,
           grantsRevoked: true,

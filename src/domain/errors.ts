@@ -3,11 +3,27 @@
  * never at message text (see ARCHITECTURE.md, "typed errors").
  */
 
+import type { JsonObject } from './types.ts';
+
+export interface DeprovisionErrorOptions {
+  cause?: unknown;
+  /**
+   * Progress made before this error (e.g. the first of two requests succeeded). When the
+   * engine schedules a retry it stores this over the task's checkpoint, and the retry
+   * receives it in `ctx.checkpoint`, so it need not repeat what already succeeded.
+   */
+  checkpoint?: JsonObject;
+}
+
 export abstract class DeprovisionError extends Error {
   abstract readonly kind: 'rate_limited' | 'transient' | 'permanent' | 'verification';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  /** Progress made before this error; the retry receives it in `ctx.checkpoint`. */
+  declare readonly checkpoint: JsonObject | undefined;
+  constructor(message: string, options?: DeprovisionErrorOptions) {
+    super(message, options && 'cause' in options ? { cause: options.cause } : undefined);
     this.name = new.target.name;
+    // Only an own property when given, so errors without progress look exactly as before.
+    if (options?.checkpoint) this.checkpoint = options.checkpoint;
   }
 }
 
@@ -17,7 +33,7 @@ export class RateLimitedError extends DeprovisionError {
   constructor(
     message: string,
     readonly retryAfterMs: number,
-    options?: { cause?: unknown },
+    options?: DeprovisionErrorOptions,
   ) {
     super(message, options);
   }
@@ -39,10 +55,26 @@ export class VerificationError extends DeprovisionError {
   constructor(
     message: string,
     readonly observed: Record<string, unknown>,
-    options?: { cause?: unknown },
+    options?: DeprovisionErrorOptions,
   ) {
     super(message, options);
   }
+}
+
+/**
+ * The same error (class, message, retry delay, observed state, cause) carrying `checkpoint`
+ * merged over any it already had: for an action that made progress before it failed.
+ */
+export function withCheckpoint<E extends DeprovisionError>(error: E, checkpoint: JsonObject): E {
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as E;
+  Object.defineProperties(copy, Object.getOwnPropertyDescriptors(error));
+  Object.defineProperty(copy, 'checkpoint', {
+    value: { ...(error.checkpoint ?? {}), ...checkpoint },
+    enumerable: true,
+    writable: false,
+    configurable: true,
+  });
+  return copy;
 }
 
 /** Anything thrown becomes an Error; unknown failures are treated as transient. */

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { ActionContext, Provider } from '../../providers/contract.ts';
 import { abortable } from '../domain/abortable.ts';
-import { coerceError, errorKind, RateLimitedError, TransientError } from '../domain/errors.ts';
+import { coerceError, DeprovisionError, errorKind, RateLimitedError, TransientError } from '../domain/errors.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { RetryPolicy } from '../config/schema.ts';
 import type { AttemptOutcome } from '../store/store.ts';
@@ -113,7 +113,8 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
         error: summary,
         countsAsAttempt: decision.countsAsAttempt,
         rateLimited: decision.rateLimited,
-        checkpoint: task.checkpoint,
+        // Progress the failed attempt made (say, the first of two requests) goes to the retry.
+        checkpoint: error instanceof DeprovisionError && error.checkpoint ? { ...(task.checkpoint ?? {}), ...error.checkpoint } : task.checkpoint,
         account,
       },
       attempt: record('retry', error, observed),

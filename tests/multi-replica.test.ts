@@ -21,6 +21,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/store/postgres.ts';
 import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } from './helpers/processes.ts';
+import { CRASH_RUN_STEPS, IDEMPOTENT_OPERATIONS } from './helpers/crash-run-playbook.ts';
 
 const url = process.env.TEST_DATABASE_URL;
 const inCi = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
@@ -34,17 +35,7 @@ const RUN_DEADLINE_MS = 90_000;
 /** Webhooks in flight at once: enough that intake outpaces the engine and work queues up. */
 const INTAKE_CONCURRENCY = 24;
 
-/**
- * The playbook, and per step the writes one execution makes at its sandbox: operation
- * (the sandbox's write-counter name) and how many. An execution after a lost lease may
- * repeat writes only where the operation is idempotent (doing it again changes nothing).
- */
-const STEPS = [
-  { id: 'okta-revoke', provider: 'okta', action: 'revoke_sessions', writes: { revoke_sessions: 1, revoke_grants: 1 } },
-  { id: 'okta-suspend', provider: 'okta', action: 'disable_account', params: { mode: 'suspend' }, writes: { suspend: 1 } },
-  { id: 'google-suspend', provider: 'google', action: 'disable_account', after: ['okta-suspend'], writes: { 'users.update': 1 } },
-] as const;
-const IDEMPOTENT_OPERATIONS: ReadonlySet<string> = new Set(['revoke_sessions', 'revoke_grants', 'suspend', 'users.update']);
+const STEPS = CRASH_RUN_STEPS;
 
 if (!url) {
   if (inCi) {

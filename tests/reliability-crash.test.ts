@@ -36,6 +36,7 @@ import {
   sleep,
   type Acknowledged,
 } from './helpers/reliability.ts';
+import { CRASH_RUN_STEPS, IDEMPOTENT_OPERATIONS } from './helpers/crash-run-playbook.ts';
 
 const TERMINATIONS = Number(process.env.CRASH_TERMINATIONS ?? 2000);
 const KILLS = Math.max(3, Number(process.env.CRASH_KILLS ?? 3));
@@ -43,14 +44,7 @@ const LEASE_MS = 2_000;
 const INTAKE_CONCURRENCY = 16;
 const RUN_DEADLINE_MS = 150_000;
 
-/** The playbook and, per step, the writes one execution makes at its sandbox (as tests/multi-replica.test.ts). */
-const STEPS = [
-  { id: 'okta-revoke', provider: 'okta', action: 'revoke_sessions', writes: { revoke_sessions: 1, revoke_grants: 1 } },
-  { id: 'okta-suspend', provider: 'okta', action: 'disable_account', params: { mode: 'suspend' }, writes: { suspend: 1 } },
-  { id: 'google-suspend', provider: 'google', action: 'disable_account', after: ['okta-suspend'], writes: { 'users.update': 1 } },
-] as const;
-/** Doing these again changes nothing (a second suspend of a suspended Okta user is refused, so never counted twice). */
-const IDEMPOTENT_OPERATIONS: ReadonlySet<string> = new Set(['revoke_sessions', 'revoke_grants', 'suspend', 'users.update']);
+const STEPS = CRASH_RUN_STEPS;
 
 const SCIM_TOKEN = 'crash-scim-token-0123456789abcdef';
 const WEBHOOK_SECRET = 'whsec_Y3Jhc2gtdGVzdC13ZWJob29rLXNlY3JldC0xMjM0';

@@ -36,17 +36,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** mulberry32, printed seeds make a run repeatable. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (the sandboxes' own generator): printed seeds make a run repeatable. */
+export { seededRandom as seeded } from '../../providers/sandbox/faults.ts';
 
 const inCi = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
 

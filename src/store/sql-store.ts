@@ -751,6 +751,8 @@ export class SqlStore implements Store {
             state: 'pending',
             attempts: 0,
             rate_limited_count: 0,
+            // An operator's replay redoes the action from the start: no step is taken as done.
+            checkpoint: null,
             next_attempt_at: now,
             due_at: Math.max(now, Number(row.not_before)),
             finished_at: null,

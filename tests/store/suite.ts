@@ -498,6 +498,17 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect(await store.getTermination(t.id)).toMatchObject({ state: 'completed', revokedAt: new Date(T0 + HOUR) });
       });
 
+      it('replays from the start: progress an earlier attempt recorded is dropped', async () => {
+        const t = newTermination(now);
+        const task = newTask('revoke', { action: 'revoke_sessions' });
+        await store.createTermination(t, [task]);
+        await runTask(task.id, { ...retryAt(now), checkpoint: { sessionsRevoked: true } });
+        expect((await store.getTask(task.id))!.checkpoint).toEqual({ sessionsRevoked: true });
+        await runTask(task.id, failed);
+        const [replayed] = await store.replayFailedTasks(t.id, task.id, 'admin:alice');
+        expect(replayed).toMatchObject({ state: 'pending', checkpoint: null });
+      });
+
       it('replays only the named task when given one', async () => {
         const t = newTermination(now);
         const a = newTask('a');

@@ -64,6 +64,16 @@ describe('Engine', () => {
     expect(task!.attempts).toBe(3);
   });
 
+  it('after a read-back interrupted by a rate limit, the retry only reads back: the writes are not sent again', async () => {
+    const idp = new FakeProvider('idp', ['revoke_sessions']).script('revoke_sessions', { kind: 'verifyFails', error: new RateLimitedError('429 on the read-back', 50) });
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }] } }, engine: fastRetry });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('readback'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    expect(idp.calls.map((c) => c.phase)).toEqual(['execute', 'verify', 'verify']);
+    expect(task!.evidence).toMatchObject({ execute: { done: 'revoke_sessions' }, verify: { verified: 'revoke_sessions' } });
+  });
+
   it('fails a task on a permanent error without retrying, and marks the termination failed', async () => {
     const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'throw', error: new PermanentError('403 missing scope') });
     harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });

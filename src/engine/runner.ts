@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { ActionContext, Provider } from '../../providers/contract.ts';
 import { abortable } from '../domain/abortable.ts';
-import { coerceError, DeprovisionError, errorKind, RateLimitedError, TransientError } from '../domain/errors.ts';
+import { coerceError, DeprovisionError, errorKind, RateLimitedError, TransientError, VerificationError } from '../domain/errors.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { RetryPolicy } from '../config/schema.ts';
 import type { AttemptOutcome } from '../store/store.ts';
@@ -30,9 +30,24 @@ export interface RunAttemptOptions {
   now: () => Date;
 }
 
+/**
+ * Checkpoint key under which the engine keeps the evidence of an `execute` that completed
+ * when the read-back after it failed for a reason other than disagreement (a rate limit, an
+ * outage): the retry then only reads back instead of sending the writes again. Adapters
+ * never see this key.
+ */
+const EXECUTED = 'engine:executed';
+
+function withoutEngineKeys(checkpoint: JsonObject | null): JsonObject | null {
+  if (!checkpoint || !(EXECUTED in checkpoint)) return checkpoint;
+  const { [EXECUTED]: _executed, ...rest } = checkpoint;
+  return Object.keys(rest).length > 0 ? rest : null;
+}
+
 export async function runAttempt(options: RunAttemptOptions): Promise<AttemptResult> {
   const { task, termination, provider, now } = options;
   const startedAt = now();
+  const executedBefore = (task.checkpoint?.[EXECUTED] as JsonObject | undefined) ?? null;
   const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.attemptTimeoutMs)]);
   const ctx: ActionContext = {
     signal,
@@ -42,7 +57,7 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     subject: termination.subject,
     terminationId: termination.id,
     attemptStartedAt: startedAt,
-    checkpoint: task.checkpoint,
+    checkpoint: withoutEngineKeys(task.checkpoint),
   };
   const record = (outcome: TaskAttempt['outcome'], error: Error | null, evidence: JsonObject | null): TaskAttempt => ({
     taskId: task.id,
@@ -57,6 +72,8 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
   });
 
   let account: JsonObject | null = task.account;
+  /** Evidence of an execute that completed (in this attempt or an earlier one) and awaits its read-back. */
+  let executedEvidence: JsonObject | null = executedBefore;
   try {
     const result = await abortable(signal, async () => {
       const ref = task.account ? (task.account as JsonObject & { id: string }) : await provider.resolve(termination.subject, ctx);
@@ -64,8 +81,9 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
       if (!ref) return { kind: 'no_account' as const };
       const handler = provider.actions[task.action];
       if (!handler) throw new Error(`provider ${provider.name} does not support ${task.action}`);
-      const executed = await handler.execute(ref, ctx);
+      const executed = executedBefore ? { evidence: executedBefore } : await handler.execute(ref, ctx);
       if (executed.skipped || executed.inProgress) return { kind: 'executed' as const, executed, verified: null };
+      executedEvidence = executed.evidence;
       const verified = await handler.verify(ref, ctx);
       return { kind: 'executed' as const, executed, verified };
     });
@@ -113,14 +131,26 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
         error: summary,
         countsAsAttempt: decision.countsAsAttempt,
         rateLimited: decision.rateLimited,
-        // Progress the failed attempt made (say, the first of two requests) goes to the retry.
-        checkpoint: error instanceof DeprovisionError && error.checkpoint ? { ...(task.checkpoint ?? {}), ...error.checkpoint } : task.checkpoint,
+        checkpoint: retryCheckpoint(task.checkpoint, error, executedEvidence),
         account,
       },
       attempt: record('retry', error, observed),
       rateLimitedForMs: error instanceof RateLimitedError ? decision.delayMs : null,
     };
   }
+}
+
+/**
+ * What the retry starts from: progress the failed attempt reported (say, the first of two
+ * requests), and whether the writes all went through so only the read-back is left. A
+ * read-back that disagreed sends the retry back to the writes.
+ */
+function retryCheckpoint(previous: JsonObject | null, error: Error, executedEvidence: JsonObject | null): JsonObject | null {
+  const progress = error instanceof DeprovisionError && error.checkpoint ? error.checkpoint : {};
+  const base = { ...(withoutEngineKeys(previous) ?? {}), ...progress };
+  const readBackLeft = executedEvidence !== null && !(error instanceof VerificationError);
+  const next: JsonObject = readBackLeft ? { ...base, [EXECUTED]: executedEvidence } : base;
+  return Object.keys(next).length > 0 ? next : null;
 }
 
 function abortReason(shutdown: AbortSignal): string {

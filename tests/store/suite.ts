@@ -502,7 +502,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const t = newTermination(now);
         const task = newTask('revoke', { action: 'revoke_sessions' });
         await store.createTermination(t, [task]);
-        await runTask(task.id, { ...retryAt(now), checkpoint: { sessionsRevoked: true } });
+        await runTask(task.id, { ...(retryAt(now) as Extract<AttemptOutcome, { state: 'pending' }>), checkpoint: { sessionsRevoked: true } });
         expect((await store.getTask(task.id))!.checkpoint).toEqual({ sessionsRevoked: true });
         await runTask(task.id, failed);
         const [replayed] = await store.replayFailedTasks(t.id, task.id, 'admin:alice');

@@ -74,6 +74,30 @@ describe('Engine', () => {
     expect(task!.evidence).toMatchObject({ execute: { done: 'revoke_sessions' }, verify: { verified: 'revoke_sessions' } });
   });
 
+  it('when the read-back-only retry finds the writes did not hold, it writes again in the same attempt', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']).script(
+      'disable_account',
+      { kind: 'verifyFails', error: new RateLimitedError('429 on the read-back', 50) },
+      { kind: 'ok' },
+    );
+    // The second verify (read-back only) disagrees: the provider lied about the first write.
+    let verifies = 0;
+    const verify = idp.actions.disable_account!.verify;
+    idp.actions.disable_account!.verify = async (account, ctx) => {
+      verifies += 1;
+      if (verifies === 2) throw new VerificationError('still enabled', { enabled: true });
+      return verify(account, ctx);
+    };
+    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('lied-then-429'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    expect(idp.executions()).toBe(2);
+    expect(verifies).toBe(3);
+    expect(task!.attempts).toBe(1);
+    expect(await harness.store.listAttempts(termination.id)).toHaveLength(2);
+  });
+
   it('fails a task on a permanent error without retrying, and marks the termination failed', async () => {
     const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'throw', error: new PermanentError('403 missing scope') });
     harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });

@@ -81,7 +81,16 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
       if (!ref) return { kind: 'no_account' as const };
       const handler = provider.actions[task.action];
       if (!handler) throw new Error(`provider ${provider.name} does not support ${task.action}`);
-      const executed = executedBefore ? { evidence: executedBefore } : await handler.execute(ref, ctx);
+      if (executedBefore) {
+        try {
+          return { kind: 'executed' as const, executed: { evidence: executedBefore }, verified: await handler.verify(ref, ctx) };
+        } catch (error) {
+          // The earlier writes did not hold (a lie, or someone undid them): write again in this same attempt.
+          if (!(error instanceof VerificationError)) throw error;
+          executedEvidence = null;
+        }
+      }
+      const executed = await handler.execute(ref, ctx);
       if (executed.skipped || executed.inProgress) return { kind: 'executed' as const, executed, verified: null };
       executedEvidence = executed.evidence;
       const verified = await handler.verify(ref, ctx);

@@ -22,9 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/store/postgres.ts';
 import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } from './helpers/processes.ts';
 import { CRASH_RUN_STEPS, IDEMPOTENT_OPERATIONS } from './helpers/crash-run-playbook.ts';
+import { describePostgres, newSchemaName, pgAdmin } from './helpers/postgres.ts';
 
-const url = process.env.TEST_DATABASE_URL;
-const inCi = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
 
 const TERMINATIONS = 500;
 const REPLICAS = 3;
@@ -37,34 +36,11 @@ const INTAKE_CONCURRENCY = 24;
 
 const STEPS = CRASH_RUN_STEPS;
 
-if (!url) {
-  if (inCi) {
-    describe('several replicas on one PostgreSQL queue', () => {
-      it('runs in CI', () => {
-        throw new Error('multi-replica test cannot run: TEST_DATABASE_URL is not set, and CI must not skip it');
-      });
-    });
-  } else {
-    console.log('multi-replica test did not run: TEST_DATABASE_URL is not set');
-    describe.skip('several replicas on one PostgreSQL queue (TEST_DATABASE_URL is not set)', () => {
-      it('needs TEST_DATABASE_URL', () => undefined);
-    });
-  }
-} else {
-  const databaseUrl = url;
-  const newSchema = (what: string) => `${what}_${process.pid}_${randomBytes(4).toString('hex')}`;
+describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
+  const newSchema = newSchemaName;
   const schemas: string[] = [];
 
-  const admin = async () => {
-    const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5_000 });
-    try {
-      await client.connect();
-    } catch (error) {
-      // The URL may carry a password: name the variable, not its value.
-      throw new Error('PostgreSQL at TEST_DATABASE_URL is unreachable', { cause: error });
-    }
-    return client;
-  };
+  const admin = () => pgAdmin(databaseUrl);
 
   afterAll(async () => {
     if (schemas.length === 0) return;
@@ -426,7 +402,7 @@ if (!url) {
       120_000,
     );
   });
-}
+});
 
 async function sandboxState(baseUrl: string): Promise<Record<string, number>> {
   const res = await fetch(`${baseUrl}/__sandbox/state`);

@@ -3,11 +3,9 @@
  * tests/security-*.test.ts): the PostgreSQL run policy, intake clients (signed webhook,
  * SCIM create + deactivate) that retry until acknowledged, sandbox state, and bounded waits.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
-import { describe, it } from 'vitest';
+import { pgAdmin } from './postgres.ts';
 
 export const SCIM_JSON = 'application/scim+json';
 export const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -39,45 +37,7 @@ export async function freePort(): Promise<number> {
 /** mulberry32 (the sandboxes' own generator): printed seeds make a run repeatable. */
 export { seededRandom as seeded } from '../../providers/sandbox/faults.ts';
 
-const inCi = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
-
-/**
- * The PostgreSQL run policy of tests/store/postgres.test.ts: with TEST_DATABASE_URL the
- * suite runs (an unreachable database fails it); without it a developer's run prints one
- * line and skips, and CI fails.
- */
-export function describePostgres(name: string, body: (url: string) => void): void {
-  const url = process.env.TEST_DATABASE_URL;
-  if (url) {
-    describe(name, () => body(url));
-    return;
-  }
-  if (inCi) {
-    describe(name, () => {
-      it('runs in CI', () => {
-        throw new Error(`${name}: TEST_DATABASE_URL is not set, and CI must not skip it`);
-      });
-    });
-    return;
-  }
-  console.log(`${name} did not run: TEST_DATABASE_URL is not set`);
-  describe.skip(`${name} (TEST_DATABASE_URL is not set)`, () => {
-    it('needs TEST_DATABASE_URL', () => undefined);
-  });
-}
-
-export const newSchemaName = (what: string) => `${what}_${process.pid}_${randomBytes(4).toString('hex')}`;
-
-export async function pgAdmin(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-  try {
-    await client.connect();
-  } catch (error) {
-    // The URL may carry a password: name the variable, not its value.
-    throw new Error('PostgreSQL at TEST_DATABASE_URL is unreachable', { cause: error });
-  }
-  return client;
-}
+export { describePostgres, newSchemaName, pgAdmin } from './postgres.ts';
 
 export async function dropSchema(url: string, schema: string): Promise<void> {
   const client = await pgAdmin(url);

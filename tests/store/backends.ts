@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
+import { pgAdmin } from '../helpers/postgres.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
 
 export interface TestDatabase<S extends SqlStore = SqlStore> {
@@ -53,16 +54,7 @@ let schemaCounter = 0;
 export function postgresBackend(
   url: string,
 ): Omit<StoreBackend, 'open'> & { admin(): Promise<pg.Client>; open(clock: () => Date): Promise<TestDatabase<PostgresStore> & { schema: string }> } {
-  const admin = async () => {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
-    try {
-      await client.connect();
-    } catch (error) {
-      // The URL may carry a password: name the variable, not its value.
-      throw new Error('PostgreSQL at TEST_DATABASE_URL is unreachable', { cause: error });
-    }
-    return client;
-  };
+  const admin = () => pgAdmin(url);
   return {
     name: 'postgres',
     multiReplica: true,

@@ -10,26 +10,11 @@ import { sql, type Kysely } from 'kysely';
 import pg from 'pg';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createPostgresStore, WAKE_CHANNEL, type PostgresStore } from '../../src/store/postgres.ts';
+import { describePostgres } from '../helpers/postgres.ts';
 import { postgresBackend } from './backends.ts';
 import { defineStoreSuite, newTask, newTermination, nextWake } from './suite.ts';
 
-const url = process.env.TEST_DATABASE_URL;
-const inCi = Boolean(process.env.CI) && process.env.CI !== 'false' && process.env.CI !== '0';
-
-if (!url) {
-  if (inCi) {
-    describe('PostgreSQL store suite', () => {
-      it('runs in CI', () => {
-        throw new Error('PostgreSQL store suite cannot run: TEST_DATABASE_URL is not set, and CI must not skip it');
-      });
-    });
-  } else {
-    console.log('PostgreSQL store suite did not run: TEST_DATABASE_URL is not set');
-    describe.skip('PostgreSQL store suite (TEST_DATABASE_URL is not set)', () => {
-      it('needs TEST_DATABASE_URL', () => undefined);
-    });
-  }
-} else {
+describePostgres('PostgreSQL store suite', (url) => {
   const backend = postgresBackend(url);
 
   describe('PostgreSQL reachability', () => {
@@ -124,4 +109,4 @@ if (!url) {
       await woke;
     });
   });
-}
+});

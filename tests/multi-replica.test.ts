@@ -21,7 +21,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore } from '../src/store/postgres.ts';
 import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } from './helpers/processes.ts';
-import { CRASH_RUN_STEPS, IDEMPOTENT_OPERATIONS } from './helpers/crash-run-playbook.ts';
+import { accountWrites, CRASH_RUN_STEPS } from './helpers/crash-run-playbook.ts';
 import { describePostgres, newSchemaName, pgAdmin } from './helpers/postgres.ts';
 
 
@@ -342,37 +342,10 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
           okta: await sandboxState(sandboxes!.sandboxes.okta!.url),
           google: await sandboxState(sandboxes!.sandboxes.google!.url),
         };
-        const expectedKeys = { okta: new Set<string>(), google: new Set<string>() };
-        const missing: string[] = [];
-        const unexpected: string[] = [];
-        let leaseDuplicates = 0;
+        const { missing, unexpected, duplicates } = accountWrites(tasks.rows, writes, leaseLost);
+        const leaseDuplicates = duplicates.reduce((n, d) => n + d.extra, 0);
         const duplicatesByOperation: Record<string, number> = {};
-        for (const task of tasks.rows) {
-          const step = STEPS.find((s) => s.id === task.step_id)!;
-          const accountId = task.account ? (JSON.parse(task.account) as { id?: string }).id : undefined;
-          if (!accountId) {
-            missing.push(`${task.step_id} of task ${task.id}: no resolved account`);
-            continue;
-          }
-          for (const [operation, once] of Object.entries(step.writes)) {
-            const key = `${operation}:${accountId}`;
-            expectedKeys[step.provider].add(key);
-            const seen = writes[step.provider][key] ?? 0;
-            if (seen < once) missing.push(`${step.provider} ${key}: ${seen} write(s), expected ${once}`);
-            if (seen <= once) continue;
-            if (leaseLost.has(task.id) && IDEMPOTENT_OPERATIONS.has(operation)) {
-              leaseDuplicates += seen - once;
-              duplicatesByOperation[operation] = (duplicatesByOperation[operation] ?? 0) + seen - once;
-            } else {
-              unexpected.push(`${step.provider} ${key}: ${seen} writes for task ${task.id} (${task.step_id}), expected ${once}`);
-            }
-          }
-        }
-        for (const provider of ['okta', 'google'] as const) {
-          for (const key of Object.keys(writes[provider])) {
-            if (!expectedKeys[provider].has(key)) unexpected.push(`${provider} ${key}: a write no task accounts for`);
-          }
-        }
+        for (const d of duplicates) duplicatesByOperation[d.operation] = (duplicatesByOperation[d.operation] ?? 0) + d.extra;
 
         const reclaimMs = (reclaimedAt ?? finishedAt) - killedAt;
         const orphansDoneMs = (orphansDoneAt ?? finishedAt) - killedAt;

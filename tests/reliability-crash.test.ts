@@ -36,7 +36,7 @@ import {
   sleep,
   type Acknowledged,
 } from './helpers/reliability.ts';
-import { CRASH_RUN_STEPS, IDEMPOTENT_OPERATIONS } from './helpers/crash-run-playbook.ts';
+import { accountWrites, CRASH_RUN_STEPS } from './helpers/crash-run-playbook.ts';
 
 const TERMINATIONS = Number(process.env.CRASH_TERMINATIONS ?? 2000);
 const KILLS = Math.max(3, Number(process.env.CRASH_KILLS ?? 3));
@@ -261,30 +261,7 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
       const multiWorker = await backend.query<{ task_id: string }>(`select task_id from task_attempts group by task_id having count(distinct worker) > 1`);
       for (const row of multiWorker) caught.add(row.task_id);
       const writes = { okta: await sandboxWrites(sandboxes!.sandboxes.okta!.url), google: await sandboxWrites(sandboxes!.sandboxes.google!.url) };
-      const expectedKeys = { okta: new Set<string>(), google: new Set<string>() };
-      const missing: string[] = [];
-      const unexpected: string[] = [];
-      const duplicates: Array<{ operation: string; taskId: string; extra: number }> = [];
-      for (const task of tasks) {
-        const step = STEPS.find((s) => s.id === task.step_id)!;
-        const accountId = task.account ? (JSON.parse(task.account) as { id?: string }).id : undefined;
-        if (!accountId) {
-          missing.push(`${task.step_id} of task ${task.id}: no resolved account`);
-          continue;
-        }
-        for (const [operation, once] of Object.entries(step.writes)) {
-          const key = `${operation}:${accountId}`;
-          expectedKeys[step.provider].add(key);
-          const seen = writes[step.provider][key] ?? 0;
-          if (seen < once) missing.push(`${step.provider} ${key}: ${seen} write(s), expected ${once}`);
-          if (seen <= once) continue;
-          if (caught.has(task.id) && IDEMPOTENT_OPERATIONS.has(operation)) duplicates.push({ operation: `${step.provider} ${operation}`, taskId: task.id, extra: seen - once });
-          else unexpected.push(`${step.provider} ${key}: ${seen} writes for task ${task.id} (${task.step_id}), expected ${once}`);
-        }
-      }
-      for (const provider of ['okta', 'google'] as const) {
-        for (const key of Object.keys(writes[provider])) if (!expectedKeys[provider].has(key)) unexpected.push(`${provider} ${key}: a write no task accounts for`);
-      }
+      const { missing, unexpected, duplicates } = accountWrites(tasks, writes, caught);
 
       // 4. Integrity and the audit chain.
       const problems = await backend.integrity();

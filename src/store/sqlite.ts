@@ -1,11 +1,13 @@
 /**
  * The embedded default: one process, one SQLite file in WAL mode with synchronous=FULL,
- * so a commit is on disk before intake answers 2xx.
+ * so a commit is on disk before intake answers 2xx. Transactions share commits (one fsync
+ * per event-loop turn, see sqlite-group-commit.ts).
  */
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { Kysely, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.ts';
 import { SqlStore } from './sql-store.ts';
+import { GroupCommitSqliteDialect } from './sqlite-group-commit.ts';
 
 export function openSqliteDatabase(path: string): BetterSqlite3.Database {
   const sqlite = new BetterSqlite3(path);
@@ -45,7 +47,8 @@ export function withStatementCache(sqlite: BetterSqlite3.Database, size = 512): 
 }
 
 export function createSqliteStore(path: string, clock?: () => Date): SqlStore {
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(openSqliteDatabase(path)) }) });
+  const sqlite = openSqliteDatabase(path);
+  const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect(sqlite, withStatementCache(sqlite)) });
   return new SqlStore(
     db,
     {

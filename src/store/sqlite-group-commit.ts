@@ -1,0 +1,196 @@
+/**
+ * Group commit for the embedded SQLite store.
+ *
+ * better-sqlite3 is synchronous: with synchronous=FULL every COMMIT blocks the whole
+ * process for one fsync. Committing each transaction on its own made fsyncs the intake's
+ * ceiling (about ten per accepted SCIM request once the engine's claims and results are
+ * counted). Here every Kysely transaction runs inside a SAVEPOINT of one shared outer
+ * transaction; the outer transaction commits once per event-loop turn (setImmediate), so
+ * the transactions and writes that arrive in one turn share one fsync.
+ *
+ * Durability is unchanged for callers: a transaction's `execute()`, and a write outside a
+ * transaction, resolve only after the COMMIT that holds them returned, and reject if it
+ * failed. What changes: while a group is open, reads on this connection see the group's
+ * writes before they are on disk. Nothing leaves the process on such a read alone: every
+ * answer and every provider call follows a write the caller awaited (the intake's commit,
+ * the engine's claim), and that write's group holds everything before it.
+ */
+import type BetterSqlite3 from 'better-sqlite3';
+import { Mutex } from 'async-mutex';
+import { SqliteDialect, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type SqliteDatabase } from 'kysely';
+
+const GROUP_SAVEPOINT = 'group_commit_tx';
+
+interface Group {
+  readonly durable: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function newGroup(): Group {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const durable = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A group nobody waits on (all its writers failed) must not raise an unhandled rejection.
+  durable.catch(() => undefined);
+  return { durable, resolve, reject };
+}
+
+function written<R>({ changes, lastInsertRowid }: BetterSqlite3.RunResult): QueryResult<R> {
+  return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+}
+
+/** One acquisition of the single connection; released early when its writes only wait for the group's commit. */
+class GroupConnection implements DatabaseConnection {
+  inTransaction = false;
+  #release: (() => void) | undefined;
+
+  constructor(
+    private readonly driver: GroupCommitSqliteDriver,
+    release: () => void,
+  ) {
+    this.#release = release;
+  }
+
+  release(): void {
+    this.#release?.();
+    this.#release = undefined;
+  }
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const statement = this.driver.prepare(compiled.sql);
+    const parameters = compiled.parameters as unknown[];
+    // `readonly`, not `reader`: an UPDATE … RETURNING returns rows and still writes.
+    if (statement.readonly) return { rows: statement.all(parameters) as R[] };
+    // A write outside a transaction joins the open group like a one-statement transaction.
+    if (!this.inTransaction) this.driver.openGroup();
+    const result: QueryResult<R> = statement.reader ? { rows: statement.all(parameters) as R[] } : written(statement.run(parameters));
+    if (!this.inTransaction) await this.driver.awaitGroup(this);
+    return result;
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('the SQLite store does not stream queries');
+  }
+}
+
+export class GroupCommitSqliteDriver implements Driver {
+  readonly #mutex = new Mutex();
+  #group: Group | undefined;
+
+  constructor(
+    private readonly sqlite: BetterSqlite3.Database,
+    private readonly statements: SqliteDatabase,
+  ) {}
+
+  async init(): Promise<void> {}
+
+  prepare(text: string): BetterSqlite3.Statement {
+    return this.statements.prepare(text) as unknown as BetterSqlite3.Statement;
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new GroupConnection(this, await this.#mutex.acquire());
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    (connection as GroupConnection).release();
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    this.openGroup();
+    this.sqlite.exec(`SAVEPOINT ${GROUP_SAVEPOINT}`);
+    (connection as GroupConnection).inTransaction = true;
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    const groupConnection = connection as GroupConnection;
+    this.sqlite.exec(`RELEASE ${GROUP_SAVEPOINT}`);
+    groupConnection.inTransaction = false;
+    await this.awaitGroup(groupConnection);
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    (connection as GroupConnection).inTransaction = false;
+    // Some errors (disk full, I/O) make SQLite roll back the whole outer transaction itself;
+    // the group's flush then fails its waiters.
+    if (!this.sqlite.inTransaction) return;
+    this.sqlite.exec(`ROLLBACK TO ${GROUP_SAVEPOINT}`);
+    this.sqlite.exec(`RELEASE ${GROUP_SAVEPOINT}`);
+  }
+
+  /**
+   * Begins the outer transaction if none is open, and schedules its commit for the end of
+   * this event-loop turn. Called with the connection held.
+   */
+  openGroup(): void {
+    if (this.sqlite.inTransaction) return;
+    // A group whose transaction SQLite rolled back on its own never commits.
+    this.#group?.reject(new Error('SQLite rolled back the group commit before it was written'));
+    this.sqlite.exec('BEGIN IMMEDIATE');
+    this.#group = newGroup();
+    setImmediate(() => void this.#flush());
+  }
+
+  /** Hands the connection on to the next writer and waits until the group holding this one's writes is on disk. */
+  async awaitGroup(connection: GroupConnection): Promise<void> {
+    const group = this.#group;
+    if (!group) throw new Error('group commit: no open group');
+    connection.release();
+    await group.durable;
+  }
+
+  async #flush(): Promise<void> {
+    const release = await this.#mutex.acquire();
+    try {
+      this.#commit();
+    } finally {
+      release();
+    }
+  }
+
+  #commit(): void {
+    const group = this.#group;
+    this.#group = undefined;
+    if (!group) return;
+    if (!this.sqlite.inTransaction) {
+      group.reject(new Error('SQLite rolled back the group commit before it was written'));
+      return;
+    }
+    try {
+      this.sqlite.exec('COMMIT');
+      group.resolve();
+    } catch (error) {
+      if (this.sqlite.inTransaction) this.sqlite.exec('ROLLBACK');
+      group.reject(error);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    const release = await this.#mutex.acquire();
+    try {
+      this.#commit();
+      this.statements.close();
+    } finally {
+      release();
+    }
+  }
+}
+
+/** Kysely's SQLite dialect (adapter, compiler, introspector) with the group-commit driver. */
+export class GroupCommitSqliteDialect extends SqliteDialect {
+  constructor(
+    private readonly sqlite: BetterSqlite3.Database,
+    private readonly statements: SqliteDatabase,
+  ) {
+    super({ database: statements });
+  }
+
+  override createDriver(): Driver {
+    return new GroupCommitSqliteDriver(this.sqlite, this.statements);
+  }
+}

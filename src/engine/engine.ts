@@ -97,20 +97,21 @@ export class Engine {
     }
   }
 
+  /**
+   * Claims for every provider with room at once: on SQLite the claims share one commit,
+   * on PostgreSQL they run on separate connections; either way no provider's tasks wait
+   * for another provider's claim.
+   */
   private async claimAndDispatch(): Promise<void> {
-    for (const [name, gate] of this.gates) {
-      if (!this.running) return;
-      const capacity = gate.capacity();
-      if (capacity === 0) continue;
-      const tasks = await this.options.store.claimDueTasks({
-        worker: this.workerId,
-        provider: name,
-        now: this.now(),
-        leaseMs: this.options.engine.lease,
-        limit: capacity,
-      });
-      for (const task of tasks) this.dispatch(gate, task);
-    }
+    const now = this.now();
+    await Promise.all(
+      [...this.gates].map(async ([name, gate]) => {
+        const capacity = gate.capacity();
+        if (capacity === 0 || !this.running) return;
+        const tasks = await this.options.store.claimDueTasks({ worker: this.workerId, provider: name, now, leaseMs: this.options.engine.lease, limit: capacity });
+        for (const task of tasks) this.dispatch(gate, task);
+      }),
+    );
   }
 
   private dispatch(gate: ProviderGate, task: Task): void {

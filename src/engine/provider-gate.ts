@@ -58,6 +58,9 @@ export class ProviderGate {
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = setTimeout(() => {
       this.resumeTimer = null;
+      // A timer may fire a millisecond before Date.now() reaches `until`: without this the
+      // scheduling pass it triggers would still see the gate closed and sleep for good.
+      this.pausedUntil = 0;
       this.queue.start();
       this.onResume();
     }, retryAfterMs);

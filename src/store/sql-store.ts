@@ -398,21 +398,24 @@ export class SqlStore implements Store {
     const now = request.now.getTime();
     return this.db.transaction().execute(async (trx) => {
       await this.cancelOrphans(trx, request.provider, now);
-      let candidates = trx
-        .selectFrom('tasks as t')
-        .select('t.id')
-        .where('t.provider', '=', request.provider)
-        .where((eb) =>
-          eb.or([
-            eb.and([eb('t.state', '=', 'pending'), eb('t.due_at', '<=', now)]),
-            eb.and([eb('t.state', '=', 'running'), eb('t.lease_expires_at', '<=', now)]),
-          ]),
-        )
-        .where(isRunnable)
-        .orderBy('t.due_at')
-        .limit(request.limit);
-      if (this.hooks.skipLocked) candidates = candidates.forUpdate().skipLocked();
-      const ids = (await candidates.execute()).map((r) => r.id);
+      // Two index walks rather than one OR: `state = pending AND due_at <= now` ordered by
+      // due_at walks tasks_due and stops at `limit`; the OR made SQLite collect and sort every
+      // due task on each claim (a third of the store's time in the mass-termination bench).
+      // Expired leases (a worker died) go first: they have waited longest.
+      const candidates = (state: 'pending' | 'running', column: 't.due_at' | 't.lease_expires_at', limit: number) => {
+        const query = trx
+          .selectFrom('tasks as t')
+          .select('t.id')
+          .where('t.provider', '=', request.provider)
+          .where('t.state', '=', state)
+          .where(column, '<=', now)
+          .where(isRunnable)
+          .orderBy(column)
+          .limit(limit);
+        return (this.hooks.skipLocked ? query.forUpdate().skipLocked() : query).execute();
+      };
+      const ids = (await candidates('running', 't.lease_expires_at', request.limit)).map((r) => r.id);
+      if (ids.length < request.limit) ids.push(...(await candidates('pending', 't.due_at', request.limit - ids.length)).map((r) => r.id));
       if (ids.length === 0) return [];
       await trx
         .updateTable('tasks')

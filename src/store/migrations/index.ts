@@ -3,6 +3,7 @@ import { initial } from './0001_initial.ts';
 import { directory } from './0002_directory.ts';
 import { webhookDeliveries } from './0003_webhook_deliveries.ts';
 import { auditAnchor } from './0004_audit_anchor.ts';
+import { tasksLeaseByProvider } from './0005_tasks_lease_by_provider.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -10,6 +11,7 @@ export const migrations: Record<string, Migration> = {
   '0002_directory': directory,
   '0003_webhook_deliveries': webhookDeliveries,
   '0004_audit_anchor': auditAnchor,
+  '0005_tasks_lease_by_provider': tasksLeaseByProvider,
 };
 
 export const migrationProvider: MigrationProvider = {

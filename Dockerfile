@@ -37,7 +37,11 @@ RUN apt-get update \
 WORKDIR /app
 # HOST and DATA_DIR are what config/sandbox.yaml reads; PORT is read by the example
 # configs and by the HEALTHCHECK below.
+# The V8 heap cap: without one V8 lets garbage pile up to a size derived from the host's
+# memory (hundreds of MB under a burst), though the daemon's live heap stays far below 192 MB
+# (docs/benchmarks.md: mass termination). Raise it with large SCIM directories.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-old-space-size=192 \
     HOST=0.0.0.0 \
     PORT=8080 \
     DATA_DIR=/var/lib/deprovisiond

@@ -15,7 +15,7 @@ import { dirname, join, normalize, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
-import { copyParts, dockerIgnored, execForm, parseDockerfile, type Stage } from './helpers/dockerfile.ts';
+import { copyParts, dockerIgnored, envOf, execForm, parseDockerfile, type Stage } from './helpers/dockerfile.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
@@ -34,12 +34,6 @@ const runtime = dockerfile.stages.at(-1)!;
 const all = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword);
 const last = (stage: Stage, keyword: string) => all(stage, keyword).at(-1)?.args;
 
-/** Dockerfile ENV of a stage (`ENV A=1 B=2` form). */
-function envOf(stage: Stage): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const { args } of all(stage, 'ENV')) for (const m of args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[m[1]!] = m[2]!.replace(/^"|"$/g, '');
-  return env;
-}
 
 /** Repository paths the runtime stage copies from the build context, keyed by their image path. */
 function runtimeCopies(): Array<{ source: string; imagePath: string }> {
@@ -235,6 +229,14 @@ describe('Dockerfile', () => {
     const configFile = execForm(last(runtime, 'CMD')!).at(-1)!;
     expect(posix.dirname(configFile)).toBe('/etc/deprovisiond');
     expect(env.DATA_DIR).toBe('/var/lib/deprovisiond');
+  });
+
+  it('caps the V8 heap well inside the memory the Kubernetes deployment requests', () => {
+    const cap = /--max-old-space-size=(\d+)/.exec(envOf(runtime).NODE_OPTIONS ?? '');
+    expect(cap, 'NODE_OPTIONS sets --max-old-space-size').not.toBeNull();
+    const request = /requests:[\s\S]*?memory:\s*(\d+)Mi/.exec(readFileSync(join(ROOT, 'deploy/kubernetes/deployment.yaml'), 'utf8'));
+    // Old space plus young generation, code and native memory must fit the request.
+    expect(Number(cap![1]) + 64).toBeLessThanOrEqual(Number(request![1]));
   });
 
   it('the HEALTHCHECK command passes against the daemon started as the image would start it, and fails once it stops', async () => {

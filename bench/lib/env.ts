@@ -9,11 +9,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { FaultConfigInput } from '../../providers/sandbox/faults.ts';
 import type { RequestLogEntry } from '../../providers/sandbox/kit.ts';
 import type { SandboxKind } from '../../scripts/sandboxes.ts';
+import { imageEnv } from '../../tests/helpers/dockerfile.ts';
 import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } from '../../tests/helpers/processes.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export const SCIM_TOKEN = `bench-scim-${randomBytes(12).toString('hex')}`;
 export const ADMIN_TOKEN = `bench-admin-${randomBytes(12).toString('hex')}`;
@@ -124,7 +128,9 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
     // JSON is YAML: the daemon reads it as its config file.
     writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
     await options.beforeDaemon?.(dbPath);
-    daemon = await spawnDaemon(file, { LOG_LEVEL: options.logLevel ?? 'info', ...(process.env.BENCH_DAEMON_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_DAEMON_NODE_OPTIONS } : {}), ...options.daemonEnv });
+    // The Node options the image ships (the heap cap), then any given for profiling.
+    const nodeOptions = [imageEnv(ROOT).NODE_OPTIONS, process.env.BENCH_DAEMON_NODE_OPTIONS].filter(Boolean).join(' ');
+    daemon = await spawnDaemon(file, { LOG_LEVEL: options.logLevel ?? 'info', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...options.daemonEnv });
     const d = daemon;
 
     return {

@@ -3,6 +3,8 @@
  * joined, comments dropped and `ARG` defaults substituted into `FROM`. Enough to check
  * this repository's Dockerfile without a Docker engine; not a general parser.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 export interface Instruction {
   keyword: string;
   /** Everything after the keyword, continuations joined with a space. */
@@ -105,4 +107,18 @@ function globToRegex(glob: string): RegExp {
     else out += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
   return new RegExp(`^${out}$`);
+}
+
+/** Dockerfile ENV of a stage (`ENV A=1 B=2` form). */
+export function envOf(stage: Stage): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const { args } of stage.instructions.filter((i) => i.keyword === 'ENV')) {
+    for (const m of args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[m[1]!] = m[2]!.replace(/^"|"$/g, '');
+  }
+  return env;
+}
+
+/** The environment the image's runtime stage sets: what the bench gives the daemon, so it measures the daemon as shipped. */
+export function imageEnv(root: string): Record<string, string> {
+  return envOf(parseDockerfile(readFileSync(join(root, 'Dockerfile'), 'utf8')).stages.at(-1)!);
 }

@@ -109,13 +109,15 @@ export class Engine {
         const capacity = gate.capacity();
         if (capacity === 0 || !this.running) return;
         const tasks = await this.options.store.claimDueTasks({ worker: this.workerId, provider: name, now, leaseMs: this.options.engine.lease, limit: capacity });
-        for (const task of tasks) this.dispatch(gate, task);
+        if (tasks.length === 0) return;
+        const terminations = await this.options.store.getTerminations([...new Set(tasks.map((t) => t.terminationId))]);
+        for (const task of tasks) this.dispatch(gate, task, terminations.get(task.terminationId));
       }),
     );
   }
 
-  private dispatch(gate: ProviderGate, task: Task): void {
-    const work = gate.run(task.id, () => this.execute(gate, task));
+  private dispatch(gate: ProviderGate, task: Task, termination: Termination | undefined): void {
+    const work = gate.run(task.id, () => this.execute(gate, task, termination));
     const tracked = work.catch((error: unknown) => {
       this.options.logger.error({ err: coerceError(error), taskId: task.id }, 'task attempt crashed');
     });
@@ -123,10 +125,10 @@ export class Engine {
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
 
-  private async execute(gate: ProviderGate, task: Task): Promise<void> {
+  /** `termination` as read with the claim: what the attempt uses of it (id, subject, playbook) never changes. */
+  private async execute(gate: ProviderGate, task: Task, termination: Termination | undefined): Promise<void> {
     const { store, events, logger } = this.options;
     const entry = this.options.providers.get(task.provider);
-    const termination = await store.getTermination(task.terminationId);
     if (!entry || !termination) throw new Error(`task ${task.id} refers to a missing provider or termination`);
     if (this.shutdown.signal.aborted) return;
     const started = Date.now();

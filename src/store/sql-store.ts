@@ -316,6 +316,12 @@ export class SqlStore implements Store {
     return row ? toTermination(row) : null;
   }
 
+  async getTerminations(ids: readonly string[]): Promise<Map<string, Termination>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.db.selectFrom('terminations').selectAll().where('id', 'in', [...ids]).execute();
+    return new Map(rows.map((row) => [row.id, toTermination(row)]));
+  }
+
   async listTerminations(filter: TerminationFilter): Promise<{ items: Termination[]; nextCursor: string | null }> {
     let query = this.db.selectFrom('terminations').selectAll();
     if (filter.state) query = query.where('state', '=', filter.state);
@@ -397,7 +403,16 @@ export class SqlStore implements Store {
     if (request.limit <= 0) return [];
     const now = request.now.getTime();
     return this.db.transaction().execute(async (trx) => {
-      await this.cancelOrphans(trx, request.provider, now);
+      // Expired leases (a worker died) are rare: one probe decides whether to look at them at all.
+      const expired = await trx
+        .selectFrom('tasks')
+        .select('id')
+        .where('provider', '=', request.provider)
+        .where('state', '=', 'running')
+        .where('lease_expires_at', '<=', now)
+        .limit(1)
+        .executeTakeFirst();
+      if (expired) await this.cancelOrphans(trx, request.provider, now);
       // Two index walks rather than one OR: `state = pending AND due_at <= now` ordered by
       // due_at walks tasks_due and stops at `limit`; the OR made SQLite collect and sort every
       // due task on each claim (a third of the store's time in the mass-termination bench).
@@ -414,7 +429,7 @@ export class SqlStore implements Store {
           .limit(limit);
         return (this.hooks.skipLocked ? query.forUpdate().skipLocked() : query).execute();
       };
-      const ids = (await candidates('running', 't.lease_expires_at', request.limit)).map((r) => r.id);
+      const ids = expired ? (await candidates('running', 't.lease_expires_at', request.limit)).map((r) => r.id) : [];
       if (ids.length < request.limit) ids.push(...(await candidates('pending', 't.due_at', request.limit - ids.length)).map((r) => r.id));
       if (ids.length === 0) return [];
       await trx

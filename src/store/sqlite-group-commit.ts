@@ -2,9 +2,9 @@
  * Group commit for the embedded SQLite store.
  *
  * better-sqlite3 is synchronous: with synchronous=FULL every COMMIT blocks the whole
- * process for one fsync. Committing each transaction on its own made fsyncs the intake's
- * ceiling (about ten per accepted SCIM request once the engine's claims and results are
- * counted). Here every Kysely transaction runs inside a SAVEPOINT of one shared outer
+ * process for one fsync, and committing each transaction on its own meant about ten such
+ * stalls per accepted SCIM request once the engine's claims and results are counted. Here
+ * every Kysely transaction runs inside a SAVEPOINT of one shared outer
  * transaction; the outer transaction commits once per event-loop turn (setImmediate), so
  * the transactions and writes that arrive in one turn share one fsync.
  *
@@ -72,7 +72,6 @@ class GroupConnection implements DatabaseConnection {
     return result;
   }
 
-  // eslint-disable-next-line require-yield
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('the SQLite store does not stream queries');
   }

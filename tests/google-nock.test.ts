@@ -133,7 +133,9 @@ describe('requests on the wire', () => {
       .reply(200, { items: [{ clientId: '111.apps.googleusercontent.com' }] })
       .delete(`${D}/users/${account.id}/tokens/111.apps.googleusercontent.com`)
       .reply(204)
+      // App passwords are listed beside the tokens: by each attempt.
       .get(`${D}/users/${account.id}/asps`)
+      .times(2)
       .reply(200, {});
     const now = new Date('2025-03-01T12:00:00.000Z');
     const error = await make()

@@ -18,6 +18,7 @@ import {
 } from '../contract.ts';
 import type { ActionName, JsonObject, Subject } from '../../src/domain/types.ts';
 import { DeprovisionError } from '../../src/domain/errors.ts';
+import { settleAll } from '../../src/domain/settle-all.ts';
 import { createAuthClient, createClients, type GoogleAuthClient, type GoogleClients } from './client.ts';
 import type { GoogleConfig } from './config.ts';
 import { isNotFound, toProviderError } from './errors.ts';
@@ -130,17 +131,16 @@ class GoogleProvider implements Provider {
     let grants: string[];
     let asps: number[];
     try {
-      // Listed first, so a retry deletes only what is still there.
-      grants = await this.oauthClientIds(userKey, signal);
-      for (const clientId of grants) {
-        await this.tolerateNotFound('tokens.delete', () =>
+      // OAuth grants and app passwords are independent: listed and deleted side by side,
+      // each listed first so that a retry deletes only what is still there.
+      [grants, asps] = await settleAll<[string[], number[]]>([
+        this.revokeAll('tokens.delete', () => this.oauthClientIds(userKey, signal), (clientId) =>
           this.api.directory.tokens.delete({ userKey, clientId }, { signal }),
-        );
-      }
-      asps = await this.appPasswordIds(userKey, signal);
-      for (const codeId of asps) {
-        await this.tolerateNotFound('asps.delete', () => this.api.directory.asps.delete({ userKey, codeId }, { signal }));
-      }
+        ),
+        this.revokeAll('asps.delete', () => this.appPasswordIds(userKey, signal), (codeId) =>
+          this.api.directory.asps.delete({ userKey, codeId }, { signal }),
+        ),
+      ]);
     } catch (error) {
       if (error instanceof DeprovisionError && !earlier) {
         throw withCheckpoint(error, { signedOut: true, signedOutAt: ctx.now().toISOString() });
@@ -159,8 +159,7 @@ class GoogleProvider implements Provider {
   }
 
   private async verifySessions(account: AccountRef, ctx: ActionContext): Promise<Evidence> {
-    const grants = await this.oauthClientIds(account.id, ctx.signal);
-    const asps = await this.appPasswordIds(account.id, ctx.signal);
+    const [grants, asps] = await settleAll<[string[], number[]]>([this.oauthClientIds(account.id, ctx.signal), this.appPasswordIds(account.id, ctx.signal)]);
     if (grants.length > 0 || asps.length > 0) {
       throw new VerificationError('google: OAuth grants or app passwords remain after revocation', {
         oauthClientIds: grants,
@@ -182,6 +181,13 @@ class GoogleProvider implements Provider {
   private async appPasswordIds(userKey: string, signal: AbortSignal): Promise<number[]> {
     const list = await this.call('asps.list', () => this.api.directory.asps.list({ userKey }, { signal }));
     return (list.items ?? []).map((a) => a.codeId).filter((id): id is number => typeof id === 'number');
+  }
+
+  /** Lists ids, then deletes them all side by side; returns the ids listed. */
+  private async revokeAll<Id>(operation: string, list: () => Promise<Id[]>, remove: (id: Id) => Promise<unknown>): Promise<Id[]> {
+    const ids = await list();
+    await settleAll(ids.map((id) => this.tolerateNotFound(operation, () => remove(id))));
+    return ids;
   }
 
   /** A delete answered 404 found its target already gone: the wanted state. */

@@ -34,7 +34,6 @@ const runtime = dockerfile.stages.at(-1)!;
 const all = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.keyword === keyword);
 const last = (stage: Stage, keyword: string) => all(stage, keyword).at(-1)?.args;
 
-
 /** Repository paths the runtime stage copies from the build context, keyed by their image path. */
 function runtimeCopies(): Array<{ source: string; imagePath: string }> {
   const workdir = last(runtime, 'WORKDIR') ?? '/';

@@ -7,13 +7,17 @@ import type { z } from 'zod';
 import type { Provider, ProviderFactoryContext } from './contract.ts';
 import type { RunningSandbox, SandboxOptions } from './sandbox/kit.ts';
 
-export interface ProviderModule<Config = unknown> {
+/** A kind without its adapter (`<kind>/kind.ts`): loads no SDK. */
+export interface ProviderKind<Config = unknown> {
   readonly kind: string;
   /** The provider-specific part of a `providers.<name>` config block (credentials, URLs, options). */
   readonly configSchema: z.ZodType<Config>;
-  create(config: Config, ctx: ProviderFactoryContext): Provider;
   /** Starts this provider's emulator on 127.0.0.1. */
   startSandbox(options: SandboxOptions): Promise<RunningSandbox>;
   /** Config that points the adapter at a running sandbox, with the sandbox's credentials. */
   sandboxConfig(sandbox: RunningSandbox): Config;
+}
+
+export interface ProviderModule<Config = unknown> extends ProviderKind<Config> {
+  create(config: Config, ctx: ProviderFactoryContext): Provider;
 }

@@ -36,8 +36,8 @@ async function main(argv: string[]): Promise<number> {
       const { positionals, values } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: 'string' } } });
       if (positionals[0] !== 'check' || !values.config) break;
       const { checkProviderSettings } = await import('./config/provider-settings.ts');
-      const { providerModules } = await import('../providers/index.ts');
-      checkProviderSettings(loadConfig(values.config), providerModules, values.config);
+      const { providerKinds } = await import('../providers/kinds.ts');
+      checkProviderSettings(loadConfig(values.config), providerKinds, values.config);
       process.stdout.write(`${values.config}: ok\n`);
       return 0;
     }

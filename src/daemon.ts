@@ -8,16 +8,17 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Provider } from '../providers/contract.ts';
-import { providerModules as defaultModules } from '../providers/index.ts';
-import type { ProviderModule } from '../providers/module.ts';
+import { providerKinds } from '../providers/kinds.ts';
+import type { ProviderKind, ProviderModule } from '../providers/module.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import { ConfigError } from './config/load.ts';
 import { moduleFor, parseProviderSettings } from './config/provider-settings.ts';
 import type { Config } from './config/schema.ts';
 import { coerceError } from './domain/errors.ts';
 import { Engine } from './engine/engine.ts';
-import { createRequestThrottle, unthrottled } from './engine/request-throttle.ts';
+import { startAttemptThread } from './engine/attempt-thread.ts';
+import { inlineAttempts, type AttemptRunner } from './engine/attempts.ts';
+import { createProviders, summarise, validateProviders, type ProviderSpec, type ProviderSummary } from './engine/provider-setup.ts';
 import { EngineEventBus } from './engine/events.ts';
 import { TerminationService } from './intake/termination-service.ts';
 import { createApp } from './server/app.ts';
@@ -45,14 +46,12 @@ export interface Daemon {
   events: EngineEventBus;
   terminations: TerminationService;
   metrics: Registry;
-  providers: Map<string, Provider>;
   sandboxes: Map<string, RunningSandbox>;
   stop(): Promise<void>;
 }
 
 export async function startDaemon(config: Config, options: DaemonOptions): Promise<Daemon> {
   const { logger } = options;
-  const modules = options.modules ?? defaultModules;
   const cleanup: Array<() => Promise<void>> = [];
   const undo = async () => {
     for (const step of cleanup.reverse()) await step().catch((e: unknown) => logger.warn({ err: coerceError(e) }, 'cleanup step failed'));
@@ -62,11 +61,15 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     cleanup.push(() => store.close());
     await store.migrate();
 
+    // Injected provider modules and clocks exist on this thread only (tests); otherwise attempts
+    // get a thread of their own and this thread never loads an adapter or its SDK.
+    const inline = Boolean(options.modules || options.now) || !config.engine.providerThread;
+    const modules = inline ? (options.modules ?? (await import('../providers/index.ts')).providerModules) : null;
+    const kinds: ReadonlyMap<string, ProviderKind<any>> = modules ?? providerKinds;
     const sandboxes = new Map<string, RunningSandbox>();
-    const providers = new Map<string, Provider>();
-    const runtimes = new Map<string, { provider: Provider; limits: Config['providers'][string]['limits'] }>();
+    const specs: ProviderSpec[] = [];
     for (const [name, entry] of Object.entries(config.providers)) {
-      const module = moduleFor(name, entry, modules, options.configFile);
+      const module = moduleFor(name, entry, kinds, options.configFile);
       let running: RunningSandbox | undefined;
       if (entry.sandbox) {
         running = await module.startSandbox({ autoProvision: entry.sandbox.autoProvision, faults: entry.sandbox.faults });
@@ -76,27 +79,17 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
         logger.info({ provider: name, kind: entry.kind, url: started.url }, 'sandbox provider started');
       }
       const settings = parseProviderSettings(name, entry, module, options.configFile, running);
-      const throttle = entry.limits.requestsPerSecond ? createRequestThrottle(entry.limits.requestsPerSecond) : unthrottled;
-      const provider = module.create(settings, { name, logger: logger.child({ provider: name }), sandboxUrl: sandboxes.get(name)?.url, throttle });
-      cleanup.push(async () => provider.close?.());
-      providers.set(name, provider);
-      runtimes.set(name, { provider, limits: entry.limits });
+      specs.push({ name, kind: entry.kind, settings, limits: entry.limits, sandboxUrl: running?.url });
     }
-    checkPlaybooks(config, providers, options.configFile);
-    await Promise.all(
-      [...providers.values()].map(async (provider) => {
-        try {
-          await provider.validate?.({ signal: AbortSignal.timeout(30_000), logger });
-        } catch (error) {
-          throw new Error(`provider ${provider.name} (${provider.kind}) failed validation: ${coerceError(error).message}`, { cause: error });
-        }
-      }),
-    );
+    const check = (providers: ProviderSummary[]) => checkPlaybooks(config, providers, options.configFile);
+    const attempts = modules ? await inlineProviders(specs, modules, logger, check, options.now) : await startAttemptThread(specs, logger, check);
+    cleanup.push(() => attempts.close());
 
     const events = new EngineEventBus();
     const engine = new Engine({
       store,
-      providers: runtimes,
+      limits: new Map(specs.map((s) => [s.name, s.limits])),
+      attempts,
       engine: config.engine,
       events,
       logger: logger.child({ component: 'engine' }),
@@ -123,7 +116,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     const stopPruning = startAuditPruning(store, config.audit.retention, logger, options.now ?? (() => new Date()));
     cleanup.push(async () => stopPruning());
     ready = true;
-    logger.info({ url, store: store.dialect, providers: [...providers.keys()], worker: engine.workerId }, 'deprovisiond started');
+    logger.info({ url, store: store.dialect, providers: specs.map((s) => s.name), providerThread: !inline, worker: engine.workerId }, 'deprovisiond started');
 
     let stopping: Promise<void> | null = null;
     return {
@@ -133,7 +126,6 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       events,
       terminations,
       metrics,
-      providers,
       sandboxes,
       stop: () => {
         stopping ??= (async () => {
@@ -187,16 +179,34 @@ function failureNotifications(config: Config, now: () => Date) {
   };
 }
 
+async function inlineProviders(
+  specs: ProviderSpec[],
+  modules: ReadonlyMap<string, ProviderModule<any>>,
+  logger: Logger,
+  check: (providers: ProviderSummary[]) => void,
+  now?: () => Date,
+): Promise<AttemptRunner> {
+  const providers = createProviders(specs, modules, logger);
+  const attempts = inlineAttempts(providers, logger.child({ component: 'engine' }), now);
+  try {
+    check(summarise(providers));
+    await validateProviders(providers, logger);
+  } catch (error) {
+    await attempts.close();
+    throw error;
+  }
+  return attempts;
+}
+
 /** Every playbook step must name an action its provider supports: found at start, not at 3 a.m. */
-function checkPlaybooks(config: Config, providers: Map<string, Provider>, file: string): void {
+function checkPlaybooks(config: Config, summaries: ProviderSummary[], file: string): void {
+  const providers = new Map(summaries.map((p) => [p.name, p]));
   const problems: string[] = [];
   for (const [name, playbook] of Object.entries(config.playbooks)) {
     playbook.steps.forEach((step, i) => {
       const provider = step.provider === undefined ? undefined : providers.get(step.provider);
-      if (provider && !provider.actions[step.action]) {
-        problems.push(
-          `playbooks.${name}.steps[${i}].action: provider ${step.provider} (${provider.kind}) supports ${Object.keys(provider.actions).join(', ')}, not ${step.action}`,
-        );
+      if (provider && !provider.actions.includes(step.action)) {
+        problems.push(`playbooks.${name}.steps[${i}].action: provider ${step.provider} (${provider.kind}) supports ${provider.actions.join(', ')}, not ${step.action}`);
       }
     });
   }
@@ -205,7 +215,7 @@ function checkPlaybooks(config: Config, providers: Map<string, Provider>, file: 
     ...Object.entries(config.playbooks).map(([name, p]): [string, string | undefined] => [`playbooks.${name}.onFailure.provider`, p.onFailure?.provider]),
   ];
   for (const [path, name] of notifiers) {
-    if (name && !providers.get(name)?.actions.notify) problems.push(`${path}: provider ${name} cannot send notifications (expected a provider of kind notify)`);
+    if (name && !providers.get(name)?.actions.includes('notify')) problems.push(`${path}: provider ${name} cannot send notifications (expected a provider of kind notify)`);
   }
   if (problems.length > 0) throw new ConfigError(file, problems);
 }

@@ -44,6 +44,11 @@ describe('daemon', () => {
     expect(await ready.json()).toEqual({ status: 'ready' });
   });
 
+  it('runs provider requests on the attempt worker thread by default', () => {
+    const started = logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'deprovisiond started');
+    expect(started).toMatchObject({ providerThread: true, providers: ['okta'] });
+  });
+
   it('refuses /metrics without a valid token', async () => {
     expect((await fetch(`${daemon.url}/metrics`)).status).toBe(401);
     expect((await fetch(`${daemon.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);

@@ -5,11 +5,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import { providerModules } from '../providers/index.ts';
+import { providerKinds } from '../providers/kinds.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 
 describe('provider modules', () => {
   it('registers every provider kind', () => {
     expect([...providerModules.keys()].sort()).toEqual(['brivo', 'caep', 'google', 'microsoft', 'notify', 'okta', 'scim']);
+  });
+
+  it('lists the same kinds without adapters, each the module minus its factory', () => {
+    expect([...providerKinds.keys()].sort()).toEqual([...providerModules.keys()].sort());
+    for (const [kind, module] of providerModules) {
+      const { create: _create, ...withoutFactory } = module;
+      expect(providerKinds.get(kind)).toEqual(withoutFactory);
+    }
   });
 
   for (const [kind, module] of providerModules) {

@@ -1,9 +1,11 @@
 // Preload for profiling a child process where --cpu-prof is not allowed (NODE_OPTIONS):
 //   NODE_OPTIONS="--import ./bench/lib/cpu-profile.mjs" CPU_PROFILE_DIR=/tmp/prof ...
-// Writes <dir>/daemon-<pid>.cpuprofile when the process exits (open it in Chrome DevTools).
+// Writes <dir>/daemon-<pid>-<thread>.cpuprofile when the process (or a worker thread, which
+// NODE_OPTIONS also preloads this into) exits; open it in Chrome DevTools.
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 
 const session = new Session();
 session.connect();
@@ -12,6 +14,6 @@ session.post('Profiler.setSamplingInterval', { interval: 200 });
 session.post('Profiler.start');
 process.on('exit', () => {
   session.post('Profiler.stop', (error, result) => {
-    if (!error) writeFileSync(join(process.env.CPU_PROFILE_DIR ?? '.', `daemon-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+    if (!error) writeFileSync(join(process.env.CPU_PROFILE_DIR ?? '.', `daemon-${process.pid}-${threadId}.cpuprofile`), JSON.stringify(result.profile));
   });
 });

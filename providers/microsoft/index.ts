@@ -4,23 +4,13 @@
  */
 import type { ProviderModule } from '../module.ts';
 import { createMicrosoftProvider } from './adapter.ts';
-import { microsoftConfigSchema, type MicrosoftConfig } from './config.ts';
-import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID, startMicrosoftSandbox } from './sandbox.ts';
+import type { MicrosoftConfig } from './config.ts';
+import { microsoftKind } from './kind.ts';
 
 export type { MicrosoftConfig } from './config.ts';
 export { microsoftConfigSchema } from './config.ts';
 
 export const microsoftModule: ProviderModule<MicrosoftConfig> = {
-  kind: 'microsoft',
-  configSchema: microsoftConfigSchema,
+  ...microsoftKind,
   create: createMicrosoftProvider,
-  startSandbox: (options) => startMicrosoftSandbox(options),
-  sandboxConfig: (sandbox) => ({
-    tenantId: SANDBOX_TENANT_ID,
-    clientId: SANDBOX_CLIENT_ID,
-    clientSecret: SANDBOX_CLIENT_SECRET,
-    baseUrl: sandbox.url,
-    // The sandbox serves the identity platform's token endpoint too, so auth is real.
-    tokenUrl: `${sandbox.url}/${SANDBOX_TENANT_ID}/oauth2/v2.0/token`,
-  }),
 };

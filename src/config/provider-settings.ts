@@ -2,12 +2,12 @@
  * The provider-specific part of a `providers.<name>` block is checked by the provider
  * kind's own schema; problems are reported in the same file/path form as the rest.
  */
-import type { ProviderModule } from '../../providers/module.ts';
+import type { ProviderKind } from '../../providers/module.ts';
 import type { RunningSandbox } from '../../providers/sandbox/kit.ts';
 import { ConfigError } from './load.ts';
 import type { Config, ProviderConfig } from './schema.ts';
 
-export function moduleFor(name: string, entry: ProviderConfig, modules: ReadonlyMap<string, ProviderModule<any>>, file: string): ProviderModule<any> {
+export function moduleFor<K extends ProviderKind<any>>(name: string, entry: ProviderConfig, modules: ReadonlyMap<string, K>, file: string): K {
   const module = modules.get(entry.kind);
   if (!module) throw new ConfigError(file, [`providers.${name}.kind: expected one of ${[...modules.keys()].join(', ')}, got "${entry.kind}"`]);
   return module;
@@ -17,7 +17,7 @@ export function moduleFor(name: string, entry: ProviderConfig, modules: Readonly
 export function parseProviderSettings(
   name: string,
   entry: ProviderConfig,
-  module: ProviderModule<any>,
+  module: ProviderKind<any>,
   file: string,
   sandbox?: RunningSandbox,
 ): unknown {
@@ -34,7 +34,7 @@ export function parseProviderSettings(
 }
 
 /** `config check`: every provider block that will not run on a sandbox must be complete. */
-export function checkProviderSettings(config: Config, modules: ReadonlyMap<string, ProviderModule<any>>, file: string): void {
+export function checkProviderSettings(config: Config, modules: ReadonlyMap<string, ProviderKind<any>>, file: string): void {
   for (const [name, entry] of Object.entries(config.providers)) {
     const module = moduleFor(name, entry, modules, file);
     if (!entry.sandbox) parseProviderSettings(name, entry, module, file);

@@ -170,9 +170,14 @@ export const configSchema = z
         /** On SIGTERM, how long in-flight tasks may finish before they are released. Default 10s. */
         shutdownGrace: durationSchema.default(10_000),
         retry: retrySchema.default(retrySchema.parse({})),
+        /**
+         * Run the provider requests of task attempts on a worker thread (default true): the
+         * SDKs' CPU work then uses a second core beside intake and the store.
+         */
+        providerThread: z.boolean().default(true),
       })
       .strict()
-      .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}) }),
+      .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}), providerThread: true }),
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a lower-case name'), providerSchema),
     playbooks: z.record(z.string(), playbookSchema),
     /** Playbook used when a termination names none. */

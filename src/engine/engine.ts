@@ -7,18 +7,20 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { Provider } from '../../providers/contract.ts';
 import type { Config, RetryPolicy } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
 import type { Task, Termination } from '../domain/types.ts';
 import type { NewTask, Store } from '../store/store.ts';
+import type { AttemptRunner } from './attempts.ts';
 import type { EngineEventBus } from './events.ts';
 import { ProviderGate } from './provider-gate.ts';
-import { runAttempt } from './runner.ts';
 
 export interface EngineOptions {
   store: Store;
-  providers: Map<string, { provider: Provider; limits: Config['providers'][string]['limits'] }>;
+  /** One gate per provider, with its limits. */
+  limits: ReadonlyMap<string, Config['providers'][string]['limits']>;
+  /** Carries out the provider requests of each attempt (on this thread or a worker thread). */
+  attempts: AttemptRunner;
   engine: Config['engine'];
   events: EngineEventBus;
   logger: Logger;
@@ -50,7 +52,7 @@ export class Engine {
   constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? (() => new Date());
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    for (const [name, { limits }] of options.providers) {
+    for (const [name, limits] of options.limits) {
       this.gates.set(name, new ProviderGate(name, limits, () => this.wake()));
     }
   }
@@ -127,22 +129,17 @@ export class Engine {
 
   /** `termination` as read with the claim: what the attempt uses of it (id, subject, playbook) never changes. */
   private async execute(gate: ProviderGate, task: Task, termination: Termination | undefined): Promise<void> {
-    const { store, events, logger } = this.options;
-    const entry = this.options.providers.get(task.provider);
-    if (!entry || !termination) throw new Error(`task ${task.id} refers to a missing provider or termination`);
+    const { store, events } = this.options;
+    if (!termination) throw new Error(`task ${task.id} refers to a missing termination`);
     if (this.shutdown.signal.aborted) return;
     const started = Date.now();
     events.emit('task:started', { terminationId: task.terminationId, taskId: task.id, provider: task.provider, action: task.action, attempt: task.attempts + 1 });
-    const result = await runAttempt({
+    const result = await this.options.attempts.run({
       task,
       termination,
-      provider: entry.provider,
       worker: this.workerId,
       policy: this.options.engine.retry as RetryPolicy,
       attemptTimeoutMs: this.options.engine.attemptTimeout,
-      signal: this.shutdown.signal,
-      logger: logger.child({ terminationId: task.terminationId, taskId: task.id, provider: task.provider, action: task.action }),
-      now: this.now,
     });
     if (result.rateLimitedForMs !== null) {
       gate.pause(result.rateLimitedForMs);
@@ -214,6 +211,7 @@ export class Engine {
       const leftover = [...this.gates.values()].flatMap((g) => g.heldTaskIds());
       // Aborted attempts end at once; queued ones see the signal and return without running.
       this.shutdown.abort(new Error('shutdown'));
+      this.options.attempts.abort();
       await this.options.store.releaseTasks(this.workerId, leftover);
       this.options.logger.warn({ released: leftover.length }, 'shutdown grace over: released unfinished tasks');
       await drained;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Provider } from '../../providers/contract.ts';
 import { configSchema, type Config } from '../../src/config/schema.ts';
 import type { Task, TaskState } from '../../src/domain/types.ts';
+import { inlineAttempts } from '../../src/engine/attempts.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { EngineEventBus } from '../../src/engine/events.ts';
 import { TerminationService } from '../../src/intake/termination-service.ts';
@@ -48,7 +49,8 @@ export async function createHarness(
     engine(overrides = {}) {
       const engine = new Engine({
         store,
-        providers: new Map(providers.map((p) => [p.name, { provider: p, limits: { concurrency: 4 } }])),
+        limits: new Map(providers.map((p) => [p.name, { concurrency: 4 }])),
+        attempts: inlineAttempts(new Map(providers.map((p) => [p.name, p])), silentLogger()),
         engine: { ...parsed.engine, ...(overrides.lease ? { lease: overrides.lease } : {}), ...(overrides.shutdownGrace !== undefined ? { shutdownGrace: overrides.shutdownGrace } : {}) },
         events,
         logger: silentLogger(),

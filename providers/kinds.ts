@@ -1,0 +1,17 @@
+/**
+ * The provider kinds this build knows, without their adapters: enough to check settings
+ * and start emulators on a thread that never calls a provider (the daemon's thread when
+ * attempts run on the worker thread, `config check`). `index.ts` lists the full modules.
+ */
+import { brivoKind } from './brivo/kind.ts';
+import { caepKind } from './caep/kind.ts';
+import { googleKind } from './google/kind.ts';
+import { microsoftKind } from './microsoft/kind.ts';
+import type { ProviderKind } from './module.ts';
+import { notifyKind } from './notify/kind.ts';
+import { oktaKind } from './okta/kind.ts';
+import { scimKind } from './scim/kind.ts';
+
+export const providerKinds: ReadonlyMap<string, ProviderKind<any>> = new Map<string, ProviderKind<any>>(
+  [oktaKind as ProviderKind<any>, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind].map((k) => [k.kind, k]),
+);

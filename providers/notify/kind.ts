@@ -1,0 +1,16 @@
+/**
+ * The `notify` provider kind without its adapter: what the daemon's thread needs (config
+ * schema, emulator) when provider requests run on the attempt worker thread, so the
+ * adapter and its SDK are loaded only where they run.
+ */
+import type { ProviderKind } from '../module.ts';
+import { notifyConfigSchema, type NotifyConfig } from './config.ts';
+import { NOTIFY_SANDBOX_TOKEN, startNotifySandbox } from './sandbox.ts';
+
+export const notifyKind: ProviderKind<NotifyConfig> = {
+  kind: 'notify',
+  configSchema: notifyConfigSchema,
+  startSandbox: (options) => startNotifySandbox(options),
+  sandboxConfig: (sandbox) =>
+    notifyConfigSchema.parse({ url: `${sandbox.url}/hooks/security`, format: 'json', headers: { authorization: `Bearer ${NOTIFY_SANDBOX_TOKEN}` } }),
+};

@@ -1,0 +1,50 @@
+/**
+ * The worker thread's side of attempt-thread.ts: creates the providers from their specs,
+ * reports what they support, then runs each attempt it is sent and posts the result.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { providerModules } from '../../providers/index.ts';
+import { coerceError } from '../domain/errors.ts';
+import { createLogger } from '../telemetry/logger.ts';
+import type { AttemptThreadData, FromWorker, ToWorker } from './attempt-thread.ts';
+import { inlineAttempts } from './attempts.ts';
+import { createProviders, summarise, validateProviders } from './provider-setup.ts';
+
+const port = parentPort as MessagePort;
+const post = (message: FromWorker) => port.postMessage(message);
+const { specs, logLevel } = workerData as AttemptThreadData;
+const logger = createLogger({ level: logLevel, destination: { write: (line: string) => post({ type: 'log', line }) } });
+
+const fail = (error: unknown) => {
+  post({ type: 'failed', message: coerceError(error).message });
+  port.close();
+};
+
+try {
+  const providers = createProviders(specs, providerModules, logger);
+  const attempts = inlineAttempts(providers, logger.child({ component: 'engine' }));
+  port.on('message', (message: ToWorker) => {
+    switch (message.type) {
+      case 'validate':
+        validateProviders(providers, logger).then(() => post({ type: 'ready' }), fail);
+        return;
+      case 'run':
+        attempts.run(message.request).then(
+          (result) => post({ type: 'result', id: message.id, result }),
+          (error: unknown) => post({ type: 'crashed', id: message.id, message: coerceError(error).message }),
+        );
+        return;
+      case 'abort':
+        return attempts.abort();
+      case 'close':
+        void attempts.close().finally(() => {
+          post({ type: 'closed' });
+          port.close();
+        });
+        return;
+    }
+  });
+  post({ type: 'created', providers: summarise(providers) });
+} catch (error) {
+  fail(error);
+}

@@ -1,0 +1,56 @@
+/**
+ * Creates and validates the provider adapters from their parsed settings. The same code
+ * runs on the daemon's thread (inline attempts) and on the attempt worker thread, which
+ * receives the specs as plain data. Creating is separate from validating so the playbooks
+ * are checked against what the providers support before any provider is called.
+ */
+import type { Logger } from 'pino';
+import type { Provider } from '../../providers/contract.ts';
+import type { ProviderModule } from '../../providers/module.ts';
+import type { Config } from '../config/schema.ts';
+import { coerceError } from '../domain/errors.ts';
+import { createRequestThrottle, unthrottled } from './request-throttle.ts';
+
+export interface ProviderSpec {
+  name: string;
+  kind: string;
+  /** The provider-specific settings as the kind's schema parsed them (sandbox settings merged in). */
+  settings: unknown;
+  limits: Config['providers'][string]['limits'];
+  sandboxUrl?: string;
+}
+
+/** What the daemon's thread needs to know of a provider it does not hold: the actions its playbooks may name. */
+export interface ProviderSummary {
+  name: string;
+  kind: string;
+  actions: string[];
+}
+
+export function createProviders(specs: ProviderSpec[], modules: ReadonlyMap<string, ProviderModule<any>>, logger: Logger): Map<string, Provider> {
+  const providers = new Map<string, Provider>();
+  for (const spec of specs) {
+    const module = modules.get(spec.kind);
+    if (!module) throw new Error(`provider ${spec.name}: no provider kind ${spec.kind} in this build`);
+    const throttle = spec.limits.requestsPerSecond ? createRequestThrottle(spec.limits.requestsPerSecond) : unthrottled;
+    providers.set(spec.name, module.create(spec.settings, { name: spec.name, logger: logger.child({ provider: spec.name }), sandboxUrl: spec.sandboxUrl, throttle }));
+  }
+  return providers;
+}
+
+/** Each provider checks its credentials and reachability; the first failure names its provider. */
+export async function validateProviders(providers: ReadonlyMap<string, Provider>, logger: Logger): Promise<void> {
+  await Promise.all(
+    [...providers.values()].map(async (provider) => {
+      try {
+        await provider.validate?.({ signal: AbortSignal.timeout(30_000), logger });
+      } catch (error) {
+        throw new Error(`provider ${provider.name} (${provider.kind}) failed validation: ${coerceError(error).message}`, { cause: error });
+      }
+    }),
+  );
+}
+
+export function summarise(providers: ReadonlyMap<string, Provider>): ProviderSummary[] {
+  return [...providers.values()].map((p) => ({ name: p.name, kind: p.kind, actions: Object.keys(p.actions) }));
+}

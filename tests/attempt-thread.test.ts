@@ -1,0 +1,157 @@
+/**
+ * Attempts on the worker thread (src/engine/attempt-thread.ts) against the Okta sandbox:
+ * the same outcome as on the daemon's thread, the playbook check before validation, the
+ * worker's log lines in the daemon's log stream, aborts at shutdown, and a thread that dies.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oktaModule } from '../providers/okta/index.ts';
+import { oktaKind } from '../providers/okta/kind.ts';
+import type { RunningSandbox } from '../providers/sandbox/kit.ts';
+import { configSchema } from '../src/config/schema.ts';
+import type { Task, Termination } from '../src/domain/types.ts';
+import { startAttemptThread } from '../src/engine/attempt-thread.ts';
+import { inlineAttempts, type AttemptRequest, type AttemptRunner } from '../src/engine/attempts.ts';
+import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/engine/provider-setup.ts';
+import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
+
+let sandbox: RunningSandbox;
+let spec: ProviderSpec;
+
+beforeAll(async () => {
+  sandbox = await oktaModule.startSandbox({ autoProvision: true });
+  spec = { name: 'okta', kind: 'okta', settings: oktaKind.sandboxConfig(sandbox), limits: { concurrency: 4 }, sandboxUrl: sandbox.url };
+});
+afterAll(async () => sandbox.close());
+
+function request(action: Task['action'], email = `${randomUUID()}@example.com`, maxAttempts = 3): AttemptRequest {
+  const now = new Date();
+  const termination: Termination = {
+    id: randomUUID(),
+    source: 'admin',
+    sourceEventId: null,
+    subjectKey: `email:${email}`,
+    subject: { emails: [email] },
+    reason: null,
+    playbook: 'default',
+    state: 'running',
+    requestedAt: now,
+    effectiveAt: now,
+    revokedAt: null,
+    finishedAt: null,
+    createdBy: 'test',
+  };
+  const task: Task = {
+    id: randomUUID(),
+    terminationId: termination.id,
+    stepId: action,
+    provider: 'okta',
+    action,
+    params: {},
+    critical: true,
+    dependsOn: [],
+    notBefore: now,
+    state: 'running',
+    attempts: 0,
+    rateLimitedCount: 0,
+    nextAttemptAt: now,
+    leaseOwner: 'test',
+    leaseExpiresAt: null,
+    account: null,
+    checkpoint: null,
+    lastError: null,
+    evidence: null,
+    startedAt: now,
+    finishedAt: null,
+  } as Task;
+  return { task, termination, worker: 'test', policy: configSchema.shape.engine.parse({ retry: { maxAttempts } })!.retry, attemptTimeoutMs: 10_000 };
+}
+
+/** Masks what differs between two subjects (ids, logins, times) so two outcomes can be compared. */
+const shape = (value: unknown): unknown =>
+  JSON.parse(JSON.stringify(value), (key, v: unknown) => (['id', 'userId', 'login', 'taskId', 'startedAt', 'finishedAt', 'worker'].includes(key) ? '*' : v));
+
+describe('attempts on the worker thread', () => {
+  let thread: AttemptRunner;
+  let seen: ProviderSummary[] = [];
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
+    thread = await startAttemptThread([spec], logger, (providers) => void (seen = providers));
+  });
+  afterAll(async () => thread.close());
+
+  it('reports what the providers support before they are validated', () => {
+    expect(seen).toEqual([{ name: 'okta', kind: 'okta', actions: expect.arrayContaining(['disable_account', 'revoke_sessions']) }]);
+  });
+
+  it('carries out an attempt with the outcome the inline runner gives for the same request', async () => {
+    const viaThread = await thread.run(request('disable_account'));
+    expect(viaThread.outcome.state).toBe('succeeded');
+    expect(viaThread.attempt.finishedAt).toBeInstanceOf(Date);
+    const suspended = Object.entries(sandbox.control.snapshot().writes).filter(([k]) => k.startsWith('suspend:'));
+    expect(suspended.length).toBeGreaterThanOrEqual(1);
+
+    const inline = inlineAttempts(createProviders([spec], new Map([['okta', oktaModule]]), silentLogger()), silentLogger());
+    const onThisThread = await inline.run(request('disable_account'));
+    await inline.close();
+    expect(shape(viaThread)).toEqual(shape(onThisThread));
+  });
+
+  it("writes the worker's log lines to the daemon's log stream", async () => {
+    const failing = request('wipe_devices', undefined, 1);
+    const result = await thread.run(failing);
+    expect(result.outcome.state).toBe('failed');
+    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'task failed' && l.taskId === failing.task.id);
+    expect(line).toMatchObject({ service: 'deprovisiond', provider: 'okta', action: 'wipe_devices', terminationId: failing.termination.id });
+  });
+
+  it('abort ends the attempts in flight as a transient error that will be retried', async () => {
+    sandbox.control.setFaults({ latencyMs: 5_000 });
+    try {
+      const pending = thread.run(request('disable_account'));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      thread.abort();
+      const result = await Promise.race([pending, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 4_000))]);
+      expect(result).not.toBe('still running');
+      expect(result).toMatchObject({ outcome: { state: 'pending', error: { kind: 'transient', message: 'attempt aborted by shutdown' } } });
+    } finally {
+      sandbox.control.setFaults({ latencyMs: 0 });
+    }
+  });
+});
+
+describe('the attempt worker thread at start and when it dies', () => {
+  it('stops before validation when the playbook check refuses the providers', async () => {
+    const before = sandbox.control.snapshot().requests;
+    const refused = new Error('playbooks.default.steps[0].action: not supported');
+    await expect(startAttemptThread([spec], silentLogger(), () => {
+      throw refused;
+    })).rejects.toBe(refused);
+    expect(sandbox.control.snapshot().requests).toBe(before);
+  });
+
+  it('fails start-up naming the provider whose validation failed', async () => {
+    const wrong = { ...spec, settings: { ...(spec.settings as object), token: 'not-the-sandbox-token' } };
+    await expect(startAttemptThread([wrong], silentLogger(), () => undefined)).rejects.toThrow(/^provider okta \(okta\) failed validation/);
+  });
+
+  it('fails the attempts in flight when the thread dies, and the next attempt starts a new thread', async () => {
+    const thread = await startAttemptThread([spec], silentLogger(), () => undefined);
+    try {
+      sandbox.control.setFaults({ latencyMs: 2_000 });
+      const inFlight = thread.run(request('disable_account'));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await (thread as unknown as { worker: Worker }).worker.terminate();
+      await expect(inFlight).rejects.toThrow(/exited .* during the attempt/);
+      sandbox.control.setFaults({ latencyMs: 0 });
+      expect((await thread.run(request('disable_account'))).outcome.state).toBe('succeeded');
+    } finally {
+      sandbox.control.setFaults({ latencyMs: 0 });
+      await thread.close();
+    }
+    await expect(thread.run(request('disable_account'))).rejects.toThrow('closed');
+  });
+});

@@ -81,11 +81,11 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       const settings = parseProviderSettings(name, entry, module, options.configFile, running);
       specs.push({ name, kind: entry.kind, settings, limits: entry.limits, sandboxUrl: running?.url });
     }
+    const events = new EngineEventBus();
     const check = (providers: ProviderSummary[]) => checkPlaybooks(config, providers, options.configFile);
-    const attempts = modules ? await inlineProviders(specs, modules, logger, check, options.now) : await startAttemptThread(specs, logger, check);
+    const attempts = modules ? await inlineProviders(specs, modules, logger, check, options.now) : await startAttemptThread(specs, logger, check, events);
     cleanup.push(() => attempts.close());
 
-    const events = new EngineEventBus();
     const engine = new Engine({
       store,
       limits: new Map(specs.map((s) => [s.name, s.limits])),
@@ -179,6 +179,7 @@ function failureNotifications(config: Config, now: () => Date) {
   };
 }
 
+/** Attempts on this thread: the providers are created here, checked against the playbooks, then validated. */
 async function inlineProviders(
   specs: ProviderSpec[],
   modules: ReadonlyMap<string, ProviderModule<any>>,

@@ -13,6 +13,7 @@ import { configSchema } from '../src/config/schema.ts';
 import type { Task, Termination } from '../src/domain/types.ts';
 import { startAttemptThread } from '../src/engine/attempt-thread.ts';
 import { inlineAttempts, type AttemptRequest, type AttemptRunner } from '../src/engine/attempts.ts';
+import { EngineEventBus } from '../src/engine/events.ts';
 import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/engine/provider-setup.ts';
 import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 
@@ -139,13 +140,17 @@ describe('the attempt worker thread at start and when it dies', () => {
   });
 
   it('fails the attempts in flight when the thread dies, and the next attempt starts a new thread', async () => {
-    const thread = await startAttemptThread([spec], silentLogger(), () => undefined);
+    const events = new EngineEventBus();
+    const exits: Array<{ code: number; attemptsLost: number }> = [];
+    events.on('attempt_thread:exited', (e) => exits.push(e));
+    const thread = await startAttemptThread([spec], silentLogger(), () => undefined, events);
     try {
       sandbox.control.setFaults({ latencyMs: 2_000 });
       const inFlight = thread.run(request('disable_account'));
       await new Promise((resolve) => setTimeout(resolve, 200));
       await (thread as unknown as { worker: Worker }).worker.terminate();
       await expect(inFlight).rejects.toThrow(/exited .* during the attempt/);
+      expect(exits).toEqual([{ code: 1, attemptsLost: 1 }]);
       sandbox.control.setFaults({ latencyMs: 0 });
       expect((await thread.run(request('disable_account'))).outcome.state).toBe('succeeded');
     } finally {
@@ -153,5 +158,7 @@ describe('the attempt worker thread at start and when it dies', () => {
       await thread.close();
     }
     await expect(thread.run(request('disable_account'))).rejects.toThrow('closed');
+    // Closing is not a crash.
+    expect(exits).toHaveLength(1);
   });
 });

@@ -1,7 +1,9 @@
 // Preload for profiling a child process where --cpu-prof is not allowed (NODE_OPTIONS):
 //   NODE_OPTIONS="--import ./bench/lib/cpu-profile.mjs" CPU_PROFILE_DIR=/tmp/prof ...
-// Writes <dir>/daemon-<pid>-<thread>.cpuprofile when the process (or a worker thread, which
-// NODE_OPTIONS also preloads this into) exits; open it in Chrome DevTools.
+// Writes <dir>/daemon-<pid>-<thread>.cpuprofile when the process exits; open it in Chrome
+// DevTools. NODE_OPTIONS preloads this into worker threads too, hence the thread id; the
+// attempt worker thread is terminated at shutdown before it can write, so in practice the
+// file is the daemon's thread (-0).
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

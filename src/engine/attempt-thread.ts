@@ -13,6 +13,7 @@
 import { Worker } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
 import type { AttemptRequest, AttemptRunner } from './attempts.ts';
+import type { EngineEventBus } from './events.ts';
 import type { ProviderSpec, ProviderSummary } from './provider-setup.ts';
 import type { AttemptResult } from './runner.ts';
 
@@ -55,8 +56,9 @@ export async function startAttemptThread(
   specs: ProviderSpec[],
   logger: Logger,
   check: (providers: ProviderSummary[]) => void,
+  events?: EngineEventBus,
 ): Promise<AttemptRunner> {
-  const thread = new AttemptThread({ specs, logLevel: logger.level }, logger, check);
+  const thread = new AttemptThread({ specs, logLevel: logger.level }, logger, check, events);
   try {
     await thread.start();
   } catch (error) {
@@ -72,12 +74,14 @@ class AttemptThread implements AttemptRunner {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closing = false;
+  private validated = false;
   private readonly logStream: pino.DestinationStream;
 
   constructor(
     private readonly data: AttemptThreadData,
     private readonly logger: Logger,
-    private check: (providers: ProviderSummary[]) => void,
+    private readonly check: (providers: ProviderSummary[]) => void,
+    private readonly events?: EngineEventBus,
   ) {
     this.logStream = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]!;
   }
@@ -132,16 +136,18 @@ class AttemptThread implements AttemptRunner {
             this.logStream.write(message.line);
             return;
           case 'created':
+            // A thread started again after a crash runs the same providers: checked and
+            // validated once is enough, and a provider outage must not keep it from starting.
+            if (this.validated) return resolve();
             try {
               this.check(message.providers);
             } catch (error) {
               return reject(error);
             }
-            // A thread started again after a crash runs the same providers: checked once is enough.
-            this.check = () => undefined;
             worker.postMessage({ type: 'validate' } satisfies ToWorker);
             return;
           case 'ready':
+            this.validated = true;
             return resolve();
           case 'failed':
             return reject(new Error(message.message));
@@ -166,6 +172,7 @@ class AttemptThread implements AttemptRunner {
         for (const p of lost) p.reject(new Error(`the attempt worker thread exited (code ${code}) during the attempt`));
         if (this.closing) return;
         this.logger.error({ code, attemptsLost: lost.length }, 'attempt worker thread exited; the next attempt starts a new one');
+        this.events?.emit('attempt_thread:exited', { code, attemptsLost: lost.length });
         this.ready = null;
       });
     });

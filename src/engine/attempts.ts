@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Provider } from '../../providers/contract.ts';
 import type { RetryPolicy } from '../config/schema.ts';
 import type { Task, Termination } from '../domain/types.ts';
+import { closeProviders } from './provider-setup.ts';
 import { runAttempt, type AttemptResult } from './runner.ts';
 
 /** Everything an attempt needs besides the provider: plain data, so it can cross to a worker thread. */
@@ -41,8 +42,6 @@ export function inlineAttempts(providers: ReadonlyMap<string, Provider>, logger:
       return runAttempt({ ...request, provider, signal: shutdown.signal, logger: attemptLogger(logger, request.task), now });
     },
     abort: () => shutdown.abort(new Error('shutdown')),
-    async close() {
-      await Promise.all([...providers.values()].map(async (p) => p.close?.()));
-    },
+    close: () => closeProviders(providers),
   };
 }

@@ -29,11 +29,17 @@ export interface ProviderSummary {
 
 export function createProviders(specs: ProviderSpec[], modules: ReadonlyMap<string, ProviderModule<any>>, logger: Logger): Map<string, Provider> {
   const providers = new Map<string, Provider>();
-  for (const spec of specs) {
-    const module = modules.get(spec.kind);
-    if (!module) throw new Error(`provider ${spec.name}: no provider kind ${spec.kind} in this build`);
-    const throttle = spec.limits.requestsPerSecond ? createRequestThrottle(spec.limits.requestsPerSecond) : unthrottled;
-    providers.set(spec.name, module.create(spec.settings, { name: spec.name, logger: logger.child({ provider: spec.name }), sandboxUrl: spec.sandboxUrl, throttle }));
+  try {
+    for (const spec of specs) {
+      const module = modules.get(spec.kind);
+      if (!module) throw new Error(`provider ${spec.name}: no provider kind ${spec.kind} in this build`);
+      const throttle = spec.limits.requestsPerSecond ? createRequestThrottle(spec.limits.requestsPerSecond) : unthrottled;
+      providers.set(spec.name, module.create(spec.settings, { name: spec.name, logger: logger.child({ provider: spec.name }), sandboxUrl: spec.sandboxUrl, throttle }));
+    }
+  } catch (error) {
+    // The ones already created may hold sockets or timers.
+    void closeProviders(providers);
+    throw error;
   }
   return providers;
 }
@@ -49,6 +55,11 @@ export async function validateProviders(providers: ReadonlyMap<string, Provider>
       }
     }),
   );
+}
+
+/** Closes every provider; one that fails to close does not keep the others open. */
+export async function closeProviders(providers: ReadonlyMap<string, Provider>): Promise<void> {
+  await Promise.allSettled([...providers.values()].map(async (p) => p.close?.()));
 }
 
 export function summarise(providers: ReadonlyMap<string, Provider>): ProviderSummary[] {

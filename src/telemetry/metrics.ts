@@ -66,8 +66,15 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
   });
 
+  const attemptThreadRestarts = new Counter({
+    name: 'deprovisiond_attempt_thread_restarts_total',
+    help: 'Times the attempt worker thread ended unexpectedly (a crash, or its heap cap) and a new one was started; its attempts in flight failed and are retried.',
+    registers: [registry],
+  });
+
   sources.events.on('termination:received', (e) => received.inc({ source: e.source, duplicate: String(!e.created) }));
   sources.events.on('provider:rate_limited', (e) => rateLimited.inc({ provider: e.provider }));
+  sources.events.on('attempt_thread:exited', () => attemptThreadRestarts.inc());
   sources.events.on('task:finished', (e) => {
     duration.observe({ provider: e.provider, action: e.action }, e.durationMs / 1000);
     if (e.errorKind === 'verification') verificationFailures.inc({ provider: e.provider, action: e.action });

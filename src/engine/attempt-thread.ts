@@ -8,7 +8,8 @@
  *
  * Log lines are written by the worker's own pino (same level and redaction) and handed to
  * the daemon's log stream. If the worker thread dies, attempts in flight fail (their
- * leases then expire and the tasks are claimed again) and the next attempt starts a new one.
+ * leases then expire and the tasks are claimed again), the restart is counted in the
+ * metrics, and the next attempt starts a new thread.
  */
 import { Worker } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';

@@ -123,6 +123,8 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
       providers,
       playbooks: { bench: { steps } },
       defaultPlaybook: 'bench',
+      // Attempts on the daemon's thread instead of the worker: compares the two on one commit.
+      ...(process.env.BENCH_PROVIDER_THREAD === 'false' ? { engine: { providerThread: false } } : {}),
     };
     const file = join(dir, 'config.yaml');
     // JSON is YAML: the daemon reads it as its config file.

@@ -28,7 +28,7 @@ export interface AttemptRunner {
 }
 
 /** The bindings every attempt's log lines carry, on either thread. */
-export function attemptLogger(logger: Logger, task: Task): Logger {
+function attemptLogger(logger: Logger, task: Task): Logger {
   return logger.child({ terminationId: task.terminationId, taskId: task.id, provider: task.provider, action: task.action });
 }
 

@@ -65,7 +65,7 @@ function request(action: Task['action'], email = `${randomUUID()}@example.com`, 
     evidence: null,
     startedAt: now,
     finishedAt: null,
-  } as Task;
+  };
   return { task, termination, worker: 'test', policy: configSchema.shape.engine.parse({ retry: { maxAttempts } })!.retry, attemptTimeoutMs: 10_000 };
 }
 

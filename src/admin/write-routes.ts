@@ -4,16 +4,13 @@
  * performs the change and audits it with the caller's identity in the same transaction.
  */
 import type { Request, Response } from 'express';
-import type { Task, Termination } from '../domain/types.ts';
+import { UNRESOLVED_TERMINATION_STATES, type Task, type Termination } from '../domain/types.ts';
 import { checkPlan, toSubject } from '../intake/termination-schema.ts';
 import { ConflictError, ForbiddenError, NotFoundError, fromStore } from '../server/http-errors.ts';
 import type { AdminDeps } from './deps.ts';
 import { parse } from './parse.ts';
 import { principalOf } from './principal.ts';
 import { approveHeldBody, cancelBody, completeBody, createBody, createQuery, idempotencyKey } from './schemas.ts';
-
-/** States a termination can be cancelled from (the store's notion of open). */
-const CANCELLABLE: ReadonlyArray<Termination['state']> = ['scheduled', 'held', 'running', 'failed'];
 
 export function createTermination(deps: AdminDeps) {
   return async (req: Request, res: Response) => {
@@ -46,7 +43,7 @@ export function cancelTermination(deps: AdminDeps) {
   return async (req: Request, res: Response) => {
     const body = parse(cancelBody, req.body ?? {}, 'body');
     const termination = await requireTermination(deps, req);
-    if (!CANCELLABLE.includes(termination.state)) throw new ConflictError(`termination is ${termination.state}; it can no longer be cancelled`);
+    if (!UNRESOLVED_TERMINATION_STATES.includes(termination.state)) throw new ConflictError(`termination is ${termination.state}; it can no longer be cancelled`);
     const cancelled = await fromStore(() =>
       deps.store.cancelTermination(termination.id, principalOf(res).actor, body.reason ?? 'cancelled by operator'),
     );

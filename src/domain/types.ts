@@ -18,7 +18,11 @@ export interface Subject {
 export type TerminationSource = 'scim' | 'webhook' | 'admin';
 
 export type TerminationState = 'scheduled' | 'held' | 'running' | 'completed' | 'failed' | 'cancelled';
-export const OPEN_TERMINATION_STATES: readonly TerminationState[] = ['scheduled', 'held', 'running'];
+/**
+ * Not completed and not cancelled: a subject has at most one termination in these states
+ * (a failed one still awaits replay), so a second delivery for it finds the first.
+ */
+export const UNRESOLVED_TERMINATION_STATES: readonly TerminationState[] = ['scheduled', 'held', 'running', 'failed'];
 
 export type TaskState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 export const TERMINAL_TASK_STATES: readonly TaskState[] = ['succeeded', 'failed', 'skipped', 'cancelled'];

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable, type Transaction } from 'kysely';
-import type { JsonObject, Task, TaskAttempt, Termination, TerminationState } from '../domain/types.ts';
+import { UNRESOLVED_TERMINATION_STATES, type JsonObject, type Task, type TaskAttempt, type Termination, type TerminationState } from '../domain/types.ts';
 import { GENESIS_HASH, chainHash } from '../audit/chain.ts';
 import { parseDuration } from '../config/duration.ts';
 import { migrationProvider } from './migrations/index.ts';
@@ -74,6 +74,15 @@ function isRunnable(eb: ExpressionBuilder<AliasedTasks, 't'>) {
 }
 /** Termination states whose tasks may run. `failed` keeps running its other tasks. */
 const RUNNABLE_TERMINATION_STATES = ['scheduled', 'running', 'failed'];
+
+/**
+ * `state IN (…)` over the unresolved states written as literals, not bound parameters:
+ * SQLite uses the partial index `terminations_open_subject` (one unresolved termination
+ * per subject) only when the query repeats the index's own condition. With parameters it
+ * walked the state index over every unresolved termination instead, so each SCIM request
+ * of a burst cost more than the one before.
+ */
+const UNRESOLVED = sql<boolean>`state in (${sql.raw(UNRESOLVED_TERMINATION_STATES.map((state) => `'${state}'`).join(', '))})`;
 
 export class SqlStore implements Store {
   readonly dialect: 'sqlite' | 'postgres';
@@ -166,7 +175,7 @@ export class SqlStore implements Store {
       .selectFrom('terminations')
       .selectAll()
       .where('subject_key', '=', t.subjectKey)
-      .where('state', 'in', ['scheduled', 'held', 'running', 'failed'])
+      .where(UNRESOLVED)
       .executeTakeFirst();
     return open ? toTermination(open) : null;
   }
@@ -259,7 +268,7 @@ export class SqlStore implements Store {
       await this.hooks.lockAuditChain(trx);
       const row = await trx.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return null;
-      if (!['scheduled', 'held', 'running', 'failed'].includes(row.state)) return toTermination(row);
+      if (!UNRESOLVED_TERMINATION_STATES.includes(row.state as TerminationState)) return toTermination(row);
       const now = this.clock().getTime();
       const cancelled = await trx
         .updateTable('tasks')
@@ -306,7 +315,7 @@ export class SqlStore implements Store {
       .selectFrom('terminations')
       .selectAll()
       .where('subject_key', '=', subjectKey)
-      .where('state', 'in', ['scheduled', 'held', 'running', 'failed'])
+      .where(UNRESOLVED)
       .executeTakeFirst();
     return row ? toTermination(row) : null;
   }
@@ -671,7 +680,7 @@ export class SqlStore implements Store {
         .where('id', '=', taskId)
         .where('action', '=', 'manual')
         .where('state', '=', 'pending')
-        .where('termination_id', 'in', (eb) => eb.selectFrom('terminations').select('id').where('state', 'in', ['scheduled', 'held', 'running', 'failed']))
+        .where('termination_id', 'in', (eb) => eb.selectFrom('terminations').select('id').where('state', 'in', UNRESOLVED_TERMINATION_STATES))
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) === 0) return null;
       const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
@@ -876,7 +885,7 @@ export class SqlStore implements Store {
       // Only a prefix can go, or the chain would have holes; an open termination's entries stop it.
       let through: { seq: number; hash: string } | null = null;
       for (const entry of old) {
-        if (entry.state && ['scheduled', 'held', 'running', 'failed'].includes(entry.state)) break;
+        if (entry.state && UNRESOLVED_TERMINATION_STATES.includes(entry.state as TerminationState)) break;
         through = { seq: Number(entry.seq), hash: entry.hash };
       }
       if (!through) return { pruned: 0, throughSeq: null };

@@ -510,13 +510,14 @@ describe('limits and failures', () => {
   it('answers 503 (never 404 or 500) when the store fails (reads, writes, lists, deletes)', async () => {
     const user = await createUser();
     const directory = d.daemon.store.directory;
-    const saved = { getUser: directory.getUser, listUsers: directory.listUsers, findByUserName: directory.findByUserName };
+    const saved = { getUser: directory.getUser, listUsers: directory.listUsers, findByUserName: directory.findByUserName, createUser: directory.createUser };
     const fail = async () => {
       throw new Error('connection refused');
     };
     directory.getUser = fail;
     directory.listUsers = fail;
     directory.findByUserName = fail;
+    directory.createUser = fail;
     try {
       for (const response of [
         await d.scim('GET', `/Users/${user.id}`),

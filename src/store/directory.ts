@@ -70,7 +70,7 @@ interface DirectoryUsersTable {
 type Tables = { directory_users: DirectoryUsersTable };
 
 /** Lower-casing in JS, not SQL: SQLite's lower() only folds ASCII, so both dialects must agree on one rule. */
-const foldUserName = (userName: string) => userName.toLowerCase();
+export const foldUserName = (userName: string) => userName.toLowerCase();
 
 export class SqlSubjectDirectory implements SubjectDirectory {
   private readonly db: Kysely<Tables>;
@@ -84,17 +84,17 @@ export class SqlSubjectDirectory implements SubjectDirectory {
 
   async createUser(id: string, input: DirectoryUserInput): Promise<DirectoryUser> {
     const now = this.clock().getTime();
-    // Checked first for a clear answer; the unique index still decides a race between two creates.
-    if (await this.findByUserName(input.userName)) throw new DirectoryConflictError(input.userName);
+    // No lookup first: the unique index refuses a taken userName, and conflictOr names it.
     try {
-      await this.db
+      const row = await this.db
         .insertInto('directory_users')
         .values({ id, ...this.columns(input), version: 1, created_at: now, updated_at: now })
-        .execute();
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toUser(row);
     } catch (error) {
       throw await this.conflictOr(error, input.userName, id);
     }
-    return this.requireUser(id);
   }
 
   async getUser(id: string): Promise<DirectoryUser | null> {
@@ -123,20 +123,19 @@ export class SqlSubjectDirectory implements SubjectDirectory {
   }
 
   async replaceUser(id: string, input: DirectoryUserInput): Promise<DirectoryUser | null> {
-    const holder = await this.findByUserName(input.userName);
-    if (holder && holder.id !== id) throw new DirectoryConflictError(input.userName);
-    let updated: bigint;
+    // No lookup first: the unique index refuses a taken userName, and conflictOr names it.
+    let row: DirectoryUsersTable | undefined;
     try {
-      const result = await this.db
+      row = await this.db
         .updateTable('directory_users')
         .set((eb) => ({ ...this.columns(input), version: eb('version', '+', 1), updated_at: this.clock().getTime() }))
         .where('id', '=', id)
+        .returningAll()
         .executeTakeFirst();
-      updated = result.numUpdatedRows;
     } catch (error) {
       throw await this.conflictOr(error, input.userName, id);
     }
-    return Number(updated) === 0 ? null : this.requireUser(id);
+    return row ? toUser(row) : null;
   }
 
   async deleteUser(id: string): Promise<boolean> {
@@ -182,12 +181,6 @@ export class SqlSubjectDirectory implements SubjectDirectory {
   private async conflictOr(error: unknown, userName: string, id: string): Promise<unknown> {
     const holder = await this.findByUserName(userName).catch(() => null);
     return holder && holder.id !== id ? new DirectoryConflictError(userName) : error;
-  }
-
-  private async requireUser(id: string): Promise<DirectoryUser> {
-    const user = await this.getUser(id);
-    if (!user) throw new Error(`directory entry ${id} vanished right after its write`);
-    return user;
   }
 }
 

@@ -43,32 +43,37 @@ function contextOf(ctx: unknown): ScimContext {
 }
 
 /**
- * Runs a handler and turns every failure into a SCIMMY error with the right status.
- * SCIMMY answers any other exception from a handler with 404 "not found" (400 for a
- * TypeError): a store outage would look like a missing user, and a client that trusts
- * that 404 (Entra re-creates the user) would act on it. A store outage answers 503
- * (through the router, see StoreUnavailableError); other unknown failures answer 500.
+ * Every failure of a SCIM handler as a SCIMMY error with the right status. SCIMMY answers
+ * any other exception from a handler with 404 "not found" (400 for a TypeError): a store
+ * outage would look like a missing user, and a client that trusts that 404 (Entra
+ * re-creates the user) would act on it. A store outage answers 503 (through the router,
+ * see StoreUnavailableError); other unknown failures answer 500.
  */
+export function toScimError(error: unknown, context: ScimContext): SCIMMY.Types.SCIMError {
+  if (error instanceof SCIMMY.Types.Error) return error;
+  if (error instanceof UserNotFoundError) return scimError(404, null, error.message);
+  if (error instanceof DirectoryConflictError) return scimError(409, 'uniqueness', 'userName is already taken (compared case-insensitively)');
+  if (error instanceof InvalidFilterError) return scimError(400, 'invalidFilter', error.message);
+  if (error instanceof TooManyToFilterError) return scimError(400, 'tooMany', error.message);
+  if (error instanceof InvalidSubjectError) return scimError(400, 'invalidValue', error.message);
+  if (error instanceof StoreUnavailableError) {
+    // SCIMMY builds no 503 body (its list of statuses stops at 501): it answers this 500,
+    // and the router rewrites it to 503 with Retry-After, because the request is marked here.
+    context.storeUnavailable?.();
+    context.logger.error({ err: coerceError(error.cause), actor: context.actor, method: context.method }, 'SCIM request failed: store unavailable');
+    return scimError(500, null, STORE_UNAVAILABLE_DETAIL);
+  }
+  context.logger.error({ err: coerceError(error), actor: context.actor, method: context.method }, 'SCIM request failed');
+  return scimError(500, null, 'the request could not be completed; retry it');
+}
+
+/** Runs a handler with its failures turned into SCIMMY errors (toScimError). */
 async function guarded<T>(ctx: unknown, run: (context: ScimContext) => Promise<T>): Promise<T> {
   const context = contextOf(ctx);
   try {
     return await run(context);
   } catch (error) {
-    if (error instanceof SCIMMY.Types.Error) throw error;
-    if (error instanceof UserNotFoundError) throw scimError(404, null, error.message);
-    if (error instanceof DirectoryConflictError) throw scimError(409, 'uniqueness', 'userName is already taken (compared case-insensitively)');
-    if (error instanceof InvalidFilterError) throw scimError(400, 'invalidFilter', error.message);
-    if (error instanceof TooManyToFilterError) throw scimError(400, 'tooMany', error.message);
-    if (error instanceof InvalidSubjectError) throw scimError(400, 'invalidValue', error.message);
-    if (error instanceof StoreUnavailableError) {
-      // SCIMMY builds no 503 body (its list of statuses stops at 501): it answers this 500,
-      // and the router rewrites it to 503 with Retry-After, because the request is marked here.
-      context.storeUnavailable?.();
-      context.logger.error({ err: coerceError(error.cause), actor: context.actor, method: context.method }, 'SCIM request failed: store unavailable');
-      throw scimError(500, null, STORE_UNAVAILABLE_DETAIL);
-    }
-    context.logger.error({ err: coerceError(error), actor: context.actor, method: context.method }, 'SCIM request failed');
-    throw scimError(500, null, 'the request could not be completed; retry it');
+    throw toScimError(error, context);
   }
 }
 

@@ -14,7 +14,9 @@ import { TokenSet, bearerToken } from '../../server/tokens.ts';
 import type { Store } from '../../store/store.ts';
 import type { TerminationService } from '../termination-service.ts';
 import { normaliseScimBody } from './normalise.ts';
-import { STORE_UNAVAILABLE_DETAIL, applyServiceProviderConfig, declareScimResources, type ScimContext } from './resources.ts';
+import { activeOnlyPatch, userIdOf } from './active-patch.ts';
+import { STORE_UNAVAILABLE_DETAIL, applyServiceProviderConfig, declareScimResources, toScimError, type ScimContext } from './resources.ts';
+import { toScimUser } from './user-mapping.ts';
 import { ScimUserService } from './user-service.ts';
 
 export interface ScimRouterOptions {
@@ -60,19 +62,21 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     return actor;
   };
 
+  const contextFor = (req: Request): ScimContext => ({
+    users,
+    logger,
+    actor: authenticate(req),
+    method: req.method,
+    // A 299 warning: the response body stays the plain resource clients expect.
+    warn: (notice) => req.res?.setHeader('Warning', `299 deprovisiond ${JSON.stringify(notice)}`),
+    storeUnavailable: () => storeOutages.add(req),
+  });
+
   const scimmy = new SCIMMYRouters({
     type: 'bearer',
     // Already checked in front; kept as the router's own gate (and the id /Me would use).
     handler: (req) => authenticate(req),
-    context: (req): ScimContext => ({
-      users,
-      logger,
-      actor: authenticate(req),
-      method: req.method,
-      // A 299 warning: the response body stays the plain resource clients expect.
-      warn: (notice) => req.res?.setHeader('Warning', `299 deprovisiond ${JSON.stringify(notice)}`),
-      storeUnavailable: () => storeOutages.add(req),
-    }),
+    context: contextFor,
   });
   applyServiceProviderConfig();
 
@@ -143,6 +147,23 @@ export function createScimRouter(options: ScimRouterOptions): Router {
       return send(body);
     };
     next();
+  });
+  // Deactivation and rehire without SCIMMY's round trips (see active-patch.ts); answered
+  // as scimmy-routers answers a PATCH, and its failures as SCIMMY's would be.
+  router.use(async (req, res, next) => {
+    const id = req.method === 'PATCH' ? userIdOf(req.path) : null;
+    const active = id === null ? null : activeOnlyPatch(req.body, req.query);
+    if (id === null || active === null) return next();
+    const context = contextFor(req);
+    try {
+      const user = await users.setActive(id, active, context);
+      // Set as scimmy-routers sets it for each request: the base of meta.location.
+      SCIMMY.Resources.User.basepath(req.baseUrl);
+      res.status(200).type(SCIM_CONTENT_TYPE).send(new SCIMMY.Schemas.User(toScimUser(user), 'out', SCIMMY.Resources.User.basepath() as string));
+    } catch (error) {
+      const failure = toScimError(error, context);
+      res.status(failure.status).type(SCIM_CONTENT_TYPE).send(new SCIMMY.Messages.Error(failure));
+    }
   });
   router.use(scimmy as unknown as Router);
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { InvalidSubjectError, subjectKey } from '../../domain/subject.ts';
 import type { Subject } from '../../domain/types.ts';
-import { DirectoryConflictError, type DirectoryUser, type DirectoryUserInput, type SubjectDirectory } from '../../store/directory.ts';
+import { DirectoryConflictError, foldUserName, type DirectoryUser, type DirectoryUserInput, type SubjectDirectory } from '../../store/directory.ts';
 import type { Store } from '../../store/store.ts';
 import { UnknownPlaybookError, type TerminationService } from '../termination-service.ts';
 import { indexedLookups, matchesFilter, type FilterNode } from './filter.ts';
@@ -113,10 +113,27 @@ export class ScimUserService {
   /** PUT, and PATCH (SCIMMY hands over the whole patched resource): compared with the stored state. */
   async replace(id: string, update: UserUpdate, caller: ScimCaller): Promise<DirectoryUser> {
     const stored = await this.get(id);
-    const next: DirectoryUserInput = { ...update, active: update.active ?? stored.active };
-    // A rename onto a taken userName is refused before anything starts (replaceUser checks again).
-    const holder = await this.directory.findByUserName(next.userName);
-    if (holder && holder.id !== id) throw new DirectoryConflictError(next.userName);
+    return this.apply(stored, { ...update, active: update.active ?? stored.active }, caller);
+  }
+
+  /**
+   * A PATCH whose only operation sets `active` (what Okta and Entra send to deactivate and
+   * rehire): the stored entry with that one attribute changed, as SCIMMY's PatchOp would
+   * leave it, through the same path as replace().
+   */
+  async setActive(id: string, active: boolean, caller: ScimCaller): Promise<DirectoryUser> {
+    const stored = await this.get(id);
+    const { userName, externalId, managerId, attributes } = stored;
+    return this.apply(stored, { userName, externalId, managerId, active, attributes: { ...attributes, active } }, caller);
+  }
+
+  private async apply(stored: DirectoryUser, next: DirectoryUserInput, caller: ScimCaller): Promise<DirectoryUser> {
+    // A rename onto a taken userName is refused before anything starts (the unique index
+    // decides a race). An unchanged userName is this entry's own: nothing to look up.
+    if (foldUserName(next.userName) !== foldUserName(stored.userName)) {
+      const holder = await this.directory.findByUserName(next.userName);
+      if (holder && holder.id !== stored.id) throw new DirectoryConflictError(next.userName);
+    }
     if (stored.active && !next.active) {
       // No transaction spans the termination and the directory row, so the termination is
       // written FIRST. If the directory write below fails, the client gets a 5xx and
@@ -124,14 +141,14 @@ export class ScimUserService {
       // same source event id (the entry's version did not move) and finds the termination
       // (created: false). Nothing is lost and nothing is doubled. The other order could
       // lose the termination: a retry would see the entry already inactive and do nothing.
-      await this.terminate(stored, next, `SCIM ${caller.method} active=false`, `Users/${id}/deactivated@v${stored.version}`, caller);
+      await this.terminate(stored, next, `SCIM ${caller.method} active=false`, `Users/${stored.id}/deactivated@v${stored.version}`, caller);
     } else if (!stored.active && next.active) {
       // Cancelled first for the same reason: a failed directory write leaves the entry
       // inactive, so the client's retry comes back here and finds nothing left to cancel.
       await this.cancelNotStarted(stored, caller);
     }
-    const updated = await this.directory.replaceUser(id, next);
-    if (!updated) throw new UserNotFoundError(id);
+    const updated = await this.directory.replaceUser(stored.id, next);
+    if (!updated) throw new UserNotFoundError(stored.id);
     return updated;
   }
 

@@ -1,7 +1,7 @@
 /**
  * Intake: autocannon sends SCIM PATCH active=false, each for a distinct pre-created user,
  * for a fixed time with a fixed number of connections; once against the daemon (engine
- * running, SQLite synchronous=FULL: every 2xx is on disk) and once against a bare
+ * running, every 2xx is on disk: the WAL is synced after each commit) and once against a bare
  * scimmy-routers server with an in-memory store (bench/bare-scimmy.ts), the framework's
  * ceiling. Both servers run in their own process.
  */
@@ -189,7 +189,7 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
     ],
     notes: [
       `autocannon, ${options.connections} connections, ${options.durationS} s, PATCH active=false for a distinct pre-created user per request`,
-      'requests/s counts 2xx answers; the daemon runs its engine (sandbox providers without latency) and answers only after the SQLite commit (WAL, synchronous=FULL)',
+      'requests/s counts 2xx answers; the daemon runs its engine (sandbox providers without latency) and answers only after the SQLite commit and its WAL sync',
       'the bare server runs first, then the daemon, each in its own process; users are seeded before the clock starts',
     ],
   };

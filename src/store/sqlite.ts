@@ -1,7 +1,8 @@
 /**
- * The embedded default: one process, one SQLite file in WAL mode with synchronous=FULL,
- * so a commit is on disk before intake answers 2xx. Transactions share commits (one fsync
- * per event-loop turn, see sqlite-group-commit.ts).
+ * The embedded default: one process, one SQLite file in WAL mode; a commit is on disk
+ * before intake answers 2xx. Transactions share commits (one per event-loop turn), and the
+ * group-commit driver syncs the WAL off the main thread (see sqlite-group-commit.ts): it
+ * lowers the synchronous=FULL set here to NORMAL because it does FULL's sync itself.
  */
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, type SqliteDatabase } from 'kysely';

@@ -1,14 +1,16 @@
 /**
  * Group commit: transactions of one event-loop turn share one COMMIT, and none of them
- * resolves before that COMMIT is done; a failing transaction takes only its own writes
- * back; a COMMIT that fails rejects every transaction of its group.
+ * resolves before that COMMIT is done and the WAL synced after it; a failing transaction
+ * takes only its own writes back; a COMMIT or a sync that fails rejects every transaction
+ * of its group.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openSqliteDatabase, withStatementCache } from '../../src/store/sqlite.ts';
 import { GroupCommitSqliteDialect } from '../../src/store/sqlite-group-commit.ts';
 
@@ -43,6 +45,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   reader.close();
   await db.destroy();
   rmSync(dir, { recursive: true, force: true });
@@ -113,5 +116,65 @@ describe('SQLite group commit', () => {
     // Reopen so afterEach can destroy it again.
     sqlite = openSqliteDatabase(join(dir, 'db.sqlite'));
     db = new Kysely<Db>({ dialect: new GroupCommitSqliteDialect(sqlite, withStatementCache(sqlite)) });
+  });
+
+  describe('the WAL sync, off the main thread', () => {
+    /** FileHandle's prototype, whose datasync the driver calls on the WAL. */
+    async function fileHandlePrototype(): Promise<{ datasync(): Promise<void> }> {
+      const file = join(dir, 'probe');
+      writeFileSync(file, '');
+      const handle = await open(file, 'r');
+      await handle.close();
+      return Object.getPrototypeOf(handle) as { datasync(): Promise<void> };
+    }
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+    it('runs in WAL mode with synchronous=NORMAL: the driver syncs the WAL itself', () => {
+      expect(sqlite.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(sqlite.pragma('synchronous', { simple: true })).toBe(1);
+    });
+
+    it('resolves no write before a WAL sync that started after its COMMIT has finished', async () => {
+      const prototype = await fileHandlePrototype();
+      const datasync = prototype.datasync;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const files: string[] = [];
+      const synced = vi.spyOn(prototype, 'datasync').mockImplementation(async function (this: { fd: number }) {
+        files.push(readlinkSync(`/proc/self/fd/${this.fd}`));
+        await gate;
+        return datasync.call(this);
+      });
+      let resolved = false;
+      const write = db.insertInto('item').values({ id: 1, parent_id: null, name: 'waits' }).execute().then(() => (resolved = true));
+      for (let n = 0; n < 20 && synced.mock.calls.length === 0; n += 1) await turn();
+      // Committed (another connection sees it) and being synced, but not yet answered.
+      expect(commits).toBe(1);
+      expect(committedNames()).toEqual(['waits']);
+      expect(synced).toHaveBeenCalledTimes(1);
+      await turn();
+      expect(resolved).toBe(false);
+      // A group committed while that sync runs waits for the next one.
+      const next = db.insertInto('item').values({ id: 2, parent_id: null, name: 'next' }).execute();
+      for (let n = 0; n < 20 && commits < 2; n += 1) await turn();
+      expect(commits).toBe(2);
+      release();
+      await Promise.all([write, next]);
+      expect(resolved).toBe(true);
+      expect(synced).toHaveBeenCalledTimes(2);
+      expect(files).toEqual([`${sqlite.name}-wal`, `${sqlite.name}-wal`]);
+    });
+
+    it('rejects the writes of a group whose WAL sync fails, and keeps working after it', async () => {
+      const prototype = await fileHandlePrototype();
+      vi.spyOn(prototype, 'datasync').mockRejectedValueOnce(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      const results = await Promise.allSettled([
+        db.insertInto('item').values({ id: 1, parent_id: null, name: 'a' }).execute(),
+        db.transaction().execute((trx) => trx.insertInto('item').values({ id: 2, parent_id: null, name: 'b' }).execute()),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      expect(String((results[0] as PromiseRejectedResult).reason)).toContain('EIO');
+      await db.insertInto('item').values({ id: 3, parent_id: null, name: 'c' }).execute();
+    });
   });
 });

@@ -3,7 +3,7 @@
  * Which bodies take that path, and a differential check: the same changes sent in a form
  * only SCIMMY serves give the same answers, directory entries, terminations and audit.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { activeOnlyPatch, userIdOf } from '../src/intake/scim/active-patch.ts';
 import { ScimUserService } from '../src/intake/scim/user-service.ts';
 import { ENTERPRISE, PATCH_OP, USER_SCHEMA, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
@@ -52,11 +52,10 @@ describe('the same change through SCIMMY and without it', () => {
   let d: ScimTestDaemon;
   let counter = 0;
 
+  // The returned function is vitest's teardown for this suite.
   beforeAll(async () => {
     d = await startScimDaemon();
-  });
-  afterAll(async () => {
-    await d?.stop();
+    return () => d.stop();
   });
 
   /** The same user twice, told apart only by the userName (which externalId and emails repeat). */

@@ -12,12 +12,9 @@
  * a query (`attributes`, `excludedAttributes`), goes to SCIMMY unchanged.
  */
 import SCIMMY from 'scimmy';
+import { record } from './user-mapping.ts';
 
 const PATCH_OP_URN = SCIMMY.Messages.PatchOp.id;
-
-function plainObject(value: unknown): Record<string, unknown> | null {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
-}
 
 function onlyKeys(object: Record<string, unknown>, allowed: readonly string[]): boolean {
   return Object.keys(object).every((key) => allowed.includes(key));
@@ -26,15 +23,15 @@ function onlyKeys(object: Record<string, unknown>, allowed: readonly string[]): 
 /** The `active` value such a PATCH sets, or null when the request is any other (SCIMMY serves it). */
 export function activeOnlyPatch(body: unknown, query: object): boolean | null {
   if (Object.keys(query).length > 0) return null;
-  const message = plainObject(body);
+  const message = record(body);
   if (!message || !onlyKeys(message, ['schemas', 'Operations'])) return null;
   const { schemas, Operations: operations } = message;
   if (!Array.isArray(schemas) || schemas.length !== 1 || schemas[0] !== PATCH_OP_URN) return null;
   if (!Array.isArray(operations) || operations.length !== 1) return null;
-  const operation = plainObject(operations[0]);
+  const operation = record(operations[0]);
   if (!operation || !onlyKeys(operation, ['op', 'path', 'value']) || typeof operation.op !== 'string' || operation.op.toLowerCase() !== 'replace') return null;
   if (operation.path !== undefined) return operation.path === 'active' && typeof operation.value === 'boolean' ? operation.value : null;
-  const value = plainObject(operation.value);
+  const value = record(operation.value);
   return value && onlyKeys(value, ['active']) && typeof value.active === 'boolean' ? value.active : null;
 }
 

@@ -81,7 +81,8 @@ async function guarded<T>(ctx: unknown, run: (context: ScimContext) => Promise<T
  * SCIMMY's User resource with our own list read. SCIMMY's ListResponse re-slices a page
  * it is given (a page from the database would lose items for 1 < startIndex <= count) and
  * cannot be told the total, so lists are paged and counted here; single reads, writes,
- * PATCH and DELETE go through SCIMMY unchanged.
+ * PATCH and DELETE go through SCIMMY unchanged (except the PATCH that only sets `active`,
+ * served by the router without SCIMMY: see active-patch.ts).
  */
 class DirectoryUserResource extends SCIMMY.Resources.User {
   override async read<T = unknown>(ctx?: T): Promise<any> {

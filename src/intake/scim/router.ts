@@ -2,7 +2,8 @@
  * The SCIM 2.0 service provider (RFC 7643/7644) at /scim/v2, on scimmy + scimmy-routers.
  * In front of the SCIMMY router, in this order: bearer-token auth (before any body is
  * read), the JSON body parser with the configured size limit, the string-boolean repair
- * for Entra, and stable numeric paging parameters. Every error answers a SCIM error body.
+ * for Entra, stable numeric paging parameters, and the PATCH that only sets `active`
+ * (answered here, see active-patch.ts). Every error answers a SCIM error body.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';

@@ -20,7 +20,8 @@ function plain(value: unknown): JsonObject {
   return JSON.parse(JSON.stringify(value ?? {})) as JsonObject;
 }
 
-function record(value: unknown): Record<string, unknown> | null {
+/** The value as a JSON object, or null for anything else (arrays included). */
+export function record(value: unknown): Record<string, unknown> | null {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
 }
 

@@ -452,13 +452,17 @@ export class SqlStore implements Store {
         })
         .where('id', 'in', ids)
         .execute();
+      const rows = await trx.selectFrom('tasks').selectAll().where('id', 'in', ids).orderBy('due_at').execute();
+      // The state test is an expression so that no index serves it: given `state = ?` beside
+      // the ids, SQLite (without statistics) walked the state index through every scheduled
+      // termination on each claim, 0.3 to 0.5 ms with a few thousand waiting; by primary key
+      // it reads only the claimed tasks' terminations.
       await trx
         .updateTable('terminations')
         .set({ state: 'running', updated_at: now })
-        .where('state', '=', 'scheduled')
-        .where('id', 'in', (eb) => eb.selectFrom('tasks').select('termination_id').where('id', 'in', ids))
+        .where('id', 'in', [...new Set(rows.map((row) => row.termination_id))])
+        .where(sql<string>`${sql.ref('state')} || ''`, '=', 'scheduled')
         .execute();
-      const rows = await trx.selectFrom('tasks').selectAll().where('id', 'in', ids).orderBy('due_at').execute();
       return this.withDependencies(trx, rows);
     });
   }

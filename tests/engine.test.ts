@@ -132,6 +132,23 @@ describe('Engine', () => {
     expect((await harness.store.getTermination(termination.id))?.state).toBe('completed');
   });
 
+  it('starts the attempts of a pass longest first, by how long that provider action took before', async () => {
+    const quick = new FakeProvider('quick', ['revoke_sessions']);
+    const slow = new FakeProvider('slow', ['deactivate_badge']).script('deactivate_badge', { kind: 'hang', ms: 80 }, { kind: 'hang', ms: 80 });
+    harness = await createHarness([quick, slow], {
+      playbooks: { default: { steps: [{ id: 'revoke', provider: 'quick', action: 'revoke_sessions' }, { id: 'badge', provider: 'slow', action: 'deactivate_badge' }] } },
+    });
+    const started: string[] = [];
+    harness.events.on('task:started', (e) => started.push(e.provider));
+    harness.engine().start();
+    for (const name of ['first', 'second']) {
+      const { termination } = await harness.service.submit({ source: 'admin', subject: subject(name), actor: 'test' });
+      await harness.waitForTasks(termination.id, allIn('succeeded'));
+    }
+    // Nothing measured yet: claim order (the providers' order). Then the slow action first.
+    expect(started).toEqual(['quick', 'slow', 'slow', 'quick']);
+  });
+
   it('respects dependencies and delays', async () => {
     const idp = new FakeProvider('idp', ['disable_account', 'transfer_files', 'delete_account']);
     harness = await createHarness([idp], {

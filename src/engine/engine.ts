@@ -11,6 +11,7 @@ import type { Config, RetryPolicy } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
 import type { Task, Termination } from '../domain/types.ts';
 import type { NewTask, Store } from '../store/store.ts';
+import { AttemptDurations } from './attempt-durations.ts';
 import type { AttemptRunner } from './attempts.ts';
 import type { EngineEventBus } from './events.ts';
 import { ProviderGate } from './provider-gate.ts';
@@ -48,6 +49,7 @@ export class Engine {
   private heartbeat: NodeJS.Timeout | null = null;
   private unsubscribe: Array<() => void> = [];
   private inFlight = new Set<Promise<void>>();
+  private readonly durations = new AttemptDurations();
 
   constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? (() => new Date());
@@ -100,22 +102,24 @@ export class Engine {
   }
 
   /**
-   * Claims for every provider with room at once: on SQLite the claims share one commit,
-   * on PostgreSQL they run on separate connections; either way no provider's tasks wait
-   * for another provider's claim.
+   * Claims for every provider with room at once (on SQLite the claims share one commit, on
+   * PostgreSQL they run on separate connections), reads their terminations in one query,
+   * then starts the attempts longest first (attempt-durations.ts).
    */
   private async claimAndDispatch(): Promise<void> {
     const now = this.now();
-    await Promise.all(
+    const claimed = await Promise.all(
       [...this.gates].map(async ([name, gate]) => {
         const capacity = gate.capacity();
-        if (capacity === 0 || !this.running) return;
+        if (capacity === 0 || !this.running) return [];
         const tasks = await this.options.store.claimDueTasks({ worker: this.workerId, provider: name, now, leaseMs: this.options.engine.lease, limit: capacity });
-        if (tasks.length === 0) return;
-        const terminations = await this.options.store.getTerminations([...new Set(tasks.map((t) => t.terminationId))]);
-        for (const task of tasks) this.dispatch(gate, task, terminations.get(task.terminationId));
+        return tasks.map((task) => ({ gate, task }));
       }),
     );
+    const batch = claimed.flat();
+    if (batch.length === 0) return;
+    const terminations = await this.options.store.getTerminations([...new Set(batch.map(({ task }) => task.terminationId))]);
+    for (const { gate, task } of this.durations.longestFirst(batch)) this.dispatch(gate, task, terminations.get(task.terminationId));
   }
 
   private dispatch(gate: ProviderGate, task: Task, termination: Termination | undefined): void {
@@ -141,6 +145,7 @@ export class Engine {
       policy: this.options.engine.retry as RetryPolicy,
       attemptTimeoutMs: this.options.engine.attemptTimeout,
     });
+    if (result.outcome.state === 'succeeded') this.durations.record(task.provider, task.action, Date.now() - started);
     if (result.rateLimitedForMs !== null) {
       gate.pause(result.rateLimitedForMs);
       events.emit('provider:rate_limited', { provider: task.provider, retryAfterMs: result.rateLimitedForMs });

@@ -1,9 +1,13 @@
 /**
- * The store's lookups of a subject's unresolved termination use the partial unique index
- * that guarantees there is at most one. SQLite picks a partial index only when the query
- * repeats the index's condition with the same literals; with bound parameters it walked
- * every unresolved termination instead, which made each request of an intake burst cost
- * more than the one before. Checked on the SQL text the store actually runs.
+ * Statements whose plan SQLite (without statistics) got wrong, each of which then walked
+ * every waiting termination, so that each request or claim of a burst cost more than the
+ * one before. Checked on the SQL text the store actually runs.
+ * - The lookups of a subject's unresolved termination use the partial unique index that
+ *   guarantees there is at most one. SQLite picks a partial index only when the query
+ *   repeats the index's condition with the same literals; with bound parameters it walked
+ *   the state index instead.
+ * - A claim marks its tasks' terminations running by primary key, not through the state
+ *   index.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,4 +62,19 @@ it('finds a subject’s unresolved termination through the partial index, on cre
   expect(planOf(lookups[0]!)).toContain('USING INDEX terminations_open_subject');
   // And the index still answers the question: the open termination is found.
   expect((await store.findOpenTermination(termination.subjectKey))?.id).toBe(termination.id);
+});
+
+it('marks a claim’s terminations running by primary key, not by walking the scheduled ones', async () => {
+  const now = Date.now();
+  const waiting = [newTermination(now), newTermination(now)];
+  for (const termination of waiting) await store.createTermination(termination, [newTask('disable', { notBefore: new Date(now) })]);
+  prepared.length = 0;
+  const claimed = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: 60_000, limit: 1 });
+
+  const updates = [...new Set(prepared.filter((source) => source.startsWith('update "terminations"')))];
+  expect(updates).toHaveLength(1);
+  expect(planOf(updates[0]!)).toMatch(/^SEARCH terminations USING INDEX sqlite_autoindex_terminations_1 \(id=\?\)$/);
+  // And only the claimed task's termination changed.
+  const states = await Promise.all(waiting.map(async (t) => [t.id, (await store.getTermination(t.id))!.state]));
+  expect(Object.fromEntries(states)).toEqual(Object.fromEntries(waiting.map((t) => [t.id, t.id === claimed[0]!.terminationId ? 'running' : 'scheduled'])));
 });

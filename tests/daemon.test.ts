@@ -57,19 +57,33 @@ describe('daemon', () => {
   it('reports a verified termination in the metrics', async () => {
     const { termination } = await daemon.terminations.submit({ source: 'admin', subject: { userName: 'grace@example.com', emails: [] }, actor: 'test' });
     await pollUntil(async () => (await daemon.store.getTermination(termination.id))?.state === 'completed', () => 'termination did not complete', 10_000);
-    const res = await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    expect(res.status).toBe(200);
-    const text = await res.text();
-    expect(text).toMatch(/deprovisiond_terminations_received_total\{source="admin",duplicate="false"\} 1/);
-    expect(text).toMatch(/deprovisiond_tasks_finished_total\{provider="okta",action="revoke_sessions",outcome="succeeded"\} 1/);
-    expect(text).toMatch(/deprovisiond_tasks_finished_total\{provider="okta",action="disable_account",outcome="succeeded"\} 1/);
-    expect(text).toMatch(/deprovisiond_time_to_revoke_seconds_count 1/);
-    expect(text).toMatch(/deprovisiond_task_attempt_duration_seconds_count\{provider="okta",action="disable_account"\} 1/);
-    expect(text).toMatch(/deprovisiond_terminations\{state="completed"\} 1/);
-    expect(text).toMatch(/deprovisiond_pending_tasks 0/);
-    expect(text).toMatch(/deprovisiond_failed_unresolved_tasks 0/);
-    expect(text).toMatch(/deprovisiond_oldest_pending_task_age_seconds 0/);
-    expect(text).toMatch(/deprovisiond_queue_depth\{provider="okta"\} 0/);
+    const expected = [
+      /deprovisiond_terminations_received_total\{source="admin",duplicate="false"\} 1/,
+      /deprovisiond_tasks_finished_total\{provider="okta",action="revoke_sessions",outcome="succeeded"\} 1/,
+      /deprovisiond_tasks_finished_total\{provider="okta",action="disable_account",outcome="succeeded"\} 1/,
+      /deprovisiond_time_to_revoke_seconds_count 1/,
+      /deprovisiond_task_attempt_duration_seconds_count\{provider="okta",action="disable_account"\} 1/,
+      /deprovisiond_terminations\{state="completed"\} 1/,
+      /deprovisiond_pending_tasks 0/,
+      /deprovisiond_failed_unresolved_tasks 0/,
+      /deprovisiond_oldest_pending_task_age_seconds 0/,
+      /deprovisiond_queue_depth\{provider="okta"\} 0/,
+    ];
+    // A write is visible to reads as soon as it commits; the engine counts a finished task
+    // once the WAL sync after that commit is done too, a moment later. So the metrics are
+    // read until they show everything (bounded), and each line is then asserted on its own.
+    let text = '';
+    await pollUntil(
+      async () => {
+        const res = await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+        expect(res.status).toBe(200);
+        text = await res.text();
+        return expected.every((line) => line.test(text));
+      },
+      () => 'the metrics did not show the verified termination',
+      5_000,
+    ).catch(() => undefined);
+    for (const line of expected) expect(text).toMatch(line);
   });
 
   it('redacts secrets that reach a log call', () => {

@@ -151,12 +151,15 @@ export class SqlStore implements Store {
     }
   }
 
-  /** Counted inside the creating transaction; on PostgreSQL two racing creations may both pass at the edge. */
+  /**
+   * Counted inside the creating transaction; on PostgreSQL two racing creations may both pass
+   * at the edge. Counts no further than `max`: in the burst the brake is for, counting the
+   * whole window made each new termination cost more than the one before.
+   */
   private async brakeEngaged(trx: Tx, brake: { max: number; since: Date }): Promise<boolean> {
     const row = await trx
-      .selectFrom('terminations')
+      .selectFrom((eb) => eb.selectFrom('terminations').select('id').where('requested_at', '>=', brake.since.getTime()).limit(brake.max).as('recent'))
       .select((eb) => eb.fn.countAll<number>().as('count'))
-      .where('requested_at', '>=', brake.since.getTime())
       .executeTakeFirst();
     return Number(row?.count ?? 0) >= brake.max;
   }

@@ -237,6 +237,22 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect((await store.stats(new Date(now))).tasks.reduce((n, t) => n + t.count, 0)).toBe(2);
       });
 
+      it('holds a new termination once `max` were requested in the brake window, counting only inside it', async () => {
+        const brake = { max: 3, since: new Date(now - MINUTE) };
+        // One before the window does not count; two inside it leave room for a third.
+        await store.createTermination(newTermination(now - HOUR), [newTask('disable')]);
+        for (let i = 0; i < 2; i += 1) await store.createTermination(newTermination(now), [newTask('disable')]);
+        const third = await store.createTermination(newTermination(now), [newTask('disable')], { brake, onHeld: [newTask('notify')] });
+        expect(third.termination.state).toBe('scheduled');
+        expect(await store.listTasks(third.termination.id)).toHaveLength(1);
+        // Three inside it now: the next ones are held, with the tasks for a held termination added.
+        for (let i = 0; i < 2; i += 1) {
+          const held = await store.createTermination(newTermination(now), [newTask('disable')], { brake, onHeld: [newTask('notify')] });
+          expect(held.termination.state).toBe('held');
+          expect((await store.listTasks(held.termination.id)).map((t) => t.stepId).sort()).toEqual(['disable', 'notify']);
+        }
+      });
+
       it('lets exactly one of several concurrent deliveries of one event through', async () => {
         const replicas = await db.replicas(6);
         const sourceEventId = uid('evt');

@@ -135,9 +135,8 @@ export class SqlStore implements Store {
         const existing = await this.findDuplicate(trx, termination);
         if (existing) return { termination: existing, created: false };
         const held = options.brake ? await this.brakeEngaged(trx, options.brake) : false;
-        await this.insertTermination(trx, held ? { ...termination, state: 'held' } : termination, held ? [...tasks, ...(options.onHeld ?? [])] : tasks);
+        const created = await this.insertTermination(trx, held ? { ...termination, state: 'held' } : termination, held ? [...tasks, ...(options.onHeld ?? [])] : tasks);
         await this.hooks.notifyOthers(trx);
-        const created = await this.requireTermination(trx, termination.id);
         return { termination: created, created: true };
       });
       if (result.created) this.emitWake();
@@ -183,9 +182,10 @@ export class SqlStore implements Store {
     return open ? toTermination(open) : null;
   }
 
-  private async insertTermination(trx: Tx, t: NewTermination, tasks: NewTask[]): Promise<void> {
+  /** Returns the row as stored (RETURNING), which spares reading it back. */
+  private async insertTermination(trx: Tx, t: NewTermination, tasks: NewTask[]): Promise<Termination> {
     const now = this.clock().getTime();
-    await trx
+    const row = await trx
       .insertInto('terminations')
       .values({
         id: t.id,
@@ -204,7 +204,8 @@ export class SqlStore implements Store {
         created_at: now,
         updated_at: now,
       })
-      .execute();
+      .returningAll()
+      .executeTakeFirstOrThrow();
     await this.insertTasks(trx, t.id, tasks, now);
     await this.audit(trx, {
       actor: t.createdBy,
@@ -219,6 +220,7 @@ export class SqlStore implements Store {
         tasks: tasks.map((task) => `${task.stepId}:${task.provider}.${task.action}`),
       },
     });
+    return toTermination(row);
   }
 
   /** Inserts tasks of one termination and their dependency edges (by step id, within `tasks`). */

@@ -10,8 +10,8 @@
 import { parseArgs } from 'node:util';
 import type { RequestLogEntry } from '../providers/sandbox/kit.ts';
 import type { SandboxKind } from '../scripts/sandboxes.ts';
-import { DEACTIVATE, median, startEnv, userBody } from './lib/env.ts';
-import { chainOf, TTR_DEFAULTS } from './scenarios/ttr.ts';
+import { median, startEnv } from './lib/env.ts';
+import { chainOf, terminateThroughScim, TTR_DEFAULTS } from './scenarios/ttr.ts';
 
 const { values } = parseArgs({ options: { terminations: { type: 'string', default: '50' }, kinds: { type: 'string', default: TTR_DEFAULTS.kinds.join(',') } } });
 const kinds = values.kinds.split(',') as SandboxKind[];
@@ -28,19 +28,12 @@ const env = await startEnv({ kinds, faults: Object.fromEntries(kinds.map((k) => 
 try {
   const run = `timeline${Date.now().toString(36)}`;
   const done: Array<{ requestedAt: number; revokedAt: number; tasks: TaskTimes[] }> = [];
-  const open = env.readStore().prepare('SELECT id, requested_at, revoked_at FROM terminations WHERE subject_key = ?');
   const tasksOf = env.readStore().prepare('SELECT provider, started_at, finished_at FROM tasks WHERE termination_id = ?');
   for (let n = -WARMUP; n < count; n += 1) {
-    const created = await env.scim('POST', '/Users', userBody(run, n));
-    await env.scim('PATCH', `/Users/${created.json.id}`, DEACTIVATE);
-    const deadline = Date.now() + TTR_DEFAULTS.perTerminationTimeoutMs;
-    let row: { id: string; requested_at: number; revoked_at: number | null } | undefined;
-    while (!(row = open.get(`ext:${created.json.externalId}`) as typeof row)?.revoked_at) {
-      if (Date.now() > deadline) throw new Error(`termination ${n} not revoked in time`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
+    const { userName, row } = await terminateThroughScim(env, run, n, TTR_DEFAULTS.perTerminationTimeoutMs);
+    if (row?.revoked_at == null) throw new Error(`termination of ${userName} ${row?.state === 'failed' ? 'failed' : 'not revoked in time'}`);
     if (n === -1) await env.resetSandboxes();
-    if (n >= 0) done.push({ requestedAt: row!.requested_at, revokedAt: row!.revoked_at!, tasks: tasksOf.all(row!.id) as TaskTimes[] });
+    if (n >= 0) done.push({ requestedAt: row.requested_at, revokedAt: row.revoked_at, tasks: tasksOf.all(row.id) as TaskTimes[] });
   }
 
   const logs = new Map<SandboxKind, RequestLogEntry[]>();
@@ -54,7 +47,8 @@ try {
       .map(([k, entries]) => [k, chainOf(entries.filter((e) => e.startedAt >= t.requestedAt && e.startedAt <= t.revokedAt))] as const)
       .reduce((a, b) => (b[1].length > a[1].length ? b : a));
     const task = t.tasks.filter((x) => x.provider === kind).reduce((a, b) => (b.finished_at > a.finished_at ? b : a));
-    longest.set(`${kind} (${chain.length} requests)`, (longest.get(`${kind} (${chain.length} requests)`) ?? 0) + 1);
+    const seen = `${kind} (${chain.length} requests)`;
+    longest.set(seen, (longest.get(seen) ?? 0) + 1);
     add('time to revoke', t.revokedAt - t.requestedAt);
     add('written -> task claimed', task.started_at - t.requestedAt);
     add('claimed -> first request', chain[0]!.startedAt - task.started_at);

@@ -7,7 +7,7 @@
  */
 import type { RequestLogEntry } from '../../providers/sandbox/kit.ts';
 import type { SandboxKind } from '../../scripts/sandboxes.ts';
-import { DEACTIVATE, median, percentile, round, startEnv, userBody } from '../lib/env.ts';
+import { DEACTIVATE, median, percentile, round, startEnv, userBody, type BenchEnv } from '../lib/env.ts';
 import { check, type ScenarioResult } from '../lib/result.ts';
 
 export interface TtrOptions {
@@ -59,6 +59,37 @@ export function chainOf<T extends Pick<RequestLogEntry, 'startedAt' | 'finishedA
   return chain;
 }
 
+/** The termination's row as the bench reads it from the store. */
+export interface TerminationRow {
+  id: string;
+  state: string;
+  requested_at: number;
+  revoked_at: number | null;
+}
+
+/**
+ * Creates user `n` through SCIM, deactivates it with a PATCH, and waits until its
+ * termination is revoked or failed, or `timeoutMs` passed; the row is undefined when no
+ * termination was written. Waiting reads the store read-only from this process (an indexed
+ * lookup of the open termination): polling the daemon's HTTP API every few ms would add
+ * load to the process measured.
+ */
+export async function terminateThroughScim(env: BenchEnv, run: string, n: number, timeoutMs: number): Promise<{ userName: string; row: TerminationRow | undefined }> {
+  const created = await env.scim('POST', '/Users', userBody(run, n));
+  if (created.status !== 201) throw new Error(`POST /Users answered ${created.status}: ${JSON.stringify(created.json)}`);
+  const patched = await env.scim('PATCH', `/Users/${created.json.id}`, DEACTIVATE);
+  if (patched.status !== 200) throw new Error(`PATCH answered ${patched.status}: ${JSON.stringify(patched.json)}`);
+  // The subject key is the HRIS id (externalId) when there is one: look the termination up by it.
+  const subjectKey = `ext:${created.json.externalId as string}`;
+  const open = env.readStore().prepare('SELECT id, state, requested_at, revoked_at FROM terminations WHERE subject_key = ?');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const row = open.get(subjectKey) as TerminationRow | undefined;
+    if (row?.revoked_at != null || row?.state === 'failed' || Date.now() > deadline) return { userName: created.json.userName as string, row };
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 export async function runTtr(options: TtrOptions): Promise<ScenarioResult> {
   const startedAt = new Date();
   const run = `ttr${Date.now().toString(36)}`;
@@ -66,33 +97,17 @@ export async function runTtr(options: TtrOptions): Promise<ScenarioResult> {
   const env = await startEnv({ kinds: options.kinds, faults });
   try {
     const terminate = async (n: number): Promise<Measured> => {
-      const created = await env.scim('POST', '/Users', userBody(run, n));
-      if (created.status !== 201) throw new Error(`POST /Users answered ${created.status}: ${JSON.stringify(created.json)}`);
-      const patched = await env.scim('PATCH', `/Users/${created.json.id}`, DEACTIVATE);
-      if (patched.status !== 200) throw new Error(`PATCH answered ${patched.status}: ${JSON.stringify(patched.json)}`);
-      const userName = created.json.userName as string;
-      // The subject key is the HRIS id (externalId) when there is one: look the termination up by it.
-      const externalId = created.json.externalId as string;
-      const deadline = Date.now() + options.perTerminationTimeoutMs;
-      // Waiting reads the store read-only from this process (an indexed lookup of the open
-      // termination): polling the daemon's HTTP API every few ms would add load to the process measured.
-      const open = env.readStore().prepare('SELECT id, revoked_at, state FROM terminations WHERE subject_key = ?');
-      for (;;) {
-        const row = open.get(`ext:${externalId}`) as { id: string; revoked_at: number | null; state: string } | undefined;
-        if (row?.revoked_at != null || row?.state === 'failed' || Date.now() > deadline) {
-          // The figures come from the admin API, read once the termination is revoked.
-          const detail = row ? await env.admin(`/terminations/${row.id}`) : null;
-          const t = detail?.termination;
-          if (!t?.revokedAt) {
-            throw new Error(`termination of ${userName} ${row?.state === 'failed' ? 'failed' : `not revoked after ${options.perTerminationTimeoutMs} ms`}: ${JSON.stringify(detail?.errors ?? 'no termination')}`);
-          }
-          const requestedAt = Date.parse(t.requestedAt);
-          const effectiveAt = Date.parse(t.effectiveAt);
-          const revokedAt = Date.parse(t.revokedAt);
-          return { userName, terminationId: t.id, requestedAt, effectiveAt, revokedAt, ttrMs: revokedAt - Math.max(effectiveAt, requestedAt) };
-        }
-        await new Promise((resolve) => setTimeout(resolve, 5));
+      const { userName, row } = await terminateThroughScim(env, run, n, options.perTerminationTimeoutMs);
+      // The figures come from the admin API, read once the termination is revoked.
+      const detail = row ? await env.admin(`/terminations/${row.id}`) : null;
+      const t = detail?.termination;
+      if (!t?.revokedAt) {
+        throw new Error(`termination of ${userName} ${row?.state === 'failed' ? 'failed' : `not revoked after ${options.perTerminationTimeoutMs} ms`}: ${JSON.stringify(detail?.errors ?? 'no termination')}`);
       }
+      const requestedAt = Date.parse(t.requestedAt);
+      const effectiveAt = Date.parse(t.effectiveAt);
+      const revokedAt = Date.parse(t.revokedAt);
+      return { userName, terminationId: t.id, requestedAt, effectiveAt, revokedAt, ttrMs: revokedAt - Math.max(effectiveAt, requestedAt) };
     };
 
     for (let i = 0; i < options.warmup; i += 1) await terminate(-1 - i);

@@ -11,19 +11,21 @@
 /** Weight of the newest duration in the moving average: follows a provider that slows down within a few attempts. */
 const WEIGHT = 0.2;
 
+const keyOf = (provider: string, action: string) => `${provider}\u0000${action}`;
+
 export class AttemptDurations {
   private readonly means = new Map<string, number>();
 
   /** Records a successful attempt's wall time (resolve, execute and read-back). */
   record(provider: string, action: string, ms: number): void {
-    const key = `${provider}\u0000${action}`;
+    const key = keyOf(provider, action);
     const mean = this.means.get(key);
     this.means.set(key, mean === undefined ? ms : mean + WEIGHT * (ms - mean));
   }
 
   /** The expected wall time; 0 for an action not seen yet (those keep the order they were claimed in). */
   expected(provider: string, action: string): number {
-    return this.means.get(`${provider}\u0000${action}`) ?? 0;
+    return this.means.get(keyOf(provider, action)) ?? 0;
   }
 
   /** The items in descending order of expected duration; stable, so ties keep their order. */

@@ -26,7 +26,7 @@ import { buildRouters } from './server/routes.ts';
 import { openStore } from './store/open.ts';
 import type { NewTask, Store } from './store/store.ts';
 import type { Task, Termination } from './domain/types.ts';
-import { randomUUID } from 'node:crypto';
+import { newId } from './domain/ids.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 
 export interface DaemonOptions {
@@ -166,7 +166,7 @@ function failureNotifications(config: Config, now: () => Date) {
     if (!onFailure || task.action === 'notify') return [];
     return [
       {
-        id: randomUUID(),
+        id: newId(),
         stepId: `notify-failed-${task.stepId}`,
         provider: onFailure.provider,
         action: 'notify',

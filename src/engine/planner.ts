@@ -1,10 +1,10 @@
 /** Expands a playbook into the tasks of one termination. Pure: no I/O. */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../domain/ids.ts';
 import { CRITICAL_ACTIONS } from '../domain/types.ts';
 import { MANUAL_PROVIDER, type Playbook } from '../config/schema.ts';
 import type { NewTask } from '../store/store.ts';
 
-export function planTasks(playbook: Playbook, effectiveAt: Date, newId: () => string = randomUUID): NewTask[] {
+export function planTasks(playbook: Playbook, effectiveAt: Date): NewTask[] {
   return playbook.steps.map((step) => ({
     id: newId(),
     stepId: step.id,

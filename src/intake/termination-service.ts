@@ -3,7 +3,7 @@
  * webhook, admin API, CLI, demo): plan the playbook, then write the termination and all
  * its tasks in one transaction. The caller answers 2xx only after this resolves.
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../domain/ids.ts';
 import type { Config } from '../config/schema.ts';
 import { subjectKey } from '../domain/subject.ts';
 import type { Subject, Termination, TerminationSource } from '../domain/types.ts';
@@ -60,7 +60,7 @@ export class TerminationService {
     const requestedAt = this.now();
     const result = await this.store.createTermination(
       {
-        id: randomUUID(),
+        id: newId(),
         source: request.source,
         sourceEventId: request.sourceEventId ?? null,
         subjectKey: plan.subjectKey,
@@ -86,7 +86,7 @@ export class TerminationService {
     const onHeld: NewTask[] = brake.notify
       ? [
           {
-            id: randomUUID(),
+            id: newId(),
             stepId: BRAKE_NOTIFY_STEP,
             provider: brake.notify,
             action: 'notify',

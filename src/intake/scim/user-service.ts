@@ -8,7 +8,7 @@
  *   (`scheduled` or `held`: a rehire before the last day). A running one is not undone.
  * - Anything else only updates the directory. An absent `active` changes nothing.
  */
-import { randomUUID } from 'node:crypto';
+import { newId } from '../../domain/ids.ts';
 import type { Logger } from 'pino';
 import { InvalidSubjectError, subjectKey } from '../../domain/subject.ts';
 import type { Subject } from '../../domain/types.ts';
@@ -107,7 +107,7 @@ export class ScimUserService {
 
   /** A new user is only a directory entry, even when created inactive: there is nothing to take away yet. */
   async create(update: UserUpdate): Promise<DirectoryUser> {
-    return this.directory.createUser(randomUUID(), { ...update, active: update.active ?? true });
+    return this.directory.createUser(newId(), { ...update, active: update.active ?? true });
   }
 
   /** PUT, and PATCH (SCIMMY hands over the whole patched resource): compared with the stored state. */
@@ -171,11 +171,11 @@ export class ScimUserService {
     const offset = page.startIndex - 1;
     if (!filter) {
       const { items, total } = await this.directory.listUsers({ offset, limit: page.count });
-      return { resources: items.map(toScimUser), total };
+      return { resources: items.map((user) => toScimUser(user)), total };
     }
     const lookups = indexedLookups(filter);
     const candidates = lookups ? await this.lookUp(lookups) : await this.scan();
-    const matching = candidates.map(toScimUser).filter((resource) => matchesFilter(filter, resource));
+    const matching = candidates.map((user) => toScimUser(user)).filter((resource) => matchesFilter(filter, resource));
     return { resources: matching.slice(offset, offset + page.count), total: matching.length };
   }
 

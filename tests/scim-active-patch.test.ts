@@ -82,6 +82,8 @@ describe('the same change through SCIMMY and without it', () => {
       contentType: response.headers.get('content-type'),
       warning: response.headers.get('warning'),
       body: response.body,
+      // The bytes too: the fast answer keeps SCIMMY's attribute order.
+      text: response.text.replaceAll(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>'),
       entry: entry && { ...entry, createdAt: 'T', updatedAt: 'T' },
       terminations: terminations.map((t) => ({ state: t.state, reason: t.reason, sourceEventId: t.sourceEventId, subject: t.subject, createdBy: t.createdBy })),
       audit: audit.map((e) => [e.actor, e.action]),

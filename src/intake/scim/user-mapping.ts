@@ -41,8 +41,12 @@ export function fromScimUser(instance: unknown): Omit<DirectoryUserInput, 'activ
   return { userName, externalId, active, managerId, attributes };
 }
 
-/** The SCIM resource for a directory entry, ready for SCIMMY's outbound formatting. */
-export function toScimUser(user: DirectoryUser): JsonObject {
+/**
+ * The SCIM resource for a directory entry, ready for SCIMMY's outbound formatting. Given the
+ * resource type's base path, `meta.location` is set where SCIMMY's User schema puts it
+ * (before `version`), so that coercing this object gives the bytes a User instance would.
+ */
+export function toScimUser(user: DirectoryUser, basepath?: string): JsonObject {
   return {
     ...user.attributes,
     id: user.id,
@@ -53,6 +57,7 @@ export function toScimUser(user: DirectoryUser): JsonObject {
       resourceType: 'User',
       created: user.createdAt.toISOString(),
       lastModified: user.updatedAt.toISOString(),
+      ...(basepath !== undefined ? { location: `${basepath}/${user.id}` } : {}),
       version: `W/"${user.version}"`,
     },
   };

@@ -33,6 +33,18 @@ Database.prototype.prepare = function (sql, ...rest) {
   }
   return stmt;
 };
+// exec() runs BEGIN, SAVEPOINT, RELEASE and COMMIT (where the WAL is written and checkpoints run).
+const exec = Database.prototype.exec;
+Database.prototype.exec = function (sql) {
+  const t = performance.now();
+  try {
+    return exec.call(this, sql);
+  } finally {
+    const e = entry(`exec: ${sql}`);
+    e.count += 1;
+    e.ms += performance.now() - t;
+  }
+};
 process.on('exit', () => {
   const rows = [...stats].map(([sql, s]) => ({ sql: sql.slice(0, 300), ...s, ms: Math.round(s.ms), prepareMs: Math.round(s.prepareMs) })).sort((a, b) => b.ms + b.prepareMs - a.ms - a.prepareMs);
   writeFileSync(process.env.SQL_TRACE_FILE ?? 'sql-trace.json', JSON.stringify(rows, null, 1));

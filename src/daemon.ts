@@ -83,7 +83,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     }
     const events = new EngineEventBus();
     const check = (providers: ProviderSummary[]) => checkPlaybooks(config, providers, options.configFile);
-    const attempts = modules ? await inlineProviders(specs, modules, logger, check, options.now) : await startAttemptThread(specs, logger, check, events);
+    const attempts = modules ? await inlineProviders(specs, modules, logger, check, options.now) : await startAttemptThread(specs, logger, check, { niceIncrement: config.engine.providerThreadNice, events });
     cleanup.push(() => attempts.close());
 
     const engine = new Engine({

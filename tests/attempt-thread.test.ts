@@ -1,9 +1,11 @@
 /**
  * Attempts on the worker thread (src/engine/attempt-thread.ts) against the Okta sandbox:
  * the same outcome as on the daemon's thread, the playbook check before validation, the
- * worker's log lines in the daemon's log stream, aborts at shutdown, and a thread that dies.
+ * worker's log lines in the daemon's log stream, aborts at shutdown, a thread that dies, and
+ * the thread's lower CPU priority.
  */
 import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oktaModule } from '../providers/okta/index.ts';
@@ -143,7 +145,7 @@ describe('the attempt worker thread at start and when it dies', () => {
     const events = new EngineEventBus();
     const exits: Array<{ code: number; attemptsLost: number }> = [];
     events.on('attempt_thread:exited', (e) => exits.push(e));
-    const thread = await startAttemptThread([spec], silentLogger(), () => undefined, events);
+    const thread = await startAttemptThread([spec], silentLogger(), () => undefined, { events });
     try {
       sandbox.control.setFaults({ latencyMs: 2_000 });
       const inFlight = thread.run(request('disable_account'));
@@ -160,5 +162,38 @@ describe('the attempt worker thread at start and when it dies', () => {
     await expect(thread.run(request('disable_account'))).rejects.toThrow('closed');
     // Closing is not a crash.
     expect(exits).toHaveLength(1);
+  });
+});
+
+describe('the attempt worker thread’s CPU priority', () => {
+  /** Nice value of each thread of this process, read from the kernel (field 19 of stat). */
+  const niceByThread = () =>
+    new Map(
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return [Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])] as const;
+      }),
+    );
+
+  it.runIf(process.platform === 'linux')('lowers the worker thread by the configured steps and no other thread', async () => {
+    const before = niceByThread();
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
+    const thread = await startAttemptThread([spec], logger, () => undefined, { niceIncrement: 5 });
+    try {
+      const started = lines.map((l) => JSON.parse(l) as { msg: string; priority?: { tid: number; nice: number } }).find((l) => l.msg === 'attempt worker thread started');
+      const tid = started?.priority?.tid;
+      expect(tid).toBeTypeOf('number');
+      const after = niceByThread();
+      const base = before.get(process.pid)!;
+      expect(started?.priority?.nice).toBe(base + 5);
+      expect(after.get(tid!)).toBe(base + 5);
+      // Every other thread (this one, libuv's pool where the WAL is synced, V8's) keeps its priority.
+      const lowered = [...after].filter(([id, nice]) => id !== tid && nice !== (before.get(id) ?? base));
+      expect(lowered).toEqual([]);
+      expect((await thread.run(request('disable_account'))).outcome.state).toBe('succeeded');
+    } finally {
+      await thread.close();
+    }
   });
 });

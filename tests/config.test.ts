@@ -47,6 +47,14 @@ describe('config', () => {
     expect(config.providers.okta!.token).toBe('secret-value');
   });
 
+  it('runs the attempt worker thread 10 nice steps down by default, and takes 0 to 19 only', () => {
+    expect(parseConfig(base, 'test.yaml', { OKTA_TOKEN: 'x' }).engine.providerThreadNice).toBe(10);
+    expect(parseConfig(`engine:\n  providerThreadNice: 0\n${base}`, 'test.yaml', { OKTA_TOKEN: 'x' }).engine.providerThreadNice).toBe(0);
+    for (const wrong of ['20', '-1', '2.5']) {
+      expect(problemsOf(`engine:\n  providerThreadNice: ${wrong}\n${base}`)).toEqual([expect.stringMatching(/^engine\.providerThreadNice \(line 2\): /)]);
+    }
+  });
+
   it('reads ${VAR} and ${VAR:-default} from the environment', () => {
     const text = `server:\n  port: \${PORT:-8080}\n${base}`;
     expect(parseConfig(text, 'test.yaml', { OKTA_TOKEN: 'x' }).server.port).toBe(8080);

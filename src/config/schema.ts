@@ -175,9 +175,15 @@ export const configSchema = z
          * SDKs' CPU work then uses a second core beside intake and the store.
          */
         providerThread: z.boolean().default(true),
+        /**
+         * How many nice steps below the daemon's thread the attempt worker thread runs (Linux;
+         * 0 = the same priority). Default 10: when the CPU is short, intake and the store go
+         * first, and provider requests use what is left.
+         */
+        providerThreadNice: z.number().int().min(0).max(19).default(10),
       })
       .strict()
-      .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}), providerThread: true }),
+      .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}), providerThread: true, providerThreadNice: 10 }),
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a lower-case name'), providerSchema),
     playbooks: z.record(z.string(), playbookSchema),
     /** Playbook used when a termination names none. */

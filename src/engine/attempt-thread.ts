@@ -17,16 +17,19 @@ import type { AttemptRequest, AttemptRunner } from './attempts.ts';
 import type { EngineEventBus } from './events.ts';
 import type { ProviderSpec, ProviderSummary } from './provider-setup.ts';
 import type { AttemptResult } from './runner.ts';
+import type { ThreadPriority } from './thread-priority.ts';
 
 export interface AttemptThreadData {
   specs: ProviderSpec[];
   logLevel: string;
+  /** Nice steps the thread lowers its own CPU priority by (engine.providerThreadNice). */
+  niceIncrement: number;
 }
 
 export type ToWorker = { type: 'validate' } | { type: 'run'; id: number; request: AttemptRequest } | { type: 'abort' } | { type: 'close' };
 
 export type FromWorker =
-  | { type: 'created'; providers: ProviderSummary[] }
+  | { type: 'created'; providers: ProviderSummary[]; priority: ThreadPriority }
   | { type: 'ready' }
   | { type: 'failed'; message: string }
   | { type: 'result'; id: number; result: AttemptResult }
@@ -57,9 +60,9 @@ export async function startAttemptThread(
   specs: ProviderSpec[],
   logger: Logger,
   check: (providers: ProviderSummary[]) => void,
-  events?: EngineEventBus,
+  options: { niceIncrement?: number; events?: EngineEventBus } = {},
 ): Promise<AttemptRunner> {
-  const thread = new AttemptThread({ specs, logLevel: logger.level }, logger, check, events);
+  const thread = new AttemptThread({ specs, logLevel: logger.level, niceIncrement: options.niceIncrement ?? 0 }, logger, check, options.events);
   try {
     await thread.start();
   } catch (error) {
@@ -137,6 +140,7 @@ class AttemptThread implements AttemptRunner {
             this.logStream.write(message.line);
             return;
           case 'created':
+            this.logger.info({ priority: message.priority }, 'attempt worker thread started');
             // A thread started again after a crash runs the same providers: checked and
             // validated once is enough, and a provider outage must not keep it from starting.
             if (this.validated) return resolve();

@@ -9,10 +9,13 @@ import { createLogger } from '../telemetry/logger.ts';
 import type { AttemptThreadData, FromWorker, ToWorker } from './attempt-thread.ts';
 import { inlineAttempts } from './attempts.ts';
 import { createProviders, summarise, validateProviders } from './provider-setup.ts';
+import { lowerThreadPriority } from './thread-priority.ts';
 
 const port = parentPort as MessagePort;
 const post = (message: FromWorker) => port.postMessage(message);
-const { specs, logLevel } = workerData as AttemptThreadData;
+const { specs, logLevel, niceIncrement } = workerData as AttemptThreadData;
+// First, before any adapter could start a thread that would inherit the value.
+const priority = lowerThreadPriority(niceIncrement);
 const logger = createLogger({ level: logLevel, destination: { write: (line: string) => post({ type: 'log', line }) } });
 
 const fail = (error: unknown) => {
@@ -44,7 +47,7 @@ try {
         return;
     }
   });
-  post({ type: 'created', providers: summarise(providers) });
+  post({ type: 'created', providers: summarise(providers), priority });
 } catch (error) {
   fail(error);
 }

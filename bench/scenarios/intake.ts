@@ -15,7 +15,7 @@ import { fromScimUser } from '../../src/intake/scim/user-mapping.ts';
 import { SqlSubjectDirectory } from '../../src/store/directory.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
 import type { SandboxKind } from '../../scripts/sandboxes.ts';
-import { DEACTIVATE, SCIM_JSON, SCIM_TOKEN, cpuSeconds, round, startEnv, userBody } from '../lib/env.ts';
+import { DEACTIVATE, SANDBOX_NICE, SCIM_JSON, SCIM_TOKEN, cpuSeconds, round, startEnv, userBody } from '../lib/env.ts';
 import { check, type ScenarioResult } from '../lib/result.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -152,9 +152,13 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
   });
   let daemonLoad: Load;
   let terminations = 0;
+  let tasksFinished = 0;
   try {
     daemonLoad = await fire(env.daemon.url, ids, options, env.daemon.pid);
-    terminations = (env.readStore().prepare("SELECT count(*) AS n FROM terminations WHERE source = 'scim'").get() as { n: number }).n;
+    const store = env.readStore();
+    terminations = (store.prepare("SELECT count(*) AS n FROM terminations WHERE source = 'scim'").get() as { n: number }).n;
+    // What the engine got done beside intake: it is running, not starved.
+    tasksFinished = (store.prepare("SELECT count(*) AS n FROM tasks WHERE state IN ('succeeded', 'failed', 'skipped', 'cancelled')").get() as { n: number }).n;
   } finally {
     await env.stop();
   }
@@ -180,6 +184,8 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
       daemonNon2xx: daemonLoad.non2xx,
       daemonErrors: daemonLoad.errors + daemonLoad.timeouts,
       terminationsWritten: terminations,
+      engineTasksFinished: tasksFinished,
+      engineTasksPerSecond: round(tasksFinished / options.durationS, 1),
       poolExhausted: daemonLoad.exhausted || bareLoad.exhausted,
     },
     targets: [
@@ -191,6 +197,7 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
       `autocannon, ${options.connections} connections, ${options.durationS} s, PATCH active=false for a distinct pre-created user per request`,
       'requests/s counts 2xx answers; the daemon runs its engine (sandbox providers without latency) and answers only after the SQLite commit and its WAL sync',
       'the bare server runs first, then the daemon, each in its own process; users are seeded before the clock starts',
+      `the daemon's attempt worker thread runs at its default nice +10 (engine.providerThreadNice), the sandbox process at nice +${SANDBOX_NICE}; engineTasksFinished counts the tasks the engine finished during the run`,
     ],
   };
 }

@@ -47,9 +47,9 @@ describe('config', () => {
     expect(config.providers.okta!.token).toBe('secret-value');
   });
 
-  it('runs the attempt worker thread 10 nice steps down by default, and takes 0 to 19 only', () => {
-    expect(parseConfig(base, 'test.yaml', { OKTA_TOKEN: 'x' }).engine.providerThreadNice).toBe(10);
-    expect(parseConfig(`engine:\n  providerThreadNice: 0\n${base}`, 'test.yaml', { OKTA_TOKEN: 'x' }).engine.providerThreadNice).toBe(0);
+  it("runs the attempt worker thread at the daemon thread's priority by default, and takes 0 to 19 nice steps", () => {
+    expect(parseConfig(base, 'test.yaml', { OKTA_TOKEN: 'x' }).engine.providerThreadNice).toBe(0);
+    expect(parseConfig(`engine:\n  providerThreadNice: 19\n${base}`, 'test.yaml', { OKTA_TOKEN: 'x' }).engine.providerThreadNice).toBe(19);
     for (const wrong of ['20', '-1', '2.5']) {
       expect(problemsOf(`engine:\n  providerThreadNice: ${wrong}\n${base}`)).toEqual([expect.stringMatching(/^engine\.providerThreadNice \(line 2\): /)]);
     }

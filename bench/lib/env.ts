@@ -58,9 +58,6 @@ export interface Limits {
   requestsPerSecond?: number;
 }
 
-/** Nice steps below the daemon the sandbox process runs at (docs/benchmarks.md, "Method"). */
-export const SANDBOX_NICE = 10;
-
 export interface EnvOptions {
   kinds: SandboxKind[];
   faults: Partial<Record<SandboxKind, FaultConfigInput>>;
@@ -104,10 +101,7 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    // The sandboxes stand in for remote providers, whose CPU is not the daemon's: on the
-    // bench's shared cores they run below the daemon's priority so that they do not take
-    // its CPU when both want it (idle cores serve them at full speed).
-    sandboxes = await spawnSandboxes(['--kinds', options.kinds.join(',')], undefined, { nice: SANDBOX_NICE });
+    sandboxes = await spawnSandboxes(['--kinds', options.kinds.join(',')]);
     const started = sandboxes;
     const url = (kind: SandboxKind) => {
       const info = started.sandboxes[kind];
@@ -131,6 +125,8 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
       defaultPlaybook: 'bench',
       // Attempts on the daemon's thread instead of the worker: compares the two on one commit.
       ...(process.env.BENCH_PROVIDER_THREAD === 'false' ? { engine: { providerThread: false } } : {}),
+      // The attempt worker thread's nice steps (engine.providerThreadNice): compares priorities on one commit.
+      ...(process.env.BENCH_PROVIDER_THREAD_NICE ? { engine: { providerThreadNice: Number(process.env.BENCH_PROVIDER_THREAD_NICE) } } : {}),
     };
     const file = join(dir, 'config.yaml');
     // JSON is YAML: the daemon reads it as its config file.

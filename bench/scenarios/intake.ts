@@ -15,7 +15,7 @@ import { fromScimUser } from '../../src/intake/scim/user-mapping.ts';
 import { SqlSubjectDirectory } from '../../src/store/directory.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
 import type { SandboxKind } from '../../scripts/sandboxes.ts';
-import { DEACTIVATE, SANDBOX_NICE, SCIM_JSON, SCIM_TOKEN, cpuSeconds, round, startEnv, userBody } from '../lib/env.ts';
+import { DEACTIVATE, SCIM_JSON, SCIM_TOKEN, cpuSeconds, round, startEnv, userBody } from '../lib/env.ts';
 import { check, type ScenarioResult } from '../lib/result.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -197,7 +197,7 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
       `autocannon, ${options.connections} connections, ${options.durationS} s, PATCH active=false for a distinct pre-created user per request`,
       'requests/s counts 2xx answers; the daemon runs its engine (sandbox providers without latency) and answers only after the SQLite commit and its WAL sync',
       'the bare server runs first, then the daemon, each in its own process; users are seeded before the clock starts',
-      `the daemon's attempt worker thread runs at its default nice +10 (engine.providerThreadNice), the sandbox process at nice +${SANDBOX_NICE}; engineTasksFinished counts the tasks the engine finished during the run`,
+      'engineTasksFinished: the tasks the engine finished during the run, beside intake',
     ],
   };
 }

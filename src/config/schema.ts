@@ -176,14 +176,14 @@ export const configSchema = z
          */
         providerThread: z.boolean().default(true),
         /**
-         * How many nice steps below the daemon's thread the attempt worker thread runs (Linux;
-         * 0 = the same priority). Default 10: when the CPU is short, intake and the store go
-         * first, and provider requests use what is left.
+         * How many nice steps below the daemon's thread the attempt worker thread runs (Linux).
+         * Default 0, the same priority: a higher value lets intake go first when the CPU is
+         * short, at the cost of provider throughput during the burst (docs/configuration.md).
          */
-        providerThreadNice: z.number().int().min(0).max(19).default(10),
+        providerThreadNice: z.number().int().min(0).max(19).default(0),
       })
       .strict()
-      .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}), providerThread: true, providerThreadNice: 10 }),
+      .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}), providerThread: true, providerThreadNice: 0 }),
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a lower-case name'), providerSchema),
     playbooks: z.record(z.string(), playbookSchema),
     /** Playbook used when a termination names none. */

@@ -89,15 +89,11 @@ export interface SandboxProcess extends Child {
   sandboxes: Partial<Record<SandboxKind, SandboxInfo>>;
 }
 
-/**
- * Starts scripts/sandboxes.ts in its own process and reads the URLs and settings it prints.
- * `nice`: run it that many steps below normal CPU priority (through nice(1), so every thread
- * of the process has it).
- */
-export async function spawnSandboxes(args: string[] = [], timeoutMs = 30_000, options: { nice?: number } = {}): Promise<SandboxProcess> {
-  const command = [process.execPath, '--import', 'tsx', 'scripts/sandboxes.ts', ...args];
-  if (options.nice) command.unshift('nice', '-n', String(options.nice));
-  const proc = track(spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }));
+/** Starts scripts/sandboxes.ts in its own process and reads the URLs and settings it prints. */
+export async function spawnSandboxes(args: string[] = [], timeoutMs = 30_000): Promise<SandboxProcess> {
+  const proc = track(
+    spawn(process.execPath, ['--import', 'tsx', 'scripts/sandboxes.ts', ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] }),
+  );
   try {
     const [line] = await waitForOutput(proc, /^\{"sandboxes":.*\}$/m, 'sandboxes', timeoutMs);
     return { ...proc, sandboxes: (JSON.parse(line) as { sandboxes: SandboxProcess['sandboxes'] }).sandboxes };

@@ -5,7 +5,7 @@
  * the thread's lower CPU priority.
  */
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oktaModule } from '../providers/okta/index.ts';
@@ -18,6 +18,7 @@ import { inlineAttempts, type AttemptRequest, type AttemptRunner } from '../src/
 import { EngineEventBus } from '../src/engine/events.ts';
 import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/engine/provider-setup.ts';
 import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
+import { procStatFields } from './helpers/proc-stat.ts';
 
 let sandbox: RunningSandbox;
 let spec: ProviderSpec;
@@ -166,14 +167,8 @@ describe('the attempt worker thread at start and when it dies', () => {
 });
 
 describe('the attempt worker thread’s CPU priority', () => {
-  /** Nice value of each thread of this process, read from the kernel (field 19 of stat). */
-  const niceByThread = () =>
-    new Map(
-      readdirSync('/proc/self/task').map((tid) => {
-        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-        return [Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])] as const;
-      }),
-    );
+  /** Nice value of each thread of this process, read from the kernel. */
+  const niceByThread = () => new Map(readdirSync('/proc/self/task').map((tid) => [Number(tid), Number(procStatFields(`/proc/self/task/${tid}/stat`)[16])] as const));
 
   it.runIf(process.platform === 'linux')('lowers the worker thread by the configured steps and no other thread', async () => {
     const before = niceByThread();

@@ -16,6 +16,7 @@ import type { RequestLogEntry } from '../../providers/sandbox/kit.ts';
 import type { SandboxKind } from '../../scripts/sandboxes.ts';
 import { imageEnv } from '../../tests/helpers/dockerfile.ts';
 import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } from '../../tests/helpers/processes.ts';
+import { procStatFields } from '../../tests/helpers/proc-stat.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -123,10 +124,12 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
       providers,
       playbooks: { bench: { steps } },
       defaultPlaybook: 'bench',
-      // Attempts on the daemon's thread instead of the worker: compares the two on one commit.
-      ...(process.env.BENCH_PROVIDER_THREAD === 'false' ? { engine: { providerThread: false } } : {}),
-      // The attempt worker thread's nice steps (engine.providerThreadNice): compares priorities on one commit.
-      ...(process.env.BENCH_PROVIDER_THREAD_NICE ? { engine: { providerThreadNice: Number(process.env.BENCH_PROVIDER_THREAD_NICE) } } : {}),
+      // Attempts on the daemon's thread instead of the worker, or the worker at a lower
+      // priority: each compares the two on one commit.
+      engine: {
+        ...(process.env.BENCH_PROVIDER_THREAD === 'false' ? { providerThread: false } : {}),
+        ...(process.env.BENCH_PROVIDER_THREAD_NICE ? { providerThreadNice: Number(process.env.BENCH_PROVIDER_THREAD_NICE) } : {}),
+      },
     };
     const file = join(dir, 'config.yaml');
     // JSON is YAML: the daemon reads it as its config file.
@@ -232,9 +235,7 @@ function ticksPerSecond(): number {
 
 /** CPU seconds (user + system) the process has used so far. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start at ") ".
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = procStatFields(`/proc/${pid}/stat`);
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return (utime + stime) / ticksPerSecond();

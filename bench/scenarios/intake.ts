@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { TERMINAL_TASK_STATES } from '../../src/domain/types.ts';
 import { fromScimUser } from '../../src/intake/scim/user-mapping.ts';
 import { SqlSubjectDirectory } from '../../src/store/directory.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
@@ -158,7 +159,8 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
     const store = env.readStore();
     terminations = (store.prepare("SELECT count(*) AS n FROM terminations WHERE source = 'scim'").get() as { n: number }).n;
     // What the engine got done beside intake: it is running, not starved.
-    tasksFinished = (store.prepare("SELECT count(*) AS n FROM tasks WHERE state IN ('succeeded', 'failed', 'skipped', 'cancelled')").get() as { n: number }).n;
+    const finished = `SELECT count(*) AS n FROM tasks WHERE state IN (${TERMINAL_TASK_STATES.map(() => '?').join(', ')})`;
+    tasksFinished = (store.prepare(finished).get(...TERMINAL_TASK_STATES) as { n: number }).n;
   } finally {
     await env.stop();
   }

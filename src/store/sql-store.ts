@@ -543,13 +543,25 @@ export class SqlStore implements Store {
     let revoked: { terminationId: string; timeToRevokeMs: number } | null = null;
     const held = await this.db.transaction().execute(async (trx) => {
       revoked = null;
-      const recorded = await trx.selectFrom('tasks').select('termination_id').where('id', '=', taskId).executeTakeFirst();
-      if (!recorded) return false;
+      const now = this.clock().getTime();
+      // The lease is the right to decide the task's fate: a worker that lost it only leaves its attempt on record.
+      // Checked, row-locked and read in one statement, so a replica that reclaimed the task meanwhile is not overwritten.
+      const row = await trx
+        .updateTable('tasks')
+        .set({ updated_at: now })
+        .where('id', '=', taskId)
+        .where('state', '=', 'running')
+        .where('lease_owner', '=', worker)
+        .returningAll()
+        .executeTakeFirst();
+      const terminationId =
+        row?.termination_id ?? (await trx.selectFrom('tasks').select('termination_id').where('id', '=', taskId).executeTakeFirst())?.termination_id;
+      if (terminationId === undefined) return false;
       await trx
         .insertInto('task_attempts')
         .values({
           task_id: taskId,
-          termination_id: recorded.termination_id,
+          termination_id: terminationId,
           attempt: attempt.attempt,
           worker: attempt.worker,
           started_at: attempt.startedAt.getTime(),
@@ -560,22 +572,11 @@ export class SqlStore implements Store {
           evidence: attempt.evidence ? JSON.stringify(attempt.evidence) : null,
         })
         .execute();
-      // The lease is the right to decide the task's fate: a worker that lost it only leaves its attempt on record.
-      // Checked and row-locked in one statement, so a replica that reclaimed the task meanwhile is not overwritten.
-      const now = this.clock().getTime();
-      const leased = await trx
-        .updateTable('tasks')
-        .set({ updated_at: now })
-        .where('id', '=', taskId)
-        .where('state', '=', 'running')
-        .where('lease_owner', '=', worker)
-        .executeTakeFirst();
-      if (Number(leased.numUpdatedRows) === 0) return false;
+      if (!row) return false;
       // Serialises with cancelTermination, so a cancellation committed meanwhile is seen below.
       await this.hooks.lockAuditChain(trx);
-      const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
       const common = { lease_owner: null, lease_expires_at: null, updated_at: now };
-      const termination = await trx.selectFrom('terminations').select('state').where('id', '=', row.termination_id).executeTakeFirstOrThrow();
+      const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', row.termination_id).executeTakeFirstOrThrow();
       if (outcome.state === 'pending' && termination.state === 'cancelled') {
         // Cancelled while this attempt ran: nothing claims a cancelled termination's task, so it must not wait as pending.
         await trx
@@ -648,7 +649,7 @@ export class SqlStore implements Store {
       if (outcome.state === 'failed' && outcome.followUp?.length) {
         await this.insertTasks(trx, row.termination_id, await this.uniqueStepIds(trx, row.termination_id, outcome.followUp), now);
       }
-      revoked = await this.settleTermination(trx, row.termination_id, now);
+      revoked = await this.settleTermination(trx, termination, now);
       await this.hooks.notifyOthers(trx);
       return true;
     });
@@ -689,7 +690,8 @@ export class SqlStore implements Store {
       if (Number(updated.numUpdatedRows) === 0) return null;
       const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
       await this.audit(trx, { actor, action: 'task.completed_manually', terminationId: row.termination_id, taskId, data: { outcome, reason } });
-      revoked = await this.settleTermination(trx, row.termination_id, now);
+      const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', row.termination_id).executeTakeFirstOrThrow();
+      revoked = await this.settleTermination(trx, termination, now);
       await this.hooks.notifyOthers(trx);
       const [task] = await this.withDependencies(trx, [row]);
       return task ?? null;
@@ -699,13 +701,16 @@ export class SqlStore implements Store {
     return completed;
   }
 
-  /** Derives the termination's state from its tasks after one of them finished. */
+  /**
+   * Derives the termination's state from its tasks after one of them finished. `termination`
+   * is its row as read in this transaction after the audit chain lock.
+   */
   private async settleTermination(
     trx: Tx,
-    terminationId: string,
+    termination: Selectable<Database['terminations']>,
     now: number,
   ): Promise<{ terminationId: string; timeToRevokeMs: number } | null> {
-    const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', terminationId).executeTakeFirstOrThrow();
+    const terminationId = termination.id;
     // A held termination only runs the brake's notification; its state waits for an operator.
     if (termination.state === 'cancelled' || termination.state === 'held') return null;
     const tasks = await trx

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { coerceError } from './domain/errors.ts';
 import { createLogger } from './telemetry/logger.ts';
+import { preferSerialScavenges } from './runtime/gc.ts';
 import { ADMIN_COMMANDS, ADMIN_USAGE, runAdminCommand, type AdminCommand } from './cli/commands.ts';
 
 const USAGE = `usage: deprovisiond <command> [options]
@@ -82,6 +83,7 @@ async function serve(args: string[]): Promise<number> {
   }
   const config = loadConfig(values.config);
   const logger = createLogger();
+  logger.info({ scavenges: preferSerialScavenges() }, 'young-generation garbage collection');
   const { startDaemon } = await import('./daemon.ts');
   const daemon = await startDaemon(config, { configFile: values.config, logger });
   await new Promise<void>((resolve) => {

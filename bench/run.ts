@@ -6,7 +6,7 @@
  *   npm run bench -- --scenario intake --repeat 3   # repeat and report medians
  *
  * Options: --scenario ttr,mass,intake   --quick   --repeat N (default 1)
- *          --terminations N (ttr and mass)   --duration S, --connections N, --users N (intake)
+ *          --terminations N (ttr and mass)   --duration S, --warmup S, --connections N, --users N (intake)
  *          --results-dir DIR (default bench/results)   --no-docs (do not update docs/benchmarks.md)
  *
  * Each scenario prints its figures, its targets and whether they are met, writes
@@ -58,6 +58,7 @@ async function main(argv: string[]): Promise<number> {
       repeat: { type: 'string', default: '1' },
       terminations: { type: 'string' },
       duration: { type: 'string' },
+      warmup: { type: 'string' },
       connections: { type: 'string' },
       users: { type: 'string' },
       'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
@@ -69,6 +70,15 @@ async function main(argv: string[]): Promise<number> {
   if (unknown.length > 0 || scenarios.length === 0) {
     process.stderr.write(`--scenario: expected some of ${SCENARIOS.join(', ')}, got ${values.scenario}\n`);
     return 2;
+  }
+  // Sizes are counts and seconds: warm-up may be 0, the rest must be positive.
+  const sizes = { terminations: 1, duration: 1, warmup: 0, connections: 1, users: 1 } as const;
+  for (const [name, min] of Object.entries(sizes)) {
+    const given = values[name as keyof typeof sizes];
+    if (given !== undefined && !(Number.isInteger(Number(given)) && Number(given) >= min)) {
+      process.stderr.write(`--${name}: expected a whole number >= ${min}, got ${given}\n`);
+      return 2;
+    }
   }
   const repeat = Math.max(1, Math.min(10, Number(values.repeat) || 1));
   const quick = values.quick;
@@ -82,7 +92,7 @@ async function main(argv: string[]): Promise<number> {
     const runs: ScenarioResult[] = [];
     for (let i = 0; i < repeat; i += 1) {
       try {
-        const result = await runScenario(scenario, { quick, terminations, duration: values.duration, connections: values.connections, users: values.users });
+        const result = await runScenario(scenario, { quick, terminations, duration: values.duration, warmup: values.warmup, connections: values.connections, users: values.users });
         printResult(result);
         runs.push(result);
       } catch (error) {
@@ -109,7 +119,7 @@ async function main(argv: string[]): Promise<number> {
 
 function runScenario(
   scenario: Scenario,
-  o: { quick: boolean; terminations: number | undefined; duration: string | undefined; connections: string | undefined; users: string | undefined },
+  o: { quick: boolean; terminations: number | undefined; duration: string | undefined; warmup: string | undefined; connections: string | undefined; users: string | undefined },
 ): Promise<ScenarioResult> {
   switch (scenario) {
     case 'ttr':
@@ -119,8 +129,9 @@ function runScenario(
     case 'intake':
       return runIntake({
         ...INTAKE_DEFAULTS,
-        ...(o.quick ? { durationS: 5 } : {}),
+        ...(o.quick ? { durationS: 5, warmupS: 3 } : {}),
         ...(o.duration ? { durationS: Number(o.duration) } : {}),
+        ...(o.warmup !== undefined ? { warmupS: Number(o.warmup) } : {}),
         ...(o.connections ? { connections: Number(o.connections) } : {}),
         ...(o.users ? { users: Number(o.users) } : {}),
       });

@@ -3,7 +3,7 @@
  * so several daemons (replicas, a benchmark's workers) can share one set of providers and
  * their write counters, and a daemon killed mid-run does not take its providers with it.
  *
- *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]   (scim and brivo on request)
+ *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]   (scim, brivo and caep on request)
  *        [--port okta=7001] [--port microsoft=7002] [--no-auto-provision]
  *
  * Prints ONE line of JSON on stdout once every sandbox listens:
@@ -12,7 +12,7 @@
  *
  * `settings` is the provider block a daemon config needs to reach that sandbox as a real
  * provider (the module's `sandboxConfig()`: URLs and the sandbox's fixed, non-secret
- * credentials). Each sandbox keeps its control API under `/__sandbox` (GET /state for the
+ * credentials; for caep, the signing key the receiver made as it started and trusts). Each sandbox keeps its control API under `/__sandbox` (GET /state for the
  * write counters, POST /faults, POST /reset, and its own extra routes).
  *
  * Stops on SIGTERM/SIGINT, and when stdin closes: a parent that spawned it with a pipe on
@@ -29,14 +29,16 @@ import { oktaModule } from '../providers/okta/index.ts';
 import { startOktaSandbox } from '../providers/okta/sandbox.ts';
 import { brivoModule } from '../providers/brivo/index.ts';
 import { startBrivoSandbox } from '../providers/brivo/sandbox.ts';
+import { caepModule } from '../providers/caep/index.ts';
+import { startCaepSandbox } from '../providers/caep/sandbox.ts';
 import { scimModule } from '../providers/scim/index.ts';
 import { startScimSandbox } from '../providers/scim/sandbox.ts';
 import type { RunningSandbox, SandboxOptions } from '../providers/sandbox/kit.ts';
 
 /** The identity providers: started when --kinds is not given. */
 export const SANDBOX_KINDS = ['okta', 'google', 'microsoft'] as const;
-/** Every kind --kinds accepts: the identity providers, a SCIM app target and Brivo (badges). */
-export const ALL_SANDBOX_KINDS = [...SANDBOX_KINDS, 'scim', 'brivo'] as const;
+/** Every kind --kinds accepts: the identity providers, a SCIM app target, Brivo (badges) and a CAEP receiver. */
+export const ALL_SANDBOX_KINDS = [...SANDBOX_KINDS, 'scim', 'brivo', 'caep'] as const;
 export type SandboxKind = (typeof ALL_SANDBOX_KINDS)[number];
 
 export interface SandboxInfo {
@@ -64,6 +66,7 @@ const starters: Record<SandboxKind, { module: ProviderModule<any>; start(options
   },
   scim: { module: scimModule, start: (options, port) => startScimSandbox({ ...options, port }) },
   brivo: { module: brivoModule, start: (options, port) => startBrivoSandbox({ ...options, port }) },
+  caep: { module: caepModule, start: (options, port) => startCaepSandbox({ ...options, port }) },
 };
 
 /** Starts the given sandboxes in this process; `close()` stops them all. */

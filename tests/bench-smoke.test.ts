@@ -48,6 +48,9 @@ describe('npm run bench (smoke, tiny sizes)', () => {
     expect(ttr.summary.figures.ttrP50Ms).toBeGreaterThan(0);
     expect(ttr.summary.figures.lowerBoundMs).toBeGreaterThan(0);
     expect(ttr.summary.figures.longestChainRequests).toBeGreaterThan(1);
+    // Every adapter with a critical action takes part, each seen in its sandbox's request log.
+    expect(Object.keys(ttr.summary.figures.sequentialRequestsByProvider).sort()).toEqual(['brivo', 'caep', 'google', 'microsoft', 'okta', 'scim']);
+    for (const chain of Object.values(ttr.summary.figures.sequentialRequestsByProvider)) expect(chain).toBeGreaterThanOrEqual(1);
     expect(ttr.summary.targets.map((t: any) => typeof t.met)).toEqual(['boolean', 'boolean']);
 
     const mass = result('mass');

@@ -51,6 +51,7 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
   ],
   scim: [{ id: 'app-disable', provider: 'scim', action: 'disable_account' }],
   brivo: [{ id: 'brivo-badge', provider: 'brivo', action: 'deactivate_badge' }],
+  caep: [{ id: 'caep-signal', provider: 'caep', action: 'revoke_sessions' }],
 };
 
 export interface Limits {

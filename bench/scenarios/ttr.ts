@@ -23,7 +23,7 @@ export const TTR_DEFAULTS: TtrOptions = {
   terminations: 200,
   warmup: 3,
   latencyMs: 25,
-  kinds: ['okta', 'google', 'microsoft', 'scim', 'brivo'],
+  kinds: ['okta', 'google', 'microsoft', 'scim', 'brivo', 'caep'],
   perTerminationTimeoutMs: 10_000,
 };
 

@@ -19,7 +19,7 @@ export interface ReceivedEvent {
 
 export type CaepSandbox = RunningSandbox & { events: ReceivedEvent[]; privateKeyPem: string };
 
-export async function startCaepSandbox(options: SandboxOptions = {}): Promise<CaepSandbox> {
+export async function startCaepSandbox(options: SandboxOptions & { port?: number } = {}): Promise<CaepSandbox> {
   // The transmitter's key pair: the sandbox hands the private half to sandboxConfig().
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const privateKeyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
@@ -55,6 +55,6 @@ export async function startCaepSandbox(options: SandboxOptions = {}): Promise<Ca
       router.get('/events', (_req, res) => void res.json(events));
     },
   );
-  const running = await listenSandbox(sandbox);
+  const running = await listenSandbox(sandbox, { port: options.port });
   return Object.assign(running, { events, privateKeyPem });
 }

@@ -12,8 +12,9 @@
  *
  * `settings` is the provider block a daemon config needs to reach that sandbox as a real
  * provider (the module's `sandboxConfig()`: URLs and the sandbox's fixed, non-secret
- * credentials; for caep, the signing key the receiver made as it started and trusts). Each sandbox keeps its control API under `/__sandbox` (GET /state for the
- * write counters, POST /faults, POST /reset, and its own extra routes).
+ * credentials; for caep, the signing key the receiver made as it started and trusts).
+ * Each sandbox keeps its control API under `/__sandbox` (GET /state for the write
+ * counters, POST /faults, POST /reset, and its own extra routes).
  *
  * Stops on SIGTERM/SIGINT, and when stdin closes: a parent that spawned it with a pipe on
  * stdin and dies (even by SIGKILL) leaves no orphan. Only 127.0.0.1 is listened on.

@@ -29,6 +29,9 @@ describe('Engine', () => {
     for (const action of ['revoke_sessions', 'disable_account'] as const) {
       expect(idp.calls.filter((c) => c.action === action).map((c) => c.phase)).toEqual(['execute', 'verify']);
     }
+    // Both tasks are at one provider: the subject was looked up there once, for both.
+    expect(idp.resolves).toBe(1);
+    expect(tasks.map((t) => t.account)).toEqual([{ id: 'acct-1' }, { id: 'acct-1' }]);
   });
 
   it('honours Retry-After: the retry waits for it and does not use an attempt', async () => {

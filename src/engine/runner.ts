@@ -10,6 +10,10 @@ import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types
 import type { RetryPolicy } from '../config/schema.ts';
 import type { AttemptOutcome } from '../store/store.ts';
 import { decideRetry } from './retry-policy.ts';
+import { SharedResolves } from './shared-resolve.ts';
+
+/** Look-ups shared by the attempts this thread runs. */
+const sharedResolves = new SharedResolves();
 
 export interface AttemptResult {
   outcome: AttemptOutcome;
@@ -76,7 +80,7 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
   let executedEvidence: JsonObject | null = executedBefore;
   try {
     const result = await abortable(signal, async () => {
-      const ref = task.account ? (task.account as JsonObject & { id: string }) : await provider.resolve(termination.subject, ctx);
+      const ref = task.account ? (task.account as JsonObject & { id: string }) : await sharedResolves.resolve(provider, termination, ctx);
       account = ref;
       if (!ref) return { kind: 'no_account' as const };
       const handler = provider.actions[task.action];

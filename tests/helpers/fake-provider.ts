@@ -25,6 +25,8 @@ export class FakeProvider implements Provider {
   readonly scripts = new Map<ActionName, Step[]>();
   readonly actions: Partial<Record<ActionName, ActionHandler>> = {};
   hasAccount = true;
+  /** How many times the engine looked the subject up. */
+  resolves = 0;
 
   constructor(
     readonly name: string,
@@ -44,6 +46,7 @@ export class FakeProvider implements Provider {
   }
 
   async resolve(): Promise<AccountRef | null> {
+    this.resolves += 1;
     return this.hasAccount ? { id: 'acct-1' } : null;
   }
 

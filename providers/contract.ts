@@ -66,7 +66,12 @@ export interface Provider {
   readonly kind: string;
   /** The instance name from config. */
   readonly name: string;
-  /** Finds the subject's account; null means the subject has none here (task `skipped`). */
+  /**
+   * Finds the subject's account; null means the subject has none here (task `skipped`).
+   * The engine shares one call among a termination's tasks at this provider and keeps an
+   * account found for a minute (src/engine/shared-resolve.ts), so it must not depend on
+   * the task or action in `ctx`.
+   */
   resolve(subject: Subject, ctx: ActionContext): Promise<AccountRef | null>;
   readonly actions: Partial<Record<ActionName, ActionHandler>>;
   /** Checks credentials and permissions at start-up; throws PermanentError when they are wrong. */

@@ -28,6 +28,15 @@ const termination = (id: string) => ({ id, subject: { userName: `${id}@example.c
 const ctx = (signal: AbortSignal = new AbortController().signal) => ({ signal }) as ActionContext;
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+type Manual = ReturnType<typeof manualProvider>;
+
+/** Looks termination `id` up at `idp`, answers with `account`, and returns what the caller got. */
+function answered(shared: SharedResolves, idp: Manual, id: string, account: AccountRef | null): Promise<AccountRef | null> {
+  const lookup = shared.resolve(idp.provider, termination(id), ctx());
+  idp.answer(account);
+  return lookup;
+}
+
 describe('SharedResolves', () => {
   it('shares a look-up in flight between the tasks of one termination at one provider', async () => {
     const shared = new SharedResolves();
@@ -56,33 +65,25 @@ describe('SharedResolves', () => {
     let now = 0;
     const shared = new SharedResolves(60_000, 100, () => now);
     const idp = manualProvider('idp');
-    const first = shared.resolve(idp.provider, termination('t1'), ctx());
-    idp.answer({ id: 'u1' });
-    await first;
+    await answered(shared, idp, 't1', { id: 'u1' });
     now = 59_000;
     expect(await shared.resolve(idp.provider, termination('t1'), ctx())).toEqual({ id: 'u1' });
     expect(idp.calls()).toBe(1);
     now = 60_000;
-    const later = shared.resolve(idp.provider, termination('t1'), ctx());
-    idp.answer({ id: 'u1-again' });
-    expect(await later).toEqual({ id: 'u1-again' });
+    expect(await answered(shared, idp, 't1', { id: 'u1-again' })).toEqual({ id: 'u1-again' });
     expect(idp.calls()).toBe(2);
   });
 
   it('does not keep "no account" or a failure: the next attempt asks again', async () => {
     const shared = new SharedResolves();
     const idp = manualProvider('idp');
-    const none = shared.resolve(idp.provider, termination('t1'), ctx());
-    idp.answer(null);
-    expect(await none).toBeNull();
+    expect(await answered(shared, idp, 't1', null)).toBeNull();
     await tick();
     const failing = shared.resolve(idp.provider, termination('t1'), ctx());
     idp.fail(new Error('503'));
     await expect(failing).rejects.toThrow('503');
     await tick();
-    const third = shared.resolve(idp.provider, termination('t1'), ctx());
-    idp.answer({ id: 'u1' });
-    expect(await third).toEqual({ id: 'u1' });
+    expect(await answered(shared, idp, 't1', { id: 'u1' })).toEqual({ id: 'u1' });
     expect(idp.calls()).toBe(3);
   });
 
@@ -106,14 +107,8 @@ describe('SharedResolves', () => {
   it('holds at most maxEntries look-ups, dropping the oldest', async () => {
     const shared = new SharedResolves(60_000, 2);
     const idp = manualProvider('idp');
-    for (const id of ['t1', 't2', 't3']) {
-      const lookup = shared.resolve(idp.provider, termination(id), ctx());
-      idp.answer({ id: `u-${id}` });
-      await lookup;
-    }
-    const again = shared.resolve(idp.provider, termination('t1'), ctx());
-    idp.answer({ id: 'u-t1' });
-    await again;
+    for (const id of ['t1', 't2', 't3']) await answered(shared, idp, id, { id: `u-${id}` });
+    await answered(shared, idp, 't1', { id: 'u-t1' });
     expect(idp.calls()).toBe(4);
     expect(await shared.resolve(idp.provider, termination('t3'), ctx())).toEqual({ id: 'u-t3' });
     expect(idp.calls()).toBe(4);

@@ -7,6 +7,7 @@
 import type { JsonObject } from '../../src/domain/types.ts';
 import type { Provider, ProviderFactoryContext } from '../contract.ts';
 import { PermanentError, VerificationError } from '../contract.ts';
+import { Acknowledgements } from '../http/acknowledgements.ts';
 import { errorForNetwork, errorForStatus } from '../http/errors.ts';
 import type { CaepConfig } from './config.ts';
 import { signSessionRevoked, subjectId } from './set.ts';
@@ -15,8 +16,7 @@ const DEFAULT_RETRY_AFTER_MS = 1000;
 
 export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryContext): Provider {
   const throttle = factory.throttle ?? (async () => undefined);
-  // Acknowledgements of this process, by termination: verify runs right after execute.
-  const acknowledged = new Map<string, JsonObject[]>();
+  const acknowledged = new Acknowledgements<JsonObject[]>();
   return {
     kind: 'caep',
     name: factory.name,
@@ -65,13 +65,12 @@ export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryC
             }
             acks.push({ receiver: receiver.audience, jti, status: response.status });
           }
-          acknowledged.set(ctx.terminationId, acks);
+          acknowledged.record(ctx.terminationId, acks);
           return { evidence: { event: 'session-revoked', kid: config.signingKey.kid, receivers: acks } };
         },
         async verify(_account, ctx) {
-          const acks = acknowledged.get(ctx.terminationId);
+          const acks = acknowledged.take(ctx.terminationId);
           if (!acks) throw new VerificationError('no receiver acknowledgement recorded for this event', {});
-          acknowledged.delete(ctx.terminationId);
           return { acknowledgedBy: acks, readBack: 'none: SSF receivers acknowledge a pushed SET with 202 and offer no read API' };
         },
       },

@@ -5,6 +5,7 @@
  */
 import type { Provider } from '../contract.ts';
 import { VerificationError } from '../contract.ts';
+import { Acknowledgements } from '../http/acknowledgements.ts';
 import { errorForNetwork, errorForStatus } from '../http/errors.ts';
 import type { NotifyConfig } from './config.ts';
 import { notificationBody } from './message.ts';
@@ -18,8 +19,7 @@ export function createNotifyProvider(
   throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
   now: () => number = Date.now,
 ): Provider {
-  // Acknowledgements of this process, by termination and event: verify runs right after execute.
-  const acknowledged = new Map<string, { status: number; at: string }>();
+  const acknowledged = new Acknowledgements<{ status: number; at: string }>();
   const key = (terminationId: string, event: unknown) => `${terminationId}:${String(event ?? 'custom')}`;
   return {
     kind: 'notify',
@@ -52,13 +52,12 @@ export function createNotifyProvider(
             throw errorForStatus(response.status, response.headers, `notify ${name}: HTTP ${response.status}`, { nowMs: now(), defaultRetryAfterMs: DEFAULT_RETRY_AFTER_MS });
           }
           const ack = { status: response.status, at: new Date(now()).toISOString() };
-          acknowledged.set(key(ctx.terminationId, ctx.params.event), ack);
+          acknowledged.record(key(ctx.terminationId, ctx.params.event), ack);
           return { evidence: { channel: name, format: config.format, event: String(ctx.params.event ?? 'custom'), ...ack } };
         },
         async verify(_account, ctx) {
-          const ack = acknowledged.get(key(ctx.terminationId, ctx.params.event));
+          const ack = acknowledged.take(key(ctx.terminationId, ctx.params.event));
           if (!ack) throw new VerificationError('no acknowledgement recorded for this notification', { channel: name });
-          acknowledged.delete(key(ctx.terminationId, ctx.params.event));
           return { acknowledgedWith: ack.status, at: ack.at, readBack: 'none: a webhook receiver offers no read API; its 2xx is the proof of delivery' };
         },
       },

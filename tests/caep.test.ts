@@ -54,10 +54,27 @@ describe('caep provider', () => {
     await expect(forger.actions.revoke_sessions!.verify({ id: 'x' }, ctx)).rejects.toBeInstanceOf(VerificationError);
   });
 
-  it('signs with the configured key id and the secevent+jwt type', async () => {
-    const { signSessionRevoked } = await import('../providers/caep/set.ts');
+  it('refuses a signing key that does not parse (PermanentError, the key not echoed), and pushes nothing', async () => {
     const config = caepModule.sandboxConfig(sandbox);
-    const { jwt } = await signSessionRevoked({ issuer: config.issuer, audience: 'a', key: config.signingKey, subject: { format: 'opaque', id: 'E1' }, terminationId: 't', eventTime: new Date() });
+    const pem = '-----BEGIN PRIVATE KEY-----\nbm90LWEta2V5\n-----END PRIVATE KEY-----\n';
+    const broken = caepModule.create({ ...config, signingKey: { ...config.signingKey, pem } }, { name: 'caep', logger: silentLogger() });
+    const subject = freshSubject('badkey');
+    const ctx = actionContext(subject, { terminationId: 'badkey-1' });
+    const account = (await broken.resolve(subject, ctx))!;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = await broken.actions.revoke_sessions!.execute(account, ctx).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PermanentError);
+      expect((error as Error).message).toContain('not a PKCS#8 PEM private key for ES256');
+      expect((error as Error).message).not.toContain('bm90LWEta2V5');
+    }
+    expect(sandbox.events.some((e) => e.claims.txn === 'badkey-1')).toBe(false);
+  });
+
+  it('signs with the configured key id and the secevent+jwt type', async () => {
+    const { importSigningKey, signSessionRevoked } = await import('../providers/caep/set.ts');
+    const config = caepModule.sandboxConfig(sandbox);
+    const privateKey = await importSigningKey(config.signingKey);
+    const { jwt } = await signSessionRevoked({ issuer: config.issuer, audience: 'a', key: config.signingKey, privateKey, subject: { format: 'opaque', id: 'E1' }, terminationId: 't', eventTime: new Date() });
     expect(decodeProtectedHeader(jwt)).toEqual({ alg: 'ES256', kid: 'sandbox-key-1', typ: 'secevent+jwt' });
   });
 

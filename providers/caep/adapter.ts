@@ -10,13 +10,15 @@ import { PermanentError, VerificationError } from '../contract.ts';
 import { Acknowledgements } from '../http/acknowledgements.ts';
 import { errorForNetwork, errorForStatus } from '../http/errors.ts';
 import type { CaepConfig } from './config.ts';
-import { signSessionRevoked, subjectId } from './set.ts';
+import { importSigningKey, signSessionRevoked, subjectId } from './set.ts';
 
 const DEFAULT_RETRY_AFTER_MS = 1000;
 
 export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryContext): Provider {
   const throttle = factory.throttle ?? (async () => undefined);
   const acknowledged = new Acknowledgements<JsonObject[]>();
+  // Imported on first use, not at start: a bad key fails the task (audited, replayable), not the daemon.
+  let privateKey: Promise<CryptoKey> | undefined;
   return {
     kind: 'caep',
     name: factory.name,
@@ -29,11 +31,13 @@ export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryC
         async execute(account, ctx) {
           const subject = account.format === 'email' ? { format: 'email' as const, email: account.id } : { format: 'opaque' as const, id: account.id };
           const acks: JsonObject[] = [];
+          privateKey ??= importSigningKey(config.signingKey);
           for (const receiver of config.receivers) {
             const { jwt, jti } = await signSessionRevoked({
               issuer: config.issuer,
               audience: receiver.audience,
               key: config.signingKey,
+              privateKey: await privateKey,
               subject,
               terminationId: ctx.terminationId,
               eventTime: ctx.attemptStartedAt,

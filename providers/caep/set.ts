@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { SignJWT, importPKCS8 } from 'jose';
 import type { Subject } from '../../src/domain/types.ts';
+import { PermanentError } from '../contract.ts';
 
 export const SESSION_REVOKED = 'https://schemas.openid.net/secevent/caep/event-type/session-revoked';
 
@@ -24,16 +25,30 @@ export function setId(terminationId: string, audience: string): string {
   return createHash('sha256').update(`${terminationId}\n${audience}`).digest('base64url').slice(0, 32);
 }
 
+type SigningAlg = 'ES256' | 'RS256';
+
+/**
+ * The PKCS#8 PEM as a signing key; parsing it costs more CPU than a push, so do it once.
+ * A key that does not parse is a configuration error no retry mends.
+ */
+export async function importSigningKey(key: { pem: string; alg: SigningAlg }): Promise<CryptoKey> {
+  try {
+    return await importPKCS8(key.pem, key.alg);
+  } catch {
+    throw new PermanentError(`CAEP signingKey.pem is not a PKCS#8 PEM private key for ${key.alg} (${key.alg === 'ES256' ? 'EC P-256' : 'RSA'})`);
+  }
+}
+
 export async function signSessionRevoked(options: {
   issuer: string;
   audience: string;
-  key: { pem: string; kid: string; alg: 'ES256' | 'RS256' };
+  key: { kid: string; alg: SigningAlg };
+  privateKey: CryptoKey;
   subject: NonNullable<ReturnType<typeof subjectId>>;
   terminationId: string;
   eventTime: Date;
 }): Promise<{ jwt: string; jti: string }> {
   const jti = setId(options.terminationId, options.audience);
-  const key = await importPKCS8(options.key.pem, options.key.alg);
   const jwt = await new SignJWT({
     txn: options.terminationId,
     sub_id: options.subject,
@@ -50,6 +65,6 @@ export async function signSessionRevoked(options: {
     .setAudience(options.audience)
     .setIssuedAt()
     .setJti(jti)
-    .sign(key);
+    .sign(options.privateKey);
   return { jwt, jti };
 }

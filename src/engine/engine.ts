@@ -10,14 +10,15 @@ import type { Logger } from 'pino';
 import type { Config, RetryPolicy } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
 import type { Task, Termination } from '../domain/types.ts';
-import type { NewTask, Store } from '../store/store.ts';
+import type { NewTask, TaskQueue } from '../store/store.ts';
 import { AttemptDurations } from './attempt-durations.ts';
 import type { AttemptRunner } from './attempts.ts';
 import type { EngineEventBus } from './events.ts';
 import { ProviderGate } from './provider-gate.ts';
 
 export interface EngineOptions {
-  store: Store;
+  /** The store's task queue: the only part of the store the engine sees. */
+  store: TaskQueue;
   /** One gate per provider, with its limits. */
   limits: ReadonlyMap<string, Config['providers'][string]['limits']>;
   /** Carries out the provider requests of each attempt (on this thread or a worker thread). */

@@ -1,0 +1,44 @@
+/**
+ * What every SQL concern of the store shares: the Kysely handle, the dialect's hooks, the
+ * clock and the store's events. Each concern (terminations, task queue, settlement, read
+ * model, audit log) is a class of its own over this context.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from '../schema.ts';
+
+export interface DialectHooks {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Serialises appends to the audit chain inside a transaction. */
+  lockAuditChain(trx: Transaction<Database>): Promise<void>;
+  /** Locks claimed candidate rows so other replicas skip them (PostgreSQL), or nothing (SQLite). */
+  readonly skipLocked: boolean;
+  /** Tells other replicas that work may be due (PostgreSQL NOTIFY), inside the transaction. */
+  notifyOthers(trx: Transaction<Database>): Promise<void>;
+  isUniqueViolation(error: unknown): boolean;
+}
+
+export type Tx = Transaction<Database>;
+
+/** A termination's last critical task finished: what the time-to-revoke metric needs. */
+export interface RevokedEvent {
+  terminationId: string;
+  timeToRevokeMs: number;
+}
+
+export interface StoreContext {
+  readonly db: Kysely<Database>;
+  readonly hooks: DialectHooks;
+  readonly clock: () => Date;
+  /** `wake` after a commit that may make work due here; `revoked` once per revoked termination. */
+  readonly events: EventEmitter;
+}
+
+/** Wakes local schedulers after a commit. */
+export function emitWake(ctx: StoreContext): void {
+  ctx.events.emit('wake');
+}
+
+export function emitRevoked(ctx: StoreContext, event: RevokedEvent | null): void {
+  if (event) ctx.events.emit('revoked', event);
+}

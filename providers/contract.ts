@@ -87,7 +87,8 @@ export interface ProviderFactoryContext {
   sandboxUrl?: string;
   /**
    * Await before every HTTP request to the provider: the configured request rate limit
-   * (`limits.requestsPerSecond`). Resolves at once when none is configured.
+   * (`limits.requestsPerSecond`), then the lease fence, which throws (a TransientError)
+   * when the task's lease is ending or gone, so the request is never sent.
    */
   throttle?: (signal?: AbortSignal) => Promise<void>;
 }

@@ -51,6 +51,7 @@ function withoutEngineKeys(checkpoint: JsonObject | null): JsonObject | null {
 export async function runAttempt(options: RunAttemptOptions): Promise<AttemptResult> {
   const { task, termination, provider, now } = options;
   const startedAt = now();
+  const attemptNumber = task.attempts + 1;
   const executedBefore = (task.checkpoint?.[EXECUTED] as JsonObject | undefined) ?? null;
   const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.attemptTimeoutMs)]);
   const ctx: ActionContext = {
@@ -60,12 +61,14 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     params: task.params,
     subject: termination.subject,
     terminationId: termination.id,
+    taskId: task.id,
+    attempt: attemptNumber,
     attemptStartedAt: startedAt,
     checkpoint: withoutEngineKeys(task.checkpoint),
   };
   const record = (outcome: TaskAttempt['outcome'], error: Error | null, evidence: JsonObject | null): TaskAttempt => ({
     taskId: task.id,
-    attempt: task.attempts + 1,
+    attempt: attemptNumber,
     worker: options.worker,
     startedAt,
     finishedAt: now(),

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifyModule } from '../providers/notify/index.ts';
+import type { NotifySandbox } from '../providers/notify/sandbox.ts';
 import type { Provider } from '../providers/contract.ts';
 import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext, freshSubject } from './helpers/context.ts';
 
 describe('notify provider', () => {
-  let sandbox: Awaited<ReturnType<typeof notifyModule.startSandbox>> & { messages?: Array<{ body: unknown; idempotencyKey: string | null }> };
+  let sandbox: Awaited<ReturnType<typeof notifyModule.startSandbox>> & Partial<Pick<NotifySandbox, 'messages' | 'duplicates'>>;
   let provider: Provider;
 
   beforeAll(async () => {
@@ -17,7 +18,8 @@ describe('notify provider', () => {
 
   const send = async (params: Record<string, string>) => {
     const subject = { ...freshSubject('notify'), displayName: 'Ada Lovelace' };
-    const ctx = actionContext(subject, { params, terminationId: `t-${Math.random()}` });
+    const terminationId = `t-${Math.random()}`;
+    const ctx = actionContext(subject, { params, terminationId, taskId: `task-${terminationId}` });
     const account = (await provider.resolve(subject, ctx))!;
     const executed = await provider.actions.notify!.execute(account, ctx);
     return { ctx, account, executed };
@@ -32,7 +34,30 @@ describe('notify provider', () => {
     expect(message.body).toMatchObject({ type: 'deprovisiond.termination.failed', terminationId: ctx.terminationId, failedStep: 'okta-suspend' });
     expect(JSON.stringify(message.body)).toContain('Ada Lovelace');
     expect(JSON.stringify(message.body)).not.toMatch(/sandbox-notify-token|Bearer/);
-    expect(message.idempotencyKey).toBe(`${ctx.terminationId}:failed`);
+    expect(message.idempotencyKey).toBe(ctx.taskId);
+  });
+
+  it('keys each push by its task: two failure alerts of one termination both arrive, a retry of one is dropped', async () => {
+    const subject = freshSubject('notify');
+    const terminationId = `t-${Math.random()}`;
+    const alert = (taskId: string, failedStep: string, attempt: number) =>
+      actionContext(subject, { terminationId, taskId, attempt, params: { event: 'failed', failedStep, errorKind: 'permanent' } });
+    const okta = alert(`task-okta-${terminationId}`, 'okta-suspend', 1);
+    const google = alert(`task-google-${terminationId}`, 'google-suspend', 1);
+    await provider.actions.notify!.execute({ id: 'security' }, okta);
+    await provider.actions.notify!.execute({ id: 'security' }, google);
+    // The retry of the Okta alert after a lost answer: same task, next attempt.
+    const retried = await provider.actions.notify!.execute({ id: 'security' }, { ...okta, attempt: 2 });
+
+    const delivered = sandbox.messages!.filter((m) => (m.body as { terminationId?: string }).terminationId === terminationId);
+    expect(delivered.map((m) => (m.body as { failedStep?: string }).failedStep).sort()).toEqual(['google-suspend', 'okta-suspend']);
+    const dropped = sandbox.duplicates!.filter((m) => (m.body as { terminationId?: string }).terminationId === terminationId);
+    expect(dropped).toHaveLength(1);
+    expect(dropped[0]!.idempotencyKey).toBe(okta.taskId);
+    expect(retried.evidence).toMatchObject({ idempotencyKey: okta.taskId, status: 200 });
+    // Each task's verify finds its own acknowledgement, not the other's.
+    expect(await provider.actions.notify!.verify({ id: 'security' }, okta)).toMatchObject({ acknowledgedWith: 200 });
+    expect(await provider.actions.notify!.verify({ id: 'security' }, google)).toMatchObject({ acknowledgedWith: 200 });
   });
 
   it('cannot verify what it did not send', async () => {
@@ -59,7 +84,7 @@ describe('notify provider', () => {
   it('formats for Slack incoming webhooks', async () => {
     const slack = notifyModule.create({ ...notifyModule.sandboxConfig(sandbox), format: 'slack' }, { name: 'slack', logger: silentLogger() });
     const before = sandbox.messages!.length;
-    const ctx = actionContext({ ...freshSubject('s'), displayName: 'Grace Hopper' }, { params: { event: 'revoked' } });
+    const ctx = actionContext({ ...freshSubject('s'), displayName: 'Grace Hopper' }, { params: { event: 'revoked' }, taskId: 'task-slack' });
     await slack.actions.notify!.execute({ id: 'slack' }, ctx);
     expect(sandbox.messages![before]!.body).toEqual({ text: `Access revoked for Grace Hopper: every critical step verified. Termination ${ctx.terminationId}.` });
   });

@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifyModule } from '../providers/notify/index.ts';
 import type { NotifySandbox } from '../providers/notify/sandbox.ts';
 import type { Provider } from '../providers/contract.ts';
+import { randomUUID } from 'node:crypto';
+import { configSchema } from '../src/config/schema.ts';
 import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
+import type { Task, Termination } from '../src/domain/types.ts';
+import { runAttempt } from '../src/engine/runner.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext, freshSubject } from './helpers/context.ts';
 
@@ -58,6 +62,48 @@ describe('notify provider', () => {
     // Each task's verify finds its own acknowledgement, not the other's.
     expect(await provider.actions.notify!.verify({ id: 'security' }, okta)).toMatchObject({ acknowledgedWith: 200 });
     expect(await provider.actions.notify!.verify({ id: 'security' }, google)).toMatchObject({ acknowledgedWith: 200 });
+  });
+
+  it('through the runner, each notification task keys its pushes by its own id', async () => {
+    const now = new Date();
+    const subject = freshSubject('notify-run');
+    const termination = { id: randomUUID(), subject, state: 'running', requestedAt: now, effectiveAt: now } as Termination;
+    // Cast, not a full literal: only the fields the runner reads matter here.
+    const task = (failedStep: string, attempts: number) =>
+      ({
+        id: `${termination.id}-${failedStep}`,
+        terminationId: termination.id,
+        stepId: `notify-${failedStep}`,
+        provider: 'security',
+        action: 'notify',
+        params: { event: 'failed', failedStep, errorKind: 'permanent' },
+        attempts,
+        rateLimitedCount: 0,
+        account: null,
+        checkpoint: null,
+      }) as unknown as Task;
+    const run = (t: Task) =>
+      runAttempt({
+        task: t,
+        termination,
+        provider,
+        worker: 'test',
+        policy: configSchema.shape.engine.parse({})!.retry,
+        attemptTimeoutMs: 10_000,
+        signal: new AbortController().signal,
+        logger: silentLogger(),
+        now: () => new Date(),
+      });
+    const okta = task('okta-suspend', 0);
+    expect((await run(okta)).outcome.state).toBe('succeeded');
+    expect((await run(task('google-suspend', 0))).outcome.state).toBe('succeeded');
+    // The Okta alert's task claimed again (its first result was lost with a paused replica).
+    const retried = await run({ ...okta, attempts: 1 });
+    expect(retried.attempt.attempt).toBe(2);
+
+    const delivered = sandbox.messages!.filter((m) => (m.body as { terminationId?: string }).terminationId === termination.id);
+    expect(delivered.map((m) => (m.body as { failedStep?: string }).failedStep).sort()).toEqual(['google-suspend', 'okta-suspend']);
+    expect(sandbox.duplicates!.filter((m) => m.idempotencyKey === okta.id)).toHaveLength(1);
   });
 
   it('cannot verify what it did not send', async () => {

@@ -418,9 +418,10 @@ class GoogleProvider implements Provider {
   // --- delete_account ---------------------------------------------------------------
 
   private async deleteUser(account: AccountRef, ctx: ActionContext): Promise<ExecuteResult> {
-    // Read first: after a takeover or a lost answer the user is already gone, and a second
-    // users.delete would only be answered 404 (or, within Google's restore window, act on
-    // nothing we can see). The 404 below covers a deletion between the read and the write.
+    // Read first: after a takeover or a lost answer the user is already gone; a second
+    // users.delete would be sent for nothing and answered 404. The evidence then says the
+    // user was found absent, never that this attempt deleted it. The 404 below covers a
+    // deletion between the read and the write.
     if (!(await this.getUser(account.id, ctx.signal))) return { evidence: alreadyAbsent(account.id, ctx, 'read before delete') };
     try {
       await this.api.directory.users.delete({ userKey: account.id }, { signal: ctx.signal });

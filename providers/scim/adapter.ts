@@ -87,8 +87,9 @@ export function createScimProvider(config: ScimConfig, factory: ProviderFactoryC
 
   const deleteAccount: ActionHandler = {
     async execute(account, ctx) {
-      // Read first: after a takeover or a lost answer the user is already gone. Some targets
-      // (Atlassian) make DELETE irreversible, and a repeat must find that, not send it again.
+      // Read first: after a takeover or a lost answer the user is already gone, and the repeat
+      // records that it found it absent instead of sending a DELETE (irreversible at some
+      // targets, such as Atlassian) for nothing.
       if (!(await client.getUser(account.id, ctx))) return { evidence: alreadyAbsent(account.id, ctx, 'read before delete') };
       if ((await client.delete(account.id, ctx)) === 'gone') return { evidence: alreadyAbsent(account.id, ctx, 'delete answered 404') };
       return { evidence: { userId: account.id, deleted: true, deletedByAttempt: ctx.attempt, alreadyDone: false } };

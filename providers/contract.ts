@@ -30,6 +30,14 @@ export interface ActionContext {
   params: JsonObject;
   subject: Subject;
   terminationId: string;
+  /**
+   * The task this attempt belongs to: the same for every retry of one task, distinct between
+   * tasks (two notifications of one termination are two tasks). Pushes derive their
+   * idempotency keys from it, so a receiver drops a retry's copy but not another task's message.
+   */
+  taskId: string;
+  /** This attempt's number within the task, from 1: evidence can say which attempt found what. */
+  attempt: number;
   /** When this attempt started: read-backs compare provider timestamps against it. */
   attemptStartedAt: Date;
   /**

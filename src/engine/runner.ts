@@ -54,6 +54,8 @@ function withoutEngineKeys(checkpoint: JsonObject | null): JsonObject | null {
 export async function runAttempt(options: RunAttemptOptions): Promise<AttemptResult> {
   const { task, termination, provider, now } = options;
   const startedAt = now();
+  // Counted when the task was claimed: this attempt is already in `task.attempts`.
+  const attemptNumber = task.attempts;
   const executedBefore = (task.checkpoint?.[EXECUTED] as JsonObject | undefined) ?? null;
   const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.attemptTimeoutMs)]);
   const ctx: ActionContext = {
@@ -63,13 +65,14 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     params: task.params,
     subject: termination.subject,
     terminationId: termination.id,
+    taskId: task.id,
+    attempt: attemptNumber,
     attemptStartedAt: startedAt,
     checkpoint: withoutEngineKeys(task.checkpoint),
   };
   const record = (outcome: TaskAttempt['outcome'], error: Error | null, evidence: JsonObject | null): TaskAttempt => ({
     taskId: task.id,
-    // Counted when the task was claimed: this attempt is already in `task.attempts`.
-    attempt: task.attempts,
+    attempt: attemptNumber,
     worker: options.worker,
     startedAt,
     finishedAt: now(),

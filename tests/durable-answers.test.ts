@@ -15,8 +15,10 @@ let t: TestDaemon;
 /** Released after each test whatever happened: a gate left shut would stall every later write. */
 let releaseHeld: (() => void) | undefined;
 
+const SCIM_TOKEN = `scim-${randomBytes(16).toString('hex')}`;
+
 beforeAll(async () => {
-  t = await startTestDaemon();
+  t = await startTestDaemon({ auth: { scim: [SCIM_TOKEN] } });
 });
 afterAll(async () => {
   await t?.stop();
@@ -117,5 +119,30 @@ describe('durable answers', () => {
     syncs.release();
     expect((await read.tracked).body.termination.state).toBe('cancelled');
     await cancelling;
+  });
+
+  it('answers a SCIM GET only once the directory write it reports is on disk', async () => {
+    const subject = uniqueSubject('durable-scim');
+    const scimHeaders = { 'content-type': 'application/scim+json', accept: 'application/scim+json' };
+    const created = await t.api('POST', '/scim/v2/Users', {
+      token: SCIM_TOKEN,
+      raw: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: subject.userName, externalId: subject.externalId }),
+      headers: scimHeaders,
+    });
+    expect(created.status).toBe(201);
+    const stored = (await t.daemon.store.directory.getUser(created.body.id))!;
+    const syncs = await holdWalSyncs();
+    syncs.hold();
+    const renamed = `renamed-${subject.userName}`;
+    const writing = t.daemon.store.directory.replaceUser(stored.id, { ...stored, userName: renamed });
+    await vi.waitFor(async () => expect((await t.daemon.store.directory.getUser(stored.id))?.userName).toBe(renamed));
+    const read = settleOf(t.api('GET', `/scim/v2/Users/${stored.id}`, { token: SCIM_TOKEN, headers: scimHeaders }));
+    const list = settleOf(t.api('GET', `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${renamed}"`)}`, { token: SCIM_TOKEN, headers: scimHeaders }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect([read.at(), list.at()], 'a SCIM read was answered before the write it reports was on disk').toEqual([Infinity, Infinity]);
+    syncs.release();
+    expect((await read.tracked).body.userName).toBe(renamed);
+    expect((await list.tracked).body.totalResults).toBe(1);
+    await writing;
   });
 });

@@ -6,6 +6,9 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../src/config/schema.ts';
+import { EngineEventBus } from '../src/engine/events.ts';
+import { TerminationService } from '../src/intake/termination-service.ts';
 import { signedHeaders, startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
 
 const SCIM_TOKEN = `scim-${randomBytes(16).toString('hex')}`;
@@ -37,6 +40,11 @@ function scim(method: string, path: string, body: unknown) {
 }
 
 const admin = (body: unknown, headers?: Record<string, string>) => t.api('POST', '/admin/v1/terminations', { body, ...(headers ? { headers } : {}) });
+
+/** The daemon's parsed config as input to parse again (durations are numbers of milliseconds, which the schema accepts). */
+function rawConfigOf(daemon: TestDaemon): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(daemon.config)) as Record<string, unknown>;
+}
 
 async function auditOf(terminationId: string) {
   return t.daemon.store.listAuditOf(terminationId);
@@ -151,6 +159,16 @@ describe('case 2: a channel cancels only what it created', () => {
     expect(reactivate.status).toBe(409);
     expect(reactivate.body.detail).toContain(far.body.terminationId);
     expect((await t.daemon.store.getTermination(far.body.terminationId))?.state).toBe('scheduled');
+  });
+
+  it('lets a channel cancel what the configuration allows it to (intake.<channel>.mayCancel)', async () => {
+    const config = configSchema.parse({ ...rawConfigOf(t), intake: { webhook: { mayCancel: ['webhook', 'admin'] } } });
+    const widened = new TerminationService(t.daemon.store, config, new EngineEventBus());
+    const subject = uniqueSubject('widened');
+    const created = await admin({ subject, effectiveAt: FAR_FUTURE });
+    const cancelled = await widened.cancelForSubject('webhook', subject, 'webhook:msg_widened', 'rehired');
+    expect(cancelled).toMatchObject({ id: created.body.terminationId, state: 'cancelled' });
+    expect(() => configSchema.parse({ ...rawConfigOf(t), intake: { scim: { mayCancel: ['hr'] } } })).toThrow(/mayCancel/);
   });
 });
 

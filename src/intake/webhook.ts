@@ -80,10 +80,15 @@ export function buildWebhookRouter(deps: WebhookDeps): Router {
     const bodySha256 = createHash('sha256').update(body).digest('hex');
 
     // A redelivery is answered before the body is judged again: config may have changed since.
-    const seen = await fromStore(() => durableRead(deps.store, () => deps.store.webhookDeliveries.get(id)));
-    if (seen && seen.bodySha256 !== bodySha256) throw reusedId();
+    const seen = await fromStore(() => deps.store.webhookDeliveries.get(id));
+    // A delivery seen before decides the answer (409, or the earlier answer) from these
+    // reads alone: it waits until what they saw is on disk. A first delivery goes on to
+    // writes whose own commit it awaits, so it does not wait here.
+    if (seen && seen.bodySha256 !== bodySha256) {
+      await fromStore(() => deps.store.durable());
+      throw reusedId();
+    }
     if (seen?.terminationId) {
-      // Read, then wait for the durable point: the settle or termination read here may still be on its way to disk.
       const known = await fromStore(() => durableRead(deps.store, () => deps.store.getTermination(seen.terminationId!)));
       if (known) return reply(res, 200, known, true, (seen.outcome as RequestOutcome | null) ?? 'created');
     }

@@ -14,7 +14,7 @@ export class OpenTerminationConflictError extends Error {
     super(
       `subject already has open termination ${open.id} (playbook ${open.playbook}, ${open.state}, effective ${open.effectiveAt.toISOString()}); ` +
         `it was not changed. Send playbook "${open.playbook}" (or none) to join it or bring it forward, ` +
-        `or, as an operator, send supersede: true through the admin API (CLI: --supersede) to cancel its unrun tasks and start playbook "${requestedPlaybook}"`,
+        `or, as an operator, send supersede: true to POST /admin/v1/terminations to cancel its unrun tasks and start playbook "${requestedPlaybook}"`,
     );
     this.name = 'OpenTerminationConflictError';
   }

@@ -178,7 +178,7 @@ function parseEvent(body: Buffer): WebhookEvent {
 }
 
 function reusedId(): ConflictError {
-  return new ConflictError('webhook-id already used for a different body');
+  return new ConflictError('webhook-id already used for a different body; nothing was written. Send a new webhook-id for a new message, or the same body to get the earlier answer');
 }
 
 function reply(res: Response, status: number, termination: Termination, duplicate: boolean, outcome: RequestOutcome): void {

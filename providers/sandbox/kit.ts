@@ -23,6 +23,13 @@ export interface RequestLogEntry {
   fault: 'rate_limited' | 'error' | 'timeout' | null;
 }
 
+export interface WriteLogEntry {
+  operation: string;
+  accountId: string;
+  /** Epoch ms when the emulator applied the write. */
+  at: number;
+}
+
 export interface SandboxStyle {
   /** Answers a request over the limit the way the provider does (429, or Google's 403). */
   rateLimited(res: Response, retryAfterMs: number): void;
@@ -47,6 +54,8 @@ export class SandboxControl {
   readonly requests: RequestLogEntry[] = [];
   /** Effective writes, keyed `operation:accountId`: proves an action ran once. */
   readonly writes = new Map<string, number>();
+  /** The same writes in order, with the time each was applied: tells a repeat after a task settled from one before. */
+  readonly writeLog: WriteLogEntry[] = [];
   private random: () => number;
   private limiter: WindowLimiter | null;
 
@@ -71,6 +80,7 @@ export class SandboxControl {
   countWrite(operation: string, accountId: string): void {
     const key = `${operation}:${accountId}`;
     this.writes.set(key, (this.writes.get(key) ?? 0) + 1);
+    this.writeLog.push({ operation, accountId, at: Date.now() });
   }
 
   /** Decides the fault for one request, or null to let the emulator answer. */
@@ -93,6 +103,7 @@ export class SandboxControl {
   reset(): void {
     this.requests.length = 0;
     this.writes.clear();
+    this.writeLog.length = 0;
   }
 }
 
@@ -124,6 +135,9 @@ export function createSandboxApp(
   });
   controlRouter.get('/requests', (_req, res) => {
     res.json(control.requests);
+  });
+  controlRouter.get('/writes', (_req, res) => {
+    res.json(control.writeLog);
   });
   controlRouter.post('/faults', (req, res) => {
     const parsed = faultConfigSchema.safeParse(req.body ?? {});

@@ -43,7 +43,7 @@ import {
   type Replica,
 } from './helpers/replica-cluster.ts';
 import { FREEZE_RUN_STEPS } from './helpers/freeze-run-playbook.ts';
-import { describePostgres, dropSchema, newSchemaName, pgAdmin, sleep, waitFor } from './helpers/reliability.ts';
+import { describePostgres, newSchemaName, pgAdmin, sleep, waitFor } from './helpers/reliability.ts';
 
 const LEASE_MS = 2_000;
 const REPLICAS = 3;
@@ -86,7 +86,6 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
 
   afterAll(async () => {
     await cluster?.close();
-    await dropSchema(databaseUrl, schema);
   }, 30_000);
 
   it(

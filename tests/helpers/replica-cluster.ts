@@ -14,8 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { SandboxKind } from '../../scripts/sandboxes.ts';
+import { Webhook } from 'standardwebhooks';
 import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } from './processes.ts';
-import { request, signedWebhook, sleep } from './reliability.ts';
+
+// No vitest here (reliability.ts and postgres.ts import it): the replicas benchmark runs these helpers outside vitest.
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export interface ReplicaStep {
   id: string;
@@ -56,7 +59,8 @@ export interface Cluster {
   /** Posts one signed webhook for `email` to `via`, retrying (same webhook-id) until it is acknowledged or `deadline`. */
   terminate(via: Replica, email: string, deadline: number): Promise<string>;
   count(sql: string, params?: unknown[]): Promise<number>;
-  close(): Promise<void>;
+  /** Stops the replicas (resuming stopped ones first) and the sandboxes; drops the schema unless `keepSchema`. */
+  close(o?: { keepSchema?: boolean }): Promise<void>;
 }
 
 const KINDS: readonly SandboxKind[] = ['okta', 'google', 'microsoft'];
@@ -82,7 +86,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const replicas: Replica[] = [];
   let sandboxes: SandboxProcess | undefined;
   let db: pg.Pool | undefined;
-  const close = async () => {
+  const close = async (o: { keepSchema?: boolean } = {}) => {
     await Promise.allSettled(
       replicas.map((r) => {
         // A stopped process cannot act on SIGTERM: resume it first.
@@ -91,6 +95,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       }),
     );
     await sandboxes?.stop('SIGTERM', 2_000);
+    if (db && !o.keepSchema) await db.query(`drop schema if exists ${options.schema} cascade`);
     await db?.end();
     rmSync(dir, { recursive: true, force: true });
   };
@@ -134,6 +139,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     throw error;
   }
   const pool = db;
+  const signer = new Webhook(secret);
   return {
     replicas,
     sandboxes,
@@ -144,11 +150,16 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       if (seeded !== 201 && seeded !== 409) throw new Error(`seeding Okta user ${email}: ${seeded}`);
       const body = JSON.stringify({ subject: { userName: email, emails: [email] }, reason: 'replica freeze test' });
       const id = `msg_${email}`;
+      // Retried with the same webhook-id, as a real sender does: a repeat is answered from the first.
       for (;;) {
-        const answer = await request(`${via.url}/webhooks/termination`, { method: 'POST', headers: signedWebhook(secret, id, body), body, timeoutMs: 15_000 });
-        if ((answer.status === 200 || answer.status === 201) && answer.body?.terminationId) return answer.body.terminationId as string;
-        if (answer.status !== 0 && answer.status < 500) throw new Error(`webhook for ${email}: ${answer.status} ${answer.text.slice(0, 300)}`);
-        if (Date.now() > deadline) throw new Error(`webhook for ${email}: not acknowledged before the deadline (last status ${answer.status})`);
+        const at = new Date();
+        const headers = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signer.sign(id, at, body) };
+        const res = await fetch(`${via.url}/webhooks/termination`, { method: 'POST', headers, body, signal: AbortSignal.timeout(15_000) }).catch(() => null);
+        const text = res ? await res.text().catch(() => '') : '';
+        const status = res?.status ?? 0;
+        if (status === 200 || status === 201) return (JSON.parse(text) as { terminationId: string }).terminationId;
+        if (status !== 0 && status < 500) throw new Error(`webhook for ${email}: ${status} ${text.slice(0, 300)}`);
+        if (Date.now() > deadline) throw new Error(`webhook for ${email}: not acknowledged before the deadline (last status ${status})`);
         await sleep(100);
       }
     },
@@ -304,9 +315,9 @@ export async function freezeBetweenTransactions(cluster: Cluster, replica: Repli
   }
 }
 
-/** Tasks settled (finished_at set) in [from, to). */
-export function settledBetween(cluster: Cluster, from: number, to: number): Promise<number> {
-  return cluster.count(`select count(*) as n from tasks where finished_at >= $1 and finished_at < $2`, [from, to]);
+/** Tasks (or terminations) settled, by their finished_at, in [from, to). */
+export function settledBetween(cluster: Cluster, from: number, to: number, table: 'tasks' | 'terminations' = 'tasks'): Promise<number> {
+  return cluster.count(`select count(*) as n from ${table} where finished_at >= $1 and finished_at < $2`, [from, to]);
 }
 
 /** Waits until every task of the schema is settled; fails naming the states left. */

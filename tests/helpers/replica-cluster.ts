@@ -116,7 +116,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const config = {
         server: { host: '127.0.0.1', port: 0 },
         store: { postgres: { url: withApplicationName(options.databaseUrl, appName), schema: options.schema, poolSize: options.poolSize ?? 4 } },
-        auth: { webhook: [secret] },
+        // Open /metrics: the test reads each replica's counters (loopback only).
+        auth: { webhook: [secret], publicMetrics: true },
         engine: { lease: `${options.leaseMs}ms`, attemptTimeout: '10s', shutdownGrace: '2s', retry: { baseDelay: '100ms', maxDelay: '1s' } },
         providers,
         playbooks: { leaver: { steps: options.steps.map(({ writes: _writes, ...step }) => step) } },
@@ -169,6 +170,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     },
     close,
   };
+}
+
+/**
+ * The sum of all samples of counter `name` on the replica's /metrics, or null when the
+ * replica does not export it (or does not answer).
+ */
+export async function scrapeCounter(replica: Replica, name: string): Promise<number | null> {
+  const res = await fetch(`${replica.url}/metrics`, { signal: AbortSignal.timeout(10_000) }).catch(() => null);
+  if (!res?.ok) return null;
+  const samples = (await res.text()).split('\n').filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`));
+  return samples.length === 0 ? null : samples.reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }
 
 /** Tasks not yet settled (pending or running). */

@@ -74,7 +74,7 @@ interface Round {
   faultAt: number;
   /** SIGCONT (a freeze) or null (the kill). */
   resumedAt: number | null;
-  settled: boolean;
+  /** Why the round's tasks did not all settle by its deadline; null when they did. */
   settleError: string | null;
   /** Increase of DISCARDED_METRIC over the round by each replica still answering at its end; null where not exported. */
   discardedByMetric: Map<Replica, number | null>;
@@ -107,6 +107,7 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
 
       /** One round: keep work queued through the healthy replicas, strike `victim` once some settled, then let everything settle. */
       const round = async (name: RoundName, victim: Replica, strike: (r: Round, roundStart: number) => Promise<void>) => {
+        const metricBefore = new Map(await Promise.all([...alive].map(async (x) => [x, await scrapeCounter(x, DISCARDED_METRIC)] as const)));
         const roundStart = Date.now();
         const deadline = roundStart + ROUND_DEADLINE_MS;
         const feeder = startFeeder(c, {
@@ -117,8 +118,7 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
           maxTerminations: ROUND_TERMINATIONS,
           deadline,
         });
-        const r: Round = { name, victim, terminations: feeder.submitted, fault: '', faultAt: 0, resumedAt: null, settled: false, settleError: null, discardedByMetric: new Map() };
-        const metricBefore = new Map(await Promise.all([...alive].map(async (x) => [x, await scrapeCounter(x, DISCARDED_METRIC)] as const)));
+        const r: Round = { name, victim, terminations: feeder.submitted, fault: '', faultAt: 0, resumedAt: null, settleError: null, discardedByMetric: new Map() };
         rounds.push(r);
         try {
           await strike(r, roundStart);
@@ -133,7 +133,6 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
         await feeder.done();
         try {
           await waitAllSettled(c, deadline, `round ${name}`);
-          r.settled = true;
         } catch (error) {
           r.settleError = (error as Error).message;
         }

@@ -249,17 +249,18 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
             ? [...r.discardedByMetric].filter(([x]) => x !== r.victim).reduce((sum, [, n]) => sum + (n ?? 0), 0)
             : null,
           contradictions: writes.contradictions.filter((x) => mine(x.taskId)).map((x) => x.detail),
+          contradictingTasks: new Set(writes.contradictions.filter((x) => mine(x.taskId)).map((x) => x.taskId)).size,
         };
       });
       const fmt = (n: number) => n.toFixed(1);
       console.log(
         [
           `multi-replica-freeze: ${REPLICAS} replicas, lease ${LEASE_MS} ms, ${FREEZE_RUN_STEPS.length} tasks per termination, run ${run}`,
-          '| round | fault | terminations / tasks | unsettled | repeated writes: idempotent / non-idempotent / after succeeded | attempts overlapping | results discarded: healthy / frozen | records contradicting provider |',
+          '| round | fault | terminations / tasks | unsettled | repeated writes: idempotent / non-idempotent / after succeeded | attempts overlapping | results discarded: healthy / frozen | task records contradicting provider |',
           '| --- | --- | --- | --- | --- | --- | --- | --- |',
           ...rows.map(
             (x) =>
-              `| ${x.round.name} (${x.round.victim.name}) | ${x.round.fault} | ${x.terminations} / ${x.tasks} | ${x.unsettled} | ${x.idempotentRepeats} / ${x.nonIdempotentRepeats} / ${x.afterSucceeded} | ${x.overlaps.length} | ${x.discardedHealthy} / ${x.discardedVictim} (metric, healthy: ${x.discardedHealthyByMetric ?? 'not exported'}) | ${x.contradictions.length} |`,
+              `| ${x.round.name} (${x.round.victim.name}) | ${x.round.fault} | ${x.terminations} / ${x.tasks} | ${x.unsettled} | ${x.idempotentRepeats} / ${x.nonIdempotentRepeats} / ${x.afterSucceeded} | ${x.overlaps.length} | ${x.discardedHealthy} / ${x.discardedVictim} (metric, healthy: ${x.discardedHealthyByMetric ?? 'not exported'}) | ${x.contradictingTasks} |`,
           ),
           ...rows.flatMap((x) => [
             `  ${x.round.name}: repeats by operation ${JSON.stringify(x.repeatsByOperation)}; not succeeded ${JSON.stringify(countBy(x.notSucceeded))}${x.round.settleError ? `; ${x.round.settleError}` : ''}`,

@@ -112,6 +112,24 @@ describe.each(runners)('the provider fence %s', (_name, start) => {
     }
   });
 
+  it('records a fenced attempt as ending when its lease ran short, not when it noticed', async () => {
+    sandbox.control.setFaults({ latencyMs: 400 });
+    try {
+      const frozen = request(60_000, 1_000);
+      const pending = runner.run(frozen);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // As a process resumed after a freeze finds it: its lease ran short 3 s ago.
+      const noticed = Date.now();
+      runner.leaseChanged(frozen.task.id, monotonicMs() - 2_000);
+      const result = await pending;
+      expect(result.outcome).toMatchObject({ state: 'pending', error: { message: expect.stringMatching(/lease ends in 0 ms/) } });
+      expect(result.attempt.finishedAt.getTime()).toBeLessThan(noticed);
+      expect(result.attempt.finishedAt.getTime()).toBeGreaterThanOrEqual(result.attempt.startedAt.getTime());
+    } finally {
+      sandbox.control.setFaults({ latencyMs: 0 });
+    }
+  });
+
   it('follows a renewed lease: an attempt whose deadline moved on keeps going', async () => {
     sandbox.control.setFaults({ latencyMs: 300 });
     try {

@@ -16,9 +16,10 @@ import { moduleFor, parseProviderSettings } from './config/provider-settings.ts'
 import type { Config } from './config/schema.ts';
 import { coerceError } from './domain/errors.ts';
 import { Engine } from './engine/engine.ts';
-import { startAttemptThread } from './engine/attempt-thread.ts';
-import { inlineAttempts, type AttemptRunner } from './engine/attempts.ts';
-import { createProviders, summarise, validateProviders, type ProviderSpec, type ProviderSummary } from './engine/provider-setup.ts';
+import { startAttemptThread } from './startup/attempt-thread.ts';
+import type { AttemptRunner } from './engine/attempts.ts';
+import { inlineAttempts } from './startup/inline-attempts.ts';
+import { createProviders, summarise, validateProviders, type ProviderSpec, type ProviderSummary } from './startup/provider-setup.ts';
 import { EngineEventBus } from './engine/events.ts';
 import { TerminationService } from './intake/termination-service.ts';
 import { createApp } from './server/app.ts';
@@ -63,7 +64,12 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
     // Injected provider modules and clocks exist on this thread only (tests); otherwise attempts
     // get a thread of their own and this thread never loads an adapter or its SDK.
-    const inline = Boolean(options.modules || options.now) || !config.engine.providerThread;
+    // Where attempts run is the config's choice alone. Injected provider modules and clocks
+    // (tests) exist on this thread only, so they need the inline runner, said explicitly.
+    const inline = !config.engine.providerThread;
+    if (!inline && (options.modules || options.now)) {
+      throw new Error('injected provider modules or a clock exist on the daemon\'s thread only: set engine.providerThread to false to run attempts there');
+    }
     const modules = inline ? (options.modules ?? (await import('../providers/index.ts')).providerModules) : null;
     const kinds: ReadonlyMap<string, ProviderKind<any>> = modules ?? providerKinds;
     const sandboxes = new Map<string, RunningSandbox>();

@@ -11,10 +11,11 @@ import { oktaKind } from '../providers/okta/kind.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import { configSchema } from '../src/config/schema.ts';
 import type { Task, Termination } from '../src/domain/types.ts';
-import { startAttemptThread } from '../src/engine/attempt-thread.ts';
-import { inlineAttempts, type AttemptRequest, type AttemptRunner } from '../src/engine/attempts.ts';
+import { startAttemptThread } from '../src/startup/attempt-thread.ts';
+import type { AttemptRequest, AttemptRunner } from '../src/engine/attempts.ts';
+import { inlineAttempts } from '../src/startup/inline-attempts.ts';
 import { monotonicMs } from '../src/engine/lease-fence.ts';
-import { createProviders, type ProviderSpec } from '../src/engine/provider-setup.ts';
+import { createProviders, type ProviderSpec } from '../src/startup/provider-setup.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 
 let sandbox: RunningSandbox;

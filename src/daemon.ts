@@ -162,7 +162,7 @@ function startAuditPruning(store: Store, retentionMs: number, logger: Logger, no
 /** A playbook's `onFailure` channel hears about every step that fails for good (but not about its own failures). */
 function failureNotifications(config: Config, now: () => Date) {
   return (task: Task, termination: Termination, errorKind: string): NewTask[] => {
-    const onFailure = config.playbooks[termination.playbook]?.onFailure;
+    const onFailure = Object.hasOwn(config.playbooks, termination.playbook) ? config.playbooks[termination.playbook]!.onFailure : undefined;
     if (!onFailure || task.action === 'notify') return [];
     return [
       {

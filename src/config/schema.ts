@@ -217,7 +217,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    if (!config.playbooks[config.defaultPlaybook]) {
+    if (!Object.hasOwn(config.playbooks, config.defaultPlaybook)) {
       ctx.addIssue({ code: 'custom', path: ['defaultPlaybook'], message: `expected one of the playbooks: ${Object.keys(config.playbooks).join(', ')}` });
     }
     for (const [name, playbook] of Object.entries(config.playbooks)) {
@@ -230,7 +230,7 @@ export const configSchema = z
           if (step.provider !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: 'expected no provider: a person completes manual steps' });
         } else if (step.provider === undefined) {
           ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})` });
-        } else if (!config.providers[step.provider]) {
+        } else if (!Object.hasOwn(config.providers, step.provider)) {
           ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})` });
         }
       });
@@ -241,7 +241,7 @@ export const configSchema = z
           }
         });
       });
-      if (playbook.onFailure && !config.providers[playbook.onFailure.provider]) {
+      if (playbook.onFailure && !Object.hasOwn(config.providers, playbook.onFailure.provider)) {
         ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'onFailure', 'provider'], message: 'expected a notify provider defined under providers' });
       }
       const cycle = findCycle(playbook.steps);

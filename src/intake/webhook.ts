@@ -21,6 +21,7 @@ import {
   invalidInput,
   jsonErrors,
 } from '../server/http-errors.ts';
+import { JSON_TOO_DEEP, jsonDepthExceeds } from '../server/json-depth.ts';
 import type { Store } from '../store/store.ts';
 import { checkPlan, terminationFields, toSubject } from './termination-schema.ts';
 import type { TerminationService } from './termination-service.ts';
@@ -157,6 +158,7 @@ function parseEvent(body: Buffer): WebhookEvent {
   } catch {
     throw new BadRequestError('body: invalid JSON');
   }
+  if (jsonDepthExceeds(json)) throw new BadRequestError(JSON_TOO_DEEP);
   const type = (json as { type?: unknown } | null)?.type;
   const parsed = type === 'termination.cancelled' ? cancelledSchema.safeParse(json) : requestedSchema.safeParse(json);
   if (!parsed.success) throw invalidInput(parsed.error);

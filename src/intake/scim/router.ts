@@ -1,7 +1,7 @@
 /**
  * The SCIM 2.0 service provider (RFC 7643/7644) at /scim/v2, on scimmy + scimmy-routers.
  * In front of the SCIMMY router, in this order: bearer-token auth (before any body is
- * read), the JSON body parser with the configured size limit, the string-boolean
+ * read), the JSON body parser with the configured size and depth limits, the string-boolean
  * repair for Entra, the query reader (filter parsed once, attribute lists and paging
  * checked: see query.ts), and the PATCH that only sets `active` (answered here, see
  * active-patch.ts). Every error answers a SCIM error body.
@@ -12,6 +12,7 @@ import SCIMMY from 'scimmy';
 import SCIMMYRouters from 'scimmy-routers';
 import type { Config } from '../../config/schema.ts';
 import { coerceError } from '../../domain/errors.ts';
+import { JSON_TOO_DEEP, jsonDepthExceeds } from '../../server/json-depth.ts';
 import { TokenSet, bearerToken } from '../../server/tokens.ts';
 import type { Store } from '../../store/store.ts';
 import type { TerminationService } from '../termination-service.ts';
@@ -107,6 +108,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     next(error);
   });
   router.use((req, res, next) => {
+    if (jsonDepthExceeds(req.body)) return sendScimError(res, 400, JSON_TOO_DEEP, 'invalidSyntax');
     if (req.body !== undefined) req.body = normaliseScimBody(req.body);
     // Express 5 re-parses req.query on every read, so what is checked and converted here
     // (paging numbers, the filter taken out) would be lost: pin one parsed copy.

@@ -3,7 +3,6 @@
  * adapters (checked against the playbooks and validated), engine, metrics and HTTP.
  * Nothing runs at import time; `stop()` undoes everything in reverse order.
  */
-import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -22,6 +21,7 @@ import { createProviders, summarise, validateProviders, type ProviderSpec, type 
 import { EngineEventBus } from './engine/events.ts';
 import { TerminationService } from './intake/termination-service.ts';
 import { createApp } from './server/app.ts';
+import { listen } from './server/listen.ts';
 import { buildRouters } from './server/routes.ts';
 import { openStore } from './store/open.ts';
 import type { NewTask, Store } from './store/store.ts';
@@ -102,8 +102,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     let ready = false;
     const routers = await buildRouters({ config, store, terminations, engine, events, logger, now: options.now ?? (() => new Date()) });
     const app = createApp({ config, logger, metrics, ready: () => ready, routers });
-    const server: Server = app.listen(config.server.port, config.server.host);
-    await once(server, 'listening');
+    const server: Server = await listen(app, config.server);
     cleanup.push(async () => {
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -112,9 +112,16 @@ export const configSchema = z
         port: port.default(8080),
         /** Largest accepted request body. Default 256kb. */
         bodyLimit: z.string().default('256kb'),
+        /** Time a client has to send its request headers. Default 10s. */
+        headersTimeout: durationSchema.default(10_000),
+        /** Time a client has to send its whole request, body included: a slow body is cut after it. Default 30s. */
+        requestTimeout: durationSchema.default(30_000),
+        /** Time an idle keep-alive connection stays open. Default 5s (Node's). */
+        keepAliveTimeout: durationSchema.default(5_000),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' }),
+      .refine((server) => server.headersTimeout <= server.requestTimeout, { path: ['headersTimeout'], message: 'expected at most requestTimeout' })
+      .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb', headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 }),
     store: z.union([
       z.object({ sqlite: z.object({ path: z.string().min(1) }).strict() }).strict(),
       z

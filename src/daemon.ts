@@ -22,6 +22,7 @@ import { EngineEventBus } from './engine/events.ts';
 import { TerminationService } from './intake/termination-service.ts';
 import { createApp } from './server/app.ts';
 import { listen } from './server/listen.ts';
+import { commitReadiness } from './server/readiness.ts';
 import { buildRouters } from './server/routes.ts';
 import { openStore } from './store/open.ts';
 import type { NewTask, Store } from './store/store.ts';
@@ -101,7 +102,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
     let ready = false;
     const routers = await buildRouters({ config, store, terminations, engine, events, logger, now: options.now ?? (() => new Date()) });
-    const app = createApp({ config, logger, metrics, ready: () => ready, routers });
+    const readiness = commitReadiness({ started: () => ready, probeCommit: () => store.probeCommit(), logger: logger.child({ component: 'readiness' }) });
+    const app = createApp({ config, logger, metrics, ready: readiness, routers });
     const server: Server = await listen(app, config.server);
     cleanup.push(async () => {
       server.closeIdleConnections();

@@ -8,6 +8,7 @@ import { Migrator, sql, type ExpressionBuilder, type Kysely, type Selectable, ty
 import { UNRESOLVED_TERMINATION_STATES, type JsonObject, type Task, type TaskAttempt, type Termination, type TerminationState } from '../domain/types.ts';
 import { GENESIS_HASH, chainHash } from '../audit/chain.ts';
 import { parseDuration } from '../config/duration.ts';
+import { probeCommit } from './commit-probe.ts';
 import { migrationProvider } from './migrations/index.ts';
 import { toAttempt, toAuditEntry, toTask, toTermination } from './rows.ts';
 import { SqlSubjectDirectory, type SubjectDirectory } from './directory.ts';
@@ -107,6 +108,10 @@ export class SqlStore implements Store {
     if (error || failed) {
       throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
     }
+  }
+
+  probeCommit(): Promise<void> {
+    return probeCommit(this.db, this.clock());
   }
 
   async close(): Promise<void> {

@@ -136,6 +136,8 @@ export interface Store {
   readonly directory: SubjectDirectory;
   /** Runs pending migrations; safe when several replicas start at once. */
   migrate(): Promise<void>;
+  /** Writes and commits one row (readiness): rejects when the store cannot commit, e.g. on a full disk. */
+  probeCommit(): Promise<void>;
   close(): Promise<void>;
   /** Called after any write that may make a task due, here or (PostgreSQL) on another replica. */
   onWake(listener: () => void): () => void;

@@ -12,7 +12,7 @@ export interface ReadinessOptions {
   /** A write that must commit (Store.probeCommit). */
   probeCommit: () => Promise<void>;
   logger: Logger;
-  /** A probe slower than this counts as failed. Default 2 s (Kubernetes' probe timeout is 1 s by default; set it higher). */
+  /** A probe slower than this counts as failed. Default 2 s: under the readiness probe's timeout in deploy/kubernetes (3 s). */
   timeoutMs?: number;
   /** How long a probe's result is reused. Default 1 s. */
   reuseMs?: number;

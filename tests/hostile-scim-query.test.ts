@@ -59,9 +59,9 @@ describe('named regressions', () => {
     expectScimError(await search(bodies[0]!), 400, 'invalidFilter');
     // A stall caused by the code shows in every round. A loaded test machine can also
     // deschedule the process for tens of milliseconds; that shows in some rounds only, so
-    // the best of three rounds is what must stay under the bound.
+    // the best of up to five rounds is what must stay under the bound.
     const rounds: Array<{ maxDelayMs: number; slowestMs: number; healthMs: number }> = [];
-    while (rounds.length < 3 && !rounds.some((r) => r.maxDelayMs < 50)) {
+    while (rounds.length < 5 && !rounds.some((r) => r.maxDelayMs < 50)) {
       const loop = monitorEventLoopDelay({ resolution: 5 });
       loop.enable();
       const started = performance.now();

@@ -9,7 +9,10 @@ import { subjectKey } from '../domain/subject.ts';
 import type { Subject, Termination, TerminationSource } from '../domain/types.ts';
 import type { EngineEventBus } from '../engine/events.ts';
 import { planTasks } from '../engine/planner.ts';
-import { BRAKE_NOTIFY_STEP, type CreateOptions, type CreateTerminationResult, type NewTask, type Store } from '../store/store.ts';
+import { type CreateOptions, type CreateTerminationResult, type NewTask, type Store } from '../store/store.ts';
+
+/** Step id of the notification the brake adds to a held termination: the only task that runs while it is held. */
+export const BRAKE_NOTIFY_STEP = 'brake-held';
 
 export interface TerminationRequest {
   source: TerminationSource;

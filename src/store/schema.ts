@@ -37,7 +37,11 @@ export interface TasksTable {
   next_attempt_at: number;
   /** max(not_before, next_attempt_at): one indexed column tells when a pending task is due. */
   due_at: number;
+  /** 1 for a task that runs while its termination is held (the brake's notification). */
+  runs_while_held: Generated<number>;
   lease_owner: string | null;
+  /** The current claim's token: only its holder's heartbeats and results are written. */
+  lease_token: string | null;
   lease_expires_at: number | null;
   account: string | null;
   checkpoint: string | null;

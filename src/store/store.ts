@@ -1,7 +1,9 @@
 /**
- * The Store: every durable read and write of deprovisiond, named for intent. The engine,
- * intake and admin API never see SQL. Two implementations share one query set (Kysely):
- * SQLite (embedded default) and PostgreSQL (several replicas).
+ * The Store: every durable read and write of deprovisiond, named for intent, in one
+ * interface per concern. The engine depends on `TaskQueue` alone; intake on
+ * `TerminationRecords`; the admin API on those and `TaskOperations`, `ReadModel` and
+ * `AuditLog`. Nobody outside src/store sees SQL. One implementation (src/store/sql/, over
+ * Kysely) serves SQLite (embedded default) and PostgreSQL (several replicas).
  */
 import type {
   JsonObject,
@@ -43,14 +45,11 @@ export interface NewTask {
   notBefore: Date;
 }
 
-/** Step id of the notification the brake adds to a held termination: the only task that runs while it is held. */
-export const BRAKE_NOTIFY_STEP = 'brake-held';
-
 /** Options of one creation: the blast-radius brake and what to tell people when it holds. */
 export interface CreateOptions {
   /** Hold the new termination when `max` or more were requested since `since` (counted in the transaction). */
   brake?: { max: number; since: Date };
-  /** Tasks added only when the brake holds the termination (a notification); they run while it is held. */
+  /** Tasks added only when the brake holds the termination (a notification): the only ones that run while it is held. */
   onHeld?: NewTask[];
 }
 
@@ -59,6 +58,9 @@ export interface CreateTerminationResult {
   /** False when the delivery was a duplicate: the existing termination is returned unchanged. */
   created: boolean;
 }
+
+/** A claim a worker holds: the task and the token its claim was given. */
+export type LeaseRef = Pick<Task, 'id' | 'leaseToken'>;
 
 export interface ClaimRequest {
   worker: string;
@@ -128,58 +130,73 @@ export interface AuditEntry {
   hash: string;
 }
 
-export interface Store {
-  readonly dialect: 'sqlite' | 'postgres';
-  /** Webhook ids seen and the body each carried (replay protection at /webhooks). */
-  readonly webhookDeliveries: WebhookDeliveryStore;
-  /** The users SCIM clients push (the subject directory terminations are built from). */
-  readonly directory: SubjectDirectory;
-  /** Runs pending migrations; safe when several replicas start at once. */
-  migrate(): Promise<void>;
-  /** Writes and commits one row (readiness): rejects when the store cannot commit, e.g. on a full disk. */
-  probeCommit(): Promise<void>;
-  close(): Promise<void>;
-  /** Called after any write that may make a task due, here or (PostgreSQL) on another replica. */
-  onWake(listener: () => void): () => void;
-  /** Called once, on the replica that committed it, when a termination's last critical task finishes. */
-  onTerminationRevoked(listener: (event: { terminationId: string; timeToRevokeMs: number }) => void): () => void;
+export interface NewAuditEntry {
+  actor: string;
+  action: string;
+  terminationId?: string | null;
+  taskId?: string | null;
+  data?: JsonObject;
+}
 
+/** Terminations as intake and operators create and end them. */
+export interface TerminationRecords {
   /** Writes a termination and all its tasks in one transaction, or returns the existing one. */
   createTermination(termination: NewTermination, tasks: NewTask[], options?: CreateOptions): Promise<CreateTerminationResult>;
-  /**
-   * A person finished a manual checklist step (`done`), or it does not apply
-   * (`not_applicable`, skipped with the reason). Null when the task is not a pending manual task.
-   */
-  completeManualTask(taskId: string, actor: string, outcome: 'done' | 'not_applicable', reason: string): Promise<Task | null>;
   /** Cancels an open termination and every task not yet run. Null when not found. */
   cancelTermination(id: string, actor: string, reason: string): Promise<Termination | null>;
   /** Releases a held termination to run. Null when not found or not held. */
   approveTermination(id: string, actor: string): Promise<Termination | null>;
   /** The open termination for a subject, if any. */
   findOpenTermination(subjectKey: string): Promise<Termination | null>;
+}
+
+/** What workers do: claim due tasks with leases, renew them, record each attempt. */
+export interface TaskQueue {
+  /** Called after any write that may make a task due, here or (PostgreSQL) on another replica. */
+  onWake(listener: () => void): () => void;
+  /** Leases up to `limit` due tasks of one provider: pending ones, and running ones whose lease expired. */
+  claimDueTasks(request: ClaimRequest): Promise<Task[]>;
+  /** The terminations of claimed tasks, by id (missing ones absent): one query for a batch. */
+  getTerminations(ids: readonly string[]): Promise<Map<string, Termination>>;
+  /** The earliest moment a task (of these providers, if given) may become claimable, or null when nothing is waiting. */
+  nextWakeAt(providers?: string[]): Promise<Date | null>;
+  /** Extends the leases still held to `leaseMs` from now; returns the ids renewed (the others were lost). */
+  renewLeases(worker: string, leases: LeaseRef[], leaseMs: number): Promise<string[]>;
+  /**
+   * Records one attempt; false when the claim's token no longer holds the lease (its result
+   * is discarded: only the attempt record is kept).
+   */
+  finishAttempt(worker: string, lease: LeaseRef, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean>;
+  /** Gives leased tasks back without using an attempt (graceful shutdown). */
+  releaseTasks(worker: string, leases: LeaseRef[]): Promise<void>;
+}
+
+/** What operators do to single tasks. */
+export interface TaskOperations {
+  /**
+   * A person finished a manual checklist step (`done`), or it does not apply
+   * (`not_applicable`, skipped with the reason). Null when the task is not a pending manual task.
+   */
+  completeManualTask(taskId: string, actor: string, outcome: 'done' | 'not_applicable', reason: string): Promise<Task | null>;
+  /** Puts failed tasks back in the queue with a fresh retry budget. Returns the tasks replayed. */
+  replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]>;
+}
+
+/** Reads for the admin API, the CLI, evidence and metrics. */
+export interface ReadModel {
   getTermination(id: string): Promise<Termination | null>;
-  /** The terminations with these ids, by id (missing ones absent): one query for a batch of claimed tasks. */
   getTerminations(ids: readonly string[]): Promise<Map<string, Termination>>;
   listTerminations(filter: TerminationFilter): Promise<{ items: Termination[]; nextCursor: string | null }>;
   listTasks(terminationId: string): Promise<Task[]>;
   getTask(id: string): Promise<Task | null>;
   listAttempts(terminationId: string): Promise<TaskAttempt[]>;
-
-  /** Leases up to `limit` due tasks of one provider: pending ones, and running ones whose lease expired. */
-  claimDueTasks(request: ClaimRequest): Promise<Task[]>;
-  /** The earliest moment a task (of these providers, if given) may become claimable, or null when nothing is waiting. */
-  nextWakeAt(providers?: string[]): Promise<Date | null>;
-  renewLeases(worker: string, taskIds: string[], until: Date): Promise<void>;
-  /** Records one attempt; false when the worker no longer holds the lease (its result is discarded). */
-  finishAttempt(worker: string, taskId: string, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean>;
-  /** Gives leased tasks back without using an attempt (graceful shutdown). */
-  releaseTasks(worker: string, taskIds: string[]): Promise<void>;
-  /** Puts failed tasks back in the queue with a fresh retry budget. Returns the tasks replayed. */
-  replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]>;
-
   stats(now: Date): Promise<StoreStats>;
-  /** Appends one entry to the hash-chained audit log (its own transaction). */
-  appendAudit(entry: { actor: string; action: string; terminationId?: string | null; taskId?: string | null; data?: JsonObject }): Promise<void>;
+}
+
+/** The hash-chained audit log. */
+export interface AuditLog {
+  /** Appends one entry (its own transaction). */
+  appendAudit(entry: NewAuditEntry): Promise<void>;
   /** Audit entries in chain order, from `afterSeq` (exclusive). */
   listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
   /** Every audit entry of one termination, in chain order. */
@@ -192,4 +209,19 @@ export interface Store {
   pruneAudit(before: Date, actor: string): Promise<{ pruned: number; throughSeq: number | null }>;
   /** Where the chain starts after pruning; null when nothing was ever pruned. */
   auditAnchor(): Promise<{ seq: number; hash: string } | null>;
+}
+
+export interface Store extends TerminationRecords, TaskQueue, TaskOperations, ReadModel, AuditLog {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Webhook ids seen and the body each carried (replay protection at /webhooks). */
+  readonly webhookDeliveries: WebhookDeliveryStore;
+  /** The users SCIM clients push (the subject directory terminations are built from). */
+  readonly directory: SubjectDirectory;
+  /** Runs pending migrations; safe when several replicas start at once. */
+  migrate(): Promise<void>;
+  /** Writes and commits one row (readiness): rejects when the store cannot commit, e.g. on a full disk. */
+  probeCommit(): Promise<void>;
+  close(): Promise<void>;
+  /** Called once, on the replica that committed it, when a termination's last critical task finishes. */
+  onTerminationRevoked(listener: (event: { terminationId: string; timeToRevokeMs: number }) => void): () => void;
 }

@@ -4,6 +4,8 @@ import { directory } from './0002_directory.ts';
 import { webhookDeliveries } from './0003_webhook_deliveries.ts';
 import { auditAnchor } from './0004_audit_anchor.ts';
 import { tasksLeaseByProvider } from './0005_tasks_lease_by_provider.ts';
+import { tasksRunWhileHeld } from './0006_tasks_run_while_held.ts';
+import { tasksLeaseToken } from './0007_tasks_lease_token.ts';
 import { commitProbe } from './0009_commit_probe.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
@@ -13,6 +15,8 @@ export const migrations: Record<string, Migration> = {
   '0003_webhook_deliveries': webhookDeliveries,
   '0004_audit_anchor': auditAnchor,
   '0005_tasks_lease_by_provider': tasksLeaseByProvider,
+  '0006_tasks_run_while_held': tasksRunWhileHeld,
+  '0007_tasks_lease_token': tasksLeaseToken,
   '0009_commit_probe': commitProbe,
 };
 

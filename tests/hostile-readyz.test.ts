@@ -22,8 +22,10 @@ import { openSqliteDatabase, withStatementCache } from '../src/store/sqlite.ts';
 import { GroupCommitSqliteDialect } from '../src/store/sqlite-group-commit.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { oktaSandboxConfigYaml } from './helpers/okta-config.ts';
+import { describePostgres } from './helpers/postgres.ts';
 import { spawnDaemon, type DaemonProcess } from './helpers/processes.ts';
 import { request, waitFor } from './helpers/reliability.ts';
+import { postgresBackend, sqliteBackend, type StoreBackend } from './store/backends.ts';
 
 describe('Store.probeCommit on SQLite', () => {
   let dir: string;
@@ -68,6 +70,30 @@ describe('Store.probeCommit on SQLite', () => {
     await probeCommit(db, new Date(3_000));
     expect(sqlite.prepare('select probed_at from commit_probe').all()).toEqual([{ probed_at: 3_000 }]);
   });
+});
+
+/** The contract on each backend: a probe commits, also when several replicas probe at once. */
+function probeCommitContract(backend: Pick<StoreBackend, 'name' | 'open'>): void {
+  it(`probeCommit commits its row on ${backend.name}, also from several replicas at once`, async () => {
+    let now = 5_000;
+    const database = await backend.open(() => new Date(now));
+    try {
+      await database.store.probeCommit();
+      const replicas = await database.replicas(3);
+      now = 6_000;
+      await Promise.all(replicas.flatMap((replica) => [replica.probeCommit(), replica.probeCommit()]));
+    } finally {
+      await database.dispose();
+    }
+  });
+}
+
+describe('Store.probeCommit on every backend', () => {
+  probeCommitContract(sqliteBackend);
+});
+
+describePostgres('Store.probeCommit on PostgreSQL', (url) => {
+  probeCommitContract(postgresBackend(url));
 });
 
 describe('commitReadiness', () => {

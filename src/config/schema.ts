@@ -102,6 +102,14 @@ const playbookSchema = z
   })
   .strict();
 
+/** Settings of one intake channel (`intake.scim`, `intake.webhook`). */
+const intakeChannelSchema = z
+  .object({
+    /** Channels whose terminations this one may cancel: each that asked for a termination must be listed. */
+    mayCancel: z.array(z.enum(['scim', 'webhook', 'admin'])).min(1),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -218,6 +226,19 @@ export const configSchema = z
       .strict()
       .default({ retention: 400 * 86_400_000 }),
     /**
+     * Per intake channel: whose terminations it may cancel (`termination.cancelled`
+     * webhooks, SCIM reactivations). Default: only terminations that channel alone asked
+     * for; operators cancel anything. Widen it for an HRIS that also cancels what the IdP
+     * started, e.g. `webhook: { mayCancel: [webhook, scim] }` (docs/security.md).
+     */
+    intake: z
+      .object({
+        scim: intakeChannelSchema.optional(),
+        webhook: intakeChannelSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    /**
      * Blast-radius brake: more than `maxTerminations` within `window` puts new ones on
      * `held` until an operator approves them, so a compromised HRIS cannot wipe the company.
      * Default: off.
@@ -275,7 +296,7 @@ export const configSchema = z
     if (config.providers[MANUAL_PROVIDER]) {
       ctx.addIssue({ code: 'custom', path: ['providers', MANUAL_PROVIDER], message: `"${MANUAL_PROVIDER}" is reserved for manual steps: choose another name` });
     }
-    if (config.brake?.notify && !config.providers[config.brake.notify]) {
+    if (config.brake?.notify && !Object.hasOwn(config.providers, config.brake.notify)) {
       ctx.addIssue({ code: 'custom', path: ['brake', 'notify'], message: 'expected a notify provider defined under providers' });
     }
   });

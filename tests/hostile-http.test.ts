@@ -10,9 +10,12 @@ import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config/load.ts';
+import { InvalidCursorError } from '../src/store/sql-store.ts';
 import { configSchema } from '../src/config/schema.ts';
 import { HOSTILE_ADMIN_TOKEN, HOSTILE_SCIM_TOKEN, HOSTILE_WEBHOOK_SECRET, startHostileDaemon, type HostileAnswer, type HostileDaemon } from './helpers/hostile-daemon.ts';
+import { describePostgres } from './helpers/postgres.ts';
 import { signedWebhook } from './helpers/reliability.ts';
+import { postgresBackend, sqliteBackend, type StoreBackend } from './store/backends.ts';
 
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 100);
 const SCIM_JSON = 'application/scim+json';
@@ -294,4 +297,27 @@ ${extra}`;
   it.each(PROTOTYPE_NAMES)('${%s} is an unset environment variable, not a member of Object.prototype', (name) => {
     expect(() => parseConfig(yaml(`defaultPlaybook: leaver\nauth: { scim: ["\${${name}}"] }`), 'hostile.yaml', {}), name).toThrow(`environment variable ${name} is not set`);
   });
+});
+
+/** The admin API's pagination cursor carries a number: beyond a safe integer it is an invalid cursor (400), never a store error (503). */
+function cursorContract(backend: Pick<StoreBackend, 'name' | 'open'>): void {
+  it(`a cursor holding a number beyond 64 bits is invalid on ${backend.name}`, async () => {
+    const database = await backend.open(() => new Date());
+    try {
+      for (const at of ['1e23', '99999999999999999999999', '-1e308', '1.5', '9223372036854775807']) {
+        const cursor = Buffer.from(`[${at},"x"]`).toString('base64url');
+        await expect(database.store.listTerminations({ limit: 10, cursor }), at).rejects.toBeInstanceOf(InvalidCursorError);
+      }
+    } finally {
+      await database.dispose();
+    }
+  });
+}
+
+describe('pagination cursors', () => {
+  cursorContract(sqliteBackend);
+});
+
+describePostgres('pagination cursors on PostgreSQL', (url) => {
+  cursorContract(postgresBackend(url));
 });

@@ -264,11 +264,12 @@ describe('slow and idle clients are cut within seconds (headersTimeout 1s, reque
     expect(closedAfter).toBeLessThan(4_000);
   });
 
-  it('the server settings are checked: headersTimeout may not exceed requestTimeout', () => {
-    const config = { ...h.config, server: { headersTimeout: '20s', requestTimeout: '10s' } };
-    const parsed = configSchema.safeParse(config);
-    expect(parsed.success).toBe(false);
-    expect(parsed.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toContain('server.headersTimeout: expected at most requestTimeout');
+  it('the server settings are checked: no timeout is 0 (no limit), and headersTimeout may not exceed requestTimeout', () => {
+    const problems = (server: Record<string, unknown>) => configSchema.safeParse({ ...h.config, server }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+    expect(problems({ headersTimeout: '20s', requestTimeout: '10s' })).toEqual(['server.headersTimeout: expected at most requestTimeout']);
+    for (const key of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout']) {
+      expect(problems({ [key]: 0 })).toContain(`server.${key}: expected a duration above 0: 0 would let a slow client hold its connection for ever`);
+    }
   });
 });
 

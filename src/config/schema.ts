@@ -110,6 +110,9 @@ const intakeChannelSchema = z
   })
   .strict();
 
+/** A server timeout: 0, which Node reads as "no limit", would let a slow client hold a connection for ever. */
+const serverTimeout = durationSchema.pipe(z.number().min(1, 'expected a duration above 0: 0 would let a slow client hold its connection for ever'));
+
 export const configSchema = z
   .object({
     server: z
@@ -121,11 +124,11 @@ export const configSchema = z
         /** Largest accepted request body. Default 256kb. */
         bodyLimit: z.string().default('256kb'),
         /** Time a client has to send its request headers. Default 10s. */
-        headersTimeout: durationSchema.default(10_000),
+        headersTimeout: serverTimeout.default(10_000),
         /** Time a client has to send its whole request, body included: a slow body is cut after it. Default 30s. */
-        requestTimeout: durationSchema.default(30_000),
+        requestTimeout: serverTimeout.default(30_000),
         /** Time an idle keep-alive connection stays open. Default 5s (Node's). */
-        keepAliveTimeout: durationSchema.default(5_000),
+        keepAliveTimeout: serverTimeout.default(5_000),
       })
       .strict()
       .refine((server) => server.headersTimeout <= server.requestTimeout, { path: ['headersTimeout'], message: 'expected at most requestTimeout' })

@@ -3,7 +3,6 @@
  * adapters (checked against the playbooks and validated), engine, metrics and HTTP.
  * Nothing runs at import time; `stop()` undoes everything in reverse order.
  */
-import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -23,6 +22,8 @@ import { createProviders, summarise, validateProviders, type ProviderSpec, type 
 import { EngineEventBus } from './engine/events.ts';
 import { TerminationService } from './intake/termination-service.ts';
 import { createApp } from './server/app.ts';
+import { listen } from './server/listen.ts';
+import { commitReadiness } from './server/readiness.ts';
 import { buildRouters } from './server/routes.ts';
 import { openStore } from './store/open.ts';
 import type { NewTask, Store } from './store/store.ts';
@@ -107,9 +108,9 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
     let ready = false;
     const routers = await buildRouters({ config, store, terminations, engine, events, logger, now: options.now ?? (() => new Date()) });
-    const app = createApp({ config, logger, metrics, ready: () => ready, routers });
-    const server: Server = app.listen(config.server.port, config.server.host);
-    await once(server, 'listening');
+    const readiness = commitReadiness({ started: () => ready, probeCommit: () => store.probeCommit(), logger: logger.child({ component: 'readiness' }) });
+    const app = createApp({ config, logger, metrics, ready: readiness, routers });
+    const server: Server = await listen(app, config.server);
     cleanup.push(async () => {
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -168,7 +169,7 @@ function startAuditPruning(store: Store, retentionMs: number, logger: Logger, no
 /** A playbook's `onFailure` channel hears about every step that fails for good (but not about its own failures). */
 function failureNotifications(config: Config, now: () => Date) {
   return (task: Task, termination: Termination, errorKind: string): NewTask[] => {
-    const onFailure = config.playbooks[termination.playbook]?.onFailure;
+    const onFailure = Object.hasOwn(config.playbooks, termination.playbook) ? config.playbooks[termination.playbook]!.onFailure : undefined;
     if (!onFailure || task.action === 'notify') return [];
     return [
       {

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { Migrator, type Kysely } from 'kysely';
+import { probeCommit } from './commit-probe.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 import { SqlSubjectDirectory, type SubjectDirectory } from './directory.ts';
@@ -58,6 +59,10 @@ export class SqlStore implements Store {
     if (error || failed) {
       throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
     }
+  }
+
+  probeCommit(): Promise<void> {
+    return probeCommit(this.db, this.ctx.clock());
   }
 
   async close(): Promise<void> {

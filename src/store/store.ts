@@ -283,6 +283,8 @@ export interface Store extends TerminationRecords, TaskQueue, TaskOperations, Re
   durable(): Promise<void>;
   /** Runs pending migrations; safe when several replicas start at once. */
   migrate(): Promise<void>;
+  /** Writes and commits one row (readiness): rejects when the store cannot commit, e.g. on a full disk. */
+  probeCommit(): Promise<void>;
   close(): Promise<void>;
   /** Called once, on the replica that committed it, when a termination's last critical task finishes. */
   onTerminationRevoked(listener: (event: { terminationId: string; timeToRevokeMs: number }) => void): () => void;

@@ -12,6 +12,7 @@ const PROCESS_LEVEL = [
   'tests/daemon.test.ts',
   'tests/dockerfile.test.ts',
   'tests/gc.test.ts',
+  'tests/hostile-readyz.test.ts',
   'tests/grafana-dashboard.test.ts',
   'tests/multi-replica.test.ts',
   'tests/multi-replica-freeze.test.ts',

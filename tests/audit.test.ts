@@ -239,3 +239,29 @@ describe('audit retention', () => {
     expect(parseConfig(text('120d'), 'c.yaml', {}).audit.retention).toBe(120 * DAY);
   });
 });
+
+describe('the daemon links the audit chain', () => {
+  it('starts the linker with the store: entries are linked moments after they commit, with no call to link them', async () => {
+    const { configSchema } = await import('../src/config/schema.ts');
+    const { startDaemon } = await import('../src/daemon.ts');
+    const { silentLogger } = await import('../src/telemetry/logger.ts');
+    const { pollUntil } = await import('./helpers/poll.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-linker-'));
+    const config = configSchema.parse({
+      server: { port: 0 },
+      store: { sqlite: { path: join(dir, 'store.db') } },
+      providers: {},
+      playbooks: { p: { steps: [{ id: 's', action: 'manual' }] } },
+      defaultPlaybook: 'p',
+    });
+    const daemon = await startDaemon(config, { configFile: 'linker.yaml', logger: silentLogger(), modules: new Map(), runEngine: false });
+    try {
+      for (let i = 0; i < 3; i += 1) await daemon.store.appendAudit({ actor: 'admin:ops', action: 'test.entry', data: { i } });
+      await pollUntil(async () => (await daemon.store.countUnlinkedAudit()) === 0, () => 'the daemon did not link the appended entries', 5_000);
+      expect(await verifyAuditChain((after, limit) => daemon.store.listAudit(after, limit))).toMatchObject({ ok: true, entries: 3, unlinked: 0 });
+    } finally {
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

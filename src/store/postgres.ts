@@ -23,9 +23,10 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /**
    * Errors the store recovers from on its own (a dropped idle connection, the LISTEN
-   * connection reconnecting). Default: ignored; pass the logger's error method to see them.
+   * connection reconnecting, a background audit-link run that failed and is tried again).
+   * Default: ignored; pass the logger's error method to see them.
    */
-  onError?: (error: Error, context: 'pool' | 'listener') => void;
+  onError?: (error: Error, context: StoreErrorContext) => void;
   /** Bounds on the pool's sessions, in ms (0 turns one off); defaults in `DEFAULT_PG_TIMEOUTS`. */
   timeouts?: Partial<PostgresTimeouts>;
   /**
@@ -36,6 +37,8 @@ export interface PostgresStoreOptions {
   /** The audit linker's delays (tests shorten them). */
   linker?: SqlStoreOptions['linker'];
 }
+
+export type StoreErrorContext = 'pool' | 'listener' | 'linker';
 
 export interface PostgresTimeouts {
   /** Longest wait for any lock (a row another replica holds, the termination lock). */
@@ -89,7 +92,7 @@ export class PostgresStore extends SqlStore {
     listenerConfig: pg.ClientConfig,
     /** The pool's connection settings with no lock or statement timeout, for migrations. */
     private readonly migrationConfig: pg.ClientConfig,
-    onError: (error: Error, context: 'pool' | 'listener') => void,
+    onError: (error: Error, context: StoreErrorContext) => void,
     clock?: () => Date,
     options?: SqlStoreOptions,
   ) {
@@ -230,7 +233,7 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
     { ...connection, options: startup({ ...timeouts, lockMs: 0, statementMs: 0 }) },
     onError,
     clock,
-    { linker: options.linker, onLinkerError: (error) => onError(error instanceof Error ? error : new Error(String(error)), 'pool') },
+    { linker: options.linker, onLinkerError: (error) => onError(error instanceof Error ? error : new Error(String(error)), 'linker') },
   );
 }
 

@@ -11,6 +11,7 @@ import type { Task, TaskAttempt } from '../../src/domain/types.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { InvalidCursorError, type SqlStore } from '../../src/store/sql-store.ts';
 import type { AttemptOutcome, AuditEntry, ClaimRequest, NewTask, NewTermination, Store } from '../../src/store/store.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import type { StoreBackend, TestDatabase } from './backends.ts';
 
 const T0 = Date.UTC(2030, 0, 1, 9, 0, 0);
@@ -822,9 +823,8 @@ export function defineStoreSuite(backend: StoreBackend): void {
       it('links in the background shortly after an append once started, and stops on close', async () => {
         const [background] = await db.replicas(1);
         background!.startAuditLinker();
-        const linked = waitFor(async () => (await store.countUnlinkedAudit()) === 0 && (await store.listAudit(0, 10)).length === 3);
         for (let i = 0; i < 3; i += 1) await background!.appendAudit({ actor: 'admin:alice', action: 'test.background', data: { i } });
-        await linked;
+        await pollUntil(async () => (await store.countUnlinkedAudit()) === 0, () => 'the background linker did not link the entries', 5_000);
         expectLinearChain(await store.listAudit(0, 10));
       });
     });
@@ -838,13 +838,4 @@ function internalDb(store: Store): Kysely<Database> {
 
 function rawEntry(seq: number, action: string) {
   return { seq, at: T0, actor: 'admin:alice', action, termination_id: null, task_id: null, data: '{}', prev_hash: null, hash: null, chain_pos: null };
-}
-
-/** Polls a condition the store reaches in the background (the linker's timer), failing after `timeoutMs`. */
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not reached within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

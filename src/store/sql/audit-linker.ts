@@ -133,7 +133,9 @@ export class AuditLinker {
       let head = await chainHead(trx);
       for (const row of batch) {
         const link = { chain_pos: head.position + 1, prev_hash: head.hash, hash: chainHash(head.hash, chainedFields(row)) };
-        await trx.updateTable('audit_log').set(link).where('seq', '=', row.seq).where('chain_pos', 'is', null).execute();
+        const updated = await trx.updateTable('audit_log').set(link).where('seq', '=', row.seq).where('chain_pos', 'is', null).executeTakeFirst();
+        // Only one linker runs, so the row is still unlinked; if not, roll back rather than link past it.
+        if (Number(updated.numUpdatedRows) !== 1) throw new Error(`audit linker: entry ${row.seq} changed while being linked`);
         head = { position: link.chain_pos, hash: link.hash };
       }
       return { linked: batch.length, busy: false, more: batch.length === batchSize };

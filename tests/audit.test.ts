@@ -170,24 +170,35 @@ describe('deprovisiond audit verify', () => {
 describe('audit retention', () => {
   const DAY = 86_400_000;
 
-  it('prunes a prefix past retention, keeps open terminations, and the chain still verifies from its anchor', async () => {
+  /** A fresh SQLite store (file `dbPath`) whose clock the test moves through `clock.now`; removed afterwards. */
+  async function withClockedStore(test: (store: SqlStore, clock: { now: number }, dbPath: string) => Promise<void>): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-prune-'));
-    let now = Date.UTC(2025, 0, 1);
-    const store = createSqliteStore(join(dir, 'store.db'), () => new Date(now));
+    const clock = { now: Date.UTC(2025, 0, 1) };
+    const dbPath = join(dir, 'store.db');
+    const store = createSqliteStore(dbPath, () => new Date(clock.now));
     try {
       await store.migrate();
+      await test(store, clock, dbPath);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('prunes a prefix past retention, keeps open terminations, and the chain still verifies from its anchor', async () => {
+    await withClockedStore(async (store, clock, dbPath) => {
       for (let i = 0; i < 5; i += 1) await store.appendAudit({ actor: 'admin:ops', action: 'old.entry', data: { i } });
       // A termination still open when the retention passes: its entries stay, and so does everything after.
       await store.createTermination(
-        { id: 'open-1', source: 'admin', sourceEventId: null, subjectKey: 'user:x', subject: { emails: [] }, reason: null, playbook: 'p', state: 'scheduled', requestedAt: new Date(now), effectiveAt: new Date(now + 365 * DAY), createdBy: 'admin:ops' },
+        { id: 'open-1', source: 'admin', sourceEventId: null, subjectKey: 'user:x', subject: { emails: [] }, reason: null, playbook: 'p', state: 'scheduled', requestedAt: new Date(clock.now), effectiveAt: new Date(clock.now + 365 * DAY), createdBy: 'admin:ops' },
         [],
       );
       await store.appendAudit({ actor: 'admin:ops', action: 'old.entry', data: { i: 99 } });
-      now += 500 * DAY;
+      clock.now += 500 * DAY;
       await store.appendAudit({ actor: 'admin:ops', action: 'recent.entry' });
       await store.linkAudit();
 
-      const result = await store.pruneAudit(new Date(now - 400 * DAY), 'engine:retention');
+      const result = await store.pruneAudit(new Date(clock.now - 400 * DAY), 'engine:retention');
       expect(result).toEqual({ pruned: 5, throughPosition: 5 });
       await store.linkAudit();
       const left = await store.listAudit(0, 100);
@@ -195,40 +206,30 @@ describe('audit retention', () => {
       const verify = async () => verifyAuditChain((after, limit) => store.listAudit(after, limit), await store.auditAnchor());
       expect(await verify()).toMatchObject({ ok: true, entries: 4, anchoredAt: 5 });
       // Nothing more can go while the termination is open.
-      expect(await store.pruneAudit(new Date(now - 400 * DAY), 'engine:retention')).toEqual({ pruned: 0, throughPosition: null });
+      expect(await store.pruneAudit(new Date(clock.now - 400 * DAY), 'engine:retention')).toEqual({ pruned: 0, throughPosition: null });
 
       // Moving the anchor to hide more removed entries is caught.
-      const db = new BetterSqlite3(join(dir, 'store.db'));
+      const db = new BetterSqlite3(dbPath);
       db.exec(`DELETE FROM audit_log WHERE chain_pos = 6; UPDATE audit_anchor SET chain_pos = 6, hash = (SELECT prev_hash FROM audit_log WHERE chain_pos = 7)`);
       db.close();
       expect(await verify()).toMatchObject({ ok: false, reason: 'anchor_moved' });
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
-  it('prunes linked entries only: an old entry the linker has not reached stays, and so does everything after it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-prune-'));
-    let now = Date.UTC(2025, 0, 1);
-    const store = createSqliteStore(join(dir, 'store.db'), () => new Date(now));
-    try {
-      await store.migrate();
+  it('prunes linked entries only: an old entry the linker has not reached yet stays, and is linked after the anchor', async () => {
+    await withClockedStore(async (store, clock) => {
       for (let i = 0; i < 3; i += 1) await store.appendAudit({ actor: 'admin:ops', action: 'old.linked', data: { i } });
       await store.linkAudit();
       await store.appendAudit({ actor: 'admin:ops', action: 'old.unlinked' });
-      now += 500 * DAY;
-      expect(await store.pruneAudit(new Date(now - 400 * DAY), 'engine:retention')).toEqual({ pruned: 3, throughPosition: 3 });
+      clock.now += 500 * DAY;
+      expect(await store.pruneAudit(new Date(clock.now - 400 * DAY), 'engine:retention')).toEqual({ pruned: 3, throughPosition: 3 });
       await store.linkAudit();
       expect((await store.listAudit(0, 100)).map((e) => [e.action, e.position])).toEqual([
         ['old.unlinked', 4],
         ['audit.pruned', 5],
       ]);
       expect(await verifyAuditChain((after, limit) => store.listAudit(after, limit), await store.auditAnchor())).toMatchObject({ ok: true, entries: 2, anchoredAt: 3 });
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('refuses a retention shorter than the longest playbook delay plus 90 days', async () => {

@@ -201,6 +201,7 @@ export interface AuditLog {
   /**
    * Linked entries after `afterPosition` (exclusive) in chain order; when the page has room,
    * followed by the entries not linked yet, in seq order. Page on with the last position.
+   * Every entry committed before the call is in it (or past the page), even while the linker runs.
    */
   listAudit(afterPosition: number, limit: number): Promise<AuditEntry[]>;
   /** Every audit entry of one termination, in chain order, entries not linked yet last. */

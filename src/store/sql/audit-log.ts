@@ -49,6 +49,9 @@ export class SqlAuditLog implements AuditLog {
   }
 
   async listAudit(afterPosition: number, limit: number): Promise<AuditEntry[]> {
+    // The unlinked first: an entry the linker links between the two reads then shows up in
+    // both (kept once, linked) instead of in neither, so nothing committed before the call is missed.
+    const unlinked = await this.ctx.db.selectFrom('audit_log').selectAll().where('chain_pos', 'is', null).orderBy('seq').limit(limit).execute();
     const linked = await this.ctx.db
       .selectFrom('audit_log')
       .selectAll()
@@ -56,9 +59,8 @@ export class SqlAuditLog implements AuditLog {
       .orderBy('chain_pos')
       .limit(limit)
       .execute();
-    const room = limit - linked.length;
-    const unlinked = room > 0 ? await this.ctx.db.selectFrom('audit_log').selectAll().where('chain_pos', 'is', null).orderBy('seq').limit(room).execute() : [];
-    return [...linked, ...unlinked].map(toAuditEntry);
+    const seen = new Set(linked.map((row) => row.seq));
+    return [...linked, ...unlinked.filter((row) => !seen.has(row.seq))].slice(0, limit).map(toAuditEntry);
   }
 
   async listAuditOf(terminationId: string): Promise<AuditEntry[]> {

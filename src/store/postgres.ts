@@ -101,16 +101,13 @@ export class PostgresStore extends SqlStore {
   }
 
   /**
-   * Creates the schema first (the pool's search_path already points at it), then runs the
-   * migrations. Kysely's Migrator serialises concurrent runs on PostgreSQL itself: it holds
-   * a session-level `pg_advisory_lock` (fixed id, kysely/dist/esm/dialect/postgres/
-   * postgres-adapter.js) around one transaction that applies every pending migration, so
-   * replicas starting together apply each migration once.
+   * Runs pending migrations (see `migrateOn`) on a connection of its own, without the pool's
+   * lock and statement timeouts: a replica waits for another's migration run (the
+   * Migrator's lock, which it takes with its own one-hour lock_timeout), and a migration may
+   * rewrite a large table. The idle-in-transaction bound stays: a frozen migrator's session
+   * still ends, and its lock with it.
    */
   override async migrate(): Promise<void> {
-    // Migrations run on a connection of their own, without the pool's lock and statement
-    // timeouts: a replica waits for another's migration run (the Migrator's lock, which it
-    // takes with its own one-hour lock_timeout), and a migration may rewrite a large table.
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ ...this.migrationConfig, max: 1 }) }) });
     try {
       await migrateOn(db, this.schema);
@@ -148,7 +145,7 @@ export class PostgresStore extends SqlStore {
  * replicas starting together apply each migration once.
  */
 async function migrateOn(db: Kysely<Database>, explicitSchema: string | undefined): Promise<void> {
-    if (explicitSchema !== undefined) {
+  if (explicitSchema !== undefined) {
     try {
       await sql`create schema if not exists ${sql.id(explicitSchema)}`.execute(db);
     } catch (error) {
@@ -162,7 +159,7 @@ async function migrateOn(db: Kysely<Database>, explicitSchema: string | undefine
   const schema = current.rows[0]?.schema;
   if (!schema) throw new Error('store migration failed: the search_path names no existing schema');
   const { error, results } = await new Migrator({
-    db: db,
+    db,
     provider: migrationProvider,
     migrationTableSchema: schema,
   }).migrateToLatest();

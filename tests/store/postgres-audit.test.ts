@@ -120,7 +120,7 @@ describePostgres('PostgreSQL audit chain and locks', (url) => {
       const [claimed] = (await worker!.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(), leaseMs: 60_000, limit: 10 })).filter((t) => t.id === task.id);
       expect(claimed).toBeDefined();
       const at = new Date();
-      const finished = worker!.finishAttempt('w1', task.id, { state: 'succeeded', evidence: {}, account: null }, {
+      const finished = worker!.finishAttempt('w1', claimed!, { state: 'succeeded', evidence: {}, account: null }, {
         taskId: task.id, attempt: 1, worker: 'w1', startedAt: at, finishedAt: at, outcome: 'succeeded', errorKind: null, errorMessage: null, evidence: null,
       });
       expect(await within(finished, 3_000)).toBe('done');

@@ -51,7 +51,7 @@ export interface StoreContext {
   readonly db: Kysely<Database>;
   readonly hooks: DialectHooks;
   readonly clock: () => Date;
-  /** `wake` after a commit that may make work due here; `revoked` once per revoked termination; `audit` after an append. */
+  /** `wake` after a commit that may make work due here; `revoked` once per revoked termination. */
   readonly events: EventEmitter;
   /**
    * The clock that times leases, at the moment the statement runs: the database's on

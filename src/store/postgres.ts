@@ -41,7 +41,11 @@ export interface PostgresStoreOptions {
 export type StoreErrorContext = 'pool' | 'listener' | 'linker';
 
 export interface PostgresTimeouts {
-  /** Longest wait for any lock (a row another replica holds, the termination lock). */
+  /**
+   * Longest wait for any lock (a row another replica holds, the termination lock). Keep it
+   * above `idleInTransactionMs`: then a healthy replica waiting behind a frozen one outlasts
+   * the frozen session (which PostgreSQL ends, releasing its locks) and keeps its result.
+   */
   lockMs: number;
   /** Longest statement: every query of the store is short. */
   statementMs: number;
@@ -50,10 +54,12 @@ export interface PostgresTimeouts {
 }
 
 /**
- * Every transaction of the store is a few short statements, so a wait past these is a
- * replica frozen or gone, not work: the waiter fails (and retries) instead of stalling.
+ * Every transaction of the store is a few short statements, so a session idle inside one
+ * for 5 s is a replica frozen or gone: PostgreSQL ends it and its locks go. A waiter gives
+ * up at 6 s, after that, so waiting behind a frozen replica costs at most 5 s and no result;
+ * a statement is cut at 10 s (lock waits included).
  */
-export const DEFAULT_PG_TIMEOUTS: PostgresTimeouts = { lockMs: 2_000, statementMs: 10_000, idleInTransactionMs: 5_000 };
+export const DEFAULT_PG_TIMEOUTS: PostgresTimeouts = { lockMs: 6_000, statementMs: 10_000, idleInTransactionMs: 5_000 };
 
 /** The NOTIFY channel; the payload is the schema, so stores in other schemas of the same database ignore it. */
 export const WAKE_CHANNEL = 'deprovisiond_wake';

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../../src/audit/verify.ts';
-import { createPostgresStore, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.ts';
+import { createPostgresStore, DEFAULT_PG_TIMEOUTS, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.ts';
 import type { Database } from '../../src/store/schema.ts';
 import type { StoreContext, Tx } from '../../src/store/sql/context.ts';
 import { describePostgres } from '../helpers/postgres.ts';
@@ -134,6 +134,29 @@ describePostgres('PostgreSQL audit chain and locks', (url) => {
     }
     expect((await worker!.cancelTermination(frozenCase.id, 'admin:alice', 'rehired'))!.state).toBe('cancelled');
   });
+
+  it('lets a healthy replica settle a task of the termination a frozen replica locked once that session is ended, keeping its result', async () => {
+    // Defaults on both sides: the waiter's lock_timeout outlasts the frozen session's idle_in_transaction_session_timeout.
+    const [worker, frozen] = await db.replicas(2);
+    const task = newTask('disable', { notBefore: new Date(0) });
+    const t = newTermination(Date.now());
+    await db.store.createTermination(t, [task]);
+    const [claimed] = await worker!.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(), leaseMs: 60_000, limit: 10 });
+    const held = await holdOpen(frozen!, (trx) => hooks(frozen!).lockTermination(trx, t.id));
+    const at = new Date();
+    const started = Date.now();
+    try {
+      const applied = await worker!.finishAttempt('w1', claimed!, { state: 'succeeded', evidence: { verified: true }, account: null }, {
+        taskId: task.id, attempt: 1, worker: 'w1', startedAt: at, finishedAt: at, outcome: 'succeeded', errorKind: null, errorMessage: null, evidence: null,
+      });
+      expect(applied).toBe(true);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(DEFAULT_PG_TIMEOUTS.idleInTransactionMs - 500);
+      expect((await db.store.getTask(task.id))!.state).toBe('succeeded');
+    } finally {
+      held.release();
+    }
+    await expect(held.settled).rejects.toThrow();
+  }, 20_000);
 
   it('bounds every session: lock, statement and idle-in-transaction timeouts, and names the replica', async () => {
     const store = replica({ timeouts: { lockMs: 1_500 } });

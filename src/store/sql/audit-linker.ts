@@ -45,6 +45,8 @@ export class AuditLinker {
   private running: Promise<unknown> = Promise.resolve();
   private started = false;
   private stopped = false;
+  /** A background run waits for the one under way. */
+  private queued = false;
   private wakeTimer: NodeJS.Timeout | null = null;
   private interval: NodeJS.Timeout | null = null;
 
@@ -92,10 +94,15 @@ export class AuditLinker {
     await this.running;
   }
 
-  /** A run nobody awaits: when another replica holds the lock, try again after the wake delay. */
+  /**
+   * A run nobody awaits: when another replica holds the lock, try again after the wake
+   * delay. One waits at most behind the run under way: it will link whatever that one left.
+   */
   private background(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.queued) return;
+    this.queued = true;
     const run = this.running.then(async () => {
+      this.queued = false;
       if (this.stopped) return;
       try {
         const { busy } = await this.drain(0);

@@ -85,6 +85,20 @@ describe('audit chain', () => {
     expect(await verify()).toMatchObject({ ok: false, brokenAt: 8, reason: 'edited' });
   });
 
+  it('links a backlog longer than one batch in several short transactions, one chain', async () => {
+    const batched = createSqliteStore(join(dir, 'batched.db'), undefined, { linker: { batchSize: 4 } });
+    try {
+      await batched.migrate();
+      for (let i = 1; i <= 10; i += 1) await batched.appendAudit({ actor: 'admin:ops', action: 'test.entry', data: { n: i } });
+      expect(await batched.linkAudit()).toEqual({ linked: 10 });
+      const entries = await batched.listAudit(0, 100);
+      expect(entries.map((e) => e.position)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(await verifyAuditChain((after, limit) => batched.listAudit(after, limit), null, 3)).toMatchObject({ ok: true, entries: 10, unlinked: 0 });
+    } finally {
+      await batched.close();
+    }
+  });
+
   it('reports an entry whose link was stripped to pass it off as not linked yet', async () => {
     tamper(`UPDATE audit_log SET chain_pos = NULL, prev_hash = NULL, hash = NULL WHERE chain_pos = 3`);
     expect(await verify()).toMatchObject({ ok: false, brokenAt: 4, reason: 'removed_or_reordered' });

@@ -13,7 +13,7 @@
  * gets the next position when it becomes visible: late, never skipped.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import { GENESIS_HASH, chainHash } from '../../audit/chain.ts';
 import type { AuditLogTable } from '../schema.ts';
 import type { StoreContext, Tx } from './context.ts';
@@ -138,16 +138,37 @@ export class AuditLinker {
       const batch = await trx.selectFrom('audit_log').selectAll().where('chain_pos', 'is', null).orderBy('seq').limit(batchSize).execute();
       if (batch.length === 0) return { linked: 0, busy: false, more: false };
       let head = await chainHead(trx);
+      const links: Link[] = [];
       for (const row of batch) {
-        const link = { chain_pos: head.position + 1, prev_hash: head.hash, hash: chainHash(head.hash, chainedFields(row)) };
-        const updated = await trx.updateTable('audit_log').set(link).where('seq', '=', row.seq).where('chain_pos', 'is', null).executeTakeFirst();
-        // Only one linker runs, so the row is still unlinked; if not, roll back rather than link past it.
-        if (Number(updated.numUpdatedRows) !== 1) throw new Error(`audit linker: entry ${row.seq} changed while being linked`);
-        head = { position: link.chain_pos, hash: link.hash };
+        const link = { seq: row.seq, position: head.position + 1, prevHash: head.hash, hash: chainHash(head.hash, chainedFields(row)) };
+        links.push(link);
+        head = link;
       }
+      await writeLinks(trx, links);
       return { linked: batch.length, busy: false, more: batch.length === batchSize };
     });
   }
+}
+
+interface Link {
+  seq: number;
+  position: number;
+  prevHash: string;
+  hash: string;
+}
+
+/**
+ * One statement for the whole batch (a round trip per entry held the lock for most of a
+ * pass on PostgreSQL). Both dialects name a VALUES list's columns column1, column2, …
+ */
+async function writeLinks(trx: Tx, links: Link[]): Promise<void> {
+  const rows = links.map((l) => sql`(cast(${l.seq} as bigint), cast(${l.position} as bigint), ${l.prevHash}, ${l.hash})`);
+  const { numAffectedRows } = await sql`
+    update audit_log set chain_pos = v.column2, prev_hash = v.column3, hash = v.column4
+    from (values ${sql.join(rows)}) as v
+    where audit_log.seq = v.column1 and audit_log.chain_pos is null`.execute(trx);
+  // Only one linker runs, so every row is still unlinked; if not, roll back rather than link past one.
+  if (Number(numAffectedRows) !== links.length) throw new Error(`audit linker: ${links.length - Number(numAffectedRows)} entries changed while being linked`);
 }
 
 /** The last linked entry; after pruning removed them all, the anchor; else the genesis. */

@@ -62,6 +62,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     const store = await openStore(config.store, logger.child({ component: 'store' }), options.now);
     cleanup.push(() => store.close());
     await store.migrate();
+    // Links the audit chain shortly after each append (and on a slow timer); close() stops it.
+    store.startAuditLinker();
 
     // Injected provider modules and clocks exist on this thread only (tests); otherwise attempts
     // get a thread of their own and this thread never loads an adapter or its SDK.
@@ -154,8 +156,8 @@ const AUDIT_PRUNE_INTERVAL_MS = 6 * 3_600_000;
 function startAuditPruning(store: Store, retentionMs: number, logger: Logger, now: () => Date): () => void {
   const prune = async () => {
     try {
-      const { pruned, throughSeq } = await store.pruneAudit(new Date(now().getTime() - retentionMs), 'engine:retention');
-      if (pruned > 0) logger.info({ pruned, throughSeq }, 'pruned audit entries past retention');
+      const { pruned, throughPosition } = await store.pruneAudit(new Date(now().getTime() - retentionMs), 'engine:retention');
+      if (pruned > 0) logger.info({ pruned, throughPosition }, 'pruned audit entries past retention');
     } catch (error) {
       logger.warn({ err: coerceError(error) }, 'audit pruning failed; will try again');
     }

@@ -7,6 +7,7 @@ import { tasksLeaseByProvider } from './0005_tasks_lease_by_provider.ts';
 import { tasksRunWhileHeld } from './0006_tasks_run_while_held.ts';
 import { tasksLeaseToken } from './0007_tasks_lease_token.ts';
 import { commitProbe } from './0009_commit_probe.ts';
+import { auditLinker } from './0010_audit_linker.ts';
 import { terminationRequests } from './0011_termination_requests.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   '0006_tasks_run_while_held': tasksRunWhileHeld,
   '0007_tasks_lease_token': tasksLeaseToken,
   '0009_commit_probe': commitProbe,
+  '0010_audit_linker': auditLinker,
   '0011_termination_requests': terminationRequests,
 };
 

@@ -13,6 +13,7 @@ import { createSqliteStore } from '../src/store/sqlite.ts';
 import type { SqlStore } from '../src/store/sql-store.ts';
 import { FakeProvider } from './helpers/fake-provider.ts';
 import { allIn, createHarness } from './helpers/engine-harness.ts';
+import { inlineAttemptsIn } from './helpers/test-module.ts';
 
 describe('audit chain', () => {
   let dir: string;
@@ -269,7 +270,7 @@ describe('the daemon links the audit chain', () => {
       playbooks: { p: { steps: [{ id: 's', action: 'manual' }] } },
       defaultPlaybook: 'p',
     });
-    const daemon = await startDaemon(config, { configFile: 'linker.yaml', logger: silentLogger(), modules: new Map(), runEngine: false });
+    const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: 'linker.yaml', logger: silentLogger(), modules: new Map(), runEngine: false });
     try {
       for (let i = 0; i < 3; i += 1) await daemon.store.appendAudit({ actor: 'admin:ops', action: 'test.entry', data: { i } });
       await pollUntil(async () => (await daemon.store.countUnlinkedAudit()) === 0, () => 'the daemon did not link the appended entries', 5_000);

@@ -80,17 +80,19 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     attemptStartedAt: startedAt,
     checkpoint: withoutEngineKeys(task.checkpoint),
   };
-  const record = (outcome: TaskAttempt['outcome'], error: Error | null, evidence: JsonObject | null): TaskAttempt => ({
-    taskId: task.id,
-    attempt: attemptNumber,
-    worker: options.worker,
-    startedAt,
-    finishedAt: turnEnded(options.lease, startedAt, now()),
-    outcome,
-    errorKind: error ? errorKind(error) : null,
-    errorMessage: error ? error.message : null,
-    evidence,
-  });
+  const record = (outcome: TaskAttempt['outcome'], error: Error | null, evidence: JsonObject | null): TaskAttempt => {
+    const turn = providerTurn(options.lease, startedAt, now());
+    return {
+      taskId: task.id,
+      attempt: attemptNumber,
+      worker: options.worker,
+      ...turn,
+      outcome,
+      errorKind: error ? errorKind(error) : null,
+      errorMessage: error ? error.message : null,
+      evidence,
+    };
+  };
 
   let account: JsonObject | null = task.account;
   /** Evidence of an execute that completed (in this attempt or an earlier one) and awaits its read-back. */
@@ -187,15 +189,18 @@ function retryCheckpoint(previous: JsonObject | null, error: Error, executedEvid
 }
 
 /**
- * When the attempt's turn at the provider ended: now, or, if its lease ran short before it
- * finished, the moment it did. No request of the attempt can be sent after that (the fence),
- * so its provider work lies before it. A replica frozen mid-attempt reads its last answers
- * and notices its fate only when it resumes, long after; its record ends where its turn did,
- * so the attempts table shows one runner at a time.
+ * The attempt's turn at the provider, as its record shows it: from its start to now, or,
+ * if its lease ran short before it finished, to the moment it did. No request of the
+ * attempt can be sent after that (the fence), so its provider work lies before it. A
+ * replica frozen mid-attempt reads its last answers and notices its fate only when it
+ * resumes, long after; an attempt that started only then never had a turn, and its empty
+ * one is recorded at that moment. So the attempts table shows one runner at a time.
  */
-function turnEnded(lease: LeaseWindow, startedAt: Date, at: Date): Date {
+function providerTurn(lease: LeaseWindow, startedAt: Date, at: Date): { startedAt: Date; finishedAt: Date } {
   const sinceLastChance = monotonicMs() - (lease.deadline - lease.marginMs);
-  return sinceLastChance > 0 ? new Date(Math.max(startedAt.getTime(), at.getTime() - sinceLastChance)) : at;
+  if (sinceLastChance <= 0) return { startedAt, finishedAt: at };
+  const lastChance = at.getTime() - sinceLastChance;
+  return lastChance <= startedAt.getTime() ? { startedAt: new Date(lastChance), finishedAt: new Date(lastChance) } : { startedAt, finishedAt: new Date(lastChance) };
 }
 
 /** An attempt cut short: by its deadline, by shutdown, or because its lease went to another worker. */

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '../providers/contract.ts';
-import { runAdminCommand, type AdminCommand } from '../src/cli/commands.ts';
+import { runCli } from '../src/cli/main.ts';
 import { OPERATOR_TOKEN, VIEWER_TOKEN, startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
 
 let t: TestDaemon;
@@ -18,10 +18,10 @@ afterAll(async () => {
 });
 
 /** Runs a command in-process, as `deprovisiond <command> ...` would, with its output captured. */
-async function cli(command: AdminCommand, args: string[], env: Record<string, string | undefined> = {}) {
+async function cli(command: string, args: string[], env: Record<string, string | undefined> = {}) {
   let out = '';
   let err = '';
-  const code = await runAdminCommand(command, args, {
+  const code = await runCli([...command.split(' '), ...args], {
     env: { DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: OPERATOR_TOKEN, ...env },
     out: { write: (s: string) => (out += s) },
     err: { write: (s: string) => (err += s) },
@@ -60,7 +60,12 @@ describe('deprovisiond admin commands', () => {
     const status = await cli('status', [created.terminationId]);
     expect(status.code).toBe(1);
     expect(status.out).toContain(`termination ${created.terminationId}: failed`);
-    expect(status.out).toMatch(/revoke\s+fake\s+revoke_sessions\s+failed\s+1 .*permanent: missing scope/);
+    expect(status.out).toMatch(/\nrevoke\s+fake\s+revoke_sessions\s+failed\s+1 /);
+    expect(status.out).toContain('\nerrors:\n  revoke (failed, attempt 1)\n    permanent: missing scope\n');
+    expect(status.out).toContain(`replay a failed step: deprovisiond replay ${created.terminationId} --task STEP`);
+    expect(Math.max(...status.out.split('\n').map((l) => l.length))).toBeLessThanOrEqual(100);
+    const wide = await cli('status', [created.terminationId, '--wide']);
+    expect(wide.out).toMatch(/[0-9a-f-]{36}\s+revoke\s+fake\s+revoke_sessions\s+failed\s+1 .*permanent: missing scope/);
 
     const replay = await cli('replay', [created.terminationId]);
     expect(replay.code).toBe(0);
@@ -131,6 +136,6 @@ describe('deprovisiond admin commands', () => {
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('HTTP 401');
     const help = await run(process.execPath, [bin, 'help']);
-    expect(help.stdout).toContain('terminate SUBJECT');
+    expect(help.stdout).toContain('  terminate ');
   });
 });

@@ -1,0 +1,70 @@
+/**
+ * `status ID`: the termination, one line per task, then each task's last error wrapped to
+ * the width. The table stays within the terminal (100 columns when piped); `--wide` adds
+ * task ids and the errors inline, for scripts that grep.
+ */
+import { colorsFor, outputWidth, stateColor, subjectLabel, table, time, wrap } from '../format.ts';
+import type { CommandInput } from '../spec.ts';
+import { clientFor, onePositional, printJson } from './common.ts';
+
+interface TaskView {
+  id: string;
+  stepId: string;
+  provider: string;
+  action: string;
+  state: string;
+  attempts: number;
+  notBefore: string;
+  lastError: { kind: string; message: string } | null;
+}
+
+export async function status({ values, positionals, io }: CommandInput): Promise<number> {
+  const id = onePositional(positionals, 'ID');
+  const detail = await clientFor(values, io).request('GET', `/terminations/${encodeURIComponent(id)}`);
+  const code = detail.termination.state === 'failed' ? 1 : 0;
+  if (values.json) return printJson(io, detail, code);
+  const colors = colorsFor(io.out, io.env);
+  const width = outputWidth(io.out);
+  const t = detail.termination;
+  const tasks = detail.tasks as TaskView[];
+  io.out.write(
+    [
+      `termination ${t.id}: ${stateColor(colors, t.state)(t.state)}`,
+      `  subject    ${subjectLabel(t.subject)} (${t.subjectKey})`,
+      `  playbook   ${t.playbook}   source ${t.source}   by ${t.createdBy}`,
+      `  requested  ${time(t.requestedAt)}   effective ${time(t.effectiveAt)}`,
+      `  revoked    ${time(t.revokedAt)}   finished ${time(t.finishedAt)}`,
+      t.reason ? `  reason     ${t.reason}` : null,
+      '',
+    ]
+      .filter((l) => l !== null)
+      .join('\n') + '\n',
+  );
+  const styleRow = (row: string[], line: string) => stateColor(colors, row[values.wide ? 4 : 3]!)(line);
+  const error = (k: TaskView) => (k.lastError ? `${k.lastError.kind}: ${k.lastError.message}` : null);
+  if (values.wide) {
+    io.out.write(
+      table(
+        ['TASK', 'STEP', 'PROVIDER', 'ACTION', 'STATE', 'ATTEMPTS', 'NOT BEFORE', 'LAST ERROR'],
+        tasks.map((k) => [k.id, k.stepId, k.provider, k.action, k.state, k.attempts, time(k.notBefore), error(k)]),
+        { styleRow },
+      ),
+    );
+    return code;
+  }
+  io.out.write(
+    table(
+      ['STEP', 'PROVIDER', 'ACTION', 'STATE', 'TRIES', 'NOT BEFORE'],
+      tasks.map((k) => [k.stepId, k.provider, k.action, k.state, k.attempts, time(k.notBefore)]),
+      { width, shrink: [1, 2, 0], styleRow },
+    ),
+  );
+  const failing = tasks.filter((k) => k.lastError);
+  if (failing.length > 0) io.out.write('\nerrors:\n');
+  for (const k of failing) {
+    io.out.write(`  ${stateColor(colors, k.state)(`${k.stepId} (${k.state}, attempt ${k.attempts})`)}\n`);
+    io.out.write(wrap(error(k)!, width, '    '));
+  }
+  if (tasks.some((k) => k.state === 'failed')) io.out.write(`\nreplay a failed step: deprovisiond replay ${t.id} --task STEP\n`);
+  return code;
+}

@@ -1,0 +1,68 @@
+/** `terminate` and `plan`: the same request, created or only planned (a dry run writes nothing). */
+import { colorsFor, outputWidth, table, time } from '../format.ts';
+import { UsageError } from '../io.ts';
+import type { CommandInput, Values } from '../spec.ts';
+import { clientFor, noPositionals, printJson, str } from './common.ts';
+
+interface PlannedTask {
+  stepId: string;
+  provider: string;
+  action: string;
+  dependsOn: string[];
+  notBefore: string;
+  critical: boolean;
+}
+
+export async function terminate({ values, positionals, io }: CommandInput): Promise<number> {
+  noPositionals(positionals);
+  const key = str(values, 'idempotency-key');
+  const result = await clientFor(values, io).request('POST', '/terminations', { body: requestBody(values), headers: key ? { 'idempotency-key': key } : undefined });
+  if (values.json) return printJson(io, result);
+  io.out.write(`termination ${result.terminationId} ${result.state}${result.duplicate ? ' (already known: nothing new was created)' : ''}\n`);
+  return 0;
+}
+
+export async function plan({ values, positionals, io }: CommandInput): Promise<number> {
+  noPositionals(positionals);
+  const result = await clientFor(values, io).request('POST', '/terminations', { body: requestBody(values), query: { dryRun: 'true' } });
+  if (values.json) return printJson(io, result);
+  const { plan } = result as { plan: { subjectKey: string; playbook: string; effectiveAt: string; tasks: PlannedTask[] } };
+  const colors = colorsFor(io.out, io.env);
+  io.out.write(`plan for ${plan.subjectKey}: playbook ${plan.playbook}, effective ${time(plan.effectiveAt)}\n`);
+  io.out.write(
+    table(
+      ['STEP', 'PROVIDER', 'ACTION', 'AFTER', 'NOT BEFORE', 'CRITICAL'],
+      plan.tasks.map((t) => [t.stepId, t.provider, t.action, values.wide ? t.dependsOn.join(',') : after(t.dependsOn), time(t.notBefore), t.critical ? 'yes' : 'no']),
+      { width: values.wide ? undefined : outputWidth(io.out), shrink: [3, 0], styleRow: (row, line) => (row[5] === 'yes' ? colors.bold(line) : line) },
+    ),
+  );
+  if (result.existingTerminationId) io.out.write(`an open termination already exists for this subject: ${result.existingTerminationId}\n`);
+  return 0;
+}
+
+/** The first step waited for and how many more: a playbook's final steps wait for a dozen. */
+function after(dependsOn: string[]): string {
+  if (dependsOn.length <= 1) return dependsOn[0] ?? '';
+  return `${dependsOn[0]} +${dependsOn.length - 1}`;
+}
+
+function requestBody(values: Values): Record<string, unknown> {
+  return {
+    subject: subjectFrom(values),
+    ...(values.reason !== undefined ? { reason: values.reason } : {}),
+    ...(values['effective-at'] !== undefined ? { effectiveAt: values['effective-at'] } : {}),
+    ...(values.playbook !== undefined ? { playbook: values.playbook } : {}),
+  };
+}
+
+function subjectFrom(values: Values): Record<string, unknown> {
+  const subject: Record<string, unknown> = { emails: (values.email as string[] | undefined) ?? [] };
+  if (values['external-id']) subject.externalId = values['external-id'];
+  if (values['user-name']) subject.userName = values['user-name'];
+  if (values['display-name']) subject.displayName = values['display-name'];
+  if (values['manager-email']) subject.manager = { email: values['manager-email'] };
+  if (!subject.externalId && !subject.userName && (subject.emails as string[]).length === 0) {
+    throw new UsageError('name the subject: --external-id, --user-name or --email');
+  }
+  return subject;
+}

@@ -131,7 +131,7 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     const manual = tasks.find((t) => t.stepId === 'collect-laptop')!;
     let printed = '';
     const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: OPERATOR }, out: { write: (t: string) => (printed += t) }, err: { write: () => undefined } };
-    expect(await runCli(['complete', termination.id, manual.id, '--outcome', 'not_applicable', '--reason', 'remote worker, no laptop'], io)).toBe(0);
+    expect(await runCli(['complete', termination.id, 'collect-laptop', '--outcome', 'not_applicable', '--reason', 'remote worker, no laptop'], io)).toBe(0);
     expect(printed).toContain('skipped');
     expect(await runCli(['complete', termination.id, manual.id, '--outcome', 'maybe', '--reason', 'x'], io)).toBe(2);
     expect((await daemon.store.getTask(manual.id))!.evidence).toMatchObject({ outcome: 'not_applicable', reason: 'remote worker, no laptop' });

@@ -121,7 +121,7 @@ async function requireTermination(deps: AdminDeps, req: Request): Promise<Termin
 
 /**
  * The task a path names, by task id or by step name (what `status` prints and a person
- * types): step names are unique within a termination's playbook.
+ * types): the store keeps step names unique within a termination.
  */
 async function requireTask(deps: AdminDeps, termination: Termination, ref: string): Promise<Task> {
   const byId = await fromStore(() => deps.store.getTask(ref));

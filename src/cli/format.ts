@@ -26,12 +26,15 @@ export function table(headers: string[], rows: Cell[][], options: TableOptions =
   return [line(headers), ...cells.map((row) => (options.styleRow ? options.styleRow(row, line(row)) : line(row)))].join('\n') + '\n';
 }
 
+/** A cut column keeps this much: enough to tell step names apart. */
+const MIN_SHRUNK_WIDTH = 12;
+
 /** Narrows the shrinkable columns, in order, until the row fits; a column keeps at least its header. */
 function fit(widths: number[], headers: string[], width: number, shrink: number[]): void {
   let excess = widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1) - width;
   for (const i of shrink) {
     if (excess <= 0) return;
-    const least = Math.max(headers[i]!.length, 6);
+    const least = Math.max(headers[i]!.length, MIN_SHRUNK_WIDTH);
     const give = Math.min(excess, Math.max(0, widths[i]! - least));
     widths[i] = widths[i]! - give;
     excess -= give;

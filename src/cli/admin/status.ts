@@ -56,7 +56,7 @@ export async function status({ values, positionals, io }: CommandInput): Promise
     table(
       ['STEP', 'PROVIDER', 'ACTION', 'STATE', 'TRIES', 'NOT BEFORE'],
       tasks.map((k) => [k.stepId, k.provider, k.action, k.state, k.attempts, time(k.notBefore)]),
-      { width, shrink: [1, 2, 0], styleRow },
+      { width, shrink: [0, 2, 1], styleRow },
     ),
   );
   const failing = tasks.filter((k) => k.lastError);

@@ -33,17 +33,16 @@ export async function plan({ values, positionals, io }: CommandInput): Promise<n
     table(
       ['STEP', 'PROVIDER', 'ACTION', 'AFTER', 'NOT BEFORE', 'CRITICAL'],
       plan.tasks.map((t) => [t.stepId, t.provider, t.action, values.wide ? t.dependsOn.join(',') : after(t.dependsOn), time(t.notBefore), t.critical ? 'yes' : 'no']),
-      { width: values.wide ? undefined : outputWidth(io.out), shrink: [3, 0], styleRow: (row, line) => (row[5] === 'yes' ? colors.bold(line) : line) },
+      { width: values.wide ? undefined : outputWidth(io.out), shrink: [0, 3], styleRow: (row, line) => (row[5] === 'yes' ? colors.bold(line) : line) },
     ),
   );
   if (result.existingTerminationId) io.out.write(`an open termination already exists for this subject: ${result.existingTerminationId}\n`);
   return 0;
 }
 
-/** The first step waited for and how many more: a playbook's final steps wait for a dozen. */
+/** The step waited for, or how many: a playbook's final steps wait for a dozen (`--wide` lists them). */
 function after(dependsOn: string[]): string {
-  if (dependsOn.length <= 1) return dependsOn[0] ?? '';
-  return `${dependsOn[0]} +${dependsOn.length - 1}`;
+  return dependsOn.length <= 1 ? (dependsOn[0] ?? '') : `${dependsOn.length} steps`;
 }
 
 function requestBody(values: Values): Record<string, unknown> {

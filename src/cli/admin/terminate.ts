@@ -33,7 +33,7 @@ export async function plan({ values, positionals, io }: CommandInput): Promise<n
     table(
       ['STEP', 'PROVIDER', 'ACTION', 'AFTER', 'NOT BEFORE', 'CRITICAL'],
       plan.tasks.map((t) => [t.stepId, t.provider, t.action, values.wide ? t.dependsOn.join(',') : after(t.dependsOn), time(t.notBefore), t.critical ? 'yes' : 'no']),
-      { width: values.wide ? undefined : outputWidth(io.out), shrink: [0, 3], styleRow: (row, line) => (row[5] === 'yes' ? colors.bold(line) : line) },
+      { width: values.wide ? undefined : outputWidth(io.out), shrink: [3, 0], styleRow: (row, line) => (row[5] === 'yes' ? colors.bold(line) : line) },
     ),
   );
   if (result.existingTerminationId) io.out.write(`an open termination already exists for this subject: ${result.existingTerminationId}\n`);

@@ -110,6 +110,15 @@ describe('the deprovisiond binary', () => {
     expect((await run(process.execPath, [BIN, 'status', '--help'])).stdout).toContain('deprovisiond status ID');
   });
 
+  it('builds a compiled front that answers by itself and loads the daemon commands from the sources', () => {
+    expect(spawnSync(process.execPath, ['scripts/build-cli.mjs'], { cwd: ROOT, encoding: 'utf8' }).status).toBe(0);
+    const front = join(ROOT, 'dist/cli.js');
+    expect(spawnSync(process.execPath, [front, '--version'], { encoding: 'utf8' }).stdout).toBe(`deprovisiond ${pkg.version}\n`);
+    const check = spawnSync(process.execPath, [front, 'config', 'check', '--config', 'config/sandbox.yaml'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(check.stdout).toBe('config/sandbox.yaml: ok\n');
+    expect(check.status).toBe(0);
+  }, 60_000);
+
   it('stops quietly when the reader of its output has gone (EPIPE)', () => {
     // `true` exits at once, long before node writes: every write meets a closed pipe.
     const res = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" help | true`], { encoding: 'utf8', timeout: 30_000 });

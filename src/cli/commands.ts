@@ -1,8 +1,10 @@
 /**
  * Every deprovisiond command: its usage, options and one example. `--help` on any command
  * prints this; the implementation is imported only when the command runs, so
- * `deprovisiond status` never loads the daemon, its config schema or its providers.
+ * `deprovisiond status` never loads the daemon, its config schema or its providers. The
+ * daemon's commands load from the sources even in the compiled front (see sources.ts).
  */
+import { importSource } from './sources.ts';
 import { SUBJECT_OPTIONS, type CommandSpec } from './spec.ts';
 
 const CONFIG = { config: { type: 'string', value: 'FILE', help: 'the YAML config file (required)' } } as const;
@@ -15,7 +17,8 @@ export const COMMANDS: CommandSpec[] = [
     options: CONFIG,
     examples: ['deprovisiond serve --config config/sandbox.yaml'],
     remote: false,
-    run: async (input) => (await import('./local/serve.ts')).serve(input),
+    run: async (input) =>
+      (await (globalThis.DEPROVISIOND_COMPILED ? importSource<typeof import('./local/serve.ts')>('cli/local/serve.ts') : import('./local/serve.ts'))).serve(input),
   },
   {
     name: 'demo',
@@ -24,7 +27,8 @@ export const COMMANDS: CommandSpec[] = [
     options: { config: { type: 'string', value: 'FILE', help: 'a sandbox config (default config/sandbox.yaml)' } },
     examples: ['deprovisiond demo'],
     remote: false,
-    run: async (input) => (await import('./local/demo.ts')).demo(input),
+    run: async (input) =>
+      (await (globalThis.DEPROVISIOND_COMPILED ? importSource<typeof import('./local/demo.ts')>('cli/local/demo.ts') : import('./local/demo.ts'))).demo(input),
   },
   {
     name: 'config check',
@@ -33,7 +37,8 @@ export const COMMANDS: CommandSpec[] = [
     options: CONFIG,
     examples: ['deprovisiond config check --config my-config.yaml'],
     remote: false,
-    run: async (input) => (await import('./local/config-check.ts')).configCheck(input),
+    run: async (input) =>
+      (await (globalThis.DEPROVISIOND_COMPILED ? importSource<typeof import('./local/config-check.ts')>('cli/local/config-check.ts') : import('./local/config-check.ts'))).configCheck(input),
   },
   {
     name: 'audit verify',
@@ -42,7 +47,8 @@ export const COMMANDS: CommandSpec[] = [
     options: CONFIG,
     examples: ['deprovisiond audit verify --config config/sandbox.yaml'],
     remote: false,
-    run: async (input) => (await import('./local/audit-verify.ts')).auditVerify(input),
+    run: async (input) =>
+      (await (globalThis.DEPROVISIOND_COMPILED ? importSource<typeof import('./local/audit-verify.ts')>('cli/local/audit-verify.ts') : import('./local/audit-verify.ts'))).auditVerify(input),
   },
   {
     name: 'terminate',

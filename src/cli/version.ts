@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 let cached: string | null = null;
 
 export function version(): string {
-  cached ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  // dist/cli.js sits one level below the package root, src/cli/version.ts two.
+  const file = globalThis.DEPROVISIOND_COMPILED ? new URL('../package.json', import.meta.url) : new URL('../../package.json', import.meta.url);
+  cached ??= (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
   return cached;
 }

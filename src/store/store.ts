@@ -1,7 +1,9 @@
 /**
- * The Store: every durable read and write of deprovisiond, named for intent. The engine,
- * intake and admin API never see SQL. Two implementations share one query set (Kysely):
- * SQLite (embedded default) and PostgreSQL (several replicas).
+ * The Store: every durable read and write of deprovisiond, named for intent, in one
+ * interface per concern. The engine depends on `TaskQueue` alone; intake on
+ * `TerminationRecords`; the admin API on those and `TaskOperations`, `ReadModel` and
+ * `AuditLog`. Nobody outside src/store sees SQL. One implementation (src/store/sql/, over
+ * Kysely) serves SQLite (embedded default) and PostgreSQL (several replicas).
  */
 import type {
   JsonObject,
@@ -43,22 +45,59 @@ export interface NewTask {
   notBefore: Date;
 }
 
-/** Step id of the notification the brake adds to a held termination: the only task that runs while it is held. */
-export const BRAKE_NOTIFY_STEP = 'brake-held';
-
 /** Options of one creation: the blast-radius brake and what to tell people when it holds. */
 export interface CreateOptions {
   /** Hold the new termination when `max` or more were requested since `since` (counted in the transaction). */
   brake?: { max: number; since: Date };
-  /** Tasks added only when the brake holds the termination (a notification); they run while it is held. */
+  /** Tasks added only when the brake holds the termination (a notification): the only ones that run while it is held. */
   onHeld?: NewTask[];
+  /** How the request meets an open termination of the same subject (see `createTermination`). */
+  request?: RequestOptions;
 }
+
+export interface RequestOptions {
+  /**
+   * The caller named the playbook. A request that names none (SCIM, or a body without
+   * `playbook`) takes whatever the open termination runs; a named different playbook is a
+   * conflict. Default true.
+   */
+  playbookNamed?: boolean;
+  /** SHA-256 of the canonical request body: a repeat of the source event id with another body is refused. */
+  bodySha256?: string | null;
+  /** An operator replaces the open termination: its unrun tasks are cancelled and this one is created. */
+  supersede?: boolean;
+}
+
+/**
+ * What a request did. `created`: a new termination (no open one). `superseded`: a new one
+ * replaced the open one (operator). `rescheduled`: the open one was brought forward to this
+ * request's earlier effective time. `joined`: the open one already covers this request
+ * (same playbook, later or equal time); nothing moved.
+ */
+export type CreateOutcome = 'created' | 'superseded' | 'rescheduled' | 'joined';
 
 export interface CreateTerminationResult {
   termination: Termination;
-  /** False when the delivery was a duplicate: the existing termination is returned unchanged. */
+  /** True when this request wrote a new termination (`created` or `superseded`). */
   created: boolean;
+  /** What the request did; for a repeat, what its first delivery did. */
+  outcome: CreateOutcome;
+  /** A true repeat (same source event id, same body): the earlier answer, nothing changed. */
+  duplicate: boolean;
+  /** `rescheduled`: the effective time it had before. */
+  previousEffectiveAt?: Date;
+  /** `superseded`: the termination this one replaced. */
+  supersededId?: string;
 }
+
+/** Who asks for a cancellation, when not an operator: a channel may cancel only what the channels in `mayCancel` asked for. */
+export interface CancelAuthority {
+  channel: TerminationSource;
+  mayCancel: readonly TerminationSource[];
+}
+
+/** A claim a worker holds: the task and the token its claim was given. */
+export type LeaseRef = Pick<Task, 'id' | 'leaseToken'>;
 
 export interface ClaimRequest {
   worker: string;
@@ -128,56 +167,87 @@ export interface AuditEntry {
   hash: string;
 }
 
-export interface Store {
-  readonly dialect: 'sqlite' | 'postgres';
-  /** Webhook ids seen and the body each carried (replay protection at /webhooks). */
-  readonly webhookDeliveries: WebhookDeliveryStore;
-  /** The users SCIM clients push (the subject directory terminations are built from). */
-  readonly directory: SubjectDirectory;
-  /** Runs pending migrations; safe when several replicas start at once. */
-  migrate(): Promise<void>;
-  close(): Promise<void>;
+export interface NewAuditEntry {
+  actor: string;
+  action: string;
+  terminationId?: string | null;
+  taskId?: string | null;
+  data?: JsonObject;
+}
+
+/** Terminations as intake and operators create and end them. */
+export interface TerminationRecords {
+  /**
+   * One rule for a request, in one transaction. A repeat of a source event id is answered
+   * with its first outcome (`duplicate`), or refused (`ReusedRequestIdError`) when the
+   * body hash differs. Without an open termination for the subject: writes the
+   * termination and all its tasks. With one: `supersede` cancels it and writes the new
+   * one; a named different playbook is refused (`OpenTerminationConflictError`); an
+   * earlier effective time brings it forward (pending tasks move by the same amount, never
+   * later, audited `termination.rescheduled`); otherwise the request joins it (audited
+   * `termination.joined`). Nothing is written when it throws.
+   */
+  createTermination(termination: NewTermination, tasks: NewTask[], options?: CreateOptions): Promise<CreateTerminationResult>;
+  /**
+   * Cancels an open termination and every task not yet run. Null when not found. With an
+   * `authority` (a channel, not an operator), refuses with `CancellationRefusedError`,
+   * audited as `termination.cancel_refused`, unless every channel that asked for the
+   * termination is in `authority.mayCancel`.
+   */
+  cancelTermination(id: string, actor: string, reason: string, authority?: CancelAuthority): Promise<Termination | null>;
+  /** Releases a held termination to run. Null when not found or not held. */
+  approveTermination(id: string, actor: string): Promise<Termination | null>;
+  /** The open termination for a subject, if any. */
+  findOpenTermination(subjectKey: string): Promise<Termination | null>;
+}
+
+/** What workers do: claim due tasks with leases, renew them, record each attempt. */
+export interface TaskQueue {
   /** Called after any write that may make a task due, here or (PostgreSQL) on another replica. */
   onWake(listener: () => void): () => void;
-  /** Called once, on the replica that committed it, when a termination's last critical task finishes. */
-  onTerminationRevoked(listener: (event: { terminationId: string; timeToRevokeMs: number }) => void): () => void;
+  /** Leases up to `limit` due tasks of one provider: pending ones, and running ones whose lease expired. */
+  claimDueTasks(request: ClaimRequest): Promise<Task[]>;
+  /** The terminations of claimed tasks, by id (missing ones absent): one query for a batch. */
+  getTerminations(ids: readonly string[]): Promise<Map<string, Termination>>;
+  /** The earliest moment a task (of these providers, if given) may become claimable, or null when nothing is waiting. */
+  nextWakeAt(providers?: string[]): Promise<Date | null>;
+  /** Extends the leases still held to `leaseMs` from now; returns the ids renewed (the others were lost). */
+  renewLeases(worker: string, leases: LeaseRef[], leaseMs: number): Promise<string[]>;
+  /**
+   * Records one attempt; false when the claim's token no longer holds the lease (its result
+   * is discarded: only the attempt record is kept).
+   */
+  finishAttempt(worker: string, lease: LeaseRef, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean>;
+  /** Gives leased tasks back without using an attempt (graceful shutdown). */
+  releaseTasks(worker: string, leases: LeaseRef[]): Promise<void>;
+}
 
-  /** Writes a termination and all its tasks in one transaction, or returns the existing one. */
-  createTermination(termination: NewTermination, tasks: NewTask[], options?: CreateOptions): Promise<CreateTerminationResult>;
+/** What operators do to single tasks. */
+export interface TaskOperations {
   /**
    * A person finished a manual checklist step (`done`), or it does not apply
    * (`not_applicable`, skipped with the reason). Null when the task is not a pending manual task.
    */
   completeManualTask(taskId: string, actor: string, outcome: 'done' | 'not_applicable', reason: string): Promise<Task | null>;
-  /** Cancels an open termination and every task not yet run. Null when not found. */
-  cancelTermination(id: string, actor: string, reason: string): Promise<Termination | null>;
-  /** Releases a held termination to run. Null when not found or not held. */
-  approveTermination(id: string, actor: string): Promise<Termination | null>;
-  /** The open termination for a subject, if any. */
-  findOpenTermination(subjectKey: string): Promise<Termination | null>;
+  /** Puts failed tasks back in the queue with a fresh retry budget. Returns the tasks replayed. */
+  replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]>;
+}
+
+/** Reads for the admin API, the CLI, evidence and metrics. */
+export interface ReadModel {
   getTermination(id: string): Promise<Termination | null>;
-  /** The terminations with these ids, by id (missing ones absent): one query for a batch of claimed tasks. */
   getTerminations(ids: readonly string[]): Promise<Map<string, Termination>>;
   listTerminations(filter: TerminationFilter): Promise<{ items: Termination[]; nextCursor: string | null }>;
   listTasks(terminationId: string): Promise<Task[]>;
   getTask(id: string): Promise<Task | null>;
   listAttempts(terminationId: string): Promise<TaskAttempt[]>;
-
-  /** Leases up to `limit` due tasks of one provider: pending ones, and running ones whose lease expired. */
-  claimDueTasks(request: ClaimRequest): Promise<Task[]>;
-  /** The earliest moment a task (of these providers, if given) may become claimable, or null when nothing is waiting. */
-  nextWakeAt(providers?: string[]): Promise<Date | null>;
-  renewLeases(worker: string, taskIds: string[], until: Date): Promise<void>;
-  /** Records one attempt; false when the worker no longer holds the lease (its result is discarded). */
-  finishAttempt(worker: string, taskId: string, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean>;
-  /** Gives leased tasks back without using an attempt (graceful shutdown). */
-  releaseTasks(worker: string, taskIds: string[]): Promise<void>;
-  /** Puts failed tasks back in the queue with a fresh retry budget. Returns the tasks replayed. */
-  replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]>;
-
   stats(now: Date): Promise<StoreStats>;
-  /** Appends one entry to the hash-chained audit log (its own transaction). */
-  appendAudit(entry: { actor: string; action: string; terminationId?: string | null; taskId?: string | null; data?: JsonObject }): Promise<void>;
+}
+
+/** The hash-chained audit log. */
+export interface AuditLog {
+  /** Appends one entry (its own transaction). */
+  appendAudit(entry: NewAuditEntry): Promise<void>;
   /** Audit entries in chain order, from `afterSeq` (exclusive). */
   listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
   /** Every audit entry of one termination, in chain order. */
@@ -190,4 +260,30 @@ export interface Store {
   pruneAudit(before: Date, actor: string): Promise<{ pruned: number; throughSeq: number | null }>;
   /** Where the chain starts after pruning; null when nothing was ever pruned. */
   auditAnchor(): Promise<{ seq: number; hash: string } | null>;
+}
+
+/** A read whose result decides an answer: resolved once what it saw is on disk (invariant 7). */
+export async function durableRead<T>(store: Pick<Store, 'durable'>, read: () => Promise<T>): Promise<T> {
+  const result = await read();
+  await store.durable();
+  return result;
+}
+
+export interface Store extends TerminationRecords, TaskQueue, TaskOperations, ReadModel, AuditLog {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Webhook ids seen and the body each carried (replay protection at /webhooks). */
+  readonly webhookDeliveries: WebhookDeliveryStore;
+  /** The users SCIM clients push (the subject directory terminations are built from). */
+  readonly directory: SubjectDirectory;
+  /**
+   * Resolves once everything a read could have seen is on disk (invariant 7). An answer
+   * decided by reads alone awaits it after those reads: on SQLite a read can see a group's
+   * writes before their COMMIT and WAL sync finished. Rejects when that commit or sync fails.
+   */
+  durable(): Promise<void>;
+  /** Runs pending migrations; safe when several replicas start at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+  /** Called once, on the replica that committed it, when a termination's last critical task finishes. */
+  onTerminationRevoked(listener: (event: { terminationId: string; timeToRevokeMs: number }) => void): () => void;
 }

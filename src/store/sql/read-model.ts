@@ -1,0 +1,151 @@
+/**
+ * What the admin API, the CLI, evidence and metrics read: terminations, tasks, attempts,
+ * and the queue statistics behind the gauges. Nothing here writes.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import type { JsonObject, Task, TaskAttempt, Termination, TerminationState } from '../../domain/types.ts';
+import { parseDuration } from '../../config/duration.ts';
+import { toAttempt, toTask, toTermination } from '../rows.ts';
+import type { Database } from '../schema.ts';
+import type { ReadModel, StoreStats, TerminationFilter } from '../store.ts';
+import type { StoreContext, Tx } from './context.ts';
+import { isRunnable } from './runnable.ts';
+
+export class SqlReadModel implements ReadModel {
+  constructor(private readonly ctx: StoreContext) {}
+
+  async getTermination(id: string): Promise<Termination | null> {
+    const row = await this.ctx.db.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? toTermination(row) : null;
+  }
+
+  async getTerminations(ids: readonly string[]): Promise<Map<string, Termination>> {
+    if (ids.length === 0) return new Map();
+    const rows = await this.ctx.db.selectFrom('terminations').selectAll().where('id', 'in', [...ids]).execute();
+    return new Map(rows.map((row) => [row.id, toTermination(row)]));
+  }
+
+  async listTerminations(filter: TerminationFilter): Promise<{ items: Termination[]; nextCursor: string | null }> {
+    let query = this.ctx.db.selectFrom('terminations').selectAll();
+    if (filter.state) query = query.where('state', '=', filter.state);
+    if (filter.subjectKey) query = query.where('subject_key', '=', filter.subjectKey);
+    // SQL has no empty IN (): an empty list matches nothing, and no subject key is ''.
+    if (filter.subjectKeys) query = query.where('subject_key', 'in', filter.subjectKeys.length > 0 ? filter.subjectKeys : ['']);
+    if (filter.since) query = query.where('requested_at', '>=', filter.since.getTime());
+    if (filter.until) query = query.where('requested_at', '<', filter.until.getTime());
+    const cursor = decodeCursor(filter.cursor);
+    if (cursor) {
+      // Newest first; the cursor is the (requested_at, id) of the last item of the previous page.
+      query = query.where((eb) => eb.or([eb('requested_at', '<', cursor.at), eb.and([eb('requested_at', '=', cursor.at), eb('id', '<', cursor.id)])]));
+    }
+    const rows = await query
+      .orderBy('requested_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(filter.limit + 1)
+      .execute();
+    const items = rows.slice(0, filter.limit).map(toTermination);
+    const last = items.at(-1);
+    const nextCursor = rows.length > filter.limit && last ? encodeCursor(last.requestedAt.getTime(), last.id) : null;
+    return { items, nextCursor };
+  }
+
+  async listTasks(terminationId: string): Promise<Task[]> {
+    const rows = await this.ctx.db.selectFrom('tasks').selectAll().where('termination_id', '=', terminationId).orderBy('not_before').orderBy('step_id').execute();
+    return withDependencies(this.ctx.db, rows);
+  }
+
+  async getTask(id: string): Promise<Task | null> {
+    const row = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return null;
+    const [task] = await withDependencies(this.ctx.db, [row]);
+    return task ?? null;
+  }
+
+  async listAttempts(terminationId: string): Promise<TaskAttempt[]> {
+    const rows = await this.ctx.db.selectFrom('task_attempts').selectAll().where('termination_id', '=', terminationId).orderBy('id').execute();
+    return rows.map(toAttempt);
+  }
+
+  async stats(now: Date): Promise<StoreStats> {
+    const { db } = this.ctx;
+    const tasks = await db
+      .selectFrom('tasks')
+      .select(['provider', 'action', 'state', (eb) => eb.fn.countAll<number>().as('count')])
+      .groupBy(['provider', 'action', 'state'])
+      .execute();
+    const terminations = await db
+      .selectFrom('terminations')
+      .select(['state', (eb) => eb.fn.countAll<number>().as('count')])
+      .groupBy('state')
+      .execute();
+    const due = await db
+      .selectFrom('tasks as t')
+      .select((eb) => eb.fn.min('t.due_at').as('at'))
+      .where('t.state', '=', 'pending')
+      .where('t.due_at', '<=', now.getTime())
+      // Manual steps wait for people by design; they have their own overdue measure.
+      .where('t.action', '!=', 'manual')
+      .where(isRunnable)
+      .executeTakeFirst();
+    const oldest = due?.at === null || due?.at === undefined ? null : Number(due.at);
+    const manual = await db
+      .selectFrom('tasks as t')
+      .select(['t.due_at', 't.params'])
+      .where('t.action', '=', 'manual')
+      .where('t.state', '=', 'pending')
+      .where(isRunnable)
+      .execute();
+    const overdue = manual.filter((m) => {
+      const within = parseDuration(String((JSON.parse(m.params) as JsonObject).dueWithin ?? ''));
+      return within !== null && Number(m.due_at) + within <= now.getTime();
+    }).length;
+    return {
+      tasks: tasks.map((t) => ({ provider: t.provider, action: t.action, state: t.state as Task['state'], count: Number(t.count) })),
+      terminations: terminations.map((t) => ({ state: t.state as TerminationState, count: Number(t.count) })),
+      oldestDueTaskAgeSeconds: oldest === null ? 0 : Math.max(0, (now.getTime() - oldest) / 1000),
+      heldTerminations: Number(terminations.find((t) => t.state === 'held')?.count ?? 0),
+      manualPending: manual.length,
+      manualOverdue: overdue,
+    };
+  }
+}
+
+/** Tasks with the step ids they depend on: one query for the whole batch. */
+export async function withDependencies(db: Kysely<Database> | Tx, rows: Array<Selectable<Database['tasks']>>): Promise<Task[]> {
+  if (rows.length === 0) return [];
+  const edges = await db
+    .selectFrom('task_dependencies as d')
+    .innerJoin('tasks as t', 't.id', 'd.depends_on_task_id')
+    .select(['d.task_id', 't.step_id'])
+    .where(
+      'd.task_id',
+      'in',
+      rows.map((r) => r.id),
+    )
+    .execute();
+  const byTask = new Map<string, string[]>();
+  for (const edge of edges) byTask.set(edge.task_id, [...(byTask.get(edge.task_id) ?? []), edge.step_id]);
+  return rows.map((row) => toTask(row, byTask.get(row.id) ?? []));
+}
+
+function encodeCursor(at: number, id: string): string {
+  return Buffer.from(JSON.stringify([at, id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): { at: number; id: string } | null {
+  if (!cursor) return null;
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (typeof at === 'number' && typeof id === 'string') return { at, id };
+  } catch {
+    // fall through: a malformed cursor is a bad request, not a server error
+  }
+  throw new InvalidCursorError();
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('invalid pagination cursor');
+    this.name = 'InvalidCursorError';
+  }
+}

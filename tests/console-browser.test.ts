@@ -4,6 +4,7 @@
  * by name. Screenshots go to test-results/console/.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '../providers/contract.ts';
@@ -57,11 +58,17 @@ async function submit(userName: string) {
   return termination;
 }
 
+/** axe-core's serious and critical findings on the page as it stands, one line each. */
+async function accessibilityProblems(page: Page): Promise<string[]> {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} (${v.nodes.length} element(s))`);
+}
+
 const row = (page: Page, step: string) => page.locator('tbody tr', { has: page.locator(`td.step:text-is("${step}")`) });
 
 describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
   it('refuses a wrong token on the sign-in page, without putting it in the URL', async () => {
-    const page = await browser.newPage();
+    const page = await (await browser.newContext()).newPage();
     await page.goto(`${c.daemon.url}/`);
     expect(page.url()).toBe(`${c.daemon.url}/console/login`);
     await page.fill('#token', 'not-a-token-anyone-configured');
@@ -69,7 +76,8 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     await expect(page.locator('[role=alert]').textContent()).resolves.toContain('That token was not accepted');
     expect(page.url()).not.toContain('not-a-token');
     await page.screenshot({ path: `${SHOTS}/login.png` });
-    await page.close();
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
+    await page.context().close();
   });
 
   it('lists terminations, replays a failed task and shows it succeeded, then completes the manual step', async () => {
@@ -79,6 +87,7 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     await page.locator('tbody a', { hasText: 'ada@example.com' }).click();
     await row(page, 'revoke-sessions').locator('.state.failed').waitFor();
     await page.screenshot({ path: `${SHOTS}/termination-failed.png`, fullPage: true });
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
 
     await page.click('button:text("Replay revoke-sessions")');
     await row(page, 'revoke-sessions').locator('.state.succeeded').waitFor();
@@ -100,6 +109,7 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     const page = await signIn(CONSOLE_OPERATOR);
     await page.locator('.state.held').first().waitFor();
     await page.screenshot({ path: `${SHOTS}/list-held.png` });
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
     await page.click('#approve-all');
     await page.locator('#status .msg', { hasText: `Approved ${held.length} held termination(s).` }).waitFor();
     expect((await c.daemon.store.listTerminations({ state: 'held', limit: 10 })).items).toEqual([]);

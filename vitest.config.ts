@@ -12,6 +12,7 @@ const PROCESS_LEVEL = [
   'tests/cli-usage.test.ts',
   'tests/console-browser.test.ts',
   'tests/daemon.test.ts',
+  'tests/demo.test.ts',
   'tests/dockerfile.test.ts',
   'tests/gc.test.ts',
   'tests/grafana-dashboard.test.ts',

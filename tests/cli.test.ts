@@ -76,6 +76,33 @@ describe('deprovisiond admin commands', () => {
     expect(JSON.parse(done.out).termination.state).toBe('completed');
   });
 
+  it('terminate --wait follows the tasks until access is revoked (exit 0), or the termination fails (exit 1)', async () => {
+    const ok = await cli('terminate', ['--external-id', uniqueSubject('wait').externalId, '--playbook', 'quick', '--wait']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^termination ([0-9a-f-]{36}) (scheduled|running): waiting until every critical task is verified\n/);
+    expect(ok.out).toMatch(/\n {2}revoke {23}succeeded\n/);
+    expect(ok.out).toMatch(/\ntermination [0-9a-f-]{36}: access revoked at \S+ \(every critical task verified\); state completed\n$/);
+
+    t.fake.script('revoke_sessions', { kind: 'throw', error: new PermanentError('missing scope') });
+    const failed = await cli('terminate', ['--external-id', uniqueSubject('wait').externalId, '--playbook', 'quick', '--wait']);
+    expect(failed.code).toBe(1);
+    expect(failed.out).toMatch(/\n {2}revoke {23}failed {2}permanent: missing scope\n/);
+    expect(failed.out).toMatch(/failed before its access was revoked; see `deprovisiond status [0-9a-f-]{36}`\n$/);
+    expect((await cli('terminate', ['--external-id', 'x', '--wait', '--timeout', 'soon'])).code).toBe(2);
+  });
+
+  it('status --watch ends at once for a revoked termination and reports a scheduled one when the time runs out', async () => {
+    const done = JSON.parse((await cli('terminate', ['--external-id', uniqueSubject('watch').externalId, '--playbook', 'quick', '--json'])).out);
+    await t.waitFor(done.terminationId, (x) => x.state === 'completed');
+    const watched = await cli('status', [done.terminationId, '--watch']);
+    expect(watched.code).toBe(0);
+    expect(watched.out).toContain(`termination ${done.terminationId}: access revoked at`);
+    const later = JSON.parse((await cli('terminate', ['--external-id', uniqueSubject('watch').externalId, '--effective-at', tomorrow(), '--json'])).out);
+    const waiting = await cli('status', [later.terminationId, '--watch', '--timeout', '1s']);
+    expect(waiting.code).toBe(1);
+    expect(waiting.out).toContain(`termination ${later.terminationId}: still scheduled when the time allowed ran out`);
+  });
+
   it('list prints a table, pages with --cursor, and filters', async () => {
     const s = uniqueSubject('list');
     await cli('terminate', ['--external-id', s.externalId, '--email', s.emails[0]!, '--effective-at', tomorrow()]);

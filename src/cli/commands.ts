@@ -53,11 +53,13 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'terminate',
     summary: 'start a termination for a subject',
-    usage: ['SUBJECT [--reason R] [--effective-at ISO] [--playbook P] [--idempotency-key K]'],
+    usage: ['SUBJECT [--reason R] [--effective-at ISO] [--playbook P] [--idempotency-key K] [--wait [--timeout 15m]]'],
     options: {
       ...SUBJECT_OPTIONS,
       reason: { type: 'string', value: 'TEXT', help: 'why, kept in the audit log and the evidence' },
       'idempotency-key': { type: 'string', value: 'KEY', help: 'a retry with the same key and body returns the first answer' },
+      wait: { type: 'boolean', help: 'follow the tasks until every critical one is verified (exit 0) or the termination fails (exit 1)' },
+      timeout: { type: 'string', value: 'DURATION', help: 'with --wait: give up after this long, exit 1 (default 15m)' },
     },
     examples: ['deprovisiond terminate --user-name ada@example.com --manager-email grace@example.com --reason "last day"'],
     remote: true,
@@ -75,8 +77,12 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'status',
     summary: 'a termination, its tasks and their errors (exit 1 when it failed)',
-    usage: ['ID [--wide]'],
-    options: { wide: { type: 'boolean', help: 'add task ids and full times' } },
+    usage: ['ID [--wide] [--watch [--timeout 15m]]'],
+    options: {
+      wide: { type: 'boolean', help: 'add task ids and the errors inline' },
+      watch: { type: 'boolean', help: 'refresh until every critical task is verified (exit 0) or the termination ends without that (exit 1)' },
+      timeout: { type: 'string', value: 'DURATION', help: 'with --watch: give up after this long, exit 1 (default 15m)' },
+    },
     examples: ['deprovisiond status 0192f4d8-7c1e-7a51-9d0a-3c5e2b8f6a10'],
     remote: true,
     run: async (input) => (await import('./admin/status.ts')).status(input),

@@ -4,8 +4,9 @@
  * task ids and the errors inline, for scripts that grep.
  */
 import { colorsFor, outputWidth, stateColor, subjectLabel, table, time, wrap } from '../format.ts';
-import type { CommandInput } from '../spec.ts';
-import { clientFor, onePositional, printJson } from './common.ts';
+import type { CommandInput, Values } from '../spec.ts';
+import { clientFor, onePositional, printJson, str } from './common.ts';
+import { followTermination, taskChanges, timeoutMs, verdict } from './watch.ts';
 
 interface TaskView {
   id: string;
@@ -20,9 +21,29 @@ interface TaskView {
 
 export async function status({ values, positionals, io }: CommandInput): Promise<number> {
   const id = onePositional(positionals, 'ID');
-  const detail = await clientFor(values, io).request('GET', `/terminations/${encodeURIComponent(id)}`);
+  const client = clientFor(values, io);
+  if (values.watch) {
+    // On a terminal the view is redrawn in place; in a pipe, only the lines that changed follow.
+    const changes = taskChanges(io);
+    const redraw = (detail: any) => {
+      if (values.json) return void io.out.write(`${JSON.stringify(detail)}\n`);
+      if (!io.out.isTTY) return changes(detail);
+      io.out.write('\x1b[H\x1b[2J');
+      printStatus(io, values, detail);
+    };
+    const { detail, timedOut } = await followTermination(client, id, timeoutMs(str(values, 'timeout')), redraw);
+    const { code, line } = verdict(detail, timedOut);
+    if (!values.json) io.out.write(`${line}\n`);
+    return code;
+  }
+  const detail = await client.request('GET', `/terminations/${encodeURIComponent(id)}`);
   const code = detail.termination.state === 'failed' ? 1 : 0;
   if (values.json) return printJson(io, detail, code);
+  printStatus(io, values, detail);
+  return code;
+}
+
+function printStatus(io: CommandInput['io'], values: Values, detail: any): void {
   const colors = colorsFor(io.out, io.env);
   const width = outputWidth(io.out);
   const t = detail.termination;
@@ -50,7 +71,7 @@ export async function status({ values, positionals, io }: CommandInput): Promise
         { styleRow },
       ),
     );
-    return code;
+    return;
   }
   io.out.write(
     table(
@@ -66,5 +87,4 @@ export async function status({ values, positionals, io }: CommandInput): Promise
     io.out.write(wrap(error(k)!, width, '    '));
   }
   if (tasks.some((k) => k.state === 'failed')) io.out.write(`\nreplay a failed step: deprovisiond replay ${t.id} --task STEP\n`);
-  return code;
 }

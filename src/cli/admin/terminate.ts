@@ -3,6 +3,7 @@ import { colorsFor, outputWidth, table, time } from '../format.ts';
 import { UsageError } from '../io.ts';
 import type { CommandInput, Values } from '../spec.ts';
 import { clientFor, noPositionals, printJson, str } from './common.ts';
+import { followTermination, taskChanges, timeoutMs, verdict } from './watch.ts';
 
 interface PlannedTask {
   stepId: string;
@@ -16,10 +17,20 @@ interface PlannedTask {
 export async function terminate({ values, positionals, io }: CommandInput): Promise<number> {
   noPositionals(positionals);
   const key = str(values, 'idempotency-key');
-  const result = await clientFor(values, io).request('POST', '/terminations', { body: requestBody(values), headers: key ? { 'idempotency-key': key } : undefined });
-  if (values.json) return printJson(io, result);
-  io.out.write(`termination ${result.terminationId} ${result.state}${result.duplicate ? ' (already known: nothing new was created)' : ''}\n`);
-  return 0;
+  const client = clientFor(values, io);
+  const limit = values.wait ? timeoutMs(str(values, 'timeout')) : 0;
+  const result = await client.request('POST', '/terminations', { body: requestBody(values), headers: key ? { 'idempotency-key': key } : undefined });
+  if (!values.wait) {
+    if (values.json) return printJson(io, result);
+    io.out.write(`termination ${result.terminationId} ${result.state}${result.duplicate ? ' (already known: nothing new was created)' : ''}\n`);
+    return 0;
+  }
+  if (!values.json) io.out.write(`termination ${result.terminationId} ${result.state}: waiting until every critical task is verified\n`);
+  const { detail, timedOut } = await followTermination(client, result.terminationId, limit, values.json ? () => undefined : taskChanges(io));
+  const { code, line } = verdict(detail, timedOut);
+  if (values.json) return printJson(io, detail, code);
+  io.out.write(`${line}\n`);
+  return code;
 }
 
 export async function plan({ values, positionals, io }: CommandInput): Promise<number> {

@@ -56,6 +56,22 @@ describe('deprovisiond help', () => {
   });
 });
 
+describe('deprovisiond completion', () => {
+  it('prints a bash script that completes commands, subcommands and each command\'s options', async () => {
+    const res = await cli(['completion', 'bash']);
+    expect(res.code).toBe(0);
+    const complete = (words: string[]) =>
+      spawnSync('bash', ['-c', `${res.out}\nCOMP_WORDS=(${words.map((w) => `"${w}"`).join(' ')}); COMP_CWORD=${words.length - 1}; _deprovisiond; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' }).stdout.trim();
+    expect(complete(['deprovisiond', 'con'])).toBe('config');
+    expect(complete(['deprovisiond', 'config', ''])).toBe('check');
+    expect(complete(['deprovisiond', 'config', 'check', '--c'])).toBe('--config');
+    expect(complete(['deprovisiond', 'status', '--w'])).toBe('--wide --watch');
+    expect(complete(['deprovisiond', 'replay', '--t'])).toBe('--task --token');
+    expect((await cli(['completion', 'zsh'])).out).toMatch(/^autoload -U \+X bashcompinit && bashcompinit\n# deprovisiond completion/);
+    expect((await cli(['completion', 'fish'])).code).toBe(2);
+  });
+});
+
 describe('deprovisiond usage errors (exit 2)', () => {
   it.each([
     [['config', 'check'], 'config check needs --config FILE'],

@@ -151,4 +151,13 @@ export const COMMANDS: CommandSpec[] = [
     remote: true,
     run: async (input) => (await import('./admin/evidence.ts')).evidence(input),
   },
+  {
+    name: 'completion',
+    summary: 'print a shell completion script for bash or zsh',
+    usage: ['bash|zsh'],
+    options: {},
+    examples: ['deprovisiond completion bash > /etc/bash_completion.d/deprovisiond', 'source <(deprovisiond completion zsh)   # in ~/.zshrc'],
+    remote: false,
+    run: async (input) => (await import('./completion.ts')).completion(input),
+  },
 ];

@@ -14,7 +14,7 @@ export function mainHelp(): string {
   return [
     'deprovisiond: termination events in, verified loss of access out.\n\n',
     'Usage:\n  deprovisiond <command> [options]\n  deprovisiond help <command>    (or: deprovisiond <command> --help)\n  deprovisiond --version\n\n',
-    'Daemon and files:\n',
+    'Daemon, files and shell:\n',
     ...COMMANDS.filter((c) => !c.remote).map(line),
     '\nAdmin commands (talk to a running daemon through its admin API):\n',
     ...COMMANDS.filter((c) => c.remote).map(line),

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -101,6 +103,38 @@ describe('deprovisiond admin commands', () => {
     const waiting = await cli('status', [later.terminationId, '--watch', '--timeout', '1s']);
     expect(waiting.code).toBe(1);
     expect(waiting.out).toContain(`termination ${later.terminationId}: still scheduled when the time allowed ran out`);
+  });
+
+  it('terminate --from-csv plans every row first, creates them with --apply, and not twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-csv-'));
+    try {
+      const a = uniqueSubject('csv');
+      const b = uniqueSubject('csv');
+      const file = join(dir, 'leavers.csv');
+      writeFileSync(file, `external-id,email,reason,effective-at\n${a.externalId},${a.emails[0]},resigned,${tomorrow()}\n${b.externalId},${b.emails[0]};${b.emails[0]!.replace('@', '+alt@')},contract ended,${tomorrow()}\n`);
+      const planned = await cli('terminate', ['--from-csv', file]);
+      expect(planned.code).toBe(0);
+      expect(planned.out).toMatch(/^LINE\s+SUBJECT\s+OUTCOME\s+DETAIL\n2\s+\S+\s+planned\s+2 tasks, playbook default\n3\s+\S+\s+planned/);
+      expect(planned.out).toContain('2 row(s), 0 refused. Nothing was written: run again with --apply to create them.\n');
+      expect((await t.daemon.store.listTerminations({ subjectKeys: [`ext:${a.externalId}`], limit: 5 })).items).toEqual([]);
+
+      const applied = await cli('terminate', ['--from-csv', file, '--apply']);
+      expect(applied.code).toBe(0);
+      expect(applied.out).toMatch(/\n2\s+\S+\s+scheduled\s+[0-9a-f-]{36}\n3\s+\S+\s+scheduled\s+[0-9a-f-]{36}\n/);
+      const again = await cli('terminate', ['--from-csv', file, '--apply', '--json']);
+      expect(JSON.parse(again.out).rows.map((r: { detail: string }) => r.detail)).toEqual([expect.stringContaining('(already known)'), expect.stringContaining('(already known)')]);
+
+      writeFileSync(file, 'external_id,email\nE1,x@example.com\n');
+      const wrongColumn = await cli('terminate', ['--from-csv', file]);
+      expect(wrongColumn.code).toBe(2);
+      expect(wrongColumn.err).toContain('unknown column(s) external_id; expected some of: external-id, user-name, email');
+      writeFileSync(file, 'external-id,email\nE1,not-an-email\n');
+      const refused = await cli('terminate', ['--from-csv', file]);
+      expect(refused.code).toBe(1);
+      expect(refused.out).toMatch(/\n2\s+E1\s+refused\s+.*HTTP 400/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('list prints a table, pages with --cursor, and filters', async () => {

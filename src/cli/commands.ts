@@ -53,15 +53,24 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'terminate',
     summary: 'start a termination for a subject',
-    usage: ['SUBJECT [--reason R] [--effective-at ISO] [--playbook P] [--idempotency-key K] [--wait [--timeout 15m]]'],
+    usage: ['SUBJECT [--reason R] [--effective-at ISO] [--playbook P] [--idempotency-key K] [--wait [--timeout 15m]]', '--from-csv FILE [--apply]'],
     options: {
       ...SUBJECT_OPTIONS,
       reason: { type: 'string', value: 'TEXT', help: 'why, kept in the audit log and the evidence' },
       'idempotency-key': { type: 'string', value: 'KEY', help: 'a retry with the same key and body returns the first answer' },
       wait: { type: 'boolean', help: 'follow the tasks until every critical one is verified (exit 0) or the termination fails (exit 1)' },
       timeout: { type: 'string', value: 'DURATION', help: 'with --wait: give up after this long, exit 1 (default 15m)' },
+      'from-csv': {
+        type: 'string',
+        value: 'FILE',
+        help: 'one termination per row; columns named like these flags (external-id, user-name, email, ...). Plans only, unless --apply',
+      },
+      apply: { type: 'boolean', help: 'with --from-csv: create the terminations (the brake still holds a burst)' },
     },
-    examples: ['deprovisiond terminate --user-name ada@example.com --manager-email grace@example.com --reason "last day"'],
+    examples: [
+      'deprovisiond terminate --user-name ada@example.com --manager-email grace@example.com --reason "last day"',
+      'deprovisiond terminate --from-csv leavers.csv            # then again with --apply',
+    ],
     remote: true,
     run: async (input) => (await import('./admin/terminate.ts')).terminate(input),
   },

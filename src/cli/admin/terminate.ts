@@ -1,6 +1,7 @@
 /** `terminate` and `plan`: the same request, created or only planned (a dry run writes nothing). */
 import { colorsFor, outputWidth, table, time } from '../format.ts';
 import { UsageError } from '../io.ts';
+import { CSV_COLUMNS, terminateFromCsv } from './bulk.ts';
 import type { CommandInput, Values } from '../spec.ts';
 import { clientFor, noPositionals, printJson, str } from './common.ts';
 import { followTermination, taskChanges, timeoutMs, verdict } from './watch.ts';
@@ -18,6 +19,12 @@ export async function terminate({ values, positionals, io }: CommandInput): Prom
   noPositionals(positionals);
   const key = str(values, 'idempotency-key');
   const client = clientFor(values, io);
+  const csv = str(values, 'from-csv');
+  if (csv !== undefined) {
+    if (CSV_COLUMNS.some((flag) => values[flag] !== undefined) || values.wait || key) throw new UsageError('--from-csv takes the subjects from the file: give no subject flags, --wait or --idempotency-key with it');
+    return terminateFromCsv(client, csv, values.apply === true, io, values.json === true);
+  }
+  if (values.apply) throw new UsageError('--apply goes with --from-csv');
   const limit = values.wait ? timeoutMs(str(values, 'timeout')) : 0;
   const result = await client.request('POST', '/terminations', { body: requestBody(values), headers: key ? { 'idempotency-key': key } : undefined });
   if (!values.wait) {

@@ -70,6 +70,10 @@ describe('console over HTTP', () => {
   it('reads through the admin API with the cookie only, and not at all after sign-out', async () => {
     const { cookie, csrf } = await signIn(CONSOLE_VIEWER);
     expect((await fetch(url('/console/api/terminations'), { headers: { cookie } })).status).toBe(200);
+    const { termination } = await c.daemon.terminations.submit({ source: 'admin', subject: { externalId: 'E-console-http', emails: [] }, actor: 'admin:ops' });
+    const page = await fetch(url(`/console/api/terminations/${termination.id}/evidence?format=html`), { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     expect((await fetch(url('/console/logout'), { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } })).status).toBe(204);
     const after = await fetch(url('/console/api/terminations'), { headers: { cookie } });
     expect(after.status).toBe(401);

@@ -15,6 +15,7 @@ const PROCESS_LEVEL = [
   'tests/demo.test.ts',
   'tests/dockerfile.test.ts',
   'tests/gc.test.ts',
+  'tests/hostile-readyz.test.ts',
   'tests/grafana-dashboard.test.ts',
   'tests/multi-replica.test.ts',
   'tests/multi-replica-freeze.test.ts',

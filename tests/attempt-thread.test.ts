@@ -1,5 +1,5 @@
 /**
- * Attempts on the worker thread (src/engine/attempt-thread.ts) against the Okta sandbox:
+ * Attempts on the worker thread (src/startup/attempt-thread.ts) against the Okta sandbox:
  * the same outcome as on the daemon's thread, the playbook check before validation, the
  * worker's log lines in the daemon's log stream, aborts at shutdown, a thread that dies, and
  * the thread's lower CPU priority.
@@ -13,13 +13,17 @@ import { oktaKind } from '../providers/okta/kind.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import { configSchema } from '../src/config/schema.ts';
 import type { Task, Termination } from '../src/domain/types.ts';
-import { startAttemptThread } from '../src/engine/attempt-thread.ts';
-import { inlineAttempts, type AttemptRequest, type AttemptRunner } from '../src/engine/attempts.ts';
+import { startAttemptThread } from '../src/startup/attempt-thread.ts';
+import type { AttemptRequest, AttemptRunner } from '../src/engine/attempts.ts';
+import { inlineAttempts } from '../src/startup/inline-attempts.ts';
 import { EngineEventBus } from '../src/engine/events.ts';
-import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/engine/provider-setup.ts';
+import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/startup/provider-setup.ts';
 import { monotonicMs } from '../src/engine/lease-fence.ts';
 import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 import { procStatFields } from './helpers/proc-stat.ts';
+
+/** Attempts here record the account they find as if the claim still held the task. */
+const recordingHooks = { recordAccount: async () => true };
 
 let sandbox: RunningSandbox;
 let spec: ProviderSpec;
@@ -95,21 +99,21 @@ describe('attempts on the worker thread', () => {
   });
 
   it('carries out an attempt with the outcome the inline runner gives for the same request', async () => {
-    const viaThread = await thread.run(request('disable_account'));
+    const viaThread = await thread.run(request('disable_account'), recordingHooks);
     expect(viaThread.outcome.state).toBe('succeeded');
     expect(viaThread.attempt.finishedAt).toBeInstanceOf(Date);
     const suspended = Object.entries(sandbox.control.snapshot().writes).filter(([k]) => k.startsWith('suspend:'));
     expect(suspended.length).toBeGreaterThanOrEqual(1);
 
     const inline = inlineAttempts(createProviders([spec], new Map([['okta', oktaModule]]), silentLogger()), silentLogger());
-    const onThisThread = await inline.run(request('disable_account'));
+    const onThisThread = await inline.run(request('disable_account'), recordingHooks);
     await inline.close();
     expect(shape(viaThread)).toEqual(shape(onThisThread));
   });
 
   it("writes the worker's log lines to the daemon's log stream", async () => {
     const failing = request('wipe_devices', undefined, 1);
-    const result = await thread.run(failing);
+    const result = await thread.run(failing, recordingHooks);
     expect(result.outcome.state).toBe('failed');
     const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'task failed' && l.taskId === failing.task.id);
     expect(line).toMatchObject({ service: 'deprovisiond', provider: 'okta', action: 'wipe_devices', terminationId: failing.termination.id });
@@ -118,7 +122,7 @@ describe('attempts on the worker thread', () => {
   it('abort ends the attempts in flight as a transient error that will be retried', async () => {
     sandbox.control.setFaults({ latencyMs: 5_000 });
     try {
-      const pending = thread.run(request('disable_account'));
+      const pending = thread.run(request('disable_account'), recordingHooks);
       await new Promise((resolve) => setTimeout(resolve, 200));
       thread.abort();
       const result = await Promise.race([pending, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 4_000))]);
@@ -152,18 +156,18 @@ describe('the attempt worker thread at start and when it dies', () => {
     const thread = await startAttemptThread([spec], silentLogger(), () => undefined, { events });
     try {
       sandbox.control.setFaults({ latencyMs: 2_000 });
-      const inFlight = thread.run(request('disable_account'));
+      const inFlight = thread.run(request('disable_account'), recordingHooks);
       await new Promise((resolve) => setTimeout(resolve, 200));
       await (thread as unknown as { worker: Worker }).worker.terminate();
       await expect(inFlight).rejects.toThrow(/exited .* during the attempt/);
       expect(exits).toEqual([{ code: 1, attemptsLost: 1 }]);
       sandbox.control.setFaults({ latencyMs: 0 });
-      expect((await thread.run(request('disable_account'))).outcome.state).toBe('succeeded');
+      expect((await thread.run(request('disable_account'), recordingHooks)).outcome.state).toBe('succeeded');
     } finally {
       sandbox.control.setFaults({ latencyMs: 0 });
       await thread.close();
     }
-    await expect(thread.run(request('disable_account'))).rejects.toThrow('closed');
+    await expect(thread.run(request('disable_account'), recordingHooks)).rejects.toThrow('closed');
     // Closing is not a crash.
     expect(exits).toHaveLength(1);
   });
@@ -189,7 +193,7 @@ describe('the attempt worker thread’s CPU priority', () => {
       // Every other thread (this one, libuv's pool where the WAL is synced, V8's) keeps its priority.
       const lowered = [...after].filter(([id, nice]) => id !== tid && nice !== (before.get(id) ?? base));
       expect(lowered).toEqual([]);
-      expect((await thread.run(request('disable_account'))).outcome.state).toBe('succeeded');
+      expect((await thread.run(request('disable_account'), recordingHooks)).outcome.state).toBe('succeeded');
     } finally {
       await thread.close();
     }

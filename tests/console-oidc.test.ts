@@ -7,7 +7,7 @@ import { configSchema } from '../src/config/schema.ts';
 import { startDaemon, type Daemon } from '../src/daemon.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { startLocalIssuer, type LocalIssuer } from './helpers/oidc-issuer.ts';
-import { createTestModule } from './helpers/test-module.ts';
+import { createTestModule, inlineAttemptsIn } from './helpers/test-module.ts';
 
 let local: LocalIssuer;
 let daemon: Daemon;
@@ -24,7 +24,7 @@ beforeAll(async () => {
     playbooks: { employee: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }] } },
     defaultPlaybook: 'employee',
   });
-  daemon = await startDaemon(config, { configFile: 'console-oidc.yaml', logger: silentLogger(), modules: createTestModule().modules });
+  daemon = await startDaemon(inlineAttemptsIn(config), { configFile: 'console-oidc.yaml', logger: silentLogger(), modules: createTestModule().modules });
 });
 afterAll(async () => {
   await daemon?.stop();

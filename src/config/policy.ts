@@ -6,7 +6,7 @@
 import type { NewTask } from '../store/store.ts';
 import type { Task, Termination } from '../domain/types.ts';
 import { newId } from '../domain/ids.ts';
-import type { ProviderSummary } from '../engine/provider-setup.ts';
+import type { ProviderSummary } from '../startup/provider-setup.ts';
 import { ConfigError, locate } from './load.ts';
 import type { Config } from './schema.ts';
 
@@ -35,7 +35,7 @@ export function checkPlaybooks(config: Config, summaries: ProviderSummary[], fil
 /** A playbook's `onFailure` channel hears about every step that fails for good (but not about its own failures). */
 export function failureNotifications(config: Config, now: () => Date) {
   return (task: Task, termination: Termination, errorKind: string): NewTask[] => {
-    const onFailure = config.playbooks[termination.playbook]?.onFailure;
+    const onFailure = Object.hasOwn(config.playbooks, termination.playbook) ? config.playbooks[termination.playbook]!.onFailure : undefined;
     if (!onFailure || task.action === 'notify') return [];
     return [
       {

@@ -4,7 +4,7 @@
  */
 import type { ProviderKind } from '../../providers/module.ts';
 import type { RunningSandbox } from '../../providers/sandbox/kit.ts';
-import type { ProviderSpec } from '../engine/provider-setup.ts';
+import type { ProviderSpec } from '../startup/provider-setup.ts';
 import { keysAt, unknownKeyMessage } from './known-keys.ts';
 import { ConfigError, locateInProvider } from './load.ts';
 import type { Config, ProviderConfig } from './schema.ts';

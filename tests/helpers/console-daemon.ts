@@ -7,7 +7,7 @@ import { configSchema } from '../../src/config/schema.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import type { FakeProvider } from './fake-provider.ts';
-import { createTestModule } from './test-module.ts';
+import { createTestModule, inlineAttemptsIn } from './test-module.ts';
 
 export const CONSOLE_OPERATOR = `operator-${randomBytes(12).toString('hex')}`;
 export const CONSOLE_VIEWER = `viewer-${randomBytes(12).toString('hex')}`;
@@ -46,7 +46,7 @@ export async function startConsoleDaemon(): Promise<ConsoleDaemon> {
   const logs: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });
   const { modules, fakes } = createTestModule();
-  const daemon = await startDaemon(config, { configFile: join(dir, 'console.yaml'), logger, modules });
+  const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'console.yaml'), logger, modules });
   return {
     daemon,
     fake: fakes.get('idp')!,

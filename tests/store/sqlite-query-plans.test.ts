@@ -8,6 +8,8 @@
  *   the state index instead.
  * - A claim marks its tasks' terminations running by primary key, not through the state
  *   index.
+ * - The audit linker finds the entries not linked yet, and the chain's head, by index, so
+ *   linking does not walk the whole chain.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,4 +79,20 @@ it('marks a claim’s terminations running by primary key, not by walking the sc
   // And only the claimed task's termination changed.
   const states = await Promise.all(waiting.map(async (t) => [t.id, (await store.getTermination(t.id))!.state]));
   expect(Object.fromEntries(states)).toEqual(Object.fromEntries(waiting.map((t) => [t.id, t.id === claimed[0]!.terminationId ? 'running' : 'scheduled'])));
+});
+
+it('finds the audit entries not linked yet, in seq order, and the chain head, through an index without a sort', async () => {
+  for (let i = 0; i < 3; i += 1) await store.appendAudit({ actor: 'admin:alice', action: 'test.entry' });
+  await store.linkAudit();
+  await store.appendAudit({ actor: 'admin:alice', action: 'test.entry' });
+  await store.linkAudit();
+  await store.countUnlinkedAudit();
+
+  const unlinked = [...new Set(prepared.filter((source) => source.startsWith('select') && source.includes('"chain_pos" is null')))];
+  expect(unlinked.length).toBeGreaterThanOrEqual(2);
+  // Either index serves: entries with a null position sit together in the position index, in rowid (seq) order.
+  for (const source of unlinked) expect(planOf(source)).toMatch(/^SEARCH audit_log USING (COVERING )?INDEX audit_log_(chain_pos|unlinked) [^;]*$/);
+  const head = prepared.find((source) => source.startsWith('select') && source.includes('"chain_pos" is not null'));
+  expect(planOf(head!)).toMatch(/USING (COVERING )?INDEX audit_log_chain_pos/);
+  expect(await store.countUnlinkedAudit()).toBe(0);
 });

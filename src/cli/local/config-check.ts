@@ -10,7 +10,7 @@ import { loadConfig } from '../../config/load.ts';
 import { checkPlaybooks } from '../../config/policy.ts';
 import { providerSpecs } from '../../config/provider-settings.ts';
 import type { Config } from '../../config/schema.ts';
-import { closeProviders, createProviders, summarise } from '../../engine/provider-setup.ts';
+import { closeProviders, createProviders, summarise } from '../../startup/provider-setup.ts';
 import { silentLogger } from '../../telemetry/logger.ts';
 import type { CommandInput } from '../spec.ts';
 import { configFile } from './config-file.ts';

@@ -33,7 +33,9 @@ export class SqlSettlement implements TaskOperations {
     let revoked: RevokedEvent | null = null;
     const completed = await this.ctx.db.transaction().execute(async (trx) => {
       revoked = null;
-      await this.ctx.hooks.lockAuditChain(trx);
+      // Serialises with a worker settling another task of this termination, and with its cancellation.
+      const owner = await trx.selectFrom('tasks').select('termination_id').where('id', '=', taskId).executeTakeFirst();
+      if (owner) await this.ctx.hooks.lockTermination(trx, owner.termination_id);
       const now = this.ctx.clock().getTime();
       const state = outcome === 'done' ? 'succeeded' : 'skipped';
       const evidence: JsonObject = { completedBy: actor, outcome, reason, at: new Date(now).toISOString() };
@@ -61,7 +63,7 @@ export class SqlSettlement implements TaskOperations {
 
   /**
    * Derives the termination's state from its tasks after one of them finished. `termination`
-   * is its row as read in this transaction after the audit chain lock.
+   * is its row as read in this transaction after the termination's lock.
    */
   async settle(
     trx: Tx,

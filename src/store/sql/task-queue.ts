@@ -101,6 +101,17 @@ export class SqlTaskQueue implements TaskQueue {
     });
   }
 
+  async recordAccount(lease: LeaseRef, account: JsonObject): Promise<boolean> {
+    const updated = await this.ctx.db
+      .updateTable('tasks')
+      .set({ account: JSON.stringify(account) })
+      .where('id', '=', lease.id)
+      .where('state', '=', 'running')
+      .where('lease_token', '=', lease.leaseToken)
+      .executeTakeFirst();
+    return Number(updated.numUpdatedRows) > 0;
+  }
+
   /** A success whose lease had passed on: it changes the record only where it corrects a "no account" skip. */
   private async recordLateSuccess(trx: Tx, worker: string, terminationId: string, taskId: string, outcome: { evidence: JsonObject; account: JsonObject | null }, attempt: number, now: number): Promise<void> {
     const evidence = await upgradeSkippedByLateSuccess(trx, taskId, { attempt, evidence: outcome.evidence, account: outcome.account }, now);
@@ -227,7 +238,8 @@ export class SqlTaskQueue implements TaskQueue {
         return false;
       }
       // Serialises with cancelTermination, so a cancellation committed meanwhile is seen below.
-      await this.ctx.hooks.lockAuditChain(trx);
+      // After this task's row: no path that holds the termination's lock waits for a running task.
+      await this.ctx.hooks.lockTermination(trx, row.termination_id);
       const common = { lease_owner: null, lease_token: null, lease_expires_at: null, updated_at: now };
       const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', row.termination_id).executeTakeFirstOrThrow();
       if (outcome.state === 'pending' && termination.state === 'cancelled') {

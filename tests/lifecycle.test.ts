@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifyModule } from '../providers/notify/index.ts';
 import type { ReceivedMessage } from '../providers/notify/sandbox.ts';
-import { runAdminCommand } from '../src/cli/commands.ts';
+import { runCli } from '../src/cli/main.ts';
 import { configSchema } from '../src/config/schema.ts';
 import { startDaemon, type Daemon } from '../src/daemon.ts';
 import { PermanentError } from '../src/domain/errors.ts';
@@ -122,7 +122,7 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     expect(page.text).toContain('laptop returned');
     let printed = '';
     const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: VIEWER }, out: { write: (t: string) => (printed += t) }, err: { write: () => undefined } };
-    expect(await runAdminCommand('evidence', [termination.id], io)).toBe(0);
+    expect(await runCli(['evidence', termination.id], io)).toBe(0);
     expect(JSON.parse(printed).termination.id).toBe(termination.id);
   });
 
@@ -132,9 +132,9 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     const manual = tasks.find((t) => t.stepId === 'collect-laptop')!;
     let printed = '';
     const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: OPERATOR }, out: { write: (t: string) => (printed += t) }, err: { write: () => undefined } };
-    expect(await runAdminCommand('complete', [termination.id, manual.id, '--outcome', 'not_applicable', '--reason', 'remote worker, no laptop'], io)).toBe(0);
+    expect(await runCli(['complete', termination.id, 'collect-laptop', '--outcome', 'not_applicable', '--reason', 'remote worker, no laptop'], io)).toBe(0);
     expect(printed).toContain('skipped');
-    expect(await runAdminCommand('complete', [termination.id, manual.id, '--outcome', 'maybe', '--reason', 'x'], io)).toBe(2);
+    expect(await runCli(['complete', termination.id, manual.id, '--outcome', 'maybe', '--reason', 'x'], io)).toBe(2);
     expect((await daemon.store.getTask(manual.id))!.evidence).toMatchObject({ outcome: 'not_applicable', reason: 'remote worker, no laptop' });
   });
 

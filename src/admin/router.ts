@@ -11,7 +11,7 @@ import type { AdminDeps } from './deps.ts';
 import { OidcVerifier } from './oidc.ts';
 import { openApiDocument } from './openapi.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
-import { approveHeld, approveTermination, cancelTermination, completeTask, createTermination, replayTasks } from './write-routes.ts';
+import { approveHeld, approveTermination, cancelTermination, completeTask, createTermination, replayTasks, waiveTask } from './write-routes.ts';
 
 export function buildAdminRouter(deps: AdminDeps): Router {
   const logger = deps.logger.child({ component: 'admin' });
@@ -36,6 +36,7 @@ export function buildAdminRouter(deps: AdminDeps): Router {
   router.post('/terminations/:id/replay', requireOperator, replayTasks(deps));
   router.post('/terminations/:id/tasks/:taskId/replay', requireOperator, replayTasks(deps));
   router.post('/terminations/:id/tasks/:taskId/complete', requireOperator, completeTask(deps));
+  router.post('/terminations/:id/tasks/:taskId/waive', requireOperator, waiveTask(deps));
 
   router.use(() => {
     throw new NotFoundError('not found');

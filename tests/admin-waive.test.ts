@@ -35,11 +35,14 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/waive', () => {
     const { termination, revoke, disable } = await failedRevoke();
     expect(termination.finishedAt).not.toBeNull();
     const disablesBefore = t.fake.executions('disable_account');
+    const withFailed = async () => (await t.api('GET', '/admin/v1/terminations?failedTasks=true&limit=500', { token: VIEWER_TOKEN })).body.items.map((x: { id: string }) => x.id);
+    expect(await withFailed()).toContain(termination.id);
 
     const res = await waive(termination.id, revoke.id, { reason: 'sessions ended by hand in the console, ticket SEC-42' });
     expect(res.status).toBe(200);
     expect(res.body.task).toMatchObject({ id: revoke.id, state: 'waived', evidence: { waivedBy: 'admin:ops', reason: 'sessions ended by hand in the console, ticket SEC-42' } });
     expect(res.body.termination).toMatchObject({ id: termination.id, state: 'running', finishedAt: null });
+    expect(await withFailed()).not.toContain(termination.id);
 
     const done = await t.waitFor(termination.id, (x) => x.state === 'completed_with_waivers');
     expect(done.finishedAt).not.toBeNull();

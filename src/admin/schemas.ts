@@ -9,6 +9,8 @@ import { instantSchema, terminationFields } from '../intake/termination-schema.t
 export const listQuery = z
   .object({
     state: z.enum(TERMINATION_STATES).optional(),
+    /** `true`: only terminations with a failed task now (what DeprovisiondFailedTasksUnresolved counts), in any state. */
+    failedTasks: z.enum(['true', 'false']).optional(),
     /** A subject key (`ext:E1`, `user:a@x.com`, `email:a@x.com`) or a raw identifier. */
     subject: z.string().trim().min(1).max(330).optional(),
     /** Requested at or after (ISO 8601). */

@@ -91,6 +91,8 @@ export type AttemptOutcome =
 
 export interface TerminationFilter {
   state?: TerminationState;
+  /** Only terminations with a task that is `failed` now (whatever the termination's state: it may still be running). */
+  withFailedTasks?: boolean;
   subjectKey?: string;
   /** Any of these subject keys (a raw identifier could have formed any of them). */
   subjectKeys?: string[];

@@ -665,6 +665,33 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect((await store.listAudit(0, 100)).map((e) => e.action)).not.toContain('task.waived');
       });
 
+      it('lets exactly one of a waiver and a replay racing for one failed task win', async () => {
+        const replicas = await db.replicas(4);
+        const cases: Array<{ id: string; task: string }> = [];
+        for (let i = 0; i < 6; i += 1) {
+          const t = newTermination(now);
+          const task = newTask('okta-suspend');
+          await store.createTermination(t, [task]);
+          await runTask(task.id, failed);
+          cases.push({ id: t.id, task: task.id });
+        }
+        await Promise.all(
+          cases.flatMap((c, i) => [
+            replicas[i % 4]!.waiveTask(c.id, c.task, 'admin:alice', 'done by hand'),
+            replicas[(i + 1) % 4]!.replayFailedTasks(c.id, c.task, 'admin:bob'),
+            replicas[(i + 2) % 4]!.waiveTask(c.id, c.task, 'admin:carol', 'done by hand too'),
+          ]),
+        );
+        for (const c of cases) {
+          const actions = (await store.listAuditOf(c.id)).map((e) => e.action).filter((a) => a === 'task.waived' || a === 'task.replayed');
+          const task = (await store.getTask(c.task))!;
+          expect(actions, c.id).toHaveLength(1);
+          expect(task.state).toBe(actions[0] === 'task.waived' ? 'waived' : 'pending');
+          expect((await store.getTermination(c.id))!.state).toBe(actions[0] === 'task.waived' ? 'completed_with_waivers' : 'running');
+        }
+        expectLinearChain(await store.listAudit(0, 1_000));
+      });
+
       it('is failed only once nothing can move without an operator: tasks behind a failure do not count as running', async () => {
         const t = newTermination(now);
         const { revoke, suspend, groups, remove } = oktaSteps();

@@ -119,7 +119,14 @@ export class SqlSettlement implements TaskOperations {
       if (termination.state === 'cancelled') return null;
       const before = row.evidence === null ? null : (JSON.parse(row.evidence) as JsonObject);
       const evidence: JsonObject = { waivedBy: actor, reason, at: new Date(now).toISOString(), ...(before ? { evidenceBeforeWaiver: before } : {}) };
-      await trx.updateTable('tasks').set({ state: 'waived', evidence: JSON.stringify(evidence), finished_at: now, updated_at: now }).where('id', '=', taskId).execute();
+      const updated = await trx
+        .updateTable('tasks')
+        .set({ state: 'waived', evidence: JSON.stringify(evidence), finished_at: now, updated_at: now })
+        .where('id', '=', taskId)
+        // Still failed: a replay or another waiver committed meanwhile wins.
+        .where('state', '=', 'failed')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return null;
       await this.auditLog.append(trx, {
         actor,
         action: 'task.waived',
@@ -139,13 +146,15 @@ export class SqlSettlement implements TaskOperations {
 
   async replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]> {
     const replayed = await this.ctx.db.transaction().execute(async (trx) => {
+      // Serialises with workers settling this termination, so neither derives its state from a stale read.
+      await this.ctx.hooks.lockAuditChain(trx);
       const now = this.ctx.clock().getTime();
       let query = trx.selectFrom('tasks').selectAll().where('termination_id', '=', terminationId).where('state', '=', 'failed');
       if (taskId) query = query.where('id', '=', taskId);
       const rows = await query.execute();
-      if (rows.length === 0) return [];
+      const replayedIds: string[] = [];
       for (const row of rows) {
-        await trx
+        const updated = await trx
           .updateTable('tasks')
           .set({
             state: 'pending',
@@ -159,7 +168,11 @@ export class SqlSettlement implements TaskOperations {
             updated_at: now,
           })
           .where('id', '=', row.id)
-          .execute();
+          // Still failed: a waiver committed meanwhile is final.
+          .where('state', '=', 'failed')
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 0) continue;
+        replayedIds.push(row.id);
         await this.auditLog.append(trx, {
           actor,
           action: 'task.replayed',
@@ -168,6 +181,7 @@ export class SqlSettlement implements TaskOperations {
           data: { provider: row.provider, action: row.action, lastError: row.last_error ? JSON.parse(row.last_error) : null },
         });
       }
+      if (replayedIds.length === 0) return [];
       await trx
         .updateTable('terminations')
         .set({ state: 'running', finished_at: null, updated_at: now })
@@ -175,7 +189,7 @@ export class SqlSettlement implements TaskOperations {
         .where('state', '=', 'failed')
         .execute();
       await this.ctx.hooks.notifyOthers(trx);
-      const fresh = await trx.selectFrom('tasks').selectAll().where('id', 'in', rows.map((r) => r.id)).execute();
+      const fresh = await trx.selectFrom('tasks').selectAll().where('id', 'in', replayedIds).execute();
       return withDependencies(trx, fresh);
     });
     if (replayed.length > 0) emitWake(this.ctx);

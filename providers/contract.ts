@@ -30,6 +30,14 @@ export interface ActionContext {
   params: JsonObject;
   subject: Subject;
   terminationId: string;
+  /**
+   * The task this attempt belongs to: the same for every retry of one task, distinct between
+   * tasks (two notifications of one termination are two tasks). Pushes derive their
+   * idempotency keys from it, so a receiver drops a retry's copy but not another task's message.
+   */
+  taskId: string;
+  /** This attempt's number within the task, from 1: evidence can say which attempt found what. */
+  attempt: number;
   /** When this attempt started: read-backs compare provider timestamps against it. */
   attemptStartedAt: Date;
   /**
@@ -87,7 +95,8 @@ export interface ProviderFactoryContext {
   sandboxUrl?: string;
   /**
    * Await before every HTTP request to the provider: the configured request rate limit
-   * (`limits.requestsPerSecond`). Resolves at once when none is configured.
+   * (`limits.requestsPerSecond`), then the lease fence, which throws (a TransientError)
+   * when the task's lease is ending or gone, so the request is never sent.
    */
   throttle?: (signal?: AbortSignal) => Promise<void>;
 }

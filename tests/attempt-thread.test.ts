@@ -17,6 +17,7 @@ import { startAttemptThread } from '../src/engine/attempt-thread.ts';
 import { inlineAttempts, type AttemptRequest, type AttemptRunner } from '../src/engine/attempts.ts';
 import { EngineEventBus } from '../src/engine/events.ts';
 import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/engine/provider-setup.ts';
+import { monotonicMs } from '../src/engine/lease-fence.ts';
 import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 import { procStatFields } from './helpers/proc-stat.ts';
 
@@ -57,10 +58,12 @@ function request(action: Task['action'], email = `${randomUUID()}@example.com`, 
     dependsOn: [],
     notBefore: now,
     state: 'running',
-    attempts: 0,
+    // Counted when claimed: the attempt about to run.
+    attempts: 1,
     rateLimitedCount: 0,
     nextAttemptAt: now,
     leaseOwner: 'test',
+    leaseToken: 'token',
     leaseExpiresAt: null,
     account: null,
     checkpoint: null,
@@ -69,7 +72,7 @@ function request(action: Task['action'], email = `${randomUUID()}@example.com`, 
     startedAt: now,
     finishedAt: null,
   };
-  return { task, termination, worker: 'test', policy: configSchema.shape.engine.parse({ retry: { maxAttempts } })!.retry, attemptTimeoutMs: 10_000 };
+  return { task, termination, worker: 'test', policy: configSchema.shape.engine.parse({ retry: { maxAttempts } })!.retry, attemptTimeoutMs: 10_000, lease: { deadline: monotonicMs() + 60_000, marginMs: 1_000 } };
 }
 
 /** Masks what differs between two subjects (ids, logins, times) so two outcomes can be compared. */

@@ -25,7 +25,8 @@ describe('caep provider', () => {
 
   it('pushes a signed session-revoked SET the receiver verifies, once per termination even when retried', async () => {
     const subject = freshSubject('caep');
-    const ctx = actionContext(subject, { terminationId: `t-${Date.now()}` });
+    const terminationId = `t-${Date.now()}`;
+    const ctx = actionContext(subject, { terminationId, taskId: `task-${terminationId}` });
     const account = (await provider.resolve(subject, ctx))!;
     expect(account).toMatchObject({ id: subject.emails[0], format: 'email' });
     const first = await provider.actions.revoke_sessions!.execute(account, ctx);
@@ -40,6 +41,25 @@ describe('caep provider', () => {
       sub_id: { format: 'email', email: subject.emails[0] },
       events: { [SESSION_REVOKED]: { initiating_entity: 'policy' } },
     });
+  });
+
+  it('derives the jti from the task: two CAEP tasks of one termination both arrive, a retry of one is dropped', async () => {
+    const subject = freshSubject('caep-two');
+    const terminationId = `t-two-${Date.now()}`;
+    const first = actionContext(subject, { terminationId, taskId: `${terminationId}-caep-early` });
+    const second = actionContext(subject, { terminationId, taskId: `${terminationId}-caep-late` });
+    const account = (await provider.resolve(subject, first))!;
+    const pushes = [first, second, { ...first, attempt: 2 }];
+    const jtis: string[] = [];
+    for (const ctx of pushes) {
+      const executed = await provider.actions.revoke_sessions!.execute(account, ctx);
+      jtis.push(String((executed.evidence.receivers as Array<{ jti: string }>)[0]!.jti));
+    }
+    expect(sandbox.events.filter((e) => e.claims.txn === terminationId)).toHaveLength(2);
+    expect(jtis[0]).not.toBe(jtis[1]);
+    expect(jtis[2]).toBe(jtis[0]);
+    // Each task's verify reports its own acknowledgement.
+    expect(await provider.actions.revoke_sessions!.verify(account, second)).toMatchObject({ acknowledgedBy: [{ jti: jtis[1] }] });
   });
 
   it('is refused (PermanentError) when signed with another key, and nothing is recorded', async () => {
@@ -74,7 +94,7 @@ describe('caep provider', () => {
     const { importSigningKey, signSessionRevoked } = await import('../providers/caep/set.ts');
     const config = caepModule.sandboxConfig(sandbox);
     const privateKey = await importSigningKey(config.signingKey);
-    const { jwt } = await signSessionRevoked({ issuer: config.issuer, audience: 'a', key: config.signingKey, privateKey, subject: { format: 'opaque', id: 'E1' }, terminationId: 't', eventTime: new Date() });
+    const { jwt } = await signSessionRevoked({ issuer: config.issuer, audience: 'a', key: config.signingKey, privateKey, subject: { format: 'opaque', id: 'E1' }, terminationId: 't', taskId: 'task-t', eventTime: new Date() });
     expect(decodeProtectedHeader(jwt)).toEqual({ alg: 'ES256', kid: 'sandbox-key-1', typ: 'secevent+jwt' });
   });
 

@@ -295,9 +295,33 @@ describe('Engine', () => {
     expect(attempts.map((a) => a.worker)).toEqual(['survivor']);
     expect(task!.leaseOwner).toBeNull();
     // The crashed worker's late report is discarded.
-    const late = await harness.store.finishAttempt('crashed', task!.id, { state: 'failed', error: { kind: 'transient', message: 'late' } }, attempts[0]!);
+    const late = await harness.store.finishAttempt('crashed', claimed[0]!, { state: 'failed', error: { kind: 'transient', message: 'late' } }, attempts[0]!);
     expect(late).toBe(false);
     expect((await harness.store.getTask(task!.id))?.state).toBe('succeeded');
+  });
+
+  it('fails a task for good, as crashed, once its claims have used every attempt without a result', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']);
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+      engine: { retry: { maxAttempts: 3 } },
+    });
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('poison'), actor: 'test' });
+    // Three workers in turn claim the task and die with it (a crash loop): each claim counts.
+    for (let i = 0; i < 3; i += 1) {
+      const claimed = await harness.store.claimDueTasks({ worker: `crashed-${i}`, provider: 'idp', now: new Date(), leaseMs: 1, limit: 10 });
+      expect(claimed).toHaveLength(1);
+      expect(claimed[0]!.attempts).toBe(i + 1);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const finished: string[] = [];
+    harness.events.on('task:finished', (e) => finished.push(`${e.state}:${e.errorKind}`));
+    harness.engine({ workerId: 'survivor' }).start();
+    const [task] = await harness.waitForTasks(termination.id, allIn('failed'));
+    expect(task!.lastError).toMatchObject({ kind: 'crashed', message: expect.stringMatching(/3 attempts ended without a result/) });
+    expect(idp.executions()).toBe(0);
+    expect(finished).toEqual(['failed:crashed']);
+    expect((await harness.store.getTermination(termination.id))!.state).toBe('failed');
   });
 
   it('never executes a succeeded task again', async () => {

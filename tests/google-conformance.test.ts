@@ -31,6 +31,10 @@ runConformance({
     if (res.status !== 201) throw new Error(`seeding the manager failed: HTTP ${res.status}`);
     return { ...subject, manager: { email: manager } };
   },
+  readFirstWrites: {
+    transfer_files: [{ method: 'POST', path: /^\/admin\/datatransfer\/v1\/transfers$/ }],
+    delete_account: [{ method: 'DELETE', path: /^\/admin\/directory\/v1\/users\/[^/]+$/ }],
+  },
   // The sandbox's 403 carries Retry-After: 3 s; the adapter's default without it is 1 s,
   // so a tolerance under 2 s proves the header is read.
   rateLimitDelayMs: 3000,

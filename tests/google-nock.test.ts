@@ -207,15 +207,36 @@ describe('requests on the wire', () => {
     scope.done();
   });
 
-  it('delete_account: DELETE users/{id}; 404 means already deleted', async () => {
+  it('delete_account: users.get first, then DELETE users/{id}; a user already gone is not deleted again', async () => {
+    const notFound = googleError(404, 'notFound', 'Resource Not Found: userKey');
     const scope = nock(API, { reqheaders: { authorization: BEARER } })
+      .get(`${D}/users/${account.id}`)
+      .reply(200, { id: account.id, primaryEmail: account.primaryEmail, suspended: true })
       .delete(`${D}/users/${account.id}`)
       .reply(204)
+      .get(`${D}/users/${account.id}`)
+      .reply(404, notFound);
+    const provider = make();
+    expect((await provider.actions.delete_account!.execute(account, actionContext(subject))).evidence).toMatchObject({ deleted: true, deletedByAttempt: 1, alreadyDone: false });
+    expect((await provider.actions.delete_account!.execute(account, actionContext(subject, { attempt: 2 }))).evidence).toEqual({
+      userId: account.id,
+      deleted: false,
+      alreadyAbsent: true,
+      alreadyDone: true,
+      confirmedAbsentByAttempt: 2,
+      seenBy: 'read before delete',
+    });
+    scope.done();
+  });
+
+  it('delete_account: a DELETE answered 404 (deleted between the read and the write) is already absent', async () => {
+    const scope = nock(API, { reqheaders: { authorization: BEARER } })
+      .get(`${D}/users/${account.id}`)
+      .reply(200, { id: account.id, primaryEmail: account.primaryEmail, suspended: true })
       .delete(`${D}/users/${account.id}`)
       .reply(404, googleError(404, 'notFound', 'Resource Not Found: userKey'));
-    const provider = make();
-    expect((await provider.actions.delete_account!.execute(account, actionContext(subject))).evidence.alreadyDone).toBe(false);
-    expect((await provider.actions.delete_account!.execute(account, actionContext(subject))).evidence.alreadyDone).toBe(true);
+    const evidence = (await make().actions.delete_account!.execute(account, actionContext(subject))).evidence;
+    expect(evidence).toMatchObject({ deleted: false, alreadyAbsent: true, seenBy: 'delete answered 404' });
     scope.done();
   });
 });

@@ -294,7 +294,15 @@ describe('delete_account', () => {
     await expect(provider.actions.delete_account!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
     expect((await provider.actions.delete_account!.execute(account, ctx)).evidence.alreadyDone).toBe(false);
     expect((await microsoftUserState(sandbox.url, account.id))?.deleted).toBe(true);
-    expect((await provider.actions.delete_account!.execute(account, ctx)).evidence.alreadyDone).toBe(true);
+    const again = await provider.actions.delete_account!.execute(account, { ...ctx, attempt: 2 });
+    expect(again.evidence).toMatchObject({
+      deleted: false,
+      alreadyAbsent: true,
+      alreadyDone: true,
+      confirmedAbsentByAttempt: 2,
+      seenBy: 'read before delete',
+      deletedItems: { found: true, deletedDateTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) },
+    });
     expect(sandbox.control.writes.get(`delete_user:${account.id}`)).toBe(1);
     expect(await provider.actions.delete_account!.verify(account, ctx)).toEqual({ found: false, status: 404 });
   });

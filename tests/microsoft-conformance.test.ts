@@ -29,5 +29,9 @@ runConformance({
     });
     return { ...subject, manager: { email: `manager-${subject.emails[0]}`, userName: manager.userPrincipalName } };
   },
+  readFirstWrites: {
+    transfer_files: [{ method: 'POST', path: /^\/v1\.0\/drives\/[^/]+\/root\/invite$/ }],
+    delete_account: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+$/ }],
+  },
   rateLimitDelayMs: 2000,
 });

@@ -286,16 +286,36 @@ describe('exact requests', () => {
     expect(api.pendingMocks()).toEqual([]);
   });
 
-  it('delete_account: DELETE /users/{id}, 404 counts as already done, verify wants 404', async () => {
+  it('delete_account: GET first, then DELETE /users/{id}; a 404 on either is already absent; verify wants 404', async () => {
     tokenEndpoint();
     graph()
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'id' })
+      .reply(200, { id: 'u-1' })
       .delete('/v1.0/users/u-1')
+      .reply(404, graphError('Request_ResourceNotFound'))
+      .get('/v1.0/directory/deletedItems/u-1')
+      .reply(200, { '@odata.type': '#microsoft.graph.user', id: 'u-1', deletedDateTime: '2024-05-01T10:00:00Z' })
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'id' })
+      .reply(404, graphError('Request_ResourceNotFound'))
+      .get('/v1.0/directory/deletedItems/u-1')
       .reply(404, graphError('Request_ResourceNotFound'))
       .get('/v1.0/users/u-1')
       .query({ $select: 'id' })
       .reply(200, { id: 'u-1' });
     const provider = build();
-    expect((await provider.actions.delete_account!.execute(account, actionContext(subject))).evidence.alreadyDone).toBe(true);
+    expect((await provider.actions.delete_account!.execute(account, actionContext(subject))).evidence).toMatchObject({
+      deleted: false,
+      alreadyAbsent: true,
+      seenBy: 'delete answered 404',
+      deletedItems: { found: true, deletedDateTime: '2024-05-01T10:00:00Z' },
+    });
+    expect((await provider.actions.delete_account!.execute(account, actionContext(subject))).evidence).toMatchObject({
+      alreadyAbsent: true,
+      seenBy: 'read before delete',
+      deletedItems: { found: false },
+    });
     const error = await provider.actions.delete_account!.verify(account, actionContext(subject)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VerificationError);
     expect((error as VerificationError).observed).toEqual({ id: 'u-1', found: true });

@@ -169,6 +169,18 @@ describe('disable_account', () => {
     }
   });
 
+  it('deactivate mode: a retry after a lost answer finds the user DEPROVISIONED and sends no second deactivate', async () => {
+    const { subject, account } = await seeded();
+    const ctx = ctxFor(subject, { mode: 'deactivate' });
+    const deactivate = /^\/api\/v1\/users\/[^/]+\/lifecycle\/deactivate$/;
+    const mark = sandbox.control.requests.length;
+    sandbox.control.loseAnswers('POST', deactivate);
+    await expect(provider.actions.disable_account!.execute(account, ctx)).rejects.toBeInstanceOf(TransientError);
+    const retry = await provider.actions.disable_account!.execute(account, { ...ctx, attempt: 2 });
+    expect(retry.evidence).toMatchObject({ status: 'DEPROVISIONED', alreadyDone: true });
+    expect(sandbox.control.countRequests('POST', deactivate, mark)).toBe(1);
+  });
+
   it('verify throws VerificationError with the observed status when the write was a lie', async () => {
     const { subject, account } = await seeded();
     const ctx = ctxFor(subject);

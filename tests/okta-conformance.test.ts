@@ -17,6 +17,15 @@ runConformance({
     return { sandbox, provider, badCredentials };
   },
   params: (action): JsonObject => (action === 'disable_account' ? { mode: 'suspend' } : {}),
+  // Okta refuses a repeated suspend (the user is no longer ACTIVE), and DELETE on a user
+  // that is not DEPROVISIONED deactivates it: each is read first.
+  readFirstWrites: {
+    disable_account: [{ method: 'POST', path: /^\/api\/v1\/users\/[^/]+\/lifecycle\/suspend$/ }],
+    delete_account: [
+      { method: 'POST', path: /^\/api\/v1\/users\/[^/]+\/lifecycle\/deactivate$/, followedByAnother: true },
+      { method: 'DELETE', path: /^\/api\/v1\/users\/[^/]+$/ },
+    ],
+  },
   rateLimitDelayMs: 2000,
   // X-Rate-Limit-Reset is in whole seconds and the sandbox rounds it up.
   rateLimitToleranceMs: 1000,

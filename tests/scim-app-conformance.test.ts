@@ -28,6 +28,7 @@ runConformance({
     );
     return { sandbox, provider, badCredentials };
   },
+  readFirstWrites: { delete_account: [{ method: 'DELETE', path: /\/Users\/[^/]+$/ }] },
   rateLimitDelayMs: 2000,
   // Retry-After is in whole seconds.
   rateLimitToleranceMs: 1000,

@@ -173,6 +173,8 @@ describe('404 as the success state (verify: gone)', () => {
 describe('delete_account', () => {
   it('sends DELETE /Users/{id}; 404 afterwards proves it', async () => {
     scim()
+      .get(`/scim/v2/Users/${account.id}`)
+      .reply(200, user(false))
       .delete(`/scim/v2/Users/${account.id}`)
       .reply(204)
       .get(`/scim/v2/Users/${account.id}`)

@@ -40,6 +40,7 @@ export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryC
               privateKey: await privateKey,
               subject,
               terminationId: ctx.terminationId,
+              taskId: ctx.taskId,
               eventTime: ctx.attemptStartedAt,
             });
             await throttle(ctx.signal);
@@ -69,11 +70,11 @@ export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryC
             }
             acks.push({ receiver: receiver.audience, jti, status: response.status });
           }
-          acknowledged.record(ctx.terminationId, acks);
+          acknowledged.record(ctx.taskId, acks);
           return { evidence: { event: 'session-revoked', kid: config.signingKey.kid, receivers: acks } };
         },
         async verify(_account, ctx) {
-          const acks = acknowledged.take(ctx.terminationId);
+          const acks = acknowledged.take(ctx.taskId);
           if (!acks) throw new VerificationError('no receiver acknowledgement recorded for this event', {});
           return { acknowledgedBy: acks, readBack: 'none: SSF receivers acknowledge a pushed SET with 202 and offer no read API' };
         },

@@ -18,11 +18,12 @@ export function subjectId(subject: Subject): { format: 'email'; email: string } 
 }
 
 /**
- * The same termination and receiver always give the same `jti`, so a retried push is a
- * duplicate the receiver can drop rather than a second event.
+ * The same task and receiver always give the same `jti`, so a retried push is a duplicate
+ * the receiver can drop rather than a second event; another task (a second CAEP step of
+ * the same termination) gives another `jti`, so it is not dropped as a copy.
  */
-export function setId(terminationId: string, audience: string): string {
-  return createHash('sha256').update(`${terminationId}\n${audience}`).digest('base64url').slice(0, 32);
+export function setId(taskId: string, audience: string): string {
+  return createHash('sha256').update(`${taskId}\n${audience}`).digest('base64url').slice(0, 32);
 }
 
 type SigningAlg = 'ES256' | 'RS256';
@@ -46,9 +47,11 @@ export async function signSessionRevoked(options: {
   privateKey: CryptoKey;
   subject: NonNullable<ReturnType<typeof subjectId>>;
   terminationId: string;
+  /** The task pushing the event: its `jti` is derived from it (see setId). */
+  taskId: string;
   eventTime: Date;
 }): Promise<{ jwt: string; jti: string }> {
-  const jti = setId(options.terminationId, options.audience);
+  const jti = setId(options.taskId, options.audience);
   const jwt = await new SignJWT({
     txn: options.terminationId,
     sub_id: options.subject,

@@ -19,6 +19,7 @@ import {
 import type { ActionName, JsonObject, Subject } from '../../src/domain/types.ts';
 import { DeprovisionError } from '../../src/domain/errors.ts';
 import { settleAll } from '../../src/domain/settle-all.ts';
+import { alreadyAbsent } from '../absent.ts';
 import { createAuthClient, createClients, type GoogleAuthClient, type GoogleClients } from './client.ts';
 import type { GoogleConfig } from './config.ts';
 import { isNotFound, toProviderError } from './errors.ts';
@@ -286,7 +287,8 @@ class GoogleProvider implements Provider {
       if (transferStatus(existing) === TRANSFER_COMPLETED) {
         return { evidence: { ...base, ...transferEvidence(existing), alreadyDone: true } };
       }
-      return this.pending(existing.id, 0, base, existing);
+      // The evidence, up to completion, says the transfer was found, not started, by this task's run.
+      return this.pending(existing.id, 0, { ...base, alreadyRequested: true }, existing);
     }
 
     const inserted = await this.call('transfers.insert', () =>
@@ -416,13 +418,18 @@ class GoogleProvider implements Provider {
   // --- delete_account ---------------------------------------------------------------
 
   private async deleteUser(account: AccountRef, ctx: ActionContext): Promise<ExecuteResult> {
+    // Read first: after a takeover or a lost answer the user is already gone; a second
+    // users.delete would be sent for nothing and answered 404. The evidence then says the
+    // user was found absent, never that this attempt deleted it. The 404 below covers a
+    // deletion between the read and the write.
+    if (!(await this.getUser(account.id, ctx.signal))) return { evidence: alreadyAbsent(account.id, ctx, 'read before delete') };
     try {
       await this.api.directory.users.delete({ userKey: account.id }, { signal: ctx.signal });
     } catch (error) {
-      if (isNotFound(error)) return { evidence: { deleted: true, alreadyDone: true } };
+      if (isNotFound(error)) return { evidence: alreadyAbsent(account.id, ctx, 'delete answered 404') };
       throw toProviderError(error, 'users.delete', { rateLimitDelayMs: this.config.rateLimitDelayMs });
     }
-    return { evidence: { deleted: true, alreadyDone: false } };
+    return { evidence: { userId: account.id, deleted: true, deletedByAttempt: ctx.attempt, alreadyDone: false } };
   }
 
   private async verifyDeleted(account: AccountRef, ctx: ActionContext): Promise<Evidence> {

@@ -12,6 +12,7 @@ import type {
   ProviderFactoryContext,
 } from '../contract.ts';
 import { PermanentError, VerificationError } from '../../src/domain/errors.ts';
+import { alreadyAbsent, type AbsenceSeenBy } from '../absent.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 import { scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';
 import { createGraphClient, GraphApi, seg } from './graph-client.ts';
@@ -181,6 +182,30 @@ export class MicrosoftProvider implements Provider {
     });
     if (!user) throw new PermanentError(`Microsoft Graph GET /users/${id} answered without a body`);
     return user;
+  }
+
+  /**
+   * A user already gone: the deleted items say when it was soft-deleted (most likely by this
+   * task's own earlier attempt), or that it is not there (purged, or deleted long ago).
+   */
+  private async absent(id: string, ctx: ActionContext, seenBy: AbsenceSeenBy): Promise<ExecuteResult> {
+    const item = await this.graph.call<{ deletedDateTime?: string | null }>({
+      method: 'GET',
+      path: `/directory/deletedItems/${seg(id)}`,
+      signal: ctx.signal,
+      notFoundIsNull: true,
+    });
+    return {
+      evidence: {
+        ...alreadyAbsent(id, ctx, seenBy),
+        deletedItems: item ? { found: true, deletedDateTime: item.deletedDateTime ?? null } : { found: false },
+      },
+    };
+  }
+
+  /** GET /users/{id}; null on 404 (deleted, or never there). */
+  private findById(id: string, signal: AbortSignal): Promise<GraphUser | null> {
+    return this.graph.call<GraphUser>({ method: 'GET', path: `/users/${seg(id)}`, query: { $select: 'id' }, signal, notFoundIsNull: true });
   }
 
   private revokeSessions(): ActionHandler {
@@ -371,24 +396,22 @@ export class MicrosoftProvider implements Provider {
 
   private deleteAccount(): ActionHandler {
     return {
-      // A soft delete: Entra keeps the user restorable for 30 days.
+      // A soft delete: Entra keeps the user restorable for 30 days. Read first: after a
+      // takeover or a lost answer the user is already in the deleted items, and the 404 of
+      // a second DELETE would be the only trace; the 404 also covers a deletion in between.
       execute: async (account, ctx): Promise<ExecuteResult> => {
+        if (!(await this.findById(account.id, ctx.signal))) return this.absent(account.id, ctx, 'read before delete');
         const answer = await this.graph.send({
           method: 'DELETE',
           path: `/users/${seg(account.id)}`,
           signal: ctx.signal,
           notFoundIsNull: true,
         });
-        return { evidence: { deleted: true, softDelete: true, alreadyDone: answer.status === 404 } };
+        if (answer.status === 404) return this.absent(account.id, ctx, 'delete answered 404');
+        return { evidence: { userId: account.id, deleted: true, softDelete: true, deletedByAttempt: ctx.attempt, alreadyDone: false } };
       },
       verify: async (account, ctx): Promise<Evidence> => {
-        const user = await this.graph.call<GraphUser>({
-          method: 'GET',
-          path: `/users/${seg(account.id)}`,
-          query: { $select: 'id' },
-          signal: ctx.signal,
-          notFoundIsNull: true,
-        });
+        const user = await this.findById(account.id, ctx.signal);
         if (user) throw new VerificationError('the user still exists', { id: user.id, found: true });
         return { found: false, status: 404 };
       },

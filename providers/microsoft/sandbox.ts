@@ -41,6 +41,8 @@ interface SandboxUser {
   accountEnabled: boolean;
   createdDateTime: string;
   signInSessionsValidFromDateTime: string;
+  /** Set when soft-deleted: the user then sits in /directory/deletedItems. */
+  deletedDateTime?: string;
 }
 
 interface SandboxGroup {
@@ -224,6 +226,7 @@ class Directory {
 
   remove(user: SandboxUser): void {
     this.users.delete(user.id);
+    user.deletedDateTime = graphTime(Date.now());
     this.deleted.set(user.id, user);
   }
 
@@ -468,6 +471,21 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
           owner: { user: { id: user.id, displayName: user.displayName } },
         });
       }
+    }
+
+    // A soft-deleted user, as Graph shows it in the deleted items for 30 days.
+    if (is(collection, 'directory') && is(key, 'deletedItems') && nav !== undefined && sub === undefined && method === 'GET') {
+      const user = directory.deleted.get(nav);
+      if (!user) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${nav}' does not exist or one of its queried reference-property objects are not present.`);
+      return res.json({
+        '@odata.context': `${root(req)}/$metadata#directoryObjects/$entity`,
+        '@odata.type': '#microsoft.graph.user',
+        id: user.id,
+        displayName: user.displayName,
+        userPrincipalName: user.userPrincipalName,
+        mail: user.mail,
+        deletedDateTime: user.deletedDateTime ?? null,
+      });
     }
 
     if (is(collection, 'groups') && key !== undefined && is(nav, 'members') && sub !== undefined && method === 'DELETE') {

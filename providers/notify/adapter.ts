@@ -20,7 +20,6 @@ export function createNotifyProvider(
   now: () => number = Date.now,
 ): Provider {
   const acknowledged = new Acknowledgements<{ status: number; at: string }>();
-  const key = (terminationId: string, event: unknown) => `${terminationId}:${String(event ?? 'custom')}`;
   return {
     kind: 'notify',
     name,
@@ -37,8 +36,10 @@ export function createNotifyProvider(
               method: 'POST',
               headers: {
                 'content-type': 'application/json',
-                // Receivers that dedupe can drop the copy a retry after a lost answer sends.
-                'idempotency-key': key(ctx.terminationId, ctx.params.event),
+                // One key per task: a receiver that dedupes drops the copy a retry after a lost
+                // answer sends, yet delivers another task's message of the same termination
+                // (two failures are two alerts).
+                'idempotency-key': ctx.taskId,
                 ...config.headers,
               },
               body: JSON.stringify(body),
@@ -52,11 +53,11 @@ export function createNotifyProvider(
             throw errorForStatus(response.status, response.headers, `notify ${name}: HTTP ${response.status}`, { nowMs: now(), defaultRetryAfterMs: DEFAULT_RETRY_AFTER_MS });
           }
           const ack = { status: response.status, at: new Date(now()).toISOString() };
-          acknowledged.record(key(ctx.terminationId, ctx.params.event), ack);
-          return { evidence: { channel: name, format: config.format, event: String(ctx.params.event ?? 'custom'), ...ack } };
+          acknowledged.record(ctx.taskId, ack);
+          return { evidence: { channel: name, format: config.format, event: String(ctx.params.event ?? 'custom'), idempotencyKey: ctx.taskId, ...ack } };
         },
         async verify(_account, ctx) {
-          const ack = acknowledged.take(key(ctx.terminationId, ctx.params.event));
+          const ack = acknowledged.take(ctx.taskId);
           if (!ack) throw new VerificationError('no acknowledgement recorded for this notification', { channel: name });
           return { acknowledgedWith: ack.status, at: ack.at, readBack: 'none: a webhook receiver offers no read API; its 2xx is the proof of delivery' };
         },

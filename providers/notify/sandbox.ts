@@ -1,6 +1,8 @@
 /**
  * A notification receiver: records every message it accepts, answers like Slack when it
- * is rate limited (429 + Retry-After), and can require a bearer token.
+ * is rate limited (429 + Retry-After), and can require a bearer token. It de-duplicates
+ * as receivers that honour `Idempotency-Key` do: a second message with a key already seen
+ * is answered 200 and dropped (counted in `duplicates`), so a test sees what a person would.
  */
 import type { Response } from 'express';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxOptions } from '../sandbox/kit.ts';
@@ -13,8 +15,11 @@ export interface ReceivedMessage {
   body: unknown;
 }
 
-export async function startNotifySandbox(options: SandboxOptions = {}): Promise<RunningSandbox & { messages: ReceivedMessage[] }> {
+export type NotifySandbox = RunningSandbox & { messages: ReceivedMessage[]; duplicates: ReceivedMessage[] };
+
+export async function startNotifySandbox(options: SandboxOptions = {}): Promise<NotifySandbox> {
   const messages: ReceivedMessage[] = [];
+  const duplicates: ReceivedMessage[] = [];
   const sandbox = createSandboxApp(
     {
       rateLimited: (res: Response, retryAfterMs: number) => {
@@ -29,8 +34,13 @@ export async function startNotifySandbox(options: SandboxOptions = {}): Promise<
       app.post('/hooks/:channel', (req, res) => {
         // A lying receiver says ok and drops the message: only its own log can tell.
         if (!control.lie()) {
-          messages.push({ at: Date.now(), idempotencyKey: req.header('idempotency-key') ?? null, body: req.body });
-          control.countWrite('message', req.params.channel);
+          const message = { at: Date.now(), idempotencyKey: req.header('idempotency-key') ?? null, body: req.body };
+          const seen = message.idempotencyKey !== null && messages.some((m) => m.idempotencyKey === message.idempotencyKey);
+          if (seen) duplicates.push(message);
+          else {
+            messages.push(message);
+            control.countWrite('message', req.params.channel);
+          }
         }
         res.status(200).type('text/plain').send('ok');
       });
@@ -42,5 +52,5 @@ export async function startNotifySandbox(options: SandboxOptions = {}): Promise<
     },
   );
   const running = await listenSandbox(sandbox);
-  return Object.assign(running, { messages });
+  return Object.assign(running, { messages, duplicates });
 }

@@ -12,6 +12,7 @@ import type {
 } from '../contract.ts';
 import { DeprovisionError, PermanentError, VerificationError, withCheckpoint } from '../../src/domain/errors.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
+import { alreadyAbsent } from '../absent.ts';
 import { createOktaClient, withSignal, type OktaClient } from './client.ts';
 import type { OktaConfig } from './config.ts';
 import { httpStatus, toOktaError } from './errors.ts';
@@ -315,7 +316,8 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
   const deleteAccount: ActionHandler = {
     async execute(account, ctx) {
       let user = await api.getUser(account.id, ctx);
-      if (!user) return { evidence: { userId: account.id, alreadyDone: ctx.checkpoint === null, status: 'DELETED' } };
+      // A checkpoint means this task deactivated the user and waited: gone now, deleted by someone else.
+      if (!user) return { evidence: { ...alreadyAbsent(account.id, ctx, 'read before delete'), deactivatedByThisTask: ctx.checkpoint !== null } };
       if (user.transitioningToStatus) return waitForTransition(user, { deactivated: true });
       let deactivatedFirst = false;
       if (user.status !== 'DEPROVISIONED') {
@@ -331,8 +333,8 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
           return { evidence: { ...userEvidence(user), deactivatedFirst, deleted: false, alreadyDone: false } };
         }
       }
-      const outcome = await api.delete(user.id, ctx);
-      return { evidence: { userId: user.id, deactivatedFirst, deleted: true, alreadyDone: outcome === 'gone' } };
+      if ((await api.delete(user.id, ctx)) === 'gone') return { evidence: { ...alreadyAbsent(user.id, ctx, 'delete answered 404'), deactivatedFirst } };
+      return { evidence: { userId: user.id, deactivatedFirst, deleted: true, deletedByAttempt: ctx.attempt, alreadyDone: false } };
     },
     async verify(account, ctx) {
       const user = await api.getUser(account.id, ctx);

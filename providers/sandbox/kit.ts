@@ -19,8 +19,18 @@ export interface RequestLogEntry {
   startedAt: number;
   finishedAt: number;
   status: number;
-  /** What fault, if any, answered this request instead of the emulator. */
-  fault: 'rate_limited' | 'error' | 'timeout' | null;
+  /**
+   * What fault, if any, answered this request instead of the emulator. `lost_answer`: the
+   * emulator handled the request (a write took effect) but its answer was dropped.
+   */
+  fault: 'rate_limited' | 'error' | 'timeout' | 'lost_answer' | null;
+}
+
+/** Requests whose answers are to be lost: matched on method and path, each used `remaining` times. */
+interface LostAnswerRule {
+  method: string;
+  path: RegExp;
+  remaining: number;
 }
 
 export interface SandboxStyle {
@@ -49,6 +59,7 @@ export class SandboxControl {
   readonly writes = new Map<string, number>();
   private random: () => number;
   private limiter: WindowLimiter | null;
+  private lostAnswers: LostAnswerRule[] = [];
 
   constructor(options: SandboxOptions = {}) {
     this.faults = faultConfigSchema.parse(options.faults ?? {});
@@ -66,6 +77,31 @@ export class SandboxControl {
   /** Emulators ask this before applying a write: true means answer 2xx and change nothing. */
   lie(): boolean {
     return this.faults.lyingRate > 0 && this.random() < this.faults.lyingRate;
+  }
+
+  /**
+   * The next `count` requests with this method whose path matches are handled as usual (a
+   * write takes effect) and then the connection is dropped instead of answering: the client
+   * sees a network error and cannot tell whether its write went through. Tests of
+   * read-first writes use it to play the retry after a lost answer.
+   */
+  loseAnswers(method: string, path: RegExp, count = 1): void {
+    this.lostAnswers.push({ method: method.toUpperCase(), path, remaining: count });
+  }
+
+  /** True (and one use spent) when this request's answer is to be lost. */
+  takeLostAnswer(method: string, path: string): boolean {
+    const rule = this.lostAnswers.find((r) => r.method === method && r.path.test(path));
+    if (!rule) return false;
+    rule.remaining -= 1;
+    if (rule.remaining <= 0) this.lostAnswers = this.lostAnswers.filter((r) => r !== rule);
+    return true;
+  }
+
+  /** Requests logged with this method and a matching path, from index `since` of the log on. */
+  countRequests(method: string, path: RegExp, since = 0): number {
+    const upper = method.toUpperCase();
+    return this.requests.slice(since).filter((r) => r.method === upper && path.test(r.path)).length;
   }
 
   countWrite(operation: string, accountId: string): void {
@@ -93,6 +129,7 @@ export class SandboxControl {
   reset(): void {
     this.requests.length = 0;
     this.writes.clear();
+    this.lostAnswers = [];
   }
 }
 
@@ -169,6 +206,14 @@ export function createSandboxApp(
       }
       const fault = control.drawFault(Date.now());
       entry.fault = fault?.kind ?? null;
+      if (!fault && control.takeLostAnswer(req.method, req.path)) {
+        entry.fault = 'lost_answer';
+        // The emulator runs (its write takes effect); whatever it answers, the socket closes first.
+        res.end = (() => {
+          req.socket.destroy();
+          return res;
+        }) as typeof res.end;
+      }
       if (!fault) return next();
       if (fault.kind === 'rate_limited') return style.rateLimited(res, fault.retryAfterMs);
       if (fault.kind === 'error') return style.serverError(res);

@@ -6,6 +6,7 @@
  */
 import type { AccountRef, ActionHandler, Evidence, ExecuteResult, Provider, ProviderFactoryContext } from '../contract.ts';
 import { PermanentError, VerificationError } from '../../src/domain/errors.ts';
+import { alreadyAbsent } from '../absent.ts';
 import type { Subject } from '../../src/domain/types.ts';
 import { ScimClient, type ScimUser } from './client.ts';
 import type { ScimConfig } from './config.ts';
@@ -86,8 +87,12 @@ export function createScimProvider(config: ScimConfig, factory: ProviderFactoryC
 
   const deleteAccount: ActionHandler = {
     async execute(account, ctx) {
-      const outcome = await client.delete(account.id, ctx);
-      return { evidence: { userId: account.id, deleted: true, alreadyDone: outcome === 'gone' } };
+      // Read first: after a takeover or a lost answer the user is already gone, and the repeat
+      // records that it found it absent instead of sending a DELETE (irreversible at some
+      // targets, such as Atlassian) for nothing.
+      if (!(await client.getUser(account.id, ctx))) return { evidence: alreadyAbsent(account.id, ctx, 'read before delete') };
+      if ((await client.delete(account.id, ctx)) === 'gone') return { evidence: alreadyAbsent(account.id, ctx, 'delete answered 404') };
+      return { evidence: { userId: account.id, deleted: true, deletedByAttempt: ctx.attempt, alreadyDone: false } };
     },
     async verify(account, ctx) {
       const user = await client.getUser(account.id, ctx);

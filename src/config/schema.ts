@@ -165,6 +165,12 @@ export const configSchema = z
       .object({
         /** How long a claimed task is held before another worker may take it. Default 30s. */
         lease: durationSchema.default(30_000),
+        /**
+         * How much of its lease an attempt must have left to send a provider request (the
+         * provider fence, docs/replicas.md). Default: a third of the lease (10s at 30s), which
+         * the heartbeat, renewing every third of the lease, keeps. Less than half the lease.
+         */
+        leaseMargin: durationSchema.optional(),
         /** Longest single attempt (resolve, execute, verify) before it counts as a timeout. Default 60s. */
         attemptTimeout: durationSchema.default(60_000),
         /** On SIGTERM, how long in-flight tasks may finish before they are released. Default 10s. */
@@ -183,6 +189,10 @@ export const configSchema = z
         providerThreadNice: z.number().int().min(0).max(19).default(0),
       })
       .strict()
+      .refine((engine) => engine.leaseMargin === undefined || engine.leaseMargin < engine.lease / 2, {
+        message: 'engine.leaseMargin must be less than half of engine.lease: the heartbeat renews every third of the lease, and an attempt whose lease had less left than the margin would send no request',
+        path: ['leaseMargin'],
+      })
       .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}), providerThread: true, providerThreadNice: 0 }),
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a lower-case name'), providerSchema),
     playbooks: z.record(z.string(), playbookSchema),

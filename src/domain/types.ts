@@ -94,11 +94,17 @@ export interface Task {
   dependsOn: string[];
   notBefore: Date;
   state: TaskState;
-  /** Attempts that counted against the retry budget (rate-limit waits do not). */
+  /**
+   * Attempts that counted against the retry budget, the one running included: counted when
+   * claimed, so an attempt that crashes its worker is counted too (rate-limit waits and
+   * polls are given back).
+   */
   attempts: number;
   rateLimitedCount: number;
   nextAttemptAt: Date;
   leaseOwner: string | null;
+  /** The token of the claim that holds the task; a worker names it with every heartbeat and result. */
+  leaseToken: string | null;
   leaseExpiresAt: Date | null;
   /** Account resolved at the provider, cached so later attempts do not look it up again. */
   account: JsonObject | null;

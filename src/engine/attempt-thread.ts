@@ -26,7 +26,12 @@ export interface AttemptThreadData {
   niceIncrement: number;
 }
 
-export type ToWorker = { type: 'validate' } | { type: 'run'; id: number; request: AttemptRequest } | { type: 'abort' } | { type: 'close' };
+export type ToWorker =
+  | { type: 'validate' }
+  | { type: 'run'; id: number; request: AttemptRequest }
+  | { type: 'lease'; taskId: string; deadline: number | null }
+  | { type: 'abort' }
+  | { type: 'close' };
 
 export type FromWorker =
   | { type: 'created'; providers: ProviderSummary[]; priority: ThreadPriority }
@@ -105,6 +110,10 @@ class AttemptThread implements AttemptRunner {
       this.pending.set(id, { resolve, reject });
       worker.postMessage({ type: 'run', id, request } satisfies ToWorker);
     });
+  }
+
+  leaseChanged(taskId: string, deadline: number | null): void {
+    this.worker?.postMessage({ type: 'lease', taskId, deadline } satisfies ToWorker);
   }
 
   abort(): void {

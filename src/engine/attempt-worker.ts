@@ -37,6 +37,8 @@ try {
           (error: unknown) => post({ type: 'crashed', id: message.id, message: coerceError(error).message }),
         );
         return;
+      case 'lease':
+        return attempts.leaseChanged(message.taskId, message.deadline);
       case 'abort':
         return attempts.abort();
       case 'close':

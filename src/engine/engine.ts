@@ -13,6 +13,7 @@ import type { Task, Termination } from '../domain/types.ts';
 import type { NewTask, TaskQueue } from '../store/store.ts';
 import { AttemptDurations } from './attempt-durations.ts';
 import type { AttemptRunner } from './attempts.ts';
+import { monotonicMs } from './lease-fence.ts';
 import type { EngineEventBus } from './events.ts';
 import { ProviderGate } from './provider-gate.ts';
 
@@ -50,6 +51,8 @@ export class Engine {
   private heartbeat: NodeJS.Timeout | null = null;
   private unsubscribe: Array<() => void> = [];
   private inFlight = new Set<Promise<void>>();
+  /** Claims this worker holds: each task's token and, by this process's clock, until when. */
+  private readonly leases = new Map<string, { leaseToken: string | null; deadline: number }>();
   private readonly durations = new AttemptDurations();
 
   constructor(private readonly options: EngineOptions) {
@@ -109,6 +112,8 @@ export class Engine {
    */
   private async claimAndDispatch(): Promise<void> {
     const now = this.now();
+    // The lease runs from the claim; counting it from before the request is the safe side.
+    const sentAt = monotonicMs();
     const claimed = await Promise.all(
       [...this.gates].map(async ([name, gate]) => {
         const capacity = gate.capacity();
@@ -120,14 +125,21 @@ export class Engine {
     const batch = claimed.flat();
     if (batch.length === 0) return;
     const terminations = await this.options.store.getTerminations([...new Set(batch.map(({ task }) => task.terminationId))]);
-    for (const { gate, task } of this.durations.longestFirst(batch)) this.dispatch(gate, task, terminations.get(task.terminationId));
+    for (const { gate, task } of this.durations.longestFirst(batch)) {
+      this.leases.set(task.id, { leaseToken: task.leaseToken, deadline: sentAt + this.options.engine.lease });
+      this.dispatch(gate, task, terminations.get(task.terminationId));
+    }
   }
 
   private dispatch(gate: ProviderGate, task: Task, termination: Termination | undefined): void {
     const work = gate.run(task.id, () => this.execute(gate, task, termination));
-    const tracked = work.catch((error: unknown) => {
-      this.options.logger.error({ err: coerceError(error), taskId: task.id }, 'task attempt crashed');
-    });
+    const tracked = work
+      .catch((error: unknown) => {
+        this.options.logger.error({ err: coerceError(error), taskId: task.id }, 'task attempt crashed');
+      })
+      .finally(() => {
+        if (this.leases.get(task.id)?.leaseToken === task.leaseToken) this.leases.delete(task.id);
+      });
     this.inFlight.add(tracked);
     void tracked.finally(() => this.inFlight.delete(tracked));
   }
@@ -138,13 +150,16 @@ export class Engine {
     if (!termination) throw new Error(`task ${task.id} refers to a missing termination`);
     if (this.shutdown.signal.aborted) return;
     const started = Date.now();
-    events.emit('task:started', { terminationId: task.terminationId, taskId: task.id, provider: task.provider, action: task.action, attempt: task.attempts + 1 });
+    const policy = this.options.engine.retry as RetryPolicy;
+    if (task.attempts > policy.maxAttempts) return this.failCrashed(task, termination, policy);
+    events.emit('task:started', { terminationId: task.terminationId, taskId: task.id, provider: task.provider, action: task.action, attempt: task.attempts });
     const result = await this.options.attempts.run({
       task,
       termination,
       worker: this.workerId,
-      policy: this.options.engine.retry as RetryPolicy,
+      policy,
       attemptTimeoutMs: this.options.engine.attemptTimeout,
+      lease: { deadline: this.leases.get(task.id)?.deadline ?? 0, marginMs: this.leaseMargin() },
     });
     if (result.outcome.state === 'succeeded') this.durations.record(task.provider, task.action, Date.now() - started);
     if (result.rateLimitedForMs !== null) {
@@ -155,7 +170,10 @@ export class Engine {
     if (outcome.state === 'failed' && this.options.followUpOnFailure) {
       outcome.followUp = this.options.followUpOnFailure(task, termination, outcome.error.kind);
     }
-    const applied = await store.finishAttempt(this.workerId, task.id, outcome, result.attempt);
+    const applied = await store.finishAttempt(this.workerId, task, outcome, result.attempt);
+    if (!applied) {
+      this.options.logger.warn({ taskId: task.id, provider: task.provider, action: task.action, outcome: outcome.state }, 'result discarded: this worker no longer held the task\'s lease');
+    }
     events.emit('task:finished', {
       terminationId: task.terminationId,
       taskId: task.id,
@@ -190,14 +208,81 @@ export class Engine {
     this.timer.unref();
   }
 
+  private leaseMargin(): number {
+    return this.options.engine.leaseMargin ?? Math.floor(this.options.engine.lease / 3);
+  }
+
+  /**
+   * The heartbeat. Renewed leases move their deadline (counted from when the renewal was
+   * sent); a lease the store no longer gives this worker is gone, and its attempt stops
+   * before its next provider request. A failed renewal changes nothing: the deadline comes
+   * closer and the fence stops the attempt in time.
+   */
   private async renewLeases(): Promise<void> {
-    const ids = [...this.gates.values()].flatMap((g) => g.heldTaskIds());
-    if (ids.length === 0) return;
+    const held = [...this.leases].map(([id, lease]) => ({ id, leaseToken: lease.leaseToken }));
+    if (held.length === 0) return;
+    const sentAt = monotonicMs();
+    let renewed: Set<string>;
     try {
-      await this.options.store.renewLeases(this.workerId, ids, new Date(this.now().getTime() + this.options.engine.lease));
+      renewed = new Set(await this.options.store.renewLeases(this.workerId, held, this.options.engine.lease));
     } catch (error) {
       this.options.logger.warn({ err: coerceError(error) }, 'lease renewal failed');
+      return;
     }
+    for (const { id, leaseToken } of held) {
+      const lease = this.leases.get(id);
+      if (!lease || lease.leaseToken !== leaseToken) continue;
+      if (renewed.has(id)) {
+        lease.deadline = sentAt + this.options.engine.lease;
+        this.options.attempts.leaseChanged(id, lease.deadline);
+      } else {
+        this.leases.delete(id);
+        this.options.attempts.leaseChanged(id, null);
+        this.options.logger.warn({ taskId: id }, 'lease lost: another worker holds the task now; its attempt here stops before its next provider request');
+        this.options.events.emit('task:lease_lost', { taskId: id });
+      }
+    }
+  }
+
+  /**
+   * A task claimed more times than it has attempts: every earlier claim ended without a
+   * result (the worker crashed, froze, or lost the database). It fails for good instead of
+   * being claimed forever, so one poisoned task cannot take turns from the rest.
+   */
+  private async failCrashed(task: Task, termination: Termination, policy: RetryPolicy): Promise<void> {
+    const at = this.now();
+    const error = {
+      kind: 'crashed',
+      message: `${policy.maxAttempts} attempts ended without a result (the worker crashed, froze past its lease or lost the store); not tried again. Find the cause in the logs of worker ${task.leaseOwner ?? 'unknown'} before a replay`,
+    };
+    const outcome = {
+      state: 'failed' as const,
+      error,
+      ...(this.options.followUpOnFailure ? { followUp: this.options.followUpOnFailure(task, termination, error.kind) } : {}),
+    };
+    const applied = await this.options.store.finishAttempt(this.workerId, task, outcome, {
+      taskId: task.id,
+      attempt: task.attempts,
+      worker: this.workerId,
+      startedAt: at,
+      finishedAt: at,
+      outcome: 'failed',
+      errorKind: error.kind,
+      errorMessage: error.message,
+      evidence: null,
+    });
+    this.options.logger.error({ taskId: task.id, provider: task.provider, action: task.action }, 'task failed: its attempts kept ending without a result');
+    this.options.events.emit('task:finished', {
+      terminationId: task.terminationId,
+      taskId: task.id,
+      provider: task.provider,
+      action: task.action,
+      state: 'failed',
+      retry: null,
+      errorKind: error.kind,
+      durationMs: 0,
+      applied,
+    });
   }
 
   /**
@@ -214,7 +299,7 @@ export class Engine {
     const graceOver = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
     const result = await Promise.race([drained.then(() => 'drained' as const), graceOver]);
     if (result === 'timeout') {
-      const leftover = [...this.gates.values()].flatMap((g) => g.heldTaskIds());
+      const leftover = [...this.leases].map(([id, lease]) => ({ id, leaseToken: lease.leaseToken }));
       // Aborted attempts end at once; queued ones see the signal and return without running.
       this.shutdown.abort(new Error('shutdown'));
       this.options.attempts.abort();

@@ -25,6 +25,8 @@ export interface EngineEvents {
     },
   ];
   'provider:rate_limited': [{ provider: string; retryAfterMs: number }];
+  /** A heartbeat found another worker holding a task this worker was running. */
+  'task:lease_lost': [{ taskId: string }];
   /** The attempt worker thread ended without being asked to; the next attempt starts a new one. */
   'attempt_thread:exited': [{ code: number; attemptsLost: number }];
 }

@@ -35,11 +35,6 @@ export class ProviderGate {
     return Math.max(0, this.limits.concurrency - this.held.size);
   }
 
-  /** Task ids claimed and not yet finished: the lease heartbeat renews these. */
-  heldTaskIds(): string[] {
-    return [...this.held];
-  }
-
   get depth(): number {
     return this.held.size;
   }

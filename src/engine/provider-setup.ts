@@ -9,6 +9,7 @@ import type { Provider } from '../../providers/contract.ts';
 import type { ProviderModule } from '../../providers/module.ts';
 import type { Config } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
+import { assertLeaseHeld } from './lease-fence.ts';
 import { createRequestThrottle, unthrottled } from './request-throttle.ts';
 
 export interface ProviderSpec {
@@ -33,7 +34,13 @@ export function createProviders(specs: ProviderSpec[], modules: ReadonlyMap<stri
     for (const spec of specs) {
       const module = modules.get(spec.kind);
       if (!module) throw new Error(`provider ${spec.name}: no provider kind ${spec.kind} in this build`);
-      const throttle = spec.limits.requestsPerSecond ? createRequestThrottle(spec.limits.requestsPerSecond) : unthrottled;
+      const limit = spec.limits.requestsPerSecond ? createRequestThrottle(spec.limits.requestsPerSecond) : unthrottled;
+      // Every adapter awaits this before each request: the rate limit first, then the lease
+      // fence, so a request that waited for its turn is checked at the moment it goes out.
+      const throttle = async (signal?: AbortSignal) => {
+        await limit(signal);
+        assertLeaseHeld();
+      };
       providers.set(spec.name, module.create(spec.settings, { name: spec.name, logger: logger.child({ provider: spec.name }), sandboxUrl: spec.sandboxUrl, throttle }));
     }
   } catch (error) {

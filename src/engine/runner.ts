@@ -9,6 +9,7 @@ import { coerceError, DeprovisionError, errorKind, RateLimitedError, TransientEr
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { RetryPolicy } from '../config/schema.ts';
 import type { AttemptOutcome } from '../store/store.ts';
+import { LeaseLostError, withinLease, type LeaseWindow } from './lease-fence.ts';
 import { decideRetry } from './retry-policy.ts';
 import { SharedResolves } from './shared-resolve.ts';
 
@@ -32,6 +33,8 @@ export interface RunAttemptOptions {
   signal: AbortSignal;
   logger: Logger;
   now: () => Date;
+  /** The claim's lease as this process sees it: every provider request is fenced by it. */
+  lease: LeaseWindow;
 }
 
 /**
@@ -51,6 +54,8 @@ function withoutEngineKeys(checkpoint: JsonObject | null): JsonObject | null {
 export async function runAttempt(options: RunAttemptOptions): Promise<AttemptResult> {
   const { task, termination, provider, now } = options;
   const startedAt = now();
+  // Counted when the task was claimed: this attempt is already in `task.attempts`.
+  const attemptNumber = task.attempts;
   const executedBefore = (task.checkpoint?.[EXECUTED] as JsonObject | undefined) ?? null;
   const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.attemptTimeoutMs)]);
   const ctx: ActionContext = {
@@ -60,12 +65,14 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     params: task.params,
     subject: termination.subject,
     terminationId: termination.id,
+    taskId: task.id,
+    attempt: attemptNumber,
     attemptStartedAt: startedAt,
     checkpoint: withoutEngineKeys(task.checkpoint),
   };
   const record = (outcome: TaskAttempt['outcome'], error: Error | null, evidence: JsonObject | null): TaskAttempt => ({
     taskId: task.id,
-    attempt: task.attempts + 1,
+    attempt: attemptNumber,
     worker: options.worker,
     startedAt,
     finishedAt: now(),
@@ -79,7 +86,7 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
   /** Evidence of an execute that completed (in this attempt or an earlier one) and awaits its read-back. */
   let executedEvidence: JsonObject | null = executedBefore;
   try {
-    const result = await abortable(signal, async () => {
+    const result = await withinLease(options.lease, () => abortable(signal, async () => {
       const ref = task.account ? (task.account as JsonObject & { id: string }) : await sharedResolves.resolve(provider, termination, ctx);
       account = ref;
       if (!ref) return { kind: 'no_account' as const };
@@ -99,7 +106,7 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
       executedEvidence = executed.evidence;
       const verified = await handler.verify(ref, ctx);
       return { kind: 'executed' as const, executed, verified };
-    });
+    }));
 
     if (result.kind === 'no_account') {
       const evidence: JsonObject = { skipped: 'the subject has no account at this provider', lookedUp: identifiers(termination) };
@@ -130,7 +137,7 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     return { outcome: { state: 'succeeded', evidence, account }, attempt: record('succeeded', null, evidence), rateLimitedForMs: null };
   } catch (thrown) {
     const error = signal.aborted && !(thrown instanceof Error && 'kind' in thrown) ? new TransientError(abortReason(options.signal), { cause: thrown }) : coerceError(thrown);
-    const decision = decideRetry(options.policy, error, { attempts: task.attempts, rateLimitedCount: task.rateLimitedCount });
+    const decision = decideRetry(options.policy, error, { attempts: task.attempts - 1, rateLimitedCount: task.rateLimitedCount });
     const summary = { kind: errorKind(error), message: error.message };
     const observed = 'observed' in error ? ({ observed: (error as { observed: JsonObject }).observed } as JsonObject) : null;
     if (decision.kind === 'fail') {
@@ -166,8 +173,9 @@ function retryCheckpoint(previous: JsonObject | null, error: Error, executedEvid
   return Object.keys(next).length > 0 ? next : null;
 }
 
-function abortReason(shutdown: AbortSignal): string {
-  return shutdown.aborted ? 'attempt aborted by shutdown' : 'attempt timed out';
+function abortReason(stop: AbortSignal): string {
+  if (!stop.aborted) return 'attempt timed out';
+  return stop.reason instanceof LeaseLostError ? stop.reason.message : 'attempt aborted by shutdown';
 }
 
 function identifiers(termination: Termination): JsonObject {

@@ -154,6 +154,8 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
     },
     isUniqueViolation: (error) =>
       typeof error === 'object' && error !== null && (error as { code?: unknown }).code === UNIQUE_VIOLATION,
+    // clock_timestamp(), not now(): now() is the transaction's start, before any wait inside it.
+    databaseClock: sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`,
   };
   return new PostgresStore(
     db,

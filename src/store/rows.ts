@@ -42,6 +42,7 @@ export function toTask(row: Selectable<TasksTable>, dependsOn: string[]): Task {
     rateLimitedCount: row.rate_limited_count,
     nextAttemptAt: date(row.next_attempt_at),
     leaseOwner: row.lease_owner,
+    leaseToken: row.lease_token,
     leaseExpiresAt: optionalDate(row.lease_expires_at),
     account: json<JsonObject>(row.account),
     checkpoint: json<JsonObject>(row.checkpoint),

@@ -40,6 +40,8 @@ export interface TasksTable {
   /** 1 for a task that runs while its termination is held (the brake's notification). */
   runs_while_held: Generated<number>;
   lease_owner: string | null;
+  /** The current claim's token: only its holder's heartbeats and results are written. */
+  lease_token: string | null;
   lease_expires_at: number | null;
   account: string | null;
   checkpoint: string | null;

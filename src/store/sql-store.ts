@@ -34,12 +34,15 @@ export class SqlStore implements Store {
   constructor(
     protected readonly db: Kysely<Database>,
     hooks: DialectHooks,
-    clock: () => Date = () => new Date(),
+    injectedClock?: () => Date,
   ) {
     this.dialect = hooks.dialect;
     const events = new EventEmitter();
     events.setMaxListeners(100);
-    this.ctx = { db, hooks, clock, events };
+    const clock = injectedClock ?? (() => new Date());
+    const leaseClock = (requested?: number) =>
+      injectedClock ? (requested ?? injectedClock().getTime()) : (hooks.databaseClock ?? Date.now());
+    this.ctx = { db, hooks, clock, events, leaseClock };
     this.webhookDeliveries = new SqlWebhookDeliveryStore(db);
     this.directory = new SqlSubjectDirectory(db, clock);
     this.audit = new SqlAuditLog(this.ctx);
@@ -79,9 +82,9 @@ export class SqlStore implements Store {
   // Each member below belongs to one concern; see src/store/store.ts for what it promises.
   claimDueTasks: Store['claimDueTasks'] = (request) => this.queue.claimDueTasks(request);
   nextWakeAt: Store['nextWakeAt'] = (providers) => this.queue.nextWakeAt(providers);
-  renewLeases: Store['renewLeases'] = (worker, ids, until) => this.queue.renewLeases(worker, ids, until);
-  finishAttempt: Store['finishAttempt'] = (worker, taskId, outcome, attempt) => this.queue.finishAttempt(worker, taskId, outcome, attempt);
-  releaseTasks: Store['releaseTasks'] = (worker, ids) => this.queue.releaseTasks(worker, ids);
+  renewLeases: Store['renewLeases'] = (worker, leases, leaseMs) => this.queue.renewLeases(worker, leases, leaseMs);
+  finishAttempt: Store['finishAttempt'] = (worker, lease, outcome, attempt) => this.queue.finishAttempt(worker, lease, outcome, attempt);
+  releaseTasks: Store['releaseTasks'] = (worker, leases) => this.queue.releaseTasks(worker, leases);
 
   createTermination: Store['createTermination'] = (termination, tasks, options) => this.terminations.createTermination(termination, tasks, options);
   cancelTermination: Store['cancelTermination'] = (id, actor, reason) => this.terminations.cancelTermination(id, actor, reason);

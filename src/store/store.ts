@@ -59,6 +59,9 @@ export interface CreateTerminationResult {
   created: boolean;
 }
 
+/** A claim a worker holds: the task and the token its claim was given. */
+export type LeaseRef = Pick<Task, 'id' | 'leaseToken'>;
+
 export interface ClaimRequest {
   worker: string;
   provider: string;
@@ -159,11 +162,15 @@ export interface TaskQueue {
   getTerminations(ids: readonly string[]): Promise<Map<string, Termination>>;
   /** The earliest moment a task (of these providers, if given) may become claimable, or null when nothing is waiting. */
   nextWakeAt(providers?: string[]): Promise<Date | null>;
-  renewLeases(worker: string, taskIds: string[], until: Date): Promise<void>;
-  /** Records one attempt; false when the worker no longer holds the lease (its result is discarded). */
-  finishAttempt(worker: string, taskId: string, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean>;
+  /** Extends the leases still held to `leaseMs` from now; returns the ids renewed (the others were lost). */
+  renewLeases(worker: string, leases: LeaseRef[], leaseMs: number): Promise<string[]>;
+  /**
+   * Records one attempt; false when the claim's token no longer holds the lease (its result
+   * is discarded: only the attempt record is kept).
+   */
+  finishAttempt(worker: string, lease: LeaseRef, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean>;
   /** Gives leased tasks back without using an attempt (graceful shutdown). */
-  releaseTasks(worker: string, taskIds: string[]): Promise<void>;
+  releaseTasks(worker: string, leases: LeaseRef[]): Promise<void>;
 }
 
 /** What operators do to single tasks. */

@@ -72,13 +72,33 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
   });
 
+  const discarded = new Counter({
+    name: 'deprovisiond_task_results_discarded_total',
+    help: 'Attempt results the store refused because this worker no longer held the task\'s lease (it froze or stalled past the lease and another worker took the task over). Should stay at 0 on a healthy replica.',
+    labelNames: ['provider', 'action'],
+    registers: [registry],
+  });
+  const leasesLost = new Counter({
+    name: 'deprovisiond_leases_lost_total',
+    help: 'Leases a heartbeat found held by another worker; the attempt here stopped before its next provider request.',
+    registers: [registry],
+  });
+  const crashed = new Counter({
+    name: 'deprovisiond_tasks_crashed_total',
+    help: 'Tasks failed for good because every attempt ended without a result (worker crash, freeze past the lease, lost store).',
+    labelNames: ['provider', 'action'],
+    registers: [registry],
+  });
+
+  sources.events.on('task:lease_lost', () => leasesLost.inc());
   sources.events.on('termination:received', (e) => received.inc({ source: e.source, duplicate: String(!e.created) }));
   sources.events.on('provider:rate_limited', (e) => rateLimited.inc({ provider: e.provider }));
   sources.events.on('attempt_thread:exited', () => attemptThreadRestarts.inc());
   sources.events.on('task:finished', (e) => {
     duration.observe({ provider: e.provider, action: e.action }, e.durationMs / 1000);
     if (e.errorKind === 'verification') verificationFailures.inc({ provider: e.provider, action: e.action });
-    if (!e.applied) return;
+    if (!e.applied) return discarded.inc({ provider: e.provider, action: e.action });
+    if (e.errorKind === 'crashed') crashed.inc({ provider: e.provider, action: e.action });
     if (e.state === 'pending') retried.inc({ provider: e.provider, action: e.action, reason: e.retry ?? 'error' });
     else finished.inc({ provider: e.provider, action: e.action, outcome: e.state });
   });

@@ -2,15 +2,30 @@
  * The adapter conformance suite: every provider adapter runs it against its sandbox.
  * Each supported action is idempotent, verify catches a lying sandbox, rate limits become
  * RateLimitedError with the provider's delay, a missing account resolves to null, and
- * bad credentials fail `validate()` with a PermanentError.
+ * bad credentials fail `validate()` with a PermanentError. Writes that are not idempotent
+ * (deletes, lifecycle transitions, transfers, invites) are declared by the fixture and
+ * must read the provider first: a repeat (after a takeover) or a retry after a lost answer
+ * finds the work done and sends the write no second time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountRef, ActionContext, ExecuteResult, Provider } from '../../providers/contract.ts';
 import type { RunningSandbox } from '../../providers/sandbox/kit.ts';
-import { PermanentError, RateLimitedError, VerificationError } from '../../src/domain/errors.ts';
+import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../../src/domain/errors.ts';
 import type { ActionName, JsonObject, Subject } from '../../src/domain/types.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 import { actionContext, freshSubject } from '../helpers/context.ts';
+
+/** A provider write that is not idempotent, as it reaches the sandbox. */
+export interface ReadFirstWrite {
+  method: string;
+  /** Matches the request path (the sandbox's own path, with any base prefix). */
+  path: RegExp;
+  /**
+   * Another write of the action follows this one, so after this one's answer is lost the
+   * retry still writes (that one) and its evidence is not "already done". Default false.
+   */
+  followedByAnother?: boolean;
+}
 
 export interface ConformanceFixture {
   kind: string;
@@ -26,6 +41,13 @@ export interface ConformanceFixture {
   rateLimitDelayMs?: number;
   /** Largest gap between sandbox-requested and reported delay (epoch-second resets round up). */
   rateLimitToleranceMs?: number;
+  /** The non-idempotent writes of each action: each must be read-first (see above). Default none. */
+  readFirstWrites?: Partial<Record<ActionName, ReadFirstWrite[]>>;
+}
+
+/** The evidence says the work was found done (or, for a long-running one, found under way). */
+function foundDone(evidence: JsonObject): boolean {
+  return evidence.alreadyDone === true || evidence.alreadyRequested === true;
 }
 
 /** Runs execute until it stops answering `inProgress` (long-running actions poll). */
@@ -105,6 +127,35 @@ export function runConformance(fixture: ConformanceFixture): void {
           expect(again.evidence).toBeTypeOf('object');
           await provider.actions[action]!.verify(account, ctx);
         });
+
+        for (const write of fixture.readFirstWrites?.[action] ?? []) {
+          const label = `${write.method} ${write.path.source}`;
+
+          it(`a repeat after a takeover finds the work done: ${label} reaches the provider once`, async () => {
+            const { subject, account } = await resolved(action);
+            const ctx = ctxFor(subject, action);
+            const mark = sandbox.control.requests.length;
+            await executeToCompletion(provider, action, account, ctx);
+            // The same task run again, as a replica that took over the expired lease runs it.
+            const again = await executeToCompletion(provider, action, account, { ...ctx, attempt: 2, attemptStartedAt: new Date() });
+            expect(sandbox.control.countRequests(write.method, write.path, mark)).toBe(1);
+            expect(foundDone(again.evidence), JSON.stringify(again.evidence)).toBe(true);
+            await provider.actions[action]!.verify(account, { ...ctx, attempt: 2 });
+          });
+
+          it(`a retry after a lost answer finds the work done: ${label} reaches the provider once`, async () => {
+            const { subject, account } = await resolved(action);
+            const ctx = ctxFor(subject, action);
+            const mark = sandbox.control.requests.length;
+            sandbox.control.loseAnswers(write.method, write.path);
+            const lost = await executeToCompletion(provider, action, account, ctx).catch((e: unknown) => e);
+            expect(lost).toBeInstanceOf(TransientError);
+            const retry = await executeToCompletion(provider, action, account, { ...ctx, attempt: 2, attemptStartedAt: new Date() });
+            expect(sandbox.control.countRequests(write.method, write.path, mark)).toBe(1);
+            if (!write.followedByAnother) expect(foundDone(retry.evidence), JSON.stringify(retry.evidence)).toBe(true);
+            await provider.actions[action]!.verify(account, { ...ctx, attempt: 2 });
+          });
+        }
 
         it('verify fails when the sandbox lies about a write', async () => {
           const { subject, account } = await resolved(action);

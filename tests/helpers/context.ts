@@ -19,6 +19,8 @@ export function actionContext(subject: Subject, overrides: Partial<ActionContext
     params: {} as JsonObject,
     subject,
     terminationId: 'test-termination',
+    taskId: 'test-task',
+    attempt: 1,
     attemptStartedAt: new Date(),
     checkpoint: null,
     ...overrides,

@@ -137,7 +137,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
     const claim = (on: Store, request: Partial<ClaimRequest> = {}) =>
       on.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: MINUTE, limit: 10, ...request });
     const finish = (on: Store, worker: string, task: Task, outcome: AttemptOutcome) =>
-      on.finishAttempt(worker, task.id, outcome, attemptFor(task, worker, outcome, now));
+      on.finishAttempt(worker, task, outcome, attemptFor(task, worker, outcome, now));
     /** Claims one specific task as `worker` and reports an outcome for it. */
     const runTask = async (taskId: string, outcome: AttemptOutcome, worker = 'w1') => {
       const task = await store.getTask(taskId);
@@ -146,7 +146,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
       expect(mine, `task ${taskId} is claimable`).toBeDefined();
       await store.releaseTasks(
         worker,
-        claimed.filter((t) => t.id !== taskId).map((t) => t.id),
+        claimed.filter((t) => t.id !== taskId),
       );
       expect(await finish(store, worker, mine!, outcome)).toBe(true);
     };
@@ -408,6 +408,33 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect((await store.getTask(task.id))!.state).toBe('succeeded');
       });
 
+      it('refuses a late result from the same worker once it reclaimed the task: the claim\'s token is the proof, not the name', async () => {
+        const t = newTermination(now);
+        const task = newTask('disable');
+        await store.createTermination(t, [task]);
+        const [first] = await claim(store, { worker: 'w1', leaseMs: SECOND });
+        // w1 froze past its lease; the task came back to w1 itself.
+        const [second] = await claim(store, { worker: 'w1', now: new Date(T0 + SECOND) });
+        expect(second!.leaseToken).not.toBe(first!.leaseToken);
+        expect(await store.renewLeases('w1', [first!], HOUR)).toEqual([]);
+        expect(await finish(store, 'w1', first!, succeeded)).toBe(false);
+        expect((await store.getTask(task.id))!.state).toBe('running');
+        expect(await finish(store, 'w1', second!, succeeded)).toBe(true);
+        expect((await store.getTask(task.id))!.state).toBe('succeeded');
+      });
+
+      it('counts an attempt when it is claimed, so attempts that never report are counted too', async () => {
+        const task = newTask('disable');
+        await store.createTermination(newTermination(now), [task]);
+        const [first] = await claim(store, { worker: 'w1', leaseMs: SECOND });
+        expect(first).toMatchObject({ attempts: 1 });
+        const [second] = await claim(store, { worker: 'w2', now: new Date(T0 + SECOND), leaseMs: SECOND });
+        expect(second).toMatchObject({ attempts: 2 });
+        // A wait that does not count (a rate limit) gives the claim's attempt back.
+        expect(await finish(store, 'w2', second!, { ...retryAt(T0 + HOUR), countsAsAttempt: false, rateLimited: true } as AttemptOutcome)).toBe(true);
+        expect(await store.getTask(task.id)).toMatchObject({ attempts: 1, rateLimitedCount: 1 });
+      });
+
       it('gives a task whose lease expired out before tasks that are merely due, within the limit', async () => {
         const stale = newTask('disable');
         await store.createTermination(newTermination(now), [stale]);
@@ -423,13 +450,17 @@ export function defineStoreSuite(backend: StoreBackend): void {
       it('keeps a renewed lease, and gives released tasks back without using an attempt', async () => {
         const task = newTask('disable');
         await store.createTermination(newTermination(now), [task]);
-        await claim(store, { worker: 'w1', leaseMs: SECOND });
-        await store.renewLeases('w2', [task.id], new Date(T0 + HOUR));
-        await store.renewLeases('w1', [task.id], new Date(T0 + 5 * SECOND));
+        const [held] = await claim(store, { worker: 'w1', leaseMs: SECOND });
+        expect(held).toMatchObject({ attempts: 1 });
+        // Another worker, or a stale token of this one, renews nothing.
+        expect(await store.renewLeases('w2', [held!], HOUR)).toEqual([]);
+        expect(await store.renewLeases('w1', [{ id: task.id, leaseToken: 'stale' }], HOUR)).toEqual([]);
+        expect(await store.renewLeases('w1', [held!], 5 * SECOND)).toEqual([task.id]);
         expect(await claim(store, { worker: 'w2', now: new Date(T0 + 5 * SECOND - 1) })).toEqual([]);
-        await store.releaseTasks('w1', [task.id]);
+        await store.releaseTasks('w1', [held!]);
         const [again] = await claim(store, { worker: 'w2' });
-        expect(again).toMatchObject({ id: task.id, attempts: 0, leaseOwner: 'w2' });
+        // The release gave back the attempt the first claim counted; this claim counts its own.
+        expect(again).toMatchObject({ id: task.id, attempts: 1, leaseOwner: 'w2' });
       });
 
       it('never claims a succeeded task again', async () => {

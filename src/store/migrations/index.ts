@@ -5,6 +5,7 @@ import { webhookDeliveries } from './0003_webhook_deliveries.ts';
 import { auditAnchor } from './0004_audit_anchor.ts';
 import { tasksLeaseByProvider } from './0005_tasks_lease_by_provider.ts';
 import { tasksRunWhileHeld } from './0006_tasks_run_while_held.ts';
+import { tasksLeaseToken } from './0007_tasks_lease_token.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -14,6 +15,7 @@ export const migrations: Record<string, Migration> = {
   '0004_audit_anchor': auditAnchor,
   '0005_tasks_lease_by_provider': tasksLeaseByProvider,
   '0006_tasks_run_while_held': tasksRunWhileHeld,
+  '0007_tasks_lease_token': tasksLeaseToken,
 };
 
 export const migrationProvider: MigrationProvider = {

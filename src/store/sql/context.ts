@@ -4,7 +4,7 @@
  * model, audit log) is a class of its own over this context.
  */
 import type { EventEmitter } from 'node:events';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
 
 export interface DialectHooks {
@@ -16,6 +16,16 @@ export interface DialectHooks {
   /** Tells other replicas that work may be due (PostgreSQL NOTIFY), inside the transaction. */
   notifyOthers(trx: Transaction<Database>): Promise<void>;
   isUniqueViolation(error: unknown): boolean;
+  /** The database's own clock in epoch milliseconds, as SQL (PostgreSQL); absent where the process is the only clock (SQLite). */
+  readonly databaseClock?: RawBuilder<number>;
+}
+
+/** A moment leases are measured against: a number, or the database clock as SQL. */
+export type LeaseTime = number | RawBuilder<number>;
+
+/** `at` plus `ms`: in JS for a number, in SQL for the database clock (the lease length is a literal, so PostgreSQL knows its type). */
+export function leaseEnd(at: LeaseTime, ms: number): LeaseTime {
+  return typeof at === 'number' ? at + ms : sql<number>`${at} + ${sql.lit(Math.round(ms))}`;
 }
 
 export type Tx = Transaction<Database>;
@@ -32,6 +42,13 @@ export interface StoreContext {
   readonly clock: () => Date;
   /** `wake` after a commit that may make work due here; `revoked` once per revoked termination. */
   readonly events: EventEmitter;
+  /**
+   * The clock that times leases, at the moment the statement runs: the database's on
+   * PostgreSQL (every replica judges expiry by one clock, and a wait for a pooled connection
+   * is not taken out of a lease), this process's on SQLite. A store given a clock (tests)
+   * uses `requested`, the time the caller claims at, or that clock.
+   */
+  leaseClock(requested?: number): LeaseTime;
 }
 
 /** Wakes local schedulers after a commit. */

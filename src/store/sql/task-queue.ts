@@ -3,11 +3,13 @@
  * lease renewal, the record of each attempt with the task's next state, release on shutdown.
  * The engine depends on this concern only.
  */
-import { sql } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { TaskAttempt, Task, Termination } from '../../domain/types.ts';
-import type { AttemptOutcome, ClaimRequest, TaskQueue } from '../store.ts';
+import type { AttemptOutcome, ClaimRequest, LeaseRef, TaskQueue } from '../store.ts';
+import type { Database } from '../schema.ts';
 import type { SqlAuditLog } from './audit-log.ts';
-import { emitRevoked, emitWake, type RevokedEvent, type StoreContext, type Tx } from './context.ts';
+import { emitRevoked, emitWake, leaseEnd, type LeaseTime, type RevokedEvent, type StoreContext, type Tx } from './context.ts';
 import { insertTasks } from './insert-tasks.ts';
 import { SqlReadModel, withDependencies } from './read-model.ts';
 import { isRunnable } from './runnable.ts';
@@ -33,17 +35,22 @@ export class SqlTaskQueue implements TaskQueue {
   async claimDueTasks(request: ClaimRequest): Promise<Task[]> {
     if (request.limit <= 0) return [];
     const now = request.now.getTime();
+    const token = randomUUID();
     return this.ctx.db.transaction().execute(async (trx) => {
+      // Leases are timed from the moment of the claim (on PostgreSQL by the database's clock),
+      // not from when the worker asked: time spent waiting for a pooled connection is not
+      // taken out of the lease, and every replica judges expiry by the same clock.
+      const leaseNow = this.ctx.leaseClock(now);
       // Expired leases (a worker died) are rare: one probe decides whether to look at them at all.
       const expired = await trx
         .selectFrom('tasks')
         .select('id')
         .where('provider', '=', request.provider)
         .where('state', '=', 'running')
-        .where('lease_expires_at', '<=', now)
+        .where('lease_expires_at', '<=', leaseNow)
         .limit(1)
         .executeTakeFirst();
-      if (expired) await this.cancelOrphans(trx, request.provider, now);
+      if (expired) await this.cancelOrphans(trx, request.provider, leaseNow);
       // Two index walks rather than one OR: `state = pending AND due_at <= now` ordered by
       // due_at walks tasks_due and stops at `limit`; the OR made SQLite collect and sort every
       // due task on each claim (45 % of all SQL time in a 1,500-termination bench run).
@@ -54,7 +61,7 @@ export class SqlTaskQueue implements TaskQueue {
           .select('t.id')
           .where('t.provider', '=', request.provider)
           .where('t.state', '=', state)
-          .where(column, '<=', now)
+          .where(column, '<=', state === 'running' ? leaseNow : now)
           .where(isRunnable)
           .orderBy(column)
           .limit(limit);
@@ -65,13 +72,17 @@ export class SqlTaskQueue implements TaskQueue {
       if (ids.length === 0) return [];
       await trx
         .updateTable('tasks')
-        .set({
+        .set((eb) => ({
           state: 'running',
           lease_owner: request.worker,
-          lease_expires_at: now + request.leaseMs,
+          lease_token: token,
+          lease_expires_at: leaseEnd(leaseNow, request.leaseMs),
+          // Counted when claimed: an attempt that crashes its worker, or outlives its lease,
+          // uses up the budget like any other failure. Waits that do not count give it back.
+          attempts: eb('attempts', '+', 1),
           updated_at: now,
           started_at: sql`coalesce(started_at, ${now})`,
-        })
+        }))
         .where('id', 'in', ids)
         .execute();
       const rows = await trx.selectFrom('tasks').selectAll().where('id', 'in', ids).orderBy('due_at').execute();
@@ -93,14 +104,15 @@ export class SqlTaskQueue implements TaskQueue {
    * A worker that died holding a task of a termination cancelled since then leaves the task
    * `running` with an expired lease; nobody may run it, so it ends cancelled here.
    */
-  private async cancelOrphans(trx: Tx, provider: string, now: number): Promise<void> {
+  private async cancelOrphans(trx: Tx, provider: string, leaseNow: LeaseTime): Promise<void> {
+    const now = this.ctx.clock().getTime();
     // Read first: almost every claim finds none, and a claim that writes nothing stays a cheap read.
     const any = await trx
       .selectFrom('tasks')
       .select('id')
       .where('provider', '=', provider)
       .where('state', '=', 'running')
-      .where('lease_expires_at', '<=', now)
+      .where('lease_expires_at', '<=', leaseNow)
       .where('termination_id', 'in', (eb) => eb.selectFrom('terminations').select('id').where('state', '=', 'cancelled'))
       .limit(1)
       .executeTakeFirst();
@@ -110,7 +122,7 @@ export class SqlTaskQueue implements TaskQueue {
       .set({ state: 'cancelled', lease_owner: null, lease_expires_at: null, finished_at: now, updated_at: now })
       .where('provider', '=', provider)
       .where('state', '=', 'running')
-      .where('lease_expires_at', '<=', now)
+      .where('lease_expires_at', '<=', leaseNow)
       .where('termination_id', 'in', (eb) => eb.selectFrom('terminations').select('id').where('state', '=', 'cancelled'))
       .returning(['id', 'termination_id'])
       .execute();
@@ -140,40 +152,48 @@ export class SqlTaskQueue implements TaskQueue {
     return times.length > 0 ? new Date(Math.min(...times)) : null;
   }
 
-  async renewLeases(worker: string, taskIds: string[], until: Date): Promise<void> {
-    if (taskIds.length === 0) return;
-    // A row locked now is being finished (finishAttempt locks it, then queues for the audit
-    // lock) or reclaimed after its lease lapsed: skip it. Waiting would hold back the
-    // heartbeat of every other task, and under load let their leases expire mid-flight.
-    let held = this.ctx.db
-      .selectFrom('tasks')
-      .select('id')
-      .where('id', 'in', taskIds)
-      .where('lease_owner', '=', worker)
-      .where('state', '=', 'running');
-    if (this.ctx.hooks.skipLocked) held = held.forUpdate().skipLocked();
-    await this.ctx.db
+  async renewLeases(worker: string, leases: LeaseRef[], leaseMs: number): Promise<string[]> {
+    if (leases.length === 0) return [];
+    const { db, hooks } = this.ctx;
+    const mine = (eb: ExpressionBuilder<Database, 'tasks'>) =>
+      eb(
+        eb.refTuple('id', 'lease_token'),
+        'in',
+        leases.map((lease) => eb.tuple(lease.id, lease.leaseToken)),
+      );
+    // A row locked now is being finished or reclaimed after its lease lapsed: skip it.
+    // Waiting would hold back the heartbeat of every other task, and under load let their
+    // leases expire mid-flight.
+    let held = db.selectFrom('tasks').select('id').where(mine).where('state', '=', 'running');
+    if (hooks.skipLocked) held = held.forUpdate().skipLocked();
+    const renewed = await db
       .updateTable('tasks')
-      .set({ lease_expires_at: until.getTime() })
+      .set({ lease_expires_at: leaseEnd(this.ctx.leaseClock(), leaseMs) })
       .where('id', 'in', held)
-      .where('lease_owner', '=', worker)
+      .where(mine)
       .where('state', '=', 'running')
+      .where('lease_owner', '=', worker)
+      .returning('id')
       .execute();
+    return renewed.map((row) => row.id);
   }
 
-  async finishAttempt(worker: string, taskId: string, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean> {
+  async finishAttempt(worker: string, lease: LeaseRef, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean> {
+    const taskId = lease.id;
     let revoked: RevokedEvent | null = null;
     const held = await this.ctx.db.transaction().execute(async (trx) => {
       revoked = null;
       const now = this.ctx.clock().getTime();
       // The lease is the right to decide the task's fate: a worker that lost it only leaves its attempt on record.
-      // Checked, row-locked and read in one statement, so a replica that reclaimed the task meanwhile is not overwritten.
+      // Checked, row-locked and read in one statement, so a replica that reclaimed the task meanwhile is not
+      // overwritten. The claim's token, not the worker's name, is the proof: a worker that reclaimed its own
+      // task after losing the lease holds a new token, and the old attempt's late result is refused too.
       const row = await trx
         .updateTable('tasks')
         .set({ updated_at: now })
         .where('id', '=', taskId)
         .where('state', '=', 'running')
-        .where('lease_owner', '=', worker)
+        .where('lease_token', '=', lease.leaseToken)
         .returningAll()
         .executeTakeFirst();
       const terminationId =
@@ -197,7 +217,7 @@ export class SqlTaskQueue implements TaskQueue {
       if (!row) return false;
       // Serialises with cancelTermination, so a cancellation committed meanwhile is seen below.
       await this.ctx.hooks.lockAuditChain(trx);
-      const common = { lease_owner: null, lease_expires_at: null, updated_at: now };
+      const common = { lease_owner: null, lease_token: null, lease_expires_at: null, updated_at: now };
       const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', row.termination_id).executeTakeFirstOrThrow();
       if (outcome.state === 'pending' && termination.state === 'cancelled') {
         // Cancelled while this attempt ran: nothing claims a cancelled termination's task, so it must not wait as pending.
@@ -224,7 +244,8 @@ export class SqlTaskQueue implements TaskQueue {
             state: 'pending',
             next_attempt_at: next,
             due_at: Math.max(next, Number(row.not_before)),
-            attempts: row.attempts + (outcome.countsAsAttempt ? 1 : 0),
+            // The claim counted this attempt; a wait that does not count gives it back.
+            attempts: row.attempts - (outcome.countsAsAttempt ? 0 : 1),
             rate_limited_count: row.rate_limited_count + (outcome.rateLimited ? 1 : 0),
             last_error: outcome.error ? JSON.stringify(outcome.error) : row.last_error,
             checkpoint: outcome.checkpoint ? JSON.stringify(outcome.checkpoint) : row.checkpoint,
@@ -249,7 +270,6 @@ export class SqlTaskQueue implements TaskQueue {
         .set({
           ...common,
           state: outcome.state,
-          attempts: row.attempts + 1,
           finished_at: now,
           evidence: outcome.evidence ? JSON.stringify(outcome.evidence) : null,
           account: 'account' in outcome && outcome.account ? JSON.stringify(outcome.account) : row.account,
@@ -282,8 +302,8 @@ export class SqlTaskQueue implements TaskQueue {
 
   /** A step that fails again after a replay gets a second follow-up: `step#2`, `step#3`... */
 
-  async releaseTasks(worker: string, taskIds: string[]): Promise<void> {
-    if (taskIds.length === 0) return;
+  async releaseTasks(worker: string, leases: LeaseRef[]): Promise<void> {
+    if (leases.length === 0) return;
     const now = this.ctx.clock().getTime();
     await this.ctx.db.transaction().execute(async (trx) => {
       await trx
@@ -291,13 +311,16 @@ export class SqlTaskQueue implements TaskQueue {
         .set((eb) => ({
           state: 'pending',
           lease_owner: null,
+          lease_token: null,
           lease_expires_at: null,
+          // Released unrun: the attempt the claim counted is given back.
+          attempts: eb('attempts', '-', 1),
           next_attempt_at: now,
           // due_at never moves before not_before.
           due_at: eb.case().when('not_before', '>', now).then(eb.ref('not_before')).else(now).end(),
           updated_at: now,
         }))
-        .where('id', 'in', taskIds)
+        .where((eb) => eb(eb.refTuple('id', 'lease_token'), 'in', leases.map((lease) => eb.tuple(lease.id, lease.leaseToken))))
         .where('lease_owner', '=', worker)
         .where('state', '=', 'running')
         .execute();
@@ -306,5 +329,4 @@ export class SqlTaskQueue implements TaskQueue {
     });
     emitWake(this.ctx);
   }
-
 }

@@ -1,0 +1,128 @@
+/**
+ * The provider fence (src/engine/lease-fence.ts): an attempt whose lease is ending, or was
+ * taken over, sends no request to the provider, on the daemon's thread and on the attempt
+ * worker thread. Against the Okta sandbox, whose request log shows what was sent.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { oktaModule } from '../providers/okta/index.ts';
+import { oktaKind } from '../providers/okta/kind.ts';
+import type { RunningSandbox } from '../providers/sandbox/kit.ts';
+import { configSchema } from '../src/config/schema.ts';
+import type { Task, Termination } from '../src/domain/types.ts';
+import { startAttemptThread } from '../src/engine/attempt-thread.ts';
+import { inlineAttempts, type AttemptRequest, type AttemptRunner } from '../src/engine/attempts.ts';
+import { monotonicMs } from '../src/engine/lease-fence.ts';
+import { createProviders, type ProviderSpec } from '../src/engine/provider-setup.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
+
+let sandbox: RunningSandbox;
+let spec: ProviderSpec;
+
+beforeAll(async () => {
+  sandbox = await oktaModule.startSandbox({ autoProvision: true });
+  spec = { name: 'okta', kind: 'okta', settings: oktaKind.sandboxConfig(sandbox), limits: { concurrency: 4 }, sandboxUrl: sandbox.url };
+});
+afterAll(async () => sandbox.close());
+
+function request(leaseLeftMs: number, marginMs = 1_000): AttemptRequest {
+  const now = new Date();
+  const email = `${randomUUID()}@example.com`;
+  const termination: Termination = {
+    id: randomUUID(),
+    source: 'admin',
+    sourceEventId: null,
+    subjectKey: `email:${email}`,
+    subject: { userName: email, emails: [email] },
+    reason: null,
+    playbook: 'default',
+    state: 'running',
+    requestedAt: now,
+    effectiveAt: now,
+    revokedAt: null,
+    finishedAt: null,
+    createdBy: 'test',
+  };
+  const task: Task = {
+    id: randomUUID(),
+    terminationId: termination.id,
+    stepId: 'disable',
+    provider: 'okta',
+    action: 'disable_account',
+    params: {},
+    critical: true,
+    dependsOn: [],
+    notBefore: now,
+    state: 'running',
+    attempts: 1,
+    rateLimitedCount: 0,
+    nextAttemptAt: now,
+    leaseOwner: 'test',
+    leaseToken: 'token',
+    leaseExpiresAt: null,
+    account: null,
+    checkpoint: null,
+    lastError: null,
+    evidence: null,
+    startedAt: now,
+    finishedAt: null,
+  };
+  const policy = configSchema.shape.engine.parse({})!.retry;
+  return { task, termination, worker: 'test', policy, attemptTimeoutMs: 10_000, lease: { deadline: monotonicMs() + leaseLeftMs, marginMs } };
+}
+
+const runners: Array<[string, () => Promise<AttemptRunner>]> = [
+  ['on the daemon\'s thread', async () => inlineAttempts(createProviders([spec], new Map([['okta', oktaModule]]), silentLogger()), silentLogger())],
+  ['on the attempt worker thread', () => startAttemptThread([spec], silentLogger(), () => undefined)],
+];
+
+describe.each(runners)('the provider fence %s', (_name, start) => {
+  let runner: AttemptRunner;
+  beforeAll(async () => {
+    runner = await start();
+  });
+  afterAll(async () => runner.close());
+
+  it('sends no request when the lease has less left than the margin', async () => {
+    const before = sandbox.control.snapshot().requests;
+    const result = await runner.run(request(500, 1_000));
+    expect(sandbox.control.snapshot().requests).toBe(before);
+    expect(result.outcome).toMatchObject({ state: 'pending', error: { kind: 'transient', message: expect.stringMatching(/lease ends in \d+ ms, less than the 1000 ms margin/) } });
+  });
+
+  it('runs the attempt when the lease lasts, and stops before the next request once the lease is lost', async () => {
+    expect((await runner.run(request(60_000))).outcome.state).toBe('succeeded');
+
+    // Every request takes 400 ms; the lease is taken over while the first one is on its way.
+    sandbox.control.setFaults({ latencyMs: 400 });
+    try {
+      const lost = request(60_000);
+      const before = sandbox.control.snapshot().requests;
+      const pending = runner.run(lost);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      runner.leaseChanged(lost.task.id, null);
+      const result = await pending;
+      expect(result.outcome).toMatchObject({ state: 'pending', error: { kind: 'transient', message: expect.stringMatching(/taken over by another worker/) } });
+      // The look-up in flight may have reached the sandbox; the suspend never did.
+      const sent = sandbox.control.requests.slice(before);
+      expect(sent.filter((r) => r.method !== 'GET')).toEqual([]);
+    } finally {
+      sandbox.control.setFaults({ latencyMs: 0 });
+    }
+  });
+
+  it('follows a renewed lease: an attempt whose deadline moved on keeps going', async () => {
+    sandbox.control.setFaults({ latencyMs: 300 });
+    try {
+      // 1.5 s of lease and a 1 s margin: without a renewal, a later request of the attempt is fenced.
+      expect((await runner.run(request(1_500, 1_000))).outcome).toMatchObject({ state: 'pending', error: { message: expect.stringMatching(/margin/) } });
+      const renewed = request(1_500, 1_000);
+      const pending = runner.run(renewed);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      runner.leaseChanged(renewed.task.id, monotonicMs() + 60_000);
+      expect((await pending).outcome.state).toBe('succeeded');
+    } finally {
+      sandbox.control.setFaults({ latencyMs: 0 });
+    }
+  });
+});

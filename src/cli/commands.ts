@@ -1,6 +1,6 @@
 /**
  * The CLI commands that talk to a running daemon through the admin API:
- * terminate, plan, status, list, cancel, approve, replay, complete, evidence. Human tables by default,
+ * terminate, plan, status, list, cancel, approve, replay, waive, complete, evidence. Human tables by default,
  * `--json` for scripts. Exit 0 on success, 1 on an API or network error (and for
  * `status` of a failed termination), 2 on a usage error.
  */
@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient, ApiError } from './client.ts';
 import { subjectLabel, table, time } from './format.ts';
 
-export const ADMIN_COMMANDS = ['terminate', 'plan', 'status', 'list', 'cancel', 'approve', 'replay', 'complete', 'evidence'] as const;
+export const ADMIN_COMMANDS = ['terminate', 'plan', 'status', 'list', 'cancel', 'approve', 'replay', 'waive', 'complete', 'evidence'] as const;
 export type AdminCommand = (typeof ADMIN_COMMANDS)[number];
 
 export const ADMIN_USAGE = `admin commands (talk to a running daemon; --url, default $DEPROVISIOND_URL or http://127.0.0.1:8080;
@@ -20,6 +20,7 @@ token from $DEPROVISIOND_TOKEN, or --token, which other local users can see in t
   cancel ID [--reason R]
   approve ID | approve --all-held                      release a held termination, or every held one
   replay ID [--task TASK_ID]                           re-queue failed tasks
+  waive ID TASK_ID --reason R                          settle a failed task without running it (audited)
   complete ID TASK_ID --outcome done|not_applicable --reason R   a person finished a manual step
   evidence ID [--html]                                 the termination's evidence document (JSON, or HTML)
   SUBJECT is one or more of --external-id, --user-name, --email (repeatable), plus
@@ -194,6 +195,16 @@ async function dispatch(command: AdminCommand, args: string[], io: CliIo): Promi
       if (values.json) return json(io, result);
       print(`replayed ${result.replayed.length} task(s) of termination ${result.termination.id} (${result.termination.state})\n`);
       print(table(['TASK', 'STEP', 'PROVIDER', 'ACTION', 'STATE'], result.replayed.map((k: any) => [k.id, k.stepId, k.provider, k.action, k.state])));
+      return 0;
+    }
+    case 'waive': {
+      const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...common, reason: { type: 'string' } } });
+      if (positionals.length !== 2) throw new UsageError('expected ID and TASK_ID');
+      if (!values.reason?.trim()) throw new UsageError('--reason is required: why the failed task no longer needs to run (it goes into the audit log and the evidence)');
+      const [id, taskId] = positionals.map((p) => encodeURIComponent(p));
+      const result = await clientFor(values, io).request('POST', `/terminations/${id}/tasks/${taskId}/waive`, { body: { reason: values.reason } });
+      if (values.json) return json(io, result);
+      print(`task ${result.task.id} (${result.task.stepId}) waived; termination ${result.termination.id} ${result.termination.state}\n`);
       return 0;
     }
     case 'complete': {

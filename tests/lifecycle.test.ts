@@ -151,6 +151,9 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     expect(await daemon.store.getTermination(termination.id)).toMatchObject({ state: 'running', finishedAt: null });
     // Alertable at once, whatever the termination's state (the gauge is cached for a second between scrapes).
     await pollUntil(async () => (await metric('deprovisiond_failed_unresolved_tasks')) >= 1, () => 'the failed task never showed in the metric', 5_000);
+    // `status` exits 1 for it all the same, so a script watching it still alerts.
+    const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: VIEWER }, out: { write: () => undefined }, err: { write: () => undefined } };
+    expect(await runAdminCommand('status', [termination.id], io)).toBe(1);
     const manual = tasks.find((t) => t.stepId === 'collect-laptop')!;
     await daemon.store.completeManualTask(manual.id, 'admin:ops', 'done', 'laptop returned');
     // Now only what waits behind the failure is left: nothing moves without an operator.

@@ -2,7 +2,7 @@
  * The CLI commands that talk to a running daemon through the admin API:
  * terminate, plan, status, list, cancel, approve, replay, waive, complete, evidence. Human tables by default,
  * `--json` for scripts. Exit 0 on success, 1 on an API or network error (and for
- * `status` of a failed termination), 2 on a usage error.
+ * `status` of a termination with a failed task), 2 on a usage error.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AdminClient, ApiError } from './client.ts';
@@ -15,7 +15,7 @@ export const ADMIN_USAGE = `admin commands (talk to a running daemon; --url, def
 token from $DEPROVISIOND_TOKEN, or --token, which other local users can see in the process list):
   terminate SUBJECT [--reason R] [--effective-at ISO] [--playbook P] [--idempotency-key K]
   plan SUBJECT [--effective-at ISO] [--playbook P]      what a termination would do; writes nothing
-  status ID                                            termination, tasks, errors (exit 1 if failed)
+  status ID                                            termination, tasks, errors (exit 1 if a task failed)
   list [--state S] [--subject X] [--since ISO] [--until ISO] [--limit N] [--cursor C]
   cancel ID [--reason R]
   approve ID | approve --all-held                      release a held termination, or every held one
@@ -111,7 +111,8 @@ async function dispatch(command: AdminCommand, args: string[], io: CliIo): Promi
       const { values, positionals } = parseArgs({ args, allowPositionals: true, options: common });
       const id = onePositional(positionals, 'ID');
       const detail = await clientFor(values, io).request('GET', `/terminations/${encodeURIComponent(id)}`);
-      const failed = detail.termination.state === 'failed';
+      // A failed task is an open door even while its termination still runs other tasks.
+      const failed = detail.termination.state === 'failed' || detail.tasks.some((k: { state: string }) => k.state === 'failed');
       if (values.json) {
         json(io, detail);
         return failed ? 1 : 0;

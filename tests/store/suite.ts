@@ -71,7 +71,8 @@ function attemptFor(task: Task, worker: string, outcome: AttemptOutcome, at: num
   const error = outcome.state === 'failed' || outcome.state === 'pending' ? outcome.error : null;
   return {
     taskId: task.id,
-    attempt: task.attempts + 1,
+    // Counted when claimed: the claimed task's attempts already include this one.
+    attempt: task.attempts,
     worker,
     startedAt: new Date(at),
     finishedAt: new Date(at),
@@ -421,6 +422,30 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect((await store.getTask(task.id))!.state).toBe('running');
         expect(await finish(store, 'w1', second!, succeeded)).toBe(true);
         expect((await store.getTask(task.id))!.state).toBe('succeeded');
+      });
+
+      it('never reports "no account" for a task an earlier attempt did, whichever result arrives first', async () => {
+        const deleted: AttemptOutcome = { state: 'succeeded', evidence: { account: { id: 'acc-1' }, execute: { deleted: true } }, account: { id: 'acc-1' } };
+        const noAccount: AttemptOutcome = { state: 'skipped', evidence: { skipped: 'the subject has no account at this provider' }, account: null };
+        for (const order of ['late result first', 'late result second']) {
+          const task = newTask('delete', { action: 'delete_account' });
+          await store.createTermination(newTermination(now), [task]);
+          const [stale] = await claim(store, { worker: 'w1', leaseMs: SECOND });
+          const [current] = await claim(store, { worker: 'w2', now: new Date(T0 + SECOND) });
+          if (order === 'late result first') {
+            expect(await finish(store, 'w1', stale!, deleted)).toBe(false);
+            expect(await finish(store, 'w2', current!, noAccount)).toBe(true);
+          } else {
+            expect(await finish(store, 'w2', current!, noAccount)).toBe(true);
+            expect(await finish(store, 'w1', stale!, deleted)).toBe(false);
+          }
+          const after = await store.getTask(task.id);
+          expect(after, order).toMatchObject({
+            state: 'succeeded',
+            account: { id: 'acc-1' },
+            evidence: { execute: { deleted: true }, doneByAttempt: 1, confirmedAbsentByAttempt: 2 },
+          });
+        }
       });
 
       it('counts an attempt when it is claimed, so attempts that never report are counted too', async () => {

@@ -5,12 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type ExpressionBuilder } from 'kysely';
-import type { TaskAttempt, Task, Termination } from '../../domain/types.ts';
+import type { JsonObject, TaskAttempt, Task, Termination } from '../../domain/types.ts';
 import type { AttemptOutcome, ClaimRequest, LeaseRef, TaskQueue } from '../store.ts';
 import type { Database } from '../schema.ts';
 import type { SqlAuditLog } from './audit-log.ts';
 import { emitRevoked, emitWake, leaseEnd, type LeaseTime, type RevokedEvent, type StoreContext, type Tx } from './context.ts';
 import { insertTasks } from './insert-tasks.ts';
+import { discardedSuccess, doneThenConfirmed, upgradeSkippedByLateSuccess } from './late-results.ts';
 import { SqlReadModel, withDependencies } from './read-model.ts';
 import { isRunnable } from './runnable.ts';
 import type { SqlSettlement } from './settlement.ts';
@@ -98,6 +99,13 @@ export class SqlTaskQueue implements TaskQueue {
         .execute();
       return withDependencies(trx, rows);
     });
+  }
+
+  /** A success whose lease had passed on: it changes the record only where it corrects a "no account" skip. */
+  private async recordLateSuccess(trx: Tx, worker: string, terminationId: string, taskId: string, outcome: { evidence: JsonObject; account: JsonObject | null }, attempt: number, now: number): Promise<void> {
+    const evidence = await upgradeSkippedByLateSuccess(trx, taskId, { attempt, evidence: outcome.evidence, account: outcome.account }, now);
+    if (!evidence) return;
+    await this.auditLog.append(trx, { actor: `worker:${worker}`, action: 'task.succeeded', terminationId, taskId, data: { evidence, lateResult: true } });
   }
 
   /**
@@ -214,7 +222,10 @@ export class SqlTaskQueue implements TaskQueue {
           evidence: attempt.evidence ? JSON.stringify(attempt.evidence) : null,
         })
         .execute();
-      if (!row) return false;
+      if (!row) {
+        if (outcome.state === 'succeeded') await this.recordLateSuccess(trx, worker, terminationId, taskId, outcome, attempt.attempt, now);
+        return false;
+      }
       // Serialises with cancelTermination, so a cancellation committed meanwhile is seen below.
       await this.ctx.hooks.lockAuditChain(trx);
       const common = { lease_owner: null, lease_token: null, lease_expires_at: null, updated_at: now };
@@ -265,6 +276,9 @@ export class SqlTaskQueue implements TaskQueue {
         await this.ctx.hooks.notifyOthers(trx);
         return true;
       }
+      // "No account here" after an earlier attempt of this task did the work but lost its lease: say both.
+      const earlier = outcome.state === 'skipped' && outcome.account === null ? await discardedSuccess(trx, taskId) : null;
+      if (earlier) outcome = { state: 'succeeded', account: (earlier.evidence.account as JsonObject | undefined) ?? null, evidence: doneThenConfirmed(earlier, { attempt: attempt.attempt, evidence: outcome.evidence ?? null }) };
       await trx
         .updateTable('tasks')
         .set({

@@ -1,12 +1,14 @@
 /**
- * deprovisiond benchmarks: time to revoke, mass termination, intake.
+ * deprovisiond benchmarks: time to revoke, mass termination, intake; replicas on request.
  *
- *   npm run bench                                   # every scenario, full size
+ *   npm run bench                                   # ttr, mass and intake, full size
  *   npm run bench -- --scenario ttr,mass --quick    # some scenarios, smaller sizes
  *   npm run bench -- --scenario intake --repeat 3   # repeat and report medians
+ *   npm run bench -- --scenario replicas            # 1-3 replicas on PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL)
  *
- * Options: --scenario ttr,mass,intake   --quick   --repeat N (default 1)
- *          --terminations N (ttr and mass)   --duration S, --warmup S, --connections N, --users N (intake)
+ * Options: --scenario ttr,mass,intake,replicas   --quick   --repeat N (default 1)
+ *          --terminations N (ttr and mass)   --duration S (intake; replicas: each measured window)
+ *          --warmup S, --connections N, --users N (intake)
  *          --results-dir DIR (default bench/results)   --no-docs (do not update docs/benchmarks.md)
  *
  * Each scenario prints its figures, its targets and whether they are met, writes
@@ -25,10 +27,13 @@ import { aggregate } from './lib/aggregate.ts';
 import { TTR_DEFAULTS, runTtr } from './scenarios/ttr.ts';
 import { MASS_DEFAULTS, runMass } from './scenarios/mass.ts';
 import { INTAKE_DEFAULTS, runIntake } from './scenarios/intake.ts';
+import { REPLICAS_DEFAULTS, runReplicas } from './scenarios/replicas.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SCENARIOS = ['ttr', 'mass', 'intake'] as const;
+const SCENARIOS = ['ttr', 'mass', 'intake', 'replicas'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+/** What runs without --scenario: replicas needs a PostgreSQL server, so it runs only when named. */
+const DEFAULT_SCENARIOS: readonly Scenario[] = ['ttr', 'mass', 'intake'];
 
 export interface Machine {
   cores: number;
@@ -53,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      scenario: { type: 'string', default: SCENARIOS.join(',') },
+      scenario: { type: 'string', default: DEFAULT_SCENARIOS.join(',') },
       quick: { type: 'boolean', default: false },
       repeat: { type: 'string', default: '1' },
       terminations: { type: 'string' },
@@ -135,6 +140,8 @@ function runScenario(
         ...(o.connections ? { connections: Number(o.connections) } : {}),
         ...(o.users ? { users: Number(o.users) } : {}),
       });
+    case 'replicas':
+      return runReplicas({ ...REPLICAS_DEFAULTS, ...(o.quick ? { windowS: 4 } : {}), ...(o.duration ? { windowS: Number(o.duration) } : {}) });
   }
 }
 

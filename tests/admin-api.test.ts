@@ -179,27 +179,38 @@ describe('GET /admin/v1/terminations/{id}', () => {
 });
 
 describe('POST /admin/v1/terminations', () => {
-  it('creates a termination audited with the operator, and answers a duplicate with the existing one', async () => {
+  it('creates a termination audited with the operator; the same request again (no key) joins it, not a duplicate', async () => {
     const subject = uniqueSubject('create');
     const body = { subject, effectiveAt: future(), playbook: 'quick', reason: 'contract ended' };
     const first = await t.api('POST', '/admin/v1/terminations', { body });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ state: 'scheduled', duplicate: false, termination: { source: 'admin', playbook: 'quick', reason: 'contract ended' } });
+    expect(first.body).toMatchObject({ state: 'scheduled', duplicate: false, outcome: 'created', termination: { source: 'admin', playbook: 'quick', reason: 'contract ended' } });
     const again = await t.api('POST', '/admin/v1/terminations', { body });
     expect(again.status).toBe(200);
-    expect(again.body).toMatchObject({ terminationId: first.body.terminationId, duplicate: true });
+    expect(again.body).toMatchObject({ terminationId: first.body.terminationId, duplicate: false, outcome: 'joined' });
     const [created] = await auditFor(first.body.terminationId);
     expect(created).toMatchObject({ action: 'termination.created', actor: 'admin:ops' });
   });
 
-  it('dedupes by Idempotency-Key', async () => {
+  it('answers a repeat of an Idempotency-Key with the same body (however written) with the earlier answer', async () => {
     const key = randomUUID();
-    const first = await t.api('POST', '/admin/v1/terminations', { body: { subject: uniqueSubject('idem'), effectiveAt: future() }, headers: { 'idempotency-key': key } });
-    const again = await t.api('POST', '/admin/v1/terminations', { body: { subject: uniqueSubject('idem2'), effectiveAt: future() }, headers: { 'idempotency-key': key } });
+    const subject = uniqueSubject('idem');
+    const effectiveAt = new Date(Date.now() + 86_400_000);
+    const first = await t.api('POST', '/admin/v1/terminations', { body: { subject, effectiveAt: effectiveAt.toISOString() }, headers: { 'idempotency-key': key } });
     expect(first.status).toBe(201);
-    expect(again.status).toBe(200);
-    expect(again.body.terminationId).toBe(first.body.terminationId);
     expect(first.body.termination.sourceEventId).toBe(key);
+    // Same request: keys in another order, the instant with an offset instead of Z.
+    const reordered = { effectiveAt: effectiveAt.toISOString().replace('Z', '+00:00'), subject: { emails: subject.emails, userName: subject.userName, externalId: subject.externalId } };
+    const again = await t.api('POST', '/admin/v1/terminations', { body: reordered, headers: { 'idempotency-key': key } });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ terminationId: first.body.terminationId, duplicate: true, outcome: 'created' });
+    // A key that joined an open termination is answered the same way on its repeat.
+    const joinKey = randomUUID();
+    const joined = await t.api('POST', '/admin/v1/terminations', { body: { subject }, headers: { 'idempotency-key': joinKey } });
+    expect(joined.body).toMatchObject({ terminationId: first.body.terminationId, duplicate: false, outcome: 'rescheduled' });
+    const joinedAgain = await t.api('POST', '/admin/v1/terminations', { body: { subject }, headers: { 'idempotency-key': joinKey } });
+    expect(joinedAgain.body).toMatchObject({ terminationId: first.body.terminationId, duplicate: true, outcome: 'rescheduled' });
+    expect((await auditFor(first.body.terminationId)).filter((e) => e.action === 'termination.rescheduled')).toHaveLength(1);
   });
 
   it('returns the plan of a dry run and writes nothing, for viewers too', async () => {

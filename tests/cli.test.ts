@@ -40,7 +40,7 @@ describe('deprovisiond admin commands', () => {
     expect(first.out).toMatch(/^termination [0-9a-f-]{36} scheduled\n$/);
     const again = await cli('terminate', [...args, '--json']);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.out)).toMatchObject({ duplicate: true, state: 'scheduled', termination: { reason: 'last day', createdBy: 'admin:ops' } });
+    expect(JSON.parse(again.out)).toMatchObject({ duplicate: false, outcome: 'joined', state: 'scheduled', termination: { reason: 'last day', createdBy: 'admin:ops' } });
   });
 
   it('plan prints the tasks and writes nothing', async () => {

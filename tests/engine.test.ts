@@ -377,15 +377,15 @@ describe('Engine', () => {
     await harness.waitForTasks(termination.id, allIn('succeeded'));
   });
 
-  it('answers a duplicate delivery with the existing termination', async () => {
+  it('answers a repeat delivery with the existing termination, and joins another request for the subject to it', async () => {
     const idp = new FakeProvider('idp', ['disable_account']);
     harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
     const a = await harness.service.submit({ source: 'webhook', sourceEventId: 'msg_1', subject: subject('m'), actor: 'test' });
     const b = await harness.service.submit({ source: 'webhook', sourceEventId: 'msg_1', subject: subject('m'), actor: 'test' });
     const c = await harness.service.submit({ source: 'scim', subject: { ...subject('m'), userName: 'M@EXAMPLE.COM' }, actor: 'test' });
     expect(a.created).toBe(true);
-    expect(b).toEqual({ termination: a.termination, created: false });
-    expect(c).toEqual({ termination: a.termination, created: false });
+    expect(b).toEqual({ termination: a.termination, created: false, outcome: 'created', duplicate: true });
+    expect(c).toMatchObject({ termination: { id: a.termination.id }, created: false, outcome: 'joined', duplicate: false });
     expect(await harness.store.listTasks(a.termination.id)).toHaveLength(1);
   });
 });

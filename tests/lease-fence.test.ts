@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { providerModules } from '../providers/index.ts';
 import { oktaModule } from '../providers/okta/index.ts';
 import { oktaKind } from '../providers/okta/kind.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
@@ -25,7 +26,7 @@ beforeAll(async () => {
 });
 afterAll(async () => sandbox.close());
 
-function request(leaseLeftMs: number, marginMs = 1_000): AttemptRequest {
+function request(leaseLeftMs: number, marginMs = 1_000, provider = 'okta', action: Task['action'] = 'disable_account'): AttemptRequest {
   const now = new Date();
   const email = `${randomUUID()}@example.com`;
   const termination: Termination = {
@@ -33,7 +34,7 @@ function request(leaseLeftMs: number, marginMs = 1_000): AttemptRequest {
     source: 'admin',
     sourceEventId: null,
     subjectKey: `email:${email}`,
-    subject: { userName: email, emails: [email] },
+    subject: { externalId: `hr-${email}`, userName: email, emails: [email] },
     reason: null,
     playbook: 'default',
     state: 'running',
@@ -46,9 +47,9 @@ function request(leaseLeftMs: number, marginMs = 1_000): AttemptRequest {
   const task: Task = {
     id: randomUUID(),
     terminationId: termination.id,
-    stepId: 'disable',
-    provider: 'okta',
-    action: 'disable_account',
+    stepId: action,
+    provider,
+    action,
     params: {},
     critical: true,
     dependsOn: [],
@@ -123,6 +124,40 @@ describe.each(runners)('the provider fence %s', (_name, start) => {
       expect((await pending).outcome.state).toBe('succeeded');
     } finally {
       sandbox.control.setFaults({ latencyMs: 0 });
+    }
+  });
+});
+
+/** One action per kind, so every adapter's own error mapping is crossed by the fence's error. */
+const ACTIONS: Record<string, Task['action']> = {
+  okta: 'disable_account',
+  google: 'disable_account',
+  microsoft: 'disable_account',
+  scim: 'disable_account',
+  brivo: 'deactivate_badge',
+  notify: 'notify',
+  caep: 'revoke_sessions',
+};
+
+describe.each([...providerModules.keys()])('the provider fence in front of %s', (kind) => {
+  it('sends nothing once the lease is short, and the attempt goes back to the queue without using one', async () => {
+    const module = providerModules.get(kind)!;
+    const running = await module.startSandbox({ autoProvision: true });
+    const runner = inlineAttempts(
+      createProviders([{ name: kind, kind, settings: module.sandboxConfig(running), limits: { concurrency: 1 }, sandboxUrl: running.url }], providerModules, silentLogger()),
+      silentLogger(),
+    );
+    try {
+      const action = ACTIONS[kind];
+      expect(action, `an action for ${kind}`).toBeDefined();
+      const result = await runner.run(request(100, 1_000, kind, action));
+      // A credential grant may go out (Brivo's token endpoint is its own host with its own limit):
+      // it changes nothing at the provider. Nothing else may.
+      expect(running.control.requests.filter((r) => !/\/oauth2?\/token|\/token$/.test(r.path))).toEqual([]);
+      expect(result.outcome).toMatchObject({ state: 'pending', countsAsAttempt: false, error: { message: expect.stringMatching(/lease ends in \d+ ms/) } });
+    } finally {
+      await runner.close();
+      await running.close();
     }
   });
 });

@@ -48,6 +48,8 @@ describe('alerts.yml', () => {
         'DeprovisiondRevocationSLOBreach',
         'DeprovisiondRateLimitStorm',
         'DeprovisiondVerificationFailures',
+        'DeprovisiondResultsDiscarded',
+        'DeprovisiondTasksCrashed',
       ]),
     );
     expect(new Set(alerts.map((a) => a.alert)).size).toBe(alerts.length);

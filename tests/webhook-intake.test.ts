@@ -27,7 +27,7 @@ describe('POST /webhooks/termination', () => {
     const subject = uniqueSubject('valid');
     const res = await deliver({ subject, reason: 'resigned' });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ terminationId: expect.any(String), state: 'scheduled', duplicate: false });
+    expect(res.body).toEqual({ terminationId: expect.any(String), state: 'scheduled', duplicate: false, outcome: 'created' });
     const stored = await t.daemon.store.getTermination(res.body.terminationId);
     expect(stored).toMatchObject({ source: 'webhook', sourceEventId: res.id, reason: 'resigned', playbook: 'default', createdBy: `webhook:${res.id}` });
     // The engine takes it from there.
@@ -82,7 +82,7 @@ describe('POST /webhooks/termination', () => {
     const again = await deliver(null, { raw, id, at: new Date(Date.now() - 1000) });
     expect(first.status).toBe(201);
     expect(again.status).toBe(200);
-    expect(again.body).toEqual({ terminationId: first.body.terminationId, state: expect.any(String), duplicate: true });
+    expect(again.body).toEqual({ terminationId: first.body.terminationId, state: expect.any(String), duplicate: true, outcome: 'created' });
     expect(await storedFor(subject)).toHaveLength(1);
   });
 
@@ -97,13 +97,40 @@ describe('POST /webhooks/termination', () => {
     expect((await t.daemon.store.getTermination(first.body.terminationId))?.reason).toBe('a');
   });
 
-  it('answers a second delivery for a subject with an open termination as a duplicate', async () => {
+  it('joins a second delivery (another id) for a subject with an open termination at the same time: 200, not a duplicate', async () => {
     const subject = uniqueSubject('open');
     const future = new Date(Date.now() + 3_600_000).toISOString();
     const first = await deliver({ subject, effectiveAt: future });
     const second = await deliver({ subject, effectiveAt: future });
     expect(second.status).toBe(200);
-    expect(second.body).toMatchObject({ terminationId: first.body.terminationId, duplicate: true });
+    expect(second.body).toEqual({ terminationId: first.body.terminationId, state: 'scheduled', duplicate: false, outcome: 'joined', effectiveAt: future });
+    // Its own redelivery is the true repeat.
+    const again = await deliver({ subject, effectiveAt: future }, { id: second.id });
+    expect(again.body).toEqual({ terminationId: first.body.terminationId, state: 'scheduled', duplicate: true, outcome: 'joined' });
+    expect((await t.daemon.store.listAuditOf(first.body.terminationId)).filter((e) => e.action === 'termination.joined')).toHaveLength(1);
+  });
+
+  it('brings the open termination forward for an earlier effectiveAt, moving its pending tasks by the same amount', async () => {
+    const subject = uniqueSubject('earlier');
+    const later = new Date(Date.now() + 7 * 86_400_000);
+    const earlier = new Date(Date.now() + 86_400_000);
+    const first = await deliver({ subject, effectiveAt: later.toISOString() });
+    const second = await deliver({ subject, effectiveAt: earlier.toISOString() });
+    expect(second.status).toBe(200);
+    expect(second.body).toEqual({
+      terminationId: first.body.terminationId,
+      state: 'scheduled',
+      duplicate: false,
+      outcome: 'rescheduled',
+      effectiveAt: earlier.toISOString(),
+      previousEffectiveAt: later.toISOString(),
+    });
+    const tasks = await t.daemon.store.listTasks(first.body.terminationId);
+    expect(tasks.map((x) => x.notBefore.toISOString())).toEqual([earlier.toISOString(), earlier.toISOString()]);
+    expect((await t.daemon.store.listAuditOf(first.body.terminationId)).find((e) => e.action === 'termination.rescheduled')).toMatchObject({
+      actor: `webhook:${second.id}`,
+      data: { channel: 'webhook', sourceEventId: second.id, from: later.toISOString(), to: earlier.toISOString(), tasksMoved: 2 },
+    });
   });
 
   it('schedules a termination whose effectiveAt lies in the future', async () => {
@@ -146,12 +173,12 @@ describe('POST /webhooks/termination', () => {
     const raw = JSON.stringify({ type: 'termination.cancelled', subject: { externalId: subject.externalId }, reason: 'rehired' });
     const cancel = await deliver(null, { raw, id });
     expect(cancel.status).toBe(200);
-    expect(cancel.body).toEqual({ terminationId: scheduled.body.terminationId, state: 'cancelled', duplicate: false });
+    expect(cancel.body).toEqual({ terminationId: scheduled.body.terminationId, state: 'cancelled', duplicate: false, outcome: 'cancelled' });
     const tasks = await t.daemon.store.listTasks(scheduled.body.terminationId);
     expect(tasks.every((x) => x.state === 'cancelled')).toBe(true);
     const again = await deliver(null, { raw, id });
     expect(again.status).toBe(200);
-    expect(again.body).toEqual({ terminationId: scheduled.body.terminationId, state: 'cancelled', duplicate: true });
+    expect(again.body).toEqual({ terminationId: scheduled.body.terminationId, state: 'cancelled', duplicate: true, outcome: 'cancelled' });
     const audit = await t.daemon.store.listAudit(0, 10_000);
     expect(audit.find((e) => e.action === 'termination.cancelled' && e.terminationId === scheduled.body.terminationId)).toMatchObject({
       actor: `webhook:${id}`,

@@ -13,7 +13,7 @@ export interface TargetCheck {
 }
 
 export interface ScenarioResult {
-  scenario: 'ttr' | 'mass' | 'intake';
+  scenario: 'ttr' | 'mass' | 'intake' | 'replicas';
   title: string;
   startedAt: string;
   durationS: number;

@@ -11,6 +11,7 @@ import {
   type DeprovisionError,
 } from '../../src/domain/errors.ts';
 import { parseRetryAfterMs } from '../http/retry-after.ts';
+import { engineErrorIn } from '../http/errors.ts';
 
 /**
  * Reasons Google gives when a quota is exhausted. Directory answers them with 403 (not
@@ -113,6 +114,8 @@ export function toProviderError(
   operation: string,
   options: { rateLimitDelayMs: number },
 ): DeprovisionError {
+  const engine = engineErrorIn(error);
+  if (engine) return engine;
   const failure = describeFailure(error);
   const what = `google ${operation}: ${failure.status === null ? 'no answer' : `HTTP ${failure.status}`}`;
   const detail = [failure.reasons.join(','), failure.message].filter(Boolean).join(': ');

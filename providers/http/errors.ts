@@ -2,7 +2,7 @@
  * HTTP answers of fetch-based adapters turned into the engine's error vocabulary. One
  * status, one class; nothing here reads message text.
  */
-import { PermanentError, RateLimitedError, TransientError, type DeprovisionError } from '../../src/domain/errors.ts';
+import { DeprovisionError, PermanentError, RateLimitedError, TransientError } from '../../src/domain/errors.ts';
 import { parseRetryAfterMs } from './retry-after.ts';
 
 export interface StatusErrorOptions {
@@ -36,4 +36,18 @@ export function errorForNetwork(error: unknown, summary: string): TransientError
   const cause = error instanceof Error ? (error as { cause?: unknown }).cause : undefined;
   const code = (cause as { code?: unknown } | undefined)?.code;
   return new TransientError(`${summary}: no answer (${name}${typeof code === 'string' ? ` ${code}` : ''})`);
+}
+
+/**
+ * An engine error an SDK wrapped on its way out (gaxios wraps what its adapter hook throws,
+ * such as the lease fence's error, in a GaxiosError with it as `cause`): found, it is the
+ * answer as it is, never re-classified as a transport failure.
+ */
+export function engineErrorIn(error: unknown): DeprovisionError | null {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
+    if (current instanceof DeprovisionError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return null;
 }

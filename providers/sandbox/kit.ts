@@ -33,6 +33,13 @@ interface LostAnswerRule {
   remaining: number;
 }
 
+export interface WriteLogEntry {
+  operation: string;
+  accountId: string;
+  /** Epoch ms when the emulator applied the write. */
+  at: number;
+}
+
 export interface SandboxStyle {
   /** Answers a request over the limit the way the provider does (429, or Google's 403). */
   rateLimited(res: Response, retryAfterMs: number): void;
@@ -57,6 +64,8 @@ export class SandboxControl {
   readonly requests: RequestLogEntry[] = [];
   /** Effective writes, keyed `operation:accountId`: proves an action ran once. */
   readonly writes = new Map<string, number>();
+  /** The same writes in order, with the time each was applied: tells a repeat after a task settled from one before. */
+  readonly writeLog: WriteLogEntry[] = [];
   private random: () => number;
   private limiter: WindowLimiter | null;
   private lostAnswers: LostAnswerRule[] = [];
@@ -107,6 +116,7 @@ export class SandboxControl {
   countWrite(operation: string, accountId: string): void {
     const key = `${operation}:${accountId}`;
     this.writes.set(key, (this.writes.get(key) ?? 0) + 1);
+    this.writeLog.push({ operation, accountId, at: Date.now() });
   }
 
   /** Decides the fault for one request, or null to let the emulator answer. */
@@ -130,6 +140,7 @@ export class SandboxControl {
     this.requests.length = 0;
     this.writes.clear();
     this.lostAnswers = [];
+    this.writeLog.length = 0;
   }
 }
 
@@ -161,6 +172,9 @@ export function createSandboxApp(
   });
   controlRouter.get('/requests', (_req, res) => {
     res.json(control.requests);
+  });
+  controlRouter.get('/writes', (_req, res) => {
+    res.json(control.writeLog);
   });
   controlRouter.post('/faults', (req, res) => {
     const parsed = faultConfigSchema.safeParse(req.body ?? {});

@@ -93,8 +93,11 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Create a termination, or plan one (`dryRun`).',
           description:
             'With `?dryRun=true` or `"dryRun": true` the plan is returned and nothing is written (viewers may do this). ' +
-            'Otherwise an operator creates the termination; an open termination for the same subject, or an earlier request with the same ' +
-            '`Idempotency-Key`, is returned instead with `duplicate: true` and status 200.',
+            'Otherwise an operator asks for the termination, under one rule for a subject that already has an open one: an earlier ' +
+            '`effectiveAt` brings it forward (`outcome: rescheduled`), a later or equal one with the same playbook (or none named) joins it ' +
+            '(`outcome: joined`), both 200; another playbook is a 409 naming the open termination unless `supersede: true` (201, ' +
+            '`outcome: superseded`). The same `Idempotency-Key` with the same body is answered as the first time with `duplicate: true` ' +
+            '(200); with another body it is a 409 and nothing is written. See docs/admin-api.md.',
           'x-required-role': 'operator (viewer for dry runs)',
           parameters: [
             { name: 'dryRun', in: 'query', required: false, schema: { type: 'string', enum: ['true', 'false'] } },
@@ -102,9 +105,12 @@ export function openApiDocument(): Record<string, unknown> {
           ],
           requestBody: { required: true, content: json(jsonSchema(createBody)) },
           responses: {
-            '200': { description: 'A duplicate (the existing termination), or the plan of a dry run.', content: json({ oneOf: [ref('Created'), ref('Plan')] }) },
-            '201': { description: 'Created.', content: json(ref('Created')) },
-            ...pick('400', '401', '403', '413', '503'),
+            '200': {
+              description: 'The open termination, brought forward or joined; a true repeat of an Idempotency-Key (`duplicate: true`); or the plan of a dry run.',
+              content: json({ oneOf: [ref('Created'), ref('Plan')] }),
+            },
+            '201': { description: 'Created (or superseded the open termination).', content: json(ref('Created')) },
+            ...pick('400', '401', '403', '409', '413', '503'),
           },
         },
       },
@@ -264,7 +270,21 @@ export function openApiDocument(): Record<string, unknown> {
         },
         Created: {
           type: 'object',
-          properties: { terminationId: { type: 'string' }, state: { type: 'string' }, duplicate: { type: 'boolean' }, termination: ref('Termination') },
+          required: ['terminationId', 'state', 'duplicate', 'outcome', 'termination'],
+          properties: {
+            terminationId: { type: 'string' },
+            state: { type: 'string' },
+            duplicate: { type: 'boolean', description: 'True only for a true repeat (same Idempotency-Key, same body): nothing changed.' },
+            outcome: {
+              type: 'string',
+              enum: ['created', 'superseded', 'rescheduled', 'joined'],
+              description: 'What the request did; for a repeat, what the first one did.',
+            },
+            effectiveAt: { ...dateTime, description: '`rescheduled` and `joined`: the termination\'s effective time now.' },
+            previousEffectiveAt: { ...dateTime, description: '`rescheduled`: the effective time before.' },
+            supersededTerminationId: { type: 'string', description: '`superseded`: the termination this one replaced.' },
+            termination: ref('Termination'),
+          },
         },
         Plan: {
           type: 'object',

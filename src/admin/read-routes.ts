@@ -1,7 +1,12 @@
-/** GET /terminations, GET /terminations/{id} and its evidence: what viewers may see. */
+/**
+ * GET /terminations, GET /terminations/{id} and its evidence: what viewers may see. Each
+ * answers only once what it read is on disk (invariant 7: on SQLite a read can see a
+ * write whose commit is still being synced).
+ */
 import type { Request, Response } from 'express';
 import { BadRequestError, NotFoundError, UnavailableError, fromStore } from '../server/http-errors.ts';
 import { InvalidCursorError } from '../store/sql-store.ts';
+import { durableRead } from '../store/store.ts';
 import type { AdminDeps } from './deps.ts';
 import { parse } from './parse.ts';
 import { listQuery } from './schemas.ts';
@@ -26,6 +31,7 @@ export function listTerminations(deps: AdminDeps) {
       if (error instanceof InvalidCursorError) throw new BadRequestError('cursor: invalid pagination cursor');
       throw new UnavailableError('store unavailable, retry later', error);
     }
+    await fromStore(() => deps.store.durable());
     res.json({ items: page.items, nextCursor: page.nextCursor });
   };
 }
@@ -35,7 +41,7 @@ export function getTermination(deps: AdminDeps) {
     const id = String(req.params.id);
     const termination = await fromStore(() => deps.store.getTermination(id));
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
-    const [tasks, attempts] = await fromStore(() => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id)]));
+    const [tasks, attempts] = await fromStore(() => durableRead(deps.store, () => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id)])));
     res.json(terminationDetail(termination, tasks, attempts));
   };
 }
@@ -47,7 +53,7 @@ export function getEvidence(deps: AdminDeps) {
     const termination = await fromStore(() => deps.store.getTermination(id));
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
     const [tasks, attempts, audit] = await fromStore(() =>
-      Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id), deps.store.listAuditOf(id)]),
+      durableRead(deps.store, () => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id), deps.store.listAuditOf(id)])),
     );
     const doc = buildEvidence(termination, tasks, attempts, audit);
     if (req.query.format === 'html') {

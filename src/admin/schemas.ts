@@ -30,6 +30,11 @@ export const createBody = z
     ...terminationFields,
     /** Plan only: answer with the tasks this termination would get, write nothing. */
     dryRun: z.boolean().optional(),
+    /**
+     * Replace the subject's open termination (its unrun tasks are cancelled, audited as
+     * `termination.superseded`) instead of a 409 when it runs another playbook. Operators only.
+     */
+    supersede: z.boolean().optional(),
   })
   .strict();
 
@@ -51,5 +56,8 @@ export const approveHeldBody = z.union([
   z.object({ all: z.literal(true) }).strict(),
 ]);
 
-/** Optional `Idempotency-Key` header of POST /terminations: the source event id of an admin termination. */
+/**
+ * Optional `Idempotency-Key` header of POST /terminations: the source event id of an admin
+ * request. The same key with the same body gets the earlier answer; with another body, 409.
+ */
 export const idempotencyKey = z.string().trim().min(1).max(256).optional();

@@ -2,11 +2,18 @@
  * The operator's writes: create (or plan), cancel, approve, replay, complete. Each checks
  * the state first so an impossible transition is a 409 that says why; the store then
  * performs the change and audits it with the caller's identity in the same transaction.
+ * A creation follows the one rule for a subject's second termination (answers.ts), and an
+ * Idempotency-Key is kept with a hash of the canonical body: the same key and body get the
+ * earlier answer, the same key with another body a 409, nothing written. The reads a 404
+ * or 409 is decided on wait for the durable point first (invariant 7).
  */
 import type { Request, Response } from 'express';
 import { UNRESOLVED_TERMINATION_STATES, type Task, type Termination } from '../domain/types.ts';
+import { answerOf, intakeCall } from '../intake/answers.ts';
+import { canonicalSha256 } from '../intake/canonical-body.ts';
 import { checkPlan, toSubject } from '../intake/termination-schema.ts';
 import { ConflictError, ForbiddenError, NotFoundError, fromStore } from '../server/http-errors.ts';
+import { durableRead } from '../store/store.ts';
 import type { AdminDeps } from './deps.ts';
 import { parse } from './parse.ts';
 import { principalOf } from './principal.ts';
@@ -24,18 +31,25 @@ export function createTermination(deps: AdminDeps) {
     const request = { subject, reason: body.reason ?? null, effectiveAt: body.effectiveAt ?? null, playbook: body.playbook ?? null };
     const plan = checkPlan(deps.terminations, request);
     if (dryRun) {
-      const existing = await fromStore(() => deps.store.findOpenTermination(plan.subjectKey));
+      const existing = await fromStore(() => durableRead(deps.store, () => deps.store.findOpenTermination(plan.subjectKey)));
       res.json({ dryRun: true, plan, existingTerminationId: existing?.id ?? null });
       return;
     }
     const key = parse(idempotencyKey, req.get('idempotency-key'), 'Idempotency-Key');
-    const result = await fromStore(() =>
-      deps.terminations.submit({ ...request, source: 'admin', sourceEventId: key ?? null, actor: principal.actor }),
+    // The body as understood (dryRun aside: it is false here): the same request written differently is still the same.
+    const { dryRun: _dryRun, ...understood } = body;
+    const result = await intakeCall(() =>
+      deps.terminations.submit({
+        ...request,
+        source: 'admin',
+        sourceEventId: key ?? null,
+        bodySha256: key ? canonicalSha256(understood) : null,
+        supersede: body.supersede === true,
+        actor: principal.actor,
+      }),
     );
-    const { termination } = result;
-    res
-      .status(result.created ? 201 : 200)
-      .json({ terminationId: termination.id, state: termination.state, duplicate: !result.created, termination });
+    const answer = answerOf(result);
+    res.status(answer.status).json({ ...answer.body, termination: result.termination });
   };
 }
 
@@ -131,13 +145,13 @@ export function approveHeld(deps: AdminDeps) {
 
 async function requireTermination(deps: AdminDeps, req: Request): Promise<Termination> {
   const id = String(req.params.id);
-  const termination = await fromStore(() => deps.store.getTermination(id));
+  const termination = await fromStore(() => durableRead(deps.store, () => deps.store.getTermination(id)));
   if (!termination) throw new NotFoundError(`termination ${id} not found`);
   return termination;
 }
 
 async function requireTask(deps: AdminDeps, termination: Termination, taskId: string): Promise<Task> {
-  const task = await fromStore(() => deps.store.getTask(taskId));
+  const task = await fromStore(() => durableRead(deps.store, () => deps.store.getTask(taskId)));
   if (!task || task.terminationId !== termination.id) throw new NotFoundError(`task ${taskId} not found in termination ${termination.id}`);
   return task;
 }

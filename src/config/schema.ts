@@ -102,6 +102,14 @@ const playbookSchema = z
   })
   .strict();
 
+/** Settings of one intake channel (`intake.scim`, `intake.webhook`). */
+const intakeChannelSchema = z
+  .object({
+    /** Channels whose terminations this one may cancel: each that asked for a termination must be listed. */
+    mayCancel: z.array(z.enum(['scim', 'webhook', 'admin'])).min(1),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     server: z
@@ -210,6 +218,19 @@ export const configSchema = z
       })
       .strict()
       .default({ retention: 400 * 86_400_000 }),
+    /**
+     * Per intake channel: whose terminations it may cancel (`termination.cancelled`
+     * webhooks, SCIM reactivations). Default: only terminations that channel alone asked
+     * for; operators cancel anything. Widen it for an HRIS that also cancels what the IdP
+     * started, e.g. `webhook: { mayCancel: [webhook, scim] }` (docs/security.md).
+     */
+    intake: z
+      .object({
+        scim: intakeChannelSchema.optional(),
+        webhook: intakeChannelSchema.optional(),
+      })
+      .strict()
+      .optional(),
     /**
      * Blast-radius brake: more than `maxTerminations` within `window` puts new ones on
      * `held` until an operator approves them, so a compromised HRIS cannot wipe the company.

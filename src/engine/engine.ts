@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import type { Config, RetryPolicy } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
 import type { Task, Termination } from '../domain/types.ts';
-import type { NewTask, TaskQueue } from '../store/store.ts';
+import type { LeaseRef, NewTask, TaskQueue } from '../store/store.ts';
 import { AttemptDurations } from './attempt-durations.ts';
 import type { AttemptRunner } from './attempts.ts';
 import { monotonicMs } from './lease-fence.ts';
@@ -52,7 +52,7 @@ export class Engine {
   private unsubscribe: Array<() => void> = [];
   private inFlight = new Set<Promise<void>>();
   /** Claims this worker holds: each task's token and, by this process's clock, until when. */
-  private readonly leases = new Map<string, { leaseToken: string | null; deadline: number }>();
+  private readonly leases = new Map<string, { claim: LeaseRef; deadline: number }>();
   private readonly durations = new AttemptDurations();
 
   constructor(private readonly options: EngineOptions) {
@@ -126,7 +126,7 @@ export class Engine {
     if (batch.length === 0) return;
     const terminations = await this.options.store.getTerminations([...new Set(batch.map(({ task }) => task.terminationId))]);
     for (const { gate, task } of this.durations.longestFirst(batch)) {
-      this.leases.set(task.id, { leaseToken: task.leaseToken, deadline: sentAt + this.options.engine.lease });
+      this.leases.set(task.id, { claim: task, deadline: sentAt + this.options.engine.lease });
       this.dispatch(gate, task, terminations.get(task.terminationId));
     }
   }
@@ -138,7 +138,8 @@ export class Engine {
         this.options.logger.error({ err: coerceError(error), taskId: task.id }, 'task attempt crashed');
       })
       .finally(() => {
-        if (this.leases.get(task.id)?.leaseToken === task.leaseToken) this.leases.delete(task.id);
+        // Only this claim's entry: the task may have been claimed again since.
+        if (this.leases.get(task.id)?.claim === task) this.leases.delete(task.id);
       });
     this.inFlight.add(tracked);
     void tracked.finally(() => this.inFlight.delete(tracked));
@@ -219,19 +220,20 @@ export class Engine {
    * closer and the fence stops the attempt in time.
    */
   private async renewLeases(): Promise<void> {
-    const held = [...this.leases].map(([id, lease]) => ({ id, leaseToken: lease.leaseToken }));
+    const held = [...this.leases.values()];
     if (held.length === 0) return;
     const sentAt = monotonicMs();
     let renewed: Set<string>;
     try {
-      renewed = new Set(await this.options.store.renewLeases(this.workerId, held, this.options.engine.lease));
+      renewed = new Set(await this.options.store.renewLeases(this.workerId, held.map((lease) => lease.claim), this.options.engine.lease));
     } catch (error) {
       this.options.logger.warn({ err: coerceError(error) }, 'lease renewal failed');
       return;
     }
-    for (const { id, leaseToken } of held) {
-      const lease = this.leases.get(id);
-      if (!lease || lease.leaseToken !== leaseToken) continue;
+    for (const lease of held) {
+      const id = lease.claim.id;
+      // Finished meanwhile, or claimed again: this renewal's answer is not about it.
+      if (this.leases.get(id) !== lease) continue;
       if (renewed.has(id)) {
         lease.deadline = sentAt + this.options.engine.lease;
         this.options.attempts.leaseChanged(id, lease.deadline);
@@ -299,7 +301,7 @@ export class Engine {
     const graceOver = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
     const result = await Promise.race([drained.then(() => 'drained' as const), graceOver]);
     if (result === 'timeout') {
-      const leftover = [...this.leases].map(([id, lease]) => ({ id, leaseToken: lease.leaseToken }));
+      const leftover = [...this.leases.values()].map((lease) => lease.claim);
       // Aborted attempts end at once; queued ones see the signal and return without running.
       this.shutdown.abort(new Error('shutdown'));
       this.options.attempts.abort();

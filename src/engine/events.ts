@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import type { TaskState, TerminationSource } from '../domain/types.ts';
 
 export interface EngineEvents {
-  'termination:received': [{ source: TerminationSource; created: boolean; state: string }];
+  /** `duplicate`: a true repeat answered from the store; `outcome`: what the request did (created, joined, rescheduled, superseded). */
+  'termination:received': [{ source: TerminationSource; created: boolean; duplicate: boolean; outcome: string; state: string }];
   'termination:revoked': [{ terminationId: string; timeToRevokeMs: number }];
   'task:started': [{ terminationId: string; taskId: string; provider: string; action: string; attempt: number }];
   'task:finished': [

@@ -1,10 +1,12 @@
 /**
  * What happens after a failed attempt, decided by the error's type alone:
  * rate limited -> wait exactly as asked (no attempt used); permanent -> fail now;
- * transient or verification -> exponential backoff with full jitter until attempts run out.
+ * transient or verification -> exponential backoff with full jitter until attempts run out;
+ * stopped by the lease fence -> back to the queue at once, no attempt used.
  */
 import { DeprovisionError, RateLimitedError } from '../domain/errors.ts';
 import type { RetryPolicy } from '../config/schema.ts';
+import { LeaseLostError } from './lease-fence.ts';
 
 export type RetryDecision =
   | { kind: 'fail'; reason: string }
@@ -30,6 +32,9 @@ export function decideRetry(policy: RetryPolicy, error: Error, history: AttemptH
     }
     return { kind: 'retry', delayMs: Math.min(Math.max(0, error.retryAfterMs), policy.maxRetryAfter), countsAsAttempt: false, rateLimited: true };
   }
+  // The lease fence stopped the attempt before a request: the provider did not fail, and
+  // whoever holds the task now (this worker after a renewal, or another) runs it at once.
+  if (error instanceof LeaseLostError) return { kind: 'retry', delayMs: 0, countsAsAttempt: false, rateLimited: false };
   const kind = error instanceof DeprovisionError ? error.kind : 'transient';
   if (kind === 'permanent') return { kind: 'fail', reason: 'permanent error' };
   const used = history.attempts + 1;

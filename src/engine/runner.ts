@@ -136,7 +136,7 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     const evidence: JsonObject = { account, execute: executed.evidence, verify: verified ?? {} };
     return { outcome: { state: 'succeeded', evidence, account }, attempt: record('succeeded', null, evidence), rateLimitedForMs: null };
   } catch (thrown) {
-    const error = signal.aborted && !(thrown instanceof Error && 'kind' in thrown) ? new TransientError(abortReason(options.signal), { cause: thrown }) : coerceError(thrown);
+    const error = signal.aborted && !(thrown instanceof Error && 'kind' in thrown) ? abortError(options.signal, thrown) : coerceError(thrown);
     const decision = decideRetry(options.policy, error, { attempts: task.attempts - 1, rateLimitedCount: task.rateLimitedCount });
     const summary = { kind: errorKind(error), message: error.message };
     const observed = 'observed' in error ? ({ observed: (error as { observed: JsonObject }).observed } as JsonObject) : null;
@@ -173,9 +173,10 @@ function retryCheckpoint(previous: JsonObject | null, error: Error, executedEvid
   return Object.keys(next).length > 0 ? next : null;
 }
 
-function abortReason(stop: AbortSignal): string {
-  if (!stop.aborted) return 'attempt timed out';
-  return stop.reason instanceof LeaseLostError ? stop.reason.message : 'attempt aborted by shutdown';
+/** An attempt cut short: by its deadline, by shutdown, or because its lease went to another worker. */
+function abortError(stop: AbortSignal, cause: unknown): TransientError {
+  if (stop.aborted && stop.reason instanceof LeaseLostError) return stop.reason;
+  return new TransientError(stop.aborted ? 'attempt aborted by shutdown' : 'attempt timed out', { cause });
 }
 
 function identifiers(termination: Termination): JsonObject {

@@ -1,7 +1,9 @@
 /**
  * The one path by which a termination enters the system, whatever its source (SCIM,
- * webhook, admin API, CLI, demo): plan the playbook, then write the termination and all
- * its tasks in one transaction. The caller answers 2xx only after this resolves.
+ * webhook, admin API, CLI, demo): plan the playbook, then let the store apply the one rule
+ * for the subject (create; or repeat, join, bring forward, supersede an open termination;
+ * or refuse) in one transaction. The caller answers 2xx only after this resolves. Channels
+ * cancel through here too, with the authority the configuration gives them.
  */
 import { newId } from '../domain/ids.ts';
 import type { Config } from '../config/schema.ts';
@@ -24,6 +26,10 @@ export interface TerminationRequest {
   playbook?: string | null;
   /** Who asked: `scim:<client>`, `webhook:<id>`, `admin:<token name>`. */
   actor: string;
+  /** SHA-256 of the canonical body: the same source event id with another body is refused (admin Idempotency-Key). */
+  bodySha256?: string | null;
+  /** Operators only: replace the subject's open termination instead of a 409 for another playbook. */
+  supersede?: boolean;
 }
 
 export class UnknownPlaybookError extends Error {
@@ -43,7 +49,7 @@ export interface TerminationPlan {
 export class TerminationService {
   constructor(
     private readonly store: Store,
-    private readonly config: Pick<Config, 'playbooks' | 'defaultPlaybook'> & Partial<Pick<Config, 'brake'>>,
+    private readonly config: Pick<Config, 'playbooks' | 'defaultPlaybook'> & Partial<Pick<Config, 'brake' | 'intake'>>,
     private readonly events: EngineEventBus,
     private readonly now: () => Date = () => new Date(),
   ) {}
@@ -76,9 +82,18 @@ export class TerminationService {
         createdBy: request.actor,
       },
       plan.tasks,
-      this.brakeOptions(requestedAt),
+      {
+        ...this.brakeOptions(requestedAt),
+        request: { playbookNamed: request.playbook != null, bodySha256: request.bodySha256 ?? null, supersede: request.supersede === true },
+      },
     );
-    this.events.emit('termination:received', { source: request.source, created: result.created, state: result.termination.state });
+    this.events.emit('termination:received', {
+      source: request.source,
+      created: result.created,
+      duplicate: result.duplicate,
+      outcome: result.outcome,
+      state: result.termination.state,
+    });
     return result;
   }
 
@@ -103,10 +118,20 @@ export class TerminationService {
     return { brake: { max: brake.maxTerminations, since: new Date(now.getTime() - brake.window) }, onHeld };
   }
 
-  /** Rehire before the last day: cancels the subject's open termination, if any. */
-  async cancelForSubject(subject: Subject, actor: string, reason: string): Promise<Termination | null> {
+  /**
+   * A channel (not an operator) cancels a termination: allowed only when every channel
+   * that asked for it is one this channel may cancel for (`intake.<channel>.mayCancel`,
+   * default itself). Throws CancellationRefusedError, audited, otherwise.
+   */
+  async cancelAs(channel: Exclude<TerminationSource, 'admin'>, id: string, actor: string, reason: string): Promise<Termination | null> {
+    const mayCancel = this.config.intake?.[channel]?.mayCancel ?? [channel];
+    return this.store.cancelTermination(id, actor, reason, { channel, mayCancel });
+  }
+
+  /** Rehire before the last day: cancels the subject's open termination, if any, as the channel may. */
+  async cancelForSubject(channel: Exclude<TerminationSource, 'admin'>, subject: Subject, actor: string, reason: string): Promise<Termination | null> {
     const open = await this.store.findOpenTermination(subjectKey(subject));
     if (!open) return null;
-    return this.store.cancelTermination(open.id, actor, reason);
+    return this.cancelAs(channel, open.id, actor, reason);
   }
 }

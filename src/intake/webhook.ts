@@ -3,7 +3,12 @@
  * signed with Standard Webhooks. The signature is checked on the raw body bytes before
  * anything is parsed; the `webhook-id` is the termination's source event id, and the body
  * it carried is remembered, so a redelivery is answered from the store and a reused id
- * with another body is refused. The answer is 2xx only after the durable write.
+ * with another body is refused. The answer is 2xx only after the durable write, and a
+ * redelivery's answer, read from the store, only once what it read is on disk.
+ *
+ * A second termination of the same subject follows the store's one rule (answers.ts
+ * lists the shapes); a cancellation is made with the webhook channel's authority: it
+ * cancels only what the channels in `intake.webhook.mayCancel` (default: webhook) asked for.
  */
 import { createHash } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
@@ -21,7 +26,8 @@ import {
   invalidInput,
   jsonErrors,
 } from '../server/http-errors.ts';
-import type { Store } from '../store/store.ts';
+import { durableRead, type Store } from '../store/store.ts';
+import { answerOf, intakeCall, type RequestOutcome } from './answers.ts';
 import { checkPlan, terminationFields, toSubject } from './termination-schema.ts';
 import type { TerminationService } from './termination-service.ts';
 
@@ -75,10 +81,16 @@ export function buildWebhookRouter(deps: WebhookDeps): Router {
 
     // A redelivery is answered before the body is judged again: config may have changed since.
     const seen = await fromStore(() => deps.store.webhookDeliveries.get(id));
-    if (seen && seen.bodySha256 !== bodySha256) throw reusedId();
+    // A delivery seen before decides the answer (409, or the earlier answer) from these
+    // reads alone: it waits until what they saw is on disk. A first delivery goes on to
+    // writes whose own commit it awaits, so it does not wait here.
+    if (seen && seen.bodySha256 !== bodySha256) {
+      await fromStore(() => deps.store.durable());
+      throw reusedId();
+    }
     if (seen?.terminationId) {
-      const known = await fromStore(() => deps.store.getTermination(seen.terminationId!));
-      if (known) return reply(res, 200, known, true);
+      const known = await fromStore(() => durableRead(deps.store, () => deps.store.getTermination(seen.terminationId!)));
+      if (known) return reply(res, 200, known, true, (seen.outcome as RequestOutcome | null) ?? 'created');
     }
 
     const event = parseEvent(body);
@@ -94,15 +106,16 @@ export function buildWebhookRouter(deps: WebhookDeps): Router {
 
     const actor = `webhook:${id}`;
     if (event.type === 'termination.cancelled') {
-      const cancelled = await fromStore(() =>
-        deps.terminations.cancelForSubject(subject, actor, event.reason ?? 'cancelled by webhook (rehire)'),
+      // A refusal (the termination was asked for by a channel the webhook may not cancel for) is a 409, audited.
+      const cancelled = await intakeCall(() =>
+        durableRead(deps.store, () => deps.terminations.cancelForSubject('webhook', subject, actor, event.reason ?? 'cancelled by webhook (rehire)')),
       );
-      if (!cancelled) throw new NotFoundError('subject: no open termination for this subject');
-      await fromStore(() => deps.store.webhookDeliveries.settle(id, cancelled.id));
+      if (!cancelled) throw new NotFoundError('subject: no open termination for this subject; nothing was cancelled');
+      await fromStore(() => deps.store.webhookDeliveries.settle(id, cancelled.id, 'cancelled'));
       logger.info({ terminationId: cancelled.id, webhookId: id }, 'termination cancelled by webhook');
-      return reply(res, 200, cancelled, false);
+      return reply(res, 200, cancelled, false, 'cancelled');
     }
-    const result = await fromStore(() =>
+    const result = await intakeCall(() =>
       deps.terminations.submit({
         source: 'webhook',
         sourceEventId: id,
@@ -113,9 +126,10 @@ export function buildWebhookRouter(deps: WebhookDeps): Router {
         actor,
       }),
     );
-    await fromStore(() => deps.store.webhookDeliveries.settle(id, result.termination.id));
-    logger.info({ terminationId: result.termination.id, webhookId: id, created: result.created }, 'termination received by webhook');
-    return reply(res, result.created ? 201 : 200, result.termination, !result.created);
+    await fromStore(() => deps.store.webhookDeliveries.settle(id, result.termination.id, result.outcome));
+    logger.info({ terminationId: result.termination.id, webhookId: id, outcome: result.outcome, duplicate: result.duplicate }, 'termination received by webhook');
+    const answer = answerOf(result);
+    res.status(answer.status).json(answer.body);
   });
 
   router.use(jsonErrors(logger));
@@ -164,9 +178,9 @@ function parseEvent(body: Buffer): WebhookEvent {
 }
 
 function reusedId(): ConflictError {
-  return new ConflictError('webhook-id already used for a different body');
+  return new ConflictError('webhook-id already used for a different body; nothing was written. Send a new webhook-id for a new message, or the same body to get the earlier answer');
 }
 
-function reply(res: Response, status: number, termination: Termination, duplicate: boolean): void {
-  res.status(status).json({ terminationId: termination.id, state: termination.state, duplicate });
+function reply(res: Response, status: number, termination: Termination, duplicate: boolean, outcome: RequestOutcome): void {
+  res.status(status).json({ terminationId: termination.id, state: termination.state, duplicate, outcome });
 }

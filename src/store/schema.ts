@@ -20,6 +20,18 @@ export interface TerminationsTable {
   created_by: string;
   created_at: number;
   updated_at: number;
+  /** Every channel that asked for it, comma-separated and sorted; '' on rows older than migration 0011 (read: `source`). */
+  requested_by: Generated<string>;
+}
+
+/** Requests that joined, brought forward or superseded a termination, by source event id (migration 0011). */
+export interface TerminationRequestsTable {
+  source: string;
+  source_event_id: string;
+  termination_id: string;
+  outcome: string;
+  body_sha256: string | null;
+  received_at: number;
 }
 
 export interface TasksTable {
@@ -93,6 +105,7 @@ export interface AuditAnchorTable {
 
 export interface Database {
   terminations: TerminationsTable;
+  termination_requests: TerminationRequestsTable;
   tasks: TasksTable;
   task_dependencies: TaskDependenciesTable;
   task_attempts: TaskAttemptsTable;

@@ -65,6 +65,10 @@ export class SqlStore implements Store {
     await this.db.destroy();
   }
 
+  durable(): Promise<void> {
+    return this.ctx.hooks.durable?.() ?? Promise.resolve();
+  }
+
   onWake(listener: () => void): () => void {
     return this.queue.onWake(listener);
   }
@@ -87,7 +91,7 @@ export class SqlStore implements Store {
   releaseTasks: Store['releaseTasks'] = (worker, leases) => this.queue.releaseTasks(worker, leases);
 
   createTermination: Store['createTermination'] = (termination, tasks, options) => this.terminations.createTermination(termination, tasks, options);
-  cancelTermination: Store['cancelTermination'] = (id, actor, reason) => this.terminations.cancelTermination(id, actor, reason);
+  cancelTermination: Store['cancelTermination'] = (id, actor, reason, authority) => this.terminations.cancelTermination(id, actor, reason, authority);
   approveTermination: Store['approveTermination'] = (id, actor) => this.terminations.approveTermination(id, actor);
   findOpenTermination: Store['findOpenTermination'] = (key) => this.terminations.findOpenTermination(key);
 

@@ -23,7 +23,9 @@
  * connection see a group's writes before they are on disk. Nothing leaves the process on
  * such a read alone: every answer and every provider call follows a write the caller
  * awaited (the intake's commit, the engine's claim), and that write's sync covers
- * everything committed before it.
+ * everything committed before it. An answer decided by a read alone (a webhook
+ * redelivery, an admin or SCIM GET) first awaits `durable()`: the point where everything
+ * committed or pending when it is called is on disk.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -97,6 +99,8 @@ export class GroupCommitSqliteDriver implements Driver {
   /** Groups committed and waiting for a WAL sync that starts after their COMMIT. */
   #unsynced: Group[] = [];
   #syncing: Promise<void> | undefined;
+  /** The group committed last, until it is synced or fails: what `durable()` waits for when no group is open. */
+  #lastCommitted: Group | undefined;
 
   constructor(
     private readonly sqlite: BetterSqlite3.Database,
@@ -156,6 +160,16 @@ export class GroupCommitSqliteDriver implements Driver {
     setImmediate(() => void this.#flush());
   }
 
+  /**
+   * Resolves once everything committed or pending now is on disk: the open group (its
+   * COMMIT and the sync after it), else the group committed last, whose sync covers every
+   * group before it. Rejects when that COMMIT or sync fails. Call it after the read whose
+   * result you answer with, so what the read saw was committed or pending at the call.
+   */
+  durable(): Promise<void> {
+    return (this.#group ?? this.#lastCommitted)?.durable ?? Promise.resolve();
+  }
+
   /** Hands the connection on to the next writer and waits until the group holding this one's writes is on disk. */
   async awaitGroup(connection: GroupConnection): Promise<void> {
     const group = this.#group;
@@ -189,6 +203,7 @@ export class GroupCommitSqliteDriver implements Driver {
       return;
     }
     if (this.#walPath === null) return group.resolve();
+    this.#lastCommitted = group;
     this.#unsynced.push(group);
     this.#syncing ??= this.#syncWal();
   }
@@ -206,6 +221,8 @@ export class GroupCommitSqliteDriver implements Driver {
         } catch (error) {
           for (const group of groups) group.reject(error);
         }
+        // Settled: a later durable() has nothing of these groups to wait for.
+        if (this.#lastCommitted && groups.includes(this.#lastCommitted)) this.#lastCommitted = undefined;
       } while (this.#unsynced.length > 0);
     } finally {
       // In the same turn as the last check: a group committed after it starts a new sync.
@@ -235,7 +252,15 @@ export class GroupCommitSqliteDialect extends SqliteDialect {
     super({ database: statements });
   }
 
+  #driver: GroupCommitSqliteDriver | undefined;
+
   override createDriver(): Driver {
-    return new GroupCommitSqliteDriver(this.sqlite, this.statements);
+    this.#driver = new GroupCommitSqliteDriver(this.sqlite, this.statements);
+    return this.#driver;
+  }
+
+  /** The driver's durable point (see GroupCommitSqliteDriver.durable); resolved before any driver exists. */
+  durable(): Promise<void> {
+    return this.#driver?.durable() ?? Promise.resolve();
   }
 }

@@ -49,7 +49,8 @@ export function withStatementCache(sqlite: BetterSqlite3.Database, size = 512): 
 
 export function createSqliteStore(path: string, clock?: () => Date): SqlStore {
   const sqlite = openSqliteDatabase(path);
-  const db = new Kysely<Database>({ dialect: new GroupCommitSqliteDialect(sqlite, withStatementCache(sqlite)) });
+  const dialect = new GroupCommitSqliteDialect(sqlite, withStatementCache(sqlite));
+  const db = new Kysely<Database>({ dialect });
   return new SqlStore(
     db,
     {
@@ -59,6 +60,7 @@ export function createSqliteStore(path: string, clock?: () => Date): SqlStore {
       lockAuditChain: async () => undefined,
       // One process: the store's own wake event reaches every local scheduler.
       notifyOthers: async () => undefined,
+      durable: () => dialect.durable(),
       isUniqueViolation: (error) =>
         typeof error === 'object' && error !== null && String((error as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT'),
     },

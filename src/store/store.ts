@@ -51,12 +51,49 @@ export interface CreateOptions {
   brake?: { max: number; since: Date };
   /** Tasks added only when the brake holds the termination (a notification): the only ones that run while it is held. */
   onHeld?: NewTask[];
+  /** How the request meets an open termination of the same subject (see `createTermination`). */
+  request?: RequestOptions;
 }
+
+export interface RequestOptions {
+  /**
+   * The caller named the playbook. A request that names none (SCIM, or a body without
+   * `playbook`) takes whatever the open termination runs; a named different playbook is a
+   * conflict. Default true.
+   */
+  playbookNamed?: boolean;
+  /** SHA-256 of the canonical request body: a repeat of the source event id with another body is refused. */
+  bodySha256?: string | null;
+  /** An operator replaces the open termination: its unrun tasks are cancelled and this one is created. */
+  supersede?: boolean;
+}
+
+/**
+ * What a request did. `created`: a new termination (no open one). `superseded`: a new one
+ * replaced the open one (operator). `rescheduled`: the open one was brought forward to this
+ * request's earlier effective time. `joined`: the open one already covers this request
+ * (same playbook, later or equal time); nothing moved.
+ */
+export type CreateOutcome = 'created' | 'superseded' | 'rescheduled' | 'joined';
 
 export interface CreateTerminationResult {
   termination: Termination;
-  /** False when the delivery was a duplicate: the existing termination is returned unchanged. */
+  /** True when this request wrote a new termination (`created` or `superseded`). */
   created: boolean;
+  /** What the request did; for a repeat, what its first delivery did. */
+  outcome: CreateOutcome;
+  /** A true repeat (same source event id, same body): the earlier answer, nothing changed. */
+  duplicate: boolean;
+  /** `rescheduled`: the effective time it had before. */
+  previousEffectiveAt?: Date;
+  /** `superseded`: the termination this one replaced. */
+  supersededId?: string;
+}
+
+/** Who asks for a cancellation, when not an operator: a channel may cancel only what the channels in `mayCancel` asked for. */
+export interface CancelAuthority {
+  channel: TerminationSource;
+  mayCancel: readonly TerminationSource[];
 }
 
 /** A claim a worker holds: the task and the token its claim was given. */
@@ -142,10 +179,24 @@ export interface NewAuditEntry {
 
 /** Terminations as intake and operators create and end them. */
 export interface TerminationRecords {
-  /** Writes a termination and all its tasks in one transaction, or returns the existing one. */
+  /**
+   * One rule for a request, in one transaction. A repeat of a source event id is answered
+   * with its first outcome (`duplicate`), or refused (`ReusedRequestIdError`) when the
+   * body hash differs. Without an open termination for the subject: writes the
+   * termination and all its tasks. With one: `supersede` cancels it and writes the new
+   * one; a named different playbook is refused (`OpenTerminationConflictError`); an
+   * earlier effective time brings it forward (pending tasks move by the same amount, never
+   * later, audited `termination.rescheduled`); otherwise the request joins it (audited
+   * `termination.joined`). Nothing is written when it throws.
+   */
   createTermination(termination: NewTermination, tasks: NewTask[], options?: CreateOptions): Promise<CreateTerminationResult>;
-  /** Cancels an open termination and every task not yet run. Null when not found. */
-  cancelTermination(id: string, actor: string, reason: string): Promise<Termination | null>;
+  /**
+   * Cancels an open termination and every task not yet run. Null when not found. With an
+   * `authority` (a channel, not an operator), refuses with `CancellationRefusedError`,
+   * audited as `termination.cancel_refused`, unless every channel that asked for the
+   * termination is in `authority.mayCancel`.
+   */
+  cancelTermination(id: string, actor: string, reason: string, authority?: CancelAuthority): Promise<Termination | null>;
   /** Releases a held termination to run. Null when not found or not held. */
   approveTermination(id: string, actor: string): Promise<Termination | null>;
   /** The open termination for a subject, if any. */
@@ -225,12 +276,25 @@ export interface AuditLog {
   auditAnchor(): Promise<{ seq: number; hash: string } | null>;
 }
 
+/** A read whose result decides an answer: resolved once what it saw is on disk (invariant 7). */
+export async function durableRead<T>(store: Pick<Store, 'durable'>, read: () => Promise<T>): Promise<T> {
+  const result = await read();
+  await store.durable();
+  return result;
+}
+
 export interface Store extends TerminationRecords, TaskQueue, TaskOperations, ReadModel, AuditLog {
   readonly dialect: 'sqlite' | 'postgres';
   /** Webhook ids seen and the body each carried (replay protection at /webhooks). */
   readonly webhookDeliveries: WebhookDeliveryStore;
   /** The users SCIM clients push (the subject directory terminations are built from). */
   readonly directory: SubjectDirectory;
+  /**
+   * Resolves once everything a read could have seen is on disk (invariant 7). An answer
+   * decided by reads alone awaits it after those reads: on SQLite a read can see a group's
+   * writes before their COMMIT and WAL sync finished. Rejects when that commit or sync fails.
+   */
+  durable(): Promise<void>;
   /** Runs pending migrations; safe when several replicas start at once. */
   migrate(): Promise<void>;
   close(): Promise<void>;

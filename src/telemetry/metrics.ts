@@ -24,7 +24,7 @@ export function createMetrics(sources: MetricsSources): Registry {
 
   const received = new Counter({
     name: 'deprovisiond_terminations_received_total',
-    help: 'Termination requests received, by source; duplicate="true" when answered from the store.',
+    help: 'Termination requests received, by source; duplicate="true" for a true repeat (same source event id and body) answered from the store.',
     labelNames: ['source', 'duplicate'],
     registers: [registry],
   });
@@ -91,7 +91,7 @@ export function createMetrics(sources: MetricsSources): Registry {
   });
 
   sources.events.on('task:lease_lost', () => leasesLost.inc());
-  sources.events.on('termination:received', (e) => received.inc({ source: e.source, duplicate: String(!e.created) }));
+  sources.events.on('termination:received', (e) => received.inc({ source: e.source, duplicate: String(e.duplicate) }));
   sources.events.on('provider:rate_limited', (e) => rateLimited.inc({ provider: e.provider }));
   sources.events.on('attempt_thread:exited', () => attemptThreadRestarts.inc());
   sources.events.on('task:finished', (e) => {

@@ -22,6 +22,7 @@ interface Db {
 let dir: string;
 let sqlite: BetterSqlite3.Database;
 let db: Kysely<Db>;
+let dialect: GroupCommitSqliteDialect;
 let reader: BetterSqlite3.Database;
 let commits: number;
 
@@ -35,7 +36,8 @@ beforeEach(async () => {
     if (text === 'COMMIT') commits += 1;
     return exec(text);
   };
-  db = new Kysely<Db>({ dialect: new GroupCommitSqliteDialect(sqlite, withStatementCache(sqlite)) });
+  dialect = new GroupCommitSqliteDialect(sqlite, withStatementCache(sqlite));
+  db = new Kysely<Db>({ dialect });
   await sql`CREATE TABLE parent (id INTEGER PRIMARY KEY)`.execute(db);
   // Deferred: a dangling parent_id is only refused at COMMIT, which lets a test fail the group's commit.
   await sql`CREATE TABLE item (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED, name TEXT NOT NULL UNIQUE)`.execute(db);
@@ -163,6 +165,34 @@ describe('SQLite group commit', () => {
       expect(resolved).toBe(true);
       expect(synced).toHaveBeenCalledTimes(2);
       expect(files).toEqual([`${sqlite.name}-wal`, `${sqlite.name}-wal`]);
+    });
+
+    it('durable(): waits for what a read could see (the open group, the last group being synced), and no longer', async () => {
+      await expect(dialect.durable()).resolves.toBeUndefined();
+      const prototype = await fileHandlePrototype();
+      const datasync = prototype.datasync;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const synced = vi.spyOn(prototype, 'datasync').mockImplementation(async function (this: unknown) {
+        await gate;
+        return datasync.call(this);
+      });
+      const write = db.insertInto('item').values({ id: 1, parent_id: null, name: 'pending' }).execute();
+      // Written to the open group: a read on this connection sees it before its COMMIT.
+      expect((await db.selectFrom('item').select('name').execute()).map((r) => r.name)).toEqual(['pending']);
+      let durable = false;
+      const whileOpen = dialect.durable().then(() => (durable = true));
+      for (let n = 0; n < 20 && synced.mock.calls.length === 0; n += 1) await turn();
+      // Committed now, its sync held: still not durable, and a new call waits for the same sync.
+      expect(commits).toBe(1);
+      let later = false;
+      const whileSyncing = dialect.durable().then(() => (later = true));
+      await turn();
+      expect([durable, later]).toEqual([false, false]);
+      release();
+      await Promise.all([write, whileOpen, whileSyncing]);
+      // Nothing pending any more: resolves at once, whatever was synced before.
+      await expect(dialect.durable()).resolves.toBeUndefined();
     });
 
     it('rejects the writes of a group whose WAL sync fails, and keeps working after it', async () => {

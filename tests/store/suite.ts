@@ -9,6 +9,7 @@ import { GENESIS_HASH, chainHash } from '../../src/audit/chain.ts';
 import type { Task, TaskAttempt } from '../../src/domain/types.ts';
 import { InvalidCursorError, type SqlStore } from '../../src/store/sql-store.ts';
 import type { AttemptOutcome, AuditEntry, ClaimRequest, NewTask, NewTermination, Store } from '../../src/store/store.ts';
+import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../src/domain/termination-conflicts.ts';
 import type { StoreBackend, TestDatabase } from './backends.ts';
 
 const T0 = Date.UTC(2030, 0, 1, 9, 0, 0);
@@ -199,27 +200,26 @@ export function defineStoreSuite(backend: StoreBackend): void {
           subjectKey: uid('other-subject'),
         });
         const result = await store.createTermination(repeat, [newTask('disable'), newTask('revoke')]);
-        expect(result).toEqual({ termination: original.termination, created: false });
+        expect(result).toEqual({ termination: original.termination, created: false, outcome: 'created', duplicate: true });
         expect(await store.getTermination(repeat.id)).toBeNull();
         expect(await store.listTasks(first.id)).toHaveLength(1);
         expect(await store.listAudit(0, 100)).toEqual(auditBefore);
       });
 
-      it('answers a delivery for a subject with an open termination with that termination', async () => {
-        const first = newTermination(now, { sourceEventId: null });
-        const original = await store.createTermination(first, [newTask('disable')]);
+      it('refuses the same source event id with another body hash, writing nothing; the same hash is a repeat', async () => {
+        const first = newTermination(now, { source: 'admin' });
+        const request = { bodySha256: 'a'.repeat(64) };
+        const original = await store.createTermination(first, [newTask('disable')], { request });
         const auditBefore = await store.listAudit(0, 100);
-        const other = newTermination(now, { source: 'scim', sourceEventId: null, subjectKey: first.subjectKey });
-        const result = await store.createTermination(other, [newTask('disable')]);
-        expect(result).toEqual({ termination: original.termination, created: false });
+        const other = newTermination(now, { source: 'admin', sourceEventId: first.sourceEventId });
+        const refused = store.createTermination(other, [newTask('disable')], { request: { bodySha256: 'b'.repeat(64) } });
+        await expect(refused).rejects.toBeInstanceOf(ReusedRequestIdError);
+        await expect(refused).rejects.toMatchObject({ terminationId: first.id });
         expect(await store.getTermination(other.id)).toBeNull();
         expect(await store.listAudit(0, 100)).toEqual(auditBefore);
-
-        // Once the first is closed, the subject can be offboarded again (a rehire left a second time).
-        await store.cancelTermination(first.id, 'admin:alice', 'rehired');
-        expect((await store.createTermination(other, [newTask('disable')])).created).toBe(true);
+        const repeat = await store.createTermination(other, [newTask('disable')], { request });
+        expect(repeat).toEqual({ termination: original.termination, created: false, outcome: 'created', duplicate: true });
       });
-
       it('lets exactly one of several concurrent deliveries for one subject through', async () => {
         const replicas = await db.replicas(6);
         const subjectKey = uid('subject');
@@ -264,6 +264,141 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect(new Set(results.map((r) => r.termination.id)).size).toBe(1);
         expect((await store.listTerminations({ limit: 10 })).items).toHaveLength(1);
       });
+    });
+
+    describe('a second request for a subject with an open termination', () => {
+      const open = async (overrides: Partial<NewTermination> = {}, tasks = [newTask('disable'), newTask('delete', { action: 'delete_account', critical: false, notBefore: new Date(T0 + 30 * DAY) })]) => {
+        const t = newTermination(now, { effectiveAt: new Date(T0 + 10 * DAY), ...overrides });
+        await store.createTermination(t, tasks);
+        return { t, tasks };
+      };
+
+      it('joins it at a later or equal time with the same playbook: nothing moves, the request is audited and remembered', async () => {
+        const { t, tasks } = await open();
+        const tasksBefore = await store.listTasks(t.id);
+        for (const effectiveAt of [T0 + 10 * DAY, T0 + 99 * DAY]) {
+          const second = newTermination(now, { source: 'scim', subjectKey: t.subjectKey, effectiveAt: new Date(effectiveAt), createdBy: 'scim:token-0' });
+          const result = await store.createTermination(second, [newTask('disable')]);
+          expect(result).toMatchObject({ created: false, outcome: 'joined', duplicate: false, termination: { id: t.id, effectiveAt: t.effectiveAt } });
+          expect(await store.getTermination(second.id)).toBeNull();
+          // Its own repeat is a duplicate, answered with what it did.
+          expect(await store.createTermination({ ...second, id: uid('term') }, [newTask('disable')])).toMatchObject({ outcome: 'joined', duplicate: true });
+        }
+        expect(await store.listTasks(t.id)).toEqual(tasksBefore);
+        expect(tasks).toHaveLength(2);
+        const joined = (await store.listAuditOf(t.id)).filter((e) => e.action === 'termination.joined');
+        expect(joined.map((e) => [e.actor, e.data.channel])).toEqual([
+          ['scim:token-0', 'scim'],
+          ['scim:token-0', 'scim'],
+        ]);
+        expectLinearChain(await store.listAudit(0, 100));
+      });
+
+      it('brings it forward for an earlier time: pending tasks move by the same amount, a retry keeps its later time, a running task is untouched', async () => {
+        // Effective in 20 days, brought forward by 10; two of its tasks start now (no delay relative to the past).
+        const far = newTermination(now, { effectiveAt: new Date(T0 + 20 * DAY) });
+        const farWaiting = newTask('disable', { notBefore: new Date(T0 + 20 * DAY) });
+        const farRetry = newTask('revoke', { provider: 'google', action: 'revoke_sessions', notBefore: new Date(T0) });
+        const farRunning = newTask('badge', { provider: 'brivo', action: 'deactivate_badge', notBefore: new Date(T0) });
+        const farDelete = newTask('delete', { action: 'delete_account', critical: false, notBefore: new Date(T0 + 50 * DAY) });
+        await store.createTermination(far, [farWaiting, farRetry, farRunning, farDelete]);
+        await runTask(farRetry.id, retryAt(T0 + 15 * DAY));
+        const [claimedBadge] = await claim(store, { provider: 'brivo', leaseMs: DAY });
+        expect(claimedBadge?.id).toBe(farRunning.id);
+
+        const earlier = newTermination(now, { source: 'admin', subjectKey: far.subjectKey, effectiveAt: new Date(T0 + 10 * DAY), createdBy: 'admin:alice' });
+        const result = await store.createTermination(earlier, [newTask('disable')], { request: { playbookNamed: false } });
+        expect(result).toMatchObject({ created: false, outcome: 'rescheduled', duplicate: false, previousEffectiveAt: new Date(T0 + 20 * DAY) });
+        expect(result.termination).toMatchObject({ id: far.id, effectiveAt: new Date(T0 + 10 * DAY) });
+        const byId = new Map((await store.listTasks(far.id)).map((x) => [x.id, x]));
+        expect(byId.get(farWaiting.id)).toMatchObject({ state: 'pending', notBefore: new Date(T0 + 10 * DAY), nextAttemptAt: new Date(T0 + 10 * DAY) });
+        expect(byId.get(farDelete.id)).toMatchObject({ state: 'pending', notBefore: new Date(T0 + 40 * DAY) });
+        // Its retry at day 15 is later than its shifted start: kept, never moved later.
+        expect(byId.get(farRetry.id)).toMatchObject({ state: 'pending', nextAttemptAt: new Date(T0 + 15 * DAY) });
+        expect(byId.get(farRunning.id)).toMatchObject({ state: 'running', notBefore: new Date(T0) });
+        // The waiting task is claimable at the new time, not before.
+        now = T0 + 10 * DAY - MINUTE;
+        expect((await claim(store)).map((x) => x.id)).not.toContain(farWaiting.id);
+        now = T0 + 10 * DAY;
+        expect((await claim(store)).map((x) => x.id)).toContain(farWaiting.id);
+        expect((await store.listAuditOf(far.id)).find((e) => e.action === 'termination.rescheduled')).toMatchObject({
+          actor: 'admin:alice',
+          data: { channel: 'admin', from: new Date(T0 + 20 * DAY).toISOString(), to: new Date(T0 + 10 * DAY).toISOString(), tasksMoved: 3 },
+        });
+        expectLinearChain(await store.listAudit(0, 1_000));
+      });
+
+      it('refuses a named other playbook with the open termination, writing nothing; an unnamed one joins', async () => {
+        const { t } = await open();
+        const auditBefore = await store.listAudit(0, 100);
+        const other = newTermination(now, { subjectKey: t.subjectKey, playbook: 'contractor', effectiveAt: new Date(T0) });
+        const refused = store.createTermination(other, [newTask('disable')]);
+        await expect(refused).rejects.toBeInstanceOf(OpenTerminationConflictError);
+        await expect(refused).rejects.toMatchObject({ open: { id: t.id, playbook: 'employee' }, requestedPlaybook: 'contractor' });
+        expect(await store.listAudit(0, 100)).toEqual(auditBefore);
+        expect((await store.getTermination(t.id))!.effectiveAt).toEqual(t.effectiveAt);
+        const unnamed = await store.createTermination({ ...other, sourceEventId: uid('evt') }, [newTask('disable')], { request: { playbookNamed: false } });
+        expect(unnamed).toMatchObject({ outcome: 'rescheduled', termination: { id: t.id, playbook: 'employee', effectiveAt: new Date(T0) } });
+      });
+
+      it('lets an operator supersede it: its unrun tasks are cancelled, the new one created, both audited', async () => {
+        const { t } = await open();
+        const replacement = newTermination(now, { source: 'admin', subjectKey: t.subjectKey, playbook: 'contractor', createdBy: 'admin:alice', reason: 'wrong playbook' });
+        const result = await store.createTermination(replacement, [newTask('revoke', { action: 'revoke_sessions' })], { request: { supersede: true } });
+        expect(result).toMatchObject({ created: true, outcome: 'superseded', duplicate: false, supersededId: t.id, termination: { id: replacement.id, playbook: 'contractor' } });
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'cancelled' });
+        expect((await store.listTasks(t.id)).map((x) => x.state)).toEqual(['cancelled', 'cancelled']);
+        expect((await store.findOpenTermination(t.subjectKey))?.id).toBe(replacement.id);
+        expect((await store.listAuditOf(t.id)).at(-1)).toMatchObject({ action: 'termination.superseded', actor: 'admin:alice', data: { by: replacement.id, tasksCancelled: 2, reason: 'wrong playbook' } });
+        expect((await store.listAuditOf(replacement.id))[0]).toMatchObject({ action: 'termination.created', data: { supersedes: t.id } });
+      });
+
+      it('brings it forward to the earliest of several concurrent requests', async () => {
+        const { t } = await open({ effectiveAt: new Date(T0 + 100 * DAY) }, [newTask('disable', { notBefore: new Date(T0 + 100 * DAY) })]);
+        const replicas = await db.replicas(6);
+        const results = await Promise.all(
+          replicas.map((r, i) =>
+            r.createTermination(newTermination(now, { subjectKey: t.subjectKey, effectiveAt: new Date(T0 + (i + 1) * DAY) }), [newTask('disable')]),
+          ),
+        );
+        expect(new Set(results.map((r) => r.termination.id))).toEqual(new Set([t.id]));
+        expect((await store.getTermination(t.id))!.effectiveAt).toEqual(new Date(T0 + DAY));
+        expect((await store.listTasks(t.id)).map((x) => x.notBefore)).toEqual([new Date(T0 + DAY)]);
+        expectLinearChain(await store.listAudit(0, 1_000));
+      });
+    });
+
+    describe('cancelTermination by a channel', () => {
+      it('refuses a channel a termination another channel asked for, audited, and lets it cancel its own', async () => {
+        const t = newTermination(now, { source: 'admin', createdBy: 'admin:alice' });
+        await store.createTermination(t, [newTask('disable')]);
+        const webhook = { channel: 'webhook' as const, mayCancel: ['webhook' as const] };
+        const refused = store.cancelTermination(t.id, 'webhook:msg_1', 'rehired', webhook);
+        await expect(refused).rejects.toBeInstanceOf(CancellationRefusedError);
+        await expect(refused).rejects.toMatchObject({ requestedBy: ['admin'] });
+        expect((await store.getTermination(t.id))!.state).toBe('scheduled');
+        expect((await store.listAuditOf(t.id)).at(-1)).toMatchObject({
+          action: 'termination.cancel_refused',
+          actor: 'webhook:msg_1',
+          data: { channel: 'webhook', requestedBy: ['admin'], mayCancel: ['webhook'], reason: 'rehired' },
+        });
+
+        // A webhook termination SCIM joined: the webhook alone may not cancel it, unless it may cancel for SCIM too.
+        const own = newTermination(now, { source: 'webhook' });
+        await store.createTermination(own, [newTask('disable')]);
+        await store.createTermination(newTermination(now, { source: 'scim', subjectKey: own.subjectKey }), [newTask('disable')]);
+        await expect(store.cancelTermination(own.id, 'webhook:msg_2', 'rehired', webhook)).rejects.toMatchObject({ requestedBy: ['scim', 'webhook'] });
+        const cancelled = await store.cancelTermination(own.id, 'webhook:msg_3', 'rehired', { channel: 'webhook', mayCancel: ['webhook', 'scim'] });
+        expect(cancelled?.state).toBe('cancelled');
+        // Operators (no authority) cancel anything.
+        expect((await store.cancelTermination(t.id, 'admin:bob', 'done'))?.state).toBe('cancelled');
+        expectLinearChain(await store.listAudit(0, 100));
+      });
+    });
+
+    it('resolves durable() once what a read saw is on disk', async () => {
+      await store.createTermination(newTermination(now), [newTask('disable')]);
+      await expect(store.durable()).resolves.toBeUndefined();
     });
 
     describe('claimDueTasks', () => {

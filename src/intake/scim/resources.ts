@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import SCIMMY from 'scimmy';
 import { InvalidSubjectError } from '../../domain/subject.ts';
 import { coerceError } from '../../domain/errors.ts';
+import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../domain/termination-conflicts.ts';
 import { DirectoryConflictError } from '../../store/directory.ts';
 import { InvalidFilterError, parseFilter, schemaResolver, type FilterNode } from './filter.ts';
 import { fromScimUser, toScimUser } from './user-mapping.ts';
@@ -56,6 +57,10 @@ export function toScimError(error: unknown, context: ScimContext): SCIMMY.Types.
   if (error instanceof InvalidFilterError) return scimError(400, 'invalidFilter', error.message);
   if (error instanceof TooManyToFilterError) return scimError(400, 'tooMany', error.message);
   if (error instanceof InvalidSubjectError) return scimError(400, 'invalidValue', error.message);
+  // A refused cancellation (or a conflict of the one rule for a second termination): the message names the termination and what to do.
+  if (error instanceof CancellationRefusedError || error instanceof OpenTerminationConflictError || error instanceof ReusedRequestIdError) {
+    return scimError(409, null, error.message);
+  }
   if (error instanceof StoreUnavailableError) {
     // SCIMMY builds no 503 body (its list of statuses stops at 501): it answers this 500,
     // and the router rewrites it to 503 with Retry-After, because the request is marked here.

@@ -5,7 +5,14 @@
  * - active true -> false (PATCH in either form, or PUT) and DELETE of an active user start
  *   a termination with the default playbook through TerminationService.submit.
  * - active false -> true cancels the subject's termination while it has not started
- *   (`scheduled` or `held`: a rehire before the last day). A running one is not undone.
+ *   (`scheduled` or `held`: a rehire before the last day), with the SCIM channel's
+ *   authority: a termination another channel asked for too (an operator, an HRIS webhook)
+ *   is refused with 409 unless `intake.scim.mayCancel` lists that channel. A running one
+ *   is not undone.
+ * - A deactivation of a subject with an open termination follows the one rule of
+ *   TerminationService.submit: SCIM names no playbook, so it brings the open termination
+ *   forward (an earlier effective time) or joins it, whatever that termination's playbook.
+ * - GET answers (one user, a list) wait for the durable point (invariant 7).
  * - Anything else only updates the directory. An absent `active` changes nothing.
  */
 import { newId } from '../../domain/ids.ts';
@@ -13,7 +20,8 @@ import type { Logger } from 'pino';
 import { InvalidSubjectError, subjectKey } from '../../domain/subject.ts';
 import type { Subject } from '../../domain/types.ts';
 import { DirectoryConflictError, foldUserName, type DirectoryUser, type DirectoryUserInput, type SubjectDirectory } from '../../store/directory.ts';
-import type { Store } from '../../store/store.ts';
+import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../domain/termination-conflicts.ts';
+import { durableRead, type Store } from '../../store/store.ts';
 import { UnknownPlaybookError, type TerminationService } from '../termination-service.ts';
 import { indexedLookups, matchesFilter, type FilterNode } from './filter.ts';
 import { subjectOf, toScimUser, type fromScimUser } from './user-mapping.ts';
@@ -45,7 +53,15 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-const DOMAIN_ERRORS = [DirectoryConflictError, InvalidSubjectError, UnknownPlaybookError, UserNotFoundError];
+const DOMAIN_ERRORS = [
+  DirectoryConflictError,
+  InvalidSubjectError,
+  UnknownPlaybookError,
+  UserNotFoundError,
+  CancellationRefusedError,
+  OpenTerminationConflictError,
+  ReusedRequestIdError,
+];
 
 /** `target` with every method's failure, other than a domain error, turned into StoreUnavailableError. */
 function storeGuarded<T extends object>(target: T): T {
@@ -99,7 +115,13 @@ export class ScimUserService {
     this.terminations = storeGuarded(options.terminations);
   }
 
+  /** One user as a GET answers it: returned once what was read is on disk. */
   async get(id: string): Promise<DirectoryUser> {
+    return durableRead(this.store, () => this.stored(id));
+  }
+
+  /** One user as stored, for a write that follows (whose own commit makes the answer durable). */
+  private async stored(id: string): Promise<DirectoryUser> {
     const user = await this.directory.getUser(id);
     if (!user) throw new UserNotFoundError(id);
     return user;
@@ -112,7 +134,7 @@ export class ScimUserService {
 
   /** PUT, and PATCH (SCIMMY hands over the whole patched resource): compared with the stored state. */
   async replace(id: string, update: UserUpdate, caller: ScimCaller): Promise<DirectoryUser> {
-    const stored = await this.get(id);
+    const stored = await this.stored(id);
     return this.apply(stored, { ...update, active: update.active ?? stored.active }, caller);
   }
 
@@ -122,7 +144,7 @@ export class ScimUserService {
    * leave it, through the same path as replace().
    */
   async setActive(id: string, active: boolean, caller: ScimCaller): Promise<DirectoryUser> {
-    const stored = await this.get(id);
+    const stored = await this.stored(id);
     const { userName, externalId, managerId, attributes } = stored;
     return this.apply(stored, { userName, externalId, managerId, active, attributes: { ...attributes, active } }, caller);
   }
@@ -153,7 +175,7 @@ export class ScimUserService {
   }
 
   async delete(id: string, caller: ScimCaller): Promise<void> {
-    const stored = await this.get(id);
+    const stored = await this.stored(id);
     // An inactive entry was terminated when it was deactivated; deleting it starts nothing new.
     if (stored.active) {
       // Termination first, then the directory: see replace().
@@ -168,6 +190,10 @@ export class ScimUserService {
    * memory over at most `maxScan` users.
    */
   async list(filter: FilterNode | null, page: { startIndex: number; count: number }): Promise<{ resources: ReturnType<typeof toScimUser>[]; total: number }> {
+    return durableRead(this.store, () => this.listStored(filter, page));
+  }
+
+  private async listStored(filter: FilterNode | null, page: { startIndex: number; count: number }): Promise<{ resources: ReturnType<typeof toScimUser>[]; total: number }> {
     const offset = page.startIndex - 1;
     if (!filter) {
       const { items, total } = await this.directory.listUsers({ offset, limit: page.count });
@@ -216,8 +242,8 @@ export class ScimUserService {
     const subject = subjectOf({ ...stored, ...next }, await this.managerOf(next.managerId));
     const result = await this.terminations.submit({ source: 'scim', sourceEventId, subject, reason, actor: caller.actor });
     this.options.logger.info(
-      { userId: stored.id, terminationId: result.termination.id, created: result.created, state: result.termination.state, actor: caller.actor },
-      result.created ? 'SCIM deactivation started a termination' : 'SCIM deactivation matched an existing termination',
+      { userId: stored.id, terminationId: result.termination.id, outcome: result.outcome, duplicate: result.duplicate, state: result.termination.state, actor: caller.actor },
+      result.created ? 'SCIM deactivation started a termination' : `SCIM deactivation met an open termination (${result.duplicate ? 'repeat' : result.outcome})`,
     );
   }
 
@@ -226,7 +252,8 @@ export class ScimUserService {
     const open = await this.store.findOpenTermination(subjectKey(subject));
     if (!open) return;
     if (open.state === 'scheduled' || open.state === 'held') {
-      await this.store.cancelTermination(open.id, caller.actor, 'SCIM: user reactivated before the termination started');
+      // Refused (CancellationRefusedError, audited) when another channel asked for it too: answered 409, directory unchanged.
+      await this.terminations.cancelAs('scim', open.id, caller.actor, 'SCIM: user reactivated before the termination started');
       this.options.logger.info({ userId: stored.id, terminationId: open.id, previousState: open.state, actor: caller.actor }, 'SCIM reactivation cancelled a termination');
       return;
     }

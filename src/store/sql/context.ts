@@ -16,6 +16,12 @@ export interface DialectHooks {
   /** Tells other replicas that work may be due (PostgreSQL NOTIFY), inside the transaction. */
   notifyOthers(trx: Transaction<Database>): Promise<void>;
   isUniqueViolation(error: unknown): boolean;
+  /**
+   * Resolves once every write a read on this store could see is on disk (SQLite group
+   * commit: see sqlite-group-commit.ts). Absent where a read sees only what is durable
+   * (PostgreSQL: a read sees committed rows only, and COMMIT returns after the WAL flush).
+   */
+  durable?(): Promise<void>;
   /** The database's own clock in epoch milliseconds, as SQL (PostgreSQL); absent where the process is the only clock (SQLite). */
   readonly databaseClock?: RawBuilder<number>;
 }

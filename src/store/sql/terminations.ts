@@ -1,41 +1,136 @@
 /**
- * Terminations as intake and operators change them: creation with de-duplication and the
- * blast-radius brake, cancellation, approval of a held termination.
+ * Terminations as intake and operators change them: creation under the one rule for a
+ * second request of a subject (repeat, supersede, conflict, bring forward, join; the open
+ * termination's side is in open-termination.ts) and the blast-radius brake, cancellation
+ * with the channel's authority, approval of a held termination.
  */
+import type { Selectable } from 'kysely';
+import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../domain/termination-conflicts.ts';
 import { UNRESOLVED_TERMINATION_STATES, type Termination, type TerminationState } from '../../domain/types.ts';
 import { toTermination } from '../rows.ts';
-import type { CreateOptions, CreateTerminationResult, NewTask, NewTermination, TerminationRecords } from '../store.ts';
+import type { TerminationsTable } from '../schema.ts';
+import type {
+  CancelAuthority,
+  CreateOptions,
+  CreateOutcome,
+  CreateTerminationResult,
+  NewTask,
+  NewTermination,
+  TerminationRecords,
+} from '../store.ts';
 import type { SqlAuditLog } from './audit-log.ts';
 import { emitWake, type StoreContext, type Tx } from './context.ts';
 import { insertTasks } from './insert-tasks.ts';
+import { OpenTerminationRule, requestedByOf } from './open-termination.ts';
 import { UNRESOLVED } from './runnable.ts';
 
 export class SqlTerminations implements TerminationRecords {
+  private readonly openTerminations: OpenTerminationRule;
+
   constructor(
     private readonly ctx: StoreContext,
     private readonly auditLog: SqlAuditLog,
-  ) {}
+  ) {
+    this.openTerminations = new OpenTerminationRule(ctx, auditLog);
+  }
 
   async createTermination(termination: NewTermination, tasks: NewTask[], options: CreateOptions = {}): Promise<CreateTerminationResult> {
     const { db, hooks } = this.ctx;
-    try {
-      const result = await db.transaction().execute(async (trx) => {
-        const existing = await this.findDuplicate(trx, termination);
-        if (existing) return { termination: existing, created: false };
-        const held = options.brake ? await this.brakeEngaged(trx, options.brake) : false;
-        const created = await this.insertTermination(trx, held ? { ...termination, state: 'held' } : termination, tasks, held ? (options.onHeld ?? []) : []);
-        await hooks.notifyOthers(trx);
-        return { termination: created, created: true };
-      });
-      if (result.created) emitWake(this.ctx);
-      return result;
-    } catch (error) {
-      // Two deliveries raced past the duplicate check; the unique index let one win.
-      if (!hooks.isUniqueViolation(error)) throw error;
-      const existing = await db.transaction().execute((trx) => this.findDuplicate(trx, termination));
-      if (!existing) throw error;
-      return { termination: existing, created: false };
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const decided = await db.transaction().execute((trx) => this.decide(trx, termination, tasks, options));
+        if (decided instanceof Error) throw decided;
+        if (decided.outcome !== 'joined' && !decided.duplicate) emitWake(this.ctx);
+        return decided;
+      } catch (error) {
+        // Two requests for one subject (or one event) raced past the checks and a unique
+        // index let one win: the other decides again, now seeing the winner.
+        if (attempt < 3 && hooks.isUniqueViolation(error)) continue;
+        throw error;
+      }
     }
+  }
+
+  /** The rule of `TerminationRecords.createTermination`, inside its transaction; a refusal is returned (nothing written) and thrown by the caller. */
+  private async decide(trx: Tx, t: NewTermination, tasks: NewTask[], options: CreateOptions): Promise<CreateTerminationResult | Error> {
+    const request = options.request ?? {};
+    if (t.sourceEventId !== null) {
+      const earlier = await this.findRequest(trx, t.source, t.sourceEventId);
+      if (earlier) {
+        if (request.bodySha256 && earlier.bodySha256 && request.bodySha256 !== earlier.bodySha256) {
+          return new ReusedRequestIdError(t.source, t.sourceEventId, earlier.terminationId);
+        }
+        const termination = await requireTermination(trx, earlier.terminationId);
+        return { termination, created: false, outcome: earlier.outcome, duplicate: true };
+      }
+    }
+    const open = await this.openTerminations.lockOpen(trx, t.subjectKey);
+    let result: CreateTerminationResult;
+    if (!open) {
+      result = { termination: await this.create(trx, t, tasks, options), created: true, outcome: 'created', duplicate: false };
+    } else if (request.supersede) {
+      await this.openTerminations.supersede(trx, open, t);
+      const termination = await this.create(trx, t, tasks, options, open.termination.id);
+      result = { termination, created: true, outcome: 'superseded', duplicate: false, supersededId: open.termination.id };
+    } else if ((request.playbookNamed ?? true) && t.playbook !== open.termination.playbook) {
+      return new OpenTerminationConflictError(open.termination, t.playbook);
+    } else if (t.effectiveAt.getTime() < open.termination.effectiveAt.getTime()) {
+      const termination = await this.openTerminations.bringForward(trx, open, t);
+      result = { termination, created: false, outcome: 'rescheduled', duplicate: false, previousEffectiveAt: open.termination.effectiveAt };
+    } else {
+      result = { termination: await this.openTerminations.join(trx, open, t), created: false, outcome: 'joined', duplicate: false };
+    }
+    await this.recordRequest(trx, t, result, request.bodySha256 ?? null);
+    if (result.outcome !== 'joined') await this.ctx.hooks.notifyOthers(trx);
+    return result;
+  }
+
+  private async create(trx: Tx, t: NewTermination, tasks: NewTask[], options: CreateOptions, supersedes?: string): Promise<Termination> {
+    const held = options.brake ? await this.brakeEngaged(trx, options.brake) : false;
+    return this.insertTermination(trx, held ? { ...t, state: 'held' } : t, tasks, held ? (options.onHeld ?? []) : [], supersedes);
+  }
+
+  /**
+   * The earlier request with this source event id: one that joined, brought forward or
+   * superseded (recorded in termination_requests, with its body hash where the channel
+   * gave one), else one that created a termination (the termination's own event id).
+   */
+  private async findRequest(trx: Tx, source: string, sourceEventId: string): Promise<{ terminationId: string; outcome: CreateOutcome; bodySha256: string | null } | null> {
+    const recorded = await trx
+      .selectFrom('termination_requests')
+      .select(['termination_id', 'outcome', 'body_sha256'])
+      .where('source', '=', source)
+      .where('source_event_id', '=', sourceEventId)
+      .executeTakeFirst();
+    if (recorded) return { terminationId: recorded.termination_id, outcome: recorded.outcome as CreateOutcome, bodySha256: recorded.body_sha256 };
+    const created = await trx
+      .selectFrom('terminations')
+      .select('id')
+      .where('source', '=', source)
+      .where('source_event_id', '=', sourceEventId)
+      .executeTakeFirst();
+    return created ? { terminationId: created.id, outcome: 'created', bodySha256: null } : null;
+  }
+
+  /**
+   * Remembers a request its termination's row does not answer for: one that did not
+   * create it, or one whose body must match on a repeat. A plain creation without a body
+   * hash (SCIM, webhook: the deliveries table checks webhook bodies) adds no row.
+   */
+  private async recordRequest(trx: Tx, t: NewTermination, result: CreateTerminationResult, bodySha256: string | null): Promise<void> {
+    if (t.sourceEventId === null) return;
+    if (result.outcome === 'created' && bodySha256 === null) return;
+    await trx
+      .insertInto('termination_requests')
+      .values({
+        source: t.source,
+        source_event_id: t.sourceEventId,
+        termination_id: result.termination.id,
+        outcome: result.outcome,
+        body_sha256: bodySha256,
+        received_at: this.ctx.clock().getTime(),
+      })
+      .execute();
   }
 
   /**
@@ -51,27 +146,8 @@ export class SqlTerminations implements TerminationRecords {
     return Number(row?.count ?? 0) >= brake.max;
   }
 
-  private async findDuplicate(trx: Tx, t: NewTermination): Promise<Termination | null> {
-    if (t.sourceEventId !== null) {
-      const row = await trx
-        .selectFrom('terminations')
-        .selectAll()
-        .where('source', '=', t.source)
-        .where('source_event_id', '=', t.sourceEventId)
-        .executeTakeFirst();
-      if (row) return toTermination(row);
-    }
-    const open = await trx
-      .selectFrom('terminations')
-      .selectAll()
-      .where('subject_key', '=', t.subjectKey)
-      .where(UNRESOLVED)
-      .executeTakeFirst();
-    return open ? toTermination(open) : null;
-  }
-
   /** Returns the row as stored (RETURNING), which spares reading it back. */
-  private async insertTermination(trx: Tx, t: NewTermination, tasks: NewTask[], whileHeld: NewTask[]): Promise<Termination> {
+  private async insertTermination(trx: Tx, t: NewTermination, tasks: NewTask[], whileHeld: NewTask[], supersedes?: string): Promise<Termination> {
     const now = this.ctx.clock().getTime();
     const row = await trx
       .insertInto('terminations')
@@ -91,6 +167,7 @@ export class SqlTerminations implements TerminationRecords {
         created_by: t.createdBy,
         created_at: now,
         updated_at: now,
+        requested_by: t.source,
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -108,19 +185,24 @@ export class SqlTerminations implements TerminationRecords {
         playbook: t.playbook,
         effectiveAt: t.effectiveAt.toISOString(),
         tasks: all.map((task) => `${task.stepId}:${task.provider}.${task.action}`),
+        ...(supersedes ? { supersedes } : {}),
       },
     });
     return toTermination(row);
   }
 
-  async cancelTermination(id: string, actor: string, reason: string): Promise<Termination | null> {
-    return this.ctx.db.transaction().execute(async (trx) => {
+  async cancelTermination(id: string, actor: string, reason: string, authority?: CancelAuthority): Promise<Termination | null> {
+    const outcome = await this.ctx.db.transaction().execute(async (trx): Promise<Termination | CancellationRefusedError | null> => {
       // Chain lock before any row lock, the order finishAttempt takes them in: the other
       // order deadlocks against a worker settling this termination (PostgreSQL).
       await this.ctx.hooks.lockAuditChain(trx);
       const row = await trx.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return null;
       if (!UNRESOLVED_TERMINATION_STATES.includes(row.state as TerminationState)) return toTermination(row);
+      if (authority) {
+        const refused = await this.refusal(trx, row, actor, reason, authority);
+        if (refused) return refused;
+      }
       const now = this.ctx.clock().getTime();
       const cancelled = await trx
         .updateTable('tasks')
@@ -137,6 +219,22 @@ export class SqlTerminations implements TerminationRecords {
       });
       return requireTermination(trx, id);
     });
+    // Thrown after the commit: the refusal's audit entry is kept.
+    if (outcome instanceof CancellationRefusedError) throw outcome;
+    return outcome;
+  }
+
+  /** Invariant 11: a channel cancels only what channels it may cancel for asked for. Audits and returns the refusal, or null. */
+  private async refusal(trx: Tx, row: Selectable<TerminationsTable>, actor: string, reason: string, authority: CancelAuthority): Promise<CancellationRefusedError | null> {
+    const requestedBy = requestedByOf(row);
+    if (requestedBy.every((channel) => authority.mayCancel.includes(channel))) return null;
+    await this.auditLog.append(trx, {
+      actor,
+      action: 'termination.cancel_refused',
+      terminationId: row.id,
+      data: { channel: authority.channel, reason, requestedBy: [...requestedBy], mayCancel: [...authority.mayCancel] },
+    });
+    return new CancellationRefusedError(toTermination(row), authority.channel, requestedBy, authority.mayCancel);
   }
 
   async approveTermination(id: string, actor: string): Promise<Termination | null> {

@@ -3,7 +3,6 @@
  * adapters (checked against the playbooks and validated), engine, metrics and HTTP.
  * Nothing runs at import time; `stop()` undoes everything in reverse order.
  */
-import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
@@ -16,12 +15,15 @@ import { moduleFor, parseProviderSettings } from './config/provider-settings.ts'
 import type { Config } from './config/schema.ts';
 import { coerceError } from './domain/errors.ts';
 import { Engine } from './engine/engine.ts';
-import { startAttemptThread } from './engine/attempt-thread.ts';
-import { inlineAttempts, type AttemptRunner } from './engine/attempts.ts';
-import { createProviders, summarise, validateProviders, type ProviderSpec, type ProviderSummary } from './engine/provider-setup.ts';
+import { startAttemptThread } from './startup/attempt-thread.ts';
+import type { AttemptRunner } from './engine/attempts.ts';
+import { inlineAttempts } from './startup/inline-attempts.ts';
+import { createProviders, summarise, validateProviders, type ProviderSpec, type ProviderSummary } from './startup/provider-setup.ts';
 import { EngineEventBus } from './engine/events.ts';
 import { TerminationService } from './intake/termination-service.ts';
 import { createApp } from './server/app.ts';
+import { listen } from './server/listen.ts';
+import { commitReadiness } from './server/readiness.ts';
 import { buildRouters } from './server/routes.ts';
 import { openStore } from './store/open.ts';
 import type { NewTask, Store } from './store/store.ts';
@@ -60,10 +62,17 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     const store = await openStore(config.store, logger.child({ component: 'store' }), options.now);
     cleanup.push(() => store.close());
     await store.migrate();
+    // Links the audit chain shortly after each append (and on a slow timer); close() stops it.
+    store.startAuditLinker();
 
     // Injected provider modules and clocks exist on this thread only (tests); otherwise attempts
     // get a thread of their own and this thread never loads an adapter or its SDK.
-    const inline = Boolean(options.modules || options.now) || !config.engine.providerThread;
+    // Where attempts run is the config's choice alone. Injected provider modules and clocks
+    // (tests) exist on this thread only, so they need the inline runner, said explicitly.
+    const inline = !config.engine.providerThread;
+    if (!inline && (options.modules || options.now)) {
+      throw new Error('injected provider modules or a clock exist on the daemon\'s thread only: set engine.providerThread to false to run attempts there');
+    }
     const modules = inline ? (options.modules ?? (await import('../providers/index.ts')).providerModules) : null;
     const kinds: ReadonlyMap<string, ProviderKind<any>> = modules ?? providerKinds;
     const sandboxes = new Map<string, RunningSandbox>();
@@ -101,9 +110,9 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
     let ready = false;
     const routers = await buildRouters({ config, store, terminations, engine, events, logger, now: options.now ?? (() => new Date()) });
-    const app = createApp({ config, logger, metrics, ready: () => ready, routers });
-    const server: Server = app.listen(config.server.port, config.server.host);
-    await once(server, 'listening');
+    const readiness = commitReadiness({ started: () => ready, probeCommit: () => store.probeCommit(), logger: logger.child({ component: 'readiness' }) });
+    const app = createApp({ config, logger, metrics, ready: readiness, routers });
+    const server: Server = await listen(app, config.server);
     cleanup.push(async () => {
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -147,8 +156,8 @@ const AUDIT_PRUNE_INTERVAL_MS = 6 * 3_600_000;
 function startAuditPruning(store: Store, retentionMs: number, logger: Logger, now: () => Date): () => void {
   const prune = async () => {
     try {
-      const { pruned, throughSeq } = await store.pruneAudit(new Date(now().getTime() - retentionMs), 'engine:retention');
-      if (pruned > 0) logger.info({ pruned, throughSeq }, 'pruned audit entries past retention');
+      const { pruned, throughPosition } = await store.pruneAudit(new Date(now().getTime() - retentionMs), 'engine:retention');
+      if (pruned > 0) logger.info({ pruned, throughPosition }, 'pruned audit entries past retention');
     } catch (error) {
       logger.warn({ err: coerceError(error) }, 'audit pruning failed; will try again');
     }
@@ -162,7 +171,7 @@ function startAuditPruning(store: Store, retentionMs: number, logger: Logger, no
 /** A playbook's `onFailure` channel hears about every step that fails for good (but not about its own failures). */
 function failureNotifications(config: Config, now: () => Date) {
   return (task: Task, termination: Termination, errorKind: string): NewTask[] => {
-    const onFailure = config.playbooks[termination.playbook]?.onFailure;
+    const onFailure = Object.hasOwn(config.playbooks, termination.playbook) ? config.playbooks[termination.playbook]!.onFailure : undefined;
     if (!onFailure || task.action === 'notify') return [];
     return [
       {

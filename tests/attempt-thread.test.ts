@@ -1,5 +1,5 @@
 /**
- * Attempts on the worker thread (src/engine/attempt-thread.ts) against the Okta sandbox:
+ * Attempts on the worker thread (src/startup/attempt-thread.ts) against the Okta sandbox:
  * the same outcome as on the daemon's thread, the playbook check before validation, the
  * worker's log lines in the daemon's log stream, aborts at shutdown, a thread that dies, and
  * the thread's lower CPU priority.
@@ -13,10 +13,11 @@ import { oktaKind } from '../providers/okta/kind.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import { configSchema } from '../src/config/schema.ts';
 import type { Task, Termination } from '../src/domain/types.ts';
-import { startAttemptThread } from '../src/engine/attempt-thread.ts';
-import { inlineAttempts, type AttemptRequest, type AttemptRunner } from '../src/engine/attempts.ts';
+import { startAttemptThread } from '../src/startup/attempt-thread.ts';
+import type { AttemptRequest, AttemptRunner } from '../src/engine/attempts.ts';
+import { inlineAttempts } from '../src/startup/inline-attempts.ts';
 import { EngineEventBus } from '../src/engine/events.ts';
-import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/engine/provider-setup.ts';
+import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/startup/provider-setup.ts';
 import { monotonicMs } from '../src/engine/lease-fence.ts';
 import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 import { procStatFields } from './helpers/proc-stat.ts';

@@ -41,7 +41,7 @@ function problemsOf(text: string, env: NodeJS.ProcessEnv = { OKTA_TOKEN: 'x' }):
 describe('config', () => {
   it('parses a valid file, fills defaults, and converts durations', () => {
     const config = parseConfig(base, 'test.yaml', { OKTA_TOKEN: 'secret-value' });
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' });
+    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb', headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
     expect(config.engine.retry.maxAttempts).toBe(8);
     expect(config.playbooks.default!.steps[1]!.delay).toBe(30 * 86_400_000);
     expect(config.providers.okta!.token).toBe('secret-value');

@@ -15,7 +15,7 @@ import { dirname, join, normalize, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.ts';
-import { ATTEMPT_THREAD_OLD_SPACE_MB } from '../src/engine/attempt-thread.ts';
+import { ATTEMPT_THREAD_OLD_SPACE_MB } from '../src/startup/attempt-thread.ts';
 import { copyParts, dockerIgnored, envOf, execForm, parseDockerfile, type Stage } from './helpers/dockerfile.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

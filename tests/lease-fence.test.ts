@@ -11,10 +11,11 @@ import { oktaKind } from '../providers/okta/kind.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import { configSchema } from '../src/config/schema.ts';
 import type { Task, Termination } from '../src/domain/types.ts';
-import { startAttemptThread } from '../src/engine/attempt-thread.ts';
-import { inlineAttempts, type AttemptRequest, type AttemptRunner } from '../src/engine/attempts.ts';
+import { startAttemptThread } from '../src/startup/attempt-thread.ts';
+import type { AttemptRequest, AttemptRunner } from '../src/engine/attempts.ts';
+import { inlineAttempts } from '../src/startup/inline-attempts.ts';
 import { monotonicMs } from '../src/engine/lease-fence.ts';
-import { createProviders, type ProviderSpec } from '../src/engine/provider-setup.ts';
+import { createProviders, type ProviderSpec } from '../src/startup/provider-setup.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 
 let sandbox: RunningSandbox;
@@ -107,6 +108,24 @@ describe.each(runners)('the provider fence %s', (_name, start) => {
       // The look-up in flight may have reached the sandbox; the suspend never did.
       const sent = sandbox.control.requests.slice(before);
       expect(sent.filter((r) => r.method !== 'GET')).toEqual([]);
+    } finally {
+      sandbox.control.setFaults({ latencyMs: 0 });
+    }
+  });
+
+  it('records a fenced attempt as ending when its lease ran short, not when it noticed', async () => {
+    sandbox.control.setFaults({ latencyMs: 400 });
+    try {
+      const frozen = request(60_000, 1_000);
+      const pending = runner.run(frozen);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // As a process resumed after a freeze finds it: its lease ran short 3 s ago.
+      const noticed = Date.now();
+      runner.leaseChanged(frozen.task.id, monotonicMs() - 2_000);
+      const result = await pending;
+      expect(result.outcome).toMatchObject({ state: 'pending', error: { message: expect.stringMatching(/lease ends in 0 ms/) } });
+      expect(result.attempt.finishedAt.getTime()).toBeLessThan(noticed);
+      expect(result.attempt.finishedAt.getTime()).toBeGreaterThanOrEqual(result.attempt.startedAt.getTime());
     } finally {
       sandbox.control.setFaults({ latencyMs: 0 });
     }

@@ -18,6 +18,7 @@ import { silentLogger } from '../src/telemetry/logger.ts';
 import type { FakeProvider } from './helpers/fake-provider.ts';
 import { pollUntil } from './helpers/poll.ts';
 import { createTestModule } from './helpers/test-module.ts';
+import { inlineAttemptsIn } from './helpers/test-module.ts';
 
 const OPERATOR = 'operator-token-lifecycle-0001';
 const VIEWER = 'viewer-token-lifecycle-00001';
@@ -57,7 +58,7 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
       brake: { maxTerminations: 6, window: '1h', notify: 'security' },
     });
     const { modules, fakes } = createTestModule();
-    daemon = await startDaemon(config, { configFile: 'lifecycle.yaml', logger: silentLogger(), modules: new Map([...modules, ['notify', notifyModule]]) });
+    daemon = await startDaemon(inlineAttemptsIn(config), { configFile: 'lifecycle.yaml', logger: silentLogger(), modules: new Map([...modules, ['notify', notifyModule]]) });
     fake = fakes.get('idp')!;
     messages = (daemon.sandboxes.get('security') as unknown as { messages: ReceivedMessage[] }).messages;
   });

@@ -26,6 +26,7 @@ import { startDaemon, type Daemon } from '../src/daemon.ts';
 import { createLogger } from '../src/telemetry/logger.ts';
 import { ERROR_SCHEMA, PATCH_OP, SCIM_JSON, USER_SCHEMA, signedWebhook, waitFor } from './helpers/reliability.ts';
 import { createTestModule } from './helpers/test-module.ts';
+import { inlineAttemptsIn } from './helpers/test-module.ts';
 
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 150);
 const SCIM_TOKEN = 'hostile-scim-token-0123456789abcdef';
@@ -67,7 +68,7 @@ async function startHarness(kind: 'fake' | 'okta'): Promise<Harness> {
   const logs: string[] = [];
   const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } as never });
   const modules: ReadonlyMap<string, ProviderModule<any>> = kind === 'okta' ? new Map([[oktaModule.kind, oktaModule as ProviderModule<any>]]) : createTestModule().modules;
-  const daemon = await startDaemon(config, { configFile: join(dir, 'config.yaml'), logger, modules, runEngine: kind === 'okta' });
+  const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'config.yaml'), logger, modules, runEngine: kind === 'okta' });
   return {
     daemon,
     logs,

@@ -5,19 +5,13 @@
  */
 import type { ProviderKind } from '../module.ts';
 import { brivoConfigSchema, type BrivoConfig } from './config.ts';
-import {
-  BRIVO_SANDBOX_API_KEY,
-  BRIVO_SANDBOX_CLIENT_ID,
-  BRIVO_SANDBOX_CLIENT_SECRET,
-  BRIVO_SANDBOX_PASSWORD,
-  BRIVO_SANDBOX_USERNAME,
-  startBrivoSandbox,
-} from './sandbox.ts';
+import { BRIVO_SANDBOX_API_KEY, BRIVO_SANDBOX_CLIENT_ID, BRIVO_SANDBOX_CLIENT_SECRET, BRIVO_SANDBOX_PASSWORD, BRIVO_SANDBOX_USERNAME } from './sandbox-credentials.ts';
 
 export const brivoKind: ProviderKind<BrivoConfig> = {
   kind: 'brivo',
   configSchema: brivoConfigSchema,
-  startSandbox: (options) => startBrivoSandbox(options),
+  // Loaded on first use: only a sandbox configuration or the test and demo tooling starts an emulator.
+  startSandbox: async (options) => (await import('./sandbox.ts')).startBrivoSandbox(options),
   // The sandbox serves the token endpoint and the API on one origin.
   sandboxConfig: (sandbox) =>
     brivoConfigSchema.parse({

@@ -19,13 +19,10 @@ import {
   type SandboxOptions,
   type SandboxStyle,
 } from '../sandbox/kit.ts';
+import { BRIVO_SANDBOX_API_KEY, BRIVO_SANDBOX_CLIENT_ID, BRIVO_SANDBOX_CLIENT_SECRET, BRIVO_SANDBOX_USERNAME, BRIVO_SANDBOX_PASSWORD } from './sandbox-credentials.ts';
 
-/** Sandbox credentials, not secrets. */
-export const BRIVO_SANDBOX_API_KEY = 'brivo-sandbox-api-key';
-export const BRIVO_SANDBOX_CLIENT_ID = 'brivo-sandbox-client';
-export const BRIVO_SANDBOX_CLIENT_SECRET = 'brivo-sandbox-client-secret';
-export const BRIVO_SANDBOX_USERNAME = 'deprovisiond-admin';
-export const BRIVO_SANDBOX_PASSWORD = 'brivo-sandbox-password';
+export { BRIVO_SANDBOX_API_KEY, BRIVO_SANDBOX_CLIENT_ID, BRIVO_SANDBOX_CLIENT_SECRET, BRIVO_SANDBOX_USERNAME, BRIVO_SANDBOX_PASSWORD };
+
 /** The account's TEXT custom field holding the work email. */
 export const BRIVO_SANDBOX_EMAIL_FIELD_ID = 1001;
 

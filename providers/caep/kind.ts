@@ -5,12 +5,14 @@
  */
 import type { ProviderKind } from '../module.ts';
 import { caepConfigSchema, type CaepConfig } from './config.ts';
-import { CAEP_SANDBOX_AUDIENCE, CAEP_SANDBOX_ISSUER, CAEP_SANDBOX_KID, startCaepSandbox, type CaepSandbox } from './sandbox.ts';
+import { CAEP_SANDBOX_AUDIENCE, CAEP_SANDBOX_ISSUER, CAEP_SANDBOX_KID } from './sandbox-credentials.ts';
+import type { CaepSandbox } from './sandbox.ts';
 
 export const caepKind: ProviderKind<CaepConfig> = {
   kind: 'caep',
   configSchema: caepConfigSchema,
-  startSandbox: (options) => startCaepSandbox(options),
+  // Loaded on first use: only a sandbox configuration or the test and demo tooling starts an emulator.
+  startSandbox: async (options) => (await import('./sandbox.ts')).startCaepSandbox(options),
   sandboxConfig: (sandbox) =>
     caepConfigSchema.parse({
       issuer: CAEP_SANDBOX_ISSUER,

@@ -7,10 +7,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import express, { type Response } from 'express';
 import { importSPKI, jwtVerify } from 'jose';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxOptions } from '../sandbox/kit.ts';
+import { CAEP_SANDBOX_ISSUER, CAEP_SANDBOX_AUDIENCE, CAEP_SANDBOX_KID } from './sandbox-credentials.ts';
 
-export const CAEP_SANDBOX_ISSUER = 'https://deprovisiond.sandbox.invalid';
-export const CAEP_SANDBOX_AUDIENCE = 'https://receiver.sandbox.invalid';
-export const CAEP_SANDBOX_KID = 'sandbox-key-1';
+export { CAEP_SANDBOX_ISSUER, CAEP_SANDBOX_AUDIENCE, CAEP_SANDBOX_KID };
 
 export interface ReceivedEvent {
   jti: string;

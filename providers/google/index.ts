@@ -8,7 +8,6 @@ import { googleKind } from './kind.ts';
 
 export type { GoogleConfig } from './config.ts';
 export { createGoogleProvider } from './adapter.ts';
-export { startGoogleSandbox } from './sandbox.ts';
 
 export const googleModule: ProviderModule<GoogleConfig> = {
   ...googleKind,

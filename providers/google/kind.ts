@@ -5,12 +5,13 @@
  */
 import type { ProviderKind } from '../module.ts';
 import { googleConfigSchema, type GoogleConfig } from './config.ts';
-import { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN, startGoogleSandbox } from './sandbox.ts';
+import { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN } from './sandbox-credentials.ts';
 
 export const googleKind: ProviderKind<GoogleConfig> = {
   kind: 'google',
   configSchema: googleConfigSchema,
-  startSandbox: (options) => startGoogleSandbox(options),
+  // Loaded on first use: only a sandbox configuration or the test and demo tooling starts an emulator.
+  startSandbox: async (options) => (await import('./sandbox.ts')).startGoogleSandbox(options),
   sandboxConfig(sandbox) {
     // The static token makes create() skip the JWT flow, which would call Google's token URL.
     return googleConfigSchema.parse({

@@ -20,10 +20,9 @@ import {
   type SandboxOptions,
   type SandboxStyle,
 } from '../sandbox/kit.ts';
+import { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN } from './sandbox-credentials.ts';
 
-/** The bearer token the sandbox accepts. Loopback only; not a secret. */
-export const SANDBOX_ACCESS_TOKEN = 'sandbox-google-access-token';
-export const SANDBOX_ADMIN = 'admin@sandbox.example.com';
+export { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN };
 
 const DRIVE_APP = { id: '55656082996', name: 'Drive and Docs', params: [{ key: 'PRIVACY_LEVEL', value: ['PRIVATE', 'SHARED'] }] };
 const CALENDAR_APP = { id: '435070579839', name: 'Calendar', params: [{ key: 'RELEASE_RESOURCES', value: ['TRUE'] }] };

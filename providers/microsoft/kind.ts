@@ -5,12 +5,13 @@
  */
 import type { ProviderKind } from '../module.ts';
 import { microsoftConfigSchema, type MicrosoftConfig } from './config.ts';
-import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID, startMicrosoftSandbox } from './sandbox.ts';
+import { SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_TENANT_ID } from './sandbox-credentials.ts';
 
 export const microsoftKind: ProviderKind<MicrosoftConfig> = {
   kind: 'microsoft',
   configSchema: microsoftConfigSchema,
-  startSandbox: (options) => startMicrosoftSandbox(options),
+  // Loaded on first use: only a sandbox configuration or the test and demo tooling starts an emulator.
+  startSandbox: async (options) => (await import('./sandbox.ts')).startMicrosoftSandbox(options),
   sandboxConfig: (sandbox) => ({
     tenantId: SANDBOX_TENANT_ID,
     clientId: SANDBOX_CLIENT_ID,

@@ -20,11 +20,9 @@ import {
   type SandboxOptions,
   type SandboxStyle,
 } from '../sandbox/kit.ts';
+import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
-export const SANDBOX_TENANT_ID = 'sandbox-tenant';
-export const SANDBOX_CLIENT_ID = '7d0c0a4e-0000-4000-8000-5a4db0c11e47';
-/** The one secret the sandbox accepts. A sandbox credential, not a real one. */
-export const SANDBOX_CLIENT_SECRET = 'sandbox-client-secret';
+export { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET };
 
 export interface MicrosoftSandboxOptions extends SandboxOptions {
   /** Page size of collections when the request has no `$top`. Default 100, as Graph. */

@@ -6,8 +6,9 @@
  */
 import type { Response } from 'express';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxOptions } from '../sandbox/kit.ts';
+import { NOTIFY_SANDBOX_TOKEN } from './sandbox-credentials.ts';
 
-export const NOTIFY_SANDBOX_TOKEN = 'sandbox-notify-token';
+export { NOTIFY_SANDBOX_TOKEN };
 
 export interface ReceivedMessage {
   at: number;

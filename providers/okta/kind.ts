@@ -5,11 +5,12 @@
  */
 import type { ProviderKind } from '../module.ts';
 import { oktaConfigSchema, type OktaConfig } from './config.ts';
-import { OKTA_SANDBOX_TOKEN, startOktaSandbox } from './sandbox.ts';
+import { OKTA_SANDBOX_TOKEN } from './sandbox-credentials.ts';
 
 export const oktaKind: ProviderKind<OktaConfig> = {
   kind: 'okta',
   configSchema: oktaConfigSchema,
-  startSandbox: (options) => startOktaSandbox(options),
+  // Loaded on first use: only a sandbox configuration or the test and demo tooling starts an emulator.
+  startSandbox: async (options) => (await import('./sandbox.ts')).startOktaSandbox(options),
   sandboxConfig: (sandbox) => oktaConfigSchema.parse({ orgUrl: sandbox.url, token: OKTA_SANDBOX_TOKEN }),
 };

@@ -15,9 +15,9 @@ import {
   type SandboxOptions,
   type SandboxStyle,
 } from '../sandbox/kit.ts';
+import { OKTA_SANDBOX_TOKEN } from './sandbox-credentials.ts';
 
-/** The API token the sandbox accepts (`Authorization: SSWS <token>`). */
-export const OKTA_SANDBOX_TOKEN = '00sandbox-okta-token-not-a-secret';
+export { OKTA_SANDBOX_TOKEN };
 
 type GroupType = 'OKTA_GROUP' | 'APP_GROUP' | 'BUILT_IN';
 

@@ -21,14 +21,9 @@ import {
   type SandboxOptions,
   type SandboxStyle,
 } from '../sandbox/kit.ts';
+import { SCIM_SANDBOX_BASE_PATH, SCIM_SANDBOX_TOKEN, SCIM_SANDBOX_CLIENT_ID, SCIM_SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
-/** Where the SCIM root lives on the sandbox (targets put it under a path, e.g. `/scim/v2`). */
-export const SCIM_SANDBOX_BASE_PATH = '/scim/v2';
-/** The static bearer token the sandbox accepts. A sandbox credential, not a secret. */
-export const SCIM_SANDBOX_TOKEN = 'scim-sandbox-bearer-token-not-a-secret';
-export const SCIM_SANDBOX_CLIENT_ID = 'scim-sandbox-client';
-/** The one client secret the token endpoint accepts. A sandbox credential, not a secret. */
-export const SCIM_SANDBOX_CLIENT_SECRET = 'scim-sandbox-client-secret';
+export { SCIM_SANDBOX_BASE_PATH, SCIM_SANDBOX_TOKEN, SCIM_SANDBOX_CLIENT_ID, SCIM_SANDBOX_CLIENT_SECRET };
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';

@@ -5,7 +5,8 @@
  * operator): it describes no secret, but the API surface is not advertised to strangers.
  */
 import express, { type Router } from 'express';
-import { NotFoundError, jsonErrors } from '../server/http-errors.ts';
+import { BadRequestError, NotFoundError, jsonErrors } from '../server/http-errors.ts';
+import { JSON_TOO_DEEP, jsonDepthExceeds } from '../server/json-depth.ts';
 import { authenticate, requireOperator } from './auth.ts';
 import type { AdminDeps } from './deps.ts';
 import { OidcVerifier } from './oidc.ts';
@@ -21,6 +22,10 @@ export function buildAdminRouter(deps: AdminDeps): Router {
 
   router.use(authenticate(deps.config.auth, oidc));
   router.use(express.json({ limit: deps.config.server.bodyLimit }));
+  router.use((req, _res, next) => {
+    if (jsonDepthExceeds(req.body)) throw new BadRequestError(JSON_TOO_DEEP);
+    next();
+  });
 
   router.get('/openapi.json', (_req, res) => {
     res.json(document);

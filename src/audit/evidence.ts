@@ -42,7 +42,17 @@ export interface EvidenceDocument {
   }>;
   /** People who acted on this termination (cancel, approve, replay, manual steps), from the audit log. */
   actions: Array<{ at: string; actor: string; action: string; taskId: string | null; data: JsonObject }>;
-  auditChain: { entries: Array<{ seq: number; action: string; hash: string }>; firstSeq: number | null; lastSeq: number | null };
+  /**
+   * Where this termination's entries sit in the audit chain, in chain order: each linked
+   * entry's position and hash; an entry the linker has not linked yet has neither and says so.
+   */
+  auditChain: {
+    entries: Array<{ seq: number; position: number | null; action: string; hash: string | null; linked: boolean }>;
+    firstPosition: number | null;
+    lastPosition: number | null;
+    /** Entries not linked yet (they are linked moments after they commit; build the document again to see their hashes). */
+    unlinked: number;
+  };
 }
 
 export function buildEvidence(termination: Termination, tasks: Task[], attempts: TaskAttempt[], audit: AuditEntry[], now = new Date()): EvidenceDocument {
@@ -91,11 +101,7 @@ export function buildEvidence(termination: Termination, tasks: Task[], attempts:
     actions: audit
       .filter((e) => !e.actor.startsWith('worker:') && e.actor !== 'engine')
       .map((e) => ({ at: e.at.toISOString(), actor: e.actor, action: e.action, taskId: e.taskId, data: e.data })),
-    auditChain: {
-      entries: audit.map((e) => ({ seq: e.seq, action: e.action, hash: e.hash })),
-      firstSeq: audit[0]?.seq ?? null,
-      lastSeq: audit.at(-1)?.seq ?? null,
-    },
+    auditChain: chainPlace(audit),
   };
 }
 
@@ -103,6 +109,24 @@ export function buildEvidence(termination: Termination, tasks: Task[], attempts:
 function waiverOf(doc: EvidenceDocument, taskId: string): string {
   const entry = doc.actions.find((a) => a.action === 'task.waived' && a.taskId === taskId);
   return entry ? `${entry.actor}: ${String(entry.data.reason ?? '')}` : 'no audit entry found';
+}
+
+function chainPlace(audit: AuditEntry[]): EvidenceDocument['auditChain'] {
+  const linked = audit.filter((e) => e.position !== null);
+  return {
+    entries: audit.map((e) => ({ seq: e.seq, position: e.position, action: e.action, hash: e.hash, linked: e.position !== null })),
+    firstPosition: linked[0]?.position ?? null,
+    lastPosition: linked.at(-1)?.position ?? null,
+    unlinked: audit.length - linked.length,
+  };
+}
+
+/** One line for the HTML page: the linked span and its last hash, and what still waits for the linker. */
+function describeChainPlace(chain: EvidenceDocument['auditChain']): string {
+  if (chain.entries.length === 0) return 'no entries';
+  const lastLinked = chain.entries.filter((e) => e.linked).at(-1);
+  const span = lastLinked ? `positions ${chain.firstPosition}–${chain.lastPosition}, last hash ${lastLinked.hash}` : 'no entry linked yet';
+  return chain.unlinked > 0 ? `${span}; ${chain.unlinked} newer entr${chain.unlinked === 1 ? 'y' : 'ies'} not linked yet` : span;
 }
 
 const escapeHtml = (value: unknown) =>
@@ -143,7 +167,7 @@ ${[
   ['effective at', t.effectiveAt],
   ['access revoked at', t.revokedAt ?? 'not yet'],
   ['time to revoke', t.timeToRevokeMs === null ? 'not yet' : `${t.timeToRevokeMs} ms`],
-  ['audit chain', doc.auditChain.firstSeq === null ? 'no entries' : `entries ${doc.auditChain.firstSeq}–${doc.auditChain.lastSeq}, last hash ${doc.auditChain.entries.at(-1)!.hash}`],
+  ['audit chain', describeChainPlace(doc.auditChain)],
 ]
   .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
   .join('\n')}

@@ -56,7 +56,7 @@ function interpolate(
 ): unknown {
   if (typeof value === 'string') {
     return value.replace(ENV_REFERENCE, (_whole, name: string, fallback: string | undefined) => {
-      const found = env[name];
+      const found = Object.hasOwn(env, name) ? env[name] : undefined;
       if (found !== undefined && found !== '') return found;
       if (fallback !== undefined) return fallback;
       report(path, `environment variable ${name} is not set (write \${${name}:-default} to give a default)`);

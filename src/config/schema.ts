@@ -110,6 +110,9 @@ const intakeChannelSchema = z
   })
   .strict();
 
+/** A server timeout: 0, which Node reads as "no limit", would let a slow client hold a connection for ever. */
+const serverTimeout = durationSchema.pipe(z.number().min(1, 'expected a duration above 0: 0 would let a slow client hold its connection for ever'));
+
 export const configSchema = z
   .object({
     server: z
@@ -120,9 +123,16 @@ export const configSchema = z
         port: port.default(8080),
         /** Largest accepted request body. Default 256kb. */
         bodyLimit: z.string().default('256kb'),
+        /** Time a client has to send its request headers. Default 10s. */
+        headersTimeout: serverTimeout.default(10_000),
+        /** Time a client has to send its whole request, body included: a slow body is cut after it. Default 30s. */
+        requestTimeout: serverTimeout.default(30_000),
+        /** Time an idle keep-alive connection stays open. Default 5s (Node's). */
+        keepAliveTimeout: serverTimeout.default(5_000),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb' }),
+      .refine((server) => server.headersTimeout <= server.requestTimeout, { path: ['headersTimeout'], message: 'expected at most requestTimeout' })
+      .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb', headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 }),
     store: z.union([
       z.object({ sqlite: z.object({ path: z.string().min(1) }).strict() }).strict(),
       z
@@ -248,7 +258,7 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    if (!config.playbooks[config.defaultPlaybook]) {
+    if (!Object.hasOwn(config.playbooks, config.defaultPlaybook)) {
       ctx.addIssue({ code: 'custom', path: ['defaultPlaybook'], message: `expected one of the playbooks: ${Object.keys(config.playbooks).join(', ')}` });
     }
     for (const [name, playbook] of Object.entries(config.playbooks)) {
@@ -261,7 +271,7 @@ export const configSchema = z
           if (step.provider !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: 'expected no provider: a person completes manual steps' });
         } else if (step.provider === undefined) {
           ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})` });
-        } else if (!config.providers[step.provider]) {
+        } else if (!Object.hasOwn(config.providers, step.provider)) {
           ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})` });
         }
       });
@@ -272,7 +282,7 @@ export const configSchema = z
           }
         });
       });
-      if (playbook.onFailure && !config.providers[playbook.onFailure.provider]) {
+      if (playbook.onFailure && !Object.hasOwn(config.providers, playbook.onFailure.provider)) {
         ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'onFailure', 'provider'], message: 'expected a notify provider defined under providers' });
       }
       const cycle = findCycle(playbook.steps);
@@ -289,7 +299,7 @@ export const configSchema = z
     if (config.providers[MANUAL_PROVIDER]) {
       ctx.addIssue({ code: 'custom', path: ['providers', MANUAL_PROVIDER], message: `"${MANUAL_PROVIDER}" is reserved for manual steps: choose another name` });
     }
-    if (config.brake?.notify && !config.providers[config.brake.notify]) {
+    if (config.brake?.notify && !Object.hasOwn(config.providers, config.brake.notify)) {
       ctx.addIssue({ code: 'custom', path: ['brake', 'notify'], message: 'expected a notify provider defined under providers' });
     }
   });

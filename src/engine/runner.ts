@@ -9,7 +9,7 @@ import { coerceError, DeprovisionError, errorKind, RateLimitedError, TransientEr
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { RetryPolicy } from '../config/schema.ts';
 import type { AttemptOutcome } from '../store/store.ts';
-import { LeaseLostError, withinLease, type LeaseWindow } from './lease-fence.ts';
+import { LeaseLostError, monotonicMs, withinLease, type LeaseWindow } from './lease-fence.ts';
 import { decideRetry } from './retry-policy.ts';
 import { SharedResolves } from './shared-resolve.ts';
 
@@ -75,7 +75,7 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     attempt: attemptNumber,
     worker: options.worker,
     startedAt,
-    finishedAt: now(),
+    finishedAt: error instanceof LeaseLostError ? fencedAt(options.lease, startedAt, now()) : now(),
     outcome,
     errorKind: error ? errorKind(error) : null,
     errorMessage: error ? error.message : null,
@@ -171,6 +171,17 @@ function retryCheckpoint(previous: JsonObject | null, error: Error, executedEvid
   const readBackLeft = executedEvidence !== null && !(error instanceof VerificationError);
   const next: JsonObject = readBackLeft ? { ...base, [EXECUTED]: executedEvidence } : base;
   return Object.keys(next).length > 0 ? next : null;
+}
+
+/**
+ * When an attempt stopped by the lease fence last could send: the moment its lease fell
+ * below the margin, or now if it was stopped earlier (a heartbeat found the task taken
+ * over). A replica frozen mid-attempt notices only when it resumes, long after; its record
+ * ends where its turn at the provider did, so the attempts table shows one runner at a time.
+ */
+function fencedAt(lease: LeaseWindow, startedAt: Date, at: Date): Date {
+  const sinceLastChance = monotonicMs() - (lease.deadline - lease.marginMs);
+  return sinceLastChance > 0 ? new Date(Math.max(startedAt.getTime(), at.getTime() - sinceLastChance)) : at;
 }
 
 /** An attempt cut short: by its deadline, by shutdown, or because its lease went to another worker. */

@@ -57,7 +57,8 @@ export class TerminationService {
   /** What a termination would do, without writing anything (dry run). */
   plan(request: Omit<TerminationRequest, 'actor' | 'source'>): TerminationPlan {
     const name = request.playbook ?? this.config.defaultPlaybook;
-    const playbook = this.config.playbooks[name];
+    // An own property only: `__proto__`, `constructor` or `toString` must not find Object.prototype's members.
+    const playbook = Object.hasOwn(this.config.playbooks, name) ? this.config.playbooks[name] : undefined;
     if (!playbook) throw new UnknownPlaybookError(name, Object.keys(this.config.playbooks));
     const key = subjectKey(request.subject);
     const effectiveAt = request.effectiveAt ?? this.now();

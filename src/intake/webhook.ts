@@ -1,7 +1,8 @@
 /**
  * POST /webhooks/termination: terminations (and rehire cancellations) pushed by an HRIS,
- * signed with Standard Webhooks. The signature is checked on the raw body bytes before
- * anything is parsed; the `webhook-id` is the termination's source event id, and the body
+ * signed with Standard Webhooks. A request without the three signature headers is refused
+ * before its body is read; the signature is checked on the raw body bytes before anything
+ * is parsed; the `webhook-id` is the termination's source event id, and the body
  * it carried is remembered, so a redelivery is answered from the store and a reused id
  * with another body is refused. The answer is 2xx only after the durable write, and a
  * redelivery's answer, read from the store, only once what it read is on disk.
@@ -11,7 +12,7 @@
  * cancels only what the channels in `intake.webhook.mayCancel` (default: webhook) asked for.
  */
 import { createHash } from 'node:crypto';
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { z } from 'zod';
@@ -26,6 +27,7 @@ import {
   invalidInput,
   jsonErrors,
 } from '../server/http-errors.ts';
+import { JSON_TOO_DEEP, jsonDepthExceeds } from '../server/json-depth.ts';
 import { durableRead, type Store } from '../store/store.ts';
 import { answerOf, intakeCall, type RequestOutcome } from './answers.ts';
 import { checkPlan, terminationFields, toSubject } from './termination-schema.ts';
@@ -72,11 +74,16 @@ export function buildWebhookRouter(deps: WebhookDeps): Router {
   const logger = deps.logger.child({ component: 'webhook' });
   const router = express.Router();
 
+  // The signature headers are looked at before the body is read: a request that cannot be
+  // signed is refused without the daemon buffering (or waiting for) its body.
+  const headersFirst = (req: Request, _res: Response, next: NextFunction) => {
+    signatureHeaders(req);
+    next();
+  };
   // Any content type: the signature covers the bytes as sent, whatever the sender labels them.
-  router.post('/termination', express.raw({ type: () => true, limit: deps.config.server.bodyLimit }), async (req: Request, res: Response) => {
+  router.post('/termination', headersFirst, express.raw({ type: () => true, limit: deps.config.server.bodyLimit }), async (req: Request, res: Response) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const id = verify(verifiers, body, req);
-    if (id.length > MAX_ID_LENGTH) throw new BadRequestError(`webhook-id: expected at most ${MAX_ID_LENGTH} characters`);
+    const id = verify(verifiers, body, signatureHeaders(req));
     const bodySha256 = createHash('sha256').update(body).digest('hex');
 
     // A redelivery is answered before the body is judged again: config may have changed since.
@@ -136,8 +143,10 @@ export function buildWebhookRouter(deps: WebhookDeps): Router {
   return router;
 }
 
-/** Checks the signature with every configured secret (rotation); returns the verified `webhook-id`. */
-function verify(verifiers: Webhook[], body: Buffer, req: Request): string {
+type SignatureHeaders = Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string>;
+
+/** The three Standard Webhooks headers: 401 when one is missing, 400 when the id is too long. */
+function signatureHeaders(req: Request): SignatureHeaders {
   const headers = {
     'webhook-id': header(req, 'webhook-id'),
     'webhook-timestamp': header(req, 'webhook-timestamp'),
@@ -146,6 +155,12 @@ function verify(verifiers: Webhook[], body: Buffer, req: Request): string {
   if (!headers['webhook-id'] || !headers['webhook-timestamp'] || !headers['webhook-signature']) {
     throw new UnauthorizedError('missing webhook-id, webhook-timestamp or webhook-signature header');
   }
+  if (headers['webhook-id'].length > MAX_ID_LENGTH) throw new BadRequestError(`webhook-id: expected at most ${MAX_ID_LENGTH} characters`);
+  return headers;
+}
+
+/** Checks the signature with every configured secret (rotation); returns the verified `webhook-id`. */
+function verify(verifiers: Webhook[], body: Buffer, headers: SignatureHeaders): string {
   for (const verifier of verifiers) {
     try {
       // jsonParse off: a signed body that is not JSON is a 400, decided below, not a 401.
@@ -171,6 +186,7 @@ function parseEvent(body: Buffer): WebhookEvent {
   } catch {
     throw new BadRequestError('body: invalid JSON');
   }
+  if (jsonDepthExceeds(json)) throw new BadRequestError(JSON_TOO_DEEP);
   const type = (json as { type?: unknown } | null)?.type;
   const parsed = type === 'termination.cancelled' ? cancelledSchema.safeParse(json) : requestedSchema.safeParse(json);
   if (!parsed.success) throw invalidInput(parsed.error);

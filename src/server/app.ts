@@ -13,8 +13,8 @@ export interface AppOptions {
   config: Config;
   logger: Logger;
   metrics: Registry;
-  /** Readiness: true once the store is migrated and the engine runs; false while draining. */
-  ready: () => boolean;
+  /** Readiness: true once the store is migrated and the engine runs, and while the store can commit; false while draining. */
+  ready: () => boolean | Promise<boolean>;
   /** Routers mounted by path (`/scim/v2`, `/webhooks`, `/admin/v1`): each authenticates its own requests. */
   routers?: Array<{ path: string; router: Router }>;
 }
@@ -27,8 +27,8 @@ export function createApp(options: AppOptions): express.Express {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', (_req, res) => {
-    const ready = options.ready();
+  app.get('/readyz', async (_req, res) => {
+    const ready = await options.ready();
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready' });
   });
 

@@ -1,13 +1,15 @@
 /**
  * PostgreSQL: several replicas share one database. Claims skip rows another replica has
- * locked, an advisory lock keeps the audit chain linear, and NOTIFY wakes the schedulers
- * of the other replicas when work may be due.
+ * locked, one linker at a time (an advisory lock it only tries) links the audit chain, and
+ * NOTIFY wakes the schedulers of the other replicas when work may be due. Every wait is
+ * bounded (lock, statement and idle-in-transaction timeouts on each connection), so a
+ * replica frozen inside a transaction cannot hold the others up for long.
  */
 import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
-import { SqlStore, type DialectHooks } from './sql-store.ts';
+import { SqlStore, type DialectHooks, type SqlStoreOptions } from './sql-store.ts';
 
 export interface PostgresStoreOptions {
   /** libpq-style connection URL. */
@@ -21,20 +23,54 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /**
    * Errors the store recovers from on its own (a dropped idle connection, the LISTEN
-   * connection reconnecting). Default: ignored; pass the logger's error method to see them.
+   * connection reconnecting, a background audit-link run that failed and is tried again).
+   * Default: ignored; pass the logger's error method to see them.
    */
-  onError?: (error: Error, context: 'pool' | 'listener') => void;
+  onError?: (error: Error, context: StoreErrorContext) => void;
+  /** Bounds on the pool's sessions, in ms (0 turns one off); defaults in `DEFAULT_PG_TIMEOUTS`. */
+  timeouts?: Partial<PostgresTimeouts>;
+  /**
+   * `application_name` of the pool's connections, so an operator (or a test) finds this
+   * replica's sessions in pg_stat_activity. Default: `deprovisiond/<process id>`.
+   */
+  applicationName?: string;
+  /** The audit linker's delays (tests shorten them). */
+  linker?: SqlStoreOptions['linker'];
 }
+
+export type StoreErrorContext = 'pool' | 'listener' | 'linker';
+
+export interface PostgresTimeouts {
+  /**
+   * Longest wait for any lock (a row another replica holds, the termination lock). Keep it
+   * above `idleInTransactionMs`: then a healthy replica waiting behind a frozen one outlasts
+   * the frozen session (which PostgreSQL ends, releasing its locks) and keeps its result.
+   */
+  lockMs: number;
+  /** Longest statement: every query of the store is short. */
+  statementMs: number;
+  /** A session idle inside a transaction this long (a frozen replica) is ended, its locks released. */
+  idleInTransactionMs: number;
+}
+
+/**
+ * Every transaction of the store is a few short statements, so a session idle inside one
+ * for 5 s is a replica frozen or gone: PostgreSQL ends it and its locks go. A waiter gives
+ * up at 6 s, after that, so waiting behind a frozen replica costs at most 5 s and no result;
+ * a statement is cut at 10 s (lock waits included).
+ */
+export const DEFAULT_PG_TIMEOUTS: PostgresTimeouts = { lockMs: 6_000, statementMs: 10_000, idleInTransactionMs: 5_000 };
 
 /** The NOTIFY channel; the payload is the schema, so stores in other schemas of the same database ignore it. */
 export const WAKE_CHANNEL = 'deprovisiond_wake';
 
 /**
- * First key of the two-key advisory lock that serialises audit appends (an arbitrary
- * constant); the second key is the schema's hash, so deployments sharing a database in
- * different schemas do not queue behind each other.
+ * First key of the two-key advisory lock the audit linker tries (an arbitrary constant,
+ * not the one appends took before migration 0010: a replica of the previous version
+ * during a rolling upgrade must not hold the linker off); the second key is the schema's
+ * hash, so deployments sharing a database in different schemas do not exclude each other.
  */
-const AUDIT_LOCK_KEY = 0x64707276; // "dprv"
+const LINKER_LOCK_KEY = 0x64706c6b; // "dplk"
 
 const UNIQUE_VIOLATION = '23505';
 const INT8_OID = 20;
@@ -60,42 +96,29 @@ export class PostgresStore extends SqlStore {
     hooks: DialectHooks,
     private readonly schema: string | undefined,
     listenerConfig: pg.ClientConfig,
-    onError: (error: Error, context: 'pool' | 'listener') => void,
+    /** The pool's connection settings with no lock or statement timeout, for migrations. */
+    private readonly migrationConfig: pg.ClientConfig,
+    onError: (error: Error, context: StoreErrorContext) => void,
     clock?: () => Date,
+    options?: SqlStoreOptions,
   ) {
-    super(db, hooks, clock);
+    super(db, hooks, clock, options);
     this.listener = new WakeListener(listenerConfig, () => this.emitWake(), (error) => onError(error, 'listener'));
   }
 
   /**
-   * Creates the schema first (the pool's search_path already points at it), then runs the
-   * migrations. Kysely's Migrator serialises concurrent runs on PostgreSQL itself: it holds
-   * a session-level `pg_advisory_lock` (fixed id, kysely/dist/esm/dialect/postgres/
-   * postgres-adapter.js) around one transaction that applies every pending migration, so
-   * replicas starting together apply each migration once.
+   * Runs pending migrations (see `migrateOn`) on a connection of its own, without the pool's
+   * lock and statement timeouts: a replica waits for another's migration run (the
+   * Migrator's lock, which it takes with its own one-hour lock_timeout), and a migration may
+   * rewrite a large table. The idle-in-transaction bound stays: a frozen migrator's session
+   * still ends, and its lock with it.
    */
   override async migrate(): Promise<void> {
-    if (this.schema !== undefined) {
-      try {
-        await sql`create schema if not exists ${sql.id(this.schema)}`.execute(this.db);
-      } catch (error) {
-        // Two replicas creating the schema at once can both pass "if not exists"; the loser's error is harmless.
-        if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
-      }
-    }
-    // Without an explicit schema the Migrator looks for its bookkeeping table in every
-    // schema, and would take another deployment's (or test's) table for ours.
-    const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(this.db);
-    const schema = current.rows[0]?.schema;
-    if (!schema) throw new Error('store migration failed: the search_path names no existing schema');
-    const { error, results } = await new Migrator({
-      db: this.db,
-      provider: migrationProvider,
-      migrationTableSchema: schema,
-    }).migrateToLatest();
-    const failed = results?.find((r) => r.status === 'Error');
-    if (error || failed) {
-      throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ ...this.migrationConfig, max: 1 }) }) });
+    try {
+      await migrateOn(db, this.schema);
+    } finally {
+      await db.destroy();
     }
   }
 
@@ -120,19 +143,60 @@ export class PostgresStore extends SqlStore {
   }
 }
 
+/**
+ * Creates the schema first (the connection's search_path already points at it), then runs
+ * the migrations. Kysely's Migrator serialises concurrent runs on PostgreSQL itself: it
+ * holds a session-level `pg_advisory_lock` (fixed id, kysely/dist/esm/dialect/postgres/
+ * postgres-adapter.js) around one transaction that applies every pending migration, so
+ * replicas starting together apply each migration once.
+ */
+async function migrateOn(db: Kysely<Database>, explicitSchema: string | undefined): Promise<void> {
+  if (explicitSchema !== undefined) {
+    try {
+      await sql`create schema if not exists ${sql.id(explicitSchema)}`.execute(db);
+    } catch (error) {
+      // Two replicas creating the schema at once can both pass "if not exists"; the loser's error is harmless.
+      if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+    }
+  }
+  // Without an explicit schema the Migrator looks for its bookkeeping table in every
+  // schema, and would take another deployment's (or test's) table for ours.
+  const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  const schema = current.rows[0]?.schema;
+  if (!schema) throw new Error('store migration failed: the search_path names no existing schema');
+  const { error, results } = await new Migrator({
+    db,
+    provider: migrationProvider,
+    migrationTableSchema: schema,
+  }).migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
+  }
+}
+
 export function createPostgresStore(options: PostgresStoreOptions, clock?: () => Date): PostgresStore {
   const { schema } = options;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new Error(`invalid store schema name ${JSON.stringify(schema)}: use lower-case letters, digits and _`);
   }
   const onError = options.onError ?? (() => undefined);
+  const timeouts = { ...DEFAULT_PG_TIMEOUTS, ...options.timeouts };
+  // Startup parameters apply to every connection before its first query, with no extra round trip.
+  const startup = (t: PostgresTimeouts) =>
+    [
+      ...(schema !== undefined ? [`-c search_path=${schema}`] : []),
+      `-c lock_timeout=${t.lockMs}`,
+      `-c statement_timeout=${t.statementMs}`,
+      `-c idle_in_transaction_session_timeout=${t.idleInTransactionMs}`,
+    ].join(' ');
   const connection: pg.ClientConfig = {
     connectionString: options.url,
     types: storeTypes,
-    // A startup parameter applies to every connection before its first query, with no extra round trip.
-    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+    application_name: (options.applicationName ?? `deprovisiond/${process.pid}`).slice(0, 63),
+    options: startup(timeouts),
   };
-  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10, application_name: 'deprovisiond' });
+  const pool = new pg.Pool({ ...connection, max: options.poolSize ?? 10 });
   // An idle pooled connection that dies (server restart, failover) is replaced on next use;
   // without a handler the pool's error event would crash the process.
   pool.on('error', (error) => onError(error, 'pool'));
@@ -144,9 +208,17 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
   const hooks: DialectHooks = {
     dialect: 'postgres',
     skipLocked: true,
-    // Each entry's prev_hash is the last entry's hash: two replicas appending at once would fork the chain.
-    lockAuditChain: async (trx) => {
-      await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_LOCK_KEY)}, hashtext(current_schema()))`.execute(trx);
+    // A transaction-level advisory lock keyed by the termination, not a row lock on it: a
+    // claim updates the termination's row (scheduled -> running) after locking its tasks,
+    // and a row lock taken before the tasks here would deadlock with that claim.
+    lockTermination: async (trx, terminationId) => {
+      await sql`select pg_advisory_xact_lock(hashtextextended(current_schema() || '/' || ${terminationId}, 0))`.execute(trx);
+    },
+    // Tried, never waited for: the holder links what there is; a frozen holder's session
+    // ends at idle_in_transaction_session_timeout, and then anyone takes over.
+    tryLockAuditLinker: async (trx) => {
+      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${sql.lit(LINKER_LOCK_KEY)}, hashtext(current_schema())) as locked`.execute(trx);
+      return rows[0]?.locked === true;
     },
     // pg_notify inside the transaction is delivered at commit, and not at all on rollback.
     notifyOthers: async (trx) => {
@@ -163,8 +235,10 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
     schema,
     // Names the schema so an operator can tell the listeners of several deployments apart.
     { ...connection, application_name: `deprovisiond-listener${schema !== undefined ? `/${schema}` : ''}`.slice(0, 63) },
+    { ...connection, options: startup({ ...timeouts, lockMs: 0, statementMs: 0 }) },
     onError,
     clock,
+    { linker: options.linker, onLinkerError: (error) => onError(error instanceof Error ? error : new Error(String(error)), 'linker') },
   );
 }
 

@@ -70,6 +70,7 @@ export function toAttempt(row: Selectable<TaskAttemptsTable>): TaskAttempt {
 export function toAuditEntry(row: Selectable<AuditLogTable>): AuditEntry {
   return {
     seq: Number(row.seq),
+    position: row.chain_pos === null ? null : Number(row.chain_pos),
     at: date(row.at),
     actor: row.actor,
     action: row.action,

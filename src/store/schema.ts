@@ -91,14 +91,18 @@ export interface AuditLogTable {
   termination_id: string | null;
   task_id: string | null;
   data: string;
-  prev_hash: string;
-  hash: string;
+  /** The three below are null until the linker links the entry (migration 0010). */
+  prev_hash: string | null;
+  hash: string | null;
+  /** Place in the chain, assigned at link time: the chain's order (on PostgreSQL `seq` commits out of order). */
+  chain_pos: number | null;
 }
 
 export interface AuditAnchorTable {
   /** Always 1: one anchor per chain. */
   id: number;
-  seq: number;
+  /** Position of the last pruned entry: the first remaining one links to it. */
+  chain_pos: number;
   hash: string;
   pruned_at: number;
 }

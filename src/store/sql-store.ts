@@ -1,16 +1,18 @@
 /**
  * The Store over Kysely, shared by SQLite and PostgreSQL: one object that hands each call
  * to its concern (src/store/sql/). What differs between the two dialects (row locks,
- * wake-ups, the audit-chain lock, error codes) comes in through `DialectHooks`.
+ * wake-ups, the termination and audit-linker locks, error codes) comes in through `DialectHooks`.
  */
 import { EventEmitter } from 'node:events';
 import { Migrator, type Kysely } from 'kysely';
+import { probeCommit } from './commit-probe.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 import { SqlSubjectDirectory, type SubjectDirectory } from './directory.ts';
 import { SqlWebhookDeliveryStore, type WebhookDeliveryStore } from './webhook-deliveries.ts';
 import type { Store } from './store.ts';
 import { SqlAuditLog } from './sql/audit-log.ts';
+import { DEFAULT_LINKER_TIMING, type AuditLinkerTiming } from './sql/audit-linker.ts';
 import { emitWake, type DialectHooks, type StoreContext } from './sql/context.ts';
 import { SqlReadModel } from './sql/read-model.ts';
 import { SqlSettlement } from './sql/settlement.ts';
@@ -19,6 +21,13 @@ import { SqlTerminations } from './sql/terminations.ts';
 
 export type { DialectHooks } from './sql/context.ts';
 export { InvalidCursorError } from './sql/read-model.ts';
+
+export interface SqlStoreOptions {
+  /** The audit linker's delays (tests shorten or lengthen them). */
+  linker?: Partial<AuditLinkerTiming>;
+  /** A background link run failed (it is tried again on the next wake or timer). */
+  onLinkerError?: (error: unknown) => void;
+}
 
 export class SqlStore implements Store {
   readonly dialect: 'sqlite' | 'postgres';
@@ -35,6 +44,7 @@ export class SqlStore implements Store {
     protected readonly db: Kysely<Database>,
     hooks: DialectHooks,
     injectedClock?: () => Date,
+    options: SqlStoreOptions = {},
   ) {
     this.dialect = hooks.dialect;
     const events = new EventEmitter();
@@ -45,7 +55,7 @@ export class SqlStore implements Store {
     this.ctx = { db, hooks, clock, events, leaseClock };
     this.webhookDeliveries = new SqlWebhookDeliveryStore(db);
     this.directory = new SqlSubjectDirectory(db, clock);
-    this.audit = new SqlAuditLog(this.ctx);
+    this.audit = new SqlAuditLog(this.ctx, { ...DEFAULT_LINKER_TIMING, ...options.linker }, options.onLinkerError);
     this.reads = new SqlReadModel(this.ctx);
     this.operations = new SqlSettlement(this.ctx, this.audit);
     this.terminations = new SqlTerminations(this.ctx, this.audit);
@@ -60,7 +70,13 @@ export class SqlStore implements Store {
     }
   }
 
+  probeCommit(): Promise<void> {
+    return probeCommit(this.db, this.ctx.clock());
+  }
+
   async close(): Promise<void> {
+    // A link pass under way commits (or fails) before the pool goes.
+    await this.audit.linker.stop();
     this.ctx.events.removeAllListeners();
     await this.db.destroy();
   }
@@ -108,7 +124,10 @@ export class SqlStore implements Store {
   stats: Store['stats'] = (now) => this.reads.stats(now);
 
   appendAudit: Store['appendAudit'] = (entry) => this.audit.appendAudit(entry);
-  listAudit: Store['listAudit'] = (afterSeq, limit) => this.audit.listAudit(afterSeq, limit);
+  listAudit: Store['listAudit'] = (afterPosition, limit) => this.audit.listAudit(afterPosition, limit);
+  countUnlinkedAudit: Store['countUnlinkedAudit'] = () => this.audit.countUnlinkedAudit();
+  linkAudit: Store['linkAudit'] = () => this.audit.linkAudit();
+  startAuditLinker: Store['startAuditLinker'] = () => this.audit.startAuditLinker();
   listAuditOf: Store['listAuditOf'] = (terminationId) => this.audit.listAuditOf(terminationId);
   pruneAudit: Store['pruneAudit'] = (before, actor) => this.audit.pruneAudit(before, actor);
   auditAnchor: Store['auditAnchor'] = () => this.audit.auditAnchor();

@@ -7,7 +7,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.ts';
-import { SqlStore } from './sql-store.ts';
+import { SqlStore, type SqlStoreOptions } from './sql-store.ts';
 import { GroupCommitSqliteDialect } from './sqlite-group-commit.ts';
 
 export function openSqliteDatabase(path: string): BetterSqlite3.Database {
@@ -47,7 +47,7 @@ export function withStatementCache(sqlite: BetterSqlite3.Database, size = 512): 
   };
 }
 
-export function createSqliteStore(path: string, clock?: () => Date): SqlStore {
+export function createSqliteStore(path: string, clock?: () => Date, options?: SqlStoreOptions): SqlStore {
   const sqlite = openSqliteDatabase(path);
   const dialect = new GroupCommitSqliteDialect(sqlite, withStatementCache(sqlite));
   const db = new Kysely<Database>({ dialect });
@@ -56,8 +56,10 @@ export function createSqliteStore(path: string, clock?: () => Date): SqlStore {
     {
       dialect: 'sqlite',
       skipLocked: false,
-      // SQLite serialises every write transaction: the chain cannot fork.
-      lockAuditChain: async () => undefined,
+      // SQLite serialises every write transaction: two writers never decide one termination at once.
+      lockTermination: async () => undefined,
+      // One process, and its linker runs one pass at a time.
+      tryLockAuditLinker: async () => true,
       // One process: the store's own wake event reaches every local scheduler.
       notifyOthers: async () => undefined,
       durable: () => dialect.durable(),
@@ -65,5 +67,6 @@ export function createSqliteStore(path: string, clock?: () => Date): SqlStore {
         typeof error === 'object' && error !== null && String((error as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT'),
     },
     clock,
+    options,
   );
 }

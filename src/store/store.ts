@@ -158,15 +158,20 @@ export interface StoreStats {
 }
 
 export interface AuditEntry {
+  /** The entry's id, in insert order. On PostgreSQL not commit order: the chain follows `position`. */
   seq: number;
+  /** Place in the chain, given by the linker moments after the entry commits; null until then. */
+  position: number | null;
   at: Date;
   actor: string;
   action: string;
   terminationId: string | null;
   taskId: string | null;
   data: JsonObject;
-  prevHash: string;
-  hash: string;
+  /** Null until linked. */
+  prevHash: string | null;
+  /** SHA-256 over the previous hash and this entry's fields; null until linked. */
+  hash: string | null;
 }
 
 export interface NewAuditEntry {
@@ -258,22 +263,38 @@ export interface ReadModel {
   stats(now: Date): Promise<StoreStats>;
 }
 
-/** The hash-chained audit log. */
+/**
+ * The hash-chained audit log. Entries are appended without a lock, in the transaction of
+ * the change they record, and linked into the chain moments later by one linker at a time.
+ */
 export interface AuditLog {
-  /** Appends one entry (its own transaction). */
+  /** Appends one entry (its own transaction); it is linked moments later. */
   appendAudit(entry: NewAuditEntry): Promise<void>;
-  /** Audit entries in chain order, from `afterSeq` (exclusive). */
-  listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]>;
-  /** Every audit entry of one termination, in chain order. */
-  listAuditOf(terminationId: string): Promise<AuditEntry[]>;
   /**
-   * Deletes the oldest audit entries written before `before`, as one prefix of the chain,
-   * stopping at the first entry of a termination that is still open (its evidence is not
-   * complete yet). Records the new anchor and an `audit.pruned` entry.
+   * Linked entries after `afterPosition` (exclusive) in chain order; when the page has room,
+   * followed by the entries not linked yet, in seq order. Page on with the last position.
+   * Every entry committed before the call is in it (or past the page), even while the linker runs.
    */
-  pruneAudit(before: Date, actor: string): Promise<{ pruned: number; throughSeq: number | null }>;
+  listAudit(afterPosition: number, limit: number): Promise<AuditEntry[]>;
+  /** Every audit entry of one termination, in chain order, entries not linked yet last. */
+  listAuditOf(terminationId: string): Promise<AuditEntry[]>;
+  /** How many entries wait for the linker. */
+  countUnlinkedAudit(): Promise<number>;
+  /**
+   * Links every entry committed before the call (waiting for another replica's linker if it
+   * holds the chain) and resolves once the links are committed.
+   */
+  linkAudit(): Promise<{ linked: number }>;
+  /** Links in the background from now until `close()`: shortly after each append, and on a slow timer. */
+  startAuditLinker(): void;
+  /**
+   * Deletes the oldest linked audit entries written before `before`, as one prefix of the
+   * chain, stopping at the first entry of a termination that is still open (its evidence is
+   * not complete yet). Records the new anchor and an `audit.pruned` entry.
+   */
+  pruneAudit(before: Date, actor: string): Promise<{ pruned: number; throughPosition: number | null }>;
   /** Where the chain starts after pruning; null when nothing was ever pruned. */
-  auditAnchor(): Promise<{ seq: number; hash: string } | null>;
+  auditAnchor(): Promise<{ position: number; hash: string } | null>;
 }
 
 /** A read whose result decides an answer: resolved once what it saw is on disk (invariant 7). */
@@ -297,6 +318,8 @@ export interface Store extends TerminationRecords, TaskQueue, TaskOperations, Re
   durable(): Promise<void>;
   /** Runs pending migrations; safe when several replicas start at once. */
   migrate(): Promise<void>;
+  /** Writes and commits one row (readiness): rejects when the store cannot commit, e.g. on a full disk. */
+  probeCommit(): Promise<void>;
   close(): Promise<void>;
   /** Called once, on the replica that committed it, when a termination's last critical task finishes. */
   onTerminationRevoked(listener: (event: { terminationId: string; timeToRevokeMs: number }) => void): () => void;

@@ -15,6 +15,7 @@ import { createLogger } from '../../src/telemetry/logger.ts';
 import type { FakeProvider } from './fake-provider.ts';
 import { pollUntil, readAnswer, type JsonAnswer } from './poll.ts';
 import { createTestModule } from './test-module.ts';
+import { inlineAttemptsIn } from './test-module.ts';
 
 export const VIEWER_TOKEN = `viewer-${randomBytes(12).toString('hex')}`;
 export const OPERATOR_TOKEN = `operator-${randomBytes(12).toString('hex')}`;
@@ -65,7 +66,7 @@ export async function startTestDaemon(overrides: { auth?: Record<string, unknown
   const logs: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });
   const { modules, fakes } = createTestModule();
-  const daemon = await startDaemon(config, { configFile: join(dir, 'test.yaml'), logger, modules });
+  const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'test.yaml'), logger, modules });
   const url = daemon.url;
 
   return {

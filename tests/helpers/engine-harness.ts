@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Provider } from '../../providers/contract.ts';
 import { configSchema, type Config } from '../../src/config/schema.ts';
 import type { Task, TaskState } from '../../src/domain/types.ts';
-import { inlineAttempts } from '../../src/engine/attempts.ts';
+import { inlineAttempts } from '../../src/startup/inline-attempts.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { EngineEventBus } from '../../src/engine/events.ts';
 import { TerminationService } from '../../src/intake/termination-service.ts';

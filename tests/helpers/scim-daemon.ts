@@ -15,6 +15,7 @@ import type { Task, Termination } from '../../src/domain/types.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import { pollUntil, readAnswer, type JsonAnswer } from './poll.ts';
 import { createTestModule } from './test-module.ts';
+import { inlineAttemptsIn } from './test-module.ts';
 
 /** The current token and the one being rotated out: both are accepted. */
 export const SCIM_TOKENS = [`scim-${randomBytes(16).toString('hex')}`, `scim-${randomBytes(16).toString('hex')}`] as const;
@@ -70,7 +71,7 @@ export async function startScimDaemon(options: { provider?: 'fake' | 'okta'; run
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });
   const modules: ReadonlyMap<string, ProviderModule<any>> =
     provider === 'okta' ? new Map([[oktaModule.kind, oktaModule as ProviderModule<any>]]) : createTestModule().modules;
-  const daemon = await startDaemon(config, { configFile: join(dir, 'test.yaml'), logger, modules, runEngine: options.runEngine ?? false });
+  const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'test.yaml'), logger, modules, runEngine: options.runEngine ?? false });
 
   return {
     daemon,

@@ -50,3 +50,11 @@ export function createTestModule(): TestModule {
   };
   return { module, fakes, modules: new Map([[module.kind, module as ProviderModule<any>]]) };
 }
+
+/**
+ * The config with attempts on the daemon's thread: injected provider modules exist on this
+ * thread only, and the daemon refuses them unless the config says so.
+ */
+export function inlineAttemptsIn<C extends { engine: { providerThread: boolean } }>(config: C): C {
+  return { ...config, engine: { ...config.engine, providerThread: false } };
+}

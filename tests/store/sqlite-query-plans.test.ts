@@ -10,6 +10,8 @@
  *   index.
  * - A claim walks the due index of its provider; the destructive rule reads only the
  *   candidate termination's own tasks.
+ * - The audit linker finds the entries not linked yet, and the chain's head, by index, so
+ *   linking does not walk the whole chain.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -100,4 +102,20 @@ it('claims through the due index, and checks a delete’s siblings at its provid
   expect(plan).not.toMatch(/SCAN (t|sibling)\b/);
   // And the rule holds: the delete waits for the suspend at its provider.
   expect(claimed.map((t) => t.stepId)).toEqual(['okta-suspend']);
+});
+
+it('finds the audit entries not linked yet, in seq order, and the chain head, through an index without a sort', async () => {
+  for (let i = 0; i < 3; i += 1) await store.appendAudit({ actor: 'admin:alice', action: 'test.entry' });
+  await store.linkAudit();
+  await store.appendAudit({ actor: 'admin:alice', action: 'test.entry' });
+  await store.linkAudit();
+  await store.countUnlinkedAudit();
+
+  const unlinked = [...new Set(prepared.filter((source) => source.startsWith('select') && source.includes('"chain_pos" is null')))];
+  expect(unlinked.length).toBeGreaterThanOrEqual(2);
+  // Either index serves: entries with a null position sit together in the position index, in rowid (seq) order.
+  for (const source of unlinked) expect(planOf(source)).toMatch(/^SEARCH audit_log USING (COVERING )?INDEX audit_log_(chain_pos|unlinked) [^;]*$/);
+  const head = prepared.find((source) => source.startsWith('select') && source.includes('"chain_pos" is not null'));
+  expect(planOf(head!)).toMatch(/USING (COVERING )?INDEX audit_log_chain_pos/);
+  expect(await store.countUnlinkedAudit()).toBe(0);
 });

@@ -4,12 +4,15 @@
  * has them (PostgreSQL: one pool each), so races happen between real transactions.
  */
 import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, chainHash } from '../../src/audit/chain.ts';
 import type { Task, TaskAttempt } from '../../src/domain/types.ts';
+import type { Database } from '../../src/store/schema.ts';
 import { InvalidCursorError, type SqlStore } from '../../src/store/sql-store.ts';
 import type { AttemptOutcome, AuditEntry, ClaimRequest, NewTask, NewTermination, Store } from '../../src/store/store.ts';
 import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../src/domain/termination-conflicts.ts';
+import { pollUntil } from '../helpers/poll.ts';
 import type { StoreBackend, TestDatabase } from './backends.ts';
 
 const T0 = Date.UTC(2030, 0, 1, 9, 0, 0);
@@ -84,12 +87,15 @@ function attemptFor(task: Task, worker: string, outcome: AttemptOutcome, at: num
   };
 }
 
-/** Every entry links to the one before and its hash recomputes from its fields. */
+/**
+ * Every entry is linked, at consecutive positions from the chain's start, links to the one
+ * before, and its hash recomputes from its fields. (Not in seq order: on PostgreSQL seq
+ * values commit out of order, and the chain follows the linker.)
+ */
 export function expectLinearChain(entries: AuditEntry[]): void {
   let prev = GENESIS_HASH;
-  let lastSeq = 0;
-  for (const entry of entries) {
-    expect(entry.seq).toBeGreaterThan(lastSeq);
+  entries.forEach((entry, i) => {
+    expect(entry.position, `entry seq ${entry.seq} is linked`).toBe(i + 1);
     expect(entry.prevHash).toBe(prev);
     const fields = {
       at: entry.at.getTime(),
@@ -99,10 +105,15 @@ export function expectLinearChain(entries: AuditEntry[]): void {
       taskId: entry.taskId,
       data: JSON.stringify(entry.data),
     };
-    expect(chainHash(entry.prevHash, fields)).toBe(entry.hash);
-    prev = entry.hash;
-    lastSeq = entry.seq;
-  }
+    expect(chainHash(prev, fields)).toBe(entry.hash);
+    prev = entry.hash!;
+  });
+}
+
+/** Links what was appended (the store's own linker run, not a sleep) and reads the whole chain. */
+export async function linkedChain(store: Store, limit = 1_000): Promise<AuditEntry[]> {
+  await store.linkAudit();
+  return store.listAudit(0, limit);
 }
 
 /** Resolves on the store's next wake; fails the test if none comes in time. */
@@ -291,7 +302,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
           ['scim:token-0', 'scim'],
           ['scim:token-0', 'scim'],
         ]);
-        expectLinearChain(await store.listAudit(0, 100));
+        expectLinearChain(await linkedChain(store, 100));
       });
 
       it('brings it forward for an earlier time: pending tasks move by the same amount, a retry keeps its later time, a running task is untouched', async () => {
@@ -325,7 +336,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
           actor: 'admin:alice',
           data: { channel: 'admin', from: new Date(T0 + 20 * DAY).toISOString(), to: new Date(T0 + 10 * DAY).toISOString(), tasksMoved: 3 },
         });
-        expectLinearChain(await store.listAudit(0, 1_000));
+        expectLinearChain(await linkedChain(store));
       });
 
       it('refuses a named other playbook with the open termination, writing nothing; an unnamed one joins', async () => {
@@ -364,7 +375,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect(new Set(results.map((r) => r.termination.id))).toEqual(new Set([t.id]));
         expect((await store.getTermination(t.id))!.effectiveAt).toEqual(new Date(T0 + DAY));
         expect((await store.listTasks(t.id)).map((x) => x.notBefore)).toEqual([new Date(T0 + DAY)]);
-        expectLinearChain(await store.listAudit(0, 1_000));
+        expectLinearChain(await linkedChain(store));
       });
     });
 
@@ -392,7 +403,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect(cancelled?.state).toBe('cancelled');
         // Operators (no authority) cancel anything.
         expect((await store.cancelTermination(t.id, 'admin:bob', 'done'))?.state).toBe('cancelled');
-        expectLinearChain(await store.listAudit(0, 100));
+        expectLinearChain(await linkedChain(store, 100));
       });
     });
 
@@ -836,7 +847,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect(await store.getTermination(t.id)).toMatchObject({ state: 'completed_with_waivers', finishedAt: new Date(T0 + DAY), revokedAt: null });
         expect((await store.stats(new Date(now))).terminations.find((x) => x.state === 'completed_with_waivers')).toEqual({ state: 'completed_with_waivers', count: 1 });
         expect((await store.listTerminations({ state: 'completed_with_waivers', limit: 10 })).items.map((x) => x.id)).toEqual([t.id]);
-        expectLinearChain(await store.listAudit(0, 1_000));
+        expectLinearChain(await linkedChain(store));
       });
 
       it('waives only a failed task of that termination, and nothing of a cancelled one', async () => {
@@ -880,7 +891,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
           expect(task.state).toBe(actions[0] === 'task.waived' ? 'waived' : 'pending');
           expect((await store.getTermination(c.id))!.state).toBe(actions[0] === 'task.waived' ? 'completed_with_waivers' : 'running');
         }
-        expectLinearChain(await store.listAudit(0, 1_000));
+        expectLinearChain(await linkedChain(store));
       });
 
       it('is failed only once nothing can move without an operator: tasks behind a failure do not count as running', async () => {
@@ -993,7 +1004,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
           expect(states).not.toContain('pending');
           expect(states).not.toContain('running');
         }
-        expectLinearChain(await store.listAudit(0, 1_000));
+        expectLinearChain(await linkedChain(store));
       });
     });
 
@@ -1083,10 +1094,10 @@ export function defineStoreSuite(backend: StoreBackend): void {
         await store.createTermination(t, [task]);
         await store.appendAudit({ actor: 'admin:alice', action: 'termination.viewed', terminationId: t.id, data: { b: 1, a: [1, 'x'] } });
         await runTask(task.id, succeeded);
-        const entries = await store.listAudit(0, 100);
+        const entries = await linkedChain(store, 100);
         expect(entries.length).toBeGreaterThanOrEqual(4);
         expectLinearChain(entries);
-        expect(await store.listAudit(entries[1]!.seq, 2)).toEqual(entries.slice(2, 4));
+        expect(await store.listAudit(entries[1]!.position!, 2)).toEqual(entries.slice(2, 4));
       });
 
       it('stays linear when replicas append at once', async () => {
@@ -1097,11 +1108,75 @@ export function defineStoreSuite(backend: StoreBackend): void {
             replica.createTermination(newTermination(now), [newTask('disable')]),
           ]),
         );
+        // Every replica's linker at once: one links, the others wait or find nothing left.
+        await Promise.all(replicas.map((replica) => replica.linkAudit()));
         const entries = await store.listAudit(0, 1_000);
         expect(entries).toHaveLength(6 * 9);
         expectLinearChain(entries);
         expect(new Set(entries.map((e) => e.prevHash)).size).toBe(entries.length);
       });
+
+      it('appends without linking: entries wait, unlinked and listed last, until the linker runs', async () => {
+        await store.appendAudit({ actor: 'admin:alice', action: 'test.first' });
+        await store.linkAudit();
+        const t = newTermination(now);
+        await store.createTermination(t, [newTask('disable')]);
+        await store.appendAudit({ actor: 'admin:alice', action: 'test.third', terminationId: t.id });
+
+        expect(await store.countUnlinkedAudit()).toBe(2);
+        const before = await store.listAudit(0, 10);
+        expect(before.map((e) => [e.action, e.position, e.hash === null])).toEqual([
+          ['test.first', 1, false],
+          ['termination.created', null, true],
+          ['test.third', null, true],
+        ]);
+        expect((await store.listAuditOf(t.id)).map((e) => e.position)).toEqual([null, null]);
+
+        expect(await store.linkAudit()).toEqual({ linked: 2 });
+        expect(await store.countUnlinkedAudit()).toBe(0);
+        const after = await store.listAudit(0, 10);
+        expectLinearChain(after);
+        expect(after.map((e) => e.action)).toEqual(['test.first', 'termination.created', 'test.third']);
+        expect((await store.listAuditOf(t.id)).map((e) => e.position)).toEqual([2, 3]);
+        expect(await store.linkAudit()).toEqual({ linked: 0 });
+      });
+
+      it('links an entry that becomes visible after a later seq was linked, at the next position, without a gap', async () => {
+        // On PostgreSQL a sequence hands out seq 10 before 11, and 11 may commit first. Here the
+        // late entry is written with a lower seq than one already linked, which is what the linker sees then.
+        const kysely = internalDb(store);
+        await store.appendAudit({ actor: 'admin:alice', action: 'test.early' });
+        const early = (await store.listAudit(0, 10))[0]!;
+        await kysely.insertInto('audit_log').values(rawEntry(early.seq + 10, 'test.seq_plus_10')).execute();
+        expect(await store.linkAudit()).toEqual({ linked: 2 });
+        await kysely.insertInto('audit_log').values(rawEntry(early.seq + 5, 'test.seq_plus_5_seen_late')).execute();
+        expect(await store.linkAudit()).toEqual({ linked: 1 });
+
+        const entries = await store.listAudit(0, 10);
+        expectLinearChain(entries);
+        expect(entries.map((e) => [e.action, e.seq - early.seq])).toEqual([
+          ['test.early', 0],
+          ['test.seq_plus_10', 10],
+          ['test.seq_plus_5_seen_late', 5],
+        ]);
+      });
+
+      it('links in the background shortly after an append once started, and stops on close', async () => {
+        const [background] = await db.replicas(1);
+        background!.startAuditLinker();
+        for (let i = 0; i < 3; i += 1) await background!.appendAudit({ actor: 'admin:alice', action: 'test.background', data: { i } });
+        await pollUntil(async () => (await store.countUnlinkedAudit()) === 0, () => 'the background linker did not link the entries', 5_000);
+        expectLinearChain(await store.listAudit(0, 10));
+      });
     });
   });
+}
+
+/** The store's Kysely handle, for tests that write rows no store method writes. */
+function internalDb(store: Store): Kysely<Database> {
+  return (store as unknown as { db: Kysely<Database> }).db;
+}
+
+function rawEntry(seq: number, action: string) {
+  return { seq, at: T0, actor: 'admin:alice', action, termination_id: null, task_id: null, data: '{}', prev_hash: null, hash: null, chain_pos: null };
 }

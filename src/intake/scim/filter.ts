@@ -44,29 +44,56 @@ const ORDERING_OPS = new Set(['gt', 'ge', 'lt', 'le']);
 
 type Token = { type: 'punct'; value: '(' | ')' | '[' | ']' } | { type: 'string'; value: string } | { type: 'word'; value: string };
 
+/**
+ * Bounds on a filter, checked before any work that grows with it. Real IdP filters are a
+ * comparison or two (`userName eq "…"`); a filter of thousands of terms only costs CPU
+ * (8,000 terms stalled the event loop for seconds and overflowed the stack).
+ */
+export const FILTER_LIMITS = {
+  /** Characters in the expression. */
+  length: 4096,
+  /** Attribute expressions (`userName eq "x"`, `emails pr`). */
+  terms: 50,
+  /** Nested `( )`, `not ( )` and `[ ]` groups. */
+  depth: 8,
+} as const;
+
+// Sticky patterns read at a position without copying the rest of the input (slicing it for
+// each token made tokenising quadratic in the filter's length).
+const WHITESPACE = /\s+/y;
+const STRING = /"(?:[^"\\]|\\.)*"/y;
+const WORD = /[^\s()[\]"]+/y;
+
+function matchAt(pattern: RegExp, input: string, at: number): string | null {
+  pattern.lastIndex = at;
+  return pattern.exec(input)?.[0] ?? null;
+}
+
 function tokenise(input: string): Token[] {
+  if (input.length > FILTER_LIMITS.length) throw new InvalidFilterError(`longer than ${FILTER_LIMITS.length} characters; filter by id, userName or externalId`);
   const tokens: Token[] = [];
   let i = 0;
   while (i < input.length) {
     const ch = input[i]!;
-    if (/\s/.test(ch)) {
-      i += 1;
+    const space = matchAt(WHITESPACE, input, i);
+    if (space) {
+      i += space.length;
     } else if (ch === '(' || ch === ')' || ch === '[' || ch === ']') {
       tokens.push({ type: 'punct', value: ch });
       i += 1;
     } else if (ch === '"') {
-      const match = /^"(?:[^"\\]|\\.)*"/.exec(input.slice(i));
-      if (!match) throw new InvalidFilterError('unterminated string in filter');
+      const literal = matchAt(STRING, input, i);
+      if (!literal) throw new InvalidFilterError('unterminated string in filter');
       try {
-        tokens.push({ type: 'string', value: JSON.parse(match[0]) as string });
+        tokens.push({ type: 'string', value: JSON.parse(literal) as string });
       } catch {
         throw new InvalidFilterError('invalid string escape in filter');
       }
-      i += match[0].length;
+      i += literal.length;
     } else {
-      const match = /^[^\s()[\]"]+/.exec(input.slice(i));
-      tokens.push({ type: 'word', value: match![0] });
-      i += match![0].length;
+      const word = matchAt(WORD, input, i)!;
+      tokens.push({ type: 'word', value: word });
+      i += word.length;
     }
   }
   return tokens;
@@ -117,6 +144,8 @@ export function schemaResolver(definition: SCIMMY.Types.SchemaDefinition): Attri
 
 class Parser {
   private pos = 0;
+  private depth = 0;
+  private terms = 0;
   constructor(
     private readonly tokens: Token[],
     private readonly resolve: AttributeResolver,
@@ -144,27 +173,38 @@ class Parser {
   private unary(parent: AttributeInfo | undefined): FilterNode {
     if (this.keyword('not')) {
       this.expectPunct('(');
-      const filter = this.or(parent);
+      const filter = this.group(() => this.or(parent));
       this.expectPunct(')');
       return { kind: 'not', filter };
     }
     if (this.punct('(')) {
-      const inner = this.or(parent);
+      const inner = this.group(() => this.or(parent));
       this.expectPunct(')');
       return inner;
     }
     return this.attributeExpression(parent);
   }
 
+  /** Parses one nested group, refusing nesting deeper than FILTER_LIMITS.depth before recursing into it. */
+  private group(parse: () => FilterNode): FilterNode {
+    if (this.depth >= FILTER_LIMITS.depth) throw new InvalidFilterError(`nested deeper than ${FILTER_LIMITS.depth} levels`);
+    this.depth += 1;
+    const node = parse();
+    this.depth -= 1;
+    return node;
+  }
+
   private attributeExpression(parent: AttributeInfo | undefined): FilterNode {
     const token = this.next('an attribute');
     if (token.type !== 'word') throw new InvalidFilterError(`expected an attribute, got "${this.describe(token)}"`);
+    this.terms += 1;
+    if (this.terms > FILTER_LIMITS.terms) throw new InvalidFilterError(`more than ${FILTER_LIMITS.terms} attribute expressions; filter by id, userName or externalId`);
     if (this.punct('[')) {
       if (parent) throw new InvalidFilterError('nested value filters are not allowed');
       const container = this.resolve(token.value);
       if (container.type !== 'complex') throw new InvalidFilterError(`"${token.value}" is not a complex attribute`);
       // Inside the brackets, paths are sub-attributes of this one.
-      const filter = this.or(container);
+      const filter = this.group(() => this.or(container));
       this.expectPunct(']');
       return { kind: 'valuePath', attr: container, filter };
     }
@@ -251,10 +291,16 @@ function isPresent(value: unknown): boolean {
   return true;
 }
 
+/** A Map, not an object literal: `active eq "constructor"` must not find Object.prototype's members. */
+const STRING_BOOLEANS = new Map([
+  ['true', true],
+  ['false', false],
+]);
+
 function compareOne(actual: unknown, op: CompareOp, expected: Literal, attr: AttributeInfo): boolean {
   if (attr.type === 'boolean') {
     // Entra writes `active eq "True"`: the same string booleans its PATCH bodies carry.
-    const want = typeof expected === 'string' ? { true: true, false: false }[expected.toLowerCase()] : expected;
+    const want = typeof expected === 'string' ? STRING_BOOLEANS.get(expected.toLowerCase()) : expected;
     return op === 'eq' ? actual === want : actual !== want;
   }
   if (attr.type === 'dateTime' && op !== 'co' && op !== 'sw' && op !== 'ew') {
@@ -340,6 +386,12 @@ function relativise(node: FilterNode, depth: number): FilterNode {
 
 export type IndexedLookup = { by: 'id' | 'userName' | 'externalId'; value: string };
 
+const INDEXED_ATTRIBUTES = new Map<string, IndexedLookup['by']>([
+  ['id', 'id'],
+  ['username', 'userName'],
+  ['externalid', 'externalId'],
+]);
+
 /**
  * The indexed lookups whose results contain every resource the filter can match, or null
  * when the filter needs a scan. `userName eq` and friends at the top, under `and` (either
@@ -349,7 +401,7 @@ export function indexedLookups(node: FilterNode): IndexedLookup[] | null {
   switch (node.kind) {
     case 'compare': {
       if (node.op !== 'eq' || typeof node.value !== 'string' || node.attr.segments.length !== 1) return null;
-      const by = ({ id: 'id', username: 'userName', externalid: 'externalId' } as const)[node.attr.segments[0]!.toLowerCase() as 'id'];
+      const by = INDEXED_ATTRIBUTES.get(node.attr.segments[0]!.toLowerCase());
       return by ? [{ by, value: node.value }] : null;
     }
     case 'and':

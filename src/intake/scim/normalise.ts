@@ -47,13 +47,14 @@ function normaliseAttribute(leaf: string, value: unknown): unknown {
 function normaliseResource(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(normaliseResource);
   if (value === null || typeof value !== 'object') return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
-    if (inner === null) continue;
-    // `urn:...:User:active` as a key in a value-object PATCH carries its attribute after the last colon.
-    out[key] = normaliseAttribute(leafAttribute(key), inner);
-  }
-  return out;
+  // Built with fromEntries, which defines own properties: assigning a `__proto__` key
+  // from the body would replace the new object's prototype instead.
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([, inner]) => inner !== null)
+      // `urn:...:User:active` as a key in a value-object PATCH carries its attribute after the last colon.
+      .map(([key, inner]) => [key, normaliseAttribute(leafAttribute(key), inner)]),
+  );
 }
 
 /** Returns the body with string booleans repaired; anything that is not a SCIM body comes back unchanged. */

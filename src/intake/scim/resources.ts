@@ -13,7 +13,7 @@ import { InvalidSubjectError } from '../../domain/subject.ts';
 import { coerceError } from '../../domain/errors.ts';
 import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../domain/termination-conflicts.ts';
 import { DirectoryConflictError } from '../../store/directory.ts';
-import { InvalidFilterError, parseFilter, schemaResolver, type FilterNode } from './filter.ts';
+import { InvalidFilterError, type FilterNode } from './filter.ts';
 import { fromScimUser, toScimUser } from './user-mapping.ts';
 import { StoreUnavailableError, TooManyToFilterError, UserNotFoundError, type ScimCaller, type ScimUserService } from './user-service.ts';
 
@@ -32,6 +32,8 @@ export const STORE_UNAVAILABLE_DETAIL = 'the store is unavailable; retry later';
 export interface ScimContext extends ScimCaller {
   users: ScimUserService;
   logger: Logger;
+  /** The request's filter, parsed once by the router's query reader (null without one). */
+  filter: FilterNode | null;
   /** Marks the request as failed by a store outage: its 500 is answered as 503. */
   storeUnavailable?(): void;
 }
@@ -92,12 +94,10 @@ async function guarded<T>(ctx: unknown, run: (context: ScimContext) => Promise<T
 class DirectoryUserResource extends SCIMMY.Resources.User {
   override async read<T = unknown>(ctx?: T): Promise<any> {
     if (this.id) return super.read(ctx);
-    const filterExpression = this.filter?.expression;
     const attributes = this.attributes;
     const startIndex = Math.max(1, this.constraints?.startIndex ?? 1);
     const count = Math.min(Math.max(0, this.constraints?.count ?? MAX_PAGE_SIZE), MAX_PAGE_SIZE);
-    return guarded(ctx, async ({ users }) => {
-      const filter: FilterNode | null = filterExpression ? parseFilter(filterExpression, schemaResolver(SCIMMY.Schemas.User.definition)) : null;
+    return guarded(ctx, async ({ users, filter }) => {
       const { resources, total } = await users.list(filter, { startIndex, count });
       const basepath = SCIMMY.Resources.User.basepath() as string;
       return {

@@ -1,9 +1,10 @@
 /**
  * The SCIM 2.0 service provider (RFC 7643/7644) at /scim/v2, on scimmy + scimmy-routers.
  * In front of the SCIMMY router, in this order: bearer-token auth (before any body is
- * read), the JSON body parser with the configured size limit, the string-boolean repair
- * for Entra, stable numeric paging parameters, and the PATCH that only sets `active`
- * (answered here, see active-patch.ts). Every error answers a SCIM error body.
+ * read), the JSON body parser with the configured size and depth limits, the string-boolean
+ * repair for Entra, the query reader (filter parsed once, attribute lists and paging
+ * checked: see query.ts), and the PATCH that only sets `active` (answered here, see
+ * active-patch.ts). Every error answers a SCIM error body.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
@@ -11,11 +12,14 @@ import SCIMMY from 'scimmy';
 import SCIMMYRouters from 'scimmy-routers';
 import type { Config } from '../../config/schema.ts';
 import { coerceError } from '../../domain/errors.ts';
+import { JSON_TOO_DEEP, jsonDepthExceeds } from '../../server/json-depth.ts';
 import { TokenSet, bearerToken } from '../../server/tokens.ts';
 import type { Store } from '../../store/store.ts';
 import type { TerminationService } from '../termination-service.ts';
 import { normaliseScimBody } from './normalise.ts';
 import { activeOnlyPatch, userIdOf } from './active-patch.ts';
+import type { FilterNode } from './filter.ts';
+import { ScimQueryError, scimQueryReader } from './query.ts';
 import { STORE_UNAVAILABLE_DETAIL, applyServiceProviderConfig, declareScimResources, toScimError, type ScimContext } from './resources.ts';
 import { toScimUser } from './user-mapping.ts';
 import { ScimUserService } from './user-service.ts';
@@ -50,6 +54,9 @@ export function createScimRouter(options: ScimRouterOptions): Router {
   const tokens = new TokenSet(config.auth.scim.map((token, index) => ({ token, principal: `scim:token-${index}` })));
   const users = new ScimUserService({ store: options.store, terminations: options.terminations, logger });
   const actors = new WeakMap<Request, string>();
+  const queries = scimQueryReader();
+  /** Each request's filter, parsed once by the query reader; SCIMMY never sees the expression. */
+  const filters = new WeakMap<Request, FilterNode | null>();
   /** Requests that failed because the store is unavailable (marked by the resource handlers). */
   const storeOutages = new WeakSet<Request>();
 
@@ -68,6 +75,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     logger,
     actor: authenticate(req),
     method: req.method,
+    filter: filters.get(req) ?? null,
     // A 299 warning: the response body stays the plain resource clients expect.
     warn: (notice) => req.res?.setHeader('Warning', `299 deprovisiond ${JSON.stringify(notice)}`),
     storeUnavailable: () => storeOutages.add(req),
@@ -99,33 +107,18 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     if (typeof status === 'number' && status >= 400 && status < 500) return sendScimError(res, 400, 'request body is not valid JSON', 'invalidSyntax');
     next(error);
   });
-  router.use((req, _res, next) => {
-    if (req.body !== undefined) req.body = normaliseScimBody(req.body);
-    // Express 5 re-parses req.query on every read, so scimmy-routers' cast of startIndex and
-    // count to numbers would be lost and paging silently ignored: pin one parsed copy.
-    const query: Record<string, unknown> = { ...req.query };
-    for (const key of ['startIndex', 'count']) {
-      const value = query[key];
-      if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) query[key] = Number(value);
-    }
-    Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true, enumerable: true });
-    next();
-  });
-  // SCIMMY parses `filter` (query, or a .search body) before any handler of ours runs, and
-  // some malformed expressions ("userName", "not") crash its parser with a TypeError that
-  // would answer 500 with the exception's text: answer those 400 invalidFilter here.
   router.use((req, res, next) => {
-    const query = (req.query as Record<string, unknown>).filter;
-    const body = req.method === 'POST' && req.path.endsWith('/.search') ? (req.body as { filter?: unknown } | undefined)?.filter : undefined;
-    for (const expression of [query, body]) {
-      if (expression === undefined) continue;
-      if (typeof expression !== 'string') return sendScimError(res, 400, 'filter: expected one string', 'invalidFilter');
-      try {
-        new SCIMMY.Types.Filter(expression);
-      } catch (error) {
-        // SCIMMY's own 400s (with their message) are left to SCIMMY.
-        if (!(error instanceof SCIMMY.Types.Error)) return sendScimError(res, 400, 'filter: the expression could not be parsed', 'invalidFilter');
-      }
+    if (jsonDepthExceeds(req.body)) return sendScimError(res, 400, JSON_TOO_DEEP, 'invalidSyntax');
+    if (req.body !== undefined) req.body = normaliseScimBody(req.body);
+    // Express 5 re-parses req.query on every read, so what is checked and converted here
+    // (paging numbers, the filter taken out) would be lost: pin one parsed copy.
+    const query: Record<string, unknown> = { ...req.query };
+    Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true, enumerable: true });
+    try {
+      filters.set(req, queries.read({ method: req.method, path: req.path, query, body: req.body }));
+    } catch (error) {
+      if (!(error instanceof ScimQueryError)) throw error;
+      return sendScimError(res, error.status, error.message, error.scimType ?? undefined);
     }
     next();
   });

@@ -6,6 +6,8 @@ import { auditAnchor } from './0004_audit_anchor.ts';
 import { tasksLeaseByProvider } from './0005_tasks_lease_by_provider.ts';
 import { tasksRunWhileHeld } from './0006_tasks_run_while_held.ts';
 import { tasksLeaseToken } from './0007_tasks_lease_token.ts';
+import { commitProbe } from './0009_commit_probe.ts';
+import { auditLinker } from './0010_audit_linker.ts';
 import { terminationRequests } from './0011_termination_requests.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
@@ -17,6 +19,8 @@ export const migrations: Record<string, Migration> = {
   '0005_tasks_lease_by_provider': tasksLeaseByProvider,
   '0006_tasks_run_while_held': tasksRunWhileHeld,
   '0007_tasks_lease_token': tasksLeaseToken,
+  '0009_commit_probe': commitProbe,
+  '0010_audit_linker': auditLinker,
   '0011_termination_requests': terminationRequests,
 };
 

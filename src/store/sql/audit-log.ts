@@ -1,87 +1,129 @@
 /**
- * The hash-chained audit log: appends (inside the transaction of the change they record),
- * reads in chain order, and retention that prunes a prefix and keeps its anchor.
+ * The hash-chained audit log: appends (inside the transaction of the change they record,
+ * without a lock: see audit-linker.ts for how they join the chain), reads in chain order,
+ * and retention that prunes a linked prefix and keeps its anchor.
  */
+import { sql } from 'kysely';
 import { UNRESOLVED_TERMINATION_STATES, type TerminationState } from '../../domain/types.ts';
-import { GENESIS_HASH, chainHash } from '../../audit/chain.ts';
 import { toAuditEntry } from '../rows.ts';
 import type { AuditEntry, AuditLog, NewAuditEntry } from '../store.ts';
+import { AuditLinker, DEFAULT_LINKER_TIMING, type AuditLinkerTiming } from './audit-linker.ts';
 import type { StoreContext, Tx } from './context.ts';
 
 export class SqlAuditLog implements AuditLog {
-  constructor(private readonly ctx: StoreContext) {}
+  readonly linker: AuditLinker;
 
-  /** Appends to the hash chain inside the caller's transaction, so the entry commits with the change it records. */
+  constructor(
+    private readonly ctx: StoreContext,
+    timing: AuditLinkerTiming = DEFAULT_LINKER_TIMING,
+    onLinkerError?: (error: unknown) => void,
+  ) {
+    this.linker = new AuditLinker(ctx, timing, onLinkerError);
+  }
+
+  /**
+   * Inserts the entry inside the caller's transaction, so it commits with the change it
+   * records. No lock and no read of the chain: concurrent appends never wait on each other.
+   */
   async append(trx: Tx, entry: NewAuditEntry): Promise<void> {
-    await this.ctx.hooks.lockAuditChain(trx);
-    const last = await trx.selectFrom('audit_log').select('hash').orderBy('seq', 'desc').limit(1).executeTakeFirst();
-    const prevHash = last?.hash ?? GENESIS_HASH;
-    const fields = {
-      at: this.ctx.clock().getTime(),
-      actor: entry.actor,
-      action: entry.action,
-      terminationId: entry.terminationId ?? null,
-      taskId: entry.taskId ?? null,
-      data: JSON.stringify(entry.data ?? {}),
-    };
     await trx
       .insertInto('audit_log')
       .values({
-        at: fields.at,
-        actor: fields.actor,
-        action: fields.action,
-        termination_id: fields.terminationId,
-        task_id: fields.taskId,
-        data: fields.data,
-        prev_hash: prevHash,
-        hash: chainHash(prevHash, fields),
+        at: this.ctx.clock().getTime(),
+        actor: entry.actor,
+        action: entry.action,
+        termination_id: entry.terminationId ?? null,
+        task_id: entry.taskId ?? null,
+        data: JSON.stringify(entry.data ?? {}),
+        prev_hash: null,
+        hash: null,
+        chain_pos: null,
       })
       .execute();
+    // Usually committed well before the linker's delay runs out; if not, the next wake or its timer links it.
+    this.linker.wake();
   }
 
   async appendAudit(entry: NewAuditEntry): Promise<void> {
     await this.ctx.db.transaction().execute((trx) => this.append(trx, entry));
   }
 
-  async listAudit(afterSeq: number, limit: number): Promise<AuditEntry[]> {
-    const rows = await this.ctx.db.selectFrom('audit_log').selectAll().where('seq', '>', afterSeq).orderBy('seq').limit(limit).execute();
-    return rows.map(toAuditEntry);
+  async listAudit(afterPosition: number, limit: number): Promise<AuditEntry[]> {
+    // The unlinked first: an entry the linker links between the two reads then shows up in
+    // both (kept once, linked) instead of in neither, so nothing committed before the call is missed.
+    const unlinked = await this.ctx.db.selectFrom('audit_log').selectAll().where('chain_pos', 'is', null).orderBy('seq').limit(limit).execute();
+    const linked = await this.ctx.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('chain_pos', '>', afterPosition)
+      .orderBy('chain_pos')
+      .limit(limit)
+      .execute();
+    const seen = new Set(linked.map((row) => row.seq));
+    return [...linked, ...unlinked.filter((row) => !seen.has(row.seq))].slice(0, limit).map(toAuditEntry);
   }
 
   async listAuditOf(terminationId: string): Promise<AuditEntry[]> {
-    const rows = await this.ctx.db.selectFrom('audit_log').selectAll().where('termination_id', '=', terminationId).orderBy('seq').execute();
+    const rows = await this.ctx.db.selectFrom('audit_log').selectAll().where('termination_id', '=', terminationId)
+      // Linked entries by position, then the ones not linked yet by seq.
+      .orderBy(sql`chain_pos is null`)
+      .orderBy('chain_pos')
+      .orderBy('seq')
+      .execute();
     return rows.map(toAuditEntry);
   }
 
-  async pruneAudit(before: Date, actor: string): Promise<{ pruned: number; throughSeq: number | null }> {
+  async countUnlinkedAudit(): Promise<number> {
+    const row = await this.ctx.db.selectFrom('audit_log').select((eb) => eb.fn.countAll<number>().as('n')).where('chain_pos', 'is', null).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  linkAudit(): Promise<{ linked: number }> {
+    return this.linker.linkNow();
+  }
+
+  startAuditLinker(): void {
+    this.linker.start();
+  }
+
+  /**
+   * Needs no lock: it deletes linked entries only, and the linker writes unlinked ones and
+   * links after the last linked entry, or after the anchor once none is left; the deletion
+   * and the new anchor commit together, so the linker sees both or neither.
+   */
+  async pruneAudit(before: Date, actor: string): Promise<{ pruned: number; throughPosition: number | null }> {
     return this.ctx.db.transaction().execute(async (trx) => {
-      await this.ctx.hooks.lockAuditChain(trx);
       const old = await trx
         .selectFrom('audit_log as a')
         .leftJoin('terminations as t', 't.id', 'a.termination_id')
-        .select(['a.seq', 'a.hash', 't.state'])
-        .where('a.at', '<', before.getTime())
-        .orderBy('a.seq')
+        .select(['a.chain_pos', 'a.hash', 'a.at', 't.state'])
+        .where('a.chain_pos', 'is not', null)
+        .orderBy('a.chain_pos')
         .limit(10_000)
         .execute();
-      // Only a prefix can go, or the chain would have holes; an open termination's entries stop it.
-      let through: { seq: number; hash: string } | null = null;
+      // Only a prefix can go, or the chain would have holes; an open termination's entries, or a recent one, stop it.
+      let through: { position: number; hash: string } | null = null;
       for (const entry of old) {
+        if (Number(entry.at) >= before.getTime()) break;
         if (entry.state && UNRESOLVED_TERMINATION_STATES.includes(entry.state as TerminationState)) break;
-        through = { seq: Number(entry.seq), hash: entry.hash };
+        through = { position: Number(entry.chain_pos), hash: entry.hash! };
       }
-      if (!through) return { pruned: 0, throughSeq: null };
-      const deleted = await trx.deleteFrom('audit_log').where('seq', '<=', through.seq).executeTakeFirst();
+      if (!through) return { pruned: 0, throughPosition: null };
+      const deleted = await trx.deleteFrom('audit_log').where('chain_pos', '<=', through.position).executeTakeFirst();
       const now = this.ctx.clock().getTime();
       await trx.deleteFrom('audit_anchor').execute();
-      await trx.insertInto('audit_anchor').values({ id: 1, seq: through.seq, hash: through.hash, pruned_at: now }).execute();
-      await this.append(trx, { actor, action: 'audit.pruned', data: { throughSeq: through.seq, anchorHash: through.hash, before: before.toISOString() } });
-      return { pruned: Number(deleted.numDeletedRows), throughSeq: through.seq };
+      await trx.insertInto('audit_anchor').values({ id: 1, chain_pos: through.position, hash: through.hash, pruned_at: now }).execute();
+      await this.append(trx, {
+        actor,
+        action: 'audit.pruned',
+        data: { throughPosition: through.position, anchorHash: through.hash, before: before.toISOString() },
+      });
+      return { pruned: Number(deleted.numDeletedRows), throughPosition: through.position };
     });
   }
 
-  async auditAnchor(): Promise<{ seq: number; hash: string } | null> {
-    const row = await this.ctx.db.selectFrom('audit_anchor').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
-    return row ? { seq: Number(row.seq), hash: row.hash } : null;
+  async auditAnchor(): Promise<{ position: number; hash: string } | null> {
+    const row = await this.ctx.db.selectFrom('audit_anchor').select(['chain_pos', 'hash']).where('id', '=', 1).executeTakeFirst();
+    return row ? { position: Number(row.chain_pos), hash: row.hash } : null;
   }
 }

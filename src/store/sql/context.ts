@@ -9,8 +9,19 @@ import type { Database } from '../schema.ts';
 
 export interface DialectHooks {
   readonly dialect: 'sqlite' | 'postgres';
-  /** Serialises appends to the audit chain inside a transaction. */
-  lockAuditChain(trx: Transaction<Database>): Promise<void>;
+  /**
+   * Serialises, inside a transaction, the writers that decide one termination's fate: a
+   * worker settling one of its tasks, an operator cancelling it or completing a manual step.
+   * Locks that one termination only (PostgreSQL), so a replica frozen while holding it holds
+   * up that termination and nothing else; nothing on SQLite, which serialises writers.
+   * Taken before any termination row or pending task row is written on those paths.
+   */
+  lockTermination(trx: Transaction<Database>, terminationId: string): Promise<void>;
+  /**
+   * Takes the audit linker's lock for this transaction without waiting: false when another
+   * replica's linker holds it (PostgreSQL). Always true on SQLite (one process, one linker).
+   */
+  tryLockAuditLinker(trx: Transaction<Database>): Promise<boolean>;
   /** Locks claimed candidate rows so other replicas skip them (PostgreSQL), or nothing (SQLite). */
   readonly skipLocked: boolean;
   /** Tells other replicas that work may be due (PostgreSQL NOTIFY), inside the transaction. */

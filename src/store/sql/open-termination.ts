@@ -36,15 +36,15 @@ export class OpenTerminationRule {
 
   /**
    * The subject's open termination, locked for this transaction on PostgreSQL (two
-   * requests for one subject on two replicas must not both move it). The audit chain lock
-   * comes first, the order finishAttempt and cancelTermination take them in; the other
-   * order deadlocks against a worker settling this termination.
+   * requests for one subject on two replicas must not both move it). The termination's lock
+   * comes first, the order finishAttempt and cancelTermination take it in; the other order
+   * deadlocks against a worker settling this termination.
    */
   async lockOpen(trx: Tx, subjectKey: string): Promise<OpenTermination | null> {
     const query = () => trx.selectFrom('terminations').selectAll().where('subject_key', '=', subjectKey).where(UNRESOLVED);
     let row = await query().executeTakeFirst();
     if (row && this.ctx.hooks.dialect === 'postgres') {
-      await this.ctx.hooks.lockAuditChain(trx);
+      await this.ctx.hooks.lockTermination(trx, row.id);
       row = await query().forUpdate().executeTakeFirst();
     }
     return row ? { termination: toTermination(row), requestedBy: requestedByOf(row) } : null;

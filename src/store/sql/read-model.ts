@@ -139,7 +139,8 @@ function decodeCursor(cursor: string | undefined): { at: number; id: string } | 
   if (!cursor) return null;
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof at === 'number' && typeof id === 'string') return { at, id };
+    // A safe integer: PostgreSQL refuses a bigint beyond 64 bits, which would answer 503 instead of 400.
+    if (Number.isSafeInteger(at) && typeof id === 'string') return { at, id };
   } catch {
     // fall through: a malformed cursor is a bad request, not a server error
   }

@@ -36,7 +36,9 @@ export class SqlSettlement implements TaskOperations {
     let revoked: RevokedEvent | null = null;
     const completed = await this.ctx.db.transaction().execute(async (trx) => {
       revoked = null;
-      await this.ctx.hooks.lockAuditChain(trx);
+      // Serialises with a worker settling another task of this termination, and with its cancellation.
+      const owner = await trx.selectFrom('tasks').select('termination_id').where('id', '=', taskId).executeTakeFirst();
+      if (owner) await this.ctx.hooks.lockTermination(trx, owner.termination_id);
       const now = this.ctx.clock().getTime();
       const state = outcome === 'done' ? 'succeeded' : 'skipped';
       const evidence: JsonObject = { completedBy: actor, outcome, reason, at: new Date(now).toISOString() };
@@ -65,7 +67,7 @@ export class SqlSettlement implements TaskOperations {
   /**
    * Derives the termination's state from its tasks after one of them finished or was
    * waived (src/domain/termination-state.ts). `termination` is its row as read in this
-   * transaction after the audit chain lock.
+   * transaction after the termination's lock.
    */
   async settle(
     trx: Tx,
@@ -110,8 +112,9 @@ export class SqlSettlement implements TaskOperations {
     let revoked: RevokedEvent | null = null;
     const waived = await this.ctx.db.transaction().execute(async (trx) => {
       revoked = null;
-      // Chain lock first, the order finishAttempt and cancelTermination take their locks in.
-      await this.ctx.hooks.lockAuditChain(trx);
+      // The termination's lock before any row is written, as cancelTermination takes it: a worker
+      // settling another of its tasks, or a cancellation, never interleaves with the waiver.
+      await this.ctx.hooks.lockTermination(trx, terminationId);
       const now = this.ctx.clock().getTime();
       const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).where('termination_id', '=', terminationId).where('state', '=', 'failed').executeTakeFirst();
       if (!row) return null;
@@ -147,7 +150,7 @@ export class SqlSettlement implements TaskOperations {
   async replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]> {
     const replayed = await this.ctx.db.transaction().execute(async (trx) => {
       // Serialises with workers settling this termination, so neither derives its state from a stale read.
-      await this.ctx.hooks.lockAuditChain(trx);
+      await this.ctx.hooks.lockTermination(trx, terminationId);
       const now = this.ctx.clock().getTime();
       let query = trx.selectFrom('tasks').selectAll().where('termination_id', '=', terminationId).where('state', '=', 'failed');
       if (taskId) query = query.where('id', '=', taskId);

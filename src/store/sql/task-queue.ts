@@ -227,7 +227,8 @@ export class SqlTaskQueue implements TaskQueue {
         return false;
       }
       // Serialises with cancelTermination, so a cancellation committed meanwhile is seen below.
-      await this.ctx.hooks.lockAuditChain(trx);
+      // After this task's row: no path that holds the termination's lock waits for a running task.
+      await this.ctx.hooks.lockTermination(trx, row.termination_id);
       const common = { lease_owner: null, lease_token: null, lease_expires_at: null, updated_at: now };
       const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', row.termination_id).executeTakeFirstOrThrow();
       if (outcome.state === 'pending' && termination.state === 'cancelled') {

@@ -193,9 +193,9 @@ export class SqlTerminations implements TerminationRecords {
 
   async cancelTermination(id: string, actor: string, reason: string, authority?: CancelAuthority): Promise<Termination | null> {
     const outcome = await this.ctx.db.transaction().execute(async (trx): Promise<Termination | CancellationRefusedError | null> => {
-      // Chain lock before any row lock, the order finishAttempt takes them in: the other
-      // order deadlocks against a worker settling this termination (PostgreSQL).
-      await this.ctx.hooks.lockAuditChain(trx);
+      // The termination's lock before any row lock: a worker settling one of its tasks
+      // (finishAttempt) takes it too, so a cancellation and a settlement never interleave.
+      await this.ctx.hooks.lockTermination(trx, id);
       const row = await trx.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return null;
       if (!UNRESOLVED_TERMINATION_STATES.includes(row.state as TerminationState)) return toTermination(row);

@@ -7,7 +7,7 @@ import { providerModules } from '../../providers/index.ts';
 import { coerceError } from '../domain/errors.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { AttemptThreadData, FromWorker, ToWorker } from './attempt-thread.ts';
-import { inlineAttempts } from './attempts.ts';
+import { inlineAttempts } from './inline-attempts.ts';
 import { createProviders, summarise, validateProviders } from './provider-setup.ts';
 import { lowerThreadPriority } from './thread-priority.ts';
 

@@ -13,10 +13,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
-import type { AttemptRequest, AttemptRunner } from './attempts.ts';
-import type { EngineEventBus } from './events.ts';
+import type { AttemptRequest, AttemptRunner } from '../engine/attempts.ts';
+import type { EngineEventBus } from '../engine/events.ts';
 import type { ProviderSpec, ProviderSummary } from './provider-setup.ts';
-import type { AttemptResult } from './runner.ts';
+import type { AttemptResult } from '../engine/runner.ts';
 import type { ThreadPriority } from './thread-priority.ts';
 
 export interface AttemptThreadData {

@@ -9,8 +9,8 @@ import type { Provider } from '../../providers/contract.ts';
 import type { ProviderModule } from '../../providers/module.ts';
 import type { Config } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
-import { assertLeaseHeld } from './lease-fence.ts';
-import { createRequestThrottle, unthrottled } from './request-throttle.ts';
+import { assertLeaseHeld } from '../engine/lease-fence.ts';
+import { createRequestThrottle, unthrottled } from '../engine/request-throttle.ts';
 
 export interface ProviderSpec {
   name: string;

@@ -22,6 +22,9 @@ import { monotonicMs } from '../src/engine/lease-fence.ts';
 import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 import { procStatFields } from './helpers/proc-stat.ts';
 
+/** Attempts here record the account they find as if the claim still held the task. */
+const recordingHooks = { recordAccount: async () => true };
+
 let sandbox: RunningSandbox;
 let spec: ProviderSpec;
 
@@ -96,21 +99,21 @@ describe('attempts on the worker thread', () => {
   });
 
   it('carries out an attempt with the outcome the inline runner gives for the same request', async () => {
-    const viaThread = await thread.run(request('disable_account'));
+    const viaThread = await thread.run(request('disable_account'), recordingHooks);
     expect(viaThread.outcome.state).toBe('succeeded');
     expect(viaThread.attempt.finishedAt).toBeInstanceOf(Date);
     const suspended = Object.entries(sandbox.control.snapshot().writes).filter(([k]) => k.startsWith('suspend:'));
     expect(suspended.length).toBeGreaterThanOrEqual(1);
 
     const inline = inlineAttempts(createProviders([spec], new Map([['okta', oktaModule]]), silentLogger()), silentLogger());
-    const onThisThread = await inline.run(request('disable_account'));
+    const onThisThread = await inline.run(request('disable_account'), recordingHooks);
     await inline.close();
     expect(shape(viaThread)).toEqual(shape(onThisThread));
   });
 
   it("writes the worker's log lines to the daemon's log stream", async () => {
     const failing = request('wipe_devices', undefined, 1);
-    const result = await thread.run(failing);
+    const result = await thread.run(failing, recordingHooks);
     expect(result.outcome.state).toBe('failed');
     const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'task failed' && l.taskId === failing.task.id);
     expect(line).toMatchObject({ service: 'deprovisiond', provider: 'okta', action: 'wipe_devices', terminationId: failing.termination.id });
@@ -119,7 +122,7 @@ describe('attempts on the worker thread', () => {
   it('abort ends the attempts in flight as a transient error that will be retried', async () => {
     sandbox.control.setFaults({ latencyMs: 5_000 });
     try {
-      const pending = thread.run(request('disable_account'));
+      const pending = thread.run(request('disable_account'), recordingHooks);
       await new Promise((resolve) => setTimeout(resolve, 200));
       thread.abort();
       const result = await Promise.race([pending, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 4_000))]);
@@ -153,18 +156,18 @@ describe('the attempt worker thread at start and when it dies', () => {
     const thread = await startAttemptThread([spec], silentLogger(), () => undefined, { events });
     try {
       sandbox.control.setFaults({ latencyMs: 2_000 });
-      const inFlight = thread.run(request('disable_account'));
+      const inFlight = thread.run(request('disable_account'), recordingHooks);
       await new Promise((resolve) => setTimeout(resolve, 200));
       await (thread as unknown as { worker: Worker }).worker.terminate();
       await expect(inFlight).rejects.toThrow(/exited .* during the attempt/);
       expect(exits).toEqual([{ code: 1, attemptsLost: 1 }]);
       sandbox.control.setFaults({ latencyMs: 0 });
-      expect((await thread.run(request('disable_account'))).outcome.state).toBe('succeeded');
+      expect((await thread.run(request('disable_account'), recordingHooks)).outcome.state).toBe('succeeded');
     } finally {
       sandbox.control.setFaults({ latencyMs: 0 });
       await thread.close();
     }
-    await expect(thread.run(request('disable_account'))).rejects.toThrow('closed');
+    await expect(thread.run(request('disable_account'), recordingHooks)).rejects.toThrow('closed');
     // Closing is not a crash.
     expect(exits).toHaveLength(1);
   });
@@ -190,7 +193,7 @@ describe('the attempt worker thread’s CPU priority', () => {
       // Every other thread (this one, libuv's pool where the WAL is synced, V8's) keeps its priority.
       const lowered = [...after].filter(([id, nice]) => id !== tid && nice !== (before.get(id) ?? base));
       expect(lowered).toEqual([]);
-      expect((await thread.run(request('disable_account'))).outcome.state).toBe('succeeded');
+      expect((await thread.run(request('disable_account'), recordingHooks)).outcome.state).toBe('succeeded');
     } finally {
       await thread.close();
     }

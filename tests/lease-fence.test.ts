@@ -18,6 +18,9 @@ import { monotonicMs } from '../src/engine/lease-fence.ts';
 import { createProviders, type ProviderSpec } from '../src/startup/provider-setup.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 
+/** Attempts here record the account they find as if the claim still held the task. */
+const recordingHooks = { recordAccount: async () => true };
+
 let sandbox: RunningSandbox;
 let spec: ProviderSpec;
 
@@ -87,20 +90,20 @@ describe.each(runners)('the provider fence %s', (_name, start) => {
 
   it('sends no request when the lease has less left than the margin', async () => {
     const before = sandbox.control.snapshot().requests;
-    const result = await runner.run(request(500, 1_000));
+    const result = await runner.run(request(500, 1_000), recordingHooks);
     expect(sandbox.control.snapshot().requests).toBe(before);
     expect(result.outcome).toMatchObject({ state: 'pending', error: { kind: 'transient', message: expect.stringMatching(/lease ends in \d+ ms, less than the 1000 ms margin/) } });
   });
 
   it('runs the attempt when the lease lasts, and stops before the next request once the lease is lost', async () => {
-    expect((await runner.run(request(60_000))).outcome.state).toBe('succeeded');
+    expect((await runner.run(request(60_000), recordingHooks)).outcome.state).toBe('succeeded');
 
     // Every request takes 400 ms; the lease is taken over while the first one is on its way.
     sandbox.control.setFaults({ latencyMs: 400 });
     try {
       const lost = request(60_000);
       const before = sandbox.control.snapshot().requests;
-      const pending = runner.run(lost);
+      const pending = runner.run(lost, recordingHooks);
       await new Promise((resolve) => setTimeout(resolve, 100));
       runner.leaseChanged(lost.task.id, null);
       const result = await pending;
@@ -117,7 +120,7 @@ describe.each(runners)('the provider fence %s', (_name, start) => {
     sandbox.control.setFaults({ latencyMs: 400 });
     try {
       const frozen = request(60_000, 1_000);
-      const pending = runner.run(frozen);
+      const pending = runner.run(frozen, recordingHooks);
       await new Promise((resolve) => setTimeout(resolve, 150));
       // As a process resumed after a freeze finds it: its lease ran short 3 s ago.
       const noticed = Date.now();
@@ -135,9 +138,9 @@ describe.each(runners)('the provider fence %s', (_name, start) => {
     sandbox.control.setFaults({ latencyMs: 300 });
     try {
       // 1.5 s of lease and a 1 s margin: without a renewal, a later request of the attempt is fenced.
-      expect((await runner.run(request(1_500, 1_000))).outcome).toMatchObject({ state: 'pending', error: { message: expect.stringMatching(/margin/) } });
+      expect((await runner.run(request(1_500, 1_000), recordingHooks)).outcome).toMatchObject({ state: 'pending', error: { message: expect.stringMatching(/margin/) } });
       const renewed = request(1_500, 1_000);
-      const pending = runner.run(renewed);
+      const pending = runner.run(renewed, recordingHooks);
       await new Promise((resolve) => setTimeout(resolve, 100));
       runner.leaseChanged(renewed.task.id, monotonicMs() + 60_000);
       expect((await pending).outcome.state).toBe('succeeded');
@@ -169,7 +172,7 @@ describe.each([...providerModules.keys()])('the provider fence in front of %s', 
     try {
       const action = ACTIONS[kind];
       expect(action, `an action for ${kind}`).toBeDefined();
-      const result = await runner.run(request(100, 1_000, kind, action));
+      const result = await runner.run(request(100, 1_000, kind, action), recordingHooks);
       // A credential grant may go out (Brivo's token endpoint is its own host with its own limit):
       // it changes nothing at the provider. Nothing else may.
       expect(running.control.requests.filter((r) => !/\/oauth2?\/token|\/token$/.test(r.path))).toEqual([]);
@@ -178,5 +181,51 @@ describe.each([...providerModules.keys()])('the provider fence in front of %s', 
       await runner.close();
       await running.close();
     }
+  });
+});
+
+describe('a destructive action records its account before its first write', () => {
+  let runner: AttemptRunner;
+  beforeAll(async () => {
+    runner = inlineAttempts(createProviders([spec], new Map([['okta', oktaModule]]), silentLogger()), silentLogger());
+  });
+  afterAll(async () => runner.close());
+
+  const deletion = () => {
+    const r = request(60_000, 1_000, 'okta', 'delete_account');
+    return { ...r, task: { ...r.task, params: { mode: 'deactivate' } } };
+  };
+  const writes = (since: number) => sandbox.control.requests.slice(since).filter((entry) => entry.method !== 'GET');
+
+  it('writes the account onto the task first, so the next holder knows there was one', async () => {
+    const before = sandbox.control.requests.length;
+    const recorded: Array<{ account: unknown; writesSoFar: number }> = [];
+    const result = await runner.run(deletion(), {
+      recordAccount: async (account) => {
+        recorded.push({ account, writesSoFar: writes(before).length });
+        return true;
+      },
+    });
+    expect(result.outcome.state).toBe('succeeded');
+    expect(recorded).toEqual([{ account: expect.objectContaining({ id: expect.any(String) }), writesSoFar: 0 }]);
+    expect(writes(before).length).toBeGreaterThan(0);
+  });
+
+  it('sends no write when the claim no longer holds the task', async () => {
+    const before = sandbox.control.requests.length;
+    const result = await runner.run(deletion(), { recordAccount: async () => false });
+    expect(writes(before)).toEqual([]);
+    expect(result.outcome).toMatchObject({ state: 'pending', countsAsAttempt: false, error: { message: expect.stringMatching(/taken over by another worker before its first write/) } });
+  });
+
+  it('does not ask again when the task already knows its account', async () => {
+    const first = deletion();
+    let asked = 0;
+    const hooks = { recordAccount: async () => (asked += 1) > 0 };
+    const known = await runner.run(first, hooks);
+    expect(asked).toBe(1);
+    const again = await runner.run({ ...first, task: { ...first.task, account: known.outcome.state === 'succeeded' ? known.outcome.account : null, attempts: 2 } }, hooks);
+    expect(asked).toBe(1);
+    expect(again.outcome.state).toBe('succeeded');
   });
 });

@@ -95,6 +95,7 @@ describe('notify provider', () => {
         logger: silentLogger(),
         now: () => new Date(),
         lease: { deadline: monotonicMs() + 60_000, marginMs: 1_000 },
+        hooks: { recordAccount: async () => true },
       });
     // Attempts are counted when claimed: a first attempt runs with attempts = 1.
     const okta = task('okta-suspend', 1);

@@ -6,7 +6,7 @@
  * core beside intake and the store. The engine knows no provider module.
  */
 import type { RetryPolicy } from '../config/schema.ts';
-import type { Task, Termination } from '../domain/types.ts';
+import type { JsonObject, Task, Termination } from '../domain/types.ts';
 import type { LeaseWindow } from './lease-fence.ts';
 import type { AttemptResult } from './runner.ts';
 
@@ -21,8 +21,18 @@ export interface AttemptRequest {
   lease: LeaseWindow;
 }
 
+/** What an attempt may ask of the engine while it runs (on the daemon's thread). */
+export interface AttemptHooks {
+  /**
+   * Writes the account the attempt found onto the task, if the claim still holds it (false
+   * when not). Awaited before a destructive action's writes, so the task's next holder knows
+   * there was an account, whatever happens to this attempt.
+   */
+  recordAccount(account: JsonObject): Promise<boolean>;
+}
+
 export interface AttemptRunner {
-  run(request: AttemptRequest): Promise<AttemptResult>;
+  run(request: AttemptRequest, hooks: AttemptHooks): Promise<AttemptResult>;
   /**
    * The engine renewed a task's lease (`deadline`), or learnt it is gone (`null`): the
    * attempt's later requests are fenced by the new deadline, or it stops at once.

@@ -161,7 +161,7 @@ export class Engine {
       policy,
       attemptTimeoutMs: this.options.engine.attemptTimeout,
       lease: { deadline: this.leases.get(task.id)?.deadline ?? 0, marginMs: this.leaseMargin() },
-    });
+    }, { recordAccount: (account) => store.recordAccount(task, account) });
     if (result.outcome.state === 'succeeded') this.durations.record(task.provider, task.action, Date.now() - started);
     if (result.rateLimitedForMs !== null) {
       gate.pause(result.rateLimitedForMs);

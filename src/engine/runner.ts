@@ -9,6 +9,7 @@ import { coerceError, DeprovisionError, errorKind, RateLimitedError, TransientEr
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { RetryPolicy } from '../config/schema.ts';
 import type { AttemptOutcome } from '../store/store.ts';
+import type { AttemptHooks } from './attempts.ts';
 import { LeaseLostError, monotonicMs, withinLease, type LeaseWindow } from './lease-fence.ts';
 import { decideRetry } from './retry-policy.ts';
 import { SharedResolves } from './shared-resolve.ts';
@@ -35,7 +36,16 @@ export interface RunAttemptOptions {
   now: () => Date;
   /** The claim's lease as this process sees it: every provider request is fenced by it. */
   lease: LeaseWindow;
+  hooks: AttemptHooks;
 }
+
+/**
+ * Actions whose account is written onto the task before their first write: if this attempt
+ * deletes the account and then loses its result (a frozen or killed replica), the next
+ * holder goes to the account it knows instead of looking the subject up, finding nobody,
+ * and reporting that there was never an account.
+ */
+const ACCOUNT_RECORDED_FIRST: ReadonlySet<string> = new Set(['delete_account']);
 
 /**
  * Checkpoint key under which the engine keeps the evidence of an `execute` that completed
@@ -70,17 +80,19 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     attemptStartedAt: startedAt,
     checkpoint: withoutEngineKeys(task.checkpoint),
   };
-  const record = (outcome: TaskAttempt['outcome'], error: Error | null, evidence: JsonObject | null): TaskAttempt => ({
-    taskId: task.id,
-    attempt: attemptNumber,
-    worker: options.worker,
-    startedAt,
-    finishedAt: error instanceof LeaseLostError ? fencedAt(options.lease, startedAt, now()) : now(),
-    outcome,
-    errorKind: error ? errorKind(error) : null,
-    errorMessage: error ? error.message : null,
-    evidence,
-  });
+  const record = (outcome: TaskAttempt['outcome'], error: Error | null, evidence: JsonObject | null): TaskAttempt => {
+    const turn = providerTurn(options.lease, startedAt, now());
+    return {
+      taskId: task.id,
+      attempt: attemptNumber,
+      worker: options.worker,
+      ...turn,
+      outcome,
+      errorKind: error ? errorKind(error) : null,
+      errorMessage: error ? error.message : null,
+      evidence,
+    };
+  };
 
   let account: JsonObject | null = task.account;
   /** Evidence of an execute that completed (in this attempt or an earlier one) and awaits its read-back. */
@@ -90,6 +102,9 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
       const ref = task.account ? (task.account as JsonObject & { id: string }) : await sharedResolves.resolve(provider, termination, ctx);
       account = ref;
       if (!ref) return { kind: 'no_account' as const };
+      if (!task.account && ACCOUNT_RECORDED_FIRST.has(task.action) && !(await options.hooks.recordAccount(ref))) {
+        throw new LeaseLostError('the task was taken over by another worker before its first write: no request sent');
+      }
       const handler = provider.actions[task.action];
       if (!handler) throw new Error(`provider ${provider.name} does not support ${task.action}`);
       if (executedBefore) {
@@ -174,14 +189,18 @@ function retryCheckpoint(previous: JsonObject | null, error: Error, executedEvid
 }
 
 /**
- * When an attempt stopped by the lease fence last could send: the moment its lease fell
- * below the margin, or now if it was stopped earlier (a heartbeat found the task taken
- * over). A replica frozen mid-attempt notices only when it resumes, long after; its record
- * ends where its turn at the provider did, so the attempts table shows one runner at a time.
+ * The attempt's turn at the provider, as its record shows it: from its start to now, or,
+ * if its lease ran short before it finished, to the moment it did. No request of the
+ * attempt can be sent after that (the fence), so its provider work lies before it. A
+ * replica frozen mid-attempt reads its last answers and notices its fate only when it
+ * resumes, long after; an attempt that started only then never had a turn, and its empty
+ * one is recorded at that moment. So the attempts table shows one runner at a time.
  */
-function fencedAt(lease: LeaseWindow, startedAt: Date, at: Date): Date {
+function providerTurn(lease: LeaseWindow, startedAt: Date, at: Date): { startedAt: Date; finishedAt: Date } {
   const sinceLastChance = monotonicMs() - (lease.deadline - lease.marginMs);
-  return sinceLastChance > 0 ? new Date(Math.max(startedAt.getTime(), at.getTime() - sinceLastChance)) : at;
+  if (sinceLastChance <= 0) return { startedAt, finishedAt: at };
+  const lastChance = at.getTime() - sinceLastChance;
+  return lastChance <= startedAt.getTime() ? { startedAt: new Date(lastChance), finishedAt: new Date(lastChance) } : { startedAt, finishedAt: new Date(lastChance) };
 }
 
 /** An attempt cut short: by its deadline, by shutdown, or because its lease went to another worker. */

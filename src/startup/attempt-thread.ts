@@ -13,7 +13,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
-import type { AttemptRequest, AttemptRunner } from '../engine/attempts.ts';
+import type { JsonObject } from '../domain/types.ts';
+import type { AttemptHooks, AttemptRequest, AttemptRunner } from '../engine/attempts.ts';
 import type { EngineEventBus } from '../engine/events.ts';
 import type { ProviderSpec, ProviderSummary } from './provider-setup.ts';
 import type { AttemptResult } from '../engine/runner.ts';
@@ -30,6 +31,7 @@ export type ToWorker =
   | { type: 'validate' }
   | { type: 'run'; id: number; request: AttemptRequest }
   | { type: 'lease'; taskId: string; deadline: number | null }
+  | { type: 'account-recorded'; id: number; held: boolean }
   | { type: 'abort' }
   | { type: 'close' };
 
@@ -38,6 +40,7 @@ export type FromWorker =
   | { type: 'ready' }
   | { type: 'failed'; message: string }
   | { type: 'result'; id: number; result: AttemptResult }
+  | { type: 'record-account'; id: number; account: JsonObject }
   | { type: 'crashed'; id: number; message: string }
   | { type: 'log'; line: string }
   | { type: 'closed' };
@@ -55,6 +58,7 @@ export const ATTEMPT_THREAD_OLD_SPACE_MB = 128;
 interface Pending {
   resolve(result: AttemptResult): void;
   reject(error: Error): void;
+  hooks: AttemptHooks;
 }
 
 /**
@@ -100,14 +104,14 @@ class AttemptThread implements AttemptRunner {
     return this.ready;
   }
 
-  async run(request: AttemptRequest): Promise<AttemptResult> {
+  async run(request: AttemptRequest, hooks: AttemptHooks): Promise<AttemptResult> {
     if (this.closing) throw new Error('the attempt worker thread is closed');
     await this.start();
     const worker = this.worker;
     if (!worker) throw new Error('the attempt worker thread exited');
     const id = this.nextId++;
     return new Promise<AttemptResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, hooks });
       worker.postMessage({ type: 'run', id, request } satisfies ToWorker);
     });
   }
@@ -167,6 +171,8 @@ class AttemptThread implements AttemptRunner {
             return reject(new Error(message.message));
           case 'result':
             return this.settle(message.id, (p) => p.resolve(message.result));
+          case 'record-account':
+            return this.recordAccount(worker, message.id, message.account);
           case 'crashed':
             return this.settle(message.id, (p) => p.reject(new Error(message.message)));
           case 'closed':
@@ -189,6 +195,17 @@ class AttemptThread implements AttemptRunner {
         this.events?.emit('attempt_thread:exited', { code, attemptsLost: lost.length });
         this.ready = null;
       });
+    });
+  }
+
+  /** The attempt asks the engine to write its account onto the task; the answer goes back to the thread. */
+  private recordAccount(worker: Worker, id: number, account: JsonObject): void {
+    const pending = this.pending.get(id);
+    const answer = (held: boolean) => worker.postMessage({ type: 'account-recorded', id, held } satisfies ToWorker);
+    if (!pending) return answer(false);
+    pending.hooks.recordAccount(account).then(answer, (error: unknown) => {
+      this.logger.warn({ err: error }, 'could not record the account an attempt found; the attempt stops before its writes');
+      answer(false);
     });
   }
 

@@ -5,6 +5,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { providerModules } from '../../providers/index.ts';
 import { coerceError } from '../domain/errors.ts';
+import type { JsonObject } from '../domain/types.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { AttemptThreadData, FromWorker, ToWorker } from './attempt-thread.ts';
 import { inlineAttempts } from './inline-attempts.ts';
@@ -23,6 +24,15 @@ const fail = (error: unknown) => {
   port.close();
 };
 
+/** Answers the daemon's thread owes this thread, by attempt: whether it recorded the account. */
+const recordings = new Map<number, (held: boolean) => void>();
+function askToRecord(id: number, account: JsonObject): Promise<boolean> {
+  return new Promise((resolve) => {
+    recordings.set(id, resolve);
+    post({ type: 'record-account', id, account });
+  });
+}
+
 try {
   const providers = createProviders(specs, providerModules, logger);
   const attempts = inlineAttempts(providers, logger.child({ component: 'engine' }));
@@ -32,10 +42,14 @@ try {
         validateProviders(providers, logger).then(() => post({ type: 'ready' }), fail);
         return;
       case 'run':
-        attempts.run(message.request).then(
+        attempts.run(message.request, { recordAccount: (account) => askToRecord(message.id, account) }).then(
           (result) => post({ type: 'result', id: message.id, result }),
           (error: unknown) => post({ type: 'crashed', id: message.id, message: coerceError(error).message }),
         );
+        return;
+      case 'account-recorded':
+        recordings.get(message.id)?.(message.held);
+        recordings.delete(message.id);
         return;
       case 'lease':
         return attempts.leaseChanged(message.taskId, message.deadline);

@@ -20,7 +20,7 @@ export function inlineAttempts(providers: ReadonlyMap<string, Provider>, logger:
   const shutdown = new AbortController();
   const inFlight = new Map<string, { lease: LeaseWindow; lost: AbortController }>();
   return {
-    async run(request) {
+    async run(request, hooks) {
       const provider = providers.get(request.task.provider);
       if (!provider) throw new Error(`task ${request.task.id} refers to provider ${request.task.provider}, which is not configured`);
       const lease = { ...request.lease };
@@ -28,7 +28,7 @@ export function inlineAttempts(providers: ReadonlyMap<string, Provider>, logger:
       inFlight.set(request.task.id, { lease, lost });
       try {
         const signal = AbortSignal.any([shutdown.signal, lost.signal]);
-        return await runAttempt({ ...request, lease, provider, signal, logger: attemptLogger(logger, request.task), now });
+        return await runAttempt({ ...request, lease, hooks, provider, signal, logger: attemptLogger(logger, request.task), now });
       } finally {
         inFlight.delete(request.task.id);
       }

@@ -105,6 +105,7 @@ export class SqlStore implements Store {
   renewLeases: Store['renewLeases'] = (worker, leases, leaseMs) => this.queue.renewLeases(worker, leases, leaseMs);
   finishAttempt: Store['finishAttempt'] = (worker, lease, outcome, attempt) => this.queue.finishAttempt(worker, lease, outcome, attempt);
   releaseTasks: Store['releaseTasks'] = (worker, leases) => this.queue.releaseTasks(worker, leases);
+  recordAccount: Store['recordAccount'] = (lease, account) => this.queue.recordAccount(lease, account);
 
   createTermination: Store['createTermination'] = (termination, tasks, options) => this.terminations.createTermination(termination, tasks, options);
   cancelTermination: Store['cancelTermination'] = (id, actor, reason, authority) => this.terminations.cancelTermination(id, actor, reason, authority);

@@ -227,6 +227,8 @@ export interface TaskQueue {
   finishAttempt(worker: string, lease: LeaseRef, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean>;
   /** Gives leased tasks back without using an attempt (graceful shutdown). */
   releaseTasks(worker: string, leases: LeaseRef[]): Promise<void>;
+  /** Writes the account an attempt found onto its task while the claim still holds it; false when it does not. */
+  recordAccount(lease: LeaseRef, account: JsonObject): Promise<boolean>;
 }
 
 /** What operators do to single tasks. */

@@ -594,6 +594,17 @@ export function defineStoreSuite(backend: StoreBackend): void {
         }
       });
 
+      it('records the account an attempt found only while its claim holds the task', async () => {
+        const task = newTask('delete', { action: 'delete_account' });
+        await store.createTermination(newTermination(now), [task]);
+        const [stale] = await claim(store, { worker: 'w1', leaseMs: SECOND });
+        const [current] = await claim(store, { worker: 'w2', now: new Date(T0 + SECOND) });
+        expect(await store.recordAccount(stale!, { id: 'acc-stale' })).toBe(false);
+        expect((await store.getTask(task.id))!.account).toBeNull();
+        expect(await store.recordAccount(current!, { id: 'acc-1' })).toBe(true);
+        expect((await store.getTask(task.id))!.account).toEqual({ id: 'acc-1' });
+      });
+
       it('counts an attempt when it is claimed, so attempts that never report are counted too', async () => {
         const task = newTask('disable');
         await store.createTermination(newTermination(now), [task]);

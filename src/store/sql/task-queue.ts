@@ -101,6 +101,17 @@ export class SqlTaskQueue implements TaskQueue {
     });
   }
 
+  async recordAccount(lease: LeaseRef, account: JsonObject): Promise<boolean> {
+    const updated = await this.ctx.db
+      .updateTable('tasks')
+      .set({ account: JSON.stringify(account) })
+      .where('id', '=', lease.id)
+      .where('state', '=', 'running')
+      .where('lease_token', '=', lease.leaseToken)
+      .executeTakeFirst();
+    return Number(updated.numUpdatedRows) > 0;
+  }
+
   /** A success whose lease had passed on: it changes the record only where it corrects a "no account" skip. */
   private async recordLateSuccess(trx: Tx, worker: string, terminationId: string, taskId: string, outcome: { evidence: JsonObject; account: JsonObject | null }, attempt: number, now: number): Promise<void> {
     const evidence = await upgradeSkippedByLateSuccess(trx, taskId, { attempt, evidence: outcome.evidence, account: outcome.account }, now);

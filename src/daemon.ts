@@ -10,8 +10,8 @@ import type { Registry } from 'prom-client';
 import { providerKinds } from '../providers/kinds.ts';
 import type { ProviderKind, ProviderModule } from '../providers/module.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
-import { ConfigError } from './config/load.ts';
-import { moduleFor, parseProviderSettings } from './config/provider-settings.ts';
+import { checkPlaybooks, failureNotifications } from './config/policy.ts';
+import { providerSpecs } from './config/provider-settings.ts';
 import type { Config } from './config/schema.ts';
 import { coerceError } from './domain/errors.ts';
 import { Engine } from './engine/engine.ts';
@@ -26,9 +26,7 @@ import { listen } from './server/listen.ts';
 import { commitReadiness } from './server/readiness.ts';
 import { buildRouters } from './server/routes.ts';
 import { openStore } from './store/open.ts';
-import type { NewTask, Store } from './store/store.ts';
-import type { Task, Termination } from './domain/types.ts';
-import { newId } from './domain/ids.ts';
+import type { Store } from './store/store.ts';
 import { createMetrics } from './telemetry/metrics.ts';
 
 export interface DaemonOptions {
@@ -76,20 +74,13 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     const modules = inline ? (options.modules ?? (await import('../providers/index.ts')).providerModules) : null;
     const kinds: ReadonlyMap<string, ProviderKind<any>> = modules ?? providerKinds;
     const sandboxes = new Map<string, RunningSandbox>();
-    const specs: ProviderSpec[] = [];
-    for (const [name, entry] of Object.entries(config.providers)) {
-      const module = moduleFor(name, entry, kinds, options.configFile);
-      let running: RunningSandbox | undefined;
-      if (entry.sandbox) {
-        running = await module.startSandbox({ autoProvision: entry.sandbox.autoProvision, faults: entry.sandbox.faults });
-        const started = running;
-        cleanup.push(() => started.close());
-        sandboxes.set(name, started);
-        logger.info({ provider: name, kind: entry.kind, url: started.url }, 'sandbox provider started');
-      }
-      const settings = parseProviderSettings(name, entry, module, options.configFile, running);
-      specs.push({ name, kind: entry.kind, settings, limits: entry.limits, sandboxUrl: running?.url });
-    }
+    const specs = await providerSpecs(config, kinds, options.configFile, async (name, entry, module) => {
+      const started = await module.startSandbox({ autoProvision: entry.sandbox!.autoProvision, faults: entry.sandbox!.faults });
+      cleanup.push(() => started.close());
+      sandboxes.set(name, started);
+      logger.info({ provider: name, kind: entry.kind, url: started.url }, 'sandbox provider started');
+      return started;
+    });
     const events = new EngineEventBus();
     const check = (providers: ProviderSummary[]) => checkPlaybooks(config, providers, options.configFile);
     const attempts = modules ? await inlineProviders(specs, modules, logger, check, options.now) : await startAttemptThread(specs, logger, check, { niceIncrement: config.engine.providerThreadNice, events });
@@ -168,26 +159,6 @@ function startAuditPruning(store: Store, retentionMs: number, logger: Logger, no
   return () => clearInterval(timer);
 }
 
-/** A playbook's `onFailure` channel hears about every step that fails for good (but not about its own failures). */
-function failureNotifications(config: Config, now: () => Date) {
-  return (task: Task, termination: Termination, errorKind: string): NewTask[] => {
-    const onFailure = Object.hasOwn(config.playbooks, termination.playbook) ? config.playbooks[termination.playbook]!.onFailure : undefined;
-    if (!onFailure || task.action === 'notify') return [];
-    return [
-      {
-        id: newId(),
-        stepId: `notify-failed-${task.stepId}`,
-        provider: onFailure.provider,
-        action: 'notify',
-        params: { ...onFailure.params, event: 'failed', failedStep: task.stepId, errorKind },
-        critical: false,
-        dependsOn: [],
-        notBefore: now(),
-      },
-    ];
-  };
-}
-
 /** Attempts on this thread: the providers are created here, checked against the playbooks, then validated. */
 async function inlineProviders(
   specs: ProviderSpec[],
@@ -206,26 +177,4 @@ async function inlineProviders(
     throw error;
   }
   return attempts;
-}
-
-/** Every playbook step must name an action its provider supports: found at start, not at 3 a.m. */
-function checkPlaybooks(config: Config, summaries: ProviderSummary[], file: string): void {
-  const providers = new Map(summaries.map((p) => [p.name, p]));
-  const problems: string[] = [];
-  for (const [name, playbook] of Object.entries(config.playbooks)) {
-    playbook.steps.forEach((step, i) => {
-      const provider = step.provider === undefined ? undefined : providers.get(step.provider);
-      if (provider && !provider.actions.includes(step.action)) {
-        problems.push(`playbooks.${name}.steps[${i}].action: provider ${step.provider} (${provider.kind}) supports ${provider.actions.join(', ')}, not ${step.action}`);
-      }
-    });
-  }
-  const notifiers: Array<[string, string | undefined]> = [
-    ['brake.notify', config.brake?.notify],
-    ...Object.entries(config.playbooks).map(([name, p]): [string, string | undefined] => [`playbooks.${name}.onFailure.provider`, p.onFailure?.provider]),
-  ];
-  for (const [path, name] of notifiers) {
-    if (name && !providers.get(name)?.actions.includes('notify')) problems.push(`${path}: provider ${name} cannot send notifications (expected a provider of kind notify)`);
-  }
-  if (problems.length > 0) throw new ConfigError(file, problems);
 }

@@ -1,10 +1,11 @@
 /**
  * `npm run demo`: the main job on the embedded default. Starts the daemon on SQLite in a
  * temp dir with the sandbox providers, submits one termination through the same service
- * intake uses, prints progress while tasks run, then the verified evidence and the time
- * to revoke. Exits 0 only if every task was verified.
+ * intake uses, prints progress by step while tasks run, then one line of proof per task,
+ * where the printable evidence page was written, and the time to revoke. Exits 0 only if
+ * every task was verified.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,13 +39,17 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
       displayName: 'Ada Lovelace',
       manager: { email: 'charles.babbage@example.com', userName: 'charles.babbage@example.com' },
     };
-    daemon.events.on('task:started', (e) => print(`${stamp()}  ${e.provider.padEnd(10)} ${e.action.padEnd(16)} running (attempt ${e.attempt})`));
+    // Step names come from the store once the termination exists; an event seen before that names provider and action.
+    const steps = new Map<string, string>();
+    const line = (e: { taskId: string; provider: string; action: string }) => `${(steps.get(e.taskId) ?? e.action).padEnd(26)} ${e.provider.padEnd(10)}`;
+    daemon.events.on('task:started', (e) => print(`${stamp()}  ${line(e)} running (attempt ${e.attempt})`));
     daemon.events.on('task:finished', (e) => {
       const detail = e.state === 'pending' ? `back in queue (${e.retry}${e.errorKind ? `: ${e.errorKind}` : ''})` : e.state;
-      print(`${stamp()}  ${e.provider.padEnd(10)} ${e.action.padEnd(16)} ${detail}`);
+      print(`${stamp()}  ${line(e)} ${detail}`);
     });
     const { termination } = await daemon.terminations.submit({ source: 'admin', subject, reason: 'demo: last day', actor: 'demo' });
     const tasks = await daemon.store.listTasks(termination.id);
+    for (const task of tasks) steps.set(task.id, task.stepId);
     print(`${stamp()}  termination ${termination.id} for ${subject.userName}: ${tasks.length} tasks`);
     for (const task of tasks) {
       const wait = task.notBefore.getTime() - termination.effectiveAt.getTime();
@@ -59,15 +64,16 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
         headers: { authorization: `Bearer ${operator.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ outcome: 'done', reason: 'demo: laptop and badge collected' }),
       });
-      print(`${stamp()}  ${'person'.padEnd(10)} ${'manual'.padEnd(16)} ${task.stepId}: ${res.ok ? `completed by admin:${operator.name} (admin API)` : `HTTP ${res.status}`}`);
+      print(`${stamp()}  ${task.stepId.padEnd(26)} ${'person'.padEnd(10)} ${res.ok ? `completed by admin:${operator.name} (admin API)` : `HTTP ${res.status}`}`);
     };
     const finished = await waitForAll(daemon, termination.id, completeManual);
     const final = await daemon.store.getTermination(termination.id);
     print();
-    print('evidence (read back from each provider):');
-    for (const task of finished) {
-      print(`  ${task.stepId} [${task.state}] ${JSON.stringify(task.evidence?.verify ?? task.evidence ?? task.lastError)}`);
-    }
+    print('evidence:');
+    for (const task of finished) print(`  ${task.stepId.padEnd(26)} ${task.state.padEnd(10)} ${proofOf(task)}`);
+    const page = join(tmpdir(), `deprovisiond-demo-evidence-${termination.id}.html`);
+    writeFileSync(page, await evidencePage(daemon.url, termination.id, operator?.token));
+    print(`evidence page (printable): ${page}`);
     const ttr = final?.revokedAt ? final.revokedAt.getTime() - Math.max(final.effectiveAt.getTime(), final.requestedAt.getTime()) : null;
     print();
     print(`time to revoke: ${ttr === null ? 'not reached' : `${ttr} ms`} (every critical task verified)`);
@@ -78,6 +84,25 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
     await daemon.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One line of what proves a task: who attested a manual step, or the fields its provider read back. */
+function proofOf(task: Task): string {
+  const evidence = (task.evidence ?? {}) as Record<string, unknown>;
+  if (task.action === 'manual') return `attested by ${String(evidence.completedBy)}: ${String(evidence.reason)}`;
+  if (task.state !== 'succeeded') return task.lastError ? `${task.lastError.kind}: ${task.lastError.message}` : '';
+  const read = (evidence.verify ?? evidence) as Record<string, unknown>;
+  const fields = Object.entries(read).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
+  // Pushes (notify, CAEP) have no read API: the receiver's acknowledgement is all there is, and it is named so.
+  const acknowledged = 'acknowledgedBy' in read || 'acknowledgedWith' in read;
+  const text = `${acknowledged ? 'acknowledged by the receiver' : 'read back'}: ${fields.join(', ')}`;
+  return text.length > 90 ? `${text.slice(0, 89)}…` : text;
+}
+
+/** The termination's printable evidence, as the admin API serves it. */
+async function evidencePage(url: string, terminationId: string, token: string | undefined): Promise<string> {
+  const res = await fetch(`${url}/admin/v1/terminations/${terminationId}/evidence?format=html`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  return res.ok ? res.text() : `<p>evidence unavailable: HTTP ${res.status}</p>`;
 }
 
 /** Waits until every task is final, woken by engine events; bounded so a stuck demo still ends. */

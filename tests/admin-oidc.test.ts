@@ -1,63 +1,37 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOidcTokenError, OidcUnavailableError, OidcVerifier } from '../src/admin/oidc.ts';
 import { startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
+import { startLocalIssuer, type LocalIssuer } from './helpers/oidc-issuer.ts';
 
-/** A local OIDC issuer: discovery document and JWKS on 127.0.0.1, switchable off. */
-let issuerServer: Server;
+let local: LocalIssuer;
 let issuer: string;
-let discoveryDown = false;
-let signingKey: CryptoKey;
-let strangerKey: CryptoKey;
 let t: TestDaemon;
 
 const roles = { viewer: ['sec-viewers'], operator: ['sec-ops'] };
 
 beforeAll(async () => {
-  const pair = await generateKeyPair('ES256');
-  signingKey = pair.privateKey;
-  strangerKey = (await generateKeyPair('ES256')).privateKey;
-  const jwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' };
-  const app = express();
-  app.get('/.well-known/openid-configuration', (_req, res) => {
-    if (discoveryDown) return void res.status(503).end();
-    res.json({ issuer, jwks_uri: `${issuer}/jwks` });
-  });
-  app.get('/jwks', (_req, res) => void res.json({ keys: [jwk] }));
-  issuerServer = app.listen(0, '127.0.0.1');
-  await once(issuerServer, 'listening');
-  issuer = `http://127.0.0.1:${(issuerServer.address() as AddressInfo).port}`;
+  local = await startLocalIssuer();
+  issuer = local.issuer;
   t = await startTestDaemon({ auth: { oidc: { issuer, audience: 'deprovisiond', roleClaim: 'groups', roles } } });
 });
 afterAll(async () => {
   await t?.stop();
-  issuerServer?.closeAllConnections();
-  await new Promise((resolve) => issuerServer?.close(resolve));
+  await local?.close();
 });
 
-async function token(claims: Record<string, unknown>, options: { key?: CryptoKey; audience?: string; issuer?: string; expiresIn?: string | number } = {}) {
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-    .setSubject(String(claims.sub ?? 'alice'))
-    .setIssuer(options.issuer ?? issuer)
-    .setAudience(options.audience ?? 'deprovisiond')
-    .setIssuedAt()
-    .setExpirationTime(options.expiresIn ?? '5m')
-    .sign(options.key ?? signingKey);
-}
+const token = (claims: Record<string, unknown>, options?: Parameters<LocalIssuer['token']>[1]) => local.token(claims, options);
 
 describe('admin API with OIDC access tokens', () => {
   it('answers 503 while the issuer cannot be discovered, and recovers once it can', async () => {
-    discoveryDown = true;
+    local.discoveryDown = true;
     const jwt = await token({ groups: ['sec-viewers'] });
     const down = await t.api('GET', '/admin/v1/terminations', { token: jwt });
     expect(down.status).toBe(503);
     expect(down.body.error).toBe('identity provider unavailable, retry later');
-    discoveryDown = false;
+    local.discoveryDown = false;
     expect((await t.api('GET', '/admin/v1/terminations', { token: jwt })).status).toBe(200);
   });
 
@@ -90,7 +64,7 @@ describe('admin API with OIDC access tokens', () => {
     const bad = [
       await token(claims, { audience: 'someone-else' }),
       await token(claims, { issuer: 'https://evil.example.com' }),
-      await token(claims, { key: strangerKey }),
+      await token(claims, { key: local.strangerKey }),
       await token(claims, { expiresIn: Math.floor(Date.now() / 1000) - 120 }),
       'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln',
     ];

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '../providers/contract.ts';
-import { runAdminCommand } from '../src/cli/commands.ts';
+import { runCli } from '../src/cli/main.ts';
 import { OPERATOR_TOKEN, VIEWER_TOKEN, startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
 
 let t: TestDaemon;
@@ -91,19 +91,20 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/waive', () => {
     expect(cancelled.body.error).toBe('termination is cancelled; its tasks can no longer be waived');
   });
 
-  it('is a CLI command: deprovisiond waive ID TASK_ID --reason R (exit 2 without a reason, 1 with the API\'s refusal)', async () => {
+  it('is a CLI command: deprovisiond waive ID STEP --reason R (exit 2 without a reason, 1 with the API\'s refusal)', async () => {
     const { termination, revoke, disable } = await failedRevoke();
     let out = '';
     let err = '';
     const io = { env: { DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: OPERATOR_TOKEN }, out: { write: (x: string) => (out += x) }, err: { write: (x: string) => (err += x) } };
-    expect(await runAdminCommand('waive', [termination.id, revoke.id], io)).toBe(2);
+    expect(await runCli(['waive', termination.id, 'revoke'], io)).toBe(2);
     expect(err).toContain('--reason is required');
     err = '';
-    expect(await runAdminCommand('waive', [termination.id, disable.id, '--reason', 'not needed'], io)).toBe(1);
+    expect(await runCli(['waive', termination.id, disable.id, '--reason', 'not needed'], io)).toBe(1);
     expect(err).toContain('task is pending; only a failed task can be waived');
     expect(err).toContain('(HTTP 409)');
-    expect(await runAdminCommand('waive', [termination.id, revoke.id, '--reason', 'ended by hand'], io)).toBe(0);
-    expect(out).toBe(`task ${revoke.id} (revoke) waived; termination ${termination.id} running\n`);
+    // The step name, as `status` prints it, names the task as well as its id.
+    expect(await runCli(['waive', termination.id, 'revoke', '--reason', 'ended by hand'], io)).toBe(0);
+    expect(out).toBe(`task revoke (${revoke.id}) waived; termination ${termination.id} running\n`);
     expect((await t.daemon.store.listAuditOf(termination.id)).find((e) => e.action === 'task.waived')).toMatchObject({ actor: 'admin:ops', data: { reason: 'ended by hand' } });
   });
 });

@@ -1,11 +1,13 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '../providers/contract.ts';
-import { runAdminCommand, type AdminCommand } from '../src/cli/commands.ts';
+import { runCli } from '../src/cli/main.ts';
 import { OPERATOR_TOKEN, VIEWER_TOKEN, startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
 
 let t: TestDaemon;
@@ -18,10 +20,10 @@ afterAll(async () => {
 });
 
 /** Runs a command in-process, as `deprovisiond <command> ...` would, with its output captured. */
-async function cli(command: AdminCommand, args: string[], env: Record<string, string | undefined> = {}) {
+async function cli(command: string, args: string[], env: Record<string, string | undefined> = {}) {
   let out = '';
   let err = '';
-  const code = await runAdminCommand(command, args, {
+  const code = await runCli([...command.split(' '), ...args], {
     env: { DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: OPERATOR_TOKEN, ...env },
     out: { write: (s: string) => (out += s) },
     err: { write: (s: string) => (err += s) },
@@ -60,7 +62,12 @@ describe('deprovisiond admin commands', () => {
     const status = await cli('status', [created.terminationId]);
     expect(status.code).toBe(1);
     expect(status.out).toContain(`termination ${created.terminationId}: failed`);
-    expect(status.out).toMatch(/revoke\s+fake\s+revoke_sessions\s+failed\s+1 .*permanent: missing scope/);
+    expect(status.out).toMatch(/\nrevoke\s+fake\s+revoke_sessions\s+failed\s+1 /);
+    expect(status.out).toContain('\nerrors:\n  revoke (failed, attempt 1)\n    permanent: missing scope\n');
+    expect(status.out).toContain(`replay a failed step: deprovisiond replay ${created.terminationId} --task STEP`);
+    expect(Math.max(...status.out.split('\n').map((l) => l.length))).toBeLessThanOrEqual(100);
+    const wide = await cli('status', [created.terminationId, '--wide']);
+    expect(wide.out).toMatch(/[0-9a-f-]{36}\s+revoke\s+fake\s+revoke_sessions\s+failed\s+1 .*permanent: missing scope/);
 
     const replay = await cli('replay', [created.terminationId]);
     expect(replay.code).toBe(0);
@@ -69,6 +76,65 @@ describe('deprovisiond admin commands', () => {
     const done = await cli('status', [created.terminationId, '--json']);
     expect(done.code).toBe(0);
     expect(JSON.parse(done.out).termination.state).toBe('completed');
+  });
+
+  it('terminate --wait follows the tasks until access is revoked (exit 0), or the termination fails (exit 1)', async () => {
+    const ok = await cli('terminate', ['--external-id', uniqueSubject('wait').externalId, '--playbook', 'quick', '--wait']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/^termination ([0-9a-f-]{36}) (scheduled|running): waiting until every critical task is verified\n/);
+    expect(ok.out).toMatch(/\n {2}revoke {23}succeeded\n/);
+    expect(ok.out).toMatch(/\ntermination [0-9a-f-]{36}: access revoked at \S+ \(every critical task verified\); state completed\n$/);
+
+    t.fake.script('revoke_sessions', { kind: 'throw', error: new PermanentError('missing scope') });
+    const failed = await cli('terminate', ['--external-id', uniqueSubject('wait').externalId, '--playbook', 'quick', '--wait']);
+    expect(failed.code).toBe(1);
+    expect(failed.out).toMatch(/\n {2}revoke {23}failed {2}permanent: missing scope\n/);
+    expect(failed.out).toMatch(/failed before its access was revoked; see `deprovisiond status [0-9a-f-]{36}`\n$/);
+    expect((await cli('terminate', ['--external-id', 'x', '--wait', '--timeout', 'soon'])).code).toBe(2);
+  });
+
+  it('status --watch ends at once for a revoked termination and reports a scheduled one when the time runs out', async () => {
+    const done = JSON.parse((await cli('terminate', ['--external-id', uniqueSubject('watch').externalId, '--playbook', 'quick', '--json'])).out);
+    await t.waitFor(done.terminationId, (x) => x.state === 'completed');
+    const watched = await cli('status', [done.terminationId, '--watch']);
+    expect(watched.code).toBe(0);
+    expect(watched.out).toContain(`termination ${done.terminationId}: access revoked at`);
+    const later = JSON.parse((await cli('terminate', ['--external-id', uniqueSubject('watch').externalId, '--effective-at', tomorrow(), '--json'])).out);
+    const waiting = await cli('status', [later.terminationId, '--watch', '--timeout', '1s']);
+    expect(waiting.code).toBe(1);
+    expect(waiting.out).toContain(`termination ${later.terminationId}: still scheduled when the time allowed ran out`);
+  });
+
+  it('terminate --from-csv plans every row first, creates them with --apply, and not twice', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-csv-'));
+    try {
+      const a = uniqueSubject('csv');
+      const b = uniqueSubject('csv');
+      const file = join(dir, 'leavers.csv');
+      writeFileSync(file, `external-id,email,reason,effective-at\n${a.externalId},${a.emails[0]},resigned,${tomorrow()}\n${b.externalId},${b.emails[0]};${b.emails[0]!.replace('@', '+alt@')},contract ended,${tomorrow()}\n`);
+      const planned = await cli('terminate', ['--from-csv', file]);
+      expect(planned.code).toBe(0);
+      expect(planned.out).toMatch(/^LINE\s+SUBJECT\s+OUTCOME\s+DETAIL\n2\s+\S+\s+planned\s+2 tasks, playbook default\n3\s+\S+\s+planned/);
+      expect(planned.out).toContain('2 row(s), 0 refused. Nothing was written: run again with --apply to create them.\n');
+      expect((await t.daemon.store.listTerminations({ subjectKeys: [`ext:${a.externalId}`], limit: 5 })).items).toEqual([]);
+
+      const applied = await cli('terminate', ['--from-csv', file, '--apply']);
+      expect(applied.code).toBe(0);
+      expect(applied.out).toMatch(/\n2\s+\S+\s+scheduled\s+[0-9a-f-]{36}\n3\s+\S+\s+scheduled\s+[0-9a-f-]{36}\n/);
+      const again = await cli('terminate', ['--from-csv', file, '--apply', '--json']);
+      expect(JSON.parse(again.out).rows.map((r: { detail: string }) => r.detail)).toEqual([expect.stringContaining('(already known)'), expect.stringContaining('(already known)')]);
+
+      writeFileSync(file, 'external_id,email\nE1,x@example.com\n');
+      const wrongColumn = await cli('terminate', ['--from-csv', file]);
+      expect(wrongColumn.code).toBe(2);
+      expect(wrongColumn.err).toContain('unknown column(s) external_id; expected some of: external-id, user-name, email');
+      writeFileSync(file, 'external-id,email\nE1,not-an-email\n');
+      const refused = await cli('terminate', ['--from-csv', file]);
+      expect(refused.code).toBe(1);
+      expect(refused.out).toMatch(/\n2\s+E1\s+refused\s+.*HTTP 400/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('list prints a table, pages with --cursor, and filters', async () => {
@@ -131,6 +197,6 @@ describe('deprovisiond admin commands', () => {
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('HTTP 401');
     const help = await run(process.execPath, [bin, 'help']);
-    expect(help.stdout).toContain('terminate SUBJECT');
+    expect(help.stdout).toContain('  terminate ');
   });
 });

@@ -111,15 +111,15 @@ describe('config', () => {
 
 describe('shipped config files', () => {
   it('config/sandbox.yaml is valid with no environment at all', async () => {
-    const { checkProviderSettings } = await import('../src/config/provider-settings.ts');
+    const { checkConfig } = await import('../src/cli/local/config-check.ts');
     const { providerModules } = await import('../providers/index.ts');
     const config = loadConfig('config/sandbox.yaml', {});
     expect(Object.keys(config.providers).sort()).toEqual(['google', 'microsoft', 'okta', 'security', 'signals']);
-    checkProviderSettings(config, providerModules, 'config/sandbox.yaml');
+    await checkConfig(config, 'config/sandbox.yaml', providerModules);
   });
 
   it('config/production.example.yaml is valid once its variables are set, and names them when not', async () => {
-    const { checkProviderSettings } = await import('../src/config/provider-settings.ts');
+    const { checkConfig } = await import('../src/cli/local/config-check.ts');
     const { providerModules } = await import('../providers/index.ts');
     const env = {
       DATABASE_URL: 'postgres://deprovisiond@db/deprovisiond',
@@ -138,8 +138,8 @@ describe('shipped config files', () => {
       ENTRA_FALLBACK_OWNER: 'it@example.com',
     };
     const config = loadConfig('config/production.example.yaml', env);
-    checkProviderSettings(config, providerModules, 'config/production.example.yaml');
+    await checkConfig(config, 'config/production.example.yaml', providerModules);
     expect(() => loadConfig('config/production.example.yaml', { ...env, OKTA_API_TOKEN: '' })).toThrow(/providers\.okta\.token \(line \d+\): environment variable OKTA_API_TOKEN is not set/);
-    expect(() => checkProviderSettings(loadConfig('config/production.example.yaml', { ...env, OKTA_ORG_URL: 'not a url' }), providerModules, 'prod.yaml')).toThrow(/prod\.yaml[\s\S]*providers\.okta/);
+    await expect(checkConfig(loadConfig('config/production.example.yaml', { ...env, OKTA_ORG_URL: 'not a url' }), 'prod.yaml', providerModules)).rejects.toThrow(/prod\.yaml[\s\S]*providers\.okta/);
   });
 });

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { providerModules } from '../providers/index.ts';
 import { parseConfig } from '../src/config/load.ts';
-import { checkProviderSettings } from '../src/config/provider-settings.ts';
+import { checkConfig } from '../src/cli/local/config-check.ts';
 import type { Config } from '../src/config/schema.ts';
 import { createApp } from '../src/server/app.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
@@ -99,10 +99,10 @@ describe('deploy/kubernetes', () => {
     }
   });
 
-  it('the ConfigMap is a valid config with the Deployment’s environment, down to each provider’s settings', () => {
+  it('the ConfigMap is a valid config with the Deployment’s environment, down to each provider’s settings', async () => {
     expect(config.store).toHaveProperty('postgres');
     expect(configText).toContain('${DATABASE_URL}');
-    checkProviderSettings(config, providerModules, 'deploy/kubernetes/configmap.yaml');
+    await checkConfig(config, 'deploy/kubernetes/configmap.yaml', providerModules);
   });
 
   it('every ${VAR} the ConfigMap needs is set by the Deployment (the config loader names any that is not)', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { notifyModule } from '../providers/notify/index.ts';
 import type { ReceivedMessage } from '../providers/notify/sandbox.ts';
-import { runAdminCommand } from '../src/cli/commands.ts';
+import { runCli } from '../src/cli/main.ts';
 import { configSchema } from '../src/config/schema.ts';
 import { startDaemon, type Daemon } from '../src/daemon.ts';
 import { PermanentError } from '../src/domain/errors.ts';
@@ -123,7 +123,7 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     expect(page.text).toContain('laptop returned');
     let printed = '';
     const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: VIEWER }, out: { write: (t: string) => (printed += t) }, err: { write: () => undefined } };
-    expect(await runAdminCommand('evidence', [termination.id], io)).toBe(0);
+    expect(await runCli(['evidence', termination.id], io)).toBe(0);
     expect(JSON.parse(printed).termination.id).toBe(termination.id);
   });
 
@@ -133,9 +133,9 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     const manual = tasks.find((t) => t.stepId === 'collect-laptop')!;
     let printed = '';
     const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: OPERATOR }, out: { write: (t: string) => (printed += t) }, err: { write: () => undefined } };
-    expect(await runAdminCommand('complete', [termination.id, manual.id, '--outcome', 'not_applicable', '--reason', 'remote worker, no laptop'], io)).toBe(0);
+    expect(await runCli(['complete', termination.id, 'collect-laptop', '--outcome', 'not_applicable', '--reason', 'remote worker, no laptop'], io)).toBe(0);
     expect(printed).toContain('skipped');
-    expect(await runAdminCommand('complete', [termination.id, manual.id, '--outcome', 'maybe', '--reason', 'x'], io)).toBe(2);
+    expect(await runCli(['complete', termination.id, manual.id, '--outcome', 'maybe', '--reason', 'x'], io)).toBe(2);
     expect((await daemon.store.getTask(manual.id))!.evidence).toMatchObject({ outcome: 'not_applicable', reason: 'remote worker, no laptop' });
   });
 
@@ -154,7 +154,12 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     await pollUntil(async () => (await metric('deprovisiond_failed_unresolved_tasks')) >= 1, () => 'the failed task never showed in the metric', 5_000);
     // `status` exits 1 for it all the same, so a script watching it still alerts.
     const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: VIEWER }, out: { write: () => undefined }, err: { write: () => undefined } };
-    expect(await runAdminCommand('status', [termination.id], io)).toBe(1);
+    expect(await runCli(['status', termination.id], io)).toBe(1);
+    // And --watch stops at once rather than waiting for a revocation that needs an operator first.
+    let watched = '';
+    const watching = { ...io, out: { write: (t: string) => (watched += t) } };
+    expect(await runCli(['status', termination.id, '--watch', '--timeout', '30s'], watching)).toBe(1);
+    expect(watched).toMatch(/: a critical task failed, so access is not revoked while its other tasks go on; replay or waive it/);
     const manual = tasks.find((t) => t.stepId === 'collect-laptop')!;
     await daemon.store.completeManualTask(manual.id, 'admin:ops', 'done', 'laptop returned');
     // Now only what waits behind the failure is left: nothing moves without an operator.

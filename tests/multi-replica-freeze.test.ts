@@ -242,6 +242,7 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
           idempotentRepeats: sum(repeats.filter((w) => w.idempotent)),
           nonIdempotentRepeats: sum(repeats.filter((w) => !w.idempotent)),
           nonIdempotentByOperation: byOperation(repeats.filter((w) => !w.idempotent)),
+          nonIdempotent: repeats.filter((w) => !w.idempotent),
           afterSucceeded: repeats.reduce((n, w) => n + w.afterSucceeded, 0),
           repeatsByOperation: byOperation(repeats),
           overlaps: overlaps.filter((o) => mine(o.taskId)),
@@ -269,6 +270,12 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
             `  ${x.round.name}: repeats by operation ${JSON.stringify(x.repeatsByOperation)}; not succeeded ${JSON.stringify(countBy(x.notSucceeded))}${x.round.settleError ? `; ${x.round.settleError}` : ''}`,
             ...x.overlaps.slice(0, 5).map((o) => `    overlap ${o.overlapMs} ms on ${taskById.get(o.taskId)?.step_id} ${o.taskId.slice(-8)}: ${o.first.worker.split(':').at(-1)} ${o.first.outcome} / ${o.second.worker.split(':').at(-1)} ${o.second.outcome}`),
             ...x.contradictions.slice(0, 5).map((line) => `    ${line}`),
+            // A non-idempotent repeat in detail: its writes and the task's attempts, in ms from the fault.
+            ...x.nonIdempotent.slice(0, 3).map((w) => {
+              const rel = (at: number) => `${at - x.round.faultAt >= 0 ? '+' : ''}${at - x.round.faultAt}`;
+              const own = attempts.filter((a) => a.task_id === w.taskId).map((a) => `${a.worker.split(':').at(-1)} ${a.outcome} [${rel(Number(a.started_at))}..${rel(Number(a.finished_at))}]`);
+              return `    repeat ${w.provider} ${w.operation} on ${w.stepId} ${w.taskId.slice(-8)}: writes at ${w.all.map(rel).join(', ')} ms (resumed at ${x.round.resumedAt === null ? '-' : rel(x.round.resumedAt)}); attempts ${own.join('; ')}`;
+            }),
           ]),
           ...rows
             .filter((x) => x.round.ratePerSecond)

@@ -133,6 +133,56 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
     });
   });
 
+  describe('lease heartbeats on their own connection', () => {
+    it('renew while every pooled connection is busy with work that waits on a lock', async () => {
+      // A frozen replica's locks can hold every pooled connection of a healthy one (results
+      // waiting to be recorded); a heartbeat queued behind them would let those leases lapse.
+      const schema = newSchema('replica_heartbeat_pool');
+      schemas.push(schema);
+      const store = createPostgresStore({ url: databaseUrl, schema, poolSize: 1 });
+      let release: () => void = () => undefined;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let busy: Promise<unknown> = Promise.resolve();
+      try {
+        await store.migrate();
+        const now = Date.now();
+        await store.createTermination(
+          {
+            id: 'pool-termination',
+            source: 'admin',
+            sourceEventId: null,
+            subjectKey: 'email:pool@example.com',
+            subject: { emails: ['pool@example.com'] },
+            reason: null,
+            playbook: 'p',
+            state: 'scheduled',
+            requestedAt: new Date(now),
+            effectiveAt: new Date(now),
+            createdBy: 'test',
+          },
+          [{ id: 'pool-task', stepId: 'pool-task', provider: 'okta', action: 'revoke_sessions', params: {}, critical: true, dependsOn: [], notBefore: new Date(now) }],
+        );
+        const claimed = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: 2_000, limit: 1 });
+        expect(claimed).toHaveLength(1);
+        // The pool's one connection is taken by a transaction that waits.
+        const pooled = (store as unknown as { db: { transaction(): { execute(fn: () => Promise<void>): Promise<void> } } }).db;
+        let started: () => void = () => undefined;
+        const inside = new Promise<void>((resolve) => (started = resolve));
+        busy = pooled.transaction().execute(async () => {
+          started();
+          await held;
+        });
+        await inside;
+        const renewed = await Promise.race([store.renewLeases('w1', claimed, 60_000), sleep(3_000).then(() => 'blocked' as const)]);
+        expect(renewed).toEqual(['pool-task']);
+      } finally {
+        release();
+        await busy.catch(() => undefined);
+        await store.close();
+      }
+    });
+  });
+
   describe('released leases on PostgreSQL', () => {
     it('wake the other replicas, so a draining replica\'s tasks are taken over at once', async () => {
       const schema = newSchema('replica_release');

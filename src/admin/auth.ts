@@ -13,15 +13,25 @@ import { principalOf, type Principal } from './principal.ts';
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 export function authenticate(config: Pick<Config['auth'], 'admin'>, oidc: OidcVerifier | null): RequestHandler {
-  const tokens = new TokenSet<Principal>(config.admin.map((a) => ({ token: a.token, principal: { actor: `admin:${a.name}`, role: a.role } })));
+  const resolve = principalResolver(config, oidc);
   return async (req: Request, res: Response, next: NextFunction) => {
     const token = bearerToken(req.headers.authorization);
     if (!token) throw new UnauthorizedError('missing bearer token');
+    res.locals.principal = await resolve(token);
+    next();
+  };
+}
+
+/**
+ * Who a presented credential belongs to: a configured admin token, else an OIDC access
+ * token. Throws 401 (not accepted), 403 (no admin role) or 503 (identity provider down).
+ * The admin API and the console's sign-in both use it.
+ */
+export function principalResolver(config: Pick<Config['auth'], 'admin'>, oidc: OidcVerifier | null): (token: string) => Promise<Principal> {
+  const tokens = new TokenSet<Principal>(config.admin.map((a) => ({ token: a.token, principal: { actor: `admin:${a.name}`, role: a.role } })));
+  return async (token) => {
     const principal = tokens.match(token);
-    if (principal) {
-      res.locals.principal = principal;
-      return next();
-    }
+    if (principal) return principal;
     if (!oidc || !JWT_SHAPE.test(token)) throw new UnauthorizedError('invalid bearer token');
     let verified: Awaited<ReturnType<OidcVerifier['verify']>>;
     try {
@@ -32,8 +42,7 @@ export function authenticate(config: Pick<Config['auth'], 'admin'>, oidc: OidcVe
       throw error;
     }
     if (!verified.role) throw new ForbiddenError('token carries no admin role');
-    res.locals.principal = { actor: `oidc:${verified.subject}`, role: verified.role } satisfies Principal;
-    next();
+    return { actor: `oidc:${verified.subject}`, role: verified.role };
   };
 }
 

@@ -30,7 +30,13 @@ const errors = {
 const pick = (...codes: Array<keyof typeof errors>) => Object.fromEntries(codes.map((c) => [c, errors[c]]));
 
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Termination id.' };
-const taskParam = { name: 'taskId', in: 'path', required: true, schema: { type: 'string' }, description: 'Task id.' };
+const taskParam = {
+  name: 'taskId',
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: "The task's id, or its step name (unique within the termination, as `deprovisiond status` prints it).",
+};
 
 function queryParameters(schema: z.ZodType): unknown[] {
   const { properties = {} } = jsonSchema(schema) as { properties?: Record<string, Record<string, unknown>> };

@@ -4,7 +4,7 @@
  * operator. The OpenAPI document is served to any authenticated caller (viewer or
  * operator): it describes no secret, but the API surface is not advertised to strangers.
  */
-import express, { type Router } from 'express';
+import express, { type RequestHandler, type Router } from 'express';
 import { BadRequestError, NotFoundError, jsonErrors } from '../server/http-errors.ts';
 import { JSON_TOO_DEEP, jsonDepthExceeds } from '../server/json-depth.ts';
 import { authenticate, requireOperator } from './auth.ts';
@@ -14,13 +14,16 @@ import { openApiDocument } from './openapi.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
 import { approveHeld, approveTermination, cancelTermination, completeTask, createTermination, replayTasks, waiveTask } from './write-routes.ts';
 
-export function buildAdminRouter(deps: AdminDeps): Router {
+/**
+ * `authenticator` replaces the bearer-token check: the console mounts the same routes
+ * behind its session cookie and CSRF check (src/console/router.ts).
+ */
+export function buildAdminRouter(deps: AdminDeps, authenticator?: RequestHandler): Router {
   const logger = deps.logger.child({ component: 'admin' });
-  const oidc = deps.oidc !== undefined ? deps.oidc : deps.config.auth.oidc ? new OidcVerifier(deps.config.auth.oidc) : null;
   const document = openApiDocument();
   const router = express.Router();
 
-  router.use(authenticate(deps.config.auth, oidc));
+  router.use(authenticator ?? authenticate(deps.config.auth, oidcVerifierFor(deps)));
   router.use(express.json({ limit: deps.config.server.bodyLimit }));
   router.use((req, _res, next) => {
     if (jsonDepthExceeds(req.body)) throw new BadRequestError(JSON_TOO_DEEP);
@@ -48,4 +51,9 @@ export function buildAdminRouter(deps: AdminDeps): Router {
   });
   router.use(jsonErrors(logger, 'Bearer realm="deprovisiond"'));
   return router;
+}
+
+/** The OIDC verifier the deps name (tests), or one for `auth.oidc`, or none. */
+export function oidcVerifierFor(deps: AdminDeps): OidcVerifier | null {
+  return deps.oidc !== undefined ? deps.oidc : deps.config.auth.oidc ? new OidcVerifier(deps.config.auth.oidc) : null;
 }

@@ -150,8 +150,15 @@ async function requireTermination(deps: AdminDeps, req: Request): Promise<Termin
   return termination;
 }
 
-async function requireTask(deps: AdminDeps, termination: Termination, taskId: string): Promise<Task> {
-  const task = await fromStore(() => durableRead(deps.store, () => deps.store.getTask(taskId)));
-  if (!task || task.terminationId !== termination.id) throw new NotFoundError(`task ${taskId} not found in termination ${termination.id}`);
-  return task;
+/**
+ * The task a path names, by task id or by step name (what `status` prints and a person
+ * types): the store keeps step names unique within a termination.
+ */
+async function requireTask(deps: AdminDeps, termination: Termination, ref: string): Promise<Task> {
+  const byId = await fromStore(() => durableRead(deps.store, () => deps.store.getTask(ref)));
+  if (byId && byId.terminationId === termination.id) return byId;
+  const tasks = await fromStore(() => durableRead(deps.store, () => deps.store.listTasks(termination.id)));
+  const byStep = tasks.find((t) => t.stepId === ref);
+  if (!byStep) throw new NotFoundError(`termination ${termination.id} has no task with id or step name "${ref}"`);
+  return byStep;
 }

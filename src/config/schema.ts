@@ -32,7 +32,7 @@ const providerSchema = z
       .object({
         /** The emulator holds an active account for any subject it is asked about. Default true. */
         autoProvision: z.boolean().default(true),
-        faults: faultConfigSchema.partial().optional(),
+        faults: faultConfigSchema.partial().strict().optional(),
       })
       .strict()
       .optional(),

@@ -10,6 +10,7 @@ import type { EngineEventBus } from '../engine/events.ts';
 import type { TerminationService } from '../intake/termination-service.ts';
 import type { Store } from '../store/store.ts';
 import { buildAdminRouter } from '../admin/router.ts';
+import { buildConsoleRouter } from '../console/router.ts';
 import { buildWebhookRouter } from '../intake/webhook.ts';
 import { createScimRouter } from '../intake/scim/router.ts';
 
@@ -28,5 +29,6 @@ export async function buildRouters(deps: RouteDeps): Promise<Array<{ path: strin
     { path: '/scim/v2', router: createScimRouter({ ...deps, logger: deps.logger.child({ component: 'scim' }) }) },
     { path: '/webhooks', router: buildWebhookRouter(deps) },
     { path: '/admin/v1', router: buildAdminRouter(deps) },
+    { path: '/', router: buildConsoleRouter(deps) },
   ];
 }

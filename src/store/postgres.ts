@@ -205,6 +205,11 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
   // the process. With this listener its next query fails instead, and the client is discarded.
   pool.on('connect', (client) => client.on('error', (error) => onError(error, 'pool')));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Heartbeats on a connection of their own (SqlStoreOptions.leaseDb).
+  const leasePool = new pg.Pool({ ...connection, max: 1 });
+  leasePool.on('error', (error) => onError(error, 'pool'));
+  leasePool.on('connect', (client) => client.on('error', (error) => onError(error, 'pool')));
+  const leaseDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: leasePool }) });
   const hooks: DialectHooks = {
     dialect: 'postgres',
     skipLocked: true,
@@ -238,7 +243,7 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
     { ...connection, options: startup({ ...timeouts, lockMs: 0, statementMs: 0 }) },
     onError,
     clock,
-    { linker: options.linker, onLinkerError: (error) => onError(error instanceof Error ? error : new Error(String(error)), 'linker') },
+    { linker: options.linker, onLinkerError: (error) => onError(error instanceof Error ? error : new Error(String(error)), 'linker'), leaseDb },
   );
 }
 

@@ -27,6 +27,12 @@ export interface SqlStoreOptions {
   linker?: Partial<AuditLinkerTiming>;
   /** A background link run failed (it is tried again on the next wake or timer). */
   onLinkerError?: (error: unknown) => void;
+  /**
+   * A connection of its own for lease renewals (PostgreSQL): a heartbeat must not queue for
+   * a pooled connection behind the very work whose leases it keeps (recording results that
+   * wait on a lock a frozen replica holds), or those leases lapse and the results are lost.
+   */
+  leaseDb?: Kysely<Database>;
 }
 
 export class SqlStore implements Store {
@@ -34,6 +40,7 @@ export class SqlStore implements Store {
   readonly webhookDeliveries: WebhookDeliveryStore;
   readonly directory: SubjectDirectory;
   protected readonly ctx: StoreContext;
+  private readonly leaseDb: Kysely<Database> | null;
   readonly terminations: SqlTerminations;
   readonly queue: SqlTaskQueue;
   readonly operations: SqlSettlement;
@@ -52,7 +59,8 @@ export class SqlStore implements Store {
     const clock = injectedClock ?? (() => new Date());
     const leaseClock = (requested?: number) =>
       injectedClock ? (requested ?? injectedClock().getTime()) : (hooks.databaseClock ?? Date.now());
-    this.ctx = { db, hooks, clock, events, leaseClock };
+    this.leaseDb = options.leaseDb ?? null;
+    this.ctx = { db, hooks, clock, events, leaseClock, leaseDb: options.leaseDb ?? db };
     this.webhookDeliveries = new SqlWebhookDeliveryStore(db);
     this.directory = new SqlSubjectDirectory(db, clock);
     this.audit = new SqlAuditLog(this.ctx, { ...DEFAULT_LINKER_TIMING, ...options.linker }, options.onLinkerError);
@@ -78,6 +86,7 @@ export class SqlStore implements Store {
     // A link pass under way commits (or fails) before the pool goes.
     await this.audit.linker.stop();
     this.ctx.events.removeAllListeners();
+    await this.leaseDb?.destroy();
     await this.db.destroy();
   }
 

@@ -19,7 +19,8 @@ const STATS_CACHE_MS = 1000;
 
 export function createMetrics(sources: MetricsSources): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'deprovisiond_process_' });
+  // prom-client's default names already start with process_ or nodejs_: the prefix only adds ours.
+  collectDefaultMetrics({ register: registry, prefix: 'deprovisiond_' });
   const now = sources.now ?? (() => new Date());
 
   const received = new Counter({

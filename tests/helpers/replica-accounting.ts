@@ -88,6 +88,8 @@ export interface RepeatedWrite {
   afterSucceeded: number;
   /** When the repeats happened (epoch ms), to place them in a round. */
   at: number[];
+  /** When every write of it happened, the first included (epoch ms): to tell what sent them. */
+  all: number[];
 }
 
 export interface WriteAudit {
@@ -145,6 +147,7 @@ export function auditWrites(steps: readonly ReplicaStep[], tasks: TaskRow[], log
         idempotent: isIdempotent(step.provider, operation),
         afterSucceeded,
         at: seen.slice(once).map((w) => w.at),
+        all: seen.map((w) => w.at),
       });
     }
   }

@@ -66,6 +66,8 @@ export interface StoreContext {
    * uses `requested`, the time the caller claims at, or that clock.
    */
   leaseClock(requested?: number): LeaseTime;
+  /** Where lease renewals run: a connection of their own on PostgreSQL, else `db`. */
+  readonly leaseDb: Kysely<Database>;
 }
 
 /** Wakes local schedulers after a commit. */

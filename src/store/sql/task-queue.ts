@@ -173,7 +173,7 @@ export class SqlTaskQueue implements TaskQueue {
 
   async renewLeases(worker: string, leases: LeaseRef[], leaseMs: number): Promise<string[]> {
     if (leases.length === 0) return [];
-    const { db, hooks } = this.ctx;
+    const { leaseDb: db, hooks } = this.ctx;
     const mine = (eb: ExpressionBuilder<Database, 'tasks'>) =>
       eb(
         eb.refTuple('id', 'lease_token'),

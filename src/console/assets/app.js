@@ -1,0 +1,216 @@
+// The console page: reads and writes through the admin API under /console/api (session
+// cookie, plus the CSRF token from /console/session on every write). Every value is put into
+// the page as text, never as markup. The view refreshes every few seconds unless the
+// operator is typing.
+
+const REFRESH_MS = 3000;
+const UNRESOLVED = ['scheduled', 'held', 'running', 'failed'];
+let session = null;
+
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) if (child !== null && child !== undefined) el.append(child instanceof Node ? child : String(child));
+  return el;
+}
+
+const time = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
+const stateBadge = (state) => h('span', { class: `state ${state}` }, state);
+const subjectLabel = (s) => s?.userName ?? s?.emails?.[0] ?? s?.externalId ?? '-';
+const operator = () => session?.role === 'operator';
+
+async function api(method, path, body) {
+  const headers = { accept: 'application/json' };
+  if (method !== 'GET') {
+    headers['content-type'] = 'application/json';
+    headers['x-csrf-token'] = session.csrf;
+  }
+  const res = await fetch(`/console/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  if (res.status === 401) {
+    location.assign('/console/login');
+    throw new Error('signed out');
+  }
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(`${data?.error ?? `HTTP ${res.status}`} (HTTP ${res.status})`);
+  return data;
+}
+
+function say(text, bad = false) {
+  const status = document.getElementById('status');
+  status.replaceChildren(h('p', { class: bad ? 'msg bad' : 'msg' }, text));
+}
+
+/** Runs an operator action after a confirmation that says what will happen. */
+async function act(question, run, done) {
+  if (!window.confirm(question)) return;
+  try {
+    const result = await run();
+    say(done(result));
+  } catch (error) {
+    say(error.message, true);
+  }
+  await render();
+}
+
+async function listView() {
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const state = params.get('state') ?? '';
+  const page = await api('GET', `/terminations?limit=100${state ? `&state=${encodeURIComponent(state)}` : ''}`);
+  const filter = h(
+    'select',
+    { id: 'state-filter', 'aria-label': 'Filter by state', onchange: (e) => (location.hash = e.target.value ? `#/?state=${e.target.value}` : '#/') },
+    ['', 'scheduled', 'held', 'running', 'completed', 'failed', 'cancelled'].map((s) => h('option', { value: s, selected: s === state }, s || 'all states')),
+  );
+  const approveAll = operator()
+    ? h('button', { type: 'button', id: 'approve-all', onclick: () => act('Approve every termination held by the blast-radius brake? They start running at once.', () => api('POST', '/terminations/approve-held', { all: true }), (r) => `Approved ${r.approved.length} held termination(s).`) }, 'Approve all held')
+    : null;
+  return [
+    h('h1', {}, 'Terminations'),
+    h('div', { class: 'toolbar' }, h('label', { for: 'state-filter' }, 'State'), filter, approveAll),
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ['Subject', 'State', 'Playbook', 'Source', 'Requested', 'Effective', 'Id'].map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'tbody',
+        {},
+        page.items.map((t) =>
+          h(
+            'tr',
+            { class: t.state === 'failed' ? 'failed' : null },
+            h('td', { class: 'nowrap' }, h('a', { href: `#/t/${t.id}` }, subjectLabel(t.subject))),
+            h('td', {}, stateBadge(t.state)),
+            h('td', {}, t.playbook),
+            h('td', {}, t.source),
+            h('td', { class: 'nowrap' }, time(t.requestedAt)),
+            h('td', { class: 'nowrap' }, time(t.effectiveAt)),
+            h('td', { class: 'mono' }, t.id),
+          ),
+        ),
+      ),
+    ),
+    page.items.length === 0 ? h('p', {}, 'No terminations.') : null,
+  ];
+}
+
+async function detailView(id) {
+  const detail = await api('GET', `/terminations/${encodeURIComponent(id)}`);
+  const t = detail.termination;
+  const base = `/terminations/${encodeURIComponent(t.id)}`;
+  const failed = detail.tasks.filter((k) => k.state === 'failed');
+  const actions = operator()
+    ? [
+        t.state === 'held' ? h('button', { type: 'button', class: 'primary', onclick: () => act('Approve this held termination? Its tasks start running at once.', () => api('POST', `${base}/approve`, {}), () => 'Approved.') }, 'Approve') : null,
+        failed.length > 0 ? h('button', { type: 'button', onclick: () => act(`Replay ${failed.length} failed task(s) with a fresh retry budget?`, () => api('POST', `${base}/replay`, {}), (r) => `Replayed ${r.replayed.length} task(s).`) }, 'Replay failed tasks') : null,
+        UNRESOLVED.includes(t.state) ? h('button', { type: 'button', class: 'danger', onclick: () => act('Cancel this termination? Every task not yet run is cancelled; access already removed stays removed.', () => api('POST', `${base}/cancel`, { reason: 'cancelled in the console' }), () => 'Cancelled.') }, 'Cancel termination') : null,
+      ]
+    : [];
+  return [
+    h('p', {}, h('a', { href: '#/' }, '← All terminations')),
+    h('h1', {}, `${subjectLabel(t.subject)} `, stateBadge(t.state)),
+    h(
+      'dl',
+      { class: 'facts' },
+      [
+        ['Termination', h('span', { class: 'mono' }, t.id)],
+        ['Playbook', t.playbook],
+        ['Source', `${t.source}, by ${t.createdBy}`],
+        ['Reason', t.reason ?? '-'],
+        ['Requested', time(t.requestedAt)],
+        ['Effective', time(t.effectiveAt)],
+        ['Access revoked', time(t.revokedAt)],
+        ['Finished', time(t.finishedAt)],
+      ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+    ),
+    h('div', { class: 'toolbar' }, actions, h('a', { href: `/console/api${base}/evidence?format=html`, target: '_blank', rel: 'noopener' }, 'Printable evidence')),
+    h('h2', {}, 'Tasks'),
+    h(
+      'table',
+      {},
+      h('thead', {}, h('tr', {}, ['Step', 'Provider', 'Action', 'State', 'Attempts', 'Not before', 'Last error', ''].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, detail.tasks.map((k) => taskRow(base, k))),
+    ),
+    h('h2', {}, 'Evidence'),
+    detail.evidence.length === 0
+      ? h('p', {}, 'No task has finished yet.')
+      : h('table', {}, h('thead', {}, h('tr', {}, ['Step', 'State', 'What was read back or attested'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, detail.evidence.map((e) => h('tr', {}, h('td', {}, e.stepId), h('td', {}, stateBadge(e.state)), h('td', {}, h('pre', {}, JSON.stringify(e.evidence, null, 2))))))),
+  ];
+}
+
+function taskRow(base, k) {
+  const path = `${base}/tasks/${encodeURIComponent(k.stepId)}`;
+  let control = null;
+  if (operator() && k.state === 'failed') {
+    control = h('button', { type: 'button', onclick: () => act(`Replay ${k.stepId} with a fresh retry budget?`, () => api('POST', `${path}/replay`, {}), () => `Replayed ${k.stepId}.`) }, `Replay ${k.stepId}`);
+  } else if (operator() && k.action === 'manual' && k.state === 'pending') {
+    const reason = h('input', { type: 'text', 'aria-label': `What was done for ${k.stepId}`, placeholder: 'What was done (audited)', required: true });
+    const outcome = h('select', { 'aria-label': `Outcome of ${k.stepId}` }, h('option', { value: 'done' }, 'done'), h('option', { value: 'not_applicable' }, 'not applicable'));
+    control = h(
+      'form',
+      {
+        class: 'complete',
+        onsubmit: (e) => {
+          e.preventDefault();
+          act(`Record ${k.stepId} as ${outcome.value.replace('_', ' ')}, in your name?`, () => api('POST', `${path}/complete`, { outcome: outcome.value, reason: reason.value }), () => `${k.stepId} recorded.`);
+        },
+      },
+      outcome,
+      reason,
+      h('button', { type: 'submit' }, `Complete ${k.stepId}`),
+    );
+  }
+  return h(
+    'tr',
+    { class: k.state === 'failed' ? 'failed' : null },
+    h('td', { class: 'step' }, k.stepId),
+    h('td', {}, k.provider),
+    h('td', {}, k.action),
+    h('td', {}, stateBadge(k.state)),
+    h('td', {}, k.attempts),
+    h('td', {}, time(k.notBefore)),
+    h('td', { class: 'error' }, k.lastError ? `${k.lastError.kind}: ${k.lastError.message}` : ''),
+    h('td', {}, control),
+  );
+}
+
+async function render() {
+  const view = document.getElementById('view');
+  const match = /^#\/t\/([^?]+)/.exec(location.hash);
+  try {
+    const nodes = match ? await detailView(decodeURIComponent(match[1])) : await listView();
+    view.replaceChildren(...nodes.flat().filter(Boolean));
+  } catch (error) {
+    view.replaceChildren(h('p', { class: 'error' }, error.message));
+  }
+}
+
+/** Refreshing under someone typing a reason, or with a control focused, would lose their work. */
+function busy() {
+  const active = document.activeElement;
+  return [...document.querySelectorAll('#view input')].some((i) => i.value) || (active && active !== document.body && document.getElementById('view').contains(active) && active.tagName !== 'A');
+}
+
+async function start() {
+  const res = await fetch('/console/session', { credentials: 'same-origin' });
+  if (!res.ok) return location.assign('/console/login');
+  session = await res.json();
+  document.getElementById('who').textContent = `${session.actor} (${session.role})`;
+  document.getElementById('logout').addEventListener('click', async () => {
+    await fetch('/console/logout', { method: 'POST', headers: { 'x-csrf-token': session.csrf }, credentials: 'same-origin' });
+    location.assign('/console/login');
+  });
+  window.addEventListener('hashchange', () => {
+    document.getElementById('status').replaceChildren();
+    render();
+  });
+  await render();
+  setInterval(() => {
+    if (!busy()) render();
+  }, REFRESH_MS);
+}
+
+start();

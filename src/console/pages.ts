@@ -1,0 +1,36 @@
+/**
+ * The console's two HTML documents. Neither holds data or inline script: the app page
+ * loads /console/assets/app.js, which reads everything through the admin API, so one
+ * strict Content-Security-Policy covers both.
+ */
+
+const head = (title: string) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · deprovisiond</title><link rel="stylesheet" href="/console/assets/app.css"></head>`;
+
+/** The sign-in form. `problem` is one of our fixed sentences, never anything the caller sent. */
+export function loginPage(problem: string | null): string {
+  return `${head('Sign in')}
+<body class="login"><main>
+<h1>deprovisiond console</h1>
+<form method="post" action="/console/login">
+<label for="token">Admin token or OIDC access token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+${problem ? `<p class="problem" role="alert">${problem}</p>` : ''}
+<button type="submit">Sign in</button>
+</form>
+<p class="hint">The token is sent once, in this form's body, and exchanged for a session cookie; it is not stored.</p>
+</main></body></html>
+`;
+}
+
+export function appPage(): string {
+  return `${head('Terminations')}
+<body>
+<header><a class="brand" href="#/">deprovisiond</a><span id="who"></span><button id="logout" type="button">Sign out</button></header>
+<div id="status" role="status" aria-live="polite"></div>
+<main id="view"><p>Loading…</p></main>
+<script type="module" src="/console/assets/app.js"></script>
+</body></html>
+`;
+}

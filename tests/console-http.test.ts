@@ -1,0 +1,83 @@
+/** The console's HTTP surface: sign-in, the session cookie's flags, CSRF on writes, the CSP, roles. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSOLE_OPERATOR, CONSOLE_VIEWER, startConsoleDaemon, type ConsoleDaemon } from './helpers/console-daemon.ts';
+
+let c: ConsoleDaemon;
+beforeAll(async () => {
+  c = await startConsoleDaemon();
+});
+afterAll(async () => {
+  await c?.stop();
+});
+
+const url = (path: string) => `${c.daemon.url}${path}`;
+
+async function signIn(token: string): Promise<{ cookie: string; csrf: string; setCookie: string }> {
+  const res = await fetch(url('/console/login'), { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
+  expect(res.status).toBe(303);
+  expect(res.headers.get('location')).toBe('/console/');
+  const setCookie = res.headers.get('set-cookie')!;
+  const cookie = setCookie.split(';')[0]!;
+  const session = await (await fetch(url('/console/session'), { headers: { cookie } })).json();
+  return { cookie, csrf: session.csrf, setCookie };
+}
+
+describe('console over HTTP', () => {
+  it('sends / and an unsigned-in /console/ to the sign-in page, with a strict CSP', async () => {
+    expect((await fetch(url('/'), { redirect: 'manual' })).headers.get('location')).toBe('/console/');
+    const app = await fetch(url('/console/'), { redirect: 'manual' });
+    expect(app.status).toBe(302);
+    expect(app.headers.get('location')).toBe('/console/login');
+    const login = await fetch(url('/console/login'));
+    expect(login.headers.get('content-security-policy')).toBe(
+      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    expect(await login.text()).not.toMatch(/<script(?![^>]*\bsrc=)/);
+  });
+
+  it('answers a wrong token 401 with the form again, sets no cookie and logs no token', async () => {
+    const res = await fetch(url('/console/login'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: `${CONSOLE_OPERATOR}x` }) });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('set-cookie')).toBeNull();
+    const page = await res.text();
+    expect(page).toContain('That token was not accepted');
+    expect(page).not.toContain(CONSOLE_OPERATOR);
+    expect(c.logs.join('\n')).not.toContain(CONSOLE_OPERATOR);
+  });
+
+  it('gives an HttpOnly, SameSite=Strict cookie scoped to /console, and the session says who and which role', async () => {
+    const { cookie, setCookie } = await signIn(CONSOLE_VIEWER);
+    expect(setCookie).toMatch(/^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; SameSite=Strict$/);
+    const session = await (await fetch(url('/console/session'), { headers: { cookie } })).json();
+    expect(session).toEqual({ actor: 'admin:auditor', role: 'viewer', csrf: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+  });
+
+  it('refuses a write without the CSRF token, and a viewer write with it', async () => {
+    const operator = await signIn(CONSOLE_OPERATOR);
+    const post = (who: { cookie: string }, csrf?: string) =>
+      fetch(url('/console/api/terminations/approve-held'), { method: 'POST', headers: { cookie: who.cookie, 'content-type': 'application/json', ...(csrf ? { 'x-csrf-token': csrf } : {}) }, body: '{"all":true}' });
+    const noCsrf = await post(operator);
+    expect(noCsrf.status).toBe(403);
+    expect((await noCsrf.json()).error).toBe('missing or wrong CSRF token: reload the page');
+    expect((await post(operator, 'x'.repeat(43))).status).toBe(403);
+    expect((await post(operator, operator.csrf)).status).toBe(200);
+    const viewer = await signIn(CONSOLE_VIEWER);
+    const refused = await post(viewer, viewer.csrf);
+    expect(refused.status).toBe(403);
+    expect((await refused.json()).error).toBe('operator role required');
+  });
+
+  it('reads through the admin API with the cookie only, and not at all after sign-out', async () => {
+    const { cookie, csrf } = await signIn(CONSOLE_VIEWER);
+    expect((await fetch(url('/console/api/terminations'), { headers: { cookie } })).status).toBe(200);
+    const { termination } = await c.daemon.terminations.submit({ source: 'admin', subject: { externalId: 'E-console-http', emails: [] }, actor: 'admin:ops' });
+    const page = await fetch(url(`/console/api/terminations/${termination.id}/evidence?format=html`), { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect((await fetch(url('/console/logout'), { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } })).status).toBe(204);
+    const after = await fetch(url('/console/api/terminations'), { headers: { cookie } });
+    expect(after.status).toBe(401);
+    // The admin API itself still wants its bearer token: the console cookie opens nothing there.
+    expect((await fetch(url('/admin/v1/terminations'), { headers: { cookie } })).status).toBe(401);
+  });
+});

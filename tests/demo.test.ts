@@ -1,0 +1,24 @@
+/** `deprovisiond demo`: progress by step name, one line of proof per task, and the printable evidence page on disk. */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { runDemo } from '../src/demo.ts';
+
+describe('deprovisiond demo', () => {
+  it('names each step in its progress, labels each proof honestly, and writes the evidence page', async () => {
+    let text = '';
+    const code = await runDemo({ out: { write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WritableStream });
+    expect(code).toBe(0);
+    expect(text).toMatch(/\+\d+\.\d{3}s {2}okta-suspend {15}okta {7}succeeded\n/);
+    expect(text).toMatch(/\n {2}collect-laptop +succeeded +attested by admin:admin: demo: laptop and badge collected\n/);
+    expect(text).toMatch(/\n {2}google-suspend +succeeded +read back: suspended=true/);
+    expect(text).toMatch(/\n {2}notify-started +succeeded +acknowledged by the receiver: /);
+    const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
+    expect(page && existsSync(page)).toBe(true);
+    try {
+      expect(readFileSync(page!, 'utf8')).toMatch(/^<!doctype html>/);
+    } finally {
+      rmSync(page!, { force: true });
+    }
+    expect(text).toMatch(/termination completed: 18\/18 tasks verified\n$/);
+  }, 60_000);
+});

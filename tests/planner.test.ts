@@ -3,6 +3,7 @@
  * its `after` lists say less than the engine enforces, and where they contradict it.
  */
 import { describe, expect, it } from 'vitest';
+import { checkPlaybooks } from '../src/config/policy.ts';
 import { configSchema, type Playbook } from '../src/config/schema.ts';
 import { destructiveOrdering } from '../src/engine/planner.ts';
 
@@ -74,5 +75,29 @@ describe('destructiveOrdering', () => {
         ]),
       ),
     ).toEqual([]);
+  });
+});
+
+describe('checkPlaybooks (serve and config check)', () => {
+  const summaries = [{ name: 'okta', kind: 'fake', actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'delete_account'] }];
+  const config = (steps: unknown[]) =>
+    configSchema.parse({ store: { sqlite: { path: ':memory:' } }, providers: { okta: { kind: 'fake' } }, playbooks: { p: { steps } }, defaultPlaybook: 'p' });
+
+  it('refuses a playbook in which a step at a delete\'s provider comes after the delete', () => {
+    const deadlocked = config([
+      { id: 'suspend', provider: 'okta', action: 'disable_account' },
+      { id: 'delete', provider: 'okta', action: 'delete_account', after: ['suspend'] },
+      { id: 'check-gone', provider: 'okta', action: 'remove_groups', after: ['delete'] },
+    ]);
+    expect(() => checkPlaybooks(deadlocked, summaries, 'p.yaml')).toThrow(/playbooks\.p\.steps\[1\]: playbook p: delete \(delete_account at okta\) runs only after every other step at okta, but check-gone come\(s\) after it/);
+  });
+
+  it('accepts one whose delete names fewer steps than the engine waits for: the engine waits anyway', () => {
+    const implicit = config([
+      { id: 'revoke', provider: 'okta', action: 'revoke_sessions' },
+      { id: 'suspend', provider: 'okta', action: 'disable_account' },
+      { id: 'delete', provider: 'okta', action: 'delete_account', after: ['suspend'] },
+    ]);
+    expect(() => checkPlaybooks(implicit, summaries, 'p.yaml')).not.toThrow();
   });
 });

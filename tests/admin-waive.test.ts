@@ -38,6 +38,10 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/waive', () => {
     const disablesBefore = t.fake.executions('disable_account');
     const withFailed = async () => (await t.api('GET', '/admin/v1/terminations?failedTasks=true&limit=500', { token: VIEWER_TOKEN })).body.items.map((x: { id: string }) => x.id);
     expect(await withFailed()).toContain(termination.id);
+    let listed = '';
+    const io = { env: { DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: VIEWER_TOKEN }, out: { write: (x: string) => (listed += x) }, err: { write: () => undefined } };
+    expect(await runCli(['list', '--failed-tasks', '--limit', '500', '--json'], io)).toBe(0);
+    expect(JSON.parse(listed).items.map((x: { id: string }) => x.id)).toContain(termination.id);
 
     const res = await waive(termination.id, revoke.id, { reason: 'sessions ended by hand in the console, ticket SEC-42' });
     expect(res.status).toBe(200);

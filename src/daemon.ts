@@ -17,6 +17,7 @@ import { coerceError } from './domain/errors.ts';
 import { Engine } from './engine/engine.ts';
 import { startAttemptThread } from './startup/attempt-thread.ts';
 import type { AttemptRunner } from './engine/attempts.ts';
+import { installConnectionFence } from './startup/connection-fence.ts';
 import { inlineAttempts } from './startup/inline-attempts.ts';
 import { createProviders, summarise, validateProviders, type ProviderSpec, type ProviderSummary } from './startup/provider-setup.ts';
 import { EngineEventBus } from './engine/events.ts';
@@ -167,6 +168,8 @@ async function inlineProviders(
   check: (providers: ProviderSummary[]) => void,
   now?: () => Date,
 ): Promise<AttemptRunner> {
+  // Attempts run on this thread: fence its connections as the worker thread fences its own.
+  installConnectionFence();
   const providers = createProviders(specs, modules, logger);
   const attempts = inlineAttempts(providers, logger.child({ component: 'engine' }), now);
   try {

@@ -39,12 +39,16 @@ export function withinLease<T>(window: LeaseWindow, fn: () => Promise<T>): Promi
   return running.run(window, fn);
 }
 
+/** The lease window of the attempt running here, if any (captured where a callback will check it later). */
+export function currentLease(): LeaseWindow | undefined {
+  return running.getStore();
+}
+
 /**
  * Throws LeaseLostError unless the running attempt's lease lasts at least its margin past
  * now. Outside an attempt (start-up validation) there is no lease and nothing to check.
  */
-export function assertLeaseHeld(): void {
-  const window = running.getStore();
+export function assertLeaseHeld(window: LeaseWindow | undefined = running.getStore()): void {
   if (!window) return;
   if (window.lost) throw new LeaseLostError('the task was taken over by another worker: no request sent');
   const left = window.deadline - monotonicMs();

@@ -9,6 +9,7 @@ import type { JsonObject } from '../domain/types.ts';
 import { createLogger } from '../telemetry/logger.ts';
 import type { AttemptThreadData, FromWorker, ToWorker } from './attempt-thread.ts';
 import { inlineAttempts } from './inline-attempts.ts';
+import { installConnectionFence } from './connection-fence.ts';
 import { createProviders, summarise, validateProviders } from './provider-setup.ts';
 import { lowerThreadPriority } from './thread-priority.ts';
 
@@ -34,6 +35,8 @@ function askToRecord(id: number, account: JsonObject): Promise<boolean> {
 }
 
 try {
+  // Before any adapter exists: their SDKs take this thread's default agents and dispatcher.
+  installConnectionFence();
   const providers = createProviders(specs, providerModules, logger);
   const attempts = inlineAttempts(providers, logger.child({ component: 'engine' }));
   port.on('message', (message: ToWorker) => {

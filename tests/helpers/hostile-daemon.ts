@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { configSchema, type Config } from '../../src/config/schema.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
-import { createTestModule } from './test-module.ts';
+import { createTestModule, inlineAttemptsIn } from './test-module.ts';
 
 export const HOSTILE_SCIM_TOKEN = 'hostile-scim-token-0123456789abcdef';
 export const HOSTILE_ADMIN_TOKEN = 'hostile-admin-token-0123456789abcdef';
@@ -49,7 +49,7 @@ export async function startHostileDaemon(overrides: { server?: Record<string, un
   });
   const logs: string[] = [];
   const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } as never });
-  const daemon = await startDaemon(config, { configFile: join(dir, 'config.yaml'), logger, modules: createTestModule().modules, runEngine: false });
+  const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'config.yaml'), logger, modules: createTestModule().modules, runEngine: false });
   return {
     daemon,
     config,

@@ -31,7 +31,7 @@ try {
   const tasksOf = env.readStore().prepare('SELECT provider, started_at, finished_at FROM tasks WHERE termination_id = ?');
   for (let n = -WARMUP; n < count; n += 1) {
     const { userName, row } = await terminateThroughScim(env, run, n, TTR_DEFAULTS.perTerminationTimeoutMs);
-    if (row?.revoked_at == null) throw new Error(`termination of ${userName} ${row?.state === 'failed' ? 'failed' : 'not revoked in time'}`);
+    if (row?.revoked_at == null) throw new Error(`termination of ${userName} ${(row?.failed_tasks ?? 0) > 0 ? 'has a failed task' : 'not revoked in time'}`);
     if (n === -1) await env.resetSandboxes();
     if (n >= 0) done.push({ requestedAt: row.requested_at, revokedAt: row.revoked_at, tasks: tasksOf.all(row.id) as TaskTimes[] });
   }

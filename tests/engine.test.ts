@@ -193,6 +193,40 @@ describe('Engine', () => {
     expect(idp.executions('delete_account')).toBe(0);
   });
 
+  it('a replay does not release a delete while another task at its provider still runs (issue 23, case 4)', async () => {
+    // Okta's steps as the employee playbook has them: the delete's own `after` list names only remove-groups.
+    const okta = new FakeProvider('okta', ['revoke_sessions', 'disable_account', 'remove_groups', 'delete_account'])
+      .script('disable_account', { kind: 'throw', error: new PermanentError('403 missing scope okta.users.manage') })
+      .script('revoke_sessions', { kind: 'throw', error: new TransientError('503') }, { kind: 'hang', ms: 600 });
+    harness = await createHarness([okta], {
+      playbooks: {
+        default: {
+          steps: [
+            { id: 'okta-revoke-sessions', provider: 'okta', action: 'revoke_sessions' },
+            { id: 'okta-suspend', provider: 'okta', action: 'disable_account' },
+            { id: 'okta-remove-groups', provider: 'okta', action: 'remove_groups', after: ['okta-suspend'] },
+            // The retention has passed by the time of the replay.
+            { id: 'okta-delete', provider: 'okta', action: 'delete_account', after: ['okta-remove-groups'] },
+          ],
+        },
+      },
+      engine: { retry: { baseDelay: 10, maxDelay: 20, maxAttempts: 5 } },
+    });
+    harness.engine().start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('case4'), actor: 'test' });
+    const failedSuspend = await harness.waitForTasks(termination.id, (tasks) => tasks.some((t) => t.stepId === 'okta-suspend' && t.state === 'failed'));
+    expect(failedSuspend.find((t) => t.stepId === 'okta-revoke-sessions')!.state).not.toBe('succeeded');
+    // Revoke is still retrying: the termination is running, with no finished time.
+    expect(await harness.store.getTermination(termination.id)).toMatchObject({ state: 'running', finishedAt: null });
+
+    await harness.store.replayFailedTasks(termination.id, null, 'admin:ops');
+    await harness.waitForTasks(termination.id, allIn('succeeded'));
+    const at = (action: string, phase: 'execute' | 'verify') => okta.calls.filter((c) => c.action === action && c.phase === phase).map((c) => c.at);
+    expect(at('delete_account', 'execute')).toHaveLength(1);
+    expect(at('delete_account', 'execute')[0]).toBeGreaterThanOrEqual(Math.max(...at('revoke_sessions', 'verify')));
+    expect((await harness.store.getTermination(termination.id))!.state).toBe('completed');
+  });
+
   it('keeps a long-running action in progress without holding a worker slot, then verifies it', async () => {
     const idp = new FakeProvider('idp', ['transfer_files']).script('transfer_files', { kind: 'inProgress', checkAfterMs: 30 }, { kind: 'inProgress', checkAfterMs: 30 });
     harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'transfer', provider: 'idp', action: 'transfer_files' }] } } });

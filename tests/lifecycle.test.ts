@@ -16,6 +16,7 @@ import { PermanentError } from '../src/domain/errors.ts';
 import type { Task, Termination } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import type { FakeProvider } from './helpers/fake-provider.ts';
+import { pollUntil } from './helpers/poll.ts';
 import { createTestModule } from './helpers/test-module.ts';
 import { inlineAttemptsIn } from './helpers/test-module.ts';
 
@@ -147,6 +148,21 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     const message = messages.find((m) => (m.body as { terminationId?: string; type?: string }).terminationId === termination.id && (m.body as { type: string }).type === 'deprovisiond.termination.failed');
     expect(message?.body).toMatchObject({ failedStep: 'disable' });
     expect(JSON.stringify(message?.body)).not.toContain('insufficient permissions');
+    // A person still has the laptop to collect: the termination is running, not finished, and the failure shows on the task.
+    expect(await daemon.store.getTermination(termination.id)).toMatchObject({ state: 'running', finishedAt: null });
+    // Alertable at once, whatever the termination's state (the gauge is cached for a second between scrapes).
+    await pollUntil(async () => (await metric('deprovisiond_failed_unresolved_tasks')) >= 1, () => 'the failed task never showed in the metric', 5_000);
+    // `status` exits 1 for it all the same, so a script watching it still alerts.
+    const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: VIEWER }, out: { write: () => undefined }, err: { write: () => undefined } };
+    expect(await runCli(['status', termination.id], io)).toBe(1);
+    // And --watch stops at once rather than waiting for a revocation that needs an operator first.
+    let watched = '';
+    const watching = { ...io, out: { write: (t: string) => (watched += t) } };
+    expect(await runCli(['status', termination.id, '--watch', '--timeout', '30s'], watching)).toBe(1);
+    expect(watched).toMatch(/: a critical task failed, so access is not revoked while its other tasks go on; replay or waive it/);
+    const manual = tasks.find((t) => t.stepId === 'collect-laptop')!;
+    await daemon.store.completeManualTask(manual.id, 'admin:ops', 'done', 'laptop returned');
+    // Now only what waits behind the failure is left: nothing moves without an operator.
     expect((await daemon.store.getTermination(termination.id))!.state).toBe('failed');
   });
 

@@ -65,7 +65,9 @@ export async function runMass(options: MassOptions): Promise<ScenarioResult> {
     // Wait (bounded) until every accepted termination is revoked, reading the store read-only.
     const db = env.readStore();
     const countRevoked = db.prepare("SELECT count(*) AS n FROM terminations WHERE source = 'scim' AND revoked_at IS NOT NULL");
-    const countFailed = db.prepare("SELECT count(*) AS n FROM terminations WHERE source = 'scim' AND state = 'failed'");
+    // A failed task, not the termination's state: that stays `running` while its other tasks (deletes after retention) wait.
+    const hasFailedTask = "EXISTS (SELECT 1 FROM tasks WHERE tasks.termination_id = terminations.id AND tasks.state = 'failed')";
+    const countFailed = db.prepare(`SELECT count(*) AS n FROM terminations WHERE source = 'scim' AND revoked_at IS NULL AND ${hasFailedTask}`);
     let peakSampledRssMb = 0;
     const deadline = t0 + options.timeoutS * 1000;
     for (;;) {
@@ -79,13 +81,13 @@ export async function runMass(options: MassOptions): Promise<ScenarioResult> {
     const cpuAfter = cpuSeconds(pid);
     const memory = memoryMb(pid);
     const rows = db
-      .prepare("SELECT subject_key AS key, state, requested_at AS requestedAt, revoked_at AS revokedAt FROM terminations WHERE source = 'scim'")
-      .all() as Array<{ key: string; state: string; requestedAt: number; revokedAt: number | null }>;
+      .prepare(`SELECT subject_key AS key, ${hasFailedTask} AS failedTask, requested_at AS requestedAt, revoked_at AS revokedAt FROM terminations WHERE source = 'scim'`)
+      .all() as Array<{ key: string; failedTask: number; requestedAt: number; revokedAt: number | null }>;
     const lastRevokedAt = Math.max(...rows.map((r) => r.revokedAt ?? 0));
     const elapsedS = (lastRevokedAt - t0) / 1000;
     const keys = new Set(rows.map((r) => r.key));
     const lost = accepted.filter((u) => !keys.has(`ext:${u.externalId}`)).length;
-    const failed = rows.filter((r) => r.state === 'failed').length;
+    const failed = rows.filter((r) => r.failedTask).length;
 
     // From the sandboxes: requests answered, rate-limit answers, effective writes.
     const perProvider: Record<string, { requests: number; rateLimited: number; needed: number; limit: number; boundS: number; duplicateWrites: number }> = {};

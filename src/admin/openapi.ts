@@ -4,10 +4,8 @@
  * route of the router is documented here and every documented path is routed.
  */
 import { z } from 'zod';
-import { ACTIONS } from '../domain/types.ts';
-import { approveHeldBody, cancelBody, completeBody, createBody, listQuery, TERMINATION_STATES } from './schemas.ts';
-
-const TASK_STATES = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled'];
+import { ACTIONS, TASK_STATES, TERMINATION_STATES } from '../domain/types.ts';
+import { approveHeldBody, cancelBody, completeBody, createBody, listQuery, waiveBody } from './schemas.ts';
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -45,13 +43,13 @@ function queryParameters(schema: z.ZodType): unknown[] {
   return Object.entries(properties).map(([name, property]) => ({ name, in: 'query', required: false, schema: property }));
 }
 
-function write(summary: string, options: { parameters?: unknown[]; body?: z.ZodType; ok: unknown; codes: Array<keyof typeof errors>; description?: string }) {
+function write(summary: string, options: { parameters?: unknown[]; body?: z.ZodType; bodyRequired?: boolean; ok: unknown; codes: Array<keyof typeof errors>; description?: string }) {
   return {
     summary,
     ...(options.description ? { description: options.description } : {}),
     'x-required-role': 'operator',
     parameters: options.parameters ?? [],
-    ...(options.body ? { requestBody: { required: false, content: json(jsonSchema(options.body)) } } : {}),
+    ...(options.body ? { requestBody: { required: options.bodyRequired ?? false, content: json(jsonSchema(options.body)) } } : {}),
     responses: { '200': { description: 'Done.', content: json(options.ok) }, ...pick(...options.codes) },
   };
 }
@@ -159,6 +157,18 @@ export function openApiDocument(): Record<string, unknown> {
           codes: ['401', '403', '404', '409', '503'],
         }),
       },
+      '/terminations/{id}/tasks/{taskId}/waive': {
+        post: write('Settle one failed task without running it again, with the reason (audited with the caller).', {
+          description:
+            'The task becomes `waived`: its dependants and the destructive step at its provider may run, and the termination can finish ' +
+            '(`completed_with_waivers`). The evidence shows it as waived, never as verified. Answers 409 for a task that is not failed.',
+          parameters: [idParam, taskParam],
+          body: waiveBody,
+          bodyRequired: true,
+          ok: { type: 'object', properties: { termination: ref('Termination'), task: ref('Task') } },
+          codes: ['400', '401', '403', '404', '409', '413', '503'],
+        }),
+      },
       '/terminations/{id}/evidence': {
         get: {
           summary: 'The evidence document of one termination: timeline, attempts, read-backs, operators, audit chain position.',
@@ -226,7 +236,7 @@ export function openApiDocument(): Record<string, unknown> {
             critical: { type: 'boolean' },
             dependsOn: { type: 'array', items: { type: 'string' } },
             notBefore: dateTime,
-            state: { type: 'string', enum: TASK_STATES },
+            state: { type: 'string', enum: [...TASK_STATES] },
             attempts: { type: 'integer' },
             rateLimitedCount: { type: 'integer' },
             nextAttemptAt: dateTime,

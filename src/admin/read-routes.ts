@@ -20,6 +20,7 @@ export function listTerminations(deps: AdminDeps) {
     try {
       page = await deps.store.listTerminations({
         state: query.state,
+        withFailedTasks: query.failedTasks === 'true',
         subjectKeys: query.subject ? subjectKeysFor(query.subject) : undefined,
         since: query.since,
         until: query.until,

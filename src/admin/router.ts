@@ -12,7 +12,7 @@ import type { AdminDeps } from './deps.ts';
 import { OidcVerifier } from './oidc.ts';
 import { openApiDocument } from './openapi.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
-import { approveHeld, approveTermination, cancelTermination, completeTask, createTermination, replayTasks } from './write-routes.ts';
+import { approveHeld, approveTermination, cancelTermination, completeTask, createTermination, replayTasks, waiveTask } from './write-routes.ts';
 
 /**
  * `authenticator` replaces the bearer-token check: the console mounts the same routes
@@ -44,6 +44,7 @@ export function buildAdminRouter(deps: AdminDeps, authenticator?: RequestHandler
   router.post('/terminations/:id/replay', requireOperator, replayTasks(deps));
   router.post('/terminations/:id/tasks/:taskId/replay', requireOperator, replayTasks(deps));
   router.post('/terminations/:id/tasks/:taskId/complete', requireOperator, completeTask(deps));
+  router.post('/terminations/:id/tasks/:taskId/waive', requireOperator, waiveTask(deps));
 
   router.use(() => {
     throw new NotFoundError('not found');

@@ -3,13 +3,14 @@
  * the OpenAPI document is generated from them, so the two cannot drift apart.
  */
 import { z } from 'zod';
+import { TERMINATION_STATES } from '../domain/types.ts';
 import { instantSchema, terminationFields } from '../intake/termination-schema.ts';
-
-export const TERMINATION_STATES = ['scheduled', 'held', 'running', 'completed', 'failed', 'cancelled'] as const;
 
 export const listQuery = z
   .object({
     state: z.enum(TERMINATION_STATES).optional(),
+    /** `true`: only terminations with a failed task now (what DeprovisiondFailedTasksUnresolved counts), in any state. */
+    failedTasks: z.enum(['true', 'false']).optional(),
     /** A subject key (`ext:E1`, `user:a@x.com`, `email:a@x.com`) or a raw identifier. */
     subject: z.string().trim().min(1).max(330).optional(),
     /** Requested at or after (ISO 8601). */
@@ -45,6 +46,9 @@ export const completeBody = z
     reason: z.string().trim().min(1).max(1000),
   })
   .strict();
+
+/** Settling a failed task without running it: who is recorded from the token, why must be said. */
+export const waiveBody = z.object({ reason: z.string().trim().min(1).max(1000) }).strict();
 
 /** Bulk approval names the terminations, or says `all: true` (every held one, at most 1000 a call). */
 export const approveHeldBody = z.union([

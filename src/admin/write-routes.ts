@@ -17,7 +17,7 @@ import { durableRead } from '../store/store.ts';
 import type { AdminDeps } from './deps.ts';
 import { parse } from './parse.ts';
 import { principalOf } from './principal.ts';
-import { approveHeldBody, cancelBody, completeBody, createBody, createQuery, idempotencyKey } from './schemas.ts';
+import { approveHeldBody, cancelBody, completeBody, createBody, createQuery, idempotencyKey, waiveBody } from './schemas.ts';
 
 export function createTermination(deps: AdminDeps) {
   return async (req: Request, res: Response) => {
@@ -104,6 +104,23 @@ export function completeTask(deps: AdminDeps) {
     const completed = await fromStore(() => deps.store.completeManualTask(task.id, principalOf(res).actor, body.outcome, body.reason));
     if (!completed) throw new ConflictError(`termination is ${termination.state}; its manual tasks can no longer be completed`);
     res.json({ task: completed });
+  };
+}
+
+/**
+ * An operator settles a failed task without running it again (fixed by hand, or the account
+ * is known to be gone), with the reason; who and why are audited and shown in the evidence.
+ */
+export function waiveTask(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const body = parse(waiveBody, req.body ?? {}, 'body');
+    const termination = await requireTermination(deps, req);
+    if (termination.state === 'cancelled') throw new ConflictError('termination is cancelled; its tasks can no longer be waived');
+    const task = await requireTask(deps, termination, String(req.params.taskId));
+    if (task.state !== 'failed') throw new ConflictError(`task is ${task.state}; only a failed task can be waived (a pending or running one may still succeed: wait, or cancel the termination)`);
+    const waived = await fromStore(() => deps.store.waiveTask(termination.id, task.id, principalOf(res).actor, body.reason));
+    if (!waived) throw new ConflictError('task is no longer failed (replayed, waived or cancelled meanwhile); read the termination again');
+    res.json(waived);
   };
 }
 

@@ -105,6 +105,12 @@ export function buildEvidence(termination: Termination, tasks: Task[], attempts:
   };
 }
 
+/** Who waived a task and why, from the audit entry: a waiver is a person's decision, not a read-back. */
+function waiverOf(doc: EvidenceDocument, taskId: string): string {
+  const entry = doc.actions.find((a) => a.action === 'task.waived' && a.taskId === taskId);
+  return entry ? `${entry.actor}: ${String(entry.data.reason ?? '')}` : 'no audit entry found';
+}
+
 function chainPlace(audit: AuditEntry[]): EvidenceDocument['auditChain'] {
   const linked = audit.filter((e) => e.position !== null);
   return {
@@ -139,14 +145,14 @@ export function renderEvidenceHtml(doc: EvidenceDocument): string {
       <table><tr><th>attempt</th><th>worker</th><th>started</th><th>finished</th><th>outcome</th><th>error</th></tr>
       ${task.attempts.map((a) => row([a.attempt, a.worker, a.startedAt, a.finishedAt, a.outcome, a.error ?? ''])).join('\n      ')}
       </table>
-      <p>Verified by read-back:</p>${json(task.verifiedBy)}
+      ${task.state === 'waived' ? `<p>Not verified: waived by an operator (${escapeHtml(waiverOf(doc, task.id))})</p>` : `<p>Verified by read-back:</p>${json(task.verifiedBy)}`}
       ${task.lastError ? `<p>Last error: ${escapeHtml(`${task.lastError.kind}: ${task.lastError.message}`)}</p>` : ''}
     </section>`,
     )
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Evidence: termination ${escapeHtml(t.id)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}pre{background:#f6f6f6;padding:.5em;overflow:auto}.state{font-size:.8em;padding:.1em .4em;border-radius:.3em;background:#eee}.succeeded{background:#d4f4d4}.failed{background:#f8d0d0}</style>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}pre{background:#f6f6f6;padding:.5em;overflow:auto}.state{font-size:.8em;padding:.1em .4em;border-radius:.3em;background:#eee}.succeeded{background:#d4f4d4}.failed{background:#f8d0d0}.waived{background:#f8ecc8}</style>
 </head><body>
 <h1>Termination evidence</h1>
 <table>

@@ -85,7 +85,8 @@ export function colorsFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): 
 /** A task or termination state, coloured by what it asks of the reader: red needs a person, green is done. */
 export function stateColor(colors: Colors, state: string): (text: string) => string {
   if (state === 'failed') return (t) => colors.bold(colors.red(t));
-  if (state === 'held') return colors.yellow;
+  // Waived: settled by a person's word, not by a read-back.
+  if (state === 'held' || state === 'waived' || state === 'completed_with_waivers') return colors.yellow;
   if (state === 'succeeded' || state === 'completed') return colors.green;
   if (state === 'cancelled' || state === 'skipped') return colors.dim;
   return (t) => t;

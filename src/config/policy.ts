@@ -6,6 +6,7 @@
 import type { NewTask } from '../store/store.ts';
 import type { Task, Termination } from '../domain/types.ts';
 import { newId } from '../domain/ids.ts';
+import { destructiveOrdering } from '../engine/planner.ts';
 import type { ProviderSummary } from '../startup/provider-setup.ts';
 import { ConfigError, locate } from './load.ts';
 import type { Config } from './schema.ts';
@@ -21,6 +22,12 @@ export function checkPlaybooks(config: Config, summaries: ProviderSummary[], fil
         problems.push(`${locate(config, ['playbooks', name, 'steps', i, 'action'])}: provider ${step.provider} (${provider.kind}) supports ${provider.actions.join(', ')}, not ${step.action}`);
       }
     });
+  }
+  // The engine's destructive rule (invariant 9) and a step after a delete at its provider would wait for each other forever.
+  for (const [name, playbook] of Object.entries(config.playbooks)) {
+    for (const finding of destructiveOrdering(name, playbook).filter((f) => f.kind === 'deadlock')) {
+      problems.push(`${locate(config, ['playbooks', name, 'steps', playbook.steps.findIndex((s) => s.id === finding.step)])}: ${finding.message}`);
+    }
   }
   const notifiers: Array<[string[], string | undefined]> = [
     [['brake', 'notify'], config.brake?.notify],

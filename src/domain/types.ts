@@ -17,15 +17,26 @@ export interface Subject {
 
 export type TerminationSource = 'scim' | 'webhook' | 'admin';
 
-export type TerminationState = 'scheduled' | 'held' | 'running' | 'completed' | 'failed' | 'cancelled';
+/**
+ * `failed`: nothing can run any more without an operator (no task pending, running or
+ * waiting to retry, other than ones held back by a failure) and some task failed.
+ * `completed_with_waivers`: every task settled, and an operator waived at least one failed
+ * task: a state of its own so that no reader takes it for verified completion.
+ */
+export const TERMINATION_STATES = ['scheduled', 'held', 'running', 'completed', 'completed_with_waivers', 'failed', 'cancelled'] as const;
+export type TerminationState = (typeof TERMINATION_STATES)[number];
 /**
  * Not completed and not cancelled: a subject has at most one termination in these states
  * (a failed one still awaits replay), so a second delivery for it finds the first.
  */
 export const UNRESOLVED_TERMINATION_STATES: readonly TerminationState[] = ['scheduled', 'held', 'running', 'failed'];
 
-export type TaskState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
-export const TERMINAL_TASK_STATES: readonly TaskState[] = ['succeeded', 'failed', 'skipped', 'cancelled'];
+/** `waived`: failed, then settled by an operator with a reason (audited); never proof that access is gone. */
+export const TASK_STATES = ['pending', 'running', 'succeeded', 'failed', 'skipped', 'waived', 'cancelled'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+export const TERMINAL_TASK_STATES: readonly TaskState[] = ['succeeded', 'failed', 'skipped', 'waived', 'cancelled'];
+/** States that release a task's dependants and a destructive step at the same provider. */
+export const SETTLED_TASK_STATES: readonly TaskState[] = ['succeeded', 'skipped', 'waived'];
 
 export const ACTIONS = [
   'revoke_sessions',
@@ -42,6 +53,14 @@ export type ActionName = (typeof ACTIONS)[number];
 
 /** Actions that cut access: time to revoke ends when the last of these is verified. */
 export const CRITICAL_ACTIONS: readonly ActionName[] = ['revoke_sessions', 'disable_account', 'deactivate_badge'];
+
+/**
+ * Actions that cannot be undone and end what the other actions at the provider work on
+ * (a deleted user can no longer be suspended, signed out or handed over). A rule of the
+ * engine, whatever a playbook's `after` lists say: such a step at a provider runs only
+ * once every other task of its termination at that provider has settled (invariant 9).
+ */
+export const DESTRUCTIVE_ACTIONS: readonly ActionName[] = ['delete_account'];
 
 export interface Termination {
   id: string;

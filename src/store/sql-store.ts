@@ -123,6 +123,7 @@ export class SqlStore implements Store {
 
   completeManualTask: Store['completeManualTask'] = (taskId, actor, outcome, reason) => this.operations.completeManualTask(taskId, actor, outcome, reason);
   replayFailedTasks: Store['replayFailedTasks'] = (terminationId, taskId, actor) => this.operations.replayFailedTasks(terminationId, taskId, actor);
+  waiveTask: Store['waiveTask'] = (terminationId, taskId, actor, reason) => this.operations.waiveTask(terminationId, taskId, actor, reason);
 
   getTermination: Store['getTermination'] = (id) => this.reads.getTermination(id);
   getTerminations: Store['getTerminations'] = (ids) => this.reads.getTerminations(ids);

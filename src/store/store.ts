@@ -131,6 +131,8 @@ export type AttemptOutcome =
 
 export interface TerminationFilter {
   state?: TerminationState;
+  /** Only terminations with a task that is `failed` now (whatever the termination's state: it may still be running). */
+  withFailedTasks?: boolean;
   subjectKey?: string;
   /** Any of these subject keys (a raw identifier could have formed any of them). */
   subjectKeys?: string[];
@@ -238,6 +240,18 @@ export interface TaskOperations {
   completeManualTask(taskId: string, actor: string, outcome: 'done' | 'not_applicable', reason: string): Promise<Task | null>;
   /** Puts failed tasks back in the queue with a fresh retry budget. Returns the tasks replayed. */
   replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]>;
+  /**
+   * Settles a failed task without running it (`waived`), audited with the actor and reason;
+   * its dependants and its provider's destructive step may then run. Null when the task is
+   * not a failed task of that termination, or the termination was cancelled.
+   */
+  waiveTask(terminationId: string, taskId: string, actor: string, reason: string): Promise<WaiveResult | null>;
+}
+
+export interface WaiveResult {
+  task: Task;
+  /** The termination as the waiver left it (it may have finished: `completed_with_waivers` or `failed`). */
+  termination: Termination;
 }
 
 /** Reads for the admin API, the CLI, evidence and metrics. */

@@ -132,7 +132,7 @@ export function createMetrics(sources: MetricsSources): Registry {
   });
   new Gauge({
     name: 'deprovisiond_failed_unresolved_tasks',
-    help: 'Tasks that ended failed and have not been replayed or cancelled: each is a door still open.',
+    help: 'Tasks that ended failed and have not been replayed, waived or cancelled: each is a door still open, whatever its termination\'s state.',
     registers: [registry],
     async collect() {
       this.set((await stats()).tasks.filter((t) => t.state === 'failed').reduce((n, t) => n + t.count, 0));

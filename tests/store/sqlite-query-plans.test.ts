@@ -8,6 +8,8 @@
  *   the state index instead.
  * - A claim marks its tasks' terminations running by primary key, not through the state
  *   index.
+ * - A claim walks the due index of its provider; the destructive rule reads only the
+ *   candidate termination's own tasks.
  * - The audit linker finds the entries not linked yet, and the chain's head, by index, so
  *   linking does not walk the whole chain.
  */
@@ -79,6 +81,27 @@ it('marks a claim’s terminations running by primary key, not by walking the sc
   // And only the claimed task's termination changed.
   const states = await Promise.all(waiting.map(async (t) => [t.id, (await store.getTermination(t.id))!.state]));
   expect(Object.fromEntries(states)).toEqual(Object.fromEntries(waiting.map((t) => [t.id, t.id === claimed[0]!.terminationId ? 'running' : 'scheduled'])));
+});
+
+it('claims through the due index, and checks a delete’s siblings at its provider through the termination’s own tasks', async () => {
+  const now = Date.now();
+  const termination = newTermination(now);
+  await store.createTermination(termination, [
+    newTask('okta-suspend', { notBefore: new Date(now) }),
+    newTask('okta-delete', { action: 'delete_account', critical: false, notBefore: new Date(now) }),
+  ]);
+  prepared.length = 0;
+  const claimed = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: 60_000, limit: 10 });
+
+  const candidates = [...new Set(prepared.filter((source) => source.startsWith('select "t"."id" from "tasks" as "t"') && source.includes('"due_at" <= ?')))];
+  expect(candidates).toHaveLength(1);
+  const plan = planOf(candidates[0]!);
+  expect(plan).toMatch(/^SEARCH t USING INDEX tasks_due \(state=\? AND provider=\? AND due_at<\?\)/);
+  // The (termination_id, step_id) unique constraint's index: a termination's few dozen tasks, not the provider's.
+  expect(plan).toMatch(/SEARCH sibling USING INDEX sqlite_autoindex_tasks_\d \(termination_id=\?\)/);
+  expect(plan).not.toMatch(/SCAN (t|sibling)\b/);
+  // And the rule holds: the delete waits for the suspend at its provider.
+  expect(claimed.map((t) => t.stepId)).toEqual(['okta-suspend']);
 });
 
 it('finds the audit entries not linked yet, in seq order, and the chain head, through an index without a sort', async () => {

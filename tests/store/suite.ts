@@ -735,11 +735,12 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const notify = newTask('notify', { action: 'notify', critical: false });
         await store.createTermination(t, [disable, notify]);
         await runTask(disable.id, failed);
-        expect(await store.getTermination(t.id)).toMatchObject({ state: 'failed', revokedAt: null });
+        // Its other tasks still run: not failed (nor finished) while they do.
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'running', revokedAt: null, finishedAt: null });
         expect(await store.getTask(disable.id)).toMatchObject({ state: 'failed', attempts: 1, lastError: failed.state === 'failed' ? failed.error : null });
-        // A failed termination keeps running its other tasks.
+        now = T0 + MINUTE;
         await runTask(notify.id, succeeded);
-        expect((await store.getTermination(t.id))!.state).toBe('failed');
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'failed', finishedAt: new Date(T0 + MINUTE) });
 
         now = T0 + HOUR;
         const replayed = await store.replayFailedTasks(t.id, null, 'admin:alice');
@@ -772,6 +773,155 @@ export function defineStoreSuite(backend: StoreBackend): void {
         await runTask(b.id, failed);
         expect((await store.replayFailedTasks(t.id, b.id, 'admin:bob')).map((x) => x.id)).toEqual([b.id]);
         expect((await store.getTask(a.id))!.state).toBe('failed');
+      });
+    });
+
+    describe('settlement: the destructive rule, waivers, honest state', () => {
+      /** Okta's steps of the employee playbook: the delete waits only for remove-groups by its own `after` list. */
+      const oktaSteps = () => {
+        const revoke = newTask('okta-revoke-sessions', { action: 'revoke_sessions' });
+        const suspend = newTask('okta-suspend');
+        const groups = newTask('okta-remove-groups', { action: 'remove_groups', critical: false, dependsOn: ['okta-suspend'] });
+        const remove = newTask('okta-delete', { action: 'delete_account', critical: false, dependsOn: ['okta-remove-groups'], notBefore: new Date(T0 + DAY) });
+        return { revoke, suspend, groups, remove };
+      };
+
+      it('never releases a delete while another task at its provider retries or failed, not even by a replay (issue 23, case 4)', async () => {
+        const t = newTermination(now);
+        const { revoke, suspend, groups, remove } = oktaSteps();
+        const elsewhere = newTask('google-delete', { provider: 'google', action: 'delete_account', critical: false, notBefore: new Date(T0 + DAY) });
+        await store.createTermination(t, [revoke, suspend, groups, remove, elsewhere]);
+        await runTask(suspend.id, failed);
+        await runTask(revoke.id, retryAt(T0 + 2 * DAY));
+
+        now = T0 + HOUR;
+        expect((await store.replayFailedTasks(t.id, suspend.id, 'admin:alice')).map((x) => x.id)).toEqual([suspend.id]);
+        await runTask(suspend.id, succeeded);
+        await runTask(groups.id, succeeded);
+
+        // The retention has passed and the delete's own dependencies are done, but revoke still retries.
+        now = T0 + DAY + MINUTE;
+        expect(await claim(store)).toEqual([]);
+        // The rule is per provider: Google's delete is not held back by Okta.
+        expect((await claim(store, { provider: 'google' })).map((x) => x.id)).toEqual([elsewhere.id]);
+        expect(await store.nextWakeAt(['okta'])).toEqual(new Date(T0 + 2 * DAY));
+
+        now = T0 + 2 * DAY;
+        const claimedNow = await claim(store, { limit: 10 });
+        expect(claimedNow.map((x) => x.id)).toEqual([revoke.id]);
+        expect(await finish(store, 'w1', claimedNow[0]!, failed)).toBe(true);
+        expect(await claim(store, { now: new Date(T0 + 365 * DAY) })).toEqual([]);
+        expect(await store.nextWakeAt(['okta'])).toBeNull();
+        expect((await store.getTask(remove.id))!.state).toBe('pending');
+      });
+
+      it('does not hold a destructive step back for another destructive step at its provider', async () => {
+        const t = newTermination(now);
+        const first = newTask('okta-delete', { action: 'delete_account', critical: false });
+        const second = newTask('okta-delete-again', { action: 'delete_account', critical: false });
+        await store.createTermination(t, [first, second]);
+        expect((await claim(store)).map((x) => x.id).sort()).toEqual([first.id, second.id].sort());
+      });
+
+      it('waives a failed task: audited with who and why, its dependants and the provider\'s delete run, and the termination completes with waivers', async () => {
+        const t = newTermination(now);
+        const { revoke, suspend, groups, remove } = oktaSteps();
+        await store.createTermination(t, [revoke, suspend, groups, remove]);
+        await store.createTermination(newTermination(now), [newTask('unrelated', { provider: 'google' })]);
+        await runTask(suspend.id, failed);
+        // What the failed-task alert counts, found whatever the termination's state (still running here).
+        expect((await store.listTerminations({ withFailedTasks: true, limit: 10 })).items.map((x) => [x.id, x.state])).toEqual([[t.id, 'running']]);
+        await runTask(revoke.id, succeeded);
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'failed', finishedAt: new Date(T0) });
+
+        now = T0 + HOUR;
+        const woke = nextWake(store);
+        const result = await store.waiveTask(t.id, suspend.id, 'admin:alice', 'suspended by hand in the Okta console');
+        await woke;
+        expect(result!.task).toMatchObject({
+          id: suspend.id,
+          state: 'waived',
+          lastError: failed.state === 'failed' ? failed.error : null,
+          evidence: { waivedBy: 'admin:alice', reason: 'suspended by hand in the Okta console', at: new Date(T0 + HOUR).toISOString() },
+        });
+        // Its dependant may run now, so the termination is running again, with no finished time.
+        expect(result!.termination).toMatchObject({ state: 'running', finishedAt: null, revokedAt: null });
+        expect((await store.listAudit(0, 100)).filter((e) => e.action === 'task.waived')).toMatchObject([
+          { actor: 'admin:alice', taskId: suspend.id, data: { reason: 'suspended by hand in the Okta console', provider: 'okta', action: 'disable_account' } },
+        ]);
+
+        expect((await store.listTerminations({ withFailedTasks: true, limit: 10 })).items).toEqual([]);
+        await runTask(groups.id, succeeded);
+        now = T0 + DAY;
+        await runTask(remove.id, succeeded);
+        // Access was never verified gone at the waived step: no revocation time, and a state of its own.
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'completed_with_waivers', finishedAt: new Date(T0 + DAY), revokedAt: null });
+        expect((await store.stats(new Date(now))).terminations.find((x) => x.state === 'completed_with_waivers')).toEqual({ state: 'completed_with_waivers', count: 1 });
+        expect((await store.listTerminations({ state: 'completed_with_waivers', limit: 10 })).items.map((x) => x.id)).toEqual([t.id]);
+        expectLinearChain(await linkedChain(store));
+      });
+
+      it('waives only a failed task of that termination, and nothing of a cancelled one', async () => {
+        const t = newTermination(now);
+        const a = newTask('a');
+        const b = newTask('b');
+        await store.createTermination(t, [a, b]);
+        expect(await store.waiveTask(t.id, a.id, 'admin:alice', 'why')).toBeNull();
+        await runTask(a.id, failed);
+        const other = newTermination(now);
+        await store.createTermination(other, [newTask('a')]);
+        expect(await store.waiveTask(other.id, a.id, 'admin:alice', 'wrong termination')).toBeNull();
+        expect((await store.getTask(a.id))!.state).toBe('failed');
+
+        await store.cancelTermination(t.id, 'admin:alice', 'rehired');
+        expect(await store.waiveTask(t.id, a.id, 'admin:alice', 'too late')).toBeNull();
+        expect((await store.listAudit(0, 100)).map((e) => e.action)).not.toContain('task.waived');
+      });
+
+      it('lets exactly one of a waiver and a replay racing for one failed task win', async () => {
+        const replicas = await db.replicas(4);
+        const cases: Array<{ id: string; task: string }> = [];
+        for (let i = 0; i < 6; i += 1) {
+          const t = newTermination(now);
+          const task = newTask('okta-suspend');
+          await store.createTermination(t, [task]);
+          await runTask(task.id, failed);
+          cases.push({ id: t.id, task: task.id });
+        }
+        await Promise.all(
+          cases.flatMap((c, i) => [
+            replicas[i % 4]!.waiveTask(c.id, c.task, 'admin:alice', 'done by hand'),
+            replicas[(i + 1) % 4]!.replayFailedTasks(c.id, c.task, 'admin:bob'),
+            replicas[(i + 2) % 4]!.waiveTask(c.id, c.task, 'admin:carol', 'done by hand too'),
+          ]),
+        );
+        for (const c of cases) {
+          const actions = (await store.listAuditOf(c.id)).map((e) => e.action).filter((a) => a === 'task.waived' || a === 'task.replayed');
+          const task = (await store.getTask(c.task))!;
+          expect(actions, c.id).toHaveLength(1);
+          expect(task.state).toBe(actions[0] === 'task.waived' ? 'waived' : 'pending');
+          expect((await store.getTermination(c.id))!.state).toBe(actions[0] === 'task.waived' ? 'completed_with_waivers' : 'running');
+        }
+        expectLinearChain(await linkedChain(store));
+      });
+
+      it('is failed only once nothing can move without an operator: tasks behind a failure do not count as running', async () => {
+        const t = newTermination(now);
+        const { revoke, suspend, groups, remove } = oktaSteps();
+        const manual = newTask('collect-laptop', { provider: 'manual', action: 'manual', critical: false });
+        await store.createTermination(t, [revoke, suspend, groups, remove, manual]);
+        await runTask(suspend.id, failed);
+        // Revoke is still waiting for its retry, and a person still has a step to do.
+        await runTask(revoke.id, retryAt(T0 + MINUTE));
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'running', finishedAt: null });
+        now = T0 + MINUTE;
+        await runTask(revoke.id, succeeded);
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'running', finishedAt: null });
+        now = T0 + 2 * MINUTE;
+        await store.completeManualTask(manual.id, 'admin:bob', 'done', 'laptop returned');
+        // Left: remove-groups behind the failed suspend, and the delete behind both. Nothing moves without an operator.
+        expect(await store.getTermination(t.id)).toMatchObject({ state: 'failed', finishedAt: new Date(T0 + 2 * MINUTE) });
+        expect((await store.listAudit(0, 100)).filter((e) => e.action === 'termination.failed')).toHaveLength(1);
       });
     });
 

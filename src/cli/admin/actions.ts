@@ -1,4 +1,4 @@
-/** The operator's writes: cancel, approve, replay, complete. Each is audited by the daemon with the token's name. */
+/** The operator's writes: cancel, approve, replay, waive, complete. Each is audited by the daemon with the token's name. */
 import { table } from '../format.ts';
 import { UsageError } from '../io.ts';
 import type { CommandInput } from '../spec.ts';
@@ -39,6 +39,17 @@ export async function replay({ values, positionals, io }: CommandInput): Promise
   if (values.json) return printJson(io, result);
   io.out.write(`replayed ${result.replayed.length} task(s) of termination ${result.termination.id} (${result.termination.state})\n`);
   io.out.write(table(['STEP', 'PROVIDER', 'ACTION', 'STATE'], result.replayed.map((k: any) => [k.stepId, k.provider, k.action, k.state])));
+  return 0;
+}
+
+export async function waive({ values, positionals, io }: CommandInput): Promise<number> {
+  if (positionals.length !== 2) throw new UsageError(`expected ID and STEP (the failed step's name, or its task id), got ${positionals.length} argument(s)`);
+  const reason = str(values, 'reason')?.trim();
+  if (!reason) throw new UsageError('--reason is required: why the failed task no longer needs to run (it goes into the audit log and the evidence)');
+  const [id, step] = positionals as [string, string];
+  const result = await clientFor(values, io).request('POST', `${path(id, 'tasks', step)}/waive`, { body: { reason } });
+  if (values.json) return printJson(io, result);
+  io.out.write(`task ${result.task.stepId} (${result.task.id}) waived; termination ${result.termination.id} ${result.termination.state}\n`);
   return 0;
 }
 

@@ -37,7 +37,8 @@ export async function status({ values, positionals, io }: CommandInput): Promise
     return code;
   }
   const detail = await client.request('GET', `/terminations/${encodeURIComponent(id)}`);
-  const code = detail.termination.state === 'failed' ? 1 : 0;
+  // A failed task is an open door even while its termination still runs other tasks.
+  const code = detail.termination.state === 'failed' || (detail.tasks as TaskView[]).some((k) => k.state === 'failed') ? 1 : 0;
   if (values.json) return printJson(io, detail, code);
   printStatus(io, values, detail);
   return code;

@@ -1,7 +1,8 @@
 /**
  * Following a termination until its access is gone: `terminate --wait` and `status --watch`
  * poll the admin API until every critical task is verified (the termination's `revokedAt`
- * is set) or it ends without that (failed, cancelled), or the time allowed runs out.
+ * is set) or it ends without that (failed, cancelled, a critical task failed), or the time
+ * allowed runs out.
  */
 import type { AdminClient } from '../client.ts';
 import { colorsFor, stateColor } from '../format.ts';
@@ -9,7 +10,7 @@ import { UsageError, type CliIo } from '../io.ts';
 
 export interface Detail {
   termination: { id: string; state: string; revokedAt: string | null };
-  tasks: Array<{ id: string; stepId: string; state: string; lastError: { kind: string; message: string } | null }>;
+  tasks: Array<{ id: string; stepId: string; state: string; critical: boolean; lastError: { kind: string; message: string } | null }>;
 }
 
 /** How often the API is asked. Default 1s: a revocation takes seconds, and each poll is one indexed read. */
@@ -23,6 +24,10 @@ export function timeoutMs(value: string | undefined): number {
   return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 's' | 'm' | 'h'];
 }
 
+const ENDED = ['completed', 'completed_with_waivers', 'failed', 'cancelled'];
+/** A critical task failed: access stays open until an operator replays or waives it, though the termination may still run other tasks. */
+const criticalFailed = (detail: Detail) => detail.tasks.some((k) => k.critical && k.state === 'failed');
+
 /** Calls `onPoll` with each answer; resolves with the last one once access is revoked or the termination has ended. */
 export async function followTermination(client: AdminClient, id: string, limitMs: number, onPoll: (detail: Detail) => void): Promise<{ detail: Detail; timedOut: boolean }> {
   const deadline = Date.now() + limitMs;
@@ -30,7 +35,7 @@ export async function followTermination(client: AdminClient, id: string, limitMs
     const detail = await client.request<Detail>('GET', `/terminations/${encodeURIComponent(id)}`);
     onPoll(detail);
     const { state, revokedAt } = detail.termination;
-    if (revokedAt || ['completed', 'failed', 'cancelled'].includes(state)) return { detail, timedOut: false };
+    if (revokedAt || ENDED.includes(state) || criticalFailed(detail)) return { detail, timedOut: false };
     if (Date.now() >= deadline) return { detail, timedOut: true };
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
@@ -41,6 +46,9 @@ export function verdict(detail: Detail, timedOut: boolean): { code: number; line
   const { id, state, revokedAt } = detail.termination;
   if (revokedAt) return { code: 0, line: `termination ${id}: access revoked at ${revokedAt} (every critical task verified); state ${state}` };
   if (timedOut) return { code: 1, line: `termination ${id}: still ${state} when the time allowed ran out; follow it with \`deprovisiond status ${id} --watch\`` };
+  if (!ENDED.includes(state) && criticalFailed(detail)) {
+    return { code: 1, line: `termination ${id}: a critical task failed, so access is not revoked while its other tasks go on; replay or waive it (see \`deprovisiond status ${id}\`)` };
+  }
   return { code: 1, line: `termination ${id} ${state} before its access was revoked; see \`deprovisiond status ${id}\`` };
 }
 

@@ -63,7 +63,7 @@ async function listView() {
   const filter = h(
     'select',
     { id: 'state-filter', 'aria-label': 'Filter by state', onchange: (e) => (location.hash = e.target.value ? `#/?state=${e.target.value}` : '#/') },
-    ['', 'scheduled', 'held', 'running', 'completed', 'failed', 'cancelled'].map((s) => h('option', { value: s, selected: s === state }, s || 'all states')),
+    ['', 'scheduled', 'held', 'running', 'completed', 'completed_with_waivers', 'failed', 'cancelled'].map((s) => h('option', { value: s, selected: s === state }, s || 'all states')),
   );
   const approveAll = operator()
     ? h('button', { type: 'button', id: 'approve-all', onclick: () => act('Approve every termination held by the blast-radius brake? They start running at once.', () => api('POST', '/terminations/approve-held', { all: true }), (r) => `Approved ${r.approved.length} held termination(s).`) }, 'Approve all held')

@@ -28,6 +28,9 @@ export class SqlReadModel implements ReadModel {
   async listTerminations(filter: TerminationFilter): Promise<{ items: Termination[]; nextCursor: string | null }> {
     let query = this.ctx.db.selectFrom('terminations').selectAll();
     if (filter.state) query = query.where('state', '=', filter.state);
+    if (filter.withFailedTasks) {
+      query = query.where((eb) => eb.exists(eb.selectFrom('tasks').select('tasks.id').whereRef('tasks.termination_id', '=', 'terminations.id').where('tasks.state', '=', 'failed')));
+    }
     if (filter.subjectKey) query = query.where('subject_key', '=', filter.subjectKey);
     // SQL has no empty IN (): an empty list matches nothing, and no subject key is ''.
     if (filter.subjectKeys) query = query.where('subject_key', 'in', filter.subjectKeys.length > 0 ? filter.subjectKeys : ['']);

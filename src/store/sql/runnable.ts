@@ -1,6 +1,6 @@
 /** Query predicates shared by the queue, the read model and settlement. */
 import { sql, type ExpressionBuilder } from 'kysely';
-import { UNRESOLVED_TERMINATION_STATES } from '../../domain/types.ts';
+import { DESTRUCTIVE_ACTIONS, SETTLED_TASK_STATES, UNRESOLVED_TERMINATION_STATES } from '../../domain/types.ts';
 import type { Database } from '../schema.ts';
 
 type AliasedTasks = Database & { t: Database['tasks'] };
@@ -9,8 +9,9 @@ type AliasedTasks = Database & { t: Database['tasks'] };
 const RUNNABLE_TERMINATION_STATES = ['scheduled', 'running', 'failed'];
 
 /**
- * A pending task may run once every task it depends on succeeded (or was skipped) and
- * its termination is neither held nor finished.
+ * A pending task may run once every task it depends on succeeded, was skipped or waived,
+ * its termination is neither held nor finished, and, for a destructive action, every other
+ * task of its termination at its provider has settled the same way (invariant 9).
  */
 export function isRunnable(eb: ExpressionBuilder<AliasedTasks, 't'>) {
   return eb.and([
@@ -21,9 +22,10 @@ export function isRunnable(eb: ExpressionBuilder<AliasedTasks, 't'>) {
           .innerJoin('tasks as dt', 'dt.id', 'd.depends_on_task_id')
           .select(sql.lit(1).as('one'))
           .whereRef('d.task_id', '=', 't.id')
-          .where('dt.state', 'not in', ['succeeded', 'skipped']),
+          .where('dt.state', 'not in', [...SETTLED_TASK_STATES]),
       ),
     ),
+    providerSettledForDestructive(eb),
     eb.exists(
       eb
         .selectFrom('terminations as r')
@@ -36,6 +38,30 @@ export function isRunnable(eb: ExpressionBuilder<AliasedTasks, 't'>) {
             w.and([w('r.state', '=', 'held'), w('t.runs_while_held', '=', 1)]),
           ]),
         ),
+    ),
+  ]);
+}
+
+/**
+ * The destructive rule, whatever the playbook's `after` lists say: a replay that releases a
+ * delete's dependencies cannot release the delete while a sibling at its provider is still
+ * pending, running, retrying or failed. Other destructive steps there are not waited for
+ * (two would wait for each other forever). Only destructive candidates reach the subquery,
+ * which reads the termination's own tasks through the `(termination_id, step_id)` index.
+ */
+function providerSettledForDestructive(eb: ExpressionBuilder<AliasedTasks, 't'>) {
+  return eb.or([
+    eb('t.action', 'not in', [...DESTRUCTIVE_ACTIONS]),
+    eb.not(
+      eb.exists(
+        eb
+          .selectFrom('tasks as sibling')
+          .select(sql.lit(1).as('one'))
+          .whereRef('sibling.termination_id', '=', 't.termination_id')
+          .whereRef('sibling.provider', '=', 't.provider')
+          .where('sibling.action', 'not in', [...DESTRUCTIVE_ACTIONS])
+          .where('sibling.state', 'not in', [...SETTLED_TASK_STATES]),
+      ),
     ),
   ]);
 }

@@ -1,15 +1,18 @@
 /**
  * A termination's state derived from its tasks, and what operators do to tasks: complete a
- * manual step, replay failed tasks. Follow-up tasks added with a failure get unique step ids.
+ * manual step, replay failed tasks, waive a failed one. Follow-up tasks added with a failure
+ * get unique step ids.
  */
 import type { Selectable } from 'kysely';
-import type { JsonObject, Task, TerminationState } from '../../domain/types.ts';
+import { deriveTerminationState, type SettlingTask } from '../../domain/termination-state.ts';
+import type { ActionName, JsonObject, Task, TaskState, TerminationState } from '../../domain/types.ts';
 import { UNRESOLVED_TERMINATION_STATES } from '../../domain/types.ts';
 import type { Database } from '../schema.ts';
-import type { NewTask, TaskOperations } from '../store.ts';
+import type { NewTask, TaskOperations, WaiveResult } from '../store.ts';
 import type { SqlAuditLog } from './audit-log.ts';
 import { emitRevoked, emitWake, type RevokedEvent, type StoreContext, type Tx } from './context.ts';
 import { withDependencies } from './read-model.ts';
+import { requireTermination } from './terminations.ts';
 
 export class SqlSettlement implements TaskOperations {
   constructor(
@@ -62,8 +65,9 @@ export class SqlSettlement implements TaskOperations {
   }
 
   /**
-   * Derives the termination's state from its tasks after one of them finished. `termination`
-   * is its row as read in this transaction after the termination's lock.
+   * Derives the termination's state from its tasks after one of them finished or was
+   * waived (src/domain/termination-state.ts). `termination` is its row as read in this
+   * transaction after the termination's lock.
    */
   async settle(
     trx: Tx,
@@ -73,27 +77,18 @@ export class SqlSettlement implements TaskOperations {
     const terminationId = termination.id;
     // A held termination only runs the brake's notification; its state waits for an operator.
     if (termination.state === 'cancelled' || termination.state === 'held') return null;
-    const tasks = await trx
-      .selectFrom('tasks')
-      .select(['state', 'critical'])
-      .where('termination_id', '=', terminationId)
-      .execute();
+    const derived = deriveTerminationState(await settlingTasks(trx, terminationId));
     const update: { state?: TerminationState; revoked_at?: number; finished_at?: number | null; updated_at: number } = {
       updated_at: now,
     };
-    const critical = tasks.filter((t) => t.critical);
-    if (termination.revoked_at === null && critical.length > 0 && critical.every((t) => ['succeeded', 'skipped'].includes(t.state))) {
-      update.revoked_at = now;
-    }
-    const anyFailed = tasks.some((t) => t.state === 'failed');
-    const allDone = tasks.every((t) => ['succeeded', 'skipped', 'cancelled'].includes(t.state));
-    const next: TerminationState = anyFailed ? 'failed' : allDone ? 'completed' : 'running';
-    if (next !== termination.state) {
-      update.state = next;
-      update.finished_at = next === 'completed' || next === 'failed' ? now : null;
+    if (termination.revoked_at === null && derived.revoked) update.revoked_at = now;
+    if (derived.state !== termination.state) {
+      update.state = derived.state;
+      // A finished time only once nothing more happens without an operator.
+      update.finished_at = derived.state === 'running' ? null : now;
       await this.auditLog.append(trx, {
         actor: 'engine',
-        action: `termination.${next}`,
+        action: `termination.${derived.state}`,
         terminationId,
         data: { previousState: termination.state },
       });
@@ -108,16 +103,61 @@ export class SqlSettlement implements TaskOperations {
     return revoked;
   }
 
+  /**
+   * An operator settles a failed task without running it again: `waived`, with who and why
+   * in the task's evidence and the audit chain. Its dependants, and a destructive step at
+   * its provider, may then run. Null when the task is not a failed task of that termination.
+   */
+  async waiveTask(terminationId: string, taskId: string, actor: string, reason: string): Promise<WaiveResult | null> {
+    let revoked: RevokedEvent | null = null;
+    const waived = await this.ctx.db.transaction().execute(async (trx) => {
+      revoked = null;
+      // The termination's lock before any row is written, as cancelTermination takes it: a worker
+      // settling another of its tasks, or a cancellation, never interleaves with the waiver.
+      await this.ctx.hooks.lockTermination(trx, terminationId);
+      const now = this.ctx.clock().getTime();
+      const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).where('termination_id', '=', terminationId).where('state', '=', 'failed').executeTakeFirst();
+      if (!row) return null;
+      const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', terminationId).executeTakeFirstOrThrow();
+      if (termination.state === 'cancelled') return null;
+      const before = row.evidence === null ? null : (JSON.parse(row.evidence) as JsonObject);
+      const evidence: JsonObject = { waivedBy: actor, reason, at: new Date(now).toISOString(), ...(before ? { evidenceBeforeWaiver: before } : {}) };
+      const updated = await trx
+        .updateTable('tasks')
+        .set({ state: 'waived', evidence: JSON.stringify(evidence), finished_at: now, updated_at: now })
+        .where('id', '=', taskId)
+        // Still failed: a replay or another waiver committed meanwhile wins.
+        .where('state', '=', 'failed')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) === 0) return null;
+      await this.auditLog.append(trx, {
+        actor,
+        action: 'task.waived',
+        terminationId,
+        taskId,
+        data: { reason, provider: row.provider, action: row.action, lastError: row.last_error ? JSON.parse(row.last_error) : null },
+      });
+      revoked = await this.settle(trx, termination, now);
+      await this.ctx.hooks.notifyOthers(trx);
+      const [task] = await withDependencies(trx, [await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow()]);
+      return { task: task!, termination: await requireTermination(trx, terminationId) };
+    });
+    if (waived) emitWake(this.ctx);
+    emitRevoked(this.ctx, revoked);
+    return waived;
+  }
 
   async replayFailedTasks(terminationId: string, taskId: string | null, actor: string): Promise<Task[]> {
     const replayed = await this.ctx.db.transaction().execute(async (trx) => {
+      // Serialises with workers settling this termination, so neither derives its state from a stale read.
+      await this.ctx.hooks.lockTermination(trx, terminationId);
       const now = this.ctx.clock().getTime();
       let query = trx.selectFrom('tasks').selectAll().where('termination_id', '=', terminationId).where('state', '=', 'failed');
       if (taskId) query = query.where('id', '=', taskId);
       const rows = await query.execute();
-      if (rows.length === 0) return [];
+      const replayedIds: string[] = [];
       for (const row of rows) {
-        await trx
+        const updated = await trx
           .updateTable('tasks')
           .set({
             state: 'pending',
@@ -131,7 +171,11 @@ export class SqlSettlement implements TaskOperations {
             updated_at: now,
           })
           .where('id', '=', row.id)
-          .execute();
+          // Still failed: a waiver committed meanwhile is final.
+          .where('state', '=', 'failed')
+          .executeTakeFirst();
+        if (Number(updated.numUpdatedRows) === 0) continue;
+        replayedIds.push(row.id);
         await this.auditLog.append(trx, {
           actor,
           action: 'task.replayed',
@@ -140,6 +184,7 @@ export class SqlSettlement implements TaskOperations {
           data: { provider: row.provider, action: row.action, lastError: row.last_error ? JSON.parse(row.last_error) : null },
         });
       }
+      if (replayedIds.length === 0) return [];
       await trx
         .updateTable('terminations')
         .set({ state: 'running', finished_at: null, updated_at: now })
@@ -147,11 +192,37 @@ export class SqlSettlement implements TaskOperations {
         .where('state', '=', 'failed')
         .execute();
       await this.ctx.hooks.notifyOthers(trx);
-      const fresh = await trx.selectFrom('tasks').selectAll().where('id', 'in', rows.map((r) => r.id)).execute();
+      const fresh = await trx.selectFrom('tasks').selectAll().where('id', 'in', replayedIds).execute();
       return withDependencies(trx, fresh);
     });
     if (replayed.length > 0) emitWake(this.ctx);
     return replayed;
   }
+}
 
+/**
+ * A termination's tasks as the state derivation needs them. Dependency edges matter only
+ * for telling tasks held back by a failure from live ones, so without a failed task (the
+ * common case, on every task a worker finishes) they are not read.
+ */
+async function settlingTasks(trx: Tx, terminationId: string): Promise<SettlingTask[]> {
+  const rows = await trx.selectFrom('tasks').select(['id', 'state', 'critical', 'provider', 'action']).where('termination_id', '=', terminationId).execute();
+  const edges = rows.some((r) => r.state === 'failed')
+    ? await trx
+        .selectFrom('task_dependencies as d')
+        .innerJoin('tasks as t', 't.id', 'd.task_id')
+        .select(['d.task_id', 'd.depends_on_task_id'])
+        .where('t.termination_id', '=', terminationId)
+        .execute()
+    : [];
+  const dependsOn = new Map<string, string[]>();
+  for (const edge of edges) dependsOn.set(edge.task_id, [...(dependsOn.get(edge.task_id) ?? []), edge.depends_on_task_id]);
+  return rows.map((r) => ({
+    id: r.id,
+    state: r.state as TaskState,
+    critical: Boolean(r.critical),
+    provider: r.provider,
+    action: r.action as ActionName,
+    dependsOnIds: dependsOn.get(r.id) ?? [],
+  }));
 }

@@ -11,6 +11,7 @@ import { oktaModule } from '../providers/okta/index.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import { LeaseLostError, monotonicMs, withinLease, type LeaseWindow } from '../src/engine/lease-fence.ts';
 import { installConnectionFence } from '../src/startup/connection-fence.ts';
+import { errorForNetwork } from '../providers/http/errors.ts';
 
 let sandbox: RunningSandbox;
 beforeAll(async () => {
@@ -80,5 +81,13 @@ describe('the connection fence', () => {
     });
     expect(outcome).toBeInstanceOf(LeaseLostError);
     expect(arrived()).toBe(before);
+  });
+});
+
+describe('a fetch refused by the fence, as the adapters see it', () => {
+  it('stays the fence\'s error, so the attempt goes back to the queue without using one', () => {
+    const fenced = new LeaseLostError('the task\'s lease ends in 0 ms');
+    expect(errorForNetwork(new TypeError('fetch failed', { cause: fenced }), 'SCIM get')).toBe(fenced);
+    expect(errorForNetwork(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }), 'SCIM get').message).toBe('SCIM get: no answer (TypeError ECONNREFUSED)');
   });
 });

@@ -32,6 +32,9 @@ export function errorForStatus(status: number, headers: Headers, summary: string
  * original error is not attached: undici's errors can carry the request, headers included.
  */
 export function errorForNetwork(error: unknown, summary: string): TransientError {
+  // The lease fence at the connection (src/startup/connection-fence.ts) surfaces as fetch failing.
+  const engine = engineErrorIn(error);
+  if (engine instanceof TransientError) return engine;
   const name = error instanceof Error ? error.name : 'Error';
   const cause = error instanceof Error ? (error as { cause?: unknown }).cause : undefined;
   const code = (cause as { code?: unknown } | undefined)?.code;

@@ -127,6 +127,7 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     await page.goto(`${c.daemon.url}/console/#/t/${t.id}`);
     await row(page, 'revoke-sessions').locator('.state.failed').waitFor();
     await expect(page.locator('#view button, #view form').count()).resolves.toBe(0);
+    await expect(page.getByText('Waive', { exact: false }).count()).resolves.toBe(0);
     await page.screenshot({ path: `${SHOTS}/termination-viewer.png`, fullPage: true });
     refusalExpected = true;
     const status = await page.evaluate(async (id) => {
@@ -136,6 +137,35 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     }, t.id);
     refusalExpected = false;
     expect(status).toBe(403);
+    await page.context().close();
+  });
+
+  it('waives a failed task with a reason, and shows it waived, not verified', async () => {
+    c.fake.script('revoke_sessions', { kind: 'throw', error: new PermanentError('missing permission: users.signout') });
+    const t = await submit('waived@example.com');
+    if (t.state === 'held') await c.daemon.store.approveTermination(t.id, 'admin:ops');
+    const page = await signIn(CONSOLE_OPERATOR);
+    await page.goto(`${c.daemon.url}/console/#/t/${t.id}`);
+    await row(page, 'revoke-sessions').locator('.state.failed').waitFor();
+    // Without a reason nothing is sent: the field is required.
+    await page.click('button:text("Waive revoke-sessions")');
+    await expect(row(page, 'revoke-sessions').locator('.state.failed').count()).resolves.toBe(1);
+    let question = '';
+    page.once('dialog', (d) => void (question = d.message()));
+    await row(page, 'revoke-sessions').getByLabel('Why revoke-sessions may be waived').fill('account already deleted by Google support');
+    await page.click('button:text("Waive revoke-sessions")');
+    const badge = row(page, 'revoke-sessions').locator('.state.waived');
+    await badge.waitFor();
+    expect(question).toContain('account already deleted by Google support');
+    expect(question).toContain('not verified');
+    await expect(badge.textContent()).resolves.toBe('waived · not verified');
+    await expect(row(page, 'revoke-sessions').locator('button, form').count()).resolves.toBe(0);
+    const task = (await c.daemon.store.listTasks(t.id)).find((k) => k.stepId === 'revoke-sessions')!;
+    expect(task.state).toBe('waived');
+    const waiver = (await c.daemon.store.listAuditOf(t.id)).find((e) => e.action === 'task.waived');
+    expect(waiver).toMatchObject({ actor: 'admin:ops', data: expect.objectContaining({ reason: 'account already deleted by Google support' }) });
+    await page.screenshot({ path: `${SHOTS}/termination-waived.png`, fullPage: true });
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
     await page.context().close();
   });
 

@@ -19,7 +19,8 @@ function h(tag, attrs = {}, ...children) {
 }
 
 const time = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
-const stateBadge = (state) => h('span', { class: `state ${state}` }, state);
+// A waived task is settled by a person's decision, never verified: the badge says so.
+const stateBadge = (state) => h('span', { class: `state ${state}` }, state === 'waived' ? 'waived · not verified' : state);
 const subjectLabel = (s) => s?.userName ?? s?.emails?.[0] ?? s?.externalId ?? '-';
 const operator = () => session?.role === 'operator';
 
@@ -145,23 +146,28 @@ function taskRow(base, k) {
   const path = `${base}/tasks/${encodeURIComponent(k.stepId)}`;
   let control = null;
   if (operator() && k.state === 'failed') {
-    control = h('button', { type: 'button', onclick: () => act(`Replay ${k.stepId} with a fresh retry budget?`, () => api('POST', `${path}/replay`, {}), () => `Replayed ${k.stepId}.`) }, `Replay ${k.stepId}`);
+    control = [
+      h('button', { type: 'button', onclick: () => act(`Replay ${k.stepId} with a fresh retry budget?`, () => api('POST', `${path}/replay`, {}), () => `Replayed ${k.stepId}.`) }, `Replay ${k.stepId}`),
+      reasonForm({
+        label: `Why ${k.stepId} may be waived`,
+        placeholder: 'Why it may be waived (audited)',
+        button: `Waive ${k.stepId}`,
+        question: (reason) => `Waive ${k.stepId}, in your name, with the reason "${reason}"? It is recorded as waived, not verified: nothing is read back from ${k.provider}.`,
+        run: (reason) => api('POST', `${path}/waive`, { reason }),
+        done: () => `${k.stepId} waived.`,
+      }),
+    ];
   } else if (operator() && k.action === 'manual' && k.state === 'pending') {
-    const reason = h('input', { type: 'text', 'aria-label': `What was done for ${k.stepId}`, placeholder: 'What was done (audited)', required: true });
     const outcome = h('select', { 'aria-label': `Outcome of ${k.stepId}` }, h('option', { value: 'done' }, 'done'), h('option', { value: 'not_applicable' }, 'not applicable'));
-    control = h(
-      'form',
-      {
-        class: 'complete',
-        onsubmit: (e) => {
-          e.preventDefault();
-          act(`Record ${k.stepId} as ${outcome.value.replace('_', ' ')}, in your name?`, () => api('POST', `${path}/complete`, { outcome: outcome.value, reason: reason.value }), () => `${k.stepId} recorded.`);
-        },
-      },
-      outcome,
-      reason,
-      h('button', { type: 'submit' }, `Complete ${k.stepId}`),
-    );
+    control = reasonForm({
+      label: `What was done for ${k.stepId}`,
+      placeholder: 'What was done (audited)',
+      before: outcome,
+      button: `Complete ${k.stepId}`,
+      question: () => `Record ${k.stepId} as ${outcome.value.replace('_', ' ')}, in your name?`,
+      run: (reason) => api('POST', `${path}/complete`, { outcome: outcome.value, reason }),
+      done: () => `${k.stepId} recorded.`,
+    });
   }
   return h(
     'tr',
@@ -174,6 +180,26 @@ function taskRow(base, k) {
     h('td', {}, time(k.notBefore)),
     h('td', { class: 'error' }, k.lastError ? `${k.lastError.kind}: ${k.lastError.message}` : ''),
     h('td', {}, control),
+  );
+}
+
+/** A form whose write needs a reason, asked for before the confirmation quotes it back: both writes it serves are audited with it. */
+function reasonForm({ label, placeholder, before = null, button, question, run, done }) {
+  const reason = h('input', { type: 'text', 'aria-label': label, placeholder, required: true, maxlength: 1000 });
+  return h(
+    'form',
+    {
+      class: 'reason',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const text = reason.value.trim();
+        if (!text) return say(`${label}: a reason is required.`, true);
+        act(question(text), () => run(text), done);
+      },
+    },
+    before,
+    reason,
+    h('button', { type: 'submit' }, button),
   );
 }
 

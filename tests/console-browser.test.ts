@@ -164,6 +164,11 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     expect(task.state).toBe('waived');
     const waiver = (await c.daemon.store.listAuditOf(t.id)).find((e) => e.action === 'task.waived');
     expect(waiver).toMatchObject({ actor: 'admin:ops', data: expect.objectContaining({ reason: 'account already deleted by Google support' }) });
+    // The printable evidence, as the page's link serves it: the waiver named, no token anywhere.
+    const evidence = await page.evaluate(async (id) => (await fetch(`/console/api/terminations/${id}/evidence?format=html`)).text(), t.id);
+    expect(evidence).toContain('Not verified: waived by an operator (admin:ops: account already deleted by Google support)');
+    expect(evidence).toMatch(/Written by deprovisiond \d+\.\d+\.\d+/);
+    for (const token of [CONSOLE_OPERATOR, CONSOLE_VIEWER]) expect(evidence).not.toContain(token);
     await page.screenshot({ path: `${SHOTS}/termination-waived.png`, fullPage: true });
     await expect(accessibilityProblems(page)).resolves.toEqual([]);
     await page.context().close();

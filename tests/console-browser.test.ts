@@ -49,8 +49,14 @@ async function signIn(token: string): Promise<Page> {
   await page.goto(`${c.daemon.url}/`);
   await page.fill('#token', token);
   await page.click('button[type=submit]');
-  await page.waitForSelector('h1:text("Terminations")');
+  await page.waitForSelector('h1:text("Overview")');
   return page;
+}
+
+/** From any page to the list of terminations, through the header. */
+async function openList(page: Page) {
+  await page.click('header nav a:text("Terminations")');
+  await page.waitForSelector('h1:text-is("Terminations")');
 }
 
 async function submit(userName: string) {
@@ -84,6 +90,7 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     c.fake.script('revoke_sessions', { kind: 'throw', error: new PermanentError('missing permission: users.signout') });
     const t = await submit('ada@example.com');
     const page = await signIn(CONSOLE_OPERATOR);
+    await openList(page);
     await page.locator('tbody a', { hasText: 'ada@example.com' }).click();
     await row(page, 'revoke-sessions').locator('.state.failed').waitFor();
     await page.screenshot({ path: `${SHOTS}/termination-failed.png`, fullPage: true });
@@ -107,6 +114,7 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     const held = (await c.daemon.store.listTerminations({ state: 'held', limit: 10 })).items;
     expect(held.length).toBeGreaterThan(0);
     const page = await signIn(CONSOLE_OPERATOR);
+    await openList(page);
     await page.locator('.state.held').first().waitFor();
     await page.screenshot({ path: `${SHOTS}/list-held.png` });
     await expect(accessibilityProblems(page)).resolves.toEqual([]);
@@ -123,6 +131,7 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     if (t.state === 'held') await c.daemon.store.approveTermination(t.id, 'admin:ops');
     const page = await signIn(CONSOLE_VIEWER);
     await expect(page.locator('#who').textContent()).resolves.toBe('admin:auditor (viewer)');
+    await openList(page);
     await expect(page.locator('#approve-all').count()).resolves.toBe(0);
     await page.goto(`${c.daemon.url}/console/#/t/${t.id}`);
     await row(page, 'revoke-sessions').locator('.state.failed').waitFor();
@@ -138,6 +147,30 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     refusalExpected = false;
     expect(status).toBe(403);
     await page.context().close();
+  });
+
+  it('lands on an overview of what needs attention, whose figures lead to the terminations behind them', async () => {
+    const late = await submit('late@example.com');
+    expect(late.state).toBe('held');
+    const held = (await c.daemon.store.listTerminations({ state: 'held', limit: 10 })).items.length;
+    const failedTasks = (await c.daemon.store.stats(new Date())).tasks.filter((k) => k.state === 'failed').reduce((sum, k) => sum + k.count, 0);
+    expect(failedTasks).toBeGreaterThan(0);
+    const page = await signIn(CONSOLE_VIEWER);
+    await expect(page.locator('header nav a[aria-current=page]').textContent()).resolves.toBe('Overview');
+    await expect(page.locator('#held .value').textContent()).resolves.toBe(String(held));
+    await expect(page.locator('#failed-tasks .value').textContent()).resolves.toBe(String(failedTasks));
+    await expect(page.locator('#overdue .value').textContent()).resolves.toBe('0');
+    // ada@example.com was revoked in the test above: one time at least, so both percentiles show.
+    await expect(page.locator('#ttr').textContent()).resolves.toMatch(/^p50 [\d.]+ (ms|s|min) · p99 [\d.]+ (ms|s|min) · over \d+ termination\(s\) revoked since /);
+    await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true });
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
+    await page.click('#failed-tasks a');
+    await page.waitForSelector('h1:text("Terminations with a failed task")');
+    await expect(page.locator('tbody a').allTextContents()).resolves.toContain('viewed@example.com');
+    await expect(page.locator('tbody a').allTextContents()).resolves.not.toContain('ada@example.com');
+    await page.context().close();
+    // Cancelled rather than approved: run now, it would take the failure the next test scripts.
+    await c.daemon.store.cancelTermination(late.id, 'admin:ops', 'test over');
   });
 
   it('waives a failed task with a reason, and shows it waived, not verified', async () => {

@@ -120,6 +120,34 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/overview': {
+        get: {
+          summary: 'What needs attention: open terminations, failed tasks, held terminations, overdue manual steps, time to revoke p50/p99 over the last 24 h.',
+          'x-required-role': 'viewer',
+          responses: {
+            '200': {
+              description: 'Counts now; time to revoke (ms) of the terminations revoked in the last 24 hours, nearest-rank percentiles (null when none).',
+              content: json({
+                type: 'object',
+                properties: {
+                  generatedAt: dateTime,
+                  openTerminations: { type: 'integer', description: 'scheduled, held, running or failed' },
+                  terminationsByState: { type: 'object', additionalProperties: { type: 'integer' } },
+                  heldTerminations: { type: 'integer' },
+                  failedTasks: { type: 'integer' },
+                  manualPending: { type: 'integer' },
+                  manualOverdue: { type: 'integer', description: 'manual steps past their dueWithin' },
+                  timeToRevoke: {
+                    type: 'object',
+                    properties: { since: dateTime, count: { type: 'integer' }, p50Ms: nullable({ type: 'number' }), p99Ms: nullable({ type: 'number' }) },
+                  },
+                },
+              }),
+            },
+            ...pick('401', '503'),
+          },
+        },
+      },
       '/terminations/{id}': {
         get: {
           summary: 'One termination with its tasks, attempts, errors and evidence.',

@@ -11,6 +11,7 @@ import { authenticate, requireOperator } from './auth.ts';
 import type { AdminDeps } from './deps.ts';
 import { OidcVerifier } from './oidc.ts';
 import { openApiDocument } from './openapi.ts';
+import { getOverview } from './overview.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
 import { approveHeld, approveTermination, cancelTermination, completeTask, createTermination, replayTasks, waiveTask } from './write-routes.ts';
 
@@ -33,6 +34,7 @@ export function buildAdminRouter(deps: AdminDeps, authenticator?: RequestHandler
   router.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
+  router.get('/overview', getOverview(deps));
   router.get('/terminations', listTerminations(deps));
   // Role checked inside: a dry run is open to viewers.
   router.post('/terminations', createTermination(deps));

@@ -60,18 +60,19 @@ async function act(question, run, done) {
 async function listView() {
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
   const state = params.get('state') ?? '';
-  const page = await api('GET', `/terminations?limit=100${state ? `&state=${encodeURIComponent(state)}` : ''}`);
+  const failedOnly = params.get('failedTasks') === 'true';
+  const page = await api('GET', `/terminations?limit=100${state ? `&state=${encodeURIComponent(state)}` : ''}${failedOnly ? '&failedTasks=true' : ''}`);
   const filter = h(
     'select',
-    { id: 'state-filter', 'aria-label': 'Filter by state', onchange: (e) => (location.hash = e.target.value ? `#/?state=${e.target.value}` : '#/') },
+    { id: 'state-filter', 'aria-label': 'Filter by state', onchange: (e) => (location.hash = e.target.value ? `#/terminations?state=${e.target.value}` : '#/terminations') },
     ['', 'scheduled', 'held', 'running', 'completed', 'completed_with_waivers', 'failed', 'cancelled'].map((s) => h('option', { value: s, selected: s === state }, s || 'all states')),
   );
   const approveAll = operator()
     ? h('button', { type: 'button', id: 'approve-all', onclick: () => act('Approve every termination held by the blast-radius brake? They start running at once.', () => api('POST', '/terminations/approve-held', { all: true }), (r) => `Approved ${r.approved.length} held termination(s).`) }, 'Approve all held')
     : null;
   return [
-    h('h1', {}, 'Terminations'),
-    h('div', { class: 'toolbar' }, h('label', { for: 'state-filter' }, 'State'), filter, approveAll),
+    h('h1', {}, failedOnly ? 'Terminations with a failed task' : 'Terminations'),
+    h('div', { class: 'toolbar' }, h('label', { for: 'state-filter' }, 'State'), filter, failedOnly ? h('a', { href: '#/terminations' }, 'Show all') : null, approveAll),
     h(
       'table',
       {},
@@ -98,6 +99,34 @@ async function listView() {
   ];
 }
 
+const duration = (ms) => (ms === null ? '-' : ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
+
+/** One figure of the overview: a number, what it counts, and where to look at the items. */
+function figure(id, value, label, href, alarming) {
+  const body = [h('span', { class: 'value' }, value), h('span', { class: 'label' }, label)];
+  return h('li', { id, class: alarming ? 'figure alarm' : 'figure' }, href ? h('a', { href }, body) : body);
+}
+
+async function overviewView() {
+  const o = await api('GET', '/overview');
+  const ttr = o.timeToRevoke;
+  return [
+    h('h1', {}, 'Overview'),
+    h(
+      'ul',
+      { class: 'figures', 'aria-label': 'What needs attention' },
+      figure('open', o.openTerminations, 'open terminations', '#/terminations', false),
+      figure('failed-tasks', o.failedTasks, 'failed tasks', '#/terminations?failedTasks=true', o.failedTasks > 0),
+      figure('held', o.heldTerminations, 'held by the brake', '#/terminations?state=held', o.heldTerminations > 0),
+      figure('overdue', o.manualOverdue, `overdue manual steps (${o.manualPending} waiting)`, null, o.manualOverdue > 0),
+    ),
+    h('h2', {}, 'Time to revoke, last 24 hours'),
+    ttr.count === 0
+      ? h('p', { id: 'ttr' }, 'No termination revoked in the last 24 hours.')
+      : h('p', { id: 'ttr' }, `p50 ${duration(ttr.p50Ms)} · p99 ${duration(ttr.p99Ms)} · over ${ttr.count} termination(s) revoked since ${time(ttr.since)}`),
+  ];
+}
+
 async function detailView(id) {
   const detail = await api('GET', `/terminations/${encodeURIComponent(id)}`);
   const t = detail.termination;
@@ -111,7 +140,7 @@ async function detailView(id) {
       ]
     : [];
   return [
-    h('p', {}, h('a', { href: '#/' }, '← All terminations')),
+    h('p', {}, h('a', { href: '#/terminations' }, '← All terminations')),
     h('h1', {}, `${subjectLabel(t.subject)} `, stateBadge(t.state)),
     h(
       'dl',
@@ -203,11 +232,22 @@ function reasonForm({ label, placeholder, before = null, button, question, run, 
   );
 }
 
+/** Marks the header link of the section shown, for screen readers and the eye. */
+function markNav() {
+  const hash = location.hash;
+  const section = hash.startsWith('#/terminations') || hash.startsWith('#/t/') ? '#/terminations' : hash.startsWith('#/audit') ? '#/audit' : '#/';
+  for (const a of document.querySelectorAll('header nav a')) {
+    if (a.getAttribute('href') === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
 async function render() {
+  markNav();
   const view = document.getElementById('view');
   const match = /^#\/t\/([^?]+)/.exec(location.hash);
   try {
-    const nodes = match ? await detailView(decodeURIComponent(match[1])) : await listView();
+    const nodes = match ? await detailView(decodeURIComponent(match[1])) : location.hash.startsWith('#/terminations') ? await listView() : await overviewView();
     view.replaceChildren(...nodes.flat().filter(Boolean));
   } catch (error) {
     view.replaceChildren(h('p', { class: 'error' }, error.message));

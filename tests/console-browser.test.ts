@@ -207,6 +207,35 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     await page.context().close();
   });
 
+  it('shows the audit log read-only, a page at a time, with the waiver in it', async () => {
+    await c.daemon.store.linkAudit();
+    const chain = await c.daemon.store.listAudit(0, 1000);
+    const waiver = chain.find((e) => e.action === 'task.waived')!;
+    expect(waiver.position).not.toBeNull();
+    const page = await signIn(CONSOLE_VIEWER);
+    await page.click('header nav a:text("Audit log")');
+    await page.waitForSelector('h1:text("Audit log")');
+    await expect(page.locator('table.audit tbody tr').first().locator('td').first().textContent()).resolves.toBe(String(chain[0]!.position));
+    await page.screenshot({ path: `${SHOTS}/audit.png`, fullPage: false });
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
+    await expect(page.locator('#view button, #view form, #view input').count()).resolves.toBe(0);
+
+    await page.goto(`${c.daemon.url}/console/#/audit?limit=5`);
+    await page.locator('table.audit tbody tr').nth(4).waitFor();
+    const firstPage = await page.locator('table.audit tbody tr td:first-child').allTextContents();
+    expect(firstPage).toEqual(chain.slice(0, 5).map((e) => String(e.position)));
+    await page.click('#audit-next');
+    await page.locator('#audit-first').waitFor();
+    await expect(page.locator('table.audit tbody tr td:first-child').allTextContents()).resolves.toEqual(chain.slice(5, 10).map((e) => String(e.position)));
+
+    await page.goto(`${c.daemon.url}/console/#/audit?after=${waiver.position! - 1}&limit=1`);
+    const row = page.locator('table.audit tbody tr', { hasText: 'task.waived' });
+    await row.waitFor();
+    await expect(row.textContent()).resolves.toContain('admin:ops');
+    await expect(row.textContent()).resolves.toContain('account already deleted by Google support');
+    await page.context().close();
+  });
+
   it('ran with no CSP violation or script error, and no token in the logs', () => {
     expect(problems).toEqual([]);
     const logs = c.logs.join('\n');

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ACTIONS, TASK_STATES, TERMINATION_STATES } from '../domain/types.ts';
-import { approveHeldBody, cancelBody, completeBody, createBody, listQuery, waiveBody } from './schemas.ts';
+import { approveHeldBody, auditQuery, cancelBody, completeBody, createBody, listQuery, waiveBody } from './schemas.ts';
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -145,6 +145,43 @@ export function openApiDocument(): Record<string, unknown> {
               }),
             },
             ...pick('401', '503'),
+          },
+        },
+      },
+      '/audit': {
+        get: {
+          summary: 'The audit log in chain order, a page at a time: linked entries after `after`, then any not linked yet.',
+          'x-required-role': 'viewer',
+          parameters: queryParameters(auditQuery),
+          responses: {
+            '200': {
+              description: 'One page; `nextAfter` is the position to read after for the next one, null at the end.',
+              content: json({
+                type: 'object',
+                properties: {
+                  items: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: {
+                        position: nullable({ type: 'integer' }),
+                        seq: { type: 'integer' },
+                        at: dateTime,
+                        actor: { type: 'string' },
+                        action: { type: 'string' },
+                        terminationId: nullable({ type: 'string' }),
+                        taskId: nullable({ type: 'string' }),
+                        data: object,
+                        hash: nullable({ type: 'string' }),
+                        linked: { type: 'boolean' },
+                      },
+                    },
+                  },
+                  nextAfter: nullable({ type: 'integer' }),
+                },
+              }),
+            },
+            ...pick('400', '401', '503'),
           },
         },
       },

@@ -10,6 +10,7 @@ import { JSON_TOO_DEEP, jsonDepthExceeds } from '../server/json-depth.ts';
 import { authenticate, requireOperator } from './auth.ts';
 import type { AdminDeps } from './deps.ts';
 import { OidcVerifier } from './oidc.ts';
+import { listAuditLog } from './audit-route.ts';
 import { openApiDocument } from './openapi.ts';
 import { getOverview } from './overview.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
@@ -35,6 +36,7 @@ export function buildAdminRouter(deps: AdminDeps, authenticator?: RequestHandler
     res.json(document);
   });
   router.get('/overview', getOverview(deps));
+  router.get('/audit', listAuditLog(deps));
   router.get('/terminations', listTerminations(deps));
   // Role checked inside: a dry run is open to viewers.
   router.post('/terminations', createTermination(deps));

@@ -127,6 +127,46 @@ async function overviewView() {
   ];
 }
 
+const AUDIT_PAGE = 50;
+
+/** The audit log in chain order, a page at a time (read-only, for every role). */
+async function auditView() {
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const after = Number(params.get('after') ?? 0) || 0;
+  const limit = Number(params.get('limit') ?? AUDIT_PAGE) || AUDIT_PAGE;
+  const page = await api('GET', `/audit?after=${after}&limit=${limit}`);
+  const pageLink = (to, text, id) => h('a', { href: `#/audit?after=${to}${limit === AUDIT_PAGE ? '' : `&limit=${limit}`}`, id }, text);
+  return [
+    h('h1', {}, 'Audit log'),
+    h('p', { class: 'hint' }, 'Every change with who made it, in the order of the hash chain. Entries written moments ago show without a position until they are linked.'),
+    h(
+      'table',
+      { class: 'audit' },
+      h('thead', {}, h('tr', {}, ['Position', 'At', 'Actor', 'Action', 'Termination', 'Details'].map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'tbody',
+        {},
+        page.items.map((e) =>
+          h(
+            'tr',
+            {},
+            h('td', { class: 'mono' }, e.linked ? e.position : 'not linked yet'),
+            h('td', { class: 'nowrap' }, time(e.at)),
+            h('td', {}, e.actor),
+            h('td', { class: 'nowrap' }, e.action),
+            // Ids are UUIDv7: their start is a timestamp shared by neighbours, their end tells rows apart.
+            // The link and its title carry the whole id.
+            h('td', { class: 'mono nowrap' }, e.terminationId ? h('a', { href: `#/t/${e.terminationId}`, title: e.terminationId }, `…${e.terminationId.slice(-12)}`) : '-'),
+            h('td', {}, Object.keys(e.data ?? {}).length > 0 ? h('code', {}, JSON.stringify(e.data)) : ''),
+          ),
+        ),
+      ),
+    ),
+    page.items.length === 0 ? h('p', {}, 'No entries after this position.') : null,
+    h('nav', { class: 'toolbar pager', 'aria-label': 'Audit log pages' }, after > 0 ? pageLink(0, '← First page', 'audit-first') : null, page.nextAfter !== null ? pageLink(page.nextAfter, 'Next page →', 'audit-next') : null),
+  ];
+}
+
 async function detailView(id) {
   const detail = await api('GET', `/terminations/${encodeURIComponent(id)}`);
   const t = detail.termination;
@@ -247,7 +287,13 @@ async function render() {
   const view = document.getElementById('view');
   const match = /^#\/t\/([^?]+)/.exec(location.hash);
   try {
-    const nodes = match ? await detailView(decodeURIComponent(match[1])) : location.hash.startsWith('#/terminations') ? await listView() : await overviewView();
+    const nodes = match
+      ? await detailView(decodeURIComponent(match[1]))
+      : location.hash.startsWith('#/terminations')
+        ? await listView()
+        : location.hash.startsWith('#/audit')
+          ? await auditView()
+          : await overviewView();
     view.replaceChildren(...nodes.flat().filter(Boolean));
   } catch (error) {
     view.replaceChildren(h('p', { class: 'error' }, error.message));

@@ -185,7 +185,7 @@ export function renderEvidenceHtml(doc: EvidenceDocument): string {
       ${task.attempts.map((a) => row([a.label, a.worker, a.startedAt, a.finishedAt, a.outcome, a.error ?? ''])).join('\n      ')}
       </table>`}
       ${task.runs.length > 1 ? `<p>Runs: ${escapeHtml(task.runs.map((r) => `run ${r.run} started by ${r.startedBy}${r.at ? ` at ${r.at}` : ''}`).join('; '))}.</p>` : ''}
-      ${task.verifiedBy ? `<details><summary>Recorded evidence</summary>${json(task.verifiedBy)}</details>` : ''}
+      ${task.verifiedBy ? `<details open><summary>Recorded evidence</summary>${json(task.verifiedBy)}</details>` : ''}
     </section>`,
     )
     .join('\n');

@@ -70,7 +70,9 @@ function succeeded(task: Task, evidence: JsonObject): Proof {
   const read = (evidence.verify as JsonObject | undefined) ?? evidence;
   // Pushes say so in their verify evidence (providers/notify, providers/caep): `readBack: 'none: …'`.
   if ((typeof read.readBack === 'string' && read.readBack.startsWith('none')) || 'acknowledgedBy' in read || 'acknowledgedWith' in read) {
-    return { kind: 'acknowledged_by_receiver', label: `acknowledged by the receiver (no read API): ${fields(read)}`, by: null, reason: null };
+    // The label already says there is no read: the receiver's answer is what is left to show.
+    const { readBack: _said, ...answer } = read;
+    return { kind: 'acknowledged_by_receiver', label: `acknowledged by the receiver (no read API): ${fields(answer as JsonObject)}`, by: null, reason: null };
   }
   // An adapter names the part of an action no provider read can show (Google: users.signOut).
   const unreadable = Object.entries(read).filter(([, v]) => typeof v === 'string' && v.startsWith('not verifiable'));

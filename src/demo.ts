@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config/load.ts';
 import { startDaemon } from './daemon.ts';
 import type { Task } from './domain/types.ts';
+import { proofOf } from './audit/proof.ts';
 import { createLogger } from './telemetry/logger.ts';
 
 const DEFAULT_CONFIG = resolve(dirname(fileURLToPath(import.meta.url)), '../config/sandbox.yaml');
@@ -70,7 +71,7 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
     const final = await daemon.store.getTermination(termination.id);
     print();
     print('evidence:');
-    for (const task of finished) print(`  ${task.stepId.padEnd(26)} ${task.state.padEnd(10)} ${proofOf(task)}`);
+    for (const task of finished) print(`  ${task.stepId.padEnd(26)} ${task.state.padEnd(10)} ${proofLine(task)}`);
     const page = join(tmpdir(), `deprovisiond-demo-evidence-${termination.id}.html`);
     writeFileSync(page, await evidencePage(daemon.url, termination.id, operator?.token));
     print(`evidence page (printable): ${page}`);
@@ -86,16 +87,9 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
   }
 }
 
-/** One line of what proves a task: who attested a manual step, or the fields its provider read back. */
-function proofOf(task: Task): string {
-  const evidence = (task.evidence ?? {}) as Record<string, unknown>;
-  if (task.action === 'manual') return `attested by ${String(evidence.completedBy)}: ${String(evidence.reason)}`;
-  if (task.state !== 'succeeded') return task.lastError ? `${task.lastError.kind}: ${task.lastError.message}` : '';
-  const read = (evidence.verify ?? evidence) as Record<string, unknown>;
-  const fields = Object.entries(read).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
-  // Pushes (notify, CAEP) have no read API: the receiver's acknowledgement is all there is, and it is named so.
-  const acknowledged = 'acknowledgedBy' in read || 'acknowledgedWith' in read;
-  const text = `${acknowledged ? 'acknowledged by the receiver' : 'read back'}: ${fields.join(', ')}`;
+/** One line of what proves a task, in the evidence document's words (src/audit/proof.ts). */
+function proofLine(task: Task): string {
+  const text = proofOf(task, []).label;
   return text.length > 90 ? `${text.slice(0, 89)}…` : text;
 }
 

@@ -10,8 +10,8 @@ describe('deprovisiond demo', () => {
     expect(code).toBe(0);
     expect(text).toMatch(/\+\d+\.\d{3}s {2}okta-suspend {15}okta {7}succeeded\n/);
     expect(text).toMatch(/\n {2}collect-laptop +succeeded +attested by admin:admin: demo: laptop and badge collected\n/);
-    expect(text).toMatch(/\n {2}google-suspend +succeeded +read back: suspended=true/);
-    expect(text).toMatch(/\n {2}notify-started +succeeded +acknowledged by the receiver: /);
+    expect(text).toMatch(/\n {2}google-suspend +succeeded +verified by read-back: suspended=true/);
+    expect(text).toMatch(/\n {2}notify-started +succeeded +acknowledged by the receiver \(no read API\): /);
     const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
     expect(page && existsSync(page)).toBe(true);
     try {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ACTIONS, TASK_STATES, TERMINATION_STATES } from '../domain/types.ts';
-import { approveHeldBody, cancelBody, completeBody, createBody, listQuery, waiveBody } from './schemas.ts';
+import { approveHeldBody, auditQuery, cancelBody, completeBody, createBody, listQuery, waiveBody } from './schemas.ts';
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -117,6 +117,71 @@ export function openApiDocument(): Record<string, unknown> {
             },
             '201': { description: 'Created (or superseded the open termination).', content: json(ref('Created')) },
             ...pick('400', '401', '403', '409', '413', '503'),
+          },
+        },
+      },
+      '/overview': {
+        get: {
+          summary: 'What needs attention: open terminations, failed tasks, held terminations, overdue manual steps, time to revoke p50/p99 over the last 24 h.',
+          'x-required-role': 'viewer',
+          responses: {
+            '200': {
+              description: 'Counts now; time to revoke (ms) of the terminations revoked in the last 24 hours, nearest-rank percentiles (null when none).',
+              content: json({
+                type: 'object',
+                properties: {
+                  generatedAt: dateTime,
+                  openTerminations: { type: 'integer', description: 'scheduled, held, running or failed' },
+                  terminationsByState: { type: 'object', additionalProperties: { type: 'integer' } },
+                  heldTerminations: { type: 'integer' },
+                  failedTasks: { type: 'integer' },
+                  manualPending: { type: 'integer' },
+                  manualOverdue: { type: 'integer', description: 'manual steps past their dueWithin' },
+                  timeToRevoke: {
+                    type: 'object',
+                    properties: { since: dateTime, count: { type: 'integer' }, p50Ms: nullable({ type: 'number' }), p99Ms: nullable({ type: 'number' }) },
+                  },
+                },
+              }),
+            },
+            ...pick('401', '503'),
+          },
+        },
+      },
+      '/audit': {
+        get: {
+          summary: 'The audit log in chain order, a page at a time: linked entries after `after`, then any not linked yet.',
+          'x-required-role': 'viewer',
+          parameters: queryParameters(auditQuery),
+          responses: {
+            '200': {
+              description: 'One page; `nextAfter` is the position to read after for the next one, null at the end.',
+              content: json({
+                type: 'object',
+                properties: {
+                  items: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: {
+                        position: nullable({ type: 'integer' }),
+                        seq: { type: 'integer' },
+                        at: dateTime,
+                        actor: { type: 'string' },
+                        action: { type: 'string' },
+                        terminationId: nullable({ type: 'string' }),
+                        taskId: nullable({ type: 'string' }),
+                        data: object,
+                        hash: nullable({ type: 'string' }),
+                        linked: { type: 'boolean' },
+                      },
+                    },
+                  },
+                  nextAfter: nullable({ type: 'integer' }),
+                },
+              }),
+            },
+            ...pick('400', '401', '503'),
           },
         },
       },

@@ -10,7 +10,9 @@ import { JSON_TOO_DEEP, jsonDepthExceeds } from '../server/json-depth.ts';
 import { authenticate, requireOperator } from './auth.ts';
 import type { AdminDeps } from './deps.ts';
 import { OidcVerifier } from './oidc.ts';
+import { listAuditLog } from './audit-route.ts';
 import { openApiDocument } from './openapi.ts';
+import { getOverview } from './overview.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
 import { approveHeld, approveTermination, cancelTermination, completeTask, createTermination, replayTasks, waiveTask } from './write-routes.ts';
 
@@ -33,6 +35,8 @@ export function buildAdminRouter(deps: AdminDeps, authenticator?: RequestHandler
   router.get('/openapi.json', (_req, res) => {
     res.json(document);
   });
+  router.get('/overview', getOverview(deps));
+  router.get('/audit', listAuditLog(deps));
   router.get('/terminations', listTerminations(deps));
   // Role checked inside: a dry run is open to viewers.
   router.post('/terminations', createTermination(deps));

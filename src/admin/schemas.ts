@@ -23,6 +23,14 @@ export const listQuery = z
   })
   .strict();
 
+export const auditQuery = z
+  .object({
+    /** Chain position to read after (exclusive): 0 for the start, then the previous page's `nextAfter`. */
+    after: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
+
 export const createQuery = z.object({ dryRun: z.enum(['true', 'false']).optional() }).strict();
 
 export const createBody = z

@@ -4,12 +4,18 @@
  * steps, the time to revoke, and where its entries sit in the audit chain. Built only from
  * stored records, which hold no secrets.
  */
+import { version } from '../cli/version.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { AuditEntry } from '../store/store.ts';
+import { PROOF_KINDS, firstRanAt, proofOf, runsOf, type Proof, type ProofKind } from './proof.ts';
 
 export interface EvidenceDocument {
   schema: 'deprovisiond.evidence/v1';
   generatedAt: string;
+  /** The daemon that wrote the document. */
+  generatedBy: { name: 'deprovisiond'; version: string };
+  /** How many tasks each kind of proof covers (src/audit/proof.ts): what an auditor reads first. */
+  summary: Record<ProofKind, number> & { total: number };
   termination: {
     id: string;
     state: string;
@@ -26,7 +32,10 @@ export interface EvidenceDocument {
     /** From effective time (or receipt, if later) to the last critical task verified. */
     timeToRevokeMs: number | null;
   };
+  /** In the order they ran (first attempt); tasks that never ran follow in playbook order. */
   tasks: Array<{
+    /** 1-based position in that order. */
+    order: number;
     id: string;
     step: string;
     provider: string;
@@ -35,10 +44,14 @@ export interface EvidenceDocument {
     state: string;
     notBefore: string;
     finishedAt: string | null;
-    /** What the provider showed when read back: the proof. */
+    /** What the provider showed when read back, or the manual step's attestation; `proof` says which. */
     verifiedBy: JsonObject | null;
+    /** What that evidence is worth, in words an auditor can take as they are. */
+    proof: Proof;
     lastError: { kind: string; message: string } | null;
-    attempts: Array<{ attempt: number; worker: string; startedAt: string; finishedAt: string; outcome: string; error: string | null }>;
+    /** Run 1 is the first; each operator replay starts the next, and restarts `attempt` at 1. */
+    runs: Array<{ run: number; startedBy: string; at: string | null }>;
+    attempts: Array<{ run: number; attempt: number; label: string; worker: string; startedAt: string; finishedAt: string; outcome: string; error: string | null }>;
   }>;
   /** People who acted on this termination (cancel, approve, replay, manual steps), from the audit log. */
   actions: Array<{ at: string; actor: string; action: string; taskId: string | null; data: JsonObject }>;
@@ -58,9 +71,14 @@ export interface EvidenceDocument {
 export function buildEvidence(termination: Termination, tasks: Task[], attempts: TaskAttempt[], audit: AuditEntry[], now = new Date()): EvidenceDocument {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   const start = Math.max(termination.effectiveAt.getTime(), termination.requestedAt.getTime());
+  const summary = Object.fromEntries(PROOF_KINDS.map((k) => [k, 0])) as EvidenceDocument['summary'];
+  for (const task of tasks) summary[proofOf(task, audit).kind] += 1;
+  summary.total = tasks.length;
   return {
     schema: 'deprovisiond.evidence/v1',
     generatedAt: now.toISOString(),
+    generatedBy: { name: 'deprovisiond', version: version() },
+    summary,
     termination: {
       id: termination.id,
       state: termination.state,
@@ -76,28 +94,34 @@ export function buildEvidence(termination: Termination, tasks: Task[], attempts:
       finishedAt: iso(termination.finishedAt),
       timeToRevokeMs: termination.revokedAt ? termination.revokedAt.getTime() - start : null,
     },
-    tasks: tasks.map((task) => ({
-      id: task.id,
-      step: task.stepId,
-      provider: task.provider,
-      action: task.action,
-      critical: task.critical,
-      state: task.state,
-      notBefore: task.notBefore.toISOString(),
-      finishedAt: iso(task.finishedAt),
-      verifiedBy: task.state === 'succeeded' ? ((task.evidence?.verify as JsonObject | undefined) ?? task.evidence) : task.state === 'skipped' ? task.evidence : null,
-      lastError: task.lastError,
-      attempts: attempts
-        .filter((a) => a.taskId === task.id)
-        .map((a) => ({
+    tasks: inRunOrder(tasks, attempts).map((task, index) => {
+      const { runs, attempts: ran } = runsOf(task, attempts, audit);
+      return {
+        order: index + 1,
+        id: task.id,
+        step: task.stepId,
+        provider: task.provider,
+        action: task.action,
+        critical: task.critical,
+        state: task.state,
+        notBefore: task.notBefore.toISOString(),
+        finishedAt: iso(task.finishedAt),
+        verifiedBy: task.state === 'succeeded' ? ((task.evidence?.verify as JsonObject | undefined) ?? task.evidence) : task.state === 'skipped' ? task.evidence : null,
+        proof: proofOf(task, audit),
+        lastError: task.lastError,
+        runs,
+        attempts: ran.map(({ attempt: a, run, label }) => ({
+          run,
           attempt: a.attempt,
+          label,
           worker: a.worker,
           startedAt: a.startedAt.toISOString(),
           finishedAt: a.finishedAt.toISOString(),
           outcome: a.outcome,
           error: a.errorKind ? `${a.errorKind}: ${a.errorMessage ?? ''}` : null,
         })),
-    })),
+      };
+    }),
     actions: audit
       .filter((e) => !e.actor.startsWith('worker:') && e.actor !== 'engine')
       .map((e) => ({ at: e.at.toISOString(), actor: e.actor, action: e.action, taskId: e.taskId, data: e.data })),
@@ -105,10 +129,11 @@ export function buildEvidence(termination: Termination, tasks: Task[], attempts:
   };
 }
 
-/** Who waived a task and why, from the audit entry: a waiver is a person's decision, not a read-back. */
-function waiverOf(doc: EvidenceDocument, taskId: string): string {
-  const entry = doc.actions.find((a) => a.action === 'task.waived' && a.taskId === taskId);
-  return entry ? `${entry.actor}: ${String(entry.data.reason ?? '')}` : 'no audit entry found';
+/** Tasks as they ran; a stable sort keeps the playbook order among ties and tasks that never ran. */
+function inRunOrder(tasks: Task[], attempts: TaskAttempt[]): Task[] {
+  const ranAt = new Map(tasks.map((t) => [t.id, firstRanAt(t, attempts) ?? Number.POSITIVE_INFINITY]));
+  // Two tasks that never ran compare as Infinity - Infinity = NaN: treated as equal.
+  return [...tasks].sort((a, b) => ranAt.get(a.id)! - ranAt.get(b.id)! || 0);
 }
 
 function chainPlace(audit: AuditEntry[]): EvidenceDocument['auditChain'] {
@@ -132,6 +157,19 @@ function describeChainPlace(chain: EvidenceDocument['auditChain']): string {
 const escapeHtml = (value: unknown) =>
   String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
+/** The summary's rows, in the order an auditor weighs them. */
+const SUMMARY_LINES: Array<[ProofKind, string]> = [
+  ['verified_by_read_back', 'verified by read-back'],
+  ['attested', 'attested by a person'],
+  ['acknowledged_by_receiver', 'acknowledged by the receiver (no read API)'],
+  ['not_verifiable', 'not verifiable (the provider offers no read)'],
+  ['waived', 'waived by an operator (not verified)'],
+  ['failed', 'failed'],
+  ['skipped', 'skipped'],
+  ['cancelled', 'cancelled'],
+  ['not_finished', 'not finished'],
+];
+
 /** A self-contained, printable page of the same document (no scripts, no external assets). */
 export function renderEvidenceHtml(doc: EvidenceDocument): string {
   const t = doc.termination;
@@ -141,20 +179,28 @@ export function renderEvidenceHtml(doc: EvidenceDocument): string {
     .map(
       (task) => `
     <section>
-      <h3>${escapeHtml(task.step)}: ${escapeHtml(task.provider)} · ${escapeHtml(task.action)} <span class="state ${escapeHtml(task.state)}">${escapeHtml(task.state)}</span></h3>
-      <table><tr><th>attempt</th><th>worker</th><th>started</th><th>finished</th><th>outcome</th><th>error</th></tr>
-      ${task.attempts.map((a) => row([a.attempt, a.worker, a.startedAt, a.finishedAt, a.outcome, a.error ?? ''])).join('\n      ')}
-      </table>
-      ${task.state === 'waived' ? `<p>Not verified: waived by an operator (${escapeHtml(waiverOf(doc, task.id))})</p>` : `<p>Verified by read-back:</p>${json(task.verifiedBy)}`}
-      ${task.lastError ? `<p>Last error: ${escapeHtml(`${task.lastError.kind}: ${task.lastError.message}`)}</p>` : ''}
+      <h3>${task.order}. ${escapeHtml(task.step)}: ${escapeHtml(task.provider)} · ${escapeHtml(task.action)} <span class="state ${escapeHtml(task.state)}">${escapeHtml(task.state)}</span></h3>
+      <p class="proof ${escapeHtml(task.proof.kind)}">${escapeHtml(task.proof.kind === 'waived' ? `Not verified: waived by an operator (${task.proof.by}: ${task.proof.reason})` : task.proof.label)}</p>
+      ${task.attempts.length === 0 ? '<p>No provider attempt.</p>' : `<table><tr><th>attempt</th><th>worker</th><th>started</th><th>finished</th><th>outcome</th><th>error</th></tr>
+      ${task.attempts.map((a) => row([a.label, a.worker, a.startedAt, a.finishedAt, a.outcome, a.error ?? ''])).join('\n      ')}
+      </table>`}
+      ${task.runs.length > 1 ? `<p>Runs: ${escapeHtml(task.runs.map((r) => `run ${r.run} started by ${r.startedBy}${r.at ? ` at ${r.at}` : ''}`).join('; '))}.</p>` : ''}
+      ${task.verifiedBy ? `<details open><summary>Recorded evidence</summary>${json(task.verifiedBy)}</details>` : ''}
     </section>`,
     )
     .join('\n');
+  const summary = SUMMARY_LINES.map(([kind, words]) => `<tr><th>${escapeHtml(words)}</th><td>${doc.summary[kind]}</td></tr>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Evidence: termination ${escapeHtml(t.id)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}pre{background:#f6f6f6;padding:.5em;overflow:auto}.state{font-size:.8em;padding:.1em .4em;border-radius:.3em;background:#eee}.succeeded{background:#d4f4d4}.failed{background:#f8d0d0}.waived{background:#f8ecc8}</style>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}pre{background:#f6f6f6;padding:.5em;overflow:auto}.state{font-size:.8em;padding:.1em .4em;border-radius:.3em;background:#eee}.succeeded{background:#d4f4d4}.failed{background:#f8d0d0}.waived{background:#f8ecc8}.proof{font-weight:600}.proof.failed{color:#b42318}.proof.waived,.proof.not_verifiable{color:#7a4d00}</style>
 </head><body>
 <h1>Termination evidence</h1>
+<p>Written by deprovisiond ${escapeHtml(doc.generatedBy.version)} at ${escapeHtml(doc.generatedAt)}.</p>
+<h2>Summary: ${doc.summary.total} task(s)</h2>
+<table class="summary">
+${summary}
+</table>
+<h2>Termination</h2>
 <table>
 ${[
   ['termination', t.id],
@@ -178,7 +224,7 @@ ${tasks}
 <table><tr><th>at</th><th>actor</th><th>action</th><th>task</th></tr>
 ${doc.actions.map((a) => row([a.at, a.actor, a.action, a.taskId ?? ''])).join('\n')}
 </table>
-<p>Generated ${escapeHtml(doc.generatedAt)} by deprovisiond.</p>
+<p>Generated ${escapeHtml(doc.generatedAt)} by deprovisiond ${escapeHtml(doc.generatedBy.version)}.</p>
 </body></html>
 `;
 }

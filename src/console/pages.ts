@@ -25,9 +25,9 @@ ${problem ? `<p class="problem" role="alert">${problem}</p>` : ''}
 }
 
 export function appPage(): string {
-  return `${head('Terminations')}
+  return `${head('Console')}
 <body>
-<header><a class="brand" href="#/">deprovisiond</a><span id="who"></span><button id="logout" type="button">Sign out</button></header>
+<header><a class="brand" href="#/">deprovisiond</a><nav aria-label="Console"><a href="#/">Overview</a><a href="#/terminations">Terminations</a><a href="#/audit">Audit log</a></nav><span id="who"></span><button id="logout" type="button">Sign out</button></header>
 <div id="status" role="status" aria-live="polite"></div>
 <main id="view"><p>Loading…</p></main>
 <script type="module" src="/console/assets/app.js"></script>

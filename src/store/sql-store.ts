@@ -132,6 +132,7 @@ export class SqlStore implements Store {
   getTask: Store['getTask'] = (id) => this.reads.getTask(id);
   listAttempts: Store['listAttempts'] = (terminationId) => this.reads.listAttempts(terminationId);
   stats: Store['stats'] = (now) => this.reads.stats(now);
+  revokeTimes: Store['revokeTimes'] = (since) => this.reads.revokeTimes(since);
 
   appendAudit: Store['appendAudit'] = (entry) => this.audit.appendAudit(entry);
   listAudit: Store['listAudit'] = (afterPosition, limit) => this.audit.listAudit(afterPosition, limit);

@@ -263,6 +263,8 @@ export interface ReadModel {
   getTask(id: string): Promise<Task | null>;
   listAttempts(terminationId: string): Promise<TaskAttempt[]>;
   stats(now: Date): Promise<StoreStats>;
+  /** Time to revoke (ms, from effective time or receipt, if later) of every termination revoked at or after `since`. */
+  revokeTimes(since: Date): Promise<number[]>;
 }
 
 /**

@@ -19,7 +19,8 @@ function h(tag, attrs = {}, ...children) {
 }
 
 const time = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-');
-const stateBadge = (state) => h('span', { class: `state ${state}` }, state);
+// A waived task is settled by a person's decision, never verified: the badge says so.
+const stateBadge = (state) => h('span', { class: `state ${state}` }, state === 'waived' ? 'waived · not verified' : state);
 const subjectLabel = (s) => s?.userName ?? s?.emails?.[0] ?? s?.externalId ?? '-';
 const operator = () => session?.role === 'operator';
 
@@ -59,18 +60,19 @@ async function act(question, run, done) {
 async function listView() {
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
   const state = params.get('state') ?? '';
-  const page = await api('GET', `/terminations?limit=100${state ? `&state=${encodeURIComponent(state)}` : ''}`);
+  const failedOnly = params.get('failedTasks') === 'true';
+  const page = await api('GET', `/terminations?limit=100${state ? `&state=${encodeURIComponent(state)}` : ''}${failedOnly ? '&failedTasks=true' : ''}`);
   const filter = h(
     'select',
-    { id: 'state-filter', 'aria-label': 'Filter by state', onchange: (e) => (location.hash = e.target.value ? `#/?state=${e.target.value}` : '#/') },
+    { id: 'state-filter', 'aria-label': 'Filter by state', onchange: (e) => (location.hash = e.target.value ? `#/terminations?state=${e.target.value}` : '#/terminations') },
     ['', 'scheduled', 'held', 'running', 'completed', 'completed_with_waivers', 'failed', 'cancelled'].map((s) => h('option', { value: s, selected: s === state }, s || 'all states')),
   );
   const approveAll = operator()
     ? h('button', { type: 'button', id: 'approve-all', onclick: () => act('Approve every termination held by the blast-radius brake? They start running at once.', () => api('POST', '/terminations/approve-held', { all: true }), (r) => `Approved ${r.approved.length} held termination(s).`) }, 'Approve all held')
     : null;
   return [
-    h('h1', {}, 'Terminations'),
-    h('div', { class: 'toolbar' }, h('label', { for: 'state-filter' }, 'State'), filter, approveAll),
+    h('h1', {}, failedOnly ? 'Terminations with a failed task' : 'Terminations'),
+    h('div', { class: 'toolbar' }, h('label', { for: 'state-filter' }, 'State'), filter, failedOnly ? h('a', { href: '#/terminations' }, 'Show all') : null, approveAll),
     h(
       'table',
       {},
@@ -97,6 +99,74 @@ async function listView() {
   ];
 }
 
+const duration = (ms) => (ms === null ? '-' : ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
+
+/** One figure of the overview: a number, what it counts, and where to look at the items. */
+function figure(id, value, label, href, alarming) {
+  const body = [h('span', { class: 'value' }, value), h('span', { class: 'label' }, label)];
+  return h('li', { id, class: alarming ? 'figure alarm' : 'figure' }, href ? h('a', { href }, body) : body);
+}
+
+async function overviewView() {
+  const o = await api('GET', '/overview');
+  const ttr = o.timeToRevoke;
+  return [
+    h('h1', {}, 'Overview'),
+    h(
+      'ul',
+      { class: 'figures', 'aria-label': 'What needs attention' },
+      figure('open', o.openTerminations, 'open terminations', '#/terminations', false),
+      figure('failed-tasks', o.failedTasks, 'failed tasks', '#/terminations?failedTasks=true', o.failedTasks > 0),
+      figure('held', o.heldTerminations, 'held by the brake', '#/terminations?state=held', o.heldTerminations > 0),
+      figure('overdue', o.manualOverdue, `overdue manual steps (${o.manualPending} waiting)`, null, o.manualOverdue > 0),
+    ),
+    h('h2', {}, 'Time to revoke, last 24 hours'),
+    ttr.count === 0
+      ? h('p', { id: 'ttr' }, 'No termination revoked in the last 24 hours.')
+      : h('p', { id: 'ttr' }, `p50 ${duration(ttr.p50Ms)} · p99 ${duration(ttr.p99Ms)} · over ${ttr.count} termination(s) revoked since ${time(ttr.since)}`),
+  ];
+}
+
+const AUDIT_PAGE = 50;
+
+/** The audit log in chain order, a page at a time (read-only, for every role). */
+async function auditView() {
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const after = Number(params.get('after') ?? 0) || 0;
+  const limit = Number(params.get('limit') ?? AUDIT_PAGE) || AUDIT_PAGE;
+  const page = await api('GET', `/audit?after=${after}&limit=${limit}`);
+  const pageLink = (to, text, id) => h('a', { href: `#/audit?after=${to}${limit === AUDIT_PAGE ? '' : `&limit=${limit}`}`, id }, text);
+  return [
+    h('h1', {}, 'Audit log'),
+    h('p', { class: 'hint' }, 'Every change with who made it, in the order of the hash chain. Entries written moments ago show without a position until they are linked.'),
+    h(
+      'table',
+      { class: 'audit' },
+      h('thead', {}, h('tr', {}, ['Position', 'At', 'Actor', 'Action', 'Termination', 'Details'].map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'tbody',
+        {},
+        page.items.map((e) =>
+          h(
+            'tr',
+            {},
+            h('td', { class: 'mono' }, e.linked ? e.position : 'not linked yet'),
+            h('td', { class: 'nowrap' }, time(e.at)),
+            h('td', {}, e.actor),
+            h('td', { class: 'nowrap' }, e.action),
+            // Ids are UUIDv7: their start is a timestamp shared by neighbours, their end tells rows apart.
+            // The link and its title carry the whole id.
+            h('td', { class: 'mono nowrap' }, e.terminationId ? h('a', { href: `#/t/${e.terminationId}`, title: e.terminationId }, `…${e.terminationId.slice(-12)}`) : '-'),
+            h('td', {}, Object.keys(e.data ?? {}).length > 0 ? h('code', {}, JSON.stringify(e.data)) : ''),
+          ),
+        ),
+      ),
+    ),
+    page.items.length === 0 ? h('p', {}, 'No entries after this position.') : null,
+    h('nav', { class: 'toolbar pager', 'aria-label': 'Audit log pages' }, after > 0 ? pageLink(0, '← First page', 'audit-first') : null, page.nextAfter !== null ? pageLink(page.nextAfter, 'Next page →', 'audit-next') : null),
+  ];
+}
+
 async function detailView(id) {
   const detail = await api('GET', `/terminations/${encodeURIComponent(id)}`);
   const t = detail.termination;
@@ -110,7 +180,7 @@ async function detailView(id) {
       ]
     : [];
   return [
-    h('p', {}, h('a', { href: '#/' }, '← All terminations')),
+    h('p', {}, h('a', { href: '#/terminations' }, '← All terminations')),
     h('h1', {}, `${subjectLabel(t.subject)} `, stateBadge(t.state)),
     h(
       'dl',
@@ -145,23 +215,28 @@ function taskRow(base, k) {
   const path = `${base}/tasks/${encodeURIComponent(k.stepId)}`;
   let control = null;
   if (operator() && k.state === 'failed') {
-    control = h('button', { type: 'button', onclick: () => act(`Replay ${k.stepId} with a fresh retry budget?`, () => api('POST', `${path}/replay`, {}), () => `Replayed ${k.stepId}.`) }, `Replay ${k.stepId}`);
+    control = [
+      h('button', { type: 'button', onclick: () => act(`Replay ${k.stepId} with a fresh retry budget?`, () => api('POST', `${path}/replay`, {}), () => `Replayed ${k.stepId}.`) }, `Replay ${k.stepId}`),
+      reasonForm({
+        label: `Why ${k.stepId} may be waived`,
+        placeholder: 'Why it may be waived (audited)',
+        button: `Waive ${k.stepId}`,
+        question: (reason) => `Waive ${k.stepId}, in your name, with the reason "${reason}"? It is recorded as waived, not verified: nothing is read back from ${k.provider}.`,
+        run: (reason) => api('POST', `${path}/waive`, { reason }),
+        done: () => `${k.stepId} waived.`,
+      }),
+    ];
   } else if (operator() && k.action === 'manual' && k.state === 'pending') {
-    const reason = h('input', { type: 'text', 'aria-label': `What was done for ${k.stepId}`, placeholder: 'What was done (audited)', required: true });
     const outcome = h('select', { 'aria-label': `Outcome of ${k.stepId}` }, h('option', { value: 'done' }, 'done'), h('option', { value: 'not_applicable' }, 'not applicable'));
-    control = h(
-      'form',
-      {
-        class: 'complete',
-        onsubmit: (e) => {
-          e.preventDefault();
-          act(`Record ${k.stepId} as ${outcome.value.replace('_', ' ')}, in your name?`, () => api('POST', `${path}/complete`, { outcome: outcome.value, reason: reason.value }), () => `${k.stepId} recorded.`);
-        },
-      },
-      outcome,
-      reason,
-      h('button', { type: 'submit' }, `Complete ${k.stepId}`),
-    );
+    control = reasonForm({
+      label: `What was done for ${k.stepId}`,
+      placeholder: 'What was done (audited)',
+      before: outcome,
+      button: `Complete ${k.stepId}`,
+      question: () => `Record ${k.stepId} as ${outcome.value.replace('_', ' ')}, in your name?`,
+      run: (reason) => api('POST', `${path}/complete`, { outcome: outcome.value, reason }),
+      done: () => `${k.stepId} recorded.`,
+    });
   }
   return h(
     'tr',
@@ -177,11 +252,48 @@ function taskRow(base, k) {
   );
 }
 
+/** A form whose write needs a reason, asked for before the confirmation quotes it back: both writes it serves are audited with it. */
+function reasonForm({ label, placeholder, before = null, button, question, run, done }) {
+  const reason = h('input', { type: 'text', 'aria-label': label, placeholder, required: true, maxlength: 1000 });
+  return h(
+    'form',
+    {
+      class: 'reason',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const text = reason.value.trim();
+        if (!text) return say(`${label}: a reason is required.`, true);
+        act(question(text), () => run(text), done);
+      },
+    },
+    before,
+    reason,
+    h('button', { type: 'submit' }, button),
+  );
+}
+
+/** Marks the header link of the section shown, for screen readers and the eye. */
+function markNav() {
+  const hash = location.hash;
+  const section = hash.startsWith('#/terminations') || hash.startsWith('#/t/') ? '#/terminations' : hash.startsWith('#/audit') ? '#/audit' : '#/';
+  for (const a of document.querySelectorAll('header nav a')) {
+    if (a.getAttribute('href') === section) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
 async function render() {
+  markNav();
   const view = document.getElementById('view');
   const match = /^#\/t\/([^?]+)/.exec(location.hash);
   try {
-    const nodes = match ? await detailView(decodeURIComponent(match[1])) : await listView();
+    const nodes = match
+      ? await detailView(decodeURIComponent(match[1]))
+      : location.hash.startsWith('#/terminations')
+        ? await listView()
+        : location.hash.startsWith('#/audit')
+          ? await auditView()
+          : await overviewView();
     view.replaceChildren(...nodes.flat().filter(Boolean));
   } catch (error) {
     view.replaceChildren(h('p', { class: 'error' }, error.message));

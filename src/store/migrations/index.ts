@@ -9,6 +9,7 @@ import { tasksLeaseToken } from './0007_tasks_lease_token.ts';
 import { commitProbe } from './0009_commit_probe.ts';
 import { auditLinker } from './0010_audit_linker.ts';
 import { terminationRequests } from './0011_termination_requests.ts';
+import { terminationsRevoked } from './0012_terminations_revoked.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   '0009_commit_probe': commitProbe,
   '0010_audit_linker': auditLinker,
   '0011_termination_requests': terminationRequests,
+  '0012_terminations_revoked': terminationsRevoked,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -69,6 +69,16 @@ export class SqlReadModel implements ReadModel {
     return rows.map(toAttempt);
   }
 
+  async revokeTimes(since: Date): Promise<number[]> {
+    const rows = await this.ctx.db
+      .selectFrom('terminations')
+      .select(['revoked_at', 'effective_at', 'requested_at'])
+      .where('revoked_at', '>=', since.getTime())
+      .execute();
+    // The same measure as the evidence document's timeToRevokeMs.
+    return rows.map((r) => Number(r.revoked_at) - Math.max(Number(r.effective_at), Number(r.requested_at)));
+  }
+
   async stats(now: Date): Promise<StoreStats> {
     const { db } = this.ctx;
     const tasks = await db

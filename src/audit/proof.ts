@@ -1,0 +1,110 @@
+/**
+ * What proves a task, said honestly for an auditor: only a provider read after the write
+ * counts as "verified by read-back". A person's word (manual step), a receiver's
+ * acknowledgement (notify, CAEP: no read API), a read the provider cannot offer (Google's
+ * users.signOut) and an operator's waiver are each named for what they are.
+ */
+import type { JsonObject, Task, TaskAttempt } from '../domain/types.ts';
+import type { AuditEntry } from '../store/store.ts';
+
+export const PROOF_KINDS = [
+  'verified_by_read_back',
+  'attested',
+  'acknowledged_by_receiver',
+  'not_verifiable',
+  'waived',
+  'failed',
+  'skipped',
+  'cancelled',
+  'not_finished',
+] as const;
+export type ProofKind = (typeof PROOF_KINDS)[number];
+
+export interface Proof {
+  kind: ProofKind;
+  /** The sentence printed beside the task. */
+  label: string;
+  /** The person behind an attestation or a waiver. */
+  by: string | null;
+  /** The reason that person gave. */
+  reason: string | null;
+}
+
+const fields = (value: JsonObject) =>
+  Object.entries(value)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(', ');
+
+/** `audit` is the termination's entries: a waiver's actor and reason live there. */
+export function proofOf(task: Task, audit: AuditEntry[]): Proof {
+  const evidence = (task.evidence ?? {}) as JsonObject;
+  switch (task.state) {
+    case 'waived': {
+      // The waiver's own record on the task, else its audit entry.
+      const entry = audit.filter((e) => e.action === 'task.waived' && e.taskId === task.id).at(-1);
+      const by = typeof evidence.waivedBy === 'string' ? evidence.waivedBy : (entry?.actor ?? null);
+      const reason = typeof evidence.reason === 'string' ? evidence.reason : entry ? String(entry.data.reason ?? '') : 'no reason found';
+      return { kind: 'waived', label: `waived by ${by ?? 'unknown'}: ${reason}`, by, reason };
+    }
+    case 'failed':
+      return { kind: 'failed', label: `failed: ${task.lastError ? `${task.lastError.kind}: ${task.lastError.message}` : 'no error recorded'}`, by: null, reason: null };
+    case 'skipped':
+      return { kind: 'skipped', label: `skipped: ${String(evidence.skipped ?? 'no reason recorded')}`, by: null, reason: null };
+    case 'cancelled':
+      return { kind: 'cancelled', label: 'cancelled before it ran to the end', by: null, reason: null };
+    case 'pending':
+    case 'running':
+      return { kind: 'not_finished', label: `not finished (${task.state})`, by: null, reason: null };
+    case 'succeeded':
+      return succeeded(task, evidence);
+  }
+}
+
+function succeeded(task: Task, evidence: JsonObject): Proof {
+  if (task.action === 'manual') {
+    const by = String(evidence.completedBy ?? 'unknown');
+    const outcome = evidence.outcome === 'not_applicable' ? ' as not applicable' : '';
+    const reason = String(evidence.reason ?? '');
+    return { kind: 'attested', label: `attested by ${by}${outcome}: ${reason}`, by, reason };
+  }
+  const read = (evidence.verify as JsonObject | undefined) ?? evidence;
+  // Pushes say so in their verify evidence (providers/notify, providers/caep): `readBack: 'none: …'`.
+  if ((typeof read.readBack === 'string' && read.readBack.startsWith('none')) || 'acknowledgedBy' in read || 'acknowledgedWith' in read) {
+    // The label already says there is no read: the receiver's answer is what is left to show.
+    const { readBack: _said, ...answer } = read;
+    return { kind: 'acknowledged_by_receiver', label: `acknowledged by the receiver (no read API): ${fields(answer as JsonObject)}`, by: null, reason: null };
+  }
+  // An adapter names the part of an action no provider read can show (Google: users.signOut).
+  const unreadable = Object.entries(read).filter(([, v]) => typeof v === 'string' && v.startsWith('not verifiable'));
+  if (unreadable.length > 0) {
+    const rest = Object.fromEntries(Object.entries(read).filter(([k]) => !unreadable.some(([u]) => u === k))) as JsonObject;
+    const what = unreadable.map(([k, v]) => `${k}: ${String(v).replace(/^not verifiable:\s*/, '')}`).join('; ');
+    return { kind: 'not_verifiable', label: `not verifiable (${what})${Object.keys(rest).length > 0 ? `; read back: ${fields(rest)}` : ''}`, by: null, reason: null };
+  }
+  return { kind: 'verified_by_read_back', label: `verified by read-back: ${fields(read)}`, by: null, reason: null };
+}
+
+/**
+ * Which run each attempt belongs to. A replay restarts a task's attempt count at 1, so
+ * "attempt 1" alone is ambiguous: run 1 is the first, run n+1 starts at the n-th
+ * `task.replayed` entry, and an attempt belongs to the last run begun before it started.
+ */
+export function runsOf(task: Task, attempts: TaskAttempt[], audit: AuditEntry[]) {
+  const replays = audit.filter((e) => e.action === 'task.replayed' && e.taskId === task.id).sort((a, b) => a.at.getTime() - b.at.getTime());
+  const runs = [{ run: 1, startedBy: 'the termination', at: null as string | null }, ...replays.map((e, i) => ({ run: i + 2, startedBy: `replay by ${e.actor}`, at: e.at.toISOString() }))];
+  const attemptsWithRun = attempts
+    .filter((a) => a.taskId === task.id)
+    .sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime())
+    .map((a) => {
+      const run = 1 + replays.filter((r) => r.at.getTime() <= a.startedAt.getTime()).length;
+      return { attempt: a, run, label: runs.length > 1 ? `run ${run} (${runs[run - 1]!.startedBy}), attempt ${a.attempt}` : `attempt ${a.attempt}` };
+    });
+  return { runs, attempts: attemptsWithRun };
+}
+
+/** When a task first ran (its first attempt), for ordering tasks as they ran; null if it never ran. */
+export function firstRanAt(task: Task, attempts: TaskAttempt[]): number | null {
+  const starts = attempts.filter((a) => a.taskId === task.id).map((a) => a.startedAt.getTime());
+  if (starts.length > 0) return Math.min(...starts);
+  return task.startedAt?.getTime() ?? task.finishedAt?.getTime() ?? null;
+}

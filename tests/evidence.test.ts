@@ -1,0 +1,204 @@
+/**
+ * The evidence document's honest labels (src/audit/proof.ts), summary, run order, replay
+ * runs and version, built from records shaped as the store and the adapters write them
+ * (the verify evidence below is what providers/google, providers/notify and providers/caep
+ * return). tests/audit.test.ts covers the document against a real store and engine.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { buildEvidence, renderEvidenceHtml } from '../src/audit/evidence.ts';
+import type { JsonObject, Task, TaskAttempt, Termination } from '../src/domain/types.ts';
+import type { AuditEntry } from '../src/store/store.ts';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const at = (minute: number) => new Date(Date.UTC(2026, 0, 5, 9, minute));
+
+const termination: Termination = {
+  id: 'term-1',
+  source: 'admin',
+  sourceEventId: null,
+  subjectKey: 'user:ada@example.com',
+  subject: { userName: 'ada@example.com', emails: ['ada@example.com'] },
+  reason: 'left',
+  playbook: 'employee',
+  state: 'completed_with_waivers',
+  requestedAt: at(0),
+  effectiveAt: at(0),
+  revokedAt: at(30),
+  finishedAt: at(40),
+  createdBy: 'admin:alice',
+} as Termination;
+
+let n = 0;
+function task(stepId: string, action: string, state: Task['state'], evidence: JsonObject | null, extra: Partial<Task> = {}): Task {
+  n += 1;
+  return {
+    id: `task-${stepId}`,
+    terminationId: termination.id,
+    stepId,
+    provider: action === 'manual' ? 'manual' : 'idp',
+    action,
+    params: {},
+    critical: action === 'revoke_sessions',
+    dependsOn: [],
+    notBefore: at(0),
+    state,
+    attempts: 1,
+    rateLimitedCount: 0,
+    nextAttemptAt: at(0),
+    leaseOwner: null,
+    leaseToken: null,
+    leaseExpiresAt: null,
+    account: null,
+    checkpoint: null,
+    lastError: null,
+    evidence,
+    startedAt: null,
+    finishedAt: at(n),
+    ...extra,
+  } as Task;
+}
+
+function attempt(taskId: string, number: number, minute: number, outcome: TaskAttempt['outcome'], error: string | null = null): TaskAttempt {
+  return { taskId, attempt: number, worker: 'w1', startedAt: at(minute), finishedAt: at(minute), outcome, errorKind: error ? 'transient' : null, errorMessage: error, evidence: null };
+}
+
+let seq = 0;
+const entry = (action: string, actor: string, taskId: string | null, minute: number, data: JsonObject = {}): AuditEntry =>
+  ({ seq: ++seq, position: null, at: at(minute), actor, action, terminationId: termination.id, taskId, data, prevHash: null, hash: null }) as AuditEntry;
+
+const verified = task('disable', 'disable_account', 'succeeded', { account: { id: 'u1' }, execute: {}, verify: { accountEnabled: false } });
+const googleSignOut = task('google-sessions', 'revoke_sessions', 'succeeded', {
+  execute: { signOut: 'sent' },
+  verify: { oauthGrantsRemaining: 0, appPasswordsRemaining: 0, signOut: 'not verifiable: the Directory API has no read-back for users.signOut' },
+});
+const notify = task('tell-it', 'notify', 'succeeded', { verify: { acknowledgedWith: 200, at: '2026-01-05T09:03:00.000Z', readBack: 'none: a webhook receiver offers no read API; its 2xx is the proof of delivery' } });
+const caep = task('caep-push', 'revoke_sessions', 'succeeded', {
+  verify: { acknowledgedBy: [{ receiver: 'https://rp.example', jti: 'j1', status: 202 }], readBack: 'none: SSF receivers acknowledge a pushed SET with 202 and offer no read API' },
+});
+const manual = task('collect-laptop', 'manual', 'succeeded', { completedBy: 'admin:bob', outcome: 'done', reason: 'laptop returned to IT', at: '2026-01-05T09:20:00.000Z' }, { finishedAt: at(20) });
+const waived = task('slack-sessions', 'revoke_sessions', 'waived', { waivedBy: 'admin:carol', reason: 'workspace already deleted, ticket SEC-9', at: '2026-01-05T09:25:00.000Z' }, {
+  lastError: { kind: 'permanent', message: 'missing scope' },
+});
+const failed = task('badge', 'deactivate_badge', 'failed', null, { lastError: { kind: 'permanent', message: 'badge system refused: 403' } });
+const skipped = task('okta-groups', 'remove_groups', 'skipped', { skipped: 'the subject has no account at this provider' });
+const cancelled = task('delete', 'delete_account', 'cancelled', null, { finishedAt: null });
+
+const attempts = [
+  attempt(verified.id, 1, 2, 'succeeded'),
+  attempt(googleSignOut.id, 1, 1, 'succeeded'),
+  attempt(notify.id, 1, 3, 'succeeded'),
+  attempt(caep.id, 1, 4, 'succeeded'),
+  // The waived task ran once, was replayed by dave at 09:10 (attempts restart at 1), failed again and was waived.
+  attempt(waived.id, 1, 5, 'retry', 'timeout'),
+  attempt(waived.id, 2, 6, 'failed', 'missing scope'),
+  attempt(waived.id, 1, 11, 'failed', 'missing scope'),
+  attempt(failed.id, 1, 7, 'failed', 'badge system refused'),
+  attempt(skipped.id, 1, 0, 'skipped'),
+];
+const audit = [
+  entry('termination.created', 'admin:alice', null, 0),
+  entry('task.replayed', 'admin:dave', waived.id, 10),
+  entry('task.completed_manually', 'admin:bob', manual.id, 20, { outcome: 'done', reason: 'laptop returned to IT' }),
+  entry('task.waived', 'admin:carol', waived.id, 25, { reason: 'workspace already deleted, ticket SEC-9' }),
+];
+const tasks = [verified, googleSignOut, notify, caep, manual, waived, failed, skipped, cancelled];
+const doc = buildEvidence(termination, tasks, attempts, audit, at(50));
+const of = (step: string) => doc.tasks.find((t) => t.step === step)!;
+
+describe('evidence labels', () => {
+  it('says "verified by read-back" only for a task whose provider was read after the write', () => {
+    expect(of('disable').proof).toMatchObject({ kind: 'verified_by_read_back', label: 'verified by read-back: accountEnabled=false' });
+    const readBack = doc.tasks.filter((t) => t.proof.kind === 'verified_by_read_back').map((t) => t.step);
+    expect(readBack).toEqual(['disable']);
+  });
+
+  it('names the person who attested a manual step, and their words', () => {
+    expect(of('collect-laptop').proof).toEqual({ kind: 'attested', label: 'attested by admin:bob: laptop returned to IT', by: 'admin:bob', reason: 'laptop returned to IT' });
+  });
+
+  it('says "acknowledged by the receiver" for pushes with no read API (notify, CAEP)', () => {
+    for (const step of ['tell-it', 'caep-push']) expect(of(step).proof.kind).toBe('acknowledged_by_receiver');
+    expect(of('tell-it').proof.label).toBe('acknowledged by the receiver (no read API): acknowledgedWith=200, at=2026-01-05T09:03:00.000Z');
+    expect(of('caep-push').proof.label).toBe('acknowledged by the receiver (no read API): acknowledgedBy=[{"receiver":"https://rp.example","jti":"j1","status":202}]');
+  });
+
+  it('says "not verifiable" where the provider offers no read (Google sign-out), and still shows what was read back', () => {
+    expect(of('google-sessions').proof.kind).toBe('not_verifiable');
+    expect(of('google-sessions').proof.label).toBe(
+      'not verifiable (signOut: the Directory API has no read-back for users.signOut); read back: oauthGrantsRemaining=0, appPasswordsRemaining=0',
+    );
+  });
+
+  it('says who waived a task and why, and never that it was verified', () => {
+    expect(of('slack-sessions').proof).toMatchObject({ kind: 'waived', label: 'waived by admin:carol: workspace already deleted, ticket SEC-9', by: 'admin:carol' });
+    expect(of('slack-sessions').verifiedBy).toBeNull();
+  });
+
+  it('labels failed, skipped and cancelled tasks for what they are', () => {
+    expect(of('badge').proof.label).toBe('failed: permanent: badge system refused: 403');
+    expect(of('okta-groups').proof.label).toBe('skipped: the subject has no account at this provider');
+    expect(of('delete').proof.kind).toBe('cancelled');
+  });
+
+  it('counts each kind of proof in a summary', () => {
+    expect(doc.summary).toEqual({
+      verified_by_read_back: 1,
+      attested: 1,
+      acknowledged_by_receiver: 2,
+      not_verifiable: 1,
+      waived: 1,
+      failed: 1,
+      skipped: 1,
+      cancelled: 1,
+      not_finished: 0,
+      total: 9,
+    });
+  });
+});
+
+describe('evidence order, runs and version', () => {
+  it('lists tasks in the order they ran, numbered; a task that never ran comes last', () => {
+    expect(doc.tasks.map((t) => `${t.order}:${t.step}`)).toEqual([
+      '1:okta-groups',
+      '2:google-sessions',
+      '3:disable',
+      '4:tell-it',
+      '5:caep-push',
+      '6:slack-sessions',
+      '7:badge',
+      // No provider attempt: ordered by when the person completed it.
+      '8:collect-laptop',
+      '9:delete',
+    ]);
+  });
+
+  it('keeps attempt numbers clear across a replay: each attempt names its run and who started it', () => {
+    const t = of('slack-sessions');
+    expect(t.runs).toEqual([
+      { run: 1, startedBy: 'the termination', at: null },
+      { run: 2, startedBy: 'replay by admin:dave', at: at(10).toISOString() },
+    ]);
+    expect(t.attempts.map((a) => [a.run, a.attempt, a.label])).toEqual([
+      [1, 1, 'run 1 (the termination), attempt 1'],
+      [1, 2, 'run 1 (the termination), attempt 2'],
+      [2, 1, 'run 2 (replay by admin:dave), attempt 1'],
+    ]);
+    // A task never replayed keeps plain attempt numbers.
+    expect(of('disable').attempts.map((a) => a.label)).toEqual(['attempt 1']);
+  });
+
+  it("puts the daemon's version, the summary and each label on the printable page", () => {
+    expect(doc.generatedBy).toEqual({ name: 'deprovisiond', version: VERSION });
+    const html = renderEvidenceHtml(doc);
+    expect(html).toContain(`Written by deprovisiond ${VERSION}`);
+    expect(html).toMatch(/<h2>Summary: 9 task\(s\)<\/h2>/);
+    expect(html).toContain('<tr><th>verified by read-back</th><td>1</td></tr>');
+    expect(html).toContain('<tr><th>acknowledged by the receiver (no read API)</th><td>2</td></tr>');
+    expect(html).toContain('attested by admin:bob: laptop returned to IT');
+    expect(html).toContain('not verifiable (signOut: the Directory API has no read-back for users.signOut)');
+    expect(html).toContain('Not verified: waived by an operator (admin:carol: workspace already deleted, ticket SEC-9)');
+    expect(html).toContain('run 2 (replay by admin:dave), attempt 1');
+    expect(html.indexOf('1. okta-groups')).toBeLessThan(html.indexOf('9. delete'));
+  });
+});

@@ -11,15 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oktaModule } from '../providers/okta/index.ts';
 import { oktaKind } from '../providers/okta/kind.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
-import { configSchema } from '../src/config/schema.ts';
-import type { Task, Termination } from '../src/domain/types.ts';
+import type { Task } from '../src/domain/types.ts';
 import { startAttemptThread } from '../src/startup/attempt-thread.ts';
 import type { AttemptRequest, AttemptRunner } from '../src/engine/attempts.ts';
 import { inlineAttempts } from '../src/startup/inline-attempts.ts';
 import { EngineEventBus } from '../src/engine/events.ts';
 import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/startup/provider-setup.ts';
-import { monotonicMs } from '../src/engine/lease-fence.ts';
 import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
+import { attemptRequest } from './helpers/attempt-request.ts';
 import { procStatFields } from './helpers/proc-stat.ts';
 
 /** Attempts here record the account they find as if the claim still held the task. */
@@ -35,48 +34,7 @@ beforeAll(async () => {
 afterAll(async () => sandbox.close());
 
 function request(action: Task['action'], email = `${randomUUID()}@example.com`, maxAttempts = 3): AttemptRequest {
-  const now = new Date();
-  const termination: Termination = {
-    id: randomUUID(),
-    source: 'admin',
-    sourceEventId: null,
-    subjectKey: `email:${email}`,
-    subject: { emails: [email] },
-    reason: null,
-    playbook: 'default',
-    state: 'running',
-    requestedAt: now,
-    effectiveAt: now,
-    revokedAt: null,
-    finishedAt: null,
-    createdBy: 'test',
-  };
-  const task: Task = {
-    id: randomUUID(),
-    terminationId: termination.id,
-    stepId: action,
-    provider: 'okta',
-    action,
-    params: {},
-    critical: true,
-    dependsOn: [],
-    notBefore: now,
-    state: 'running',
-    // Counted when claimed: the attempt about to run.
-    attempts: 1,
-    rateLimitedCount: 0,
-    nextAttemptAt: now,
-    leaseOwner: 'test',
-    leaseToken: 'token',
-    leaseExpiresAt: null,
-    account: null,
-    checkpoint: null,
-    lastError: null,
-    evidence: null,
-    startedAt: now,
-    finishedAt: null,
-  };
-  return { task, termination, worker: 'test', policy: configSchema.shape.engine.parse({ retry: { maxAttempts } })!.retry, attemptTimeoutMs: 10_000, lease: { deadline: monotonicMs() + 60_000, marginMs: 1_000 } };
+  return attemptRequest({ action, email, maxAttempts });
 }
 
 /** Masks what differs between two subjects (ids, logins, times) so two outcomes can be compared. */

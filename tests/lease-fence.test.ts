@@ -3,20 +3,20 @@
  * taken over, sends no request to the provider, on the daemon's thread and on the attempt
  * worker thread. Against the Okta sandbox, whose request log shows what was sent.
  */
-import { randomUUID } from 'node:crypto';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerModules } from '../providers/index.ts';
 import { oktaModule } from '../providers/okta/index.ts';
 import { oktaKind } from '../providers/okta/kind.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
-import { configSchema } from '../src/config/schema.ts';
-import type { Task, Termination } from '../src/domain/types.ts';
+import type { Task } from '../src/domain/types.ts';
 import { startAttemptThread } from '../src/startup/attempt-thread.ts';
 import type { AttemptRequest, AttemptRunner } from '../src/engine/attempts.ts';
 import { inlineAttempts } from '../src/startup/inline-attempts.ts';
 import { monotonicMs } from '../src/engine/lease-fence.ts';
 import { createProviders, type ProviderSpec } from '../src/startup/provider-setup.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
+import { attemptRequest } from './helpers/attempt-request.ts';
 
 /** Attempts here record the account they find as if the claim still held the task. */
 const recordingHooks = { recordAccount: async () => true };
@@ -31,49 +31,8 @@ beforeAll(async () => {
 afterAll(async () => sandbox.close());
 
 function request(leaseLeftMs: number, marginMs = 1_000, provider = 'okta', action: Task['action'] = 'disable_account'): AttemptRequest {
-  const now = new Date();
-  const email = `${randomUUID()}@example.com`;
-  const termination: Termination = {
-    id: randomUUID(),
-    source: 'admin',
-    sourceEventId: null,
-    subjectKey: `email:${email}`,
-    subject: { externalId: `hr-${email}`, userName: email, emails: [email] },
-    reason: null,
-    playbook: 'default',
-    state: 'running',
-    requestedAt: now,
-    effectiveAt: now,
-    revokedAt: null,
-    finishedAt: null,
-    createdBy: 'test',
-  };
-  const task: Task = {
-    id: randomUUID(),
-    terminationId: termination.id,
-    stepId: action,
-    provider,
-    action,
-    params: {},
-    critical: true,
-    dependsOn: [],
-    notBefore: now,
-    state: 'running',
-    attempts: 1,
-    rateLimitedCount: 0,
-    nextAttemptAt: now,
-    leaseOwner: 'test',
-    leaseToken: 'token',
-    leaseExpiresAt: null,
-    account: null,
-    checkpoint: null,
-    lastError: null,
-    evidence: null,
-    startedAt: now,
-    finishedAt: null,
-  };
-  const policy = configSchema.shape.engine.parse({})!.retry;
-  return { task, termination, worker: 'test', policy, attemptTimeoutMs: 10_000, lease: { deadline: monotonicMs() + leaseLeftMs, marginMs } };
+  // Brivo looks the subject up by externalId.
+  return attemptRequest({ action, provider, leaseLeftMs, marginMs, subject: (email) => ({ externalId: `hr-${email}`, userName: email, emails: [email] }) });
 }
 
 const runners: Array<[string, () => Promise<AttemptRunner>]> = [

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresStore } from '../src/store/postgres.ts';
+import { createPostgresStore, type PostgresStore } from '../src/store/postgres.ts';
 import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } from './helpers/processes.ts';
 import { accountWrites, CRASH_RUN_STEPS } from './helpers/crash-run-playbook.ts';
 import { describePostgres, newSchemaName, pgAdmin } from './helpers/postgres.ts';
@@ -88,22 +88,7 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
         await store.migrate();
         const now = Date.now();
         const ids = ['hb-finishing', 'hb-other-1', 'hb-other-2'];
-        await store.createTermination(
-          {
-            id: 'hb-termination',
-            source: 'admin',
-            sourceEventId: null,
-            subjectKey: 'email:heartbeat@example.com',
-            subject: { emails: ['heartbeat@example.com'] },
-            reason: null,
-            playbook: 'p',
-            state: 'scheduled',
-            requestedAt: new Date(now),
-            effectiveAt: new Date(now),
-            createdBy: 'test',
-          },
-          ids.map((id) => ({ id, stepId: id, provider: 'okta', action: 'revoke_sessions' as const, params: {}, critical: true, dependsOn: [], notBefore: new Date(now) })),
-        );
+        await seedRevocations(store, 'hb-termination', 'heartbeat@example.com', ids, now);
         const claimed = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: 2_000, limit: 10 });
         expect(claimed.map((t) => t.id).sort()).toEqual([...ids].sort());
         await locker.connect();
@@ -146,22 +131,7 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
       try {
         await store.migrate();
         const now = Date.now();
-        await store.createTermination(
-          {
-            id: 'pool-termination',
-            source: 'admin',
-            sourceEventId: null,
-            subjectKey: 'email:pool@example.com',
-            subject: { emails: ['pool@example.com'] },
-            reason: null,
-            playbook: 'p',
-            state: 'scheduled',
-            requestedAt: new Date(now),
-            effectiveAt: new Date(now),
-            createdBy: 'test',
-          },
-          [{ id: 'pool-task', stepId: 'pool-task', provider: 'okta', action: 'revoke_sessions', params: {}, critical: true, dependsOn: [], notBefore: new Date(now) }],
-        );
+        await seedRevocations(store, 'pool-termination', 'pool@example.com', ['pool-task'], now);
         const claimed = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: 2_000, limit: 1 });
         expect(claimed).toHaveLength(1);
         // The pool's one connection is taken by a transaction that waits.
@@ -192,22 +162,7 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
       try {
         await stopping.migrate();
         const now = Date.now();
-        await stopping.createTermination(
-          {
-            id: 'rel-termination',
-            source: 'admin',
-            sourceEventId: null,
-            subjectKey: 'email:release@example.com',
-            subject: { emails: ['release@example.com'] },
-            reason: null,
-            playbook: 'p',
-            state: 'scheduled',
-            requestedAt: new Date(now),
-            effectiveAt: new Date(now),
-            createdBy: 'test',
-          },
-          [{ id: 'rel-task', stepId: 'rel-task', provider: 'okta', action: 'revoke_sessions', params: {}, critical: true, dependsOn: [], notBefore: new Date(now) }],
-        );
+        await seedRevocations(stopping, 'rel-termination', 'release@example.com', ['rel-task'], now);
         const held = await stopping.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: 60_000, limit: 1 });
         await other.whenListening();
         const woken = new Promise<'woken'>((resolve) => {
@@ -442,4 +397,24 @@ async function sandboxState(baseUrl: string): Promise<Record<string, number>> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** One scheduled termination whose tasks revoke Okta sessions, due `now`: what the lease tests claim. */
+async function seedRevocations(store: PostgresStore, id: string, email: string, taskIds: string[], now: number): Promise<void> {
+  await store.createTermination(
+    {
+      id,
+      source: 'admin',
+      sourceEventId: null,
+      subjectKey: `email:${email}`,
+      subject: { emails: [email] },
+      reason: null,
+      playbook: 'p',
+      state: 'scheduled',
+      requestedAt: new Date(now),
+      effectiveAt: new Date(now),
+      createdBy: 'test',
+    },
+    taskIds.map((task) => ({ id: task, stepId: task, provider: 'okta', action: 'revoke_sessions' as const, params: {}, critical: true, dependsOn: [], notBefore: new Date(now) })),
+  );
 }

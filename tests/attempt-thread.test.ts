@@ -9,7 +9,6 @@ import { readdirSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { oktaModule } from '../providers/okta/index.ts';
-import { oktaKind } from '../providers/okta/kind.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import type { Task } from '../src/domain/types.ts';
 import { startAttemptThread } from '../src/startup/attempt-thread.ts';
@@ -18,18 +17,14 @@ import { inlineAttempts } from '../src/startup/inline-attempts.ts';
 import { EngineEventBus } from '../src/engine/events.ts';
 import { createProviders, type ProviderSpec, type ProviderSummary } from '../src/startup/provider-setup.ts';
 import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
-import { attemptRequest } from './helpers/attempt-request.ts';
+import { attemptRequest, oktaSandboxSpec, recordingHooks } from './helpers/attempt-request.ts';
 import { procStatFields } from './helpers/proc-stat.ts';
-
-/** Attempts here record the account they find as if the claim still held the task. */
-const recordingHooks = { recordAccount: async () => true };
 
 let sandbox: RunningSandbox;
 let spec: ProviderSpec;
 
 beforeAll(async () => {
-  sandbox = await oktaModule.startSandbox({ autoProvision: true });
-  spec = { name: 'okta', kind: 'okta', settings: oktaKind.sandboxConfig(sandbox), limits: { concurrency: 4 }, sandboxUrl: sandbox.url };
+  ({ sandbox, spec } = await oktaSandboxSpec());
 });
 afterAll(async () => sandbox.close());
 

@@ -7,7 +7,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { providerModules } from '../providers/index.ts';
 import { oktaModule } from '../providers/okta/index.ts';
-import { oktaKind } from '../providers/okta/kind.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import type { Task } from '../src/domain/types.ts';
 import { startAttemptThread } from '../src/startup/attempt-thread.ts';
@@ -16,17 +15,13 @@ import { inlineAttempts } from '../src/startup/inline-attempts.ts';
 import { monotonicMs } from '../src/engine/lease-fence.ts';
 import { createProviders, type ProviderSpec } from '../src/startup/provider-setup.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
-import { attemptRequest } from './helpers/attempt-request.ts';
-
-/** Attempts here record the account they find as if the claim still held the task. */
-const recordingHooks = { recordAccount: async () => true };
+import { attemptRequest, oktaSandboxSpec, recordingHooks } from './helpers/attempt-request.ts';
 
 let sandbox: RunningSandbox;
 let spec: ProviderSpec;
 
 beforeAll(async () => {
-  sandbox = await oktaModule.startSandbox({ autoProvision: true });
-  spec = { name: 'okta', kind: 'okta', settings: oktaKind.sandboxConfig(sandbox), limits: { concurrency: 4 }, sandboxUrl: sandbox.url };
+  ({ sandbox, spec } = await oktaSandboxSpec());
 });
 afterAll(async () => sandbox.close());
 

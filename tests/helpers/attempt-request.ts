@@ -8,6 +8,19 @@ import { configSchema } from '../../src/config/schema.ts';
 import type { Subject, Task, Termination } from '../../src/domain/types.ts';
 import type { AttemptRequest } from '../../src/engine/attempts.ts';
 import { monotonicMs } from '../../src/engine/lease-fence.ts';
+import type { ProviderSpec } from '../../src/startup/provider-setup.ts';
+import { oktaModule } from '../../providers/okta/index.ts';
+import { oktaKind } from '../../providers/okta/kind.ts';
+import type { RunningSandbox } from '../../providers/sandbox/kit.ts';
+
+/** Attempts here record the account they find as if the claim still held the task. */
+export const recordingHooks = { recordAccount: async () => true };
+
+/** An Okta sandbox and the provider spec that points an adapter at it. */
+export async function oktaSandboxSpec(): Promise<{ sandbox: RunningSandbox; spec: ProviderSpec }> {
+  const sandbox = await oktaModule.startSandbox({ autoProvision: true });
+  return { sandbox, spec: { name: 'okta', kind: 'okta', settings: oktaKind.sandboxConfig(sandbox), limits: { concurrency: 4 }, sandboxUrl: sandbox.url } };
+}
 
 export interface AttemptRequestOptions {
   action: Task['action'];

@@ -12,6 +12,7 @@ import type { NewTermination } from '../store.ts';
 import type { SqlAuditLog } from './audit-log.ts';
 import type { StoreContext, Tx } from './context.ts';
 import { UNRESOLVED } from './runnable.ts';
+import { endCancelled } from './end-cancelled.ts';
 
 /** The open termination and every channel that asked for it. */
 export interface OpenTermination {
@@ -113,13 +114,7 @@ export class OpenTerminationRule {
   async supersede(trx: Tx, open: OpenTermination, request: NewTermination): Promise<void> {
     const { termination } = open;
     const now = this.ctx.clock().getTime();
-    const cancelled = await trx
-      .updateTable('tasks')
-      .set({ state: 'cancelled', finished_at: now, updated_at: now, lease_owner: null, lease_expires_at: null })
-      .where('termination_id', '=', termination.id)
-      .where('state', 'in', ['pending', 'failed'])
-      .executeTakeFirst();
-    await trx.updateTable('terminations').set({ state: 'cancelled', finished_at: now, updated_at: now }).where('id', '=', termination.id).execute();
+    const tasksCancelled = await endCancelled(trx, termination.id, now);
     await this.auditLog.append(trx, {
       actor: request.createdBy,
       action: 'termination.superseded',
@@ -130,7 +125,7 @@ export class OpenTerminationRule {
         reason: request.reason,
         playbook: request.playbook,
         previousState: termination.state,
-        tasksCancelled: Number(cancelled.numUpdatedRows),
+        tasksCancelled,
       },
     });
   }

@@ -23,6 +23,7 @@ import { emitWake, type StoreContext, type Tx } from './context.ts';
 import { insertTasks } from './insert-tasks.ts';
 import { OpenTerminationRule, requestedByOf } from './open-termination.ts';
 import { UNRESOLVED } from './runnable.ts';
+import { endCancelled } from './end-cancelled.ts';
 
 export class SqlTerminations implements TerminationRecords {
   private readonly openTerminations: OpenTerminationRule;
@@ -204,18 +205,12 @@ export class SqlTerminations implements TerminationRecords {
         if (refused) return refused;
       }
       const now = this.ctx.clock().getTime();
-      const cancelled = await trx
-        .updateTable('tasks')
-        .set({ state: 'cancelled', finished_at: now, updated_at: now, lease_owner: null, lease_expires_at: null })
-        .where('termination_id', '=', id)
-        .where('state', 'in', ['pending', 'failed'])
-        .executeTakeFirst();
-      await trx.updateTable('terminations').set({ state: 'cancelled', finished_at: now, updated_at: now }).where('id', '=', id).execute();
+      const tasksCancelled = await endCancelled(trx, id, now);
       await this.auditLog.append(trx, {
         actor,
         action: 'termination.cancelled',
         terminationId: id,
-        data: { reason, previousState: row.state, tasksCancelled: Number(cancelled.numUpdatedRows) },
+        data: { reason, previousState: row.state, tasksCancelled },
       });
       return requireTermination(trx, id);
     });

@@ -78,8 +78,8 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
 
   describe('lease heartbeats on PostgreSQL', () => {
     it('renew every other lease while one task row is locked by its finishing transaction', async () => {
-      // finishAttempt locks its task row first, then queues for the cluster-wide audit-chain
-      // lock; a heartbeat that waited behind it would let all the replica's other leases lapse.
+      // finishAttempt locks its task row first, then may wait for its termination's lock; a
+      // heartbeat that waited behind it would let all the replica's other leases lapse.
       const schema = newSchema('replica_heartbeat');
       schemas.push(schema);
       const store = createPostgresStore({ url: databaseUrl, schema, poolSize: 2 });

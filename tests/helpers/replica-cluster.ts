@@ -247,7 +247,7 @@ export function startFeeder(
 export interface Backend {
   pid: number;
   xactStart: string;
-  /** Holds a granted advisory lock (today: the audit-chain lock). */
+  /** Holds a granted advisory lock (a termination's lock or the audit linker's). */
   advisory: boolean;
   /** Granted locks of any kind. */
   locks: number;

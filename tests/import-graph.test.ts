@@ -72,6 +72,25 @@ describe('the import graph', () => {
     expect(offending).toEqual([]);
   });
 
+  it.each([
+    // The vocabulary every room shares: it can depend on nothing of theirs.
+    ['src/domain/', ['src/', 'providers/'], ['src/domain/']],
+    // The scheduler is driven by start-up and the surfaces, never the other way round.
+    ['src/engine/', ['src/startup/', 'src/intake/', 'src/admin/', 'src/server/', 'src/console/', 'src/cli/', 'src/store/sql/'], []],
+    // Persistence serves the engine and the surfaces; it calls none of them.
+    ['src/store/', ['src/engine/', 'src/startup/', 'src/intake/', 'src/admin/', 'src/server/', 'src/console/', 'src/cli/', 'providers/'], []],
+  ])('%s imports nothing (at run time) from the rooms above it', (room, forbidden, allowed) => {
+    const offending = files
+      .filter((file) => file.startsWith(room))
+      .flatMap((file) =>
+        graph
+          .get(file)!
+          .filter((to) => forbidden.some((prefix) => to.startsWith(prefix)) && !allowed.some((prefix) => to.startsWith(prefix)))
+          .map((to) => `${file} -> ${to}`),
+      );
+    expect(offending).toEqual([]);
+  });
+
   it('no production entry point reaches an emulator', () => {
     const entries = ['src/cli.ts', 'src/daemon.ts', 'src/startup/attempt-worker.ts'];
     const chains = entries.flatMap((entry) => [...reachable(entry)].filter(([file]) => isEmulator(file)).map(([, chain]) => chain.join(' -> ')));

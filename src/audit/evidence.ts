@@ -4,7 +4,7 @@
  * steps, the time to revoke, and where its entries sit in the audit chain. Built only from
  * stored records, which hold no secrets.
  */
-import { version } from '../cli/version.ts';
+import { version } from '../runtime/version.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { AuditEntry } from '../store/store.ts';
 import { PROOF_KINDS, firstRanAt, proofOf, runsOf, type Proof, type ProofKind } from './proof.ts';

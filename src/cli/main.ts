@@ -8,7 +8,7 @@ import { COMMANDS } from './commands.ts';
 import { commandHelp, groupHelp, mainHelp } from './help.ts';
 import { reportFailure, EXIT, UsageError, type CliIo } from './io.ts';
 import { optionsOf, type CommandSpec } from './spec.ts';
-import { version } from './version.ts';
+import { version } from '../runtime/version.ts';
 
 const HELP_FLAGS = ['--help', '-h'];
 

@@ -7,13 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OPERATOR_TOKEN, signedHeaders, startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
-import { readAnswer } from './helpers/poll.ts';
+import { readAnswer, type JsonAnswer } from './helpers/poll.ts';
+import { ERROR_SCHEMA, PATCH_OP, USER_SCHEMA } from './helpers/scim-daemon.ts';
 import { connectionRefused, pgError, sqliteBusy } from './helpers/store-faults.ts';
 
 const SCIM_TOKEN = `scim-${randomBytes(16).toString('hex')}`;
-const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
-const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
-const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 let t: TestDaemon;
 
@@ -56,6 +54,21 @@ function expectLoggedWithId(requestId: unknown) {
   const line = t.logs.find((l) => l.includes(String(requestId)));
   expect(line, 'a log line with the request id').toBeDefined();
   expect(line).toContain(BUG_TEXT);
+}
+
+/** A JSON door's answer to a bug: 500, no Retry-After, the request id and nothing of the cause. */
+function expectBugAnswer(answer: JsonAnswer) {
+  expect(answer.status, answer.text).toBe(500);
+  expect(answer.headers.get('retry-after')).toBeNull();
+  expect(answer.body).toEqual({ error: 'internal error', requestId: expect.any(String) });
+  expectLoggedWithId(answer.body.requestId);
+}
+
+/** A JSON door's answer to a store outage. */
+function expectOutageAnswer(answer: JsonAnswer) {
+  expect(answer.status, answer.text).toBe(503);
+  expect(answer.body).toEqual({ error: 'store unavailable, retry later' });
+  expect(answer.headers.get('retry-after')).toBe('5');
 }
 
 describe('SCIM', () => {
@@ -104,10 +117,7 @@ describe('webhook', () => {
     const spy = vi.spyOn(t.daemon.store, 'createTermination').mockRejectedValueOnce(new TypeError(BUG_TEXT));
     try {
       const answer = await webhook(uniqueSubject('bug'));
-      expect(answer.status, answer.text).toBe(500);
-      expect(answer.headers.get('retry-after')).toBeNull();
-      expect(answer.body).toEqual({ error: 'internal error', requestId: expect.any(String) });
-      expectLoggedWithId(answer.body.requestId);
+      expectBugAnswer(answer);
     } finally {
       spy.mockRestore();
     }
@@ -117,9 +127,7 @@ describe('webhook', () => {
     const spy = vi.spyOn(t.daemon.store, 'createTermination').mockRejectedValueOnce(outage());
     try {
       const answer = await webhook(uniqueSubject('outage'));
-      expect(answer.status, answer.text).toBe(503);
-      expect(answer.body).toEqual({ error: 'store unavailable, retry later' });
-      expect(answer.headers.get('retry-after')).toBe('5');
+      expectOutageAnswer(answer);
     } finally {
       spy.mockRestore();
     }
@@ -135,10 +143,7 @@ describe('admin API', () => {
     const spy = vi.spyOn(t.daemon.store, call).mockRejectedValueOnce(new TypeError(BUG_TEXT));
     try {
       const answer = await t.api(method, path, method === 'POST' ? { body: { subject: uniqueSubject('admin-bug') } } : {});
-      expect(answer.status, answer.text).toBe(500);
-      expect(answer.headers.get('retry-after')).toBeNull();
-      expect(answer.body).toEqual({ error: 'internal error', requestId: expect.any(String) });
-      expectLoggedWithId(answer.body.requestId);
+      expectBugAnswer(answer);
     } finally {
       spy.mockRestore();
     }
@@ -148,9 +153,7 @@ describe('admin API', () => {
     const spy = vi.spyOn(t.daemon.store, 'listTerminations').mockRejectedValueOnce(outage());
     try {
       const answer = await t.api('GET', '/admin/v1/terminations', { token: OPERATOR_TOKEN });
-      expect(answer.status, answer.text).toBe(503);
-      expect(answer.body).toEqual({ error: 'store unavailable, retry later' });
-      expect(answer.headers.get('retry-after')).toBe('5');
+      expectOutageAnswer(answer);
     } finally {
       spy.mockRestore();
     }

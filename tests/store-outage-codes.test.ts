@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StoreUnavailableError, isStoreOutage } from '../src/store/outage.ts';
 import { connectionLost, connectionRefused, pgError, sqliteBusy, sqliteFull, sqliteIoError } from './helpers/store-faults.ts';
+import { describePostgres } from './helpers/postgres.ts';
+import { postgresBackend, sqliteBackend, type StoreBackend } from './store/backends.ts';
 
 describe('store outages by driver code', () => {
   it.each([
@@ -85,3 +87,25 @@ describe('store outages by driver code', () => {
     }
   });
 });
+
+/** A call on a store that was closed (a request still in flight while the daemon stops) is an outage, on each backend. */
+function closedStoreContract(backend: Pick<StoreBackend, 'open'>) {
+  it('answers a call after close() with an outage, not a bug', async () => {
+    const { store, dispose } = await backend.open(() => new Date());
+    // Served once, as a daemon's store has (Kysely's destroy() skips a driver never used:
+    // on PostgreSQL, whose migrations run on a connection of their own, that store would go on serving).
+    await store.listTerminations({ limit: 1 });
+    await store.close();
+    const failure = await store.getTermination('00000000-0000-7000-8000-000000000000').then(
+      () => null,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(Error);
+    expect(isStoreOutage(failure)).toBe(true);
+    // dispose() closes again: a second close of either dialect is harmless.
+    await dispose().catch(() => undefined);
+  });
+}
+
+describe('a closed store on SQLite', () => closedStoreContract(sqliteBackend));
+describePostgres('a closed store on PostgreSQL', (url) => closedStoreContract(postgresBackend(url)));

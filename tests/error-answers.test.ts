@@ -71,66 +71,63 @@ function expectOutageAnswer(answer: JsonAnswer) {
   expect(answer.headers.get('retry-after')).toBe('5');
 }
 
+/** A SCIM GET and a deactivating PATCH of a new user while the directory's getUser fails with `error`; the user afterwards. */
+async function scimAnswersWhileGetUserFails(error: Error): Promise<{ answers: JsonAnswer[]; after: JsonAnswer }> {
+  const user = await createUser();
+  const spy = vi.spyOn(t.daemon.store.directory, 'getUser').mockRejectedValue(error);
+  let answers: JsonAnswer[];
+  try {
+    answers = [
+      await scim('GET', `/Users/${user.id}`),
+      await scim('PATCH', `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] }),
+    ];
+  } finally {
+    spy.mockRestore();
+  }
+  return { answers, after: await scim('GET', `/Users/${user.id}`) };
+}
+
 describe('SCIM', () => {
   it('answers a TypeError inside the user service 500 with the SCIM error shape, never 503', async () => {
-    const user = await createUser();
-    const directory = t.daemon.store.directory;
-    const spy = vi.spyOn(directory, 'getUser').mockRejectedValue(new TypeError(BUG_TEXT));
-    try {
-      for (const answer of [
-        await scim('GET', `/Users/${user.id}`),
-        await scim('PATCH', `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] }),
-      ]) {
-        expect(answer.status, answer.text).toBe(500);
-        expect(answer.body).toMatchObject({ schemas: [ERROR_SCHEMA], status: '500' });
-        expect(answer.headers.get('retry-after')).toBeNull();
-        expect(answer.text).not.toContain('secretive');
-        const requestId = /request id ([0-9a-f-]{36})/.exec(String(answer.body.detail))?.[1];
-        expectLoggedWithId(requestId);
-      }
-    } finally {
-      spy.mockRestore();
+    const { answers, after } = await scimAnswersWhileGetUserFails(new TypeError(BUG_TEXT));
+    for (const answer of answers) {
+      expect(answer.status, answer.text).toBe(500);
+      expect(answer.body).toMatchObject({ schemas: [ERROR_SCHEMA], status: '500' });
+      expect(answer.headers.get('retry-after')).toBeNull();
+      expect(answer.text).not.toContain('secretive');
+      const requestId = /request id ([0-9a-f-]{36})/.exec(String(answer.body.detail))?.[1];
+      expectLoggedWithId(requestId);
     }
-    expect((await scim('GET', `/Users/${user.id}`)).status).toBe(200);
+    expect(after.status).toBe(200);
   });
 
   it.each(outages)('answers %s 503 with Retry-After and the SCIM error shape', async (_name, outage) => {
-    const user = await createUser();
-    const spy = vi.spyOn(t.daemon.store.directory, 'getUser').mockRejectedValue(outage());
-    try {
-      for (const answer of [
-        await scim('GET', `/Users/${user.id}`),
-        await scim('PATCH', `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] }),
-      ]) {
-        expect(answer.status, answer.text).toBe(503);
-        expect(answer.body).toMatchObject({ schemas: [ERROR_SCHEMA], status: '503' });
-        expect(answer.headers.get('retry-after')).toBe('5');
-      }
-    } finally {
-      spy.mockRestore();
+    const { answers } = await scimAnswersWhileGetUserFails(outage());
+    for (const answer of answers) {
+      expect(answer.status, answer.text).toBe(503);
+      expect(answer.body).toMatchObject({ schemas: [ERROR_SCHEMA], status: '503' });
+      expect(answer.headers.get('retry-after')).toBe('5');
     }
   });
 });
 
+/** The answer to `request` while the store's `call` fails once with `error`. */
+async function answerWhileFailing(call: 'createTermination' | 'listTerminations' | 'getTermination', error: Error, request: () => Promise<JsonAnswer>): Promise<JsonAnswer> {
+  const spy = vi.spyOn(t.daemon.store, call).mockRejectedValueOnce(error);
+  try {
+    return await request();
+  } finally {
+    spy.mockRestore();
+  }
+}
+
 describe('webhook', () => {
   it('answers a bug in a store call 500 with a request id, never 503', async () => {
-    const spy = vi.spyOn(t.daemon.store, 'createTermination').mockRejectedValueOnce(new TypeError(BUG_TEXT));
-    try {
-      const answer = await webhook(uniqueSubject('bug'));
-      expectBugAnswer(answer);
-    } finally {
-      spy.mockRestore();
-    }
+    expectBugAnswer(await answerWhileFailing('createTermination', new TypeError(BUG_TEXT), () => webhook(uniqueSubject('bug'))));
   });
 
   it.each(outages)('answers %s 503 with Retry-After', async (_name, outage) => {
-    const spy = vi.spyOn(t.daemon.store, 'createTermination').mockRejectedValueOnce(outage());
-    try {
-      const answer = await webhook(uniqueSubject('outage'));
-      expectOutageAnswer(answer);
-    } finally {
-      spy.mockRestore();
-    }
+    expectOutageAnswer(await answerWhileFailing('createTermination', outage(), () => webhook(uniqueSubject('outage'))));
   });
 });
 
@@ -140,22 +137,11 @@ describe('admin API', () => {
     ['GET', `/admin/v1/terminations/00000000-0000-7000-8000-000000000000`, 'getTermination'],
     ['POST', '/admin/v1/terminations', 'createTermination'],
   ] as const)('answers a bug in %s %s 500 with a request id, never 503', async (method, path, call) => {
-    const spy = vi.spyOn(t.daemon.store, call).mockRejectedValueOnce(new TypeError(BUG_TEXT));
-    try {
-      const answer = await t.api(method, path, method === 'POST' ? { body: { subject: uniqueSubject('admin-bug') } } : {});
-      expectBugAnswer(answer);
-    } finally {
-      spy.mockRestore();
-    }
+    const request = () => t.api(method, path, method === 'POST' ? { body: { subject: uniqueSubject('admin-bug') } } : {});
+    expectBugAnswer(await answerWhileFailing(call, new TypeError(BUG_TEXT), request));
   });
 
   it.each(outages)('answers %s 503 with Retry-After', async (_name, outage) => {
-    const spy = vi.spyOn(t.daemon.store, 'listTerminations').mockRejectedValueOnce(outage());
-    try {
-      const answer = await t.api('GET', '/admin/v1/terminations', { token: OPERATOR_TOKEN });
-      expectOutageAnswer(answer);
-    } finally {
-      spy.mockRestore();
-    }
+    expectOutageAnswer(await answerWhileFailing('listTerminations', outage(), () => t.api('GET', '/admin/v1/terminations', { token: OPERATOR_TOKEN })));
   });
 });

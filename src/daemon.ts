@@ -10,8 +10,7 @@ import type { Registry } from 'prom-client';
 import { providerKinds } from '../providers/kinds.ts';
 import type { ProviderKind, ProviderModule } from '../providers/module.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
-import { checkPlaybooks, failureNotifications } from './config/policy.ts';
-import { providerSpecs } from './config/provider-settings.ts';
+import { failureNotifications, preflight } from './config/policy.ts';
 import type { Config } from './config/schema.ts';
 import { coerceError } from './domain/errors.ts';
 import { Engine } from './engine/engine.ts';
@@ -75,15 +74,14 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     const modules = inline ? (options.modules ?? (await import('../providers/index.ts')).providerModules) : null;
     const kinds: ReadonlyMap<string, ProviderKind<any>> = modules ?? providerKinds;
     const sandboxes = new Map<string, RunningSandbox>();
-    const specs = await providerSpecs(config, kinds, options.configFile, async (name, entry, module) => {
-      const started = await module.startSandbox({ autoProvision: entry.sandbox!.autoProvision, faults: entry.sandbox!.faults });
+    // The same checks as `config check`, in the same function.
+    const { specs, checkProviders: check, notes } = await preflight(config, options.configFile, kinds, (name, started) => {
       cleanup.push(() => started.close());
       sandboxes.set(name, started);
-      logger.info({ provider: name, kind: entry.kind, url: started.url }, 'sandbox provider started');
-      return started;
+      logger.info({ provider: name, kind: config.providers[name]!.kind, url: started.url }, 'sandbox provider started');
     });
+    for (const note of notes) logger.info({ configFile: options.configFile }, `config note: ${note}`);
     const events = new EngineEventBus();
-    const check = (providers: ProviderSummary[]) => checkPlaybooks(config, providers, options.configFile);
     const attempts = modules ? await inlineProviders(specs, modules, logger, check, options.now) : await startAttemptThread(specs, logger, check, { niceIncrement: config.engine.providerThreadNice, events });
     cleanup.push(() => attempts.close());
 

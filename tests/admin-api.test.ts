@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PermanentError } from '../providers/contract.ts';
 import { OPERATOR_TOKEN, VIEWER_TOKEN, startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
+import { connectionLost, connectionRefused, sqliteBusy, sqliteFull, sqliteIoError } from './helpers/store-faults.ts';
 
 let t: TestDaemon;
 
@@ -136,7 +137,7 @@ describe('GET /admin/v1/terminations', () => {
   });
 
   it('answers 503 when the store fails', async () => {
-    const spy = vi.spyOn(t.daemon.store, 'listTerminations').mockRejectedValueOnce(new Error('connection terminated'));
+    const spy = vi.spyOn(t.daemon.store, 'listTerminations').mockRejectedValueOnce(connectionLost());
     try {
       const res = await t.api('GET', '/admin/v1/terminations');
       expect(res.status).toBe(503);
@@ -169,7 +170,7 @@ describe('GET /admin/v1/terminations/{id}', () => {
 
   it('answers 404 for an unknown id and 503 when the store fails', async () => {
     expect((await t.api('GET', `/admin/v1/terminations/${randomUUID()}`)).status).toBe(404);
-    const spy = vi.spyOn(t.daemon.store, 'getTermination').mockRejectedValueOnce(new Error('disk I/O error'));
+    const spy = vi.spyOn(t.daemon.store, 'getTermination').mockRejectedValueOnce(sqliteIoError());
     try {
       expect((await t.api('GET', `/admin/v1/terminations/${randomUUID()}`)).status).toBe(503);
     } finally {
@@ -254,7 +255,7 @@ describe('POST /admin/v1/terminations', () => {
 
   it('answers 503 when the store fails', async () => {
     const subject = uniqueSubject('outage');
-    const spy = vi.spyOn(t.daemon.store, 'createTermination').mockRejectedValueOnce(new Error('SQLITE_FULL'));
+    const spy = vi.spyOn(t.daemon.store, 'createTermination').mockRejectedValueOnce(sqliteFull());
     try {
       expect((await t.api('POST', '/admin/v1/terminations', { body: { subject } })).status).toBe(503);
     } finally {
@@ -284,7 +285,7 @@ describe('POST /admin/v1/terminations/{id}/cancel', () => {
     const bad = await t.api('POST', `/admin/v1/terminations/${termination.id}/cancel`, { body: { reason: 42 } });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/^reason: /);
-    const spy = vi.spyOn(t.daemon.store, 'cancelTermination').mockRejectedValueOnce(new Error('locked'));
+    const spy = vi.spyOn(t.daemon.store, 'cancelTermination').mockRejectedValueOnce(sqliteBusy());
     try {
       expect((await t.api('POST', `/admin/v1/terminations/${termination.id}/cancel`)).status).toBe(503);
     } finally {
@@ -313,7 +314,7 @@ describe('POST /admin/v1/terminations/{id}/approve', () => {
     expect(again.status).toBe(409);
     expect(again.body.error).toMatch(/only held terminations/);
     expect((await t.api('POST', `/admin/v1/terminations/${randomUUID()}/approve`)).status).toBe(404);
-    const spy = vi.spyOn(t.daemon.store, 'getTermination').mockRejectedValueOnce(new Error('gone'));
+    const spy = vi.spyOn(t.daemon.store, 'getTermination').mockRejectedValueOnce(connectionRefused());
     try {
       expect((await t.api('POST', `/admin/v1/terminations/${id}/approve`)).status).toBe(503);
     } finally {
@@ -360,7 +361,7 @@ describe('POST /admin/v1/terminations/{id}/replay and .../tasks/{taskId}/replay'
     const res = await t.api('POST', `/admin/v1/terminations/${termination.id}/replay`);
     expect(res.status).toBe(409);
     const broken = await failed();
-    const spy = vi.spyOn(t.daemon.store, 'replayFailedTasks').mockRejectedValueOnce(new Error('locked'));
+    const spy = vi.spyOn(t.daemon.store, 'replayFailedTasks').mockRejectedValueOnce(sqliteBusy());
     try {
       expect((await t.api('POST', `/admin/v1/terminations/${broken.id}/replay`)).status).toBe(503);
     } finally {
@@ -383,7 +384,7 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/complete', () => {
     expect(bad.body.error).toMatch(/^outcome: /);
     expect((await t.api('POST', `/admin/v1/terminations/${termination.id}/tasks/${randomUUID()}/complete`, { body: { outcome: 'done', reason: 'x' } })).status).toBe(404);
     expect((await t.daemon.store.getTask(task!.id))?.state).toBe('pending');
-    const spy = vi.spyOn(t.daemon.store, 'getTask').mockRejectedValueOnce(new Error('locked'));
+    const spy = vi.spyOn(t.daemon.store, 'getTask').mockRejectedValueOnce(sqliteBusy());
     try {
       expect((await t.api('POST', path, { body: { outcome: 'done', reason: 'x' } })).status).toBe(503);
     } finally {

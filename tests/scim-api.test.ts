@@ -8,6 +8,7 @@ import { parseFilter, schemaResolver } from '../src/intake/scim/filter.ts';
 import { ScimUserService, TooManyToFilterError } from '../src/intake/scim/user-service.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { ENTERPRISE, ERROR_SCHEMA, PATCH_OP, SCIM_JSON, SCIM_TOKENS, USER_SCHEMA, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
+import { pgError, sqliteFull } from './helpers/store-faults.ts';
 
 let d: ScimTestDaemon;
 let counter = 0;
@@ -482,7 +483,7 @@ describe('Users: deactivation starts a termination', () => {
     const directory = d.daemon.store.directory;
     const original = directory.replaceUser;
     directory.replaceUser = async () => {
-      throw new Error('disk full');
+      throw sqliteFull();
     };
     const body = { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] };
     try {
@@ -512,7 +513,7 @@ describe('limits and failures', () => {
     const directory = d.daemon.store.directory;
     const saved = { getUser: directory.getUser, listUsers: directory.listUsers, findByUserName: directory.findByUserName, createUser: directory.createUser };
     const fail = async () => {
-      throw new Error('connection refused');
+      throw pgError('08001', 'connection refused');
     };
     directory.getUser = fail;
     directory.listUsers = fail;

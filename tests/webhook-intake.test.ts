@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WEBHOOK_SECRETS, signedHeaders, startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
+import { sqliteBusy, sqliteIoError } from './helpers/store-faults.ts';
 
 let t: TestDaemon;
 
@@ -202,7 +203,7 @@ describe('POST /webhooks/termination', () => {
     const subject = uniqueSubject('outage');
     const raw = JSON.stringify({ subject });
     const id = `msg_${randomBytes(6).toString('hex')}`;
-    const spy = vi.spyOn(t.daemon.store, 'createTermination').mockRejectedValueOnce(new Error('SQLITE_BUSY: database is locked'));
+    const spy = vi.spyOn(t.daemon.store, 'createTermination').mockRejectedValueOnce(sqliteBusy());
     try {
       const failed = await deliver(null, { raw, id });
       expect(failed.status).toBe(503);
@@ -213,7 +214,7 @@ describe('POST /webhooks/termination', () => {
     }
     const retried = await deliver(null, { raw, id });
     expect(retried.status).toBe(201);
-    const read = vi.spyOn(t.daemon.store.webhookDeliveries, 'get').mockRejectedValueOnce(new Error('disk I/O error'));
+    const read = vi.spyOn(t.daemon.store.webhookDeliveries, 'get').mockRejectedValueOnce(sqliteIoError());
     try {
       expect((await deliver(null, { raw, id })).status).toBe(503);
     } finally {

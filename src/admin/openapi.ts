@@ -269,7 +269,12 @@ export function openApiDocument(): Record<string, unknown> {
         bearer: { type: 'http', scheme: 'bearer', description: 'An admin token from `auth.admin`, or an OIDC access token (JWT) when `auth.oidc` is set.' },
       },
       schemas: {
-        Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, details: {} } },
+        Error: {
+          type: 'object',
+          required: ['error'],
+          // requestId: on a 500 (a bug), the id the daemon logged the cause under.
+          properties: { error: { type: 'string' }, details: {}, requestId: { type: 'string' } },
+        },
         Subject: jsonSchema(createBody.shape.subject),
         Termination: {
           type: 'object',

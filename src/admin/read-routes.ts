@@ -4,7 +4,7 @@
  * write whose commit is still being synced).
  */
 import type { Request, Response } from 'express';
-import { BadRequestError, NotFoundError, UnavailableError, fromStore } from '../server/http-errors.ts';
+import { BadRequestError, NotFoundError, fromStore, storeFailure } from '../server/http-errors.ts';
 import { InvalidCursorError } from '../store/sql-store.ts';
 import { durableRead } from '../store/store.ts';
 import type { AdminDeps } from './deps.ts';
@@ -29,7 +29,7 @@ export function listTerminations(deps: AdminDeps) {
       });
     } catch (error) {
       if (error instanceof InvalidCursorError) throw new BadRequestError('cursor: invalid pagination cursor');
-      throw new UnavailableError('store unavailable, retry later', error);
+      throw storeFailure(error);
     }
     await fromStore(() => deps.store.durable());
     res.json({ items: page.items, nextCursor: page.nextCursor });

@@ -1,15 +1,65 @@
 /**
  * The rules a config must meet beyond its schema, and the follow-ups it asks for. `serve`
- * checks them before it listens and `config check` runs the same code (src/cli/local/
- * config-check.ts), so a config that passes the check also starts.
+ * (src/daemon.ts) and `config check` (src/cli/local/config-check.ts) both run `preflight`
+ * before anything listens, so a config that passes the check also starts, and both report
+ * the same notes.
  */
+import type { ProviderKind } from '../../providers/module.ts';
+import type { RunningSandbox } from '../../providers/sandbox/kit.ts';
 import type { NewTask } from '../store/store.ts';
 import type { Task, Termination } from '../domain/types.ts';
 import { newId } from '../domain/ids.ts';
 import { destructiveOrdering } from '../engine/planner.ts';
-import type { ProviderSummary } from '../startup/provider-setup.ts';
+import type { ProviderSpec, ProviderSummary } from '../startup/provider-setup.ts';
 import { ConfigError, locate } from './load.ts';
+import { providerSpecs } from './provider-settings.ts';
 import type { Config } from './schema.ts';
+
+/** What the checks before listening found, and the check that needs the providers' adapters. */
+export interface Preflight {
+  /** Each provider's settings, checked strictly against its kind (sandboxed ones against their started emulator). */
+  specs: ProviderSpec[];
+  /**
+   * The playbooks against what the adapters support, and the notifiers: run once the
+   * adapters exist, on whichever thread creates them (`serve` may create them on the
+   * attempt thread). Throws a ConfigError listing every problem.
+   */
+  checkProviders(providers: ProviderSummary[]): void;
+  /** Findings that refuse nothing but are worth reading: `config check` prints them, `serve` logs them once. */
+  notes: string[];
+}
+
+/**
+ * The checks `serve` and `config check` run before listening: provider settings, the
+ * emulators of sandboxed providers started (each handed to `onSandbox` as it starts, so
+ * the caller can stop it even if a later provider fails), and the notes on the playbooks.
+ */
+export async function preflight(
+  config: Config,
+  file: string,
+  kinds: ReadonlyMap<string, ProviderKind<any>>,
+  onSandbox: (name: string, sandbox: RunningSandbox) => void,
+): Promise<Preflight> {
+  const specs = await providerSpecs(config, kinds, file, async (name, entry, kind) => {
+    const started = await kind.startSandbox({ autoProvision: entry.sandbox!.autoProvision, faults: entry.sandbox!.faults });
+    onSandbox(name, started);
+    return started;
+  });
+  return { specs, checkProviders: (providers) => checkPlaybooks(config, providers, file), notes: playbookNotes(config) };
+}
+
+/**
+ * A destructive step that also waits for steps its `after` list does not name (the engine
+ * runs it only after every other step at its provider): allowed, but the playbook reads
+ * as if it ran earlier than it will.
+ */
+function playbookNotes(config: Config): string[] {
+  return Object.entries(config.playbooks).flatMap(([name, playbook]) =>
+    destructiveOrdering(name, playbook)
+      .filter((finding) => finding.kind === 'implicit')
+      .map((finding) => `${locate(config, ['playbooks', name, 'steps', playbook.steps.findIndex((s) => s.id === finding.step)])}: ${finding.message}`),
+  );
+}
 
 /** Every playbook step must name an action its provider supports, and every notifier must be able to notify: found at start, not at 3 a.m. */
 export function checkPlaybooks(config: Config, summaries: ProviderSummary[], file: string): void {

@@ -5,7 +5,7 @@
  */
 import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../domain/termination-conflicts.ts';
 import type { Termination } from '../domain/types.ts';
-import { ConflictError, UnavailableError } from '../server/http-errors.ts';
+import { ConflictError, storeFailure } from '../server/http-errors.ts';
 import type { CreateOutcome, CreateTerminationResult } from '../store/store.ts';
 
 /** What a webhook delivery or admin request did: a creation outcome, or a cancellation. */
@@ -38,7 +38,7 @@ export function answerOf(result: CreateTerminationResult): { status: number; bod
 
 /**
  * Runs a store-backed intake call: the refusals of the rule become 409s naming the
- * termination concerned; any other failure is a 503 (retry later), as `fromStore`.
+ * termination concerned; any other failure is answered as `storeFailure` says (503 for an outage).
  */
 export async function intakeCall<T>(call: () => Promise<T>): Promise<T> {
   try {
@@ -58,6 +58,6 @@ export async function intakeCall<T>(call: () => Promise<T>): Promise<T> {
     if (error instanceof CancellationRefusedError) {
       throw new ConflictError(error.message, { terminationId: error.termination.id, requestedBy: error.requestedBy, mayCancel: error.mayCancel });
     }
-    throw new UnavailableError('store unavailable, retry later', error);
+    throw storeFailure(error);
   }
 }

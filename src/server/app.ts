@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.ts';
+import { logServerError } from './http-errors.ts';
 import { TokenSet, bearerToken } from './tokens.ts';
 
 export interface AppOptions {
@@ -51,9 +52,13 @@ export function createApp(options: AppOptions): express.Express {
   });
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const status = httpStatusOf(error);
-    if (status >= 500) options.logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    if (status >= 500) {
+      const requestId = logServerError(options.logger, error, { method: req.method, path: req.path }, 'request failed');
+      res.status(status).json({ error: 'internal error', requestId });
+      return;
+    }
     // Client errors from body parsing (413 too large, 400 bad JSON) say what, never echo the body.
-    res.status(status).json({ error: status === 413 ? 'request body too large' : status < 500 ? 'bad request' : 'internal error' });
+    res.status(status).json({ error: status === 413 ? 'request body too large' : 'bad request' });
   });
   return app;
 }

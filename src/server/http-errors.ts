@@ -3,10 +3,12 @@
  * and one middleware that turns them into `{error, details?}`. Handlers throw; the
  * status is the class's, never read from message text.
  */
+import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { coerceError } from '../domain/errors.ts';
+import { isStoreOutage } from '../store/outage.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -50,7 +52,7 @@ export class ConflictError extends HttpError {
   }
 }
 
-/** The store (or another dependency we cannot answer without) failed: retry later. */
+/** The store (or another dependency we cannot answer without) is unavailable: retry later. */
 export class UnavailableError extends HttpError {
   constructor(message: string, cause: unknown) {
     super(503, message, undefined, { cause });
@@ -70,16 +72,35 @@ export function invalidInput(error: z.ZodError, root = 'body'): BadRequestError 
   return new BadRequestError(`${first.field}: ${first.message}`, issues);
 }
 
+/** Seconds a client is told to wait after a 503. */
+export const RETRY_AFTER_SECONDS = '5';
+
 /**
- * Runs a store call; any failure becomes a 503, so an unavailable store is never
- * mistaken for "not found" or reported as a bug.
+ * What a failed store call is answered with: a store outage (src/store/outage.ts decides,
+ * by driver codes) becomes a 503 so it is never mistaken for "not found"; anything else is
+ * returned unchanged and answered as what it is (a bug is a 500, logged).
  */
+export function storeFailure(error: unknown): unknown {
+  return isStoreOutage(error) ? new UnavailableError('store unavailable, retry later', error) : error;
+}
+
+/** Runs a store call; its failure is answered as `storeFailure` says. */
 export async function fromStore<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    throw new UnavailableError('store unavailable, retry later', error);
+    throw storeFailure(error);
   }
+}
+
+/**
+ * Logs a server error under a new request id and returns the id, which the answer carries:
+ * the caller learns nothing of the cause, and the operator finds it from the id they quote.
+ */
+export function logServerError(logger: Logger, error: unknown, context: Record<string, unknown>, message: string): string {
+  const requestId = randomUUID();
+  logger.error({ err: coerceError(error), requestId, ...context }, message);
+  return requestId;
 }
 
 /**
@@ -89,7 +110,7 @@ export async function fromStore<T>(call: () => Promise<T>): Promise<T> {
 export function jsonErrors(logger: Logger, challenge?: string) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction): void => {
     let status: number;
-    let body: { error: string; details?: unknown };
+    let body: { error: string; details?: unknown; requestId?: string };
     if (error instanceof HttpError) {
       status = error.status;
       body = error.details === undefined ? { error: error.message } : { error: error.message, details: error.details };
@@ -109,12 +130,13 @@ export function jsonErrors(logger: Logger, challenge?: string) {
       };
     }
     if (status >= 500) {
-      // The cause is logged for operators; the client only learns the class of failure.
+      // The cause is logged for operators; the client only learns the class of failure and the id to quote.
       const cause = error instanceof HttpError && error.cause !== undefined ? error.cause : error;
-      logger.error({ err: coerceError(cause), method: req.method, path: req.path, status }, 'request failed');
+      const requestId = logServerError(logger, cause, { method: req.method, path: req.path, status }, 'request failed');
+      if (status !== 503) body.requestId = requestId;
     }
     if (status === 401 && challenge) res.set('WWW-Authenticate', challenge);
-    if (status === 503) res.set('Retry-After', '5');
+    if (status === 503) res.set('Retry-After', RETRY_AFTER_SECONDS);
     res.status(status).json(body);
   };
 }

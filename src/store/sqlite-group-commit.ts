@@ -31,6 +31,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type BetterSqlite3 from 'better-sqlite3';
 import { Mutex } from 'async-mutex';
 import { SqliteDialect, type CompiledQuery, type DatabaseConnection, type Driver, type QueryResult, type SqliteDatabase } from 'kysely';
+import { StoreUnavailableError } from './outage.ts';
 
 const GROUP_SAVEPOINT = 'group_commit_tx';
 
@@ -154,7 +155,7 @@ export class GroupCommitSqliteDriver implements Driver {
   openGroup(): void {
     if (this.sqlite.inTransaction) return;
     // A group whose transaction SQLite rolled back on its own never commits.
-    this.#group?.reject(new Error('SQLite rolled back the group commit before it was written'));
+    this.#group?.reject(groupRolledBack());
     this.sqlite.exec('BEGIN IMMEDIATE');
     this.#group = newGroup();
     setImmediate(() => void this.#flush());
@@ -192,7 +193,7 @@ export class GroupCommitSqliteDriver implements Driver {
     this.#group = undefined;
     if (!group) return;
     if (!this.sqlite.inTransaction) {
-      group.reject(new Error('SQLite rolled back the group commit before it was written'));
+      group.reject(groupRolledBack());
       return;
     }
     try {
@@ -263,4 +264,13 @@ export class GroupCommitSqliteDialect extends SqliteDialect {
   durable(): Promise<void> {
     return this.#driver?.durable() ?? Promise.resolve();
   }
+}
+
+/**
+ * SQLite rolls the outer transaction back itself on some errors (disk full, I/O): the
+ * writer that met the error got it with its driver code; the others of the group get this,
+ * an outage too (src/store/outage.ts), so they are answered 503 as well and not as a bug.
+ */
+function groupRolledBack(): StoreUnavailableError {
+  return new StoreUnavailableError('SQLite rolled back the group commit before it was written (disk full or I/O error?); retry later');
 }

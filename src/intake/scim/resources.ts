@@ -15,7 +15,9 @@ import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestId
 import { DirectoryConflictError } from '../../store/directory.ts';
 import { InvalidFilterError, type FilterNode } from './filter.ts';
 import { fromScimUser, toScimUser } from './user-mapping.ts';
-import { StoreUnavailableError, TooManyToFilterError, UserNotFoundError, type ScimCaller, type ScimUserService } from './user-service.ts';
+import { logServerError } from '../../server/http-errors.ts';
+import { isStoreOutage } from '../../store/outage.ts';
+import { TooManyToFilterError, UserNotFoundError, type ScimCaller, type ScimUserService } from './user-service.ts';
 
 /** Largest page we return; advertised as `filter.maxResults`. */
 export const MAX_PAGE_SIZE = 200;
@@ -49,8 +51,8 @@ function contextOf(ctx: unknown): ScimContext {
  * Every failure of a SCIM handler as a SCIMMY error with the right status. SCIMMY answers
  * any other exception from a handler with 404 "not found" (400 for a TypeError): a store
  * outage would look like a missing user, and a client that trusts that 404 (Entra
- * re-creates the user) would act on it. A store outage answers 503 (through the router,
- * see StoreUnavailableError); other unknown failures answer 500.
+ * re-creates the user) would act on it. A store outage (src/store/outage.ts) answers 503
+ * (through the router); anything else is a bug: 500 with a request id the log names too.
  */
 export function toScimError(error: unknown, context: ScimContext): SCIMMY.Types.SCIMError {
   if (error instanceof SCIMMY.Types.Error) return error;
@@ -63,15 +65,15 @@ export function toScimError(error: unknown, context: ScimContext): SCIMMY.Types.
   if (error instanceof CancellationRefusedError || error instanceof OpenTerminationConflictError || error instanceof ReusedRequestIdError) {
     return scimError(409, null, error.message);
   }
-  if (error instanceof StoreUnavailableError) {
+  if (isStoreOutage(error)) {
     // SCIMMY builds no 503 body (its list of statuses stops at 501): it answers this 500,
     // and the router rewrites it to 503 with Retry-After, because the request is marked here.
     context.storeUnavailable?.();
-    context.logger.error({ err: coerceError(error.cause), actor: context.actor, method: context.method }, 'SCIM request failed: store unavailable');
+    context.logger.error({ err: coerceError(error), actor: context.actor, method: context.method }, 'SCIM request failed: store unavailable');
     return scimError(500, null, STORE_UNAVAILABLE_DETAIL);
   }
-  context.logger.error({ err: coerceError(error), actor: context.actor, method: context.method }, 'SCIM request failed');
-  return scimError(500, null, 'the request could not be completed; retry it');
+  const requestId = logServerError(context.logger, error, { actor: context.actor, method: context.method }, 'SCIM request failed');
+  return scimError(500, null, `internal error (request id ${requestId}); the daemon's log has the cause under this id`);
 }
 
 /** Runs a handler with its failures turned into SCIMMY errors (toScimError). */

@@ -12,6 +12,7 @@ import SCIMMY from 'scimmy';
 import SCIMMYRouters from 'scimmy-routers';
 import type { Config } from '../../config/schema.ts';
 import { coerceError } from '../../domain/errors.ts';
+import { RETRY_AFTER_SECONDS, UnauthorizedError } from '../../server/http-errors.ts';
 import { JSON_TOO_DEEP, jsonDepthExceeds } from '../../server/json-depth.ts';
 import { TokenSet, bearerToken } from '../../server/tokens.ts';
 import type { Store } from '../../store/store.ts';
@@ -32,13 +33,6 @@ export interface ScimRouterOptions {
 }
 
 const SCIM_CONTENT_TYPE = 'application/scim+json';
-
-class UnauthorizedError extends Error {
-  constructor() {
-    super('a valid bearer token is required');
-    this.name = 'UnauthorizedError';
-  }
-}
 
 function sendScimError(res: Response, status: number, detail: string, scimType?: string): void {
   res
@@ -65,7 +59,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     if (known) return known;
     const token = bearerToken(req.headers.authorization);
     const actor = token === null ? null : tokens.match(token);
-    if (actor === null) throw new UnauthorizedError();
+    if (actor === null) throw new UnauthorizedError('a valid bearer token is required');
     actors.set(req, actor);
     return actor;
   };
@@ -133,7 +127,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     const send = res.send.bind(res);
     res.send = (body?: unknown) => {
       if (storeOutages.has(req) && res.statusCode === 500) {
-        res.status(503).set('Retry-After', '5');
+        res.status(503).set('Retry-After', RETRY_AFTER_SECONDS);
         if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body)) {
           body = { ...(JSON.parse(JSON.stringify(body)) as object), status: '503', detail: STORE_UNAVAILABLE_DETAIL };
         }

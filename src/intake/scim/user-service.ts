@@ -18,12 +18,11 @@
 import { setImmediate } from 'node:timers/promises';
 import { newId } from '../../domain/ids.ts';
 import type { Logger } from 'pino';
-import { InvalidSubjectError, subjectKey } from '../../domain/subject.ts';
+import { subjectKey } from '../../domain/subject.ts';
 import type { Subject } from '../../domain/types.ts';
 import { DirectoryConflictError, foldUserName, type DirectoryUser, type DirectoryUserInput, type SubjectDirectory } from '../../store/directory.ts';
-import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../domain/termination-conflicts.ts';
 import { durableRead, type Store } from '../../store/store.ts';
-import { UnknownPlaybookError, type TerminationService } from '../termination-service.ts';
+import type { TerminationService } from '../termination-service.ts';
 import { indexedLookups, matchesFilter, type FilterNode } from './filter.ts';
 import { subjectOf, toScimUser, type fromScimUser } from './user-mapping.ts';
 
@@ -41,46 +40,6 @@ export class TooManyToFilterError extends Error {
     super(`this filter needs a scan of more than ${limit} users; filter by id, userName or externalId (eq)`);
     this.name = 'TooManyToFilterError';
   }
-}
-
-/**
- * A store call failed (database locked, read-only, unreachable): answered 503 so the
- * client retries, never a 404 or 500 it might act on. Domain errors pass through unchanged.
- */
-export class StoreUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super('the store is unavailable', { cause });
-    this.name = 'StoreUnavailableError';
-  }
-}
-
-const DOMAIN_ERRORS = [
-  DirectoryConflictError,
-  InvalidSubjectError,
-  UnknownPlaybookError,
-  UserNotFoundError,
-  CancellationRefusedError,
-  OpenTerminationConflictError,
-  ReusedRequestIdError,
-];
-
-/** `target` with every method's failure, other than a domain error, turned into StoreUnavailableError. */
-function storeGuarded<T extends object>(target: T): T {
-  const wrap = (error: unknown) => (DOMAIN_ERRORS.some((type) => error instanceof type) ? error : new StoreUnavailableError(error));
-  return new Proxy(target, {
-    get(object, property) {
-      const value: unknown = Reflect.get(object, property, object);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        try {
-          const result: unknown = value.apply(object, args);
-          return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(wrap(error))) : result;
-        } catch (error) {
-          throw wrap(error);
-        }
-      };
-    },
-  });
 }
 
 /** Who is asking, and how to tell them about what was deliberately not done. */
@@ -104,16 +63,16 @@ type UserUpdate = ReturnType<typeof fromScimUser>;
 
 export class ScimUserService {
   private readonly maxScan: number;
-  /** The store, directory and termination service as this service calls them: failures become StoreUnavailableError. */
+  /** Their failures pass through unchanged: toScimError answers an outage 503 and a bug 500 (src/store/outage.ts decides). */
   private readonly store: Store;
   private readonly directory: SubjectDirectory;
   private readonly terminations: TerminationService;
 
   constructor(private readonly options: ScimUserServiceOptions) {
     this.maxScan = options.maxScan ?? 10_000;
-    this.store = storeGuarded(options.store);
-    this.directory = storeGuarded(options.store.directory);
-    this.terminations = storeGuarded(options.terminations);
+    this.store = options.store;
+    this.directory = options.store.directory;
+    this.terminations = options.terminations;
   }
 
   /** One user as a GET answers it: returned once what was read is on disk. */

@@ -1,4 +1,7 @@
-/** A daemon for the console tests: a fake provider, a manual step, and a brake that holds the fourth termination in an hour. */
+/**
+ * A daemon for the console tests: a fake provider, a manual step, and a brake that holds the
+ * fourth termination in an hour; with `oidc`, the console's "Sign in with" that issuer too.
+ */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +22,7 @@ export interface ConsoleDaemon {
   stop(): Promise<void>;
 }
 
-export async function startConsoleDaemon(): Promise<ConsoleDaemon> {
+export async function startConsoleDaemon(options: { oidc?: Record<string, unknown> } = {}): Promise<ConsoleDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-console-'));
   const config = configSchema.parse({
     server: { host: '127.0.0.1', port: 0 },
@@ -29,6 +32,7 @@ export async function startConsoleDaemon(): Promise<ConsoleDaemon> {
         { name: 'ops', token: CONSOLE_OPERATOR, role: 'operator' },
         { name: 'auditor', token: CONSOLE_VIEWER, role: 'viewer' },
       ],
+      ...(options.oidc ? { oidc: options.oidc } : {}),
     },
     engine: { retry: { maxAttempts: 1, baseDelay: '10ms', maxDelay: '50ms' } },
     providers: { idp: { kind: 'fake' } },

@@ -30,6 +30,8 @@ export interface LocalIssuer {
   tokenEndpointDown: boolean;
   /** The claims of whoever signs in at the authorize endpoint next; null: the user refuses (access_denied). */
   signInAs: Record<string, unknown> | null;
+  /** Changes the redirect back before the browser follows it (a tampered or forged callback). */
+  tamper: ((callback: URL) => void) | null;
   /** Token requests refused, with the reason the endpoint gave (`invalid_grant: code already used`). */
   refusals: string[];
   register(client: RegisteredClient): void;
@@ -78,6 +80,7 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
     discoveryDown: false,
     tokenEndpointDown: false,
     signInAs: { sub: 'alice' },
+    tamper: null,
     refusals: [],
     register: (client) => void clients.set(client.clientId, client),
     token: (claims, options = {}) => sign(claims, options.audience ?? audience, options.key ?? pair.privateKey, options.issuer ?? issuer, options.expiresIn ?? '5m'),
@@ -113,6 +116,7 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
     const back = (params: Record<string, string>) => {
       const url = new URL(redirectUri);
       for (const [k, v] of Object.entries({ ...params, ...(q('state') ? { state: q('state')! } : {}) })) url.searchParams.set(k, v);
+      local.tamper?.(url);
       res.redirect(302, url.href);
     };
     if (q('response_type') !== 'code' || !(q('scope') ?? '').split(' ').includes('openid')) return back({ error: 'invalid_request' });

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configSchema } from '../../src/config/schema.ts';
+import { configSchema, type Config } from '../../src/config/schema.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import type { FakeProvider } from './fake-provider.ts';
@@ -17,6 +17,7 @@ export const CONSOLE_VIEWER = `viewer-${randomBytes(12).toString('hex')}`;
 
 export interface ConsoleDaemon {
   daemon: Daemon;
+  config: Config;
   fake: FakeProvider;
   logs: string[];
   stop(): Promise<void>;
@@ -53,6 +54,7 @@ export async function startConsoleDaemon(options: { oidc?: Record<string, unknow
   const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'console.yaml'), logger, modules });
   return {
     daemon,
+    config,
     fake: fakes.get('idp')!,
     logs,
     async stop() {

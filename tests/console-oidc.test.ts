@@ -182,6 +182,18 @@ describe('console sign-in with the authorization code flow and PKCE', () => {
     expect(local.refusals.at(-1)).toBe('invalid_grant: PKCE verification failed');
   });
 
+  it('refuses an ID token signed by a key the issuer does not publish, or carrying another nonce', async () => {
+    local.signInAs = { sub: 'grace', groups: ['sec-ops'] };
+    for (const forged of [{ key: local.strangerKey }, { nonce: 'a-nonce-from-another-sign-in' }]) {
+      const { cookie, callback: back } = await atIssuer();
+      local.forgeIdToken = forged;
+      const res = await callback(back, cookie);
+      local.forgeIdToken = null;
+      expect(res.status, JSON.stringify(Object.keys(forged))).toBe(401);
+      expect(res.headers.getSetCookie().some((c) => c.startsWith('deprovisiond_console='))).toBe(false);
+    }
+  });
+
   it('says the user was refused at the issuer, without echoing what the callback carried', async () => {
     local.signInAs = null;
     const { cookie, callback: back } = await atIssuer();
@@ -214,5 +226,35 @@ describe('console sign-in with the authorization code flow and PKCE', () => {
     const text = logs.join('\n');
     expect(text).not.toContain(CLIENT_SECRET);
     expect(text).not.toMatch(/code=[A-Za-z0-9_-]{43}/);
+  });
+});
+
+describe('auth.oidc.console in the config', () => {
+  const parse = (console: unknown) =>
+    configSchema.safeParse({
+      store: { sqlite: { path: 'store.db' } },
+      auth: { oidc: { issuer: 'https://idp.example.com', audience: 'deprovisiond', console } },
+      providers: { idp: { kind: 'fake' } },
+      playbooks: { employee: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }] } },
+      defaultPlaybook: 'employee',
+    });
+  const problems = (console: unknown) => {
+    const result = parse(console);
+    return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  };
+
+  it('takes a public client with defaults, or a confidential one with its redirect URI', () => {
+    const publicClient = parse({ clientId: 'console' });
+    expect(publicClient.success && publicClient.data.auth.oidc?.console).toEqual({ clientId: 'console', scopes: ['openid', 'profile', 'email'] });
+    expect(problems({ clientId: 'console', clientSecret: 's', redirectUri: 'https://deprovisiond.example.com/console/login/callback', scopes: ['openid', 'groups'] })).toEqual([]);
+  });
+
+  it('refuses a redirect URI elsewhere than the callback or over plain http, scopes without openid, and unknown keys', () => {
+    expect(problems({ clientId: 'console', redirectUri: 'https://deprovisiond.example.com/elsewhere' })).toEqual(['auth.oidc.console.redirectUri: expected a URL whose path is /console/login/callback']);
+    expect(problems({ clientId: 'console', redirectUri: 'http://deprovisiond.example.com/console/login/callback' })).toEqual(['auth.oidc.console.redirectUri: expected an https URL (http only on loopback)']);
+    expect(problems({ clientId: 'console', scopes: ['profile'] })).toEqual(['auth.oidc.console.scopes: must include openid']);
+    expect(problems({ clientId: 'console', scopes: ['openid', 'a b'] })).toEqual(['auth.oidc.console.scopes.1: a scope is printable ASCII without spaces, quotes or backslashes']);
+    expect(problems({ clientId: 'console', secret: 'x' })).toHaveLength(1);
+    expect(problems({})).toHaveLength(1);
   });
 });

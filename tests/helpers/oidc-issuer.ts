@@ -32,6 +32,8 @@ export interface LocalIssuer {
   signInAs: Record<string, unknown> | null;
   /** Changes the redirect back before the browser follows it (a tampered or forged callback). */
   tamper: ((callback: URL) => void) | null;
+  /** A dishonest token endpoint: its next ID tokens signed by this key, or carrying this nonce. */
+  forgeIdToken: { key?: CryptoKey; nonce?: string } | null;
   /** Token requests refused, with the reason the endpoint gave (`invalid_grant: code already used`). */
   refusals: string[];
   register(client: RegisteredClient): void;
@@ -81,6 +83,7 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
     tokenEndpointDown: false,
     signInAs: { sub: 'alice' },
     tamper: null,
+    forgeIdToken: null,
     refusals: [],
     register: (client) => void clients.set(client.clientId, client),
     token: (claims, options = {}) => sign(claims, options.audience ?? audience, options.key ?? pair.privateKey, options.issuer ?? issuer, options.expiresIn ?? '5m'),
@@ -154,12 +157,13 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
     if (issued.clientId !== client.clientId) return refuse(400, 'invalid_grant', 'code issued to another client');
     if (issued.redirectUri !== body.redirect_uri) return refuse(400, 'invalid_grant', 'redirect_uri differs');
     if (!body.code_verifier || s256(body.code_verifier) !== issued.challenge) return refuse(400, 'invalid_grant', 'PKCE verification failed');
-    const claims = { ...issued.claims, ...(issued.nonce ? { nonce: issued.nonce } : {}) };
+    const nonce = local.forgeIdToken?.nonce ?? issued.nonce;
+    const claims = { ...issued.claims, ...(nonce ? { nonce } : {}) };
     res.set('cache-control', 'no-store').json({
       token_type: 'Bearer',
       expires_in: 300,
       access_token: await local.token(issued.claims),
-      id_token: await sign(claims, client.clientId, pair.privateKey, issuer, '5m'),
+      id_token: await sign(claims, client.clientId, local.forgeIdToken?.key ?? pair.privateKey, issuer, '5m'),
     });
   });
   return local;

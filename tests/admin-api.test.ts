@@ -99,6 +99,31 @@ describe('GET /admin/v1/terminations', () => {
     expect(await ids(`subject=ext:${subject.externalId}&until=${encodeURIComponent(later)}`)).toEqual([b.id]);
   });
 
+  it('searches subject and id with q (wildcards literal) and filters by source', async () => {
+    const mark = randomUUID().slice(0, 8);
+    const ada = await scheduled({ externalId: `HR-${mark}-1`, userName: `ada.${mark}@example.com`, displayName: `Ada ${mark}`, emails: [`ada.${mark}@example.com`] });
+    const bob = await scheduled({ externalId: `HR-${mark}-2`, emails: [`bob_${mark}@example.com`] });
+    const ids = async (query: string) => ((await t.api('GET', `/admin/v1/terminations?${query}`, { token: VIEWER_TOKEN })).body.items as Array<{ id: string }>).map((x) => x.id);
+
+    expect(await ids(`q=hr-${mark}`)).toEqual([bob.id, ada.id]);
+    expect(await ids(`q=${encodeURIComponent(`ADA ${mark.toUpperCase()}`)}`)).toEqual([ada.id]);
+    expect(await ids(`q=${encodeURIComponent(`bob_${mark}`)}`)).toEqual([bob.id]);
+    expect(await ids(`q=${encodeURIComponent(`bo%${mark}`)}`)).toEqual([]);
+    expect(await ids(`q=${ada.id}`)).toEqual([ada.id]);
+    expect(await ids(`q=hr-${mark}&source=admin`)).toEqual([bob.id, ada.id]);
+    expect(await ids(`q=hr-${mark}&source=scim`)).toEqual([]);
+    for (const [query, message] of [
+      [`q=${'x'.repeat(201)}`, /^q: /],
+      ['q=a%0Ab', /^q: no control characters/],
+      ['q=', /^q: /],
+      ['source=email', /^source: /],
+    ] as const) {
+      const res = await t.api('GET', `/admin/v1/terminations?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(res.body.error).toMatch(message);
+    }
+  });
+
   it('pages with limit and cursor, and answers 400 to a bad cursor', async () => {
     for (let i = 0; i < 3; i++) await scheduled();
     const seen: string[] = [];
@@ -175,6 +200,37 @@ describe('GET /admin/v1/terminations/{id}', () => {
       expect((await t.api('GET', `/admin/v1/terminations/${randomUUID()}`)).status).toBe(503);
     } finally {
       spy.mockRestore();
+    }
+  });
+});
+
+describe('GET /admin/v1/terminations/{id}/evidence', () => {
+  it('sends the document as a file named after the termination with download=true, JSON or printable HTML', async () => {
+    const { id } = await scheduled();
+    const url = `/admin/v1/terminations/${id}/evidence`;
+    const inline = await t.api('GET', url, { token: VIEWER_TOKEN });
+    expect(inline.status).toBe(200);
+    expect(inline.headers.get('content-disposition')).toBeNull();
+
+    const json = await t.api('GET', `${url}?format=json&download=true`, { token: VIEWER_TOKEN });
+    expect(json.status).toBe(200);
+    expect(json.headers.get('content-disposition')).toBe(`attachment; filename=evidence-${id}.json`);
+    expect(json.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(json.body).toMatchObject({ schema: 'deprovisiond.evidence/v1', termination: { id, state: 'scheduled' } });
+
+    const html = await t.api('GET', `${url}?format=html&download=true`, { token: VIEWER_TOKEN });
+    expect(html.headers.get('content-disposition')).toBe(`attachment; filename=evidence-${id}.html`);
+    expect(html.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(html.text).toContain(id);
+
+    for (const [query, message] of [
+      ['format=pdf', /^format: /],
+      ['download=yes', /^download: /],
+      ['colour=red', /colour/],
+    ] as const) {
+      const res = await t.api('GET', `${url}?${query}`, { token: VIEWER_TOKEN });
+      expect(res.status, query).toBe(400);
+      expect(res.body.error).toMatch(message);
     }
   });
 });

@@ -3,12 +3,13 @@
  * (CI=true) a missing browser fails these tests; elsewhere they are reported as not run,
  * by name. Screenshots go to test-results/console/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { AxeBuilder } from '@axe-core/playwright';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '../providers/contract.ts';
 import { CONSOLE_OPERATOR, CONSOLE_VIEWER, startConsoleDaemon, type ConsoleDaemon } from './helpers/console-daemon.ts';
+import { startLocalIssuer, type LocalIssuer } from './helpers/oidc-issuer.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = 'test-results/console';
@@ -18,16 +19,22 @@ if (!mustRun) console.warn(`console browser tests NOT RUN: no chromium at ${CHRO
 
 let c: ConsoleDaemon;
 let browser: Browser;
+/** The identity provider of "Sign in with": a public client, so PKCE alone binds its codes. */
+let local: LocalIssuer;
 /** Everything the browser reported: CSP violations and script errors show up here. */
 const problems: string[] = [];
-/** Set while a test provokes a refusal on purpose: the browser logs the 403 it asked for. */
-let refusalExpected = false;
+/** Set while a test provokes a refusal on purpose: the browser logs the status it asked for. */
+let refusalExpected: 401 | 403 | null = null;
 
 beforeAll(async () => {
   if (!mustRun) return;
   if (!present) throw new Error(`chromium is missing at ${CHROMIUM}: scripts/ensure-chromium.sh installs it (CI must run the console browser tests)`);
   mkdirSync(SHOTS, { recursive: true });
-  c = await startConsoleDaemon();
+  local = await startLocalIssuer();
+  c = await startConsoleDaemon({
+    oidc: { issuer: local.issuer, audience: 'deprovisiond', roleClaim: 'groups', roles: { viewer: ['sec-viewers'], operator: ['sec-ops'] }, console: { clientId: 'console' } },
+  });
+  local.register({ clientId: 'console', redirectUris: [`${c.daemon.url}/console/login/callback`] });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
@@ -36,16 +43,23 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await c?.stop();
+  await local?.close();
 });
 
-async function signIn(token: string): Promise<Page> {
+/** A fresh browser context's page, reporting what the browser complains about. */
+async function openPage(): Promise<Page> {
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
   page.on('console', (m) => {
-    if (refusalExpected && m.text().includes('status of 403')) return;
+    if (refusalExpected && m.text().includes(`status of ${refusalExpected}`)) return;
     if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('dialog', (d) => void d.accept());
+  return page;
+}
+
+async function signIn(token: string): Promise<Page> {
+  const page = await openPage();
   await page.goto(`${c.daemon.url}/`);
   await page.fill('#token', token);
   await page.click('button[type=submit]');
@@ -138,13 +152,13 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     await expect(page.locator('#view button, #view form').count()).resolves.toBe(0);
     await expect(page.getByText('Waive', { exact: false }).count()).resolves.toBe(0);
     await page.screenshot({ path: `${SHOTS}/termination-viewer.png`, fullPage: true });
-    refusalExpected = true;
+    refusalExpected = 403;
     const status = await page.evaluate(async (id) => {
       const { csrf } = await (await fetch('/console/session')).json();
       const res = await fetch(`/console/api/terminations/${id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: '{}' });
       return res.status;
     }, t.id);
-    refusalExpected = false;
+    refusalExpected = null;
     expect(status).toBe(403);
     await page.context().close();
   });
@@ -233,6 +247,104 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     await row.waitFor();
     await expect(row.textContent()).resolves.toContain('admin:ops');
     await expect(row.textContent()).resolves.toContain('account already deleted by Google support');
+    await page.context().close();
+  });
+
+  it('signs in with the OIDC issuer (authorization code + PKCE) and lands on the console with the role its groups give', async () => {
+    local.signInAs = { sub: 'grace', groups: ['sec-viewers', 'sec-ops'] };
+    const page = await openPage();
+    await page.goto(`${c.daemon.url}/console/login`);
+    await expect(page.locator('#oidc').textContent()).resolves.toBe(`Sign in with ${new URL(local.issuer).host}`);
+    await page.click('#oidc');
+    await page.waitForSelector('h1:text("Overview")');
+    expect(page.url()).toBe(`${c.daemon.url}/console/`);
+    await expect(page.locator('#who').textContent()).resolves.toBe('oidc:grace (operator)');
+    await page.context().close();
+
+    local.signInAs = { sub: 'ian', groups: ['sec-viewers'] };
+    const viewer = await openPage();
+    await viewer.goto(`${c.daemon.url}/console/login`);
+    await viewer.click('#oidc');
+    await viewer.waitForSelector('h1:text("Overview")');
+    await expect(viewer.locator('#who').textContent()).resolves.toBe('oidc:ian (viewer)');
+    await viewer.context().close();
+  });
+
+  it('refuses a callback with a forged state, and a replayed code, in the browser', async () => {
+    local.signInAs = { sub: 'grace', groups: ['sec-ops'] };
+    const page = await openPage();
+    const callbacks: string[] = [];
+    page.on('request', (r) => void (r.url().startsWith(`${c.daemon.url}/console/login/callback`) && callbacks.push(r.url())));
+    // The issuer's answer, rewritten on its way to the browser: the state is not the one the console sent.
+    local.tamper = (back) => back.searchParams.set('state', 'forged-state-from-elsewhere');
+    refusalExpected = 401;
+    await page.goto(`${c.daemon.url}/console/login`);
+    await page.click('#oidc');
+    await expect(page.locator('[role=alert]').textContent()).resolves.toBe('That sign-in could not be completed. Start again with the button below.');
+    await expect(page.content()).resolves.not.toContain('forged-state');
+    local.tamper = null;
+
+    // Started again from the refusal page: signed in. Its callback, replayed, is refused.
+    await page.click('#oidc');
+    await page.waitForSelector('h1:text("Overview")');
+    const used = callbacks.at(-1)!;
+    expect(new URL(used).searchParams.get('code')).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await page.goto(used);
+    await expect(page.locator('[role=alert]').textContent()).resolves.toContain('was already used');
+    refusalExpected = null;
+    await page.screenshot({ path: `${SHOTS}/login-refused.png` });
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
+    await page.context().close();
+  });
+
+  it('searches the list by subject and filters it by source', async () => {
+    const t = await submit('searchable.person@example.com');
+    await submit('someone.else@example.com');
+    const page = await signIn(CONSOLE_VIEWER);
+    await openList(page);
+    await page.fill('#search', 'SEARCHABLE.person');
+    await page.press('#search', 'Enter');
+    await page.waitForURL(/#\/terminations\?q=SEARCHABLE.person$/);
+    await expect.poll(() => page.locator('tbody a').allTextContents()).toEqual(['searchable.person@example.com']);
+    await expect(page.locator('tbody td.mono').allTextContents()).resolves.toEqual([t.id]);
+    await page.screenshot({ path: `${SHOTS}/list-search.png` });
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
+    await page.selectOption('#source-filter', 'scim');
+    await page.locator('#view p', { hasText: 'No termination matches "SEARCHABLE.person".' }).waitFor();
+    expect(page.url()).toContain('source=scim');
+    await page.selectOption('#source-filter', 'admin');
+    await page.locator('tbody a', { hasText: 'searchable.person@example.com' }).waitFor();
+    // Wildcards are plain characters here too.
+    await page.fill('#search', 'searchable_person');
+    await page.press('#search', 'Enter');
+    await page.locator('#view p', { hasText: 'No termination matches' }).waitFor();
+    await page.context().close();
+  });
+
+  it('shows a task settled elsewhere without a reload, and downloads the evidence as JSON', async () => {
+    const t = await submit('live@example.com');
+    if (t.state === 'held') await c.daemon.store.approveTermination(t.id, 'admin:ops');
+    const page = await signIn(CONSOLE_OPERATOR);
+    await page.goto(`${c.daemon.url}/console/#/t/${t.id}`);
+    await row(page, 'collect-laptop').locator('.state.pending').waitFor();
+    // A mark in this document: a reload or navigation would lose it.
+    await page.evaluate(() => Object.assign(window, { sameDocument: true }));
+    const done = await fetch(`${c.daemon.url}/admin/v1/terminations/${t.id}/tasks/collect-laptop/complete`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${CONSOLE_OPERATOR}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ outcome: 'done', reason: 'laptop handed in at the desk' }),
+    });
+    expect(done.status).toBe(200);
+    await row(page, 'collect-laptop').locator('.state.succeeded').waitFor({ timeout: 15_000 });
+    await expect(page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).resolves.toBe(true);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#evidence-json')]);
+    expect(download.suggestedFilename()).toBe(`evidence-${t.id}.json`);
+    const evidence = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    expect(evidence.schema).toBe('deprovisiond.evidence/v1');
+    expect(evidence.termination.id).toBe(t.id);
+    expect(JSON.stringify(evidence)).toContain('laptop handed in at the desk');
+    for (const token of [CONSOLE_OPERATOR, CONSOLE_VIEWER]) expect(JSON.stringify(evidence)).not.toContain(token);
     await page.context().close();
   });
 

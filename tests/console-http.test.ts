@@ -1,5 +1,16 @@
 /** The console's HTTP surface: sign-in, the session cookie's flags, CSRF on writes, the CSP, roles. */
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, request } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildConsoleRouter } from '../src/console/router.ts';
+import { createApp } from '../src/server/app.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
 import { CONSOLE_OPERATOR, CONSOLE_VIEWER, startConsoleDaemon, type ConsoleDaemon } from './helpers/console-daemon.ts';
 
 let c: ConsoleDaemon;
@@ -79,5 +90,56 @@ describe('console over HTTP', () => {
     expect(after.status).toBe(401);
     // The admin API itself still wants its bearer token: the console cookie opens nothing there.
     expect((await fetch(url('/admin/v1/terminations'), { headers: { cookie } })).status).toBe(401);
+  });
+});
+
+/** A throwaway self-signed certificate for 127.0.0.1, made by the openssl CLI. */
+function selfSignedCertificate(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'console-tls-'));
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('the session cookie and TLS', () => {
+  it('has no Secure flag over plain HTTP, even when the request claims X-Forwarded-Proto: https (no proxy is trusted)', async () => {
+    const res = await fetch(url('/console/login'), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-proto': 'https', forwarded: 'proto=https' },
+      body: new URLSearchParams({ token: CONSOLE_VIEWER }),
+    });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('set-cookie')).toMatch(/^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; SameSite=Strict$/);
+  });
+
+  it('is Secure when the console is served over https', async () => {
+    const { key, cert } = selfSignedCertificate();
+    const deps = { config: c.config, store: c.daemon.store, terminations: c.daemon.terminations, logger: silentLogger(), now: () => new Date() };
+    const app = createApp({ config: c.config, logger: silentLogger(), metrics: new Registry(), ready: () => true, routers: [{ path: '/', router: buildConsoleRouter(deps) }] });
+    const server = createServer({ key, cert }, app).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const body = new URLSearchParams({ token: CONSOLE_VIEWER }).toString();
+      const answer = await new Promise<{ status: number; setCookie: string[] }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/console/login', method: 'POST', ca: cert, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+          (res) => {
+            res.resume();
+            resolve({ status: res.statusCode!, setCookie: res.headers['set-cookie'] ?? [] });
+          },
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      expect(answer.status).toBe(303);
+      expect(answer.setCookie).toEqual([expect.stringMatching(/^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; Secure; SameSite=Strict$/)]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -29,6 +29,18 @@ export class InvalidOidcTokenError extends Error {
 // Asymmetric only: an HMAC-signed token would be verifiable with a key the IdP publishes.
 const ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
+/**
+ * The role a token's `roleClaim` grants (null: none). Access tokens here and the console's
+ * ID tokens (src/console/oidc-login.ts) are mapped by this one rule.
+ */
+export function roleFromClaims(config: Pick<OidcConfig, 'roleClaim' | 'roles'>, claims: Record<string, unknown>): Role | null {
+  const claim = claims[config.roleClaim];
+  const values = typeof claim === 'string' ? [claim] : Array.isArray(claim) ? claim.filter((v): v is string => typeof v === 'string') : [];
+  if (values.some((v) => config.roles.operator.includes(v))) return 'operator';
+  if (values.some((v) => config.roles.viewer.includes(v))) return 'viewer';
+  return null;
+}
+
 export class OidcVerifier {
   private jwks: Promise<ReturnType<typeof createRemoteJWKSet>> | null = null;
 
@@ -56,14 +68,7 @@ export class OidcVerifier {
       }
       throw new InvalidOidcTokenError({ cause: error });
     }
-    return { subject: String(payload.sub), role: this.roleOf(payload[this.config.roleClaim]) };
-  }
-
-  private roleOf(claim: unknown): Role | null {
-    const values = typeof claim === 'string' ? [claim] : Array.isArray(claim) ? claim.filter((v): v is string => typeof v === 'string') : [];
-    if (values.some((v) => this.config.roles.operator.includes(v))) return 'operator';
-    if (values.some((v) => this.config.roles.viewer.includes(v))) return 'viewer';
-    return null;
+    return { subject: String(payload.sub), role: roleFromClaims(this.config, payload) };
   }
 
   private keySet(): Promise<ReturnType<typeof createRemoteJWKSet>> {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ACTIONS, TASK_STATES, TERMINATION_STATES } from '../domain/types.ts';
-import { approveHeldBody, auditQuery, cancelBody, completeBody, createBody, listQuery, waiveBody } from './schemas.ts';
+import { approveHeldBody, auditQuery, cancelBody, completeBody, createBody, evidenceQuery, listQuery, waiveBody } from './schemas.ts';
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -238,7 +238,7 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary: 'The evidence document of one termination: timeline, attempts, read-backs, operators, audit chain position.',
           'x-required-role': 'viewer',
-          parameters: [idParam, { name: 'format', in: 'query', required: false, schema: { type: 'string', enum: ['json', 'html'] }, description: '`html` for a printable page.' }],
+          parameters: [idParam, ...queryParameters(evidenceQuery)],
           responses: {
             '200': { description: 'The document.', content: { ...json(object), 'text/html': { schema: { type: 'string' } } } },
             ...pick('401', '404', '503'),

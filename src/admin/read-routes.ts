@@ -9,7 +9,7 @@ import { InvalidCursorError } from '../store/sql-store.ts';
 import { durableRead } from '../store/store.ts';
 import type { AdminDeps } from './deps.ts';
 import { parse } from './parse.ts';
-import { listQuery } from './schemas.ts';
+import { evidenceQuery, listQuery } from './schemas.ts';
 import { subjectKeysFor, terminationDetail } from './views.ts';
 import { buildEvidence, renderEvidenceHtml } from '../audit/evidence.ts';
 
@@ -24,6 +24,8 @@ export function listTerminations(deps: AdminDeps) {
         subjectKeys: query.subject ? subjectKeysFor(query.subject) : undefined,
         since: query.since,
         until: query.until,
+        source: query.source,
+        search: query.q,
         limit: query.limit,
         cursor: query.cursor,
       });
@@ -46,9 +48,13 @@ export function getTermination(deps: AdminDeps) {
   };
 }
 
-/** The evidence document of one termination: JSON, or a printable HTML page with `?format=html`. */
+/**
+ * The evidence document of one termination: JSON, or a printable HTML page with
+ * `?format=html`; with `?download=true`, as a file named after the termination.
+ */
 export function getEvidence(deps: AdminDeps) {
   return async (req: Request, res: Response) => {
+    const query = parse(evidenceQuery, req.query, 'query');
     const id = String(req.params.id);
     const termination = await fromStore(() => deps.store.getTermination(id));
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
@@ -56,7 +62,9 @@ export function getEvidence(deps: AdminDeps) {
       durableRead(deps.store, () => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id), deps.store.listAuditOf(id)])),
     );
     const doc = buildEvidence(termination, tasks, attempts, audit);
-    if (req.query.format === 'html') {
+    // The stored id, not the one in the URL, names the file: nothing the caller typed reaches the header.
+    if (query.download === 'true') res.attachment(`evidence-${termination.id}.${query.format ?? 'json'}`);
+    if (query.format === 'html') {
       res.type('html').set('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'").send(renderEvidenceHtml(doc));
       return;
     }

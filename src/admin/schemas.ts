@@ -3,7 +3,7 @@
  * the OpenAPI document is generated from them, so the two cannot drift apart.
  */
 import { z } from 'zod';
-import { TERMINATION_STATES } from '../domain/types.ts';
+import { TERMINATION_STATES, type TerminationSource } from '../domain/types.ts';
 import { instantSchema, terminationFields } from '../intake/termination-schema.ts';
 
 export const listQuery = z
@@ -17,6 +17,19 @@ export const listQuery = z
     since: instantSchema.optional(),
     /** Requested before (ISO 8601). */
     until: instantSchema.optional(),
+    /** The channel the termination came in through first. */
+    source: z.enum(['scim', 'webhook', 'admin'] as const satisfies readonly TerminationSource[]).optional(),
+    /**
+     * Text in the subject's user name, external id, display name or an email, or in the
+     * termination id; ASCII case ignored, `%` and `_` literal. Bounded: every row is read to match it.
+     */
+    q: z
+      .string()
+      .trim()
+      .min(1)
+      .max(200)
+      .regex(/^[^\p{Cc}]+$/u, 'no control characters')
+      .optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
     /** `nextCursor` of the previous page. */
     cursor: z.string().min(1).max(512).optional(),
@@ -28,6 +41,15 @@ export const auditQuery = z
     /** Chain position to read after (exclusive): 0 for the start, then the previous page's `nextAfter`. */
     after: z.coerce.number().int().min(0).default(0),
     limit: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
+
+export const evidenceQuery = z
+  .object({
+    /** `html`: a printable page. Default JSON. */
+    format: z.enum(['json', 'html']).optional(),
+    /** `true`: sent as a file to save (`Content-Disposition: attachment`), named after the termination. */
+    download: z.enum(['true', 'false']).optional(),
   })
   .strict();
 

@@ -51,14 +51,15 @@ const providerSchema = z
   // The rest of the block belongs to the provider kind and is checked by its own schema.
   .catchall(z.unknown());
 
+/** Where credentials or codes travel: https, or http on loopback (tests). */
+const httpsOrLoopbackUrl = z.url().refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), {
+  message: 'expected an https URL (http only on loopback)',
+});
+
 const oidcSchema = z
   .object({
     /** Issuer URL; its /.well-known/openid-configuration names the JWKS. https, or http on loopback (tests). */
-    issuer: z
-      .url()
-      .refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), {
-        message: 'expected an https URL (http only on loopback)',
-      }),
+    issuer: httpsOrLoopbackUrl,
     /** The `aud` the tokens must carry. */
     audience: z.string().min(1),
     /** Claim holding the caller's roles or groups (a string or an array of strings). Default `roles`. */
@@ -68,6 +69,28 @@ const oidcSchema = z
       .object({ viewer: z.array(z.string().min(1)).default([]), operator: z.array(z.string().min(1)).default([]) })
       .strict()
       .default({ viewer: [], operator: [] }),
+    /**
+     * The console's "Sign in with" button: an authorization code + PKCE client registered at
+     * the issuer. Roles come from the ID token's `roleClaim`, mapped by `roles` as above.
+     */
+    console: z
+      .object({
+        clientId: z.string().min(1).max(256),
+        /** Omitted for a public client: PKCE alone binds the code to this console. */
+        clientSecret: z.string().min(1).optional(),
+        /**
+         * Must be registered at the issuer and reach this daemon's /console/login/callback.
+         * Default: that path on the host the browser used. Set it behind a TLS-terminating proxy.
+         */
+        redirectUri: httpsOrLoopbackUrl.refine((u) => new URL(u).pathname === '/console/login/callback', { message: 'expected a URL whose path is /console/login/callback' }).optional(),
+        /** Scopes asked for; `openid` is required (the ID token names the operator). */
+        scopes: z
+          .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is printable ASCII without spaces, quotes or backslashes'))
+          .default(['openid', 'profile', 'email'])
+          .refine((s) => s.includes('openid'), { message: 'must include openid' }),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -2,21 +2,20 @@
  * The web console: GET / leads to /console/, a page that lists terminations, shows one
  * with its tasks and evidence, and offers the operator's actions. Sign-in exchanges an
  * admin token or an OIDC access token (checked as the admin API checks it) for an
- * HttpOnly, SameSite=Strict session cookie; the page then calls the admin API's own routes,
+ * HttpOnly, SameSite=Strict session cookie, and so does the OIDC authorization code flow
+ * when configured (sign-in.ts); the page then calls the admin API's own routes,
  * mounted under /console/api behind that cookie and a CSRF header on every write. Roles are
  * the API's: a viewer's writes are refused there, whatever the page shows.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseCookies } from 'cookie';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import { principalResolver } from '../admin/auth.ts';
 import type { AdminDeps } from '../admin/deps.ts';
-import { buildAdminRouter, oidcVerifierFor } from '../admin/router.ts';
+import { buildAdminRouter } from '../admin/router.ts';
 import { HttpError, ForbiddenError, UnauthorizedError } from '../server/http-errors.ts';
-import { appPage, loginPage } from './pages.ts';
-import { SESSION_TTL_MS, SessionStore, csrfMatches } from './sessions.ts';
-
-const COOKIE = 'deprovisiond_console';
+import { appPage } from './pages.ts';
+import { SessionStore, csrfMatches } from './sessions.ts';
+import { SESSION_COOKIE, signInRoutes } from './sign-in.ts';
 
 /** Nothing from elsewhere, no inline script or style, no framing. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -30,9 +29,8 @@ const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntrie
 
 export function buildConsoleRouter(deps: AdminDeps): Router {
   const sessions = new SessionStore(deps.now);
-  const resolve = principalResolver(deps.config.auth, oidcVerifierFor(deps));
   const router = express.Router();
-  const sessionOf = (req: Request) => sessions.get(parseCookies(req.headers.cookie ?? '')[COOKIE]);
+  const sessionOf = (req: Request) => sessions.get(parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE]);
 
   router.get('/', (_req, res) => res.redirect(302, '/console/'));
   // Browsers ask for it on every page; an empty answer keeps their consoles free of 404s.
@@ -43,24 +41,7 @@ export function buildConsoleRouter(deps: AdminDeps): Router {
     if (!sessionOf(req)) return res.redirect(302, '/console/login');
     res.type('html').send(appPage());
   });
-  router.get('/console/login', (_req, res) => {
-    res.type('html').send(loginPage(null));
-  });
-  router.post('/console/login', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
-    const token = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
-    try {
-      if (!token) throw new UnauthorizedError('missing token');
-      const { id } = sessions.create(await resolve(token));
-      res.cookie(COOKIE, id, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/console', maxAge: SESSION_TTL_MS });
-      res.redirect(303, '/console/');
-    } catch (error) {
-      const status = error instanceof HttpError ? error.status : 500;
-      const problem =
-        status === 403 ? 'That token is valid but grants no console role (viewer or operator).' : status === 503 ? 'The identity provider is unavailable; try again shortly.' : 'That token was not accepted. Paste an admin token or an OIDC access token.';
-      if (status >= 500) deps.logger.warn({ status }, 'console sign-in failed');
-      res.status(status).type('html').send(loginPage(problem));
-    }
-  });
+  signInRoutes(router, deps, sessions);
 
   const requireSession: RequestHandler = (req, res, next) => {
     const session = sessionOf(req);
@@ -75,8 +56,8 @@ export function buildConsoleRouter(deps: AdminDeps): Router {
     res.set('cache-control', 'no-store').json({ actor: principal.actor, role: principal.role, csrf });
   });
   router.post('/console/logout', requireSession, (req, res) => {
-    sessions.delete(parseCookies(req.headers.cookie ?? '')[COOKIE]);
-    res.clearCookie(COOKIE, { path: '/console' }).status(204).end();
+    sessions.delete(parseCookies(req.headers.cookie ?? '')[SESSION_COOKIE]);
+    res.clearCookie(SESSION_COOKIE, { path: '/console' }).status(204).end();
   });
   router.get('/console/assets/:name', (req, res, next) => {
     const asset = ASSETS[String(req.params.name)];

@@ -140,6 +140,13 @@ export interface TerminationFilter {
   since?: Date;
   /** Requested before. */
   until?: Date;
+  /** Only terminations that came in through this channel first (`source`). */
+  source?: TerminationSource;
+  /**
+   * Text found, ignoring ASCII case, in the subject's user name, external id, display name
+   * or an email, or in the termination id. Taken literally: `%` and `_` match themselves.
+   */
+  search?: string;
   limit: number;
   /** Opaque cursor from a previous page. */
   cursor?: string;

@@ -1,9 +1,12 @@
-/** A daemon for the console tests: a fake provider, a manual step, and a brake that holds the fourth termination in an hour. */
+/**
+ * A daemon for the console tests: a fake provider, a manual step, and a brake that holds the
+ * fourth termination in an hour; with `oidc`, the console's "Sign in with" that issuer too.
+ */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { configSchema } from '../../src/config/schema.ts';
+import { configSchema, type Config } from '../../src/config/schema.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/telemetry/logger.ts';
 import type { FakeProvider } from './fake-provider.ts';
@@ -14,12 +17,13 @@ export const CONSOLE_VIEWER = `viewer-${randomBytes(12).toString('hex')}`;
 
 export interface ConsoleDaemon {
   daemon: Daemon;
+  config: Config;
   fake: FakeProvider;
   logs: string[];
   stop(): Promise<void>;
 }
 
-export async function startConsoleDaemon(): Promise<ConsoleDaemon> {
+export async function startConsoleDaemon(options: { oidc?: Record<string, unknown> } = {}): Promise<ConsoleDaemon> {
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-console-'));
   const config = configSchema.parse({
     server: { host: '127.0.0.1', port: 0 },
@@ -29,6 +33,7 @@ export async function startConsoleDaemon(): Promise<ConsoleDaemon> {
         { name: 'ops', token: CONSOLE_OPERATOR, role: 'operator' },
         { name: 'auditor', token: CONSOLE_VIEWER, role: 'viewer' },
       ],
+      ...(options.oidc ? { oidc: options.oidc } : {}),
     },
     engine: { retry: { maxAttempts: 1, baseDelay: '10ms', maxDelay: '50ms' } },
     providers: { idp: { kind: 'fake' } },
@@ -49,6 +54,7 @@ export async function startConsoleDaemon(): Promise<ConsoleDaemon> {
   const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'console.yaml'), logger, modules });
   return {
     daemon,
+    config,
     fake: fakes.get('idp')!,
     logs,
     async stop() {

@@ -1070,6 +1070,33 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect(window.nextCursor).toBeNull();
         await expect(store.listTerminations({ limit: 2, cursor: 'not-a-cursor' })).rejects.toBeInstanceOf(InvalidCursorError);
       });
+
+      it('searches user name, external id, display name, emails and id, ignoring case, with % and _ taken literally; filters by source', async () => {
+        const ada = newTermination(T0, { source: 'scim', subject: { userName: 'Ada.Lovelace@Example.com', externalId: 'HR-1815', displayName: 'Ada Lovelace', emails: ['ada@analytical.example'] } });
+        const grace = newTermination(T0 + MINUTE, { source: 'admin', subject: { externalId: 'HR-1906', emails: ['grace_hopper@navy.example', 'amazing@grace.example'] } });
+        const percent = newTermination(T0 + 2 * MINUTE, { subject: { userName: '100%_sure', emails: [] } });
+        for (const t of [ada, grace, percent]) await store.createTermination(t, [newTask('disable')]);
+        const ids = async (filter: { search?: string; source?: 'scim' | 'webhook' | 'admin' }) => (await store.listTerminations({ ...filter, limit: 10 })).items.map((t) => t.id);
+
+        expect(await ids({ search: 'lovelace@example' })).toEqual([ada.id]);
+        expect(await ids({ search: 'hr-19' })).toEqual([grace.id]);
+        expect(await ids({ search: 'HR-1' })).toEqual([grace.id, ada.id]);
+        expect(await ids({ search: 'ADA LOVE' })).toEqual([ada.id]);
+        expect(await ids({ search: 'amazing@GRACE' })).toEqual([grace.id]);
+        expect(await ids({ search: ada.id.slice(-6) })).toEqual([ada.id]);
+        // Wildcards are characters: '_' does not stand for any one character, '%' not for any run.
+        expect(await ids({ search: 'grace_hopper' })).toEqual([grace.id]);
+        expect(await ids({ search: 'ada_lovelace' })).toEqual([]);
+        expect(await ids({ search: '%' })).toEqual([percent.id]);
+        expect(await ids({ search: '0%_s' })).toEqual([percent.id]);
+        expect(await ids({ search: "a' or '1'='1" })).toEqual([]);
+        // A match never spans two fields, nor a field name of the JSON.
+        expect(await ids({ search: 'userName' })).toEqual([]);
+        expect(await ids({ search: 'emails' })).toEqual([]);
+        expect(await ids({ source: 'scim' })).toEqual([ada.id]);
+        expect(await ids({ source: 'admin', search: 'hr-' })).toEqual([grace.id]);
+        expect(await ids({ source: 'webhook', search: 'hr-' })).toEqual([]);
+      });
     });
 
     describe('stats', () => {

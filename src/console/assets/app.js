@@ -57,22 +57,51 @@ async function act(question, run, done) {
   await render();
 }
 
+const SOURCES = ['scim', 'webhook', 'admin'];
+
 async function listView() {
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
   const state = params.get('state') ?? '';
+  const source = params.get('source') ?? '';
+  const q = params.get('q') ?? '';
   const failedOnly = params.get('failedTasks') === 'true';
-  const page = await api('GET', `/terminations?limit=100${state ? `&state=${encodeURIComponent(state)}` : ''}${failedOnly ? '&failedTasks=true' : ''}`);
+  const query = new URLSearchParams({ limit: '100' });
+  for (const [key, value] of [['state', state], ['source', source], ['q', q], ['failedTasks', failedOnly ? 'true' : '']]) if (value) query.set(key, value);
+  const page = await api('GET', `/terminations?${query}`);
+  /** The same list with one filter changed; the others are kept. */
+  const refine = (key, value) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    location.hash = next.size > 0 ? `#/terminations?${next}` : '#/terminations';
+  };
   const filter = h(
     'select',
-    { id: 'state-filter', 'aria-label': 'Filter by state', onchange: (e) => (location.hash = e.target.value ? `#/terminations?state=${e.target.value}` : '#/terminations') },
+    { id: 'state-filter', onchange: (e) => refine('state', e.target.value) },
     ['', 'scheduled', 'held', 'running', 'completed', 'completed_with_waivers', 'failed', 'cancelled'].map((s) => h('option', { value: s, selected: s === state }, s || 'all states')),
+  );
+  const sourceFilter = h('select', { id: 'source-filter', onchange: (e) => refine('source', e.target.value) }, ['', ...SOURCES].map((s) => h('option', { value: s, selected: s === source }, s || 'all sources')));
+  const searchBox = h('input', { id: 'search', type: 'search', value: q, maxlength: 200, placeholder: 'email, name, external id or termination id' });
+  const search = h(
+    'form',
+    {
+      role: 'search',
+      class: 'search',
+      onsubmit: (e) => {
+        e.preventDefault();
+        refine('q', searchBox.value.trim());
+      },
+    },
+    h('label', { for: 'search' }, 'Search'),
+    searchBox,
+    h('button', { type: 'submit' }, 'Search'),
   );
   const approveAll = operator()
     ? h('button', { type: 'button', id: 'approve-all', onclick: () => act('Approve every termination held by the blast-radius brake? They start running at once.', () => api('POST', '/terminations/approve-held', { all: true }), (r) => `Approved ${r.approved.length} held termination(s).`) }, 'Approve all held')
     : null;
   return [
     h('h1', {}, failedOnly ? 'Terminations with a failed task' : 'Terminations'),
-    h('div', { class: 'toolbar' }, h('label', { for: 'state-filter' }, 'State'), filter, failedOnly ? h('a', { href: '#/terminations' }, 'Show all') : null, approveAll),
+    h('div', { class: 'toolbar' }, search, h('label', { for: 'state-filter' }, 'State'), filter, h('label', { for: 'source-filter' }, 'Source'), sourceFilter, failedOnly || q || source ? h('a', { href: '#/terminations' }, 'Show all') : null, approveAll),
     h(
       'table',
       {},
@@ -95,7 +124,7 @@ async function listView() {
         ),
       ),
     ),
-    page.items.length === 0 ? h('p', {}, 'No terminations.') : null,
+    page.items.length === 0 ? h('p', {}, q ? `No termination matches "${q}".` : 'No terminations.') : null,
   ];
 }
 
@@ -196,7 +225,7 @@ async function detailView(id) {
         ['Finished', time(t.finishedAt)],
       ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
     ),
-    h('div', { class: 'toolbar' }, actions, h('a', { href: `/console/api${base}/evidence?format=html`, target: '_blank', rel: 'noopener' }, 'Printable evidence')),
+    h('div', { class: 'toolbar' }, actions, h('a', { href: `/console/api${base}/evidence?format=html`, target: '_blank', rel: 'noopener' }, 'Printable evidence'), h('a', { id: 'evidence-json', href: `/console/api${base}/evidence?format=json&download=true`, download: `evidence-${t.id}.json` }, 'Evidence (JSON)')),
     h('h2', {}, 'Tasks'),
     h(
       'table',
@@ -300,10 +329,13 @@ async function render() {
   }
 }
 
-/** Refreshing under someone typing a reason, or with a control focused, would lose their work. */
+/**
+ * Refreshing under someone typing a reason, or with a control focused, would lose their work.
+ * A search already sent is in the URL, so its box does not hold the list still.
+ */
 function busy() {
   const active = document.activeElement;
-  return [...document.querySelectorAll('#view input')].some((i) => i.value) || (active && active !== document.body && document.getElementById('view').contains(active) && active.tagName !== 'A');
+  return [...document.querySelectorAll('#view input:not([type=search])')].some((i) => i.value) || (active && active !== document.body && document.getElementById('view').contains(active) && active.tagName !== 'A');
 }
 
 async function start() {

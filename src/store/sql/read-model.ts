@@ -2,7 +2,7 @@
  * What the admin API, the CLI, evidence and metrics read: terminations, tasks, attempts,
  * and the queue statistics behind the gauges. Nothing here writes.
  */
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
 import type { JsonObject, Task, TaskAttempt, Termination, TerminationState } from '../../domain/types.ts';
 import { parseDuration } from '../../config/duration.ts';
 import { toAttempt, toTask, toTermination } from '../rows.ts';
@@ -36,6 +36,8 @@ export class SqlReadModel implements ReadModel {
     if (filter.subjectKeys) query = query.where('subject_key', 'in', filter.subjectKeys.length > 0 ? filter.subjectKeys : ['']);
     if (filter.since) query = query.where('requested_at', '>=', filter.since.getTime());
     if (filter.until) query = query.where('requested_at', '<', filter.until.getTime());
+    if (filter.source) query = query.where('source', '=', filter.source);
+    if (filter.search) query = query.where(subjectOrIdContains(this.ctx.hooks.dialect, filter.search));
     const cursor = decodeCursor(filter.cursor);
     if (cursor) {
       // Newest first; the cursor is the (requested_at, id) of the last item of the previous page.
@@ -139,6 +141,23 @@ export async function withDependencies(db: Kysely<Database> | Tx, rows: Array<Se
   const byTask = new Map<string, string[]>();
   for (const edge of edges) byTask.set(edge.task_id, [...(byTask.get(edge.task_id) ?? []), edge.step_id]);
   return rows.map((row) => toTask(row, byTask.get(row.id) ?? []));
+}
+
+/**
+ * `search` as a parameterised LIKE on each searched field, its wildcards escaped, both sides
+ * lower-cased (PostgreSQL's LIKE is case-sensitive, SQLite's only for non-ASCII). Fields
+ * are matched one by one, so a match never spans two of them. The subject is JSON text; each
+ * dialect reads its fields with its own JSON functions (the field names are ours, literals).
+ */
+function subjectOrIdContains(dialect: 'sqlite' | 'postgres', search: string): Expression<SqlBool> {
+  const pattern = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  const like = (field: Expression<unknown>) => sql<SqlBool>`lower(${field}) like ${pattern} escape '\\'`;
+  const json =
+    dialect === 'sqlite'
+      ? { field: (f: string) => sql`json_extract(terminations.subject, ${sql.lit(`$.${f}`)})`, emails: sql`json_each(terminations.subject, '$.emails') as e` }
+      : { field: (f: string) => sql`(terminations.subject::jsonb ->> ${sql.lit(f)})`, emails: sql`jsonb_array_elements_text(terminations.subject::jsonb -> 'emails') as e(value)` };
+  const fields = ['userName', 'externalId', 'displayName'].map((f) => like(json.field(f)));
+  return sql<SqlBool>`(${sql.join([...fields, like(sql.ref('terminations.id'))], sql` or `)} or exists (select 1 from ${json.emails} where ${like(sql.ref('e.value'))}))`;
 }
 
 function encodeCursor(at: number, id: string): string {

@@ -4,7 +4,7 @@
  * the suspended status and the credential list back.
  */
 import type { AccountRef, ActionHandler, Evidence, ExecuteResult, Provider, ProviderFactoryContext } from '../contract.ts';
-import { PermanentError, VerificationError } from '../../src/domain/errors.ts';
+import { PermanentError, VerificationError } from '../contract.ts';
 import type { Subject } from '../../src/domain/types.ts';
 import { BrivoClient, type BrivoUser, type CallContext } from './client.ts';
 import type { BrivoConfig } from './config.ts';

@@ -4,7 +4,7 @@
  * its own, except once after a 401 on a cached token (expired: fetch another). Every
  * call here is idempotent (GET, PUT to a fixed state, DELETE).
  */
-import { PermanentError } from '../../src/domain/errors.ts';
+import { PermanentError } from '../contract.ts';
 import { fetchOnce, sendWithBearer } from '../http/bearer.ts';
 import type { BrivoConfig } from './config.ts';
 import { describeBrivoError, errorForNetwork, errorForStatus } from './errors.ts';

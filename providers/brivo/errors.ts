@@ -4,7 +4,7 @@
  * `X-Mashery-Error-Code` header rather than 429, so a 403 is read by that header (a
  * fixed code, not message text) before it is taken as a permission problem.
  */
-import { PermanentError, RateLimitedError, TransientError, type DeprovisionError } from '../../src/domain/errors.ts';
+import { PermanentError, RateLimitedError, TransientError, type DeprovisionError } from '../contract.ts';
 import { errorForNetwork as httpErrorForNetwork } from '../http/errors.ts';
 import { parseRetryAfterMs } from '../http/retry-after.ts';
 

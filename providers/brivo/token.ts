@@ -6,7 +6,7 @@
  * instance and shared by concurrent requests; an expired one is replaced by a new grant
  * rather than a refresh, which keeps one code path and costs one request per hour at most.
  */
-import { TransientError } from '../../src/domain/errors.ts';
+import { TransientError } from '../contract.ts';
 import { CachedToken, type GrantedToken, type IssuedToken } from '../http/cached-token.ts';
 import type { BrivoConfig } from './config.ts';
 import { describeBrivoError, errorForNetwork, errorForStatus } from './errors.ts';

@@ -9,7 +9,7 @@ import {
   RateLimitedError,
   TransientError,
   type DeprovisionError,
-} from '../../src/domain/errors.ts';
+} from '../contract.ts';
 import { parseRetryAfterMs } from '../http/retry-after.ts';
 import { engineErrorIn } from '../http/errors.ts';
 

@@ -2,7 +2,7 @@
  * HTTP answers of fetch-based adapters turned into the engine's error vocabulary. One
  * status, one class; nothing here reads message text.
  */
-import { DeprovisionError, PermanentError, RateLimitedError, TransientError } from '../../src/domain/errors.ts';
+import { DeprovisionError, PermanentError, RateLimitedError, TransientError } from '../contract.ts';
 import { parseRetryAfterMs } from './retry-after.ts';
 
 export interface StatusErrorOptions {

@@ -11,7 +11,7 @@ import type {
   Provider,
   ProviderFactoryContext,
 } from '../contract.ts';
-import { PermanentError, VerificationError } from '../../src/domain/errors.ts';
+import { PermanentError, VerificationError } from '../contract.ts';
 import { alreadyAbsent, type AbsenceSeenBy } from '../absent.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 import { scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';

@@ -2,7 +2,7 @@
  * HTTP answers of Microsoft Graph and of the identity platform, turned into the typed
  * errors the engine decides retries from. Nothing here reads message text to decide.
  */
-import type { DeprovisionError } from '../../src/domain/errors.ts';
+import type { DeprovisionError } from '../contract.ts';
 import { errorForStatus as httpErrorForStatus } from '../http/errors.ts';
 
 /**

@@ -20,7 +20,7 @@ import {
   type Middleware,
   type MiddlewareOptions,
 } from '@microsoft/microsoft-graph-client';
-import { DeprovisionError, PermanentError, TransientError } from '../../src/domain/errors.ts';
+import { DeprovisionError, PermanentError, TransientError } from '../contract.ts';
 import { describeGraphError, errorForNetwork, errorForStatus } from './errors.ts';
 import type { ClientCredentialsTokenSource } from './token.ts';
 

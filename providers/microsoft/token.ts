@@ -3,7 +3,7 @@
  * a small fetch instead of @azure/identity (not a dependency here). One token is cached
  * per provider instance and shared by concurrent requests.
  */
-import { TransientError, type DeprovisionError } from '../../src/domain/errors.ts';
+import { TransientError, type DeprovisionError } from '../contract.ts';
 import { CachedToken, type GrantedToken, type IssuedToken } from '../http/cached-token.ts';
 import { errorForNetwork, errorForStatus } from './errors.ts';
 

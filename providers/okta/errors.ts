@@ -10,7 +10,7 @@ import {
   RateLimitedError,
   TransientError,
   type DeprovisionError,
-} from '../../src/domain/errors.ts';
+} from '../contract.ts';
 
 /**
  * Used when a 429 comes without a usable `X-Rate-Limit-Reset`. Okta's limits are per

@@ -5,7 +5,7 @@
  * when the token came from the cache and can be renewed (an expired OAuth token is not
  * a reason to fail the task; a token refused right after issue is).
  */
-import { PermanentError } from '../../src/domain/errors.ts';
+import { PermanentError } from '../contract.ts';
 import { fetchOnce, sendWithBearer } from '../http/bearer.ts';
 import type { ScimConfig } from './config.ts';
 import { describeScimError, errorForNetwork, errorForStatus } from './errors.ts';

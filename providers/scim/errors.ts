@@ -4,7 +4,7 @@
  * never does. Messages carry the operation, the status and the SCIM `scimType`, never a
  * URL with a filter value, a token or a request header.
  */
-import type { DeprovisionError, TransientError } from '../../src/domain/errors.ts';
+import type { DeprovisionError, TransientError } from '../contract.ts';
 import { errorForNetwork as httpErrorForNetwork, errorForStatus as httpErrorForStatus } from '../http/errors.ts';
 
 /**

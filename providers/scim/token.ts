@@ -5,7 +5,7 @@
  * per provider instance and shared by concurrent requests.
  */
 import * as oauth from 'openid-client';
-import { PermanentError, TransientError } from '../../src/domain/errors.ts';
+import { PermanentError, TransientError } from '../contract.ts';
 import { CachedToken, type GrantedToken, type IssuedToken } from '../http/cached-token.ts';
 import type { ScimAuthConfig } from './config.ts';
 import { errorForStatus } from './errors.ts';

@@ -4,14 +4,8 @@
  * GaxiosError is not kept as `cause`: its `config` holds the request headers, bearer
  * token included, and a cause is what loggers serialise.
  */
-import {
-  PermanentError,
-  RateLimitedError,
-  TransientError,
-  type DeprovisionError,
-} from '../contract.ts';
-import { parseRetryAfterMs } from '../http/retry-after.ts';
-import { engineErrorIn } from '../http/errors.ts';
+import { TransientError, type DeprovisionError } from '../contract.ts';
+import { engineErrorIn, errorForStatus, headerReader, type HeaderReader, type ProviderHttpFacts } from '../http/errors.ts';
 
 /**
  * Reasons Google gives when a quota is exhausted. Directory answers them with 403 (not
@@ -33,7 +27,7 @@ export interface GoogleFailure {
   reasons: string[];
   /** Google's own message, shortened; never request data. */
   message: string;
-  retryAfterMs: number | null;
+  headers: HeaderReader;
 }
 
 type Bag = Record<string, unknown>;
@@ -75,7 +69,7 @@ export function describeFailure(error: unknown): GoogleFailure {
     status,
     reasons,
     message: message.replace(/\s+/g, ' ').slice(0, 300),
-    retryAfterMs: parseRetryAfterMs(headerValue(response?.headers, 'retry-after')),
+    headers: headerReader(response?.headers),
   };
 }
 
@@ -87,22 +81,16 @@ export function isNotFound(error: unknown): boolean {
   return httpStatus(error) === 404;
 }
 
-function headerValue(headers: unknown, name: string): string | null {
-  if (!isBag(headers)) return null;
-  if (typeof headers.get === 'function') {
-    const value = (headers as { get(name: string): unknown }).get(name);
-    return typeof value === 'string' ? value : null;
-  }
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() === name && typeof value === 'string') return value;
-  }
-  return null;
-}
-
-export function isRateLimited(failure: GoogleFailure): boolean {
-  if (failure.status === 429) return true;
-  if (failure.status !== 403) return false;
-  return failure.reasons.some((r) => RATE_LIMIT_REASONS.has(r.toLowerCase()));
+/**
+ * Google's facts for the shared mapper: a 403 with a quota reason is a rate limit like a
+ * 429, and both wait the instance's `rateLimitDelayMs` when no Retry-After says how long.
+ */
+function googleHttpFacts(failure: GoogleFailure, rateLimitDelayMs: number): ProviderHttpFacts {
+  return {
+    defaultRetryAfterMs: rateLimitDelayMs,
+    otherRateLimit: ({ status }) =>
+      status === 403 && failure.reasons.some((r) => RATE_LIMIT_REASONS.has(r.toLowerCase())) ? rateLimitDelayMs : null,
+  };
 }
 
 /**
@@ -121,10 +109,6 @@ export function toProviderError(
   const detail = [failure.reasons.join(','), failure.message].filter(Boolean).join(': ');
   const message = detail ? `${what} (${detail})` : what;
   if (failure.status === null) return new TransientError(message);
-  if (isRateLimited(failure)) {
-    return new RateLimitedError(message, failure.retryAfterMs ?? options.rateLimitDelayMs);
-  }
-  if (failure.status >= 500 || failure.status === 408) return new TransientError(message);
-  // 401 (credentials), other 403s (missing scope or delegation), 400, 404, 409...
-  return new PermanentError(message);
+  // 401 (credentials), other 403s (missing scope or delegation), 400, 404, 409: permanent.
+  return errorForStatus({ status: failure.status, headers: failure.headers }, message, googleHttpFacts(failure, options.rateLimitDelayMs), Date.now());
 }

@@ -16,7 +16,7 @@ import { alreadyAbsent, type AbsenceSeenBy } from '../absent.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 import { scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';
 import { createGraphClient, GraphApi, seg } from './graph-client.ts';
-import { ClientCredentialsTokenSource } from './token.ts';
+import { graphTokens } from './token.ts';
 
 interface GraphUser {
   id: string;
@@ -107,20 +107,19 @@ export class MicrosoftProvider implements Provider {
   readonly name: string;
   readonly actions: Provider['actions'];
   private readonly graph: GraphApi;
-  private readonly tokens: ClientCredentialsTokenSource;
 
   constructor(
     private readonly config: MicrosoftConfig,
     ctx: ProviderFactoryContext,
   ) {
     this.name = ctx.name;
-    this.tokens = new ClientCredentialsTokenSource({
+    const tokens = graphTokens({
       tokenUrl: tokenUrlOf(config),
       clientId: config.clientId,
       clientSecret: config.clientSecret,
       scope: scopeOf(config),
     });
-    this.graph = new GraphApi(createGraphClient(config.baseUrl, this.tokens), this.tokens, config.baseUrl, Date.now, ctx.throttle);
+    this.graph = new GraphApi(createGraphClient(config.baseUrl, tokens), tokens, config.baseUrl, Date.now, ctx.throttle);
     this.actions = {
       revoke_sessions: this.revokeSessions(),
       disable_account: this.disableAccount(),

@@ -21,8 +21,11 @@ import {
   type MiddlewareOptions,
 } from '@microsoft/microsoft-graph-client';
 import { DeprovisionError, PermanentError, TransientError } from '../contract.ts';
-import { describeGraphError, errorForNetwork, errorForStatus } from './errors.ts';
-import type { ClientCredentialsTokenSource } from './token.ts';
+import type { BearerTokens } from '../http/bearer.ts';
+import { readJsonBody } from '../http/bearer.ts';
+import { errorForNetwork, errorForStatus } from '../http/errors.ts';
+import { noThrottle, type Throttle } from '../http/request.ts';
+import { describeGraphError, GRAPH_HTTP_FACTS } from './errors.ts';
 
 export const GRAPH_VERSION = 'v1.0';
 
@@ -48,7 +51,7 @@ export class BearerAuthMiddleware implements Middleware {
   private next: Middleware | undefined;
 
   constructor(
-    private readonly tokens: ClientCredentialsTokenSource,
+    private readonly tokens: BearerTokens,
     private readonly origin: string,
   ) {}
 
@@ -63,7 +66,8 @@ export class BearerAuthMiddleware implements Middleware {
     }
     let token;
     try {
-      token = await this.tokens.get();
+      // The request's signal (GraphApi sets it as an option): a task stopped while the token is fetched stops waiting.
+      token = await this.tokens.get(context.options?.signal ?? undefined);
     } catch (error) {
       if (auth && error instanceof DeprovisionError) auth.failure = error;
       throw error;
@@ -93,7 +97,7 @@ function withHeader(headers: HeadersInit | undefined, name: string, value: strin
   return Object.fromEntries([...kept, [name, value]]);
 }
 
-export function createGraphClient(baseUrl: string, tokens: ClientCredentialsTokenSource): Client {
+export function createGraphClient(baseUrl: string, tokens: BearerTokens): Client {
   const auth = new BearerAuthMiddleware(tokens, new URL(baseUrl).origin);
   return Client.initWithMiddleware({
     baseUrl,
@@ -128,11 +132,11 @@ export class GraphApi {
 
   constructor(
     private readonly client: Client,
-    private readonly tokens: ClientCredentialsTokenSource,
+    private readonly tokens: BearerTokens,
     baseUrl: string,
     private readonly now: () => number = Date.now,
     /** The provider's request rate limit (see ProviderFactoryContext.throttle). */
-    private readonly throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
+    private readonly throttle: Throttle = noThrottle,
   ) {
     this.origin = new URL(baseUrl).origin;
     this.versionRoot = `${baseUrl.replace(/\/+$/, '')}/${GRAPH_VERSION}`;
@@ -180,10 +184,9 @@ export class GraphApi {
       if (auth.failure) throw auth.failure;
       // Anything else the SDK throws here (a GraphError with status -1) is fetch failing:
       // refused connection, reset, DNS, abort.
-      throw errorForNetwork(error, label);
+      throw errorForNetwork(error, label, call.signal);
     }
-    const text = await response.text().catch(() => '');
-    const body = parseJson(text);
+    const body = await readJsonBody(response);
     if (response.ok) return { status: response.status, body: (body ?? null) as T | null };
     if (response.status === 404 && call.notFoundIsNull) return { status: 404, body: null };
     const summary = `${label} answered ${response.status} ${describeGraphError(body)}`;
@@ -194,7 +197,7 @@ export class GraphApi {
       this.tokens.invalidate(auth.generation);
       if (!auth.fresh) throw new TransientError(summary);
     }
-    throw errorForStatus(response.status, response.headers, summary, this.now());
+    throw errorForStatus({ status: response.status, headers: response.headers, body }, summary, GRAPH_HTTP_FACTS, this.now());
   }
 
   /** Follows `@odata.nextLink` pages of a collection and returns every item. */
@@ -226,14 +229,5 @@ export class GraphApi {
       throw new PermanentError(`refusing to follow @odata.nextLink to ${url.origin}: not the configured Graph root`);
     }
     return link.slice(this.versionRoot.length);
-  }
-}
-
-function parseJson(text: string): unknown {
-  if (!text) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
   }
 }

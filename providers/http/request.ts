@@ -36,10 +36,25 @@ export async function fetchOnce(url: string, options: FetchOnceOptions): Promise
       method,
       headers,
       body,
-      signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+      signal: AbortSignal.any([signal, requestTimeout(timeoutMs)]),
       redirect: options.redirect ?? 'error',
     });
   } catch (error) {
     throw errorForNetwork(error, options.summary, signal);
   }
+}
+
+/**
+ * A signal that aborts with a TimeoutError after `ms`. Not `AbortSignal.timeout`: Node 20
+ * holds that signal only weakly, and `AbortSignal.any` holds its sources weakly too, so
+ * `AbortSignal.any([signal, AbortSignal.timeout(ms)])` loses its timeout at the first
+ * garbage collection and a request to a silent provider hangs until the attempt's deadline
+ * (tests/http-layer.test.ts). Here the timer holds the controller; it is unref'd, and it
+ * stays armed after the answer's headers so that reading the body is bounded too (aborting
+ * a finished request does nothing).
+ */
+export function requestTimeout(ms: number): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), ms).unref();
+  return controller.signal;
 }

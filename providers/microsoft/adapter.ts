@@ -14,7 +14,7 @@ import type {
 import { PermanentError, VerificationError } from '../contract.ts';
 import { alreadyAbsent, type AbsenceSeenBy } from '../absent.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
-import { scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';
+import { requestTimeoutOf, scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';
 import { createGraphClient, GraphApi, seg } from './graph-client.ts';
 import { graphTokens } from './token.ts';
 
@@ -118,8 +118,9 @@ export class MicrosoftProvider implements Provider {
       clientId: config.clientId,
       clientSecret: config.clientSecret,
       scope: scopeOf(config),
+      timeoutMs: requestTimeoutOf(config),
     });
-    this.graph = new GraphApi(createGraphClient(config.baseUrl, tokens), tokens, config.baseUrl, Date.now, ctx.throttle);
+    this.graph = new GraphApi(createGraphClient(config.baseUrl, tokens), tokens, { baseUrl: config.baseUrl, requestTimeoutMs: requestTimeoutOf(config) }, Date.now, ctx.throttle);
     this.actions = {
       revoke_sessions: this.revokeSessions(),
       disable_account: this.disableAccount(),

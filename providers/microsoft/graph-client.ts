@@ -24,7 +24,7 @@ import { DeprovisionError, PermanentError, TransientError } from '../contract.ts
 import type { BearerTokens } from '../http/bearer.ts';
 import { readJsonBody } from '../http/bearer.ts';
 import { errorForNetwork, errorForStatus } from '../http/errors.ts';
-import { noThrottle, type Throttle } from '../http/request.ts';
+import { noThrottle, requestTimeout, type Throttle } from '../http/request.ts';
 import { describeGraphError, GRAPH_HTTP_FACTS } from './errors.ts';
 
 export const GRAPH_VERSION = 'v1.0';
@@ -129,15 +129,17 @@ export function seg(value: string): string {
 export class GraphApi {
   private readonly origin: string;
   private readonly versionRoot: string;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly client: Client,
     private readonly tokens: BearerTokens,
-    baseUrl: string,
+    { baseUrl, requestTimeoutMs }: { baseUrl: string; requestTimeoutMs: number },
     private readonly now: () => number = Date.now,
     /** The provider's request rate limit (see ProviderFactoryContext.throttle). */
     private readonly throttle: Throttle = noThrottle,
   ) {
+    this.timeoutMs = requestTimeoutMs;
     this.origin = new URL(baseUrl).origin;
     this.versionRoot = `${baseUrl.replace(/\/+$/, '')}/${GRAPH_VERSION}`;
   }
@@ -157,7 +159,8 @@ export class GraphApi {
       // RAW: the SDK drops the response headers (Retry-After) whenever an error body is
       // not JSON, so statuses and headers are read here for every answer.
       .responseType(ResponseType.RAW)
-      .option('signal', call.signal)
+      // The attempt's signal plus the per-request timeout; the SDK hands it to fetch and to our auth step.
+      .option('signal', AbortSignal.any([call.signal, requestTimeout(this.timeoutMs)]))
       .middlewareOptions([auth]);
     if (call.query) {
       const encoded = Object.fromEntries(Object.entries(call.query).map(([k, v]) => [k, encodeURIComponent(v)]));

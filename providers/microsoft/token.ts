@@ -13,8 +13,6 @@ import { GRAPH_HTTP_FACTS } from './errors.ts';
  * that expires on the way (tokens live 60-90 minutes; clocks drift).
  */
 const RENEW_BEFORE_EXPIRY_MS = 5 * 60_000;
-/** A token request that hangs longer than this fails as transient. */
-const TOKEN_TIMEOUT_MS = 30_000;
 /** The identity platform always says `expires_in`; this is only a floor for an answer without it. */
 const DEFAULT_TOKEN_LIFETIME_MS = 5 * 60_000;
 
@@ -23,6 +21,8 @@ export interface TokenSourceOptions {
   clientId: string;
   clientSecret: string;
   scope: string;
+  /** A token request that hangs longer than this fails as transient. */
+  timeoutMs: number;
   now?: () => number;
 }
 
@@ -33,7 +33,6 @@ export function graphTokens(options: TokenSourceOptions): GraphTokens {
     ...options,
     summary: `Microsoft identity platform token request to ${new URL(options.tokenUrl).origin}`,
     facts: GRAPH_HTTP_FACTS,
-    timeoutMs: TOKEN_TIMEOUT_MS,
     renewBeforeExpiryMs: RENEW_BEFORE_EXPIRY_MS,
     defaultLifetimeMs: DEFAULT_TOKEN_LIFETIME_MS,
     describeError: aadstsCode,

@@ -6,7 +6,7 @@
  * `cause`, so nothing from the request (its Authorization header) can reach a log.
  */
 import { TransientError } from '../contract.ts';
-import { errorForStatus, type HeaderReader, type ProviderHttpFacts } from '../http/errors.ts';
+import { errorForStatus, headerReader, type HeaderReader, type ProviderHttpFacts } from '../http/errors.ts';
 
 /**
  * Used when a 429 comes without a usable `X-Rate-Limit-Reset`. Okta's limits are per
@@ -16,7 +16,7 @@ export const DEFAULT_RATE_LIMIT_DELAY_MS = 60_000;
 
 interface HttpFailure {
   status: number;
-  headers?: HeaderReader;
+  headers: HeaderReader;
   errorCode?: string;
   errorSummary?: string;
   errorId?: string;
@@ -29,10 +29,7 @@ function asHttpFailure(error: unknown): HttpFailure | null {
   const { headers, errorCode, errorSummary, errorId } = error as Record<string, unknown>;
   return {
     status,
-    headers:
-      typeof headers === 'object' && headers !== null && typeof (headers as { get?: unknown }).get === 'function'
-        ? (headers as HttpFailure['headers'])
-        : undefined,
+    headers: headerReader(headers),
     errorCode: typeof errorCode === 'string' ? errorCode : undefined,
     errorSummary: typeof errorSummary === 'string' && errorSummary ? errorSummary.slice(0, 200) : undefined,
     errorId: typeof errorId === 'string' ? errorId : undefined,
@@ -85,5 +82,5 @@ export function toOktaError(error: unknown, operation: string, nowMs: number): E
   const summary = failure.errorSummary ? `: ${failure.errorSummary}` : '';
   const ref = failure.errorId ? ` (errorId ${failure.errorId})` : '';
   const message = `Okta ${operation}: HTTP ${failure.status}${code}${summary}${ref}`;
-  return errorForStatus({ status: failure.status, headers: failure.headers ?? new Headers() }, message, OKTA_HTTP_FACTS, nowMs);
+  return errorForStatus(failure, message, OKTA_HTTP_FACTS, nowMs);
 }

@@ -28,6 +28,8 @@ export interface GoogleFailure {
   /** Google's own message, shortened; never request data. */
   message: string;
   headers: HeaderReader;
+  /** The answer's body as gaxios parsed it, for the shared mapper; never put in a message. */
+  body: unknown;
 }
 
 type Bag = Record<string, unknown>;
@@ -39,22 +41,12 @@ export function describeFailure(error: unknown): GoogleFailure {
   const response = isBag(bag.response) ? bag.response : null;
   const statusValue = response?.status ?? bag.status;
   const status = typeof statusValue === 'number' ? statusValue : null;
-  const reasons: string[] = [];
-  let message = '';
   const data = response?.data;
   const body = isBag(data) ? data.error : undefined;
-  if (isBag(body)) {
-    if (typeof body.message === 'string') message = body.message;
-    if (typeof body.status === 'string') reasons.push(body.status);
-    for (const list of [body.errors, body.details]) {
-      if (!Array.isArray(list)) continue;
-      for (const item of list) if (isBag(item) && typeof item.reason === 'string') reasons.push(item.reason);
-    }
-  } else if (typeof body === 'string' && isBag(data)) {
-    // OAuth token endpoint: `{ error: 'unauthorized_client', error_description }`.
-    reasons.push(body);
-    if (typeof data.error_description === 'string') message = data.error_description;
-  }
+  let message = '';
+  if (isBag(body) && typeof body.message === 'string') message = body.message;
+  // OAuth token endpoint: `{ error: 'unauthorized_client', error_description }`.
+  else if (typeof body === 'string' && isBag(data) && typeof data.error_description === 'string') message = data.error_description;
   if (status === null) {
     if ('config' in bag) {
       // A transport failure (GaxiosError without an answer): name it by its code only,
@@ -67,10 +59,24 @@ export function describeFailure(error: unknown): GoogleFailure {
   }
   return {
     status,
-    reasons,
+    reasons: reasonsIn(data),
     message: message.replace(/\s+/g, ' ').slice(0, 300),
     headers: headerReader(response?.headers),
+    body: data,
   };
+}
+
+/** Google's reasons in an error body (`errors[].reason`, `status`, ErrorInfo `reason`, an OAuth `error`), as sent. */
+function reasonsIn(data: unknown): string[] {
+  const body = isBag(data) ? data.error : undefined;
+  if (typeof body === 'string') return [body];
+  if (!isBag(body)) return [];
+  const reasons = typeof body.status === 'string' ? [body.status] : [];
+  for (const list of [body.errors, body.details]) {
+    if (!Array.isArray(list)) continue;
+    for (const item of list) if (isBag(item) && typeof item.reason === 'string') reasons.push(item.reason);
+  }
+  return reasons;
 }
 
 export function httpStatus(error: unknown): number | null {
@@ -82,14 +88,15 @@ export function isNotFound(error: unknown): boolean {
 }
 
 /**
- * Google's facts for the shared mapper: a 403 with a quota reason is a rate limit like a
- * 429, and both wait the instance's `rateLimitDelayMs` when no Retry-After says how long.
+ * Google's facts for the shared mapper: a 403 with a quota reason in its body is a rate
+ * limit like a 429, and both wait the instance's `rateLimitDelayMs` when no Retry-After
+ * says how long.
  */
-function googleHttpFacts(failure: GoogleFailure, rateLimitDelayMs: number): ProviderHttpFacts {
+function googleHttpFacts(rateLimitDelayMs: number): ProviderHttpFacts {
   return {
     defaultRetryAfterMs: rateLimitDelayMs,
-    otherRateLimit: ({ status }) =>
-      status === 403 && failure.reasons.some((r) => RATE_LIMIT_REASONS.has(r.toLowerCase())) ? rateLimitDelayMs : null,
+    otherRateLimit: ({ status, body }) =>
+      status === 403 && reasonsIn(body).some((r) => RATE_LIMIT_REASONS.has(r.toLowerCase())) ? rateLimitDelayMs : null,
   };
 }
 
@@ -110,5 +117,6 @@ export function toProviderError(
   const message = detail ? `${what} (${detail})` : what;
   if (failure.status === null) return new TransientError(message);
   // 401 (credentials), other 403s (missing scope or delegation), 400, 404, 409: permanent.
-  return errorForStatus({ status: failure.status, headers: failure.headers }, message, googleHttpFacts(failure, options.rateLimitDelayMs), Date.now());
+  const answer = { status: failure.status, headers: failure.headers, body: failure.body };
+  return errorForStatus(answer, message, googleHttpFacts(options.rateLimitDelayMs), Date.now());
 }

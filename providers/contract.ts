@@ -5,7 +5,12 @@
 import type { Logger } from 'pino';
 import type { ActionName, JsonObject, Subject } from '../src/domain/types.ts';
 
+/**
+ * The typed errors, for adapters: they import them from here, never from src/domain/ (the
+ * contract is the one door between the two rooms; tests/import-graph.test.ts).
+ */
 export {
+  DeprovisionError,
   RateLimitedError,
   TransientError,
   PermanentError,

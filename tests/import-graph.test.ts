@@ -97,6 +97,20 @@ describe('the import graph', () => {
     expect(chains).toEqual([]);
   });
 
+  it('no file under providers/ but the adapter contract imports the typed errors from src/domain/errors.ts', () => {
+    // Type-only imports count too: adapters know the contract, not the domain's files.
+    const typedErrors = 'src/domain/errors.ts';
+    const offending = files
+      .filter((file) => file.startsWith('providers/') && file !== 'providers/contract.ts')
+      .filter((file) => {
+        const text = readFileSync(join(ROOT, file), 'utf8');
+        return [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)';/gms)].some(
+          (match) => relative(ROOT, resolve(ROOT, dirname(file), match[1]!)) === typedErrors,
+        );
+      });
+    expect(offending).toEqual([]);
+  });
+
   it('every provider kind loads its emulator on first use, by a dynamic import', () => {
     const kinds = files.filter((file) => /^providers\/[^/]+\/kind\.ts$/.test(file));
     expect(kinds.length).toBeGreaterThanOrEqual(7);

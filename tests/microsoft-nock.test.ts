@@ -343,6 +343,15 @@ describe('exact requests', () => {
 });
 
 describe('error mapping', () => {
+  it('a Graph request with no answer within requestTimeoutMs is a TransientError', async () => {
+    tokenEndpoint();
+    graph().get('/v1.0/users/u-1').query({ $select: 'accountEnabled' }).delay(2000).reply(200, { accountEnabled: true });
+    const error = await build({ requestTimeoutMs: 100 }).actions.disable_account!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    // The SDK rethrows fetch's TimeoutError as a GraphError of its own, named Error.
+    expect((error as Error).message).toBe('Microsoft Graph GET /users/u-1: no answer (Error)');
+  });
+
   const cases: Array<{ name: string; status: number; headers?: Record<string, string>; body?: unknown; expected: unknown; retryAfterMs?: number }> = [
     { name: '429 with Retry-After', status: 429, headers: { 'Retry-After': '5' }, expected: RateLimitedError, retryAfterMs: 5000 },
     { name: '429 without Retry-After', status: 429, expected: RateLimitedError, retryAfterMs: DEFAULT_RATE_LIMIT_RETRY_AFTER_MS },

@@ -4,11 +4,11 @@
  * the suspended status and the credential list back.
  */
 import type { AccountRef, ActionHandler, Evidence, ExecuteResult, Provider, ProviderFactoryContext } from '../contract.ts';
-import { PermanentError, VerificationError } from '../../src/domain/errors.ts';
+import { PermanentError, VerificationError } from '../contract.ts';
 import type { Subject } from '../../src/domain/types.ts';
 import { BrivoClient, type BrivoUser, type CallContext } from './client.ts';
 import type { BrivoConfig } from './config.ts';
-import { BrivoTokenSource } from './token.ts';
+import { brivoTokens } from './token.ts';
 
 type CustomFieldLookup = Extract<BrivoConfig['lookup'], { by: 'customField' }>;
 
@@ -18,7 +18,7 @@ function customFieldValues(subject: Subject, field: CustomFieldLookup['subjectFi
 }
 
 export function createBrivoProvider(config: BrivoConfig, factory: ProviderFactoryContext): Provider {
-  const client = new BrivoClient(config, new BrivoTokenSource(config), factory.throttle);
+  const client = new BrivoClient(config, brivoTokens(config), factory.throttle);
 
   async function resolveByCustomField(lookup: CustomFieldLookup, subject: Subject, ctx: CallContext): Promise<BrivoUser | null> {
     const values = customFieldValues(subject, lookup.subjectField);

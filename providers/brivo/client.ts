@@ -1,23 +1,23 @@
 /**
- * The Brivo Access API calls the adapter needs, on Node's fetch: `api-key` and bearer
- * headers, the task's AbortSignal plus a per-request timeout, typed errors. No retries of
- * its own, except once after a 401 on a cached token (expired: fetch another). Every
- * call here is idempotent (GET, PUT to a fixed state, DELETE).
+ * The Brivo Access API calls the adapter needs, through the shared bearer request path
+ * (providers/http/bearer.ts: throttle, the task's AbortSignal plus a per-request timeout,
+ * typed errors by Brivo's facts), with the `api-key` header. No retries of its own, except
+ * once after a 401 on a cached token (expired: fetch another).
  */
-import { PermanentError } from '../../src/domain/errors.ts';
-import { fetchOnce, sendWithBearer } from '../http/bearer.ts';
+import { PermanentError } from '../contract.ts';
+import { BearerClient, type BearerApi, type BearerTokens, type CallContext } from '../http/bearer.ts';
+import { noThrottle, type Throttle } from '../http/request.ts';
 import type { BrivoConfig } from './config.ts';
-import { describeBrivoError, errorForNetwork, errorForStatus } from './errors.ts';
-import type { BrivoTokenSource } from './token.ts';
+import { BRIVO_HTTP_FACTS } from './errors.ts';
 
 const API = '/v1/api';
 /** Brivo's largest page. */
 const PAGE_SIZE = 100;
 
-export interface CallContext {
-  signal: AbortSignal;
-  now: () => Date;
-}
+export type { CallContext } from '../http/bearer.ts';
+
+/** Every call below is idempotent (GET, PUT to a fixed state, DELETE): the client may send one twice after a 401. */
+const BRIVO_API: BearerApi = { provider: 'Brivo', facts: BRIVO_HTTP_FACTS, accept: 'application/json', contentType: 'application/json' };
 
 export interface BrivoUser {
   id: string;
@@ -33,16 +33,17 @@ export type BrivoCredential = {
 };
 
 export class BrivoClient {
-  constructor(
-    private readonly config: BrivoConfig,
-    private readonly tokens: BrivoTokenSource,
-    /** The provider's request rate limit (see ProviderFactoryContext.throttle). */
-    private readonly throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
-  ) {}
+  private readonly http: BearerClient;
+
+  /** `throttle`: the provider's request rate limit (see ProviderFactoryContext.throttle). */
+  constructor(config: BrivoConfig, tokens: BearerTokens, throttle: Throttle = noThrottle) {
+    const connection = { baseUrl: `${config.apiUrl}${API}`, tokens, throttle, timeoutMs: config.requestTimeoutMs };
+    this.http = new BearerClient(BRIVO_API, { ...connection, headers: { 'api-key': config.apiKey } });
+  }
 
   /** Null on 404. */
   async getUserByExternalId(externalId: string, ctx: CallContext): Promise<BrivoUser | null> {
-    const answer = await this.send('GET', `/users/${encodeURIComponent(externalId)}/external`, undefined, 'retrieve user by external id', ctx, [404]);
+    const answer = await this.http.send({ method: 'GET', path: `/users/${encodeURIComponent(externalId)}/external`, operation: 'retrieve user by external id', allowed: [404] }, ctx);
     return answer.status === 404 ? null : toUser(answer.body);
   }
 
@@ -56,7 +57,7 @@ export class BrivoClient {
       throw new PermanentError('Brivo resolve: the lookup value contains "," or ";", which Brivo filters cannot express safely');
     }
     const query = new URLSearchParams({ filter: `cf_${customFieldId}__exact:${value}`, pageSize: '2' });
-    const { body } = await this.send('GET', `/users?${query.toString()}`, undefined, 'list users (custom field)', ctx, []);
+    const { body } = await this.http.send({ method: 'GET', path: `/users?${query.toString()}`, operation: 'list users (custom field)', allowed: [] }, ctx);
     const list = (body ?? {}) as { data?: unknown; count?: unknown };
     const users = (Array.isArray(list.data) ? list.data : []).map(toUser);
     const count = typeof list.count === 'number' ? list.count : users.length;
@@ -65,7 +66,7 @@ export class BrivoClient {
 
   /** The user's custom field values by field id (to confirm a filtered match). */
   async customFields(userId: string, ctx: CallContext): Promise<Map<number, string>> {
-    const { body } = await this.send('GET', `/users/${encodeURIComponent(userId)}/custom-fields`, undefined, 'list user custom fields', ctx, []);
+    const { body } = await this.http.send({ method: 'GET', path: `/users/${encodeURIComponent(userId)}/custom-fields`, operation: 'list user custom fields', allowed: [] }, ctx);
     const data = (body as { data?: unknown } | null)?.data;
     const fields = new Map<number, string>();
     for (const f of Array.isArray(data) ? data : []) {
@@ -77,7 +78,7 @@ export class BrivoClient {
 
   /** Null when the user does not exist (404). */
   async getSuspended(userId: string, ctx: CallContext): Promise<boolean | null> {
-    const answer = await this.send('GET', `/users/${encodeURIComponent(userId)}/suspended`, undefined, 'query suspended status', ctx, [404]);
+    const answer = await this.http.send({ method: 'GET', path: `/users/${encodeURIComponent(userId)}/suspended`, operation: 'query suspended status', allowed: [404] }, ctx);
     if (answer.status === 404) return null;
     const suspended = (answer.body as { suspended?: unknown } | null)?.suspended;
     if (typeof suspended !== 'boolean') throw new PermanentError('Brivo query suspended status: answer without suspended');
@@ -85,7 +86,7 @@ export class BrivoClient {
   }
 
   async suspend(userId: string, ctx: CallContext): Promise<'suspended' | 'gone'> {
-    const answer = await this.send('PUT', `/users/${encodeURIComponent(userId)}/suspended`, { suspended: true }, 'toggle suspended status', ctx, [404]);
+    const answer = await this.http.send({ method: 'PUT', path: `/users/${encodeURIComponent(userId)}/suspended`, body: { suspended: true }, operation: 'toggle suspended status', allowed: [404] }, ctx);
     return answer.status === 404 ? 'gone' : 'suspended';
   }
 
@@ -94,7 +95,7 @@ export class BrivoClient {
     const credentials: BrivoCredential[] = [];
     for (let offset = 0; ; offset += PAGE_SIZE) {
       const query = new URLSearchParams({ offset: String(offset), pageSize: String(PAGE_SIZE) });
-      const { body } = await this.send('GET', `/users/${encodeURIComponent(userId)}/credentials?${query.toString()}`, undefined, 'retrieve assigned credentials', ctx, []);
+      const { body } = await this.http.send({ method: 'GET', path: `/users/${encodeURIComponent(userId)}/credentials?${query.toString()}`, operation: 'retrieve assigned credentials', allowed: [] }, ctx);
       const page = (body ?? {}) as { data?: unknown; count?: unknown };
       const data = Array.isArray(page.data) ? page.data : [];
       for (const c of data) credentials.push(toCredential(c));
@@ -106,48 +107,12 @@ export class BrivoClient {
   /** `gone` when the credential is no longer assigned (404). */
   async removeCredential(userId: string, credentialId: string, ctx: CallContext): Promise<'removed' | 'gone'> {
     const path = `/users/${encodeURIComponent(userId)}/credentials/${encodeURIComponent(credentialId)}`;
-    const answer = await this.send('DELETE', path, undefined, 'remove credential from user', ctx, [404]);
+    const answer = await this.http.send({ method: 'DELETE', path, operation: 'remove credential from user', allowed: [404] }, ctx);
     return answer.status === 404 ? 'gone' : 'removed';
   }
 
   async probe(ctx: CallContext): Promise<void> {
-    await this.send('GET', '/users?pageSize=1', undefined, 'list users (probe)', ctx, []);
-  }
-
-  private async send(
-    method: 'GET' | 'PUT' | 'DELETE',
-    path: string,
-    body: unknown,
-    operation: string,
-    ctx: CallContext,
-    allowed: number[],
-  ): Promise<{ status: number; body: unknown }> {
-    return sendWithBearer(this.tokens, ctx.signal, (token) => this.fetchOnce(method, path, body, token, operation, ctx), {
-      allowed,
-      // A body that is not JSON reads as null: Mashery answers with HTML (`<h1>Developer Inactive</h1>`).
-      refused: (response, parsed) => {
-        const message = `Brivo ${operation}: HTTP ${response.status}${describeBrivoError(response.headers, parsed)}`;
-        return errorForStatus(response.status, response.headers, message, ctx.now().getTime());
-      },
-    });
-  }
-
-  private fetchOnce(method: string, path: string, body: unknown, token: string, operation: string, ctx: CallContext): Promise<Response> {
-    const headers: Record<string, string> = {
-      authorization: `Bearer ${token}`,
-      'api-key': this.config.apiKey,
-      accept: 'application/json',
-    };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    return fetchOnce(`${this.config.apiUrl}${API}${path}`, {
-      method,
-      headers,
-      body,
-      signal: ctx.signal,
-      timeoutMs: this.config.requestTimeoutMs,
-      throttle: this.throttle,
-      networkError: (error) => errorForNetwork(error, operation),
-    });
+    await this.http.send({ method: 'GET', path: '/users?pageSize=1', operation: 'list users (probe)', allowed: [] }, ctx);
   }
 }
 

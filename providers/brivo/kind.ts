@@ -12,15 +12,18 @@ export const brivoKind: ProviderKind<BrivoConfig> = {
   configSchema: brivoConfigSchema,
   // Loaded on first use: only a sandbox configuration or the test and demo tooling starts an emulator.
   startSandbox: async (options) => (await import('./sandbox.ts')).startBrivoSandbox(options),
-  // The sandbox serves the token endpoint and the API on one origin.
-  sandboxConfig: (sandbox) =>
-    brivoConfigSchema.parse({
-      apiUrl: sandbox.url,
-      authUrl: sandbox.url,
-      apiKey: BRIVO_SANDBOX_API_KEY,
-      clientId: BRIVO_SANDBOX_CLIENT_ID,
-      clientSecret: BRIVO_SANDBOX_CLIENT_SECRET,
-      username: BRIVO_SANDBOX_USERNAME,
-      password: BRIVO_SANDBOX_PASSWORD,
-    }),
+  sandboxConfig: (sandbox) => brivoConfigSchema.parse(sandboxSettings(sandbox.url)),
 };
+
+/** The sandbox serves the token endpoint and the API on one origin, with fixed credentials. */
+function sandboxSettings(url: string) {
+  return {
+    apiUrl: url,
+    authUrl: url,
+    apiKey: BRIVO_SANDBOX_API_KEY,
+    clientId: BRIVO_SANDBOX_CLIENT_ID,
+    clientSecret: BRIVO_SANDBOX_CLIENT_SECRET,
+    username: BRIVO_SANDBOX_USERNAME,
+    password: BRIVO_SANDBOX_PASSWORD,
+  };
+}

@@ -7,15 +7,14 @@
 import type { JsonObject } from '../../src/domain/types.ts';
 import type { Provider, ProviderFactoryContext } from '../contract.ts';
 import { PermanentError, VerificationError } from '../contract.ts';
-import { Acknowledgements } from '../http/acknowledgements.ts';
-import { errorForNetwork, errorForStatus } from '../http/errors.ts';
+import { Acknowledgements, PUSH_RECEIVER_HTTP_FACTS } from '../http/acknowledgements.ts';
+import { errorForStatus } from '../http/errors.ts';
+import { fetchOnce, noThrottle } from '../http/request.ts';
 import type { CaepConfig } from './config.ts';
 import { importSigningKey, signSessionRevoked, subjectId } from './set.ts';
 
-const DEFAULT_RETRY_AFTER_MS = 1000;
-
 export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryContext): Provider {
-  const throttle = factory.throttle ?? (async () => undefined);
+  const throttle = factory.throttle ?? noThrottle;
   const acknowledged = new Acknowledgements<JsonObject[]>();
   // Imported on first use, not at start: a bad key fails the task (audited, replayable), not the daemon.
   let privateKey: Promise<CryptoKey> | undefined;
@@ -43,22 +42,20 @@ export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryC
               taskId: ctx.taskId,
               eventTime: ctx.attemptStartedAt,
             });
-            await throttle(ctx.signal);
-            let response: Response;
-            try {
-              response = await fetch(receiver.url, {
-                method: 'POST',
-                headers: {
-                  'content-type': 'application/secevent+jwt',
-                  accept: 'application/json',
-                  ...(receiver.token ? { authorization: `Bearer ${receiver.token}` } : {}),
-                },
-                body: jwt,
-                signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(config.timeoutMs)]),
-              });
-            } catch (error) {
-              throw errorForNetwork(error, `CAEP push to ${receiver.audience}`);
-            }
+            const response = await fetchOnce(receiver.url, {
+              method: 'POST',
+              headers: {
+                'content-type': 'application/secevent+jwt',
+                accept: 'application/json',
+                ...(receiver.token ? { authorization: `Bearer ${receiver.token}` } : {}),
+              },
+              body: jwt,
+              signal: ctx.signal,
+              timeoutMs: config.timeoutMs,
+              throttle,
+              summary: `CAEP push to ${receiver.audience}`,
+              redirect: 'follow',
+            });
             const text = await response.text();
             if (response.status === 400) {
               // RFC 8935 §2.3: `{ err, description }`; `err` is a fixed vocabulary.
@@ -66,7 +63,7 @@ export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryC
               throw new PermanentError(`CAEP receiver ${receiver.audience} refused the event: ${err}`);
             }
             if (!response.ok) {
-              throw errorForStatus(response.status, response.headers, `CAEP push to ${receiver.audience}: HTTP ${response.status}`, { nowMs: Date.now(), defaultRetryAfterMs: DEFAULT_RETRY_AFTER_MS });
+              throw errorForStatus(response, `CAEP push to ${receiver.audience}: HTTP ${response.status}`, PUSH_RECEIVER_HTTP_FACTS, Date.now());
             }
             acks.push({ receiver: receiver.audience, jti, status: response.status });
           }

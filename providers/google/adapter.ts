@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { admin_datatransfer_v1, admin_directory_v1 } from '@googleapis/admin';
 import {
+  DeprovisionError,
   PermanentError,
   VerificationError,
   withCheckpoint,
@@ -17,7 +18,6 @@ import {
   type Provider,
 } from '../contract.ts';
 import type { ActionName, JsonObject, Subject } from '../../src/domain/types.ts';
-import { DeprovisionError } from '../../src/domain/errors.ts';
 import { settleAll } from '../../src/domain/settle-all.ts';
 import { alreadyAbsent } from '../absent.ts';
 import { createAuthClient, createClients, type GoogleAuthClient, type GoogleClients } from './client.ts';

@@ -4,14 +4,8 @@
  * GaxiosError is not kept as `cause`: its `config` holds the request headers, bearer
  * token included, and a cause is what loggers serialise.
  */
-import {
-  PermanentError,
-  RateLimitedError,
-  TransientError,
-  type DeprovisionError,
-} from '../../src/domain/errors.ts';
-import { parseRetryAfterMs } from '../http/retry-after.ts';
-import { engineErrorIn } from '../http/errors.ts';
+import { TransientError, type DeprovisionError } from '../contract.ts';
+import { engineErrorIn, errorForStatus, headerReader, type HeaderReader, type ProviderHttpFacts } from '../http/errors.ts';
 
 /**
  * Reasons Google gives when a quota is exhausted. Directory answers them with 403 (not
@@ -33,7 +27,9 @@ export interface GoogleFailure {
   reasons: string[];
   /** Google's own message, shortened; never request data. */
   message: string;
-  retryAfterMs: number | null;
+  headers: HeaderReader;
+  /** The answer's body as gaxios parsed it, for the shared mapper; never put in a message. */
+  body: unknown;
 }
 
 type Bag = Record<string, unknown>;
@@ -45,22 +41,12 @@ export function describeFailure(error: unknown): GoogleFailure {
   const response = isBag(bag.response) ? bag.response : null;
   const statusValue = response?.status ?? bag.status;
   const status = typeof statusValue === 'number' ? statusValue : null;
-  const reasons: string[] = [];
-  let message = '';
   const data = response?.data;
   const body = isBag(data) ? data.error : undefined;
-  if (isBag(body)) {
-    if (typeof body.message === 'string') message = body.message;
-    if (typeof body.status === 'string') reasons.push(body.status);
-    for (const list of [body.errors, body.details]) {
-      if (!Array.isArray(list)) continue;
-      for (const item of list) if (isBag(item) && typeof item.reason === 'string') reasons.push(item.reason);
-    }
-  } else if (typeof body === 'string' && isBag(data)) {
-    // OAuth token endpoint: `{ error: 'unauthorized_client', error_description }`.
-    reasons.push(body);
-    if (typeof data.error_description === 'string') message = data.error_description;
-  }
+  let message = '';
+  if (isBag(body) && typeof body.message === 'string') message = body.message;
+  // OAuth token endpoint: `{ error: 'unauthorized_client', error_description }`.
+  else if (typeof body === 'string' && isBag(data) && typeof data.error_description === 'string') message = data.error_description;
   if (status === null) {
     if ('config' in bag) {
       // A transport failure (GaxiosError without an answer): name it by its code only,
@@ -73,10 +59,24 @@ export function describeFailure(error: unknown): GoogleFailure {
   }
   return {
     status,
-    reasons,
+    reasons: reasonsIn(data),
     message: message.replace(/\s+/g, ' ').slice(0, 300),
-    retryAfterMs: parseRetryAfterMs(headerValue(response?.headers, 'retry-after')),
+    headers: headerReader(response?.headers),
+    body: data,
   };
+}
+
+/** Google's reasons in an error body (`errors[].reason`, `status`, ErrorInfo `reason`, an OAuth `error`), as sent. */
+function reasonsIn(data: unknown): string[] {
+  const body = isBag(data) ? data.error : undefined;
+  if (typeof body === 'string') return [body];
+  if (!isBag(body)) return [];
+  const reasons = typeof body.status === 'string' ? [body.status] : [];
+  for (const list of [body.errors, body.details]) {
+    if (!Array.isArray(list)) continue;
+    for (const item of list) if (isBag(item) && typeof item.reason === 'string') reasons.push(item.reason);
+  }
+  return reasons;
 }
 
 export function httpStatus(error: unknown): number | null {
@@ -87,22 +87,17 @@ export function isNotFound(error: unknown): boolean {
   return httpStatus(error) === 404;
 }
 
-function headerValue(headers: unknown, name: string): string | null {
-  if (!isBag(headers)) return null;
-  if (typeof headers.get === 'function') {
-    const value = (headers as { get(name: string): unknown }).get(name);
-    return typeof value === 'string' ? value : null;
-  }
-  for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() === name && typeof value === 'string') return value;
-  }
-  return null;
-}
-
-export function isRateLimited(failure: GoogleFailure): boolean {
-  if (failure.status === 429) return true;
-  if (failure.status !== 403) return false;
-  return failure.reasons.some((r) => RATE_LIMIT_REASONS.has(r.toLowerCase()));
+/**
+ * Google's facts for the shared mapper: a 403 with a quota reason in its body is a rate
+ * limit like a 429, and both wait the instance's `rateLimitDelayMs` when no Retry-After
+ * says how long.
+ */
+function googleHttpFacts(rateLimitDelayMs: number): ProviderHttpFacts {
+  return {
+    defaultRetryAfterMs: rateLimitDelayMs,
+    otherRateLimit: ({ status, body }) =>
+      status === 403 && reasonsIn(body).some((r) => RATE_LIMIT_REASONS.has(r.toLowerCase())) ? rateLimitDelayMs : null,
+  };
 }
 
 /**
@@ -121,10 +116,7 @@ export function toProviderError(
   const detail = [failure.reasons.join(','), failure.message].filter(Boolean).join(': ');
   const message = detail ? `${what} (${detail})` : what;
   if (failure.status === null) return new TransientError(message);
-  if (isRateLimited(failure)) {
-    return new RateLimitedError(message, failure.retryAfterMs ?? options.rateLimitDelayMs);
-  }
-  if (failure.status >= 500 || failure.status === 408) return new TransientError(message);
-  // 401 (credentials), other 403s (missing scope or delegation), 400, 404, 409...
-  return new PermanentError(message);
+  // 401 (credentials), other 403s (missing scope or delegation), 400, 404, 409: permanent.
+  const answer = { status: failure.status, headers: failure.headers, body: failure.body };
+  return errorForStatus(answer, message, googleHttpFacts(options.rateLimitDelayMs), Date.now());
 }

@@ -4,6 +4,10 @@
  * same attempt. An attempt stopped between the two (deadline, shutdown) never takes its
  * entry, so only the newest are kept; such an attempt's retry pushes again.
  */
+import type { ProviderHttpFacts } from './errors.ts';
+
+/** Slack and most receivers ask for a pause without saying how long: a second is the usual answer. */
+export const PUSH_RECEIVER_HTTP_FACTS: ProviderHttpFacts = { defaultRetryAfterMs: 1000 };
 export class Acknowledgements<T> {
   private readonly entries = new Map<string, T>();
 

@@ -38,6 +38,8 @@ interface Cached {
 }
 
 export class CachedToken {
+  /** A granted token that expired or was revoked is cured by another grant (BearerTokens). */
+  readonly renewable = true;
   private cached: Cached | null = null;
   private pending: Promise<Cached> | null = null;
   private generation = 0;

@@ -11,12 +11,12 @@ import type {
   Provider,
   ProviderFactoryContext,
 } from '../contract.ts';
-import { PermanentError, VerificationError } from '../../src/domain/errors.ts';
+import { PermanentError, VerificationError } from '../contract.ts';
 import { alreadyAbsent, type AbsenceSeenBy } from '../absent.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
-import { scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';
+import { requestTimeoutOf, scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';
 import { createGraphClient, GraphApi, seg } from './graph-client.ts';
-import { ClientCredentialsTokenSource } from './token.ts';
+import { graphTokens } from './token.ts';
 
 interface GraphUser {
   id: string;
@@ -107,20 +107,20 @@ export class MicrosoftProvider implements Provider {
   readonly name: string;
   readonly actions: Provider['actions'];
   private readonly graph: GraphApi;
-  private readonly tokens: ClientCredentialsTokenSource;
 
   constructor(
     private readonly config: MicrosoftConfig,
     ctx: ProviderFactoryContext,
   ) {
     this.name = ctx.name;
-    this.tokens = new ClientCredentialsTokenSource({
+    const tokens = graphTokens({
       tokenUrl: tokenUrlOf(config),
       clientId: config.clientId,
       clientSecret: config.clientSecret,
       scope: scopeOf(config),
+      timeoutMs: requestTimeoutOf(config),
     });
-    this.graph = new GraphApi(createGraphClient(config.baseUrl, this.tokens), this.tokens, config.baseUrl, Date.now, ctx.throttle);
+    this.graph = new GraphApi(createGraphClient(config.baseUrl, tokens), tokens, { baseUrl: config.baseUrl, requestTimeoutMs: requestTimeoutOf(config) }, Date.now, ctx.throttle);
     this.actions = {
       revoke_sessions: this.revokeSessions(),
       disable_account: this.disableAccount(),

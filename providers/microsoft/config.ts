@@ -6,6 +6,7 @@ import { z } from 'zod';
 
 export const DEFAULT_GRAPH_BASE_URL = 'https://graph.microsoft.com';
 export const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com';
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** http(s) URL; unlike z.httpUrl() it accepts IP hosts such as the sandbox's 127.0.0.1. */
 const httpUrl = z.url({ protocol: /^https?$/ });
@@ -33,6 +34,12 @@ export const microsoftConfigSchema = z.object({
    * with a PermanentError instead of guessing.
    */
   fallbackOwner: z.string().min(1).optional(),
+  /**
+   * Per-request timeout (Graph and the token endpoint); a timed-out request is retried by
+   * the engine as transient. Default `DEFAULT_REQUEST_TIMEOUT_MS` (30 s), applied by
+   * `requestTimeoutOf` (optional here so configs built in code without it stay valid).
+   */
+  requestTimeoutMs: z.number().int().positive().max(300_000).optional(),
 });
 
 export type MicrosoftConfig = z.output<typeof microsoftConfigSchema>;
@@ -47,4 +54,8 @@ export function tokenUrlOf(config: MicrosoftConfig): string {
  */
 export function scopeOf(config: MicrosoftConfig): string {
   return `${new URL(config.baseUrl).origin}/.default`;
+}
+
+export function requestTimeoutOf(config: MicrosoftConfig): number {
+  return config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
 }

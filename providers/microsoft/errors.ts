@@ -1,9 +1,8 @@
 /**
- * HTTP answers of Microsoft Graph and of the identity platform, turned into the typed
- * errors the engine decides retries from. Nothing here reads message text to decide.
+ * What Microsoft Graph's and the identity platform's answers mean, as facts for the shared
+ * mapper (providers/http/errors.ts).
  */
-import type { DeprovisionError } from '../../src/domain/errors.ts';
-import { errorForStatus as httpErrorForStatus } from '../http/errors.ts';
+import type { ProviderHttpFacts } from '../http/errors.ts';
 
 /**
  * Delay reported when Graph throttles without a Retry-After header (it does not always
@@ -12,12 +11,7 @@ import { errorForStatus as httpErrorForStatus } from '../http/errors.ts';
  */
 export const DEFAULT_RATE_LIMIT_RETRY_AFTER_MS = 10_000;
 
-/** Graph's answers follow the shared HTTP mapping, with Graph's default throttling delay. */
-export function errorForStatus(status: number, headers: Headers, summary: string, nowMs: number): DeprovisionError {
-  return httpErrorForStatus(status, headers, summary, { nowMs, defaultRetryAfterMs: DEFAULT_RATE_LIMIT_RETRY_AFTER_MS });
-}
-
-export { errorForNetwork } from '../http/errors.ts';
+export const GRAPH_HTTP_FACTS: ProviderHttpFacts = { defaultRetryAfterMs: DEFAULT_RATE_LIMIT_RETRY_AFTER_MS };
 
 /** Graph's error body: `{ error: { code, message, innerError: { date, request-id } } }`. */
 export function describeGraphError(body: unknown): string {

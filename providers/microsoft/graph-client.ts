@@ -20,9 +20,12 @@ import {
   type Middleware,
   type MiddlewareOptions,
 } from '@microsoft/microsoft-graph-client';
-import { DeprovisionError, PermanentError, TransientError } from '../../src/domain/errors.ts';
-import { describeGraphError, errorForNetwork, errorForStatus } from './errors.ts';
-import type { ClientCredentialsTokenSource } from './token.ts';
+import { DeprovisionError, PermanentError, TransientError } from '../contract.ts';
+import type { BearerTokens } from '../http/bearer.ts';
+import { readJsonBody } from '../http/bearer.ts';
+import { errorForNetwork, errorForStatus } from '../http/errors.ts';
+import { noThrottle, requestTimeout, type Throttle } from '../http/request.ts';
+import { describeGraphError, GRAPH_HTTP_FACTS } from './errors.ts';
 
 export const GRAPH_VERSION = 'v1.0';
 
@@ -48,7 +51,7 @@ export class BearerAuthMiddleware implements Middleware {
   private next: Middleware | undefined;
 
   constructor(
-    private readonly tokens: ClientCredentialsTokenSource,
+    private readonly tokens: BearerTokens,
     private readonly origin: string,
   ) {}
 
@@ -63,7 +66,8 @@ export class BearerAuthMiddleware implements Middleware {
     }
     let token;
     try {
-      token = await this.tokens.get();
+      // The request's signal (GraphApi sets it as an option): a task stopped while the token is fetched stops waiting.
+      token = await this.tokens.get(context.options?.signal ?? undefined);
     } catch (error) {
       if (auth && error instanceof DeprovisionError) auth.failure = error;
       throw error;
@@ -93,7 +97,7 @@ function withHeader(headers: HeadersInit | undefined, name: string, value: strin
   return Object.fromEntries([...kept, [name, value]]);
 }
 
-export function createGraphClient(baseUrl: string, tokens: ClientCredentialsTokenSource): Client {
+export function createGraphClient(baseUrl: string, tokens: BearerTokens): Client {
   const auth = new BearerAuthMiddleware(tokens, new URL(baseUrl).origin);
   return Client.initWithMiddleware({
     baseUrl,
@@ -125,15 +129,17 @@ export function seg(value: string): string {
 export class GraphApi {
   private readonly origin: string;
   private readonly versionRoot: string;
+  private readonly timeoutMs: number;
 
   constructor(
     private readonly client: Client,
-    private readonly tokens: ClientCredentialsTokenSource,
-    baseUrl: string,
+    private readonly tokens: BearerTokens,
+    { baseUrl, requestTimeoutMs }: { baseUrl: string; requestTimeoutMs: number },
     private readonly now: () => number = Date.now,
     /** The provider's request rate limit (see ProviderFactoryContext.throttle). */
-    private readonly throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
+    private readonly throttle: Throttle = noThrottle,
   ) {
+    this.timeoutMs = requestTimeoutMs;
     this.origin = new URL(baseUrl).origin;
     this.versionRoot = `${baseUrl.replace(/\/+$/, '')}/${GRAPH_VERSION}`;
   }
@@ -153,7 +159,8 @@ export class GraphApi {
       // RAW: the SDK drops the response headers (Retry-After) whenever an error body is
       // not JSON, so statuses and headers are read here for every answer.
       .responseType(ResponseType.RAW)
-      .option('signal', call.signal)
+      // The attempt's signal plus the per-request timeout; the SDK hands it to fetch and to our auth step.
+      .option('signal', AbortSignal.any([call.signal, requestTimeout(this.timeoutMs)]))
       .middlewareOptions([auth]);
     if (call.query) {
       const encoded = Object.fromEntries(Object.entries(call.query).map(([k, v]) => [k, encodeURIComponent(v)]));
@@ -180,10 +187,9 @@ export class GraphApi {
       if (auth.failure) throw auth.failure;
       // Anything else the SDK throws here (a GraphError with status -1) is fetch failing:
       // refused connection, reset, DNS, abort.
-      throw errorForNetwork(error, label);
+      throw errorForNetwork(error, label, call.signal);
     }
-    const text = await response.text().catch(() => '');
-    const body = parseJson(text);
+    const body = await readJsonBody(response);
     if (response.ok) return { status: response.status, body: (body ?? null) as T | null };
     if (response.status === 404 && call.notFoundIsNull) return { status: 404, body: null };
     const summary = `${label} answered ${response.status} ${describeGraphError(body)}`;
@@ -194,7 +200,7 @@ export class GraphApi {
       this.tokens.invalidate(auth.generation);
       if (!auth.fresh) throw new TransientError(summary);
     }
-    throw errorForStatus(response.status, response.headers, summary, this.now());
+    throw errorForStatus({ status: response.status, headers: response.headers, body }, summary, GRAPH_HTTP_FACTS, this.now());
   }
 
   /** Follows `@odata.nextLink` pages of a collection and returns every item. */
@@ -226,14 +232,5 @@ export class GraphApi {
       throw new PermanentError(`refusing to follow @odata.nextLink to ${url.origin}: not the configured Graph root`);
     }
     return link.slice(this.versionRoot.length);
-  }
-}
-
-function parseJson(text: string): unknown {
-  if (!text) return null;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
   }
 }

@@ -5,18 +5,17 @@
  */
 import type { Provider } from '../contract.ts';
 import { VerificationError } from '../contract.ts';
-import { Acknowledgements } from '../http/acknowledgements.ts';
+import { Acknowledgements, PUSH_RECEIVER_HTTP_FACTS } from '../http/acknowledgements.ts';
 import { errorForNetwork, errorForStatus } from '../http/errors.ts';
+import { fetchOnce, noThrottle, type Throttle } from '../http/request.ts';
 import type { NotifyConfig } from './config.ts';
 import { notificationBody } from './message.ts';
 
-/** Slack and most receivers ask for a pause without saying how long: a second is the usual answer. */
-const DEFAULT_RETRY_AFTER_MS = 1000;
 
 export function createNotifyProvider(
   config: NotifyConfig,
   name: string,
-  throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
+  throttle: Throttle = noThrottle,
   now: () => number = Date.now,
 ): Provider {
   const acknowledged = new Acknowledgements<{ status: number; at: string }>();
@@ -29,29 +28,28 @@ export function createNotifyProvider(
       notify: {
         async execute(_account, ctx) {
           const body = notificationBody(config.format, { terminationId: ctx.terminationId, subject: ctx.subject, params: ctx.params });
-          let response: Response;
-          await throttle(ctx.signal);
-          try {
-            response = await fetch(config.url, {
-              method: 'POST',
-              headers: {
-                'content-type': 'application/json',
-                // One key per task: a receiver that dedupes drops the copy a retry after a lost
-                // answer sends, yet delivers another task's message of the same termination
-                // (two failures are two alerts).
-                'idempotency-key': ctx.taskId,
-                ...config.headers,
-              },
-              body: JSON.stringify(body),
-              signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(config.timeoutMs)]),
-            });
-            await response.arrayBuffer();
-          } catch (error) {
-            throw errorForNetwork(error, `notify ${name}`);
-          }
-          if (!response.ok) {
-            throw errorForStatus(response.status, response.headers, `notify ${name}: HTTP ${response.status}`, { nowMs: now(), defaultRetryAfterMs: DEFAULT_RETRY_AFTER_MS });
-          }
+          const response = await fetchOnce(config.url, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              // One key per task: a receiver that dedupes drops the copy a retry after a lost
+              // answer sends, yet delivers another task's message of the same termination
+              // (two failures are two alerts).
+              'idempotency-key': ctx.taskId,
+              ...config.headers,
+            },
+            body: JSON.stringify(body),
+            signal: ctx.signal,
+            timeoutMs: config.timeoutMs,
+            throttle,
+            summary: `notify ${name}`,
+            redirect: 'follow',
+          });
+          // The body says nothing the proof needs; a receiver that breaks off while sending it did not acknowledge.
+          await response.arrayBuffer().catch((error: unknown) => {
+            throw errorForNetwork(error, `notify ${name}`, ctx.signal);
+          });
+          if (!response.ok) throw errorForStatus(response, `notify ${name}: HTTP ${response.status}`, PUSH_RECEIVER_HTTP_FACTS, now());
           const ack = { status: response.status, at: new Date(now()).toISOString() };
           acknowledged.record(ctx.taskId, ack);
           return { evidence: { channel: name, format: config.format, event: String(ctx.params.event ?? 'custom'), idempotencyKey: ctx.taskId, ...ack } };

@@ -10,7 +10,7 @@ import type {
   Provider,
   ProviderFactoryContext,
 } from '../contract.ts';
-import { DeprovisionError, PermanentError, VerificationError, withCheckpoint } from '../../src/domain/errors.ts';
+import { DeprovisionError, PermanentError, VerificationError, withCheckpoint } from '../contract.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 import { alreadyAbsent } from '../absent.ts';
 import { createOktaClient, withSignal, type OktaClient } from './client.ts';

@@ -4,6 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client, DefaultRequestExecutor } from '@okta/okta-sdk-nodejs';
+import { requestTimeout } from '../http/request.ts';
 import type { OktaConfig } from './config.ts';
 
 /**
@@ -35,7 +36,7 @@ class EngineRequestExecutor extends DefaultRequestExecutor {
     const taskSignal = requestSignal.getStore();
     // The provider's request rate limit, shared by every task of this process.
     await this.throttle(taskSignal);
-    const signals = [AbortSignal.timeout(this.timeoutMs)];
+    const signals = [requestTimeout(this.timeoutMs)];
     if (taskSignal) signals.push(taskSignal);
     // Mutated in place: the SDK passes its own RequestContext, whose prototype carries the body.
     (request as { signal?: AbortSignal }).signal = AbortSignal.any(signals);

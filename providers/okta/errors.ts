@@ -5,12 +5,8 @@
  * from the status and Okta's error code only: the SDK's objects are never attached as
  * `cause`, so nothing from the request (its Authorization header) can reach a log.
  */
-import {
-  PermanentError,
-  RateLimitedError,
-  TransientError,
-  type DeprovisionError,
-} from '../../src/domain/errors.ts';
+import { TransientError } from '../contract.ts';
+import { errorForStatus, headerReader, type HeaderReader, type ProviderHttpFacts } from '../http/errors.ts';
 
 /**
  * Used when a 429 comes without a usable `X-Rate-Limit-Reset`. Okta's limits are per
@@ -20,7 +16,7 @@ export const DEFAULT_RATE_LIMIT_DELAY_MS = 60_000;
 
 interface HttpFailure {
   status: number;
-  headers?: { get(name: string): string | null };
+  headers: HeaderReader;
   errorCode?: string;
   errorSummary?: string;
   errorId?: string;
@@ -33,10 +29,7 @@ function asHttpFailure(error: unknown): HttpFailure | null {
   const { headers, errorCode, errorSummary, errorId } = error as Record<string, unknown>;
   return {
     status,
-    headers:
-      typeof headers === 'object' && headers !== null && typeof (headers as { get?: unknown }).get === 'function'
-        ? (headers as HttpFailure['headers'])
-        : undefined,
+    headers: headerReader(headers),
     errorCode: typeof errorCode === 'string' ? errorCode : undefined,
     errorSummary: typeof errorSummary === 'string' && errorSummary ? errorSummary.slice(0, 200) : undefined,
     errorId: typeof errorId === 'string' ? errorId : undefined,
@@ -48,12 +41,19 @@ export function httpStatus(error: unknown): number | null {
   return asHttpFailure(error)?.status ?? null;
 }
 
-/** Delay until `X-Rate-Limit-Reset` (epoch seconds), never negative. */
-export function rateLimitDelayMs(resetHeader: string | null | undefined, nowMs: number): number {
-  const reset = Number(resetHeader);
-  if (!resetHeader || !Number.isFinite(reset) || reset <= 0) return DEFAULT_RATE_LIMIT_DELAY_MS;
-  return Math.max(0, reset * 1000 - nowMs);
-}
+/**
+ * Okta says how long a rate limit lasts in `X-Rate-Limit-Reset` (epoch seconds, when the
+ * window reopens), not in Retry-After.
+ */
+export const OKTA_HTTP_FACTS: ProviderHttpFacts = {
+  defaultRetryAfterMs: DEFAULT_RATE_LIMIT_DELAY_MS,
+  rateLimitDelayMs: (headers, nowMs) => {
+    const resetHeader = headers.get('x-rate-limit-reset');
+    const reset = Number(resetHeader);
+    if (!resetHeader || !Number.isFinite(reset) || reset <= 0) return null;
+    return Math.max(0, reset * 1000 - nowMs);
+  },
+};
 
 function isNetworkFailure(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -82,14 +82,5 @@ export function toOktaError(error: unknown, operation: string, nowMs: number): E
   const summary = failure.errorSummary ? `: ${failure.errorSummary}` : '';
   const ref = failure.errorId ? ` (errorId ${failure.errorId})` : '';
   const message = `Okta ${operation}: HTTP ${failure.status}${code}${summary}${ref}`;
-  return classify(failure, message, nowMs);
-}
-
-function classify(failure: HttpFailure, message: string, nowMs: number): DeprovisionError {
-  const { status } = failure;
-  if (status === 429) {
-    return new RateLimitedError(message, rateLimitDelayMs(failure.headers?.get('x-rate-limit-reset'), nowMs));
-  }
-  if (status >= 500 || status === 408) return new TransientError(message);
-  return new PermanentError(message);
+  return errorForStatus(failure, message, OKTA_HTTP_FACTS, nowMs);
 }

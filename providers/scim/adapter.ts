@@ -5,7 +5,7 @@
  * per target: `active: false`, or the user being gone (404).
  */
 import type { AccountRef, ActionHandler, Evidence, ExecuteResult, Provider, ProviderFactoryContext } from '../contract.ts';
-import { PermanentError, VerificationError } from '../../src/domain/errors.ts';
+import { PermanentError, VerificationError } from '../contract.ts';
 import { alreadyAbsent } from '../absent.ts';
 import type { Subject } from '../../src/domain/types.ts';
 import { ScimClient, type ScimUser } from './client.ts';

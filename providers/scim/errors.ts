@@ -1,11 +1,9 @@
 /**
- * HTTP answers of a SCIM target (and of its OAuth token endpoint) turned into the typed
- * errors the engine decides retries from. The status and headers decide; message text
- * never does. Messages carry the operation, the status and the SCIM `scimType`, never a
- * URL with a filter value, a token or a request header.
+ * What a SCIM target's answers mean (its API and its OAuth token endpoint), as facts for
+ * the shared mapper (providers/http/errors.ts). Messages carry the operation, the status and
+ * the SCIM `scimType`, never a URL with a filter value, a token or a request header.
  */
-import type { DeprovisionError, TransientError } from '../../src/domain/errors.ts';
-import { errorForNetwork as httpErrorForNetwork, errorForStatus as httpErrorForStatus } from '../http/errors.ts';
+import type { HttpAnswer, ProviderHttpFacts } from '../http/errors.ts';
 
 /**
  * Delay reported for a 429 without a usable Retry-After. Slack's and GitHub's SCIM
@@ -14,21 +12,17 @@ import { errorForNetwork as httpErrorForNetwork, errorForStatus as httpErrorForS
  */
 export const DEFAULT_RATE_LIMIT_DELAY_MS = 30_000;
 
-/** A SCIM target's answers follow the shared HTTP mapping, with the default delay above. */
-export function errorForStatus(status: number, headers: Headers, message: string, nowMs: number): DeprovisionError {
-  return httpErrorForStatus(status, headers, message, { nowMs, defaultRetryAfterMs: DEFAULT_RATE_LIMIT_DELAY_MS });
-}
-
-export function errorForNetwork(error: unknown, operation: string): TransientError {
-  return httpErrorForNetwork(error, `SCIM ${operation}`);
-}
+export const SCIM_HTTP_FACTS: ProviderHttpFacts = {
+  defaultRetryAfterMs: DEFAULT_RATE_LIMIT_DELAY_MS,
+  describe: describeScimError,
+};
 
 /**
  * The SCIM error body (RFC 7644 section 3.12): `{ schemas, status, scimType?, detail? }`.
  * `scimType` is a fixed vocabulary and always safe to show; `detail` is free text that
  * some targets fill with the offending filter, so it is cut short.
  */
-export function describeScimError(body: unknown): string {
+function describeScimError({ body }: HttpAnswer): string {
   if (!body || typeof body !== 'object') return '';
   const { scimType, detail } = body as { scimType?: unknown; detail?: unknown };
   const parts = [

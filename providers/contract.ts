@@ -17,6 +17,8 @@ export {
   VerificationError,
   withCheckpoint,
 } from '../src/domain/errors.ts';
+/** A per-request timeout that survives garbage collection (Node 20's AbortSignal.timeout does not). */
+export { deadlineSignal } from '../src/domain/abortable.ts';
 
 /** The subject's account at one provider. `id` is the provider's own key for it. */
 export interface AccountRef extends JsonObject {

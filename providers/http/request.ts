@@ -3,6 +3,7 @@
  * attempt's signal plus a per-request timeout, and a failure to get any answer turned into
  * a TransientError that says whether the provider was silent or the engine stopped it.
  */
+import { deadlineSignal } from '../contract.ts';
 import { errorForNetwork } from './errors.ts';
 
 /** The provider's request rate limit and the lease fence (ProviderFactoryContext.throttle). */
@@ -45,16 +46,10 @@ export async function fetchOnce(url: string, options: FetchOnceOptions): Promise
 }
 
 /**
- * A signal that aborts with a TimeoutError after `ms`. Not `AbortSignal.timeout`: Node 20
- * holds that signal only weakly, and `AbortSignal.any` holds its sources weakly too, so
- * `AbortSignal.any([signal, AbortSignal.timeout(ms)])` loses its timeout at the first
- * garbage collection and a request to a silent provider hangs until the attempt's deadline
- * (tests/http-layer.test.ts). Here the timer holds the controller; it is unref'd, and it
+ * A signal that aborts after `ms` and survives garbage collection (see deadlineSignal). It
  * stays armed after the answer's headers so that reading the body is bounded too (aborting
  * a finished request does nothing).
  */
 export function requestTimeout(ms: number): AbortSignal {
-  const controller = new AbortController();
-  setTimeout(() => controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')), ms).unref();
-  return controller.signal;
+  return deadlineSignal(ms).signal;
 }

@@ -25,3 +25,17 @@ export function abortable<T>(signal: AbortSignal, work: () => Promise<T>, abortE
     );
   });
 }
+
+/**
+ * A signal that aborts with a TimeoutError after `ms`, and a way to disarm it early. Not
+ * `AbortSignal.timeout`: Node 20 holds that signal only weakly and `AbortSignal.any` holds
+ * its sources weakly too, so `AbortSignal.any([signal, AbortSignal.timeout(ms)])` loses its
+ * timeout at the first garbage collection (tests/attempt-deadline.test.ts,
+ * tests/http-layer.test.ts). Here the timer holds the controller; it is unref'd so that it
+ * never keeps the process alive.
+ */
+export function deadlineSignal(ms: number, what = 'no answer'): { signal: AbortSignal; cancel(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException(`${what} within ${ms} ms`, 'TimeoutError')), ms).unref();
+  return { signal: controller.signal, cancel: () => clearTimeout(timer) };
+}

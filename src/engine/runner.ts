@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import type { ActionContext, Provider } from '../../providers/contract.ts';
-import { abortable } from '../domain/abortable.ts';
+import { abortable, deadlineSignal } from '../domain/abortable.ts';
 import { coerceError, DeprovisionError, errorKind, RateLimitedError, TransientError, VerificationError } from '../domain/errors.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { RetryPolicy } from '../config/schema.ts';
@@ -67,7 +67,8 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
   // Counted when the task was claimed: this attempt is already in `task.attempts`.
   const attemptNumber = task.attempts;
   const executedBefore = (task.checkpoint?.[EXECUTED] as JsonObject | undefined) ?? null;
-  const signal = AbortSignal.any([options.signal, AbortSignal.timeout(options.attemptTimeoutMs)]);
+  const deadline = deadlineSignal(options.attemptTimeoutMs, 'attempt unfinished');
+  const signal = AbortSignal.any([options.signal, deadline.signal]);
   const ctx: ActionContext = {
     signal,
     logger: options.logger,
@@ -172,6 +173,8 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
       attempt: record('retry', error, observed),
       rateLimitedForMs: error instanceof RateLimitedError ? decision.delayMs : null,
     };
+  } finally {
+    deadline.cancel();
   }
 }
 

@@ -39,6 +39,9 @@ export default tseslint.config(
       // The code writes `string[]` for simple element types and `Array<{ … }>` for object
       // literal and union ones, which read better in the generic form.
       '@typescript-eslint/array-type': ['error', { default: 'array-simple' }],
+      // Passing on a caught `unknown` unchanged (abortable's rejection, a worker's failure) is a
+      // rethrow, as only-throw-error already allows; creating a non-Error reason is still an error.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       // `_name` marks a parameter a signature needs but the body does not use.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
@@ -48,6 +51,12 @@ export default tseslint.config(
     // as strings whatever the Kysely schema says; Number() there is the conversion.
     files: ['src/store/**/*.ts'],
     rules: { '@typescript-eslint/no-unnecessary-type-conversion': 'off' },
+  },
+  {
+    // A migration is written against the database as it was, not against today's schema
+    // type; Kysely's documented form for that is Kysely<any>.
+    files: ['src/store/migrations/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
     files: ['tests/**/*.ts', 'bench/**/*.ts'],
@@ -60,6 +69,22 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-return': 'off',
       '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/restrict-plus-operands': [
+        'error',
+        { allowAny: true, allowBoolean: false, allowNullish: false, allowNumberAndString: false, allowRegExp: false },
+      ],
+      // Tests set their variables in hooks and callbacks (a daemon started in beforeEach, a time
+      // a background promise records), which TypeScript's narrowing does not follow: the guards
+      // this rule calls unnecessary there (`await t?.stop()` after a set-up that may have failed)
+      // are what keeps one failure from hiding behind another.
+      '@typescript-eslint/no-unnecessary-condition': 'off',
+      // They rethrow, unchanged, what a background promise or a migration failed with.
+      '@typescript-eslint/only-throw-error': 'off',
+      // They save a prototype's method to wrap it and put it back (a spy by hand).
+      '@typescript-eslint/unbound-method': 'off',
+      // They match the CLI's output as printed: its colour escapes and its column spacing.
+      'no-control-regex': 'off',
+      'no-regex-spaces': 'off',
       // A test name or a failure message that prints "undefined" shows the bug it reports.
       '@typescript-eslint/restrict-template-expressions': [
         'error',

@@ -55,6 +55,8 @@ export interface StartedSandboxes {
   close(): Promise<void>;
 }
 
+// Each module's settings type is its own: no static type spans them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const starters: Record<SandboxKind, { module: ProviderModule<any>; start(options: SandboxOptions, port?: number): Promise<RunningSandbox> }> = {
   okta: { module: oktaModule, start: (options, port) => startOktaSandbox({ ...options, port }) },
   microsoft: { module: microsoftModule, start: (options, port) => startMicrosoftSandbox(options, { port }) },

@@ -30,7 +30,9 @@ export interface ProviderSummary {
 
 // Each module's settings type is its own, checked by its schema at run time: no static type spans them.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function createProviders(specs: ProviderSpec[], modules: ReadonlyMap<string, ProviderModule<any>>, logger: Logger): Map<string, Provider> {
+type AnyProviderModule = ProviderModule<any>;
+
+export function createProviders(specs: ProviderSpec[], modules: ReadonlyMap<string, AnyProviderModule>, logger: Logger): Map<string, Provider> {
   const providers = new Map<string, Provider>();
   try {
     for (const spec of specs) {

@@ -196,7 +196,7 @@ export class Engine {
     // Only providers with room can take more work; full or paused gates wake us when they free up.
     const open = [...this.gates.values()].filter((g) => g.capacity() > 0).map((g) => g.name);
     const next = open.length > 0 ? await this.options.store.nextWakeAt(open) : null;
-    if (!next) { this.armFallbackTimer(IDLE_RECHECK_MS); return; }
+    if (!next) return this.armFallbackTimer(IDLE_RECHECK_MS);
     const delay = next.getTime() - this.now().getTime();
     // Already due (it became due during this pass, or another replica holds its row lock): look again shortly.
     this.armFallbackTimer(delay > 0 ? Math.min(delay, IDLE_RECHECK_MS) : DUE_RECHECK_MS);

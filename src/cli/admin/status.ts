@@ -17,10 +17,7 @@ export async function status({ values, positionals, io }: CommandInput): Promise
     const changes = taskChanges(io);
     const redraw = (detail: TerminationDetail) => {
       if (values.json) return void io.out.write(`${JSON.stringify(detail)}\n`);
-      if (!io.out.isTTY) {
-        changes(detail);
-        return;
-      }
+      if (!io.out.isTTY) return changes(detail);
       io.out.write('\x1b[H\x1b[2J');
       printStatus(io, values, detail);
     };

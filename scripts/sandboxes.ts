@@ -55,7 +55,11 @@ export interface StartedSandboxes {
   close(): Promise<void>;
 }
 
-const starters: Record<SandboxKind, { module: ProviderModule<any>; start(options: SandboxOptions, port?: number): Promise<RunningSandbox> }> = {
+// Each module's settings type is its own: no static type spans them.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyProviderModule = ProviderModule<any>;
+
+const starters: Record<SandboxKind, { module: AnyProviderModule; start(options: SandboxOptions, port?: number): Promise<RunningSandbox> }> = {
   okta: { module: oktaModule, start: (options, port) => startOktaSandbox({ ...options, port }) },
   microsoft: { module: microsoftModule, start: (options, port) => startMicrosoftSandbox(options, { port }) },
   google: {

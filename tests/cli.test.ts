@@ -193,7 +193,11 @@ describe('deprovisiond admin commands', () => {
       env: { ...process.env, DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: VIEWER_TOKEN },
     });
     expect(JSON.parse(ok.stdout).items).toHaveLength(1);
-    const failed = await run(process.execPath, [bin, 'list'], { env: { ...process.env, DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: 'wrong-token-wrong-token' } }).catch((e) => e);
+    const failed = await run(process.execPath, [bin, 'list'], { env: { ...process.env, DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: 'wrong-token-wrong-token' } }).then(
+      () => ({ code: 0, stderr: '' }),
+      // execFile fails with an error carrying the exit code and the output.
+      (e: unknown) => e as { code: number; stderr: string },
+    );
     expect(failed.code).toBe(1);
     expect(failed.stderr).toContain('HTTP 401');
     const help = await run(process.execPath, [bin, 'help']);

@@ -27,7 +27,7 @@ const termination: Termination = {
   revokedAt: at(30),
   finishedAt: at(40),
   createdBy: 'admin:alice',
-} as Termination;
+};
 
 let n = 0;
 function task(stepId: string, action: string, state: Task['state'], evidence: JsonObject | null, extra: Partial<Task> = {}): Task {
@@ -65,7 +65,7 @@ function attempt(taskId: string, number: number, minute: number, outcome: TaskAt
 
 let seq = 0;
 const entry = (action: string, actor: string, taskId: string | null, minute: number, data: JsonObject = {}): AuditEntry =>
-  ({ seq: ++seq, position: null, at: at(minute), actor, action, terminationId: termination.id, taskId, data, prevHash: null, hash: null }) as AuditEntry;
+  ({ seq: ++seq, position: null, at: at(minute), actor, action, terminationId: termination.id, taskId, data, prevHash: null, hash: null });
 
 const verified = task('disable', 'disable_account', 'succeeded', { account: { id: 'u1' }, execute: {}, verify: { accountEnabled: false } });
 const googleSignOut = task('google-sessions', 'revoke_sessions', 'succeeded', {
@@ -200,5 +200,12 @@ describe('evidence order, runs and version', () => {
     expect(html).toContain('Not verified: waived by an operator (admin:carol: workspace already deleted, ticket SEC-9)');
     expect(html).toContain('run 2 (replay by admin:dave), attempt 1');
     expect(html.indexOf('1. okta-groups')).toBeLessThan(html.indexOf('9. delete'));
+  });
+
+  it('says "unknown" on the printable page for a waiver whose operator no record names, never "null"', () => {
+    const unattributed = task('slack-sessions', 'revoke_sessions', 'waived', { reason: 'ticket SEC-10' });
+    const html = renderEvidenceHtml(buildEvidence(termination, [unattributed], [], [], at(50)));
+    expect(html).toContain('Not verified: waived by an operator (unknown: ticket SEC-10)');
+    expect(html).not.toContain('null');
   });
 });

@@ -154,7 +154,7 @@ describe('provider chaos: every sandbox faulty at once', () => {
       for (const [name, url] of Object.entries(urls)) {
         const log = (await request(`${url}/__sandbox/requests`, { timeoutMs: 30_000 })).body as Array<{ fault: string | null }>;
         injected[name] = { requests: log.length };
-        for (const entry of log) if (entry.fault) injected[name]![entry.fault] = (injected[name]![entry.fault] ?? 0) + 1;
+        for (const entry of log) if (entry.fault) injected[name][entry.fault] = (injected[name][entry.fault] ?? 0) + 1;
       }
       const verificationRetries = attempts.filter((a) => a.error_kind === 'verification').reduce((n, a) => n + a.n, 0);
       console.log(

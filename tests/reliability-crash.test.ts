@@ -208,7 +208,7 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
       for (let k = 0; k < KILLS; k += 1) {
         await sleep(500 + Math.floor(random() * 3_500));
         if (intakeError) throw intakeError;
-        const victim = daemon!;
+        const victim = daemon;
         victim.child.kill('SIGKILL');
         expect(await victim.exited).toBe('SIGKILL');
         // The dead worker's leases stay in the table until they expire: those tasks were caught in flight.

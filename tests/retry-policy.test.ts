@@ -3,7 +3,7 @@ import { configSchema } from '../src/config/schema.ts';
 import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
 import { backoffDelayMs, decideRetry } from '../src/engine/retry-policy.ts';
 
-const policy = configSchema.shape.engine.parse({ retry: { baseDelay: '1s', maxDelay: '1m', maxAttempts: 5, maxRateLimitWaits: 3 } })!.retry;
+const policy = configSchema.shape.engine.parse({ retry: { baseDelay: '1s', maxDelay: '1m', maxAttempts: 5, maxRateLimitWaits: 3 } }).retry;
 
 describe('backoffDelayMs', () => {
   it('stays within [0, min(cap, base * 2^attempt)] (full jitter)', () => {

@@ -71,7 +71,7 @@ async function fire(url: string, ids: string[], options: IntakeOptions, pid: num
           setupRequest: (request: any) => ({ ...request, path: `/scim/v2/Users/${ids[next++] ?? `exhausted-${next}`}` }),
         },
       ],
-    } as any);
+    });
   let warmupOk = 0;
   let warmupFailed = 0;
   if (options.warmupS > 0) {
@@ -131,8 +131,8 @@ async function startBare(users: number): Promise<{ url: string; pid: number; sto
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('bare scimmy server did not start in 60 s')), 60_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
       const line = /^\{"url":.*\}$/m.exec(out);
       if (line) {
         clearTimeout(timer);
@@ -165,8 +165,8 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
   let bareBefore: Load;
   let bareAfter: Load;
   let daemonLoad: Load;
-  let terminations = 0;
-  let tasksFinished = 0;
+  let terminations: number;
+  let tasksFinished: number;
   try {
     bareBefore = await fire(bare.url, bareIds(0), options, bare.pid);
 

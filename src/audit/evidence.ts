@@ -150,11 +150,12 @@ function chainPlace(audit: AuditEntry[]): EvidenceDocument['auditChain'] {
 function describeChainPlace(chain: EvidenceDocument['auditChain']): string {
   if (chain.entries.length === 0) return 'no entries';
   const lastLinked = chain.entries.filter((e) => e.linked).at(-1);
-  const span = lastLinked ? `positions ${chain.firstPosition}–${chain.lastPosition}, last hash ${lastLinked.hash}` : 'no entry linked yet';
+  // A linked entry has a position and a hash, so the span has both ends.
+  const span = lastLinked ? `positions ${chain.firstPosition!}–${chain.lastPosition!}, last hash ${lastLinked.hash!}` : 'no entry linked yet';
   return chain.unlinked > 0 ? `${span}; ${chain.unlinked} newer entr${chain.unlinked === 1 ? 'y' : 'ies'} not linked yet` : span;
 }
 
-const escapeHtml = (value: unknown) =>
+const escapeHtml = (value: string | number | null | undefined) =>
   String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** The summary's rows, in the order an auditor weighs them. */
@@ -173,14 +174,14 @@ const SUMMARY_LINES: Array<[ProofKind, string]> = [
 /** A self-contained, printable page of the same document (no scripts, no external assets). */
 export function renderEvidenceHtml(doc: EvidenceDocument): string {
   const t = doc.termination;
-  const row = (cells: unknown[]) => `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
+  const row = (cells: Array<string | number | null | undefined>) => `<tr>${cells.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`;
   const json = (value: unknown) => `<pre>${escapeHtml(JSON.stringify(value, null, 2))}</pre>`;
   const tasks = doc.tasks
     .map(
       (task) => `
     <section>
       <h3>${task.order}. ${escapeHtml(task.step)}: ${escapeHtml(task.provider)} · ${escapeHtml(task.action)} <span class="state ${escapeHtml(task.state)}">${escapeHtml(task.state)}</span></h3>
-      <p class="proof ${escapeHtml(task.proof.kind)}">${escapeHtml(task.proof.kind === 'waived' ? `Not verified: waived by an operator (${task.proof.by}: ${task.proof.reason})` : task.proof.label)}</p>
+      <p class="proof ${escapeHtml(task.proof.kind)}">${escapeHtml(task.proof.kind === 'waived' ? `Not verified: waived by an operator (${task.proof.by ?? 'unknown'}: ${task.proof.reason ?? ''})` : task.proof.label)}</p>
       ${task.attempts.length === 0 ? '<p>No provider attempt.</p>' : `<table><tr><th>attempt</th><th>worker</th><th>started</th><th>finished</th><th>outcome</th><th>error</th></tr>
       ${task.attempts.map((a) => row([a.label, a.worker, a.startedAt, a.finishedAt, a.outcome, a.error ?? ''])).join('\n      ')}
       </table>`}
@@ -205,7 +206,7 @@ ${summary}
 ${[
   ['termination', t.id],
   ['state', t.state],
-  ['subject', [t.subject.userName, t.subject.externalId, ...((t.subject.emails as string[] | undefined) ?? [])].filter(Boolean).join(' · ')],
+  ['subject', [t.subject.userName, t.subject.externalId, ...((t.subject.emails as string[] | undefined) ?? [])].filter((v): v is string => typeof v === 'string' && v !== '').join(' · ')],
   ['source', `${t.source}${t.sourceEventId ? ` (${t.sourceEventId})` : ''}, requested by ${t.requestedBy}`],
   ['reason', t.reason ?? ''],
   ['playbook', t.playbook],

@@ -4,7 +4,7 @@
  * acknowledgement (notify, CAEP: no read API), a read the provider cannot offer (Google's
  * users.signOut) and an operator's waiver are each named for what they are.
  */
-import type { JsonObject, Task, TaskAttempt } from '../domain/types.ts';
+import type { JsonObject, JsonValue, Task, TaskAttempt } from '../domain/types.ts';
 import type { AuditEntry } from '../store/store.ts';
 
 export const PROOF_KINDS = [
@@ -30,6 +30,9 @@ export interface Proof {
   reason: string | null;
 }
 
+/** A recorded value as text: strings as they are, other JSON as JSON (never "[object Object]"). */
+const text = (value: JsonValue | undefined, fallback: string) => (typeof value === 'string' ? value : value === undefined || value === null ? fallback : JSON.stringify(value));
+
 const fields = (value: JsonObject) =>
   Object.entries(value)
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
@@ -37,19 +40,19 @@ const fields = (value: JsonObject) =>
 
 /** `audit` is the termination's entries: a waiver's actor and reason live there. */
 export function proofOf(task: Task, audit: AuditEntry[]): Proof {
-  const evidence = (task.evidence ?? {}) as JsonObject;
+  const evidence = task.evidence ?? {};
   switch (task.state) {
     case 'waived': {
       // The waiver's own record on the task, else its audit entry.
       const entry = audit.filter((e) => e.action === 'task.waived' && e.taskId === task.id).at(-1);
       const by = typeof evidence.waivedBy === 'string' ? evidence.waivedBy : (entry?.actor ?? null);
-      const reason = typeof evidence.reason === 'string' ? evidence.reason : entry ? String(entry.data.reason ?? '') : 'no reason found';
+      const reason = typeof evidence.reason === 'string' ? evidence.reason : entry ? text(entry.data.reason, '') : 'no reason found';
       return { kind: 'waived', label: `waived by ${by ?? 'unknown'}: ${reason}`, by, reason };
     }
     case 'failed':
       return { kind: 'failed', label: `failed: ${task.lastError ? `${task.lastError.kind}: ${task.lastError.message}` : 'no error recorded'}`, by: null, reason: null };
     case 'skipped':
-      return { kind: 'skipped', label: `skipped: ${String(evidence.skipped ?? 'no reason recorded')}`, by: null, reason: null };
+      return { kind: 'skipped', label: `skipped: ${text(evidence.skipped, 'no reason recorded')}`, by: null, reason: null };
     case 'cancelled':
       return { kind: 'cancelled', label: 'cancelled before it ran to the end', by: null, reason: null };
     case 'pending':
@@ -62,9 +65,9 @@ export function proofOf(task: Task, audit: AuditEntry[]): Proof {
 
 function succeeded(task: Task, evidence: JsonObject): Proof {
   if (task.action === 'manual') {
-    const by = String(evidence.completedBy ?? 'unknown');
+    const by = text(evidence.completedBy, 'unknown');
     const outcome = evidence.outcome === 'not_applicable' ? ' as not applicable' : '';
-    const reason = String(evidence.reason ?? '');
+    const reason = text(evidence.reason, '');
     return { kind: 'attested', label: `attested by ${by}${outcome}: ${reason}`, by, reason };
   }
   const read = (evidence.verify as JsonObject | undefined) ?? evidence;
@@ -72,13 +75,13 @@ function succeeded(task: Task, evidence: JsonObject): Proof {
   if ((typeof read.readBack === 'string' && read.readBack.startsWith('none')) || 'acknowledgedBy' in read || 'acknowledgedWith' in read) {
     // The label already says there is no read: the receiver's answer is what is left to show.
     const { readBack: _said, ...answer } = read;
-    return { kind: 'acknowledged_by_receiver', label: `acknowledged by the receiver (no read API): ${fields(answer as JsonObject)}`, by: null, reason: null };
+    return { kind: 'acknowledged_by_receiver', label: `acknowledged by the receiver (no read API): ${fields(answer)}`, by: null, reason: null };
   }
   // An adapter names the part of an action no provider read can show (Google: users.signOut).
   const unreadable = Object.entries(read).filter(([, v]) => typeof v === 'string' && v.startsWith('not verifiable'));
   if (unreadable.length > 0) {
-    const rest = Object.fromEntries(Object.entries(read).filter(([k]) => !unreadable.some(([u]) => u === k))) as JsonObject;
-    const what = unreadable.map(([k, v]) => `${k}: ${String(v).replace(/^not verifiable:\s*/, '')}`).join('; ');
+    const rest: JsonObject = Object.fromEntries(Object.entries(read).filter(([k]) => !unreadable.some(([u]) => u === k)));
+    const what = unreadable.map(([k, v]) => `${k}: ${text(v, '').replace(/^not verifiable:\s*/, '')}`).join('; ');
     return { kind: 'not_verifiable', label: `not verifiable (${what})${Object.keys(rest).length > 0 ? `; read back: ${fields(rest)}` : ''}`, by: null, reason: null };
   }
   return { kind: 'verified_by_read_back', label: `verified by read-back: ${fields(read)}`, by: null, reason: null };

@@ -42,7 +42,7 @@ export async function verifyAuditChain(
     unlinked: await unlinked(),
     brokenAt: entry.position!,
     reason,
-    detail: `entry at position ${entry.position} (seq ${entry.seq}) ${detail}`,
+    detail: `entry at position ${entry.position!} (seq ${entry.seq}) ${detail}`,
   });
   walk: for (;;) {
     const entries = await page(after, pageSize);

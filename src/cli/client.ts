@@ -38,17 +38,18 @@ export class AdminClient {
     return this.base.origin;
   }
 
-  async request<T = any>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
+  /** The answer's JSON, as the type the caller names (`answers.ts`): the daemon is this CLI's own. */
+  async request<T>(method: 'GET' | 'POST', path: string, options: RequestOptions = {}): Promise<T> {
     const { response, text } = await this.send(method, path, options, 'application/json');
-    let body: any = null;
+    let body: unknown;
     try {
       body = text ? JSON.parse(text) : null;
     } catch {
       body = null;
     }
     if (!response.ok) {
-      const message = typeof body?.error === 'string' ? body.error : `HTTP ${response.status}`;
-      throw new ApiError(message, response.status, body?.details);
+      const { error, details } = (body ?? {}) as { error?: unknown; details?: unknown };
+      throw new ApiError(typeof error === 'string' ? error : `HTTP ${response.status}`, response.status, details);
     }
     return body as T;
   }
@@ -74,7 +75,8 @@ export class AdminClient {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
-      const reason = (error as { cause?: { code?: string } })?.cause?.code ?? (error as Error).message;
+      // fetch fails with a TypeError whose cause names the socket's error (ECONNREFUSED, ENOTFOUND).
+      const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
       throw new ApiError(`cannot reach ${this.origin}: ${reason}`, null);
     }
     return { response, text: await response.text() };

@@ -23,7 +23,7 @@ function bashScript(): string {
       const group = COMMANDS.filter((c) => c.name.startsWith(`${word} `));
       if (group.length === 0) return `    ${word}) words="${flags(word)}" ;;`;
       const subs = group.map((c) => c.name.split(' ')[1]).join(' ');
-      const inner = group.map((c) => `${c.name.split(' ')[1]}) words="${flags(c.name)}" ;;`).join(' ');
+      const inner = group.map((c) => `${c.name.split(' ')[1]!}) words="${flags(c.name)}" ;;`).join(' ');
       return `    ${word}) if [ "$COMP_CWORD" -eq 2 ]; then words="${subs}"; else case "\${COMP_WORDS[2]}" in ${inner} esac; fi ;;`;
     });
   return `# deprovisiond completion: source it from ~/.bashrc (or ~/.zshrc for the zsh variant)

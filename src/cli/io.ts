@@ -36,13 +36,13 @@ export function reportFailure(io: CliIo, command: string, error: unknown, asJson
     return code;
   }
   io.err.write(`deprovisiond ${command}: ${message}\n`);
-  for (const d of (extra.details as Array<{ field?: string; message?: string }> | undefined) ?? []) io.err.write(`  ${d.field}: ${d.message}\n`);
+  for (const d of (extra.details as Array<{ field: string; message: string }> | undefined) ?? []) io.err.write(`  ${d.field}: ${d.message}\n`);
   if (kind === 'usage') io.err.write(`\n${usage}`);
   return code;
 }
 
 function describeFailure(error: unknown): { kind: string; code: number; message: string; extra: Record<string, unknown> } {
-  if (error instanceof UsageError || (error as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
+  if (error instanceof UsageError || (error as { code?: string } | null | undefined)?.code?.startsWith('ERR_PARSE_ARGS')) {
     return { kind: 'usage', code: EXIT.usage, message: (error as Error).message, extra: {} };
   }
   if (error instanceof ApiError) {
@@ -55,7 +55,7 @@ function describeFailure(error: unknown): { kind: string; code: number; message:
     };
   }
   // Recognised by name: importing ConfigError would load the config schema (zod, yaml) on every start.
-  if ((error as Error)?.name === 'ConfigError') {
+  if ((error as Error | null | undefined)?.name === 'ConfigError') {
     const { file, problems } = error as Error & ProblemList;
     return { kind: 'config', code: EXIT.failed, message: (error as Error).message, extra: { file, problems } };
   }

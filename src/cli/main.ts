@@ -46,7 +46,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
 function help(topic: string[], io: CliIo): number {
   if (topic.length === 0) return print(io, mainHelp());
   const found = findCommand(topic);
-  if (found && found.args.length === 0) return print(io, commandHelp(found.spec));
+  if (found?.args.length === 0) return print(io, commandHelp(found.spec));
   const group = groupOf(topic[0]!);
   if (group && topic.length === 1) return print(io, groupHelp(topic[0]!, group));
   return reportFailure(io, 'help', new UsageError(`no command "${topic.join(' ')}"`), false, mainHelp());
@@ -54,7 +54,7 @@ function help(topic: string[], io: CliIo): number {
 
 /** Two-word commands (`config check`) first, then one-word ones. */
 function findCommand(argv: string[]): { spec: CommandSpec; args: string[] } | null {
-  const two = COMMANDS.find((c) => c.name === `${argv[0]} ${argv[1]}`);
+  const two = argv.length >= 2 ? COMMANDS.find((c) => c.name === `${argv[0]!} ${argv[1]!}`) : undefined;
   if (two) return { spec: two, args: argv.slice(2) };
   const one = COMMANDS.find((c) => c.name === argv[0]);
   return one ? { spec: one, args: argv.slice(1) } : null;

@@ -4,7 +4,7 @@
  * argument order.
  */
 export async function settleAll<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
-  const results = await Promise.allSettled(promises as readonly Promise<unknown>[]);
+  const results = await Promise.allSettled(promises as ReadonlyArray<Promise<unknown>>);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;

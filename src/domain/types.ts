@@ -3,7 +3,7 @@
  */
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+export type JsonObject = Record<string, JsonValue>;
 
 /** The person (or customer account) being offboarded. One identifier is enough. */
 export interface Subject {

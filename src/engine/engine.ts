@@ -95,7 +95,10 @@ export class Engine {
         this.tickAgain = false;
         await this.claimAndDispatch();
         // A wake that arrived during this pass means the store changed: look again before sleeping.
+        // (wake() sets tickAgain while the pass awaits; TypeScript's narrowing cannot see that.)
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
         if (!this.tickAgain) await this.armTimer();
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       } while (this.tickAgain && this.running);
     } catch (error) {
       this.options.logger.error({ err: coerceError(error) }, 'scheduling pass failed; retrying');
@@ -151,7 +154,7 @@ export class Engine {
     if (!termination) throw new Error(`task ${task.id} refers to a missing termination`);
     if (this.shutdown.signal.aborted) return;
     const started = Date.now();
-    const policy = this.options.engine.retry as RetryPolicy;
+    const policy = this.options.engine.retry;
     if (task.attempts > policy.maxAttempts) return this.failCrashed(task, termination, policy);
     events.emit('task:started', { terminationId: task.terminationId, taskId: task.id, provider: task.provider, action: task.action, attempt: task.attempts });
     const result = await this.options.attempts.run({

@@ -41,7 +41,7 @@ export class ProviderGate {
 
   run(taskId: string, work: () => Promise<void>): Promise<void> {
     this.held.add(taskId);
-    return this.queue.add(work).finally(() => this.held.delete(taskId)) as Promise<void>;
+    return this.queue.add(work).finally(() => this.held.delete(taskId));
   }
 
   /** The provider asked us to wait: stop starting its tasks until then. */

@@ -2,7 +2,7 @@
  * The worker thread's side of attempt-thread.ts: creates the providers from their specs,
  * reports what they support, then runs each attempt it is sent and posts the result.
  */
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { providerModules } from '../../providers/index.ts';
 import { coerceError } from '../domain/errors.ts';
 import type { JsonObject } from '../domain/types.ts';
@@ -13,7 +13,7 @@ import { installConnectionFence } from './connection-fence.ts';
 import { createProviders, summarise, validateProviders } from './provider-setup.ts';
 import { lowerThreadPriority } from './thread-priority.ts';
 
-const port = parentPort as MessagePort;
+const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
 const { specs, logLevel, niceIncrement } = workerData as AttemptThreadData;
 // First, before any adapter could start a thread that would inherit the value.

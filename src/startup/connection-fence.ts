@@ -27,10 +27,10 @@ function fenceOnConnect(socket: Socket, window: LeaseWindow | undefined): void {
   });
 }
 
-type AgentInternals = {
+interface AgentInternals {
   addRequest(request: http.ClientRequest, options: unknown): void;
   createConnection(options: unknown, callback?: unknown): Socket;
-};
+}
 
 function fencedAgent<T extends http.Agent>(agent: T): T {
   const internals = agent as unknown as AgentInternals;
@@ -69,7 +69,7 @@ export function installConnectionFence(): void {
       connect: (options, callback) => {
         const window = currentLease();
         connect(options, (error, socket) => {
-          if (error || !socket) return callback(error, socket);
+          if (error) return callback(error, socket);
           try {
             assertLeaseHeld(window);
           } catch (fenced) {

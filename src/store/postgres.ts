@@ -85,7 +85,8 @@ const storeTypes: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID && format !== 'binary'
       ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
+      : // Any other type id goes to the driver's own parsers, which take every id the server sends.
+        (pg.types.getTypeParser as (oid: number, format: 'text' | 'binary') => unknown)(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 export class PostgresStore extends SqlStore {
@@ -309,6 +310,8 @@ class WakeListener {
       this.drop(client, error);
       return;
     }
+    // close() may have run during the awaits above; TypeScript's narrowing cannot see that.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
     if (this.closed || this.lost.has(client)) {
       this.lost.add(client);
       await client.end().catch(() => undefined);

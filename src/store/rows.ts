@@ -6,7 +6,8 @@ import type { AuditLogTable, TaskAttemptsTable, TasksTable, TerminationsTable } 
 
 const date = (ms: number | string) => new Date(Number(ms));
 const optionalDate = (ms: number | string | null) => (ms === null ? null : date(ms));
-const json = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
+// The JSON columns hold what the store wrote from these same types.
+const jsonObject = (text: string | null) => (text === null ? null : (JSON.parse(text) as JsonObject));
 
 export function toTermination(row: Selectable<TerminationsTable>): Termination {
   return {
@@ -14,7 +15,7 @@ export function toTermination(row: Selectable<TerminationsTable>): Termination {
     source: row.source as Termination['source'],
     sourceEventId: row.source_event_id,
     subjectKey: row.subject_key,
-    subject: JSON.parse(row.subject),
+    subject: JSON.parse(row.subject) as Termination['subject'],
     reason: row.reason,
     playbook: row.playbook,
     state: row.state as Termination['state'],
@@ -33,7 +34,7 @@ export function toTask(row: Selectable<TasksTable>, dependsOn: string[]): Task {
     stepId: row.step_id,
     provider: row.provider,
     action: row.action as Task['action'],
-    params: JSON.parse(row.params),
+    params: JSON.parse(row.params) as JsonObject,
     critical: Boolean(row.critical),
     dependsOn,
     notBefore: date(row.not_before),
@@ -44,10 +45,10 @@ export function toTask(row: Selectable<TasksTable>, dependsOn: string[]): Task {
     leaseOwner: row.lease_owner,
     leaseToken: row.lease_token,
     leaseExpiresAt: optionalDate(row.lease_expires_at),
-    account: json<JsonObject>(row.account),
-    checkpoint: json<JsonObject>(row.checkpoint),
-    lastError: json(row.last_error),
-    evidence: json<JsonObject>(row.evidence),
+    account: jsonObject(row.account),
+    checkpoint: jsonObject(row.checkpoint),
+    lastError: row.last_error === null ? null : (JSON.parse(row.last_error) as Task['lastError']),
+    evidence: jsonObject(row.evidence),
     startedAt: optionalDate(row.started_at),
     finishedAt: optionalDate(row.finished_at),
   };
@@ -63,7 +64,7 @@ export function toAttempt(row: Selectable<TaskAttemptsTable>): TaskAttempt {
     outcome: row.outcome as TaskAttempt['outcome'],
     errorKind: row.error_kind,
     errorMessage: row.error_message,
-    evidence: json<JsonObject>(row.evidence),
+    evidence: jsonObject(row.evidence),
   };
 }
 
@@ -76,7 +77,7 @@ export function toAuditEntry(row: Selectable<AuditLogTable>): AuditEntry {
     action: row.action,
     terminationId: row.termination_id,
     taskId: row.task_id,
-    data: JSON.parse(row.data),
+    data: JSON.parse(row.data) as JsonObject,
     prevHash: row.prev_hash,
     hash: row.hash,
   };

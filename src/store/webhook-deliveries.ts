@@ -30,13 +30,18 @@ interface WebhookDeliveriesTable {
   received_at: number;
 }
 
+// A type, not an interface: withTables<T>() needs a Record, and an interface has no index signature.
+// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
 type Tables = { webhook_deliveries: WebhookDeliveriesTable };
 
 export class SqlWebhookDeliveryStore implements WebhookDeliveryStore {
   private readonly db: Kysely<Tables>;
 
+  // Any store's Kysely: this class names its one table itself.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   constructor(db: Kysely<any>) {
-    this.db = db.withTables<Tables>() as unknown as Kysely<Tables>;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
+    this.db = db.withTables<Tables>();
   }
 
   async get(id: string): Promise<WebhookDelivery | null> {

@@ -76,7 +76,7 @@ export function attemptRequest(options: AttemptRequestOptions): AttemptRequest {
     startedAt: now,
     finishedAt: null,
   };
-  const policy = configSchema.shape.engine.parse(options.maxAttempts === undefined ? {} : { retry: { maxAttempts: options.maxAttempts } })!.retry;
+  const policy = configSchema.shape.engine.parse(options.maxAttempts === undefined ? {} : { retry: { maxAttempts: options.maxAttempts } }).retry;
   return {
     task,
     termination,

@@ -1,5 +1,5 @@
 import type { ActionContext } from '../../providers/contract.ts';
-import type { JsonObject, Subject } from '../../src/domain/types.ts';
+import type { Subject } from '../../src/domain/types.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
 
 let counter = 0;
@@ -16,7 +16,7 @@ export function actionContext(subject: Subject, overrides: Partial<ActionContext
     signal: new AbortController().signal,
     logger: silentLogger(),
     now: () => new Date(),
-    params: {} as JsonObject,
+    params: {},
     subject,
     terminationId: 'test-termination',
     taskId: 'test-task',

@@ -10,7 +10,7 @@ export interface JsonAnswer {
 /** The answer with its text and, when the text is JSON, the parsed body (else null). */
 export async function readAnswer(response: Response): Promise<JsonAnswer> {
   const text = await response.text();
-  let parsed: unknown = null;
+  let parsed: unknown;
   try {
     parsed = text ? JSON.parse(text) : null;
   } catch {

@@ -23,8 +23,8 @@ export interface Child {
 
 function track(child: ChildProcess): Child {
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk));
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   let done = false;
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => {

@@ -147,7 +147,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     db: pool,
     async terminate(via, email, deadline) {
       // 409: seeded by an earlier try.
-      const seeded = await postJson(`${sandboxes!.sandboxes.okta!.url}/__sandbox/users`, { login: email, email });
+      const seeded = await postJson(`${sandboxes.sandboxes.okta!.url}/__sandbox/users`, { login: email, email });
       if (seeded !== 201 && seeded !== 409) throw new Error(`seeding Okta user ${email}: ${seeded}`);
       const body = JSON.stringify({ subject: { userName: email, emails: [email] }, reason: 'replica freeze test' });
       const id = `msg_${email}`;

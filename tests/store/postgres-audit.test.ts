@@ -5,7 +5,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it } from 'vitest';
 import { verifyAuditChain } from '../../src/audit/verify.ts';
 import { createPostgresStore, DEFAULT_PG_TIMEOUTS, type PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres.ts';
 import type { Database } from '../../src/store/schema.ts';

@@ -48,7 +48,7 @@ describePostgres('PostgreSQL store suite', (url) => {
       const kysely = (db.store as unknown as { db: Kysely<unknown> }).db;
       const { rows } = await sql<{ n: unknown }>`select 9007199254740991::int8 as n`.execute(kysely);
       expect(rows[0]!.n).toBe(Number.MAX_SAFE_INTEGER);
-      expect(pg.types.getTypeParser(20, 'text')('42')).toBe('42');
+      expect(pg.types.getTypeParser(pg.types.builtins.INT8, 'text')('42')).toBe('42');
     });
 
     it('wakes another replica when a write makes work due', async () => {

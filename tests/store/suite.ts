@@ -1110,7 +1110,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
         await store.createTermination(newTermination(now, { state: 'held' }), [newTask('h', { notBefore: new Date(T0 - HOUR) })]);
         await claim(store, { limit: 1 });
         const stats = await store.stats(new Date(T0 + 10 * SECOND));
-        const byKey = <T extends object>(rows: T[]) => rows.map((r) => JSON.stringify(r)).sort();
+        const byKey = (rows: object[]) => rows.map((r) => JSON.stringify(r)).sort();
         expect(byKey(stats.tasks)).toEqual(
           byKey([
             { provider: 'okta', action: 'disable_account', state: 'running', count: 1 },

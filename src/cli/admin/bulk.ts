@@ -10,6 +10,8 @@ import { parse } from 'csv-parse/sync';
 import { ApiError, type AdminClient } from '../client.ts';
 import { colorsFor, stateColor, table } from '../format.ts';
 import { UsageError, type CliIo } from '../io.ts';
+import type { Subject } from '../../domain/types.ts';
+import type { Created, Planned } from './answers.ts';
 
 /** The columns a file may have: the `terminate` flags' names. `email` may hold several, separated by `;`. */
 export const CSV_COLUMNS = ['external-id', 'user-name', 'email', 'display-name', 'manager-email', 'effective-at', 'reason', 'playbook'] as const;
@@ -23,14 +25,15 @@ export async function terminateFromCsv(client: AdminClient, file: string, apply:
   const rows = readRows(file);
   const results: Array<{ line: number; subject: string; outcome: string; detail: string }> = [];
   for (const row of rows) {
-    const subject = String((row.body.subject as Record<string, unknown>).userName ?? (row.body.subject as Record<string, unknown>).externalId ?? (row.body.subject as { emails: string[] }).emails[0]);
+    const named = row.body.subject as Subject;
+    const subject = named.userName ?? named.externalId ?? named.emails[0] ?? '';
     try {
       if (apply) {
         const key = `csv:${createHash('sha256').update(JSON.stringify(row.body)).digest('hex').slice(0, 32)}`;
-        const created = await client.request('POST', '/terminations', { body: row.body, headers: { 'idempotency-key': key } });
+        const created = await client.request<Created>('POST', '/terminations', { body: row.body, headers: { 'idempotency-key': key } });
         results.push({ line: row.line, subject, outcome: created.state, detail: `${created.terminationId}${created.duplicate ? ' (already known)' : ''}` });
       } else {
-        const { plan, existingTerminationId } = await client.request('POST', '/terminations', { body: row.body, query: { dryRun: 'true' } });
+        const { plan, existingTerminationId } = await client.request<Planned>('POST', '/terminations', { body: row.body, query: { dryRun: 'true' } });
         results.push({ line: row.line, subject, outcome: 'planned', detail: `${plan.tasks.length} tasks, playbook ${plan.playbook}${existingTerminationId ? `, open termination ${existingTerminationId}` : ''}` });
       }
     } catch (error) {
@@ -71,7 +74,8 @@ function readRows(file: string): Row[] {
 }
 
 function bodyOf(record: Record<string, string>, file: string, line: number): Record<string, unknown> {
-  const value = (name: (typeof CSV_COLUMNS)[number]) => (record[name] ? record[name] : undefined);
+  // An empty cell is no value, as an absent column is.
+  const value = (name: (typeof CSV_COLUMNS)[number]) => (record[name] === '' ? undefined : record[name]);
   const emails = (value('email') ?? '').split(';').map((e) => e.trim()).filter(Boolean);
   const subject: Record<string, unknown> = { emails };
   if (value('external-id')) subject.externalId = value('external-id');

@@ -23,7 +23,7 @@ export function onePositional(positionals: string[], name: string): string {
 }
 
 export function noPositionals(positionals: string[]): void {
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]!}"`);
 }
 
 export function printJson(io: CliIo, value: unknown, code: number = EXIT.ok): number {

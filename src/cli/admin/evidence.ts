@@ -9,5 +9,5 @@ export async function evidence({ values, positionals, io }: CommandInput): Promi
     io.out.write(await client.text('GET', `/terminations/${id}/evidence`, { query: { format: 'html' } }));
     return 0;
   }
-  return printJson(io, await client.request('GET', `/terminations/${id}/evidence`));
+  return printJson(io, await client.request<unknown>('GET', `/terminations/${id}/evidence`));
 }

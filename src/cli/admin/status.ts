@@ -5,19 +5,9 @@
  */
 import { colorsFor, outputWidth, stateColor, subjectLabel, table, time, wrap } from '../format.ts';
 import type { CommandInput, Values } from '../spec.ts';
+import type { TaskView, TerminationDetail } from './answers.ts';
 import { clientFor, onePositional, printJson, str } from './common.ts';
 import { followTermination, taskChanges, timeoutMs, verdict } from './watch.ts';
-
-interface TaskView {
-  id: string;
-  stepId: string;
-  provider: string;
-  action: string;
-  state: string;
-  attempts: number;
-  notBefore: string;
-  lastError: { kind: string; message: string } | null;
-}
 
 export async function status({ values, positionals, io }: CommandInput): Promise<number> {
   const id = onePositional(positionals, 'ID');
@@ -25,7 +15,7 @@ export async function status({ values, positionals, io }: CommandInput): Promise
   if (values.watch) {
     // On a terminal the view is redrawn in place; in a pipe, only the lines that changed follow.
     const changes = taskChanges(io);
-    const redraw = (detail: any) => {
+    const redraw = (detail: TerminationDetail) => {
       if (values.json) return void io.out.write(`${JSON.stringify(detail)}\n`);
       if (!io.out.isTTY) return changes(detail);
       io.out.write('\x1b[H\x1b[2J');
@@ -36,19 +26,19 @@ export async function status({ values, positionals, io }: CommandInput): Promise
     if (!values.json) io.out.write(`${line}\n`);
     return code;
   }
-  const detail = await client.request('GET', `/terminations/${encodeURIComponent(id)}`);
+  const detail = await client.request<TerminationDetail>('GET', `/terminations/${encodeURIComponent(id)}`);
   // A failed task is an open door even while its termination still runs other tasks.
-  const code = detail.termination.state === 'failed' || (detail.tasks as TaskView[]).some((k) => k.state === 'failed') ? 1 : 0;
+  const code = detail.termination.state === 'failed' || detail.tasks.some((k) => k.state === 'failed') ? 1 : 0;
   if (values.json) return printJson(io, detail, code);
   printStatus(io, values, detail);
   return code;
 }
 
-function printStatus(io: CommandInput['io'], values: Values, detail: any): void {
+function printStatus(io: CommandInput['io'], values: Values, detail: TerminationDetail): void {
   const colors = colorsFor(io.out, io.env);
   const width = outputWidth(io.out);
   const t = detail.termination;
-  const tasks = detail.tasks as TaskView[];
+  const tasks = detail.tasks;
   io.out.write(
     [
       `termination ${t.id}: ${stateColor(colors, t.state)(t.state)}`,

@@ -3,17 +3,9 @@ import { colorsFor, outputWidth, table, time } from '../format.ts';
 import { UsageError } from '../io.ts';
 import { CSV_COLUMNS, terminateFromCsv } from './bulk.ts';
 import type { CommandInput, Values } from '../spec.ts';
+import type { Created, Planned } from './answers.ts';
 import { clientFor, noPositionals, printJson, str } from './common.ts';
 import { followTermination, taskChanges, timeoutMs, verdict } from './watch.ts';
-
-interface PlannedTask {
-  stepId: string;
-  provider: string;
-  action: string;
-  dependsOn: string[];
-  notBefore: string;
-  critical: boolean;
-}
 
 export async function terminate({ values, positionals, io }: CommandInput): Promise<number> {
   noPositionals(positionals);
@@ -26,7 +18,7 @@ export async function terminate({ values, positionals, io }: CommandInput): Prom
   }
   if (values.apply) throw new UsageError('--apply goes with --from-csv');
   const limit = values.wait ? timeoutMs(str(values, 'timeout')) : 0;
-  const result = await client.request('POST', '/terminations', { body: requestBody(values), headers: key ? { 'idempotency-key': key } : undefined });
+  const result = await client.request<Created>('POST', '/terminations', { body: requestBody(values), headers: key ? { 'idempotency-key': key } : undefined });
   if (!values.wait) {
     if (values.json) return printJson(io, result);
     io.out.write(`termination ${result.terminationId} ${result.state}${result.duplicate ? ' (already known: nothing new was created)' : ''}\n`);
@@ -42,9 +34,9 @@ export async function terminate({ values, positionals, io }: CommandInput): Prom
 
 export async function plan({ values, positionals, io }: CommandInput): Promise<number> {
   noPositionals(positionals);
-  const result = await clientFor(values, io).request('POST', '/terminations', { body: requestBody(values), query: { dryRun: 'true' } });
+  const result = await clientFor(values, io).request<Planned>('POST', '/terminations', { body: requestBody(values), query: { dryRun: 'true' } });
   if (values.json) return printJson(io, result);
-  const { plan } = result as { plan: { subjectKey: string; playbook: string; effectiveAt: string; tasks: PlannedTask[] } };
+  const { plan } = result;
   const colors = colorsFor(io.out, io.env);
   io.out.write(`plan for ${plan.subjectKey}: playbook ${plan.playbook}, effective ${time(plan.effectiveAt)}\n`);
   io.out.write(
@@ -73,7 +65,7 @@ function requestBody(values: Values): Record<string, unknown> {
 }
 
 function subjectFrom(values: Values): Record<string, unknown> {
-  const subject: Record<string, unknown> = { emails: (values.email as string[] | undefined) ?? [] };
+  const subject: Record<string, unknown> = { emails: values.email ?? [] };
   if (values['external-id']) subject.externalId = values['external-id'];
   if (values['user-name']) subject.userName = values['user-name'];
   if (values['display-name']) subject.displayName = values['display-name'];

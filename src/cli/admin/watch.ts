@@ -7,11 +7,7 @@
 import type { AdminClient } from '../client.ts';
 import { colorsFor, stateColor } from '../format.ts';
 import { UsageError, type CliIo } from '../io.ts';
-
-export interface Detail {
-  termination: { id: string; state: string; revokedAt: string | null };
-  tasks: Array<{ id: string; stepId: string; state: string; critical: boolean; lastError: { kind: string; message: string } | null }>;
-}
+import type { TerminationDetail } from './answers.ts';
 
 /** How often the API is asked. Default 1s: a revocation takes seconds, and each poll is one indexed read. */
 const POLL_MS = 1000;
@@ -26,13 +22,13 @@ export function timeoutMs(value: string | undefined): number {
 
 const ENDED = ['completed', 'completed_with_waivers', 'failed', 'cancelled'];
 /** A critical task failed: access stays open until an operator replays or waives it, though the termination may still run other tasks. */
-const criticalFailed = (detail: Detail) => detail.tasks.some((k) => k.critical && k.state === 'failed');
+const criticalFailed = (detail: TerminationDetail) => detail.tasks.some((k) => k.critical && k.state === 'failed');
 
 /** Calls `onPoll` with each answer; resolves with the last one once access is revoked or the termination has ended. */
-export async function followTermination(client: AdminClient, id: string, limitMs: number, onPoll: (detail: Detail) => void): Promise<{ detail: Detail; timedOut: boolean }> {
+export async function followTermination(client: AdminClient, id: string, limitMs: number, onPoll: (detail: TerminationDetail) => void): Promise<{ detail: TerminationDetail; timedOut: boolean }> {
   const deadline = Date.now() + limitMs;
   for (;;) {
-    const detail = await client.request<Detail>('GET', `/terminations/${encodeURIComponent(id)}`);
+    const detail = await client.request<TerminationDetail>('GET', `/terminations/${encodeURIComponent(id)}`);
     onPoll(detail);
     const { state, revokedAt } = detail.termination;
     if (revokedAt || ENDED.includes(state) || criticalFailed(detail)) return { detail, timedOut: false };
@@ -42,7 +38,7 @@ export async function followTermination(client: AdminClient, id: string, limitMs
 }
 
 /** What `--wait` and `--watch` end with: 0 once access is revoked, 1 otherwise, with the reason. */
-export function verdict(detail: Detail, timedOut: boolean): { code: number; line: string } {
+export function verdict(detail: TerminationDetail, timedOut: boolean): { code: number; line: string } {
   const { id, state, revokedAt } = detail.termination;
   if (revokedAt) return { code: 0, line: `termination ${id}: access revoked at ${revokedAt} (every critical task verified); state ${state}` };
   if (timedOut) return { code: 1, line: `termination ${id}: still ${state} when the time allowed ran out; follow it with \`deprovisiond status ${id} --watch\`` };
@@ -53,7 +49,7 @@ export function verdict(detail: Detail, timedOut: boolean): { code: number; line
 }
 
 /** Each task's state as it changes, one line each: for pipes and for `terminate --wait`. */
-export function taskChanges(io: CliIo): (detail: Detail) => void {
+export function taskChanges(io: CliIo): (detail: TerminationDetail) => void {
   const seen = new Map<string, string>();
   const colors = colorsFor(io.out, io.env);
   return (detail) => {

@@ -39,7 +39,7 @@ export const DEFAULT_LINKER_TIMING: AuditLinkerTiming = {
 /** Retry step while another replica holds the linker lock. */
 const BUSY_RETRY_MS = 50;
 
-type Pass = { linked: number; busy: boolean; more: boolean };
+interface Pass { linked: number; busy: boolean; more: boolean }
 
 export class AuditLinker {
   private running: Promise<unknown> = Promise.resolve();

@@ -135,7 +135,7 @@ export class SqlSettlement implements TaskOperations {
         action: 'task.waived',
         terminationId,
         taskId,
-        data: { reason, provider: row.provider, action: row.action, lastError: row.last_error ? JSON.parse(row.last_error) : null },
+        data: { reason, provider: row.provider, action: row.action, lastError: row.last_error ? (JSON.parse(row.last_error) as JsonObject) : null },
       });
       revoked = await this.settle(trx, termination, now);
       await this.ctx.hooks.notifyOthers(trx);
@@ -181,7 +181,7 @@ export class SqlSettlement implements TaskOperations {
           action: 'task.replayed',
           terminationId,
           taskId: row.id,
-          data: { provider: row.provider, action: row.action, lastError: row.last_error ? JSON.parse(row.last_error) : null },
+          data: { provider: row.provider, action: row.action, lastError: row.last_error ? (JSON.parse(row.last_error) as JsonObject) : null },
         });
       }
       if (replayedIds.length === 0) return [];

@@ -151,7 +151,7 @@ export class SqlTaskQueue implements TaskQueue {
   }
 
   async nextWakeAt(providers?: string[]): Promise<Date | null> {
-    if (providers && providers.length === 0) return null;
+    if (providers?.length === 0) return null;
     let pending = this.ctx.db
       .selectFrom('tasks as t')
       .select((eb) => eb.fn.min('t.due_at').as('at'))

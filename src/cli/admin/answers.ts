@@ -1,0 +1,88 @@
+/**
+ * The admin API's answers as the CLI reads them: parsed JSON, so times are ISO strings, and
+ * only the fields the CLI prints (`--json` prints the whole answer as it came). Typed here so
+ * a field the API renames is a compile error in the command that reads it, not "undefined"
+ * on an operator's terminal.
+ */
+import type { Subject } from '../../domain/types.ts';
+
+export interface TerminationView {
+  id: string;
+  state: string;
+  subject: Subject;
+  subjectKey: string;
+  source: string;
+  playbook: string;
+  createdBy: string;
+  reason: string | null;
+  requestedAt: string;
+  effectiveAt: string;
+  revokedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface TaskView {
+  id: string;
+  stepId: string;
+  provider: string;
+  action: string;
+  state: string;
+  critical: boolean;
+  attempts: number;
+  notBefore: string;
+  lastError: { kind: string; message: string } | null;
+}
+
+/** GET /terminations/{id}. */
+export interface TerminationDetail {
+  termination: TerminationView;
+  tasks: TaskView[];
+}
+
+/** GET /terminations. */
+export interface TerminationPage {
+  items: TerminationView[];
+  nextCursor: string | null;
+}
+
+/** POST /terminations. */
+export interface Created {
+  terminationId: string;
+  state: string;
+  duplicate: boolean;
+}
+
+export interface PlannedTask {
+  stepId: string;
+  provider: string;
+  action: string;
+  dependsOn: string[];
+  notBefore: string;
+  critical: boolean;
+}
+
+/** POST /terminations?dryRun=true. */
+export interface Planned {
+  plan: { subjectKey: string; playbook: string; effectiveAt: string; tasks: PlannedTask[] };
+  existingTerminationId: string | null;
+}
+
+/** cancel, approve. */
+export interface TerminationChanged {
+  termination: TerminationView;
+}
+
+/** replay. */
+export interface Replayed extends TerminationChanged {
+  replayed: TaskView[];
+}
+
+/** waive, complete. */
+export interface TaskChanged extends TerminationChanged {
+  task: TaskView;
+}
+
+/** approve --all-held. */
+export interface ApprovedHeld {
+  approved: unknown[];
+}

@@ -347,11 +347,13 @@ describe('Users: filters, paging, attributes, search', () => {
     expectScimError(await d.scim('POST', '/Users/.search', { body: { schemas: ['urn:wrong'], filter: 'userName pr' } }), 400);
   });
 
-  it('lists Groups as empty and refuses to create one with a SCIM 501', async () => {
+  it('lists Groups as empty, creates one (issue #26: no more 501), and answers 404 for an unknown id', async () => {
     const list = await d.scim('GET', '/Groups');
     expect(list.status).toBe(200);
     expect(list.body.totalResults).toBe(0);
-    expectScimError(await d.scim('POST', '/Groups', { body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g' } }), 501);
+    const created = await d.scim('POST', '/Groups', { body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g' } });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body).toMatchObject({ displayName: 'g', members: [] });
     expectScimError(await d.scim('GET', '/Groups/abc'), 404);
   });
 });

@@ -384,9 +384,13 @@ function relativise(node: FilterNode, depth: number): FilterNode {
   }
 }
 
-export type IndexedLookup = { by: 'id' | 'userName' | 'externalId'; value: string };
+/** An `eq` the store answers through an index: which lookup, and the value looked up. */
+export type IndexedLookup<By extends string = UserLookup> = { by: By; value: string };
 
-const INDEXED_ATTRIBUTES = new Map<string, IndexedLookup['by']>([
+type UserLookup = 'id' | 'userName' | 'externalId';
+
+/** The User attributes (lower-cased paths) the directory has an index for. */
+const USER_INDEXED = new Map<string, UserLookup>([
   ['id', 'id'],
   ['username', 'userName'],
   ['externalid', 'externalId'],
@@ -396,22 +400,36 @@ const INDEXED_ATTRIBUTES = new Map<string, IndexedLookup['by']>([
  * The indexed lookups whose results contain every resource the filter can match, or null
  * when the filter needs a scan. `userName eq` and friends at the top, under `and` (either
  * side narrows), or on both sides of `or`. The full filter is still evaluated on the result.
+ * `indexed` maps lower-cased attribute paths (`members.value`) to lookups; Users by default.
  */
-export function indexedLookups(node: FilterNode): IndexedLookup[] | null {
+export function indexedLookups<By extends string = UserLookup>(node: FilterNode, indexed: ReadonlyMap<string, By> = USER_INDEXED as unknown as ReadonlyMap<string, By>): IndexedLookup<By>[] | null {
   switch (node.kind) {
     case 'compare': {
-      if (node.op !== 'eq' || typeof node.value !== 'string' || node.attr.segments.length !== 1) return null;
-      const by = INDEXED_ATTRIBUTES.get(node.attr.segments[0]!.toLowerCase());
+      if (node.op !== 'eq' || typeof node.value !== 'string') return null;
+      const by = indexed.get(node.attr.segments.join('.').toLowerCase());
       return by ? [{ by, value: node.value }] : null;
     }
     case 'and':
-      return indexedLookups(node.left) ?? indexedLookups(node.right);
+      return indexedLookups(node.left, indexed) ?? indexedLookups(node.right, indexed);
     case 'or': {
-      const left = indexedLookups(node.left);
-      const right = left && indexedLookups(node.right);
+      const left = indexedLookups(node.left, indexed);
+      const right = left && indexedLookups(node.right, indexed);
       return left && right ? [...left, ...right] : null;
     }
     default:
       return null;
+  }
+}
+
+/** Whether any expression of the filter reads the top-level attribute `name` (compared case-insensitively). */
+export function filterReads(node: FilterNode, name: string): boolean {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      return filterReads(node.left, name) || filterReads(node.right, name);
+    case 'not':
+      return filterReads(node.filter, name);
+    default:
+      return node.attr.segments[0]!.toLowerCase() === name.toLowerCase();
   }
 }

@@ -39,6 +39,12 @@ export class InvalidFilterError extends Error {
   }
 }
 
+/** An xsd:dateTime (RFC 7643 §2.3.5), or its date alone: `Date.parse` on its own also takes "1" or "May 5". */
+const BARE_DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/i;
+
+/** Attribute types whose bare (unquoted) filter value is read as the text it spells. */
+const BARE_TEXT_TYPES = new Set(['string', 'reference']);
+
 const COMPARE_OPS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le']);
 const ORDERING_OPS = new Set(['gt', 'ge', 'lt', 'le']);
 
@@ -214,7 +220,7 @@ class Parser {
     if (op === 'pr') return { kind: 'present', attr: resolved };
     const attr = resolved.valueSub ?? resolved;
     if (!COMPARE_OPS.has(op)) throw new InvalidFilterError(`unknown operator "${this.describe(opToken)}"`);
-    const value = this.literal();
+    const value = this.literal(attr);
     if (attr.type === 'complex') throw new InvalidFilterError(`"${token.value}" is complex: compare one of its sub-attributes`);
     if ((attr.type === 'boolean' || attr.type === 'binary') && ORDERING_OPS.has(op)) {
       throw new InvalidFilterError(`"${op}" is not defined for ${attr.type} attributes`);
@@ -222,14 +228,24 @@ class Parser {
     return { kind: 'compare', attr, op: op as CompareOp, value };
   }
 
-  private literal(): Literal {
+  /**
+   * The comparison value. RFC 7644 §3.4.2.2 wants strings and date-times quoted; Microsoft's
+   * validator and some IdPs send them bare (`userName sw O`, `meta.created gt 2015-10-10T…`).
+   * The value is always exactly one token after the operator, so a bare word is read by the
+   * attribute's type: text for a string or reference attribute (a number or `true` spells
+   * its text: a string attribute holds no numbers), an instant for a date-time, true/false
+   * for a boolean, a number for a numeric one. `null` keeps its RFC meaning everywhere.
+   */
+  private literal(attr: AttributeInfo): Literal {
     const token = this.next('a value');
     if (token.type === 'string') return token.value;
     if (token.type === 'word') {
       const lower = token.value.toLowerCase();
+      if (lower === 'null') return null;
+      if (BARE_TEXT_TYPES.has(attr.type)) return token.value;
+      if (attr.type === 'dateTime' && BARE_DATE_TIME.test(token.value) && !Number.isNaN(Date.parse(token.value))) return token.value;
       if (lower === 'true') return true;
       if (lower === 'false') return false;
-      if (lower === 'null') return null;
       if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(token.value)) return Number(token.value);
     }
     throw new InvalidFilterError(`expected a value, got "${this.describe(token)}"`);

@@ -63,7 +63,8 @@ describe('discovery', () => {
     expect(response.body.filter).toEqual({ supported: true, maxResults: 200 });
     expect(response.body.bulk.supported).toBe(false);
     expect(response.body.sort.supported).toBe(false);
-    expect(response.body.etag.supported).toBe(false);
+    // Issue #26: meta.version is an ETag on Users and Groups, and If-Match is honoured.
+    expect(response.body.etag.supported).toBe(true);
     // One scheme, however many routers were constructed in this process.
     expect(response.body.authenticationSchemes).toHaveLength(1);
     expect(response.body.authenticationSchemes[0].type).toBe('oauthbearertoken');

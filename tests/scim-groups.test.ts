@@ -226,6 +226,20 @@ describe('Groups: beyond the sequences', () => {
     expect((await scimWith('DELETE', `/Groups/${id}`, { 'if-match': 'W/"3"' })).status).toBe(204);
   });
 
+  it('honours If-Match on Users too: 412 and nothing written for another version', async () => {
+    const user = await oktaUser();
+    expect(user.meta.version).toBe('W/"1"');
+    const deactivate = { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] };
+    expectScimError(await scimWith('PATCH', `/Users/${user.id}`, { 'if-match': 'W/"2"' }, deactivate), 412);
+    expectScimError(await scimWith('PUT', `/Users/${user.id}`, { 'if-match': 'W/"2"' }, { schemas: [USER_SCHEMA], userName: user.userName, active: false }), 412);
+    expectScimError(await scimWith('DELETE', `/Users/${user.id}`, { 'if-match': 'W/"2"' }), 412);
+    expect((await d.terminations()).filter((t) => t.subject.userName === user.userName)).toEqual([]);
+    const patched = await scimWith('PATCH', `/Users/${user.id}`, { 'if-match': 'W/"1"' }, deactivate);
+    expect(patched.status, patched.text).toBe(200);
+    expect(patched.body.meta.version).toBe('W/"2"');
+    expect((await d.terminations()).filter((t) => t.subject.userName === user.userName)).toHaveLength(1);
+  });
+
   it('pages, projects, and filters by externalId and members.value', async () => {
     const member = await oktaUser();
     const tag = unique('page');

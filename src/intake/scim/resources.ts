@@ -173,7 +173,8 @@ export function applyServiceProviderConfig(): void {
     bulk: false,
     filter: { supported: true, maxResults: MAX_PAGE_SIZE },
     sort: false,
-    etag: false,
+    // meta.version is a weak ETag on Users and Groups, and If-Match is honoured (etag.ts).
+    etag: true,
     changePassword: false,
     authenticationSchemes: [
       {

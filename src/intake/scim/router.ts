@@ -20,6 +20,7 @@ import { normaliseScimBody } from './normalise.ts';
 import { activeOnlyPatch, userIdOf } from './active-patch.ts';
 import { groupRoutes } from './group-router.ts';
 import { ScimGroupService } from './group-service.ts';
+import { userIfMatch } from './user-if-match.ts';
 import type { FilterNode } from './filter.ts';
 import { ScimQueryError, scimQueryReader } from './query.ts';
 import { STORE_UNAVAILABLE_DETAIL, applyServiceProviderConfig, declareScimResources, toScimError, type ScimContext } from './resources.ts';
@@ -145,6 +146,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     };
     next();
   });
+  router.use(userIfMatch(users, contextFor));
   // Deactivation and rehire without SCIMMY's round trips (see active-patch.ts); answered
   // as scimmy-routers answers a PATCH, and its failures as SCIMMY's would be.
   router.use(async (req, res, next) => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFilter, schemaResolver } from '../src/intake/scim/filter.ts';
 import { ScimUserService, TooManyToFilterError } from '../src/intake/scim/user-service.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
-import { ENTERPRISE, ERROR_SCHEMA, PATCH_OP, SCIM_JSON, SCIM_TOKENS, USER_SCHEMA, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
+import { ENTERPRISE, ERROR_SCHEMA, PATCH_OP, SCIM_JSON, SCIM_TOKENS, USER_SCHEMA, expectScimError, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
 
 let d: ScimTestDaemon;
 let counter = 0;
@@ -39,14 +39,6 @@ async function createUser(overrides: Record<string, unknown> = {}): Promise<any>
   });
   expect(response.status, response.text).toBe(201);
   return response.body;
-}
-
-function expectScimError(response: ScimResponse, status: number, scimType?: string): void {
-  expect(response.status, response.text).toBe(status);
-  expect(response.headers.get('content-type')).toContain(SCIM_JSON);
-  expect(response.body.schemas).toEqual([ERROR_SCHEMA]);
-  expect(response.body.status).toBe(String(status));
-  if (scimType) expect(response.body.scimType).toBe(scimType);
 }
 
 async function terminationsFor(externalId: string) {

@@ -5,8 +5,7 @@
  * sequences do not cover: If-Match, projections, paging, refusals and the audit.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENTERPRISE, ERROR_SCHEMA, PATCH_OP, SCIM_JSON, SCIM_TOKENS, USER_SCHEMA, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
-import { readAnswer } from './helpers/poll.ts';
+import { ENTERPRISE, PATCH_OP, SCIM_JSON, USER_SCHEMA, expectScimError, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
 
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
 
@@ -26,24 +25,6 @@ function ok(response: ScimResponse, status = 200): any {
   expect(response.status, response.text).toBe(status);
   if (status !== 204) expect(response.headers.get('content-type')).toContain(SCIM_JSON);
   return response.body;
-}
-
-function expectScimError(response: ScimResponse, status: number, scimType?: string): void {
-  expect(response.status, response.text).toBe(status);
-  expect(response.body.schemas).toEqual([ERROR_SCHEMA]);
-  expect(response.body.status).toBe(String(status));
-  if (scimType) expect(response.body.scimType).toBe(scimType);
-}
-
-/** A request with extra headers (If-Match), which the daemon helper does not send. */
-async function scimWith(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<ScimResponse> {
-  return readAnswer(
-    await fetch(`${d.daemon.url}/scim/v2${path}`, {
-      method,
-      headers: { accept: SCIM_JSON, authorization: `Bearer ${SCIM_TOKENS[0]}`, ...(body === undefined ? {} : { 'content-type': SCIM_JSON }), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }),
-  );
 }
 
 /** Entra's user create, from Microsoft's SCIM endpoint guide. */
@@ -211,30 +192,30 @@ describe('Groups: beyond the sequences', () => {
   });
 
   it('honours If-Match: 412 for another version, the write for the current one; answers ETag', async () => {
-    const group = await scimWith('POST', '/Groups', {}, { schemas: [GROUP_SCHEMA], displayName: unique('etag') });
+    const group = await d.scim('POST', '/Groups', { body: { schemas: [GROUP_SCHEMA], displayName: unique('etag') } });
     expect(group.status).toBe(201);
     expect(group.headers.get('etag')).toBe('W/"1"');
     const id = group.body.id;
     const rename = (name: string) => ({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'displayName', value: name }] });
-    expectScimError(await scimWith('PATCH', `/Groups/${id}`, { 'if-match': 'W/"7"' }, rename('x')), 412);
-    expectScimError(await scimWith('PUT', `/Groups/${id}`, { 'if-match': '"7"' }, { schemas: [GROUP_SCHEMA], displayName: 'x' }), 412);
-    expectScimError(await scimWith('DELETE', `/Groups/${id}`, { 'if-match': 'W/"7"' }), 412);
-    const patched = await scimWith('PATCH', `/Groups/${id}`, { 'if-match': 'W/"1"' }, rename('y'));
+    expectScimError(await d.scim('PATCH', `/Groups/${id}`, { headers: { 'if-match': 'W/"7"' }, body: rename('x') }), 412);
+    expectScimError(await d.scim('PUT', `/Groups/${id}`, { headers: { 'if-match': '"7"' }, body: { schemas: [GROUP_SCHEMA], displayName: 'x' } }), 412);
+    expectScimError(await d.scim('DELETE', `/Groups/${id}`, { headers: { 'if-match': 'W/"7"' } }), 412);
+    const patched = await d.scim('PATCH', `/Groups/${id}`, { headers: { 'if-match': 'W/"1"' }, body: rename('y') });
     expect(patched.status, patched.text).toBe(200);
     expect(patched.headers.get('etag')).toBe('W/"2"');
-    expect((await scimWith('PUT', `/Groups/${id}`, { 'if-match': '*' }, { schemas: [GROUP_SCHEMA], displayName: 'z' })).status).toBe(200);
-    expect((await scimWith('DELETE', `/Groups/${id}`, { 'if-match': 'W/"3"' })).status).toBe(204);
+    expect((await d.scim('PUT', `/Groups/${id}`, { headers: { 'if-match': '*' }, body: { schemas: [GROUP_SCHEMA], displayName: 'z' } })).status).toBe(200);
+    expect((await d.scim('DELETE', `/Groups/${id}`, { headers: { 'if-match': 'W/"3"' } })).status).toBe(204);
   });
 
   it('honours If-Match on Users too: 412 and nothing written for another version', async () => {
     const user = await oktaUser();
     expect(user.meta.version).toBe('W/"1"');
     const deactivate = { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] };
-    expectScimError(await scimWith('PATCH', `/Users/${user.id}`, { 'if-match': 'W/"2"' }, deactivate), 412);
-    expectScimError(await scimWith('PUT', `/Users/${user.id}`, { 'if-match': 'W/"2"' }, { schemas: [USER_SCHEMA], userName: user.userName, active: false }), 412);
-    expectScimError(await scimWith('DELETE', `/Users/${user.id}`, { 'if-match': 'W/"2"' }), 412);
+    expectScimError(await d.scim('PATCH', `/Users/${user.id}`, { headers: { 'if-match': 'W/"2"' }, body: deactivate }), 412);
+    expectScimError(await d.scim('PUT', `/Users/${user.id}`, { headers: { 'if-match': 'W/"2"' }, body: { schemas: [USER_SCHEMA], userName: user.userName, active: false } }), 412);
+    expectScimError(await d.scim('DELETE', `/Users/${user.id}`, { headers: { 'if-match': 'W/"2"' } }), 412);
     expect((await d.terminations()).filter((t) => t.subject.userName === user.userName)).toEqual([]);
-    const patched = await scimWith('PATCH', `/Users/${user.id}`, { 'if-match': 'W/"1"' }, deactivate);
+    const patched = await d.scim('PATCH', `/Users/${user.id}`, { headers: { 'if-match': 'W/"1"' }, body: deactivate });
     expect(patched.status, patched.text).toBe(200);
     expect(patched.body.meta.version).toBe('W/"2"');
     expect((await d.terminations()).filter((t) => t.subject.userName === user.userName)).toHaveLength(1);

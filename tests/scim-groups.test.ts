@@ -4,7 +4,7 @@
  * provider, engine off), every answer checked and every change read back. Then what the
  * sequences do not cover: If-Match, projections, paging, refusals and the audit.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ENTERPRISE, PATCH_OP, SCIM_JSON, USER_SCHEMA, expectScimError, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
 
 const GROUP_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Group';
@@ -110,6 +110,8 @@ describe('Entra: the documented group sequence', () => {
     const check = ok(await d.scim('GET', `/Groups?excludedAttributes=members&filter=${encodeURIComponent(`id eq "${id}" and members[value eq "${ada.id}"]`)}`));
     expect(check.totalResults).toBe(1);
     expect(check.Resources[0].members).toBeUndefined();
+    // The same check with the bare multi-valued attribute (its `value` is meant, RFC 7644 §3.4.2.2).
+    expect(ok(await d.scim('GET', `/Groups?excludedAttributes=members&filter=${encodeURIComponent(`id eq "${id}" and members eq "${bob.id}"`)}`)).totalResults).toBe(1);
 
     // Remove with a value list (only those go) and with a filter path.
     ok(await d.scim('PATCH', `/Groups/${id}`, { body: { schemas: [PATCH_OP], Operations: [{ name: 'removeMember', op: 'Remove', path: 'members', value: [{ $ref: null, value: ada.id }] }] } }));
@@ -253,6 +255,27 @@ describe('Groups: beyond the sequences', () => {
     expectScimError(await d.scim('PATCH', `/Groups/${group.id}`, { body: { Operations: [] } }), 400, 'invalidSyntax');
     expectScimError(await d.scim('PATCH', '/Groups/no-such-group', { body: { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'displayName', value: 'x' }] } }), 404);
     expect(ok(await d.scim('GET', `/Groups/${group.id}`)).meta.version).toBe('W/"1"');
+  });
+
+  it('a store failure answers 503 with Retry-After, never a 404 an IdP would act on', async () => {
+    const group = ok(await d.scim('POST', '/Groups', { body: { schemas: [GROUP_SCHEMA], displayName: unique('outage') } }), 201);
+    const spy = vi.spyOn(d.daemon.store.groups, 'getGroup').mockRejectedValue(new Error('SQLITE_BUSY: database is locked'));
+    try {
+      for (const answer of [await d.scim('GET', `/Groups/${group.id}`), await d.scim('PATCH', `/Groups/${group.id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'displayName', value: 'x' }] } })]) {
+        expectScimError(answer, 503);
+        expect(answer.headers.get('retry-after')).toBe('5');
+        expect(answer.text).not.toContain('SQLITE_BUSY');
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    expect(ok(await d.scim('GET', `/Groups/${group.id}`)).displayName).toBe(group.displayName);
+  });
+
+  it('answers 405 naming the methods a path takes', async () => {
+    const answer = await d.scim('PATCH', '/Groups', { body: { schemas: [PATCH_OP], Operations: [{ op: 'add', path: 'displayName', value: 'x' }] } });
+    expectScimError(answer, 405);
+    expect(answer.headers.get('allow')).toBe('GET, POST');
   });
 
   it('two PATCHes adding different members at once both land', async () => {

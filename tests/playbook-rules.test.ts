@@ -11,6 +11,7 @@ import { configSchema } from '../src/config/schema.ts';
 import { EngineEventBus } from '../src/engine/events.ts';
 import { matchingRule, valuesAt } from '../src/intake/playbook-rules.ts';
 import { TerminationService } from '../src/intake/termination-service.ts';
+import { PATCH_OP, USER_SCHEMA, startScimDaemon } from './helpers/scim-daemon.ts';
 import { sqliteBackend, type TestDatabase } from './store/backends.ts';
 
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
@@ -116,5 +117,31 @@ describe('plan output', () => {
     const code = await runCli(['plan', '--user-name', 'exec@example.com'], { env: { DEPROVISIOND_URL: url, DEPROVISIOND_TOKEN: 'token-token-token' }, out: { write: (s: string) => (out += s) }, err: { write: () => undefined } });
     expect(code).toBe(0);
     expect(out).toContain('plan for user:exec@example.com: playbook executive (rule "executives"), effective');
+  });
+});
+
+describe('a SCIM deactivation with playbookRules', () => {
+  it('gets the playbook of the group the IdP pushed, and the default once the user left that group', async () => {
+    const d = await startScimDaemon({
+      playbooks: { executive: { steps: [{ id: 'exec-revoke', provider: 'fake', action: 'revoke_sessions' }] } },
+      playbookRules: [{ name: 'executives', playbook: 'executive', when: { groups: ['Executives'] } }],
+    });
+    try {
+      const create = async (userName: string) => (await d.scim('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName, active: true } })).body.id as string;
+      const exec = await create('exec@example.com');
+      const former = await create('former@example.com');
+      const group = await d.scim('POST', '/Groups', { body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'Executives', members: [{ value: exec }, { value: former }] } });
+      expect(group.status, group.text).toBe(201);
+      const removed = await d.scim('PATCH', `/Groups/${group.body.id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'Remove', path: 'members', value: [{ value: former }] }] } });
+      expect(removed.status, removed.text).toBe(200);
+      for (const id of [exec, former]) {
+        const answer = await d.scim('PATCH', `/Users/${id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] } });
+        expect(answer.status, answer.text).toBe(200);
+      }
+      const playbooks = Object.fromEntries((await d.terminations()).map((t) => [t.subject.userName, t.playbook]));
+      expect(playbooks).toEqual({ 'exec@example.com': 'executive', 'former@example.com': 'default' });
+    } finally {
+      await d.stop();
+    }
   });
 });

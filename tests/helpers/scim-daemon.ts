@@ -49,7 +49,9 @@ export interface ScimTestDaemon {
   stop(): Promise<void>;
 }
 
-export async function startScimDaemon(options: { provider?: 'fake' | 'okta'; runEngine?: boolean; bodyLimit?: string } = {}): Promise<ScimTestDaemon> {
+export async function startScimDaemon(
+  options: { provider?: 'fake' | 'okta'; runEngine?: boolean; bodyLimit?: string; playbooks?: Record<string, unknown>; playbookRules?: unknown[] } = {},
+): Promise<ScimTestDaemon> {
   const provider = options.provider ?? 'fake';
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-scim-'));
   const config = configSchema.parse({
@@ -74,8 +76,10 @@ export async function startScimDaemon(options: { provider?: 'fake' | 'okta'; run
                 { id: 'disable', provider: 'fake', action: 'disable_account', after: ['revoke'] },
               ],
       },
+      ...options.playbooks,
     },
     defaultPlaybook: 'default',
+    playbookRules: options.playbookRules ?? [],
   });
   const logs: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });

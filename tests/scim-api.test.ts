@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFilter, schemaResolver } from '../src/intake/scim/filter.ts';
 import { ScimUserService, TooManyToFilterError } from '../src/intake/scim/user-service.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
-import { ENTERPRISE, ERROR_SCHEMA, PATCH_OP, SCIM_JSON, SCIM_TOKENS, USER_SCHEMA, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
+import { ENTERPRISE, ERROR_SCHEMA, PATCH_OP, SCIM_JSON, SCIM_TOKENS, USER_SCHEMA, expectScimError, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
 import { pgError, sqliteFull } from './helpers/store-faults.ts';
 
 let d: ScimTestDaemon;
@@ -42,14 +42,6 @@ async function createUser(overrides: Record<string, unknown> = {}): Promise<any>
   return response.body;
 }
 
-function expectScimError(response: ScimResponse, status: number, scimType?: string): void {
-  expect(response.status, response.text).toBe(status);
-  expect(response.headers.get('content-type')).toContain(SCIM_JSON);
-  expect(response.body.schemas).toEqual([ERROR_SCHEMA]);
-  expect(response.body.status).toBe(String(status));
-  if (scimType) expect(response.body.scimType).toBe(scimType);
-}
-
 async function terminationsFor(externalId: string) {
   return (await d.terminations()).filter((t) => t.subject.externalId === externalId);
 }
@@ -64,7 +56,8 @@ describe('discovery', () => {
     expect(response.body.filter).toEqual({ supported: true, maxResults: 200 });
     expect(response.body.bulk.supported).toBe(false);
     expect(response.body.sort.supported).toBe(false);
-    expect(response.body.etag.supported).toBe(false);
+    // Issue #26: meta.version is an ETag on Users and Groups, and If-Match is honoured.
+    expect(response.body.etag.supported).toBe(true);
     // One scheme, however many routers were constructed in this process.
     expect(response.body.authenticationSchemes).toHaveLength(1);
     expect(response.body.authenticationSchemes[0].type).toBe('oauthbearertoken');
@@ -348,11 +341,13 @@ describe('Users: filters, paging, attributes, search', () => {
     expectScimError(await d.scim('POST', '/Users/.search', { body: { schemas: ['urn:wrong'], filter: 'userName pr' } }), 400);
   });
 
-  it('lists Groups as empty and refuses to create one with a SCIM 501', async () => {
+  it('lists Groups as empty, creates one (issue #26: no more 501), and answers 404 for an unknown id', async () => {
     const list = await d.scim('GET', '/Groups');
     expect(list.status).toBe(200);
     expect(list.body.totalResults).toBe(0);
-    expectScimError(await d.scim('POST', '/Groups', { body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g' } }), 501);
+    const created = await d.scim('POST', '/Groups', { body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g' } });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body).toMatchObject({ displayName: 'g', members: [] });
     expectScimError(await d.scim('GET', '/Groups/abc'), 404);
   });
 });

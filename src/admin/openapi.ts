@@ -368,7 +368,7 @@ export function openApiDocument(): Record<string, unknown> {
             dryRun: { const: true },
             plan: {
               type: 'object',
-              properties: { subjectKey: { type: 'string' }, playbook: { type: 'string' }, effectiveAt: dateTime, tasks: { type: 'array', items: object } },
+              properties: { subjectKey: { type: 'string' }, playbook: { type: 'string' }, rule: nullable({ type: 'string', description: 'The playbookRules rule that chose the playbook; null: named by the request, or the default.' }), effectiveAt: dateTime, tasks: { type: 'array', items: object } },
             },
             existingTerminationId: nullable({ type: 'string' }),
           },

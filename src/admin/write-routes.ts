@@ -32,7 +32,8 @@ export function createTermination(deps: AdminDeps) {
     const plan = checkPlan(deps.terminations, request);
     if (dryRun) {
       const existing = await fromStore(() => durableRead(deps.store, () => deps.store.findOpenTermination(plan.subjectKey)));
-      res.json({ dryRun: true, plan, existingTerminationId: existing?.id ?? null });
+      // The plan with the playbook rules applied (checkPlan above only checked the request).
+      res.json({ dryRun: true, plan: await fromStore(() => deps.terminations.planFor(request)), existingTerminationId: existing?.id ?? null });
       return;
     }
     const key = parse(idempotencyKey, req.get('idempotency-key'), 'Idempotency-Key');

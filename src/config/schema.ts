@@ -125,6 +125,33 @@ const playbookSchema = z
   })
   .strict();
 
+/**
+ * One rule of `playbookRules`: the playbook a leaver gets when the directory (what the IdP
+ * pushed over SCIM) shows them in one of `groups` and with every listed attribute. Rules
+ * are tried in order, the first that matches wins, `defaultPlaybook` otherwise; a request
+ * that names a playbook skips them (docs/configuration.md).
+ */
+const playbookRuleSchema = z
+  .object({
+    /** Shown by `plan` and recorded on the termination's plan: which rule chose the playbook. */
+    name: z.string().min(1).max(128),
+    playbook: z.string().min(1),
+    when: z
+      .object({
+        /** Any of these groups, by displayName or externalId (case-insensitive). */
+        groups: z.array(z.string().min(1)).min(1).optional(),
+        /**
+         * Each attribute (a SCIM path: `userType`, `title`, `name.familyName`, or
+         * `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`) equal to
+         * one of its values (case-insensitive).
+         */
+        attributes: z.record(z.string().min(1), z.array(z.string()).min(1)).optional(),
+      })
+      .strict()
+      .refine((when) => when.groups !== undefined || when.attributes !== undefined, { message: 'expected groups or attributes: a rule without a condition would match everyone' }),
+  })
+  .strict();
+
 /** Settings of one intake channel (`intake.scim`, `intake.webhook`). */
 const intakeChannelSchema = z
   .object({
@@ -237,8 +264,10 @@ export const configSchema = z
       .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}), providerThread: true, providerThreadNice: 0 }),
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a lower-case name'), providerSchema),
     playbooks: z.record(z.string(), playbookSchema),
-    /** Playbook used when a termination names none. */
+    /** Playbook used when a termination names none and no rule of playbookRules matches. */
     defaultPlaybook: z.string(),
+    /** Rules that choose a leaver's playbook from their groups and attributes in the directory; first match wins. Default none. */
+    playbookRules: z.array(playbookRuleSchema).max(100).default([]),
     audit: z
       .object({
         /**
@@ -284,6 +313,14 @@ export const configSchema = z
     if (!Object.hasOwn(config.playbooks, config.defaultPlaybook)) {
       ctx.addIssue({ code: 'custom', path: ['defaultPlaybook'], message: `expected one of the playbooks: ${Object.keys(config.playbooks).join(', ')}` });
     }
+    const ruleNames = new Set<string>();
+    config.playbookRules.forEach((rule, i) => {
+      if (!Object.hasOwn(config.playbooks, rule.playbook)) {
+        ctx.addIssue({ code: 'custom', path: ['playbookRules', i, 'playbook'], message: `expected one of the playbooks: ${Object.keys(config.playbooks).join(', ')}` });
+      }
+      if (ruleNames.has(rule.name)) ctx.addIssue({ code: 'custom', path: ['playbookRules', i, 'name'], message: `duplicate rule name "${rule.name}"` });
+      ruleNames.add(rule.name);
+    });
     for (const [name, playbook] of Object.entries(config.playbooks)) {
       const ids = new Set<string>();
       playbook.steps.forEach((step, i) => {
@@ -337,6 +374,7 @@ export type Config = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type PlaybookStep = z.infer<typeof stepSchema>;
 export type Playbook = z.infer<typeof playbookSchema>;
+export type PlaybookRule = z.infer<typeof playbookRuleSchema>;
 export type RetryPolicy = z.infer<typeof retrySchema>;
 
 function findCycle(steps: Array<{ id: string; after: string[] }>): string[] | null {

@@ -12,6 +12,7 @@ import type { Subject, Termination, TerminationSource } from '../domain/types.ts
 import type { EngineEventBus } from '../engine/events.ts';
 import { planTasks } from '../engine/planner.ts';
 import { type CreateOptions, type CreateTerminationResult, type NewTask, type Store } from '../store/store.ts';
+import { leaverFacts, matchingRule } from './playbook-rules.ts';
 
 /** Step id of the notification the brake adds to a held termination: the only task that runs while it is held. */
 export const BRAKE_NOTIFY_STEP = 'brake-held';
@@ -42,6 +43,8 @@ export class UnknownPlaybookError extends Error {
 export interface TerminationPlan {
   subjectKey: string;
   playbook: string;
+  /** The `playbookRules` rule that chose the playbook; null when the request named it or the default applies. */
+  rule: string | null;
   effectiveAt: Date;
   tasks: NewTask[];
 }
@@ -49,24 +52,38 @@ export interface TerminationPlan {
 export class TerminationService {
   constructor(
     private readonly store: Store,
-    private readonly config: Pick<Config, 'playbooks' | 'defaultPlaybook'> & Partial<Pick<Config, 'brake' | 'intake'>>,
+    private readonly config: Pick<Config, 'playbooks' | 'defaultPlaybook'> & Partial<Pick<Config, 'brake' | 'intake' | 'playbookRules'>>,
     private readonly events: EngineEventBus,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** What a termination would do, without writing anything (dry run). */
-  plan(request: Omit<TerminationRequest, 'actor' | 'source'>): TerminationPlan {
-    const name = request.playbook ?? this.config.defaultPlaybook;
+  /**
+   * What a termination would do with the playbook it names (or the default), without
+   * writing or reading anything: the check a request passes before it is accepted.
+   */
+  plan(request: Omit<TerminationRequest, 'actor' | 'source'>, rule: { name: string; playbook: string } | null = null): TerminationPlan {
+    const name = request.playbook ?? rule?.playbook ?? this.config.defaultPlaybook;
     // An own property only: `__proto__`, `constructor` or `toString` must not find Object.prototype's members.
     const playbook = Object.hasOwn(this.config.playbooks, name) ? this.config.playbooks[name] : undefined;
     if (!playbook) throw new UnknownPlaybookError(name, Object.keys(this.config.playbooks));
     const key = subjectKey(request.subject);
     const effectiveAt = request.effectiveAt ?? this.now();
-    return { subjectKey: key, playbook: name, effectiveAt, tasks: planTasks(playbook, effectiveAt) };
+    return { subjectKey: key, playbook: name, rule: request.playbook ? null : (rule?.name ?? null), effectiveAt, tasks: planTasks(playbook, effectiveAt) };
+  }
+
+  /**
+   * What the termination would do (dry run, and what submit writes): a request that names
+   * no playbook gets the first `playbookRules` rule that the subject's directory entry and
+   * groups satisfy, else the default.
+   */
+  async planFor(request: Omit<TerminationRequest, 'actor' | 'source'>): Promise<TerminationPlan> {
+    const rules = this.config.playbookRules ?? [];
+    if (request.playbook || rules.length === 0) return this.plan(request);
+    return this.plan(request, matchingRule(rules, await leaverFacts(this.store, request.subject)));
   }
 
   async submit(request: TerminationRequest): Promise<CreateTerminationResult> {
-    const plan = this.plan(request);
+    const plan = await this.planFor(request);
     const requestedAt = this.now();
     const result = await this.store.createTermination(
       {

@@ -6,6 +6,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { JsonObject } from '../domain/types.ts';
+import { touchGroupsOf } from './sql/directory-groups.ts';
 
 export interface DirectoryUser {
   id: string;
@@ -139,8 +140,12 @@ export class SqlSubjectDirectory implements SubjectDirectory {
   }
 
   async deleteUser(id: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('directory_users').where('id', '=', id).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+    // Its group memberships go with it (ON DELETE CASCADE); the groups' versions move with their member lists.
+    return this.db.transaction().execute(async (trx) => {
+      await touchGroupsOf(trx, id, this.clock().getTime());
+      const result = await trx.deleteFrom('directory_users').where('id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    });
   }
 
   async listUsers(page: { offset: number; limit: number }): Promise<{ items: DirectoryUser[]; total: number }> {

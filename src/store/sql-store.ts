@@ -9,6 +9,8 @@ import { probeCommit } from './commit-probe.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 import { SqlSubjectDirectory, type SubjectDirectory } from './directory.ts';
+import type { GroupDirectory } from './directory-groups.ts';
+import { SqlDirectoryGroups } from './sql/directory-groups.ts';
 import { SqlWebhookDeliveryStore, type WebhookDeliveryStore } from './webhook-deliveries.ts';
 import type { Store } from './store.ts';
 import { SqlAuditLog } from './sql/audit-log.ts';
@@ -39,6 +41,7 @@ export class SqlStore implements Store {
   readonly dialect: 'sqlite' | 'postgres';
   readonly webhookDeliveries: WebhookDeliveryStore;
   readonly directory: SubjectDirectory;
+  readonly groups: GroupDirectory;
   protected readonly ctx: StoreContext;
   private readonly leaseDb: Kysely<Database> | null;
   readonly terminations: SqlTerminations;
@@ -64,6 +67,7 @@ export class SqlStore implements Store {
     this.webhookDeliveries = new SqlWebhookDeliveryStore(db);
     this.directory = new SqlSubjectDirectory(db, clock);
     this.audit = new SqlAuditLog(this.ctx, { ...DEFAULT_LINKER_TIMING, ...options.linker }, options.onLinkerError);
+    this.groups = new SqlDirectoryGroups(db, this.audit, clock);
     this.reads = new SqlReadModel(this.ctx);
     this.operations = new SqlSettlement(this.ctx, this.audit);
     this.terminations = new SqlTerminations(this.ctx, this.audit);

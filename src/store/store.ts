@@ -16,6 +16,7 @@ import type {
   TerminationState,
 } from '../domain/types.ts';
 import type { SubjectDirectory } from './directory.ts';
+import type { GroupDirectory } from './directory-groups.ts';
 import type { WebhookDeliveryStore } from './webhook-deliveries.ts';
 
 export interface NewTermination {
@@ -321,6 +322,8 @@ export interface Store extends TerminationRecords, TaskQueue, TaskOperations, Re
   readonly webhookDeliveries: WebhookDeliveryStore;
   /** The users SCIM clients push (the subject directory terminations are built from). */
   readonly directory: SubjectDirectory;
+  /** The groups SCIM clients push, with their members (directory users). */
+  readonly groups: GroupDirectory;
   /**
    * Resolves once everything a read could have seen is on disk (invariant 7). An answer
    * decided by reads alone awaits it after those reads: on SQLite a read can see a group's

@@ -4,6 +4,7 @@
  * captured so tests can assert that no token reaches them.
  */
 import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,11 +28,20 @@ export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
 export type ScimResponse = JsonAnswer;
 
+/** A SCIM error answer: the status, a SCIM error body saying the same status, and the scimType when given. */
+export function expectScimError(response: ScimResponse, status: number, scimType?: string): void {
+  expect(response.status, response.text).toBe(status);
+  expect(response.headers.get('content-type')).toContain(SCIM_JSON);
+  expect(response.body.schemas).toEqual([ERROR_SCHEMA]);
+  expect(response.body.status).toBe(String(status));
+  if (scimType) expect(response.body.scimType).toBe(scimType);
+}
+
 export interface ScimTestDaemon {
   daemon: Daemon;
   config: Config;
   logs: string[];
-  scim(method: string, path: string, options?: { token?: string | null; body?: unknown; raw?: string; contentType?: string }): Promise<ScimResponse>;
+  scim(method: string, path: string, options?: { token?: string | null; body?: unknown; raw?: string; contentType?: string; headers?: Record<string, string> }): Promise<ScimResponse>;
   /** Polls the store until `check` returns a value (bounded; never a fixed sleep). */
   waitFor<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs?: number): Promise<T>;
   terminations(): Promise<Termination[]>;
@@ -39,7 +49,9 @@ export interface ScimTestDaemon {
   stop(): Promise<void>;
 }
 
-export async function startScimDaemon(options: { provider?: 'fake' | 'okta'; runEngine?: boolean; bodyLimit?: string } = {}): Promise<ScimTestDaemon> {
+export async function startScimDaemon(
+  options: { provider?: 'fake' | 'okta'; runEngine?: boolean; bodyLimit?: string; playbooks?: Record<string, unknown>; playbookRules?: unknown[] } = {},
+): Promise<ScimTestDaemon> {
   const provider = options.provider ?? 'fake';
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-scim-'));
   const config = configSchema.parse({
@@ -64,8 +76,10 @@ export async function startScimDaemon(options: { provider?: 'fake' | 'okta'; run
                 { id: 'disable', provider: 'fake', action: 'disable_account', after: ['revoke'] },
               ],
       },
+      ...options.playbooks,
     },
     defaultPlaybook: 'default',
+    playbookRules: options.playbookRules ?? [],
   });
   const logs: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });
@@ -78,7 +92,7 @@ export async function startScimDaemon(options: { provider?: 'fake' | 'okta'; run
     config,
     logs,
     async scim(method, path, request = {}) {
-      const headers: Record<string, string> = { accept: SCIM_JSON };
+      const headers: Record<string, string> = { accept: SCIM_JSON, ...request.headers };
       const token = request.token === undefined ? SCIM_TOKENS[0] : request.token;
       if (token) headers.authorization = `Bearer ${token}`;
       let body: string | undefined = request.raw;

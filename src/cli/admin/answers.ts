@@ -63,7 +63,7 @@ export interface PlannedTask {
 
 /** POST /terminations?dryRun=true. */
 export interface Planned {
-  plan: { subjectKey: string; playbook: string; effectiveAt: string; tasks: PlannedTask[] };
+  plan: { subjectKey: string; playbook: string; rule?: string | null; effectiveAt: string; tasks: PlannedTask[] };
   existingTerminationId: string | null;
 }
 

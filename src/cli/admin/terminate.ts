@@ -38,7 +38,9 @@ export async function plan({ values, positionals, io }: CommandInput): Promise<n
   if (values.json) return printJson(io, result);
   const { plan } = result;
   const colors = colorsFor(io.out, io.env);
-  io.out.write(`plan for ${plan.subjectKey}: playbook ${plan.playbook}, effective ${time(plan.effectiveAt)}\n`);
+  // Which playbookRules rule chose the playbook, so an operator sees why a leaver gets it.
+  const chosenBy = plan.rule ? ` (rule "${plan.rule}")` : '';
+  io.out.write(`plan for ${plan.subjectKey}: playbook ${plan.playbook}${chosenBy}, effective ${time(plan.effectiveAt)}\n`);
   io.out.write(
     table(
       ['STEP', 'PROVIDER', 'ACTION', 'AFTER', 'NOT BEFORE', 'CRITICAL'],

@@ -39,6 +39,12 @@ export class InvalidFilterError extends Error {
   }
 }
 
+/** An xsd:dateTime (RFC 7643 §2.3.5), or its date alone: `Date.parse` on its own also takes "1" or "May 5". */
+const BARE_DATE_TIME = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/i;
+
+/** Attribute types whose bare (unquoted) filter value is read as the text it spells. */
+const BARE_TEXT_TYPES = new Set(['string', 'reference']);
+
 const COMPARE_OPS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'ge', 'lt', 'le']);
 const ORDERING_OPS = new Set(['gt', 'ge', 'lt', 'le']);
 
@@ -214,7 +220,7 @@ class Parser {
     if (op === 'pr') return { kind: 'present', attr: resolved };
     const attr = resolved.valueSub ?? resolved;
     if (!COMPARE_OPS.has(op)) throw new InvalidFilterError(`unknown operator "${this.describe(opToken)}"`);
-    const value = this.literal();
+    const value = this.literal(attr);
     if (attr.type === 'complex') throw new InvalidFilterError(`"${token.value}" is complex: compare one of its sub-attributes`);
     if ((attr.type === 'boolean' || attr.type === 'binary') && ORDERING_OPS.has(op)) {
       throw new InvalidFilterError(`"${op}" is not defined for ${attr.type} attributes`);
@@ -222,14 +228,24 @@ class Parser {
     return { kind: 'compare', attr, op: op as CompareOp, value };
   }
 
-  private literal(): Literal {
+  /**
+   * The comparison value. RFC 7644 §3.4.2.2 wants strings and date-times quoted; Microsoft's
+   * validator and some IdPs send them bare (`userName sw O`, `meta.created gt 2015-10-10T…`).
+   * The value is always exactly one token after the operator, so a bare word is read by the
+   * attribute's type: text for a string or reference attribute (a number or `true` spells
+   * its text: a string attribute holds no numbers), an instant for a date-time, true/false
+   * for a boolean, a number for a numeric one. `null` keeps its RFC meaning everywhere.
+   */
+  private literal(attr: AttributeInfo): Literal {
     const token = this.next('a value');
     if (token.type === 'string') return token.value;
     if (token.type === 'word') {
       const lower = token.value.toLowerCase();
+      if (lower === 'null') return null;
+      if (BARE_TEXT_TYPES.has(attr.type)) return token.value;
+      if (attr.type === 'dateTime' && BARE_DATE_TIME.test(token.value) && !Number.isNaN(Date.parse(token.value))) return token.value;
       if (lower === 'true') return true;
       if (lower === 'false') return false;
-      if (lower === 'null') return null;
       if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(token.value)) return Number(token.value);
     }
     throw new InvalidFilterError(`expected a value, got "${this.describe(token)}"`);
@@ -384,9 +400,13 @@ function relativise(node: FilterNode, depth: number): FilterNode {
   }
 }
 
-export type IndexedLookup = { by: 'id' | 'userName' | 'externalId'; value: string };
+/** An `eq` the store answers through an index: which lookup, and the value looked up. */
+export type IndexedLookup<By extends string = UserLookup> = { by: By; value: string };
 
-const INDEXED_ATTRIBUTES = new Map<string, IndexedLookup['by']>([
+type UserLookup = 'id' | 'userName' | 'externalId';
+
+/** The User attributes (lower-cased paths) the directory has an index for. */
+const USER_INDEXED = new Map<string, UserLookup>([
   ['id', 'id'],
   ['username', 'userName'],
   ['externalid', 'externalId'],
@@ -396,22 +416,36 @@ const INDEXED_ATTRIBUTES = new Map<string, IndexedLookup['by']>([
  * The indexed lookups whose results contain every resource the filter can match, or null
  * when the filter needs a scan. `userName eq` and friends at the top, under `and` (either
  * side narrows), or on both sides of `or`. The full filter is still evaluated on the result.
+ * `indexed` maps lower-cased attribute paths (`members.value`) to lookups; Users by default.
  */
-export function indexedLookups(node: FilterNode): IndexedLookup[] | null {
+export function indexedLookups<By extends string = UserLookup>(node: FilterNode, indexed: ReadonlyMap<string, By> = USER_INDEXED as unknown as ReadonlyMap<string, By>): IndexedLookup<By>[] | null {
   switch (node.kind) {
     case 'compare': {
-      if (node.op !== 'eq' || typeof node.value !== 'string' || node.attr.segments.length !== 1) return null;
-      const by = INDEXED_ATTRIBUTES.get(node.attr.segments[0]!.toLowerCase());
+      if (node.op !== 'eq' || typeof node.value !== 'string') return null;
+      const by = indexed.get(node.attr.segments.join('.').toLowerCase());
       return by ? [{ by, value: node.value }] : null;
     }
     case 'and':
-      return indexedLookups(node.left) ?? indexedLookups(node.right);
+      return indexedLookups(node.left, indexed) ?? indexedLookups(node.right, indexed);
     case 'or': {
-      const left = indexedLookups(node.left);
-      const right = left && indexedLookups(node.right);
+      const left = indexedLookups(node.left, indexed);
+      const right = left && indexedLookups(node.right, indexed);
       return left && right ? [...left, ...right] : null;
     }
     default:
       return null;
+  }
+}
+
+/** Whether any expression of the filter reads the top-level attribute `name` (compared case-insensitively). */
+export function filterReads(node: FilterNode, name: string): boolean {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      return filterReads(node.left, name) || filterReads(node.right, name);
+    case 'not':
+      return filterReads(node.filter, name);
+    default:
+      return node.attr.segments[0]!.toLowerCase() === name.toLowerCase();
   }
 }

@@ -13,6 +13,10 @@ import { InvalidSubjectError } from '../../domain/subject.ts';
 import { coerceError } from '../../domain/errors.ts';
 import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../domain/termination-conflicts.ts';
 import { DirectoryConflictError } from '../../store/directory.ts';
+import { GroupMemberNotFoundError } from '../../store/directory-groups.ts';
+import { PreconditionFailedError } from './etag.ts';
+import { GroupRequestError } from './group-mapping.ts';
+import { GroupNotFoundError } from './group-service.ts';
 import { InvalidFilterError, type FilterNode } from './filter.ts';
 import { fromScimUser, toScimUser } from './user-mapping.ts';
 import { logServerError } from '../../server/http-errors.ts';
@@ -56,7 +60,10 @@ function contextOf(ctx: unknown): ScimContext {
  */
 export function toScimError(error: unknown, context: ScimContext): SCIMMY.Types.SCIMError {
   if (error instanceof SCIMMY.Types.Error) return error;
-  if (error instanceof UserNotFoundError) return scimError(404, null, error.message);
+  if (error instanceof UserNotFoundError || error instanceof GroupNotFoundError) return scimError(404, null, error.message);
+  if (error instanceof GroupRequestError) return scimError(error.status, error.scimType, error.message);
+  if (error instanceof GroupMemberNotFoundError) return scimError(400, 'invalidValue', error.message);
+  if (error instanceof PreconditionFailedError) return scimError(412, null, error.message);
   if (error instanceof DirectoryConflictError) return scimError(409, 'uniqueness', 'userName is already taken (compared case-insensitively)');
   if (error instanceof InvalidFilterError) return scimError(400, 'invalidFilter', error.message);
   if (error instanceof TooManyToFilterError) return scimError(400, 'tooMany', error.message);
@@ -120,7 +127,7 @@ class DirectoryUserResource extends SCIMMY.Resources.User {
 
 let declared = false;
 
-/** Declares User (with the enterprise extension) and a read-only Group resource, once per process. */
+/** Declares User (with the enterprise extension) and Group, once per process. */
 export function declareScimResources(): void {
   if (declared) return;
   declared = true;
@@ -148,18 +155,11 @@ export function declareScimResources(): void {
       }),
   } as any);
 
-  // Groups are not provisioned here (deprovisioning needs users only), but clients probe
-  // /Groups: it answers an empty list, and writes say plainly that they are not supported.
-  const readOnly = () => {
-    throw scimError(501, null, 'Groups are not provisioned to deprovisiond: turn group push off for this app');
-  };
+  // /Groups requests are answered by group-router.ts before SCIMMY sees them; the declaration
+  // is for discovery (/ResourceTypes, /Schemas) and the root `POST /.search`, whose filter
+  // is read against the User schema: it finds users only (docs/scim.md), so groups add none.
   SCIMMY.Resources.declare(SCIMMY.Resources.Group, {
-    egress: (resource: SCIMMY.Resources.Group) => {
-      if (resource.id) throw scimError(404, null, `Resource ${resource.id} not found`);
-      return [];
-    },
-    ingress: readOnly,
-    degress: readOnly,
+    egress: () => [],
   } as any);
 }
 
@@ -175,7 +175,8 @@ export function applyServiceProviderConfig(): void {
     bulk: false,
     filter: { supported: true, maxResults: MAX_PAGE_SIZE },
     sort: false,
-    etag: false,
+    // meta.version is a weak ETag on Users and Groups, and If-Match is honoured (etag.ts).
+    etag: true,
     changePassword: false,
     authenticationSchemes: [
       {

@@ -19,6 +19,9 @@ import type { Store } from '../../store/store.ts';
 import type { TerminationService } from '../termination-service.ts';
 import { normaliseScimBody } from './normalise.ts';
 import { activeOnlyPatch, userIdOf } from './active-patch.ts';
+import { groupRoutes } from './group-router.ts';
+import { ScimGroupService } from './group-service.ts';
+import { userIfMatch } from './user-if-match.ts';
 import type { FilterNode } from './filter.ts';
 import { ScimQueryError, scimQueryReader } from './query.ts';
 import { STORE_UNAVAILABLE_DETAIL, applyServiceProviderConfig, declareScimResources, toScimError, type ScimContext } from './resources.ts';
@@ -47,6 +50,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
   // The principal names the token by its position in auth.scim, never by its value.
   const tokens = new TokenSet(config.auth.scim.map((token, index) => ({ token, principal: `scim:token-${index}` })));
   const users = new ScimUserService({ store: options.store, terminations: options.terminations, logger });
+  const groups = new ScimGroupService({ store: options.store, logger });
   const actors = new WeakMap<Request, string>();
   const queries = scimQueryReader();
   /** Each request's filter, parsed once by the query reader; SCIMMY never sees the expression. */
@@ -136,6 +140,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     };
     next();
   });
+  router.use(userIfMatch(users, contextFor));
   // Deactivation and rehire without SCIMMY's round trips (see active-patch.ts); answered
   // as scimmy-routers answers a PATCH, and its failures as SCIMMY's would be.
   router.use(async (req, res, next) => {
@@ -156,6 +161,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
       res.status(failure.status).type(SCIM_CONTENT_TYPE).send(new SCIMMY.Messages.Error(failure));
     }
   });
+  router.use(groupRoutes({ groups, contextFor }));
   router.use(scimmy as unknown as Router);
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     // SCIMMY has sent its own error body and passes 5xx errors on (the cause, if ours, is logged where it was caught).

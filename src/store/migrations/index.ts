@@ -10,6 +10,7 @@ import { commitProbe } from './0009_commit_probe.ts';
 import { auditLinker } from './0010_audit_linker.ts';
 import { terminationRequests } from './0011_termination_requests.ts';
 import { terminationsRevoked } from './0012_terminations_revoked.ts';
+import { directoryGroups } from './0013_directory_groups.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export const migrations: Record<string, Migration> = {
   '0010_audit_linker': auditLinker,
   '0011_termination_requests': terminationRequests,
   '0012_terminations_revoked': terminationsRevoked,
+  '0013_directory_groups': directoryGroups,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -23,6 +23,8 @@ const TRANSIENT = new Set<number>([
 ]);
 
 const ADVICE = new Map<number, string>([
+  [LDAP_RESULT.strongAuthRequired, 'the directory refuses a simple bind without encryption: use ldaps:// or tls.startTls'],
+  [LDAP_RESULT.confidentialityRequired, 'the directory requires an encrypted connection: use ldaps:// or tls.startTls'],
   [LDAP_RESULT.invalidCredentials, 'check bindDn and bindPassword (expired or locked service account?)'],
   [LDAP_RESULT.insufficientAccessRights, 'grant the service account the rights listed in docs/providers/ldap.md'],
   [LDAP_RESULT.noSuchObject, 'the entry or base DN does not exist: check baseDn, groupsBaseDn and disable.moveToOu'],

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'ldapts';
 import { Attribute, Change } from 'ldapts';
-import { makeCertificates, run, serverAvailable, startServer, waitForPort, type ServerProcess } from './directory-server.ts';
+import { makeCertificates, portInUse, run, serverAvailable, startServer, waitForPort, type ServerProcess } from './directory-server.ts';
 
 export const SAMBA = '/usr/sbin/samba';
 export const AD_BASE = 'DC=corp,DC=example,DC=com';
@@ -49,6 +49,10 @@ export async function startSambaAd(): Promise<SambaAd> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    // Samba cannot move its LDAP ports: another server there would answer in its place.
+    for (const port of [AD_LDAP_PORT, AD_LDAPS_PORT]) {
+      if (await portInUse(port)) throw new Error(`port ${port} is in use (a system slapd or Samba?): stop that server so the test's domain controller can listen there`);
+    }
     run('samba-tool', [
       'domain', 'provision', '--use-rfc2307', '--realm=CORP.EXAMPLE.COM', '--domain=CORP', '--server-role=dc', '--dns-backend=NONE',
       `--targetdir=${target}`, `--adminpass=${AD_ADMIN_PASSWORD}`, '--option=interfaces=lo', '--option=bind interfaces only=yes',

@@ -38,6 +38,7 @@ export const activeDirectory: Flavor = {
   keyAttribute: 'objectGUID',
   keyBinary: true,
   accountAttributes: () => ['objectGUID', 'userAccountControl', 'accountExpires', 'pwdLastSet', 'sAMAccountName', 'primaryGroupID'],
+  disabledBy: (config) => ['userAccountControl', ...(config.disable.setAccountExpires ? ['accountExpires'] : [])],
   disableChanges(entry, config, now) {
     const uac = userAccountControl(entry);
     const changes: ReturnType<Flavor['disableChanges']> = [];

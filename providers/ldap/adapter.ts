@@ -109,13 +109,14 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
         if (config.disable.resetPassword && (!passwordSetAt || passwordSetAt.getTime() < ctx.attemptStartedAt.getTime() - CLOCK_SKEW_MS)) {
           problems.push(`password last set ${passwordSetAt?.toISOString() ?? 'never (or not readable)'}, before this attempt`);
         }
+        // What proves the state first: the evidence's one-line summary shows its start.
         const observed: Evidence = {
-          dn: entry.dn,
-          ...Object.fromEntries(accountAttributes.filter((a) => a !== flavor.keyAttribute).map((a) => [a, values(entry, a).join(',')])),
+          ...Object.fromEntries(flavor.disabledBy(config).map((a) => [a, values(entry, a).join(',')])),
           ...(passwordSetAt ? { passwordSetAt: passwordSetAt.toISOString() } : {}),
+          dn: entry.dn,
         };
         if (problems.length > 0) throw new VerificationError(`LDAP disable_account: ${problems.join('; ')}`, observed);
-        return { ...observed, disabled: true };
+        return { disabled: true, ...observed };
       }),
   };
 
@@ -151,7 +152,7 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
         if (!entry) return { id: account.id, absent: true };
         const remaining = (await groupsOf(entry, ctx.signal)).map((g) => g.dn);
         const primaryGroupID = values(entry, 'primaryGroupID')[0];
-        const observed: Evidence = { dn: entry.dn, remainingGroups: remaining, ...(primaryGroupID ? { primaryGroupID, primaryGroupKept: true } : {}) };
+        const observed: Evidence = { remainingGroups: remaining, ...(primaryGroupID ? { primaryGroupID, primaryGroupKept: true } : {}), dn: entry.dn };
         if (remaining.length > 0) throw new VerificationError(`LDAP remove_groups: still a member of ${remaining.length} group(s)`, observed);
         return observed;
       }),

@@ -15,6 +15,8 @@ export interface Flavor {
   readonly keyBinary: boolean;
   /** Attributes to read for disabling and checking. */
   accountAttributes(config: LdapConfig): string[];
+  /** The attributes that show the account disabled (the verify evidence). */
+  disabledBy(config: LdapConfig): string[];
   /** The changes that disable the account, none when it is already disabled. */
   disableChanges(entry: LdapEntry, config: LdapConfig, now: Date): LdapChange[];
   /** What the entry shows that is not disabled yet; empty when it is. */

@@ -32,6 +32,7 @@ export const openLdap: Flavor = {
   keyBinary: false,
   // Operational attributes (entryUUID, ppolicy's) are returned only when named.
   accountAttributes: (config) => ['entryUUID', 'uid', config.disable.lockAttribute, 'pwdChangedTime'],
+  disabledBy: (config) => [config.disable.lockAttribute],
   disableChanges(entry, config) {
     if (values(entry, config.disable.lockAttribute).includes(config.disable.lockValue)) return [];
     return [{ operation: 'replace', attribute: config.disable.lockAttribute, values: [config.disable.lockValue] }];

@@ -15,6 +15,7 @@ import type { Provider } from '../providers/contract.ts';
 import { PermanentError } from '../src/domain/errors.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
+import { canBind as canBindAs, readEntry } from './helpers/directory-server.ts';
 import { AD_ADMIN_DN, AD_ADMIN_PASSWORD, AD_BASE, addAdUser, sambaAvailable, startSambaAd, type SambaAd } from './helpers/samba-ad.ts';
 
 const available = sambaAvailable();
@@ -42,23 +43,8 @@ describe.skipIf(!available)('LDAP adapter against a real Samba Active Directory'
 
   const subjectOf = (name: string) => ({ userName: `${name}@corp.example.com`, emails: [`${name}@example.com`], displayName: name });
 
-  async function read(dn: string, attributes: string[]): Promise<Record<string, unknown> | undefined> {
-    const { searchEntries } = await admin.search(dn, { scope: 'base', attributes }).catch(() => ({ searchEntries: [] }));
-    return searchEntries[0];
-  }
-
-  async function canBind(dn: string, password: string): Promise<boolean> {
-    const { Client: LdapClient } = await import('ldapts');
-    const client = new LdapClient({ url: samba.ldapsUrl, tlsOptions: { ca: [samba.ca] } });
-    try {
-      await client.bind(dn, password);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await client.unbind().catch(() => undefined);
-    }
-  }
+  const read = (dn: string, attributes: string[]) => readEntry(admin, dn, attributes);
+  const canBind = (dn: string, password: string) => canBindAs(samba.ldapsUrl, dn, password, { ca: [samba.ca] });
 
   beforeAll(async () => {
     samba = await startSambaAd();

@@ -13,6 +13,7 @@ import type { Provider } from '../providers/contract.ts';
 import { PermanentError } from '../src/domain/errors.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
+import { canBind as canBindAs, readEntry } from './helpers/directory-server.ts';
 import { addPerson, SLAPD_BASE, SLAPD_SERVICE_DN, SLAPD_SERVICE_PASSWORD, slapdAvailable, startSlapd, type Slapd } from './helpers/slapd.ts';
 
 const available = slapdAvailable();
@@ -40,23 +41,8 @@ describe.skipIf(!available)('LDAP adapter against a real slapd', () => {
 
   const subjectOf = (mail: string) => ({ userName: mail, emails: [mail], displayName: mail });
 
-  async function read(dn: string, attributes: string[]): Promise<Record<string, unknown> | undefined> {
-    const { searchEntries } = await admin.search(dn, { scope: 'base', attributes }).catch(() => ({ searchEntries: [] }));
-    return searchEntries[0];
-  }
-
-  async function canBind(dn: string, password: string): Promise<boolean> {
-    const { Client: LdapClient } = await import('ldapts');
-    const client = new LdapClient({ url: slapd.url });
-    try {
-      await client.bind(dn, password);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      await client.unbind().catch(() => undefined);
-    }
-  }
+  const read = (dn: string, attributes: string[]) => readEntry(admin, dn, attributes);
+  const canBind = (dn: string, password: string) => canBindAs(slapd.url, dn, password);
 
   beforeAll(async () => {
     slapd = await startSlapd();

@@ -7,6 +7,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { Client } from 'ldapts';
 
 /** Whether the tests that need `binary` run here; prints why not, and in CI refuses to skip. */
 export function serverAvailable(binary: string, what: string): boolean {
@@ -85,4 +87,23 @@ export function makeCertificates(dir: string): { caFile: string; certFile: strin
   run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', keyFile, '-out', csr]);
   run('openssl', ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-days', '2', '-out', certFile, '-extfile', ext]);
   return { caFile, certFile, keyFile };
+}
+
+/** One entry's attributes as the server returns them, or undefined when there is none. */
+export async function readEntry(client: Client, dn: string, attributes: string[]): Promise<Record<string, unknown> | undefined> {
+  const { searchEntries } = await client.search(dn, { scope: 'base', attributes }).catch(() => ({ searchEntries: [] }));
+  return searchEntries[0];
+}
+
+/** Whether `dn` can sign in with `password`: what a disabled or re-passworded account must fail. */
+export async function canBind(url: string, dn: string, password: string, tlsOptions?: ConnectionOptions): Promise<boolean> {
+  const client = new Client({ url, ...(tlsOptions ? { tlsOptions } : {}) });
+  try {
+    await client.bind(dn, password);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
 }

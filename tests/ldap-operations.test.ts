@@ -53,6 +53,7 @@ describe('LDAP operations sent, as the emulated directory received them', () => 
       },
       byKey(),
       { operation: 'modify', dn, changes: [{ operation: 'replace', attribute: 'unicodePwd', values: '(secret)', binary: true }] },
+      byKey(),
       {
         operation: 'modify',
         dn,

@@ -100,9 +100,11 @@ describe.skipIf(!available)('LDAP adapter against a real slapd', () => {
     expect(String(entry?.userPassword)).toMatch(/^\{SSHA\}/);
     expect(await read(person.dn, ['uid'])).toBeUndefined();
     expect(await canBind(moved, `initial-${person.uid}`)).toBe(false);
-    // Groups followed the rename (refint), so remove_groups finds the moved entry in them.
+    // A repeat sets another password, which makes ppolicy lift the lock: the adapter reads again and locks again.
     const again = await p.actions.disable_account!.execute(account, { ...ctx, attempt: 2 });
-    expect(again.evidence).toMatchObject({ dn: moved, written: ['passwordReset'], alreadyDone: true });
+    expect(again.evidence).toMatchObject({ dn: moved, written: ['passwordReset', 'pwdAccountLockedTime'], alreadyDone: false });
+    expect(await p.actions.disable_account!.verify(account, { ...ctx, attempt: 2 })).toMatchObject({ disabled: true, pwdAccountLockedTime: '000001010000Z' });
+    expect((await read(moved, ['pwdAccountLockedTime']))?.pwdAccountLockedTime).toBe('000001010000Z');
   });
 
   // ppolicy honours pwdAccountLockedTime only under a policy with pwdLockout: TRUE (docs/providers/ldap.md).

@@ -81,11 +81,16 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
         const entry = await read(account, ctx.signal);
         if (!entry) return { evidence: { id: account.id, absent: true, alreadyDone: true } };
         const done: string[] = [];
+        // The password first: OpenLDAP's ppolicy deletes pwdAccountLockedTime when a password
+        // is changed (seen against slapd 2.5), so a lock written before it would be undone;
+        // for the same reason the entry is read again before deciding whether to lock.
+        let current = entry;
         if (config.disable.resetPassword) {
           await session.modify(entry.dn, [flavor.passwordChange(randomPassword())], ctx.signal);
           done.push('passwordReset');
+          current = (await read(account, ctx.signal)) ?? entry;
         }
-        const changes = flavor.disableChanges(entry, config, ctx.now());
+        const changes = flavor.disableChanges(current, config, ctx.now());
         if (changes.length > 0) {
           await session.modify(entry.dn, changes, ctx.signal);
           done.push(...changes.map((c) => c.attribute));

@@ -159,7 +159,11 @@ export class Directory {
         if (left.length) next.set(name, left);
         else next.delete(name);
       }
-      if (name === 'userpassword') next.set('pwdchangedtime', [generalizedTime(now)]);
+      if (name === 'userpassword') {
+        // ppolicy dates the change and lifts a lock (slapd 2.5 does both).
+        next.set('pwdchangedtime', [generalizedTime(now)]);
+        next.delete('pwdaccountlockedtime');
+      }
     }
     if ((entry.attributes.get('objectclass') ?? []).includes('groupOfNames') && !next.has('member')) return fail(LDAP_RESULT.objectClassViolation);
     entry.attributes = next;

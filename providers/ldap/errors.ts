@@ -37,7 +37,7 @@ const ADVICE = new Map<number, string>([
 /** Node's codes for a certificate that does not check out: waiting will not fix them. */
 const TLS_REFUSALS = /^(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED)$/;
 
-export function describeCode(code: number): string {
+function describeCode(code: number): string {
   return `${NAMES.get(code) ?? 'result'} (${code})`;
 }
 

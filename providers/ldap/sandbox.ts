@@ -7,6 +7,7 @@
  * Every operation is also recorded with its arguments (`operations`), so tests assert the
  * exact LDAP operations sent.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
 import { createSandboxApp, listenSandbox, type RunningSandbox, type SandboxOptions, type SandboxStyle } from '../sandbox/kit.ts';
@@ -56,14 +57,15 @@ const deleteSchema = z.object({ dn: dnSchema });
 
 const answer = (res: Response, result: DirectoryResult) => res.json(result);
 
+const sha256 = (value: string) => createHash('sha256').update(value).digest();
+const EXPECTED_AUTHORIZATION = sha256(`Basic ${Buffer.from(`${LDAP_SANDBOX_BIND_DN}:${LDAP_SANDBOX_BIND_PASSWORD}`).toString('base64')}`);
+
 const style: SandboxStyle = {
   rateLimited: (res) => answer(res, { resultCode: LDAP_RESULT.busy }),
   serverError: (res) => answer(res, { resultCode: LDAP_RESULT.unavailable }),
   unauthorized: (res) => answer(res, { resultCode: LDAP_RESULT.invalidCredentials }),
-  authorized(req: Request) {
-    const expected = `Basic ${Buffer.from(`${LDAP_SANDBOX_BIND_DN}:${LDAP_SANDBOX_BIND_PASSWORD}`).toString('base64')}`;
-    return req.get('authorization') === expected;
-  },
+  // The bind's DN and password, compared in constant time (as hashes, so lengths do not leak either).
+  authorized: (req: Request) => timingSafeEqual(sha256(req.get('authorization') ?? ''), EXPECTED_AUTHORIZATION),
 };
 
 export async function startLdapSandbox(options: SandboxOptions & { port?: number } = {}): Promise<LdapSandbox> {

@@ -102,7 +102,9 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
           dn = target;
           done.push('moved');
         }
-        return { evidence: { dn, written: done, alreadyDone: done.length === 0 || (done.length === 1 && done[0] === 'passwordReset') } };
+        // Another random password alone cuts nothing new: the account was already disabled.
+        const alreadyDone = done.every((write) => write === 'passwordReset');
+        return { evidence: { dn, written: done, alreadyDone } };
       }),
     verify: (account, ctx) =>
       step('disable_account verify', async (): Promise<Evidence> => {

@@ -4,7 +4,9 @@
  * by sAMAccountName keyed by objectGUID, ACCOUNTDISABLE and accountExpires, a forgotten
  * password (unicodePwd, over LDAPS only) dated by pwdLastSet, the move to a disabled OU,
  * group removal that spares the primary group, and delete; each read back as Administrator
- * as well as by the adapter's own verify.
+ * as well as by the adapter's own verify. Last, a service account holding only the rights
+ * of docs/providers/ldap.md's least-privilege table does all of it, and one without them
+ * is refused.
  */
 import type { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +18,19 @@ import { PermanentError } from '../src/domain/errors.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
 import { canBind as canBindAs, readEntry } from './helpers/directory-server.ts';
-import { AD_ADMIN_DN, AD_ADMIN_PASSWORD, AD_BASE, addAdUser, sambaAvailable, startSambaAd, type SambaAd } from './helpers/samba-ad.ts';
+import { AD_ADMIN_DN, AD_ADMIN_PASSWORD, AD_BASE, addAdUser, sambaAvailable, sidOf, startSambaAd, type SambaAd } from './helpers/samba-ad.ts';
+
+/** Schema GUIDs of the classes, attributes and extended right the delegation names. */
+const GUID = {
+  user: 'bf967aba-0de6-11d0-a285-00aa003049e2',
+  group: 'bf967a9c-0de6-11d0-a285-00aa003049e2',
+  userAccountControl: 'bf967a68-0de6-11d0-a285-00aa003049e2',
+  accountExpires: 'bf967915-0de6-11d0-a285-00aa003049e2',
+  member: 'bf9679c0-0de6-11d0-a285-00aa003049e2',
+  resetPassword: '00299570-246d-11d0-a768-00aa006e0529',
+  name: 'bf967a0e-0de6-11d0-a285-00aa003049e2',
+  cn: 'bf96793f-0de6-11d0-a285-00aa003049e2',
+};
 
 const available = sambaAvailable();
 
@@ -129,5 +143,49 @@ describe.skipIf(!available)('LDAP adapter against a real Samba Active Directory'
     expect(await p.actions.delete_account!.verify(account, ctx)).toMatchObject({ found: false });
     expect(await read(user.dn, ['cn'])).toBeUndefined();
     expect((await p.actions.delete_account!.execute(account, { ...ctx, attempt: 2 })).evidence).toMatchObject({ deleted: false, alreadyAbsent: true });
+  });
+
+  it('a service account with only the delegated rights docs/providers/ldap.md lists does every action', async () => {
+    const service = await addAdUser(admin, 'svc-deprovision');
+    const sid = await sidOf(admin, service.dn);
+    const users = `CN=Users,${AD_BASE}`;
+    const disabled = `OU=Disabled Users,${AD_BASE}`;
+    // Inherited by user (and group) objects below: the rights of the least-privilege table, nothing else.
+    samba.grant(
+      users,
+      [
+        `(OA;CIIO;WP;${GUID.userAccountControl};${GUID.user};${sid})`,
+        `(OA;CIIO;WP;${GUID.accountExpires};${GUID.user};${sid})`,
+        `(OA;CIIO;CR;${GUID.resetPassword};${GUID.user};${sid})`,
+        `(OA;CIIO;SD;;${GUID.user};${sid})`,
+        // A move is a rename: AD checks write on the name and RDN attributes too.
+        `(OA;CIIO;WP;${GUID.name};${GUID.user};${sid})`,
+        `(OA;CIIO;WP;${GUID.cn};${GUID.user};${sid})`,
+        `(OA;CIIO;WP;${GUID.member};${GUID.group};${sid})`,
+      ].join(''),
+    );
+    samba.grant(disabled, `(OA;;CC;${GUID.user};;${sid})(OA;CIIO;SD;;${GUID.user};${sid})`);
+    await addAdUser(admin, 'katherine');
+    const p = provider({ bindDn: service.dn, bindPassword: service.password, disable: { moveToOu: disabled, resetPassword: true } });
+    const ctx = actionContext(subjectOf('katherine'));
+    const account = (await p.resolve(subjectOf('katherine'), ctx))!;
+    await p.actions.disable_account!.execute(account, ctx);
+    expect(await p.actions.disable_account!.verify(account, ctx)).toMatchObject({ disabled: true });
+    await p.actions.remove_groups!.execute(account, ctx);
+    expect(await p.actions.remove_groups!.verify(account, ctx)).toMatchObject({ remainingGroups: [] });
+    await p.actions.delete_account!.execute(account, ctx);
+    expect(await p.actions.delete_account!.verify(account, ctx)).toMatchObject({ found: false });
+    expect(await read(`CN=katherine,${disabled}`, ['cn'])).toBeUndefined();
+  });
+
+  it('without a delegated right the write is refused as permanent: insufficientAccessRights (50)', async () => {
+    const bare = await addAdUser(admin, 'svc-bare');
+    await addAdUser(admin, 'margaret');
+    const p = provider({ bindDn: bare.dn, bindPassword: bare.password });
+    const ctx = actionContext(subjectOf('margaret'));
+    const account = (await p.resolve(subjectOf('margaret'), ctx))!;
+    const error = await p.actions.disable_account!.execute(account, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toContain('insufficientAccessRights (50)');
   });
 });

@@ -26,6 +26,8 @@ export interface SambaAd {
   ldapsUrl: string;
   ca: string;
   admin(): Promise<Client>;
+  /** Adds ACEs (SDDL) to an object's security descriptor, as an administrator delegating rights does. */
+  grant(objectDn: string, sddl: string): void;
   stop(): Promise<void>;
 }
 
@@ -81,7 +83,10 @@ export async function startSambaAd(): Promise<SambaAd> {
     } finally {
       await client.unbind();
     }
-    return { ldapUrl: `ldap://127.0.0.1:${AD_LDAP_PORT}`, ldapsUrl, ca, admin, stop };
+    const grant = (objectDn: string, sddl: string) => {
+      run('samba-tool', ['dsacl', 'set', '-H', join(target, 'private', 'sam.ldb'), `--objectdn=${objectDn}`, `--sddl=${sddl}`, '-s', conf]);
+    };
+    return { ldapUrl: `ldap://127.0.0.1:${AD_LDAP_PORT}`, ldapsUrl, ca, admin, grant, stop };
   } catch (error) {
     await stop();
     throw error;
@@ -110,4 +115,13 @@ export async function addAdUser(client: Client, name: string): Promise<SeededAdU
     await client.add(`CN=${group},CN=Users,${AD_BASE}`, { objectClass: ['top', 'group'], sAMAccountName: group, member: dn });
   }
   return { dn, sAMAccountName: name, userPrincipalName, password };
+}
+
+/** The account's SID in its string form (S-1-5-21-...), from the binary objectSid. */
+export async function sidOf(client: Client, dn: string): Promise<string> {
+  const { searchEntries } = await client.search(dn, { scope: 'base', attributes: ['objectSid'], explicitBufferAttributes: ['objectSid'] });
+  const sid = searchEntries[0]!.objectSid as Buffer;
+  const authority = sid.readUIntBE(2, 6);
+  const subs = Array.from({ length: sid[1]! }, (_, i) => sid.readUInt32LE(8 + 4 * i));
+  return `S-${sid[0]}-${authority}-${subs.join('-')}`;
 }

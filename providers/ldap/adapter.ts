@@ -23,7 +23,7 @@ import { SandboxSession } from './sandbox-session.ts';
 import { LDAP_RESULT, LdapResultError, values, type LdapEntry, type LdapFilter, type LdapSession } from './session.ts';
 
 /** Directory clocks and ours differ; a password set this long before the attempt started still counts as this attempt's. */
-export const CLOCK_SKEW_MS = 5 * 60_000;
+const CLOCK_SKEW_MS = 5 * 60_000;
 
 function lookupValues(subject: Subject, from: LdapConfig['lookup']['from']): string[] {
   const raw =

@@ -107,7 +107,6 @@ export class LdaptsSession implements LdapSession {
         filter: toFilter(request.filter),
         attributes: request.attributes,
         explicitBufferAttributes: request.binaryAttributes ?? [],
-        sizeLimit: request.sizeLimit ?? 0,
         paged: request.scope === 'sub' ? { pageSize: 500 } : false,
       });
       return searchEntries.map((e) => toEntry(e, binary));

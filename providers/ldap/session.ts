@@ -38,7 +38,6 @@ export interface LdapSearch {
   attributes: string[];
   /** Of `attributes`, those whose values are bytes. */
   binaryAttributes?: string[];
-  sizeLimit?: number;
 }
 
 export interface LdapSession {

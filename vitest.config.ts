@@ -16,6 +16,8 @@ const PROCESS_LEVEL = [
   'tests/dockerfile.test.ts',
   'tests/gc.test.ts',
   'tests/hostile-readyz.test.ts',
+  'tests/ldap-samba.test.ts',
+  'tests/ldap-slapd.test.ts',
   'tests/grafana-dashboard.test.ts',
   'tests/multi-replica.test.ts',
   'tests/multi-replica-freeze.test.ts',

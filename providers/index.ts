@@ -2,6 +2,7 @@
 import { brivoModule } from './brivo/index.ts';
 import { caepModule } from './caep/index.ts';
 import { googleModule } from './google/index.ts';
+import { ldapModule } from './ldap/index.ts';
 import { microsoftModule } from './microsoft/index.ts';
 import type { ProviderModule } from './module.ts';
 import { notifyModule } from './notify/index.ts';
@@ -9,5 +10,5 @@ import { oktaModule } from './okta/index.ts';
 import { scimModule } from './scim/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule<any>> = new Map<string, ProviderModule<any>>(
-  [oktaModule as ProviderModule<any>, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule].map((m) => [m.kind, m]),
+  [oktaModule as ProviderModule<any>, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule].map((m) => [m.kind, m]),
 );

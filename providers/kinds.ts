@@ -6,6 +6,7 @@
 import { brivoKind } from './brivo/kind.ts';
 import { caepKind } from './caep/kind.ts';
 import { googleKind } from './google/kind.ts';
+import { ldapKind } from './ldap/kind.ts';
 import { microsoftKind } from './microsoft/kind.ts';
 import type { ProviderKind } from './module.ts';
 import { notifyKind } from './notify/kind.ts';
@@ -13,5 +14,5 @@ import { oktaKind } from './okta/kind.ts';
 import { scimKind } from './scim/kind.ts';
 
 export const providerKinds: ReadonlyMap<string, ProviderKind<any>> = new Map<string, ProviderKind<any>>(
-  [oktaKind as ProviderKind<any>, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind].map((k) => [k.kind, k]),
+  [oktaKind as ProviderKind<any>, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind].map((k) => [k.kind, k]),
 );

@@ -114,7 +114,7 @@ describe('shipped config files', () => {
     const { checkConfig } = await import('../src/cli/local/config-check.ts');
     const { providerModules } = await import('../providers/index.ts');
     const config = loadConfig('config/sandbox.yaml', {});
-    expect(Object.keys(config.providers).sort()).toEqual(['google', 'microsoft', 'okta', 'security', 'signals']);
+    expect(Object.keys(config.providers).sort()).toEqual(['app', 'badges', 'directory', 'google', 'microsoft', 'okta', 'openldap', 'security', 'signals']);
     await checkConfig(config, 'config/sandbox.yaml', providerModules);
   });
 

@@ -41,6 +41,11 @@ export interface ConformanceFixture {
   rateLimitDelayMs?: number;
   /** Largest gap between sandbox-requested and reported delay (epoch-second resets round up). */
   rateLimitToleranceMs?: number;
+  /**
+   * The protocol has no rate-limit answer with a delay (LDAP): why, in a few words. The
+   * sandbox then answers its overload code, which must come back as a TransientError.
+   */
+  noRateLimitAnswer?: string;
   /** The non-idempotent writes of each action: each must be read-first (see above). Default none. */
   readFirstWrites?: Partial<Record<ActionName, ReadFirstWrite[]>>;
 }
@@ -172,12 +177,13 @@ export function runConformance(fixture: ConformanceFixture): void {
       });
     }
 
-    it('turns a rate-limit answer into RateLimitedError with the provider delay', async () => {
+    it(fixture.noRateLimitAnswer ? `turns an overload answer into TransientError (${fixture.noRateLimitAnswer})` : 'turns a rate-limit answer into RateLimitedError with the provider delay', async () => {
       const subject = freshSubject(fixture.kind);
       const delay = fixture.rateLimitDelayMs ?? 2000;
       sandbox.control.setFaults({ rateLimitRate: 1, rateLimitRetryAfterMs: delay });
       try {
         const error = await provider.resolve(subject, ctxFor(subject, fixture.actions[0]!)).catch((e: unknown) => e);
+        if (fixture.noRateLimitAnswer) return expect(error).toBeInstanceOf(TransientError);
         expect(error).toBeInstanceOf(RateLimitedError);
         const reported = (error as RateLimitedError).retryAfterMs;
         expect(reported).toBeGreaterThanOrEqual(delay - (fixture.rateLimitToleranceMs ?? 1000));

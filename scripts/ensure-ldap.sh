@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Makes the real directory servers available for tests/ldap-slapd.test.ts (OpenLDAP's
+# slapd) and tests/ldap-samba.test.ts (a Samba Active Directory domain controller).
+# Idempotent: installs only what is missing, from Debian's packages (slapd, samba,
+# samba-common-bin for samba-tool, openssl for the tests' throwaway CA). Needs root (or
+# sudo) and apt. The tests start their own servers in temp dirs; a system slapd or Samba
+# left running on ports 389/636 would be in the AD test's way, so this script starts none.
+set -euo pipefail
+
+here="$(dirname "$0")"
+[ -x /usr/sbin/slapd ] || "$here/apt-install.sh" slapd "OpenLDAP slapd"
+[ -x /usr/sbin/samba ] || "$here/apt-install.sh" samba "Samba AD domain controller"
+command -v samba-tool >/dev/null 2>&1 || "$here/apt-install.sh" samba-common-bin "samba-tool"
+command -v openssl >/dev/null 2>&1 || "$here/apt-install.sh" openssl "openssl"
+
+/usr/sbin/slapd -VV 2>&1 | head -n 1
+/usr/sbin/samba --version

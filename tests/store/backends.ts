@@ -4,18 +4,19 @@
  *
  * Running the migrations was most of a store test's time (about 70 ms on SQLite and
  * 300 ms with the schema's creation and drop on PostgreSQL, per test), so a fresh database
- * is made without them: on SQLite a copy of one migrated file, on PostgreSQL a schema a
- * finished test of this file used, emptied (rows deleted, sequences restarted: the state
- * the migrations leave). Each open still runs `migrate()`, as a replica starting does;
+ * is made without them: on SQLite a copy of one migrated file (helpers/migrated-sqlite.ts),
+ * on PostgreSQL a schema a finished test of this file used, emptied (rows deleted,
+ * sequences restarted: the state the migrations leave). Each open still runs `migrate()`, as a replica starting does;
  * it finds nothing pending.
  */
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll } from 'vitest';
 import { createPostgresStore, type PostgresStore } from '../../src/store/postgres.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
+import { copyMigratedSqlite } from '../helpers/migrated-sqlite.ts';
 import { pgAdmin } from '../helpers/postgres.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
 
@@ -39,29 +40,12 @@ export interface StoreBackend {
   open(clock: () => Date): Promise<TestDatabase>;
 }
 
-/** One migrated SQLite file per test process, made on first use; removed as the process exits. */
-let sqliteTemplate: Promise<string> | undefined;
-
-function migratedSqliteFile(): Promise<string> {
-  sqliteTemplate ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-store-template-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    const path = join(dir, 'store.db');
-    const store = createSqliteStore(path, () => new Date());
-    await store.migrate();
-    // Closing checkpoints the WAL into the file and removes it: the file alone is the database.
-    await store.close();
-    return path;
-  })();
-  return sqliteTemplate;
-}
-
 export const sqliteBackend: StoreBackend = {
   name: 'sqlite',
   multiReplica: false,
   async open(clock) {
     const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-store-'));
-    copyFileSync(await migratedSqliteFile(), join(dir, 'store.db'));
+    await copyMigratedSqlite(join(dir, 'store.db'));
     const store = createSqliteStore(join(dir, 'store.db'), clock);
     await store.migrate();
     return {

@@ -6,8 +6,8 @@
  * 300 ms with the schema's creation and drop on PostgreSQL, per test), so a fresh database
  * is made without them: on SQLite a copy of one migrated file (helpers/migrated-sqlite.ts),
  * on PostgreSQL a schema a finished test of this file used, emptied (rows deleted,
- * sequences restarted: the state the migrations leave). Each open still runs `migrate()`, as a replica starting does;
- * it finds nothing pending.
+ * sequences restarted: the state the migrations leave). Each open still runs `migrate()`,
+ * as a replica starting does; it finds nothing pending.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

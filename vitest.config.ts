@@ -29,9 +29,9 @@ const PROCESS_LEVEL = [
 ];
 
 /**
- * nock replaces Node's HTTP client functions as it loads; a provider SDK another file
- * already loaded in the same worker keeps the originals and reaches the real network. These
- * files get a fresh module graph each.
+ * nock patches Node's HTTP client as it loads. Sharing a thread's modules with other files,
+ * three of these files sent their requests to the real network (ENOTFOUND) in a trial run,
+ * so they keep a fresh process each.
  */
 const PATCHES_HTTP = ['tests/**/*-nock.test.ts'];
 
@@ -63,8 +63,8 @@ export default defineConfig({
       { test: { ...timeouts, name: 'unit', pool: 'threads', isolate: false, include: ['tests/**/*.test.ts'], exclude: [...PROCESS_LEVEL, ...PATCHES_HTTP, ...TIMING] } },
       // A fresh process per file, as before (the forks pool isolates its workers).
       { test: { ...timeouts, name: 'unit-isolated', pool: 'forks', include: PATCHES_HTTP } },
-      // After the projects above (groupOrder), one file at a time (the forks pool's one
-      // worker on two cores) in a process of its own: nothing else of the run beside them.
+      // After the projects above (groupOrder), each file in a process of its own, one at a
+      // time on two cores (the forks pool runs cores - 1): nothing else of the run beside them.
       { test: { ...timeouts, name: 'timing', pool: 'forks', include: TIMING, sequence: { groupOrder: 1 } } },
       { test: { ...timeouts, name: 'process', pool: 'forks', include: PROCESS_LEVEL, sequence: { groupOrder: 1 } } },
     ],

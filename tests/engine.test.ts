@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PermanentError, RateLimitedError, TransientError, VerificationError, withCheckpoint } from '../src/domain/errors.ts';
 import { FakeProvider } from './helpers/fake-provider.ts';
 import { allIn, createHarness, type Harness } from './helpers/engine-harness.ts';
+import { pollUntil } from './helpers/poll.ts';
 
 const subject = (n: string) => ({ userName: `${n}@example.com`, emails: [`${n}@example.com`] });
 const fastRetry = { retry: { baseDelay: 10, maxDelay: 50, maxAttempts: 3 } };
@@ -320,6 +321,8 @@ describe('Engine', () => {
     const [task] = await harness.waitForTasks(termination.id, allIn('failed'));
     expect(task!.lastError).toMatchObject({ kind: 'crashed', message: expect.stringMatching(/3 attempts ended without a result/) });
     expect(idp.executions()).toBe(0);
+    // The event follows the store's commit, which the poll above can see first on a busy machine.
+    await pollUntil(async () => finished.length > 0, () => 'no task:finished event after the task failed', 10_000);
     expect(finished).toEqual(['failed:crashed']);
     expect((await harness.store.getTermination(termination.id))!.state).toBe('failed');
   });

@@ -59,9 +59,10 @@ describe('named regressions', () => {
     expectScimError(await search(bodies[0]!), 400, 'invalidFilter');
     // A stall caused by the code shows in every round. A loaded test machine can also
     // deschedule the process for tens of milliseconds; that shows in some rounds only, so
-    // the best of up to five rounds is what must stay under the bound.
+    // the best of up to twenty rounds (one passing round ends them) is what must stay under
+    // the bound. At load 14 on two cores, five were not enough.
     const rounds: Array<{ maxDelayMs: number; slowestMs: number; healthMs: number }> = [];
-    while (rounds.length < 5 && !rounds.some((r) => r.maxDelayMs < 50)) {
+    while (rounds.length < 20 && !rounds.some((r) => r.maxDelayMs < 50)) {
       const loop = monitorEventLoopDelay({ resolution: 5 });
       loop.enable();
       // The histogram records from its second sample on: let it take one before the work starts.
@@ -90,7 +91,7 @@ describe('named regressions', () => {
     expect(best.maxDelayMs).toBeLessThan(50);
     expect(best.slowestMs).toBeLessThan(2_000);
     expect(best.healthMs).toBeLessThan(1_000);
-  });
+  }, 120_000);
 
   it('a filter within the length bound but past the term or nesting bound answers 400 invalidFilter', async () => {
     const tooManyTerms = Array.from({ length: FILTER_LIMITS.terms + 1 }, () => 'id pr').join(' or ');

@@ -36,9 +36,10 @@ it('a 50-term filter scanning 9,900 users answers, and never holds the event loo
   const filter = parts.map((part) => `emails co "${part}"`).join(' or ');
   const expected = Array.from({ length: USERS }, (_, i) => `user${i}@example.com`).filter((email) => parts.some((part) => email.includes(part))).length;
   // A stall caused by the code shows in every round; a loaded machine descheduling the
-  // process shows in some only: the best of up to five rounds must stay under the bound.
+  // process shows in some only: the best of up to twenty rounds (one passing round ends
+  // them) must stay under the bound. At load 14 on two cores, five were not enough.
   const rounds: Array<{ maxDelayMs: number; ms: number }> = [];
-  while (rounds.length < 5 && !rounds.some((r) => r.maxDelayMs < 50)) {
+  while (rounds.length < 20 && !rounds.some((r) => r.maxDelayMs < 50)) {
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
     // The histogram records from its second sample on: let it take one before the work starts.
@@ -55,4 +56,4 @@ it('a 50-term filter scanning 9,900 users answers, and never holds the event loo
   }
   console.log(`hostile-scim-scan: a 50-term filter over ${USERS} users, per round: ${rounds.map((r) => `${Math.round(r.ms)} ms, event-loop delay max ${r.maxDelayMs.toFixed(1)} ms`).join('; ')}`);
   expect(Math.min(...rounds.map((r) => r.maxDelayMs))).toBeLessThan(50);
-}, 60_000);
+}, 120_000);

@@ -31,6 +31,13 @@ const LEASE_MS = 2_000;
 /** Kill the victim once this share of all tasks has succeeded (and it holds leases). */
 const KILL_AFTER_SHARE = 0.2;
 const RUN_DEADLINE_MS = 90_000;
+/**
+ * How long a step that must not wait (a heartbeat beside a held lock, a wake-up) gets
+ * before it counts as blocked. What blocks it is held until the test ends, so a blocked
+ * step never finishes in any window; the window only has to outlast a slow answer on a
+ * loaded machine (3 s did not, at load 14 on two cores).
+ */
+const NOT_BLOCKED_WITHIN_MS = 15_000;
 /** Webhooks in flight at once: enough that intake outpaces the engine and work queues up. */
 const INTAKE_CONCURRENCY = 24;
 
@@ -97,7 +104,7 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
         const before = Date.now();
         const renewed = await Promise.race([
           store.renewLeases('w1', claimed, 60_000).then((held) => held),
-          sleep(3_000).then(() => 'blocked' as const),
+          sleep(NOT_BLOCKED_WITHIN_MS).then(() => 'blocked' as const),
         ]);
         const after = Date.now();
         await locker.query('rollback');
@@ -143,7 +150,7 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
           await held;
         });
         await inside;
-        const renewed = await Promise.race([store.renewLeases('w1', claimed, 60_000), sleep(3_000).then(() => 'blocked' as const)]);
+        const renewed = await Promise.race([store.renewLeases('w1', claimed, 60_000), sleep(NOT_BLOCKED_WITHIN_MS).then(() => 'blocked' as const)]);
         expect(renewed).toEqual(['pool-task']);
       } finally {
         release();
@@ -172,7 +179,7 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
           });
         });
         await stopping.releaseTasks('w1', held);
-        expect(await Promise.race([woken, sleep(3_000).then(() => 'not woken' as const)])).toBe('woken');
+        expect(await Promise.race([woken, sleep(NOT_BLOCKED_WITHIN_MS).then(() => 'not woken' as const)])).toBe('woken');
         const [task] = await other.claimDueTasks({ worker: 'w2', provider: 'okta', now: new Date(), leaseMs: 60_000, limit: 1 });
         expect(task?.id).toBe('rel-task');
       } finally {

@@ -1,4 +1,7 @@
-/** An engine on a fresh SQLite store with fake providers, for engine tests. */
+/**
+ * An engine on a fresh SQLite store with fake providers, for engine tests. Waits are on
+ * the store's state, with deadlines generous enough for a machine at full load.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +15,7 @@ import { TerminationService } from '../../src/intake/termination-service.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
 import type { Store } from '../../src/store/store.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
+import { copyMigratedSqlite } from './migrated-sqlite.ts';
 
 export interface Harness {
   store: Store;
@@ -29,6 +33,7 @@ export async function createHarness(
   config: { playbooks: unknown; engine?: unknown },
 ): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-engine-'));
+  await copyMigratedSqlite(join(dir, 'store.db'));
   const store = createSqliteStore(join(dir, 'store.db'));
   await store.migrate();
   const parsed = configSchema.parse({
@@ -59,7 +64,7 @@ export async function createHarness(
       engines.push(engine);
       return engine;
     },
-    async waitForTasks(terminationId, done, timeoutMs = 10_000) {
+    async waitForTasks(terminationId, done, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const tasks = await store.listTasks(terminationId);

@@ -22,7 +22,12 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 let counter = 0;
-const uid = (prefix: string) => `${prefix}-${++counter}-${randomUUID().slice(0, 8)}`;
+/**
+ * Ids sort in the order they were made, as the daemon's time-ordered ids do: the counter is
+ * padded, or `x-1000` would sort before `x-999` once a process had made a thousand (the
+ * counter is shared by every file a test worker runs).
+ */
+const uid = (prefix: string) => `${prefix}-${String(++counter).padStart(8, '0')}-${randomUUID().slice(0, 8)}`;
 
 export function newTermination(at: number, overrides: Partial<NewTermination> = {}): NewTermination {
   return {

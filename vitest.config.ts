@@ -62,7 +62,16 @@ export default defineConfig({
       threads: { isolate: false, maxThreads: Math.max(2, availableParallelism()) },
     },
     projects: [
-      { test: { ...timeouts, name: 'unit', pool: 'threads', isolate: false, include: ['tests/**/*.test.ts'], exclude: [...PROCESS_LEVEL, ...PATCHES_HTTP, ...TIMING] } },
+      {
+        test: {
+          ...timeouts,
+          name: 'unit',
+          pool: 'threads',
+          isolate: false,
+          include: ['tests/**/*.test.ts'],
+          exclude: [...PROCESS_LEVEL, ...PATCHES_HTTP, ...TIMING],
+        },
+      },
       // A fresh process per file, as before (the forks pool isolates its workers).
       { test: { ...timeouts, name: 'unit-isolated', pool: 'forks', include: PATCHES_HTTP } },
       // After the projects above (groupOrder), each file in a process of its own, one at a

@@ -44,7 +44,15 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User, {
     const id = resource.id ?? `u${nextId++}`;
     const previous = users.get(id);
     if (resource.id && !previous) throw new SCIMMY.Types.Error(404, null as never, `Resource ${id} not found`);
-    const stored: Stored = { ...JSON.parse(JSON.stringify(instance)), id, meta: { resourceType: 'User', created: (previous?.meta as { created?: string } | undefined)?.created ?? now, lastModified: new Date().toISOString() } };
+    const stored: Stored = {
+      ...JSON.parse(JSON.stringify(instance)),
+      id,
+      meta: {
+        resourceType: 'User',
+        created: (previous?.meta as { created?: string } | undefined)?.created ?? now,
+        lastModified: new Date().toISOString(),
+      },
+    };
     delete (stored as { schemas?: unknown }).schemas;
     users.set(id, stored);
     return stored;
@@ -66,7 +74,11 @@ const router = express.Router();
 router.use((req, res, next) => {
   const token = bearerToken(req.headers.authorization);
   if (token === null || tokens.match(token) === null) {
-    res.status(401).set('WWW-Authenticate', 'Bearer').type('application/scim+json').send('{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401"}');
+    res
+      .status(401)
+      .set('WWW-Authenticate', 'Bearer')
+      .type('application/scim+json')
+      .send('{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401"}');
     return;
   }
   next();

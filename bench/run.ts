@@ -70,7 +70,10 @@ async function main(argv: string[]): Promise<number> {
       'no-docs': { type: 'boolean', default: false },
     },
   });
-  const scenarios = values.scenario.split(',').map((s) => s.trim()).filter(Boolean);
+  const scenarios = values.scenario
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = scenarios.filter((s) => !(SCENARIOS as readonly string[]).includes(s));
   if (unknown.length > 0 || scenarios.length === 0) {
     process.stderr.write(`--scenario: expected some of ${SCENARIOS.join(', ')}, got ${values.scenario}\n`);
@@ -90,19 +93,30 @@ async function main(argv: string[]): Promise<number> {
   const terminations = values.terminations ? Number(values.terminations) : undefined;
   const command = argv.length > 0 ? `npm run bench -- ${argv.join(' ')}` : 'npm run bench';
   const host = machine();
-  process.stdout.write(`deprovisiond bench: ${scenarios.join(', ')}${quick ? ' (quick)' : ''}, ${repeat} run(s) each; ${host.cores} cores, ${host.memoryGb} GB, node ${host.node}\n`);
+  process.stdout.write(
+    `deprovisiond bench: ${scenarios.join(', ')}${quick ? ' (quick)' : ''}, ${repeat} run(s) each; ${host.cores} cores, ${host.memoryGb} GB, node ${host.node}\n`,
+  );
 
   let crashed = false;
   for (const scenario of scenarios as Scenario[]) {
     const runs: ScenarioResult[] = [];
     for (let i = 0; i < repeat; i += 1) {
       try {
-        const result = await runScenario(scenario, { quick, terminations, duration: values.duration, warmup: values.warmup, connections: values.connections, users: values.users });
+        const result = await runScenario(scenario, {
+          quick,
+          terminations,
+          duration: values.duration,
+          warmup: values.warmup,
+          connections: values.connections,
+          users: values.users,
+        });
         printResult(result);
         runs.push(result);
       } catch (error) {
         crashed = true;
-        process.stderr.write(`scenario ${scenario} run ${i + 1} crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+        process.stderr.write(
+          `scenario ${scenario} run ${i + 1} crashed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+        );
       }
     }
     if (runs.length === 0) continue;
@@ -111,26 +125,45 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`\n-- ${scenario}: medians over ${runs.length} runs --\n`);
       printResult(summary);
     }
-    const date = new Date().toISOString().replace(/[:]/g, '-').replace(/\.\d+Z$/, 'Z');
+    const date = new Date()
+      .toISOString()
+      .replace(/[:]/g, '-')
+      .replace(/\.\d+Z$/, 'Z');
     const dir = values['results-dir'];
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${scenario}-${date}.json`);
     writeFileSync(file, `${JSON.stringify({ command, machine: host, quick, summary, runs }, null, 2)}\n`);
     process.stdout.write(`  results: ${file}\n`);
-    if (!values['no-docs']) updateBenchmarksDoc(join(ROOT, 'docs', 'benchmarks.md'), { scenario, command, machine: host, quick, summary, runs: runs.length });
+    if (!values['no-docs'])
+      updateBenchmarksDoc(join(ROOT, 'docs', 'benchmarks.md'), { scenario, command, machine: host, quick, summary, runs: runs.length });
   }
   return crashed ? 1 : 0;
 }
 
 function runScenario(
   scenario: Scenario,
-  o: { quick: boolean; terminations: number | undefined; duration: string | undefined; warmup: string | undefined; connections: string | undefined; users: string | undefined },
+  o: {
+    quick: boolean;
+    terminations: number | undefined;
+    duration: string | undefined;
+    warmup: string | undefined;
+    connections: string | undefined;
+    users: string | undefined;
+  },
 ): Promise<ScenarioResult> {
   switch (scenario) {
     case 'ttr':
-      return runTtr({ ...TTR_DEFAULTS, ...(o.quick ? { terminations: 30 } : {}), ...(o.terminations ? { terminations: o.terminations, warmup: Math.min(TTR_DEFAULTS.warmup, Math.ceil(o.terminations / 3)) } : {}) });
+      return runTtr({
+        ...TTR_DEFAULTS,
+        ...(o.quick ? { terminations: 30 } : {}),
+        ...(o.terminations ? { terminations: o.terminations, warmup: Math.min(TTR_DEFAULTS.warmup, Math.ceil(o.terminations / 3)) } : {}),
+      });
     case 'mass':
-      return runMass({ ...MASS_DEFAULTS, ...(o.quick ? { terminations: 500 } : {}), ...(o.terminations ? { terminations: o.terminations } : {}) });
+      return runMass({
+        ...MASS_DEFAULTS,
+        ...(o.quick ? { terminations: 500 } : {}),
+        ...(o.terminations ? { terminations: o.terminations } : {}),
+      });
     case 'intake':
       return runIntake({
         ...INTAKE_DEFAULTS,
@@ -141,7 +174,11 @@ function runScenario(
         ...(o.users ? { users: Number(o.users) } : {}),
       });
     case 'replicas':
-      return runReplicas({ ...REPLICAS_DEFAULTS, ...(o.quick ? { windowS: 4 } : {}), ...(o.duration ? { windowS: Number(o.duration) } : {}) });
+      return runReplicas({
+        ...REPLICAS_DEFAULTS,
+        ...(o.quick ? { windowS: 4 } : {}),
+        ...(o.duration ? { windowS: Number(o.duration) } : {}),
+      });
   }
 }
 

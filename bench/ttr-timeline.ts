@@ -13,7 +13,9 @@ import type { SandboxKind } from '../scripts/sandboxes.ts';
 import { median, startEnv } from './lib/env.ts';
 import { chainOf, terminateThroughScim, TTR_DEFAULTS } from './scenarios/ttr.ts';
 
-const { values } = parseArgs({ options: { terminations: { type: 'string', default: '50' }, kinds: { type: 'string', default: TTR_DEFAULTS.kinds.join(',') } } });
+const { values } = parseArgs({
+  options: { terminations: { type: 'string', default: '50' }, kinds: { type: 'string', default: TTR_DEFAULTS.kinds.join(',') } },
+});
 const kinds = values.kinds.split(',') as SandboxKind[];
 const count = Number(values.terminations);
 const WARMUP = 3;
@@ -31,7 +33,8 @@ try {
   const tasksOf = env.readStore().prepare('SELECT provider, started_at, finished_at FROM tasks WHERE termination_id = ?');
   for (let n = -WARMUP; n < count; n += 1) {
     const { userName, row } = await terminateThroughScim(env, run, n, TTR_DEFAULTS.perTerminationTimeoutMs);
-    if (row?.revoked_at == null) throw new Error(`termination of ${userName} ${(row?.failed_tasks ?? 0) > 0 ? 'has a failed task' : 'not revoked in time'}`);
+    if (row?.revoked_at == null)
+      throw new Error(`termination of ${userName} ${(row?.failed_tasks ?? 0) > 0 ? 'has a failed task' : 'not revoked in time'}`);
     if (n === -1) await env.resetSandboxes();
     if (n >= 0) done.push({ requestedAt: row.requested_at, revokedAt: row.revoked_at, tasks: tasksOf.all(row.id) as TaskTimes[] });
   }
@@ -52,8 +55,14 @@ try {
     add('time to revoke', t.revokedAt - t.requestedAt);
     add('written -> task claimed', task.started_at - t.requestedAt);
     add('claimed -> first request', chain[0]!.startedAt - task.started_at);
-    add('between requests (sum)', chain.slice(1).reduce((sum, e, i) => sum + Math.max(0, e.startedAt - chain[i]!.finishedAt), 0));
-    add('inside the sandbox (sum)', chain.reduce((sum, e) => sum + e.finishedAt - e.startedAt, 0));
+    add(
+      'between requests (sum)',
+      chain.slice(1).reduce((sum, e, i) => sum + Math.max(0, e.startedAt - chain[i]!.finishedAt), 0),
+    );
+    add(
+      'inside the sandbox (sum)',
+      chain.reduce((sum, e) => sum + e.finishedAt - e.startedAt, 0),
+    );
     add('last answer -> task finished', task.finished_at - chain.at(-1)!.finishedAt);
     add('task finished -> revoked', t.revokedAt - task.finished_at);
   }

@@ -10,5 +10,7 @@ import { oktaModule } from './okta/index.ts';
 import { scimModule } from './scim/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule<any>> = new Map<string, ProviderModule<any>>(
-  [oktaModule as ProviderModule<any>, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule].map((m) => [m.kind, m]),
+  [oktaModule as ProviderModule<any>, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule].map(
+    (m) => [m.kind, m],
+  ),
 );

@@ -59,20 +59,21 @@ export interface StartedSandboxes {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyProviderModule = ProviderModule<any>;
 
-const starters: Record<SandboxKind, { module: AnyProviderModule; start(options: SandboxOptions, port?: number): Promise<RunningSandbox> }> = {
-  okta: { module: oktaModule, start: (options, port) => startOktaSandbox({ ...options, port }) },
-  microsoft: { module: microsoftModule, start: (options, port) => startMicrosoftSandbox(options, { port }) },
-  google: {
-    module: googleModule,
-    start: (options, port) => {
-      if (port !== undefined) throw new Error('the Google sandbox listens on a random port only; drop --port google=...');
-      return startGoogleSandbox(options);
+const starters: Record<SandboxKind, { module: AnyProviderModule; start(options: SandboxOptions, port?: number): Promise<RunningSandbox> }> =
+  {
+    okta: { module: oktaModule, start: (options, port) => startOktaSandbox({ ...options, port }) },
+    microsoft: { module: microsoftModule, start: (options, port) => startMicrosoftSandbox(options, { port }) },
+    google: {
+      module: googleModule,
+      start: (options, port) => {
+        if (port !== undefined) throw new Error('the Google sandbox listens on a random port only; drop --port google=...');
+        return startGoogleSandbox(options);
+      },
     },
-  },
-  scim: { module: scimModule, start: (options, port) => startScimSandbox({ ...options, port }) },
-  brivo: { module: brivoModule, start: (options, port) => startBrivoSandbox({ ...options, port }) },
-  caep: { module: caepModule, start: (options, port) => startCaepSandbox({ ...options, port }) },
-};
+    scim: { module: scimModule, start: (options, port) => startScimSandbox({ ...options, port }) },
+    brivo: { module: brivoModule, start: (options, port) => startBrivoSandbox({ ...options, port }) },
+    caep: { module: caepModule, start: (options, port) => startCaepSandbox({ ...options, port }) },
+  };
 
 /** Starts the given sandboxes in this process; `close()` stops them all. */
 export async function startSandboxes(
@@ -108,7 +109,10 @@ function parseCommandLine(argv: string[]): { kinds: SandboxKind[]; ports: Partia
     },
   });
   const isKind = (k: string): k is SandboxKind => (ALL_SANDBOX_KINDS as readonly string[]).includes(k);
-  const kinds = values.kinds.split(',').map((k) => k.trim()).filter(Boolean);
+  const kinds = values.kinds
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
   const unknown = kinds.filter((k) => !isKind(k));
   if (unknown.length > 0 || kinds.length === 0) throw new Error(`--kinds: expected some of ${ALL_SANDBOX_KINDS.join(', ')}`);
   const ports: Partial<Record<SandboxKind, number>> = {};

@@ -69,20 +69,28 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     // (tests) exist on this thread only, so they need the inline runner, said explicitly.
     const inline = !config.engine.providerThread;
     if (!inline && (options.modules || options.now)) {
-      throw new Error('injected provider modules or a clock exist on the daemon\'s thread only: set engine.providerThread to false to run attempts there');
+      throw new Error(
+        "injected provider modules or a clock exist on the daemon's thread only: set engine.providerThread to false to run attempts there",
+      );
     }
     const modules = inline ? (options.modules ?? (await import('../providers/index.ts')).providerModules) : null;
     const kinds: ReadonlyMap<string, ProviderKind<any>> = modules ?? providerKinds;
     const sandboxes = new Map<string, RunningSandbox>();
     // The same checks as `config check`, in the same function.
-    const { specs, checkProviders: check, notes } = await preflight(config, options.configFile, kinds, (name, started) => {
+    const {
+      specs,
+      checkProviders: check,
+      notes,
+    } = await preflight(config, options.configFile, kinds, (name, started) => {
       cleanup.push(() => started.close());
       sandboxes.set(name, started);
       logger.info({ provider: name, kind: config.providers[name]!.kind, url: started.url }, 'sandbox provider started');
     });
     for (const note of notes) logger.info({ configFile: options.configFile }, `config note: ${note}`);
     const events = new EngineEventBus();
-    const attempts = modules ? await inlineProviders(specs, modules, logger, check, options.now) : await startAttemptThread(specs, logger, check, { niceIncrement: config.engine.providerThreadNice, events });
+    const attempts = modules
+      ? await inlineProviders(specs, modules, logger, check, options.now)
+      : await startAttemptThread(specs, logger, check, { niceIncrement: config.engine.providerThreadNice, events });
     cleanup.push(() => attempts.close());
 
     const engine = new Engine({
@@ -100,7 +108,11 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
     let ready = false;
     const routers = await buildRouters({ config, store, terminations, engine, events, logger, now: options.now ?? (() => new Date()) });
-    const readiness = commitReadiness({ started: () => ready, probeCommit: () => store.probeCommit(), logger: logger.child({ component: 'readiness' }) });
+    const readiness = commitReadiness({
+      started: () => ready,
+      probeCommit: () => store.probeCommit(),
+      logger: logger.child({ component: 'readiness' }),
+    });
     const app = createApp({ config, logger, metrics, ready: readiness, routers });
     const server: Server = await listen(app, config.server);
     cleanup.push(async () => {
@@ -115,7 +127,10 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     const stopPruning = startAuditPruning(store, config.audit.retention, logger, options.now ?? (() => new Date()));
     cleanup.push(async () => stopPruning());
     ready = true;
-    logger.info({ url, store: store.dialect, providers: specs.map((s) => s.name), providerThread: !inline, worker: engine.workerId }, 'deprovisiond started');
+    logger.info(
+      { url, store: store.dialect, providers: specs.map((s) => s.name), providerThread: !inline, worker: engine.workerId },
+      'deprovisiond started',
+    );
 
     let stopping: Promise<void> | null = null;
     return {

@@ -24,7 +24,12 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
   const configFile = options.configFile ?? DEFAULT_CONFIG;
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-demo-'));
   // The demo brings its own credentials for the sandbox-only endpoints it does not use.
-  const config = loadConfig(configFile, { ADMIN_TOKEN: 'demo-admin-token-0000', SCIM_TOKEN: 'demo-scim-token-00000', WEBHOOK_SECRET: 'whsec_ZGVtby13ZWJob29rLXNlY3JldA==', ...process.env });
+  const config = loadConfig(configFile, {
+    ADMIN_TOKEN: 'demo-admin-token-0000',
+    SCIM_TOKEN: 'demo-scim-token-00000',
+    WEBHOOK_SECRET: 'whsec_ZGVtby13ZWJob29rLXNlY3JldA==',
+    ...process.env,
+  });
   config.store = { sqlite: { path: join(dir, 'deprovisiond.db') } };
   config.server = { ...config.server, host: '127.0.0.1', port: 0 };
   const daemon = await startDaemon(config, { configFile, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }) });
@@ -42,7 +47,8 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
     };
     // Step names come from the store once the termination exists; an event seen before that names provider and action.
     const steps = new Map<string, string>();
-    const line = (e: { taskId: string; provider: string; action: string }) => `${(steps.get(e.taskId) ?? e.action).padEnd(26)} ${e.provider.padEnd(10)}`;
+    const line = (e: { taskId: string; provider: string; action: string }) =>
+      `${(steps.get(e.taskId) ?? e.action).padEnd(26)} ${e.provider.padEnd(10)}`;
     daemon.events.on('task:started', (e) => print(`${stamp()}  ${line(e)} running (attempt ${e.attempt})`));
     daemon.events.on('task:finished', (e) => {
       const detail = e.state === 'pending' ? `back in queue (${e.retry}${e.errorKind ? `: ${e.errorKind}` : ''})` : e.state;
@@ -54,7 +60,9 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
     print(`${stamp()}  termination ${termination.id} for ${subject.userName}: ${tasks.length} tasks`);
     for (const task of tasks) {
       const wait = task.notBefore.getTime() - termination.effectiveAt.getTime();
-      print(`             ${task.stepId.padEnd(22)} ${task.provider}.${task.action}${task.dependsOn.length ? ` after ${task.dependsOn.join(', ')}` : ''}${wait > 0 ? `, not before +${wait / 1000}s (retention)` : ''}`);
+      print(
+        `             ${task.stepId.padEnd(22)} ${task.provider}.${task.action}${task.dependsOn.length ? ` after ${task.dependsOn.join(', ')}` : ''}${wait > 0 ? `, not before +${wait / 1000}s (retention)` : ''}`,
+      );
     }
     // The manual step is a person's: the demo plays that person through the admin API, once the machines are done.
     const operator = config.auth.admin.find((a) => a.role === 'operator');
@@ -65,7 +73,9 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
         headers: { authorization: `Bearer ${operator.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ outcome: 'done', reason: 'demo: laptop and badge collected' }),
       });
-      print(`${stamp()}  ${task.stepId.padEnd(26)} ${'person'.padEnd(10)} ${res.ok ? `completed by admin:${operator.name} (admin API)` : `HTTP ${res.status}`}`);
+      print(
+        `${stamp()}  ${task.stepId.padEnd(26)} ${'person'.padEnd(10)} ${res.ok ? `completed by admin:${operator.name} (admin API)` : `HTTP ${res.status}`}`,
+      );
     };
     const finished = await waitForAll(daemon, termination.id, completeManual);
     const final = await daemon.store.getTermination(termination.id);
@@ -77,7 +87,9 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
     print(`evidence page (printable): ${page}`);
     const ttr = final?.revokedAt ? final.revokedAt.getTime() - Math.max(final.effectiveAt.getTime(), final.requestedAt.getTime()) : null;
     print();
-    print(`time to revoke: ${ttr === null ? 'not reached' : `${ttr} ms`} (every critical task done and read back where the provider can be read)`);
+    print(
+      `time to revoke: ${ttr === null ? 'not reached' : `${ttr} ms`} (every critical task done and read back where the provider can be read)`,
+    );
     const done = finished.filter((t) => t.state === 'succeeded').length;
     // The summary says what kind of proof each task has: "verified" only for a read-back.
     const kinds = new Map<string, number>();
@@ -85,7 +97,9 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
       const kind = proofOf(task, []).kind.replaceAll('_', ' ');
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     }
-    print(`termination ${final?.state}: ${done}/${finished.length} tasks done (${[...kinds].map(([kind, n]) => `${n} ${kind}`).join(', ')})`);
+    print(
+      `termination ${final?.state}: ${done}/${finished.length} tasks done (${[...kinds].map(([kind, n]) => `${n} ${kind}`).join(', ')})`,
+    );
     return done === finished.length ? 0 : 1;
   } finally {
     await daemon.stop();
@@ -101,7 +115,9 @@ function proofLine(task: Task): string {
 
 /** The termination's printable evidence, as the admin API serves it. */
 async function evidencePage(url: string, terminationId: string, token: string | undefined): Promise<string> {
-  const res = await fetch(`${url}/admin/v1/terminations/${terminationId}/evidence?format=html`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  const res = await fetch(`${url}/admin/v1/terminations/${terminationId}/evidence?format=html`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
   return res.ok ? res.text() : `<p>evidence unavailable: HTTP ${res.status}</p>`;
 }
 

@@ -87,7 +87,10 @@ describe('GET /admin/v1/terminations', () => {
     const a = await scheduled(emailOnly);
     const subject = uniqueSubject('filter');
     const b = await scheduled(subject);
-    const ids = async (query: string) => ((await t.api('GET', `/admin/v1/terminations?${query}`, { token: VIEWER_TOKEN })).body.items as Array<{ id: string }>).map((x) => x.id);
+    const ids = async (query: string) =>
+      ((await t.api('GET', `/admin/v1/terminations?${query}`, { token: VIEWER_TOKEN })).body.items as Array<{ id: string }>).map(
+        (x) => x.id,
+      );
 
     expect(await ids(`subject=${encodeURIComponent(emailOnly.emails[0]!)}`)).toEqual([a.id]);
     expect(await ids(`subject=${encodeURIComponent(`email:${emailOnly.emails[0]!.toLowerCase()}`)}`)).toEqual([a.id]);
@@ -101,9 +104,17 @@ describe('GET /admin/v1/terminations', () => {
 
   it('searches subject and id with q (wildcards literal) and filters by source', async () => {
     const mark = randomUUID().slice(0, 8);
-    const ada = await scheduled({ externalId: `HR-${mark}-1`, userName: `ada.${mark}@example.com`, displayName: `Ada ${mark}`, emails: [`ada.${mark}@example.com`] });
+    const ada = await scheduled({
+      externalId: `HR-${mark}-1`,
+      userName: `ada.${mark}@example.com`,
+      displayName: `Ada ${mark}`,
+      emails: [`ada.${mark}@example.com`],
+    });
     const bob = await scheduled({ externalId: `HR-${mark}-2`, emails: [`bob_${mark}@example.com`] });
-    const ids = async (query: string) => ((await t.api('GET', `/admin/v1/terminations?${query}`, { token: VIEWER_TOKEN })).body.items as Array<{ id: string }>).map((x) => x.id);
+    const ids = async (query: string) =>
+      ((await t.api('GET', `/admin/v1/terminations?${query}`, { token: VIEWER_TOKEN })).body.items as Array<{ id: string }>).map(
+        (x) => x.id,
+      );
 
     expect(await ids(`q=hr-${mark}`)).toEqual([bob.id, ada.id]);
     expect(await ids(`q=${encodeURIComponent(`ADA ${mark.toUpperCase()}`)}`)).toEqual([ada.id]);
@@ -181,7 +192,10 @@ describe('GET /admin/v1/terminations/{id}', () => {
     const detail = await t.api('GET', `/admin/v1/terminations/${res.body.terminationId}`, { token: VIEWER_TOKEN });
     expect(detail.status).toBe(200);
     expect(detail.body.termination).toMatchObject({ id: res.body.terminationId, state: 'completed', createdBy: 'admin:ops' });
-    expect(detail.body.tasks.map((x: { stepId: string; state: string }) => `${x.stepId}=${x.state}`).sort()).toEqual(['disable=succeeded', 'revoke=succeeded']);
+    expect(detail.body.tasks.map((x: { stepId: string; state: string }) => `${x.stepId}=${x.state}`).sort()).toEqual([
+      'disable=succeeded',
+      'revoke=succeeded',
+    ]);
     expect(detail.body.attempts.length).toBeGreaterThanOrEqual(2);
     expect(detail.body.evidence.map((e: { stepId: string }) => e.stepId).sort()).toEqual(['disable', 'revoke']);
     expect(detail.body.errors).toEqual([]);
@@ -241,7 +255,12 @@ describe('POST /admin/v1/terminations', () => {
     const body = { subject, effectiveAt: future(), playbook: 'quick', reason: 'contract ended' };
     const first = await t.api('POST', '/admin/v1/terminations', { body });
     expect(first.status).toBe(201);
-    expect(first.body).toMatchObject({ state: 'scheduled', duplicate: false, outcome: 'created', termination: { source: 'admin', playbook: 'quick', reason: 'contract ended' } });
+    expect(first.body).toMatchObject({
+      state: 'scheduled',
+      duplicate: false,
+      outcome: 'created',
+      termination: { source: 'admin', playbook: 'quick', reason: 'contract ended' },
+    });
     const again = await t.api('POST', '/admin/v1/terminations', { body });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ terminationId: first.body.terminationId, duplicate: false, outcome: 'joined' });
@@ -253,11 +272,17 @@ describe('POST /admin/v1/terminations', () => {
     const key = randomUUID();
     const subject = uniqueSubject('idem');
     const effectiveAt = new Date(Date.now() + 86_400_000);
-    const first = await t.api('POST', '/admin/v1/terminations', { body: { subject, effectiveAt: effectiveAt.toISOString() }, headers: { 'idempotency-key': key } });
+    const first = await t.api('POST', '/admin/v1/terminations', {
+      body: { subject, effectiveAt: effectiveAt.toISOString() },
+      headers: { 'idempotency-key': key },
+    });
     expect(first.status).toBe(201);
     expect(first.body.termination.sourceEventId).toBe(key);
     // Same request: keys in another order, the instant with an offset instead of Z.
-    const reordered = { effectiveAt: effectiveAt.toISOString().replace('Z', '+00:00'), subject: { emails: subject.emails, userName: subject.userName, externalId: subject.externalId } };
+    const reordered = {
+      effectiveAt: effectiveAt.toISOString().replace('Z', '+00:00'),
+      subject: { emails: subject.emails, userName: subject.userName, externalId: subject.externalId },
+    };
     const again = await t.api('POST', '/admin/v1/terminations', { body: reordered, headers: { 'idempotency-key': key } });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ terminationId: first.body.terminationId, duplicate: true, outcome: 'created' });
@@ -279,7 +304,11 @@ describe('POST /admin/v1/terminations', () => {
     ] as const) {
       const res = await t.api('POST', path, { body, token });
       expect(res.status).toBe(200);
-      expect(res.body).toMatchObject({ dryRun: true, existingTerminationId: null, plan: { subjectKey: `ext:${subject.externalId}`, playbook: 'default', effectiveAt } });
+      expect(res.body).toMatchObject({
+        dryRun: true,
+        existingTerminationId: null,
+        plan: { subjectKey: `ext:${subject.externalId}`, playbook: 'default', effectiveAt },
+      });
       expect(res.body.plan.tasks.map((x: { stepId: string }) => x.stepId)).toEqual(['revoke', 'disable']);
     }
     expect((await t.daemon.store.listTerminations({ subjectKey: `ext:${subject.externalId}`, limit: 5 })).items).toEqual([]);
@@ -328,7 +357,10 @@ describe('POST /admin/v1/terminations/{id}/cancel', () => {
     expect(res.status).toBe(200);
     expect(res.body.termination.state).toBe('cancelled');
     expect((await t.daemon.store.listTasks(termination.id)).every((x) => x.state === 'cancelled')).toBe(true);
-    expect((await auditFor(termination.id)).find((e) => e.action === 'termination.cancelled')).toMatchObject({ actor: 'admin:ops', data: { reason: 'rehired' } });
+    expect((await auditFor(termination.id)).find((e) => e.action === 'termination.cancelled')).toMatchObject({
+      actor: 'admin:ops',
+      data: { reason: 'rehired' },
+    });
 
     const again = await t.api('POST', `/admin/v1/terminations/${termination.id}/cancel`);
     expect(again.status).toBe(409);
@@ -357,8 +389,31 @@ describe('POST /admin/v1/terminations/{id}/approve', () => {
     const subject = uniqueSubject('held');
     const now = new Date();
     await t.daemon.store.createTermination(
-      { id, source: 'admin', sourceEventId: null, subjectKey: `ext:${subject.externalId}`, subject, reason: null, playbook: 'quick', state: 'held', requestedAt: now, effectiveAt: now, createdBy: 'test' },
-      [{ id: randomUUID(), stepId: 'revoke', provider: 'fake', action: 'revoke_sessions', params: {}, critical: true, dependsOn: [], notBefore: now }],
+      {
+        id,
+        source: 'admin',
+        sourceEventId: null,
+        subjectKey: `ext:${subject.externalId}`,
+        subject,
+        reason: null,
+        playbook: 'quick',
+        state: 'held',
+        requestedAt: now,
+        effectiveAt: now,
+        createdBy: 'test',
+      },
+      [
+        {
+          id: randomUUID(),
+          stepId: 'revoke',
+          provider: 'fake',
+          action: 'revoke_sessions',
+          params: {},
+          critical: true,
+          dependsOn: [],
+          notBefore: now,
+        },
+      ],
     );
     const res = await t.api('POST', `/admin/v1/terminations/${id}/approve`);
     expect(res.status).toBe(200);
@@ -438,7 +493,13 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/complete', () => {
     const bad = await t.api('POST', path, { body: { outcome: 'maybe', reason: 'x' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatch(/^outcome: /);
-    expect((await t.api('POST', `/admin/v1/terminations/${termination.id}/tasks/${randomUUID()}/complete`, { body: { outcome: 'done', reason: 'x' } })).status).toBe(404);
+    expect(
+      (
+        await t.api('POST', `/admin/v1/terminations/${termination.id}/tasks/${randomUUID()}/complete`, {
+          body: { outcome: 'done', reason: 'x' },
+        })
+      ).status,
+    ).toBe(404);
     expect((await t.daemon.store.getTask(task!.id))?.state).toBe('pending');
     const spy = vi.spyOn(t.daemon.store, 'getTask').mockRejectedValueOnce(sqliteBusy());
     try {

@@ -27,8 +27,13 @@ describe('GET /admin/v1/audit', () => {
     expect(all.nextAfter).toBeNull();
     expect(all.items.length).toBeGreaterThan(4);
     expect(all.items.every((e: { linked: boolean; hash: string }) => e.linked && /^[0-9a-f]{64}$/.test(e.hash))).toBe(true);
-    expect(all.items.map((e: { action: string }) => e.action)).toEqual(expect.arrayContaining(['termination.created', 'termination.completed']));
-    expect(all.items.find((e: { action: string }) => e.action === 'termination.created')).toMatchObject({ actor: 'admin:ops', terminationId: expect.any(String) });
+    expect(all.items.map((e: { action: string }) => e.action)).toEqual(
+      expect.arrayContaining(['termination.created', 'termination.completed']),
+    );
+    expect(all.items.find((e: { action: string }) => e.action === 'termination.created')).toMatchObject({
+      actor: 'admin:ops',
+      terminationId: expect.any(String),
+    });
 
     const seen: number[] = [];
     let after = 0;

@@ -44,7 +44,10 @@ describe('admin API with OIDC access tokens', () => {
 
   it('lets an operator write, audited as oidc:<sub>', async () => {
     const jwt = await token({ sub: 'olga', groups: 'sec-ops' });
-    const res = await t.api('POST', '/admin/v1/terminations', { token: jwt, body: { subject: uniqueSubject('oidc-op'), effectiveAt: new Date(Date.now() + 3_600_000).toISOString() } });
+    const res = await t.api('POST', '/admin/v1/terminations', {
+      token: jwt,
+      body: { subject: uniqueSubject('oidc-op'), effectiveAt: new Date(Date.now() + 3_600_000).toISOString() },
+    });
     expect(res.status).toBe(201);
     expect(res.body.termination.createdBy).toBe('oidc:olga');
     const cancel = await t.api('POST', `/admin/v1/terminations/${res.body.terminationId}/cancel`, { token: jwt, body: { reason: 'test' } });
@@ -90,6 +93,9 @@ describe('OidcVerifier', () => {
 
     const verifier = new OidcVerifier({ issuer, audience: 'deprovisiond', roleClaim: 'roles', roles }, 1000);
     await expect(verifier.verify(await token({}, { audience: 'x' }))).rejects.toBeInstanceOf(InvalidOidcTokenError);
-    await expect(verifier.verify(await token({ roles: ['sec-ops', 'sec-viewers'] }))).resolves.toEqual({ subject: 'alice', role: 'operator' });
+    await expect(verifier.verify(await token({ roles: ['sec-ops', 'sec-viewers'] }))).resolves.toEqual({
+      subject: 'alice',
+      role: 'operator',
+    });
   });
 });

@@ -18,9 +18,7 @@ function routedOperations(): string[] {
   const router = buildAdminRouter(deps) as unknown as { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> };
   return router.stack
     .filter((layer) => layer.route)
-    .flatMap((layer) =>
-      Object.keys(layer.route!.methods).map((m) => `${m.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`),
-    )
+    .flatMap((layer) => Object.keys(layer.route!.methods).map((m) => `${m.toUpperCase()} ${layer.route!.path.replace(/:(\w+)/g, '{$1}')}`))
     .sort();
 }
 
@@ -50,13 +48,19 @@ describe('GET /admin/v1/openapi.json', () => {
 
   it('documents every route of the router, and routes every documented operation', () => {
     const documented = Object.entries(document.paths as Record<string, Record<string, unknown>>)
-      .flatMap(([path, item]) => Object.keys(item).filter((k) => METHODS.includes(k)).map((m) => `${m.toUpperCase()} ${path}`))
+      .flatMap(([path, item]) =>
+        Object.keys(item)
+          .filter((k) => METHODS.includes(k))
+          .map((m) => `${m.toUpperCase()} ${path}`),
+      )
       .sort();
     expect(documented).toEqual(routedOperations());
   });
 
   it('declares every path parameter it uses, and every $ref resolves', () => {
-    for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, { parameters?: Array<{ name: string; in: string }> }>>)) {
+    for (const [path, item] of Object.entries(
+      document.paths as Record<string, Record<string, { parameters?: Array<{ name: string; in: string }> }>>,
+    )) {
       const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
       for (const operation of Object.values(item)) {
         const declared = (operation.parameters ?? []).filter((p) => p.in === 'path').map((p) => p.name);

@@ -26,7 +26,13 @@ describe('GET /admin/v1/overview', () => {
   it('counts open terminations and failed tasks, and measures time to revoke over the revoked ones', async () => {
     const empty = await t.api('GET', '/admin/v1/overview', { token: VIEWER_TOKEN });
     expect(empty.status).toBe(200);
-    expect(empty.body).toMatchObject({ openTerminations: 0, failedTasks: 0, heldTerminations: 0, manualOverdue: 0, timeToRevoke: { count: 0, p50Ms: null, p99Ms: null } });
+    expect(empty.body).toMatchObject({
+      openTerminations: 0,
+      failedTasks: 0,
+      heldTerminations: 0,
+      manualOverdue: 0,
+      timeToRevoke: { count: 0, p50Ms: null, p99Ms: null },
+    });
 
     const done = await t.waitFor(await terminate('overview-ok'), (x) => x.state === 'completed');
     t.fake.script('revoke_sessions', { kind: 'throw', error: new PermanentError('missing permission') });
@@ -34,7 +40,12 @@ describe('GET /admin/v1/overview', () => {
 
     const res = await t.api('GET', '/admin/v1/overview', { token: VIEWER_TOKEN });
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ openTerminations: 1, failedTasks: 1, heldTerminations: 0, terminationsByState: { completed: 1, failed: 1 } });
+    expect(res.body).toMatchObject({
+      openTerminations: 1,
+      failedTasks: 1,
+      heldTerminations: 0,
+      terminationsByState: { completed: 1, failed: 1 },
+    });
     // Only the completed one was revoked: its time to revoke is both percentiles.
     const ms = done.revokedAt!.getTime() - Math.max(done.effectiveAt.getTime(), done.requestedAt.getTime());
     expect(res.body.timeToRevoke).toMatchObject({ count: 1, p50Ms: ms, p99Ms: ms });

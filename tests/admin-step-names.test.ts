@@ -31,7 +31,9 @@ describe('task references by step name', () => {
 
   it('completes by step name (a non-manual step is refused as such, not as unknown)', async () => {
     const termination = await failedTermination();
-    const res = await t.api('POST', `/admin/v1/terminations/${termination.id}/tasks/revoke/complete`, { body: { outcome: 'done', reason: 'x' } });
+    const res = await t.api('POST', `/admin/v1/terminations/${termination.id}/tasks/revoke/complete`, {
+      body: { outcome: 'done', reason: 'x' },
+    });
     expect(res.status).toBe(409);
     expect(res.body.error).toBe('not a manual task');
   });

@@ -36,16 +36,27 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/waive', () => {
     const { termination, revoke, disable } = await failedRevoke();
     expect(termination.finishedAt).not.toBeNull();
     const disablesBefore = t.fake.executions('disable_account');
-    const withFailed = async () => (await t.api('GET', '/admin/v1/terminations?failedTasks=true&limit=500', { token: VIEWER_TOKEN })).body.items.map((x: { id: string }) => x.id);
+    const withFailed = async () =>
+      (await t.api('GET', '/admin/v1/terminations?failedTasks=true&limit=500', { token: VIEWER_TOKEN })).body.items.map(
+        (x: { id: string }) => x.id,
+      );
     expect(await withFailed()).toContain(termination.id);
     let listed = '';
-    const io = { env: { DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: VIEWER_TOKEN }, out: { write: (x: string) => (listed += x) }, err: { write: () => undefined } };
+    const io = {
+      env: { DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: VIEWER_TOKEN },
+      out: { write: (x: string) => (listed += x) },
+      err: { write: () => undefined },
+    };
     expect(await runCli(['list', '--failed-tasks', '--limit', '500', '--json'], io)).toBe(0);
     expect(JSON.parse(listed).items.map((x: { id: string }) => x.id)).toContain(termination.id);
 
     const res = await waive(termination.id, revoke.id, { reason: 'sessions ended by hand in the console, ticket SEC-42' });
     expect(res.status).toBe(200);
-    expect(res.body.task).toMatchObject({ id: revoke.id, state: 'waived', evidence: { waivedBy: 'admin:ops', reason: 'sessions ended by hand in the console, ticket SEC-42' } });
+    expect(res.body.task).toMatchObject({
+      id: revoke.id,
+      state: 'waived',
+      evidence: { waivedBy: 'admin:ops', reason: 'sessions ended by hand in the console, ticket SEC-42' },
+    });
     expect(res.body.termination).toMatchObject({ id: termination.id, state: 'running', finishedAt: null });
     expect(await withFailed()).not.toContain(termination.id);
 
@@ -54,7 +65,11 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/waive', () => {
     expect((await t.daemon.store.getTask(disable.id))!.state).toBe('succeeded');
     expect(t.fake.executions('disable_account')).toBe(disablesBefore + 1);
     const audit = (await t.daemon.store.listAuditOf(termination.id)).find((e) => e.action === 'task.waived');
-    expect(audit).toMatchObject({ actor: 'admin:ops', taskId: revoke.id, data: { reason: 'sessions ended by hand in the console, ticket SEC-42' } });
+    expect(audit).toMatchObject({
+      actor: 'admin:ops',
+      taskId: revoke.id,
+      data: { reason: 'sessions ended by hand in the console, ticket SEC-42' },
+    });
 
     const evidence = await t.api('GET', `/admin/v1/terminations/${termination.id}/evidence`, { token: VIEWER_TOKEN });
     expect(evidence.body.termination.state).toBe('completed_with_waivers');
@@ -95,11 +110,15 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/waive', () => {
     expect(cancelled.body.error).toBe('termination is cancelled; its tasks can no longer be waived');
   });
 
-  it('is a CLI command: deprovisiond waive ID STEP --reason R (exit 2 without a reason, 1 with the API\'s refusal)', async () => {
+  it("is a CLI command: deprovisiond waive ID STEP --reason R (exit 2 without a reason, 1 with the API's refusal)", async () => {
     const { termination, revoke, disable } = await failedRevoke();
     let out = '';
     let err = '';
-    const io = { env: { DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: OPERATOR_TOKEN }, out: { write: (x: string) => (out += x) }, err: { write: (x: string) => (err += x) } };
+    const io = {
+      env: { DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: OPERATOR_TOKEN },
+      out: { write: (x: string) => (out += x) },
+      err: { write: (x: string) => (err += x) },
+    };
     expect(await runCli(['waive', termination.id, 'revoke'], io)).toBe(2);
     expect(err).toContain('--reason is required');
     err = '';
@@ -109,6 +128,9 @@ describe('POST /admin/v1/terminations/{id}/tasks/{taskId}/waive', () => {
     // The step name, as `status` prints it, names the task as well as its id.
     expect(await runCli(['waive', termination.id, 'revoke', '--reason', 'ended by hand'], io)).toBe(0);
     expect(out).toBe(`task revoke (${revoke.id}) waived; termination ${termination.id} running\n`);
-    expect((await t.daemon.store.listAuditOf(termination.id)).find((e) => e.action === 'task.waived')).toMatchObject({ actor: 'admin:ops', data: { reason: 'ended by hand' } });
+    expect((await t.daemon.store.listAuditOf(termination.id)).find((e) => e.action === 'task.waived')).toMatchObject({
+      actor: 'admin:ops',
+      data: { reason: 'ended by hand' },
+    });
   });
 });

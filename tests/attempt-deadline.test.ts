@@ -29,8 +29,25 @@ const silentProvider: Provider = {
 describe('an attempt against a provider that never answers', () => {
   it('ends at its deadline although the garbage collector ran while it waited', async () => {
     const now = new Date();
-    const termination = { id: 't-1', subject: { userName: 'ada@example.com' }, state: 'running', requestedAt: now, effectiveAt: now } as unknown as Termination;
-    const task = { id: 'task-1', terminationId: 't-1', stepId: 'disable', provider: 'silent', action: 'disable_account', params: {}, attempts: 1, rateLimitedCount: 0, account: null, checkpoint: null } as unknown as Task;
+    const termination = {
+      id: 't-1',
+      subject: { userName: 'ada@example.com' },
+      state: 'running',
+      requestedAt: now,
+      effectiveAt: now,
+    } as unknown as Termination;
+    const task = {
+      id: 'task-1',
+      terminationId: 't-1',
+      stepId: 'disable',
+      provider: 'silent',
+      action: 'disable_account',
+      params: {},
+      attempts: 1,
+      rateLimitedCount: 0,
+      account: null,
+      checkpoint: null,
+    } as unknown as Task;
     const attempt = runAttempt({
       task,
       termination,

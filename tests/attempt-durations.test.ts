@@ -20,7 +20,13 @@ describe('AttemptDurations', () => {
     const durations = new AttemptDurations();
     durations.record('brivo', 'deactivate_badge', 210);
     durations.record('okta', 'revoke_sessions', 120);
-    const items = [item('okta', 'revoke_sessions'), item('scim', 'disable_account'), item('google', 'revoke_sessions'), item('brivo', 'deactivate_badge'), item('okta', 'revoke_sessions')];
+    const items = [
+      item('okta', 'revoke_sessions'),
+      item('scim', 'disable_account'),
+      item('google', 'revoke_sessions'),
+      item('brivo', 'deactivate_badge'),
+      item('okta', 'revoke_sessions'),
+    ];
     expect(durations.longestFirst(items).map((i) => i.task.provider)).toEqual(['brivo', 'okta', 'okta', 'scim', 'google']);
     // The input is left as it was.
     expect(items[0]!.task.provider).toBe('okta');

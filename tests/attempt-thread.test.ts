@@ -34,7 +34,9 @@ function request(action: Task['action'], email = `${randomUUID()}@example.com`, 
 
 /** Masks what differs between two subjects (ids, logins, times) so two outcomes can be compared. */
 const shape = (value: unknown): unknown =>
-  JSON.parse(JSON.stringify(value), (key, v: unknown) => (['id', 'userId', 'login', 'taskId', 'startedAt', 'finishedAt', 'worker'].includes(key) ? '*' : v));
+  JSON.parse(JSON.stringify(value), (key, v: unknown) =>
+    ['id', 'userId', 'login', 'taskId', 'startedAt', 'finishedAt', 'worker'].includes(key) ? '*' : v,
+  );
 
 describe('attempts on the worker thread', () => {
   let thread: AttemptRunner;
@@ -68,8 +70,15 @@ describe('attempts on the worker thread', () => {
     const failing = request('wipe_devices', undefined, 1);
     const result = await thread.run(failing, recordingHooks);
     expect(result.outcome.state).toBe('failed');
-    const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'task failed' && l.taskId === failing.task.id);
-    expect(line).toMatchObject({ service: 'deprovisiond', provider: 'okta', action: 'wipe_devices', terminationId: failing.termination.id });
+    const line = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'task failed' && l.taskId === failing.task.id);
+    expect(line).toMatchObject({
+      service: 'deprovisiond',
+      provider: 'okta',
+      action: 'wipe_devices',
+      terminationId: failing.termination.id,
+    });
   });
 
   it('abort ends the attempts in flight as a transient error that will be retried', async () => {
@@ -78,7 +87,10 @@ describe('attempts on the worker thread', () => {
       const pending = thread.run(request('disable_account'), recordingHooks);
       await new Promise((resolve) => setTimeout(resolve, 200));
       thread.abort();
-      const result = await Promise.race([pending, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 4_000))]);
+      const result = await Promise.race([
+        pending,
+        new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 4_000)),
+      ]);
       expect(result).not.toBe('still running');
       expect(result).toMatchObject({ outcome: { state: 'pending', error: { kind: 'transient', message: 'attempt aborted by shutdown' } } });
     } finally {
@@ -91,9 +103,11 @@ describe('the attempt worker thread at start and when it dies', () => {
   it('stops before validation when the playbook check refuses the providers', async () => {
     const before = sandbox.control.snapshot().requests;
     const refused = new Error('playbooks.default.steps[0].action: not supported');
-    await expect(startAttemptThread([spec], silentLogger(), () => {
-      throw refused;
-    })).rejects.toBe(refused);
+    await expect(
+      startAttemptThread([spec], silentLogger(), () => {
+        throw refused;
+      }),
+    ).rejects.toBe(refused);
     expect(sandbox.control.snapshot().requests).toBe(before);
   });
 
@@ -128,7 +142,8 @@ describe('the attempt worker thread at start and when it dies', () => {
 
 describe('the attempt worker thread’s CPU priority', () => {
   /** Nice value of each thread of this process, read from the kernel. */
-  const niceByThread = () => new Map(readdirSync('/proc/self/task').map((tid) => [Number(tid), Number(procStatFields(`/proc/self/task/${tid}/stat`)[16])] as const));
+  const niceByThread = () =>
+    new Map(readdirSync('/proc/self/task').map((tid) => [Number(tid), Number(procStatFields(`/proc/self/task/${tid}/stat`)[16])] as const));
 
   it.runIf(process.platform === 'linux')('lowers the worker thread by the configured steps and no other thread', async () => {
     const before = niceByThread();
@@ -136,7 +151,9 @@ describe('the attempt worker thread’s CPU priority', () => {
     const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
     const thread = await startAttemptThread([spec], logger, () => undefined, { niceIncrement: 5 });
     try {
-      const started = lines.map((l) => JSON.parse(l) as { msg: string; priority?: { tid: number; nice: number } }).find((l) => l.msg === 'attempt worker thread started');
+      const started = lines
+        .map((l) => JSON.parse(l) as { msg: string; priority?: { tid: number; nice: number } })
+        .find((l) => l.msg === 'attempt worker thread started');
       const tid = started?.priority?.tid;
       expect(tid).toBeTypeOf('number');
       const after = niceByThread();

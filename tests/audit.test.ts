@@ -60,7 +60,9 @@ describe('audit chain', () => {
 
   it('reports reordered rows', async () => {
     // The chain's order is its positions (seq is only an id): swapping two positions reorders it.
-    tamper(`UPDATE audit_log SET chain_pos = 100 WHERE chain_pos = 2; UPDATE audit_log SET chain_pos = 2 WHERE chain_pos = 3; UPDATE audit_log SET chain_pos = 3 WHERE chain_pos = 100;`);
+    tamper(
+      `UPDATE audit_log SET chain_pos = 100 WHERE chain_pos = 2; UPDATE audit_log SET chain_pos = 2 WHERE chain_pos = 3; UPDATE audit_log SET chain_pos = 3 WHERE chain_pos = 100;`,
+    );
     expect(await verify()).toMatchObject({ ok: false, brokenAt: 2, reason: 'removed_or_reordered' });
   });
 
@@ -69,7 +71,14 @@ describe('audit chain', () => {
     const rows = await store.listAudit(0, 10);
     const { chainHash } = await import('../src/audit/chain.ts');
     const row = rows[2]!;
-    const forged = chainHash(row.prevHash!, { at: row.at.getTime(), actor: row.actor, action: row.action, terminationId: null, taskId: null, data: '{"n":42}' });
+    const forged = chainHash(row.prevHash!, {
+      at: row.at.getTime(),
+      actor: row.actor,
+      action: row.action,
+      terminationId: null,
+      taskId: null,
+      data: '{"n":42}',
+    });
     tamper(`UPDATE audit_log SET data = '{"n":42}', hash = '${forged}' WHERE seq = ${row.seq}`);
     expect(await verify()).toMatchObject({ ok: false, brokenAt: row.position! + 1, reason: 'removed_or_reordered' });
   });
@@ -78,7 +87,12 @@ describe('audit chain', () => {
     await store.appendAudit({ actor: 'admin:7', action: 'test.entry', data: { n: 7 } });
     await store.appendAudit({ actor: 'admin:8', action: 'test.entry', data: { n: 8 } });
     expect(await verify()).toMatchObject({ ok: true, entries: 6, unlinked: 2 });
-    const exact = await verifyAuditChain((after, limit) => store.listAudit(after, limit), null, 2, () => store.countUnlinkedAudit());
+    const exact = await verifyAuditChain(
+      (after, limit) => store.listAudit(after, limit),
+      null,
+      2,
+      () => store.countUnlinkedAudit(),
+    );
     expect(exact).toMatchObject({ ok: true, entries: 6, unlinked: 2 });
     await store.linkAudit();
     expect(await verify()).toMatchObject({ ok: true, entries: 8, unlinked: 0 });
@@ -94,7 +108,11 @@ describe('audit chain', () => {
       expect(await batched.linkAudit()).toEqual({ linked: 10 });
       const entries = await batched.listAudit(0, 100);
       expect(entries.map((e) => e.position)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-      expect(await verifyAuditChain((after, limit) => batched.listAudit(after, limit), null, 3)).toMatchObject({ ok: true, entries: 10, unlinked: 0 });
+      expect(await verifyAuditChain((after, limit) => batched.listAudit(after, limit), null, 3)).toMatchObject({
+        ok: true,
+        entries: 10,
+        unlinked: 0,
+      });
     } finally {
       await batched.close();
     }
@@ -110,11 +128,23 @@ describe('evidence document', () => {
   it('holds the timeline, the read-backs, the operators and the chain position, and no secrets', async () => {
     const idp = new FakeProvider('idp', ['revoke_sessions', 'disable_account']);
     const harness = await createHarness([idp], {
-      playbooks: { default: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }, { id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+      playbooks: {
+        default: {
+          steps: [
+            { id: 'revoke', provider: 'idp', action: 'revoke_sessions' },
+            { id: 'disable', provider: 'idp', action: 'disable_account' },
+          ],
+        },
+      },
     });
     try {
       harness.engine().start();
-      const { termination } = await harness.service.submit({ source: 'admin', subject: { userName: 'eve<script>@example.com', emails: [] }, reason: 'left', actor: 'admin:alice' });
+      const { termination } = await harness.service.submit({
+        source: 'admin',
+        subject: { userName: 'eve<script>@example.com', emails: [] },
+        reason: 'left',
+        actor: 'admin:alice',
+      });
       await harness.waitForTasks(termination.id, allIn('succeeded'));
       const unlinked = buildEvidence(termination, [], [], await harness.store.listAuditOf(termination.id));
       expect(unlinked.auditChain).toMatchObject({ firstPosition: null, lastPosition: null });
@@ -135,7 +165,9 @@ describe('evidence document', () => {
       );
       expect(doc.tasks.every((x) => x.attempts.length === 1 && x.attempts[0]!.outcome === 'succeeded')).toBe(true);
       expect(doc.actions).toEqual([expect.objectContaining({ actor: 'admin:alice', action: 'termination.created' })]);
-      expect(doc.auditChain.entries.map((e) => e.action)).toEqual(expect.arrayContaining(['termination.created', 'task.succeeded', 'termination.revoked', 'termination.completed']));
+      expect(doc.auditChain.entries.map((e) => e.action)).toEqual(
+        expect.arrayContaining(['termination.created', 'task.succeeded', 'termination.revoked', 'termination.completed']),
+      );
       expect(doc.auditChain.unlinked).toBe(0);
       expect(doc.auditChain.entries.every((e) => e.linked && e.position !== null && /^[0-9a-f]{64}$/.test(e.hash!))).toBe(true);
       expect(doc.auditChain.firstPosition).toBe(doc.auditChain.entries[0]!.position);
@@ -166,7 +198,8 @@ describe('deprovisiond audit verify', () => {
         join(dir, 'config.yaml'),
         `store: { sqlite: { path: ${dbPath} } }\nproviders: {}\nplaybooks: { p: { steps: [{ id: s, action: manual }] } }\ndefaultPlaybook: p\n`,
       );
-      const run = () => spawnSync(process.execPath, ['bin/deprovisiond.js', 'audit', 'verify', '--config', join(dir, 'config.yaml')], { encoding: 'utf8' });
+      const run = () =>
+        spawnSync(process.execPath, ['bin/deprovisiond.js', 'audit', 'verify', '--config', join(dir, 'config.yaml')], { encoding: 'utf8' });
       const ok = run();
       expect(ok.stdout).toMatch(/audit chain ok: 4 entries, head [0-9a-f]{64}; 1 newer entries not linked yet/);
       expect(ok.status).toBe(0);
@@ -205,7 +238,19 @@ describe('audit retention', () => {
       for (let i = 0; i < 5; i += 1) await store.appendAudit({ actor: 'admin:ops', action: 'old.entry', data: { i } });
       // A termination still open when the retention passes: its entries stay, and so does everything after.
       await store.createTermination(
-        { id: 'open-1', source: 'admin', sourceEventId: null, subjectKey: 'user:x', subject: { emails: [] }, reason: null, playbook: 'p', state: 'scheduled', requestedAt: new Date(clock.now), effectiveAt: new Date(clock.now + 365 * DAY), createdBy: 'admin:ops' },
+        {
+          id: 'open-1',
+          source: 'admin',
+          sourceEventId: null,
+          subjectKey: 'user:x',
+          subject: { emails: [] },
+          reason: null,
+          playbook: 'p',
+          state: 'scheduled',
+          requestedAt: new Date(clock.now),
+          effectiveAt: new Date(clock.now + 365 * DAY),
+          createdBy: 'admin:ops',
+        },
         [],
       );
       await store.appendAudit({ actor: 'admin:ops', action: 'old.entry', data: { i: 99 } });
@@ -225,7 +270,9 @@ describe('audit retention', () => {
 
       // Moving the anchor to hide more removed entries is caught.
       const db = new BetterSqlite3(dbPath);
-      db.exec(`DELETE FROM audit_log WHERE chain_pos = 6; UPDATE audit_anchor SET chain_pos = 6, hash = (SELECT prev_hash FROM audit_log WHERE chain_pos = 7)`);
+      db.exec(
+        `DELETE FROM audit_log WHERE chain_pos = 6; UPDATE audit_anchor SET chain_pos = 6, hash = (SELECT prev_hash FROM audit_log WHERE chain_pos = 7)`,
+      );
       db.close();
       expect(await verify()).toMatchObject({ ok: false, reason: 'anchor_moved' });
     });
@@ -243,7 +290,11 @@ describe('audit retention', () => {
         ['old.unlinked', 4],
         ['audit.pruned', 5],
       ]);
-      expect(await verifyAuditChain((after, limit) => store.listAudit(after, limit), await store.auditAnchor())).toMatchObject({ ok: true, entries: 2, anchoredAt: 3 });
+      expect(await verifyAuditChain((after, limit) => store.listAudit(after, limit), await store.auditAnchor())).toMatchObject({
+        ok: true,
+        entries: 2,
+        anchoredAt: 3,
+      });
     });
   });
 
@@ -270,11 +321,24 @@ describe('the daemon links the audit chain', () => {
       playbooks: { p: { steps: [{ id: 's', action: 'manual' }] } },
       defaultPlaybook: 'p',
     });
-    const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: 'linker.yaml', logger: silentLogger(), modules: new Map(), runEngine: false });
+    const daemon = await startDaemon(inlineAttemptsIn(config), {
+      configFile: 'linker.yaml',
+      logger: silentLogger(),
+      modules: new Map(),
+      runEngine: false,
+    });
     try {
       for (let i = 0; i < 3; i += 1) await daemon.store.appendAudit({ actor: 'admin:ops', action: 'test.entry', data: { i } });
-      await pollUntil(async () => (await daemon.store.countUnlinkedAudit()) === 0, () => 'the daemon did not link the appended entries', 5_000);
-      expect(await verifyAuditChain((after, limit) => daemon.store.listAudit(after, limit))).toMatchObject({ ok: true, entries: 3, unlinked: 0 });
+      await pollUntil(
+        async () => (await daemon.store.countUnlinkedAudit()) === 0,
+        () => 'the daemon did not link the appended entries',
+        5_000,
+      );
+      expect(await verifyAuditChain((after, limit) => daemon.store.listAudit(after, limit))).toMatchObject({
+        ok: true,
+        entries: 3,
+        unlinked: 0,
+      });
     } finally {
       await daemon.stop();
       rmSync(dir, { recursive: true, force: true });

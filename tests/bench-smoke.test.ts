@@ -36,8 +36,19 @@ function result(scenario: string): any {
 describe('npm run bench (smoke, tiny sizes)', () => {
   it('runs ttr, mass and intake and writes their results', { timeout: 110_000 }, async () => {
     const { code, output } = await runBench([
-      '--scenario', 'ttr,mass,intake', '--terminations', '3', '--duration', '2', '--warmup', '1', '--users', '3000',
-      '--results-dir', dir, '--no-docs',
+      '--scenario',
+      'ttr,mass,intake',
+      '--terminations',
+      '3',
+      '--duration',
+      '2',
+      '--warmup',
+      '1',
+      '--users',
+      '3000',
+      '--results-dir',
+      dir,
+      '--no-docs',
     ]);
     expect(code, output).toBe(0);
     expect(output).toMatch(/\[(MET|MISSED)\] p50 time to revoke/);
@@ -49,7 +60,14 @@ describe('npm run bench (smoke, tiny sizes)', () => {
     expect(ttr.summary.figures.lowerBoundMs).toBeGreaterThan(0);
     expect(ttr.summary.figures.longestChainRequests).toBeGreaterThan(1);
     // Every adapter with a critical action takes part, each seen in its sandbox's request log.
-    expect(Object.keys(ttr.summary.figures.sequentialRequestsByProvider).sort()).toEqual(['brivo', 'caep', 'google', 'microsoft', 'okta', 'scim']);
+    expect(Object.keys(ttr.summary.figures.sequentialRequestsByProvider).sort()).toEqual([
+      'brivo',
+      'caep',
+      'google',
+      'microsoft',
+      'okta',
+      'scim',
+    ]);
     for (const chain of Object.values(ttr.summary.figures.sequentialRequestsByProvider)) expect(chain).toBeGreaterThanOrEqual(1);
     expect(ttr.summary.targets.map((t: any) => typeof t.met)).toEqual(['boolean', 'boolean']);
 

@@ -119,7 +119,9 @@ describe('requests sent', () => {
       .get('/v1/api/users/442211/credentials')
       .query(true)
       .reply(200, { data: [{ id: 7, credentialFormat: { id: 100, name: 'HID 26 bit Card' } }], count: 1 });
-    const error = await provider().actions.deactivate_badge!.verify(account, ctx()).catch((e: unknown) => e);
+    const error = await provider()
+      .actions.deactivate_badge!.verify(account, ctx())
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VerificationError);
     expect((error as VerificationError).observed).toEqual({
       userId: '442211',
@@ -157,10 +159,15 @@ describe('requests sent', () => {
 });
 
 describe('errors', () => {
-  const statusError = async () => provider().actions.deactivate_badge!.verify(account, ctx()).catch((e: unknown) => e);
+  const statusError = async () =>
+    provider()
+      .actions.deactivate_badge!.verify(account, ctx())
+      .catch((e: unknown) => e);
   const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
     tokenGrant();
-    brivo().get('/v1/api/users/442211/suspended').reply(status, body as nock.Body, headers);
+    brivo()
+      .get('/v1/api/users/442211/suspended')
+      .reply(status, body as nock.Body, headers);
   };
 
   it('403 ERR_403_DEVELOPER_OVER_QPS is a rate limit: Retry-After, else one second', async () => {
@@ -191,7 +198,9 @@ describe('errors', () => {
   });
 
   it('no error message carries the api-key, the token or the password', async () => {
-    nock(AUTH).post('/oauth/token').reply(400, { error: 'invalid_grant', error_description: `Bad credentials for ${API_KEY}` });
+    nock(AUTH)
+      .post('/oauth/token')
+      .reply(400, { error: 'invalid_grant', error_description: `Bad credentials for ${API_KEY}` });
     const error = await statusError();
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toBe('Brivo token request: HTTP 400 invalid_grant');

@@ -65,7 +65,10 @@ describe('caep provider', () => {
   it('is refused (PermanentError) when signed with another key, and nothing is recorded', async () => {
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const config = caepModule.sandboxConfig(sandbox);
-    const forger = caepModule.create({ ...config, signingKey: { ...config.signingKey, pem: other } }, { name: 'caep', logger: silentLogger() });
+    const forger = caepModule.create(
+      { ...config, signingKey: { ...config.signingKey, pem: other } },
+      { name: 'caep', logger: silentLogger() },
+    );
     const subject = freshSubject('forged');
     const ctx = actionContext(subject, { terminationId: 'forged-1' });
     const error = await forger.actions.revoke_sessions!.execute((await forger.resolve(subject, ctx))!, ctx).catch((e: unknown) => e);
@@ -94,7 +97,16 @@ describe('caep provider', () => {
     const { importSigningKey, signSessionRevoked } = await import('../providers/caep/set.ts');
     const config = caepModule.sandboxConfig(sandbox);
     const privateKey = await importSigningKey(config.signingKey);
-    const { jwt } = await signSessionRevoked({ issuer: config.issuer, audience: 'a', key: config.signingKey, privateKey, subject: { format: 'opaque', id: 'E1' }, terminationId: 't', taskId: 'task-t', eventTime: new Date() });
+    const { jwt } = await signSessionRevoked({
+      issuer: config.issuer,
+      audience: 'a',
+      key: config.signingKey,
+      privateKey,
+      subject: { format: 'opaque', id: 'E1' },
+      terminationId: 't',
+      taskId: 'task-t',
+      eventTime: new Date(),
+    });
     expect(decodeProtectedHeader(jwt)).toEqual({ alg: 'ES256', kid: 'sandbox-key-1', typ: 'secevent+jwt' });
   });
 

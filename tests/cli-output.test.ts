@@ -4,7 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.ts';
 
-const steps = ['okta-revoke-sessions', 'okta-suspend', 'google-revoke-sessions', 'google-suspend', 'microsoft-revoke-sessions', 'microsoft-disable', 'caep-session-revoked'];
+const steps = [
+  'okta-revoke-sessions',
+  'okta-suspend',
+  'google-revoke-sessions',
+  'google-suspend',
+  'microsoft-revoke-sessions',
+  'microsoft-disable',
+  'caep-session-revoked',
+];
 const at = '2026-12-07T13:00:00.000Z';
 const plan = {
   dryRun: true,
@@ -14,16 +22,57 @@ const plan = {
     playbook: 'employee',
     effectiveAt: at,
     tasks: [
-      ...steps.map((stepId) => ({ stepId, provider: stepId.split('-')[0], action: 'revoke_sessions', dependsOn: [], notBefore: at, critical: true })),
+      ...steps.map((stepId) => ({
+        stepId,
+        provider: stepId.split('-')[0],
+        action: 'revoke_sessions',
+        dependsOn: [],
+        notBefore: at,
+        critical: true,
+      })),
       { stepId: 'notify-revoked', provider: 'security', action: 'notify', dependsOn: steps, notBefore: at, critical: false },
     ],
   },
 };
 const detail = {
-  termination: { id: 'a1b2', state: 'failed', subject: { userName: 'ada@example.com' }, subjectKey: 'user:ada@example.com', playbook: 'employee', source: 'admin', createdBy: 'admin:ops', requestedAt: at, effectiveAt: at, revokedAt: null, finishedAt: at, reason: null },
+  termination: {
+    id: 'a1b2',
+    state: 'failed',
+    subject: { userName: 'ada@example.com' },
+    subjectKey: 'user:ada@example.com',
+    playbook: 'employee',
+    source: 'admin',
+    createdBy: 'admin:ops',
+    requestedAt: at,
+    effectiveAt: at,
+    revokedAt: null,
+    finishedAt: at,
+    reason: null,
+  },
   tasks: [
-    { id: 't1', stepId: 'notify-failed-microsoft-share-onedrive-for-the-manager', provider: 'security', action: 'notify', state: 'succeeded', attempts: 1, notBefore: at, lastError: null },
-    { id: 't2', stepId: 'google-suspend', provider: 'google', action: 'disable_account', state: 'failed', attempts: 8, notBefore: at, lastError: { kind: 'permanent', message: `403 insufficient permissions: ${'the service account lacks the admin.directory.user scope; '.repeat(3)}` } },
+    {
+      id: 't1',
+      stepId: 'notify-failed-microsoft-share-onedrive-for-the-manager',
+      provider: 'security',
+      action: 'notify',
+      state: 'succeeded',
+      attempts: 1,
+      notBefore: at,
+      lastError: null,
+    },
+    {
+      id: 't2',
+      stepId: 'google-suspend',
+      provider: 'google',
+      action: 'disable_account',
+      state: 'failed',
+      attempts: 8,
+      notBefore: at,
+      lastError: {
+        kind: 'permanent',
+        message: `403 insufficient permissions: ${'the service account lacks the admin.directory.user scope; '.repeat(3)}`,
+      },
+    },
   ],
 };
 
@@ -41,11 +90,21 @@ afterAll(() => new Promise<void>((done) => server.close(() => done())));
 
 async function cli(argv: string[], tty: { isTTY?: boolean; columns?: number } = {}, env: Record<string, string> = {}) {
   let out = '';
-  const code = await runCli(argv, { env: { DEPROVISIOND_URL: url, DEPROVISIOND_TOKEN: 'token-token-token', ...env }, out: { write: (s: string) => (out += s), ...tty }, err: { write: () => undefined } });
+  const code = await runCli(argv, {
+    env: { DEPROVISIOND_URL: url, DEPROVISIOND_TOKEN: 'token-token-token', ...env },
+    out: { write: (s: string) => (out += s), ...tty },
+    err: { write: () => undefined },
+  });
   return { code, out };
 }
 
-const widest = (text: string) => Math.max(...text.replace(/\x1b\[[0-9;]*m/g, '').split('\n').map((l) => l.length));
+const widest = (text: string) =>
+  Math.max(
+    ...text
+      .replace(/\x1b\[[0-9;]*m/g, '')
+      .split('\n')
+      .map((l) => l.length),
+  );
 
 describe('CLI output', () => {
   it("plan's AFTER column names the one step waited for, or counts them; --wide lists them all", async () => {

@@ -57,11 +57,18 @@ describe('deprovisiond help', () => {
 });
 
 describe('deprovisiond completion', () => {
-  it('prints a bash script that completes commands, subcommands and each command\'s options', async () => {
+  it("prints a bash script that completes commands, subcommands and each command's options", async () => {
     const res = await cli(['completion', 'bash']);
     expect(res.code).toBe(0);
     const complete = (words: string[]) =>
-      spawnSync('bash', ['-c', `${res.out}\nCOMP_WORDS=(${words.map((w) => `"${w}"`).join(' ')}); COMP_CWORD=${words.length - 1}; _deprovisiond; echo "\${COMPREPLY[@]}"`], { encoding: 'utf8' }).stdout.trim();
+      spawnSync(
+        'bash',
+        [
+          '-c',
+          `${res.out}\nCOMP_WORDS=(${words.map((w) => `"${w}"`).join(' ')}); COMP_CWORD=${words.length - 1}; _deprovisiond; echo "\${COMPREPLY[@]}"`,
+        ],
+        { encoding: 'utf8' },
+      ).stdout.trim();
     expect(complete(['deprovisiond', 'con'])).toBe('config');
     expect(complete(['deprovisiond', 'config', ''])).toBe('check');
     expect(complete(['deprovisiond', 'config', 'check', '--c'])).toBe('--config');
@@ -91,7 +98,9 @@ describe('deprovisiond usage errors (exit 2)', () => {
   it('with --json, a usage error is one JSON object on stderr', async () => {
     const res = await cli(['config', 'check', '--json']);
     expect(res.code).toBe(2);
-    expect(JSON.parse(res.err)).toEqual({ error: { kind: 'usage', exitCode: 2, command: 'config check', message: expect.stringContaining('needs --config FILE') } });
+    expect(JSON.parse(res.err)).toEqual({
+      error: { kind: 'usage', exitCode: 2, command: 'config check', message: expect.stringContaining('needs --config FILE') },
+    });
   });
 });
 
@@ -100,7 +109,13 @@ describe('deprovisiond errors as JSON (exit 1)', () => {
     const res = await cli(['list', '--json'], { DEPROVISIOND_URL: 'http://127.0.0.1:9', DEPROVISIOND_TOKEN: 'irrelevant-token-0001' });
     expect(res.code).toBe(1);
     expect(res.out).toBe('');
-    expect(JSON.parse(res.err).error).toMatchObject({ kind: 'unreachable', exitCode: 1, command: 'list', status: null, message: expect.stringContaining('cannot reach http://127.0.0.1:9') });
+    expect(JSON.parse(res.err).error).toMatchObject({
+      kind: 'unreachable',
+      exitCode: 1,
+      command: 'list',
+      status: null,
+      message: expect.stringContaining('cannot reach http://127.0.0.1:9'),
+    });
   });
 
   it('an invalid config, with every problem listed', async () => {
@@ -130,9 +145,15 @@ describe('the deprovisiond binary', () => {
     expect(spawnSync(process.execPath, ['scripts/build-cli.mjs'], { cwd: ROOT, encoding: 'utf8' }).status).toBe(0);
     const front = join(ROOT, 'dist/cli.js');
     expect(spawnSync(process.execPath, [front, '--version'], { encoding: 'utf8' }).stdout).toBe(`deprovisiond ${pkg.version}\n`);
-    const check = spawnSync(process.execPath, [front, 'config', 'check', '--config', 'config/sandbox.yaml'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const check = spawnSync(process.execPath, [front, 'config', 'check', '--config', 'config/sandbox.yaml'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     // The verdict, then the sandbox playbook's three notes (tests/config-check.test.ts checks their text).
-    expect(check.stdout).toMatch(/^config\/sandbox\.yaml: ok\n(note: playbooks\.employee\.steps\[\d+\] \(line \d+\): playbook employee: [a-z]+-delete .*\n){3}$/);
+    expect(check.stdout).toMatch(
+      /^config\/sandbox\.yaml: ok\n(note: playbooks\.employee\.steps\[\d+\] \(line \d+\): playbook employee: [a-z]+-delete .*\n){3}$/,
+    );
     expect(check.status).toBe(0);
   }, 60_000);
 

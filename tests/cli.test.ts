@@ -42,7 +42,12 @@ describe('deprovisiond admin commands', () => {
     expect(first.out).toMatch(/^termination [0-9a-f-]{36} scheduled\n$/);
     const again = await cli('terminate', [...args, '--json']);
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.out)).toMatchObject({ duplicate: false, outcome: 'joined', state: 'scheduled', termination: { reason: 'last day', createdBy: 'admin:ops' } });
+    expect(JSON.parse(again.out)).toMatchObject({
+      duplicate: false,
+      outcome: 'joined',
+      state: 'scheduled',
+      termination: { reason: 'last day', createdBy: 'admin:ops' },
+    });
   });
 
   it('plan prints the tasks and writes nothing', async () => {
@@ -57,7 +62,9 @@ describe('deprovisiond admin commands', () => {
 
   it('status shows tasks and exits 1 for a failed termination; replay brings it to completion', async () => {
     t.fake.script('revoke_sessions', { kind: 'throw', error: new PermanentError('missing scope') });
-    const created = JSON.parse((await cli('terminate', ['--external-id', uniqueSubject('st').externalId, '--playbook', 'quick', '--json'])).out);
+    const created = JSON.parse(
+      (await cli('terminate', ['--external-id', uniqueSubject('st').externalId, '--playbook', 'quick', '--json'])).out,
+    );
     await t.waitFor(created.terminationId, (x) => x.state === 'failed');
     const status = await cli('status', [created.terminationId]);
     expect(status.code).toBe(1);
@@ -94,12 +101,16 @@ describe('deprovisiond admin commands', () => {
   });
 
   it('status --watch ends at once for a revoked termination and reports a scheduled one when the time runs out', async () => {
-    const done = JSON.parse((await cli('terminate', ['--external-id', uniqueSubject('watch').externalId, '--playbook', 'quick', '--json'])).out);
+    const done = JSON.parse(
+      (await cli('terminate', ['--external-id', uniqueSubject('watch').externalId, '--playbook', 'quick', '--json'])).out,
+    );
     await t.waitFor(done.terminationId, (x) => x.state === 'completed');
     const watched = await cli('status', [done.terminationId, '--watch']);
     expect(watched.code).toBe(0);
     expect(watched.out).toContain(`termination ${done.terminationId}: access revoked at`);
-    const later = JSON.parse((await cli('terminate', ['--external-id', uniqueSubject('watch').externalId, '--effective-at', tomorrow(), '--json'])).out);
+    const later = JSON.parse(
+      (await cli('terminate', ['--external-id', uniqueSubject('watch').externalId, '--effective-at', tomorrow(), '--json'])).out,
+    );
     const waiting = await cli('status', [later.terminationId, '--watch', '--timeout', '1s']);
     expect(waiting.code).toBe(1);
     expect(waiting.out).toContain(`termination ${later.terminationId}: still scheduled when the time allowed ran out`);
@@ -111,7 +122,10 @@ describe('deprovisiond admin commands', () => {
       const a = uniqueSubject('csv');
       const b = uniqueSubject('csv');
       const file = join(dir, 'leavers.csv');
-      writeFileSync(file, `external-id,email,reason,effective-at\n${a.externalId},${a.emails[0]},resigned,${tomorrow()}\n${b.externalId},${b.emails[0]};${b.emails[0]!.replace('@', '+alt@')},contract ended,${tomorrow()}\n`);
+      writeFileSync(
+        file,
+        `external-id,email,reason,effective-at\n${a.externalId},${a.emails[0]},resigned,${tomorrow()}\n${b.externalId},${b.emails[0]};${b.emails[0]!.replace('@', '+alt@')},contract ended,${tomorrow()}\n`,
+      );
       const planned = await cli('terminate', ['--from-csv', file]);
       expect(planned.code).toBe(0);
       expect(planned.out).toMatch(/^LINE\s+SUBJECT\s+OUTCOME\s+DETAIL\n2\s+\S+\s+planned\s+2 tasks, playbook default\n3\s+\S+\s+planned/);
@@ -122,7 +136,10 @@ describe('deprovisiond admin commands', () => {
       expect(applied.code).toBe(0);
       expect(applied.out).toMatch(/\n2\s+\S+\s+scheduled\s+[0-9a-f-]{36}\n3\s+\S+\s+scheduled\s+[0-9a-f-]{36}\n/);
       const again = await cli('terminate', ['--from-csv', file, '--apply', '--json']);
-      expect(JSON.parse(again.out).rows.map((r: { detail: string }) => r.detail)).toEqual([expect.stringContaining('(already known)'), expect.stringContaining('(already known)')]);
+      expect(JSON.parse(again.out).rows.map((r: { detail: string }) => r.detail)).toEqual([
+        expect.stringContaining('(already known)'),
+        expect.stringContaining('(already known)'),
+      ]);
 
       writeFileSync(file, 'external_id,email\nE1,x@example.com\n');
       const wrongColumn = await cli('terminate', ['--from-csv', file]);
@@ -152,7 +169,9 @@ describe('deprovisiond admin commands', () => {
   });
 
   it('cancel cancels; a second cancel exits 1 with the API error', async () => {
-    const created = JSON.parse((await cli('terminate', ['--external-id', uniqueSubject('c').externalId, '--effective-at', tomorrow(), '--json'])).out);
+    const created = JSON.parse(
+      (await cli('terminate', ['--external-id', uniqueSubject('c').externalId, '--effective-at', tomorrow(), '--json'])).out,
+    );
     const res = await cli('cancel', [created.terminationId, '--reason', 'rehired']);
     expect(res).toMatchObject({ code: 0, out: `termination ${created.terminationId} cancelled\n` });
     const again = await cli('cancel', [created.terminationId]);
@@ -193,7 +212,9 @@ describe('deprovisiond admin commands', () => {
       env: { ...process.env, DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: VIEWER_TOKEN },
     });
     expect(JSON.parse(ok.stdout).items).toHaveLength(1);
-    const failed = await run(process.execPath, [bin, 'list'], { env: { ...process.env, DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: 'wrong-token-wrong-token' } }).then(
+    const failed = await run(process.execPath, [bin, 'list'], {
+      env: { ...process.env, DEPROVISIOND_URL: t.url, DEPROVISIOND_TOKEN: 'wrong-token-wrong-token' },
+    }).then(
       () => ({ code: 0, stderr: '' }),
       // execFile fails with an error carrying the exit code and the output.
       (e: unknown) => e as { code: number; stderr: string },

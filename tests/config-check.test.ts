@@ -23,7 +23,11 @@ async function check(text: string, flags: string[] = []) {
   writeFileSync(file, text);
   let out = '';
   let err = '';
-  const code = await runCli(['config', 'check', '--config', file, ...flags], { env: {}, out: { write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) } });
+  const code = await runCli(['config', 'check', '--config', file, ...flags], {
+    env: {},
+    out: { write: (s: string) => (out += s) },
+    err: { write: (s: string) => (err += s) },
+  });
   return { code, out, err, file };
 }
 
@@ -35,7 +39,11 @@ describe('deprovisiond config check', () => {
     const res = await check(sandbox);
     const note = (index: number, provider: string) =>
       `note: playbooks.employee.steps[${index}] (line ${lineOf(sandbox, `id: ${provider}-delete`)}): playbook employee: ${provider}-delete (delete_account at ${provider}) also waits for ${provider}-revoke-sessions, which its after list does not name: the engine waits for every other step at ${provider} before a destructive one\n`;
-    expect(res).toMatchObject({ code: 0, err: '', out: `${res.file}: ok\n${note(15, 'google')}${note(16, 'microsoft')}${note(17, 'okta')}` });
+    expect(res).toMatchObject({
+      code: 0,
+      err: '',
+      out: `${res.file}: ok\n${note(15, 'google')}${note(16, 'microsoft')}${note(17, 'okta')}`,
+    });
   }, 30_000);
 
   it('gives the notes in --json too, and none for a playbook whose after lists say it all', async () => {
@@ -43,16 +51,26 @@ describe('deprovisiond config check', () => {
     expect(res.code).toBe(0);
     const answer = JSON.parse(res.out) as { file: string; ok: boolean; notes: string[] };
     expect(answer).toMatchObject({ file: res.file, ok: true });
-    expect(answer.notes.map((n) => /: playbook employee: (\S+)/.exec(n)?.[1])).toEqual(['google-delete', 'microsoft-delete', 'okta-delete']);
+    expect(answer.notes.map((n) => /: playbook employee: (\S+)/.exec(n)?.[1])).toEqual([
+      'google-delete',
+      'microsoft-delete',
+      'okta-delete',
+    ]);
 
-    const explicit = sandbox.replace(/after: \[(\w+)-transfer-files, /, 'after: [$1-revoke-sessions, $1-transfer-files, ').replace(/after: \[(\w+)-share-onedrive, /, 'after: [$1-revoke-sessions, $1-share-onedrive, ').replace('after: [okta-remove-groups]', 'after: [okta-revoke-sessions, okta-remove-groups]');
+    const explicit = sandbox
+      .replace(/after: \[(\w+)-transfer-files, /, 'after: [$1-revoke-sessions, $1-transfer-files, ')
+      .replace(/after: \[(\w+)-share-onedrive, /, 'after: [$1-revoke-sessions, $1-share-onedrive, ')
+      .replace('after: [okta-remove-groups]', 'after: [okta-revoke-sessions, okta-remove-groups]');
     const quiet = await check(explicit, ['--json']);
     expect(quiet.code, quiet.err).toBe(0);
     expect(JSON.parse(quiet.out)).toEqual({ file: quiet.file, ok: true, notes: [] });
   }, 60_000);
 
   it('refuses a playbook step its provider cannot do, as serve does (a caep step that deletes accounts)', async () => {
-    const text = sandbox.replace('- { id: caep-session-revoked, provider: signals, action: revoke_sessions }', '- { id: caep-session-revoked, provider: signals, action: delete_account }');
+    const text = sandbox.replace(
+      '- { id: caep-session-revoked, provider: signals, action: revoke_sessions }',
+      '- { id: caep-session-revoked, provider: signals, action: delete_account }',
+    );
     const res = await check(text);
     expect(res.code).toBe(1);
     expect(res.err).toContain(`invalid configuration in ${res.file}:`);
@@ -62,17 +80,25 @@ describe('deprovisiond config check', () => {
   }, 30_000);
 
   it('refuses an unknown key in provider settings, with the line and the key it was meant to be', async () => {
-    const text = sandbox.replace('  google:\n    kind: google\n    sandbox: { autoProvision: true }', '  google:\n    kind: google\n    rootURL: https://example.test/\n    sandbox: { autoProvision: true }');
+    const text = sandbox.replace(
+      '  google:\n    kind: google\n    sandbox: { autoProvision: true }',
+      '  google:\n    kind: google\n    rootURL: https://example.test/\n    sandbox: { autoProvision: true }',
+    );
     const res = await check(text);
     expect(res.code).toBe(1);
     expect(res.err).toContain(`providers.google.rootURL (line ${lineOf(text, 'rootURL')}): unknown key "rootURL"; did you mean "rootUrl"?`);
   }, 30_000);
 
   it('refuses a misspelt sandbox fault', async () => {
-    const text = sandbox.replace('    sandbox: { autoProvision: true }\n    limits: { concurrency: 8 }\n  google:', '    sandbox: { autoProvision: true, faults: { lyingrate: 0.5 } }\n    limits: { concurrency: 8 }\n  google:');
+    const text = sandbox.replace(
+      '    sandbox: { autoProvision: true }\n    limits: { concurrency: 8 }\n  google:',
+      '    sandbox: { autoProvision: true, faults: { lyingrate: 0.5 } }\n    limits: { concurrency: 8 }\n  google:',
+    );
     const res = await check(text);
     expect(res.code).toBe(1);
-    expect(res.err).toContain(`providers.okta.sandbox.faults.lyingrate (line ${lineOf(text, 'lyingrate')}): unknown key "lyingrate"; did you mean "lyingRate"?`);
+    expect(res.err).toContain(
+      `providers.okta.sandbox.faults.lyingrate (line ${lineOf(text, 'lyingrate')}): unknown key "lyingrate"; did you mean "lyingRate"?`,
+    );
   });
 
   it('says what is wrong inside a store block instead of "Invalid input"', async () => {
@@ -105,13 +131,17 @@ describe('serve and config check share their checks', () => {
     );
     const { modules } = createTestModule();
     const notes = await checkConfig(config, 'notes.yaml', modules);
-    expect(notes).toEqual([expect.stringContaining('playbook leaver: delete (delete_account at fake) also waits for revoke, which its after list does not name')]);
+    expect(notes).toEqual([
+      expect.stringContaining('playbook leaver: delete (delete_account at fake) also waits for revoke, which its after list does not name'),
+    ]);
 
     const logs: string[] = [];
     const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } as never });
     const daemon = await startDaemon(config, { configFile: 'notes.yaml', logger, modules, runEngine: false });
     await daemon.stop();
-    const logged = logs.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((line) => line.msg.startsWith('config note: '));
+    const logged = logs
+      .map((line) => JSON.parse(line) as { level: number; msg: string })
+      .filter((line) => line.msg.startsWith('config note: '));
     expect(logged).toEqual([expect.objectContaining({ level: 30, msg: `config note: ${notes[0]}` })]);
   });
 });

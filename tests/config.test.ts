@@ -41,7 +41,14 @@ function problemsOf(text: string, env: NodeJS.ProcessEnv = { OKTA_TOKEN: 'x' }):
 describe('config', () => {
   it('parses a valid file, fills defaults, and converts durations', () => {
     const config = parseConfig(base, 'test.yaml', { OKTA_TOKEN: 'secret-value' });
-    expect(config.server).toEqual({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb', headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 });
+    expect(config.server).toEqual({
+      host: '127.0.0.1',
+      port: 8080,
+      bodyLimit: '256kb',
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      keepAliveTimeout: 5_000,
+    });
     expect(config.engine.retry.maxAttempts).toBe(8);
     expect(config.playbooks.default!.steps[1]!.delay).toBe(30 * 86_400_000);
     expect(config.providers.okta!.token).toBe('secret-value');
@@ -51,7 +58,9 @@ describe('config', () => {
     expect(parseConfig(base, 'test.yaml', { OKTA_TOKEN: 'x' }).engine.providerThreadNice).toBe(0);
     expect(parseConfig(`engine:\n  providerThreadNice: 19\n${base}`, 'test.yaml', { OKTA_TOKEN: 'x' }).engine.providerThreadNice).toBe(19);
     for (const wrong of ['20', '-1', '2.5']) {
-      expect(problemsOf(`engine:\n  providerThreadNice: ${wrong}\n${base}`)).toEqual([expect.stringMatching(/^engine\.providerThreadNice \(line 2\): /)]);
+      expect(problemsOf(`engine:\n  providerThreadNice: ${wrong}\n${base}`)).toEqual([
+        expect.stringMatching(/^engine\.providerThreadNice \(line 2\): /),
+      ]);
     }
   });
 
@@ -83,15 +92,23 @@ describe('config', () => {
   });
 
   it('reports cross-reference problems once the shape is right', () => {
-    const problems = problemsOf(base.replace('provider: okta\n        action: delete_account', 'provider: nobody\n        action: delete_account').replace('after: [revoke]', 'after: [ghost]')).join('\n');
+    const problems = problemsOf(
+      base
+        .replace('provider: okta\n        action: delete_account', 'provider: nobody\n        action: delete_account')
+        .replace('after: [revoke]', 'after: [ghost]'),
+    ).join('\n');
     expect(problems).toMatch(/playbooks\.default\.steps\[1\]\.provider \(line \d+\): expected a provider defined under providers \(okta\)/);
     expect(problems).toMatch(/playbooks\.default\.steps\[1\]\.after\[0\].*"ghost"/);
   });
 
   it('detects dependency cycles and a missing default playbook', () => {
-    const cyclic = base.replace('after: [revoke]', 'after: [revoke]').replace('action: revoke_sessions', 'action: revoke_sessions\n        after: [delete]');
+    const cyclic = base
+      .replace('after: [revoke]', 'after: [revoke]')
+      .replace('action: revoke_sessions', 'action: revoke_sessions\n        after: [delete]');
     expect(problemsOf(cyclic).join('\n')).toMatch(/cycle: (revoke -> delete -> revoke|delete -> revoke -> delete)/);
-    expect(problemsOf(base.replace('defaultPlaybook: default', 'defaultPlaybook: contractor')).join('\n')).toMatch(/defaultPlaybook.*expected one of the playbooks: default/);
+    expect(problemsOf(base.replace('defaultPlaybook: default', 'defaultPlaybook: contractor')).join('\n')).toMatch(
+      /defaultPlaybook.*expected one of the playbooks: default/,
+    );
   });
 
   it('never echoes a received value (it may be a secret)', () => {
@@ -114,7 +131,17 @@ describe('shipped config files', () => {
     const { checkConfig } = await import('../src/cli/local/config-check.ts');
     const { providerModules } = await import('../providers/index.ts');
     const config = loadConfig('config/sandbox.yaml', {});
-    expect(Object.keys(config.providers).sort()).toEqual(['app', 'badges', 'directory', 'google', 'microsoft', 'okta', 'openldap', 'security', 'signals']);
+    expect(Object.keys(config.providers).sort()).toEqual([
+      'app',
+      'badges',
+      'directory',
+      'google',
+      'microsoft',
+      'okta',
+      'openldap',
+      'security',
+      'signals',
+    ]);
     await checkConfig(config, 'config/sandbox.yaml', providerModules);
   });
 
@@ -139,7 +166,11 @@ describe('shipped config files', () => {
     };
     const config = loadConfig('config/production.example.yaml', env);
     await checkConfig(config, 'config/production.example.yaml', providerModules);
-    expect(() => loadConfig('config/production.example.yaml', { ...env, OKTA_API_TOKEN: '' })).toThrow(/providers\.okta\.token \(line \d+\): environment variable OKTA_API_TOKEN is not set/);
-    await expect(checkConfig(loadConfig('config/production.example.yaml', { ...env, OKTA_ORG_URL: 'not a url' }), 'prod.yaml', providerModules)).rejects.toThrow(/prod\.yaml[\s\S]*providers\.okta/);
+    expect(() => loadConfig('config/production.example.yaml', { ...env, OKTA_API_TOKEN: '' })).toThrow(
+      /providers\.okta\.token \(line \d+\): environment variable OKTA_API_TOKEN is not set/,
+    );
+    await expect(
+      checkConfig(loadConfig('config/production.example.yaml', { ...env, OKTA_ORG_URL: 'not a url' }), 'prod.yaml', providerModules),
+    ).rejects.toThrow(/prod\.yaml[\s\S]*providers\.okta/);
   });
 });

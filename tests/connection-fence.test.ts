@@ -58,7 +58,12 @@ describe('the connection fence', () => {
 
   it('writes nothing for an attempt whose lease ran short: fetch (undici)', async () => {
     const before = arrived();
-    const failure = await withinLease(short(), () => fetch(`${sandbox.url}${path}`).then(() => null, (error: unknown) => error));
+    const failure = await withinLease(short(), () =>
+      fetch(`${sandbox.url}${path}`).then(
+        () => null,
+        (error: unknown) => error,
+      ),
+    );
     expect((failure as Error & { cause?: unknown }).cause).toBeInstanceOf(LeaseLostError);
     expect(arrived()).toBe(before);
   });
@@ -85,9 +90,14 @@ describe('the connection fence', () => {
 });
 
 describe('a fetch refused by the fence, as the adapters see it', () => {
-  it('stays the fence\'s error, so the attempt goes back to the queue without using one', () => {
-    const fenced = new LeaseLostError('the task\'s lease ends in 0 ms');
+  it("stays the fence's error, so the attempt goes back to the queue without using one", () => {
+    const fenced = new LeaseLostError("the task's lease ends in 0 ms");
     expect(errorForNetwork(new TypeError('fetch failed', { cause: fenced }), 'SCIM get')).toBe(fenced);
-    expect(errorForNetwork(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }), 'SCIM get').message).toBe('SCIM get: no answer (TypeError ECONNREFUSED)');
+    expect(
+      errorForNetwork(
+        new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }),
+        'SCIM get',
+      ).message,
+    ).toBe('SCIM get: no answer (TypeError ECONNREFUSED)');
   });
 });

@@ -28,16 +28,30 @@ let refusalExpected: 401 | 403 | null = null;
 
 beforeAll(async () => {
   if (!mustRun) return;
-  if (!present) throw new Error(`chromium is missing at ${CHROMIUM}: scripts/ensure-chromium.sh installs it (CI must run the console browser tests)`);
+  if (!present)
+    throw new Error(`chromium is missing at ${CHROMIUM}: scripts/ensure-chromium.sh installs it (CI must run the console browser tests)`);
   mkdirSync(SHOTS, { recursive: true });
   local = await startLocalIssuer();
   c = await startConsoleDaemon({
-    oidc: { issuer: local.issuer, audience: 'deprovisiond', roleClaim: 'groups', roles: { viewer: ['sec-viewers'], operator: ['sec-ops'] }, console: { clientId: 'console' } },
+    oidc: {
+      issuer: local.issuer,
+      audience: 'deprovisiond',
+      roleClaim: 'groups',
+      roles: { viewer: ['sec-viewers'], operator: ['sec-ops'] },
+      console: { clientId: 'console' },
+    },
   });
   local.register({ clientId: 'console', redirectUris: [`${c.daemon.url}/console/login/callback`] });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }, 60_000);
 afterAll(async () => {
@@ -74,14 +88,21 @@ async function openList(page: Page) {
 }
 
 async function submit(userName: string) {
-  const { termination } = await c.daemon.terminations.submit({ source: 'admin', subject: { userName, emails: [userName] }, actor: 'admin:ops', reason: 'last day' });
+  const { termination } = await c.daemon.terminations.submit({
+    source: 'admin',
+    subject: { userName, emails: [userName] },
+    actor: 'admin:ops',
+    reason: 'last day',
+  });
   return termination;
 }
 
 /** axe-core's serious and critical findings on the page as it stands, one line each. */
 async function accessibilityProblems(page: Page): Promise<string[]> {
   const { violations } = await new AxeBuilder({ page }).analyze();
-  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.help} (${v.nodes.length} element(s))`);
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.length} element(s))`);
 }
 
 const row = (page: Page, step: string) => page.locator('tbody tr', { has: page.locator(`td.step:text-is("${step}")`) });
@@ -117,7 +138,9 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     await page.click('button:text("Complete collect-laptop")');
     await row(page, 'collect-laptop').locator('.state.succeeded').waitFor();
     await page.locator('h1 .state.completed').waitFor();
-    await expect(page.locator('pre').allTextContents()).resolves.toEqual(expect.arrayContaining([expect.stringContaining('laptop returned to IT')]));
+    await expect(page.locator('pre').allTextContents()).resolves.toEqual(
+      expect.arrayContaining([expect.stringContaining('laptop returned to IT')]),
+    );
     await page.screenshot({ path: `${SHOTS}/termination-completed.png`, fullPage: true });
     expect((await c.daemon.store.getTermination(t.id))?.state).toBe('completed');
     await page.context().close();
@@ -155,7 +178,11 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     refusalExpected = 403;
     const status = await page.evaluate(async (id) => {
       const { csrf } = await (await fetch('/console/session')).json();
-      const res = await fetch(`/console/api/terminations/${id}/replay`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: '{}' });
+      const res = await fetch(`/console/api/terminations/${id}/replay`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+        body: '{}',
+      });
       return res.status;
     }, t.id);
     refusalExpected = null;
@@ -167,7 +194,9 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     const late = await submit('late@example.com');
     expect(late.state).toBe('held');
     const held = (await c.daemon.store.listTerminations({ state: 'held', limit: 10 })).items.length;
-    const failedTasks = (await c.daemon.store.stats(new Date())).tasks.filter((k) => k.state === 'failed').reduce((sum, k) => sum + k.count, 0);
+    const failedTasks = (await c.daemon.store.stats(new Date())).tasks
+      .filter((k) => k.state === 'failed')
+      .reduce((sum, k) => sum + k.count, 0);
     expect(failedTasks).toBeGreaterThan(0);
     const page = await signIn(CONSOLE_VIEWER);
     await expect(page.locator('header nav a[aria-current=page]').textContent()).resolves.toBe('Overview');
@@ -175,7 +204,9 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     await expect(page.locator('#failed-tasks .value').textContent()).resolves.toBe(String(failedTasks));
     await expect(page.locator('#overdue .value').textContent()).resolves.toBe('0');
     // ada@example.com was revoked in the test above: one time at least, so both percentiles show.
-    await expect(page.locator('#ttr').textContent()).resolves.toMatch(/^p50 [\d.]+ (ms|s|min) · p99 [\d.]+ (ms|s|min) · over \d+ termination\(s\) revoked since /);
+    await expect(page.locator('#ttr').textContent()).resolves.toMatch(
+      /^p50 [\d.]+ (ms|s|min) · p99 [\d.]+ (ms|s|min) · over \d+ termination\(s\) revoked since /,
+    );
     await page.screenshot({ path: `${SHOTS}/overview.png`, fullPage: true });
     await expect(accessibilityProblems(page)).resolves.toEqual([]);
     await page.click('#failed-tasks a');
@@ -210,7 +241,10 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     const task = (await c.daemon.store.listTasks(t.id)).find((k) => k.stepId === 'revoke-sessions')!;
     expect(task.state).toBe('waived');
     const waiver = (await c.daemon.store.listAuditOf(t.id)).find((e) => e.action === 'task.waived');
-    expect(waiver).toMatchObject({ actor: 'admin:ops', data: expect.objectContaining({ reason: 'account already deleted by Google support' }) });
+    expect(waiver).toMatchObject({
+      actor: 'admin:ops',
+      data: expect.objectContaining({ reason: 'account already deleted by Google support' }),
+    });
     // The printable evidence, as the page's link serves it: the waiver named, no token anywhere.
     const evidence = await page.evaluate(async (id) => (await fetch(`/console/api/terminations/${id}/evidence?format=html`)).text(), t.id);
     expect(evidence).toContain('Not verified: waived by an operator (admin:ops: account already deleted by Google support)');
@@ -229,7 +263,9 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     const page = await signIn(CONSOLE_VIEWER);
     await page.click('header nav a:text("Audit log")');
     await page.waitForSelector('h1:text("Audit log")');
-    await expect(page.locator('table.audit tbody tr').first().locator('td').first().textContent()).resolves.toBe(String(chain[0]!.position));
+    await expect(page.locator('table.audit tbody tr').first().locator('td').first().textContent()).resolves.toBe(
+      String(chain[0]!.position),
+    );
     await page.screenshot({ path: `${SHOTS}/audit.png`, fullPage: false });
     await expect(accessibilityProblems(page)).resolves.toEqual([]);
     await expect(page.locator('#view button, #view form, #view input').count()).resolves.toBe(0);
@@ -240,7 +276,9 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     expect(firstPage).toEqual(chain.slice(0, 5).map((e) => String(e.position)));
     await page.click('#audit-next');
     await page.locator('#audit-first').waitFor();
-    await expect(page.locator('table.audit tbody tr td:first-child').allTextContents()).resolves.toEqual(chain.slice(5, 10).map((e) => String(e.position)));
+    await expect(page.locator('table.audit tbody tr td:first-child').allTextContents()).resolves.toEqual(
+      chain.slice(5, 10).map((e) => String(e.position)),
+    );
 
     await page.goto(`${c.daemon.url}/console/#/audit?after=${waiver.position! - 1}&limit=1`);
     const row = page.locator('table.audit tbody tr', { hasText: 'task.waived' });
@@ -280,7 +318,9 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     refusalExpected = 401;
     await page.goto(`${c.daemon.url}/console/login`);
     await page.click('#oidc');
-    await expect(page.locator('[role=alert]').textContent()).resolves.toBe('That sign-in could not be completed. Start again with the button below.');
+    await expect(page.locator('[role=alert]').textContent()).resolves.toBe(
+      'That sign-in could not be completed. Start again with the button below.',
+    );
     await expect(page.content()).resolves.not.toContain('forged-state');
     local.tamper = null;
 

@@ -24,7 +24,12 @@ afterAll(async () => {
 const url = (path: string) => `${c.daemon.url}${path}`;
 
 async function signIn(token: string): Promise<{ cookie: string; csrf: string; setCookie: string }> {
-  const res = await fetch(url('/console/login'), { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
+  const res = await fetch(url('/console/login'), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }),
+  });
   expect(res.status).toBe(303);
   expect(res.headers.get('location')).toBe('/console/');
   const setCookie = res.headers.get('set-cookie')!;
@@ -47,7 +52,11 @@ describe('console over HTTP', () => {
   });
 
   it('answers a wrong token 401 with the form again, sets no cookie and logs no token', async () => {
-    const res = await fetch(url('/console/login'), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token: `${CONSOLE_OPERATOR}x` }) });
+    const res = await fetch(url('/console/login'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: `${CONSOLE_OPERATOR}x` }),
+    });
     expect(res.status).toBe(401);
     expect(res.headers.get('set-cookie')).toBeNull();
     const page = await res.text();
@@ -58,7 +67,9 @@ describe('console over HTTP', () => {
 
   it('gives an HttpOnly, SameSite=Strict cookie scoped to /console, and the session says who and which role', async () => {
     const { cookie, setCookie } = await signIn(CONSOLE_VIEWER);
-    expect(setCookie).toMatch(/^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; SameSite=Strict$/);
+    expect(setCookie).toMatch(
+      /^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; SameSite=Strict$/,
+    );
     const session = await (await fetch(url('/console/session'), { headers: { cookie } })).json();
     expect(session).toEqual({ actor: 'admin:auditor', role: 'viewer', csrf: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
   });
@@ -66,7 +77,11 @@ describe('console over HTTP', () => {
   it('refuses a write without the CSRF token, and a viewer write with it', async () => {
     const operator = await signIn(CONSOLE_OPERATOR);
     const post = (who: { cookie: string }, csrf?: string) =>
-      fetch(url('/console/api/terminations/approve-held'), { method: 'POST', headers: { cookie: who.cookie, 'content-type': 'application/json', ...(csrf ? { 'x-csrf-token': csrf } : {}) }, body: '{"all":true}' });
+      fetch(url('/console/api/terminations/approve-held'), {
+        method: 'POST',
+        headers: { cookie: who.cookie, 'content-type': 'application/json', ...(csrf ? { 'x-csrf-token': csrf } : {}) },
+        body: '{"all":true}',
+      });
     const noCsrf = await post(operator);
     expect(noCsrf.status).toBe(403);
     expect((await noCsrf.json()).error).toBe('missing or wrong CSRF token: reload the page');
@@ -81,7 +96,11 @@ describe('console over HTTP', () => {
   it('reads through the admin API with the cookie only, and not at all after sign-out', async () => {
     const { cookie, csrf } = await signIn(CONSOLE_VIEWER);
     expect((await fetch(url('/console/api/terminations'), { headers: { cookie } })).status).toBe(200);
-    const { termination } = await c.daemon.terminations.submit({ source: 'admin', subject: { externalId: 'E-console-http', emails: [] }, actor: 'admin:ops' });
+    const { termination } = await c.daemon.terminations.submit({
+      source: 'admin',
+      subject: { externalId: 'E-console-http', emails: [] },
+      actor: 'admin:ops',
+    });
     const page = await fetch(url(`/console/api/terminations/${termination.id}/evidence?format=html`), { headers: { cookie } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
@@ -97,7 +116,29 @@ describe('console over HTTP', () => {
 function selfSignedCertificate(): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'console-tls-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -113,20 +154,41 @@ describe('the session cookie and TLS', () => {
       body: new URLSearchParams({ token: CONSOLE_VIEWER }),
     });
     expect(res.status).toBe(303);
-    expect(res.headers.get('set-cookie')).toMatch(/^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; SameSite=Strict$/);
+    expect(res.headers.get('set-cookie')).toMatch(
+      /^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; SameSite=Strict$/,
+    );
   });
 
   it('is Secure when the console is served over https', async () => {
     const { key, cert } = selfSignedCertificate();
-    const deps = { config: c.config, store: c.daemon.store, terminations: c.daemon.terminations, logger: silentLogger(), now: () => new Date() };
-    const app = createApp({ config: c.config, logger: silentLogger(), metrics: new Registry(), ready: () => true, routers: [{ path: '/', router: buildConsoleRouter(deps) }] });
+    const deps = {
+      config: c.config,
+      store: c.daemon.store,
+      terminations: c.daemon.terminations,
+      logger: silentLogger(),
+      now: () => new Date(),
+    };
+    const app = createApp({
+      config: c.config,
+      logger: silentLogger(),
+      metrics: new Registry(),
+      ready: () => true,
+      routers: [{ path: '/', router: buildConsoleRouter(deps) }],
+    });
     const server = createServer({ key, cert }, app).listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
       const body = new URLSearchParams({ token: CONSOLE_VIEWER }).toString();
       const answer = await new Promise<{ status: number; setCookie: string[] }>((resolve, reject) => {
         const req = request(
-          { host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/console/login', method: 'POST', ca: cert, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+          {
+            host: '127.0.0.1',
+            port: (server.address() as AddressInfo).port,
+            path: '/console/login',
+            method: 'POST',
+            ca: cert,
+            headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+          },
           (res) => {
             res.resume();
             resolve({ status: res.statusCode!, setCookie: res.headers['set-cookie'] ?? [] });
@@ -136,7 +198,11 @@ describe('the session cookie and TLS', () => {
         req.end(body);
       });
       expect(answer.status).toBe(303);
-      expect(answer.setCookie).toEqual([expect.stringMatching(/^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; Secure; SameSite=Strict$/)]);
+      expect(answer.setCookie).toEqual([
+        expect.stringMatching(
+          /^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; Secure; SameSite=Strict$/,
+        ),
+      ]);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -26,7 +26,15 @@ beforeAll(async () => {
   const config = configSchema.parse({
     server: { port: 0 },
     store: { sqlite: { path: join(dir, 'store.db') } },
-    auth: { oidc: { issuer: local.issuer, audience: 'deprovisiond', roleClaim: 'groups', roles: { viewer: ['sec-viewers'], operator: ['sec-ops'] }, console: { clientId: 'console', clientSecret: CLIENT_SECRET } } },
+    auth: {
+      oidc: {
+        issuer: local.issuer,
+        audience: 'deprovisiond',
+        roleClaim: 'groups',
+        roles: { viewer: ['sec-viewers'], operator: ['sec-ops'] },
+        console: { clientId: 'console', clientSecret: CLIENT_SECRET },
+      },
+    },
     providers: { idp: { kind: 'fake' } },
     playbooks: { employee: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }] } },
     defaultPlaybook: 'employee',
@@ -42,14 +50,22 @@ afterAll(async () => {
 });
 
 const signIn = (token: string) =>
-  fetch(`${daemon.url}/console/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ token }) });
+  fetch(`${daemon.url}/console/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token }),
+  });
 
 describe('console sign-in with OIDC', () => {
   it('opens a session for a token with an operator group, named after its subject', async () => {
     const res = await signIn(await local.token({ sub: 'grace', groups: ['sec-ops'] }));
     expect(res.status).toBe(303);
     const cookie = res.headers.get('set-cookie')!.split(';')[0]!;
-    expect(await (await fetch(`${daemon.url}/console/session`, { headers: { cookie } })).json()).toMatchObject({ actor: 'oidc:grace', role: 'operator' });
+    expect(await (await fetch(`${daemon.url}/console/session`, { headers: { cookie } })).json()).toMatchObject({
+      actor: 'oidc:grace',
+      role: 'operator',
+    });
   });
 
   it('refuses a token without an admin group (403), one signed by another key (401), and says so on the page', async () => {
@@ -76,7 +92,10 @@ async function atIssuer(): Promise<{ cookie: string; setCookie: string; authoriz
 const callback = (url: URL, cookie?: string) => fetch(url, { redirect: 'manual', headers: cookie ? { cookie } : {} });
 /** The session the callback's answer opened, as /console/session describes it. */
 const sessionOf = async (res: Response) => {
-  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('deprovisiond_console='))!.split(';')[0]!;
+  const cookie = res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('deprovisiond_console='))!
+    .split(';')[0]!;
   return (await fetch(`${daemon.url}/console/session`, { headers: { cookie } })).json();
 };
 
@@ -99,7 +118,9 @@ describe('console sign-in with the authorization code flow and PKCE', () => {
   it('sends the browser to the issuer with an S256 challenge, state and nonce, and signs in the operator it names', async () => {
     local.signInAs = { sub: 'grace', groups: ['sec-ops'] };
     const { setCookie, cookie, authorize, callback: back } = await atIssuer();
-    expect(setCookie).toMatch(/^deprovisiond_console_login=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/console\/login\/callback; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+    expect(setCookie).toMatch(
+      /^deprovisiond_console_login=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/console\/login\/callback; Expires=[^;]+; HttpOnly; SameSite=Lax$/,
+    );
     expect(`${authorize.origin}${authorize.pathname}`).toBe(`${local.issuer}/authorize`);
     expect(Object.fromEntries(authorize.searchParams)).toEqual({
       client_id: 'console',
@@ -114,9 +135,15 @@ describe('console sign-in with the authorization code flow and PKCE', () => {
     const res = await callback(back, cookie);
     expect(res.status).toBe(200);
     const cookies = res.headers.getSetCookie();
-    expect(cookies).toContainEqual(expect.stringMatching(/^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; SameSite=Strict$/));
+    expect(cookies).toContainEqual(
+      expect.stringMatching(
+        /^deprovisiond_console=[A-Za-z0-9_-]{43}; Max-Age=28800; Path=\/console; Expires=[^;]+; HttpOnly; SameSite=Strict$/,
+      ),
+    );
     // The sign-in cookie is spent.
-    expect(cookies).toContainEqual(expect.stringMatching(/^deprovisiond_console_login=; Path=\/console\/login\/callback; Expires=Thu, 01 Jan 1970/));
+    expect(cookies).toContainEqual(
+      expect.stringMatching(/^deprovisiond_console_login=; Path=\/console\/login\/callback; Expires=Thu, 01 Jan 1970/),
+    );
     expect(await res.text()).toContain('<meta http-equiv="refresh" content="0;url=/console/">');
     expect(await sessionOf(res)).toMatchObject({ actor: 'oidc:grace', role: 'operator' });
   });
@@ -245,15 +272,31 @@ describe('auth.oidc.console in the config', () => {
 
   it('takes a public client with defaults, or a confidential one with its redirect URI', () => {
     const publicClient = parse({ clientId: 'console' });
-    expect(publicClient.success && publicClient.data.auth.oidc?.console).toEqual({ clientId: 'console', scopes: ['openid', 'profile', 'email'] });
-    expect(problems({ clientId: 'console', clientSecret: 's', redirectUri: 'https://deprovisiond.example.com/console/login/callback', scopes: ['openid', 'groups'] })).toEqual([]);
+    expect(publicClient.success && publicClient.data.auth.oidc?.console).toEqual({
+      clientId: 'console',
+      scopes: ['openid', 'profile', 'email'],
+    });
+    expect(
+      problems({
+        clientId: 'console',
+        clientSecret: 's',
+        redirectUri: 'https://deprovisiond.example.com/console/login/callback',
+        scopes: ['openid', 'groups'],
+      }),
+    ).toEqual([]);
   });
 
   it('refuses a redirect URI elsewhere than the callback or over plain http, scopes without openid, and unknown keys', () => {
-    expect(problems({ clientId: 'console', redirectUri: 'https://deprovisiond.example.com/elsewhere' })).toEqual(['auth.oidc.console.redirectUri: expected a URL whose path is /console/login/callback']);
-    expect(problems({ clientId: 'console', redirectUri: 'http://deprovisiond.example.com/console/login/callback' })).toEqual(['auth.oidc.console.redirectUri: expected an https URL (http only on loopback)']);
+    expect(problems({ clientId: 'console', redirectUri: 'https://deprovisiond.example.com/elsewhere' })).toEqual([
+      'auth.oidc.console.redirectUri: expected a URL whose path is /console/login/callback',
+    ]);
+    expect(problems({ clientId: 'console', redirectUri: 'http://deprovisiond.example.com/console/login/callback' })).toEqual([
+      'auth.oidc.console.redirectUri: expected an https URL (http only on loopback)',
+    ]);
     expect(problems({ clientId: 'console', scopes: ['profile'] })).toEqual(['auth.oidc.console.scopes: must include openid']);
-    expect(problems({ clientId: 'console', scopes: ['openid', 'a b'] })).toEqual(['auth.oidc.console.scopes.1: a scope is printable ASCII without spaces, quotes or backslashes']);
+    expect(problems({ clientId: 'console', scopes: ['openid', 'a b'] })).toEqual([
+      'auth.oidc.console.scopes.1: a scope is printable ASCII without spaces, quotes or backslashes',
+    ]);
     expect(problems({ clientId: 'console', secret: 'x' })).toHaveLength(1);
     expect(problems({})).toHaveLength(1);
   });

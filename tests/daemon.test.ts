@@ -30,7 +30,10 @@ describe('daemon', () => {
         done();
       },
     });
-    daemon = await startDaemon(parseConfig(configText(dir), 'test.yaml', {}), { configFile: 'test.yaml', logger: createLogger({ level: 'debug', destination }) });
+    daemon = await startDaemon(parseConfig(configText(dir), 'test.yaml', {}), {
+      configFile: 'test.yaml',
+      logger: createLogger({ level: 'debug', destination }),
+    });
   });
   afterAll(async () => {
     await daemon?.stop();
@@ -55,8 +58,16 @@ describe('daemon', () => {
   });
 
   it('reports a verified termination in the metrics', async () => {
-    const { termination } = await daemon.terminations.submit({ source: 'admin', subject: { userName: 'grace@example.com', emails: [] }, actor: 'test' });
-    await pollUntil(async () => (await daemon.store.getTermination(termination.id))?.state === 'completed', () => 'termination did not complete', 10_000);
+    const { termination } = await daemon.terminations.submit({
+      source: 'admin',
+      subject: { userName: 'grace@example.com', emails: [] },
+      actor: 'test',
+    });
+    await pollUntil(
+      async () => (await daemon.store.getTermination(termination.id))?.state === 'completed',
+      () => 'termination did not complete',
+      10_000,
+    );
     const expected = [
       /deprovisiond_terminations_received_total\{source="admin",duplicate="false"\} 1/,
       /deprovisiond_tasks_finished_total\{provider="okta",action="revoke_sessions",outcome="succeeded"\} 1/,
@@ -109,7 +120,9 @@ describe('deprovisiond serve', () => {
     const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-serve-'));
     try {
       writeFileSync(join(dir, 'config.yaml'), configText(dir));
-      const child = spawn(process.execPath, ['bin/deprovisiond.js', 'serve', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['bin/deprovisiond.js', 'serve', '--config', join(dir, 'config.yaml')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let output = '';
       const started = new Promise<string>((resolve, reject) => {
         child.stdout.on('data', (chunk: Buffer) => {
@@ -135,7 +148,9 @@ describe('deprovisiond serve', () => {
     const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-badconf-'));
     try {
       writeFileSync(join(dir, 'bad.yaml'), configText(dir).replace('action: disable_account', 'action: disable'));
-      const child = spawn(process.execPath, ['bin/deprovisiond.js', 'serve', '--config', join(dir, 'bad.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, ['bin/deprovisiond.js', 'serve', '--config', join(dir, 'bad.yaml')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

@@ -21,7 +21,10 @@ import { copyParts, dockerIgnored, envOf, execForm, parseDockerfile, type Stage 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dockerfile = parseDockerfile(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
 const ignorePatterns = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  scripts: Record<string, string>;
+  dependencies: Record<string, string>;
+};
 
 /** Only what the schema requires, so every other value is its default. */
 const MINIMAL_CONFIG = `
@@ -48,7 +51,7 @@ function runtimeCopies(): Array<{ source: string; imagePath: string }> {
         const imagePath = c.dest.endsWith('/') || c.sources.length > 1 ? posix.join(dest, posix.basename(source)) : dest;
         return { source: normalize(source), imagePath };
       }),
-  );
+    );
 }
 
 /** The repository file for an absolute path inside the image, or undefined when no COPY puts it there. */
@@ -133,28 +136,41 @@ describe('Dockerfile', () => {
     const build = dockerfile.stages.find((s) => all(s, 'RUN').some((r) => /\bnpm ci\b/.test(r.args)));
     expect(build, 'a stage that runs npm ci').toBeDefined();
     expect(build).not.toBe(runtime);
-    const buildRuns = all(build!, 'RUN').map((r) => r.args).join('\n');
-    for (const tool of ['python3', 'make', 'g++']) expect(buildRuns).toMatch(new RegExp(`apt-get install[^\\n]*\\s${tool.replace('+', '\\+')}(\\s|$)`));
+    const buildRuns = all(build!, 'RUN')
+      .map((r) => r.args)
+      .join('\n');
+    for (const tool of ['python3', 'make', 'g++'])
+      expect(buildRuns).toMatch(new RegExp(`apt-get install[^\\n]*\\s${tool.replace('+', '\\+')}(\\s|$)`));
     expect(buildRuns).toMatch(/npm prune --omit=dev|npm ci[^\n]*--omit=dev/);
     expect(runtime.base).toBe('node:20-bookworm-slim');
     // The runtime stage compiles nothing and installs no dev dependencies.
-    expect(all(runtime, 'RUN').map((r) => r.args).join('\n')).not.toMatch(/npm (ci|install)|g\+\+/);
+    expect(
+      all(runtime, 'RUN')
+        .map((r) => r.args)
+        .join('\n'),
+    ).not.toMatch(/npm (ci|install)|g\+\+/);
   });
 
   it('copies only files that exist in the repository and that .dockerignore lets through', () => {
-    const sources = dockerfile.stages.flatMap((s) => all(s, 'COPY').map((i) => copyParts(i.args))).filter((c) => c.from === undefined).flatMap((c) => c.sources);
+    const sources = dockerfile.stages
+      .flatMap((s) => all(s, 'COPY').map((i) => copyParts(i.args)))
+      .filter((c) => c.from === undefined)
+      .flatMap((c) => c.sources);
     expect(sources.length).toBeGreaterThan(0);
     for (const source of sources) {
       expect(existsSync(join(ROOT, source)), `COPY ${source}: missing in the repository`).toBe(true);
       expect(dockerIgnored(ignorePatterns, normalize(source)), `COPY ${source}: excluded by .dockerignore`).toBe(false);
     }
     // And the big or private things stay out of the build context.
-    for (const path of ['node_modules', '.git', 'test-results', 'data/deprovisiond.db', 'tests']) expect(dockerIgnored(ignorePatterns, path), path).toBe(true);
+    for (const path of ['node_modules', '.git', 'test-results', 'data/deprovisiond.db', 'tests'])
+      expect(dockerIgnored(ignorePatterns, path), path).toBe(true);
   });
 
   it('copies from build stages that exist, out of the directory where npm ran', () => {
     for (const stage of dockerfile.stages) {
-      for (const copy of all(stage, 'COPY').map((i) => copyParts(i.args)).filter((c) => c.from !== undefined)) {
+      for (const copy of all(stage, 'COPY')
+        .map((i) => copyParts(i.args))
+        .filter((c) => c.from !== undefined)) {
         const from = dockerfile.stages.find((s) => s.name === copy.from);
         expect(from, `COPY --from=${copy.from}: no such stage`).toBeDefined();
         const workdir = last(from!, 'WORKDIR')!;
@@ -171,7 +187,8 @@ describe('Dockerfile', () => {
     expect(files.has('src/cli.ts') && files.has('src/daemon.ts')).toBe(true);
     for (const file of files) expect(isCopied(file), `${file} is loaded at run time but not copied into the image`).toBe(true);
     // `npm prune --omit=dev` removes devDependencies: the image would fail at the first import.
-    for (const [name, importer] of packages) expect(pkg.dependencies[name], `${importer} imports ${name}, not a production dependency`).toBeDefined();
+    for (const [name, importer] of packages)
+      expect(pkg.dependencies[name], `${importer} imports ${name}, not a production dependency`).toBeDefined();
     expect(pkg.dependencies.tsx, 'tsx runs the sources in the image').toBeDefined();
     expect(isCopied('tsconfig.json'), 'tsx reads tsconfig.json (verbatimModuleSyntax)').toBe(true);
     expect(isCopied('config/sandbox.yaml'), '`deprovisiond demo` reads config/sandbox.yaml').toBe(true);
@@ -181,7 +198,10 @@ describe('Dockerfile', () => {
     const entrypoint = execForm(last(runtime, 'ENTRYPOINT')!);
     const cmd = execForm(last(runtime, 'CMD')!);
     expect(entrypoint.slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
-    expect(all(runtime, 'RUN').some((r) => /apt-get install[^\n]*\stini(\s|$)/.test(r.args)), 'tini installed in the runtime stage').toBe(true);
+    expect(
+      all(runtime, 'RUN').some((r) => /apt-get install[^\n]*\stini(\s|$)/.test(r.args)),
+      'tini installed in the runtime stage',
+    ).toBe(true);
     expect(nodeCommand()).toEqual(['node', 'bin/deprovisiond.js']);
     expect(cmd).toEqual(['serve', '--config', '/etc/deprovisiond/config.yaml']);
     expect(last(runtime, 'STOPSIGNAL') ?? 'SIGTERM').toBe('SIGTERM');
@@ -210,7 +230,9 @@ describe('Dockerfile', () => {
     const [uid, gid] = user!.split(':');
     expect(uid).toMatch(/^\d+$/);
     expect(Number(uid)).toBeGreaterThan(0);
-    const runs = all(runtime, 'RUN').map((r) => r.args).join('\n');
+    const runs = all(runtime, 'RUN')
+      .map((r) => r.args)
+      .join('\n');
     expect(runs).toContain(`--uid ${uid}`);
     expect(runs).toMatch(new RegExp(`chown ${uid}:${gid ?? uid} /var/lib/deprovisiond(\\s|$)`));
     // USER comes before the ENTRYPOINT takes effect; nothing after it switches back.
@@ -255,7 +277,9 @@ describe('Dockerfile', () => {
     // The image's ENV, except a loopback host and a free port on this machine; the
     // documented quick start mounts config/sandbox.yaml as the config file.
     const env = { ...process.env, ...envOf(runtime), HOST: '127.0.0.1', PORT: String(await freePort()), DATA_DIR: dir };
-    const args = execForm(last(runtime, 'CMD')!).map((a) => (a === '/etc/deprovisiond/config.yaml' ? join(ROOT, 'config/sandbox.yaml') : a));
+    const args = execForm(last(runtime, 'CMD')!).map((a) =>
+      a === '/etc/deprovisiond/config.yaml' ? join(ROOT, 'config/sandbox.yaml') : a,
+    );
     const child = spawn(process.execPath, [...nodeCommand().slice(1), ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let output = '';
@@ -298,7 +322,8 @@ describe('Dockerfile', () => {
   it('every `npm run X` it runs is a package.json script', () => {
     for (const stage of dockerfile.stages) {
       for (const run of all(stage, 'RUN')) {
-        for (const m of run.args.matchAll(/\bnpm run(?:-script)?\s+([\w:.-]+)/g)) expect(pkg.scripts[m[1]!], `npm run ${m[1]}`).toBeDefined();
+        for (const m of run.args.matchAll(/\bnpm run(?:-script)?\s+([\w:.-]+)/g))
+          expect(pkg.scripts[m[1]!], `npm run ${m[1]}`).toBeDefined();
       }
     }
   });

@@ -72,7 +72,7 @@ const settleOf = <T>(promise: Promise<T>) => {
 };
 
 describe('durable answers', () => {
-  it('answers a webhook redelivery only once the first delivery\'s writes are synced (case 7)', async () => {
+  it("answers a webhook redelivery only once the first delivery's writes are synced (case 7)", async () => {
     const syncs = await holdWalSyncs();
     const deliveries = t.daemon.store.webhookDeliveries;
     const settle = deliveries.settle.bind(deliveries);
@@ -106,7 +106,9 @@ describe('durable answers', () => {
   });
 
   it('answers an admin read only once what it read is on disk', async () => {
-    const created = await t.api('POST', '/admin/v1/terminations', { body: { subject: uniqueSubject('durable-read'), effectiveAt: '9999-12-31T00:00:00Z' } });
+    const created = await t.api('POST', '/admin/v1/terminations', {
+      body: { subject: uniqueSubject('durable-read'), effectiveAt: '9999-12-31T00:00:00Z' },
+    });
     expect(created.status).toBe(201);
     const syncs = await holdWalSyncs();
     syncs.hold();
@@ -126,7 +128,11 @@ describe('durable answers', () => {
     const scimHeaders = { 'content-type': 'application/scim+json', accept: 'application/scim+json' };
     const created = await t.api('POST', '/scim/v2/Users', {
       token: SCIM_TOKEN,
-      raw: JSON.stringify({ schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: subject.userName, externalId: subject.externalId }),
+      raw: JSON.stringify({
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+        userName: subject.userName,
+        externalId: subject.externalId,
+      }),
       headers: scimHeaders,
     });
     expect(created.status).toBe(201);
@@ -137,7 +143,9 @@ describe('durable answers', () => {
     const writing = t.daemon.store.directory.replaceUser(stored.id, { ...stored, userName: renamed });
     await vi.waitFor(async () => expect((await t.daemon.store.directory.getUser(stored.id))?.userName).toBe(renamed));
     const read = settleOf(t.api('GET', `/scim/v2/Users/${stored.id}`, { token: SCIM_TOKEN, headers: scimHeaders }));
-    const list = settleOf(t.api('GET', `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${renamed}"`)}`, { token: SCIM_TOKEN, headers: scimHeaders }));
+    const list = settleOf(
+      t.api('GET', `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${renamed}"`)}`, { token: SCIM_TOKEN, headers: scimHeaders }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect([read.at(), list.at()], 'a SCIM read was answered before the write it reports was on disk').toEqual([Infinity, Infinity]);
     syncs.release();

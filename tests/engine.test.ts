@@ -17,12 +17,21 @@ describe('Engine', () => {
   it('runs resolve -> execute -> verify and records evidence and revokedAt', async () => {
     const idp = new FakeProvider('idp', ['revoke_sessions', 'disable_account']);
     harness = await createHarness([idp], {
-      playbooks: { default: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }, { id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+      playbooks: {
+        default: {
+          steps: [
+            { id: 'revoke', provider: 'idp', action: 'revoke_sessions' },
+            { id: 'disable', provider: 'idp', action: 'disable_account' },
+          ],
+        },
+      },
     });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('a'), actor: 'test' });
     const tasks = await harness.waitForTasks(termination.id, allIn('succeeded'));
-    expect(tasks.map((t) => t.evidence?.verify)).toEqual(expect.arrayContaining([{ verified: 'revoke_sessions' }, { verified: 'disable_account' }]));
+    expect(tasks.map((t) => t.evidence?.verify)).toEqual(
+      expect.arrayContaining([{ verified: 'revoke_sessions' }, { verified: 'disable_account' }]),
+    );
     const done = await harness.store.getTermination(termination.id);
     expect(done?.state).toBe('completed');
     expect(done?.revokedAt).not.toBeNull();
@@ -36,8 +45,14 @@ describe('Engine', () => {
   });
 
   it('honours Retry-After: the retry waits for it and does not use an attempt', async () => {
-    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'throw', error: new RateLimitedError('429', 300) });
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', {
+      kind: 'throw',
+      error: new RateLimitedError('429', 300),
+    });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+      engine: fastRetry,
+    });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('b'), actor: 'test' });
     const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
@@ -54,7 +69,10 @@ describe('Engine', () => {
       { kind: 'throw', error: new TransientError('503') },
       { kind: 'verifyFails', error: new VerificationError('still active', { status: 'ACTIVE' }) },
     );
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+      engine: fastRetry,
+    });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('c'), actor: 'test' });
     const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
@@ -69,8 +87,14 @@ describe('Engine', () => {
   });
 
   it('after a read-back interrupted by a rate limit, the retry only reads back: the writes are not sent again', async () => {
-    const idp = new FakeProvider('idp', ['revoke_sessions']).script('revoke_sessions', { kind: 'verifyFails', error: new RateLimitedError('429 on the read-back', 50) });
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }] } }, engine: fastRetry });
+    const idp = new FakeProvider('idp', ['revoke_sessions']).script('revoke_sessions', {
+      kind: 'verifyFails',
+      error: new RateLimitedError('429 on the read-back', 50),
+    });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }] } },
+      engine: fastRetry,
+    });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('readback'), actor: 'test' });
     const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
@@ -92,7 +116,10 @@ describe('Engine', () => {
       if (verifies === 2) throw new VerificationError('still enabled', { enabled: true });
       return verify(account, ctx);
     };
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+      engine: fastRetry,
+    });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('lied-then-429'), actor: 'test' });
     const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
@@ -103,8 +130,14 @@ describe('Engine', () => {
   });
 
   it('fails a task on a permanent error without retrying, and marks the termination failed', async () => {
-    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'throw', error: new PermanentError('403 missing scope') });
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', {
+      kind: 'throw',
+      error: new PermanentError('403 missing scope'),
+    });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+      engine: fastRetry,
+    });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('d'), actor: 'test' });
     const [task] = await harness.waitForTasks(termination.id, allIn('failed'));
@@ -116,7 +149,10 @@ describe('Engine', () => {
   it('a lying provider never ends succeeded: verification keeps failing until attempts run out', async () => {
     const lie = () => ({ kind: 'verifyFails' as const, error: new VerificationError('status ACTIVE', { status: 'ACTIVE' }) });
     const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', lie(), lie(), lie(), lie());
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } }, engine: fastRetry });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+      engine: fastRetry,
+    });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('lie'), actor: 'test' });
     const [task] = await harness.waitForTasks(termination.id, allIn('failed'));
@@ -127,7 +163,9 @@ describe('Engine', () => {
   it('skips a task when the subject has no account at the provider', async () => {
     const idp = new FakeProvider('idp', ['disable_account']);
     idp.hasAccount = false;
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+    });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('e'), actor: 'test' });
     const [task] = await harness.waitForTasks(termination.id, allIn('skipped'));
@@ -138,9 +176,20 @@ describe('Engine', () => {
 
   it('starts the attempts of a pass longest first, by how long that provider action took before', async () => {
     const quick = new FakeProvider('quick', ['revoke_sessions']);
-    const slow = new FakeProvider('slow', ['deactivate_badge']).script('deactivate_badge', { kind: 'hang', ms: 80 }, { kind: 'hang', ms: 80 });
+    const slow = new FakeProvider('slow', ['deactivate_badge']).script(
+      'deactivate_badge',
+      { kind: 'hang', ms: 80 },
+      { kind: 'hang', ms: 80 },
+    );
     harness = await createHarness([quick, slow], {
-      playbooks: { default: { steps: [{ id: 'revoke', provider: 'quick', action: 'revoke_sessions' }, { id: 'badge', provider: 'slow', action: 'deactivate_badge' }] } },
+      playbooks: {
+        default: {
+          steps: [
+            { id: 'revoke', provider: 'quick', action: 'revoke_sessions' },
+            { id: 'badge', provider: 'slow', action: 'deactivate_badge' },
+          ],
+        },
+      },
     });
     const started: string[] = [];
     harness.events.on('task:started', (e) => started.push(e.provider));
@@ -180,9 +229,19 @@ describe('Engine', () => {
   });
 
   it('does not run a dependent step after its dependency failed', async () => {
-    const idp = new FakeProvider('idp', ['transfer_files', 'delete_account']).script('transfer_files', { kind: 'throw', error: new PermanentError('transfer failed') });
+    const idp = new FakeProvider('idp', ['transfer_files', 'delete_account']).script('transfer_files', {
+      kind: 'throw',
+      error: new PermanentError('transfer failed'),
+    });
     harness = await createHarness([idp], {
-      playbooks: { default: { steps: [{ id: 'transfer', provider: 'idp', action: 'transfer_files' }, { id: 'delete', provider: 'idp', action: 'delete_account', after: ['transfer'] }] } },
+      playbooks: {
+        default: {
+          steps: [
+            { id: 'transfer', provider: 'idp', action: 'transfer_files' },
+            { id: 'delete', provider: 'idp', action: 'delete_account', after: ['transfer'] },
+          ],
+        },
+      },
     });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('g'), actor: 'test' });
@@ -215,22 +274,31 @@ describe('Engine', () => {
     });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('case4'), actor: 'test' });
-    const failedSuspend = await harness.waitForTasks(termination.id, (tasks) => tasks.some((t) => t.stepId === 'okta-suspend' && t.state === 'failed'));
+    const failedSuspend = await harness.waitForTasks(termination.id, (tasks) =>
+      tasks.some((t) => t.stepId === 'okta-suspend' && t.state === 'failed'),
+    );
     expect(failedSuspend.find((t) => t.stepId === 'okta-revoke-sessions')!.state).not.toBe('succeeded');
     // Revoke is still retrying: the termination is running, with no finished time.
     expect(await harness.store.getTermination(termination.id)).toMatchObject({ state: 'running', finishedAt: null });
 
     await harness.store.replayFailedTasks(termination.id, null, 'admin:ops');
     await harness.waitForTasks(termination.id, allIn('succeeded'));
-    const at = (action: string, phase: 'execute' | 'verify') => okta.calls.filter((c) => c.action === action && c.phase === phase).map((c) => c.at);
+    const at = (action: string, phase: 'execute' | 'verify') =>
+      okta.calls.filter((c) => c.action === action && c.phase === phase).map((c) => c.at);
     expect(at('delete_account', 'execute')).toHaveLength(1);
     expect(at('delete_account', 'execute')[0]).toBeGreaterThanOrEqual(Math.max(...at('revoke_sessions', 'verify')));
     expect((await harness.store.getTermination(termination.id))!.state).toBe('completed');
   });
 
   it('keeps a long-running action in progress without holding a worker slot, then verifies it', async () => {
-    const idp = new FakeProvider('idp', ['transfer_files']).script('transfer_files', { kind: 'inProgress', checkAfterMs: 30 }, { kind: 'inProgress', checkAfterMs: 30 });
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'transfer', provider: 'idp', action: 'transfer_files' }] } } });
+    const idp = new FakeProvider('idp', ['transfer_files']).script(
+      'transfer_files',
+      { kind: 'inProgress', checkAfterMs: 30 },
+      { kind: 'inProgress', checkAfterMs: 30 },
+    );
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'transfer', provider: 'idp', action: 'transfer_files' }] } },
+    });
     harness.engine().start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('h'), actor: 'test' });
     const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
@@ -283,7 +351,9 @@ describe('Engine', () => {
 
   it('reclaims a task whose worker crashed once its lease expires', async () => {
     const idp = new FakeProvider('idp', ['disable_account']);
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+    });
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('i'), actor: 'test' });
     // A worker claims the task and dies without a word.
     const claimed = await harness.store.claimDueTasks({ worker: 'crashed', provider: 'idp', now: new Date(), leaseMs: 300, limit: 10 });
@@ -296,7 +366,12 @@ describe('Engine', () => {
     expect(attempts.map((a) => a.worker)).toEqual(['survivor']);
     expect(task!.leaseOwner).toBeNull();
     // The crashed worker's late report is discarded.
-    const late = await harness.store.finishAttempt('crashed', claimed[0]!, { state: 'failed', error: { kind: 'transient', message: 'late' } }, attempts[0]!);
+    const late = await harness.store.finishAttempt(
+      'crashed',
+      claimed[0]!,
+      { state: 'failed', error: { kind: 'transient', message: 'late' } },
+      attempts[0]!,
+    );
     expect(late).toBe(false);
     expect((await harness.store.getTask(task!.id))?.state).toBe('succeeded');
   });
@@ -310,7 +385,13 @@ describe('Engine', () => {
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('poison'), actor: 'test' });
     // Three workers in turn claim the task and die with it (a crash loop): each claim counts.
     for (let i = 0; i < 3; i += 1) {
-      const claimed = await harness.store.claimDueTasks({ worker: `crashed-${i}`, provider: 'idp', now: new Date(), leaseMs: 1, limit: 10 });
+      const claimed = await harness.store.claimDueTasks({
+        worker: `crashed-${i}`,
+        provider: 'idp',
+        now: new Date(),
+        leaseMs: 1,
+        limit: 10,
+      });
       expect(claimed).toHaveLength(1);
       expect(claimed[0]!.attempts).toBe(i + 1);
       await new Promise((resolve) => setTimeout(resolve, 5));
@@ -322,14 +403,20 @@ describe('Engine', () => {
     expect(task!.lastError).toMatchObject({ kind: 'crashed', message: expect.stringMatching(/3 attempts ended without a result/) });
     expect(idp.executions()).toBe(0);
     // The event follows the store's commit, which the poll above can see first on a busy machine.
-    await pollUntil(async () => finished.length > 0, () => 'no task:finished event after the task failed', 10_000);
+    await pollUntil(
+      async () => finished.length > 0,
+      () => 'no task:finished event after the task failed',
+      10_000,
+    );
     expect(finished).toEqual(['failed:crashed']);
     expect((await harness.store.getTermination(termination.id))!.state).toBe('failed');
   });
 
   it('never executes a succeeded task again', async () => {
     const idp = new FakeProvider('idp', ['disable_account']);
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+    });
     const first = harness.engine({ workerId: 'one' });
     first.start();
     const { termination } = await harness.service.submit({ source: 'admin', subject: subject('j'), actor: 'test' });
@@ -339,14 +426,24 @@ describe('Engine', () => {
     const second = harness.engine({ workerId: 'two' });
     second.start();
     for (let i = 0; i < 5; i += 1) second.wake();
-    expect(await harness.store.claimDueTasks({ worker: 'probe', provider: 'idp', now: new Date(Date.now() + 86_400_000), leaseMs: 1000, limit: 10 })).toEqual([]);
+    expect(
+      await harness.store.claimDueTasks({
+        worker: 'probe',
+        provider: 'idp',
+        now: new Date(Date.now() + 86_400_000),
+        leaseMs: 1000,
+        limit: 10,
+      }),
+    ).toEqual([]);
     await second.stop();
     expect(idp.executions()).toBe(1);
   });
 
   it('on shutdown lets an in-flight task finish within the grace period', async () => {
     const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'hang', ms: 150 });
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+    });
     const engine = harness.engine({ shutdownGrace: 5000 });
     let started!: () => void;
     const startedPromise = new Promise<void>((resolve) => (started = resolve));
@@ -361,7 +458,9 @@ describe('Engine', () => {
 
   it('on shutdown past the grace period releases the in-flight task without using an attempt', async () => {
     const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'hang', ms: 2000 });
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+    });
     const engine = harness.engine({ shutdownGrace: 50 });
     let started!: () => void;
     const startedPromise = new Promise<void>((resolve) => (started = resolve));
@@ -382,7 +481,9 @@ describe('Engine', () => {
 
   it('answers a repeat delivery with the existing termination, and joins another request for the subject to it', async () => {
     const idp = new FakeProvider('idp', ['disable_account']);
-    harness = await createHarness([idp], { playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } } });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+    });
     const a = await harness.service.submit({ source: 'webhook', sourceEventId: 'msg_1', subject: subject('m'), actor: 'test' });
     const b = await harness.service.submit({ source: 'webhook', sourceEventId: 'msg_1', subject: subject('m'), actor: 'test' });
     const c = await harness.service.submit({ source: 'scim', subject: { ...subject('m'), userName: 'M@EXAMPLE.COM' }, actor: 'test' });

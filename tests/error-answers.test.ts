@@ -26,7 +26,9 @@ afterAll(async () => {
 async function scim(method: string, path: string, body?: unknown) {
   const headers: Record<string, string> = { authorization: `Bearer ${SCIM_TOKEN}`, accept: 'application/scim+json' };
   if (body !== undefined) headers['content-type'] = 'application/scim+json';
-  return readAnswer(await fetch(`${t.url}/scim/v2${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
+  return readAnswer(
+    await fetch(`${t.url}/scim/v2${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }),
+  );
 }
 
 async function webhook(subject: object) {
@@ -112,7 +114,11 @@ describe('SCIM', () => {
 });
 
 /** The answer to `request` while the store's `call` fails once with `error`. */
-async function answerWhileFailing(call: 'createTermination' | 'listTerminations' | 'getTermination', error: Error, request: () => Promise<JsonAnswer>): Promise<JsonAnswer> {
+async function answerWhileFailing(
+  call: 'createTermination' | 'listTerminations' | 'getTermination',
+  error: Error,
+  request: () => Promise<JsonAnswer>,
+): Promise<JsonAnswer> {
   const spy = vi.spyOn(t.daemon.store, call).mockRejectedValueOnce(error);
   try {
     return await request();
@@ -142,6 +148,8 @@ describe('admin API', () => {
   });
 
   it.each(outages)('answers %s 503 with Retry-After', async (_name, outage) => {
-    expectOutageAnswer(await answerWhileFailing('listTerminations', outage(), () => t.api('GET', '/admin/v1/terminations', { token: OPERATOR_TOKEN })));
+    expectOutageAnswer(
+      await answerWhileFailing('listTerminations', outage(), () => t.api('GET', '/admin/v1/terminations', { token: OPERATOR_TOKEN })),
+    );
   });
 });

@@ -59,28 +59,81 @@ function task(stepId: string, action: string, state: Task['state'], evidence: Js
   } as Task;
 }
 
-function attempt(taskId: string, number: number, minute: number, outcome: TaskAttempt['outcome'], error: string | null = null): TaskAttempt {
-  return { taskId, attempt: number, worker: 'w1', startedAt: at(minute), finishedAt: at(minute), outcome, errorKind: error ? 'transient' : null, errorMessage: error, evidence: null };
+function attempt(
+  taskId: string,
+  number: number,
+  minute: number,
+  outcome: TaskAttempt['outcome'],
+  error: string | null = null,
+): TaskAttempt {
+  return {
+    taskId,
+    attempt: number,
+    worker: 'w1',
+    startedAt: at(minute),
+    finishedAt: at(minute),
+    outcome,
+    errorKind: error ? 'transient' : null,
+    errorMessage: error,
+    evidence: null,
+  };
 }
 
 let seq = 0;
-const entry = (action: string, actor: string, taskId: string | null, minute: number, data: JsonObject = {}): AuditEntry =>
-  ({ seq: ++seq, position: null, at: at(minute), actor, action, terminationId: termination.id, taskId, data, prevHash: null, hash: null });
+const entry = (action: string, actor: string, taskId: string | null, minute: number, data: JsonObject = {}): AuditEntry => ({
+  seq: ++seq,
+  position: null,
+  at: at(minute),
+  actor,
+  action,
+  terminationId: termination.id,
+  taskId,
+  data,
+  prevHash: null,
+  hash: null,
+});
 
 const verified = task('disable', 'disable_account', 'succeeded', { account: { id: 'u1' }, execute: {}, verify: { accountEnabled: false } });
 const googleSignOut = task('google-sessions', 'revoke_sessions', 'succeeded', {
   execute: { signOut: 'sent' },
-  verify: { oauthGrantsRemaining: 0, appPasswordsRemaining: 0, signOut: 'not verifiable: the Directory API has no read-back for users.signOut' },
+  verify: {
+    oauthGrantsRemaining: 0,
+    appPasswordsRemaining: 0,
+    signOut: 'not verifiable: the Directory API has no read-back for users.signOut',
+  },
 });
-const notify = task('tell-it', 'notify', 'succeeded', { verify: { acknowledgedWith: 200, at: '2026-01-05T09:03:00.000Z', readBack: 'none: a webhook receiver offers no read API; its 2xx is the proof of delivery' } });
+const notify = task('tell-it', 'notify', 'succeeded', {
+  verify: {
+    acknowledgedWith: 200,
+    at: '2026-01-05T09:03:00.000Z',
+    readBack: 'none: a webhook receiver offers no read API; its 2xx is the proof of delivery',
+  },
+});
 const caep = task('caep-push', 'revoke_sessions', 'succeeded', {
-  verify: { acknowledgedBy: [{ receiver: 'https://rp.example', jti: 'j1', status: 202 }], readBack: 'none: SSF receivers acknowledge a pushed SET with 202 and offer no read API' },
+  verify: {
+    acknowledgedBy: [{ receiver: 'https://rp.example', jti: 'j1', status: 202 }],
+    readBack: 'none: SSF receivers acknowledge a pushed SET with 202 and offer no read API',
+  },
 });
-const manual = task('collect-laptop', 'manual', 'succeeded', { completedBy: 'admin:bob', outcome: 'done', reason: 'laptop returned to IT', at: '2026-01-05T09:20:00.000Z' }, { finishedAt: at(20) });
-const waived = task('slack-sessions', 'revoke_sessions', 'waived', { waivedBy: 'admin:carol', reason: 'workspace already deleted, ticket SEC-9', at: '2026-01-05T09:25:00.000Z' }, {
-  lastError: { kind: 'permanent', message: 'missing scope' },
+const manual = task(
+  'collect-laptop',
+  'manual',
+  'succeeded',
+  { completedBy: 'admin:bob', outcome: 'done', reason: 'laptop returned to IT', at: '2026-01-05T09:20:00.000Z' },
+  { finishedAt: at(20) },
+);
+const waived = task(
+  'slack-sessions',
+  'revoke_sessions',
+  'waived',
+  { waivedBy: 'admin:carol', reason: 'workspace already deleted, ticket SEC-9', at: '2026-01-05T09:25:00.000Z' },
+  {
+    lastError: { kind: 'permanent', message: 'missing scope' },
+  },
+);
+const failed = task('badge', 'deactivate_badge', 'failed', null, {
+  lastError: { kind: 'permanent', message: 'badge system refused: 403' },
 });
-const failed = task('badge', 'deactivate_badge', 'failed', null, { lastError: { kind: 'permanent', message: 'badge system refused: 403' } });
 const skipped = task('okta-groups', 'remove_groups', 'skipped', { skipped: 'the subject has no account at this provider' });
 const cancelled = task('delete', 'delete_account', 'cancelled', null, { finishedAt: null });
 
@@ -114,13 +167,20 @@ describe('evidence labels', () => {
   });
 
   it('names the person who attested a manual step, and their words', () => {
-    expect(of('collect-laptop').proof).toEqual({ kind: 'attested', label: 'attested by admin:bob: laptop returned to IT', by: 'admin:bob', reason: 'laptop returned to IT' });
+    expect(of('collect-laptop').proof).toEqual({
+      kind: 'attested',
+      label: 'attested by admin:bob: laptop returned to IT',
+      by: 'admin:bob',
+      reason: 'laptop returned to IT',
+    });
   });
 
   it('says "acknowledged by the receiver" for pushes with no read API (notify, CAEP)', () => {
     for (const step of ['tell-it', 'caep-push']) expect(of(step).proof.kind).toBe('acknowledged_by_receiver');
     expect(of('tell-it').proof.label).toBe('acknowledged by the receiver (no read API): acknowledgedWith=200, at=2026-01-05T09:03:00.000Z');
-    expect(of('caep-push').proof.label).toBe('acknowledged by the receiver (no read API): acknowledgedBy=[{"receiver":"https://rp.example","jti":"j1","status":202}]');
+    expect(of('caep-push').proof.label).toBe(
+      'acknowledged by the receiver (no read API): acknowledgedBy=[{"receiver":"https://rp.example","jti":"j1","status":202}]',
+    );
   });
 
   it('says "not verifiable" where the provider offers no read (Google sign-out), and still shows what was read back', () => {
@@ -131,7 +191,11 @@ describe('evidence labels', () => {
   });
 
   it('says who waived a task and why, and never that it was verified', () => {
-    expect(of('slack-sessions').proof).toMatchObject({ kind: 'waived', label: 'waived by admin:carol: workspace already deleted, ticket SEC-9', by: 'admin:carol' });
+    expect(of('slack-sessions').proof).toMatchObject({
+      kind: 'waived',
+      label: 'waived by admin:carol: workspace already deleted, ticket SEC-9',
+      by: 'admin:carol',
+    });
     expect(of('slack-sessions').verifiedBy).toBeNull();
   });
 

@@ -46,14 +46,18 @@ async function helperTicks(mode: 'serial' | 'default'): Promise<{ main: number; 
 }
 
 describe('young-generation garbage collection in the daemon', () => {
-  it.runIf(process.platform === 'linux')('keeps scavenges on the allocating thread, where by default V8 spreads them over its helper threads', async () => {
-    const parallel = await helperTicks('default');
-    const serial = await helperTicks('serial');
-    // By default the helpers do a real share of the work; with the setting next to none.
-    expect(parallel.others).toBeGreaterThanOrEqual(10);
-    expect(serial.others).toBeLessThan(parallel.others / 4);
-    expect(serial.main).toBeGreaterThan(0);
-  }, 120_000);
+  it.runIf(process.platform === 'linux')(
+    'keeps scavenges on the allocating thread, where by default V8 spreads them over its helper threads',
+    async () => {
+      const parallel = await helperTicks('default');
+      const serial = await helperTicks('serial');
+      // By default the helpers do a real share of the work; with the setting next to none.
+      expect(parallel.others).toBeGreaterThanOrEqual(10);
+      expect(serial.others).toBeLessThan(parallel.others / 4);
+      expect(serial.main).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 
   it("leaves a scavenge flag given on node's command line alone", () => {
     expect(preferSerialScavenges(['--parallel-scavenge'])).toBe('as given on the node command line');

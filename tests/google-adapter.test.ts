@@ -64,9 +64,7 @@ describe('module', () => {
   it('config needs exactly one credential', () => {
     const base = { adminSubject: 'admin@example.com' };
     expect(googleConfigSchema.safeParse(base).success).toBe(false);
-    expect(
-      googleConfigSchema.safeParse({ ...base, accessToken: 't', serviceAccountKey: '/etc/key.json' }).success,
-    ).toBe(false);
+    expect(googleConfigSchema.safeParse({ ...base, accessToken: 't', serviceAccountKey: '/etc/key.json' }).success).toBe(false);
     const parsed = googleConfigSchema.parse({
       ...base,
       serviceAccountKey: { client_email: 'sa@p.iam.gserviceaccount.com', private_key: 'k' },
@@ -161,11 +159,7 @@ describe('remove_groups', () => {
     const { subject, account, userId } = await seeded({ groups: ['a@example.com', 'b@example.com', 'c@example.com'] });
     const ctx = actionContext(subject);
     const result = await provider.actions.remove_groups!.execute(account, ctx);
-    expect([...(result.evidence.groupsRemoved as string[])].sort()).toEqual([
-      'a@example.com',
-      'b@example.com',
-      'c@example.com',
-    ]);
+    expect([...(result.evidence.groupsRemoved as string[])].sort()).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
     expect(sandbox.state.groupsOf(userId)).toEqual([]);
     expect(sandbox.control.writes.get(`members.delete:${userId}`)).toBe(3);
     expect(await provider.actions.remove_groups!.verify(account, ctx)).toEqual({ groupsRemaining: 0 });
@@ -252,9 +246,7 @@ describe('transfer_files', () => {
   it('a failed transfer is a PermanentError naming the status', async () => {
     sandbox.state.transferBehaviour = { pollsToComplete: 1, outcome: 'failed' };
     const { subject, account } = await withManager();
-    const error = await executeToCompletion(provider, 'transfer_files', account, actionContext(subject)).catch(
-      (e: unknown) => e,
-    );
+    const error = await executeToCompletion(provider, 'transfer_files', account, actionContext(subject)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toMatch(/status failed/);
   });
@@ -278,14 +270,10 @@ describe('transfer_files', () => {
     sandbox.control.setFaults({});
     expect(result.evidence.transferStatus).toBe('not_found');
     const checkpoint = { transferId: result.evidence.transferId as string, polls: 1 };
-    const withId = await provider.actions.transfer_files!.verify(account, actionContext(subject, { checkpoint })).catch(
-      (e: unknown) => e,
-    );
+    const withId = await provider.actions.transfer_files!.verify(account, actionContext(subject, { checkpoint })).catch((e: unknown) => e);
     expect(withId).toBeInstanceOf(VerificationError);
     expect((withId as VerificationError).observed).toMatchObject({ overallTransferStatusCode: 'not_found' });
-    await expect(provider.actions.transfer_files!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(
-      VerificationError,
-    );
+    await expect(provider.actions.transfer_files!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(VerificationError);
   });
 });
 
@@ -335,9 +323,7 @@ describe('failures through the sandbox', () => {
 
   it('a wrong token fails validate() with PermanentError and the token appears nowhere in the error', async () => {
     const wrong = providerWith({ accessToken: 'ya29.wrong-secret-token' });
-    const error = await wrong.validate!({ signal: new AbortController().signal, logger: silentLogger() }).catch(
-      (e: unknown) => e,
-    );
+    const error = await wrong.validate!({ signal: new AbortController().signal, logger: silentLogger() }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toMatch(/HTTP 401/);
     const everything = JSON.stringify({ ...(error as object), message: (error as Error).message, stack: (error as Error).stack });

@@ -217,7 +217,11 @@ describe('requests on the wire', () => {
       .get(`${D}/users/${account.id}`)
       .reply(404, notFound);
     const provider = make();
-    expect((await provider.actions.delete_account!.execute(account, actionContext(subject))).evidence).toMatchObject({ deleted: true, deletedByAttempt: 1, alreadyDone: false });
+    expect((await provider.actions.delete_account!.execute(account, actionContext(subject))).evidence).toMatchObject({
+      deleted: true,
+      deletedByAttempt: 1,
+      alreadyDone: false,
+    });
     expect((await provider.actions.delete_account!.execute(account, actionContext(subject, { attempt: 2 }))).evidence).toEqual({
       userId: account.id,
       deleted: false,
@@ -243,8 +247,7 @@ describe('requests on the wire', () => {
 
 describe('failures: one request each, typed for the engine', () => {
   const get = () => nock(API).get(`${D}/users/${account.id}`);
-  const run = (provider = make()) =>
-    provider.actions.disable_account!.verify(account, actionContext(subject)).catch((e: unknown) => e);
+  const run = (provider = make()) => provider.actions.disable_account!.verify(account, actionContext(subject)).catch((e: unknown) => e);
 
   it('403 userRateLimitExceeded is RateLimitedError (default delay), not PermanentError', async () => {
     const seen = counting(get(), [403, googleError(403, 'userRateLimitExceeded', 'User Rate Limit Exceeded')]);
@@ -373,10 +376,10 @@ describe('service account with domain-wide delegation', () => {
       .get(`${D}/users`)
       .query({ customer: 'my_customer', maxResults: '1' })
       .reply(200, {});
-    const provider = createGoogleProvider(
-      googleConfigSchema.parse({ adminSubject: 'admin@example.com', serviceAccountKey }),
-      { name: 'google-jwt', logger: silentLogger() },
-    );
+    const provider = createGoogleProvider(googleConfigSchema.parse({ adminSubject: 'admin@example.com', serviceAccountKey }), {
+      name: 'google-jwt',
+      logger: silentLogger(),
+    });
     await provider.validate!({ signal: signal(), logger: silentLogger() });
     tokenScope.done();
     apiScope.done();
@@ -407,22 +410,20 @@ describe('service account with domain-wide delegation', () => {
       403,
       googleError(403, 'userRateLimitExceeded', 'User Rate Limit Exceeded'),
     ]);
-    const provider = createGoogleProvider(
-      googleConfigSchema.parse({ adminSubject: 'admin@example.com', serviceAccountKey }),
-      { name: 'google-jwt', logger: silentLogger() },
-    );
+    const provider = createGoogleProvider(googleConfigSchema.parse({ adminSubject: 'admin@example.com', serviceAccountKey }), {
+      name: 'google-jwt',
+      logger: silentLogger(),
+    });
     const error = await provider.actions.revoke_sessions!.execute(account, actionContext(subject)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitedError);
     expect(seen.count).toBe(1);
   });
 
   it('a delegation that does not grant the scopes fails validate() with PermanentError, no key material in it', async () => {
-    nock('https://oauth2.googleapis.com')
-      .post('/token')
-      .reply(401, {
-        error: 'unauthorized_client',
-        error_description: 'Client is unauthorized to retrieve access tokens using this method.',
-      });
+    nock('https://oauth2.googleapis.com').post('/token').reply(401, {
+      error: 'unauthorized_client',
+      error_description: 'Client is unauthorized to retrieve access tokens using this method.',
+    });
     const provider = createGoogleProvider(
       googleConfigSchema.parse({ adminSubject: 'admin@example.com', serviceAccountKey, scopes: [DEFAULT_GOOGLE_SCOPES[0]!] }),
       { name: 'google-jwt', logger: silentLogger() },

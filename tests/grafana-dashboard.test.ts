@@ -45,9 +45,11 @@ const dashboard = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/deprovision
 };
 const panels = dashboard.panels.filter((p) => p.type !== 'row');
 const variables = dashboard.templating.list;
-const alertRules = (parse(readFileSync(join(ROOT, 'deploy/prometheus/alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap(
-  (g) => g.rules,
-);
+const alertRules = (
+  parse(readFileSync(join(ROOT, 'deploy/prometheus/alerts.yml'), 'utf8')) as {
+    groups: Array<{ rules: Array<{ alert: string; expr: string }> }>;
+  }
+).groups.flatMap((g) => g.rules);
 
 /** Every PromQL expression in the dashboard and the alerts, named for the failure message. */
 function allExpressions(): Array<{ where: string; expr: string }> {
@@ -85,7 +87,8 @@ function problemsIn(expr: string, exported: ExportedMetrics): string[] {
     for (const label of labels) if (known && !known.includes(label)) problems.push(`${metric} has no label ${label}`);
   }
   const readable = new Set(reads.metrics.flatMap((m) => labelsOf(m) ?? []));
-  for (const label of reads.groupingLabels) if (!readable.has(label)) problems.push(`groups by ${label}, which none of ${reads.metrics.join(', ')} has`);
+  for (const label of reads.groupingLabels)
+    if (!readable.has(label)) problems.push(`groups by ${label}, which none of ${reads.metrics.join(', ')} has`);
   if (/histogram_quantile/.test(expr)) {
     if (!reads.metrics.every((m) => exported.families.get(exported.series.get(m) ?? '')?.type === 'histogram' && m.endsWith('_bucket'))) {
       problems.push('histogram_quantile over something other than a histogram _bucket series');
@@ -116,17 +119,27 @@ describe('metrics used by the dashboard and the alerts, against a live daemon', 
   });
 
   it('the check itself catches a made-up metric, label, grouping and a histogram misuse', () => {
-    expect(problemsIn('rate(deprovisiond_revocations_total[5m])', exported)).toEqual(['deprovisiond_revocations_total is not exported by the daemon']);
-    expect(problemsIn('deprovisiond_pending_tasks{provider="okta"}', exported)).toEqual(['deprovisiond_pending_tasks has no label provider']);
-    expect(problemsIn('sum by (tenant) (deprovisiond_queue_depth)', exported)).toEqual(['groups by tenant, which none of deprovisiond_queue_depth has']);
-    expect(problemsIn('deprovisiond_time_to_revoke_seconds', exported)).toEqual(['deprovisiond_time_to_revoke_seconds is not exported by the daemon']);
+    expect(problemsIn('rate(deprovisiond_revocations_total[5m])', exported)).toEqual([
+      'deprovisiond_revocations_total is not exported by the daemon',
+    ]);
+    expect(problemsIn('deprovisiond_pending_tasks{provider="okta"}', exported)).toEqual([
+      'deprovisiond_pending_tasks has no label provider',
+    ]);
+    expect(problemsIn('sum by (tenant) (deprovisiond_queue_depth)', exported)).toEqual([
+      'groups by tenant, which none of deprovisiond_queue_depth has',
+    ]);
+    expect(problemsIn('deprovisiond_time_to_revoke_seconds', exported)).toEqual([
+      'deprovisiond_time_to_revoke_seconds is not exported by the daemon',
+    ]);
     expect(problemsIn('histogram_quantile(0.9, sum(rate(deprovisiond_time_to_revoke_seconds_bucket[5m])))', exported)).toEqual([
       'histogram_quantile without keeping le',
     ]);
-    expect(problemsIn('histogram_quantile(0.9, sum without (le) (rate(deprovisiond_time_to_revoke_seconds_bucket[5m])))', exported)).toEqual([
-      'histogram_quantile without keeping le',
-    ]);
-    expect(problemsIn('histogram_quantile(0.9, sum without (instance) (rate(deprovisiond_time_to_revoke_seconds_bucket[5m])))', exported)).toEqual([]);
+    expect(
+      problemsIn('histogram_quantile(0.9, sum without (le) (rate(deprovisiond_time_to_revoke_seconds_bucket[5m])))', exported),
+    ).toEqual(['histogram_quantile without keeping le']);
+    expect(
+      problemsIn('histogram_quantile(0.9, sum without (instance) (rate(deprovisiond_time_to_revoke_seconds_bucket[5m])))', exported),
+    ).toEqual([]);
   });
 });
 

@@ -12,7 +12,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../src/config/load.ts';
 import { InvalidCursorError } from '../src/store/sql-store.ts';
 import { configSchema } from '../src/config/schema.ts';
-import { HOSTILE_ADMIN_TOKEN, HOSTILE_SCIM_TOKEN, HOSTILE_WEBHOOK_SECRET, startHostileDaemon, type HostileAnswer, type HostileDaemon } from './helpers/hostile-daemon.ts';
+import {
+  HOSTILE_ADMIN_TOKEN,
+  HOSTILE_SCIM_TOKEN,
+  HOSTILE_WEBHOOK_SECRET,
+  startHostileDaemon,
+  type HostileAnswer,
+  type HostileDaemon,
+} from './helpers/hostile-daemon.ts';
 import { describePostgres } from './helpers/postgres.ts';
 import { signedWebhook } from './helpers/reliability.ts';
 import { postgresBackend, sqliteBackend, type StoreBackend } from './store/backends.ts';
@@ -68,9 +75,11 @@ async function openRaw(url: string): Promise<RawConnection> {
 }
 
 /** Resolves after `ms`, or as soon as the connection closes. */
-const sleepUnlessClosed = (raw: RawConnection, ms: number) => Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms)), raw.closed.then(() => undefined)]);
+const sleepUnlessClosed = (raw: RawConnection, ms: number) =>
+  Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms)), raw.closed.then(() => undefined)]);
 
-const nested = (depth: number, kind: 'array' | 'object') => (kind === 'array' ? `${'['.repeat(depth)}1${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`);
+const nested = (depth: number, kind: 'array' | 'object') =>
+  kind === 'array' ? `${'['.repeat(depth)}1${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 
 describe('with the default timeouts', () => {
   let h: HostileDaemon;
@@ -78,7 +87,10 @@ describe('with the default timeouts', () => {
 
   beforeAll(async () => {
     h = await startHostileDaemon();
-    const created = await h.send('POST', '/scim/v2/Users', { headers: { 'content-type': SCIM_JSON }, body: JSON.stringify({ schemas: [USER_SCHEMA], userName: 'ada@example.com' }) });
+    const created = await h.send('POST', '/scim/v2/Users', {
+      headers: { 'content-type': SCIM_JSON },
+      body: JSON.stringify({ schemas: [USER_SCHEMA], userName: 'ada@example.com' }),
+    });
     expect(created.status, created.text).toBe(201);
     userId = created.json.id;
   });
@@ -87,8 +99,10 @@ describe('with the default timeouts', () => {
     await h?.stop();
   });
 
-  const webhook = (id: string, body: string) => h.send('POST', '/webhooks/termination', { headers: signedWebhook(HOSTILE_WEBHOOK_SECRET, id, body), body });
-  const admin = (body: string, query = '') => h.send('POST', `/admin/v1/terminations${query}`, { headers: { 'content-type': 'application/json' }, body });
+  const webhook = (id: string, body: string) =>
+    h.send('POST', '/webhooks/termination', { headers: signedWebhook(HOSTILE_WEBHOOK_SECRET, id, body), body });
+  const admin = (body: string, query = '') =>
+    h.send('POST', `/admin/v1/terminations${query}`, { headers: { 'content-type': 'application/json' }, body });
 
   describe('named regressions', () => {
     it.each(PROTOTYPE_NAMES)('a playbook named %s answers 400 naming the known playbooks, and stores nothing', async (playbook) => {
@@ -101,20 +115,34 @@ describe('with the default timeouts', () => {
         expect(answer.status, answer.text).toBe(400);
         expect(answer.json.error).toBe(`playbook: unknown playbook "${playbook}"; expected one of: leaver`);
       }
-      expect((await h.daemon.store.listTerminations({ limit: 100 })).items.filter((t) => t.subject.externalId?.endsWith(playbook))).toEqual([]);
+      expect((await h.daemon.store.listTerminations({ limit: 100 })).items.filter((t) => t.subject.externalId?.endsWith(playbook))).toEqual(
+        [],
+      );
     });
 
     it('JSON nested 20,000 deep answers 400 with a clear message on every door (SCIM, webhook, admin)', async () => {
       for (const kind of ['array', 'object'] as const) {
         const deep = nested(20_000, kind);
         const scim = [
-          await h.send('POST', '/scim/v2/Users', { headers: { 'content-type': SCIM_JSON }, body: `{"schemas":["${USER_SCHEMA}"],"userName":"deep@example.com","name":${deep}}` }),
-          await h.send('PATCH', `/scim/v2/Users/${userId}`, { headers: { 'content-type': SCIM_JSON }, body: `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","path":"name","value":${deep}}]}` }),
-          await h.send('POST', '/scim/v2/Users/.search', { headers: { 'content-type': SCIM_JSON }, body: `{"schemas":["${SEARCH_REQUEST}"],"attributes":${deep}}` }),
+          await h.send('POST', '/scim/v2/Users', {
+            headers: { 'content-type': SCIM_JSON },
+            body: `{"schemas":["${USER_SCHEMA}"],"userName":"deep@example.com","name":${deep}}`,
+          }),
+          await h.send('PATCH', `/scim/v2/Users/${userId}`, {
+            headers: { 'content-type': SCIM_JSON },
+            body: `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","path":"name","value":${deep}}]}`,
+          }),
+          await h.send('POST', '/scim/v2/Users/.search', {
+            headers: { 'content-type': SCIM_JSON },
+            body: `{"schemas":["${SEARCH_REQUEST}"],"attributes":${deep}}`,
+          }),
         ];
         for (const answer of scim) {
           expect(answer.status, answer.text).toBe(400);
-          expect(answer.json).toMatchObject({ scimType: 'invalidSyntax', detail: `body: JSON nested deeper than ${MAX_JSON_DEPTH} levels` });
+          expect(answer.json).toMatchObject({
+            scimType: 'invalidSyntax',
+            detail: `body: JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+          });
         }
         const body = `{"subject":${deep}}`;
         for (const answer of [await admin(body), await webhook(`msg_deep_${kind}`, body)]) {
@@ -135,7 +163,13 @@ describe('with the default timeouts', () => {
       for (const [what, headers] of Object.entries(partial)) {
         const raw = await openRaw(h.daemon.url);
         // A body announced as 200,000 bytes of which 11 ever arrive: reading it would wait for ever.
-        const lines = ['POST /webhooks/termination HTTP/1.1', 'Host: localhost', 'Content-Type: application/json', 'Content-Length: 200000', ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+        const lines = [
+          'POST /webhooks/termination HTTP/1.1',
+          'Host: localhost',
+          'Content-Type: application/json',
+          'Content-Length: 200000',
+          ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+        ];
         raw.socket.write(`${lines.join('\r\n')}\r\n\r\n{"subject":`);
         const answer = await raw.waitFor(/\r\n\r\n\{.*\}/s, 3_000).catch((error: Error) => error.message);
         raw.socket.destroy();
@@ -154,19 +188,29 @@ describe('with the default timeouts', () => {
   });
 
   describe('properties: no generated request gets a 5xx', () => {
-    const property = async <T,>(arbitrary: fc.Arbitrary<T>, run: (input: T) => Promise<void>) => {
-      await fc.assert(fc.asyncProperty(arbitrary, run), { numRuns: RUNS, seed: Number(process.env.HOSTILE_SEED ?? 20261207), endOnFailure: true });
+    const property = async <T>(arbitrary: fc.Arbitrary<T>, run: (input: T) => Promise<void>) => {
+      await fc.assert(fc.asyncProperty(arbitrary, run), {
+        numRuns: RUNS,
+        seed: Number(process.env.HOSTILE_SEED ?? 20261207),
+        endOnFailure: true,
+      });
     };
     const noServerError = (what: string, answer: HostileAnswer, input: unknown) => {
-      if (answer.status >= 500) throw new Error(`${what}: ${answer.status} ${answer.text.slice(0, 300)} for ${JSON.stringify(input).slice(0, 200)}`);
+      if (answer.status >= 500)
+        throw new Error(`${what}: ${answer.status} ${answer.text.slice(0, 300)} for ${JSON.stringify(input).slice(0, 200)}`);
     };
 
     /** Arrays and objects nested to a random depth, with random keys (prototype names among them). */
     const nestedJson = fc
-      .tuple(fc.integer({ min: 1, max: 400 }), fc.array(fc.constantFrom('array', 'object'), { minLength: 1, maxLength: 4 }), fc.constantFrom('a', '__proto__', 'constructor', 'userName', 'subject'))
+      .tuple(
+        fc.integer({ min: 1, max: 400 }),
+        fc.array(fc.constantFrom('array', 'object'), { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('a', '__proto__', 'constructor', 'userName', 'subject'),
+      )
       .map(([depth, kinds, key]) => {
         let text = '"leaf"';
-        for (let level = 0; level < depth; level += 1) text = kinds[level % kinds.length] === 'array' ? `[${text}]` : `{${JSON.stringify(key)}:${text}}`;
+        for (let level = 0; level < depth; level += 1)
+          text = kinds[level % kinds.length] === 'array' ? `[${text}]` : `{${JSON.stringify(key)}:${text}}`;
         return { depth, text };
       });
 
@@ -177,7 +221,10 @@ describe('with the default timeouts', () => {
         const total = where === 'whole' ? depth : depth + 1;
         const answers: Array<[string, HostileAnswer]> = [
           ['scim POST', await h.send('POST', '/scim/v2/Users', { headers: { 'content-type': SCIM_JSON }, body: wrap('name') })],
-          ['scim PATCH', await h.send('PATCH', `/scim/v2/Users/${userId}`, { headers: { 'content-type': SCIM_JSON }, body: wrap('Operations') })],
+          [
+            'scim PATCH',
+            await h.send('PATCH', `/scim/v2/Users/${userId}`, { headers: { 'content-type': SCIM_JSON }, body: wrap('Operations') }),
+          ],
           ['admin', await admin(wrap('subject'), '?dryRun=true')],
           ['webhook', await webhook(`msg_nested_${n++}`, wrap('subject'))],
         ];
@@ -190,25 +237,37 @@ describe('with the default timeouts', () => {
 
     it('playbook names: Object.prototype members and random strings are 400 naming the playbooks, never 5xx', async () => {
       let n = 0;
-      await property(fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES, 'leaver'), fc.string({ minLength: 1, maxLength: 40 })), async (playbook) => {
-        const body = JSON.stringify({ subject: { externalId: `P-${n}` }, playbook, dryRun: true });
-        const answer = await admin(body);
-        noServerError('admin dry run', answer, playbook);
-        if (playbook === 'leaver') expect(answer.status, answer.text).toBe(200);
-        else if (answer.status === 400 && answer.json.error.startsWith('playbook: unknown')) expect(answer.json.error).toContain('expected one of: leaver');
-        else expect(answer.status, answer.text).toBe(400);
-        const hook = await webhook(`msg_pb_${n++}`, JSON.stringify({ subject: { externalId: `P-${n}` }, playbook }));
-        noServerError('webhook', hook, playbook);
-      });
+      await property(
+        fc.oneof(fc.constantFrom(...PROTOTYPE_NAMES, 'leaver'), fc.string({ minLength: 1, maxLength: 40 })),
+        async (playbook) => {
+          const body = JSON.stringify({ subject: { externalId: `P-${n}` }, playbook, dryRun: true });
+          const answer = await admin(body);
+          noServerError('admin dry run', answer, playbook);
+          if (playbook === 'leaver') expect(answer.status, answer.text).toBe(200);
+          else if (answer.status === 400 && answer.json.error.startsWith('playbook: unknown'))
+            expect(answer.json.error).toContain('expected one of: leaver');
+          else expect(answer.status, answer.text).toBe(400);
+          const hook = await webhook(`msg_pb_${n++}`, JSON.stringify({ subject: { externalId: `P-${n}` }, playbook }));
+          noServerError('webhook', hook, playbook);
+        },
+      );
     }, 120_000);
 
     it('admin list query numbers and junk: 400 or 200, never 5xx', async () => {
-      const value = fc.oneof(fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map(String), fc.double().map(String), fc.constantFrom('', ' ', '1e999', '0x10', '__proto__', 'constructor'), fc.string({ maxLength: 12 }));
-      await property(fc.dictionary(fc.constantFrom('limit', 'cursor', 'since', 'until', 'state', '__proto__', 'constructor'), value, { maxKeys: 3 }), async (query) => {
-        const answer = await h.send('GET', `/admin/v1/terminations?${new URLSearchParams(query).toString()}`);
-        noServerError('admin list', answer, query);
-        expect([200, 400], answer.text).toContain(answer.status);
-      });
+      const value = fc.oneof(
+        fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map(String),
+        fc.double().map(String),
+        fc.constantFrom('', ' ', '1e999', '0x10', '__proto__', 'constructor'),
+        fc.string({ maxLength: 12 }),
+      );
+      await property(
+        fc.dictionary(fc.constantFrom('limit', 'cursor', 'since', 'until', 'state', '__proto__', 'constructor'), value, { maxKeys: 3 }),
+        async (query) => {
+          const answer = await h.send('GET', `/admin/v1/terminations?${new URLSearchParams(query).toString()}`);
+          noServerError('admin list', answer, query);
+          expect([200, 400], answer.text).toContain(answer.status);
+        },
+      );
     }, 120_000);
   });
 });
@@ -243,7 +302,9 @@ describe('slow and idle clients are cut within seconds (headersTimeout 1s, reque
       ['/admin/v1/terminations', `Bearer ${HOSTILE_ADMIN_TOKEN}`],
     ] as const) {
       const raw = await openRaw(h.daemon.url);
-      raw.socket.write(`POST ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`);
+      raw.socket.write(
+        `POST ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: ${auth}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n`,
+      );
       for (let i = 0; i < 50 && !raw.socket.destroyed; i += 1) {
         raw.socket.write(' ');
         await sleepUnlessClosed(raw, 200);
@@ -265,10 +326,13 @@ describe('slow and idle clients are cut within seconds (headersTimeout 1s, reque
   });
 
   it('the server settings are checked: no timeout is 0 (no limit), and headersTimeout may not exceed requestTimeout', () => {
-    const problems = (server: Record<string, unknown>) => configSchema.safeParse({ ...h.config, server }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+    const problems = (server: Record<string, unknown>) =>
+      configSchema.safeParse({ ...h.config, server }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
     expect(problems({ headersTimeout: '20s', requestTimeout: '10s' })).toEqual(['server.headersTimeout: expected at most requestTimeout']);
     for (const key of ['headersTimeout', 'requestTimeout', 'keepAliveTimeout']) {
-      expect(problems({ [key]: 0 })).toContain(`server.${key}: expected a duration above 0: 0 would let a slow client hold its connection for ever`);
+      expect(problems({ [key]: 0 })).toContain(
+        `server.${key}: expected a duration above 0: 0 would let a slow client hold its connection for ever`,
+      );
     }
   });
 });
@@ -285,8 +349,14 @@ ${extra}`;
   it.each(PROTOTYPE_NAMES)('a step provider, an onFailure provider or a defaultPlaybook named %s is a config error', (name) => {
     const quoted = JSON.stringify(name);
     const cases = [
-      [yaml(`  other:\n    steps: [{ id: x, provider: ${quoted}, action: revoke_sessions }]\ndefaultPlaybook: leaver`), 'playbooks.other.steps[0].provider (line 8): expected a provider defined under providers (fake)'],
-      [yaml(`    onFailure: { provider: ${quoted} }\ndefaultPlaybook: leaver`), 'playbooks.leaver.onFailure.provider (line 7): expected a notify provider defined under providers'],
+      [
+        yaml(`  other:\n    steps: [{ id: x, provider: ${quoted}, action: revoke_sessions }]\ndefaultPlaybook: leaver`),
+        'playbooks.other.steps[0].provider (line 8): expected a provider defined under providers (fake)',
+      ],
+      [
+        yaml(`    onFailure: { provider: ${quoted} }\ndefaultPlaybook: leaver`),
+        'playbooks.leaver.onFailure.provider (line 7): expected a notify provider defined under providers',
+      ],
       [yaml(`defaultPlaybook: ${quoted}`), 'defaultPlaybook (line 7): expected one of the playbooks: leaver'],
     ] as const;
     for (const [text, problem] of cases) {
@@ -296,7 +366,9 @@ ${extra}`;
   });
 
   it.each(PROTOTYPE_NAMES)('${%s} is an unset environment variable, not a member of Object.prototype', (name) => {
-    expect(() => parseConfig(yaml(`defaultPlaybook: leaver\nauth: { scim: ["\${${name}}"] }`), 'hostile.yaml', {}), name).toThrow(`environment variable ${name} is not set`);
+    expect(() => parseConfig(yaml(`defaultPlaybook: leaver\nauth: { scim: ["\${${name}}"] }`), 'hostile.yaml', {}), name).toThrow(
+      `environment variable ${name} is not set`,
+    );
   });
 });
 

@@ -100,7 +100,13 @@ describe('commitReadiness', () => {
   it('is not ready before start, nor while the probe fails or hangs past its timeout', async () => {
     let started = false;
     let probe: () => Promise<void> = async () => undefined;
-    const ready = commitReadiness({ started: () => started, probeCommit: () => probe(), logger: silentLogger(), timeoutMs: 50, reuseMs: 0 });
+    const ready = commitReadiness({
+      started: () => started,
+      probeCommit: () => probe(),
+      logger: silentLogger(),
+      timeoutMs: 50,
+      reuseMs: 0,
+    });
     expect(await ready()).toBe(false);
     started = true;
     expect(await ready()).toBe(true);
@@ -169,12 +175,22 @@ describe('/readyz of a daemon whose store cannot commit', () => {
       });
     const refused = await terminate(1);
     expect(refused.status, refused.text).toBe(503);
-    const notReady = await waitFor(async () => {
-      const answer = await readyz();
-      return answer.status === 503 ? answer : null;
-    }, '/readyz to answer 503 while writes fail', 10_000, 200);
+    const notReady = await waitFor(
+      async () => {
+        const answer = await readyz();
+        return answer.status === 503 ? answer : null;
+      },
+      '/readyz to answer 503 while writes fail',
+      10_000,
+      200,
+    );
     expect(notReady.body).toEqual({ status: 'not ready' });
-    await waitFor(async () => daemon!.output().includes('not ready: the store cannot commit a write'), 'the daemon to log why it is not ready', 5_000, 100);
+    await waitFor(
+      async () => daemon!.output().includes('not ready: the store cannot commit a write'),
+      'the daemon to log why it is not ready',
+      5_000,
+      100,
+    );
 
     setFileSizeLimit('unlimited');
     await waitFor(async () => (await readyz()).status === 200, '/readyz to answer 200 once the store commits again', 10_000, 200);

@@ -29,7 +29,12 @@ beforeAll(async () => {
   for (const name of ['ada', 'grace']) {
     const created = await h.send('POST', '/scim/v2/Users', {
       headers: { 'content-type': SCIM_JSON },
-      body: JSON.stringify({ schemas: [USER_SCHEMA, ENTERPRISE], userName: `${name}@example.com`, emails: [{ value: `${name}@example.com`, type: 'work' }], [ENTERPRISE]: { employeeNumber: name } }),
+      body: JSON.stringify({
+        schemas: [USER_SCHEMA, ENTERPRISE],
+        userName: `${name}@example.com`,
+        emails: [{ value: `${name}@example.com`, type: 'work' }],
+        [ENTERPRISE]: { employeeNumber: name },
+      }),
     });
     expect(created.status, created.text).toBe(201);
   }
@@ -86,7 +91,9 @@ describe('named regressions', () => {
       expect(health.answer.status).toBe(200);
       rounds.push({ maxDelayMs: loop.max / 1e6, slowestMs: Math.max(...answers.map((a) => a.ms)), healthMs: health.ms });
     }
-    console.log(`hostile-scim-query: six filters of 8,000-12,000 terms at once, per round: ${rounds.map((r) => `answered 400 within ${Math.round(r.slowestMs)} ms, /healthz in ${Math.round(r.healthMs)} ms, event-loop delay max ${r.maxDelayMs.toFixed(1)} ms`).join('; ')}`);
+    console.log(
+      `hostile-scim-query: six filters of 8,000-12,000 terms at once, per round: ${rounds.map((r) => `answered 400 within ${Math.round(r.slowestMs)} ms, /healthz in ${Math.round(r.healthMs)} ms, event-loop delay max ${r.maxDelayMs.toFixed(1)} ms`).join('; ')}`,
+    );
     const best = rounds.reduce((a, b) => (a.maxDelayMs <= b.maxDelayMs ? a : b));
     expect(best.maxDelayMs).toBeLessThan(50);
     expect(best.slowestMs).toBeLessThan(2_000);
@@ -153,9 +160,14 @@ describe('named regressions', () => {
   });
 
   it('attribute lists of real attributes and sub-attributes are still served', async () => {
-    const answer = await h.send('GET', `/scim/v2/Users?attributes=${encodeURIComponent('userName,emails.value')}&filter=${encodeURIComponent('userName eq "ada@example.com"')}`);
+    const answer = await h.send(
+      'GET',
+      `/scim/v2/Users?attributes=${encodeURIComponent('userName,emails.value')}&filter=${encodeURIComponent('userName eq "ada@example.com"')}`,
+    );
     expect(answer.status, answer.text).toBe(200);
-    expect(answer.json.Resources).toEqual([{ id: expect.any(String), userName: 'ada@example.com', emails: [{ value: 'ada@example.com' }] }]);
+    expect(answer.json.Resources).toEqual([
+      { id: expect.any(String), userName: 'ada@example.com', emails: [{ value: 'ada@example.com' }] },
+    ]);
     const excluded = await h.send('GET', `/scim/v2/Users?excludedAttributes=emails`);
     expect(excluded.status, excluded.text).toBe(200);
     expect(excluded.json.Resources.map((u: Record<string, unknown>) => [u.userName, 'emails' in u])).toEqual([
@@ -204,49 +216,129 @@ describe('named regressions', () => {
 });
 
 describe('properties: no generated query gets a 5xx', () => {
-  const property = async <T,>(arbitrary: fc.Arbitrary<T>, run: (input: T) => Promise<void>) => {
-    await fc.assert(fc.asyncProperty(arbitrary, run), { numRuns: RUNS, seed: Number(process.env.HOSTILE_SEED ?? 20261207), endOnFailure: true });
+  const property = async <T>(arbitrary: fc.Arbitrary<T>, run: (input: T) => Promise<void>) => {
+    await fc.assert(fc.asyncProperty(arbitrary, run), {
+      numRuns: RUNS,
+      seed: Number(process.env.HOSTILE_SEED ?? 20261207),
+      endOnFailure: true,
+    });
   };
   const noServerError = (answer: HostileAnswer, input: unknown) => {
     if (answer.status >= 500) throw new Error(`${answer.status} ${answer.text.slice(0, 300)} for ${JSON.stringify(input).slice(0, 300)}`);
   };
 
-  const prototypeNames = fc.constantFrom('__proto__', 'constructor', 'toString', 'valueOf', 'hasOwnProperty', 'prototype', '__defineGetter__');
+  const prototypeNames = fc.constantFrom(
+    '__proto__',
+    'constructor',
+    'toString',
+    'valueOf',
+    'hasOwnProperty',
+    'prototype',
+    '__defineGetter__',
+  );
   const attributeName = fc.oneof(
-    fc.constantFrom('userName', 'emails', 'emails.value', 'name.givenName', 'active', 'id', 'meta', 'meta.created', 'externalId', ENTERPRISE, `${ENTERPRISE}:manager`, `${ENTERPRISE}:manager.value`, USER_SCHEMA, `${USER_SCHEMA}:userName`),
+    fc.constantFrom(
+      'userName',
+      'emails',
+      'emails.value',
+      'name.givenName',
+      'active',
+      'id',
+      'meta',
+      'meta.created',
+      'externalId',
+      ENTERPRISE,
+      `${ENTERPRISE}:manager`,
+      `${ENTERPRISE}:manager.value`,
+      USER_SCHEMA,
+      `${USER_SCHEMA}:userName`,
+    ),
     prototypeNames,
-    fc.constantFrom('not', 'and', 'or', 'pr', 'eq', '(', ')', '[', ']', '"', '', ' ', '.', '..', 'a.b.c', 'emails[type eq "work"]', 'urn:', 'urn:x:y'),
+    fc.constantFrom(
+      'not',
+      'and',
+      'or',
+      'pr',
+      'eq',
+      '(',
+      ')',
+      '[',
+      ']',
+      '"',
+      '',
+      ' ',
+      '.',
+      '..',
+      'a.b.c',
+      'emails[type eq "work"]',
+      'urn:',
+      'urn:x:y',
+    ),
     fc.string({ maxLength: 20 }),
   );
 
   it('filters: token soup, huge repetitions and deep nesting, on GET and .search', async () => {
     const token = fc.oneof(
-      fc.constantFrom('userName', 'emails', 'emails.value', 'active', 'id', 'meta.created', `${ENTERPRISE}:employeeNumber`, 'eq', 'ne', 'co', 'sw', 'pr', 'gt', 'and', 'or', 'not', '(', ')', '[', ']', '"ada"', 'true', 'null', '1e999', '"\\u00"'),
+      fc.constantFrom(
+        'userName',
+        'emails',
+        'emails.value',
+        'active',
+        'id',
+        'meta.created',
+        `${ENTERPRISE}:employeeNumber`,
+        'eq',
+        'ne',
+        'co',
+        'sw',
+        'pr',
+        'gt',
+        'and',
+        'or',
+        'not',
+        '(',
+        ')',
+        '[',
+        ']',
+        '"ada"',
+        'true',
+        'null',
+        '1e999',
+        '"\\u00"',
+      ),
       prototypeNames,
       fc.string({ maxLength: 8 }),
     );
     const filter = fc.oneof(
       fc.array(token, { minLength: 1, maxLength: 30 }).map((t) => t.join(' ')),
-      fc.tuple(fc.constantFrom('(', 'not (', 'emails['), fc.integer({ min: 1, max: 5_000 })).map(([open, n]) => `${open.repeat(n)}id pr${(open === 'emails[' ? ']' : ')').repeat(n)}`),
-      fc.tuple(fc.constantFrom(' or ', ' and '), fc.integer({ min: 1, max: 12_000 })).map(([join, n]) => Array.from({ length: n }, (_, i) => `id eq "${i}"`).join(join)),
+      fc
+        .tuple(fc.constantFrom('(', 'not (', 'emails['), fc.integer({ min: 1, max: 5_000 }))
+        .map(([open, n]) => `${open.repeat(n)}id pr${(open === 'emails[' ? ']' : ')').repeat(n)}`),
+      fc
+        .tuple(fc.constantFrom(' or ', ' and '), fc.integer({ min: 1, max: 12_000 }))
+        .map(([join, n]) => Array.from({ length: n }, (_, i) => `id eq "${i}"`).join(join)),
       fc.string({ unit: 'binary', maxLength: 200 }),
     );
     await property(filter, async (expression) => {
       const body = await search({ filter: expression });
       noServerError(body, expression);
       if (body.status === 400) expect(body.json.scimType, body.text).toMatch(/^(invalidFilter|invalidValue|invalidSyntax)$/);
-      if (expression.length < 2_000) noServerError(await h.send('GET', `/scim/v2/Users?filter=${encodeURIComponent(expression)}`), expression);
+      if (expression.length < 2_000)
+        noServerError(await h.send('GET', `/scim/v2/Users?filter=${encodeURIComponent(expression)}`), expression);
     });
   }, 120_000);
 
   it('attribute lists: real names are served, anything else is 400 invalidValue', async () => {
-    await property(fc.tuple(fc.constantFrom('attributes', 'excludedAttributes'), fc.array(attributeName, { minLength: 1, maxLength: 8 })), async ([param, names]) => {
-      const answer = await h.send('GET', `/scim/v2/Users?${param}=${encodeURIComponent(names.join(','))}`);
-      noServerError(answer, names);
-      expect([200, 400], answer.text).toContain(answer.status);
-      if (answer.status === 400) expect(answer.json.scimType).toBe('invalidValue');
-      noServerError(await search({ [param]: names }), names);
-    });
+    await property(
+      fc.tuple(fc.constantFrom('attributes', 'excludedAttributes'), fc.array(attributeName, { minLength: 1, maxLength: 8 })),
+      async ([param, names]) => {
+        const answer = await h.send('GET', `/scim/v2/Users?${param}=${encodeURIComponent(names.join(','))}`);
+        noServerError(answer, names);
+        expect([200, 400], answer.text).toContain(answer.status);
+        if (answer.status === 400) expect(answer.json.scimType).toBe('invalidValue');
+        noServerError(await search({ [param]: names }), names);
+      },
+    );
   }, 120_000);
 
   it('paging numbers: huge, negative, fractional, exponent and junk', async () => {

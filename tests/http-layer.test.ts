@@ -45,8 +45,10 @@ describe('errorForStatus: the rules every provider shares', () => {
 
   it('503 with Retry-After is a pause; other 5xx and 408 are transient; 4xx are permanent', () => {
     expect(delayOf(errorForStatus(answer(503, { 'retry-after': '2' }), 'm', facts, NOW))).toBe(2000);
-    for (const status of [500, 502, 503, 504, 408]) expect(errorForStatus(answer(status), 'm', facts, NOW), String(status)).toBeInstanceOf(TransientError);
-    for (const status of [400, 401, 403, 404, 409, 422]) expect(errorForStatus(answer(status), 'm', facts, NOW), String(status)).toBeInstanceOf(PermanentError);
+    for (const status of [500, 502, 503, 504, 408])
+      expect(errorForStatus(answer(status), 'm', facts, NOW), String(status)).toBeInstanceOf(TransientError);
+    for (const status of [400, 401, 403, 404, 409, 422])
+      expect(errorForStatus(answer(status), 'm', facts, NOW), String(status)).toBeInstanceOf(PermanentError);
   });
 
   it('keeps the message it is given, and nothing else', () => {
@@ -57,9 +59,11 @@ describe('errorForStatus: the rules every provider shares', () => {
 });
 
 describe("each provider's rate-limit facts", () => {
-  it("Okta: X-Rate-Limit-Reset (epoch seconds) decides, not Retry-After; a minute without it", () => {
+  it('Okta: X-Rate-Limit-Reset (epoch seconds) decides, not Retry-After; a minute without it', () => {
     const reset = String((NOW + 42_000) / 1000);
-    expect(delayOf(errorForStatus(answer(429, { 'x-rate-limit-reset': reset, 'retry-after': '1' }), 'm', OKTA_HTTP_FACTS, NOW))).toBe(42_000);
+    expect(delayOf(errorForStatus(answer(429, { 'x-rate-limit-reset': reset, 'retry-after': '1' }), 'm', OKTA_HTTP_FACTS, NOW))).toBe(
+      42_000,
+    );
     expect(delayOf(errorForStatus(answer(429, { 'x-rate-limit-reset': String((NOW - 5000) / 1000) }), 'm', OKTA_HTTP_FACTS, NOW))).toBe(0);
     expect(delayOf(errorForStatus(answer(429), 'm', OKTA_HTTP_FACTS, NOW))).toBe(OKTA_DEFAULT_MS);
     expect(OKTA_DEFAULT_MS).toBe(60_000);
@@ -72,16 +76,25 @@ describe("each provider's rate-limit facts", () => {
     expect(delayOf(errorForStatus(answer(403, rate), 'm', BRIVO_HTTP_FACTS, NOW))).toBe(DEFAULT_QUOTA_DELAY_MS);
     expect(delayOf(errorForStatus(answer(403, { ...rate, 'retry-after': '90' }), 'm', BRIVO_HTTP_FACTS, NOW))).toBe(90_000);
     expect(delayOf(errorForStatus(answer(429), 'm', BRIVO_HTTP_FACTS, NOW))).toBe(DEFAULT_QPS_DELAY_MS);
-    expect(errorForStatus(answer(403, { 'x-mashery-error-code': 'ERR_403_DEVELOPER_INACTIVE' }), 'm', BRIVO_HTTP_FACTS, NOW)).toBeInstanceOf(PermanentError);
+    expect(
+      errorForStatus(answer(403, { 'x-mashery-error-code': 'ERR_403_DEVELOPER_INACTIVE' }), 'm', BRIVO_HTTP_FACTS, NOW),
+    ).toBeInstanceOf(PermanentError);
     expect(errorForStatus(answer(596), 'm', BRIVO_HTTP_FACTS, NOW)).toBeInstanceOf(PermanentError);
-    expect(BRIVO_HTTP_FACTS.describe!(answer(403, { 'x-mashery-error-code': 'ERR_403_DEVELOPER_INACTIVE' }))).toBe(' ERR_403_DEVELOPER_INACTIVE');
+    expect(BRIVO_HTTP_FACTS.describe!(answer(403, { 'x-mashery-error-code': 'ERR_403_DEVELOPER_INACTIVE' }))).toBe(
+      ' ERR_403_DEVELOPER_INACTIVE',
+    );
   });
 
   it("Google: a 403 with a quota reason is a rate limit with the instance's delay; a 403 without one is permanent", () => {
     const gaxios = (status: number, reason: string, headers: Record<string, string> = {}) =>
-      Object.assign(new Error('request failed'), { config: {}, response: { status, headers, data: { error: { message: 'x', errors: [{ reason }] } } } });
+      Object.assign(new Error('request failed'), {
+        config: {},
+        response: { status, headers, data: { error: { message: 'x', errors: [{ reason }] } } },
+      });
     expect(delayOf(toProviderError(gaxios(403, 'quotaExceeded'), 'users.get', { rateLimitDelayMs: 2500 }))).toBe(2500);
-    expect(delayOf(toProviderError(gaxios(403, 'userRateLimitExceeded', { 'retry-after': '7' }), 'users.get', { rateLimitDelayMs: 2500 }))).toBe(7000);
+    expect(
+      delayOf(toProviderError(gaxios(403, 'userRateLimitExceeded', { 'retry-after': '7' }), 'users.get', { rateLimitDelayMs: 2500 })),
+    ).toBe(7000);
     expect(delayOf(toProviderError(gaxios(429, 'rateLimitExceeded'), 'users.get', { rateLimitDelayMs: 2500 }))).toBe(2500);
     expect(toProviderError(gaxios(403, 'forbidden'), 'users.get', { rateLimitDelayMs: 2500 })).toBeInstanceOf(PermanentError);
   });
@@ -139,7 +152,7 @@ describe('fetchOnce: the one request path of the fetch-based clients', () => {
     expect(error.message).toBe('Test get: stopped, the attempt was aborted (shutdown or its deadline)');
   });
 
-  it("an engine error as the abort reason (the lease lost) is the answer as it is", async () => {
+  it('an engine error as the abort reason (the lease lost) is the answer as it is', async () => {
     const stop = new AbortController();
     const lost = new TransientError('the task was taken over by another worker: attempt stopped');
     setTimeout(() => stop.abort(lost), 20);

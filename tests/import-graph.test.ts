@@ -68,7 +68,12 @@ describe('the import graph', () => {
   it('src/engine imports nothing from providers/ but the adapter contract', () => {
     const offending = files
       .filter((file) => file.startsWith('src/engine/'))
-      .flatMap((file) => graph.get(file)!.filter((to) => to.startsWith('providers/') && to !== 'providers/contract.ts').map((to) => `${file} -> ${to}`));
+      .flatMap((file) =>
+        graph
+          .get(file)!
+          .filter((to) => to.startsWith('providers/') && to !== 'providers/contract.ts')
+          .map((to) => `${file} -> ${to}`),
+      );
     expect(offending).toEqual([]);
   });
 
@@ -78,7 +83,11 @@ describe('the import graph', () => {
     // The scheduler is driven by start-up and the surfaces, never the other way round.
     ['src/engine/', ['src/startup/', 'src/intake/', 'src/admin/', 'src/server/', 'src/console/', 'src/cli/', 'src/store/sql/'], []],
     // Persistence serves the engine and the surfaces; it calls none of them.
-    ['src/store/', ['src/engine/', 'src/startup/', 'src/intake/', 'src/admin/', 'src/server/', 'src/console/', 'src/cli/', 'providers/'], []],
+    [
+      'src/store/',
+      ['src/engine/', 'src/startup/', 'src/intake/', 'src/admin/', 'src/server/', 'src/console/', 'src/cli/', 'providers/'],
+      [],
+    ],
   ])('%s imports nothing (at run time) from the rooms above it', (room, forbidden, allowed) => {
     const offending = files
       .filter((file) => file.startsWith(room))
@@ -93,7 +102,9 @@ describe('the import graph', () => {
 
   it('no production entry point reaches an emulator', () => {
     const entries = ['src/cli.ts', 'src/daemon.ts', 'src/startup/attempt-worker.ts'];
-    const chains = entries.flatMap((entry) => [...reachable(entry)].filter(([file]) => isEmulator(file)).map(([, chain]) => chain.join(' -> ')));
+    const chains = entries.flatMap((entry) =>
+      [...reachable(entry)].filter(([file]) => isEmulator(file)).map(([, chain]) => chain.join(' -> ')),
+    );
     expect(chains).toEqual([]);
   });
 
@@ -119,16 +130,22 @@ describe('the import graph', () => {
 });
 
 describe('where attempts run', () => {
-  it('is the config\'s choice: the daemon refuses injected modules unless engine.providerThread is false', async () => {
+  it("is the config's choice: the daemon refuses injected modules unless engine.providerThread is false", async () => {
     const { startDaemon } = await import('../src/daemon.ts');
     const { parseConfig } = await import('../src/config/load.ts');
     const { silentLogger } = await import('../src/telemetry/logger.ts');
     const { oktaSandboxConfigYaml } = await import('./helpers/okta-config.ts');
     const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-wiring-'));
-    const config = parseConfig(oktaSandboxConfigYaml(dir, { name: 'ops', token: 'wiring-test-token-0123456789', role: 'operator' }), 'test.yaml', {});
+    const config = parseConfig(
+      oktaSandboxConfigYaml(dir, { name: 'ops', token: 'wiring-test-token-0123456789', role: 'operator' }),
+      'test.yaml',
+      {},
+    );
     expect(config.engine.providerThread).toBe(true);
     try {
-      await expect(startDaemon(config, { configFile: 'test.yaml', logger: silentLogger(), modules: new Map() })).rejects.toThrow(/engine\.providerThread to false/);
+      await expect(startDaemon(config, { configFile: 'test.yaml', logger: silentLogger(), modules: new Map() })).rejects.toThrow(
+        /engine\.providerThread to false/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

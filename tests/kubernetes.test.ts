@@ -77,7 +77,9 @@ function containerEnv(): Record<string, string> {
 /** The container port a probe or Service names (by name or number). */
 function containerPort(port: string | number): number | undefined {
   const ports = container.ports as Array<{ name?: string; containerPort: number }>;
-  return typeof port === 'number' ? ports.find((p) => p.containerPort === port)?.containerPort : ports.find((p) => p.name === port)?.containerPort;
+  return typeof port === 'number'
+    ? ports.find((p) => p.containerPort === port)?.containerPort
+    : ports.find((p) => p.name === port)?.containerPort;
 }
 
 const configText = configMap.data['config.yaml'] as string;
@@ -119,9 +121,12 @@ describe('deploy/kubernetes', () => {
     const docs = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8');
     for (const entry of ((container.env ?? []) as K8s[]).filter((e) => e.valueFrom?.secretKeyRef)) {
       const { name, key } = entry.valueFrom.secretKeyRef as { name: string; key: string };
-      expect(docs, `kubectl create secret generic ${name} … --from-literal=${key}=`).toMatch(new RegExp(`kubectl create secret generic ${name}\\b[^\`]*--from-literal=${key}=`));
+      expect(docs, `kubectl create secret generic ${name} … --from-literal=${key}=`).toMatch(
+        new RegExp(`kubectl create secret generic ${name}\\b[^\`]*--from-literal=${key}=`),
+      );
     }
-    for (const volume of (pod.volumes as K8s[]).filter((v) => v.secret)) expect(docs).toContain(`kubectl create secret generic ${volume.secret.secretName}`);
+    for (const volume of (pod.volumes as K8s[]).filter((v) => v.secret))
+      expect(docs).toContain(`kubectl create secret generic ${volume.secret.secretName}`);
   });
 
   it('runs two replicas on PostgreSQL, never SQLite', () => {
@@ -133,7 +138,8 @@ describe('deploy/kubernetes', () => {
     expect(config.server.host).toBe('0.0.0.0');
     const http = containerPort('http');
     expect(http).toBe(config.server.port);
-    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) expect(containerPort(container[probe].httpGet.port), probe).toBe(config.server.port);
+    for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe'])
+      expect(containerPort(container[probe].httpGet.port), probe).toBe(config.server.port);
     const servicePort = (service.spec.ports as K8s[]).find((p) => p.name === 'http')!;
     expect(containerPort(servicePort.targetPort)).toBe(config.server.port);
     const annotations = deployment.spec.template.metadata.annotations as Record<string, string>;
@@ -144,8 +150,10 @@ describe('deploy/kubernetes', () => {
 
   it('the Service and the PodDisruptionBudget select the pods; at least one stays up', () => {
     expect(deployment.spec.selector.matchLabels).toEqual(podLabels);
-    for (const [key, value] of Object.entries(service.spec.selector as Record<string, string>)) expect(podLabels[key], `Service selector ${key}`).toBe(value);
-    for (const [key, value] of Object.entries(pdb.spec.selector.matchLabels as Record<string, string>)) expect(podLabels[key], `PDB selector ${key}`).toBe(value);
+    for (const [key, value] of Object.entries(service.spec.selector as Record<string, string>))
+      expect(podLabels[key], `Service selector ${key}`).toBe(value);
+    for (const [key, value] of Object.entries(pdb.spec.selector.matchLabels as Record<string, string>))
+      expect(podLabels[key], `PDB selector ${key}`).toBe(value);
     expect(pdb.spec.minAvailable).toBe(1);
     expect(pdb.spec.minAvailable).toBeLessThan(deployment.spec.replicas);
   });
@@ -161,7 +169,11 @@ describe('deploy/kubernetes', () => {
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBe(uid);
     expect(pod.securityContext.runAsGroup).toBe(gid ?? uid);
-    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     const mounts = container.volumeMounts as Array<{ name: string; mountPath: string; readOnly?: boolean }>;
     const tmp = mounts.find((m) => m.mountPath === '/tmp');
     expect(tmp, '/tmp mount').toBeDefined();
@@ -174,7 +186,9 @@ describe('deploy/kubernetes', () => {
     expect(container.command).toBeUndefined();
     const args = (container.args as string[] | undefined) ?? imageCmd;
     const configFile = args[args.indexOf('--config') + 1]!;
-    const mount = (container.volumeMounts as Array<{ name: string; mountPath: string }>).find((m) => m.mountPath === posix.dirname(configFile))!;
+    const mount = (container.volumeMounts as Array<{ name: string; mountPath: string }>).find(
+      (m) => m.mountPath === posix.dirname(configFile),
+    )!;
     expect(mount, `a mount at ${posix.dirname(configFile)}`).toBeDefined();
     const volume = (pod.volumes as K8s[]).find((v) => v.name === mount.name)!;
     expect(volume.configMap.name).toBe(configMap.metadata.name);
@@ -183,7 +197,9 @@ describe('deploy/kubernetes', () => {
 
     const keyFile = (config.providers.google as { serviceAccountKey?: unknown } | undefined)?.serviceAccountKey;
     if (typeof keyFile === 'string') {
-      const keyMount = (container.volumeMounts as Array<{ name: string; mountPath: string }>).find((m) => m.mountPath === posix.dirname(keyFile));
+      const keyMount = (container.volumeMounts as Array<{ name: string; mountPath: string }>).find(
+        (m) => m.mountPath === posix.dirname(keyFile),
+      );
       expect(keyMount, `a mount for ${keyFile}`).toBeDefined();
       const keyVolume = (pod.volumes as K8s[]).find((v) => v.name === keyMount!.name)!;
       expect((keyVolume.secret.items as Array<{ path: string }>).map((i) => i.path)).toContain(posix.basename(keyFile));
@@ -211,7 +227,9 @@ describe('deploy/kubernetes', () => {
       expect(config.auth.publicMetrics).toBe(false);
       expect((await fetch(`${base}${annotations['prometheus.io/path']}`)).status).toBe(401);
       const viewer = config.auth.admin.find((a) => a.role === 'viewer')!;
-      expect((await fetch(`${base}${annotations['prometheus.io/path']}`, { headers: { authorization: `Bearer ${viewer.token}` } })).status).toBe(200);
+      expect(
+        (await fetch(`${base}${annotations['prometheus.io/path']}`, { headers: { authorization: `Bearer ${viewer.token}` } })).status,
+      ).toBe(200);
     });
 
     it('the readiness probe is /readyz (503 while draining), liveness /healthz', () => {

@@ -21,7 +21,10 @@ for (const settings of flavors) {
       const sandbox = await ldapModule.startSandbox({ autoProvision: true });
       const config = ldapConfigSchema.parse({ ...ldapModule.sandboxConfig(sandbox), ...settings });
       const provider = ldapModule.create(config, { name: `ldap-${settings.flavor}`, logger: silentLogger() });
-      const badCredentials = ldapModule.create({ ...config, bindPassword: 'not-the-password' }, { name: 'ldap-bad', logger: silentLogger() });
+      const badCredentials = ldapModule.create(
+        { ...config, bindPassword: 'not-the-password' },
+        { name: 'ldap-bad', logger: silentLogger() },
+      );
       return { sandbox, provider, badCredentials };
     },
     noRateLimitAnswer: 'LDAP has none: a loaded directory answers busy (51)',

@@ -26,7 +26,10 @@ describe('LDAP operations sent, as the emulated directory received them', () => 
   afterAll(() => sandbox.close());
 
   const provider = (settings: Partial<LdapConfigInput>) =>
-    createLdapProvider(ldapConfigSchema.parse({ ...ldapKind.sandboxConfig(sandbox), ...settings }), { name: 'ldap', logger: silentLogger() });
+    createLdapProvider(ldapConfigSchema.parse({ ...ldapKind.sandboxConfig(sandbox), ...settings }), {
+      name: 'ldap',
+      logger: silentLogger(),
+    });
 
   it('Active Directory: look-up, disable with accountExpires and move, groups, delete', async () => {
     const p = provider({ disable: { moveToOu: `OU=Disabled Users,${LDAP_SANDBOX_AD_BASE}`, resetPassword: true } });
@@ -38,7 +41,13 @@ describe('LDAP operations sent, as the emulated directory received them', () => 
     const cn = dn.split(',')[0]!;
     const moved = `${cn},OU=Disabled Users,${LDAP_SANDBOX_AD_BASE}`;
     const attributes = ['objectGUID', 'userAccountControl', 'accountExpires', 'pwdLastSet', 'sAMAccountName', 'primaryGroupID'];
-    const byKey = (base = LDAP_SANDBOX_AD_BASE) => ({ operation: 'search', base, scope: 'sub', filter: { equals: 'objectGUID', value: account.id, binary: true }, attributes });
+    const byKey = (base = LDAP_SANDBOX_AD_BASE) => ({
+      operation: 'search',
+      base,
+      scope: 'sub',
+      filter: { equals: 'objectGUID', value: account.id, binary: true },
+      attributes,
+    });
     await p.actions.disable_account!.execute(account, ctx);
     await p.actions.remove_groups!.execute(account, ctx);
     await p.actions.delete_account!.execute(account, ctx);
@@ -48,7 +57,12 @@ describe('LDAP operations sent, as the emulated directory received them', () => 
         operation: 'search',
         base: LDAP_SANDBOX_AD_BASE,
         scope: 'sub',
-        filter: { and: [{ equals: 'objectClass', value: 'user' }, { equals: 'mail', value: subject.emails[0] }] },
+        filter: {
+          and: [
+            { equals: 'objectClass', value: 'user' },
+            { equals: 'mail', value: subject.emails[0] },
+          ],
+        },
         attributes,
       },
       byKey(),
@@ -64,7 +78,18 @@ describe('LDAP operations sent, as the emulated directory received them', () => 
       },
       { operation: 'modifydn', dn, newDn: moved },
       byKey(),
-      { operation: 'search', base: LDAP_SANDBOX_AD_BASE, scope: 'sub', filter: { and: [{ equals: 'objectClass', value: 'group' }, { equals: 'member', value: moved }] }, attributes: ['member'] },
+      {
+        operation: 'search',
+        base: LDAP_SANDBOX_AD_BASE,
+        scope: 'sub',
+        filter: {
+          and: [
+            { equals: 'objectClass', value: 'group' },
+            { equals: 'member', value: moved },
+          ],
+        },
+        attributes: ['member'],
+      },
       { operation: 'modify', dn: groups[0], changes: [{ operation: 'delete', attribute: 'member', values: [moved] }] },
       { operation: 'modify', dn: groups[1], changes: [{ operation: 'delete', attribute: 'member', values: [moved] }] },
       byKey(),
@@ -82,7 +107,13 @@ describe('LDAP operations sent, as the emulated directory received them', () => 
     const mark = sandbox.operations.length;
     await p.actions.disable_account!.execute(account, ctx);
     await p.actions.remove_groups!.execute(account, ctx);
-    const byKey = { operation: 'search', base: LDAP_SANDBOX_OPENLDAP_BASE, scope: 'sub', filter: { equals: 'entryUUID', value: account.id }, attributes: ['entryUUID', 'uid', 'pwdAccountLockedTime', 'pwdChangedTime'] };
+    const byKey = {
+      operation: 'search',
+      base: LDAP_SANDBOX_OPENLDAP_BASE,
+      scope: 'sub',
+      filter: { equals: 'entryUUID', value: account.id },
+      attributes: ['entryUUID', 'uid', 'pwdAccountLockedTime', 'pwdChangedTime'],
+    };
     expect(sandbox.operations.slice(mark)).toEqual([
       byKey,
       { operation: 'modify', dn, changes: [{ operation: 'replace', attribute: 'pwdAccountLockedTime', values: ['000001010000Z'] }] },
@@ -91,11 +122,24 @@ describe('LDAP operations sent, as the emulated directory received them', () => 
         operation: 'search',
         base: LDAP_SANDBOX_OPENLDAP_BASE,
         scope: 'sub',
-        filter: { or: [{ equals: 'member', value: dn }, { equals: 'memberUid', value: uid }] },
+        filter: {
+          or: [
+            { equals: 'member', value: dn },
+            { equals: 'memberUid', value: uid },
+          ],
+        },
         attributes: ['member', 'memberUid'],
       },
-      { operation: 'modify', dn: `cn=engineering,ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`, changes: [{ operation: 'delete', attribute: 'member', values: [dn] }] },
-      { operation: 'modify', dn: `cn=staff,ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`, changes: [{ operation: 'delete', attribute: 'memberUid', values: [uid] }] },
+      {
+        operation: 'modify',
+        dn: `cn=engineering,ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`,
+        changes: [{ operation: 'delete', attribute: 'member', values: [dn] }],
+      },
+      {
+        operation: 'modify',
+        dn: `cn=staff,ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`,
+        changes: [{ operation: 'delete', attribute: 'memberUid', values: [uid] }],
+      },
     ]);
   });
 
@@ -105,7 +149,14 @@ describe('LDAP operations sent, as the emulated directory received them', () => 
       const hostile = '*)(objectClass=*';
       const subject = { userName: hostile, emails: [hostile] };
       expect(await provider({}).resolve(subject, actionContext(subject))).toBeNull();
-      expect(sandbox.operations.at(-1)).toMatchObject({ filter: { and: [{ equals: 'objectClass', value: 'user' }, { equals: 'mail', value: hostile }] } });
+      expect(sandbox.operations.at(-1)).toMatchObject({
+        filter: {
+          and: [
+            { equals: 'objectClass', value: 'user' },
+            { equals: 'mail', value: hostile },
+          ],
+        },
+      });
     } finally {
       sandbox.control.autoProvision = true;
     }
@@ -135,7 +186,9 @@ describe('LDAP result codes become typed errors by code', () => {
 
   it('a dropped connection is transient; a certificate the pinned CA did not sign is permanent', () => {
     expect(errorForLdap(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'search')).toBeInstanceOf(TransientError);
-    expect(errorForLdap(Object.assign(new Error('self-signed'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }), 'bind')).toBeInstanceOf(PermanentError);
+    expect(errorForLdap(Object.assign(new Error('self-signed'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }), 'bind')).toBeInstanceOf(
+      PermanentError,
+    );
   });
 });
 
@@ -154,11 +207,17 @@ describe('LDAP config refuses to send the bind password in clear text', () => {
   it('refuses ldap:// without StartTLS, http:// off loopback, a CA pinned on a clear connection, and an AD password reset without encryption', () => {
     expect(refusal({ url: 'ldap://dc1.corp.example.com' })).toMatch(/^tls\.startTls: ldap:\/\/ would send the bind password in clear text/);
     expect(refusal({ url: 'http://dc1.corp.example.com:8080' })).toMatch(/^url: http:\/\/ is the sandbox transport/);
-    expect(refusal({ url: 'ldap://127.0.0.1:3890', tls: { ca: 'PEM' } })).toMatch(/^tls\.ca: a CA is pinned but the connection is not encrypted/);
-    expect(refusal({ url: 'ldap://127.0.0.1:3890', disable: { resetPassword: true } })).toMatch(/^disable\.resetPassword: Active Directory sets passwords only over an encrypted connection/);
+    expect(refusal({ url: 'ldap://127.0.0.1:3890', tls: { ca: 'PEM' } })).toMatch(
+      /^tls\.ca: a CA is pinned but the connection is not encrypted/,
+    );
+    expect(refusal({ url: 'ldap://127.0.0.1:3890', disable: { resetPassword: true } })).toMatch(
+      /^disable\.resetPassword: Active Directory sets passwords only over an encrypted connection/,
+    );
   });
 
   it('refuses an attribute name that is not one', () => {
-    expect(refusal({ url: 'ldaps://dc1', lookup: { attribute: 'mail)(uid=*' } })).toMatch(/^lookup\.attribute: expected an LDAP attribute name/);
+    expect(refusal({ url: 'ldaps://dc1', lookup: { attribute: 'mail)(uid=*' } })).toMatch(
+      /^lookup\.attribute: expected an LDAP attribute name/,
+    );
   });
 });

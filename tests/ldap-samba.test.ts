@@ -18,7 +18,16 @@ import { PermanentError } from '../src/domain/errors.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
 import { canBind as canBindAs, readEntry } from './helpers/directory-server.ts';
-import { AD_ADMIN_DN, AD_ADMIN_PASSWORD, AD_BASE, addAdUser, sambaAvailable, sidOf, startSambaAd, type SambaAd } from './helpers/samba-ad.ts';
+import {
+  AD_ADMIN_DN,
+  AD_ADMIN_PASSWORD,
+  AD_BASE,
+  addAdUser,
+  sambaAvailable,
+  sidOf,
+  startSambaAd,
+  type SambaAd,
+} from './helpers/samba-ad.ts';
 
 /** Schema GUIDs of the classes, attributes and extended right the delegation names. */
 const GUID = {
@@ -104,7 +113,11 @@ describe.skipIf(!available)('LDAP adapter against a real Samba Active Directory'
     const before = (await read(user.dn, ['pwdLastSet']))!.pwdLastSet as string;
     const first = await p.actions.disable_account!.execute(account, ctx);
     const moved = `CN=alan,OU=Disabled Users,${AD_BASE}`;
-    expect(first.evidence).toMatchObject({ dn: moved, written: ['passwordReset', 'userAccountControl', 'accountExpires', 'moved'], alreadyDone: false });
+    expect(first.evidence).toMatchObject({
+      dn: moved,
+      written: ['passwordReset', 'userAccountControl', 'accountExpires', 'moved'],
+      alreadyDone: false,
+    });
     const evidence = await p.actions.disable_account!.verify(account, ctx);
     expect(evidence).toMatchObject({ disabled: true, userAccountControl: '514' });
     expect(String(evidence.dn).toLowerCase()).toBe(moved.toLowerCase());
@@ -127,7 +140,11 @@ describe.skipIf(!available)('LDAP adapter against a real Samba Active Directory'
     expect((result.evidence.groupsRemoved as string[]).map((g) => g.toLowerCase()).sort()).toEqual(
       [`CN=barbara-engineering,CN=Users,${AD_BASE}`, `CN=barbara-vpn,CN=Users,${AD_BASE}`].map((g) => g.toLowerCase()).sort(),
     );
-    expect(await p.actions.remove_groups!.verify(account, ctx)).toMatchObject({ remainingGroups: [], primaryGroupID: '513', primaryGroupKept: true });
+    expect(await p.actions.remove_groups!.verify(account, ctx)).toMatchObject({
+      remainingGroups: [],
+      primaryGroupID: '513',
+      primaryGroupKept: true,
+    });
     const entry = (await read(user.dn, ['memberOf', 'primaryGroupID']))!;
     expect(entry.memberOf ?? []).toEqual([]);
     expect(entry.primaryGroupID).toBe('513');
@@ -142,7 +159,10 @@ describe.skipIf(!available)('LDAP adapter against a real Samba Active Directory'
     expect((await p.actions.delete_account!.execute(account, ctx)).evidence).toMatchObject({ deleted: true });
     expect(await p.actions.delete_account!.verify(account, ctx)).toMatchObject({ found: false });
     expect(await read(user.dn, ['cn'])).toBeUndefined();
-    expect((await p.actions.delete_account!.execute(account, { ...ctx, attempt: 2 })).evidence).toMatchObject({ deleted: false, alreadyAbsent: true });
+    expect((await p.actions.delete_account!.execute(account, { ...ctx, attempt: 2 })).evidence).toMatchObject({
+      deleted: false,
+      alreadyAbsent: true,
+    });
   });
 
   it('a service account with only the delegated rights docs/providers/ldap.md lists does every action', async () => {

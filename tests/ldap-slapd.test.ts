@@ -14,7 +14,15 @@ import { PermanentError } from '../src/domain/errors.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
 import { canBind as canBindAs, readEntry } from './helpers/directory-server.ts';
-import { addPerson, SLAPD_BASE, SLAPD_SERVICE_DN, SLAPD_SERVICE_PASSWORD, slapdAvailable, startSlapd, type Slapd } from './helpers/slapd.ts';
+import {
+  addPerson,
+  SLAPD_BASE,
+  SLAPD_SERVICE_DN,
+  SLAPD_SERVICE_PASSWORD,
+  slapdAvailable,
+  startSlapd,
+  type Slapd,
+} from './helpers/slapd.ts';
 
 const available = slapdAvailable();
 
@@ -103,7 +111,10 @@ describe.skipIf(!available)('LDAP adapter against a real slapd', () => {
     // A repeat sets another password, which makes ppolicy lift the lock: the adapter reads again and locks again.
     const again = await p.actions.disable_account!.execute(account, { ...ctx, attempt: 2 });
     expect(again.evidence).toMatchObject({ dn: moved, written: ['passwordReset', 'pwdAccountLockedTime'], alreadyDone: false });
-    expect(await p.actions.disable_account!.verify(account, { ...ctx, attempt: 2 })).toMatchObject({ disabled: true, pwdAccountLockedTime: '000001010000Z' });
+    expect(await p.actions.disable_account!.verify(account, { ...ctx, attempt: 2 })).toMatchObject({
+      disabled: true,
+      pwdAccountLockedTime: '000001010000Z',
+    });
     expect((await read(moved, ['pwdAccountLockedTime']))?.pwdAccountLockedTime).toBe('000001010000Z');
   });
 
@@ -125,11 +136,17 @@ describe.skipIf(!available)('LDAP adapter against a real slapd', () => {
     const account = (await p.resolve(subjectOf(person.mail), ctx))!;
     const result = await p.actions.remove_groups!.execute(account, ctx);
     expect((result.evidence.groupsRemoved as string[]).sort()).toEqual(
-      [`cn=admins-barbara,ou=groups,${SLAPD_BASE}`, `cn=eng-barbara,ou=groups,${SLAPD_BASE}`, `cn=staff-barbara,ou=groups,${SLAPD_BASE}`].sort(),
+      [
+        `cn=admins-barbara,ou=groups,${SLAPD_BASE}`,
+        `cn=eng-barbara,ou=groups,${SLAPD_BASE}`,
+        `cn=staff-barbara,ou=groups,${SLAPD_BASE}`,
+      ].sort(),
     );
     expect(await p.actions.remove_groups!.verify(account, ctx)).toMatchObject({ remainingGroups: [] });
     expect((await read(`cn=eng-barbara,ou=groups,${SLAPD_BASE}`, ['member']))?.member).toBe(`cn=owner,ou=people,${SLAPD_BASE}`);
-    expect((await read(`cn=admins-barbara,ou=groups,${SLAPD_BASE}`, ['uniqueMember']))?.uniqueMember).toBe(`cn=owner,ou=people,${SLAPD_BASE}`);
+    expect((await read(`cn=admins-barbara,ou=groups,${SLAPD_BASE}`, ['uniqueMember']))?.uniqueMember).toBe(
+      `cn=owner,ou=people,${SLAPD_BASE}`,
+    );
     expect((await read(`cn=staff-barbara,ou=groups,${SLAPD_BASE}`, ['memberUid']))?.memberUid).toBe('owner');
     expect((await p.actions.remove_groups!.execute(account, ctx)).evidence).toMatchObject({ groupsRemoved: [], alreadyDone: true });
   });
@@ -142,6 +159,9 @@ describe.skipIf(!available)('LDAP adapter against a real slapd', () => {
     expect((await p.actions.delete_account!.execute(account, ctx)).evidence).toMatchObject({ dn: person.dn, deleted: true });
     expect(await p.actions.delete_account!.verify(account, ctx)).toMatchObject({ found: false });
     expect(await read(person.dn, ['uid'])).toBeUndefined();
-    expect((await p.actions.delete_account!.execute(account, { ...ctx, attempt: 2 })).evidence).toMatchObject({ deleted: false, alreadyAbsent: true });
+    expect((await p.actions.delete_account!.execute(account, { ...ctx, attempt: 2 })).evidence).toMatchObject({
+      deleted: false,
+      alreadyAbsent: true,
+    });
   });
 });

@@ -27,11 +27,20 @@ afterAll(async () => sandbox.close());
 
 function request(leaseLeftMs: number, marginMs = 1_000, provider = 'okta', action: Task['action'] = 'disable_account'): AttemptRequest {
   // Brivo looks the subject up by externalId.
-  return attemptRequest({ action, provider, leaseLeftMs, marginMs, subject: (email) => ({ externalId: `hr-${email}`, userName: email, emails: [email] }) });
+  return attemptRequest({
+    action,
+    provider,
+    leaseLeftMs,
+    marginMs,
+    subject: (email) => ({ externalId: `hr-${email}`, userName: email, emails: [email] }),
+  });
 }
 
 const runners: Array<[string, () => Promise<AttemptRunner>]> = [
-  ['on the daemon\'s thread', async () => inlineAttempts(createProviders([spec], new Map([['okta', oktaModule]]), silentLogger()), silentLogger())],
+  [
+    "on the daemon's thread",
+    async () => inlineAttempts(createProviders([spec], new Map([['okta', oktaModule]]), silentLogger()), silentLogger()),
+  ],
   ['on the attempt worker thread', () => startAttemptThread([spec], silentLogger(), () => undefined)],
 ];
 
@@ -46,7 +55,10 @@ describe.each(runners)('the provider fence %s', (_name, start) => {
     const before = sandbox.control.snapshot().requests;
     const result = await runner.run(request(500, 1_000), recordingHooks);
     expect(sandbox.control.snapshot().requests).toBe(before);
-    expect(result.outcome).toMatchObject({ state: 'pending', error: { kind: 'transient', message: expect.stringMatching(/lease ends in \d+ ms, less than the 1000 ms margin/) } });
+    expect(result.outcome).toMatchObject({
+      state: 'pending',
+      error: { kind: 'transient', message: expect.stringMatching(/lease ends in \d+ ms, less than the 1000 ms margin/) },
+    });
   });
 
   it('runs the attempt when the lease lasts, and stops before the next request once the lease is lost', async () => {
@@ -61,7 +73,10 @@ describe.each(runners)('the provider fence %s', (_name, start) => {
       await new Promise((resolve) => setTimeout(resolve, 100));
       runner.leaseChanged(lost.task.id, null);
       const result = await pending;
-      expect(result.outcome).toMatchObject({ state: 'pending', error: { kind: 'transient', message: expect.stringMatching(/taken over by another worker/) } });
+      expect(result.outcome).toMatchObject({
+        state: 'pending',
+        error: { kind: 'transient', message: expect.stringMatching(/taken over by another worker/) },
+      });
       // The look-up in flight may have reached the sandbox; the suspend never did.
       const sent = sandbox.control.requests.slice(before);
       expect(sent.filter((r) => r.method !== 'GET')).toEqual([]);
@@ -92,7 +107,10 @@ describe.each(runners)('the provider fence %s', (_name, start) => {
     sandbox.control.setFaults({ latencyMs: 300 });
     try {
       // 1.5 s of lease and a 1 s margin: without a renewal, a later request of the attempt is fenced.
-      expect((await runner.run(request(1_500, 1_000), recordingHooks)).outcome).toMatchObject({ state: 'pending', error: { message: expect.stringMatching(/margin/) } });
+      expect((await runner.run(request(1_500, 1_000), recordingHooks)).outcome).toMatchObject({
+        state: 'pending',
+        error: { message: expect.stringMatching(/margin/) },
+      });
       const renewed = request(1_500, 1_000);
       const pending = runner.run(renewed, recordingHooks);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -120,7 +138,11 @@ describe.each([...providerModules.keys()])('the provider fence in front of %s', 
     const module = providerModules.get(kind)!;
     const running = await module.startSandbox({ autoProvision: true });
     const runner = inlineAttempts(
-      createProviders([{ name: kind, kind, settings: module.sandboxConfig(running), limits: { concurrency: 1 }, sandboxUrl: running.url }], providerModules, silentLogger()),
+      createProviders(
+        [{ name: kind, kind, settings: module.sandboxConfig(running), limits: { concurrency: 1 }, sandboxUrl: running.url }],
+        providerModules,
+        silentLogger(),
+      ),
       silentLogger(),
     );
     try {
@@ -130,7 +152,11 @@ describe.each([...providerModules.keys()])('the provider fence in front of %s', 
       // A credential grant may go out (Brivo's token endpoint is its own host with its own limit):
       // it changes nothing at the provider. Nothing else may.
       expect(running.control.requests.filter((r) => !/\/oauth2?\/token|\/token$/.test(r.path))).toEqual([]);
-      expect(result.outcome).toMatchObject({ state: 'pending', countsAsAttempt: false, error: { message: expect.stringMatching(/lease ends in \d+ ms/) } });
+      expect(result.outcome).toMatchObject({
+        state: 'pending',
+        countsAsAttempt: false,
+        error: { message: expect.stringMatching(/lease ends in \d+ ms/) },
+      });
     } finally {
       await runner.close();
       await running.close();
@@ -169,7 +195,11 @@ describe('a destructive action records its account before its first write', () =
     const before = sandbox.control.requests.length;
     const result = await runner.run(deletion(), { recordAccount: async () => false });
     expect(writes(before)).toEqual([]);
-    expect(result.outcome).toMatchObject({ state: 'pending', countsAsAttempt: false, error: { message: expect.stringMatching(/taken over by another worker before its first write/) } });
+    expect(result.outcome).toMatchObject({
+      state: 'pending',
+      countsAsAttempt: false,
+      error: { message: expect.stringMatching(/taken over by another worker before its first write/) },
+    });
   });
 
   it('does not ask again when the task already knows its account', async () => {
@@ -178,7 +208,10 @@ describe('a destructive action records its account before its first write', () =
     const hooks = { recordAccount: async () => (asked += 1) > 0 };
     const known = await runner.run(first, hooks);
     expect(asked).toBe(1);
-    const again = await runner.run({ ...first, task: { ...first.task, account: known.outcome.state === 'succeeded' ? known.outcome.account : null, attempts: 2 } }, hooks);
+    const again = await runner.run(
+      { ...first, task: { ...first.task, account: known.outcome.state === 'succeeded' ? known.outcome.account : null, attempts: 2 } },
+      hooks,
+    );
     expect(asked).toBe(1);
     expect(again.outcome.state).toBe('succeeded');
   });

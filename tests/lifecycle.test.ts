@@ -39,7 +39,13 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     const config = configSchema.parse({
       server: { port: 0 },
       store: { sqlite: { path: join(dir, 'store.db') } },
-      auth: { admin: [{ name: 'ops', token: OPERATOR, role: 'operator' }, { name: 'watcher', token: VIEWER, role: 'viewer' }], publicMetrics: true },
+      auth: {
+        admin: [
+          { name: 'ops', token: OPERATOR, role: 'operator' },
+          { name: 'watcher', token: VIEWER, role: 'viewer' },
+        ],
+        publicMetrics: true,
+      },
       engine: { retry: { maxAttempts: 1 } },
       providers: { idp: { kind: 'fake' }, security: { kind: 'notify', sandbox: {} } },
       playbooks: {
@@ -58,7 +64,11 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
       brake: { maxTerminations: 6, window: '1h', notify: 'security' },
     });
     const { modules, fakes } = createTestModule();
-    daemon = await startDaemon(inlineAttemptsIn(config), { configFile: 'lifecycle.yaml', logger: silentLogger(), modules: new Map([...modules, ['notify', notifyModule]]) });
+    daemon = await startDaemon(inlineAttemptsIn(config), {
+      configFile: 'lifecycle.yaml',
+      logger: silentLogger(),
+      modules: new Map([...modules, ['notify', notifyModule]]),
+    });
     fake = fakes.get('idp')!;
     messages = (daemon.sandboxes.get('security') as unknown as { messages: ReceivedMessage[] }).messages;
   });
@@ -96,7 +106,13 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     const tasks = await waitTasks(termination.id, (t) => stateOf(t, 'tell-security') === 'succeeded');
     expect(stateOf(tasks, 'collect-laptop')).toBe('pending');
     expect((await daemon.store.getTermination(termination.id))!.state).toBe('running');
-    expect(messages.some((m) => (m.body as { type?: string; terminationId?: string }).type === 'deprovisiond.termination.revoked' && (m.body as { terminationId: string }).terminationId === termination.id)).toBe(true);
+    expect(
+      messages.some(
+        (m) =>
+          (m.body as { type?: string; terminationId?: string }).type === 'deprovisiond.termination.revoked' &&
+          (m.body as { terminationId: string }).terminationId === termination.id,
+      ),
+    ).toBe(true);
     expect(await metric('deprovisiond_manual_tasks_pending')).toBeGreaterThanOrEqual(1);
     expect(await metric('deprovisiond_manual_tasks_overdue')).toBeGreaterThanOrEqual(1);
 
@@ -104,24 +120,39 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     const path = `/terminations/${termination.id}/tasks/${manual.id}/complete`;
     expect((await api('POST', path, { outcome: 'done', reason: 'laptop returned' }, VIEWER)).status).toBe(403);
     const revoke = tasks.find((t) => t.stepId === 'revoke')!;
-    expect((await api('POST', `/terminations/${termination.id}/tasks/${revoke.id}/complete`, { outcome: 'done', reason: 'x' })).status).toBe(409);
+    expect(
+      (await api('POST', `/terminations/${termination.id}/tasks/${revoke.id}/complete`, { outcome: 'done', reason: 'x' })).status,
+    ).toBe(409);
     const done = await api('POST', path, { outcome: 'done', reason: 'laptop returned' });
     expect(done.status).toBe(200);
-    expect(done.body.task).toMatchObject({ state: 'succeeded', evidence: { completedBy: 'admin:ops', outcome: 'done', reason: 'laptop returned' } });
+    expect(done.body.task).toMatchObject({
+      state: 'succeeded',
+      evidence: { completedBy: 'admin:ops', outcome: 'done', reason: 'laptop returned' },
+    });
     expect((await api('POST', path, { outcome: 'done', reason: 'again' })).status).toBe(409);
     expect((await daemon.store.getTermination(termination.id))!.state).toBe('completed');
     const audit = await daemon.store.listAuditOf(termination.id);
-    expect(audit.find((e) => e.action === 'task.completed_manually')).toMatchObject({ actor: 'admin:ops', taskId: manual.id, data: { outcome: 'done', reason: 'laptop returned' } });
+    expect(audit.find((e) => e.action === 'task.completed_manually')).toMatchObject({
+      actor: 'admin:ops',
+      taskId: manual.id,
+      data: { outcome: 'done', reason: 'laptop returned' },
+    });
 
     // The evidence names the person, as JSON and as a page; the CLI prints the same document.
     const evidence = await api('GET', `/terminations/${termination.id}/evidence`, undefined, VIEWER);
-    expect(evidence.body.tasks.find((t: { step: string }) => t.step === 'collect-laptop').verifiedBy).toMatchObject({ completedBy: 'admin:ops' });
+    expect(evidence.body.tasks.find((t: { step: string }) => t.step === 'collect-laptop').verifiedBy).toMatchObject({
+      completedBy: 'admin:ops',
+    });
     expect(evidence.body.actions.map((a: { action: string }) => a.action)).toContain('task.completed_manually');
     const page = await api('GET', `/terminations/${termination.id}/evidence?format=html`, undefined, VIEWER);
     expect(page.text).toContain('<h1>Termination evidence</h1>');
     expect(page.text).toContain('laptop returned');
     let printed = '';
-    const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: VIEWER }, out: { write: (t: string) => (printed += t) }, err: { write: () => undefined } };
+    const io = {
+      env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: VIEWER },
+      out: { write: (t: string) => (printed += t) },
+      err: { write: () => undefined },
+    };
     expect(await runCli(['evidence', termination.id], io)).toBe(0);
     expect(JSON.parse(printed).termination.id).toBe(termination.id);
   });
@@ -131,11 +162,23 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     const tasks = await waitTasks(termination.id, (t) => stateOf(t, 'tell-security') === 'succeeded');
     const manual = tasks.find((t) => t.stepId === 'collect-laptop')!;
     let printed = '';
-    const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: OPERATOR }, out: { write: (t: string) => (printed += t) }, err: { write: () => undefined } };
-    expect(await runCli(['complete', termination.id, 'collect-laptop', '--outcome', 'not_applicable', '--reason', 'remote worker, no laptop'], io)).toBe(0);
+    const io = {
+      env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: OPERATOR },
+      out: { write: (t: string) => (printed += t) },
+      err: { write: () => undefined },
+    };
+    expect(
+      await runCli(
+        ['complete', termination.id, 'collect-laptop', '--outcome', 'not_applicable', '--reason', 'remote worker, no laptop'],
+        io,
+      ),
+    ).toBe(0);
     expect(printed).toContain('skipped');
     expect(await runCli(['complete', termination.id, manual.id, '--outcome', 'maybe', '--reason', 'x'], io)).toBe(2);
-    expect((await daemon.store.getTask(manual.id))!.evidence).toMatchObject({ outcome: 'not_applicable', reason: 'remote worker, no laptop' });
+    expect((await daemon.store.getTask(manual.id))!.evidence).toMatchObject({
+      outcome: 'not_applicable',
+      reason: 'remote worker, no laptop',
+    });
   });
 
   it('tells the security team when a step fails', async () => {
@@ -144,15 +187,27 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     const tasks = await waitTasks(termination.id, (t) => stateOf(t, 'notify-failed-disable') === 'succeeded');
     expect(stateOf(tasks, 'disable')).toBe('failed');
     expect(stateOf(tasks, 'tell-security')).toBe('pending');
-    const message = messages.find((m) => (m.body as { terminationId?: string; type?: string }).terminationId === termination.id && (m.body as { type: string }).type === 'deprovisiond.termination.failed');
+    const message = messages.find(
+      (m) =>
+        (m.body as { terminationId?: string; type?: string }).terminationId === termination.id &&
+        (m.body as { type: string }).type === 'deprovisiond.termination.failed',
+    );
     expect(message?.body).toMatchObject({ failedStep: 'disable' });
     expect(JSON.stringify(message?.body)).not.toContain('insufficient permissions');
     // A person still has the laptop to collect: the termination is running, not finished, and the failure shows on the task.
     expect(await daemon.store.getTermination(termination.id)).toMatchObject({ state: 'running', finishedAt: null });
     // Alertable at once, whatever the termination's state (the gauge is cached for a second between scrapes).
-    await pollUntil(async () => (await metric('deprovisiond_failed_unresolved_tasks')) >= 1, () => 'the failed task never showed in the metric', 5_000);
+    await pollUntil(
+      async () => (await metric('deprovisiond_failed_unresolved_tasks')) >= 1,
+      () => 'the failed task never showed in the metric',
+      5_000,
+    );
     // `status` exits 1 for it all the same, so a script watching it still alerts.
-    const io = { env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: VIEWER }, out: { write: () => undefined }, err: { write: () => undefined } };
+    const io = {
+      env: { DEPROVISIOND_URL: daemon.url, DEPROVISIOND_TOKEN: VIEWER },
+      out: { write: () => undefined },
+      err: { write: () => undefined },
+    };
     expect(await runCli(['status', termination.id], io)).toBe(1);
     // And --watch stops at once rather than waiting for a revocation that needs an operator first.
     let watched = '';
@@ -169,7 +224,9 @@ describe('lifecycle: manual steps, failure notifications, brake, evidence', () =
     // Three terminations so far; the brake allows six in the window.
     const burst: Termination[] = [];
     for (let i = 0; i < 5; i += 1) {
-      burst.push((await daemon.terminations.submit({ source: 'scim', subject: subject(), playbook: 'quick', actor: 'scim:token-1' })).termination);
+      burst.push(
+        (await daemon.terminations.submit({ source: 'scim', subject: subject(), playbook: 'quick', actor: 'scim:token-1' })).termination,
+      );
     }
     expect(burst.map((t) => t.state)).toEqual(['scheduled', 'scheduled', 'scheduled', 'held', 'held']);
     const held = burst.filter((t) => t.state === 'held');

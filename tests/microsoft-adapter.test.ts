@@ -224,7 +224,9 @@ describe('remove_groups', () => {
 
     const result = await provider.actions.remove_groups!.execute(account, ctx);
     expect((result.evidence.removed as Array<{ id: string }>).map((g) => g.id).sort()).toEqual([...user.groupIds].sort());
-    expect(result.evidence.skipped).toEqual([{ id: user.dynamicGroupIds[0], displayName: 'Sales (dynamic)', reason: 'dynamic membership rule' }]);
+    expect(result.evidence.skipped).toEqual([
+      { id: user.dynamicGroupIds[0], displayName: 'Sales (dynamic)', reason: 'dynamic membership rule' },
+    ]);
     expect(result.evidence.alreadyDone).toBe(false);
 
     // The user object survives: not deleted, still resolvable, only the dynamic membership left.
@@ -261,7 +263,10 @@ describe('transfer_files', () => {
     const again = await provider.actions.transfer_files!.execute(account, ctx);
     expect(again.evidence.alreadyDone).toBe(true);
     expect(sandbox.control.writes.get(`grant_drive_access:${account.id}`)).toBe(1);
-    expect(await provider.actions.transfer_files!.verify(account, ctx)).toMatchObject({ grantedTo: manager.userPrincipalName, roles: ['write'] });
+    expect(await provider.actions.transfer_files!.verify(account, ctx)).toMatchObject({
+      grantedTo: manager.userPrincipalName,
+      roles: ['write'],
+    });
   });
 
   it('uses fallbackOwner when the subject has no manager', async () => {
@@ -282,7 +287,10 @@ describe('transfer_files', () => {
   it('skips a user without a OneDrive', async () => {
     const manager = await seedMicrosoftUser(sandbox.url, { userPrincipalName: upn('mgr') });
     const { account, subject } = await seeded('nodrive', { drive: false });
-    const result = await provider.actions.transfer_files!.execute(account, actionContext({ ...subject, manager: { email: manager.userPrincipalName } }));
+    const result = await provider.actions.transfer_files!.execute(
+      account,
+      actionContext({ ...subject, manager: { email: manager.userPrincipalName } }),
+    );
     expect(result.skipped).toBeTruthy();
   });
 });

@@ -91,7 +91,9 @@ describe('no SDK retries: the engine owns them', () => {
           calls += 1;
           return [status, graphError(status === 429 ? 'TooManyRequests' : 'serviceNotAvailable'), headers];
         });
-      const error = await build().actions.revoke_sessions!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+      const error = await build()
+        .actions.revoke_sessions!.execute(account, actionContext(subject))
+        .catch((e: unknown) => e);
       expect(calls).toBe(1);
       if (status === 504) expect(error).toBeInstanceOf(TransientError);
       else {
@@ -113,7 +115,10 @@ describe('no SDK retries: the engine owns them', () => {
         return [429, graphError('TooManyRequests'), { 'Retry-After': '0' }];
       });
     const client = Client.init({ authProvider: (done) => done(null, TOKEN) });
-    await client.api('/users/u-1/revokeSignInSessions').post({}).catch(() => undefined);
+    await client
+      .api('/users/u-1/revokeSignInSessions')
+      .post({})
+      .catch(() => undefined);
     expect(calls).toBe(4);
   });
 });
@@ -155,7 +160,10 @@ describe('auth', () => {
 
   it('validate() reads one user after getting a token; a 403 (no consent) is PermanentError', async () => {
     tokenEndpoint();
-    graph().get('/v1.0/users').query({ $top: '1', $select: 'id' }).reply(403, graphError('Authorization_RequestDenied', 'Insufficient privileges'));
+    graph()
+      .get('/v1.0/users')
+      .query({ $top: '1', $select: 'id' })
+      .reply(403, graphError('Authorization_RequestDenied', 'Insufficient privileges'));
     const error = await build().validate!({ signal: new AbortController().signal, logger: silentLogger() }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toContain('Authorization_RequestDenied');
@@ -163,11 +171,17 @@ describe('auth', () => {
 
   it('a throttled or failing token endpoint is rate-limited or transient, not permanent', async () => {
     nock(LOGIN).post('/contoso-tenant/oauth2/v2.0/token').reply(429, { error: 'temporarily_throttled' }, { 'Retry-After': '4' });
-    const throttled = await build().resolve(subject, actionContext(subject)).catch((e: unknown) => e);
+    const throttled = await build()
+      .resolve(subject, actionContext(subject))
+      .catch((e: unknown) => e);
     expect(throttled).toBeInstanceOf(RateLimitedError);
     expect((throttled as RateLimitedError).retryAfterMs).toBe(4000);
     nock(LOGIN).post('/contoso-tenant/oauth2/v2.0/token').reply(500, { error: 'server_error' });
-    expect(await build().resolve(subject, actionContext(subject)).catch((e: unknown) => e)).toBeInstanceOf(TransientError);
+    expect(
+      await build()
+        .resolve(subject, actionContext(subject))
+        .catch((e: unknown) => e),
+    ).toBeInstanceOf(TransientError);
   });
 
   it('a 401 on a cached token is transient, and the next call fetches a new token', async () => {
@@ -191,7 +205,9 @@ describe('auth', () => {
       .query(true)
       .reply(200, { value: [], '@odata.nextLink': 'https://evil.example.com/v1.0/users/u-1/memberOf?$skiptoken=x' });
     const evil = nock('https://evil.example.com').get(/.*/).reply(200, { value: [] });
-    const error = await build().actions.remove_groups!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    const error = await build()
+      .actions.remove_groups!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect(evil.isDone()).toBe(false);
   });
@@ -346,13 +362,22 @@ describe('error mapping', () => {
   it('a Graph request with no answer within requestTimeoutMs is a TransientError', async () => {
     tokenEndpoint();
     graph().get('/v1.0/users/u-1').query({ $select: 'accountEnabled' }).delay(2000).reply(200, { accountEnabled: true });
-    const error = await build({ requestTimeoutMs: 100 }).actions.disable_account!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    const error = await build({ requestTimeoutMs: 100 })
+      .actions.disable_account!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     // The SDK rethrows fetch's TimeoutError as a GraphError of its own, named Error.
     expect((error as Error).message).toBe('Microsoft Graph GET /users/u-1: no answer (Error)');
   });
 
-  const cases: Array<{ name: string; status: number; headers?: Record<string, string>; body?: unknown; expected: unknown; retryAfterMs?: number }> = [
+  const cases: Array<{
+    name: string;
+    status: number;
+    headers?: Record<string, string>;
+    body?: unknown;
+    expected: unknown;
+    retryAfterMs?: number;
+  }> = [
     { name: '429 with Retry-After', status: 429, headers: { 'Retry-After': '5' }, expected: RateLimitedError, retryAfterMs: 5000 },
     { name: '429 without Retry-After', status: 429, expected: RateLimitedError, retryAfterMs: DEFAULT_RATE_LIMIT_RETRY_AFTER_MS },
     {
@@ -380,7 +405,9 @@ describe('error mapping', () => {
         .get('/v1.0/users/u-1')
         .query({ $select: 'accountEnabled' })
         .reply(c.status, (c.body ?? graphError('someCode')) as nock.Body, c.headers);
-      const error = await build().actions.disable_account!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+      const error = await build()
+        .actions.disable_account!.execute(account, actionContext(subject))
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(c.expected as new (...args: never[]) => Error);
       if (c.retryAfterMs !== undefined) expect((error as RateLimitedError).retryAfterMs).toBe(c.retryAfterMs);
       expectNoSecrets(error);
@@ -391,7 +418,9 @@ describe('error mapping', () => {
     tokenEndpoint();
     const at = new Date(Date.now() + 30_000).toUTCString();
     graph().get('/v1.0/users/u-1').query(true).reply(429, graphError('TooManyRequests'), { 'Retry-After': at });
-    const error = await build().actions.disable_account!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    const error = await build()
+      .actions.disable_account!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RateLimitedError);
     expect((error as RateLimitedError).retryAfterMs).toBeGreaterThan(28_000);
     expect((error as RateLimitedError).retryAfterMs).toBeLessThanOrEqual(30_000);
@@ -400,7 +429,9 @@ describe('error mapping', () => {
   it('a network failure is TransientError', async () => {
     tokenEndpoint();
     graph().get('/v1.0/users/u-1').query(true).replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
-    const error = await build().actions.disable_account!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    const error = await build()
+      .actions.disable_account!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expectNoSecrets(error);
   });

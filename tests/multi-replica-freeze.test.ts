@@ -109,7 +109,9 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
 
       /** One round: keep work queued through the healthy replicas, strike `victim` once some settled, then let everything settle. */
       const round = async (name: RoundName, victim: Replica, strike: (r: Round, roundStart: number) => Promise<void>) => {
-        const metricBefore = new Map(await Promise.all([...alive].map(async (x) => [x, await scrapeCounter(x, DISCARDED_METRIC)] as const)));
+        const metricBefore = new Map(
+          await Promise.all([...alive].map(async (x) => [x, await scrapeCounter(x, DISCARDED_METRIC)] as const)),
+        );
         const roundStart = Date.now();
         const deadline = roundStart + ROUND_DEADLINE_MS;
         const feeder = startFeeder(c, {
@@ -121,7 +123,16 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
           maxTerminations: name === 'inside' ? INSIDE_ROUND_TERMINATIONS : ROUND_TERMINATIONS,
           deadline,
         });
-        const r: Round = { name, victim, terminations: feeder.submitted, fault: '', faultAt: 0, resumedAt: null, settleError: null, discardedByMetric: new Map() };
+        const r: Round = {
+          name,
+          victim,
+          terminations: feeder.submitted,
+          fault: '',
+          faultAt: 0,
+          resumedAt: null,
+          settleError: null,
+          discardedByMetric: new Map(),
+        };
         rounds.push(r);
         try {
           await strike(r, roundStart);
@@ -213,7 +224,9 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
 
       // What happened, from the store and the sandboxes.
       const { rows: tasks } = await c.db.query<TaskRow>(`select id, termination_id, step_id, state, account, finished_at from tasks`);
-      const { rows: attempts } = await c.db.query<AttemptRow>(`select id, task_id, worker, outcome, started_at, finished_at from task_attempts`);
+      const { rows: attempts } = await c.db.query<AttemptRow>(
+        `select id, task_id, worker, outcome, started_at, finished_at from task_attempts`,
+      );
       const { rows: terminations } = await c.db.query<{ id: string; state: string }>(`select id, state from terminations`);
       const logs = {
         okta: await sandboxWriteLog(c.sandboxes.sandboxes.okta!.url),
@@ -268,20 +281,28 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
           ),
           ...rows.flatMap((x) => [
             `  ${x.round.name}: repeats by operation ${JSON.stringify(x.repeatsByOperation)}; not succeeded ${JSON.stringify(countBy(x.notSucceeded))}${x.round.settleError ? `; ${x.round.settleError}` : ''}`,
-            ...x.overlaps.slice(0, 5).map((o) => `    overlap ${o.overlapMs} ms on ${taskById.get(o.taskId)?.step_id} ${o.taskId.slice(-8)}: ${o.first.worker.split(':').at(-1)} ${o.first.outcome} / ${o.second.worker.split(':').at(-1)} ${o.second.outcome}`),
+            ...x.overlaps
+              .slice(0, 5)
+              .map(
+                (o) =>
+                  `    overlap ${o.overlapMs} ms on ${taskById.get(o.taskId)?.step_id} ${o.taskId.slice(-8)}: ${o.first.worker.split(':').at(-1)} ${o.first.outcome} / ${o.second.worker.split(':').at(-1)} ${o.second.outcome}`,
+              ),
             ...x.contradictions.slice(0, 5).map((line) => `    ${line}`),
             // A non-idempotent repeat in detail: its writes and the task's attempts, in ms from the fault.
             ...x.nonIdempotent.slice(0, 3).map((w) => {
               const rel = (at: number) => `${at - x.round.faultAt >= 0 ? '+' : ''}${at - x.round.faultAt}`;
-              const own = attempts.filter((a) => a.task_id === w.taskId).map((a) => `${a.worker.split(':').at(-1)} ${a.outcome} [${rel(Number(a.started_at))}..${rel(Number(a.finished_at))}]`);
+              const own = attempts
+                .filter((a) => a.task_id === w.taskId)
+                .map((a) => `${a.worker.split(':').at(-1)} ${a.outcome} [${rel(Number(a.started_at))}..${rel(Number(a.finished_at))}]`);
               return `    repeat ${w.provider} ${w.operation} on ${w.stepId} ${w.taskId.slice(-8)}: writes at ${w.all.map(rel).join(', ')} ms (resumed at ${x.round.resumedAt === null ? '-' : rel(x.round.resumedAt)}); attempts ${own.join('; ')}`;
             }),
           ]),
           ...rows
             .filter((x) => x.round.ratePerSecond)
-            .map(({ round: { ratePerSecond: p } }) =>
-              `  inside freeze: ${fmt(p!.before)} tasks settled/s in the ${BEFORE_WINDOW_MS / 1000} s before, ${fmt(p!.during)}/s during (${fmt((100 * p!.during) / Math.max(p!.before, 1e-9))} %); ` +
-              `backlog at resume ${p!.backlogAtResume}; the others' sessions waiting on a lock: up to ${p!.othersBlockedOnLocks}`,
+            .map(
+              ({ round: { ratePerSecond: p } }) =>
+                `  inside freeze: ${fmt(p!.before)} tasks settled/s in the ${BEFORE_WINDOW_MS / 1000} s before, ${fmt(p!.during)}/s during (${fmt((100 * p!.during) / Math.max(p!.before, 1e-9))} %); ` +
+                `backlog at resume ${p!.backlogAtResume}; the others' sessions waiting on a lock: up to ${p!.othersBlockedOnLocks}`,
             ),
           `  writes no task accounts for: ${writes.unaccounted.length}${writes.unaccounted.length ? ` ${JSON.stringify(writes.unaccounted.slice(0, 5))}` : ''}`,
         ].join('\n'),
@@ -291,28 +312,41 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
         const name = `round ${x.round.name} (${x.round.fault})`;
         expect.soft(x.round.settleError, `${name}: every task settles`).toBeNull();
         expect.soft(x.unsettled, `${name}: tasks lost (never settled)`).toBe(0);
-        expect.soft(x.nonIdempotentRepeats, `${name}: non-idempotent writes repeated ${JSON.stringify(x.nonIdempotentByOperation)}`).toBe(0);
+        expect
+          .soft(x.nonIdempotentRepeats, `${name}: non-idempotent writes repeated ${JSON.stringify(x.nonIdempotentByOperation)}`)
+          .toBe(0);
         expect.soft(x.afterSucceeded, `${name}: writes sent after their task was recorded succeeded`).toBe(0);
         expect.soft(x.overlaps.length, `${name}: attempts of one task overlapping in time (a task run twice at once)`).toBe(0);
-        expect.soft(x.discardedHealthy, `${name}: finished results of healthy replicas discarded by the store (attempts without their audit entry)`).toBe(0);
+        expect
+          .soft(
+            x.discardedHealthy,
+            `${name}: finished results of healthy replicas discarded by the store (attempts without their audit entry)`,
+          )
+          .toBe(0);
         if (x.discardedHealthyByMetric !== null) {
           expect.soft(x.discardedHealthyByMetric, `${name}: ${DISCARDED_METRIC} of the healthy replicas rose`).toBe(0);
         }
         expect.soft(x.contradictions, `${name}: task records contradicting the provider`).toEqual([]);
       }
-      expect.soft(
-        terminations.filter((t) => t.state !== 'completed' && t.state !== 'failed').length,
-        'terminations not settled (completed or failed)',
-      ).toBe(0);
+      expect
+        .soft(
+          terminations.filter((t) => t.state !== 'completed' && t.state !== 'failed').length,
+          'terminations not settled (completed or failed)',
+        )
+        .toBe(0);
       expect.soft(writes.unaccounted, 'writes no task accounts for').toEqual([]);
       const inside = rounds.find((r) => r.name === 'inside')?.ratePerSecond;
       expect(inside, 'the inside round measured its rates').toBeDefined();
       // The comparison means something only if work was still queued when the freeze ended.
-      expect.soft(inside!.backlogAtResume, 'tasks still queued at the end of the inside freeze (else the rate measured the intake)').toBeGreaterThan(0);
-      expect.soft(
-        inside!.during,
-        `tasks settled/s while one replica was frozen inside a transaction: ${fmt(inside!.during)}/s against ${fmt(inside!.before)}/s before (must be at least half)`,
-      ).toBeGreaterThanOrEqual(inside!.before / 2);
+      expect
+        .soft(inside!.backlogAtResume, 'tasks still queued at the end of the inside freeze (else the rate measured the intake)')
+        .toBeGreaterThan(0);
+      expect
+        .soft(
+          inside!.during,
+          `tasks settled/s while one replica was frozen inside a transaction: ${fmt(inside!.during)}/s against ${fmt(inside!.before)}/s before (must be at least half)`,
+        )
+        .toBeGreaterThanOrEqual(inside!.before / 2);
       expect.soft(inside!.before, 'the before-window settled work at all').toBeGreaterThan(0);
     },
     3 * ROUND_DEADLINE_MS + 60_000,

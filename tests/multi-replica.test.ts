@@ -24,7 +24,6 @@ import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } 
 import { accountWrites, CRASH_RUN_STEPS } from './helpers/crash-run-playbook.ts';
 import { describePostgres, newSchemaName, pgAdmin } from './helpers/postgres.ts';
 
-
 const TERMINATIONS = 500;
 const REPLICAS = 3;
 const LEASE_MS = 2_000;
@@ -150,7 +149,10 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
           await held;
         });
         await inside;
-        const renewed = await Promise.race([store.renewLeases('w1', claimed, 60_000), sleep(NOT_BLOCKED_WITHIN_MS).then(() => 'blocked' as const)]);
+        const renewed = await Promise.race([
+          store.renewLeases('w1', claimed, 60_000),
+          sleep(NOT_BLOCKED_WITHIN_MS).then(() => 'blocked' as const),
+        ]);
         expect(renewed).toEqual(['pool-task']);
       } finally {
         release();
@@ -161,7 +163,7 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
   });
 
   describe('released leases on PostgreSQL', () => {
-    it('wake the other replicas, so a draining replica\'s tasks are taken over at once', async () => {
+    it("wake the other replicas, so a draining replica's tasks are taken over at once", async () => {
       const schema = newSchema('replica_release');
       schemas.push(schema);
       const stopping = createPostgresStore({ url: databaseUrl, schema, poolSize: 2 });
@@ -242,157 +244,171 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
       return Number(rows[0]?.n ?? 0);
     };
 
-    it(
-      'runs 500 terminations on 3 replicas, survives a SIGKILL mid-run, and executes each action once',
-      async () => {
-        const runStarted = Date.now();
-        const [victim, ...survivors] = daemons;
-        expect(victim).toBeDefined();
-        expect(new Set(daemons.map((d) => d.worker)).size).toBe(REPLICAS);
-        const totalTasks = TERMINATIONS * STEPS.length;
+    it('runs 500 terminations on 3 replicas, survives a SIGKILL mid-run, and executes each action once', async () => {
+      const runStarted = Date.now();
+      const [victim, ...survivors] = daemons;
+      expect(victim).toBeDefined();
+      expect(new Set(daemons.map((d) => d.worker)).size).toBe(REPLICAS);
+      const totalTasks = TERMINATIONS * STEPS.length;
 
-        // Intake over HTTP, through the survivors (the victim must not be mid-request when it dies);
-        // every replica's scheduler gets the work through NOTIFY.
-        const signer = new Webhook(secret);
-        const runId = randomBytes(3).toString('hex');
-        let next = 0;
-        const submitted: string[] = [];
-        const submit = async () => {
-          for (let i = next++; i < TERMINATIONS; i = next++) {
-            const email = `leaver-${runId}-${i}@example.com`;
-            const body = JSON.stringify({ subject: { userName: email, emails: [email] }, reason: 'multi-replica test' });
-            const id = `msg_${runId}_${i}`;
-            const target = survivors[i % survivors.length]!;
-            const res = await fetch(`${target.url}/webhooks/termination`, {
-              method: 'POST',
-              headers: {
-                'content-type': 'application/json',
-                'webhook-id': id,
-                'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
-                'webhook-signature': signer.sign(id, new Date(), body),
-              },
-              body,
-            });
-            const answer = (await res.json()) as { terminationId?: string };
-            if (res.status !== 201 || !answer.terminationId) throw new Error(`webhook ${i}: ${res.status} ${JSON.stringify(answer)}`);
-            submitted.push(answer.terminationId);
-          }
-        };
-        let intakeDoneAt: number | null = null;
-        const intake = Promise.all(Array.from({ length: INTAKE_CONCURRENCY }, submit)).then(() => {
-          intakeDoneAt = Date.now();
-        });
-        // Surface an intake failure at once instead of at the deadline.
-        let intakeError: unknown = null;
-        intake.catch((error: unknown) => (intakeError = error));
-
-        // Kill the victim with SIGKILL once some work succeeded and while it holds leases.
-        const killDeadline = Date.now() + 60_000;
-        for (;;) {
-          if (intakeError) throw intakeError;
-          const succeeded = await count(`select count(*) as n from tasks where state = 'succeeded'`);
-          const held = await count(`select count(*) as n from tasks where state = 'running' and lease_owner = $1`, [victim!.worker]);
-          if (succeeded >= totalTasks * KILL_AFTER_SHARE && held > 0) break;
-          if (Date.now() > killDeadline) throw new Error(`no moment to kill: ${succeeded} succeeded, victim holds ${held}`);
-          await sleep(25);
+      // Intake over HTTP, through the survivors (the victim must not be mid-request when it dies);
+      // every replica's scheduler gets the work through NOTIFY.
+      const signer = new Webhook(secret);
+      const runId = randomBytes(3).toString('hex');
+      let next = 0;
+      const submitted: string[] = [];
+      const submit = async () => {
+        for (let i = next++; i < TERMINATIONS; i = next++) {
+          const email = `leaver-${runId}-${i}@example.com`;
+          const body = JSON.stringify({ subject: { userName: email, emails: [email] }, reason: 'multi-replica test' });
+          const id = `msg_${runId}_${i}`;
+          const target = survivors[i % survivors.length]!;
+          const res = await fetch(`${target.url}/webhooks/termination`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              'webhook-id': id,
+              'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+              'webhook-signature': signer.sign(id, new Date(), body),
+            },
+            body,
+          });
+          const answer = (await res.json()) as { terminationId?: string };
+          if (res.status !== 201 || !answer.terminationId) throw new Error(`webhook ${i}: ${res.status} ${JSON.stringify(answer)}`);
+          submitted.push(answer.terminationId);
         }
-        // The victim's leases just before the kill and just after it: on a slow machine
-        // another replica may reclaim a task (LEASE_MS) before the second look, and a task
-        // claimed in between shows only in the second.
-        const heldBeforeKill = await db!.query<{ id: string }>(`select id from tasks where state = 'running' and lease_owner = $1`, [victim!.worker]);
-        const killedAt = Date.now();
-        victim!.child.kill('SIGKILL');
-        expect(await victim!.exited).toBe('SIGKILL');
-        const heldAfterKill = await db!.query<{ id: string }>(`select id from tasks where state = 'running' and lease_owner = $1`, [victim!.worker]);
-        const orphaned = [...new Map([...heldBeforeKill.rows, ...heldAfterKill.rows].map((r) => [r.id, r])).values()];
-        const succeededAtKill = await count(`select count(*) as n from tasks where state = 'succeeded'`);
-        expect(orphaned.length).toBeGreaterThan(0);
-        const orphanIds = orphaned.map((r) => r.id);
+      };
+      let intakeDoneAt: number | null = null;
+      const intake = Promise.all(Array.from({ length: INTAKE_CONCURRENCY }, submit)).then(() => {
+        intakeDoneAt = Date.now();
+      });
+      // Surface an intake failure at once instead of at the deadline.
+      let intakeError: unknown = null;
+      intake.catch((error: unknown) => (intakeError = error));
 
-        // Watch the takeover: when no task names the dead worker any more, and when its tasks finished.
-        let reclaimedAt: number | null = null;
-        let orphansDoneAt: number | null = null;
-        const deadline = runStarted + RUN_DEADLINE_MS;
-        for (;;) {
-          if (intakeError) throw intakeError;
-          const now = Date.now();
-          if (reclaimedAt === null && (await count(`select count(*) as n from tasks where lease_owner = $1`, [victim!.worker])) === 0) {
-            reclaimedAt = now;
-          }
-          if (orphansDoneAt === null && (await count(`select count(*) as n from tasks where id = any($1) and state = 'succeeded'`, [orphanIds])) === orphanIds.length) {
-            orphansDoneAt = now;
-          }
-          const completed = await count(`select count(*) as n from terminations where state = 'completed'`);
-          const unfinished = await count(`select count(*) as n from tasks where state not in ('succeeded', 'skipped', 'cancelled', 'failed')`);
-          if (submitted.length === TERMINATIONS && completed === TERMINATIONS && unfinished === 0 && orphansDoneAt !== null) break;
-          if (now > deadline) {
-            const states = await db!.query(`select state, count(*) as n from tasks group by state`);
-            throw new Error(`not finished after ${RUN_DEADLINE_MS} ms: ${submitted.length} submitted, ${completed} completed, tasks ${JSON.stringify(states.rows)}`);
-          }
-          await sleep(50);
+      // Kill the victim with SIGKILL once some work succeeded and while it holds leases.
+      const killDeadline = Date.now() + 60_000;
+      for (;;) {
+        if (intakeError) throw intakeError;
+        const succeeded = await count(`select count(*) as n from tasks where state = 'succeeded'`);
+        const held = await count(`select count(*) as n from tasks where state = 'running' and lease_owner = $1`, [victim!.worker]);
+        if (succeeded >= totalTasks * KILL_AFTER_SHARE && held > 0) break;
+        if (Date.now() > killDeadline) throw new Error(`no moment to kill: ${succeeded} succeeded, victim holds ${held}`);
+        await sleep(25);
+      }
+      // The victim's leases just before the kill and just after it: on a slow machine
+      // another replica may reclaim a task (LEASE_MS) before the second look, and a task
+      // claimed in between shows only in the second.
+      const heldBeforeKill = await db!.query<{ id: string }>(`select id from tasks where state = 'running' and lease_owner = $1`, [
+        victim!.worker,
+      ]);
+      const killedAt = Date.now();
+      victim!.child.kill('SIGKILL');
+      expect(await victim!.exited).toBe('SIGKILL');
+      const heldAfterKill = await db!.query<{ id: string }>(`select id from tasks where state = 'running' and lease_owner = $1`, [
+        victim!.worker,
+      ]);
+      const orphaned = [...new Map([...heldBeforeKill.rows, ...heldAfterKill.rows].map((r) => [r.id, r])).values()];
+      const succeededAtKill = await count(`select count(*) as n from tasks where state = 'succeeded'`);
+      expect(orphaned.length).toBeGreaterThan(0);
+      const orphanIds = orphaned.map((r) => r.id);
+
+      // Watch the takeover: when no task names the dead worker any more, and when its tasks finished.
+      let reclaimedAt: number | null = null;
+      let orphansDoneAt: number | null = null;
+      const deadline = runStarted + RUN_DEADLINE_MS;
+      for (;;) {
+        if (intakeError) throw intakeError;
+        const now = Date.now();
+        if (reclaimedAt === null && (await count(`select count(*) as n from tasks where lease_owner = $1`, [victim!.worker])) === 0) {
+          reclaimedAt = now;
         }
-        await intake;
-        const finishedAt = Date.now();
-
-        // Every termination completed and every task succeeded.
-        const terminations = await db!.query<{ state: string; n: string }>(`select state, count(*) as n from terminations group by state`);
-        expect(terminations.rows.map((r) => [r.state, Number(r.n)])).toEqual([['completed', TERMINATIONS]]);
-        const tasks = await db!.query<{ id: string; step_id: string; state: string; account: string | null }>(
-          `select id, step_id, state, account from tasks`,
+        if (
+          orphansDoneAt === null &&
+          (await count(`select count(*) as n from tasks where id = any($1) and state = 'succeeded'`, [orphanIds])) === orphanIds.length
+        ) {
+          orphansDoneAt = now;
+        }
+        const completed = await count(`select count(*) as n from terminations where state = 'completed'`);
+        const unfinished = await count(
+          `select count(*) as n from tasks where state not in ('succeeded', 'skipped', 'cancelled', 'failed')`,
         );
-        expect(tasks.rows.length).toBe(totalTasks);
-        expect(tasks.rows.filter((t) => t.state !== 'succeeded')).toEqual([]);
+        if (submitted.length === TERMINATIONS && completed === TERMINATIONS && unfinished === 0 && orphansDoneAt !== null) break;
+        if (now > deadline) {
+          const states = await db!.query(`select state, count(*) as n from tasks group by state`);
+          throw new Error(
+            `not finished after ${RUN_DEADLINE_MS} ms: ${submitted.length} submitted, ${completed} completed, tasks ${JSON.stringify(states.rows)}`,
+          );
+        }
+        await sleep(50);
+      }
+      await intake;
+      const finishedAt = Date.now();
 
-        // Tasks whose lease expired while an execution was under way: the dead replica's, and
-        // any a live replica lost (its late attempt is on record next to the new holder's).
-        const { rows: multiWorker } = await db!.query<{ task_id: string }>(
-          `select task_id from task_attempts group by task_id having count(distinct worker) > 1`,
-        );
-        const leaseLost = new Set([...orphanIds, ...multiWorker.map((r) => r.task_id)]);
-        const { rows: lostAttempts } = await db!.query<{ task_id: string; step_id: string; worker: string; started_at: string; finished_at: string; outcome: string }>(
-          `select a.task_id, t.step_id, a.worker, a.started_at, a.finished_at, a.outcome
+      // Every termination completed and every task succeeded.
+      const terminations = await db!.query<{ state: string; n: string }>(`select state, count(*) as n from terminations group by state`);
+      expect(terminations.rows.map((r) => [r.state, Number(r.n)])).toEqual([['completed', TERMINATIONS]]);
+      const tasks = await db!.query<{ id: string; step_id: string; state: string; account: string | null }>(
+        `select id, step_id, state, account from tasks`,
+      );
+      expect(tasks.rows.length).toBe(totalTasks);
+      expect(tasks.rows.filter((t) => t.state !== 'succeeded')).toEqual([]);
+
+      // Tasks whose lease expired while an execution was under way: the dead replica's, and
+      // any a live replica lost (its late attempt is on record next to the new holder's).
+      const { rows: multiWorker } = await db!.query<{ task_id: string }>(
+        `select task_id from task_attempts group by task_id having count(distinct worker) > 1`,
+      );
+      const leaseLost = new Set([...orphanIds, ...multiWorker.map((r) => r.task_id)]);
+      const { rows: lostAttempts } = await db!.query<{
+        task_id: string;
+        step_id: string;
+        worker: string;
+        started_at: string;
+        finished_at: string;
+        outcome: string;
+      }>(
+        `select a.task_id, t.step_id, a.worker, a.started_at, a.finished_at, a.outcome
              from task_attempts a join tasks t on t.id = a.task_id
             where a.task_id = any($1) order by a.task_id, a.id`,
-          [multiWorker.map((r) => r.task_id)],
-        );
+        [multiWorker.map((r) => r.task_id)],
+      );
 
-        // The sandboxes' write counters against what one execution per task writes.
-        const writes = {
-          okta: await sandboxState(sandboxes!.sandboxes.okta!.url),
-          google: await sandboxState(sandboxes!.sandboxes.google!.url),
-        };
-        const { missing, unexpected, duplicates } = accountWrites(tasks.rows, writes, leaseLost);
-        const leaseDuplicates = duplicates.reduce((n, d) => n + d.extra, 0);
-        const duplicatesByOperation: Record<string, number> = {};
-        for (const d of duplicates) duplicatesByOperation[d.operation] = (duplicatesByOperation[d.operation] ?? 0) + d.extra;
+      // The sandboxes' write counters against what one execution per task writes.
+      const writes = {
+        okta: await sandboxState(sandboxes!.sandboxes.okta!.url),
+        google: await sandboxState(sandboxes!.sandboxes.google!.url),
+      };
+      const { missing, unexpected, duplicates } = accountWrites(tasks.rows, writes, leaseLost);
+      const leaseDuplicates = duplicates.reduce((n, d) => n + d.extra, 0);
+      const duplicatesByOperation: Record<string, number> = {};
+      for (const d of duplicates) duplicatesByOperation[d.operation] = (duplicatesByOperation[d.operation] ?? 0) + d.extra;
 
-        const reclaimMs = (reclaimedAt ?? finishedAt) - killedAt;
-        const orphansDoneMs = (orphansDoneAt ?? finishedAt) - killedAt;
-        console.log(
-          [
-            `multi-replica: ${TERMINATIONS} terminations (${totalTasks} tasks) on ${REPLICAS} replicas, lease ${LEASE_MS} ms`,
-            `  intake: ${TERMINATIONS} signed webhooks answered 201 within ${(intakeDoneAt ?? finishedAt) - runStarted} ms`,
-            `  SIGKILL after ${killedAt - runStarted} ms with ${succeededAtKill}/${totalTasks} tasks succeeded; the dead replica held ${orphanIds.length} task(s)`,
-            `  its tasks reclaimed ${reclaimMs} ms after the kill, all succeeded ${orphansDoneMs} ms after it`,
-            `  tasks with attempts from more than one replica (a live replica lost the lease): ${multiWorker.length}`,
-            ...lostAttempts.map(
-              (a) =>
-                `    ${a.step_id} ${a.task_id.slice(0, 8)} by ${a.worker.split(':').at(-1)}: ${a.outcome}, ` +
-                `${Number(a.started_at) - runStarted}..${Number(a.finished_at) - runStarted} ms`,
-            ),
-            `  duplicate executions after lease expiry: ${leaseDuplicates} (all idempotent)${
-              leaseDuplicates > 0 ? ` ${JSON.stringify(duplicatesByOperation)}` : ''
-            }`,
-            `  every termination completed ${finishedAt - runStarted} ms after the first webhook`,
-          ].join('\n'),
-        );
-        expect(missing).toEqual([]);
-        expect(unexpected).toEqual([]);
-        // The takeover waits for the lease, and not much longer.
-        expect(reclaimMs).toBeLessThan(LEASE_MS + 10_000);
-      },
-      120_000,
-    );
+      const reclaimMs = (reclaimedAt ?? finishedAt) - killedAt;
+      const orphansDoneMs = (orphansDoneAt ?? finishedAt) - killedAt;
+      console.log(
+        [
+          `multi-replica: ${TERMINATIONS} terminations (${totalTasks} tasks) on ${REPLICAS} replicas, lease ${LEASE_MS} ms`,
+          `  intake: ${TERMINATIONS} signed webhooks answered 201 within ${(intakeDoneAt ?? finishedAt) - runStarted} ms`,
+          `  SIGKILL after ${killedAt - runStarted} ms with ${succeededAtKill}/${totalTasks} tasks succeeded; the dead replica held ${orphanIds.length} task(s)`,
+          `  its tasks reclaimed ${reclaimMs} ms after the kill, all succeeded ${orphansDoneMs} ms after it`,
+          `  tasks with attempts from more than one replica (a live replica lost the lease): ${multiWorker.length}`,
+          ...lostAttempts.map(
+            (a) =>
+              `    ${a.step_id} ${a.task_id.slice(0, 8)} by ${a.worker.split(':').at(-1)}: ${a.outcome}, ` +
+              `${Number(a.started_at) - runStarted}..${Number(a.finished_at) - runStarted} ms`,
+          ),
+          `  duplicate executions after lease expiry: ${leaseDuplicates} (all idempotent)${
+            leaseDuplicates > 0 ? ` ${JSON.stringify(duplicatesByOperation)}` : ''
+          }`,
+          `  every termination completed ${finishedAt - runStarted} ms after the first webhook`,
+        ].join('\n'),
+      );
+      expect(missing).toEqual([]);
+      expect(unexpected).toEqual([]);
+      // The takeover waits for the lease, and not much longer.
+      expect(reclaimMs).toBeLessThan(LEASE_MS + 10_000);
+    }, 120_000);
   });
 });
 
@@ -422,6 +438,15 @@ async function seedRevocations(store: PostgresStore, id: string, email: string, 
       effectiveAt: new Date(now),
       createdBy: 'test',
     },
-    taskIds.map((task) => ({ id: task, stepId: task, provider: 'okta', action: 'revoke_sessions' as const, params: {}, critical: true, dependsOn: [], notBefore: new Date(now) })),
+    taskIds.map((task) => ({
+      id: task,
+      stepId: task,
+      provider: 'okta',
+      action: 'revoke_sessions' as const,
+      params: {},
+      critical: true,
+      dependsOn: [],
+      notBefore: new Date(now),
+    })),
   );
 }

@@ -36,7 +36,11 @@ describe('notify provider', () => {
     expect(executed.evidence).toMatchObject({ channel: 'security', status: 200, event: 'failed' });
     expect(await provider.actions.notify!.verify(account, ctx)).toMatchObject({ acknowledgedWith: 200 });
     const message = sandbox.messages![before]!;
-    expect(message.body).toMatchObject({ type: 'deprovisiond.termination.failed', terminationId: ctx.terminationId, failedStep: 'okta-suspend' });
+    expect(message.body).toMatchObject({
+      type: 'deprovisiond.termination.failed',
+      terminationId: ctx.terminationId,
+      failedStep: 'okta-suspend',
+    });
     expect(JSON.stringify(message.body)).toContain('Ada Lovelace');
     expect(JSON.stringify(message.body)).not.toMatch(/sandbox-notify-token|Bearer/);
     expect(message.idempotencyKey).toBe(ctx.taskId);
@@ -132,10 +136,18 @@ describe('notify provider', () => {
   });
 
   it('formats for Slack incoming webhooks', async () => {
-    const slack = notifyModule.create({ ...notifyModule.sandboxConfig(sandbox), format: 'slack' }, { name: 'slack', logger: silentLogger() });
+    const slack = notifyModule.create(
+      { ...notifyModule.sandboxConfig(sandbox), format: 'slack' },
+      { name: 'slack', logger: silentLogger() },
+    );
     const before = sandbox.messages!.length;
-    const ctx = actionContext({ ...freshSubject('s'), displayName: 'Grace Hopper' }, { params: { event: 'revoked' }, taskId: 'task-slack' });
+    const ctx = actionContext(
+      { ...freshSubject('s'), displayName: 'Grace Hopper' },
+      { params: { event: 'revoked' }, taskId: 'task-slack' },
+    );
     await slack.actions.notify!.execute({ id: 'slack' }, ctx);
-    expect(sandbox.messages![before]!.body).toEqual({ text: `Access revoked for Grace Hopper: every critical step verified. Termination ${ctx.terminationId}.` });
+    expect(sandbox.messages![before]!.body).toEqual({
+      text: `Access revoked for Grace Hopper: every critical step verified. Termination ${ctx.terminationId}.`,
+    });
   });
 });

@@ -135,9 +135,9 @@ describe('disable_account', () => {
 
   it('rejects an unknown mode with PermanentError', async () => {
     const { subject, account } = await seeded();
-    await expect(
-      provider.actions.disable_account!.execute(account, ctxFor(subject, { mode: 'archive' })),
-    ).rejects.toBeInstanceOf(PermanentError);
+    await expect(provider.actions.disable_account!.execute(account, ctxFor(subject, { mode: 'archive' }))).rejects.toBeInstanceOf(
+      PermanentError,
+    );
   });
 
   it('deactivates in deactivate mode and waits while Okta is still transitioning', async () => {
@@ -315,9 +315,7 @@ describe('errors', () => {
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 50);
     const started = Date.now();
-    const error = await provider
-      .resolve(subject, actionContext(subject, { signal: abort.signal }))
-      .catch((e: unknown) => e);
+    const error = await provider.resolve(subject, actionContext(subject, { signal: abort.signal })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect(Date.now() - started).toBeLessThan(2000);
   });
@@ -325,8 +323,6 @@ describe('errors', () => {
   it('validate() passes with the sandbox token and fails with PermanentError otherwise', async () => {
     const ctx = { signal: new AbortController().signal, logger: silentLogger() };
     await provider.validate!(ctx);
-    await expect(makeProvider({ token: `${OKTA_SANDBOX_TOKEN}-revoked` }).validate!(ctx)).rejects.toBeInstanceOf(
-      PermanentError,
-    );
+    await expect(makeProvider({ token: `${OKTA_SANDBOX_TOKEN}-revoked` }).validate!(ctx)).rejects.toBeInstanceOf(PermanentError);
   });
 });

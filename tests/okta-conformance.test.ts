@@ -10,10 +10,7 @@ runConformance({
     const sandbox = await oktaModule.startSandbox({ autoProvision: true });
     const config = oktaModule.sandboxConfig(sandbox);
     const provider = oktaModule.create(config, { name: 'okta', logger: silentLogger() });
-    const badCredentials = oktaModule.create(
-      { ...config, token: 'not-the-sandbox-token' },
-      { name: 'okta-bad', logger: silentLogger() },
-    );
+    const badCredentials = oktaModule.create({ ...config, token: 'not-the-sandbox-token' }, { name: 'okta-bad', logger: silentLogger() });
     return { sandbox, provider, badCredentials };
   },
   params: (action): JsonObject => (action === 'disable_account' ? { mode: 'suspend' } : {}),

@@ -170,11 +170,7 @@ describe('requests sent', () => {
     const group = (id: string, type: string, name: string) => ({ id, type, profile: { name }, _links: {} });
     okta()
       .get(`/api/v1/users/${account.id}/groups`)
-      .reply(200, [
-        group('00gE', 'BUILT_IN', 'Everyone'),
-        group('00g1', 'OKTA_GROUP', 'Eng'),
-        group('00gA', 'APP_GROUP', 'SFDC'),
-      ])
+      .reply(200, [group('00gE', 'BUILT_IN', 'Everyone'), group('00g1', 'OKTA_GROUP', 'Eng'), group('00gA', 'APP_GROUP', 'SFDC')])
       .delete(`/api/v1/groups/00g1/users/${account.id}`)
       .reply(204);
     const result = await provider.actions.remove_groups!.execute(account, ctx());
@@ -273,9 +269,9 @@ describe('errors', () => {
 
   it('a 401 at validate() is PermanentError', async () => {
     okta().get('/api/v1/users').query({ limit: '1' }).reply(401, oktaError('E0000011', 'Invalid token provided'));
-    await expect(
-      provider.validate!({ signal: new AbortController().signal, logger: silentLogger() }),
-    ).rejects.toBeInstanceOf(PermanentError);
+    await expect(provider.validate!({ signal: new AbortController().signal, logger: silentLogger() })).rejects.toBeInstanceOf(
+      PermanentError,
+    );
   });
 });
 

@@ -81,15 +81,22 @@ describe('destructiveOrdering', () => {
 describe('checkPlaybooks (serve and config check)', () => {
   const summaries = [{ name: 'okta', kind: 'fake', actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'delete_account'] }];
   const config = (steps: unknown[]) =>
-    configSchema.parse({ store: { sqlite: { path: ':memory:' } }, providers: { okta: { kind: 'fake' } }, playbooks: { p: { steps } }, defaultPlaybook: 'p' });
+    configSchema.parse({
+      store: { sqlite: { path: ':memory:' } },
+      providers: { okta: { kind: 'fake' } },
+      playbooks: { p: { steps } },
+      defaultPlaybook: 'p',
+    });
 
-  it('refuses a playbook in which a step at a delete\'s provider comes after the delete', () => {
+  it("refuses a playbook in which a step at a delete's provider comes after the delete", () => {
     const deadlocked = config([
       { id: 'suspend', provider: 'okta', action: 'disable_account' },
       { id: 'delete', provider: 'okta', action: 'delete_account', after: ['suspend'] },
       { id: 'check-gone', provider: 'okta', action: 'remove_groups', after: ['delete'] },
     ]);
-    expect(() => checkPlaybooks(deadlocked, summaries, 'p.yaml')).toThrow(/playbooks\.p\.steps\[1\]: playbook p: delete \(delete_account at okta\) runs only after every other step at okta, but check-gone come\(s\) after it/);
+    expect(() => checkPlaybooks(deadlocked, summaries, 'p.yaml')).toThrow(
+      /playbooks\.p\.steps\[1\]: playbook p: delete \(delete_account at okta\) runs only after every other step at okta, but check-gone come\(s\) after it/,
+    );
   });
 
   it('accepts one whose delete names fewer steps than the engine waits for: the engine waits anyway', () => {

@@ -73,15 +73,28 @@ describe('alerts.yml', () => {
     const cases = unitTests.tests.flatMap((t) => t.alert_rule_test ?? []);
     for (const alert of alerts) {
       const mine = cases.filter((c) => c.alertname === alert.alert);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length > 0), `${alert.alert} never fires in alerts.test.yml`).toBe(true);
-      expect(mine.some((c) => (c.exp_alerts ?? []).length === 0), `${alert.alert} is never tested quiet in alerts.test.yml`).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length > 0),
+        `${alert.alert} never fires in alerts.test.yml`,
+      ).toBe(true);
+      expect(
+        mine.some((c) => (c.exp_alerts ?? []).length === 0),
+        `${alert.alert} is never tested quiet in alerts.test.yml`,
+      ).toBe(true);
     }
-    for (const c of cases) expect(alerts.map((a) => a.alert), `alerts.test.yml tests unknown alert ${c.alertname}`).toContain(c.alertname);
+    for (const c of cases)
+      expect(
+        alerts.map((a) => a.alert),
+        `alerts.test.yml tests unknown alert ${c.alertname}`,
+      ).toContain(c.alertname);
   });
 });
 
 describe('prometheus.example.yml', () => {
-  const example = parse(readFileSync(join(DIR, 'prometheus.example.yml'), 'utf8')) as { rule_files: string[]; scrape_configs: Array<{ job_name: string }> };
+  const example = parse(readFileSync(join(DIR, 'prometheus.example.yml'), 'utf8')) as {
+    rule_files: string[];
+    scrape_configs: Array<{ job_name: string }>;
+  };
 
   it('loads alerts.yml and scrapes under the job name the alerts select', () => {
     expect(example.rule_files).toContain('alerts.yml');
@@ -106,7 +119,10 @@ describe.skipIf(promtool.skip)('promtool', () => {
   it('check rules rejects a broken expression (the check can fail)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-rules-'));
     try {
-      writeFileSync(join(dir, 'broken.yml'), 'groups:\n  - name: x\n    rules:\n      - alert: Broken\n        expr: rate(deprovisiond_pending_tasks[5m]\n');
+      writeFileSync(
+        join(dir, 'broken.yml'),
+        'groups:\n  - name: x\n    rules:\n      - alert: Broken\n        expr: rate(deprovisiond_pending_tasks[5m]\n',
+      );
       expect(promtool.run(['check', 'rules', 'broken.yml'], dir).status).not.toBe(0);
     } finally {
       rmSync(dir, { recursive: true, force: true });

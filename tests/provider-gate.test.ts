@@ -6,7 +6,12 @@ describe('ProviderGate', () => {
     // The wall clock stands still: the pause would never be over by Date.now() alone.
     const frozen = Date.now();
     let resumedWith: number | null = null;
-    const gate = new ProviderGate('idp', { concurrency: 3 }, () => (resumedWith = gate.capacity()), () => frozen);
+    const gate = new ProviderGate(
+      'idp',
+      { concurrency: 3 },
+      () => (resumedWith = gate.capacity()),
+      () => frozen,
+    );
     gate.pause(20);
     expect(gate.capacity()).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 60));

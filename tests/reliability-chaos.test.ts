@@ -76,109 +76,130 @@ describe('provider chaos: every sandbox faulty at once', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
-  it(`runs ${TERMINATIONS} terminations to verified success under 5xx, rate limits, timeouts and lying writes`, async () => {
-    const s = sandboxes!.sandboxes;
-    const urls = { okta: s.okta!.url, google: s.google!.url, microsoft: s.microsoft!.url };
-    for (const [i, url] of Object.values(urls).entries()) {
-      const answer = await request(`${url}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...FAULTS, seed: 17 + i }) });
-      expect(answer.status, answer.text).toBe(200);
-    }
-    const startedAt = Date.now();
-    const deadline = startedAt + DEADLINE_MS;
-    const clients = intakeClients({ baseUrl: () => daemon!.url, scimToken: SCIM_TOKEN, webhookSecret: WEBHOOK_SECRET, deadline });
-    const acks: Acknowledged[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        for (let i = next++; i < TERMINATIONS; i = next++) acks.push(await clients.webhook(i, `chaos-${startedAt}-${i}@example.com`, `msg_chaos_${startedAt}_${i}`));
-      }),
-    );
-    const intakeMs = Date.now() - startedAt;
-
-    const db = new BetterSqlite3(join(dir, 'store.db'), { readonly: true });
-    try {
-      const finished = () =>
-        (db.prepare(`select count(*) as n from tasks where state in ('succeeded', 'failed', 'skipped', 'cancelled')`).get() as { n: number }).n;
-      while (finished() < TERMINATIONS * STEPS.length) {
-        if (Date.now() > deadline) {
-          throw new Error(`chaos run not finished after ${DEADLINE_MS} ms: ${JSON.stringify(db.prepare('select state, count(*) as n from tasks group by state').all())}`);
-        }
-        await sleep(200);
+  it(
+    `runs ${TERMINATIONS} terminations to verified success under 5xx, rate limits, timeouts and lying writes`,
+    async () => {
+      const s = sandboxes!.sandboxes;
+      const urls = { okta: s.okta!.url, google: s.google!.url, microsoft: s.microsoft!.url };
+      for (const [i, url] of Object.values(urls).entries()) {
+        const answer = await request(`${url}/__sandbox/faults`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ ...FAULTS, seed: 17 + i }),
+        });
+        expect(answer.status, answer.text).toBe(200);
       }
-      const doneMs = Date.now() - startedAt;
-      // Faults off before the read-back, so the control routes (never faulted) and nothing else answers.
-      const tasks = db.prepare(`select id, step_id, state, account, last_error from tasks`).all() as Array<{
-        id: string;
-        step_id: string;
-        state: string;
-        account: string | null;
-        last_error: string | null;
-      }>;
-      const attempts = db.prepare(`select outcome, error_kind, count(*) as n from task_attempts group by outcome, error_kind order by n desc`).all() as Array<{
-        outcome: string;
-        error_kind: string | null;
-        n: number;
-      }>;
-
-      // Every task succeeded (no permanent fault was injected, so none may fail).
-      const notSucceeded = tasks.filter((t) => t.state !== 'succeeded').map((t) => `${t.step_id} ${t.id}: ${t.state} ${t.last_error ?? ''}`);
-
-      // Each succeeded task's account, as the sandbox holds it now.
-      const lies: string[] = [];
-      const controlPath: Record<string, (id: string) => string> = {
-        'okta-suspend': (id) => `${urls.okta}/__sandbox/users/${encodeURIComponent(id)}`,
-        'google-suspend': (id) => `${urls.google}/__sandbox/users/${encodeURIComponent(id)}`,
-        'microsoft-disable': (id) => `${urls.microsoft}/__sandbox/users/${encodeURIComponent(id)}`,
-      };
-      const succeeded = tasks.filter((t) => t.state === 'succeeded');
-      let index = 0;
+      const startedAt = Date.now();
+      const deadline = startedAt + DEADLINE_MS;
+      const clients = intakeClients({ baseUrl: () => daemon!.url, scimToken: SCIM_TOKEN, webhookSecret: WEBHOOK_SECRET, deadline });
+      const acks: Acknowledged[] = [];
+      let next = 0;
       await Promise.all(
         Array.from({ length: 16 }, async () => {
-          for (let i = index++; i < succeeded.length; i = index++) {
-            const task = succeeded[i]!;
-            const id = task.account ? (JSON.parse(task.account) as { id?: string }).id : undefined;
-            if (!id) {
-              lies.push(`${task.step_id} ${task.id}: succeeded without an account`);
-              continue;
-            }
-            const answer = await request(controlPath[task.step_id]!(id));
-            if (answer.status !== 200 || !disabled[task.step_id]!(answer.body as Record<string, unknown>)) {
-              lies.push(`${task.step_id} ${task.id}: succeeded, but the sandbox holds ${answer.text.slice(0, 200)}`);
-            }
-          }
+          for (let i = next++; i < TERMINATIONS; i = next++)
+            acks.push(await clients.webhook(i, `chaos-${startedAt}-${i}@example.com`, `msg_chaos_${startedAt}_${i}`));
         }),
       );
+      const intakeMs = Date.now() - startedAt;
 
-      // What was injected, from the sandboxes' own request logs.
-      const injected: Record<string, Record<string, number>> = {};
-      for (const [name, url] of Object.entries(urls)) {
-        const log = (await request(`${url}/__sandbox/requests`, { timeoutMs: 30_000 })).body as Array<{ fault: string | null }>;
-        injected[name] = { requests: log.length };
-        for (const entry of log) if (entry.fault) injected[name][entry.fault] = (injected[name][entry.fault] ?? 0) + 1;
+      const db = new BetterSqlite3(join(dir, 'store.db'), { readonly: true });
+      try {
+        const finished = () =>
+          (
+            db.prepare(`select count(*) as n from tasks where state in ('succeeded', 'failed', 'skipped', 'cancelled')`).get() as {
+              n: number;
+            }
+          ).n;
+        while (finished() < TERMINATIONS * STEPS.length) {
+          if (Date.now() > deadline) {
+            throw new Error(
+              `chaos run not finished after ${DEADLINE_MS} ms: ${JSON.stringify(db.prepare('select state, count(*) as n from tasks group by state').all())}`,
+            );
+          }
+          await sleep(200);
+        }
+        const doneMs = Date.now() - startedAt;
+        // Faults off before the read-back, so the control routes (never faulted) and nothing else answers.
+        const tasks = db.prepare(`select id, step_id, state, account, last_error from tasks`).all() as Array<{
+          id: string;
+          step_id: string;
+          state: string;
+          account: string | null;
+          last_error: string | null;
+        }>;
+        const attempts = db
+          .prepare(`select outcome, error_kind, count(*) as n from task_attempts group by outcome, error_kind order by n desc`)
+          .all() as Array<{
+          outcome: string;
+          error_kind: string | null;
+          n: number;
+        }>;
+
+        // Every task succeeded (no permanent fault was injected, so none may fail).
+        const notSucceeded = tasks
+          .filter((t) => t.state !== 'succeeded')
+          .map((t) => `${t.step_id} ${t.id}: ${t.state} ${t.last_error ?? ''}`);
+
+        // Each succeeded task's account, as the sandbox holds it now.
+        const lies: string[] = [];
+        const controlPath: Record<string, (id: string) => string> = {
+          'okta-suspend': (id) => `${urls.okta}/__sandbox/users/${encodeURIComponent(id)}`,
+          'google-suspend': (id) => `${urls.google}/__sandbox/users/${encodeURIComponent(id)}`,
+          'microsoft-disable': (id) => `${urls.microsoft}/__sandbox/users/${encodeURIComponent(id)}`,
+        };
+        const succeeded = tasks.filter((t) => t.state === 'succeeded');
+        let index = 0;
+        await Promise.all(
+          Array.from({ length: 16 }, async () => {
+            for (let i = index++; i < succeeded.length; i = index++) {
+              const task = succeeded[i]!;
+              const id = task.account ? (JSON.parse(task.account) as { id?: string }).id : undefined;
+              if (!id) {
+                lies.push(`${task.step_id} ${task.id}: succeeded without an account`);
+                continue;
+              }
+              const answer = await request(controlPath[task.step_id]!(id));
+              if (answer.status !== 200 || !disabled[task.step_id]!(answer.body as Record<string, unknown>)) {
+                lies.push(`${task.step_id} ${task.id}: succeeded, but the sandbox holds ${answer.text.slice(0, 200)}`);
+              }
+            }
+          }),
+        );
+
+        // What was injected, from the sandboxes' own request logs.
+        const injected: Record<string, Record<string, number>> = {};
+        for (const [name, url] of Object.entries(urls)) {
+          const log = (await request(`${url}/__sandbox/requests`, { timeoutMs: 30_000 })).body as Array<{ fault: string | null }>;
+          injected[name] = { requests: log.length };
+          for (const entry of log) if (entry.fault) injected[name][entry.fault] = (injected[name][entry.fault] ?? 0) + 1;
+        }
+        const verificationRetries = attempts.filter((a) => a.error_kind === 'verification').reduce((n, a) => n + a.n, 0);
+        console.log(
+          [
+            `reliability-chaos: ${TERMINATIONS} terminations, ${tasks.length} tasks on okta, google and microsoft at once; faults ${JSON.stringify(FAULTS)}, attemptTimeout 1.5 s`,
+            `  intake ${intakeMs} ms (${acks.filter((a) => a.retries > 0).length} webhook(s) retried); every task finished at ${doneMs} ms`,
+            `  injected: ${Object.entries(injected)
+              .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+              .join('; ')}`,
+            `  attempts by outcome/error: ${attempts.map((a) => `${a.outcome}${a.error_kind ? `/${a.error_kind}` : ''} ${a.n}`).join(', ')}`,
+            `  lying writes caught by read-back (verification retries): ${verificationRetries}`,
+            `  tasks not succeeded: ${notSucceeded.length}; succeeded tasks whose account the sandbox shows still enabled: ${lies.length}`,
+          ].join('\n'),
+        );
+        expect(notSucceeded).toEqual([]);
+        expect(lies).toEqual([]);
+        expect(succeeded.length).toBe(TERMINATIONS * STEPS.length);
+        // The faults really happened.
+        for (const counts of Object.values(injected)) {
+          expect(counts.error ?? 0).toBeGreaterThan(0);
+          expect(counts.rate_limited ?? 0).toBeGreaterThan(0);
+          expect(counts.timeout ?? 0).toBeGreaterThan(0);
+        }
+        expect(verificationRetries).toBeGreaterThan(0);
+      } finally {
+        db.close();
       }
-      const verificationRetries = attempts.filter((a) => a.error_kind === 'verification').reduce((n, a) => n + a.n, 0);
-      console.log(
-        [
-          `reliability-chaos: ${TERMINATIONS} terminations, ${tasks.length} tasks on okta, google and microsoft at once; faults ${JSON.stringify(FAULTS)}, attemptTimeout 1.5 s`,
-          `  intake ${intakeMs} ms (${acks.filter((a) => a.retries > 0).length} webhook(s) retried); every task finished at ${doneMs} ms`,
-          `  injected: ${Object.entries(injected).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join('; ')}`,
-          `  attempts by outcome/error: ${attempts.map((a) => `${a.outcome}${a.error_kind ? `/${a.error_kind}` : ''} ${a.n}`).join(', ')}`,
-          `  lying writes caught by read-back (verification retries): ${verificationRetries}`,
-          `  tasks not succeeded: ${notSucceeded.length}; succeeded tasks whose account the sandbox shows still enabled: ${lies.length}`,
-        ].join('\n'),
-      );
-      expect(notSucceeded).toEqual([]);
-      expect(lies).toEqual([]);
-      expect(succeeded.length).toBe(TERMINATIONS * STEPS.length);
-      // The faults really happened.
-      for (const counts of Object.values(injected)) {
-        expect(counts.error ?? 0).toBeGreaterThan(0);
-        expect(counts.rate_limited ?? 0).toBeGreaterThan(0);
-        expect(counts.timeout ?? 0).toBeGreaterThan(0);
-      }
-      expect(verificationRetries).toBeGreaterThan(0);
-    } finally {
-      db.close();
-    }
-  }, DEADLINE_MS + 60_000);
+    },
+    DEADLINE_MS + 60_000,
+  );
 });

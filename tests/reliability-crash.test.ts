@@ -72,7 +72,9 @@ function sqliteBackend(dir: string): Backend {
     name: 'SQLite',
     storeConfig: { sqlite: { path } },
     async query<R>(sql: string, params: unknown[] = []) {
-      return open().prepare(sql).all(...params) as R[];
+      return open()
+        .prepare(sql)
+        .all(...params) as R[];
     },
     async integrity() {
       const rows = open().pragma('integrity_check') as Array<{ integrity_check: string }>;
@@ -104,10 +106,22 @@ function postgresBackend(url: string, schema: string): Backend {
       // No integrity_check in PostgreSQL: check what a torn write would break instead.
       const problems: string[] = [];
       const checks: Array<[string, string]> = [
-        ['tasks without their termination', `select count(*) as n from tasks t left join terminations x on x.id = t.termination_id where x.id is null`],
-        ['attempts without their task', `select count(*) as n from task_attempts a left join tasks t on t.id = a.task_id where t.id is null`],
-        ['dependencies on missing tasks', `select count(*) as n from task_dependencies d left join tasks t on t.id = d.depends_on_task_id where t.id is null`],
-        ['terminations without tasks', `select count(*) as n from terminations x where not exists (select 1 from tasks t where t.termination_id = x.id)`],
+        [
+          'tasks without their termination',
+          `select count(*) as n from tasks t left join terminations x on x.id = t.termination_id where x.id is null`,
+        ],
+        [
+          'attempts without their task',
+          `select count(*) as n from task_attempts a left join tasks t on t.id = a.task_id where t.id is null`,
+        ],
+        [
+          'dependencies on missing tasks',
+          `select count(*) as n from task_dependencies d left join tasks t on t.id = d.depends_on_task_id where t.id is null`,
+        ],
+        [
+          'terminations without tasks',
+          `select count(*) as n from terminations x where not exists (select 1 from tasks t where t.termination_id = x.id)`,
+        ],
         ['duplicate audit sequence numbers', `select count(*) - count(distinct seq) as n from audit_log`],
       ];
       for (const [what, sql] of checks) {
@@ -166,7 +180,8 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
     if (dir) rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
-  const count = async (sql: string, params: unknown[] = []) => Number((await backend.query<{ n: number | string }>(sql, params))[0]?.n ?? 0);
+  const count = async (sql: string, params: unknown[] = []) =>
+    Number((await backend.query<{ n: number | string }>(sql, params))[0]?.n ?? 0);
 
   it(
     `keeps every acknowledged termination and runs each action once across ${KILLS}+ SIGKILLs`,
@@ -212,7 +227,9 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
         victim.child.kill('SIGKILL');
         expect(await victim.exited).toBe('SIGKILL');
         // The dead worker's leases stay in the table until they expire: those tasks were caught in flight.
-        const inFlight = (await backend.query<{ id: string }>(`select id from tasks where state = 'running' and lease_owner = ?`, [victim.worker])).map((r) => r.id);
+        const inFlight = (
+          await backend.query<{ id: string }>(`select id from tasks where state = 'running' and lease_owner = ?`, [victim.worker])
+        ).map((r) => r.id);
         kills.push({
           atMs: Date.now() - startedAt,
           acknowledged: acks.length,
@@ -234,7 +251,9 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
         if (intakeDoneAt !== null && completed >= TERMINATIONS) break;
         if (Date.now() > deadline) {
           const states = await backend.query(`select state, count(*) as n from tasks group by state`);
-          throw new Error(`not finished after ${RUN_DEADLINE_MS} ms: ${acks.length} acknowledged, ${completed} completed, tasks ${JSON.stringify(states)}`);
+          throw new Error(
+            `not finished after ${RUN_DEADLINE_MS} ms: ${acks.length} acknowledged, ${completed} completed, tasks ${JSON.stringify(states)}`,
+          );
         }
         await sleep(100);
       }
@@ -245,24 +264,35 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
 
       // 1. Every acknowledged termination exists, and nothing else does.
       expect(acks.length).toBe(TERMINATIONS);
-      const terminations = await backend.query<{ id: string; source_event_id: string | null; state: string }>(`select id, source_event_id, state from terminations`);
+      const terminations = await backend.query<{ id: string; source_event_id: string | null; state: string }>(
+        `select id, source_event_id, state from terminations`,
+      );
       const byId = new Map(terminations.map((t) => [t.id, t]));
-      const bySourceUser = new Map(terminations.filter((t) => t.source_event_id?.startsWith('Users/')).map((t) => [t.source_event_id!.split('/')[1]!, t]));
+      const bySourceUser = new Map(
+        terminations.filter((t) => t.source_event_id?.startsWith('Users/')).map((t) => [t.source_event_id!.split('/')[1]!, t]),
+      );
       const lost = acks.filter((a) => (a.via === 'webhook' ? !byId.has(a.terminationId!) : !bySourceUser.has(a.userId!)));
       expect(lost).toEqual([]);
       expect(terminations.length).toBe(TERMINATIONS);
       expect(terminations.filter((t) => t.state !== 'completed')).toEqual([]);
 
       // 2. Every task ended succeeded.
-      const tasks = await backend.query<{ id: string; step_id: string; state: string; account: string | null }>(`select id, step_id, state, account from tasks`);
+      const tasks = await backend.query<{ id: string; step_id: string; state: string; account: string | null }>(
+        `select id, step_id, state, account from tasks`,
+      );
       expect(tasks.length).toBe(totalTasks);
       expect(tasks.filter((t) => t.state !== 'succeeded').map((t) => `${t.step_id} ${t.id}: ${t.state}`)).toEqual([]);
 
       // 3. The write counters: once per subject, except tasks caught in flight (idempotent actions only).
       const caught = new Set(kills.flatMap((k) => k.inFlight));
-      const multiWorker = await backend.query<{ task_id: string }>(`select task_id from task_attempts group by task_id having count(distinct worker) > 1`);
+      const multiWorker = await backend.query<{ task_id: string }>(
+        `select task_id from task_attempts group by task_id having count(distinct worker) > 1`,
+      );
       for (const row of multiWorker) caught.add(row.task_id);
-      const writes = { okta: await sandboxWrites(sandboxes!.sandboxes.okta!.url), google: await sandboxWrites(sandboxes!.sandboxes.google!.url) };
+      const writes = {
+        okta: await sandboxWrites(sandboxes!.sandboxes.okta!.url),
+        google: await sandboxWrites(sandboxes!.sandboxes.google!.url),
+      };
       const { missing, unexpected, duplicates } = accountWrites(tasks, writes, caught);
 
       // 4. Integrity and the audit chain.
@@ -279,7 +309,8 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
           `reliability-crash (${backend.name}, seed ${seed}): ${TERMINATIONS} terminations (${acks.filter((a) => a.via === 'webhook').length} webhook, ` +
             `${acks.filter((a) => a.via === 'scim-patch').length} SCIM PATCH, ${acks.filter((a) => a.via === 'scim-delete').length} SCIM DELETE), ${totalTasks} tasks, lease ${LEASE_MS} ms`,
           ...kills.map(
-            (k, i) => `  SIGKILL ${i + 1} at ${k.atMs} ms: ${k.acknowledged} acknowledged, ${k.succeededTasks} tasks succeeded, ${k.inFlight.length} task(s) in flight`,
+            (k, i) =>
+              `  SIGKILL ${i + 1} at ${k.atMs} ms: ${k.acknowledged} acknowledged, ${k.succeededTasks} tasks succeeded, ${k.inFlight.length} task(s) in flight`,
           ),
           `  restarts: ${kills.length} (slowest ${restartMs} ms to "started"); requests answered only after a retry: ${retried}`,
           `  intake done at ${(intakeDoneAt ?? finishedAt) - startedAt} ms, all completed at ${finishedAt - startedAt} ms`,

@@ -74,10 +74,17 @@ function doors(daemon: () => DaemonProcess, run: string) {
       request(`${daemon().url}/scim/v2/Users`, {
         method: 'POST',
         headers: scimHeaders,
-        body: JSON.stringify({ schemas: [USER_SCHEMA], userName: `scim-${run}@example.com`, emails: [{ value: `scim-${run}@example.com`, primary: true }] }),
+        body: JSON.stringify({
+          schemas: [USER_SCHEMA],
+          userName: `scim-${run}@example.com`,
+          emails: [{ value: `scim-${run}@example.com`, primary: true }],
+        }),
       }),
     scimGet: (id: string) => request(`${daemon().url}/scim/v2/Users/${id}`, { headers: scimHeaders }),
-    scimList: () => request(`${daemon().url}/scim/v2/Users?filter=${encodeURIComponent(`userName eq "scim-${run}@example.com"`)}`, { headers: scimHeaders }),
+    scimList: () =>
+      request(`${daemon().url}/scim/v2/Users?filter=${encodeURIComponent(`userName eq "scim-${run}@example.com"`)}`, {
+        headers: scimHeaders,
+      }),
     scimDeactivate: (id: string) =>
       request(`${daemon().url}/scim/v2/Users/${id}`, {
         method: 'PATCH',
@@ -87,7 +94,12 @@ function doors(daemon: () => DaemonProcess, run: string) {
       }),
     // Signed at each send: a retry is a redelivery with the same id and body.
     webhook: () =>
-      request(`${daemon().url}/webhooks/termination`, { method: 'POST', headers: signedWebhook(WEBHOOK_SECRET, webhookId, webhookBody), body: webhookBody, timeoutMs: 30_000 }),
+      request(`${daemon().url}/webhooks/termination`, {
+        method: 'POST',
+        headers: signedWebhook(WEBHOOK_SECRET, webhookId, webhookBody),
+        body: webhookBody,
+        timeoutMs: 30_000,
+      }),
     admin: () =>
       request(`${daemon().url}/admin/v1/terminations`, {
         method: 'POST',
@@ -151,10 +163,15 @@ async function outageScenario(options: {
 
   // Back by itself: the same requests, retried as a client would, are acknowledged.
   const retry = async (what: string, call: () => Promise<HttpAnswer>, ok: number[]) =>
-    waitFor(async () => {
-      const answer = await call();
-      return ok.includes(answer.status) ? answer : null;
-    }, `${what} to be acknowledged after the store came back`, 30_000, 200);
+    waitFor(
+      async () => {
+        const answer = await call();
+        return ok.includes(answer.status) ? answer : null;
+      },
+      `${what} to be acknowledged after the store came back`,
+      30_000,
+      200,
+    );
   const recoveredAt = Date.now();
   const scim = await retry('SCIM PATCH', () => door.scimDeactivate(userId), [200]);
   const hook = await retry('webhook', door.webhook, [201]);
@@ -165,10 +182,15 @@ async function outageScenario(options: {
 
   // Each runs to the end.
   for (const id of [(hook.body as { terminationId: string }).terminationId, (admin.body as { terminationId: string }).terminationId]) {
-    await waitFor(async () => {
-      const answer = await door.adminGet(id);
-      return answer.status === 200 && (answer.body as { termination: { state: string } }).termination.state === 'completed';
-    }, `termination ${id} to complete`, 30_000, 100);
+    await waitFor(
+      async () => {
+        const answer = await door.adminGet(id);
+        return answer.status === 200 && (answer.body as { termination: { state: string } }).termination.state === 'completed';
+      },
+      `termination ${id} to complete`,
+      30_000,
+      100,
+    );
   }
   console.log(
     `reliability-store-outage (${options.name}): during the outage SCIM ${during.scim.status}, webhook ${during.webhook.status}, admin ${during.admin.status}` +
@@ -303,7 +325,12 @@ describePostgres('store unavailable: PostgreSQL unreachable through a cut proxy'
       expect(uncaught).toEqual([]);
       local.restore();
       // The pool discarded the dead client and connects again.
-      await waitFor(async () => (await sql<{ one: number }>`select 1 as one`.execute(db).catch(() => null))?.rows[0]?.one === 1, 'the pool to reconnect', 10_000, 100);
+      await waitFor(
+        async () => (await sql<{ one: number }>`select 1 as one`.execute(db).catch(() => null))?.rows[0]?.one === 1,
+        'the pool to reconnect',
+        10_000,
+        100,
+      );
     } finally {
       process.off('uncaughtException', onUncaught);
       await store.close();

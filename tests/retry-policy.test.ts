@@ -55,7 +55,10 @@ describe('decideRetry', () => {
   });
 
   it('decides from the type, not the message', () => {
-    expect(decideRetry(policy, new TransientError('permanent failure, rate limited'), fresh)).toMatchObject({ kind: 'retry', rateLimited: false });
+    expect(decideRetry(policy, new TransientError('permanent failure, rate limited'), fresh)).toMatchObject({
+      kind: 'retry',
+      rateLimited: false,
+    });
     expect(decideRetry(policy, new PermanentError('please retry later (429)'), fresh).kind).toBe('fail');
   });
 });

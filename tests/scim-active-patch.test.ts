@@ -64,8 +64,17 @@ describe('the same change through SCIMMY and without it', () => {
     const pair = [];
     for (const side of ['fast', 'scimmy']) {
       const userName = `${side}-${counter}@example.com`;
-      const extra = body.emails ? { emails: [{ value: userName, type: 'work', primary: true }, { value: `home-${userName}`, type: 'home' }] } : {};
-      const response = await d.scim('POST', '/Users', { body: { schemas: [USER_SCHEMA, ENTERPRISE], userName, externalId: `ext-${userName}`, ...body, ...extra } });
+      const extra = body.emails
+        ? {
+            emails: [
+              { value: userName, type: 'work', primary: true },
+              { value: `home-${userName}`, type: 'home' },
+            ],
+          }
+        : {};
+      const response = await d.scim('POST', '/Users', {
+        body: { schemas: [USER_SCHEMA, ENTERPRISE], userName, externalId: `ext-${userName}`, ...body, ...extra },
+      });
       expect(response.status, response.text).toBe(201);
       pair.push({ id: response.body.id as string, userName });
     }
@@ -85,7 +94,13 @@ describe('the same change through SCIMMY and without it', () => {
       // The bytes too: the fast answer keeps SCIMMY's attribute order.
       text: response.text.replaceAll(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, '<time>'),
       entry: entry && { ...entry, createdAt: 'T', updatedAt: 'T' },
-      terminations: terminations.map((t) => ({ state: t.state, reason: t.reason, sourceEventId: t.sourceEventId, subject: t.subject, createdBy: t.createdBy })),
+      terminations: terminations.map((t) => ({
+        state: t.state,
+        reason: t.reason,
+        sourceEventId: t.sourceEventId,
+        subject: t.subject,
+        createdBy: t.createdBy,
+      })),
       audit: audit.map((e) => [e.actor, e.action]),
     };
     const text = JSON.stringify(seen)
@@ -107,15 +122,18 @@ describe('the same change through SCIMMY and without it', () => {
     ['a minimal user', {}],
     ['a user created without active', { active: undefined }],
     ['a user created inactive', { active: false }],
-    ['a full user with emails, name and the enterprise extension', {
-      active: true,
-      displayName: 'Ada L',
-      title: 'Engineer',
-      name: { givenName: 'Ada', familyName: 'Lovelace' },
-      emails: [],
-      phoneNumbers: [{ value: '+44 20 7946 0000', type: 'work' }],
-      [ENTERPRISE]: { employeeNumber: '42', department: 'R&D' },
-    }],
+    [
+      'a full user with emails, name and the enterprise extension',
+      {
+        active: true,
+        displayName: 'Ada L',
+        title: 'Engineer',
+        name: { givenName: 'Ada', familyName: 'Lovelace' },
+        emails: [],
+        phoneNumbers: [{ value: '+44 20 7946 0000', type: 'work' }],
+        [ENTERPRISE]: { employeeNumber: '42', department: 'R&D' },
+      },
+    ],
   ])('%s: deactivate, deactivate again, rehire, rehire again', async (_what, body) => {
     const [fast, viaScimmy] = await createPair(body);
     const setActive = vi.spyOn(ScimUserService.prototype, 'setActive');
@@ -136,7 +154,9 @@ describe('the same change through SCIMMY and without it', () => {
   });
 
   it('a user with a manager: the Subject names the manager either way', async () => {
-    const manager = await d.scim('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: `manager-${Date.now()}@example.com`, emails: [{ value: 'boss@example.com' }] } });
+    const manager = await d.scim('POST', '/Users', {
+      body: { schemas: [USER_SCHEMA], userName: `manager-${Date.now()}@example.com`, emails: [{ value: 'boss@example.com' }] },
+    });
     const [fast, viaScimmy] = await createPair({ [ENTERPRISE]: { manager: { value: manager.body.id } } });
     const fastAnswer = await d.scim('PATCH', `/Users/${fast!.id}`, { body: fastForms[0]!(false) });
     const scimmyAnswer = await d.scim('PATCH', `/Users/${viaScimmy!.id}`, { body: scimmyForm(false) });

@@ -7,7 +7,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseFilter, schemaResolver } from '../src/intake/scim/filter.ts';
 import { ScimUserService, TooManyToFilterError } from '../src/intake/scim/user-service.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
-import { ENTERPRISE, ERROR_SCHEMA, PATCH_OP, SCIM_JSON, SCIM_TOKENS, USER_SCHEMA, expectScimError, startScimDaemon, type ScimResponse, type ScimTestDaemon } from './helpers/scim-daemon.ts';
+import {
+  ENTERPRISE,
+  ERROR_SCHEMA,
+  PATCH_OP,
+  SCIM_JSON,
+  SCIM_TOKENS,
+  USER_SCHEMA,
+  expectScimError,
+  startScimDaemon,
+  type ScimResponse,
+  type ScimTestDaemon,
+} from './helpers/scim-daemon.ts';
 import { pgError, sqliteFull } from './helpers/store-faults.ts';
 
 let d: ScimTestDaemon;
@@ -63,7 +74,7 @@ describe('discovery', () => {
     expect(response.body.authenticationSchemes[0].type).toBe('oauthbearertoken');
   });
 
-  it('answers the /serviceConfiguration probe of Microsoft\'s validator with the same document', async () => {
+  it("answers the /serviceConfiguration probe of Microsoft's validator with the same document", async () => {
     const [probe, real] = await Promise.all([d.scim('GET', '/serviceConfiguration'), d.scim('GET', '/ServiceProviderConfig')]);
     expect(probe.status).toBe(200);
     expect(probe.body).toEqual(real.body);
@@ -163,10 +174,12 @@ describe('Users: create and read', () => {
     expect(again.body.detail).not.toContain(user.userName);
   });
 
-  it('answers 409 when a PUT renames a user onto another user\'s userName', async () => {
+  it("answers 409 when a PUT renames a user onto another user's userName", async () => {
     const a = await createUser();
     const b = await createUser();
-    const response = await d.scim('PUT', `/Users/${b.id}`, { body: { schemas: [USER_SCHEMA], userName: a.userName.toUpperCase(), active: true } });
+    const response = await d.scim('PUT', `/Users/${b.id}`, {
+      body: { schemas: [USER_SCHEMA], userName: a.userName.toUpperCase(), active: true },
+    });
     expectScimError(response, 409, 'uniqueness');
     // Refused before anything starts, even when the same PUT deactivates.
     const deactivating = await d.scim('PUT', `/Users/${b.id}`, { body: { schemas: [USER_SCHEMA], userName: a.userName, active: false } });
@@ -190,7 +203,9 @@ describe('Users: create and read', () => {
     expectScimError(await d.scim('GET', '/Users/does-not-exist'), 404);
     expectScimError(await d.scim('PUT', '/Users/does-not-exist', { body: { schemas: [USER_SCHEMA], userName: uniqueName() } }), 404);
     expectScimError(
-      await d.scim('PATCH', '/Users/does-not-exist', { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] } }),
+      await d.scim('PATCH', '/Users/does-not-exist', {
+        body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] },
+      }),
       404,
     );
     expectScimError(await d.scim('DELETE', '/Users/does-not-exist'), 404);
@@ -255,7 +270,11 @@ describe('Users: filters, paging, attributes, search', () => {
     ['le', `displayName co "${tag}" and externalId le "${tag}-1"`, ['Alan', 'Grace']],
     ['or', `externalId eq "${tag}-0" or externalId eq "${tag}-4"`, ['Donald', 'Grace']],
     ['not (a or b)', `displayName co "${tag}" and not (title eq "engineer" or userName sw "alan")`, ['Barbara']],
-    ['not (a and b)', `displayName co "${tag}" and not (title eq "manager" and userName sw "alan")`, ['Barbara', 'Donald', 'Edsger', 'Grace']],
+    [
+      'not (a and b)',
+      `displayName co "${tag}" and not (title eq "manager" and userName sw "alan")`,
+      ['Barbara', 'Donald', 'Edsger', 'Grace'],
+    ],
     ['value path', `emails[type eq "home" and value sw "grace"]`, ['Grace']],
     ['value path on one value', `emails[type eq "home" and value co "${tag}"]`, []],
     ['multi-valued value', `emails co "edsger@home"`, ['Edsger']],
@@ -345,7 +364,9 @@ describe('Users: filters, paging, attributes, search', () => {
     const list = await d.scim('GET', '/Groups');
     expect(list.status).toBe(200);
     expect(list.body.totalResults).toBe(0);
-    const created = await d.scim('POST', '/Groups', { body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g' } });
+    const created = await d.scim('POST', '/Groups', {
+      body: { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: 'g' },
+    });
     expect(created.status, created.text).toBe(201);
     expect(created.body).toMatchObject({ displayName: 'g', members: [] });
     expectScimError(await d.scim('GET', '/Groups/abc'), 404);
@@ -422,7 +443,9 @@ describe('Users: deactivation starts a termination', () => {
     expectScimError(await d.scim('GET', `/Users/${user.id}`), 404);
 
     const inactive = await createUser();
-    await d.scim('PATCH', `/Users/${inactive.id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] } });
+    await d.scim('PATCH', `/Users/${inactive.id}`, {
+      body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] },
+    });
     expect((await d.scim('DELETE', `/Users/${inactive.id}`)).status).toBe(204);
     expect(await terminationsFor(inactive.externalId)).toHaveLength(1);
   });
@@ -457,13 +480,17 @@ describe('Users: deactivation starts a termination', () => {
 
   it('PATCH active=true while the termination runs does not undo it, and says so (header, log, audit)', async () => {
     const user = await createUser();
-    await d.scim('PATCH', `/Users/${user.id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] } });
+    await d.scim('PATCH', `/Users/${user.id}`, {
+      body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] },
+    });
     const [termination] = await terminationsFor(user.externalId);
     // Claim its first task as a worker would: the termination is running.
     await d.daemon.store.claimDueTasks({ worker: 'test-worker', provider: 'fake', now: new Date(), leaseMs: 60_000, limit: 10 });
     expect((await d.daemon.store.getTermination(termination!.id))!.state).toBe('running');
 
-    const response = await d.scim('PATCH', `/Users/${user.id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: true }] } });
+    const response = await d.scim('PATCH', `/Users/${user.id}`, {
+      body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: true }] },
+    });
     expect(response.status).toBe(200);
     expect(response.body.active).toBe(true);
     expect(response.headers.get('warning')).toContain(`termination ${termination!.id} is running and was not undone`);
@@ -499,14 +526,21 @@ describe('Users: deactivation starts a termination', () => {
 
 describe('limits and failures', () => {
   it('answers 413 with a SCIM error body over the configured body limit', async () => {
-    const response = await d.scim('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: uniqueName(), displayName: 'x'.repeat(20_000) } });
+    const response = await d.scim('POST', '/Users', {
+      body: { schemas: [USER_SCHEMA], userName: uniqueName(), displayName: 'x'.repeat(20_000) },
+    });
     expectScimError(response, 413);
   });
 
   it('answers 503 (never 404 or 500) when the store fails (reads, writes, lists, deletes)', async () => {
     const user = await createUser();
     const directory = d.daemon.store.directory;
-    const saved = { getUser: directory.getUser, listUsers: directory.listUsers, findByUserName: directory.findByUserName, createUser: directory.createUser };
+    const saved = {
+      getUser: directory.getUser,
+      listUsers: directory.listUsers,
+      findByUserName: directory.findByUserName,
+      createUser: directory.createUser,
+    };
     const fail = async () => {
       throw pgError('08001', 'connection refused');
     };
@@ -520,7 +554,9 @@ describe('limits and failures', () => {
         await d.scim('GET', '/Users'),
         await d.scim('GET', `/Users?filter=${encodeURIComponent(`userName eq "${user.userName}"`)}`),
         await d.scim('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: uniqueName() } }),
-        await d.scim('PATCH', `/Users/${user.id}`, { body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] } }),
+        await d.scim('PATCH', `/Users/${user.id}`, {
+          body: { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] },
+        }),
         await d.scim('PUT', `/Users/${user.id}`, { body: { schemas: [USER_SCHEMA], userName: user.userName, active: false } }),
         await d.scim('DELETE', `/Users/${user.id}`),
       ]) {

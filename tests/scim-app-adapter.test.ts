@@ -82,7 +82,9 @@ describe('resolve', () => {
     await seed({ userName: 'twin-a@acme.example', emails: ['shared@acme.example'] });
     await seed({ userName: 'twin-b@acme.example', emails: ['shared@acme.example'] });
     const subject: Subject = { emails: ['shared@acme.example'] };
-    const error = await provider({ lookup: 'email' }).resolve(subject, ctx(subject)).catch((e: unknown) => e);
+    const error = await provider({ lookup: 'email' })
+      .resolve(subject, ctx(subject))
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toMatch(/2 users match.*ambiguous/);
   });
@@ -95,7 +97,10 @@ describe('resolve', () => {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ userName: 'someone-else@acme.example' }),
       });
-      const config = scimConfigSchema.parse({ baseUrl: `${lonely.url}${SCIM_SANDBOX_BASE_PATH}`, auth: { bearerToken: SCIM_SANDBOX_TOKEN } });
+      const config = scimConfigSchema.parse({
+        baseUrl: `${lonely.url}${SCIM_SANDBOX_BASE_PATH}`,
+        auth: { bearerToken: SCIM_SANDBOX_TOKEN },
+      });
       const p = scimModule.create(config, { name: 'scim-lonely', logger: silentLogger() });
       const subject: Subject = { userName: 'ada@acme.example', emails: [] };
       const error = await p.resolve(subject, ctx(subject)).catch((e: unknown) => e);
@@ -145,7 +150,11 @@ describe('disable_account', () => {
       const removed = await seed({ userName: other.userName! });
       const otherAccount = (await p.resolve(other, ctx(other)))!;
       await p.actions.disable_account!.execute(otherAccount, ctx(other));
-      expect(await p.actions.disable_account!.verify(otherAccount, ctx(other))).toEqual({ userId: removed.id, httpStatus: 404, verify: 'gone' });
+      expect(await p.actions.disable_account!.verify(otherAccount, ctx(other))).toEqual({
+        userId: removed.id,
+        httpStatus: 404,
+        verify: 'gone',
+      });
       expect((await p.actions.disable_account!.execute(otherAccount, ctx(other))).evidence).toMatchObject({ alreadyDone: true });
     } finally {
       await control('/behaviour', { deprovision: 'inactive' });
@@ -172,7 +181,11 @@ describe('delete_account', () => {
 });
 
 describe('OAuth client credentials', () => {
-  const oauth = () => ({ tokenUrl: `${sandbox.url}/oauth/token`, clientId: SCIM_SANDBOX_CLIENT_ID, clientSecret: SCIM_SANDBOX_CLIENT_SECRET });
+  const oauth = () => ({
+    tokenUrl: `${sandbox.url}/oauth/token`,
+    clientId: SCIM_SANDBOX_CLIENT_ID,
+    clientSecret: SCIM_SANDBOX_CLIENT_SECRET,
+  });
 
   it('fetches one token, reuses it, and fetches another after the target refuses the cached one', async () => {
     const p = provider({ auth: { ...oauth(), scope: 'users:write' } });

@@ -6,12 +6,7 @@
  */
 import { scimModule } from '../providers/scim/index.ts';
 import { scimConfigSchema } from '../providers/scim/config.ts';
-import {
-  SCIM_SANDBOX_BASE_PATH,
-  SCIM_SANDBOX_CLIENT_ID,
-  SCIM_SANDBOX_CLIENT_SECRET,
-  startScimSandbox,
-} from '../providers/scim/sandbox.ts';
+import { SCIM_SANDBOX_BASE_PATH, SCIM_SANDBOX_CLIENT_ID, SCIM_SANDBOX_CLIENT_SECRET, startScimSandbox } from '../providers/scim/sandbox.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { runConformance } from './conformance/suite.ts';
 

@@ -62,16 +62,22 @@ strictNock();
 
 describe('filters', () => {
   it('escapes quotes and backslashes as a SCIM string literal', () => {
-    expect(lookupFilter('userName', 'x" or userName pr or userName eq "')).toBe(
-      'userName eq "x\\" or userName pr or userName eq \\""',
-    );
+    expect(lookupFilter('userName', 'x" or userName pr or userName eq "')).toBe('userName eq "x\\" or userName pr or userName eq \\""');
     expect(lookupFilter('externalId', 'back\\slash')).toBe('externalId eq "back\\\\slash"');
     expect(lookupFilter('email', 'ada@acme.example', 'emails[value]')).toBe('emails[value eq "ada@acme.example"]');
   });
 
   it('resolve by userName: GET /Users?filter=userName eq "..."&count=2', async () => {
-    scim().get('/scim/v2/Users').query({ filter: 'userName eq "ada@acme.example"', count: '2' }).reply(200, list(user(true)));
-    expect(await provider().resolve(subject, ctx())).toEqual({ id: account.id, userName: 'ada@acme.example', active: true, lookup: 'userName' });
+    scim()
+      .get('/scim/v2/Users')
+      .query({ filter: 'userName eq "ada@acme.example"', count: '2' })
+      .reply(200, list(user(true)));
+    expect(await provider().resolve(subject, ctx())).toEqual({
+      id: account.id,
+      userName: 'ada@acme.example',
+      active: true,
+      lookup: 'userName',
+    });
   });
 
   it('resolve by email: emails.value eq, one email after the other', async () => {
@@ -86,21 +92,24 @@ describe('filters', () => {
   });
 
   it('resolve by email in the value-path form: emails[value eq "..."]', async () => {
-    scim().get('/scim/v2/Users').query({ filter: 'emails[value eq "ada@acme.example"]', count: '2' }).reply(200, list(user(true)));
+    scim()
+      .get('/scim/v2/Users')
+      .query({ filter: 'emails[value eq "ada@acme.example"]', count: '2' })
+      .reply(200, list(user(true)));
     expect(await provider({ lookup: 'email', emailFilter: 'emails[value]' }).resolve(subject, ctx())).toMatchObject({ id: account.id });
   });
 
   it('resolve by externalId', async () => {
-    scim().get('/scim/v2/Users').query({ filter: 'externalId eq "HR-1815"', count: '2' }).reply(200, list(user(true)));
+    scim()
+      .get('/scim/v2/Users')
+      .query({ filter: 'externalId eq "HR-1815"', count: '2' })
+      .reply(200, list(user(true)));
     expect(await provider({ lookup: 'externalId' }).resolve(subject, ctx())).toMatchObject({ id: account.id });
   });
 
   it('a hostile userName is sent as one escaped literal', async () => {
     const hostile: Subject = { userName: 'x" or userName pr or userName eq "', emails: [] };
-    scim()
-      .get('/scim/v2/Users')
-      .query({ filter: 'userName eq "x\\" or userName pr or userName eq \\""', count: '2' })
-      .reply(200, list());
+    scim().get('/scim/v2/Users').query({ filter: 'userName eq "x\\" or userName pr or userName eq \\""', count: '2' }).reply(200, list());
     expect(await provider().resolve(hostile, actionContext(hostile))).toBeNull();
   });
 
@@ -138,13 +147,17 @@ describe('disable_account requests', () => {
   });
 
   it('an inactive user is not PATCHed again (inactive mode); Entra-style "False" counts as false', async () => {
-    scim().get(`/scim/v2/Users/${account.id}`).reply(200, user(false, { active: 'False' }));
+    scim()
+      .get(`/scim/v2/Users/${account.id}`)
+      .reply(200, user(false, { active: 'False' }));
     expect((await provider().actions.disable_account!.execute(account, ctx())).evidence).toMatchObject({ alreadyDone: true });
   });
 
   it('verify reads the user back and fails on active:true', async () => {
     scim().get(`/scim/v2/Users/${account.id}`).reply(200, user(true));
-    const error = await provider().actions.disable_account!.verify(account, ctx()).catch((e: unknown) => e);
+    const error = await provider()
+      .actions.disable_account!.verify(account, ctx())
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VerificationError);
     expect((error as VerificationError).observed).toEqual({ userId: account.id, userName: 'ada@acme.example', active: true });
   });
@@ -198,9 +211,17 @@ describe('OAuth client credentials', () => {
         return true;
       })
       .reply(200, { access_token: 'issued-access-token', token_type: 'Bearer', expires_in: 3600 });
-    scim('issued-access-token').get('/scim/v2/Users').query(true).reply(200, list(user(true)));
+    scim('issued-access-token')
+      .get('/scim/v2/Users')
+      .query(true)
+      .reply(200, list(user(true)));
     const p = provider({
-      auth: { tokenUrl: `${ORIGIN}/oauth2/token`, clientId: 'deprovisiond', clientSecret: 'oauth-client-secret', scope: 'users:read users:write' },
+      auth: {
+        tokenUrl: `${ORIGIN}/oauth2/token`,
+        clientId: 'deprovisiond',
+        clientSecret: 'oauth-client-secret',
+        scope: 'users:read users:write',
+      },
     });
     expect(await p.resolve(subject, ctx())).toMatchObject({ id: account.id });
   });
@@ -215,7 +236,10 @@ describe('OAuth client credentials', () => {
 });
 
 describe('errors', () => {
-  const resolveError = async () => provider().resolve(subject, ctx()).catch((e: unknown) => e);
+  const resolveError = async () =>
+    provider()
+      .resolve(subject, ctx())
+      .catch((e: unknown) => e);
 
   it('429 with Retry-After in seconds', async () => {
     scim().get('/scim/v2/Users').query(true).reply(429, scimError(429, 'Too many requests'), { 'Retry-After': '7' });
@@ -246,14 +270,20 @@ describe('errors', () => {
   });
 
   it('400 invalidFilter is permanent and names the scimType', async () => {
-    scim().get('/scim/v2/Users').query(true).reply(400, scimError(400, 'Filter not supported', 'invalidFilter'));
+    scim()
+      .get('/scim/v2/Users')
+      .query(true)
+      .reply(400, scimError(400, 'Filter not supported', 'invalidFilter'));
     const error = await resolveError();
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toBe('SCIM list Users (userName): HTTP 400: invalidFilter Filter not supported');
   });
 
   it('no answer is transient, and no error carries the token', async () => {
-    scim().get('/scim/v2/Users').query(true).replyWithError({ code: 'ECONNRESET', message: `reset while sending Bearer ${TOKEN}` });
+    scim()
+      .get('/scim/v2/Users')
+      .query(true)
+      .replyWithError({ code: 'ECONNRESET', message: `reset while sending Bearer ${TOKEN}` });
     const error = await resolveError();
     expect(error).toBeInstanceOf(TransientError);
     expect(String((error as Error).message)).not.toContain(TOKEN);

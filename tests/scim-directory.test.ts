@@ -31,7 +31,10 @@ for (const backend of backends) {
     });
 
     it('createUser then getUser round-trips every field', async () => {
-      const created = await db.store.directory.createUser('u1', input('Ada@Example.com', { externalId: 'E1', managerId: 'm1', attributes: { nested: { a: [1, true, null] } } }));
+      const created = await db.store.directory.createUser(
+        'u1',
+        input('Ada@Example.com', { externalId: 'E1', managerId: 'm1', attributes: { nested: { a: [1, true, null] } } }),
+      );
       expect(created).toEqual({
         id: 'u1',
         userName: 'Ada@Example.com',
@@ -51,7 +54,10 @@ for (const backend of backends) {
       await db.store.directory.createUser('u1', input('Ada@Example.com'));
       await expect(db.store.directory.createUser('u2', input('ADA@EXAMPLE.COM'))).rejects.toBeInstanceOf(DirectoryConflictError);
       // Two creates racing past the pre-check: the unique index decides, still as a typed conflict.
-      const results = await Promise.allSettled([db.store.directory.createUser('r1', input('race@x.com')), db.store.directory.createUser('r2', input('RACE@x.com'))]);
+      const results = await Promise.allSettled([
+        db.store.directory.createUser('r1', input('race@x.com')),
+        db.store.directory.createUser('r2', input('RACE@x.com')),
+      ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
       expect(rejected.reason).toBeInstanceOf(DirectoryConflictError);
@@ -71,7 +77,13 @@ for (const backend of backends) {
       await db.store.directory.createUser('u2', input('bob@example.com'));
       now += 1000;
       const replaced = await db.store.directory.replaceUser('u1', input('ADA@example.com', { active: false, attributes: { title: 'x' } }));
-      expect(replaced).toMatchObject({ userName: 'ADA@example.com', active: false, attributes: { title: 'x' }, version: 2, updatedAt: new Date(now) });
+      expect(replaced).toMatchObject({
+        userName: 'ADA@example.com',
+        active: false,
+        attributes: { title: 'x' },
+        version: 2,
+        updatedAt: new Date(now),
+      });
       expect(replaced!.createdAt.getTime()).toBe(now - 1000);
       await expect(db.store.directory.replaceUser('u2', input('Ada@Example.com'))).rejects.toBeInstanceOf(DirectoryConflictError);
       expect(await db.store.directory.replaceUser('missing', input('zed@example.com'))).toBeNull();

@@ -19,7 +19,9 @@ afterAll(async () => {
 
 async function oktaStatus(login: string): Promise<string> {
   const sandbox = d.daemon.sandboxes.get('okta')!;
-  const response = await fetch(`${sandbox.url}/api/v1/users/${encodeURIComponent(login)}`, { headers: { authorization: `SSWS ${OKTA_SANDBOX_TOKEN}` } });
+  const response = await fetch(`${sandbox.url}/api/v1/users/${encodeURIComponent(login)}`, {
+    headers: { authorization: `SSWS ${OKTA_SANDBOX_TOKEN}` },
+  });
   expect(response.status).toBe(200);
   return ((await response.json()) as { status: string }).status;
 }
@@ -79,7 +81,13 @@ describe('SCIM deprovisioning end to end (Okta adapter and sandbox)', () => {
   it('Entra: POST the user (with its manager), then PATCH {"op":"Replace","path":"active","value":"False"}', async () => {
     const stamp = Date.now();
     const manager = await d.scim('POST', '/Users', {
-      body: { schemas: [USER_SCHEMA], userName: `boss.${stamp}@example.com`, externalId: `boss-${stamp}`, active: true, emails: [{ value: `boss.${stamp}@example.com`, primary: true, type: 'work' }] },
+      body: {
+        schemas: [USER_SCHEMA],
+        userName: `boss.${stamp}@example.com`,
+        externalId: `boss-${stamp}`,
+        active: true,
+        emails: [{ value: `boss.${stamp}@example.com`, primary: true, type: 'work' }],
+      },
     });
     expect(manager.status, manager.text).toBe(201);
     const login = `entra.push.${stamp}@example.com`;
@@ -102,7 +110,10 @@ describe('SCIM deprovisioning end to end (Okta adapter and sandbox)', () => {
     const lookup = await d.scim('GET', `/Users?filter=${encodeURIComponent(`userName eq "${login.toUpperCase()}"`)}`);
     expect(lookup.body.Resources.map((r: any) => r.id)).toEqual([created.body.id]);
     const managerPatch = await d.scim('PATCH', `/Users/${created.body.id}`, {
-      body: { schemas: [PATCH_OP], Operations: [{ op: 'Add', path: `${ENTERPRISE}:manager`, value: [{ $ref: null, value: manager.body.id }] }] },
+      body: {
+        schemas: [PATCH_OP],
+        Operations: [{ op: 'Add', path: `${ENTERPRISE}:manager`, value: [{ $ref: null, value: manager.body.id }] }],
+      },
     });
     expect(managerPatch.status, managerPatch.text).toBe(200);
     expect(managerPatch.body[ENTERPRISE].manager.value).toBe(manager.body.id);

@@ -1,7 +1,14 @@
 /** SCIM filter parsing and evaluation, and the request-body repairs for Entra, as units. */
 import SCIMMY from 'scimmy';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InvalidFilterError, indexedLookups, matchesFilter, parseFilter, schemaResolver, type AttributeResolver } from '../src/intake/scim/filter.ts';
+import {
+  InvalidFilterError,
+  indexedLookups,
+  matchesFilter,
+  parseFilter,
+  schemaResolver,
+  type AttributeResolver,
+} from '../src/intake/scim/filter.ts';
 import { normaliseScimBody } from '../src/intake/scim/normalise.ts';
 import { declareScimResources } from '../src/intake/scim/resources.ts';
 
@@ -108,9 +115,13 @@ describe('indexedLookups', () => {
 });
 
 describe('normaliseScimBody', () => {
-  it('turns Entra\'s string booleans into booleans, in both PATCH forms and in resources', () => {
-    expect(normaliseScimBody({ Operations: [{ op: 'Replace', path: 'active', value: 'False' }] })).toEqual({ Operations: [{ op: 'Replace', path: 'active', value: false }] });
-    expect(normaliseScimBody({ Operations: [{ op: 'replace', path: 'urn:ietf:params:scim:schemas:core:2.0:User:active', value: 'TRUE' }] })).toEqual({
+  it("turns Entra's string booleans into booleans, in both PATCH forms and in resources", () => {
+    expect(normaliseScimBody({ Operations: [{ op: 'Replace', path: 'active', value: 'False' }] })).toEqual({
+      Operations: [{ op: 'Replace', path: 'active', value: false }],
+    });
+    expect(
+      normaliseScimBody({ Operations: [{ op: 'replace', path: 'urn:ietf:params:scim:schemas:core:2.0:User:active', value: 'TRUE' }] }),
+    ).toEqual({
       Operations: [{ op: 'replace', path: 'urn:ietf:params:scim:schemas:core:2.0:User:active', value: true }],
     });
     expect(normaliseScimBody({ Operations: [{ op: 'replace', value: { active: 'false', displayName: 'False' } }] })).toEqual({
@@ -127,15 +138,24 @@ describe('normaliseScimBody', () => {
   });
 
   it('leaves values that are not boolean words alone', () => {
-    expect(normaliseScimBody({ Operations: [{ op: 'replace', path: 'active', value: 'maybe' }] })).toEqual({ Operations: [{ op: 'replace', path: 'active', value: 'maybe' }] });
+    expect(normaliseScimBody({ Operations: [{ op: 'replace', path: 'active', value: 'maybe' }] })).toEqual({
+      Operations: [{ op: 'replace', path: 'active', value: 'maybe' }],
+    });
     expect(normaliseScimBody('text')).toBe('text');
     expect(normaliseScimBody([1])).toEqual([1]);
   });
 
-  it('reshapes Entra\'s manager references and drops null members', () => {
+  it("reshapes Entra's manager references and drops null members", () => {
     const path = `${ENTERPRISE}:manager`;
-    expect(normaliseScimBody({ Operations: [{ op: 'Add', path, value: [{ $ref: null, value: 'M1' }] }] })).toEqual({ Operations: [{ op: 'Add', path, value: { value: 'M1' } }] });
-    expect(normaliseScimBody({ Operations: [{ op: 'Replace', path, value: 'M1' }] })).toEqual({ Operations: [{ op: 'Replace', path, value: { value: 'M1' } }] });
-    expect(normaliseScimBody({ userName: 'a', [ENTERPRISE]: { manager: 'M1', department: null } })).toEqual({ userName: 'a', [ENTERPRISE]: { manager: { value: 'M1' } } });
+    expect(normaliseScimBody({ Operations: [{ op: 'Add', path, value: [{ $ref: null, value: 'M1' }] }] })).toEqual({
+      Operations: [{ op: 'Add', path, value: { value: 'M1' } }],
+    });
+    expect(normaliseScimBody({ Operations: [{ op: 'Replace', path, value: 'M1' }] })).toEqual({
+      Operations: [{ op: 'Replace', path, value: { value: 'M1' } }],
+    });
+    expect(normaliseScimBody({ userName: 'a', [ENTERPRISE]: { manager: 'M1', department: null } })).toEqual({
+      userName: 'a',
+      [ENTERPRISE]: { manager: { value: 'M1' } },
+    });
   });
 });

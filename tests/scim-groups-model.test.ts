@@ -31,7 +31,21 @@ type Command =
 // Deletions are rarer than writes, so that sequences keep groups with members to change.
 const command: fc.Arbitrary<Command> = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constantFrom('createUser' as const, 'deleteUser' as const), user }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constantFrom('createGroup' as const, 'put' as const, 'add' as const, 'add' as const, 'removeList' as const, 'replaceMembers' as const), group, users }), weight: 6 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constantFrom(
+        'createGroup' as const,
+        'put' as const,
+        'add' as const,
+        'add' as const,
+        'removeList' as const,
+        'replaceMembers' as const,
+      ),
+      group,
+      users,
+    }),
+    weight: 6,
+  },
   { arbitrary: fc.record({ kind: fc.constant('removeFilter' as const), group, user }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant('rename' as const), group, name: fc.string({ minLength: 1, maxLength: 8 }) }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('deleteGroup' as const), group }), weight: 1 },
@@ -57,13 +71,22 @@ describe('groups against an in-memory model', () => {
           const checkState = async () => {
             const { groups, total } = await service.list(null, { startIndex: 1, count: 100 }, true);
             expect(total).toBe(model.size);
-            const actual = Object.fromEntries(groups.map((g) => [g.id, { name: g.displayName, members: g.members.map((m) => m.value).sort() }]));
-            const expected = Object.fromEntries([...model].map(([slot, entry]) => [groupIds.get(slot)!, { name: entry.name, members: [...entry.members].map(uid).sort() }]));
+            const actual = Object.fromEntries(
+              groups.map((g) => [g.id, { name: g.displayName, members: g.members.map((m) => m.value).sort() }]),
+            );
+            const expected = Object.fromEntries(
+              [...model].map(([slot, entry]) => [groupIds.get(slot)!, { name: entry.name, members: [...entry.members].map(uid).sort() }]),
+            );
             expect(actual).toEqual(expected);
           };
 
           /** Runs a group operation: the model's expectation decides whether it must succeed or be refused. */
-          const expectGroupWrite = async (slot: number, valid: boolean, run: (id: string) => Promise<unknown>, apply: (entry: { name: string; members: Set<number> }) => void) => {
+          const expectGroupWrite = async (
+            slot: number,
+            valid: boolean,
+            run: (id: string) => Promise<unknown>,
+            apply: (entry: { name: string; members: Set<number> }) => void,
+          ) => {
             const id = groupIds.get(slot);
             const entry = model.get(slot);
             if (!id || !entry) return expect(run(id ?? 'missing-group')).rejects.toBeInstanceOf(GroupNotFoundError);
@@ -81,7 +104,18 @@ describe('groups against an in-memory model', () => {
             switch (c.kind) {
               case 'createUser':
                 if (userIds.has(c.user)) break;
-                userIds.set(c.user, (await db.store.directory.createUser(`u-${++serial}`, { userName: `u${serial}@x.example`, externalId: null, active: true, managerId: null, attributes: {} })).id);
+                userIds.set(
+                  c.user,
+                  (
+                    await db.store.directory.createUser(`u-${++serial}`, {
+                      userName: `u${serial}@x.example`,
+                      externalId: null,
+                      active: true,
+                      managerId: null,
+                      attributes: {},
+                    })
+                  ).id,
+                );
                 break;
               case 'deleteUser':
                 if (!userIds.has(c.user)) break;
@@ -92,49 +126,103 @@ describe('groups against an in-memory model', () => {
               case 'createGroup':
                 if (model.has(c.group)) break;
                 if (!allKnown(c.users)) {
-                  await expect(service.create({ displayName: 'g', externalId: null, members: members(c.users).map((m) => ({ ...m, display: null })) }, caller)).rejects.toBeInstanceOf(GroupMemberNotFoundError);
+                  await expect(
+                    service.create(
+                      { displayName: 'g', externalId: null, members: members(c.users).map((m) => ({ ...m, display: null })) },
+                      caller,
+                    ),
+                  ).rejects.toBeInstanceOf(GroupMemberNotFoundError);
                   break;
                 }
-                groupIds.set(c.group, (await service.create({ displayName: `g${c.group}`, externalId: null, members: members(c.users).map((m) => ({ ...m, display: null })) }, caller)).id);
+                groupIds.set(
+                  c.group,
+                  (
+                    await service.create(
+                      { displayName: `g${c.group}`, externalId: null, members: members(c.users).map((m) => ({ ...m, display: null })) },
+                      caller,
+                    )
+                  ).id,
+                );
                 model.set(c.group, { name: `g${c.group}`, members: new Set(c.users) });
                 break;
               case 'put':
-                await expectGroupWrite(c.group, allKnown(c.users), (id) => service.replace(id, { displayName: `p${c.group}`, externalId: null, members: members(c.users).map((m) => ({ ...m, display: null })) }, caller, null), (entry) => {
-                  entry.name = `p${c.group}`;
-                  entry.members = new Set(c.users);
-                });
+                await expectGroupWrite(
+                  c.group,
+                  allKnown(c.users),
+                  (id) =>
+                    service.replace(
+                      id,
+                      { displayName: `p${c.group}`, externalId: null, members: members(c.users).map((m) => ({ ...m, display: null })) },
+                      caller,
+                      null,
+                    ),
+                  (entry) => {
+                    entry.name = `p${c.group}`;
+                    entry.members = new Set(c.users);
+                  },
+                );
                 break;
               case 'add':
-                await expectGroupWrite(c.group, allKnown(c.users), (id) => service.patch(id, patch({ op: 'Add', path: 'members', value: members(c.users) }), caller, null), (entry) => {
-                  for (const n of c.users) entry.members.add(n);
-                });
+                await expectGroupWrite(
+                  c.group,
+                  allKnown(c.users),
+                  (id) => service.patch(id, patch({ op: 'Add', path: 'members', value: members(c.users) }), caller, null),
+                  (entry) => {
+                    for (const n of c.users) entry.members.add(n);
+                  },
+                );
                 break;
               case 'replaceMembers':
-                await expectGroupWrite(c.group, allKnown(c.users), (id) => service.patch(id, patch({ op: 'replace', path: 'members', value: members(c.users) }), caller, null), (entry) => {
-                  entry.members = new Set(c.users);
-                });
+                await expectGroupWrite(
+                  c.group,
+                  allKnown(c.users),
+                  (id) => service.patch(id, patch({ op: 'replace', path: 'members', value: members(c.users) }), caller, null),
+                  (entry) => {
+                    entry.members = new Set(c.users);
+                  },
+                );
                 break;
               case 'removeList':
                 // Removing someone who is not a member (or no user at all) is not an error: nothing to remove.
-                await expectGroupWrite(c.group, true, (id) => service.patch(id, patch({ op: 'Remove', path: 'members', value: members(c.users) }), caller, null), (entry) => {
-                  for (const n of c.users) entry.members.delete(n);
-                });
+                await expectGroupWrite(
+                  c.group,
+                  true,
+                  (id) => service.patch(id, patch({ op: 'Remove', path: 'members', value: members(c.users) }), caller, null),
+                  (entry) => {
+                    for (const n of c.users) entry.members.delete(n);
+                  },
+                );
                 break;
               case 'removeFilter':
-                await expectGroupWrite(c.group, true, (id) => service.patch(id, patch({ op: 'remove', path: `members[value eq "${uid(c.user)}"]` }), caller, null), (entry) => {
-                  entry.members.delete(c.user);
-                });
+                await expectGroupWrite(
+                  c.group,
+                  true,
+                  (id) => service.patch(id, patch({ op: 'remove', path: `members[value eq "${uid(c.user)}"]` }), caller, null),
+                  (entry) => {
+                    entry.members.delete(c.user);
+                  },
+                );
                 break;
               case 'rename':
-                await expectGroupWrite(c.group, true, (id) => service.patch(id, patch({ op: 'replace', value: { id, displayName: c.name } }), caller, null), (entry) => {
-                  entry.name = c.name;
-                });
+                await expectGroupWrite(
+                  c.group,
+                  true,
+                  (id) => service.patch(id, patch({ op: 'replace', value: { id, displayName: c.name } }), caller, null),
+                  (entry) => {
+                    entry.name = c.name;
+                  },
+                );
                 break;
               case 'deleteGroup':
-                await expectGroupWrite(c.group, true, (id) => service.delete(id, caller, null), () => {
-                  model.delete(c.group);
-                  groupIds.delete(c.group);
-                });
+                await expectGroupWrite(
+                  c.group,
+                  true,
+                  (id) => service.delete(id, caller, null),
+                  () => {
+                    model.delete(c.group);
+                    groupIds.delete(c.group);
+                  },
+                );
                 break;
             }
             await checkState();

@@ -11,7 +11,13 @@ import { postgresBackend, sqliteBackend, type StoreBackend, type TestDatabase } 
 const backends: StoreBackend[] = [sqliteBackend];
 if (process.env.TEST_DATABASE_URL) backends.push(postgresBackend(process.env.TEST_DATABASE_URL));
 
-const user = (userName: string): DirectoryUserInput => ({ userName, externalId: null, active: true, managerId: null, attributes: { userName } });
+const user = (userName: string): DirectoryUserInput => ({
+  userName,
+  externalId: null,
+  active: true,
+  managerId: null,
+  attributes: { userName },
+});
 const group = (displayName: string, members: string[] = [], externalId: string | null = null): DirectoryGroupInput => ({
   displayName,
   externalId,
@@ -33,7 +39,18 @@ for (const backend of backends) {
     });
 
     it('createGroup then getGroup round-trips name, externalId, members and their display', async () => {
-      const created = await db.store.groups.createGroup('g1', { displayName: 'Engineers', externalId: 'X1', members: [{ value: 'u2', display: 'Bo' }, { value: 'u1', display: null }] }, actor);
+      const created = await db.store.groups.createGroup(
+        'g1',
+        {
+          displayName: 'Engineers',
+          externalId: 'X1',
+          members: [
+            { value: 'u2', display: 'Bo' },
+            { value: 'u1', display: null },
+          ],
+        },
+        actor,
+      );
       expect(created).toEqual({
         id: 'g1',
         displayName: 'Engineers',
@@ -63,7 +80,12 @@ for (const backend of backends) {
       await db.store.groups.createGroup('g1', group('G', ['u1', 'u2']), actor);
       now += 1000;
       const replaced = await db.store.groups.replaceGroup('g1', group('G2', ['u2', 'u3', 'u3']), actor);
-      expect(replaced).toMatchObject({ displayName: 'G2', version: 2, updatedAt: new Date(now), members: [{ value: 'u2' }, { value: 'u3' }] });
+      expect(replaced).toMatchObject({
+        displayName: 'G2',
+        version: 2,
+        updatedAt: new Date(now),
+        members: [{ value: 'u2' }, { value: 'u3' }],
+      });
       const audit = await db.store.listAudit(0, 100);
       expect(audit.map((entry) => [entry.action, entry.actor, entry.data])).toEqual([
         ['scim.group.created', 'scim:token-0', { groupId: 'g1', added: ['u1', 'u2'] }],
@@ -77,7 +99,9 @@ for (const backend of backends) {
 
     it('an expected version that moved refuses the write (conflict), and a missing group is null either way', async () => {
       await db.store.groups.createGroup('g1', group('G', ['u1']), actor);
-      await expect(db.store.groups.replaceGroup('g1', group('G', []), { ...actor, expectedVersion: 7 })).rejects.toBeInstanceOf(GroupVersionConflictError);
+      await expect(db.store.groups.replaceGroup('g1', group('G', []), { ...actor, expectedVersion: 7 })).rejects.toBeInstanceOf(
+        GroupVersionConflictError,
+      );
       await expect(db.store.groups.deleteGroup('g1', { ...actor, expectedVersion: 7 })).rejects.toBeInstanceOf(GroupVersionConflictError);
       expect((await db.store.groups.replaceGroup('g1', group('G', []), { ...actor, expectedVersion: 1 }))?.version).toBe(2);
       expect(await db.store.groups.replaceGroup('nope', group('G'), { ...actor, expectedVersion: 1 })).toBeNull();

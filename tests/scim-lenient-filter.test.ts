@@ -73,13 +73,27 @@ describe('lenient filters over HTTP', () => {
     await d?.stop();
   });
 
-  it('answers the three filters Microsoft\'s validator sends unquoted', async () => {
-    const created = await d.scim('POST', '/Users', { body: { schemas: [USER_SCHEMA], userName: 'OLeary@example.com', name: { familyName: 'Employee' }, emails: [{ value: 'o@x.example', type: 'work' }] } });
+  it("answers the three filters Microsoft's validator sends unquoted", async () => {
+    const created = await d.scim('POST', '/Users', {
+      body: {
+        schemas: [USER_SCHEMA],
+        userName: 'OLeary@example.com',
+        name: { familyName: 'Employee' },
+        emails: [{ value: 'o@x.example', type: 'work' }],
+      },
+    });
     expect(created.status, created.text).toBe(201);
-    for (const expression of ['userName sw O', 'meta.created gt 2015-10-10T14:38:21.8617979-07:00', 'name.familyName eq Employee and (emails.type eq work or userName eq x)']) {
+    for (const expression of [
+      'userName sw O',
+      'meta.created gt 2015-10-10T14:38:21.8617979-07:00',
+      'name.familyName eq Employee and (emails.type eq work or userName eq x)',
+    ]) {
       const answer = await d.scim('GET', `/Users?filter=${encodeURIComponent(expression)}`);
       expect(answer.status, `${expression}: ${answer.text}`).toBe(200);
-      expect(answer.body.Resources.map((r: any) => r.id), expression).toEqual([created.body.id]);
+      expect(
+        answer.body.Resources.map((r: any) => r.id),
+        expression,
+      ).toEqual([created.body.id]);
     }
   });
 });

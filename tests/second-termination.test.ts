@@ -39,7 +39,8 @@ function scim(method: string, path: string, body: unknown) {
   });
 }
 
-const admin = (body: unknown, headers?: Record<string, string>) => t.api('POST', '/admin/v1/terminations', { body, ...(headers ? { headers } : {}) });
+const admin = (body: unknown, headers?: Record<string, string>) =>
+  t.api('POST', '/admin/v1/terminations', { body, ...(headers ? { headers } : {}) });
 
 /** The daemon's parsed config as input to parse again (durations are numbers of milliseconds, which the schema accepts). */
 function rawConfigOf(daemon: TestDaemon): Record<string, unknown> {
@@ -58,7 +59,12 @@ describe('case 1: a far-future termination never swallows an earlier one', () =>
     const before = Date.now();
     const now = await admin({ subject, reason: 'incident: terminate now' });
     expect(now.status).toBe(200);
-    expect(now.body).toMatchObject({ terminationId: far.body.terminationId, duplicate: false, outcome: 'rescheduled', previousEffectiveAt: FAR_FUTURE });
+    expect(now.body).toMatchObject({
+      terminationId: far.body.terminationId,
+      duplicate: false,
+      outcome: 'rescheduled',
+      previousEffectiveAt: FAR_FUTURE,
+    });
     expect(new Date(now.body.effectiveAt).getTime()).toBeGreaterThanOrEqual(before - 1000);
     const rescheduled = (await auditOf(far.body.terminationId)).find((e) => e.action === 'termination.rescheduled');
     expect(rescheduled).toMatchObject({ actor: 'admin:ops', data: { channel: 'admin', from: FAR_FUTURE } });
@@ -67,11 +73,19 @@ describe('case 1: a far-future termination never swallows an earlier one', () =>
 
   it('a SCIM PATCH active=false brings a webhook termination dated 9999-12-31 forward, and its tasks run', async () => {
     const subject = uniqueSubject('far-scim');
-    const created = await scim('POST', '/Users', { schemas: [USER_SCHEMA], userName: subject.userName, externalId: subject.externalId, active: true });
+    const created = await scim('POST', '/Users', {
+      schemas: [USER_SCHEMA],
+      userName: subject.userName,
+      externalId: subject.externalId,
+      active: true,
+    });
     expect(created.status).toBe(201);
     const far = await deliver({ subject, effectiveAt: FAR_FUTURE });
     expect(far.status).toBe(201);
-    const patched = await scim('PATCH', `/Users/${created.body.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: false } }] });
+    const patched = await scim('PATCH', `/Users/${created.body.id}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'replace', value: { active: false } }],
+    });
     expect(patched.status).toBe(200);
     const termination = await t.daemon.store.getTermination(far.body.terminationId);
     expect(termination!.effectiveAt.getTime()).toBeLessThan(Date.now() + 1000);
@@ -89,7 +103,13 @@ describe('case 1: a far-future termination never swallows an earlier one', () =>
     expect(first.status).toBe(201);
     const later = await deliver({ subject, effectiveAt: FAR_FUTURE, playbook: 'quick' });
     expect(later.status).toBe(200);
-    expect(later.body).toEqual({ terminationId: first.body.terminationId, state: 'scheduled', duplicate: false, outcome: 'joined', effectiveAt: soon });
+    expect(later.body).toEqual({
+      terminationId: first.body.terminationId,
+      state: 'scheduled',
+      duplicate: false,
+      outcome: 'joined',
+      effectiveAt: soon,
+    });
     const tasks = await t.daemon.store.listTasks(first.body.terminationId);
     expect(tasks.map((x) => x.notBefore.toISOString())).toEqual([soon]);
   });
@@ -120,7 +140,7 @@ describe('case 1: a far-future termination never swallows an earlier one', () =>
 });
 
 describe('case 2: a channel cancels only what it created', () => {
-  it('refuses a webhook termination.cancelled for an operator\'s termination with 409, audited; an operator may cancel it', async () => {
+  it("refuses a webhook termination.cancelled for an operator's termination with 409, audited; an operator may cancel it", async () => {
     const subject = uniqueSubject('incident');
     const created = await admin({ subject, effectiveAt: FAR_FUTURE, reason: 'incident' });
     expect(created.status).toBe(201);
@@ -134,7 +154,9 @@ describe('case 2: a channel cancels only what it created', () => {
       actor: `webhook:${id}`,
       data: { channel: 'webhook', requestedBy: ['admin'] },
     });
-    const byOperator = await t.api('POST', `/admin/v1/terminations/${created.body.terminationId}/cancel`, { body: { reason: 'false alarm' } });
+    const byOperator = await t.api('POST', `/admin/v1/terminations/${created.body.terminationId}/cancel`, {
+      body: { reason: 'false alarm' },
+    });
     expect(byOperator.status).toBe(200);
     expect(byOperator.body.termination.state).toBe('cancelled');
   });
@@ -151,11 +173,19 @@ describe('case 2: a channel cancels only what it created', () => {
 
   it('refuses a SCIM reactivation that would cancel a webhook termination, with a SCIM 409', async () => {
     const subject = uniqueSubject('scim-rehire');
-    const user = await scim('POST', '/Users', { schemas: [USER_SCHEMA], userName: subject.userName, externalId: subject.externalId, active: false });
+    const user = await scim('POST', '/Users', {
+      schemas: [USER_SCHEMA],
+      userName: subject.userName,
+      externalId: subject.externalId,
+      active: false,
+    });
     expect(user.status).toBe(201);
     const far = await deliver({ subject, effectiveAt: FAR_FUTURE });
     expect(far.status).toBe(201);
-    const reactivate = await scim('PATCH', `/Users/${user.body.id}`, { schemas: [PATCH_OP], Operations: [{ op: 'replace', value: { active: true } }] });
+    const reactivate = await scim('PATCH', `/Users/${user.body.id}`, {
+      schemas: [PATCH_OP],
+      Operations: [{ op: 'replace', value: { active: true } }],
+    });
     expect(reactivate.status).toBe(409);
     expect(reactivate.body.detail).toContain(far.body.terminationId);
     expect((await t.daemon.store.getTermination(far.body.terminationId))?.state).toBe('scheduled');

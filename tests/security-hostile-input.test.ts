@@ -44,7 +44,11 @@ interface Harness {
   daemon: Daemon;
   logs: string[];
   dir: string;
-  send(method: string, path: string, options?: { headers?: Record<string, string>; body?: string | Uint8Array; auth?: 'scim' | 'admin' | 'none' }): Promise<Answer>;
+  send(
+    method: string,
+    path: string,
+    options?: { headers?: Record<string, string>; body?: string | Uint8Array; auth?: 'scim' | 'admin' | 'none' },
+  ): Promise<Answer>;
 }
 
 async function startHarness(kind: 'fake' | 'okta'): Promise<Harness> {
@@ -67,8 +71,15 @@ async function startHarness(kind: 'fake' | 'okta'): Promise<Harness> {
   });
   const logs: string[] = [];
   const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } as never });
-  const modules: ReadonlyMap<string, ProviderModule<any>> = kind === 'okta' ? new Map([[oktaModule.kind, oktaModule as ProviderModule<any>]]) : createTestModule().modules;
-  const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'config.yaml'), logger, modules, runEngine: kind === 'okta' });
+  const modules: ReadonlyMap<string, ProviderModule<any>> = kind === 'okta'
+    ? new Map([[oktaModule.kind, oktaModule as ProviderModule<any>]])
+    : createTestModule().modules;
+  const daemon = await startDaemon(inlineAttemptsIn(config), {
+    configFile: join(dir, 'config.yaml'),
+    logger,
+    modules,
+    runEngine: kind === 'okta',
+  });
   return {
     daemon,
     logs,
@@ -78,13 +89,19 @@ async function startHarness(kind: 'fake' | 'okta'): Promise<Harness> {
       const auth = options.auth ?? (path.startsWith('/scim/') ? 'scim' : path.startsWith('/admin/') ? 'admin' : 'none');
       if (auth === 'scim') headers.authorization = `Bearer ${SCIM_TOKEN}`;
       if (auth === 'admin') headers.authorization = `Bearer ${ADMIN_TOKEN}`;
-      const res = await fetch(`${daemon.url}${path}`, { method, headers, body: options.body as BodyInit | undefined, signal: AbortSignal.timeout(15_000) });
+      const res = await fetch(`${daemon.url}${path}`, {
+        method,
+        headers,
+        body: options.body as BodyInit | undefined,
+        signal: AbortSignal.timeout(15_000),
+      });
       return { status: res.status, text: await res.text(), type: res.headers.get('content-type') ?? '' };
     },
   };
 }
 
-const scimUser = (userName: string) => JSON.stringify({ schemas: [USER_SCHEMA], userName, emails: [{ value: userName, primary: true, type: 'work' }] });
+const scimUser = (userName: string) =>
+  JSON.stringify({ schemas: [USER_SCHEMA], userName, emails: [{ value: userName, primary: true, type: 'work' }] });
 
 // Arbitraries.
 const anyJson = fc.jsonValue({ maxDepth: 6 });
@@ -130,7 +147,21 @@ const patchBody = fc.oneof(
             {
               op: fc.oneof(fc.constantFrom('add', 'replace', 'remove', 'Replace', 'ADD', 'move', 'copy', 'test'), weird),
               path: fc.oneof(
-                fc.constantFrom('active', 'userName', 'emails[type eq "work"].value', 'emails[value pr]', 'name.givenName', 'urn:ietf:params:scim:schemas:core:2.0:User:active', 'members', 'id', 'meta.version', 'emails[', ']', 'a.b.c.d', '*'),
+                fc.constantFrom(
+                  'active',
+                  'userName',
+                  'emails[type eq "work"].value',
+                  'emails[value pr]',
+                  'name.givenName',
+                  'urn:ietf:params:scim:schemas:core:2.0:User:active',
+                  'members',
+                  'id',
+                  'meta.version',
+                  'emails[',
+                  ']',
+                  'a.b.c.d',
+                  '*',
+                ),
                 weird,
               ),
               value: fc.oneof(weird, anyJson),
@@ -146,10 +177,55 @@ const patchBody = fc.oneof(
 );
 const filterToken = fc.oneof(
   fc.constantFrom(
-    'userName', 'emails', 'emails.value', 'emails[type eq "work"]', 'emails[value pr]', 'name.givenName', 'meta.created', 'meta.lastModified', 'active', 'id', 'externalId',
-    'urn:ietf:params:scim:schemas:core:2.0:User:userName', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value', 'groups', 'x.y.z',
-    'eq', 'ne', 'co', 'sw', 'ew', 'pr', 'gt', 'ge', 'lt', 'le', 'and', 'or', 'not', 'AND', 'Or',
-    '(', ')', '[', ']', '"alice@example.com"', '"', '"\\', '"\\u00"', '"\\ud800"', 'true', 'false', 'null', '1e999', '-1', '0x10', '"2020-01-01T00:00:00Z"', '*', '%', "'",
+    'userName',
+    'emails',
+    'emails.value',
+    'emails[type eq "work"]',
+    'emails[value pr]',
+    'name.givenName',
+    'meta.created',
+    'meta.lastModified',
+    'active',
+    'id',
+    'externalId',
+    'urn:ietf:params:scim:schemas:core:2.0:User:userName',
+    'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value',
+    'groups',
+    'x.y.z',
+    'eq',
+    'ne',
+    'co',
+    'sw',
+    'ew',
+    'pr',
+    'gt',
+    'ge',
+    'lt',
+    'le',
+    'and',
+    'or',
+    'not',
+    'AND',
+    'Or',
+    '(',
+    ')',
+    '[',
+    ']',
+    '"alice@example.com"',
+    '"',
+    '"\\',
+    '"\\u00"',
+    '"\\ud800"',
+    'true',
+    'false',
+    'null',
+    '1e999',
+    '-1',
+    '0x10',
+    '"2020-01-01T00:00:00Z"',
+    '*',
+    '%',
+    "'",
   ),
   fc.string({ maxLength: 12 }),
 );
@@ -162,7 +238,33 @@ const filterExpression = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 60 }),
 );
 const hostileId = fc.oneof(
-  fc.constantFrom('..', '../..', '%2e%2e', '%2e%2e%2f%2e%2e', '..%2F..%2Fetc%2Fpasswd', '..%5C..%5Cwindows', '*', '%2A', '%00', 'a%2Fb', '%25', '%ZZ', '.', '%2E', 'me', 'Me', '~', 'Users', '.search', ' ', '%20', `${'a'.repeat(8000)}`, '%C0%AE%C0%AE', '%EF%BB%BF', '%FF%FE'),
+  fc.constantFrom(
+    '..',
+    '../..',
+    '%2e%2e',
+    '%2e%2e%2f%2e%2e',
+    '..%2F..%2Fetc%2Fpasswd',
+    '..%5C..%5Cwindows',
+    '*',
+    '%2A',
+    '%00',
+    'a%2Fb',
+    '%25',
+    '%ZZ',
+    '.',
+    '%2E',
+    'me',
+    'Me',
+    '~',
+    'Users',
+    '.search',
+    ' ',
+    '%20',
+    `${'a'.repeat(8000)}`,
+    '%C0%AE%C0%AE',
+    '%EF%BB%BF',
+    '%FF%FE',
+  ),
   fc.string({ minLength: 1, maxLength: 40 }).map(encodeURIComponent),
   fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }).map(encodeURIComponent),
 );
@@ -201,7 +303,12 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
   const tried: Record<string, number> = {};
   const statuses: Record<string, number> = {};
   /** Acknowledged writes, to check the store against at the end. */
-  const acknowledged = { scimCreated: new Set<string>(), scimTerminating: new Set<string>(), webhookIds: new Set<string>(), adminCreated: new Set<string>() };
+  const acknowledged = {
+    scimCreated: new Set<string>(),
+    scimTerminating: new Set<string>(),
+    webhookIds: new Set<string>(),
+    adminCreated: new Set<string>(),
+  };
 
   beforeAll(async () => {
     h = await startHarness('fake');
@@ -220,14 +327,16 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
   const check = (what: string, answer: Answer, input: unknown) => {
     tried[what] = (tried[what] ?? 0) + 1;
     statuses[answer.status] = (statuses[answer.status] ?? 0) + 1;
-    if (answer.status >= 500 || answer.status < 200) throw new Error(`${what}: ${answer.status} ${answer.text.slice(0, 300)} for ${JSON.stringify(input).slice(0, 300)}`);
+    if (answer.status >= 500 || answer.status < 200)
+      throw new Error(`${what}: ${answer.status} ${answer.text.slice(0, 300)} for ${JSON.stringify(input).slice(0, 300)}`);
     if (answer.status >= 400 && answer.text) {
       // Errors are JSON (SCIM errors carry the SCIM error schema), never an HTML stack page.
       const parsed = JSON.parse(answer.text) as { schemas?: string[]; error?: string };
-      if (what.startsWith('scim') && answer.status !== 404 && !parsed.schemas?.includes(ERROR_SCHEMA)) throw new Error(`${what}: ${answer.status} without a SCIM error body: ${answer.text.slice(0, 200)}`);
+      if (what.startsWith('scim') && answer.status !== 404 && !parsed.schemas?.includes(ERROR_SCHEMA))
+        throw new Error(`${what}: ${answer.status} without a SCIM error body: ${answer.text.slice(0, 200)}`);
     }
   };
-  const property = async <T,>(what: string, arbitrary: fc.Arbitrary<T>, run: (input: T) => Promise<void>, numRuns = RUNS) => {
+  const property = async <T>(what: string, arbitrary: fc.Arbitrary<T>, run: (input: T) => Promise<void>, numRuns = RUNS) => {
     await fc.assert(fc.asyncProperty(arbitrary, run), { numRuns, seed: Number(process.env.HOSTILE_SEED ?? 20240607), endOnFailure: true });
   };
 
@@ -238,12 +347,18 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
       if (answer.status === 201) acknowledged.scimCreated.add(JSON.parse(answer.text).id);
     });
     await property('scim PUT /Users/:id', scimBody, async (body) => {
-      const answer = await h.send('PUT', `/scim/v2/Users/${seedUserId}`, { headers: { 'content-type': SCIM_JSON }, body: JSON.stringify(body) });
+      const answer = await h.send('PUT', `/scim/v2/Users/${seedUserId}`, {
+        headers: { 'content-type': SCIM_JSON },
+        body: JSON.stringify(body),
+      });
       check('scim PUT /Users/:id', answer, body);
       if (answer.status === 200 && JSON.parse(answer.text).active === false) acknowledged.scimTerminating.add(seedUserId);
     });
     await property('scim PATCH /Users/:id', patchBody, async (body) => {
-      const answer = await h.send('PATCH', `/scim/v2/Users/${seedUserId}`, { headers: { 'content-type': SCIM_JSON }, body: JSON.stringify(body) });
+      const answer = await h.send('PATCH', `/scim/v2/Users/${seedUserId}`, {
+        headers: { 'content-type': SCIM_JSON },
+        body: JSON.stringify(body),
+      });
       check('scim PATCH /Users/:id', answer, body);
       if (answer.status === 200 && JSON.parse(answer.text).active === false) acknowledged.scimTerminating.add(seedUserId);
     });
@@ -251,11 +366,19 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
 
   it('SCIM: filters meant to break the parser, on GET and POST /.search', async () => {
     await property('scim filter', filterExpression, async (filter) => {
-      const answer = await h.send('GET', `/scim/v2/Users?filter=${encodeURIComponent(filter)}&startIndex=${(filter.length % 7) - 2}&count=-5`);
+      const answer = await h.send(
+        'GET',
+        `/scim/v2/Users?filter=${encodeURIComponent(filter)}&startIndex=${(filter.length % 7) - 2}&count=-5`,
+      );
       check('scim filter', answer, filter);
       const search = await h.send('POST', '/scim/v2/Users/.search', {
         headers: { 'content-type': SCIM_JSON },
-        body: JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter, startIndex: filter.length, count: 3 }),
+        body: JSON.stringify({
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+          filter,
+          startIndex: filter.length,
+          count: 3,
+        }),
       });
       check('scim filter (.search)', search, filter);
     });
@@ -265,7 +388,11 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
     await property('id in path', hostileId, async (id) => {
       for (const [method, path, body] of [
         ['GET', `/scim/v2/Users/${id}`, undefined],
-        ['PATCH', `/scim/v2/Users/${id}`, JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] })],
+        [
+          'PATCH',
+          `/scim/v2/Users/${id}`,
+          JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'active', value: false }] }),
+        ],
         ['PUT', `/scim/v2/Users/${id}`, scimUser('put@example.com')],
         ['DELETE', `/scim/v2/Users/${id}`, undefined],
         ['GET', `/admin/v1/terminations/${id}`, undefined],
@@ -273,9 +400,13 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
         ['POST', `/admin/v1/terminations/${id}/cancel`, '{}'],
         ['POST', `/admin/v1/terminations/${id}/tasks/${id}/replay`, '{}'],
       ] as const) {
-        const answer = await h.send(method, path, { headers: body ? { 'content-type': path.startsWith('/scim') ? SCIM_JSON : 'application/json' } : {}, body });
+        const answer = await h.send(method, path, {
+          headers: body ? { 'content-type': path.startsWith('/scim') ? SCIM_JSON : 'application/json' } : {},
+          body,
+        });
         check(path.startsWith('/scim') ? 'scim id in path' : 'admin id in path', answer, `${method} ${path}`);
-        if (answer.status < 300 && method !== 'GET') throw new Error(`${method} ${path.slice(0, 100)} acknowledged a write for an id nobody has: ${answer.status}`);
+        if (answer.status < 300 && method !== 'GET')
+          throw new Error(`${method} ${path.slice(0, 100)} acknowledged a write for an id nobody has: ${answer.status}`);
       }
     });
   }, 120_000);
@@ -292,7 +423,10 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
       // Signed: the signature is valid, so what is judged is the body itself.
       const id = `msg_raw_${n++}`;
       const signed = signedWebhook(WEBHOOK_SECRET, id, Buffer.from(body).toString('latin1'));
-      const hook = await h.send('POST', '/webhooks/termination', { headers: { ...signed, ...headers }, body: Buffer.from(Buffer.from(body).toString('latin1'), 'latin1') });
+      const hook = await h.send('POST', '/webhooks/termination', {
+        headers: { ...signed, ...headers },
+        body: Buffer.from(Buffer.from(body).toString('latin1'), 'latin1'),
+      });
       check('webhook raw body', hook, type);
       if (hook.status < 300) acknowledged.webhookIds.add(id);
     });
@@ -301,32 +435,58 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
   it('webhook and admin: structured junk, wrong types, random ids and query strings', async () => {
     const subject = fc.oneof(
       weird,
-      fc.record({ externalId: weird, userName: weird, emails: fc.oneof(weird, fc.array(weird, { maxLength: 3 })), displayName: weird, manager: fc.oneof(weird, fc.record({ email: weird }, { requiredKeys: [] })) }, { requiredKeys: [] }),
+      fc.record(
+        {
+          externalId: weird,
+          userName: weird,
+          emails: fc.oneof(weird, fc.array(weird, { maxLength: 3 })),
+          displayName: weird,
+          manager: fc.oneof(weird, fc.record({ email: weird }, { requiredKeys: [] })),
+        },
+        { requiredKeys: [] },
+      ),
     );
-    const event = fc.oneof(anyJson, fc.record({ type: fc.oneof(fc.constantFrom('termination.requested', 'termination.cancelled'), weird), subject, reason: weird, effectiveAt: weird, playbook: weird, dryRun: weird }, { requiredKeys: [] }));
+    const event = fc.oneof(
+      anyJson,
+      fc.record(
+        {
+          type: fc.oneof(fc.constantFrom('termination.requested', 'termination.cancelled'), weird),
+          subject,
+          reason: weird,
+          effectiveAt: weird,
+          playbook: weird,
+          dryRun: weird,
+        },
+        { requiredKeys: [] },
+      ),
+    );
     let n = 0;
-    await property('webhook event', fc.tuple(event, fc.oneof(fc.constant(''), fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 20 }))), async ([body, idSuffix]) => {
-      const text = JSON.stringify(body);
-      const id = `msg_${n++}_${idSuffix}`;
-      let headers: Record<string, string>;
-      try {
-        headers = signedWebhook(WEBHOOK_SECRET, id, text);
-        new Headers(headers);
-      } catch {
-        // An id no HTTP client can send as a header.
-        return;
-      }
-      let answer: Answer;
-      try {
-        answer = await h.send('POST', '/webhooks/termination', { headers, body: text });
-      } catch (error) {
-        // A webhook-id no HTTP client will send as a header (control characters): nothing to test.
-        if (String((error as { cause?: { message?: string } }).cause?.message).includes('header')) return;
-        throw error;
-      }
-      check('webhook event', answer, body);
-      if (answer.status < 300) acknowledged.webhookIds.add(id);
-    });
+    await property(
+      'webhook event',
+      fc.tuple(event, fc.oneof(fc.constant(''), fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 20 }))),
+      async ([body, idSuffix]) => {
+        const text = JSON.stringify(body);
+        const id = `msg_${n++}_${idSuffix}`;
+        let headers: Record<string, string>;
+        try {
+          headers = signedWebhook(WEBHOOK_SECRET, id, text);
+          new Headers(headers);
+        } catch {
+          // An id no HTTP client can send as a header.
+          return;
+        }
+        let answer: Answer;
+        try {
+          answer = await h.send('POST', '/webhooks/termination', { headers, body: text });
+        } catch (error) {
+          // A webhook-id no HTTP client will send as a header (control characters): nothing to test.
+          if (String((error as { cause?: { message?: string } }).cause?.message).includes('header')) return;
+          throw error;
+        }
+        check('webhook event', answer, body);
+        if (answer.status < 300) acknowledged.webhookIds.add(id);
+      },
+    );
     await property('admin create', fc.tuple(event, fc.option(fc.string({ maxLength: 300 }))), async ([body, key]) => {
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (key !== null) headers['idempotency-key'] = key;
@@ -335,11 +495,18 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
       } catch {
         delete headers['idempotency-key'];
       }
-      const answer = await h.send('POST', `/admin/v1/terminations${Math.random() < 0.2 ? '?dryRun=true' : ''}`, { headers, body: JSON.stringify(body) });
+      const answer = await h.send('POST', `/admin/v1/terminations${Math.random() < 0.2 ? '?dryRun=true' : ''}`, {
+        headers,
+        body: JSON.stringify(body),
+      });
       check('admin create', answer, body);
       if (answer.status === 201) acknowledged.adminCreated.add(JSON.parse(answer.text).terminationId);
     });
-    const query = fc.dictionary(fc.constantFrom('state', 'since', 'until', 'limit', 'cursor', 'subject', 'dryRun', 'format', '__proto__'), fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('-1', '1e9', 'NaN', '2020-13-45', 'failed', 'eyJ4Ijoy', '[]')), { maxKeys: 4 });
+    const query = fc.dictionary(
+      fc.constantFrom('state', 'since', 'until', 'limit', 'cursor', 'subject', 'dryRun', 'format', '__proto__'),
+      fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('-1', '1e9', 'NaN', '2020-13-45', 'failed', 'eyJ4Ijoy', '[]')),
+      { maxKeys: 4 },
+    );
     await property('admin list query', query, async (q) => {
       const answer = await h.send('GET', `/admin/v1/terminations?${new URLSearchParams(q).toString()}`);
       check('admin list query', answer, q);
@@ -365,15 +532,27 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
       for (const depth of [100, 1_000, 5_000]) {
         for (const kind of ['array', 'object'] as const) {
           const nested = deep(depth, kind);
-          const wrapped = [nested, JSON.stringify({ schemas: [USER_SCHEMA], userName: `deep${depth}@example.com`, name: JSON.parse(deep(Math.min(depth, 1_000), 'object')) }), `{"subject":${nested}}`, `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","path":"name","value":${nested}}]}`];
+          const wrapped = [
+            nested,
+            JSON.stringify({
+              schemas: [USER_SCHEMA],
+              userName: `deep${depth}@example.com`,
+              name: JSON.parse(deep(Math.min(depth, 1_000), 'object')),
+            }),
+            `{"subject":${nested}}`,
+            `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","path":"name","value":${nested}}]}`,
+          ];
           for (const body of wrapped) {
             if (body.length > BODY_LIMIT) continue;
-            const h2 = path.startsWith('/webhooks') ? signedWebhook(WEBHOOK_SECRET, `msg_deep_${depth}_${kind}_${body.length}`, body) : headers;
+            const h2 = path.startsWith('/webhooks')
+              ? signedWebhook(WEBHOOK_SECRET, `msg_deep_${depth}_${kind}_${body.length}`, body)
+              : headers;
             const answer = await h.send(method, path, { headers: h2, body });
             check(`deep nesting ${path.startsWith('/scim') ? 'scim' : path}`, answer, `${depth} ${kind}`);
             if (answer.status === 201 && path === '/scim/v2/Users') acknowledged.scimCreated.add(JSON.parse(answer.text).id);
             if (answer.status < 300 && path.startsWith('/webhooks')) throw new Error('a deeply nested webhook body was acknowledged');
-            if (answer.status === 200 && path.includes(seedUserId) && JSON.parse(answer.text).active === false) acknowledged.scimTerminating.add(seedUserId);
+            if (answer.status === 200 && path.includes(seedUserId) && JSON.parse(answer.text).active === false)
+              acknowledged.scimTerminating.add(seedUserId);
           }
         }
       }
@@ -399,7 +578,9 @@ describe('hostile input never yields a 5xx, a crash or a partial write', () => {
     const total = Object.values(tried).reduce((a, b) => a + b, 0);
     const crashes = h.logs.filter((l) => /"level":(50|60)/.test(l));
     console.log(
-      `security-hostile-input: ${total} requests from generated inputs (${Object.entries(tried).map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
+      `security-hostile-input: ${total} requests from generated inputs (${Object.entries(tried)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}); ` +
         `answers ${JSON.stringify(statuses)}; 5xx: 0; error-level log lines: ${crashes.length}; stored: ${terminations.length} terminations, ${users.total} users, all acknowledged; audit chain ok (${chain.ok ? chain.entries : 0} entries)`,
     );
     expect(crashes.map((l) => l.slice(0, 300))).toEqual([]);
@@ -415,7 +596,11 @@ describe('a termination only targets the subject the request named', () => {
     const okta = h.daemon.sandboxes.get('okta')!;
     for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) {
       const login = `${name}@example.com`;
-      const seeded = await fetch(`${okta.url}/__sandbox/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ login, email: login }) });
+      const seeded = await fetch(`${okta.url}/__sandbox/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ login, email: login }),
+      });
       expect(seeded.status).toBe(201);
       const user = await h.send('POST', '/scim/v2/Users', { headers: { 'content-type': SCIM_JSON }, body: scimUser(login) });
       expect(user.status, user.text).toBe(201);
@@ -437,19 +622,42 @@ describe('a termination only targets the subject the request named', () => {
       ['PATCH', '/scim/v2/Users/%2A', deactivate],
       ['PATCH', `/scim/v2/Users?filter=${wide}`, deactivate],
       ['PATCH', '/scim/v2/Users', deactivate],
-      ['PATCH', `/scim/v2/Users/${ids.dave}`, JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'userName pr', value: false }] })],
-      ['PATCH', `/scim/v2/Users/${ids.dave}`, JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'emails[value pr or userName pr].active', value: false }] })],
+      [
+        'PATCH',
+        `/scim/v2/Users/${ids.dave}`,
+        JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: 'replace', path: 'userName pr', value: false }] }),
+      ],
+      [
+        'PATCH',
+        `/scim/v2/Users/${ids.dave}`,
+        JSON.stringify({
+          schemas: [PATCH_OP],
+          Operations: [{ op: 'replace', path: 'emails[value pr or userName pr].active', value: false }],
+        }),
+      ],
       ['DELETE', `/scim/v2/Users?filter=${wide}`, undefined],
       ['DELETE', '/scim/v2/Users', undefined],
       ['DELETE', '/scim/v2/Users/*', undefined],
       ['PUT', '/scim/v2/Users', JSON.stringify({ schemas: [USER_SCHEMA], userName: 'x@example.com', active: false })],
-      ['POST', '/scim/v2/Users/.search', JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'userName pr or active eq true', Operations: [{ op: 'replace', path: 'active', value: false }] })],
+      [
+        'POST',
+        '/scim/v2/Users/.search',
+        JSON.stringify({
+          schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'],
+          filter: 'userName pr or active eq true',
+          Operations: [{ op: 'replace', path: 'active', value: false }],
+        }),
+      ],
       [
         'POST',
         '/scim/v2/Bulk',
         JSON.stringify({
           schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
-          Operations: ['bob', 'carol', 'dave', 'erin'].map((n) => ({ method: 'PATCH', path: `/Users/${ids[n]}`, data: JSON.parse(deactivate) })),
+          Operations: ['bob', 'carol', 'dave', 'erin'].map((n) => ({
+            method: 'PATCH',
+            path: `/Users/${ids[n]}`,
+            data: JSON.parse(deactivate),
+          })),
         }),
       ],
     ];
@@ -470,31 +678,58 @@ describe('a termination only targets the subject the request named', () => {
     expect(deleted.status, deleted.text).toBe(204);
 
     // Webhook and admin with identifiers that look like patterns, self-references or injections.
-    const odd = ['*', '%', 'me', 'ME', '.', '..', '../carol@example.com', 'carol@example.com" or profile.login sw "', "carol@example.com' or mail eq '", 'carol*', '*@example.com', '', ' '];
+    const odd = [
+      '*',
+      '%',
+      'me',
+      'ME',
+      '.',
+      '..',
+      '../carol@example.com',
+      'carol@example.com" or profile.login sw "',
+      "carol@example.com' or mail eq '",
+      'carol*',
+      '*@example.com',
+      '',
+      ' ',
+    ];
     let n = 0;
     for (const userName of odd) {
       const body = JSON.stringify({ subject: { userName } });
       const hook = await h.send('POST', '/webhooks/termination', { headers: signedWebhook(WEBHOOK_SECRET, `msg_odd_${n++}`, body), body });
       expect(hook.status, `${userName}: ${hook.text}`).toBeLessThan(500);
-      const admin = await h.send('POST', '/admin/v1/terminations', { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subject: { userName: `${userName} ` } }) });
+      const admin = await h.send('POST', '/admin/v1/terminations', {
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ subject: { userName: `${userName} ` } }),
+      });
       expect(admin.status, `${userName}: ${admin.text}`).toBeLessThan(500);
     }
 
     // Let the engine run everything that was accepted.
-    const settled = await waitFor(async () => {
-      const items = (await h.daemon.store.listTerminations({ limit: 1000 })).items;
-      return items.every((t) => ['completed', 'failed', 'cancelled'].includes(t.state)) ? items : null;
-    }, 'every termination to settle', 30_000, 50);
+    const settled = await waitFor(
+      async () => {
+        const items = (await h.daemon.store.listTerminations({ limit: 1000 })).items;
+        return items.every((t) => ['completed', 'failed', 'cancelled'].includes(t.state)) ? items : null;
+      },
+      'every termination to settle',
+      30_000,
+      50,
+    );
 
     // The SCIM-started terminations name exactly alice and bob.
-    const scim = settled.filter((t) => t.source === 'scim').map((t) => t.subject.userName).sort();
+    const scim = settled
+      .filter((t) => t.source === 'scim')
+      .map((t) => t.subject.userName)
+      .sort();
     expect(scim).toEqual(['alice@example.com', 'bob@example.com']);
     // At the provider: only alice and bob were suspended; carol, dave and erin are untouched.
     const okta = h.daemon.sandboxes.get('okta')!;
     const state: Record<string, string> = {};
     const oktaIds: Record<string, string> = {};
     for (const name of ['alice', 'bob', 'carol', 'dave', 'erin']) {
-      const res = await fetch(`${okta.url}/api/v1/users/${name}@example.com`, { headers: { authorization: 'SSWS 00sandbox-okta-token-not-a-secret' } });
+      const res = await fetch(`${okta.url}/api/v1/users/${name}@example.com`, {
+        headers: { authorization: 'SSWS 00sandbox-okta-token-not-a-secret' },
+      });
       const user = (await res.json()) as { id: string; status: string };
       state[name] = user.status;
       oktaIds[name] = user.id;

@@ -69,7 +69,11 @@ describe('no secret leaks from a full run', () => {
         scim: [SECRETS.scimToken],
         webhook: [SECRETS.webhookSecret],
       },
-      engine: { lease: '5s', attemptTimeout: '2s', retry: { baseDelay: '20ms', maxDelay: '100ms', maxAttempts: 30, maxRetryAfter: '100ms' } },
+      engine: {
+        lease: '5s',
+        attemptTimeout: '2s',
+        retry: { baseDelay: '20ms', maxDelay: '100ms', maxAttempts: 30, maxRetryAfter: '100ms' },
+      },
       providers: {
         okta: { kind: 'okta', ...s.okta!.settings },
         google: { kind: 'google', ...s.google!.settings },
@@ -112,13 +116,24 @@ describe('no secret leaks from a full run', () => {
 
     // Provider faults for part of the run: retries, error logs, error evidence.
     for (const info of Object.values(sandboxes!.sandboxes)) {
-      await request(`${info!.url}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errorRate: 0.3, rateLimitRate: 0.1, rateLimitRetryAfterMs: 10, lyingRate: 0.1 }) });
+      await request(`${info!.url}/__sandbox/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ errorRate: 0.3, rateLimitRate: 0.1, rateLimitRetryAfterMs: 10, lyingRate: 0.1 }),
+      });
     }
 
     // The three doors, used properly.
     const terminationIds: string[] = [];
-    const body = JSON.stringify({ subject: { userName: 'leak.hook@example.com', emails: ['leak.hook@example.com'] }, reason: 'secrets test' });
-    const hook = await call('webhook', '/webhooks/termination', { method: 'POST', headers: signedWebhook(SECRETS.webhookSecret, 'msg_secret_1', body), body });
+    const body = JSON.stringify({
+      subject: { userName: 'leak.hook@example.com', emails: ['leak.hook@example.com'] },
+      reason: 'secrets test',
+    });
+    const hook = await call('webhook', '/webhooks/termination', {
+      method: 'POST',
+      headers: signedWebhook(SECRETS.webhookSecret, 'msg_secret_1', body),
+      body,
+    });
     expect(hook.status, hook.text).toBe(201);
     terminationIds.push(hook.body.terminationId);
     const created = await call('admin create', '/admin/v1/terminations', {
@@ -139,7 +154,12 @@ describe('no secret leaks from a full run', () => {
     const user = await call('SCIM create', '/scim/v2/Users', {
       method: 'POST',
       headers: scim(SECRETS.scimToken),
-      body: JSON.stringify({ schemas: [USER_SCHEMA], userName: 'leak.scim@example.com', password: SECRETS.scimToken, emails: [{ value: 'leak.scim@example.com', primary: true }] }),
+      body: JSON.stringify({
+        schemas: [USER_SCHEMA],
+        userName: 'leak.scim@example.com',
+        password: SECRETS.scimToken,
+        emails: [{ value: 'leak.scim@example.com', primary: true }],
+      }),
     });
     expect(user.status, user.text).toBe(201);
     const patched = await call('SCIM PATCH', `/scim/v2/Users/${user.body.id}`, {
@@ -154,19 +174,75 @@ describe('no secret leaks from a full run', () => {
       ['SCIM token on admin', '/admin/v1/terminations', { headers: admin(SECRETS.scimToken) }],
       ['admin token on SCIM', '/scim/v2/Users', { headers: scim(SECRETS.operatorToken) }],
       ['webhook secret as a bearer token', '/admin/v1/terminations', { headers: admin(SECRETS.webhookSecret) }],
-      ['viewer writes', '/admin/v1/terminations', { method: 'POST', headers: admin(SECRETS.viewerToken), body: JSON.stringify({ subject: { userName: 'x@example.com' } }) }],
-      ['token in the query', `/admin/v1/terminations?token=${SECRETS.operatorToken}&cursor=${SECRETS.operatorToken}`, { headers: admin(SECRETS.viewerToken) }],
-      ['token as a filter', `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${SECRETS.scimToken}" and password pr`)}`, { headers: scim(SECRETS.scimToken) }],
-      ['token in a bad filter', `/scim/v2/Users?filter=${encodeURIComponent(`${SECRETS.scimToken} eq`)}`, { headers: scim(SECRETS.scimToken) }],
-      ['token in a broken SCIM body', '/scim/v2/Users', { method: 'POST', headers: scim(SECRETS.scimToken), body: `{"userName": "${SECRETS.scimToken}", ` }],
-      ['token in an invalid SCIM body', '/scim/v2/Users', { method: 'POST', headers: scim(SECRETS.scimToken), body: JSON.stringify({ schemas: [USER_SCHEMA], userName: 7, password: SECRETS.operatorToken }) }],
-      ['token in a broken admin body', '/admin/v1/terminations', { method: 'POST', headers: admin(SECRETS.operatorToken), body: `{"reason": "${SECRETS.operatorToken}` }],
-      ['token in an invalid admin body', '/admin/v1/terminations', { method: 'POST', headers: admin(SECRETS.operatorToken), body: JSON.stringify({ subject: { password: SECRETS.webhookSecret } }) }],
+      [
+        'viewer writes',
+        '/admin/v1/terminations',
+        { method: 'POST', headers: admin(SECRETS.viewerToken), body: JSON.stringify({ subject: { userName: 'x@example.com' } }) },
+      ],
+      [
+        'token in the query',
+        `/admin/v1/terminations?token=${SECRETS.operatorToken}&cursor=${SECRETS.operatorToken}`,
+        { headers: admin(SECRETS.viewerToken) },
+      ],
+      [
+        'token as a filter',
+        `/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${SECRETS.scimToken}" and password pr`)}`,
+        { headers: scim(SECRETS.scimToken) },
+      ],
+      [
+        'token in a bad filter',
+        `/scim/v2/Users?filter=${encodeURIComponent(`${SECRETS.scimToken} eq`)}`,
+        { headers: scim(SECRETS.scimToken) },
+      ],
+      [
+        'token in a broken SCIM body',
+        '/scim/v2/Users',
+        { method: 'POST', headers: scim(SECRETS.scimToken), body: `{"userName": "${SECRETS.scimToken}", ` },
+      ],
+      [
+        'token in an invalid SCIM body',
+        '/scim/v2/Users',
+        {
+          method: 'POST',
+          headers: scim(SECRETS.scimToken),
+          body: JSON.stringify({ schemas: [USER_SCHEMA], userName: 7, password: SECRETS.operatorToken }),
+        },
+      ],
+      [
+        'token in a broken admin body',
+        '/admin/v1/terminations',
+        { method: 'POST', headers: admin(SECRETS.operatorToken), body: `{"reason": "${SECRETS.operatorToken}` },
+      ],
+      [
+        'token in an invalid admin body',
+        '/admin/v1/terminations',
+        { method: 'POST', headers: admin(SECRETS.operatorToken), body: JSON.stringify({ subject: { password: SECRETS.webhookSecret } }) },
+      ],
       ['token as an id', `/admin/v1/terminations/${SECRETS.operatorToken}`, { headers: admin(SECRETS.operatorToken) }],
       ['token as a SCIM id', `/scim/v2/Users/${SECRETS.scimToken}`, { headers: scim(SECRETS.scimToken) }],
-      ['webhook signed with a wrong secret', '/webhooks/termination', { method: 'POST', headers: signedWebhook('whsec_d3JvbmctLXdyb25nLS13cm9uZy0td3Jvbmc=', 'msg_wrong', body), body }],
-      ['webhook body with the secret, bad JSON', '/webhooks/termination', { method: 'POST', headers: signedWebhook(SECRETS.webhookSecret, 'msg_bad_json', `{"${SECRETS.webhookSecret}"`), body: `{"${SECRETS.webhookSecret}"` }],
-      ['webhook body with a secret, invalid', '/webhooks/termination', { method: 'POST', headers: signedWebhook(SECRETS.webhookSecret, 'msg_invalid', JSON.stringify({ subject: { token: SECRETS.operatorToken } })), body: JSON.stringify({ subject: { token: SECRETS.operatorToken } }) }],
+      [
+        'webhook signed with a wrong secret',
+        '/webhooks/termination',
+        { method: 'POST', headers: signedWebhook('whsec_d3JvbmctLXdyb25nLS13cm9uZy0td3Jvbmc=', 'msg_wrong', body), body },
+      ],
+      [
+        'webhook body with the secret, bad JSON',
+        '/webhooks/termination',
+        {
+          method: 'POST',
+          headers: signedWebhook(SECRETS.webhookSecret, 'msg_bad_json', `{"${SECRETS.webhookSecret}"`),
+          body: `{"${SECRETS.webhookSecret}"`,
+        },
+      ],
+      [
+        'webhook body with a secret, invalid',
+        '/webhooks/termination',
+        {
+          method: 'POST',
+          headers: signedWebhook(SECRETS.webhookSecret, 'msg_invalid', JSON.stringify({ subject: { token: SECRETS.operatorToken } })),
+          body: JSON.stringify({ subject: { token: SECRETS.operatorToken } }),
+        },
+      ],
       ['metrics with the SCIM token', '/metrics', { headers: { authorization: `Bearer ${SECRETS.scimToken}` } }],
     ];
     for (const [what, path, init] of misuse) {
@@ -183,16 +259,24 @@ describe('no secret leaks from a full run', () => {
     }, 'the SCIM termination');
     terminationIds.push(scimTermination);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    for (const info of Object.values(sandboxes!.sandboxes)) await request(`${info!.url}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    for (const info of Object.values(sandboxes!.sandboxes))
+      await request(`${info!.url}/__sandbox/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     for (const id of terminationIds) {
-      await waitFor(async () => {
-        const t = await request(`${url}/admin/v1/terminations/${id}`, { headers: admin(SECRETS.viewerToken) });
-        return ['completed', 'failed'].includes(t.body?.termination?.state) ? t : null;
-      }, `termination ${id} to finish`, 30_000, 100);
+      await waitFor(
+        async () => {
+          const t = await request(`${url}/admin/v1/terminations/${id}`, { headers: admin(SECRETS.viewerToken) });
+          return ['completed', 'failed'].includes(t.body?.termination?.state) ? t : null;
+        },
+        `termination ${id} to finish`,
+        30_000,
+        100,
+      );
       await call(`detail ${id}`, `/admin/v1/terminations/${id}`, { headers: admin(SECRETS.viewerToken) });
       const json = await call(`evidence ${id}`, `/admin/v1/terminations/${id}/evidence`, { headers: admin(SECRETS.viewerToken) });
       expect(json.status).toBe(200);
-      const html = await call(`evidence html ${id}`, `/admin/v1/terminations/${id}/evidence?format=html`, { headers: admin(SECRETS.viewerToken) });
+      const html = await call(`evidence html ${id}`, `/admin/v1/terminations/${id}/evidence?format=html`, {
+        headers: admin(SECRETS.viewerToken),
+      });
       expect(html.status).toBe(200);
     }
     const metrics = await call('metrics', '/metrics', { headers: { authorization: `Bearer ${SECRETS.viewerToken}` } });
@@ -217,7 +301,11 @@ describe('no secret leaks from a full run', () => {
       { where: 'store', text: store },
       // An answer may repeat what its own request put in the URL (a 404 naming the id asked for,
       // a filter error quoting the filter): that is the caller's own input, not a disclosure.
-      ...answers.map(({ what, path, answer }, i) => ({ where: `answer ${i} (${what})`, text: `${answer.status} ${JSON.stringify([...answer.headers])} ${answer.text}`, sent: path })),
+      ...answers.map(({ what, path, answer }, i) => ({
+        where: `answer ${i} (${what})`,
+        text: `${answer.status} ${JSON.stringify([...answer.headers])} ${answer.text}`,
+        sent: path,
+      })),
     ];
     const leaks: string[] = [];
     let reflected = 0;
@@ -233,7 +321,7 @@ describe('no secret leaks from a full run', () => {
       `security-secrets: ${secrets.size} secret values searched in ${logLines} log lines, ${answers.length} responses (incl. /metrics, ` +
         `${terminationIds.length * 2} evidence documents), ${tables.length} store tables (${auditRows} audit entries): ${leaks.length} leak(s); ${reflected} answer(s) quoting a value the same request put in its URL`,
     );
-    expect(leaks, leaks.join("\n")).toEqual([]);
+    expect(leaks, leaks.join('\n')).toEqual([]);
     // The run did exercise failures: warnings were logged and faulted attempts recorded.
     expect(logs).toMatch(/"level":40.*"msg":"task failed"/);
     expect(store).toMatch(/"outcome":"retry"/);
@@ -242,8 +330,21 @@ describe('no secret leaks from a full run', () => {
   it('`config check` names the offending field without echoing its value', () => {
     const secret = 'not-a-whsec-but-a-secret-value!!';
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, JSON.stringify({ store: { sqlite: { path: join(dir, 'x.db') } }, auth: { webhook: [secret], admin: [{ name: 'a', token: 'short', role: 'operator' }] }, providers: {}, playbooks: {}, defaultPlaybook: 'x' }));
-    const result = spawnSync(process.execPath, ['bin/deprovisiond.js', 'config', 'check', '--config', file], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        store: { sqlite: { path: join(dir, 'x.db') } },
+        auth: { webhook: [secret], admin: [{ name: 'a', token: 'short', role: 'operator' }] },
+        providers: {},
+        playbooks: {},
+        defaultPlaybook: 'x',
+      }),
+    );
+    const result = spawnSync(process.execPath, ['bin/deprovisiond.js', 'config', 'check', '--config', file], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     const output = `${result.stdout}${result.stderr}`;
     expect(result.status).not.toBe(0);
     expect(output).toMatch(/auth\.webhook/);
@@ -270,12 +371,34 @@ describe('access: every route but health needs valid credentials', () => {
   afterAll(async () => d?.stop());
 
   it('refuses every express route and OpenAPI path without credentials, and with another door’s credentials', async () => {
-    const routers = await buildRouters({ config: d.config, store: d.daemon.store, terminations: d.daemon.terminations, engine: d.daemon.engine, events: d.daemon.events, logger: silentLogger(), now: () => new Date() });
+    const routers = await buildRouters({
+      config: d.config,
+      store: d.daemon.store,
+      terminations: d.daemon.terminations,
+      engine: d.daemon.engine,
+      events: d.daemon.events,
+      logger: silentLogger(),
+      now: () => new Date(),
+    });
     // The console's sign-in page, its static assets and the redirects to them hold no data: open by design.
     const consolePublic = new Set(['GET /', 'GET /favicon.ico', 'GET /console/', 'GET /console/login', 'GET /console/assets/:name']);
-    const routes = routers.flatMap(({ path, router }) => routesOf(router, path === '/' ? '' : path)).filter(([m, p]) => !consolePublic.has(`${m} ${p}`));
+    const routes = routers
+      .flatMap(({ path, router }) => routesOf(router, path === '/' ? '' : path))
+      .filter(([m, p]) => !consolePublic.has(`${m} ${p}`));
     // SCIM resources are served by scimmy-routers (mounted below the auth gate): its endpoints, by name.
-    for (const path of ['/Users', '/Users/:id', '/Groups', '/Groups/:id', '/Schemas', '/ResourceTypes', '/ServiceProviderConfig', '/serviceConfiguration', '/Me', '/Bulk', '/.search']) {
+    for (const path of [
+      '/Users',
+      '/Users/:id',
+      '/Groups',
+      '/Groups/:id',
+      '/Schemas',
+      '/ResourceTypes',
+      '/ServiceProviderConfig',
+      '/serviceConfiguration',
+      '/Me',
+      '/Bulk',
+      '/.search',
+    ]) {
       for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']) routes.push([method, `/scim/v2${path}`]);
     }
     const openapi = await d.api('GET', '/admin/v1/openapi.json', { token: VIEWER_TOKEN });
@@ -290,7 +413,14 @@ describe('access: every route but health needs valid credentials', () => {
     expect(new Set(adminRoutes)).toEqual(new Set(documented.map(([m, p]) => `${m} ${p}`)));
     routes.push(...documented, ['GET', '/metrics'], ['GET', '/admin/v1/no-such-route'], ['GET', '/scim/v2/no-such-route']);
 
-    const wrongCredentials = [null, 'Bearer ', 'Bearer wrong-token-0123456789', `Basic ${Buffer.from(`ops:${OPERATOR_TOKEN}`).toString('base64')}`, `Bearer ${OPERATOR_TOKEN}x`, `bearer  ${WEBHOOK_SECRETS[0]}`];
+    const wrongCredentials = [
+      null,
+      'Bearer ',
+      'Bearer wrong-token-0123456789',
+      `Basic ${Buffer.from(`ops:${OPERATOR_TOKEN}`).toString('base64')}`,
+      `Bearer ${OPERATOR_TOKEN}x`,
+      `bearer  ${WEBHOOK_SECRETS[0]}`,
+    ];
     const refused: string[] = [];
     const opened: string[] = [];
     let requests = 0;
@@ -298,25 +428,37 @@ describe('access: every route but health needs valid credentials', () => {
       const path = rawPath.replace(/[:{](\w+)}?/g, '00000000-0000-4000-8000-000000000000');
       const door = path.startsWith('/scim/v2') ? 'scim' : path.startsWith('/webhooks') ? 'webhook' : 'admin';
       // Another door's valid credential must not open this one.
-      const foreign = door === 'scim' ? [`Bearer ${OPERATOR_TOKEN}`] : door === 'admin' ? ['Bearer scim-access-token-0123456789'] : [`Bearer ${OPERATOR_TOKEN}`, 'Bearer scim-access-token-0123456789'];
+      const foreign =
+        door === 'scim'
+          ? [`Bearer ${OPERATOR_TOKEN}`]
+          : door === 'admin'
+            ? ['Bearer scim-access-token-0123456789']
+            : [`Bearer ${OPERATOR_TOKEN}`, 'Bearer scim-access-token-0123456789'];
       for (const auth of [...wrongCredentials, ...foreign]) {
         const headers: Record<string, string> = { 'content-type': 'application/json' };
         if (auth !== null) headers.authorization = auth;
         const res = await fetch(`${d.url}${path}`, { method, headers, body: ['GET', 'DELETE'].includes(method) ? undefined : '{}' });
         requests += 1;
         await res.arrayBuffer();
-        (res.status === 401 ? refused : opened).push(`${method} ${path} with ${auth === null ? 'no credentials' : auth.slice(0, 12)}: ${res.status}`);
+        (res.status === 401 ? refused : opened).push(
+          `${method} ${path} with ${auth === null ? 'no credentials' : auth.slice(0, 12)}: ${res.status}`,
+        );
       }
     }
     // Health stays open.
     for (const path of ['/healthz', '/readyz']) expect((await fetch(`${d.url}${path}`)).status).toBe(200);
-    console.log(`security-access: ${new Set(routes.map(([m, p]) => `${m} ${p}`)).size} routes (${documented.length} OpenAPI operations), ${requests} unauthenticated or wrongly authenticated requests: ${opened.length} not refused`);
+    console.log(
+      `security-access: ${new Set(routes.map(([m, p]) => `${m} ${p}`)).size} routes (${documented.length} OpenAPI operations), ${requests} unauthenticated or wrongly authenticated requests: ${opened.length} not refused`,
+    );
     expect(opened).toEqual([]);
   }, 60_000);
 
   it('viewers read but cannot write', async () => {
     const before = (await d.daemon.store.listTerminations({ limit: 1000 })).items.length;
-    const created = await d.api('POST', '/admin/v1/terminations', { token: OPERATOR_TOKEN, body: { subject: { userName: 'viewer.target@example.com' } } });
+    const created = await d.api('POST', '/admin/v1/terminations', {
+      token: OPERATOR_TOKEN,
+      body: { subject: { userName: 'viewer.target@example.com' } },
+    });
     expect(created.status).toBe(201);
     const id = created.body.terminationId as string;
     const writes: Array<[string, unknown]> = [
@@ -333,7 +475,14 @@ describe('access: every route but health needs valid credentials', () => {
       expect(answer.status, `viewer POST ${path}: ${answer.text}`).toBe(403);
     }
     // A dry run writes nothing, so it is open to viewers.
-    expect((await d.api('POST', '/admin/v1/terminations?dryRun=true', { token: VIEWER_TOKEN, body: { subject: { userName: 'viewer.plan@example.com' } } })).status).toBe(200);
+    expect(
+      (
+        await d.api('POST', '/admin/v1/terminations?dryRun=true', {
+          token: VIEWER_TOKEN,
+          body: { subject: { userName: 'viewer.plan@example.com' } },
+        })
+      ).status,
+    ).toBe(200);
     expect((await d.api('GET', `/admin/v1/terminations/${id}`, { token: VIEWER_TOKEN })).status).toBe(200);
     const after = await d.daemon.store.listTerminations({ limit: 1000 });
     expect(after.items.length).toBe(before + 1);
@@ -371,12 +520,18 @@ describe('token comparison is constant-time', () => {
       if (rel !== 'src/server/tokens.ts' && /timingSafeEqual/.test(source)) problems.push(`${rel}: its own timingSafeEqual`);
       // A token compared with === / !== / includes / indexOf / startsWith is a timing leak.
       // A token compared with an equality operator (to anything but null, undefined or a literal) is a timing leak.
-      if (/\b\w*(token|secret)\w*\s*[!=]==?\s*(?!null\b|undefined\b|['"`\d])\w/i.test(source)) problems.push(`${rel}: compares a token with an equality operator`);
-      if (/\.(includes|indexOf)\((presented|token|bearer)\w*\)/.test(source)) problems.push(`${rel}: looks a token up with includes/indexOf`);
+      if (/\b\w*(token|secret)\w*\s*[!=]==?\s*(?!null\b|undefined\b|['"`\d])\w/i.test(source))
+        problems.push(`${rel}: compares a token with an equality operator`);
+      if (/\.(includes|indexOf)\((presented|token|bearer)\w*\)/.test(source))
+        problems.push(`${rel}: looks a token up with includes/indexOf`);
       // Every reader of the Authorization header matches with a TokenSet.
-      if (/headers\.authorization/.test(source) && !/TokenSet/.test(source)) problems.push(`${rel}: reads Authorization without a TokenSet`);
+      if (/headers\.authorization/.test(source) && !/TokenSet/.test(source))
+        problems.push(`${rel}: reads Authorization without a TokenSet`);
     }
-    const readers = files.filter((f) => /headers\.authorization/.test(readFileSync(f, 'utf8'))).map((f) => f.slice(ROOT.length + 1)).sort();
+    const readers = files
+      .filter((f) => /headers\.authorization/.test(readFileSync(f, 'utf8')))
+      .map((f) => f.slice(ROOT.length + 1))
+      .sort();
     expect(readers).toEqual(['src/admin/auth.ts', 'src/intake/scim/router.ts', 'src/server/app.ts']);
     expect(problems).toEqual([]);
     // Webhook signatures: standardwebhooks compares with its own constant-time function.

@@ -8,11 +8,17 @@ describe('settleAll', () => {
 
   it('fails with the first rejection only after every promise has settled', async () => {
     let slowDone = false;
-    const slow = new Promise<string>((resolve) => setTimeout(() => {
-      slowDone = true;
-      resolve('late');
-    }, 30));
-    const error = await settleAll<[string, string, string]>([slow, Promise.reject(new Error('first')), Promise.reject(new Error('second'))]).catch((e: unknown) => e);
+    const slow = new Promise<string>((resolve) =>
+      setTimeout(() => {
+        slowDone = true;
+        resolve('late');
+      }, 30),
+    );
+    const error = await settleAll<[string, string, string]>([
+      slow,
+      Promise.reject(new Error('first')),
+      Promise.reject(new Error('second')),
+    ]).catch((e: unknown) => e);
     expect((error as Error).message).toBe('first');
     expect(slowDone).toBe(true);
   });

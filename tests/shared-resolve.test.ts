@@ -53,7 +53,11 @@ describe('SharedResolves', () => {
     const shared = new SharedResolves();
     const a = manualProvider('a');
     const b = manualProvider('b');
-    const lookups = [shared.resolve(a.provider, termination('t1'), ctx()), shared.resolve(a.provider, termination('t2'), ctx()), shared.resolve(b.provider, termination('t1'), ctx())];
+    const lookups = [
+      shared.resolve(a.provider, termination('t1'), ctx()),
+      shared.resolve(a.provider, termination('t2'), ctx()),
+      shared.resolve(b.provider, termination('t1'), ctx()),
+    ];
     a.answer({ id: 'a1' });
     a.answer({ id: 'a2' });
     b.answer({ id: 'b1' });

@@ -31,7 +31,10 @@ describe('store outages by driver code', () => {
     ['ECONNREFUSED', connectionRefused()],
     ['pg connection lost', connectionLost()],
     ['pg-pool timeout', new Error('timeout exceeded when trying to connect')],
-    ['pg-pool connect timeout with its cause', new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated unexpectedly') })],
+    [
+      'pg-pool connect timeout with its cause',
+      new Error('Connection terminated due to connection timeout', { cause: new Error('Connection terminated unexpectedly') }),
+    ],
     ['Kysely after close()', new Error('driver has already been destroyed')],
     ['the store closed', new StoreUnavailableError('the store is closed')],
     ['a dual-stack connect', new AggregateError([connectionRefused(), connectionRefused()], '')],

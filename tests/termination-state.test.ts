@@ -40,8 +40,14 @@ describe('deriveTerminationState', () => {
   });
 
   it('completes with waivers when a waiver closed it, and a waived critical task is no proof of revocation', () => {
-    const tasks = [task('revoke', 'waived', { critical: true }), task('disable', 'succeeded', { critical: true }), task('delete', 'succeeded', { action: 'delete_account' })];
+    const tasks = [
+      task('revoke', 'waived', { critical: true }),
+      task('disable', 'succeeded', { critical: true }),
+      task('delete', 'succeeded', { action: 'delete_account' }),
+    ];
     expect(deriveTerminationState(tasks)).toEqual({ state: 'completed_with_waivers', revoked: false });
-    expect(deriveTerminationState([task('revoke', 'skipped', { critical: true }), task('disable', 'succeeded', { critical: true })])).toEqual({ state: 'completed', revoked: true });
+    expect(
+      deriveTerminationState([task('revoke', 'skipped', { critical: true }), task('disable', 'succeeded', { critical: true })]),
+    ).toEqual({ state: 'completed', revoked: true });
   });
 });

@@ -30,7 +30,13 @@ describe('POST /webhooks/termination', () => {
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ terminationId: expect.any(String), state: 'scheduled', duplicate: false, outcome: 'created' });
     const stored = await t.daemon.store.getTermination(res.body.terminationId);
-    expect(stored).toMatchObject({ source: 'webhook', sourceEventId: res.id, reason: 'resigned', playbook: 'default', createdBy: `webhook:${res.id}` });
+    expect(stored).toMatchObject({
+      source: 'webhook',
+      sourceEventId: res.id,
+      reason: 'resigned',
+      playbook: 'default',
+      createdBy: `webhook:${res.id}`,
+    });
     // The engine takes it from there.
     await t.waitFor(res.body.terminationId, (x) => x.state === 'completed');
   });
@@ -104,7 +110,13 @@ describe('POST /webhooks/termination', () => {
     const first = await deliver({ subject, effectiveAt: future });
     const second = await deliver({ subject, effectiveAt: future });
     expect(second.status).toBe(200);
-    expect(second.body).toEqual({ terminationId: first.body.terminationId, state: 'scheduled', duplicate: false, outcome: 'joined', effectiveAt: future });
+    expect(second.body).toEqual({
+      terminationId: first.body.terminationId,
+      state: 'scheduled',
+      duplicate: false,
+      outcome: 'joined',
+      effectiveAt: future,
+    });
     // Its own redelivery is the true repeat.
     const again = await deliver({ subject, effectiveAt: future }, { id: second.id });
     expect(again.body).toEqual({ terminationId: first.body.terminationId, state: 'scheduled', duplicate: true, outcome: 'joined' });
@@ -164,7 +176,9 @@ describe('POST /webhooks/termination', () => {
     const notJson = await deliver(null, { raw: '{"subject":' });
     expect(notJson.status).toBe(400);
     expect(notJson.body.error).toBe('body: invalid JSON');
-    expect((await t.daemon.store.listTerminations({ limit: 100 })).items.filter((x) => x.subject.emails[0]?.startsWith('bad-'))).toEqual([]);
+    expect((await t.daemon.store.listTerminations({ limit: 100 })).items.filter((x) => x.subject.emails[0]?.startsWith('bad-'))).toEqual(
+      [],
+    );
   });
 
   it('cancels the open termination of a rehired subject, and answers the redelivery', async () => {
@@ -174,7 +188,12 @@ describe('POST /webhooks/termination', () => {
     const raw = JSON.stringify({ type: 'termination.cancelled', subject: { externalId: subject.externalId }, reason: 'rehired' });
     const cancel = await deliver(null, { raw, id });
     expect(cancel.status).toBe(200);
-    expect(cancel.body).toEqual({ terminationId: scheduled.body.terminationId, state: 'cancelled', duplicate: false, outcome: 'cancelled' });
+    expect(cancel.body).toEqual({
+      terminationId: scheduled.body.terminationId,
+      state: 'cancelled',
+      duplicate: false,
+      outcome: 'cancelled',
+    });
     const tasks = await t.daemon.store.listTasks(scheduled.body.terminationId);
     expect(tasks.every((x) => x.state === 'cancelled')).toBe(true);
     const again = await deliver(null, { raw, id });

@@ -17,7 +17,11 @@ session.post('Profiler.setSamplingInterval', { interval: 200 });
 session.post('Profiler.start');
 const write = () =>
   session.post('Profiler.stop', (error, result) => {
-    if (!error) writeFileSync(join(process.env.CPU_PROFILE_DIR ?? '.', `daemon-${process.pid}-${threadId}.cpuprofile`), JSON.stringify(result.profile));
+    if (!error)
+      writeFileSync(
+        join(process.env.CPU_PROFILE_DIR ?? '.', `daemon-${process.pid}-${threadId}.cpuprofile`),
+        JSON.stringify(result.profile),
+      );
   });
 if (isMainThread) process.on('exit', write);
 else if (process.env.CPU_PROFILE_WORKER_MS) setTimeout(write, Number(process.env.CPU_PROFILE_WORKER_MS)).unref();

@@ -32,9 +32,13 @@ Generated sections below are rewritten by \`npm run bench\`; see bench/run.ts.
 export function renderSection(entry: DocEntry): string {
   const { summary, machine } = entry;
   const lines: string[] = [];
-  lines.push(`**Latest run** (${summary.startedAt.slice(0, 10)}${entry.quick ? ', quick sizes' : ''}${entry.runs > 1 ? `, median of ${entry.runs} runs` : ''}): \`${entry.command}\``);
+  lines.push(
+    `**Latest run** (${summary.startedAt.slice(0, 10)}${entry.quick ? ', quick sizes' : ''}${entry.runs > 1 ? `, median of ${entry.runs} runs` : ''}): \`${entry.command}\``,
+  );
   lines.push('');
-  lines.push(`Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGb} GB, Node ${machine.node}, ${machine.platform}; shared with other work, so figures are noisy.`);
+  lines.push(
+    `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGb} GB, Node ${machine.node}, ${machine.platform}; shared with other work, so figures are noisy.`,
+  );
   lines.push('');
   lines.push('| target | measured | target | met |');
   lines.push('| --- | --- | --- | --- |');

@@ -110,9 +110,7 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
       if (!info) throw new Error(`no ${kind} sandbox`);
       return info.url;
     };
-    await Promise.all(
-      options.kinds.map((kind) => postJson(`${url(kind)}/__sandbox/faults`, options.faults[kind] ?? {})),
-    );
+    await Promise.all(options.kinds.map((kind) => postJson(`${url(kind)}/__sandbox/faults`, options.faults[kind] ?? {})));
     const providers: Record<string, unknown> = {};
     for (const kind of options.kinds) {
       providers[kind] = { kind, ...started.sandboxes[kind]!.settings, limits: { concurrency: 8, ...options.limits?.[kind] } };
@@ -138,7 +136,11 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
     await options.beforeDaemon?.(dbPath);
     // The Node options the image ships (the heap cap), then any given for profiling.
     const nodeOptions = [imageEnv(ROOT).NODE_OPTIONS, process.env.BENCH_DAEMON_NODE_OPTIONS].filter(Boolean).join(' ');
-    daemon = await spawnDaemon(file, { LOG_LEVEL: options.logLevel ?? 'info', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...options.daemonEnv });
+    daemon = await spawnDaemon(file, {
+      LOG_LEVEL: options.logLevel ?? 'info',
+      ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+      ...options.daemonEnv,
+    });
     const d = daemon;
 
     return {
@@ -159,7 +161,10 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
         return { status: response.status, json: text ? JSON.parse(text) : null };
       },
       async admin(path) {
-        const response = await fetch(`${d.url}/admin/v1${path}`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, signal: AbortSignal.timeout(30_000) });
+        const response = await fetch(`${d.url}/admin/v1${path}`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+          signal: AbortSignal.timeout(30_000),
+        });
         if (!response.ok) throw new Error(`GET /admin/v1${path}: ${response.status} ${await response.text()}`);
         return response.json();
       },

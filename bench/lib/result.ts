@@ -23,7 +23,14 @@ export interface ScenarioResult {
   notes: string[];
 }
 
-export function check(name: string, value: number, unit: string, op: '<' | '<=' | '>=', limit: number, target = `${op} ${limit}${unit === 'x' ? 'x' : ` ${unit}`}`): TargetCheck {
+export function check(
+  name: string,
+  value: number,
+  unit: string,
+  op: '<' | '<=' | '>=',
+  limit: number,
+  target = `${op} ${limit}${unit === 'x' ? 'x' : ` ${unit}`}`,
+): TargetCheck {
   return { name, value, unit, target, op, limit, met: passes(op, value, limit) };
 }
 

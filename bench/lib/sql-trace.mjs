@@ -46,6 +46,8 @@ Database.prototype.exec = function (sql) {
   }
 };
 process.on('exit', () => {
-  const rows = [...stats].map(([sql, s]) => ({ sql: sql.slice(0, 300), ...s, ms: Math.round(s.ms), prepareMs: Math.round(s.prepareMs) })).sort((a, b) => b.ms + b.prepareMs - a.ms - a.prepareMs);
+  const rows = [...stats]
+    .map(([sql, s]) => ({ sql: sql.slice(0, 300), ...s, ms: Math.round(s.ms), prepareMs: Math.round(s.prepareMs) }))
+    .sort((a, b) => b.ms + b.prepareMs - a.ms - a.prepareMs);
   writeFileSync(process.env.SQL_TRACE_FILE ?? 'sql-trace.json', JSON.stringify(rows, null, 1));
 });

@@ -35,7 +35,13 @@ export interface IntakeOptions {
   kinds: SandboxKind[];
 }
 
-export const INTAKE_DEFAULTS: IntakeOptions = { durationS: 20, warmupS: 10, connections: 20, users: 40_000, kinds: ['okta', 'google', 'microsoft'] };
+export const INTAKE_DEFAULTS: IntakeOptions = {
+  durationS: 20,
+  warmupS: 10,
+  connections: 20,
+  users: 40_000,
+  kinds: ['okta', 'google', 'microsoft'],
+};
 
 interface Load {
   requestsPerSecond: number;
@@ -181,7 +187,13 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
     try {
       // What the engine got done beside intake, in the measured run: it is running, not starved.
       const finishedSql = `SELECT count(*) AS n FROM tasks WHERE state IN (${TERMINAL_TASK_STATES.map(() => '?').join(', ')})`;
-      const finished = () => (env.readStore().prepare(finishedSql).get(...TERMINAL_TASK_STATES) as { n: number }).n;
+      const finished = () =>
+        (
+          env
+            .readStore()
+            .prepare(finishedSql)
+            .get(...TERMINAL_TASK_STATES) as { n: number }
+        ).n;
       let finishedBefore = 0;
       daemonLoad = await fire(env.daemon.url, ids, options, env.daemon.pid, () => (finishedBefore = finished()));
       tasksFinished = finished() - finishedBefore;
@@ -197,7 +209,10 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
   }
 
   const mean = (f: (load: Load) => number) => (f(bareBefore) + f(bareAfter)) / 2;
-  const bareRequestsPerSecond = round(mean((l) => l.requestsPerSecond), 1);
+  const bareRequestsPerSecond = round(
+    mean((l) => l.requestsPerSecond),
+    1,
+  );
   const ratio = daemonLoad.requestsPerSecond / bareRequestsPerSecond;
   return {
     scenario: 'intake',
@@ -213,8 +228,14 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
       bareRequestsPerSecond,
       bareBeforeRequestsPerSecond: bareBefore.requestsPerSecond,
       bareAfterRequestsPerSecond: bareAfter.requestsPerSecond,
-      bareLatencyP50Ms: round(mean((l) => l.latencyP50Ms), 1),
-      bareLatencyP99Ms: round(mean((l) => l.latencyP99Ms), 1),
+      bareLatencyP50Ms: round(
+        mean((l) => l.latencyP50Ms),
+        1,
+      ),
+      bareLatencyP99Ms: round(
+        mean((l) => l.latencyP99Ms),
+        1,
+      ),
       bareCpuMsPerRequest: round(mean((l) => (1000 * l.cpuSeconds) / Math.max(1, l.requests))),
       ratio: round(ratio),
       daemonAnswers2xx: daemonLoad.ok,
@@ -229,7 +250,14 @@ export async function runIntake(options: IntakeOptions): Promise<ScenarioResult>
     },
     targets: [
       check('daemon requests/s / bare scimmy-routers requests/s (mean of before and after)', round(ratio), 'x', '>=', 0.8),
-      check('daemon answers that were not 2xx (warm-up included)', daemonLoad.non2xx + daemonLoad.errors + daemonLoad.timeouts + daemonLoad.warmupFailed, '', '<=', 0, '0'),
+      check(
+        'daemon answers that were not 2xx (warm-up included)',
+        daemonLoad.non2xx + daemonLoad.errors + daemonLoad.timeouts + daemonLoad.warmupFailed,
+        '',
+        '<=',
+        0,
+        '0',
+      ),
       check('2xx answers without a stored termination', Math.max(0, daemonLoad.ok + daemonLoad.warmupOk - terminations), '', '<=', 0, '0'),
     ],
     notes: [

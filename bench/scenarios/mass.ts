@@ -42,7 +42,10 @@ export async function runMass(options: MassOptions): Promise<ScenarioResult> {
     kinds,
     faults: Object.fromEntries(kinds.map((k) => [k, { latencyMs: options.latencyMs, rateLimitPerSecond: options.rateLimits[k] }])),
     limits: Object.fromEntries(
-      kinds.map((k) => [k, { concurrency: options.concurrency, requestsPerSecond: Math.floor(options.rateLimits[k]! * options.clientFraction) }]),
+      kinds.map((k) => [
+        k,
+        { concurrency: options.concurrency, requestsPerSecond: Math.floor(options.rateLimits[k]! * options.clientFraction) },
+      ]),
     ),
   });
   try {
@@ -58,7 +61,11 @@ export async function runMass(options: MassOptions): Promise<ScenarioResult> {
 
     // The burst.
     const t0 = Date.now();
-    const statuses = await pool(options.terminations, options.intakeConcurrency, async (n) => (await env.scim('PATCH', `/Users/${ids[n]!.id}`, DEACTIVATE)).status);
+    const statuses = await pool(
+      options.terminations,
+      options.intakeConcurrency,
+      async (n) => (await env.scim('PATCH', `/Users/${ids[n]!.id}`, DEACTIVATE)).status,
+    );
     const intakeDoneMs = Date.now() - t0;
     const accepted = ids.filter((_, n) => statuses[n]! >= 200 && statuses[n]! < 300);
 
@@ -67,7 +74,9 @@ export async function runMass(options: MassOptions): Promise<ScenarioResult> {
     const countRevoked = db.prepare("SELECT count(*) AS n FROM terminations WHERE source = 'scim' AND revoked_at IS NOT NULL");
     // A failed task, not the termination's state: that stays `running` while its other tasks (deletes after retention) wait.
     const hasFailedTask = "EXISTS (SELECT 1 FROM tasks WHERE tasks.termination_id = terminations.id AND tasks.state = 'failed')";
-    const countFailed = db.prepare(`SELECT count(*) AS n FROM terminations WHERE source = 'scim' AND revoked_at IS NULL AND ${hasFailedTask}`);
+    const countFailed = db.prepare(
+      `SELECT count(*) AS n FROM terminations WHERE source = 'scim' AND revoked_at IS NULL AND ${hasFailedTask}`,
+    );
     let peakSampledRssMb = 0;
     const deadline = t0 + options.timeoutS * 1000;
     for (;;) {
@@ -75,13 +84,16 @@ export async function runMass(options: MassOptions): Promise<ScenarioResult> {
       const revoked = (countRevoked.get() as { n: number }).n;
       const failed = (countFailed.get() as { n: number }).n;
       if (revoked + failed >= accepted.length) break;
-      if (Date.now() > deadline) throw new Error(`only ${revoked} of ${accepted.length} terminations revoked after ${options.timeoutS} s (${failed} failed)`);
+      if (Date.now() > deadline)
+        throw new Error(`only ${revoked} of ${accepted.length} terminations revoked after ${options.timeoutS} s (${failed} failed)`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const cpuAfter = cpuSeconds(pid);
     const memory = memoryMb(pid);
     const rows = db
-      .prepare(`SELECT subject_key AS key, ${hasFailedTask} AS failedTask, requested_at AS requestedAt, revoked_at AS revokedAt FROM terminations WHERE source = 'scim'`)
+      .prepare(
+        `SELECT subject_key AS key, ${hasFailedTask} AS failedTask, requested_at AS requestedAt, revoked_at AS revokedAt FROM terminations WHERE source = 'scim'`,
+      )
       .all() as Array<{ key: string; failedTask: number; requestedAt: number; revokedAt: number | null }>;
     const lastRevokedAt = Math.max(...rows.map((r) => r.revokedAt ?? 0));
     const elapsedS = (lastRevokedAt - t0) / 1000;
@@ -90,7 +102,10 @@ export async function runMass(options: MassOptions): Promise<ScenarioResult> {
     const failed = rows.filter((r) => r.failedTask).length;
 
     // From the sandboxes: requests answered, rate-limit answers, effective writes.
-    const perProvider: Record<string, { requests: number; rateLimited: number; needed: number; limit: number; boundS: number; duplicateWrites: number }> = {};
+    const perProvider: Record<
+      string,
+      { requests: number; rateLimited: number; needed: number; limit: number; boundS: number; duplicateWrites: number }
+    > = {};
     let boundS = 0;
     let requests = 0;
     let rateLimited = 0;
@@ -119,7 +134,14 @@ export async function runMass(options: MassOptions): Promise<ScenarioResult> {
       }
       writeCounters[kind] = { accounts: Object.keys(state.writes).length, maxCountByOperation };
       const bound = needed / options.rateLimits[kind]!;
-      perProvider[kind] = { requests: log.length, rateLimited: limited, needed, limit: options.rateLimits[kind]!, boundS: round(bound), duplicateWrites: dupes };
+      perProvider[kind] = {
+        requests: log.length,
+        rateLimited: limited,
+        needed,
+        limit: options.rateLimits[kind]!,
+        boundS: round(bound),
+        duplicateWrites: dupes,
+      };
       boundS = Math.max(boundS, bound);
       requests += log.length;
       rateLimited += limited;

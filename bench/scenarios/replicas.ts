@@ -13,7 +13,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FREEZE_RUN_STEPS } from '../../tests/helpers/freeze-run-playbook.ts';
-import { BACKLOG_SQL, freezeInsideTransaction, settledBetween, startCluster, startFeeder, type Cluster } from '../../tests/helpers/replica-cluster.ts';
+import {
+  BACKLOG_SQL,
+  freezeInsideTransaction,
+  settledBetween,
+  startCluster,
+  startFeeder,
+  type Cluster,
+} from '../../tests/helpers/replica-cluster.ts';
 import { pollUntil } from '../../tests/helpers/poll.ts';
 import { round } from '../lib/env.ts';
 import { check, type ScenarioResult } from '../lib/result.ts';
@@ -72,7 +79,11 @@ export async function runReplicas(options: ReplicasOptions): Promise<ScenarioRes
     });
     try {
       // Warm-up: the first terminations have gone through every provider.
-      await pollUntil(async () => (await settledBetween(cluster, 0, Date.now() + 1, 'terminations')) >= 5 * size, () => 'no terminations settled within 60 s', 60_000);
+      await pollUntil(
+        async () => (await settledBetween(cluster, 0, Date.now() + 1, 'terminations')) >= 5 * size,
+        () => 'no terminations settled within 60 s',
+        60_000,
+      );
       const from = Date.now();
       await pause(options.windowS * 1000);
       const steady = await measure(cluster, from, Date.now());
@@ -111,7 +122,9 @@ export async function runReplicas(options: ReplicasOptions): Promise<ScenarioRes
     figures.tasksPerS_duringFreeze = freeze.during.tasksPerS;
     figures.frozenReplicaHeld = freeze.lockHolder;
   }
-  const dry = [...Object.entries(windows), ...(freeze ? [['freeze', freeze.during] as const] : [])].filter(([, w]) => w.backlogAtEnd === 0).map(([k]) => k);
+  const dry = [...Object.entries(windows), ...(freeze ? [['freeze', freeze.during] as const] : [])]
+    .filter(([, w]) => w.backlogAtEnd === 0)
+    .map(([k]) => k);
   return {
     scenario: 'replicas',
     title: 'Replicas: settled per second with 1-3 replicas, and with one frozen inside a transaction',
@@ -121,7 +134,9 @@ export async function runReplicas(options: ReplicasOptions): Promise<ScenarioRes
     figures,
     targets: freeze ? [check('tasks settled/s during the freeze against just before', ratio, 'x', '>=', 0.5)] : [],
     notes: [
-      ...(dry.length > 0 ? [`the backlog ran dry in window(s) ${dry.join(', ')}: raise backlogTasks, the rate there measured the intake`] : []),
+      ...(dry.length > 0
+        ? [`the backlog ran dry in window(s) ${dry.join(', ')}: raise backlogTasks, the rate there measured the intake`]
+        : []),
       'provider limits apply per replica (limits.concurrency 8 each); the sandboxes add no latency',
     ],
   };

@@ -76,7 +76,12 @@ export interface TerminationRow {
  * lookup of the open termination): polling the daemon's HTTP API every few ms would add
  * load to the process measured.
  */
-export async function terminateThroughScim(env: BenchEnv, run: string, n: number, timeoutMs: number): Promise<{ userName: string; row: TerminationRow | undefined }> {
+export async function terminateThroughScim(
+  env: BenchEnv,
+  run: string,
+  n: number,
+  timeoutMs: number,
+): Promise<{ userName: string; row: TerminationRow | undefined }> {
   const created = await env.scim('POST', '/Users', userBody(run, n));
   if (created.status !== 201) throw new Error(`POST /Users answered ${created.status}: ${JSON.stringify(created.json)}`);
   const patched = await env.scim('PATCH', `/Users/${created.json.id}`, DEACTIVATE);
@@ -85,11 +90,14 @@ export async function terminateThroughScim(env: BenchEnv, run: string, n: number
   const subjectKey = `ext:${created.json.externalId as string}`;
   const open = env
     .readStore()
-    .prepare("SELECT id, state, requested_at, revoked_at, (SELECT count(*) FROM tasks WHERE tasks.termination_id = terminations.id AND tasks.state = 'failed') AS failed_tasks FROM terminations WHERE subject_key = ?");
+    .prepare(
+      "SELECT id, state, requested_at, revoked_at, (SELECT count(*) FROM tasks WHERE tasks.termination_id = terminations.id AND tasks.state = 'failed') AS failed_tasks FROM terminations WHERE subject_key = ?",
+    );
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const row = open.get(subjectKey) as TerminationRow | undefined;
-    if (row?.revoked_at != null || (row?.failed_tasks ?? 0) > 0 || Date.now() > deadline) return { userName: created.json.userName as string, row };
+    if (row?.revoked_at != null || (row?.failed_tasks ?? 0) > 0 || Date.now() > deadline)
+      return { userName: created.json.userName as string, row };
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
@@ -106,7 +114,9 @@ export async function runTtr(options: TtrOptions): Promise<ScenarioResult> {
       const detail = row ? await env.admin(`/terminations/${row.id}`) : null;
       const t = detail?.termination;
       if (!t?.revokedAt) {
-        throw new Error(`termination of ${userName} ${(row?.failed_tasks ?? 0) > 0 ? 'has a failed task' : `not revoked after ${options.perTerminationTimeoutMs} ms`}: ${JSON.stringify(detail?.errors ?? 'no termination')}`);
+        throw new Error(
+          `termination of ${userName} ${(row?.failed_tasks ?? 0) > 0 ? 'has a failed task' : `not revoked after ${options.perTerminationTimeoutMs} ms`}: ${JSON.stringify(detail?.errors ?? 'no termination')}`,
+        );
       }
       const requestedAt = Date.parse(t.requestedAt);
       const effectiveAt = Date.parse(t.effectiveAt);

@@ -27,13 +27,17 @@ export function createBrivoProvider(config: BrivoConfig, factory: ProviderFactor
     }
     for (const value of values) {
       const { count, users } = await client.findUsersByCustomField(lookup.customFieldId, value, ctx);
-      if (count > 1) throw new PermanentError(`Brivo resolve: ${count} users match custom field ${lookup.customFieldId}; refusing to act on an ambiguous match`);
+      if (count > 1)
+        throw new PermanentError(
+          `Brivo resolve: ${count} users match custom field ${lookup.customFieldId}; refusing to act on an ambiguous match`,
+        );
       const [user] = users;
       if (!user) continue;
       // Listing answers are a slice of the user; read the field itself before trusting the match.
       const stored = (await client.customFields(user.id, ctx)).get(lookup.customFieldId);
       const same = lookup.subjectField === 'externalId' ? stored === value : stored?.toLowerCase() === value.toLowerCase();
-      if (!same) throw new PermanentError(`Brivo resolve: the user Brivo answered does not hold the value in custom field ${lookup.customFieldId}`);
+      if (!same)
+        throw new PermanentError(`Brivo resolve: the user Brivo answered does not hold the value in custom field ${lookup.customFieldId}`);
       return user;
     }
     return null;

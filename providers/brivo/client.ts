@@ -43,7 +43,15 @@ export class BrivoClient {
 
   /** Null on 404. */
   async getUserByExternalId(externalId: string, ctx: CallContext): Promise<BrivoUser | null> {
-    const answer = await this.http.send({ method: 'GET', path: `/users/${encodeURIComponent(externalId)}/external`, operation: 'retrieve user by external id', allowed: [404] }, ctx);
+    const answer = await this.http.send(
+      {
+        method: 'GET',
+        path: `/users/${encodeURIComponent(externalId)}/external`,
+        operation: 'retrieve user by external id',
+        allowed: [404],
+      },
+      ctx,
+    );
     return answer.status === 404 ? null : toUser(answer.body);
   }
 
@@ -57,7 +65,10 @@ export class BrivoClient {
       throw new PermanentError('Brivo resolve: the lookup value contains "," or ";", which Brivo filters cannot express safely');
     }
     const query = new URLSearchParams({ filter: `cf_${customFieldId}__exact:${value}`, pageSize: '2' });
-    const { body } = await this.http.send({ method: 'GET', path: `/users?${query.toString()}`, operation: 'list users (custom field)', allowed: [] }, ctx);
+    const { body } = await this.http.send(
+      { method: 'GET', path: `/users?${query.toString()}`, operation: 'list users (custom field)', allowed: [] },
+      ctx,
+    );
     const list = (body ?? {}) as { data?: unknown; count?: unknown };
     const users = (Array.isArray(list.data) ? list.data : []).map(toUser);
     const count = typeof list.count === 'number' ? list.count : users.length;
@@ -66,7 +77,10 @@ export class BrivoClient {
 
   /** The user's custom field values by field id (to confirm a filtered match). */
   async customFields(userId: string, ctx: CallContext): Promise<Map<number, string>> {
-    const { body } = await this.http.send({ method: 'GET', path: `/users/${encodeURIComponent(userId)}/custom-fields`, operation: 'list user custom fields', allowed: [] }, ctx);
+    const { body } = await this.http.send(
+      { method: 'GET', path: `/users/${encodeURIComponent(userId)}/custom-fields`, operation: 'list user custom fields', allowed: [] },
+      ctx,
+    );
     const data = (body as { data?: unknown } | null)?.data;
     const fields = new Map<number, string>();
     for (const f of Array.isArray(data) ? data : []) {
@@ -78,7 +92,10 @@ export class BrivoClient {
 
   /** Null when the user does not exist (404). */
   async getSuspended(userId: string, ctx: CallContext): Promise<boolean | null> {
-    const answer = await this.http.send({ method: 'GET', path: `/users/${encodeURIComponent(userId)}/suspended`, operation: 'query suspended status', allowed: [404] }, ctx);
+    const answer = await this.http.send(
+      { method: 'GET', path: `/users/${encodeURIComponent(userId)}/suspended`, operation: 'query suspended status', allowed: [404] },
+      ctx,
+    );
     if (answer.status === 404) return null;
     const suspended = (answer.body as { suspended?: unknown } | null)?.suspended;
     if (typeof suspended !== 'boolean') throw new PermanentError('Brivo query suspended status: answer without suspended');
@@ -86,7 +103,16 @@ export class BrivoClient {
   }
 
   async suspend(userId: string, ctx: CallContext): Promise<'suspended' | 'gone'> {
-    const answer = await this.http.send({ method: 'PUT', path: `/users/${encodeURIComponent(userId)}/suspended`, body: { suspended: true }, operation: 'toggle suspended status', allowed: [404] }, ctx);
+    const answer = await this.http.send(
+      {
+        method: 'PUT',
+        path: `/users/${encodeURIComponent(userId)}/suspended`,
+        body: { suspended: true },
+        operation: 'toggle suspended status',
+        allowed: [404],
+      },
+      ctx,
+    );
     return answer.status === 404 ? 'gone' : 'suspended';
   }
 
@@ -95,7 +121,15 @@ export class BrivoClient {
     const credentials: BrivoCredential[] = [];
     for (let offset = 0; ; offset += PAGE_SIZE) {
       const query = new URLSearchParams({ offset: String(offset), pageSize: String(PAGE_SIZE) });
-      const { body } = await this.http.send({ method: 'GET', path: `/users/${encodeURIComponent(userId)}/credentials?${query.toString()}`, operation: 'retrieve assigned credentials', allowed: [] }, ctx);
+      const { body } = await this.http.send(
+        {
+          method: 'GET',
+          path: `/users/${encodeURIComponent(userId)}/credentials?${query.toString()}`,
+          operation: 'retrieve assigned credentials',
+          allowed: [],
+        },
+        ctx,
+      );
       const page = (body ?? {}) as { data?: unknown; count?: unknown };
       const data = Array.isArray(page.data) ? page.data : [];
       for (const c of data) credentials.push(toCredential(c));

@@ -5,7 +5,13 @@
  */
 import type { ProviderKind } from '../module.ts';
 import { brivoConfigSchema, type BrivoConfig } from './config.ts';
-import { BRIVO_SANDBOX_API_KEY, BRIVO_SANDBOX_CLIENT_ID, BRIVO_SANDBOX_CLIENT_SECRET, BRIVO_SANDBOX_PASSWORD, BRIVO_SANDBOX_USERNAME } from './sandbox-credentials.ts';
+import {
+  BRIVO_SANDBOX_API_KEY,
+  BRIVO_SANDBOX_CLIENT_ID,
+  BRIVO_SANDBOX_CLIENT_SECRET,
+  BRIVO_SANDBOX_PASSWORD,
+  BRIVO_SANDBOX_USERNAME,
+} from './sandbox-credentials.ts';
 
 export const brivoKind: ProviderKind<BrivoConfig> = {
   kind: 'brivo',

@@ -19,7 +19,13 @@ import {
   type SandboxOptions,
   type SandboxStyle,
 } from '../sandbox/kit.ts';
-import { BRIVO_SANDBOX_API_KEY, BRIVO_SANDBOX_CLIENT_ID, BRIVO_SANDBOX_CLIENT_SECRET, BRIVO_SANDBOX_USERNAME, BRIVO_SANDBOX_PASSWORD } from './sandbox-credentials.ts';
+import {
+  BRIVO_SANDBOX_API_KEY,
+  BRIVO_SANDBOX_CLIENT_ID,
+  BRIVO_SANDBOX_CLIENT_SECRET,
+  BRIVO_SANDBOX_USERNAME,
+  BRIVO_SANDBOX_PASSWORD,
+} from './sandbox-credentials.ts';
 
 export { BRIVO_SANDBOX_API_KEY, BRIVO_SANDBOX_CLIENT_ID, BRIVO_SANDBOX_CLIENT_SECRET, BRIVO_SANDBOX_USERNAME, BRIVO_SANDBOX_PASSWORD };
 
@@ -121,9 +127,7 @@ function userJson(user: SandboxUser) {
     created: user.created,
     updated: user.updated,
     bleTwoFactorExempt: false,
-    customFields: user.email
-      ? [{ id: BRIVO_SANDBOX_EMAIL_FIELD_ID, fieldType: 'TEXT', fieldName: 'Work Email', value: user.email }]
-      : [],
+    customFields: user.email ? [{ id: BRIVO_SANDBOX_EMAIL_FIELD_ID, fieldType: 'TEXT', fieldName: 'Work Email', value: user.email }] : [],
     emails: user.email ? [{ address: user.email, type: 'Work' }] : [],
     phoneNumbers: [],
   };
@@ -185,7 +189,12 @@ function routes(state: BrivoState, tokenLifetimeSeconds: number) {
       }
       const token = `brivo-sandbox-at-${randomBytes(16).toString('hex')}`;
       state.tokens.add(token);
-      res.json({ access_token: token, token_type: 'bearer', refresh_token: `rt-${randomBytes(8).toString('hex')}`, expires_in: tokenLifetimeSeconds });
+      res.json({
+        access_token: token,
+        token_type: 'bearer',
+        refresh_token: `rt-${randomBytes(8).toString('hex')}`,
+        expires_in: tokenLifetimeSeconds,
+      });
     });
 
     const api = express.Router();

@@ -28,7 +28,8 @@ export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryC
     actions: {
       revoke_sessions: {
         async execute(account, ctx) {
-          const subject = account.format === 'email' ? { format: 'email' as const, email: account.id } : { format: 'opaque' as const, id: account.id };
+          const subject =
+            account.format === 'email' ? { format: 'email' as const, email: account.id } : { format: 'opaque' as const, id: account.id };
           const acks: JsonObject[] = [];
           privateKey ??= importSigningKey(config.signingKey);
           for (const receiver of config.receivers) {
@@ -63,7 +64,12 @@ export function createCaepProvider(config: CaepConfig, factory: ProviderFactoryC
               throw new PermanentError(`CAEP receiver ${receiver.audience} refused the event: ${err}`);
             }
             if (!response.ok) {
-              throw errorForStatus(response, `CAEP push to ${receiver.audience}: HTTP ${response.status}`, PUSH_RECEIVER_HTTP_FACTS, Date.now());
+              throw errorForStatus(
+                response,
+                `CAEP push to ${receiver.audience}: HTTP ${response.status}`,
+                PUSH_RECEIVER_HTTP_FACTS,
+                Date.now(),
+              );
             }
             acks.push({ receiver: receiver.audience, jti, status: response.status });
           }

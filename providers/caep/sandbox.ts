@@ -27,7 +27,11 @@ export async function startCaepSandbox(options: SandboxOptions & { port?: number
   const refuse = (res: Response, description: string) => void res.status(400).json({ err: 'invalid_request', description });
   const sandbox = createSandboxApp(
     {
-      rateLimited: (res, retryAfterMs) => void res.status(429).set('Retry-After', String(Math.ceil(retryAfterMs / 1000))).json({ err: 'rate_limited' }),
+      rateLimited: (res, retryAfterMs) =>
+        void res
+          .status(429)
+          .set('Retry-After', String(Math.ceil(retryAfterMs / 1000)))
+          .json({ err: 'rate_limited' }),
       serverError: (res) => void res.status(503).json({ err: 'unavailable' }),
       unauthorized: (res) => void res.status(401).end(),
       authorized: () => true,
@@ -37,7 +41,11 @@ export async function startCaepSandbox(options: SandboxOptions & { port?: number
       app.post('/events', express.text({ type: 'application/secevent+jwt' }), async (req, res) => {
         if (typeof req.body !== 'string' || !req.is('application/secevent+jwt')) return refuse(res, 'expected application/secevent+jwt');
         try {
-          const { payload } = await jwtVerify(req.body, verifyKey, { issuer: CAEP_SANDBOX_ISSUER, audience: CAEP_SANDBOX_AUDIENCE, typ: 'secevent+jwt' });
+          const { payload } = await jwtVerify(req.body, verifyKey, {
+            issuer: CAEP_SANDBOX_ISSUER,
+            audience: CAEP_SANDBOX_AUDIENCE,
+            typ: 'secevent+jwt',
+          });
           const jti = String(payload.jti ?? '');
           if (!jti) return refuse(res, 'missing jti');
           if (!control.lie() && !events.some((e) => e.jti === jti)) {

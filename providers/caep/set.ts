@@ -36,7 +36,9 @@ export async function importSigningKey(key: { pem: string; alg: SigningAlg }): P
   try {
     return await importPKCS8(key.pem, key.alg);
   } catch {
-    throw new PermanentError(`CAEP signingKey.pem is not a PKCS#8 PEM private key for ${key.alg} (${key.alg === 'ES256' ? 'EC P-256' : 'RSA'})`);
+    throw new PermanentError(
+      `CAEP signingKey.pem is not a PKCS#8 PEM private key for ${key.alg} (${key.alg === 'ES256' ? 'EC P-256' : 'RSA'})`,
+    );
   }
 }
 

@@ -135,11 +135,15 @@ class GoogleProvider implements Provider {
       // OAuth grants and app passwords are independent: listed and deleted side by side,
       // each listed first so that a retry deletes only what is still there.
       [grants, asps] = await settleAll<[string[], number[]]>([
-        this.revokeAll('tokens.delete', () => this.oauthClientIds(userKey, signal), (clientId) =>
-          this.api.directory.tokens.delete({ userKey, clientId }, { signal }),
+        this.revokeAll(
+          'tokens.delete',
+          () => this.oauthClientIds(userKey, signal),
+          (clientId) => this.api.directory.tokens.delete({ userKey, clientId }, { signal }),
         ),
-        this.revokeAll('asps.delete', () => this.appPasswordIds(userKey, signal), (codeId) =>
-          this.api.directory.asps.delete({ userKey, codeId }, { signal }),
+        this.revokeAll(
+          'asps.delete',
+          () => this.appPasswordIds(userKey, signal),
+          (codeId) => this.api.directory.asps.delete({ userKey, codeId }, { signal }),
         ),
       ]);
     } catch (error) {
@@ -160,7 +164,10 @@ class GoogleProvider implements Provider {
   }
 
   private async verifySessions(account: AccountRef, ctx: ActionContext): Promise<Evidence> {
-    const [grants, asps] = await settleAll<[string[], number[]]>([this.oauthClientIds(account.id, ctx.signal), this.appPasswordIds(account.id, ctx.signal)]);
+    const [grants, asps] = await settleAll<[string[], number[]]>([
+      this.oauthClientIds(account.id, ctx.signal),
+      this.appPasswordIds(account.id, ctx.signal),
+    ]);
     if (grants.length > 0 || asps.length > 0) {
       throw new VerificationError('google: OAuth grants or app passwords remain after revocation', {
         oauthClientIds: grants,
@@ -312,12 +319,7 @@ class GoogleProvider implements Provider {
     return this.pending(inserted.id, 0, base, inserted);
   }
 
-  private async pollTransfer(
-    transferId: string,
-    polls: number,
-    checkpoint: JsonObject,
-    ctx: ActionContext,
-  ): Promise<ExecuteResult> {
+  private async pollTransfer(transferId: string, polls: number, checkpoint: JsonObject, ctx: ActionContext): Promise<ExecuteResult> {
     let transfer: DataTransfer;
     try {
       transfer = (await this.api.transfer.transfers.get({ dataTransferId: transferId }, { signal: ctx.signal })).data;
@@ -493,9 +495,7 @@ function transferEvidence(transfer: DataTransfer): JsonObject {
 }
 
 function transferFailed(transfer: DataTransfer): PermanentError {
-  const apps = (transfer.applicationDataTransfers ?? [])
-    .map((a) => `${a.applicationId}=${a.applicationTransferStatus ?? '?'}`)
-    .join(', ');
+  const apps = (transfer.applicationDataTransfers ?? []).map((a) => `${a.applicationId}=${a.applicationTransferStatus ?? '?'}`).join(', ');
   return new PermanentError(
     `google data transfer ${transfer.id ?? '?'} ended with status ${transfer.overallTransferStatusCode ?? '?'}` +
       (apps ? ` (${apps})` : ''),

@@ -38,7 +38,7 @@ export function createClients(
 ): GoogleClients {
   const options = {
     // Every request waits for the provider's request rate limit first (gaxios' adapter hook).
-    adapter: async <T,>(request: { signal?: unknown }, send: (request: any) => Promise<T>): Promise<T> => {
+    adapter: async <T>(request: { signal?: unknown }, send: (request: any) => Promise<T>): Promise<T> => {
       await throttle(request.signal instanceof AbortSignal ? request.signal : undefined);
       return send(request);
     },

@@ -104,11 +104,7 @@ function googleHttpFacts(rateLimitDelayMs: number): ProviderHttpFacts {
  * The engine's error for a failed call. `operation` names the SDK method (e.g.
  * `users.update`) so the message says what failed without any request data.
  */
-export function toProviderError(
-  error: unknown,
-  operation: string,
-  options: { rateLimitDelayMs: number },
-): DeprovisionError {
+export function toProviderError(error: unknown, operation: string, options: { rateLimitDelayMs: number }): DeprovisionError {
   const engine = engineErrorIn(error);
   if (engine) return engine;
   const failure = describeFailure(error);

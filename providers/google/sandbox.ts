@@ -249,7 +249,9 @@ const googleStyle: SandboxStyle = {
       error: {
         code: 401,
         message: 'Request had invalid authentication credentials. Expected OAuth 2 access token.',
-        errors: [{ message: 'Invalid Credentials', domain: 'global', reason: 'authError', location: 'Authorization', locationType: 'header' }],
+        errors: [
+          { message: 'Invalid Credentials', domain: 'global', reason: 'authError', location: 'Authorization', locationType: 'header' },
+        ],
         status: 'UNAUTHENTICATED',
       },
     });
@@ -490,9 +492,7 @@ function routes(state: GoogleWorkspaceState) {
       const status = query(req, 'status');
       const matching = [...state.transfers.values()].filter(
         (t) =>
-          (!oldOwner || t.oldOwnerUserId === oldOwner) &&
-          (!newOwner || t.newOwnerUserId === newOwner) &&
-          (!status || t.status === status),
+          (!oldOwner || t.oldOwnerUserId === oldOwner) && (!newOwner || t.newOwnerUserId === newOwner) && (!status || t.status === status),
       );
       const { page, nextPageToken } = pageOf(matching.map(transferJson), req, 100);
       res.json(list('admin#datatransfer#dataTransfersList', 'dataTransfers', page, nextPageToken ? { nextPageToken } : {}));

@@ -67,7 +67,10 @@ function tokenError(error: unknown, options: ClientCredentialsOptions): Error {
     const code = (error as { error?: unknown }).error;
     const oauthCode = typeof code === 'string' && /^[a-z_]{1,60}$/.test(code) ? ` ${code}` : '';
     const body = (error as { cause?: unknown }).cause;
-    const detail = body && typeof body === 'object' && !(body instanceof Response) ? (options.describeError?.(body as Record<string, unknown>) ?? '') : '';
+    const detail =
+      body && typeof body === 'object' && !(body instanceof Response)
+        ? (options.describeError?.(body as Record<string, unknown>) ?? '')
+        : '';
     const message = `${options.summary}: HTTP ${response.status}${oauthCode}${detail}`;
     // The one OAuth error that means "try again later" even on a 4xx.
     if (oauthCode === ' temporarily_unavailable') return new TransientError(message);

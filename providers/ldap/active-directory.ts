@@ -42,13 +42,16 @@ export const activeDirectory: Flavor = {
   disableChanges(entry, config, now) {
     const uac = userAccountControl(entry);
     const changes: ReturnType<Flavor['disableChanges']> = [];
-    if ((uac & ACCOUNTDISABLE) === 0) changes.push({ operation: 'replace', attribute: 'userAccountControl', values: [String(uac | ACCOUNTDISABLE)] });
-    if (config.disable.setAccountExpires && !expired(entry, now)) changes.push({ operation: 'replace', attribute: 'accountExpires', values: [toFiletime(now)] });
+    if ((uac & ACCOUNTDISABLE) === 0)
+      changes.push({ operation: 'replace', attribute: 'userAccountControl', values: [String(uac | ACCOUNTDISABLE)] });
+    if (config.disable.setAccountExpires && !expired(entry, now))
+      changes.push({ operation: 'replace', attribute: 'accountExpires', values: [toFiletime(now)] });
     return changes;
   },
   notDisabled(entry, config, now) {
     const problems: string[] = [];
-    if ((userAccountControl(entry) & ACCOUNTDISABLE) === 0) problems.push(`userAccountControl=${userAccountControl(entry)} lacks ACCOUNTDISABLE`);
+    if ((userAccountControl(entry) & ACCOUNTDISABLE) === 0)
+      problems.push(`userAccountControl=${userAccountControl(entry)} lacks ACCOUNTDISABLE`);
     if (config.disable.setAccountExpires && !expired(entry, now)) problems.push('accountExpires is not in the past');
     return problems;
   },
@@ -59,7 +62,12 @@ export const activeDirectory: Flavor = {
     binary: true,
   }),
   passwordSetAt: (entry) => fromFiletime(values(entry, 'pwdLastSet')[0]),
-  groupFilter: (entry) => ({ and: [{ equals: 'objectClass', value: 'group' }, { equals: 'member', value: entry.dn }] }),
+  groupFilter: (entry) => ({
+    and: [
+      { equals: 'objectClass', value: 'group' },
+      { equals: 'member', value: entry.dn },
+    ],
+  }),
   memberAttributes: () => ['member'],
   leaveGroup: (_group, entry) => [{ operation: 'delete', attribute: 'member', values: [entry.dn] }],
 };

@@ -43,7 +43,11 @@ export function createLdapSession(config: LdapConfig, factory: Pick<ProviderFact
     : new LdaptsSession(config, { throttle: factory.throttle });
 }
 
-export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryContext, session = createLdapSession(config, factory)): Provider {
+export function createLdapProvider(
+  config: LdapConfig,
+  factory: ProviderFactoryContext,
+  session = createLdapSession(config, factory),
+): Provider {
   const flavor: Flavor = config.flavor === 'active_directory' ? activeDirectory : openLdap;
   const accountAttributes = flavor.accountAttributes(config);
   const binary = flavor.keyBinary ? [flavor.keyAttribute] : [];
@@ -60,7 +64,8 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
     const filter: LdapFilter = { equals: flavor.keyAttribute, value: account.id, ...(flavor.keyBinary ? { binary: true } : {}) };
     for (const base of keyBases) {
       const found = await find(filter, signal, base);
-      if (found.length > 1) throw new PermanentError(`LDAP: ${found.length} entries hold ${flavor.keyAttribute} ${account.id}; refusing to act`);
+      if (found.length > 1)
+        throw new PermanentError(`LDAP: ${found.length} entries hold ${flavor.keyAttribute} ${account.id}; refusing to act`);
       if (found[0]) return found[0];
     }
     return null;
@@ -129,7 +134,12 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
 
   async function groupsOf(entry: LdapEntry, signal: AbortSignal): Promise<LdapEntry[]> {
     return session.search(
-      { base: config.groupsBaseDn ?? config.baseDn, scope: 'sub', filter: flavor.groupFilter(entry, config), attributes: flavor.memberAttributes(config) },
+      {
+        base: config.groupsBaseDn ?? config.baseDn,
+        scope: 'sub',
+        filter: flavor.groupFilter(entry, config),
+        attributes: flavor.memberAttributes(config),
+      },
       signal,
     );
   }
@@ -159,8 +169,13 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
         if (!entry) return { id: account.id, absent: true };
         const remaining = (await groupsOf(entry, ctx.signal)).map((g) => g.dn);
         const primaryGroupID = values(entry, 'primaryGroupID')[0];
-        const observed: Evidence = { remainingGroups: remaining, ...(primaryGroupID ? { primaryGroupID, primaryGroupKept: true } : {}), dn: entry.dn };
-        if (remaining.length > 0) throw new VerificationError(`LDAP remove_groups: still a member of ${remaining.length} group(s)`, observed);
+        const observed: Evidence = {
+          remainingGroups: remaining,
+          ...(primaryGroupID ? { primaryGroupID, primaryGroupKept: true } : {}),
+          dn: entry.dn,
+        };
+        if (remaining.length > 0)
+          throw new VerificationError(`LDAP remove_groups: still a member of ${remaining.length} group(s)`, observed);
         return observed;
       }),
   };
@@ -169,7 +184,8 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
     execute: (account, ctx) =>
       step('delete_account', async (): Promise<ExecuteResult> => {
         const entry = await read(account, ctx.signal);
-        if (!entry) return { evidence: { id: account.id, deleted: false, alreadyAbsent: true, alreadyDone: true, seenByAttempt: ctx.attempt } };
+        if (!entry)
+          return { evidence: { id: account.id, deleted: false, alreadyAbsent: true, alreadyDone: true, seenByAttempt: ctx.attempt } };
         try {
           await session.delete(entry.dn, ctx.signal);
         } catch (error) {
@@ -194,14 +210,29 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
     resolve: (subject: Subject, ctx: ActionContext) =>
       step('resolve', async (): Promise<AccountRef | null> => {
         const candidates = lookupValues(subject, config.lookup.from);
-        if (candidates.length === 0) throw new PermanentError(`LDAP resolve: the subject has no ${config.lookup.from} to look the account up by`);
+        if (candidates.length === 0)
+          throw new PermanentError(`LDAP resolve: the subject has no ${config.lookup.from} to look the account up by`);
         for (const value of candidates) {
-          const found = await find({ and: [{ equals: 'objectClass', value: flavor.userClass }, { equals: config.lookup.attribute, value }] }, ctx.signal);
-          if (found.length > 1) throw new PermanentError(`LDAP resolve: several entries match ${config.lookup.attribute}; refusing to act on an ambiguous match`);
+          const found = await find(
+            {
+              and: [
+                { equals: 'objectClass', value: flavor.userClass },
+                { equals: config.lookup.attribute, value },
+              ],
+            },
+            ctx.signal,
+          );
+          if (found.length > 1)
+            throw new PermanentError(
+              `LDAP resolve: several entries match ${config.lookup.attribute}; refusing to act on an ambiguous match`,
+            );
           const [entry] = found;
           if (!entry) continue;
           const key = values(entry, flavor.keyAttribute)[0];
-          if (!key) throw new PermanentError(`LDAP resolve: the entry has no readable ${flavor.keyAttribute}: grant the service account read access to it`);
+          if (!key)
+            throw new PermanentError(
+              `LDAP resolve: the entry has no readable ${flavor.keyAttribute}: grant the service account read access to it`,
+            );
           return { id: key, dn: entry.dn };
         }
         return null;
@@ -209,8 +240,14 @@ export function createLdapProvider(config: LdapConfig, factory: ProviderFactoryC
     actions: { disable_account: disableAccount, remove_groups: removeGroups, delete_account: deleteAccount },
     async validate(ctx) {
       await step('validate', async () => {
-        const base = await session.search({ base: config.baseDn, scope: 'base', filter: { present: 'objectClass' }, attributes: ['1.1'] }, ctx.signal);
-        if (base.length === 0) throw new PermanentError(`LDAP validate: baseDn ${config.baseDn} is not readable: check baseDn and the service account's read access`);
+        const base = await session.search(
+          { base: config.baseDn, scope: 'base', filter: { present: 'objectClass' }, attributes: ['1.1'] },
+          ctx.signal,
+        );
+        if (base.length === 0)
+          throw new PermanentError(
+            `LDAP validate: baseDn ${config.baseDn} is not readable: check baseDn and the service account's read access`,
+          );
       });
     },
     close: () => session.close(),

@@ -91,17 +91,33 @@ export const ldapConfigSchema = z
     const url = new URL(config.url);
     const loopback = LOOPBACK.test(url.hostname);
     if (url.protocol === 'http:' && !loopback) {
-      ctx.addIssue({ code: 'custom', path: ['url'], message: 'http:// is the sandbox transport: loopback hosts only; use ldaps:// or ldap:// with tls.startTls' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'http:// is the sandbox transport: loopback hosts only; use ldaps:// or ldap:// with tls.startTls',
+      });
     }
     if (url.protocol === 'ldap:' && !config.tls.startTls && !loopback) {
-      ctx.addIssue({ code: 'custom', path: ['tls', 'startTls'], message: 'ldap:// would send the bind password in clear text: use ldaps:// or set tls.startTls: true' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'startTls'],
+        message: 'ldap:// would send the bind password in clear text: use ldaps:// or set tls.startTls: true',
+      });
     }
     if (url.protocol !== 'ldaps:' && !config.tls.startTls && config.tls.ca !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['tls', 'ca'], message: 'a CA is pinned but the connection is not encrypted: use ldaps:// or set tls.startTls: true' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', 'ca'],
+        message: 'a CA is pinned but the connection is not encrypted: use ldaps:// or set tls.startTls: true',
+      });
     }
     const encrypted = url.protocol === 'ldaps:' || config.tls.startTls || url.protocol === 'http:';
     if (config.flavor === 'active_directory' && config.disable.resetPassword && !encrypted) {
-      ctx.addIssue({ code: 'custom', path: ['disable', 'resetPassword'], message: 'Active Directory sets passwords only over an encrypted connection: use ldaps:// or tls.startTls' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['disable', 'resetPassword'],
+        message: 'Active Directory sets passwords only over an encrypted connection: use ldaps:// or tls.startTls',
+      });
     }
   });
 

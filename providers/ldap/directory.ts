@@ -50,7 +50,10 @@ export class Directory {
     add(`ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`, { objectClass: ['top', 'organizationalUnit'] });
     add(`ou=disabled,${LDAP_SANDBOX_OPENLDAP_BASE}`, { objectClass: ['top', 'organizationalUnit'] });
     // groupOfNames needs a member: the group's owner stays when a leaver goes.
-    add(`cn=engineering,ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`, { objectClass: ['top', 'groupOfNames'], member: [`cn=owner,ou=people,${LDAP_SANDBOX_OPENLDAP_BASE}`] });
+    add(`cn=engineering,ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`, {
+      objectClass: ['top', 'groupOfNames'],
+      member: [`cn=owner,ou=people,${LDAP_SANDBOX_OPENLDAP_BASE}`],
+    });
     add(`cn=staff,ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`, { objectClass: ['top', 'posixGroup'], gidNumber: ['5000'] });
   }
 
@@ -86,7 +89,12 @@ export class Directory {
     const found = [...this.entries.values()]
       .filter((e) => (request.scope === 'base' ? sameDn(e.dn, request.base) : isWithin(e.dn, request.base)))
       .filter((e) => this.matches(e, request.filter));
-    return ok(found.map((e) => ({ dn: e.dn, attributes: Object.fromEntries(wanted.filter((a) => e.attributes.has(a)).map((a) => [a, [...e.attributes.get(a)!]])) })));
+    return ok(
+      found.map((e) => ({
+        dn: e.dn,
+        attributes: Object.fromEntries(wanted.filter((a) => e.attributes.has(a)).map((a) => [a, [...e.attributes.get(a)!]])),
+      })),
+    );
   }
 
   /** Creates an active account for a look-up that found none (autoProvision), with two groups. */
@@ -116,7 +124,14 @@ export class Directory {
     }
     if (isWithin(request.base, LDAP_SANDBOX_OPENLDAP_BASE) && byClass.value.toLowerCase() === 'person') {
       const dn = `uid=${unique},ou=people,${LDAP_SANDBOX_OPENLDAP_BASE}`;
-      this.put(dn, { objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'], uid: [unique], cn: [local], sn: [local], mail: [`${local}@example.org`], [byValue.equals]: [byValue.value] });
+      this.put(dn, {
+        objectClass: ['top', 'person', 'organizationalPerson', 'inetOrgPerson'],
+        uid: [unique],
+        cn: [local],
+        sn: [local],
+        mail: [`${local}@example.org`],
+        [byValue.equals]: [byValue.value],
+      });
       this.addValue(`cn=engineering,ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`, 'member', dn);
       this.addValue(`cn=staff,ou=groups,${LDAP_SANDBOX_OPENLDAP_BASE}`, 'memberUid', unique);
       return true;
@@ -165,7 +180,8 @@ export class Directory {
         next.delete('pwdaccountlockedtime');
       }
     }
-    if ((entry.attributes.get('objectclass') ?? []).includes('groupOfNames') && !next.has('member')) return fail(LDAP_RESULT.objectClassViolation);
+    if ((entry.attributes.get('objectclass') ?? []).includes('groupOfNames') && !next.has('member'))
+      return fail(LDAP_RESULT.objectClassViolation);
     entry.attributes = next;
     return ok();
   }

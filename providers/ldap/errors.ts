@@ -29,13 +29,17 @@ const ADVICE = new Map<number, string>([
   [LDAP_RESULT.insufficientAccessRights, 'grant the service account the rights listed in docs/providers/ldap.md'],
   [LDAP_RESULT.noSuchObject, 'the entry or base DN does not exist: check baseDn, groupsBaseDn and disable.moveToOu'],
   [LDAP_RESULT.constraintViolation, 'the directory refused the value (password policy? schema constraint?)'],
-  [LDAP_RESULT.objectClassViolation, 'the change would break the schema (a groupOfNames losing its last member needs another member first)'],
+  [
+    LDAP_RESULT.objectClassViolation,
+    'the change would break the schema (a groupOfNames losing its last member needs another member first)',
+  ],
   [LDAP_RESULT.notAllowedOnNonLeaf, 'the entry has child objects: remove them (or delete with a tree-delete tool) first'],
   [LDAP_RESULT.unwillingToPerform, 'the directory refused the operation (policy, or a DC not ready); see its log'],
 ]);
 
 /** Node's codes for a certificate that does not check out: waiting will not fix them. */
-const TLS_REFUSALS = /^(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED)$/;
+const TLS_REFUSALS =
+  /^(ERR_TLS_CERT_ALTNAME_INVALID|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT(_LOCALLY)?|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED)$/;
 
 function describeCode(code: number): string {
   return `${NAMES.get(code) ?? 'result'} (${code})`;
@@ -54,11 +58,19 @@ export function errorForResult(error: LdapResultError): PermanentError | Transie
  */
 export function errorForLdap(error: unknown, operation: string): Error {
   // Already decided (a refusal of ours, a read-back that disagrees): passed on as it is.
-  if (error instanceof PermanentError || error instanceof TransientError || error instanceof VerificationError || error instanceof RateLimitedError) return error;
+  if (
+    error instanceof PermanentError ||
+    error instanceof TransientError ||
+    error instanceof VerificationError ||
+    error instanceof RateLimitedError
+  )
+    return error;
   if (error instanceof LdapResultError) return errorForResult(error);
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && TLS_REFUSALS.test(code)) {
-    return new PermanentError(`LDAP ${operation}: the directory's certificate was refused (${code}): check tls.ca (the CA that signed it) and tls.servername`);
+    return new PermanentError(
+      `LDAP ${operation}: the directory's certificate was refused (${code}): check tls.ca (the CA that signed it) and tls.servername`,
+    );
   }
   const what = typeof code === 'string' && /^[A-Z_]{2,40}$/.test(code) ? code : error instanceof Error ? error.name : 'failure';
   return new TransientError(`LDAP ${operation}: connection ${what}: the directory was unreachable or did not answer; retrying`);

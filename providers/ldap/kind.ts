@@ -14,5 +14,10 @@ export const ldapKind: ProviderKind<LdapConfig> = {
   startSandbox: async (options) => (await import('./sandbox.ts')).startLdapSandbox(options),
   // The Active Directory naming context; a block with `flavor: openldap` names the OpenLDAP one as baseDn.
   sandboxConfig: (sandbox) =>
-    ldapConfigSchema.parse({ url: sandbox.url, bindDn: LDAP_SANDBOX_BIND_DN, bindPassword: LDAP_SANDBOX_BIND_PASSWORD, baseDn: LDAP_SANDBOX_AD_BASE }),
+    ldapConfigSchema.parse({
+      url: sandbox.url,
+      bindDn: LDAP_SANDBOX_BIND_DN,
+      bindPassword: LDAP_SANDBOX_BIND_PASSWORD,
+      baseDn: LDAP_SANDBOX_AD_BASE,
+    }),
 };

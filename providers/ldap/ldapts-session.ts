@@ -121,7 +121,10 @@ export class LdaptsSession implements LdapSession {
           (c) =>
             new Change({
               operation: c.operation,
-              modification: new Attribute({ type: c.attribute, values: c.binary ? c.values.map((v) => Buffer.from(v, 'base64')) : c.values }),
+              modification: new Attribute({
+                type: c.attribute,
+                values: c.binary ? c.values.map((v) => Buffer.from(v, 'base64')) : c.values,
+              }),
             }),
         ),
       ),

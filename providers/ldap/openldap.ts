@@ -39,7 +39,9 @@ export const openLdap: Flavor = {
   },
   notDisabled(entry, config) {
     const found = values(entry, config.disable.lockAttribute);
-    return found.includes(config.disable.lockValue) ? [] : [`${config.disable.lockAttribute} is ${found.length ? found.join(',') : 'absent'}, not ${config.disable.lockValue}`];
+    return found.includes(config.disable.lockValue)
+      ? []
+      : [`${config.disable.lockAttribute} is ${found.length ? found.join(',') : 'absent'}, not ${config.disable.lockValue}`];
   },
   passwordChange: (password) => ({ operation: 'replace', attribute: 'userPassword', values: [ssha(password)] }),
   passwordSetAt: (entry) => fromGeneralizedTime(values(entry, 'pwdChangedTime')[0]),

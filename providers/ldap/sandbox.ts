@@ -48,7 +48,14 @@ const searchSchema = z.object({
 const modifySchema = z.object({
   dn: dnSchema,
   changes: z
-    .array(z.object({ operation: z.enum(['add', 'delete', 'replace']), attribute: z.string().min(1).max(64), values: z.array(z.string().max(4096)).max(100), binary: z.boolean().optional() }))
+    .array(
+      z.object({
+        operation: z.enum(['add', 'delete', 'replace']),
+        attribute: z.string().min(1).max(64),
+        values: z.array(z.string().max(4096)).max(100),
+        binary: z.boolean().optional(),
+      }),
+    )
     .min(1)
     .max(50),
 });
@@ -78,7 +85,7 @@ export async function startLdapSandbox(options: SandboxOptions & { port?: number
       const router = express.Router();
       /** Parses the body; a malformed one is LDAP's protocolError (2). */
       const handle =
-        <T,>(schema: z.ZodType<T>, run: (body: T) => DirectoryResult) =>
+        <T>(schema: z.ZodType<T>, run: (body: T) => DirectoryResult) =>
         (req: Request, res: Response) => {
           const parsed = schema.safeParse(req.body);
           if (!parsed.success) return answer(res, { resultCode: 2 });
@@ -89,7 +96,8 @@ export async function startLdapSandbox(options: SandboxOptions & { port?: number
         handle(searchSchema, (body: LdapSearch) => {
           operations.push({ operation: 'search', base: body.base, scope: body.scope, filter: body.filter, attributes: body.attributes });
           const result = directory.search(body);
-          if (result.resultCode === 0 && result.entries?.length === 0 && control.autoProvision && directory.provision(body)) return directory.search(body);
+          if (result.resultCode === 0 && result.entries?.length === 0 && control.autoProvision && directory.provision(body))
+            return directory.search(body);
           return result;
         }),
       );
@@ -103,7 +111,10 @@ export async function startLdapSandbox(options: SandboxOptions & { port?: number
       router.post(
         '/modify',
         handle(modifySchema, (body) => {
-          const recorded = body.changes.map((c) => ({ ...c, values: SECRET_ATTRIBUTES.has(c.attribute.toLowerCase()) ? ('(secret)' as const) : c.values }));
+          const recorded = body.changes.map((c) => ({
+            ...c,
+            values: SECRET_ATTRIBUTES.has(c.attribute.toLowerCase()) ? ('(secret)' as const) : c.values,
+          }));
           operations.push({ operation: 'modify', dn: body.dn, changes: recorded });
           return write('modify', body.dn, () => directory.modify(body.dn, body.changes));
         }),

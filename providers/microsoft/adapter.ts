@@ -2,15 +2,7 @@
  * The Microsoft Entra / 365 adapter: finds a subject's Entra user and runs each action as
  * read, act, read back on Microsoft Graph v1.0 (facts in shared PROVIDERS.md).
  */
-import type {
-  AccountRef,
-  ActionContext,
-  ActionHandler,
-  Evidence,
-  ExecuteResult,
-  Provider,
-  ProviderFactoryContext,
-} from '../contract.ts';
+import type { AccountRef, ActionContext, ActionHandler, Evidence, ExecuteResult, Provider, ProviderFactoryContext } from '../contract.ts';
 import { PermanentError, VerificationError } from '../contract.ts';
 import { alreadyAbsent, type AbsenceSeenBy } from '../absent.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
@@ -120,7 +112,13 @@ export class MicrosoftProvider implements Provider {
       scope: scopeOf(config),
       timeoutMs: requestTimeoutOf(config),
     });
-    this.graph = new GraphApi(createGraphClient(config.baseUrl, tokens), tokens, { baseUrl: config.baseUrl, requestTimeoutMs: requestTimeoutOf(config) }, Date.now, ctx.throttle);
+    this.graph = new GraphApi(
+      createGraphClient(config.baseUrl, tokens),
+      tokens,
+      { baseUrl: config.baseUrl, requestTimeoutMs: requestTimeoutOf(config) },
+      Date.now,
+      ctx.throttle,
+    );
     this.actions = {
       revoke_sessions: this.revokeSessions(),
       disable_account: this.disableAccount(),
@@ -255,7 +253,9 @@ export class MicrosoftProvider implements Provider {
           body: { accountEnabled: false },
           signal: ctx.signal,
         });
-        return { evidence: { accountEnabledBefore: before.accountEnabled ?? null, patched: { accountEnabled: false }, alreadyDone: false } };
+        return {
+          evidence: { accountEnabledBefore: before.accountEnabled ?? null, patched: { accountEnabled: false }, alreadyDone: false },
+        };
       },
       verify: async (account, ctx): Promise<Evidence> => {
         const user = await this.readUser(account.id, 'accountEnabled', ctx.signal);

@@ -19,8 +19,7 @@ export function describeGraphError(body: unknown): string {
     const error = (body as { error: unknown }).error;
     if (error && typeof error === 'object') {
       const { code, message, innerError } = error as { code?: unknown; message?: unknown; innerError?: unknown };
-      const requestId =
-        innerError && typeof innerError === 'object' ? (innerError as Record<string, unknown>)['request-id'] : undefined;
+      const requestId = innerError && typeof innerError === 'object' ? (innerError as Record<string, unknown>)['request-id'] : undefined;
       const parts = [
         typeof code === 'string' ? code : 'unknownError',
         typeof message === 'string' ? truncate(message, 300) : '',

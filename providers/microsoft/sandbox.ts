@@ -206,7 +206,13 @@ class Directory {
         id: `b!${randomBytes(18).toString('base64url')}`,
         ownerId: user.id,
         permissions: [
-          { id: 'aTowIy5mfG1lbWJlcnNoaXA', roles: ['owner'], email: user.mail ?? user.userPrincipalName, userId: user.id, displayName: user.displayName },
+          {
+            id: 'aTowIy5mfG1lbWJlcnNoaXA',
+            roles: ['owner'],
+            email: user.mail ?? user.userPrincipalName,
+            userId: user.id,
+            displayName: user.displayName,
+          },
         ],
       };
       this.drives.set(drive.id, drive);
@@ -218,7 +224,10 @@ class Directory {
 
   /** What autoProvision creates: an enabled user in one assigned and one dynamic group, with a OneDrive. */
   provision(userPrincipalName: string): SandboxUser {
-    const seeded = this.seed({ userPrincipalName, groups: [{ displayName: 'All Staff' }, { displayName: 'Sales (dynamic)', dynamic: true }] });
+    const seeded = this.seed({
+      userPrincipalName,
+      groups: [{ displayName: 'All Staff' }, { displayName: 'Sales (dynamic)', dynamic: true }],
+    });
     return this.users.get(seeded.id)!;
   }
 
@@ -243,7 +252,8 @@ class Directory {
       });
     }
     for (const role of this.roles.values()) {
-      if (role.members.has(userId)) out.push({ '@odata.type': '#microsoft.graph.directoryRole', id: role.id, displayName: role.displayName });
+      if (role.members.has(userId))
+        out.push({ '@odata.type': '#microsoft.graph.directoryRole', id: role.id, displayName: role.displayName });
     }
     return out;
   }
@@ -312,12 +322,26 @@ function tokenEndpoint(directory: Directory, lifetimeSeconds: number) {
         correlation_id: randomUUID(),
       });
     };
-    if (!req.is('application/x-www-form-urlencoded')) return fail(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
+    if (!req.is('application/x-www-form-urlencoded'))
+      return fail(400, 'invalid_request', 900144, "The request body must contain the following parameter: 'grant_type'.");
     if (tenant !== SANDBOX_TENANT_ID) return fail(400, 'invalid_request', 90002, `Tenant '${tenant}' not found.`);
-    if (form.grant_type !== 'client_credentials') return fail(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
-    if (form.client_id !== SANDBOX_CLIENT_ID) return fail(400, 'unauthorized_client', 700016, `Application with identifier '${String(form.client_id)}' was not found in the directory.`);
+    if (form.grant_type !== 'client_credentials')
+      return fail(400, 'unsupported_grant_type', 70003, 'The app requested an unsupported grant type.');
+    if (form.client_id !== SANDBOX_CLIENT_ID)
+      return fail(
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${String(form.client_id)}' was not found in the directory.`,
+      );
     if (form.client_secret !== SANDBOX_CLIENT_SECRET) return fail(401, 'invalid_client', 7000215, 'Invalid client secret provided.');
-    if (typeof form.scope !== 'string' || !form.scope.endsWith('/.default')) return fail(400, 'invalid_scope', 1002012, 'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.');
+    if (typeof form.scope !== 'string' || !form.scope.endsWith('/.default'))
+      return fail(
+        400,
+        'invalid_scope',
+        1002012,
+        'The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier.',
+      );
     const now = Date.now();
     // Forget expired tokens so a long-running sandbox (demo, benchmarks) does not grow without bound.
     for (const [issued, expiresAt] of directory.tokens) if (expiresAt <= now) directory.tokens.delete(issued);
@@ -379,7 +403,12 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
   const userOr404 = (res: Response, key: string): SandboxUser | null => {
     const user = directory.find(key);
     if (!user) {
-      graphError(res, 404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+      graphError(
+        res,
+        404,
+        'Request_ResourceNotFound',
+        `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`,
+      );
       return null;
     }
     return user;
@@ -474,7 +503,13 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
     // A soft-deleted user, as Graph shows it in the deleted items for 30 days.
     if (is(collection, 'directory') && is(key, 'deletedItems') && nav !== undefined && sub === undefined && method === 'GET') {
       const user = directory.deleted.get(nav);
-      if (!user) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${nav}' does not exist or one of its queried reference-property objects are not present.`);
+      if (!user)
+        return graphError(
+          res,
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${nav}' does not exist or one of its queried reference-property objects are not present.`,
+        );
       return res.json({
         '@odata.context': `${root(req)}/$metadata#directoryObjects/$entity`,
         '@odata.type': '#microsoft.graph.user',
@@ -488,12 +523,29 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
 
     if (is(collection, 'groups') && key !== undefined && is(nav, 'members') && sub !== undefined && method === 'DELETE') {
       const group = directory.groups.get(key);
-      if (!group) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`);
+      if (!group)
+        return graphError(
+          res,
+          404,
+          'Request_ResourceNotFound',
+          `Resource '${key}' does not exist or one of its queried reference-property objects are not present.`,
+        );
       if (is(subKey, '$ref') && ref === undefined) {
         if (group.groupTypes.includes('DynamicMembership')) {
-          return graphError(res, 400, 'Request_BadRequest', 'Insufficient privileges to complete the operation. Members of a group with dynamic membership cannot be changed.');
+          return graphError(
+            res,
+            400,
+            'Request_BadRequest',
+            'Insufficient privileges to complete the operation. Members of a group with dynamic membership cannot be changed.',
+          );
         }
-        if (!group.members.has(sub)) return graphError(res, 404, 'Request_ResourceNotFound', `Resource '${sub}' does not exist or one of its queried reference-property objects are not present.`);
+        if (!group.members.has(sub))
+          return graphError(
+            res,
+            404,
+            'Request_ResourceNotFound',
+            `Resource '${sub}' does not exist or one of its queried reference-property objects are not present.`,
+          );
         if (control.lie()) return res.status(204).end();
         group.members.delete(sub);
         control.countWrite('remove_group_member', sub);
@@ -533,7 +585,9 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
           return graphError(res, 400, 'invalidRequest', 'Invalid request: requireSignIn must be true when sendInvitation is false.');
         }
         if (control.lie()) {
-          const ghost = recipients.map((r) => permissionView({ id: randomUUID(), roles: roles as string[], email: r.email as string, userId: null, displayName: null }));
+          const ghost = recipients.map((r) =>
+            permissionView({ id: randomUUID(), roles: roles as string[], email: r.email as string, userId: null, displayName: null }),
+          );
           return res.json({ '@odata.context': `${root(req)}/$metadata#Collection(microsoft.graph.permission)`, value: ghost });
         }
         const granted: SandboxPermission[] = [];
@@ -559,7 +613,10 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
           granted.push(permission);
         }
         control.countWrite('grant_drive_access', drive.ownerId);
-        return res.json({ '@odata.context': `${root(req)}/$metadata#Collection(microsoft.graph.permission)`, value: granted.map(permissionView) });
+        return res.json({
+          '@odata.context': `${root(req)}/$metadata#Collection(microsoft.graph.permission)`,
+          value: granted.map(permissionView),
+        });
       }
     }
 

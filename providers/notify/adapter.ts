@@ -11,7 +11,6 @@ import { fetchOnce, noThrottle, type Throttle } from '../http/request.ts';
 import type { NotifyConfig } from './config.ts';
 import { notificationBody } from './message.ts';
 
-
 export function createNotifyProvider(
   config: NotifyConfig,
   name: string,
@@ -52,12 +51,24 @@ export function createNotifyProvider(
           if (!response.ok) throw errorForStatus(response, `notify ${name}: HTTP ${response.status}`, PUSH_RECEIVER_HTTP_FACTS, now());
           const ack = { status: response.status, at: new Date(now()).toISOString() };
           acknowledged.record(ctx.taskId, ack);
-          return { evidence: { channel: name, format: config.format, event: String(ctx.params.event ?? 'custom'), idempotencyKey: ctx.taskId, ...ack } };
+          return {
+            evidence: {
+              channel: name,
+              format: config.format,
+              event: String(ctx.params.event ?? 'custom'),
+              idempotencyKey: ctx.taskId,
+              ...ack,
+            },
+          };
         },
         async verify(_account, ctx) {
           const ack = acknowledged.take(ctx.taskId);
           if (!ack) throw new VerificationError('no acknowledgement recorded for this notification', { channel: name });
-          return { acknowledgedWith: ack.status, at: ack.at, readBack: 'none: a webhook receiver offers no read API; its 2xx is the proof of delivery' };
+          return {
+            acknowledgedWith: ack.status,
+            at: ack.at,
+            readBack: 'none: a webhook receiver offers no read API; its 2xx is the proof of delivery',
+          };
         },
       },
     },

@@ -13,5 +13,9 @@ export const notifyKind: ProviderKind<NotifyConfig> = {
   // Loaded on first use: only a sandbox configuration or the test and demo tooling starts an emulator.
   startSandbox: async (options) => (await import('./sandbox.ts')).startNotifySandbox(options),
   sandboxConfig: (sandbox) =>
-    notifyConfigSchema.parse({ url: `${sandbox.url}/hooks/security`, format: 'json', headers: { authorization: `Bearer ${NOTIFY_SANDBOX_TOKEN}` } }),
+    notifyConfigSchema.parse({
+      url: `${sandbox.url}/hooks/security`,
+      format: 'json',
+      headers: { authorization: `Bearer ${NOTIFY_SANDBOX_TOKEN}` },
+    }),
 };

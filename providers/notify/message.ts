@@ -14,7 +14,8 @@ export interface NotificationInput {
 
 export function notificationBody(format: 'slack' | 'json', input: NotificationInput): JsonObject {
   const event = (typeof input.params.event === 'string' ? input.params.event : 'custom') as NotifyEvent;
-  const who = input.subject.displayName ?? input.subject.userName ?? input.subject.emails[0] ?? input.subject.externalId ?? 'unknown subject';
+  const who =
+    input.subject.displayName ?? input.subject.userName ?? input.subject.emails[0] ?? input.subject.externalId ?? 'unknown subject';
   const failed = typeof input.params.failedStep === 'string' ? input.params.failedStep : null;
   const text =
     typeof input.params.text === 'string'

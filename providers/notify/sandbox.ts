@@ -24,7 +24,11 @@ export async function startNotifySandbox(options: SandboxOptions = {}): Promise<
   const sandbox = createSandboxApp(
     {
       rateLimited: (res: Response, retryAfterMs: number) => {
-        res.status(429).set('Retry-After', String(Math.ceil(retryAfterMs / 1000))).type('text/plain').send('rate_limited');
+        res
+          .status(429)
+          .set('Retry-After', String(Math.ceil(retryAfterMs / 1000)))
+          .type('text/plain')
+          .send('rate_limited');
       },
       serverError: (res) => res.status(500).type('text/plain').send('internal_error'),
       unauthorized: (res) => res.status(403).type('text/plain').send('invalid_token'),

@@ -2,14 +2,7 @@
  * The Okta adapter, on `@okta/okta-sdk-nodejs`. Every action reads first (an already
  * reached state is success), acts, and leaves proof to `verify`, which reads back.
  */
-import type {
-  AccountRef,
-  ActionContext,
-  ActionHandler,
-  ExecuteResult,
-  Provider,
-  ProviderFactoryContext,
-} from '../contract.ts';
+import type { AccountRef, ActionContext, ActionHandler, ExecuteResult, Provider, ProviderFactoryContext } from '../contract.ts';
 import { DeprovisionError, PermanentError, VerificationError, withCheckpoint } from '../contract.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 import { alreadyAbsent } from '../absent.ts';
@@ -141,12 +134,7 @@ interface CallContext {
   now: () => Date;
 }
 
-function toOktaUser(user: {
-  id?: string;
-  status?: string;
-  transitioningToStatus?: string | null;
-  profile?: { login?: string };
-}): OktaUser {
+function toOktaUser(user: { id?: string; status?: string; transitioningToStatus?: string | null; profile?: { login?: string } }): OktaUser {
   if (!user.id || !user.status) throw new PermanentError('Okta getUser: answer without id or status');
   return {
     id: user.id,
@@ -254,9 +242,7 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
         if (user.status !== 'ACTIVE') {
           // Okta suspends only ACTIVE users. Deactivating instead would be destructive,
           // which the playbook did not ask for: an operator decides.
-          throw new PermanentError(
-            `Okta disable_account: cannot suspend a user in status ${user.status}; use mode deactivate`,
-          );
+          throw new PermanentError(`Okta disable_account: cannot suspend a user in status ${user.status}; use mode deactivate`);
         }
         await api.suspend(user.id, ctx);
         return { evidence: { userId: user.id, mode, previousStatus: user.status, alreadyDone: false } };
@@ -318,7 +304,8 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
     async execute(account, ctx) {
       let user = await api.getUser(account.id, ctx);
       // A checkpoint means this task deactivated the user and waited: gone now, deleted by someone else.
-      if (!user) return { evidence: { ...alreadyAbsent(account.id, ctx, 'read before delete'), deactivatedByThisTask: ctx.checkpoint !== null } };
+      if (!user)
+        return { evidence: { ...alreadyAbsent(account.id, ctx, 'read before delete'), deactivatedByThisTask: ctx.checkpoint !== null } };
       if (user.transitioningToStatus) return waitForTransition(user, { deactivated: true });
       let deactivatedFirst = false;
       if (user.status !== 'DEPROVISIONED') {
@@ -334,7 +321,8 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
           return { evidence: { ...userEvidence(user), deactivatedFirst, deleted: false, alreadyDone: false } };
         }
       }
-      if ((await api.delete(user.id, ctx)) === 'gone') return { evidence: { ...alreadyAbsent(user.id, ctx, 'delete answered 404'), deactivatedFirst } };
+      if ((await api.delete(user.id, ctx)) === 'gone')
+        return { evidence: { ...alreadyAbsent(user.id, ctx, 'delete answered 404'), deactivatedFirst } };
       return { evidence: { userId: user.id, deactivatedFirst, deleted: true, deletedByAttempt: ctx.attempt, alreadyDone: false } };
     },
     async verify(account, ctx) {

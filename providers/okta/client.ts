@@ -46,7 +46,10 @@ class EngineRequestExecutor extends DefaultRequestExecutor {
 
 export type OktaClient = Client;
 
-export function createOktaClient(config: OktaConfig, throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined): OktaClient {
+export function createOktaClient(
+  config: OktaConfig,
+  throttle: (signal?: AbortSignal) => Promise<void> = async () => undefined,
+): OktaClient {
   const common = {
     orgUrl: config.orgUrl,
     requestExecutor: new EngineRequestExecutor(config.requestTimeoutMs, throttle),

@@ -23,10 +23,7 @@ export const oktaPrivateKeyConfigSchema = z.object({
   /** The `kid` of the key registered on the service app. */
   keyId: z.string().min(1).optional(),
   /** Default: exactly what the adapter calls need. */
-  scopes: z
-    .array(z.string().min(1))
-    .nonempty()
-    .default(['okta.users.read', 'okta.users.manage', 'okta.groups.manage']),
+  scopes: z.array(z.string().min(1)).nonempty().default(['okta.users.read', 'okta.users.manage', 'okta.groups.manage']),
 });
 
 export const oktaConfigSchema = z.union([oktaApiTokenConfigSchema, oktaPrivateKeyConfigSchema]);

@@ -87,8 +87,7 @@ function sendError(res: Response, status: number, errorCode: string, errorSummar
   });
 }
 
-const notFound = (res: Response, what: string) =>
-  sendError(res, 404, 'E0000007', `Not found: Resource not found: ${what} (User)`);
+const notFound = (res: Response, what: string) => sendError(res, 404, 'E0000007', `Not found: Resource not found: ${what} (User)`);
 
 class OktaState {
   readonly users = new Map<string, SandboxUser>();

@@ -15,8 +15,7 @@ import { createTokenSource } from './token.ts';
 
 /** The values of the subject the configured lookup tries, in order. */
 function lookupValues(subject: Subject, lookup: Lookup): string[] {
-  const values =
-    lookup === 'userName' ? [subject.userName] : lookup === 'externalId' ? [subject.externalId] : subject.emails;
+  const values = lookup === 'userName' ? [subject.userName] : lookup === 'externalId' ? [subject.externalId] : subject.emails;
   return [...new Set(values.filter((v): v is string => typeof v === 'string' && v !== ''))];
 }
 
@@ -126,9 +125,7 @@ export function createScimProvider(config: ScimConfig, factory: ProviderFactoryC
       }
       return null;
     },
-    actions: config.allowDelete
-      ? { disable_account: disableAccount, delete_account: deleteAccount }
-      : { disable_account: disableAccount },
+    actions: config.allowDelete ? { disable_account: disableAccount, delete_account: deleteAccount } : { disable_account: disableAccount },
     async validate(ctx) {
       await client.probe({ signal: ctx.signal, now: () => new Date() });
     },

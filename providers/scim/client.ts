@@ -39,14 +39,21 @@ export class ScimClient {
   private readonly http: BearerClient;
 
   /** `throttle`: the provider's request rate limit (see ProviderFactoryContext.throttle). */
-  constructor(private readonly config: ScimConfig, tokens: BearerTokens, throttle: Throttle = noThrottle) {
+  constructor(
+    private readonly config: ScimConfig,
+    tokens: BearerTokens,
+    throttle: Throttle = noThrottle,
+  ) {
     this.http = new BearerClient(SCIM_API, { baseUrl: config.baseUrl, tokens, throttle, timeoutMs: config.requestTimeoutMs });
   }
 
   /** Users matching `lookup eq value`, at most `limit` (asking for 2 is enough to see ambiguity). */
   async findUsers(lookup: Lookup, value: string, ctx: CallContext, limit = 2): Promise<{ total: number; users: ScimUser[] }> {
     const query = new URLSearchParams({ filter: lookupFilter(lookup, value, this.config.emailFilter), count: String(limit) });
-    const { body } = await this.http.send({ method: 'GET', path: `/Users?${query.toString()}`, operation: `list Users (${lookup})`, allowed: [] }, ctx);
+    const { body } = await this.http.send(
+      { method: 'GET', path: `/Users?${query.toString()}`, operation: `list Users (${lookup})`, allowed: [] },
+      ctx,
+    );
     const list = (body ?? {}) as { totalResults?: unknown; Resources?: unknown };
     const resources = Array.isArray(list.Resources) ? list.Resources : [];
     const users = resources.map((r) => toScimUser(r, 'list Users'));
@@ -56,7 +63,10 @@ export class ScimClient {
 
   /** Null on 404: the user does not exist (or no longer). */
   async getUser(id: string, ctx: CallContext): Promise<ScimUser | null> {
-    const answer = await this.http.send({ method: 'GET', path: `/Users/${encodeURIComponent(id)}`, operation: 'get User', allowed: [404] }, ctx);
+    const answer = await this.http.send(
+      { method: 'GET', path: `/Users/${encodeURIComponent(id)}`, operation: 'get User', allowed: [404] },
+      ctx,
+    );
     if (answer.status === 404) return null;
     return toScimUser(answer.body, 'get User');
   }
@@ -64,17 +74,21 @@ export class ScimClient {
   /** Sends the deactivating PATCH in the configured form; `gone` when the target answers 404. */
   async deactivate(id: string, ctx: CallContext): Promise<'patched' | 'gone'> {
     const operation =
-      this.config.patchForm === 'path'
-        ? { op: 'replace', path: 'active', value: false }
-        : { op: 'replace', value: { active: false } };
+      this.config.patchForm === 'path' ? { op: 'replace', path: 'active', value: false } : { op: 'replace', value: { active: false } };
     const body = { schemas: [PATCH_OP_SCHEMA], Operations: [operation] };
-    const answer = await this.http.send({ method: 'PATCH', path: `/Users/${encodeURIComponent(id)}`, body, operation: 'patch User', allowed: [404] }, ctx);
+    const answer = await this.http.send(
+      { method: 'PATCH', path: `/Users/${encodeURIComponent(id)}`, body, operation: 'patch User', allowed: [404] },
+      ctx,
+    );
     return answer.status === 404 ? 'gone' : 'patched';
   }
 
   /** `gone` when the user no longer exists. */
   async delete(id: string, ctx: CallContext): Promise<'deleted' | 'gone'> {
-    const answer = await this.http.send({ method: 'DELETE', path: `/Users/${encodeURIComponent(id)}`, operation: 'delete User', allowed: [404] }, ctx);
+    const answer = await this.http.send(
+      { method: 'DELETE', path: `/Users/${encodeURIComponent(id)}`, operation: 'delete User', allowed: [404] },
+      ctx,
+    );
     return answer.status === 404 ? 'gone' : 'deleted';
   }
 

@@ -22,8 +22,6 @@ export function lookupFilter(lookup: Lookup, value: string, emailFilter: EmailFi
     case 'externalId':
       return `externalId eq ${scimString(value)}`;
     case 'email':
-      return emailFilter === 'emails[value]'
-        ? `emails[value eq ${scimString(value)}]`
-        : `emails.value eq ${scimString(value)}`;
+      return emailFilter === 'emails[value]' ? `emails[value eq ${scimString(value)}]` : `emails.value eq ${scimString(value)}`;
   }
 }

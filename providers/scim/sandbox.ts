@@ -121,9 +121,7 @@ function valuesAt(resource: Record<string, unknown>, path: string): unknown[] {
   if (value === undefined || value === null) return [];
   const items = Array.isArray(value) ? value : [value];
   if (rest.length === 0) return items;
-  return items.flatMap((item) =>
-    item && typeof item === 'object' ? valuesAt(item as Record<string, unknown>, rest.join('.')) : [],
-  );
+  return items.flatMap((item) => (item && typeof item === 'object' ? valuesAt(item as Record<string, unknown>, rest.join('.')) : []));
 }
 
 function compare(op: string, actual: unknown, expected: string | boolean | null, caseExact: boolean): boolean {
@@ -228,7 +226,9 @@ export function parseScimFilter(filter: string): Predicate {
     compare(op, '', expected, caseExact); // rejects an unsupported operator before any user is seen
     return (res) => {
       const values = valuesAt(res, path);
-      return op === 'ne' ? values.every((v) => compare(op, v, expected, caseExact)) : values.some((v) => compare(op, v, expected, caseExact));
+      return op === 'ne'
+        ? values.every((v) => compare(op, v, expected, caseExact))
+        : values.some((v) => compare(op, v, expected, caseExact));
     };
   };
 
@@ -284,14 +284,19 @@ class ScimState {
     const key =
       lookup.attribute === 'externalId' ? `x:${lookup.value}` : `${lookup.attribute === 'email' ? 'e' : 'u'}:${lookup.value.toLowerCase()}`;
     // A userName that was also someone's email (and the reverse) is the same person here.
-    return this.tombstones.has(key) || (lookup.attribute !== 'externalId' && this.tombstones.has(`${key.startsWith('e') ? 'u' : 'e'}:${lookup.value.toLowerCase()}`));
+    return (
+      this.tombstones.has(key) ||
+      (lookup.attribute !== 'externalId' && this.tombstones.has(`${key.startsWith('e') ? 'u' : 'e'}:${lookup.value.toLowerCase()}`))
+    );
   }
 
   /** What autoProvision creates for a lookup of an unknown user: an active user matching it. */
   provision(lookup: NonNullable<ReturnType<typeof simpleLookup>>): SandboxUser {
     const { attribute, value } = lookup;
     if (attribute === 'externalId') {
-      return this.create(scimSeedUserSchema.parse({ userName: `${value}@sandbox.example`, externalId: value, emails: [`${value}@sandbox.example`] }));
+      return this.create(
+        scimSeedUserSchema.parse({ userName: `${value}@sandbox.example`, externalId: value, emails: [`${value}@sandbox.example`] }),
+      );
     }
     return this.create(scimSeedUserSchema.parse({ userName: value, emails: value.includes('@') ? [value] : [] }));
   }
@@ -370,7 +375,12 @@ function routes(state: ScimState, tokenLifetimeSeconds: number) {
       }
       const token = `scim-sandbox-at-${randomBytes(16).toString('hex')}`;
       state.issuedTokens.add(token);
-      res.json({ access_token: token, token_type: 'Bearer', expires_in: tokenLifetimeSeconds, ...(body.scope ? { scope: body.scope } : {}) });
+      res.json({
+        access_token: token,
+        token_type: 'Bearer',
+        expires_in: tokenLifetimeSeconds,
+        ...(body.scope ? { scope: body.scope } : {}),
+      });
     });
 
     const users = express.Router();

@@ -28,7 +28,9 @@ export function authenticate(config: Pick<Config['auth'], 'admin'>, oidc: OidcVe
  * The admin API and the console's sign-in both use it.
  */
 export function principalResolver(config: Pick<Config['auth'], 'admin'>, oidc: OidcVerifier | null): (token: string) => Promise<Principal> {
-  const tokens = new TokenSet<Principal>(config.admin.map((a) => ({ token: a.token, principal: { actor: `admin:${a.name}`, role: a.role } })));
+  const tokens = new TokenSet<Principal>(
+    config.admin.map((a) => ({ token: a.token, principal: { actor: `admin:${a.name}`, role: a.role } })),
+  );
   return async (token) => {
     const principal = tokens.match(token);
     if (principal) return principal;

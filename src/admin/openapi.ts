@@ -43,7 +43,17 @@ function queryParameters(schema: z.ZodType): unknown[] {
   return Object.entries(properties).map(([name, property]) => ({ name, in: 'query', required: false, schema: property }));
 }
 
-function write(summary: string, options: { parameters?: unknown[]; body?: z.ZodType; bodyRequired?: boolean; ok: unknown; codes: Array<keyof typeof errors>; description?: string }) {
+function write(
+  summary: string,
+  options: {
+    parameters?: unknown[];
+    body?: z.ZodType;
+    bodyRequired?: boolean;
+    ok: unknown;
+    codes: Array<keyof typeof errors>;
+    description?: string;
+  },
+) {
   return {
     summary,
     ...(options.description ? { description: options.description } : {}),
@@ -112,7 +122,8 @@ export function openApiDocument(): Record<string, unknown> {
           requestBody: { required: true, content: json(jsonSchema(createBody)) },
           responses: {
             '200': {
-              description: 'The open termination, brought forward or joined; a true repeat of an Idempotency-Key (`duplicate: true`); or the plan of a dry run.',
+              description:
+                'The open termination, brought forward or joined; a true repeat of an Idempotency-Key (`duplicate: true`); or the plan of a dry run.',
               content: json({ oneOf: [ref('Created'), ref('Plan')] }),
             },
             '201': { description: 'Created (or superseded the open termination).', content: json(ref('Created')) },
@@ -122,11 +133,13 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/overview': {
         get: {
-          summary: 'What needs attention: open terminations, failed tasks, held terminations, overdue manual steps, time to revoke p50/p99 over the last 24 h.',
+          summary:
+            'What needs attention: open terminations, failed tasks, held terminations, overdue manual steps, time to revoke p50/p99 over the last 24 h.',
           'x-required-role': 'viewer',
           responses: {
             '200': {
-              description: 'Counts now; time to revoke (ms) of the terminations revoked in the last 24 hours, nearest-rank percentiles (null when none).',
+              description:
+                'Counts now; time to revoke (ms) of the terminations revoked in the last 24 hours, nearest-rank percentiles (null when none).',
               content: json({
                 type: 'object',
                 properties: {
@@ -139,7 +152,12 @@ export function openApiDocument(): Record<string, unknown> {
                   manualOverdue: { type: 'integer', description: 'manual steps past their dueWithin' },
                   timeToRevoke: {
                     type: 'object',
-                    properties: { since: dateTime, count: { type: 'integer' }, p50Ms: nullable({ type: 'number' }), p99Ms: nullable({ type: 'number' }) },
+                    properties: {
+                      since: dateTime,
+                      count: { type: 'integer' },
+                      p50Ms: nullable({ type: 'number' }),
+                      p99Ms: nullable({ type: 'number' }),
+                    },
                   },
                 },
               }),
@@ -248,7 +266,10 @@ export function openApiDocument(): Record<string, unknown> {
       '/terminations/approve-held': {
         post: write('Release held terminations in bulk (after a blast-radius brake): `{ids: [...]}` or `{all: true}`.', {
           body: approveHeldBody,
-          ok: { type: 'object', properties: { approved: { type: 'array', items: { type: 'string' } }, notHeld: { type: 'array', items: { type: 'string' } } } },
+          ok: {
+            type: 'object',
+            properties: { approved: { type: 'array', items: { type: 'string' } }, notHeld: { type: 'array', items: { type: 'string' } } },
+          },
           codes: ['400', '401', '403', '413', '503'],
         }),
       },
@@ -266,7 +287,11 @@ export function openApiDocument(): Record<string, unknown> {
     },
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'An admin token from `auth.admin`, or an OIDC access token (JWT) when `auth.oidc` is set.' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An admin token from `auth.admin`, or an OIDC access token (JWT) when `auth.oidc` is set.',
+        },
       },
       schemas: {
         Error: {
@@ -356,7 +381,7 @@ export function openApiDocument(): Record<string, unknown> {
               enum: ['created', 'superseded', 'rescheduled', 'joined'],
               description: 'What the request did; for a repeat, what the first one did.',
             },
-            effectiveAt: { ...dateTime, description: '`rescheduled` and `joined`: the termination\'s effective time now.' },
+            effectiveAt: { ...dateTime, description: "`rescheduled` and `joined`: the termination's effective time now." },
             previousEffectiveAt: { ...dateTime, description: '`rescheduled`: the effective time before.' },
             supersededTerminationId: { type: 'string', description: '`superseded`: the termination this one replaced.' },
             termination: ref('Termination'),
@@ -368,7 +393,16 @@ export function openApiDocument(): Record<string, unknown> {
             dryRun: { const: true },
             plan: {
               type: 'object',
-              properties: { subjectKey: { type: 'string' }, playbook: { type: 'string' }, rule: nullable({ type: 'string', description: 'The playbookRules rule that chose the playbook; null: named by the request, or the default.' }), effectiveAt: dateTime, tasks: { type: 'array', items: object } },
+              properties: {
+                subjectKey: { type: 'string' },
+                playbook: { type: 'string' },
+                rule: nullable({
+                  type: 'string',
+                  description: 'The playbookRules rule that chose the playbook; null: named by the request, or the default.',
+                }),
+                effectiveAt: dateTime,
+                tasks: { type: 'array', items: object },
+              },
             },
             existingTerminationId: nullable({ type: 'string' }),
           },

@@ -34,7 +34,9 @@ export function getOverview(deps: AdminDeps) {
   return async (_req: Request, res: Response) => {
     const now = deps.now();
     const since = new Date(now.getTime() - WINDOW_MS);
-    const [stats, times] = await fromStore(() => durableRead(deps.store, () => Promise.all([deps.store.stats(now), deps.store.revokeTimes(since)])));
+    const [stats, times] = await fromStore(() =>
+      durableRead(deps.store, () => Promise.all([deps.store.stats(now), deps.store.revokeTimes(since)])),
+    );
     const byState = Object.fromEntries(stats.terminations.map((t) => [t.state, t.count])) as Overview['terminationsByState'];
     const sorted = [...times].sort((a, b) => a - b);
     const overview: Overview = {

@@ -43,7 +43,9 @@ export function getTermination(deps: AdminDeps) {
     const id = String(req.params.id);
     const termination = await fromStore(() => deps.store.getTermination(id));
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
-    const [tasks, attempts] = await fromStore(() => durableRead(deps.store, () => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id)])));
+    const [tasks, attempts] = await fromStore(() =>
+      durableRead(deps.store, () => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id)])),
+    );
     res.json(terminationDetail(termination, tasks, attempts));
   };
 }

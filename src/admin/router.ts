@@ -14,7 +14,15 @@ import { listAuditLog } from './audit-route.ts';
 import { openApiDocument } from './openapi.ts';
 import { getOverview } from './overview.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
-import { approveHeld, approveTermination, cancelTermination, completeTask, createTermination, replayTasks, waiveTask } from './write-routes.ts';
+import {
+  approveHeld,
+  approveTermination,
+  cancelTermination,
+  completeTask,
+  createTermination,
+  replayTasks,
+  waiveTask,
+} from './write-routes.ts';
 
 /**
  * `authenticator` replaces the bearer-token check: the console mounts the same routes

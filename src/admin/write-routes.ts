@@ -33,7 +33,11 @@ export function createTermination(deps: AdminDeps) {
     if (dryRun) {
       const existing = await fromStore(() => durableRead(deps.store, () => deps.store.findOpenTermination(plan.subjectKey)));
       // The plan with the playbook rules applied (checkPlan above only checked the request).
-      res.json({ dryRun: true, plan: await fromStore(() => deps.terminations.planFor(request)), existingTerminationId: existing?.id ?? null });
+      res.json({
+        dryRun: true,
+        plan: await fromStore(() => deps.terminations.planFor(request)),
+        existingTerminationId: existing?.id ?? null,
+      });
       return;
     }
     const key = parse(idempotencyKey, req.get('idempotency-key'), 'Idempotency-Key');
@@ -58,7 +62,8 @@ export function cancelTermination(deps: AdminDeps) {
   return async (req: Request, res: Response) => {
     const body = parse(cancelBody, req.body ?? {}, 'body');
     const termination = await requireTermination(deps, req);
-    if (!UNRESOLVED_TERMINATION_STATES.includes(termination.state)) throw new ConflictError(`termination is ${termination.state}; it can no longer be cancelled`);
+    if (!UNRESOLVED_TERMINATION_STATES.includes(termination.state))
+      throw new ConflictError(`termination is ${termination.state}; it can no longer be cancelled`);
     const cancelled = await fromStore(() =>
       deps.store.cancelTermination(termination.id, principalOf(res).actor, body.reason ?? 'cancelled by operator'),
     );
@@ -118,7 +123,10 @@ export function waiveTask(deps: AdminDeps) {
     const termination = await requireTermination(deps, req);
     if (termination.state === 'cancelled') throw new ConflictError('termination is cancelled; its tasks can no longer be waived');
     const task = await requireTask(deps, termination, String(req.params.taskId));
-    if (task.state !== 'failed') throw new ConflictError(`task is ${task.state}; only a failed task can be waived (a pending or running one may still succeed: wait, or cancel the termination)`);
+    if (task.state !== 'failed')
+      throw new ConflictError(
+        `task is ${task.state}; only a failed task can be waived (a pending or running one may still succeed: wait, or cancel the termination)`,
+      );
     const waived = await fromStore(() => deps.store.waiveTask(termination.id, task.id, principalOf(res).actor, body.reason));
     if (!waived) throw new ConflictError('task is no longer failed (replayed, waived or cancelled meanwhile); read the termination again');
     res.json(waived);

@@ -51,7 +51,16 @@ export interface EvidenceDocument {
     lastError: { kind: string; message: string } | null;
     /** Run 1 is the first; each operator replay starts the next, and restarts `attempt` at 1. */
     runs: Array<{ run: number; startedBy: string; at: string | null }>;
-    attempts: Array<{ run: number; attempt: number; label: string; worker: string; startedAt: string; finishedAt: string; outcome: string; error: string | null }>;
+    attempts: Array<{
+      run: number;
+      attempt: number;
+      label: string;
+      worker: string;
+      startedAt: string;
+      finishedAt: string;
+      outcome: string;
+      error: string | null;
+    }>;
   }>;
   /** People who acted on this termination (cancel, approve, replay, manual steps), from the audit log. */
   actions: Array<{ at: string; actor: string; action: string; taskId: string | null; data: JsonObject }>;
@@ -68,7 +77,13 @@ export interface EvidenceDocument {
   };
 }
 
-export function buildEvidence(termination: Termination, tasks: Task[], attempts: TaskAttempt[], audit: AuditEntry[], now = new Date()): EvidenceDocument {
+export function buildEvidence(
+  termination: Termination,
+  tasks: Task[],
+  attempts: TaskAttempt[],
+  audit: AuditEntry[],
+  now = new Date(),
+): EvidenceDocument {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   const start = Math.max(termination.effectiveAt.getTime(), termination.requestedAt.getTime());
   const summary = Object.fromEntries(PROOF_KINDS.map((k) => [k, 0])) as EvidenceDocument['summary'];
@@ -106,7 +121,12 @@ export function buildEvidence(termination: Termination, tasks: Task[], attempts:
         state: task.state,
         notBefore: task.notBefore.toISOString(),
         finishedAt: iso(task.finishedAt),
-        verifiedBy: task.state === 'succeeded' ? ((task.evidence?.verify as JsonObject | undefined) ?? task.evidence) : task.state === 'skipped' ? task.evidence : null,
+        verifiedBy:
+          task.state === 'succeeded'
+            ? ((task.evidence?.verify as JsonObject | undefined) ?? task.evidence)
+            : task.state === 'skipped'
+              ? task.evidence
+              : null,
         proof: proofOf(task, audit),
         lastError: task.lastError,
         runs,
@@ -151,7 +171,9 @@ function describeChainPlace(chain: EvidenceDocument['auditChain']): string {
   if (chain.entries.length === 0) return 'no entries';
   const lastLinked = chain.entries.filter((e) => e.linked).at(-1);
   // A linked entry has a position and a hash, so the span has both ends.
-  const span = lastLinked ? `positions ${chain.firstPosition!}–${chain.lastPosition!}, last hash ${lastLinked.hash!}` : 'no entry linked yet';
+  const span = lastLinked
+    ? `positions ${chain.firstPosition!}–${chain.lastPosition!}, last hash ${lastLinked.hash!}`
+    : 'no entry linked yet';
   return chain.unlinked > 0 ? `${span}; ${chain.unlinked} newer entr${chain.unlinked === 1 ? 'y' : 'ies'} not linked yet` : span;
 }
 
@@ -182,9 +204,13 @@ export function renderEvidenceHtml(doc: EvidenceDocument): string {
     <section>
       <h3>${task.order}. ${escapeHtml(task.step)}: ${escapeHtml(task.provider)} · ${escapeHtml(task.action)} <span class="state ${escapeHtml(task.state)}">${escapeHtml(task.state)}</span></h3>
       <p class="proof ${escapeHtml(task.proof.kind)}">${escapeHtml(task.proof.kind === 'waived' ? `Not verified: waived by an operator (${task.proof.by ?? 'unknown'}: ${task.proof.reason ?? ''})` : task.proof.label)}</p>
-      ${task.attempts.length === 0 ? '<p>No provider attempt.</p>' : `<table><tr><th>attempt</th><th>worker</th><th>started</th><th>finished</th><th>outcome</th><th>error</th></tr>
+      ${
+        task.attempts.length === 0
+          ? '<p>No provider attempt.</p>'
+          : `<table><tr><th>attempt</th><th>worker</th><th>started</th><th>finished</th><th>outcome</th><th>error</th></tr>
       ${task.attempts.map((a) => row([a.label, a.worker, a.startedAt, a.finishedAt, a.outcome, a.error ?? ''])).join('\n      ')}
-      </table>`}
+      </table>`
+      }
       ${task.runs.length > 1 ? `<p>Runs: ${escapeHtml(task.runs.map((r) => `run ${r.run} started by ${r.startedBy}${r.at ? ` at ${r.at}` : ''}`).join('; '))}.</p>` : ''}
       ${task.verifiedBy ? `<details open><summary>Recorded evidence</summary>${json(task.verifiedBy)}</details>` : ''}
     </section>`,
@@ -206,7 +232,12 @@ ${summary}
 ${[
   ['termination', t.id],
   ['state', t.state],
-  ['subject', [t.subject.userName, t.subject.externalId, ...((t.subject.emails as string[] | undefined) ?? [])].filter((v): v is string => typeof v === 'string' && v !== '').join(' · ')],
+  [
+    'subject',
+    [t.subject.userName, t.subject.externalId, ...((t.subject.emails as string[] | undefined) ?? [])]
+      .filter((v): v is string => typeof v === 'string' && v !== '')
+      .join(' · '),
+  ],
   ['source', `${t.source}${t.sourceEventId ? ` (${t.sourceEventId})` : ''}, requested by ${t.requestedBy}`],
   ['reason', t.reason ?? ''],
   ['playbook', t.playbook],

@@ -31,7 +31,8 @@ export interface Proof {
 }
 
 /** A recorded value as text: strings as they are, other JSON as JSON (never "[object Object]"). */
-const text = (value: JsonValue | undefined, fallback: string) => (typeof value === 'string' ? value : value === undefined || value === null ? fallback : JSON.stringify(value));
+const text = (value: JsonValue | undefined, fallback: string) =>
+  typeof value === 'string' ? value : value === undefined || value === null ? fallback : JSON.stringify(value);
 
 const fields = (value: JsonObject) =>
   Object.entries(value)
@@ -50,7 +51,12 @@ export function proofOf(task: Task, audit: AuditEntry[]): Proof {
       return { kind: 'waived', label: `waived by ${by ?? 'unknown'}: ${reason}`, by, reason };
     }
     case 'failed':
-      return { kind: 'failed', label: `failed: ${task.lastError ? `${task.lastError.kind}: ${task.lastError.message}` : 'no error recorded'}`, by: null, reason: null };
+      return {
+        kind: 'failed',
+        label: `failed: ${task.lastError ? `${task.lastError.kind}: ${task.lastError.message}` : 'no error recorded'}`,
+        by: null,
+        reason: null,
+      };
     case 'skipped':
       return { kind: 'skipped', label: `skipped: ${text(evidence.skipped, 'no reason recorded')}`, by: null, reason: null };
     case 'cancelled':
@@ -75,14 +81,24 @@ function succeeded(task: Task, evidence: JsonObject): Proof {
   if ((typeof read.readBack === 'string' && read.readBack.startsWith('none')) || 'acknowledgedBy' in read || 'acknowledgedWith' in read) {
     // The label already says there is no read: the receiver's answer is what is left to show.
     const { readBack: _said, ...answer } = read;
-    return { kind: 'acknowledged_by_receiver', label: `acknowledged by the receiver (no read API): ${fields(answer)}`, by: null, reason: null };
+    return {
+      kind: 'acknowledged_by_receiver',
+      label: `acknowledged by the receiver (no read API): ${fields(answer)}`,
+      by: null,
+      reason: null,
+    };
   }
   // An adapter names the part of an action no provider read can show (Google: users.signOut).
   const unreadable = Object.entries(read).filter(([, v]) => typeof v === 'string' && v.startsWith('not verifiable'));
   if (unreadable.length > 0) {
     const rest: JsonObject = Object.fromEntries(Object.entries(read).filter(([k]) => !unreadable.some(([u]) => u === k)));
     const what = unreadable.map(([k, v]) => `${k}: ${text(v, '').replace(/^not verifiable:\s*/, '')}`).join('; ');
-    return { kind: 'not_verifiable', label: `not verifiable (${what})${Object.keys(rest).length > 0 ? `; read back: ${fields(rest)}` : ''}`, by: null, reason: null };
+    return {
+      kind: 'not_verifiable',
+      label: `not verifiable (${what})${Object.keys(rest).length > 0 ? `; read back: ${fields(rest)}` : ''}`,
+      by: null,
+      reason: null,
+    };
   }
   return { kind: 'verified_by_read_back', label: `verified by read-back: ${fields(read)}`, by: null, reason: null };
 }
@@ -94,13 +110,20 @@ function succeeded(task: Task, evidence: JsonObject): Proof {
  */
 export function runsOf(task: Task, attempts: TaskAttempt[], audit: AuditEntry[]) {
   const replays = audit.filter((e) => e.action === 'task.replayed' && e.taskId === task.id).sort((a, b) => a.at.getTime() - b.at.getTime());
-  const runs = [{ run: 1, startedBy: 'the termination', at: null as string | null }, ...replays.map((e, i) => ({ run: i + 2, startedBy: `replay by ${e.actor}`, at: e.at.toISOString() }))];
+  const runs = [
+    { run: 1, startedBy: 'the termination', at: null as string | null },
+    ...replays.map((e, i) => ({ run: i + 2, startedBy: `replay by ${e.actor}`, at: e.at.toISOString() })),
+  ];
   const attemptsWithRun = attempts
     .filter((a) => a.taskId === task.id)
     .sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime())
     .map((a) => {
       const run = 1 + replays.filter((r) => r.at.getTime() <= a.startedAt.getTime()).length;
-      return { attempt: a, run, label: runs.length > 1 ? `run ${run} (${runs[run - 1]!.startedBy}), attempt ${a.attempt}` : `attempt ${a.attempt}` };
+      return {
+        attempt: a,
+        run,
+        label: runs.length > 1 ? `run ${run} (${runs[run - 1]!.startedBy}), attempt ${a.attempt}` : `attempt ${a.attempt}`,
+      };
     });
   return { runs, attempts: attemptsWithRun };
 }

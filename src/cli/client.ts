@@ -61,7 +61,12 @@ export class AdminClient {
     return text;
   }
 
-  private async send(method: 'GET' | 'POST', path: string, options: RequestOptions, accept: string): Promise<{ response: Response; text: string }> {
+  private async send(
+    method: 'GET' | 'POST',
+    path: string,
+    options: RequestOptions,
+    accept: string,
+  ): Promise<{ response: Response; text: string }> {
     const url = new URL(`admin/v1${path}`, this.base);
     for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
     const headers: Record<string, string> = { accept, authorization: `Bearer ${this.token}`, ...options.headers };

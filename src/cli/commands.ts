@@ -18,7 +18,11 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['deprovisiond serve --config config/sandbox.yaml'],
     remote: false,
     run: async (input) =>
-      (await (globalThis.DEPROVISIOND_COMPILED ? importSource<typeof import('./local/serve.ts')>('cli/local/serve.ts') : import('./local/serve.ts'))).serve(input),
+      (
+        await (globalThis.DEPROVISIOND_COMPILED
+          ? importSource<typeof import('./local/serve.ts')>('cli/local/serve.ts')
+          : import('./local/serve.ts'))
+      ).serve(input),
   },
   {
     name: 'demo',
@@ -28,7 +32,11 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['deprovisiond demo'],
     remote: false,
     run: async (input) =>
-      (await (globalThis.DEPROVISIOND_COMPILED ? importSource<typeof import('./local/demo.ts')>('cli/local/demo.ts') : import('./local/demo.ts'))).demo(input),
+      (
+        await (globalThis.DEPROVISIOND_COMPILED
+          ? importSource<typeof import('./local/demo.ts')>('cli/local/demo.ts')
+          : import('./local/demo.ts'))
+      ).demo(input),
   },
   {
     name: 'config check',
@@ -38,7 +46,11 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['deprovisiond config check --config my-config.yaml'],
     remote: false,
     run: async (input) =>
-      (await (globalThis.DEPROVISIOND_COMPILED ? importSource<typeof import('./local/config-check.ts')>('cli/local/config-check.ts') : import('./local/config-check.ts'))).configCheck(input),
+      (
+        await (globalThis.DEPROVISIOND_COMPILED
+          ? importSource<typeof import('./local/config-check.ts')>('cli/local/config-check.ts')
+          : import('./local/config-check.ts'))
+      ).configCheck(input),
   },
   {
     name: 'audit verify',
@@ -48,12 +60,19 @@ export const COMMANDS: CommandSpec[] = [
     examples: ['deprovisiond audit verify --config config/sandbox.yaml'],
     remote: false,
     run: async (input) =>
-      (await (globalThis.DEPROVISIOND_COMPILED ? importSource<typeof import('./local/audit-verify.ts')>('cli/local/audit-verify.ts') : import('./local/audit-verify.ts'))).auditVerify(input),
+      (
+        await (globalThis.DEPROVISIOND_COMPILED
+          ? importSource<typeof import('./local/audit-verify.ts')>('cli/local/audit-verify.ts')
+          : import('./local/audit-verify.ts'))
+      ).auditVerify(input),
   },
   {
     name: 'terminate',
     summary: 'start a termination for a subject',
-    usage: ['SUBJECT [--reason R] [--effective-at ISO] [--playbook P] [--idempotency-key K] [--wait [--timeout 15m]]', '--from-csv FILE [--apply]'],
+    usage: [
+      'SUBJECT [--reason R] [--effective-at ISO] [--playbook P] [--idempotency-key K] [--wait [--timeout 15m]]',
+      '--from-csv FILE [--apply]',
+    ],
     options: {
       ...SUBJECT_OPTIONS,
       reason: { type: 'string', value: 'TEXT', help: 'why, kept in the audit log and the evidence' },
@@ -89,7 +108,10 @@ export const COMMANDS: CommandSpec[] = [
     usage: ['ID [--wide] [--watch [--timeout 15m]]'],
     options: {
       wide: { type: 'boolean', help: 'add task ids and the errors inline' },
-      watch: { type: 'boolean', help: 'refresh until every critical task is verified (exit 0) or the termination ends without that (exit 1)' },
+      watch: {
+        type: 'boolean',
+        help: 'refresh until every critical task is verified (exit 0) or the termination ends without that (exit 1)',
+      },
       timeout: { type: 'string', value: 'DURATION', help: 'with --watch: give up after this long, exit 1 (default 15m)' },
     },
     examples: ['deprovisiond status 0192f4d8-7c1e-7a51-9d0a-3c5e2b8f6a10'],
@@ -102,7 +124,10 @@ export const COMMANDS: CommandSpec[] = [
     usage: ['[--state S] [--failed-tasks] [--subject X] [--since ISO] [--until ISO] [--limit N] [--cursor C]'],
     options: {
       state: { type: 'string', value: 'STATE', help: 'scheduled, held, running, completed, completed_with_waivers, failed or cancelled' },
-      'failed-tasks': { type: 'boolean', help: 'only terminations with a failed task now, whatever their state (what the failed-task alert counts)' },
+      'failed-tasks': {
+        type: 'boolean',
+        help: 'only terminations with a failed task now, whatever their state (what the failed-task alert counts)',
+      },
       subject: { type: 'string', value: 'X', help: 'an HRIS id, userName or email' },
       since: { type: 'string', value: 'ISO', help: 'requested at or after' },
       until: { type: 'string', value: 'ISO', help: 'requested before' },
@@ -144,8 +169,16 @@ export const COMMANDS: CommandSpec[] = [
     name: 'waive',
     summary: 'settle a failed task without running it again, with the reason (audited; the evidence says waived, not verified)',
     usage: ['ID STEP --reason R'],
-    options: { reason: { type: 'string', value: 'TEXT', help: 'required: why the failed task no longer needs to run, kept in the audit log and the evidence' } },
-    examples: ['deprovisiond waive 0192f4d8-7c1e-7a51-9d0a-3c5e2b8f6a10 okta-revoke-sessions --reason "sessions ended by hand, ticket SEC-42"'],
+    options: {
+      reason: {
+        type: 'string',
+        value: 'TEXT',
+        help: 'required: why the failed task no longer needs to run, kept in the audit log and the evidence',
+      },
+    },
+    examples: [
+      'deprovisiond waive 0192f4d8-7c1e-7a51-9d0a-3c5e2b8f6a10 okta-revoke-sessions --reason "sessions ended by hand, ticket SEC-42"',
+    ],
     remote: true,
     run: async (input) => (await import('./admin/actions.ts')).waive(input),
   },
@@ -175,7 +208,10 @@ export const COMMANDS: CommandSpec[] = [
     summary: 'print a shell completion script for bash or zsh',
     usage: ['bash|zsh'],
     options: {},
-    examples: ['deprovisiond completion bash > /etc/bash_completion.d/deprovisiond', 'source <(deprovisiond completion zsh)   # in ~/.zshrc'],
+    examples: [
+      'deprovisiond completion bash > /etc/bash_completion.d/deprovisiond',
+      'source <(deprovisiond completion zsh)   # in ~/.zshrc',
+    ],
     remote: false,
     run: async (input) => (await import('./completion.ts')).completion(input),
   },

@@ -16,7 +16,10 @@ export async function completion({ positionals, io }: CommandInput): Promise<num
 
 function bashScript(): string {
   const firstWords = [...new Set([...COMMANDS.map((c) => c.name.split(' ')[0]!), 'help'])];
-  const flags = (name: string) => Object.keys(optionsOf(COMMANDS.find((c) => c.name === name)!)).map((o) => `--${o}`).join(' ');
+  const flags = (name: string) =>
+    Object.keys(optionsOf(COMMANDS.find((c) => c.name === name)!))
+      .map((o) => `--${o}`)
+      .join(' ');
   const cases = firstWords
     .filter((word) => word !== 'help')
     .map((word) => {

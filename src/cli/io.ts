@@ -36,7 +36,8 @@ export function reportFailure(io: CliIo, command: string, error: unknown, asJson
     return code;
   }
   io.err.write(`deprovisiond ${command}: ${message}\n`);
-  for (const d of (extra.details as Array<{ field: string; message: string }> | undefined) ?? []) io.err.write(`  ${d.field}: ${d.message}\n`);
+  for (const d of (extra.details as Array<{ field: string; message: string }> | undefined) ?? [])
+    io.err.write(`  ${d.field}: ${d.message}\n`);
   if (kind === 'usage') io.err.write(`\n${usage}`);
   return code;
 }

@@ -38,7 +38,11 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
 };
 
 export const REMOTE_OPTIONS: Record<string, OptionSpec> = {
-  url: { type: 'string', value: 'URL', help: 'the daemon (default $DEPROVISIOND_URL, else http://127.0.0.1:8080, the port `serve` listens on by default)' },
+  url: {
+    type: 'string',
+    value: 'URL',
+    help: 'the daemon (default $DEPROVISIOND_URL, else http://127.0.0.1:8080, the port `serve` listens on by default)',
+  },
   token: {
     type: 'string',
     value: 'TOKEN',

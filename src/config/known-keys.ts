@@ -40,7 +40,8 @@ function unwrap(schema: z.ZodType): z.ZodType {
 }
 
 function child(schema: z.ZodType, step: PropertyKey): z.ZodType | undefined {
-  if (schema instanceof z.ZodObject) return (schema.shape as Record<string, z.ZodType>)[String(step)] ?? (schema._zod.def.catchall as z.ZodType | undefined);
+  if (schema instanceof z.ZodObject)
+    return (schema.shape as Record<string, z.ZodType>)[String(step)] ?? (schema._zod.def.catchall as z.ZodType | undefined);
   if (schema instanceof z.ZodArray) return schema.element as z.ZodType;
   if (schema instanceof z.ZodRecord) return schema._zod.def.valueType as z.ZodType;
   if (schema instanceof z.ZodUnion) return (schema.options as z.ZodType[]).map((o) => child(unwrap(o), step)).find(Boolean);

@@ -45,7 +45,11 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const raw = interpolate(doc.toJS(), [], env, (path, message) => problems.push(`${describe(doc, lineCounter, path)}: ${message}`));
   if (problems.length > 0) throw new ConfigError(file, problems);
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(file, parsed.error.issues.flatMap((issue) => formatIssue(doc, lineCounter, issue, [])));
+  if (!parsed.success)
+    throw new ConfigError(
+      file,
+      parsed.error.issues.flatMap((issue) => formatIssue(doc, lineCounter, issue, [])),
+    );
   const where = (path: Array<string | number>) => describe(doc, lineCounter, path);
   locations.set(parsed.data, where);
   for (const [name, entry] of Object.entries(parsed.data.providers)) locations.set(entry, (path) => where(['providers', name, ...path]));
@@ -111,12 +115,20 @@ function describe(doc: Document, lineCounter: LineCounter, path: Array<string | 
   // Point at the deepest node that exists: a missing key is reported at its parent.
   for (let depth = path.length; depth >= 0; depth -= 1) {
     const node = doc.getIn(path.slice(0, depth), true);
-    const range = isScalar(node) || (node && typeof node === 'object' && 'range' in node) ? (node as { range?: [number, number, number] }).range : undefined;
+    const range =
+      isScalar(node) || (node && typeof node === 'object' && 'range' in node)
+        ? (node as { range?: [number, number, number] }).range
+        : undefined;
     if (range) return `${name} (line ${lineCounter.linePos(range[0]).line})`;
   }
   return name;
 }
 
 function pathName(path: Array<string | number>): string {
-  return path.length > 0 ? path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') : '(top level)';
+  return path.length > 0
+    ? path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+        .join('.')
+        .replace(/\.\[/g, '[')
+    : '(top level)';
 }

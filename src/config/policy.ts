@@ -57,7 +57,10 @@ function playbookNotes(config: Config): string[] {
   return Object.entries(config.playbooks).flatMap(([name, playbook]) =>
     destructiveOrdering(name, playbook)
       .filter((finding) => finding.kind === 'implicit')
-      .map((finding) => `${locate(config, ['playbooks', name, 'steps', playbook.steps.findIndex((s) => s.id === finding.step)])}: ${finding.message}`),
+      .map(
+        (finding) =>
+          `${locate(config, ['playbooks', name, 'steps', playbook.steps.findIndex((s) => s.id === finding.step)])}: ${finding.message}`,
+      ),
   );
 }
 
@@ -69,22 +72,30 @@ export function checkPlaybooks(config: Config, summaries: ProviderSummary[], fil
     playbook.steps.forEach((step, i) => {
       const provider = step.provider === undefined ? undefined : providers.get(step.provider);
       if (provider && !provider.actions.includes(step.action)) {
-        problems.push(`${locate(config, ['playbooks', name, 'steps', i, 'action'])}: provider ${step.provider} (${provider.kind}) supports ${provider.actions.join(', ')}, not ${step.action}`);
+        problems.push(
+          `${locate(config, ['playbooks', name, 'steps', i, 'action'])}: provider ${step.provider} (${provider.kind}) supports ${provider.actions.join(', ')}, not ${step.action}`,
+        );
       }
     });
   }
   // The engine's destructive rule (invariant 9) and a step after a delete at its provider would wait for each other forever.
   for (const [name, playbook] of Object.entries(config.playbooks)) {
     for (const finding of destructiveOrdering(name, playbook).filter((f) => f.kind === 'deadlock')) {
-      problems.push(`${locate(config, ['playbooks', name, 'steps', playbook.steps.findIndex((s) => s.id === finding.step)])}: ${finding.message}`);
+      problems.push(
+        `${locate(config, ['playbooks', name, 'steps', playbook.steps.findIndex((s) => s.id === finding.step)])}: ${finding.message}`,
+      );
     }
   }
   const notifiers: Array<[string[], string | undefined]> = [
     [['brake', 'notify'], config.brake?.notify],
-    ...Object.entries(config.playbooks).map(([name, p]): [string[], string | undefined] => [['playbooks', name, 'onFailure', 'provider'], p.onFailure?.provider]),
+    ...Object.entries(config.playbooks).map(([name, p]): [string[], string | undefined] => [
+      ['playbooks', name, 'onFailure', 'provider'],
+      p.onFailure?.provider,
+    ]),
   ];
   for (const [path, name] of notifiers) {
-    if (name && !providers.get(name)?.actions.includes('notify')) problems.push(`${locate(config, path)}: provider ${name} cannot send notifications (expected a provider of kind notify)`);
+    if (name && !providers.get(name)?.actions.includes('notify'))
+      problems.push(`${locate(config, path)}: provider ${name} cannot send notifications (expected a provider of kind notify)`);
   }
   if (problems.length > 0) throw new ConfigError(file, problems);
 }

@@ -9,9 +9,15 @@ import { keysAt, unknownKeyMessage } from './known-keys.ts';
 import { ConfigError, locateInProvider } from './load.ts';
 import type { Config, ProviderConfig } from './schema.ts';
 
-export function moduleFor<K extends ProviderKind<any>>(name: string, entry: ProviderConfig, modules: ReadonlyMap<string, K>, file: string): K {
+export function moduleFor<K extends ProviderKind<any>>(
+  name: string,
+  entry: ProviderConfig,
+  modules: ReadonlyMap<string, K>,
+  file: string,
+): K {
   const module = modules.get(entry.kind);
-  if (!module) throw new ConfigError(file, [`providers.${name}.kind: expected one of ${[...modules.keys()].join(', ')}, got "${entry.kind}"`]);
+  if (!module)
+    throw new ConfigError(file, [`providers.${name}.kind: expected one of ${[...modules.keys()].join(', ')}, got "${entry.kind}"`]);
   return module;
 }
 
@@ -41,7 +47,8 @@ export function parseProviderSettings(
       file,
       parsed.error.issues.flatMap((i) => {
         const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-        if (i.code === 'unrecognized_keys') return i.keys.map((key) => `${where([...path, key])}: ${unknownKeyMessage(key, keysAt(module.configSchema, path))}`);
+        if (i.code === 'unrecognized_keys')
+          return i.keys.map((key) => `${where([...path, key])}: ${unknownKeyMessage(key, keysAt(module.configSchema, path))}`);
         return [`${where(path)}: ${i.message}`];
       }),
     );

@@ -52,9 +52,11 @@ const providerSchema = z
   .catchall(z.unknown());
 
 /** Where credentials or codes travel: https, or http on loopback (tests). */
-const httpsOrLoopbackUrl = z.url().refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), {
-  message: 'expected an https URL (http only on loopback)',
-});
+const httpsOrLoopbackUrl = z
+  .url()
+  .refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), {
+    message: 'expected an https URL (http only on loopback)',
+  });
 
 const oidcSchema = z
   .object({
@@ -82,7 +84,11 @@ const oidcSchema = z
          * Must be registered at the issuer and reach this daemon's /console/login/callback.
          * Default: that path on the host the browser used. Set it behind a TLS-terminating proxy.
          */
-        redirectUri: httpsOrLoopbackUrl.refine((u) => new URL(u).pathname === '/console/login/callback', { message: 'expected a URL whose path is /console/login/callback' }).optional(),
+        redirectUri: httpsOrLoopbackUrl
+          .refine((u) => new URL(u).pathname === '/console/login/callback', {
+            message: 'expected a URL whose path is /console/login/callback',
+          })
+          .optional(),
         /** Scopes asked for; `openid` is required (the ID token names the operator). */
         scopes: z
           .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is printable ASCII without spaces, quotes or backslashes'))
@@ -148,7 +154,9 @@ const playbookRuleSchema = z
         attributes: z.record(z.string().min(1), z.array(z.string()).min(1)).optional(),
       })
       .strict()
-      .refine((when) => when.groups !== undefined || when.attributes !== undefined, { message: 'expected groups or attributes: a rule without a condition would match everyone' }),
+      .refine((when) => when.groups !== undefined || when.attributes !== undefined, {
+        message: 'expected groups or attributes: a rule without a condition would match everyone',
+      }),
   })
   .strict();
 
@@ -161,7 +169,9 @@ const intakeChannelSchema = z
   .strict();
 
 /** A server timeout: 0, which Node reads as "no limit", would let a slow client hold a connection for ever. */
-const serverTimeout = durationSchema.pipe(z.number().min(1, 'expected a duration above 0: 0 would let a slow client hold its connection for ever'));
+const serverTimeout = durationSchema.pipe(
+  z.number().min(1, 'expected a duration above 0: 0 would let a slow client hold its connection for ever'),
+);
 
 export const configSchema = z
   .object({
@@ -181,8 +191,18 @@ export const configSchema = z
         keepAliveTimeout: serverTimeout.default(5_000),
       })
       .strict()
-      .refine((server) => server.headersTimeout <= server.requestTimeout, { path: ['headersTimeout'], message: 'expected at most requestTimeout' })
-      .default({ host: '127.0.0.1', port: 8080, bodyLimit: '256kb', headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000 }),
+      .refine((server) => server.headersTimeout <= server.requestTimeout, {
+        path: ['headersTimeout'],
+        message: 'expected at most requestTimeout',
+      })
+      .default({
+        host: '127.0.0.1',
+        port: 8080,
+        bodyLimit: '256kb',
+        headersTimeout: 10_000,
+        requestTimeout: 30_000,
+        keepAliveTimeout: 5_000,
+      }),
     store: z.union([
       z.object({ sqlite: z.object({ path: z.string().min(1) }).strict() }).strict(),
       z
@@ -258,10 +278,18 @@ export const configSchema = z
       })
       .strict()
       .refine((engine) => engine.leaseMargin === undefined || engine.leaseMargin < engine.lease / 2, {
-        message: 'engine.leaseMargin must be less than half of engine.lease: the heartbeat renews every third of the lease, and an attempt whose lease had less left than the margin would send no request',
+        message:
+          'engine.leaseMargin must be less than half of engine.lease: the heartbeat renews every third of the lease, and an attempt whose lease had less left than the margin would send no request',
         path: ['leaseMargin'],
       })
-      .default({ lease: 30_000, attemptTimeout: 60_000, shutdownGrace: 10_000, retry: retrySchema.parse({}), providerThread: true, providerThreadNice: 0 }),
+      .default({
+        lease: 30_000,
+        attemptTimeout: 60_000,
+        shutdownGrace: 10_000,
+        retry: retrySchema.parse({}),
+        providerThread: true,
+        providerThreadNice: 0,
+      }),
     providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'expected a lower-case name'), providerSchema),
     playbooks: z.record(z.string(), playbookSchema),
     /** Playbook used when a termination names none and no rule of playbookRules matches. */
@@ -311,14 +339,23 @@ export const configSchema = z
   .strict()
   .superRefine((config, ctx) => {
     if (!Object.hasOwn(config.playbooks, config.defaultPlaybook)) {
-      ctx.addIssue({ code: 'custom', path: ['defaultPlaybook'], message: `expected one of the playbooks: ${Object.keys(config.playbooks).join(', ')}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['defaultPlaybook'],
+        message: `expected one of the playbooks: ${Object.keys(config.playbooks).join(', ')}`,
+      });
     }
     const ruleNames = new Set<string>();
     config.playbookRules.forEach((rule, i) => {
       if (!Object.hasOwn(config.playbooks, rule.playbook)) {
-        ctx.addIssue({ code: 'custom', path: ['playbookRules', i, 'playbook'], message: `expected one of the playbooks: ${Object.keys(config.playbooks).join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['playbookRules', i, 'playbook'],
+          message: `expected one of the playbooks: ${Object.keys(config.playbooks).join(', ')}`,
+        });
       }
-      if (ruleNames.has(rule.name)) ctx.addIssue({ code: 'custom', path: ['playbookRules', i, 'name'], message: `duplicate rule name "${rule.name}"` });
+      if (ruleNames.has(rule.name))
+        ctx.addIssue({ code: 'custom', path: ['playbookRules', i, 'name'], message: `duplicate rule name "${rule.name}"` });
       ruleNames.add(rule.name);
     });
     for (const [name, playbook] of Object.entries(config.playbooks)) {
@@ -328,25 +365,47 @@ export const configSchema = z
         if (ids.has(step.id)) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `duplicate step id "${step.id}"` });
         ids.add(step.id);
         if (step.action === 'manual') {
-          if (step.provider !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: 'expected no provider: a person completes manual steps' });
+          if (step.provider !== undefined)
+            ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: 'expected no provider: a person completes manual steps' });
         } else if (step.provider === undefined) {
-          ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'provider'],
+            message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})`,
+          });
         } else if (!Object.hasOwn(config.providers, step.provider)) {
-          ctx.addIssue({ code: 'custom', path: [...path, 'provider'], message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, 'provider'],
+            message: `expected a provider defined under providers (${Object.keys(config.providers).join(', ')})`,
+          });
         }
       });
       playbook.steps.forEach((step, i) => {
         step.after.forEach((dep, j) => {
           if (!ids.has(dep) || dep === step.id) {
-            ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'steps', i, 'after', j], message: `expected another step id of this playbook, got "${dep}"` });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['playbooks', name, 'steps', i, 'after', j],
+              message: `expected another step id of this playbook, got "${dep}"`,
+            });
           }
         });
       });
       if (playbook.onFailure && !Object.hasOwn(config.providers, playbook.onFailure.provider)) {
-        ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'onFailure', 'provider'], message: 'expected a notify provider defined under providers' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['playbooks', name, 'onFailure', 'provider'],
+          message: 'expected a notify provider defined under providers',
+        });
       }
       const cycle = findCycle(playbook.steps);
-      if (cycle) ctx.addIssue({ code: 'custom', path: ['playbooks', name, 'steps'], message: `steps depend on each other in a cycle: ${cycle.join(' -> ')}` });
+      if (cycle)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['playbooks', name, 'steps'],
+          message: `steps depend on each other in a cycle: ${cycle.join(' -> ')}`,
+        });
     }
     const longestDelay = Math.max(0, ...Object.values(config.playbooks).flatMap((p) => p.steps.map((s) => s.delay)));
     if (config.audit.retention < longestDelay + AUDIT_MARGIN_MS) {
@@ -357,7 +416,11 @@ export const configSchema = z
       });
     }
     if (config.providers[MANUAL_PROVIDER]) {
-      ctx.addIssue({ code: 'custom', path: ['providers', MANUAL_PROVIDER], message: `"${MANUAL_PROVIDER}" is reserved for manual steps: choose another name` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['providers', MANUAL_PROVIDER],
+        message: `"${MANUAL_PROVIDER}" is reserved for manual steps: choose another name`,
+      });
     }
     if (config.brake?.notify && !Object.hasOwn(config.providers, config.brake.notify)) {
       ctx.addIssue({ code: 'custom', path: ['brake', 'notify'], message: 'expected a notify provider defined under providers' });

@@ -63,7 +63,13 @@ export class ConsoleOidc {
   async begin(redirectUri: string): Promise<{ id: string; url: URL }> {
     const configuration = await this.discovered();
     const verifier = client.randomPKCECodeVerifier();
-    const pending: Pending = { verifier, state: client.randomState(), nonce: client.randomNonce(), redirectUri, expiresAt: this.now().getTime() + LOGIN_TTL_MS };
+    const pending: Pending = {
+      verifier,
+      state: client.randomState(),
+      nonce: client.randomNonce(),
+      redirectUri,
+      expiresAt: this.now().getTime() + LOGIN_TTL_MS,
+    };
     const url = client.buildAuthorizationUrl(configuration, {
       redirect_uri: redirectUri,
       scope: this.config.console.scopes.join(' '),

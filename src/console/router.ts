@@ -18,7 +18,8 @@ import { SessionStore, csrfMatches } from './sessions.ts';
 import { SESSION_COOKIE, signInRoutes } from './sign-in.ts';
 
 /** Nothing from elsewhere, no inline script or style, no framing. */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntries(
   [

@@ -25,8 +25,14 @@ const UNAVAILABLE = 'The identity provider is unavailable; try again shortly.';
 const OIDC_PROBLEMS: Record<SignInFailure, { status: number; sentence: string }> = {
   denied: { status: 401, sentence: 'The identity provider did not sign you in (refused or cancelled there).' },
   refused: { status: 401, sentence: 'That sign-in could not be completed. Start again with the button below.' },
-  expired: { status: 401, sentence: 'That sign-in was not started here, was already used, or took too long. Start again with the button below.' },
-  'no-role': { status: 403, sentence: 'You are signed in at the identity provider, but nothing grants you a console role (viewer or operator).' },
+  expired: {
+    status: 401,
+    sentence: 'That sign-in was not started here, was already used, or took too long. Start again with the button below.',
+  },
+  'no-role': {
+    status: 403,
+    sentence: 'You are signed in at the identity provider, but nothing grants you a console role (viewer or operator).',
+  },
   unavailable: { status: 503, sentence: UNAVAILABLE },
 };
 
@@ -58,7 +64,12 @@ export function signInRoutes(router: Router, deps: AdminDeps, sessions: SessionS
       res.redirect(303, '/console/');
     } catch (error) {
       const status = error instanceof HttpError ? error.status : 500;
-      const sentence = status === 403 ? 'That token is valid but grants no console role (viewer or operator).' : status === 503 ? UNAVAILABLE : 'That token was not accepted. Paste an admin token or an OIDC access token.';
+      const sentence =
+        status === 403
+          ? 'That token is valid but grants no console role (viewer or operator).'
+          : status === 503
+            ? UNAVAILABLE
+            : 'That token was not accepted. Paste an admin token or an OIDC access token.';
       // The resolver's errors never carry the token; anything else is logged by status only.
       refuse(res, status, sentence, error instanceof HttpError ? error : undefined);
     }

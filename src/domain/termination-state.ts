@@ -47,7 +47,7 @@ function tasksBehindFailures(tasks: readonly SettlingTask[]): Set<string> {
   const stuck = new Set<string>();
   const blocks = (t: SettlingTask | undefined) => t !== undefined && (t.state === 'failed' || stuck.has(t.id));
   // A fixed point over a termination's few dozen tasks at most: each pass adds a task or ends.
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const task of tasks) {
       if (task.state !== 'pending' || stuck.has(task.id)) continue;

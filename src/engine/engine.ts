@@ -121,7 +121,13 @@ export class Engine {
       [...this.gates].map(async ([name, gate]) => {
         const capacity = gate.capacity();
         if (capacity === 0 || !this.running) return [];
-        const tasks = await this.options.store.claimDueTasks({ worker: this.workerId, provider: name, now, leaseMs: this.options.engine.lease, limit: capacity });
+        const tasks = await this.options.store.claimDueTasks({
+          worker: this.workerId,
+          provider: name,
+          now,
+          leaseMs: this.options.engine.lease,
+          limit: capacity,
+        });
         return tasks.map((task) => ({ gate, task }));
       }),
     );
@@ -156,15 +162,24 @@ export class Engine {
     const started = Date.now();
     const policy = this.options.engine.retry;
     if (task.attempts > policy.maxAttempts) return this.failCrashed(task, termination, policy);
-    events.emit('task:started', { terminationId: task.terminationId, taskId: task.id, provider: task.provider, action: task.action, attempt: task.attempts });
-    const result = await this.options.attempts.run({
-      task,
-      termination,
-      worker: this.workerId,
-      policy,
-      attemptTimeoutMs: this.options.engine.attemptTimeout,
-      lease: { deadline: this.leases.get(task.id)?.deadline ?? 0, marginMs: this.leaseMargin() },
-    }, { recordAccount: (account) => store.recordAccount(task, account) });
+    events.emit('task:started', {
+      terminationId: task.terminationId,
+      taskId: task.id,
+      provider: task.provider,
+      action: task.action,
+      attempt: task.attempts,
+    });
+    const result = await this.options.attempts.run(
+      {
+        task,
+        termination,
+        worker: this.workerId,
+        policy,
+        attemptTimeoutMs: this.options.engine.attemptTimeout,
+        lease: { deadline: this.leases.get(task.id)?.deadline ?? 0, marginMs: this.leaseMargin() },
+      },
+      { recordAccount: (account) => store.recordAccount(task, account) },
+    );
     if (result.outcome.state === 'succeeded') this.durations.record(task.provider, task.action, Date.now() - started);
     if (result.rateLimitedForMs !== null) {
       gate.pause(result.rateLimitedForMs);
@@ -176,7 +191,10 @@ export class Engine {
     }
     const applied = await store.finishAttempt(this.workerId, task, outcome, result.attempt);
     if (!applied) {
-      this.options.logger.warn({ taskId: task.id, provider: task.provider, action: task.action, outcome: outcome.state }, 'result discarded: this worker no longer held the task\'s lease');
+      this.options.logger.warn(
+        { taskId: task.id, provider: task.provider, action: task.action, outcome: outcome.state },
+        "result discarded: this worker no longer held the task's lease",
+      );
     }
     events.emit('task:finished', {
       terminationId: task.terminationId,
@@ -228,7 +246,13 @@ export class Engine {
     const sentAt = monotonicMs();
     let renewed: Set<string>;
     try {
-      renewed = new Set(await this.options.store.renewLeases(this.workerId, held.map((lease) => lease.claim), this.options.engine.lease));
+      renewed = new Set(
+        await this.options.store.renewLeases(
+          this.workerId,
+          held.map((lease) => lease.claim),
+          this.options.engine.lease,
+        ),
+      );
     } catch (error) {
       this.options.logger.warn({ err: coerceError(error) }, 'lease renewal failed');
       return;
@@ -243,7 +267,10 @@ export class Engine {
       } else {
         this.leases.delete(id);
         this.options.attempts.leaseChanged(id, null);
-        this.options.logger.warn({ taskId: id }, 'lease lost: another worker holds the task now; its attempt here stops before its next provider request');
+        this.options.logger.warn(
+          { taskId: id },
+          'lease lost: another worker holds the task now; its attempt here stops before its next provider request',
+        );
         this.options.events.emit('task:lease_lost', { taskId: id });
       }
     }
@@ -276,7 +303,10 @@ export class Engine {
       errorMessage: error.message,
       evidence: null,
     });
-    this.options.logger.error({ taskId: task.id, provider: task.provider, action: task.action }, 'task failed: its attempts kept ending without a result');
+    this.options.logger.error(
+      { taskId: task.id, provider: task.provider, action: task.action },
+      'task failed: its attempts kept ending without a result',
+    );
     this.options.events.emit('task:finished', {
       terminationId: task.terminationId,
       taskId: task.id,

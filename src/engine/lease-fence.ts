@@ -53,6 +53,8 @@ export function assertLeaseHeld(window: LeaseWindow | undefined = running.getSto
   if (window.lost) throw new LeaseLostError('the task was taken over by another worker: no request sent');
   const left = window.deadline - monotonicMs();
   if (left < window.marginMs) {
-    throw new LeaseLostError(`the task's lease ends in ${Math.max(0, left)} ms, less than the ${window.marginMs} ms margin a request needs: no request sent`);
+    throw new LeaseLostError(
+      `the task's lease ends in ${Math.max(0, left)} ms, less than the ${window.marginMs} ms margin a request needs: no request sent`,
+    );
   }
 }

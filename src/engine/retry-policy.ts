@@ -9,8 +9,7 @@ import type { RetryPolicy } from '../config/schema.ts';
 import { LeaseLostError } from './lease-fence.ts';
 
 export type RetryDecision =
-  | { kind: 'fail'; reason: string }
-  | { kind: 'retry'; delayMs: number; countsAsAttempt: boolean; rateLimited: boolean };
+  { kind: 'fail'; reason: string } | { kind: 'retry'; delayMs: number; countsAsAttempt: boolean; rateLimited: boolean };
 
 export interface AttemptHistory {
   /** Attempts already used, before this one. */
@@ -30,7 +29,12 @@ export function decideRetry(policy: RetryPolicy, error: Error, history: AttemptH
     if (history.rateLimitedCount + 1 > policy.maxRateLimitWaits) {
       return { kind: 'fail', reason: `rate limited ${history.rateLimitedCount + 1} times` };
     }
-    return { kind: 'retry', delayMs: Math.min(Math.max(0, error.retryAfterMs), policy.maxRetryAfter), countsAsAttempt: false, rateLimited: true };
+    return {
+      kind: 'retry',
+      delayMs: Math.min(Math.max(0, error.retryAfterMs), policy.maxRetryAfter),
+      countsAsAttempt: false,
+      rateLimited: true,
+    };
   }
   // The lease fence stopped the attempt before a request: the provider did not fail, and
   // whoever holds the task now (this worker after a renewal, or another) runs it at once.

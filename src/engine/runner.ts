@@ -99,30 +99,32 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
   /** Evidence of an execute that completed (in this attempt or an earlier one) and awaits its read-back. */
   let executedEvidence: JsonObject | null = executedBefore;
   try {
-    const result = await withinLease(options.lease, () => abortable(signal, async () => {
-      const ref = task.account ? (task.account as JsonObject & { id: string }) : await sharedResolves.resolve(provider, termination, ctx);
-      account = ref;
-      if (!ref) return { kind: 'no_account' as const };
-      if (!task.account && ACCOUNT_RECORDED_FIRST.has(task.action) && !(await options.hooks.recordAccount(ref))) {
-        throw new LeaseLostError('the task was taken over by another worker before its first write: no request sent');
-      }
-      const handler = provider.actions[task.action];
-      if (!handler) throw new Error(`provider ${provider.name} does not support ${task.action}`);
-      if (executedBefore) {
-        try {
-          return { kind: 'executed' as const, executed: { evidence: executedBefore }, verified: await handler.verify(ref, ctx) };
-        } catch (error) {
-          // The earlier writes did not hold (a lie, or someone undid them): write again in this same attempt.
-          if (!(error instanceof VerificationError)) throw error;
-          executedEvidence = null;
+    const result = await withinLease(options.lease, () =>
+      abortable(signal, async () => {
+        const ref = task.account ? (task.account as JsonObject & { id: string }) : await sharedResolves.resolve(provider, termination, ctx);
+        account = ref;
+        if (!ref) return { kind: 'no_account' as const };
+        if (!task.account && ACCOUNT_RECORDED_FIRST.has(task.action) && !(await options.hooks.recordAccount(ref))) {
+          throw new LeaseLostError('the task was taken over by another worker before its first write: no request sent');
         }
-      }
-      const executed = await handler.execute(ref, ctx);
-      if (executed.skipped || executed.inProgress) return { kind: 'executed' as const, executed, verified: null };
-      executedEvidence = executed.evidence;
-      const verified = await handler.verify(ref, ctx);
-      return { kind: 'executed' as const, executed, verified };
-    }));
+        const handler = provider.actions[task.action];
+        if (!handler) throw new Error(`provider ${provider.name} does not support ${task.action}`);
+        if (executedBefore) {
+          try {
+            return { kind: 'executed' as const, executed: { evidence: executedBefore }, verified: await handler.verify(ref, ctx) };
+          } catch (error) {
+            // The earlier writes did not hold (a lie, or someone undid them): write again in this same attempt.
+            if (!(error instanceof VerificationError)) throw error;
+            executedEvidence = null;
+          }
+        }
+        const executed = await handler.execute(ref, ctx);
+        if (executed.skipped || executed.inProgress) return { kind: 'executed' as const, executed, verified: null };
+        executedEvidence = executed.evidence;
+        const verified = await handler.verify(ref, ctx);
+        return { kind: 'executed' as const, executed, verified };
+      }),
+    );
 
     if (result.kind === 'no_account') {
       const evidence: JsonObject = { skipped: 'the subject has no account at this provider', lookedUp: identifiers(termination) };
@@ -152,13 +154,21 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     const evidence: JsonObject = { account, execute: executed.evidence, verify: verified ?? {} };
     return { outcome: { state: 'succeeded', evidence, account }, attempt: record('succeeded', null, evidence), rateLimitedForMs: null };
   } catch (thrown) {
-    const error = signal.aborted && !(thrown instanceof Error && 'kind' in thrown) ? abortError(options.signal, thrown) : coerceError(thrown);
+    const error =
+      signal.aborted && !(thrown instanceof Error && 'kind' in thrown) ? abortError(options.signal, thrown) : coerceError(thrown);
     const decision = decideRetry(options.policy, error, { attempts: task.attempts - 1, rateLimitedCount: task.rateLimitedCount });
     const summary = { kind: errorKind(error), message: error.message };
     const observed = 'observed' in error ? ({ observed: (error as { observed: JsonObject }).observed } as JsonObject) : null;
     if (decision.kind === 'fail') {
-      options.logger.warn({ taskId: task.id, provider: provider.name, action: task.action, err: summary, reason: decision.reason }, 'task failed');
-      return { outcome: { state: 'failed', error: summary, evidence: observed }, attempt: record('failed', error, observed), rateLimitedForMs: null };
+      options.logger.warn(
+        { taskId: task.id, provider: provider.name, action: task.action, err: summary, reason: decision.reason },
+        'task failed',
+      );
+      return {
+        outcome: { state: 'failed', error: summary, evidence: observed },
+        attempt: record('failed', error, observed),
+        rateLimitedForMs: null,
+      };
     }
     return {
       outcome: {
@@ -203,7 +213,9 @@ function providerTurn(lease: LeaseWindow, startedAt: Date, at: Date): { startedA
   const sinceLastChance = monotonicMs() - (lease.deadline - lease.marginMs);
   if (sinceLastChance <= 0) return { startedAt, finishedAt: at };
   const lastChance = at.getTime() - sinceLastChance;
-  return lastChance <= startedAt.getTime() ? { startedAt: new Date(lastChance), finishedAt: new Date(lastChance) } : { startedAt, finishedAt: new Date(lastChance) };
+  return lastChance <= startedAt.getTime()
+    ? { startedAt: new Date(lastChance), finishedAt: new Date(lastChance) }
+    : { startedAt, finishedAt: new Date(lastChance) };
 }
 
 /** An attempt cut short: by its deadline, by shutdown, or because its lease went to another worker. */

@@ -56,7 +56,11 @@ export async function intakeCall<T>(call: () => Promise<T>): Promise<T> {
     }
     if (error instanceof ReusedRequestIdError) throw new ConflictError(error.message, { terminationId: error.terminationId });
     if (error instanceof CancellationRefusedError) {
-      throw new ConflictError(error.message, { terminationId: error.termination.id, requestedBy: error.requestedBy, mayCancel: error.mayCancel });
+      throw new ConflictError(error.message, {
+        terminationId: error.termination.id,
+        requestedBy: error.requestedBy,
+        mayCancel: error.mayCancel,
+      });
     }
     throw storeFailure(error);
   }

@@ -19,5 +19,7 @@ function canonical(value: unknown): unknown {
 }
 
 export function canonicalSha256(body: unknown): string {
-  return createHash('sha256').update(JSON.stringify(canonical(body))).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(body)))
+    .digest('hex');
 }

@@ -39,7 +39,9 @@ function matches(rule: PlaybookRule, facts: LeaverFacts): boolean {
   const { groups, attributes } = rule.when;
   if (groups) {
     const wanted = new Set(groups.map(fold));
-    const member = facts.groups.some((group) => wanted.has(fold(group.displayName)) || (group.externalId !== null && wanted.has(fold(group.externalId))));
+    const member = facts.groups.some(
+      (group) => wanted.has(fold(group.displayName)) || (group.externalId !== null && wanted.has(fold(group.externalId))),
+    );
     if (!member) return false;
   }
   for (const [path, values] of Object.entries(attributes ?? {})) {
@@ -60,10 +62,13 @@ export function valuesAt(attributes: JsonObject, path: string): string[] {
   const colon = path.lastIndexOf(':');
   const [container, rest] = colon >= 0 ? [path.slice(0, colon), path.slice(colon + 1)] : [null, path];
   let current: unknown[] = [container === null ? attributes : child(attributes, container)];
-  for (const name of rest.split('.')) current = current.flatMap((value) => (Array.isArray(value) ? value : [value])).map((value) => child(value, name));
+  for (const name of rest.split('.'))
+    current = current.flatMap((value) => (Array.isArray(value) ? value : [value])).map((value) => child(value, name));
   return current
     .flatMap((value) => (Array.isArray(value) ? value : [value]))
-    .filter((value): value is string | number | boolean => typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+    .filter(
+      (value): value is string | number | boolean => typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean',
+    )
     .map(String);
 }
 

@@ -34,7 +34,10 @@ export interface TerminationRequest {
 }
 
 export class UnknownPlaybookError extends Error {
-  constructor(readonly playbook: string, readonly known: string[]) {
+  constructor(
+    readonly playbook: string,
+    readonly known: string[],
+  ) {
     super(`unknown playbook "${playbook}"; expected one of: ${known.join(', ')}`);
     this.name = 'UnknownPlaybookError';
   }
@@ -68,7 +71,13 @@ export class TerminationService {
     if (!playbook) throw new UnknownPlaybookError(name, Object.keys(this.config.playbooks));
     const key = subjectKey(request.subject);
     const effectiveAt = request.effectiveAt ?? this.now();
-    return { subjectKey: key, playbook: name, rule: request.playbook ? null : (rule?.name ?? null), effectiveAt, tasks: planTasks(playbook, effectiveAt) };
+    return {
+      subjectKey: key,
+      playbook: name,
+      rule: request.playbook ? null : (rule?.name ?? null),
+      effectiveAt,
+      tasks: planTasks(playbook, effectiveAt),
+    };
   }
 
   /**
@@ -147,7 +156,12 @@ export class TerminationService {
   }
 
   /** Rehire before the last day: cancels the subject's open termination, if any, as the channel may. */
-  async cancelForSubject(channel: Exclude<TerminationSource, 'admin'>, subject: Subject, actor: string, reason: string): Promise<Termination | null> {
+  async cancelForSubject(
+    channel: Exclude<TerminationSource, 'admin'>,
+    subject: Subject,
+    actor: string,
+    reason: string,
+  ): Promise<Termination | null> {
     const open = await this.store.findOpenTermination(subjectKey(subject));
     if (!open) return null;
     return this.cancelAs(channel, open.id, actor, reason);

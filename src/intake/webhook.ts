@@ -81,63 +81,73 @@ export function buildWebhookRouter(deps: WebhookDeps): Router {
     next();
   };
   // Any content type: the signature covers the bytes as sent, whatever the sender labels them.
-  router.post('/termination', headersFirst, express.raw({ type: () => true, limit: deps.config.server.bodyLimit }), async (req: Request, res: Response) => {
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const id = verify(verifiers, body, signatureHeaders(req));
-    const bodySha256 = createHash('sha256').update(body).digest('hex');
+  router.post(
+    '/termination',
+    headersFirst,
+    express.raw({ type: () => true, limit: deps.config.server.bodyLimit }),
+    async (req: Request, res: Response) => {
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const id = verify(verifiers, body, signatureHeaders(req));
+      const bodySha256 = createHash('sha256').update(body).digest('hex');
 
-    // A redelivery is answered before the body is judged again: config may have changed since.
-    const seen = await fromStore(() => deps.store.webhookDeliveries.get(id));
-    // A delivery seen before decides the answer (409, or the earlier answer) from these
-    // reads alone: it waits until what they saw is on disk. A first delivery goes on to
-    // writes whose own commit it awaits, so it does not wait here.
-    if (seen && seen.bodySha256 !== bodySha256) {
-      await fromStore(() => deps.store.durable());
-      throw reusedId();
-    }
-    if (seen?.terminationId) {
-      const known = await fromStore(() => durableRead(deps.store, () => deps.store.getTermination(seen.terminationId!)));
-      if (known) return reply(res, 200, known, true, (seen.outcome as RequestOutcome | null) ?? 'created');
-    }
+      // A redelivery is answered before the body is judged again: config may have changed since.
+      const seen = await fromStore(() => deps.store.webhookDeliveries.get(id));
+      // A delivery seen before decides the answer (409, or the earlier answer) from these
+      // reads alone: it waits until what they saw is on disk. A first delivery goes on to
+      // writes whose own commit it awaits, so it does not wait here.
+      if (seen && seen.bodySha256 !== bodySha256) {
+        await fromStore(() => deps.store.durable());
+        throw reusedId();
+      }
+      if (seen?.terminationId) {
+        const known = await fromStore(() => durableRead(deps.store, () => deps.store.getTermination(seen.terminationId!)));
+        if (known) return reply(res, 200, known, true, (seen.outcome as RequestOutcome | null) ?? 'created');
+      }
 
-    const event = parseEvent(body);
-    const subject = toSubject(event.subject);
-    if (event.type !== 'termination.cancelled') {
-      // Checked before anything is written: an unknown playbook stores nothing.
-      checkPlan(deps.terminations, { subject, effectiveAt: event.effectiveAt ?? null, playbook: event.playbook ?? null });
-    }
+      const event = parseEvent(body);
+      const subject = toSubject(event.subject);
+      if (event.type !== 'termination.cancelled') {
+        // Checked before anything is written: an unknown playbook stores nothing.
+        checkPlan(deps.terminations, { subject, effectiveAt: event.effectiveAt ?? null, playbook: event.playbook ?? null });
+      }
 
-    const claimed = await fromStore(() => deps.store.webhookDeliveries.claim({ id, bodySha256, receivedAt: deps.now() }));
-    // Another delivery with this id and another body got here first.
-    if (claimed.bodySha256 !== bodySha256) throw reusedId();
+      const claimed = await fromStore(() => deps.store.webhookDeliveries.claim({ id, bodySha256, receivedAt: deps.now() }));
+      // Another delivery with this id and another body got here first.
+      if (claimed.bodySha256 !== bodySha256) throw reusedId();
 
-    const actor = `webhook:${id}`;
-    if (event.type === 'termination.cancelled') {
-      // A refusal (the termination was asked for by a channel the webhook may not cancel for) is a 409, audited.
-      const cancelled = await intakeCall(() =>
-        durableRead(deps.store, () => deps.terminations.cancelForSubject('webhook', subject, actor, event.reason ?? 'cancelled by webhook (rehire)')),
+      const actor = `webhook:${id}`;
+      if (event.type === 'termination.cancelled') {
+        // A refusal (the termination was asked for by a channel the webhook may not cancel for) is a 409, audited.
+        const cancelled = await intakeCall(() =>
+          durableRead(deps.store, () =>
+            deps.terminations.cancelForSubject('webhook', subject, actor, event.reason ?? 'cancelled by webhook (rehire)'),
+          ),
+        );
+        if (!cancelled) throw new NotFoundError('subject: no open termination for this subject; nothing was cancelled');
+        await fromStore(() => deps.store.webhookDeliveries.settle(id, cancelled.id, 'cancelled'));
+        logger.info({ terminationId: cancelled.id, webhookId: id }, 'termination cancelled by webhook');
+        return reply(res, 200, cancelled, false, 'cancelled');
+      }
+      const result = await intakeCall(() =>
+        deps.terminations.submit({
+          source: 'webhook',
+          sourceEventId: id,
+          subject,
+          reason: event.reason ?? null,
+          effectiveAt: event.effectiveAt ?? null,
+          playbook: event.playbook ?? null,
+          actor,
+        }),
       );
-      if (!cancelled) throw new NotFoundError('subject: no open termination for this subject; nothing was cancelled');
-      await fromStore(() => deps.store.webhookDeliveries.settle(id, cancelled.id, 'cancelled'));
-      logger.info({ terminationId: cancelled.id, webhookId: id }, 'termination cancelled by webhook');
-      return reply(res, 200, cancelled, false, 'cancelled');
-    }
-    const result = await intakeCall(() =>
-      deps.terminations.submit({
-        source: 'webhook',
-        sourceEventId: id,
-        subject,
-        reason: event.reason ?? null,
-        effectiveAt: event.effectiveAt ?? null,
-        playbook: event.playbook ?? null,
-        actor,
-      }),
-    );
-    await fromStore(() => deps.store.webhookDeliveries.settle(id, result.termination.id, result.outcome));
-    logger.info({ terminationId: result.termination.id, webhookId: id, outcome: result.outcome, duplicate: result.duplicate }, 'termination received by webhook');
-    const answer = answerOf(result);
-    res.status(answer.status).json(answer.body);
-  });
+      await fromStore(() => deps.store.webhookDeliveries.settle(id, result.termination.id, result.outcome));
+      logger.info(
+        { terminationId: result.termination.id, webhookId: id, outcome: result.outcome, duplicate: result.duplicate },
+        'termination received by webhook',
+      );
+      const answer = answerOf(result);
+      res.status(answer.status).json(answer.body);
+    },
+  );
 
   router.use(jsonErrors(logger));
   return router;
@@ -194,7 +204,9 @@ function parseEvent(body: Buffer): WebhookEvent {
 }
 
 function reusedId(): ConflictError {
-  return new ConflictError('webhook-id already used for a different body; nothing was written. Send a new webhook-id for a new message, or the same body to get the earlier answer');
+  return new ConflictError(
+    'webhook-id already used for a different body; nothing was written. Send a new webhook-id for a new message, or the same body to get the earlier answer',
+  );
 }
 
 function reply(res: Response, status: number, termination: Termination, duplicate: boolean, outcome: RequestOutcome): void {

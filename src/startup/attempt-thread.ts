@@ -71,7 +71,12 @@ export async function startAttemptThread(
   check: (providers: ProviderSummary[]) => void,
   options: { niceIncrement?: number; events?: EngineEventBus } = {},
 ): Promise<AttemptRunner> {
-  const thread = new AttemptThread({ specs, logLevel: logger.level, niceIncrement: options.niceIncrement ?? 0 }, logger, check, options.events);
+  const thread = new AttemptThread(
+    { specs, logLevel: logger.level, niceIncrement: options.niceIncrement ?? 0 },
+    logger,
+    check,
+    options.events,
+  );
   try {
     await thread.start();
   } catch (error) {

@@ -16,7 +16,11 @@ function attemptLogger(logger: Logger, task: Task): Logger {
 }
 
 /** Runs attempts on the calling thread, against provider instances it holds. */
-export function inlineAttempts(providers: ReadonlyMap<string, Provider>, logger: Logger, now: () => Date = () => new Date()): AttemptRunner {
+export function inlineAttempts(
+  providers: ReadonlyMap<string, Provider>,
+  logger: Logger,
+  now: () => Date = () => new Date(),
+): AttemptRunner {
   const shutdown = new AbortController();
   const inFlight = new Map<string, { lease: LeaseWindow; lost: AbortController }>();
   return {

@@ -32,7 +32,11 @@ export interface ProviderSummary {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyProviderModule = ProviderModule<any>;
 
-export function createProviders(specs: ProviderSpec[], modules: ReadonlyMap<string, AnyProviderModule>, logger: Logger): Map<string, Provider> {
+export function createProviders(
+  specs: ProviderSpec[],
+  modules: ReadonlyMap<string, AnyProviderModule>,
+  logger: Logger,
+): Map<string, Provider> {
   const providers = new Map<string, Provider>();
   try {
     for (const spec of specs) {
@@ -45,7 +49,15 @@ export function createProviders(specs: ProviderSpec[], modules: ReadonlyMap<stri
         await limit(signal);
         assertLeaseHeld();
       };
-      providers.set(spec.name, module.create(spec.settings, { name: spec.name, logger: logger.child({ provider: spec.name }), sandboxUrl: spec.sandboxUrl, throttle }));
+      providers.set(
+        spec.name,
+        module.create(spec.settings, {
+          name: spec.name,
+          logger: logger.child({ provider: spec.name }),
+          sandboxUrl: spec.sandboxUrl,
+          throttle,
+        }),
+      );
     }
   } catch (error) {
     // The ones already created may hold sockets or timers.

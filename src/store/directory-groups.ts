@@ -42,7 +42,9 @@ export interface GroupWrite {
 /** Members named that are not directory users: nothing was written (answered 400). */
 export class GroupMemberNotFoundError extends Error {
   constructor(readonly ids: string[]) {
-    super(`members not found as users: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''}; provision the users before adding them to a group`);
+    super(
+      `members not found as users: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''}; provision the users before adding them to a group`,
+    );
     this.name = 'GroupMemberNotFoundError';
   }
 }

@@ -111,8 +111,10 @@ function outageIn(error: unknown, depth: number): boolean {
   if (depth > 4 || !(error instanceof Error)) return false;
   if (error instanceof StoreUnavailableError) return true;
   const code = (error as { code?: unknown }).code;
-  if (error instanceof Database.SqliteError) return SQLITE_OUTAGES.some((primary) => error.code === primary || error.code.startsWith(`${primary}_`));
-  if (error instanceof pg.DatabaseError) return typeof code === 'string' && (PG_OUTAGE_CODES.has(code) || PG_OUTAGE_CLASSES.includes(code.slice(0, 2)));
+  if (error instanceof Database.SqliteError)
+    return SQLITE_OUTAGES.some((primary) => error.code === primary || error.code.startsWith(`${primary}_`));
+  if (error instanceof pg.DatabaseError)
+    return typeof code === 'string' && (PG_OUTAGE_CODES.has(code) || PG_OUTAGE_CLASSES.includes(code.slice(0, 2)));
   if (typeof code === 'string' && typeof (error as { syscall?: unknown }).syscall === 'string' && SYSTEM_OUTAGES.has(code)) return true;
   if (Object.getPrototypeOf(error) === Error.prototype && CODELESS_OUTAGES.has(error.message)) return true;
   // Node's dual-stack connect fails with an AggregateError of each address's error.

@@ -86,7 +86,10 @@ const storeTypes: pg.CustomTypesConfig = {
     oid === INT8_OID && format !== 'binary'
       ? (value: string) => Number(value)
       : // Any other type id goes to the driver's own parsers, which take every id the server sends.
-        (pg.types.getTypeParser as (oid: number, format: 'text' | 'binary') => unknown)(oid, format ?? 'text')) as pg.CustomTypesConfig['getTypeParser'],
+        (pg.types.getTypeParser as (oid: number, format: 'text' | 'binary') => unknown)(
+          oid,
+          format ?? 'text',
+        )) as pg.CustomTypesConfig['getTypeParser'],
 };
 
 export class PostgresStore extends SqlStore {
@@ -104,7 +107,11 @@ export class PostgresStore extends SqlStore {
     options?: SqlStoreOptions,
   ) {
     super(db, hooks, clock, options);
-    this.listener = new WakeListener(listenerConfig, () => this.emitWake(), (error) => onError(error, 'listener'));
+    this.listener = new WakeListener(
+      listenerConfig,
+      () => this.emitWake(),
+      (error) => onError(error, 'listener'),
+    );
   }
 
   /**
@@ -223,15 +230,16 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
     // Tried, never waited for: the holder links what there is; a frozen holder's session
     // ends at idle_in_transaction_session_timeout, and then anyone takes over.
     tryLockAuditLinker: async (trx) => {
-      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${sql.lit(LINKER_LOCK_KEY)}, hashtext(current_schema())) as locked`.execute(trx);
+      const { rows } = await sql<{
+        locked: boolean;
+      }>`select pg_try_advisory_xact_lock(${sql.lit(LINKER_LOCK_KEY)}, hashtext(current_schema())) as locked`.execute(trx);
       return rows[0]?.locked === true;
     },
     // pg_notify inside the transaction is delivered at commit, and not at all on rollback.
     notifyOthers: async (trx) => {
       await sql`select pg_notify(${WAKE_CHANNEL}, current_schema())`.execute(trx);
     },
-    isUniqueViolation: (error) =>
-      typeof error === 'object' && error !== null && (error as { code?: unknown }).code === UNIQUE_VIOLATION,
+    isUniqueViolation: (error) => typeof error === 'object' && error !== null && (error as { code?: unknown }).code === UNIQUE_VIOLATION,
     // clock_timestamp(), not now(): now() is the transaction's start, before any wait inside it.
     databaseClock: sql<number>`(extract(epoch from clock_timestamp()) * 1000)::bigint`,
   };
@@ -244,7 +252,11 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
     { ...connection, options: startup({ ...timeouts, lockMs: 0, statementMs: 0 }) },
     onError,
     clock,
-    { linker: options.linker, onLinkerError: (error) => onError(error instanceof Error ? error : new Error(String(error)), 'linker'), leaseDb },
+    {
+      linker: options.linker,
+      onLinkerError: (error) => onError(error instanceof Error ? error : new Error(String(error)), 'linker'),
+      leaseDb,
+    },
   );
 }
 

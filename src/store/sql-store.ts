@@ -120,13 +120,17 @@ export class SqlStore implements Store {
   releaseTasks: Store['releaseTasks'] = (worker, leases) => this.queue.releaseTasks(worker, leases);
   recordAccount: Store['recordAccount'] = (lease, account) => this.queue.recordAccount(lease, account);
 
-  createTermination: Store['createTermination'] = (termination, tasks, options) => this.terminations.createTermination(termination, tasks, options);
-  cancelTermination: Store['cancelTermination'] = (id, actor, reason, authority) => this.terminations.cancelTermination(id, actor, reason, authority);
+  createTermination: Store['createTermination'] = (termination, tasks, options) =>
+    this.terminations.createTermination(termination, tasks, options);
+  cancelTermination: Store['cancelTermination'] = (id, actor, reason, authority) =>
+    this.terminations.cancelTermination(id, actor, reason, authority);
   approveTermination: Store['approveTermination'] = (id, actor) => this.terminations.approveTermination(id, actor);
   findOpenTermination: Store['findOpenTermination'] = (key) => this.terminations.findOpenTermination(key);
 
-  completeManualTask: Store['completeManualTask'] = (taskId, actor, outcome, reason) => this.operations.completeManualTask(taskId, actor, outcome, reason);
-  replayFailedTasks: Store['replayFailedTasks'] = (terminationId, taskId, actor) => this.operations.replayFailedTasks(terminationId, taskId, actor);
+  completeManualTask: Store['completeManualTask'] = (taskId, actor, outcome, reason) =>
+    this.operations.completeManualTask(taskId, actor, outcome, reason);
+  replayFailedTasks: Store['replayFailedTasks'] = (terminationId, taskId, actor) =>
+    this.operations.replayFailedTasks(terminationId, taskId, actor);
   waiveTask: Store['waiveTask'] = (terminationId, taskId, actor, reason) => this.operations.waiveTask(terminationId, taskId, actor, reason);
 
   getTermination: Store['getTermination'] = (id) => this.reads.getTermination(id);

@@ -53,7 +53,13 @@ export class SqlWebhookDeliveryStore implements WebhookDeliveryStore {
     // Insert-or-keep in one statement: of two concurrent first deliveries, one row wins and both read it.
     await this.db
       .insertInto('webhook_deliveries')
-      .values({ id: delivery.id, body_sha256: delivery.bodySha256, termination_id: null, outcome: null, received_at: delivery.receivedAt.getTime() })
+      .values({
+        id: delivery.id,
+        body_sha256: delivery.bodySha256,
+        termination_id: null,
+        outcome: null,
+        received_at: delivery.receivedAt.getTime(),
+      })
       .onConflict((oc) => oc.column('id').doNothing())
       .execute();
     const row = await this.db.selectFrom('webhook_deliveries').selectAll().where('id', '=', delivery.id).executeTakeFirstOrThrow();
@@ -61,7 +67,11 @@ export class SqlWebhookDeliveryStore implements WebhookDeliveryStore {
   }
 
   async settle(id: string, terminationId: string, outcome?: string): Promise<void> {
-    await this.db.updateTable('webhook_deliveries').set({ termination_id: terminationId, outcome: outcome ?? null }).where('id', '=', id).execute();
+    await this.db
+      .updateTable('webhook_deliveries')
+      .set({ termination_id: terminationId, outcome: outcome ?? null })
+      .where('id', '=', id)
+      .execute();
   }
 }
 

@@ -75,7 +75,7 @@ export function createMetrics(sources: MetricsSources): Registry {
 
   const discarded = new Counter({
     name: 'deprovisiond_task_results_discarded_total',
-    help: 'Attempt results the store refused because this worker no longer held the task\'s lease (it froze or stalled past the lease and another worker took the task over). Should stay at 0 on a healthy replica.',
+    help: "Attempt results the store refused because this worker no longer held the task's lease (it froze or stalled past the lease and another worker took the task over). Should stay at 0 on a healthy replica.",
     labelNames: ['provider', 'action'],
     registers: [registry],
   });
@@ -132,7 +132,7 @@ export function createMetrics(sources: MetricsSources): Registry {
   });
   new Gauge({
     name: 'deprovisiond_failed_unresolved_tasks',
-    help: 'Tasks that ended failed and have not been replayed, waived or cancelled: each is a door still open, whatever its termination\'s state.',
+    help: "Tasks that ended failed and have not been replayed, waived or cancelled: each is a door still open, whatever its termination's state.",
     registers: [registry],
     async collect() {
       this.set((await stats()).tasks.filter((t) => t.state === 'failed').reduce((n, t) => n + t.count, 0));

@@ -88,8 +88,7 @@ export function runConformance(fixture: ConformanceFixture): void {
       await sandbox?.close();
     });
 
-    const ctxFor = (subject: Subject, action: ActionName) =>
-      actionContext(subject, { params: fixture.params?.(action) ?? {} });
+    const ctxFor = (subject: Subject, action: ActionName) => actionContext(subject, { params: fixture.params?.(action) ?? {} });
 
     async function resolved(action: ActionName): Promise<{ subject: Subject; account: AccountRef }> {
       let subject = freshSubject(fixture.kind);
@@ -177,20 +176,25 @@ export function runConformance(fixture: ConformanceFixture): void {
       });
     }
 
-    it(fixture.noRateLimitAnswer ? `turns an overload answer into TransientError (${fixture.noRateLimitAnswer})` : 'turns a rate-limit answer into RateLimitedError with the provider delay', async () => {
-      const subject = freshSubject(fixture.kind);
-      const delay = fixture.rateLimitDelayMs ?? 2000;
-      sandbox.control.setFaults({ rateLimitRate: 1, rateLimitRetryAfterMs: delay });
-      try {
-        const error = await provider.resolve(subject, ctxFor(subject, fixture.actions[0]!)).catch((e: unknown) => e);
-        if (fixture.noRateLimitAnswer) return expect(error).toBeInstanceOf(TransientError);
-        expect(error).toBeInstanceOf(RateLimitedError);
-        const reported = (error as RateLimitedError).retryAfterMs;
-        expect(reported).toBeGreaterThanOrEqual(delay - (fixture.rateLimitToleranceMs ?? 1000));
-        expect(reported).toBeLessThanOrEqual(delay + (fixture.rateLimitToleranceMs ?? 1000));
-      } finally {
-        sandbox.control.setFaults({});
-      }
-    });
+    it(
+      fixture.noRateLimitAnswer
+        ? `turns an overload answer into TransientError (${fixture.noRateLimitAnswer})`
+        : 'turns a rate-limit answer into RateLimitedError with the provider delay',
+      async () => {
+        const subject = freshSubject(fixture.kind);
+        const delay = fixture.rateLimitDelayMs ?? 2000;
+        sandbox.control.setFaults({ rateLimitRate: 1, rateLimitRetryAfterMs: delay });
+        try {
+          const error = await provider.resolve(subject, ctxFor(subject, fixture.actions[0]!)).catch((e: unknown) => e);
+          if (fixture.noRateLimitAnswer) return expect(error).toBeInstanceOf(TransientError);
+          expect(error).toBeInstanceOf(RateLimitedError);
+          const reported = (error as RateLimitedError).retryAfterMs;
+          expect(reported).toBeGreaterThanOrEqual(delay - (fixture.rateLimitToleranceMs ?? 1000));
+          expect(reported).toBeLessThanOrEqual(delay + (fixture.rateLimitToleranceMs ?? 1000));
+        } finally {
+          sandbox.control.setFaults({});
+        }
+      },
+    );
   });
 }

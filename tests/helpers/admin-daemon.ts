@@ -29,7 +29,11 @@ export interface TestDaemon {
   fake: FakeProvider;
   /** Every log line the daemon wrote. */
   logs: string[];
-  api(method: string, path: string, options?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<ApiResponse>;
+  api(
+    method: string,
+    path: string,
+    options?: { token?: string | null; body?: unknown; raw?: string; headers?: Record<string, string> },
+  ): Promise<ApiResponse>;
   /** Polls the store until the termination satisfies `done` (bounded; never a fixed sleep). */
   waitFor(terminationId: string, done: (t: Termination) => boolean, timeoutMs?: number): Promise<Termination>;
   stop(): Promise<void>;

@@ -19,7 +19,10 @@ export const recordingHooks = { recordAccount: async () => true };
 /** An Okta sandbox and the provider spec that points an adapter at it. */
 export async function oktaSandboxSpec(): Promise<{ sandbox: RunningSandbox; spec: ProviderSpec }> {
   const sandbox = await oktaModule.startSandbox({ autoProvision: true });
-  return { sandbox, spec: { name: 'okta', kind: 'okta', settings: oktaKind.sandboxConfig(sandbox), limits: { concurrency: 4 }, sandboxUrl: sandbox.url } };
+  return {
+    sandbox,
+    spec: { name: 'okta', kind: 'okta', settings: oktaKind.sandboxConfig(sandbox), limits: { concurrency: 4 }, sandboxUrl: sandbox.url },
+  };
 }
 
 export interface AttemptRequestOptions {
@@ -76,7 +79,9 @@ export function attemptRequest(options: AttemptRequestOptions): AttemptRequest {
     startedAt: now,
     finishedAt: null,
   };
-  const policy = configSchema.shape.engine.parse(options.maxAttempts === undefined ? {} : { retry: { maxAttempts: options.maxAttempts } }).retry;
+  const policy = configSchema.shape.engine.parse(
+    options.maxAttempts === undefined ? {} : { retry: { maxAttempts: options.maxAttempts } },
+  ).retry;
   return {
     task,
     termination,

@@ -75,17 +75,50 @@ export function startServer(command: string, args: string[]): ServerProcess {
 /** Runs a command to completion; throws with its output when it fails. */
 export function run(command: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): string {
   const result = spawnSync(command, args, { cwd: options.cwd, encoding: 'utf8', timeout: options.timeoutMs ?? 120_000 });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`);
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stdout}${result.stderr}`);
   return result.stdout;
 }
 
 /** A CA and a server certificate for 127.0.0.1 (and `localhost`), made with openssl in `dir`. */
 export function makeCertificates(dir: string): { caFile: string; certFile: string; keyFile: string } {
-  const [caFile, caKey, certFile, keyFile, csr, ext] = ['ca.pem', 'ca.key', 'server.pem', 'server.key', 'server.csr', 'san.ext'].map((f) => `${dir}/${f}`) as [string, string, string, string, string, string];
+  const [caFile, caKey, certFile, keyFile, csr, ext] = ['ca.pem', 'ca.key', 'server.pem', 'server.key', 'server.csr', 'san.ext'].map(
+    (f) => `${dir}/${f}`,
+  ) as [string, string, string, string, string, string];
   writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=deprovisiond test CA', '-keyout', caKey, '-out', caFile]);
+  run('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=deprovisiond test CA',
+    '-keyout',
+    caKey,
+    '-out',
+    caFile,
+  ]);
   run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', keyFile, '-out', csr]);
-  run('openssl', ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-days', '2', '-out', certFile, '-extfile', ext]);
+  run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caFile,
+    '-CAkey',
+    caKey,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-out',
+    certFile,
+    '-extfile',
+    ext,
+  ]);
   return { caFile, certFile, keyFile };
 }
 

@@ -28,10 +28,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function createHarness(
-  providers: Provider[],
-  config: { playbooks: unknown; engine?: unknown },
-): Promise<Harness> {
+export async function createHarness(providers: Provider[], config: { playbooks: unknown; engine?: unknown }): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-engine-'));
   await copyMigratedSqlite(join(dir, 'store.db'));
   const store = createSqliteStore(join(dir, 'store.db'));
@@ -56,7 +53,11 @@ export async function createHarness(
         store,
         limits: new Map(providers.map((p) => [p.name, { concurrency: 4 }])),
         attempts: inlineAttempts(new Map(providers.map((p) => [p.name, p])), silentLogger()),
-        engine: { ...parsed.engine, ...(overrides.lease ? { lease: overrides.lease } : {}), ...(overrides.shutdownGrace !== undefined ? { shutdownGrace: overrides.shutdownGrace } : {}) },
+        engine: {
+          ...parsed.engine,
+          ...(overrides.lease ? { lease: overrides.lease } : {}),
+          ...(overrides.shutdownGrace !== undefined ? { shutdownGrace: overrides.shutdownGrace } : {}),
+        },
         events,
         logger: silentLogger(),
         workerId: overrides.workerId,
@@ -83,4 +84,7 @@ export async function createHarness(
   };
 }
 
-export const allIn = (...states: TaskState[]) => (tasks: Task[]) => tasks.length > 0 && tasks.every((t) => states.includes(t.state));
+export const allIn =
+  (...states: TaskState[]) =>
+  (tasks: Task[]) =>
+    tasks.length > 0 && tasks.every((t) => states.includes(t.state));

@@ -63,7 +63,10 @@ export class FakeProvider implements Provider {
             await new Promise((resolve) => setTimeout(resolve, step.ms));
             break;
           case 'inProgress':
-            return { evidence: { polling: true }, inProgress: { checkAfterMs: step.checkAfterMs, checkpoint: { polls: ((ctx.checkpoint?.polls as number) ?? 0) + 1 } } };
+            return {
+              evidence: { polling: true },
+              inProgress: { checkAfterMs: step.checkAfterMs, checkpoint: { polls: ((ctx.checkpoint?.polls as number) ?? 0) + 1 } },
+            };
           case 'verifyFails':
             pendingVerifyError = step.error;
             break;

@@ -50,7 +50,12 @@ export async function startHostileDaemon(overrides: { server?: Record<string, un
   });
   const logs: string[] = [];
   const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } as never });
-  const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'config.yaml'), logger, modules: createTestModule().modules, runEngine: false });
+  const daemon = await startDaemon(inlineAttemptsIn(config), {
+    configFile: join(dir, 'config.yaml'),
+    logger,
+    modules: createTestModule().modules,
+    runEngine: false,
+  });
   // A connection of its own per request (pipelining 0 turns keep-alive off): a kept-alive
   // connection the server closes as it idles out can be picked for the next request in the
   // same instant, which then fails with ECONNRESET; on a loaded machine that happened.
@@ -64,7 +69,13 @@ export async function startHostileDaemon(overrides: { server?: Record<string, un
       const headers: Record<string, string> = { ...options.headers };
       if (options.auth !== 'none' && path.startsWith('/scim/')) headers.authorization = `Bearer ${HOSTILE_SCIM_TOKEN}`;
       if (options.auth !== 'none' && path.startsWith('/admin/')) headers.authorization = `Bearer ${HOSTILE_ADMIN_TOKEN}`;
-      const res = await fetch(`${daemon.url}${path}`, { method, headers, body: options.body, signal: AbortSignal.timeout(15_000), dispatcher } as RequestInit);
+      const res = await fetch(`${daemon.url}${path}`, {
+        method,
+        headers,
+        body: options.body,
+        signal: AbortSignal.timeout(15_000),
+        dispatcher,
+      } as RequestInit);
       const text = await res.text();
       let json: unknown = null;
       try {

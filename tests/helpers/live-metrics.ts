@@ -28,15 +28,19 @@ export interface ExportedMetrics {
 
 export async function scrapeLiveMetrics(): Promise<ExportedMetrics> {
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-metrics-'));
-  const config = parseConfig(
-    oktaSandboxConfigYaml(dir, { name: 'prometheus', token: TOKEN, role: 'viewer' }),
-    'live-metrics.yaml',
-    {},
-  );
+  const config = parseConfig(oktaSandboxConfigYaml(dir, { name: 'prometheus', token: TOKEN, role: 'viewer' }), 'live-metrics.yaml', {});
   const daemon = await startDaemon(config, { configFile: 'live-metrics.yaml', logger: silentLogger() });
   try {
-    const { termination } = await daemon.terminations.submit({ source: 'admin', subject: { userName: 'ada@example.com', emails: [] }, actor: 'test' });
-    await pollUntil(async () => (await daemon.store.getTermination(termination.id))?.state === 'completed', () => 'the termination did not complete', 15_000);
+    const { termination } = await daemon.terminations.submit({
+      source: 'admin',
+      subject: { userName: 'ada@example.com', emails: [] },
+      actor: 'test',
+    });
+    await pollUntil(
+      async () => (await daemon.store.getTermination(termination.id))?.state === 'completed',
+      () => 'the termination did not complete',
+      15_000,
+    );
     const res = await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
     if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
     const families = parseExposition(await res.text());

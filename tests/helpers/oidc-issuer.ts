@@ -37,7 +37,10 @@ export interface LocalIssuer {
   /** Token requests refused, with the reason the endpoint gave (`invalid_grant: code already used`). */
   refusals: string[];
   register(client: RegisteredClient): void;
-  token(claims: Record<string, unknown>, options?: { key?: CryptoKey; audience?: string; issuer?: string; expiresIn?: string | number }): Promise<string>;
+  token(
+    claims: Record<string, unknown>,
+    options?: { key?: CryptoKey; audience?: string; issuer?: string; expiresIn?: string | number },
+  ): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -86,7 +89,8 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
     forgeIdToken: null,
     refusals: [],
     register: (client) => void clients.set(client.clientId, client),
-    token: (claims, options = {}) => sign(claims, options.audience ?? audience, options.key ?? pair.privateKey, options.issuer ?? issuer, options.expiresIn ?? '5m'),
+    token: (claims, options = {}) =>
+      sign(claims, options.audience ?? audience, options.key ?? pair.privateKey, options.issuer ?? issuer, options.expiresIn ?? '5m'),
     async close() {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
@@ -123,10 +127,19 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
       res.redirect(302, url.href);
     };
     if (q('response_type') !== 'code' || !(q('scope') ?? '').split(' ').includes('openid')) return back({ error: 'invalid_request' });
-    if (q('code_challenge_method') !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(q('code_challenge') ?? '')) return back({ error: 'invalid_request', error_description: 'S256 PKCE required' });
+    if (q('code_challenge_method') !== 'S256' || !/^[A-Za-z0-9_-]{43}$/.test(q('code_challenge') ?? ''))
+      return back({ error: 'invalid_request', error_description: 'S256 PKCE required' });
     if (!local.signInAs) return back({ error: 'access_denied' });
     const code = randomBytes(32).toString('base64url');
-    codes.set(code, { clientId: client.clientId, redirectUri, challenge: q('code_challenge')!, nonce: q('nonce'), claims: local.signInAs, expiresAt: Date.now() + CODE_TTL_MS, used: false });
+    codes.set(code, {
+      clientId: client.clientId,
+      redirectUri,
+      challenge: q('code_challenge')!,
+      nonce: q('nonce'),
+      claims: local.signInAs,
+      expiresAt: Date.now() + CODE_TTL_MS,
+      used: false,
+    });
     back({ code });
   });
 
@@ -146,7 +159,8 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
     }
     const client = clients.get(clientId ?? '');
     if (!client) return refuse(401, 'invalid_client', 'unknown client');
-    if (client.clientSecret !== undefined && (secret === undefined || !sameSecret(secret, client.clientSecret))) return refuse(401, 'invalid_client', 'client authentication failed');
+    if (client.clientSecret !== undefined && (secret === undefined || !sameSecret(secret, client.clientSecret)))
+      return refuse(401, 'invalid_client', 'client authentication failed');
     if (body.grant_type !== 'authorization_code') return refuse(400, 'unsupported_grant_type', String(body.grant_type));
     const issued = codes.get(body.code ?? '');
     if (!issued) return refuse(400, 'invalid_grant', 'unknown code');
@@ -156,7 +170,8 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
     if (issued.expiresAt < Date.now()) return refuse(400, 'invalid_grant', 'code expired');
     if (issued.clientId !== client.clientId) return refuse(400, 'invalid_grant', 'code issued to another client');
     if (issued.redirectUri !== body.redirect_uri) return refuse(400, 'invalid_grant', 'redirect_uri differs');
-    if (!body.code_verifier || s256(body.code_verifier) !== issued.challenge) return refuse(400, 'invalid_grant', 'PKCE verification failed');
+    if (!body.code_verifier || s256(body.code_verifier) !== issued.challenge)
+      return refuse(400, 'invalid_grant', 'PKCE verification failed');
     const nonce = local.forgeIdToken?.nonce ?? issued.nonce;
     const claims = { ...issued.claims, ...(nonce ? { nonce } : {}) };
     res.set('cache-control', 'no-store').json({

@@ -23,7 +23,11 @@ export async function readAnswer(response: Response): Promise<JsonAnswer> {
  * Calls `check` every 20 ms until it returns a truthy value, and returns that; past
  * `timeoutMs`, throws with `timeoutMessage()` (bounded; never a fixed sleep).
  */
-export async function pollUntil<T>(check: () => Promise<T | null | undefined | false>, timeoutMessage: () => string, timeoutMs: number): Promise<T> {
+export async function pollUntil<T>(
+  check: () => Promise<T | null | undefined | false>,
+  timeoutMessage: () => string,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

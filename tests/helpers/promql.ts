@@ -5,7 +5,21 @@
  * checks the syntax).
  */
 
-const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'inf', 'nan']);
+const KEYWORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'inf',
+  'nan',
+]);
 
 /** Grafana's interval variables become a duration, any other `$var` / `${var}` a regex matching anything. */
 export function substituteGrafanaVariables(expr: string): string {
@@ -36,7 +50,10 @@ export function expressionReads(rawExpr: string): ExpressionReads {
   const groupingLabels: string[] = [];
   const droppedLabels: string[] = [];
   for (const m of withoutStrings.matchAll(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g)) {
-    const labels = m[2]!.split(',').map((l) => l.trim()).filter(Boolean);
+    const labels = m[2]!
+      .split(',')
+      .map((l) => l.trim())
+      .filter(Boolean);
     (m[1] === 'without' || m[1] === 'ignoring' ? droppedLabels : groupingLabels).push(...labels);
   }
 

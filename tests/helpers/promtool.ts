@@ -15,7 +15,10 @@ export function findPromtool(): Promtool {
   const found = spawnSync('promtool', ['--version'], { encoding: 'utf8' });
   const installed = found.status === 0;
   const skip = !installed && !process.env.CI;
-  if (skip) console.log('promtool is not installed: skipping the promtool checks (install it with scripts/ensure-promtool.sh; CI fails instead of skipping)');
+  if (skip)
+    console.log(
+      'promtool is not installed: skipping the promtool checks (install it with scripts/ensure-promtool.sh; CI fails instead of skipping)',
+    );
   return {
     skip,
     run(args, cwd) {

@@ -15,7 +15,12 @@ export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a truthy value; fails after `timeoutMs` naming `what`. */
-export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | null | undefined | false>,
+  what: string,
+  timeoutMs = 15_000,
+  everyMs = 25,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -110,8 +115,10 @@ export function intakeClients(options: { baseUrl: () => string; scimToken: strin
     for (let attempt = 0; ; attempt += 1) {
       const answer = await call();
       if (ok(answer)) return answer;
-      if (Date.now() > options.deadline) throw new Error(`${what}: not acknowledged before the deadline (last ${answer.status} ${answer.text.slice(0, 200)})`);
-      if (answer.status !== 0 && answer.status < 500) throw new Error(`${what}: refused with ${answer.status} ${answer.text.slice(0, 300)}`);
+      if (Date.now() > options.deadline)
+        throw new Error(`${what}: not acknowledged before the deadline (last ${answer.status} ${answer.text.slice(0, 200)})`);
+      if (answer.status !== 0 && answer.status < 500)
+        throw new Error(`${what}: refused with ${answer.status} ${answer.text.slice(0, 300)}`);
       counter.retries += 1;
       await sleep(Math.min(500, 50 * 2 ** Math.min(attempt, 4)));
     }
@@ -123,7 +130,8 @@ export function intakeClients(options: { baseUrl: () => string; scimToken: strin
       const body = JSON.stringify({ subject: { userName: email, emails: [email] }, reason: 'reliability test' });
       const answer = await retrying(
         `webhook ${id}`,
-        () => request(`${options.baseUrl()}/webhooks/termination`, { method: 'POST', headers: signedWebhook(webhookSecret, id, body), body }),
+        () =>
+          request(`${options.baseUrl()}/webhooks/termination`, { method: 'POST', headers: signedWebhook(webhookSecret, id, body), body }),
         (a) => a.status === 200 || a.status === 201,
         ack,
       );
@@ -140,7 +148,12 @@ export function intakeClients(options: { baseUrl: () => string; scimToken: strin
           request(`${options.baseUrl()}/scim/v2/Users`, {
             method: 'POST',
             headers: scimHeaders,
-            body: JSON.stringify({ schemas: [USER_SCHEMA], userName: email, active: true, emails: [{ value: email, primary: true, type: 'work' }] }),
+            body: JSON.stringify({
+              schemas: [USER_SCHEMA],
+              userName: email,
+              active: true,
+              emails: [{ value: email, primary: true, type: 'work' }],
+            }),
           }),
         (a) => a.status === 201 || a.status === 409,
         ack,
@@ -149,7 +162,8 @@ export function intakeClients(options: { baseUrl: () => string; scimToken: strin
       if (!id) {
         const found = await retrying(
           `SCIM lookup ${email}`,
-          () => request(`${options.baseUrl()}/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}`, { headers: scimHeaders }),
+          () =>
+            request(`${options.baseUrl()}/scim/v2/Users?filter=${encodeURIComponent(`userName eq "${email}"`)}`, { headers: scimHeaders }),
           (a) => a.status === 200,
           ack,
         );
@@ -173,7 +187,12 @@ export function intakeClients(options: { baseUrl: () => string; scimToken: strin
       } else {
         // A 404 on a retried DELETE means the earlier one committed (its answer was lost).
         const tries = { retries: 0 };
-        await retrying(`SCIM DELETE ${email}`, () => request(userUrl, { method: 'DELETE', headers: scimHeaders }), (a) => a.status === 204 || (a.status === 404 && tries.retries > 0), tries);
+        await retrying(
+          `SCIM DELETE ${email}`,
+          () => request(userUrl, { method: 'DELETE', headers: scimHeaders }),
+          (a) => a.status === 204 || (a.status === 404 && tries.retries > 0),
+          tries,
+        );
         ack.retries += tries.retries;
       }
       return ack;

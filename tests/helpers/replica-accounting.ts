@@ -108,7 +108,11 @@ const accountIdOf = (task: TaskRow): string | undefined => (task.account ? (JSON
  * came after the task was recorded succeeded. A task without an account (skipped, failed
  * before resolving) takes the account its termination resolved at that provider.
  */
-export function auditWrites(steps: readonly ReplicaStep[], tasks: TaskRow[], logs: Record<ReplicaStep['provider'], WriteLogEntry[]>): WriteAudit {
+export function auditWrites(
+  steps: readonly ReplicaStep[],
+  tasks: TaskRow[],
+  logs: Record<ReplicaStep['provider'], WriteLogEntry[]>,
+): WriteAudit {
   const stepById = new Map(steps.map((s) => [s.id, s]));
   const accountAt = new Map<string, string>();
   for (const task of tasks) {
@@ -134,7 +138,10 @@ export function auditWrites(steps: readonly ReplicaStep[], tasks: TaskRow[], log
       claimed.add(key);
       const seen = byKey.get(key) ?? [];
       if (task.state === 'skipped' && seen.length > 0) {
-        result.contradictions.push({ taskId: task.id, detail: `${step.id} ${task.id}: recorded skipped, but ${step.provider} saw ${seen.length} ${operation} write(s) to ${accountId}` });
+        result.contradictions.push({
+          taskId: task.id,
+          detail: `${step.id} ${task.id}: recorded skipped, but ${step.provider} saw ${seen.length} ${operation} write(s) to ${accountId}`,
+        });
       }
       if (seen.length <= once) continue;
       const afterSucceeded = task.state === 'succeeded' && finishedAt !== null ? seen.filter((w) => w.at > finishedAt).length : 0;
@@ -154,7 +161,8 @@ export function auditWrites(steps: readonly ReplicaStep[], tasks: TaskRow[], log
   const playbookOperations = new Set(steps.flatMap((s) => Object.keys(s.writes).map((op) => `${s.provider}|${op}`)));
   for (const [key, writes] of byKey) {
     const [provider, operation] = key.split('|');
-    if (!claimed.has(key) && playbookOperations.has(`${provider}|${operation}`)) result.unaccounted.push(`${key}: ${writes.length} write(s)`);
+    if (!claimed.has(key) && playbookOperations.has(`${provider}|${operation}`))
+      result.unaccounted.push(`${key}: ${writes.length} write(s)`);
   }
   return result;
 }
@@ -198,7 +206,12 @@ export function overlappingAttempts(attempts: AttemptRow[]): Overlap[] {
  * Only outcomes that always leave an audit entry when applied are judged.
  */
 export async function discardedResults(db: pg.Pool): Promise<AttemptRow[]> {
-  const audited: Record<string, string> = { succeeded: 'task.succeeded', skipped: 'task.skipped', failed: 'task.failed', retry: 'task.retry_scheduled' };
+  const audited: Record<string, string> = {
+    succeeded: 'task.succeeded',
+    skipped: 'task.skipped',
+    failed: 'task.failed',
+    retry: 'task.retry_scheduled',
+  };
   const { rows: attempts } = await db.query<AttemptRow>(
     `select id, task_id, worker, outcome, started_at, finished_at from task_attempts where outcome = any($1) order by id`,
     [Object.keys(audited)],

@@ -68,7 +68,12 @@ const KINDS: readonly SandboxKind[] = ['okta', 'google', 'microsoft'];
 const FILES_OWNER = 'files-archive@example.com';
 
 async function postJson(url: string, body: unknown): Promise<number> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
   await res.arrayBuffer();
   if (res.status >= 500) throw new Error(`${url}: ${res.status}`);
   return res.status;
@@ -115,10 +120,17 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       const appName = `deprovisiond-${name}`;
       const config = {
         server: { host: '127.0.0.1', port: 0 },
-        store: { postgres: { url: withApplicationName(options.databaseUrl, appName), schema: options.schema, poolSize: options.poolSize ?? 4 } },
+        store: {
+          postgres: { url: withApplicationName(options.databaseUrl, appName), schema: options.schema, poolSize: options.poolSize ?? 4 },
+        },
         // Open /metrics: the test reads each replica's counters (loopback only).
         auth: { webhook: [secret], publicMetrics: true },
-        engine: { lease: `${options.leaseMs}ms`, attemptTimeout: '10s', shutdownGrace: '2s', retry: { baseDelay: '100ms', maxDelay: '1s' } },
+        engine: {
+          lease: `${options.leaseMs}ms`,
+          attemptTimeout: '10s',
+          shutdownGrace: '2s',
+          retry: { baseDelay: '100ms', maxDelay: '1s' },
+        },
         providers,
         playbooks: { leaver: { steps: options.steps.map(({ writes: _writes, ...step }) => step) } },
         defaultPlaybook: 'leaver',
@@ -134,7 +146,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     });
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    db = new pg.Pool({ connectionString: withApplicationName(options.databaseUrl, 'replica-observer'), max: 3, options: `-c search_path=${options.schema}` });
+    db = new pg.Pool({
+      connectionString: withApplicationName(options.databaseUrl, 'replica-observer'),
+      max: 3,
+      options: `-c search_path=${options.schema}`,
+    });
   } catch (error) {
     await close();
     throw error;
@@ -154,8 +170,18 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       // Retried with the same webhook-id, as a real sender does: a repeat is answered from the first.
       for (;;) {
         const at = new Date();
-        const headers = { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signer.sign(id, at, body) };
-        const res = await fetch(`${via.url}/webhooks/termination`, { method: 'POST', headers, body, signal: AbortSignal.timeout(15_000) }).catch(() => null);
+        const headers = {
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+          'webhook-signature': signer.sign(id, at, body),
+        };
+        const res = await fetch(`${via.url}/webhooks/termination`, {
+          method: 'POST',
+          headers,
+          body,
+          signal: AbortSignal.timeout(15_000),
+        }).catch(() => null);
         const text = res ? await res.text().catch(() => '') : '';
         const status = res?.status ?? 0;
         if (status === 200 || status === 201) return (JSON.parse(text) as { terminationId: string }).terminationId;
@@ -202,7 +228,15 @@ export interface Feeder {
  */
 export function startFeeder(
   cluster: Cluster,
-  o: { prefix: string; via: () => Replica[]; backlogTasks: number; tasksPerTermination: number; maxTerminations: number; deadline: number; concurrency?: number },
+  o: {
+    prefix: string;
+    via: () => Replica[];
+    backlogTasks: number;
+    tasksPerTermination: number;
+    maxTerminations: number;
+    deadline: number;
+    concurrency?: number;
+  },
 ): Feeder {
   const submitted: string[] = [];
   let stopped = false;
@@ -291,13 +325,16 @@ export async function freezeInsideTransaction(
   let tries = 0;
   for (;;) {
     const elapsed = Date.now() - started;
-    if (elapsed > o.timeoutMs) throw new Error(`no moment with ${replica.name} idle inside a transaction within ${o.timeoutMs} ms (${tries} tries)`);
+    if (elapsed > o.timeoutMs)
+      throw new Error(`no moment with ${replica.name} idle inside a transaction within ${o.timeoutMs} ms (${tries} tries)`);
     const wantAdvisory = elapsed < o.preferAdvisoryMs;
     const candidate = (await idleInTransaction(db, replica.appName)).find((b) => b.locks > 0 && (!wantAdvisory || b.advisory));
     if (!candidate) continue;
     tries += 1;
     replica.child.kill('SIGSTOP');
-    const still = (await idleInTransaction(db, replica.appName)).find((b) => b.pid === candidate.pid && b.xactStart === candidate.xactStart);
+    const still = (await idleInTransaction(db, replica.appName)).find(
+      (b) => b.pid === candidate.pid && b.xactStart === candidate.xactStart,
+    );
     if (still && (!wantAdvisory || still.advisory)) return { ...still, tries };
     replica.child.kill('SIGCONT');
   }
@@ -307,7 +344,11 @@ export async function freezeInsideTransaction(
  * SIGSTOPs the replica while it holds leases and none of its backends is in a transaction
  * or a statement: it is stopped between transactions, so it blocks no one in PostgreSQL.
  */
-export async function freezeBetweenTransactions(cluster: Cluster, replica: Replica, timeoutMs: number): Promise<{ heldLeases: string[]; tries: number }> {
+export async function freezeBetweenTransactions(
+  cluster: Cluster,
+  replica: Replica,
+  timeoutMs: number,
+): Promise<{ heldLeases: string[]; tries: number }> {
   const deadline = Date.now() + timeoutMs;
   let tries = 0;
   for (;;) {
@@ -320,7 +361,9 @@ export async function freezeBetweenTransactions(cluster: Cluster, replica: Repli
     tries += 1;
     replica.child.kill('SIGSTOP');
     if ((await busyBackends(cluster.db, replica.appName)) === 0) {
-      const { rows } = await cluster.db.query<{ id: string }>(`select id from tasks where state = 'running' and lease_owner = $1`, [replica.worker]);
+      const { rows } = await cluster.db.query<{ id: string }>(`select id from tasks where state = 'running' and lease_owner = $1`, [
+        replica.worker,
+      ]);
       if (rows.length > 0) return { heldLeases: rows.map((r) => r.id), tries };
     }
     replica.child.kill('SIGCONT');

@@ -53,12 +53,28 @@ export async function startSambaAd(): Promise<SambaAd> {
   try {
     // Samba cannot move its LDAP ports: another server there would answer in its place.
     for (const port of [AD_LDAP_PORT, AD_LDAPS_PORT]) {
-      if (await portInUse(port)) throw new Error(`port ${port} is in use (a system slapd or Samba?): stop that server so the test's domain controller can listen there`);
+      if (await portInUse(port))
+        throw new Error(
+          `port ${port} is in use (a system slapd or Samba?): stop that server so the test's domain controller can listen there`,
+        );
     }
-    run('samba-tool', [
-      'domain', 'provision', '--use-rfc2307', '--realm=CORP.EXAMPLE.COM', '--domain=CORP', '--server-role=dc', '--dns-backend=NONE',
-      `--targetdir=${target}`, `--adminpass=${AD_ADMIN_PASSWORD}`, '--option=interfaces=lo', '--option=bind interfaces only=yes',
-    ], { timeoutMs: 180_000 });
+    run(
+      'samba-tool',
+      [
+        'domain',
+        'provision',
+        '--use-rfc2307',
+        '--realm=CORP.EXAMPLE.COM',
+        '--domain=CORP',
+        '--server-role=dc',
+        '--dns-backend=NONE',
+        `--targetdir=${target}`,
+        `--adminpass=${AD_ADMIN_PASSWORD}`,
+        '--option=interfaces=lo',
+        '--option=bind interfaces only=yes',
+      ],
+      { timeoutMs: 180_000 },
+    );
     const tls = makeCertificates(dir);
     chmodSync(tls.keyFile, 0o600);
     const conf = join(target, 'etc', 'smb.conf');
@@ -66,7 +82,10 @@ export async function startSambaAd(): Promise<SambaAd> {
     const settings = readFileSync(conf, 'utf8')
       .replace(/server services = .*/, 'server services = ldap')
       .replace(/log file = .*/, `log file = ${join(dir, 'log.%m')}`)
-      .replace('[global]', `[global]\n\ttls enabled = yes\n\ttls keyfile = ${tls.keyFile}\n\ttls certfile = ${tls.certFile}\n\ttls cafile = ${tls.caFile}`);
+      .replace(
+        '[global]',
+        `[global]\n\ttls enabled = yes\n\ttls keyfile = ${tls.keyFile}\n\ttls certfile = ${tls.certFile}\n\ttls cafile = ${tls.caFile}`,
+      );
     writeFileSync(conf, settings);
     server = startServer(SAMBA, ['-i', '-M', 'single', '-s', conf]);
     await waitForPort(AD_LDAPS_PORT, server.child, server.output, 60_000);
@@ -105,9 +124,17 @@ export async function addAdUser(client: Client, name: string): Promise<SeededAdU
   const dn = `CN=${name},CN=Users,${AD_BASE}`;
   const userPrincipalName = `${name}@corp.example.com`;
   const password = `Initial-${name}-Pw1!`;
-  await client.add(dn, { objectClass: ['top', 'person', 'organizationalPerson', 'user'], sAMAccountName: name, userPrincipalName, mail: `${name}@example.com` });
+  await client.add(dn, {
+    objectClass: ['top', 'person', 'organizationalPerson', 'user'],
+    sAMAccountName: name,
+    userPrincipalName,
+    mail: `${name}@example.com`,
+  });
   await client.modify(dn, [
-    new Change({ operation: 'replace', modification: new Attribute({ type: 'unicodePwd', values: [Buffer.from(`"${password}"`, 'utf16le')] }) }),
+    new Change({
+      operation: 'replace',
+      modification: new Attribute({ type: 'unicodePwd', values: [Buffer.from(`"${password}"`, 'utf16le')] }),
+    }),
     // NORMAL_ACCOUNT: enabled.
     new Change({ operation: 'replace', modification: new Attribute({ type: 'userAccountControl', values: ['512'] }) }),
   ]);

@@ -41,7 +41,11 @@ export interface ScimTestDaemon {
   daemon: Daemon;
   config: Config;
   logs: string[];
-  scim(method: string, path: string, options?: { token?: string | null; body?: unknown; raw?: string; contentType?: string; headers?: Record<string, string> }): Promise<ScimResponse>;
+  scim(
+    method: string,
+    path: string,
+    options?: { token?: string | null; body?: unknown; raw?: string; contentType?: string; headers?: Record<string, string> },
+  ): Promise<ScimResponse>;
   /** Polls the store until `check` returns a value (bounded; never a fixed sleep). */
   waitFor<T>(check: () => Promise<T | null | undefined | false>, what: string, timeoutMs?: number): Promise<T>;
   terminations(): Promise<Termination[]>;
@@ -50,7 +54,13 @@ export interface ScimTestDaemon {
 }
 
 export async function startScimDaemon(
-  options: { provider?: 'fake' | 'okta'; runEngine?: boolean; bodyLimit?: string; playbooks?: Record<string, unknown>; playbookRules?: unknown[] } = {},
+  options: {
+    provider?: 'fake' | 'okta';
+    runEngine?: boolean;
+    bodyLimit?: string;
+    playbooks?: Record<string, unknown>;
+    playbookRules?: unknown[];
+  } = {},
 ): Promise<ScimTestDaemon> {
   const provider = options.provider ?? 'fake';
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-scim-'));
@@ -59,10 +69,7 @@ export async function startScimDaemon(
     store: { sqlite: { path: join(dir, 'store.db') } },
     auth: { scim: [...SCIM_TOKENS] },
     engine: { retry: { maxAttempts: 2, baseDelay: '10ms', maxDelay: '50ms' } },
-    providers:
-      provider === 'okta'
-        ? { okta: { kind: 'okta', sandbox: { autoProvision: true } } }
-        : { fake: { kind: 'fake' } },
+    providers: provider === 'okta' ? { okta: { kind: 'okta', sandbox: { autoProvision: true } } } : { fake: { kind: 'fake' } },
     playbooks: {
       default: {
         steps:
@@ -83,9 +90,15 @@ export async function startScimDaemon(
   });
   const logs: string[] = [];
   const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });
-  const modules: ReadonlyMap<string, ProviderModule<any>> =
-    provider === 'okta' ? new Map([[oktaModule.kind, oktaModule as ProviderModule<any>]]) : createTestModule().modules;
-  const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'test.yaml'), logger, modules, runEngine: options.runEngine ?? false });
+  const modules: ReadonlyMap<string, ProviderModule<any>> = provider === 'okta'
+    ? new Map([[oktaModule.kind, oktaModule as ProviderModule<any>]])
+    : createTestModule().modules;
+  const daemon = await startDaemon(inlineAttemptsIn(config), {
+    configFile: join(dir, 'test.yaml'),
+    logger,
+    modules,
+    runEngine: options.runEngine ?? false,
+  });
 
   return {
     daemon,

@@ -113,9 +113,21 @@ export async function startSlapd(): Promise<Slapd> {
 
 async function seed(client: Client): Promise<void> {
   await client.add(SLAPD_BASE, { objectClass: ['top', 'dcObject', 'organization'], dc: 'example', o: 'Example' });
-  for (const ou of ['people', 'groups', 'policies', 'disabled']) await client.add(`ou=${ou},${SLAPD_BASE}`, { objectClass: ['organizationalUnit'], ou });
-  await client.add(SLAPD_SERVICE_DN, { objectClass: ['person'], cn: 'svc-deprovisiond', sn: 'service', userPassword: SLAPD_SERVICE_PASSWORD });
-  await client.add(`cn=default,ou=policies,${SLAPD_BASE}`, { objectClass: ['person', 'pwdPolicy'], cn: 'default', sn: 'policy', pwdAttribute: 'userPassword', pwdLockout: 'TRUE' });
+  for (const ou of ['people', 'groups', 'policies', 'disabled'])
+    await client.add(`ou=${ou},${SLAPD_BASE}`, { objectClass: ['organizationalUnit'], ou });
+  await client.add(SLAPD_SERVICE_DN, {
+    objectClass: ['person'],
+    cn: 'svc-deprovisiond',
+    sn: 'service',
+    userPassword: SLAPD_SERVICE_PASSWORD,
+  });
+  await client.add(`cn=default,ou=policies,${SLAPD_BASE}`, {
+    objectClass: ['person', 'pwdPolicy'],
+    cn: 'default',
+    sn: 'policy',
+    pwdAttribute: 'userPassword',
+    pwdLockout: 'TRUE',
+  });
   await client.add(`cn=owner,ou=people,${SLAPD_BASE}`, { objectClass: ['inetOrgPerson'], cn: 'owner', sn: 'owner', uid: 'owner' });
 }
 

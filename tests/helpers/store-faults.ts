@@ -29,7 +29,13 @@ export function pgError(sqlstate: string, message = 'terminating connection due 
 
 /** Node's error for a refused TCP connection (what pg raises when the server is down). */
 export function connectionRefused(): Error {
-  return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED', errno: -111, syscall: 'connect', address: '127.0.0.1', port: 5432 });
+  return Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+    code: 'ECONNREFUSED',
+    errno: -111,
+    syscall: 'connect',
+    address: '127.0.0.1',
+    port: 5432,
+  });
 }
 
 /** pg's codeless error when the server drops the connection under a query. */

@@ -20,7 +20,11 @@ const settingsSchema = z
 
 // The fake talks to no API: its sandbox only exists so `sandbox:` blocks in test configs work.
 const style: SandboxStyle = {
-  rateLimited: (res, retryAfterMs) => void res.status(429).set('Retry-After', String(Math.ceil(retryAfterMs / 1000))).end(),
+  rateLimited: (res, retryAfterMs) =>
+    void res
+      .status(429)
+      .set('Retry-After', String(Math.ceil(retryAfterMs / 1000)))
+      .end(),
   serverError: (res) => void res.status(500).end(),
   unauthorized: (res) => void res.status(401).end(),
   authorized: () => true,

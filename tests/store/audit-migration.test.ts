@@ -23,11 +23,27 @@ async function writeLegacyChain(db: Kysely<any>, count: number, pruned: number):
   let prev = GENESIS_HASH;
   const rows: Array<{ seq: number; hash: string }> = [];
   for (let i = 0; i < count; i += 1) {
-    const fields = { at: 1_700_000_000_000 + i, actor: 'admin:ops', action: 'legacy.entry', terminationId: null, taskId: null, data: JSON.stringify({ i }) };
+    const fields = {
+      at: 1_700_000_000_000 + i,
+      actor: 'admin:ops',
+      action: 'legacy.entry',
+      terminationId: null,
+      taskId: null,
+      data: JSON.stringify({ i }),
+    };
     const hash = chainHash(prev, fields);
     const row = await db
       .insertInto('audit_log')
-      .values({ at: fields.at, actor: fields.actor, action: fields.action, termination_id: null, task_id: null, data: fields.data, prev_hash: prev, hash })
+      .values({
+        at: fields.at,
+        actor: fields.actor,
+        action: fields.action,
+        termination_id: null,
+        task_id: null,
+        data: fields.data,
+        prev_hash: prev,
+        hash,
+      })
       .returning('seq')
       .executeTakeFirstOrThrow();
     rows.push({ seq: Number(row.seq), hash });
@@ -37,10 +53,26 @@ async function writeLegacyChain(db: Kysely<any>, count: number, pruned: number):
   const anchor = rows[pruned - 1]!;
   await db.deleteFrom('audit_log').where('seq', '<=', anchor.seq).execute();
   await db.insertInto('audit_anchor').values({ id: 1, seq: anchor.seq, hash: anchor.hash, pruned_at: 1_700_000_100_000 }).execute();
-  const fields = { at: 1_700_000_100_000, actor: 'engine:retention', action: 'audit.pruned', terminationId: null, taskId: null, data: JSON.stringify({ throughSeq: anchor.seq, anchorHash: anchor.hash, before: '2023-11-15T00:00:00.000Z' }) };
+  const fields = {
+    at: 1_700_000_100_000,
+    actor: 'engine:retention',
+    action: 'audit.pruned',
+    terminationId: null,
+    taskId: null,
+    data: JSON.stringify({ throughSeq: anchor.seq, anchorHash: anchor.hash, before: '2023-11-15T00:00:00.000Z' }),
+  };
   await db
     .insertInto('audit_log')
-    .values({ at: fields.at, actor: fields.actor, action: fields.action, termination_id: null, task_id: null, data: fields.data, prev_hash: prev, hash: chainHash(prev, fields) })
+    .values({
+      at: fields.at,
+      actor: fields.actor,
+      action: fields.action,
+      termination_id: null,
+      task_id: null,
+      data: fields.data,
+      prev_hash: prev,
+      hash: chainHash(prev, fields),
+    })
     .execute();
 }
 
@@ -50,19 +82,34 @@ async function expectUpgradedChain(store: SqlStore, migrateOld: () => Promise<vo
   await writeLegacyChain(db, 6, 2);
   await store.migrate();
   const anchor = await store.auditAnchor();
-  expect(await verifyAuditChain((after, limit) => store.listAudit(after, limit), anchor, 3)).toMatchObject({ ok: true, entries: 5, unlinked: 0, anchoredAt: anchor!.position });
+  expect(await verifyAuditChain((after, limit) => store.listAudit(after, limit), anchor, 3)).toMatchObject({
+    ok: true,
+    entries: 5,
+    unlinked: 0,
+    anchoredAt: anchor!.position,
+  });
   await store.appendAudit({ actor: 'admin:alice', action: 'after.upgrade' });
   await store.linkAudit();
   const entries = await store.listAudit(0, 100);
-  expect(entries.at(-1)).toMatchObject({ action: 'after.upgrade', position: entries.at(-2)!.position! + 1, prevHash: entries.at(-2)!.hash });
-  expect(await verifyAuditChain((after, limit) => store.listAudit(after, limit), anchor, 3)).toMatchObject({ ok: true, entries: 6, unlinked: 0 });
+  expect(entries.at(-1)).toMatchObject({
+    action: 'after.upgrade',
+    position: entries.at(-2)!.position! + 1,
+    prevHash: entries.at(-2)!.hash,
+  });
+  expect(await verifyAuditChain((after, limit) => store.listAudit(after, limit), anchor, 3)).toMatchObject({
+    ok: true,
+    entries: 6,
+    unlinked: 0,
+  });
 }
 
-const migrateTo = (store: SqlStore, options: { migrationTableSchema?: string } = {}) => async () => {
-  const db = (store as unknown as { db: Kysely<any> }).db;
-  const { error } = await new Migrator({ db, provider: migrationProvider, ...options }).migrateTo(BEFORE_LINKER);
-  if (error) throw error;
-};
+const migrateTo =
+  (store: SqlStore, options: { migrationTableSchema?: string } = {}) =>
+  async () => {
+    const db = (store as unknown as { db: Kysely<any> }).db;
+    const { error } = await new Migrator({ db, provider: migrationProvider, ...options }).migrateTo(BEFORE_LINKER);
+    if (error) throw error;
+  };
 
 describe('migration 0010 on SQLite', () => {
   it('keeps a chain written before it verifying, and links new entries after its head', async () => {
@@ -85,7 +132,9 @@ describePostgres('migration 0010 on PostgreSQL', (url) => {
     try {
       await admin.query(`create schema ${schema}`);
       await expectUpgradedChain(store, migrateTo(store, { migrationTableSchema: schema }));
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from audit_log where chain_pos is null`.execute((store as unknown as { db: Kysely<any> }).db);
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from audit_log where chain_pos is null`.execute(
+        (store as unknown as { db: Kysely<any> }).db,
+      );
       expect(rows[0]!.n).toBe(0);
     } finally {
       await store.close();

@@ -68,7 +68,10 @@ let schemaCounter = 0;
  * a lock: past lock_timeout this throws and the schema is dropped instead of reused.
  */
 async function emptySchema(client: pg.Client, schema: string): Promise<void> {
-  const tables = await client.query<{ name: string }>(`select tablename as name from pg_tables where schemaname = $1 and tablename not like 'kysely_migration%'`, [schema]);
+  const tables = await client.query<{ name: string }>(
+    `select tablename as name from pg_tables where schemaname = $1 and tablename not like 'kysely_migration%'`,
+    [schema],
+  );
   const sequences = await client.query<{ name: string }>(`select sequencename as name from pg_sequences where schemaname = $1`, [schema]);
   const id = (name: string) => `"${schema}"."${name}"`;
   const deletes = tables.rows.map((t, i) => `d${i} as (delete from ${id(t.name)})`);
@@ -101,7 +104,10 @@ async function migrateBesideDrops(store: PostgresStore, schema: string): Promise
 
 export function postgresBackend(
   url: string,
-): Omit<StoreBackend, 'open'> & { admin(): Promise<pg.Client>; open(clock: () => Date): Promise<TestDatabase<PostgresStore> & { schema: string }> } {
+): Omit<StoreBackend, 'open'> & {
+  admin(): Promise<pg.Client>;
+  open(clock: () => Date): Promise<TestDatabase<PostgresStore> & { schema: string }>;
+} {
   const admin = () => pgAdmin(url);
   /** Emptied schemas of finished tests, ready for the next; dropped once the file's tests are done. */
   const spare: string[] = [];

@@ -57,7 +57,8 @@ describePostgres('PostgreSQL audit chain and locks', (url) => {
     return { release, settled };
   }
 
-  const within = <T>(promise: Promise<T>, ms: number) => Promise.race([promise.then(() => 'done' as const), sleep(ms).then(() => 'still waiting' as const)]);
+  const within = <T>(promise: Promise<T>, ms: number) =>
+    Promise.race([promise.then(() => 'done' as const), sleep(ms).then(() => 'still waiting' as const)]);
 
   it('lets a replica append and commit while another replica holds an append open', async () => {
     const [a, b] = await db.replicas(2);
@@ -117,12 +118,27 @@ describePostgres('PostgreSQL audit chain and locks', (url) => {
     await db.store.createTermination(otherCase, [task]);
     const held = await holdOpen(db.store, (trx) => hooks(db.store).lockTermination(trx, frozenCase.id));
     try {
-      const [claimed] = (await worker!.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(), leaseMs: 60_000, limit: 10 })).filter((t) => t.id === task.id);
+      const [claimed] = (
+        await worker!.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(), leaseMs: 60_000, limit: 10 })
+      ).filter((t) => t.id === task.id);
       expect(claimed).toBeDefined();
       const at = new Date();
-      const finished = worker!.finishAttempt('w1', claimed!, { state: 'succeeded', evidence: {}, account: null }, {
-        taskId: task.id, attempt: 1, worker: 'w1', startedAt: at, finishedAt: at, outcome: 'succeeded', errorKind: null, errorMessage: null, evidence: null,
-      });
+      const finished = worker!.finishAttempt(
+        'w1',
+        claimed!,
+        { state: 'succeeded', evidence: {}, account: null },
+        {
+          taskId: task.id,
+          attempt: 1,
+          worker: 'w1',
+          startedAt: at,
+          finishedAt: at,
+          outcome: 'succeeded',
+          errorKind: null,
+          errorMessage: null,
+          evidence: null,
+        },
+      );
       expect(await within(finished, 3_000)).toBe('done');
       expect(await finished).toBe(true);
       expect((await db.store.getTermination(otherCase.id))!.state).toBe('completed');
@@ -146,9 +162,22 @@ describePostgres('PostgreSQL audit chain and locks', (url) => {
     const at = new Date();
     const started = Date.now();
     try {
-      const applied = await worker!.finishAttempt('w1', claimed!, { state: 'succeeded', evidence: { verified: true }, account: null }, {
-        taskId: task.id, attempt: 1, worker: 'w1', startedAt: at, finishedAt: at, outcome: 'succeeded', errorKind: null, errorMessage: null, evidence: null,
-      });
+      const applied = await worker!.finishAttempt(
+        'w1',
+        claimed!,
+        { state: 'succeeded', evidence: { verified: true }, account: null },
+        {
+          taskId: task.id,
+          attempt: 1,
+          worker: 'w1',
+          startedAt: at,
+          finishedAt: at,
+          outcome: 'succeeded',
+          errorKind: null,
+          errorMessage: null,
+          evidence: null,
+        },
+      );
       expect(applied).toBe(true);
       expect(Date.now() - started).toBeGreaterThanOrEqual(DEFAULT_PG_TIMEOUTS.idleInTransactionMs - 500);
       expect((await db.store.getTask(task.id))!.state).toBe('succeeded');

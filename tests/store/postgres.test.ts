@@ -43,7 +43,7 @@ describePostgres('PostgreSQL store suite', (url) => {
       await db?.dispose();
     });
 
-    it('reads int8 as numbers on its own pool, leaving pg\'s global parsers alone', async () => {
+    it("reads int8 as numbers on its own pool, leaving pg's global parsers alone", async () => {
       // The Kysely instance is internal to the store; reaching it here checks the pool's own parser.
       const kysely = (db.store as unknown as { db: Kysely<unknown> }).db;
       const { rows } = await sql<{ n: unknown }>`select 9007199254740991::int8 as n`.execute(kysely);
@@ -93,10 +93,9 @@ describePostgres('PostgreSQL store suite', (url) => {
       const reconnected = nextWake(reader);
       const client = await backend.admin();
       try {
-        const killed = await client.query(
-          `select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1`,
-          [`deprovisiond-listener/${db.schema}`.slice(0, 63)],
-        );
+        const killed = await client.query(`select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1`, [
+          `deprovisiond-listener/${db.schema}`.slice(0, 63),
+        ]);
         expect(killed.rowCount).toBe(1);
       } finally {
         await client.end();

@@ -40,7 +40,9 @@ beforeEach(async () => {
   db = new Kysely<Db>({ dialect });
   await sql`CREATE TABLE parent (id INTEGER PRIMARY KEY)`.execute(db);
   // Deferred: a dangling parent_id is only refused at COMMIT, which lets a test fail the group's commit.
-  await sql`CREATE TABLE item (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED, name TEXT NOT NULL UNIQUE)`.execute(db);
+  await sql`CREATE TABLE item (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED, name TEXT NOT NULL UNIQUE)`.execute(
+    db,
+  );
   // A second connection sees only what is committed.
   reader = new BetterSqlite3(path, { readonly: true });
   commits = 0;
@@ -63,8 +65,15 @@ describe('SQLite group commit', () => {
         db
           .transaction()
           .execute(async (trx) => {
-            await trx.insertInto('item').values({ id: n, parent_id: null, name: `item-${String(n).padStart(2, '0')}` }).execute();
-            await trx.updateTable('item').set({ name: `tx-${String(n).padStart(2, '0')}` }).where('id', '=', n).execute();
+            await trx
+              .insertInto('item')
+              .values({ id: n, parent_id: null, name: `item-${String(n).padStart(2, '0')}` })
+              .execute();
+            await trx
+              .updateTable('item')
+              .set({ name: `tx-${String(n).padStart(2, '0')}` })
+              .where('id', '=', n)
+              .execute();
           })
           .then(() => seenOnResolve.push(committedNames())),
       ),
@@ -148,7 +157,11 @@ describe('SQLite group commit', () => {
         return datasync.call(this);
       });
       let resolved = false;
-      const write = db.insertInto('item').values({ id: 1, parent_id: null, name: 'waits' }).execute().then(() => (resolved = true));
+      const write = db
+        .insertInto('item')
+        .values({ id: 1, parent_id: null, name: 'waits' })
+        .execute()
+        .then(() => (resolved = true));
       for (let n = 0; n < 20 && synced.mock.calls.length === 0; n += 1) await turn();
       // Committed (another connection sees it) and being synced, but not yet answered.
       expect(commits).toBe(1);

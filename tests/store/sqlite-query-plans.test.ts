@@ -80,7 +80,9 @@ it('marks a claim’s terminations running by primary key, not by walking the sc
   expect(planOf(updates[0]!)).toMatch(/^SEARCH terminations USING INDEX sqlite_autoindex_terminations_1 \(id=\?\)$/);
   // And only the claimed task's termination changed.
   const states = await Promise.all(waiting.map(async (t) => [t.id, (await store.getTermination(t.id))!.state]));
-  expect(Object.fromEntries(states)).toEqual(Object.fromEntries(waiting.map((t) => [t.id, t.id === claimed[0]!.terminationId ? 'running' : 'scheduled'])));
+  expect(Object.fromEntries(states)).toEqual(
+    Object.fromEntries(waiting.map((t) => [t.id, t.id === claimed[0]!.terminationId ? 'running' : 'scheduled'])),
+  );
 });
 
 it('claims through the due index, and checks a delete’s siblings at its provider through the termination’s own tasks', async () => {
@@ -93,7 +95,9 @@ it('claims through the due index, and checks a delete’s siblings at its provid
   prepared.length = 0;
   const claimed = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: 60_000, limit: 10 });
 
-  const candidates = [...new Set(prepared.filter((source) => source.startsWith('select "t"."id" from "tasks" as "t"') && source.includes('"due_at" <= ?')))];
+  const candidates = [
+    ...new Set(prepared.filter((source) => source.startsWith('select "t"."id" from "tasks" as "t"') && source.includes('"due_at" <= ?'))),
+  ];
   expect(candidates).toHaveLength(1);
   const plan = planOf(candidates[0]!);
   expect(plan).toMatch(/^SEARCH t USING INDEX tasks_due \(state=\? AND provider=\? AND due_at<\?\)/);
@@ -114,7 +118,8 @@ it('finds the audit entries not linked yet, in seq order, and the chain head, th
   const unlinked = [...new Set(prepared.filter((source) => source.startsWith('select') && source.includes('"chain_pos" is null')))];
   expect(unlinked.length).toBeGreaterThanOrEqual(2);
   // Either index serves: entries with a null position sit together in the position index, in rowid (seq) order.
-  for (const source of unlinked) expect(planOf(source)).toMatch(/^SEARCH audit_log USING (COVERING )?INDEX audit_log_(chain_pos|unlinked) [^;]*$/);
+  for (const source of unlinked)
+    expect(planOf(source)).toMatch(/^SEARCH audit_log USING (COVERING )?INDEX audit_log_(chain_pos|unlinked) [^;]*$/);
   const head = prepared.find((source) => source.startsWith('select') && source.includes('"chain_pos" is not null'));
   expect(planOf(head!)).toMatch(/USING (COVERING )?INDEX audit_log_chain_pos/);
   expect(await store.countUnlinkedAudit()).toBe(0);

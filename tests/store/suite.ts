@@ -75,8 +75,7 @@ const retryAt = (at: number): AttemptOutcome => ({
 
 /** The attempt record a worker would write for an outcome. */
 function attemptFor(task: Task, worker: string, outcome: AttemptOutcome, at: number): TaskAttempt {
-  const kind =
-    outcome.state === 'pending' ? (outcome.error ? 'retry' : 'in_progress') : outcome.state;
+  const kind = outcome.state === 'pending' ? (outcome.error ? 'retry' : 'in_progress') : outcome.state;
   const error = outcome.state === 'failed' || outcome.state === 'pending' ? outcome.error : null;
   return {
     taskId: task.id,
@@ -187,9 +186,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
           [disable.id, 'pending', [], T0],
           [remove.id, 'pending', ['disable'], T0 + 30 * DAY],
         ]);
-        expect((await store.listAudit(0, 10)).map((a) => [a.action, a.terminationId])).toEqual([
-          ['termination.created', t.id],
-        ]);
+        expect((await store.listAudit(0, 10)).map((a) => [a.action, a.terminationId])).toEqual([['termination.created', t.id]]);
       });
 
       it.each([
@@ -283,7 +280,10 @@ export function defineStoreSuite(backend: StoreBackend): void {
     });
 
     describe('a second request for a subject with an open termination', () => {
-      const open = async (overrides: Partial<NewTermination> = {}, tasks = [newTask('disable'), newTask('delete', { action: 'delete_account', critical: false, notBefore: new Date(T0 + 30 * DAY) })]) => {
+      const open = async (
+        overrides: Partial<NewTermination> = {},
+        tasks = [newTask('disable'), newTask('delete', { action: 'delete_account', critical: false, notBefore: new Date(T0 + 30 * DAY) })],
+      ) => {
         const t = newTermination(now, { effectiveAt: new Date(T0 + 10 * DAY), ...overrides });
         await store.createTermination(t, tasks);
         return { t, tasks };
@@ -293,12 +293,25 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const { t, tasks } = await open();
         const tasksBefore = await store.listTasks(t.id);
         for (const effectiveAt of [T0 + 10 * DAY, T0 + 99 * DAY]) {
-          const second = newTermination(now, { source: 'scim', subjectKey: t.subjectKey, effectiveAt: new Date(effectiveAt), createdBy: 'scim:token-0' });
+          const second = newTermination(now, {
+            source: 'scim',
+            subjectKey: t.subjectKey,
+            effectiveAt: new Date(effectiveAt),
+            createdBy: 'scim:token-0',
+          });
           const result = await store.createTermination(second, [newTask('disable')]);
-          expect(result).toMatchObject({ created: false, outcome: 'joined', duplicate: false, termination: { id: t.id, effectiveAt: t.effectiveAt } });
+          expect(result).toMatchObject({
+            created: false,
+            outcome: 'joined',
+            duplicate: false,
+            termination: { id: t.id, effectiveAt: t.effectiveAt },
+          });
           expect(await store.getTermination(second.id)).toBeNull();
           // Its own repeat is a duplicate, answered with what it did.
-          expect(await store.createTermination({ ...second, id: uid('term') }, [newTask('disable')])).toMatchObject({ outcome: 'joined', duplicate: true });
+          expect(await store.createTermination({ ...second, id: uid('term') }, [newTask('disable')])).toMatchObject({
+            outcome: 'joined',
+            duplicate: true,
+          });
         }
         expect(await store.listTasks(t.id)).toEqual(tasksBefore);
         expect(tasks).toHaveLength(2);
@@ -322,12 +335,26 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const [claimedBadge] = await claim(store, { provider: 'brivo', leaseMs: DAY });
         expect(claimedBadge?.id).toBe(farRunning.id);
 
-        const earlier = newTermination(now, { source: 'admin', subjectKey: far.subjectKey, effectiveAt: new Date(T0 + 10 * DAY), createdBy: 'admin:alice' });
+        const earlier = newTermination(now, {
+          source: 'admin',
+          subjectKey: far.subjectKey,
+          effectiveAt: new Date(T0 + 10 * DAY),
+          createdBy: 'admin:alice',
+        });
         const result = await store.createTermination(earlier, [newTask('disable')], { request: { playbookNamed: false } });
-        expect(result).toMatchObject({ created: false, outcome: 'rescheduled', duplicate: false, previousEffectiveAt: new Date(T0 + 20 * DAY) });
+        expect(result).toMatchObject({
+          created: false,
+          outcome: 'rescheduled',
+          duplicate: false,
+          previousEffectiveAt: new Date(T0 + 20 * DAY),
+        });
         expect(result.termination).toMatchObject({ id: far.id, effectiveAt: new Date(T0 + 10 * DAY) });
         const byId = new Map((await store.listTasks(far.id)).map((x) => [x.id, x]));
-        expect(byId.get(farWaiting.id)).toMatchObject({ state: 'pending', notBefore: new Date(T0 + 10 * DAY), nextAttemptAt: new Date(T0 + 10 * DAY) });
+        expect(byId.get(farWaiting.id)).toMatchObject({
+          state: 'pending',
+          notBefore: new Date(T0 + 10 * DAY),
+          nextAttemptAt: new Date(T0 + 10 * DAY),
+        });
         expect(byId.get(farDelete.id)).toMatchObject({ state: 'pending', notBefore: new Date(T0 + 40 * DAY) });
         // Its retry at day 15 is later than its shifted start: kept, never moved later.
         expect(byId.get(farRetry.id)).toMatchObject({ state: 'pending', nextAttemptAt: new Date(T0 + 15 * DAY) });
@@ -353,19 +380,42 @@ export function defineStoreSuite(backend: StoreBackend): void {
         await expect(refused).rejects.toMatchObject({ open: { id: t.id, playbook: 'employee' }, requestedPlaybook: 'contractor' });
         expect(await store.listAudit(0, 100)).toEqual(auditBefore);
         expect((await store.getTermination(t.id))!.effectiveAt).toEqual(t.effectiveAt);
-        const unnamed = await store.createTermination({ ...other, sourceEventId: uid('evt') }, [newTask('disable')], { request: { playbookNamed: false } });
-        expect(unnamed).toMatchObject({ outcome: 'rescheduled', termination: { id: t.id, playbook: 'employee', effectiveAt: new Date(T0) } });
+        const unnamed = await store.createTermination({ ...other, sourceEventId: uid('evt') }, [newTask('disable')], {
+          request: { playbookNamed: false },
+        });
+        expect(unnamed).toMatchObject({
+          outcome: 'rescheduled',
+          termination: { id: t.id, playbook: 'employee', effectiveAt: new Date(T0) },
+        });
       });
 
       it('lets an operator supersede it: its unrun tasks are cancelled, the new one created, both audited', async () => {
         const { t } = await open();
-        const replacement = newTermination(now, { source: 'admin', subjectKey: t.subjectKey, playbook: 'contractor', createdBy: 'admin:alice', reason: 'wrong playbook' });
-        const result = await store.createTermination(replacement, [newTask('revoke', { action: 'revoke_sessions' })], { request: { supersede: true } });
-        expect(result).toMatchObject({ created: true, outcome: 'superseded', duplicate: false, supersededId: t.id, termination: { id: replacement.id, playbook: 'contractor' } });
+        const replacement = newTermination(now, {
+          source: 'admin',
+          subjectKey: t.subjectKey,
+          playbook: 'contractor',
+          createdBy: 'admin:alice',
+          reason: 'wrong playbook',
+        });
+        const result = await store.createTermination(replacement, [newTask('revoke', { action: 'revoke_sessions' })], {
+          request: { supersede: true },
+        });
+        expect(result).toMatchObject({
+          created: true,
+          outcome: 'superseded',
+          duplicate: false,
+          supersededId: t.id,
+          termination: { id: replacement.id, playbook: 'contractor' },
+        });
         expect(await store.getTermination(t.id)).toMatchObject({ state: 'cancelled' });
         expect((await store.listTasks(t.id)).map((x) => x.state)).toEqual(['cancelled', 'cancelled']);
         expect((await store.findOpenTermination(t.subjectKey))?.id).toBe(replacement.id);
-        expect((await store.listAuditOf(t.id)).at(-1)).toMatchObject({ action: 'termination.superseded', actor: 'admin:alice', data: { by: replacement.id, tasksCancelled: 2, reason: 'wrong playbook' } });
+        expect((await store.listAuditOf(t.id)).at(-1)).toMatchObject({
+          action: 'termination.superseded',
+          actor: 'admin:alice',
+          data: { by: replacement.id, tasksCancelled: 2, reason: 'wrong playbook' },
+        });
         expect((await store.listAuditOf(replacement.id))[0]).toMatchObject({ action: 'termination.created', data: { supersedes: t.id } });
       });
 
@@ -374,7 +424,9 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const replicas = await db.replicas(6);
         const results = await Promise.all(
           replicas.map((r, i) =>
-            r.createTermination(newTermination(now, { subjectKey: t.subjectKey, effectiveAt: new Date(T0 + (i + 1) * DAY) }), [newTask('disable')]),
+            r.createTermination(newTermination(now, { subjectKey: t.subjectKey, effectiveAt: new Date(T0 + (i + 1) * DAY) }), [
+              newTask('disable'),
+            ]),
           ),
         );
         expect(new Set(results.map((r) => r.termination.id))).toEqual(new Set([t.id]));
@@ -403,8 +455,13 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const own = newTermination(now, { source: 'webhook' });
         await store.createTermination(own, [newTask('disable')]);
         await store.createTermination(newTermination(now, { source: 'scim', subjectKey: own.subjectKey }), [newTask('disable')]);
-        await expect(store.cancelTermination(own.id, 'webhook:msg_2', 'rehired', webhook)).rejects.toMatchObject({ requestedBy: ['scim', 'webhook'] });
-        const cancelled = await store.cancelTermination(own.id, 'webhook:msg_3', 'rehired', { channel: 'webhook', mayCancel: ['webhook', 'scim'] });
+        await expect(store.cancelTermination(own.id, 'webhook:msg_2', 'rehired', webhook)).rejects.toMatchObject({
+          requestedBy: ['scim', 'webhook'],
+        });
+        const cancelled = await store.cancelTermination(own.id, 'webhook:msg_3', 'rehired', {
+          channel: 'webhook',
+          mayCancel: ['webhook', 'scim'],
+        });
         expect(cancelled?.state).toBe('cancelled');
         // Operators (no authority) cancel anything.
         expect((await store.cancelTermination(t.id, 'admin:bob', 'done'))?.state).toBe('cancelled');
@@ -539,7 +596,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
     });
 
     describe('leases', () => {
-      it('lets another worker take a task whose lease expired, and discards the first worker\'s result', async () => {
+      it("lets another worker take a task whose lease expired, and discards the first worker's result", async () => {
         const t = newTermination(now);
         const task = newTask('disable');
         await store.createTermination(t, [task]);
@@ -560,7 +617,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect((await store.getTask(task.id))!.state).toBe('succeeded');
       });
 
-      it('refuses a late result from the same worker once it reclaimed the task: the claim\'s token is the proof, not the name', async () => {
+      it("refuses a late result from the same worker once it reclaimed the task: the claim's token is the proof, not the name", async () => {
         const t = newTermination(now);
         const task = newTask('disable');
         await store.createTermination(t, [task]);
@@ -576,8 +633,16 @@ export function defineStoreSuite(backend: StoreBackend): void {
       });
 
       it('never reports "no account" for a task an earlier attempt did, whichever result arrives first', async () => {
-        const deleted: AttemptOutcome = { state: 'succeeded', evidence: { account: { id: 'acc-1' }, execute: { deleted: true } }, account: { id: 'acc-1' } };
-        const noAccount: AttemptOutcome = { state: 'skipped', evidence: { skipped: 'the subject has no account at this provider' }, account: null };
+        const deleted: AttemptOutcome = {
+          state: 'succeeded',
+          evidence: { account: { id: 'acc-1' }, execute: { deleted: true } },
+          account: { id: 'acc-1' },
+        };
+        const noAccount: AttemptOutcome = {
+          state: 'skipped',
+          evidence: { skipped: 'the subject has no account at this provider' },
+          account: null,
+        };
         for (const order of ['late result first', 'late result second']) {
           const task = newTask('delete', { action: 'delete_account' });
           await store.createTermination(newTermination(now), [task]);
@@ -618,7 +683,9 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const [second] = await claim(store, { worker: 'w2', now: new Date(T0 + SECOND), leaseMs: SECOND });
         expect(second).toMatchObject({ attempts: 2 });
         // A wait that does not count (a rate limit) gives the claim's attempt back.
-        expect(await finish(store, 'w2', second!, { ...retryAt(T0 + HOUR), countsAsAttempt: false, rateLimited: true } as AttemptOutcome)).toBe(true);
+        expect(
+          await finish(store, 'w2', second!, { ...retryAt(T0 + HOUR), countsAsAttempt: false, rateLimited: true } as AttemptOutcome),
+        ).toBe(true);
         expect(await store.getTask(task.id)).toMatchObject({ attempts: 1, rateLimitedCount: 1 });
       });
 
@@ -713,7 +780,11 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect(await store.getTermination(t.id)).toMatchObject({ state: 'running', revokedAt: null });
         now = T0 + 5 * SECOND;
         await runTask(revoke.id, skipped);
-        expect(await store.getTermination(t.id)).toMatchObject({ state: 'running', revokedAt: new Date(T0 + 5 * SECOND), finishedAt: null });
+        expect(await store.getTermination(t.id)).toMatchObject({
+          state: 'running',
+          revokedAt: new Date(T0 + 5 * SECOND),
+          finishedAt: null,
+        });
         now = T0 + 9 * SECOND;
         await runTask(notify.id, succeeded);
         expect(await store.getTermination(t.id)).toMatchObject({
@@ -742,7 +813,11 @@ export function defineStoreSuite(backend: StoreBackend): void {
         await runTask(disable.id, failed);
         // Its other tasks still run: not failed (nor finished) while they do.
         expect(await store.getTermination(t.id)).toMatchObject({ state: 'running', revokedAt: null, finishedAt: null });
-        expect(await store.getTask(disable.id)).toMatchObject({ state: 'failed', attempts: 1, lastError: failed.state === 'failed' ? failed.error : null });
+        expect(await store.getTask(disable.id)).toMatchObject({
+          state: 'failed',
+          attempts: 1,
+          lastError: failed.state === 'failed' ? failed.error : null,
+        });
         now = T0 + MINUTE;
         await runTask(notify.id, succeeded);
         expect(await store.getTermination(t.id)).toMatchObject({ state: 'failed', finishedAt: new Date(T0 + MINUTE) });
@@ -762,7 +837,10 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const t = newTermination(now);
         const task = newTask('revoke', { action: 'revoke_sessions' });
         await store.createTermination(t, [task]);
-        await runTask(task.id, { ...(retryAt(now) as Extract<AttemptOutcome, { state: 'pending' }>), checkpoint: { sessionsRevoked: true } });
+        await runTask(task.id, {
+          ...(retryAt(now) as Extract<AttemptOutcome, { state: 'pending' }>),
+          checkpoint: { sessionsRevoked: true },
+        });
         expect((await store.getTask(task.id))!.checkpoint).toEqual({ sessionsRevoked: true });
         await runTask(task.id, failed);
         const [replayed] = await store.replayFailedTasks(t.id, task.id, 'admin:alice');
@@ -787,14 +865,24 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const revoke = newTask('okta-revoke-sessions', { action: 'revoke_sessions' });
         const suspend = newTask('okta-suspend');
         const groups = newTask('okta-remove-groups', { action: 'remove_groups', critical: false, dependsOn: ['okta-suspend'] });
-        const remove = newTask('okta-delete', { action: 'delete_account', critical: false, dependsOn: ['okta-remove-groups'], notBefore: new Date(T0 + DAY) });
+        const remove = newTask('okta-delete', {
+          action: 'delete_account',
+          critical: false,
+          dependsOn: ['okta-remove-groups'],
+          notBefore: new Date(T0 + DAY),
+        });
         return { revoke, suspend, groups, remove };
       };
 
       it('never releases a delete while another task at its provider retries or failed, not even by a replay (issue 23, case 4)', async () => {
         const t = newTermination(now);
         const { revoke, suspend, groups, remove } = oktaSteps();
-        const elsewhere = newTask('google-delete', { provider: 'google', action: 'delete_account', critical: false, notBefore: new Date(T0 + DAY) });
+        const elsewhere = newTask('google-delete', {
+          provider: 'google',
+          action: 'delete_account',
+          critical: false,
+          notBefore: new Date(T0 + DAY),
+        });
         await store.createTermination(t, [revoke, suspend, groups, remove, elsewhere]);
         await runTask(suspend.id, failed);
         await runTask(revoke.id, retryAt(T0 + 2 * DAY));
@@ -828,14 +916,16 @@ export function defineStoreSuite(backend: StoreBackend): void {
         expect((await claim(store)).map((x) => x.id).sort()).toEqual([first.id, second.id].sort());
       });
 
-      it('waives a failed task: audited with who and why, its dependants and the provider\'s delete run, and the termination completes with waivers', async () => {
+      it("waives a failed task: audited with who and why, its dependants and the provider's delete run, and the termination completes with waivers", async () => {
         const t = newTermination(now);
         const { revoke, suspend, groups, remove } = oktaSteps();
         await store.createTermination(t, [revoke, suspend, groups, remove]);
         await store.createTermination(newTermination(now), [newTask('unrelated', { provider: 'google' })]);
         await runTask(suspend.id, failed);
         // What the failed-task alert counts, found whatever the termination's state (still running here).
-        expect((await store.listTerminations({ withFailedTasks: true, limit: 10 })).items.map((x) => [x.id, x.state])).toEqual([[t.id, 'running']]);
+        expect((await store.listTerminations({ withFailedTasks: true, limit: 10 })).items.map((x) => [x.id, x.state])).toEqual([
+          [t.id, 'running'],
+        ]);
         await runTask(revoke.id, succeeded);
         expect(await store.getTermination(t.id)).toMatchObject({ state: 'failed', finishedAt: new Date(T0) });
 
@@ -852,7 +942,11 @@ export function defineStoreSuite(backend: StoreBackend): void {
         // Its dependant may run now, so the termination is running again, with no finished time.
         expect(result!.termination).toMatchObject({ state: 'running', finishedAt: null, revokedAt: null });
         expect((await store.listAudit(0, 100)).filter((e) => e.action === 'task.waived')).toMatchObject([
-          { actor: 'admin:alice', taskId: suspend.id, data: { reason: 'suspended by hand in the Okta console', provider: 'okta', action: 'disable_account' } },
+          {
+            actor: 'admin:alice',
+            taskId: suspend.id,
+            data: { reason: 'suspended by hand in the Okta console', provider: 'okta', action: 'disable_account' },
+          },
         ]);
 
         expect((await store.listTerminations({ withFailedTasks: true, limit: 10 })).items).toEqual([]);
@@ -860,8 +954,15 @@ export function defineStoreSuite(backend: StoreBackend): void {
         now = T0 + DAY;
         await runTask(remove.id, succeeded);
         // Access was never verified gone at the waived step: no revocation time, and a state of its own.
-        expect(await store.getTermination(t.id)).toMatchObject({ state: 'completed_with_waivers', finishedAt: new Date(T0 + DAY), revokedAt: null });
-        expect((await store.stats(new Date(now))).terminations.find((x) => x.state === 'completed_with_waivers')).toEqual({ state: 'completed_with_waivers', count: 1 });
+        expect(await store.getTermination(t.id)).toMatchObject({
+          state: 'completed_with_waivers',
+          finishedAt: new Date(T0 + DAY),
+          revokedAt: null,
+        });
+        expect((await store.stats(new Date(now))).terminations.find((x) => x.state === 'completed_with_waivers')).toEqual({
+          state: 'completed_with_waivers',
+          count: 1,
+        });
         expect((await store.listTerminations({ state: 'completed_with_waivers', limit: 10 })).items.map((x) => x.id)).toEqual([t.id]);
         expectLinearChain(await linkedChain(store));
       });
@@ -1077,11 +1178,23 @@ export function defineStoreSuite(backend: StoreBackend): void {
       });
 
       it('searches user name, external id, display name, emails and id, ignoring case, with % and _ taken literally; filters by source', async () => {
-        const ada = newTermination(T0, { source: 'scim', subject: { userName: 'Ada.Lovelace@Example.com', externalId: 'HR-1815', displayName: 'Ada Lovelace', emails: ['ada@analytical.example'] } });
-        const grace = newTermination(T0 + MINUTE, { source: 'admin', subject: { externalId: 'HR-1906', emails: ['grace_hopper@navy.example', 'amazing@grace.example'] } });
+        const ada = newTermination(T0, {
+          source: 'scim',
+          subject: {
+            userName: 'Ada.Lovelace@Example.com',
+            externalId: 'HR-1815',
+            displayName: 'Ada Lovelace',
+            emails: ['ada@analytical.example'],
+          },
+        });
+        const grace = newTermination(T0 + MINUTE, {
+          source: 'admin',
+          subject: { externalId: 'HR-1906', emails: ['grace_hopper@navy.example', 'amazing@grace.example'] },
+        });
         const percent = newTermination(T0 + 2 * MINUTE, { subject: { userName: '100%_sure', emails: [] } });
         for (const t of [ada, grace, percent]) await store.createTermination(t, [newTask('disable')]);
-        const ids = async (filter: { search?: string; source?: 'scim' | 'webhook' | 'admin' }) => (await store.listTerminations({ ...filter, limit: 10 })).items.map((t) => t.id);
+        const ids = async (filter: { search?: string; source?: 'scim' | 'webhook' | 'admin' }) =>
+          (await store.listTerminations({ ...filter, limit: 10 })).items.map((t) => t.id);
 
         expect(await ids({ search: 'lovelace@example' })).toEqual([ada.id]);
         expect(await ids({ search: 'hr-19' })).toEqual([grace.id]);
@@ -1123,7 +1236,12 @@ export function defineStoreSuite(backend: StoreBackend): void {
             { provider: 'google', action: 'delete_account', state: 'pending', count: 1 },
           ]),
         );
-        expect(byKey(stats.terminations)).toEqual(byKey([{ state: 'running', count: 1 }, { state: 'held', count: 1 }]));
+        expect(byKey(stats.terminations)).toEqual(
+          byKey([
+            { state: 'running', count: 1 },
+            { state: 'held', count: 1 },
+          ]),
+        );
         // The held task is older, but waits for an operator, not for a worker.
         expect(stats.oldestDueTaskAgeSeconds).toBe(10);
         expect(stats.heldTerminations).toBe(1);
@@ -1190,9 +1308,15 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const kysely = internalDb(store);
         await store.appendAudit({ actor: 'admin:alice', action: 'test.early' });
         const early = (await store.listAudit(0, 10))[0]!;
-        await kysely.insertInto('audit_log').values(rawEntry(early.seq + 10, 'test.seq_plus_10')).execute();
+        await kysely
+          .insertInto('audit_log')
+          .values(rawEntry(early.seq + 10, 'test.seq_plus_10'))
+          .execute();
         expect(await store.linkAudit()).toEqual({ linked: 2 });
-        await kysely.insertInto('audit_log').values(rawEntry(early.seq + 5, 'test.seq_plus_5_seen_late')).execute();
+        await kysely
+          .insertInto('audit_log')
+          .values(rawEntry(early.seq + 5, 'test.seq_plus_5_seen_late'))
+          .execute();
         expect(await store.linkAudit()).toEqual({ linked: 1 });
 
         const entries = await store.listAudit(0, 10);
@@ -1208,7 +1332,11 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const [background] = await db.replicas(1);
         background!.startAuditLinker();
         for (let i = 0; i < 3; i += 1) await background!.appendAudit({ actor: 'admin:alice', action: 'test.background', data: { i } });
-        await pollUntil(async () => (await store.countUnlinkedAudit()) === 0, () => 'the background linker did not link the entries', 5_000);
+        await pollUntil(
+          async () => (await store.countUnlinkedAudit()) === 0,
+          () => 'the background linker did not link the entries',
+          5_000,
+        );
         expectLinearChain(await store.listAudit(0, 10));
       });
     });
@@ -1221,5 +1349,16 @@ function internalDb(store: Store): Kysely<Database> {
 }
 
 function rawEntry(seq: number, action: string) {
-  return { seq, at: T0, actor: 'admin:alice', action, termination_id: null, task_id: null, data: '{}', prev_hash: null, hash: null, chain_pos: null };
+  return {
+    seq,
+    at: T0,
+    actor: 'admin:alice',
+    action,
+    termination_id: null,
+    task_id: null,
+    data: '{}',
+    prev_hash: null,
+    hash: null,
+    chain_pos: null,
+  };
 }

@@ -8,7 +8,10 @@ const FILTERS = ['state', 'subject', 'since', 'until', 'limit', 'cursor'] as con
 
 export async function list({ values, positionals, io }: CommandInput): Promise<number> {
   noPositionals(positionals);
-  const query = { ...Object.fromEntries(FILTERS.map((name) => [name, str(values, name)])), ...(values['failed-tasks'] ? { failedTasks: 'true' } : {}) };
+  const query = {
+    ...Object.fromEntries(FILTERS.map((name) => [name, str(values, name)])),
+    ...(values['failed-tasks'] ? { failedTasks: 'true' } : {}),
+  };
   const page = await clientFor(values, io).request<TerminationPage>('GET', '/terminations', { query });
   if (values.json) return printJson(io, page);
   const colors = colorsFor(io.out, io.env);

@@ -13,19 +13,30 @@ export async function terminate({ values, positionals, io }: CommandInput): Prom
   const client = clientFor(values, io);
   const csv = str(values, 'from-csv');
   if (csv !== undefined) {
-    if (CSV_COLUMNS.some((flag) => values[flag] !== undefined) || values.wait || key) throw new UsageError('--from-csv takes the subjects from the file: give no subject flags, --wait or --idempotency-key with it');
+    if (CSV_COLUMNS.some((flag) => values[flag] !== undefined) || values.wait || key)
+      throw new UsageError('--from-csv takes the subjects from the file: give no subject flags, --wait or --idempotency-key with it');
     return terminateFromCsv(client, csv, values.apply === true, io, values.json === true);
   }
   if (values.apply) throw new UsageError('--apply goes with --from-csv');
   const limit = values.wait ? timeoutMs(str(values, 'timeout')) : 0;
-  const result = await client.request<Created>('POST', '/terminations', { body: requestBody(values), headers: key ? { 'idempotency-key': key } : undefined });
+  const result = await client.request<Created>('POST', '/terminations', {
+    body: requestBody(values),
+    headers: key ? { 'idempotency-key': key } : undefined,
+  });
   if (!values.wait) {
     if (values.json) return printJson(io, result);
-    io.out.write(`termination ${result.terminationId} ${result.state}${result.duplicate ? ' (already known: nothing new was created)' : ''}\n`);
+    io.out.write(
+      `termination ${result.terminationId} ${result.state}${result.duplicate ? ' (already known: nothing new was created)' : ''}\n`,
+    );
     return 0;
   }
   if (!values.json) io.out.write(`termination ${result.terminationId} ${result.state}: waiting until every critical task is verified\n`);
-  const { detail, timedOut } = await followTermination(client, result.terminationId, limit, values.json ? () => undefined : taskChanges(io));
+  const { detail, timedOut } = await followTermination(
+    client,
+    result.terminationId,
+    limit,
+    values.json ? () => undefined : taskChanges(io),
+  );
   const { code, line } = verdict(detail, timedOut);
   if (values.json) return printJson(io, detail, code);
   io.out.write(`${line}\n`);
@@ -34,7 +45,10 @@ export async function terminate({ values, positionals, io }: CommandInput): Prom
 
 export async function plan({ values, positionals, io }: CommandInput): Promise<number> {
   noPositionals(positionals);
-  const result = await clientFor(values, io).request<Planned>('POST', '/terminations', { body: requestBody(values), query: { dryRun: 'true' } });
+  const result = await clientFor(values, io).request<Planned>('POST', '/terminations', {
+    body: requestBody(values),
+    query: { dryRun: 'true' },
+  });
   if (values.json) return printJson(io, result);
   const { plan } = result;
   const colors = colorsFor(io.out, io.env);
@@ -44,8 +58,19 @@ export async function plan({ values, positionals, io }: CommandInput): Promise<n
   io.out.write(
     table(
       ['STEP', 'PROVIDER', 'ACTION', 'AFTER', 'NOT BEFORE', 'CRITICAL'],
-      plan.tasks.map((t) => [t.stepId, t.provider, t.action, values.wide ? t.dependsOn.join(',') : after(t.dependsOn), time(t.notBefore), t.critical ? 'yes' : 'no']),
-      { width: values.wide ? undefined : outputWidth(io.out), shrink: [3, 0], styleRow: (row, line) => (row[5] === 'yes' ? colors.bold(line) : line) },
+      plan.tasks.map((t) => [
+        t.stepId,
+        t.provider,
+        t.action,
+        values.wide ? t.dependsOn.join(',') : after(t.dependsOn),
+        time(t.notBefore),
+        t.critical ? 'yes' : 'no',
+      ]),
+      {
+        width: values.wide ? undefined : outputWidth(io.out),
+        shrink: [3, 0],
+        styleRow: (row, line) => (row[5] === 'yes' ? colors.bold(line) : line),
+      },
     ),
   );
   if (result.existingTerminationId) io.out.write(`an open termination already exists for this subject: ${result.existingTerminationId}\n`);

@@ -25,7 +25,12 @@ const ENDED = ['completed', 'completed_with_waivers', 'failed', 'cancelled'];
 const criticalFailed = (detail: TerminationDetail) => detail.tasks.some((k) => k.critical && k.state === 'failed');
 
 /** Calls `onPoll` with each answer; resolves with the last one once access is revoked or the termination has ended. */
-export async function followTermination(client: AdminClient, id: string, limitMs: number, onPoll: (detail: TerminationDetail) => void): Promise<{ detail: TerminationDetail; timedOut: boolean }> {
+export async function followTermination(
+  client: AdminClient,
+  id: string,
+  limitMs: number,
+  onPoll: (detail: TerminationDetail) => void,
+): Promise<{ detail: TerminationDetail; timedOut: boolean }> {
   const deadline = Date.now() + limitMs;
   for (;;) {
     const detail = await client.request<TerminationDetail>('GET', `/terminations/${encodeURIComponent(id)}`);
@@ -40,10 +45,18 @@ export async function followTermination(client: AdminClient, id: string, limitMs
 /** What `--wait` and `--watch` end with: 0 once access is revoked, 1 otherwise, with the reason. */
 export function verdict(detail: TerminationDetail, timedOut: boolean): { code: number; line: string } {
   const { id, state, revokedAt } = detail.termination;
-  if (revokedAt) return { code: 0, line: `termination ${id}: access revoked at ${revokedAt} (every critical task verified); state ${state}` };
-  if (timedOut) return { code: 1, line: `termination ${id}: still ${state} when the time allowed ran out; follow it with \`deprovisiond status ${id} --watch\`` };
+  if (revokedAt)
+    return { code: 0, line: `termination ${id}: access revoked at ${revokedAt} (every critical task verified); state ${state}` };
+  if (timedOut)
+    return {
+      code: 1,
+      line: `termination ${id}: still ${state} when the time allowed ran out; follow it with \`deprovisiond status ${id} --watch\``,
+    };
   if (!ENDED.includes(state) && criticalFailed(detail)) {
-    return { code: 1, line: `termination ${id}: a critical task failed, so access is not revoked while its other tasks go on; replay or waive it (see \`deprovisiond status ${id}\`)` };
+    return {
+      code: 1,
+      line: `termination ${id}: a critical task failed, so access is not revoked while its other tasks go on; replay or waive it (see \`deprovisiond status ${id}\`)`,
+    };
   }
   return { code: 1, line: `termination ${id} ${state} before its access was revoked; see \`deprovisiond status ${id}\`` };
 }

@@ -19,7 +19,11 @@ export async function configCheck(input: CommandInput): Promise<number> {
   const file = configFile(input, 'config check');
   const { providerModules } = await import('../../../providers/index.ts');
   const notes = await checkConfig(loadConfig(file), file, providerModules);
-  input.io.out.write(input.values.json ? `${JSON.stringify({ file, ok: true, notes })}\n` : `${file}: ok\n${notes.map((note) => `note: ${note}\n`).join('')}`);
+  input.io.out.write(
+    input.values.json
+      ? `${JSON.stringify({ file, ok: true, notes })}\n`
+      : `${file}: ok\n${notes.map((note) => `note: ${note}\n`).join('')}`,
+  );
   return 0;
 }
 

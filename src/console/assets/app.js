@@ -30,7 +30,12 @@ async function api(method, path, body) {
     headers['content-type'] = 'application/json';
     headers['x-csrf-token'] = session.csrf;
   }
-  const res = await fetch(`/console/api${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const res = await fetch(`/console/api${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: 'same-origin',
+  });
   if (res.status === 401) {
     location.assign('/console/login');
     throw new Error('signed out');
@@ -66,7 +71,13 @@ async function listView() {
   const q = params.get('q') ?? '';
   const failedOnly = params.get('failedTasks') === 'true';
   const query = new URLSearchParams({ limit: '100' });
-  for (const [key, value] of [['state', state], ['source', source], ['q', q], ['failedTasks', failedOnly ? 'true' : '']]) if (value) query.set(key, value);
+  for (const [key, value] of [
+    ['state', state],
+    ['source', source],
+    ['q', q],
+    ['failedTasks', failedOnly ? 'true' : ''],
+  ])
+    if (value) query.set(key, value);
   const page = await api('GET', `/terminations?${query}`);
   /** The same list with one filter changed; the others are kept. */
   const refine = (key, value) => {
@@ -78,10 +89,22 @@ async function listView() {
   const filter = h(
     'select',
     { id: 'state-filter', onchange: (e) => refine('state', e.target.value) },
-    ['', 'scheduled', 'held', 'running', 'completed', 'completed_with_waivers', 'failed', 'cancelled'].map((s) => h('option', { value: s, selected: s === state }, s || 'all states')),
+    ['', 'scheduled', 'held', 'running', 'completed', 'completed_with_waivers', 'failed', 'cancelled'].map((s) =>
+      h('option', { value: s, selected: s === state }, s || 'all states'),
+    ),
   );
-  const sourceFilter = h('select', { id: 'source-filter', onchange: (e) => refine('source', e.target.value) }, ['', ...SOURCES].map((s) => h('option', { value: s, selected: s === source }, s || 'all sources')));
-  const searchBox = h('input', { id: 'search', type: 'search', value: q, maxlength: 200, placeholder: 'email, name, external id or termination id' });
+  const sourceFilter = h(
+    'select',
+    { id: 'source-filter', onchange: (e) => refine('source', e.target.value) },
+    ['', ...SOURCES].map((s) => h('option', { value: s, selected: s === source }, s || 'all sources')),
+  );
+  const searchBox = h('input', {
+    id: 'search',
+    type: 'search',
+    value: q,
+    maxlength: 200,
+    placeholder: 'email, name, external id or termination id',
+  });
   const search = h(
     'form',
     {
@@ -97,15 +120,46 @@ async function listView() {
     h('button', { type: 'submit' }, 'Search'),
   );
   const approveAll = operator()
-    ? h('button', { type: 'button', id: 'approve-all', onclick: () => act('Approve every termination held by the blast-radius brake? They start running at once.', () => api('POST', '/terminations/approve-held', { all: true }), (r) => `Approved ${r.approved.length} held termination(s).`) }, 'Approve all held')
+    ? h(
+        'button',
+        {
+          type: 'button',
+          id: 'approve-all',
+          onclick: () =>
+            act(
+              'Approve every termination held by the blast-radius brake? They start running at once.',
+              () => api('POST', '/terminations/approve-held', { all: true }),
+              (r) => `Approved ${r.approved.length} held termination(s).`,
+            ),
+        },
+        'Approve all held',
+      )
     : null;
   return [
     h('h1', {}, failedOnly ? 'Terminations with a failed task' : 'Terminations'),
-    h('div', { class: 'toolbar' }, search, h('label', { for: 'state-filter' }, 'State'), filter, h('label', { for: 'source-filter' }, 'Source'), sourceFilter, failedOnly || q || source ? h('a', { href: '#/terminations' }, 'Show all') : null, approveAll),
+    h(
+      'div',
+      { class: 'toolbar' },
+      search,
+      h('label', { for: 'state-filter' }, 'State'),
+      filter,
+      h('label', { for: 'source-filter' }, 'Source'),
+      sourceFilter,
+      failedOnly || q || source ? h('a', { href: '#/terminations' }, 'Show all') : null,
+      approveAll,
+    ),
     h(
       'table',
       {},
-      h('thead', {}, h('tr', {}, ['Subject', 'State', 'Playbook', 'Source', 'Requested', 'Effective', 'Id'].map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Subject', 'State', 'Playbook', 'Source', 'Requested', 'Effective', 'Id'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -128,7 +182,8 @@ async function listView() {
   ];
 }
 
-const duration = (ms) => (ms === null ? '-' : ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`);
+const duration = (ms) =>
+  ms === null ? '-' : ms < 1000 ? `${ms} ms` : ms < 120_000 ? `${(ms / 1000).toFixed(1)} s` : `${(ms / 60_000).toFixed(1)} min`;
 
 /** One figure of the overview: a number, what it counts, and where to look at the items. */
 function figure(id, value, label, href, alarming) {
@@ -152,7 +207,11 @@ async function overviewView() {
     h('h2', {}, 'Time to revoke, last 24 hours'),
     ttr.count === 0
       ? h('p', { id: 'ttr' }, 'No termination revoked in the last 24 hours.')
-      : h('p', { id: 'ttr' }, `p50 ${duration(ttr.p50Ms)} · p99 ${duration(ttr.p99Ms)} · over ${ttr.count} termination(s) revoked since ${time(ttr.since)}`),
+      : h(
+          'p',
+          { id: 'ttr' },
+          `p50 ${duration(ttr.p50Ms)} · p99 ${duration(ttr.p99Ms)} · over ${ttr.count} termination(s) revoked since ${time(ttr.since)}`,
+        ),
   ];
 }
 
@@ -167,11 +226,23 @@ async function auditView() {
   const pageLink = (to, text, id) => h('a', { href: `#/audit?after=${to}${limit === AUDIT_PAGE ? '' : `&limit=${limit}`}`, id }, text);
   return [
     h('h1', {}, 'Audit log'),
-    h('p', { class: 'hint' }, 'Every change with who made it, in the order of the hash chain. Entries written moments ago show without a position until they are linked.'),
+    h(
+      'p',
+      { class: 'hint' },
+      'Every change with who made it, in the order of the hash chain. Entries written moments ago show without a position until they are linked.',
+    ),
     h(
       'table',
       { class: 'audit' },
-      h('thead', {}, h('tr', {}, ['Position', 'At', 'Actor', 'Action', 'Termination', 'Details'].map((c) => h('th', { scope: 'col' }, c)))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Position', 'At', 'Actor', 'Action', 'Termination', 'Details'].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
       h(
         'tbody',
         {},
@@ -185,14 +256,23 @@ async function auditView() {
             h('td', { class: 'nowrap' }, e.action),
             // Ids are UUIDv7: their start is a timestamp shared by neighbours, their end tells rows apart.
             // The link and its title carry the whole id.
-            h('td', { class: 'mono nowrap' }, e.terminationId ? h('a', { href: `#/t/${e.terminationId}`, title: e.terminationId }, `…${e.terminationId.slice(-12)}`) : '-'),
+            h(
+              'td',
+              { class: 'mono nowrap' },
+              e.terminationId ? h('a', { href: `#/t/${e.terminationId}`, title: e.terminationId }, `…${e.terminationId.slice(-12)}`) : '-',
+            ),
             h('td', {}, Object.keys(e.data ?? {}).length > 0 ? h('code', {}, JSON.stringify(e.data)) : ''),
           ),
         ),
       ),
     ),
     page.items.length === 0 ? h('p', {}, 'No entries after this position.') : null,
-    h('nav', { class: 'toolbar pager', 'aria-label': 'Audit log pages' }, after > 0 ? pageLink(0, '← First page', 'audit-first') : null, page.nextAfter !== null ? pageLink(page.nextAfter, 'Next page →', 'audit-next') : null),
+    h(
+      'nav',
+      { class: 'toolbar pager', 'aria-label': 'Audit log pages' },
+      after > 0 ? pageLink(0, '← First page', 'audit-first') : null,
+      page.nextAfter !== null ? pageLink(page.nextAfter, 'Next page →', 'audit-next') : null,
+    ),
   ];
 }
 
@@ -203,9 +283,53 @@ async function detailView(id) {
   const failed = detail.tasks.filter((k) => k.state === 'failed');
   const actions = operator()
     ? [
-        t.state === 'held' ? h('button', { type: 'button', class: 'primary', onclick: () => act('Approve this held termination? Its tasks start running at once.', () => api('POST', `${base}/approve`, {}), () => 'Approved.') }, 'Approve') : null,
-        failed.length > 0 ? h('button', { type: 'button', onclick: () => act(`Replay ${failed.length} failed task(s) with a fresh retry budget?`, () => api('POST', `${base}/replay`, {}), (r) => `Replayed ${r.replayed.length} task(s).`) }, 'Replay failed tasks') : null,
-        UNRESOLVED.includes(t.state) ? h('button', { type: 'button', class: 'danger', onclick: () => act('Cancel this termination? Every task not yet run is cancelled; access already removed stays removed.', () => api('POST', `${base}/cancel`, { reason: 'cancelled in the console' }), () => 'Cancelled.') }, 'Cancel termination') : null,
+        t.state === 'held'
+          ? h(
+              'button',
+              {
+                type: 'button',
+                class: 'primary',
+                onclick: () =>
+                  act(
+                    'Approve this held termination? Its tasks start running at once.',
+                    () => api('POST', `${base}/approve`, {}),
+                    () => 'Approved.',
+                  ),
+              },
+              'Approve',
+            )
+          : null,
+        failed.length > 0
+          ? h(
+              'button',
+              {
+                type: 'button',
+                onclick: () =>
+                  act(
+                    `Replay ${failed.length} failed task(s) with a fresh retry budget?`,
+                    () => api('POST', `${base}/replay`, {}),
+                    (r) => `Replayed ${r.replayed.length} task(s).`,
+                  ),
+              },
+              'Replay failed tasks',
+            )
+          : null,
+        UNRESOLVED.includes(t.state)
+          ? h(
+              'button',
+              {
+                type: 'button',
+                class: 'danger',
+                onclick: () =>
+                  act(
+                    'Cancel this termination? Every task not yet run is cancelled; access already removed stays removed.',
+                    () => api('POST', `${base}/cancel`, { reason: 'cancelled in the console' }),
+                    () => 'Cancelled.',
+                  ),
+              },
+              'Cancel termination',
+            )
+          : null,
       ]
     : [];
   return [
@@ -225,18 +349,65 @@ async function detailView(id) {
         ['Finished', time(t.finishedAt)],
       ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
     ),
-    h('div', { class: 'toolbar' }, actions, h('a', { href: `/console/api${base}/evidence?format=html`, target: '_blank', rel: 'noopener' }, 'Printable evidence'), h('a', { id: 'evidence-json', href: `/console/api${base}/evidence?format=json&download=true`, download: `evidence-${t.id}.json` }, 'Evidence (JSON)')),
+    h(
+      'div',
+      { class: 'toolbar' },
+      actions,
+      h('a', { href: `/console/api${base}/evidence?format=html`, target: '_blank', rel: 'noopener' }, 'Printable evidence'),
+      h(
+        'a',
+        { id: 'evidence-json', href: `/console/api${base}/evidence?format=json&download=true`, download: `evidence-${t.id}.json` },
+        'Evidence (JSON)',
+      ),
+    ),
     h('h2', {}, 'Tasks'),
     h(
       'table',
       {},
-      h('thead', {}, h('tr', {}, ['Step', 'Provider', 'Action', 'State', 'Attempts', 'Not before', 'Last error', ''].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, detail.tasks.map((k) => taskRow(base, k))),
+      h(
+        'thead',
+        {},
+        h(
+          'tr',
+          {},
+          ['Step', 'Provider', 'Action', 'State', 'Attempts', 'Not before', 'Last error', ''].map((c) => h('th', { scope: 'col' }, c)),
+        ),
+      ),
+      h(
+        'tbody',
+        {},
+        detail.tasks.map((k) => taskRow(base, k)),
+      ),
     ),
     h('h2', {}, 'Evidence'),
     detail.evidence.length === 0
       ? h('p', {}, 'No task has finished yet.')
-      : h('table', {}, h('thead', {}, h('tr', {}, ['Step', 'State', 'What was read back or attested'].map((c) => h('th', { scope: 'col' }, c)))), h('tbody', {}, detail.evidence.map((e) => h('tr', {}, h('td', {}, e.stepId), h('td', {}, stateBadge(e.state)), h('td', {}, h('pre', {}, JSON.stringify(e.evidence, null, 2))))))),
+      : h(
+          'table',
+          {},
+          h(
+            'thead',
+            {},
+            h(
+              'tr',
+              {},
+              ['Step', 'State', 'What was read back or attested'].map((c) => h('th', { scope: 'col' }, c)),
+            ),
+          ),
+          h(
+            'tbody',
+            {},
+            detail.evidence.map((e) =>
+              h(
+                'tr',
+                {},
+                h('td', {}, e.stepId),
+                h('td', {}, stateBadge(e.state)),
+                h('td', {}, h('pre', {}, JSON.stringify(e.evidence, null, 2))),
+              ),
+            ),
+          ),
+        ),
   ];
 }
 
@@ -245,18 +416,36 @@ function taskRow(base, k) {
   let control = null;
   if (operator() && k.state === 'failed') {
     control = [
-      h('button', { type: 'button', onclick: () => act(`Replay ${k.stepId} with a fresh retry budget?`, () => api('POST', `${path}/replay`, {}), () => `Replayed ${k.stepId}.`) }, `Replay ${k.stepId}`),
+      h(
+        'button',
+        {
+          type: 'button',
+          onclick: () =>
+            act(
+              `Replay ${k.stepId} with a fresh retry budget?`,
+              () => api('POST', `${path}/replay`, {}),
+              () => `Replayed ${k.stepId}.`,
+            ),
+        },
+        `Replay ${k.stepId}`,
+      ),
       reasonForm({
         label: `Why ${k.stepId} may be waived`,
         placeholder: 'Why it may be waived (audited)',
         button: `Waive ${k.stepId}`,
-        question: (reason) => `Waive ${k.stepId}, in your name, with the reason "${reason}"? It is recorded as waived, not verified: nothing is read back from ${k.provider}.`,
+        question: (reason) =>
+          `Waive ${k.stepId}, in your name, with the reason "${reason}"? It is recorded as waived, not verified: nothing is read back from ${k.provider}.`,
         run: (reason) => api('POST', `${path}/waive`, { reason }),
         done: () => `${k.stepId} waived.`,
       }),
     ];
   } else if (operator() && k.action === 'manual' && k.state === 'pending') {
-    const outcome = h('select', { 'aria-label': `Outcome of ${k.stepId}` }, h('option', { value: 'done' }, 'done'), h('option', { value: 'not_applicable' }, 'not applicable'));
+    const outcome = h(
+      'select',
+      { 'aria-label': `Outcome of ${k.stepId}` },
+      h('option', { value: 'done' }, 'done'),
+      h('option', { value: 'not_applicable' }, 'not applicable'),
+    );
     control = reasonForm({
       label: `What was done for ${k.stepId}`,
       placeholder: 'What was done (audited)',
@@ -304,7 +493,8 @@ function reasonForm({ label, placeholder, before = null, button, question, run, 
 /** Marks the header link of the section shown, for screen readers and the eye. */
 function markNav() {
   const hash = location.hash;
-  const section = hash.startsWith('#/terminations') || hash.startsWith('#/t/') ? '#/terminations' : hash.startsWith('#/audit') ? '#/audit' : '#/';
+  const section =
+    hash.startsWith('#/terminations') || hash.startsWith('#/t/') ? '#/terminations' : hash.startsWith('#/audit') ? '#/audit' : '#/';
   for (const a of document.querySelectorAll('header nav a')) {
     if (a.getAttribute('href') === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -335,7 +525,10 @@ async function render() {
  */
 function busy() {
   const active = document.activeElement;
-  return [...document.querySelectorAll('#view input:not([type=search])')].some((i) => i.value) || (active && active !== document.body && document.getElementById('view').contains(active) && active.tagName !== 'A');
+  return (
+    [...document.querySelectorAll('#view input:not([type=search])')].some((i) => i.value) ||
+    (active && active !== document.body && document.getElementById('view').contains(active) && active.tagName !== 'A')
+  );
 }
 
 async function start() {

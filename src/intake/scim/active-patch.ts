@@ -29,7 +29,13 @@ export function activeOnlyPatch(body: unknown, query: object): boolean | null {
   if (!Array.isArray(schemas) || schemas.length !== 1 || schemas[0] !== PATCH_OP_URN) return null;
   if (!Array.isArray(operations) || operations.length !== 1) return null;
   const operation = record(operations[0]);
-  if (!operation || !onlyKeys(operation, ['op', 'path', 'value']) || typeof operation.op !== 'string' || operation.op.toLowerCase() !== 'replace') return null;
+  if (
+    !operation ||
+    !onlyKeys(operation, ['op', 'path', 'value']) ||
+    typeof operation.op !== 'string' ||
+    operation.op.toLowerCase() !== 'replace'
+  )
+    return null;
   if (operation.path !== undefined) return operation.path === 'active' && typeof operation.value === 'boolean' ? operation.value : null;
   const value = record(operation.value);
   return value && onlyKeys(value, ['active']) && typeof value.active === 'boolean' ? value.active : null;

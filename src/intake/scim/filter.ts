@@ -76,7 +76,8 @@ function matchAt(pattern: RegExp, input: string, at: number): string | null {
 }
 
 function tokenise(input: string): Token[] {
-  if (input.length > FILTER_LIMITS.length) throw new InvalidFilterError(`longer than ${FILTER_LIMITS.length} characters; filter by id, userName or externalId`);
+  if (input.length > FILTER_LIMITS.length)
+    throw new InvalidFilterError(`longer than ${FILTER_LIMITS.length} characters; filter by id, userName or externalId`);
   const tokens: Token[] = [];
   let i = 0;
   while (i < input.length) {
@@ -109,7 +110,9 @@ function tokenise(input: string): Token[] {
 export type AttributeResolver = (path: string, parent?: AttributeInfo) => AttributeInfo;
 
 export function schemaResolver(definition: SCIMMY.Types.SchemaDefinition): AttributeResolver {
-  const extensions = (definition.attributes as unknown[]).filter((a): a is SCIMMY.Types.SchemaDefinition => a instanceof SCIMMY.Types.SchemaDefinition);
+  const extensions = (definition.attributes as unknown[]).filter(
+    (a): a is SCIMMY.Types.SchemaDefinition => a instanceof SCIMMY.Types.SchemaDefinition,
+  );
   return (path, parent) => {
     const full = parent ? `${parent.segments.join('.')}.${path}` : path;
     let urn: string | null = null;
@@ -142,7 +145,8 @@ export function schemaResolver(definition: SCIMMY.Types.SchemaDefinition): Attri
       multiValued: Boolean(top.config.multiValued),
     };
     // `emails eq "x"` means the value sub-attribute of a multi-valued complex attribute (RFC 7644 §3.4.2.2).
-    const value = attribute.type === 'complex' && attribute.config.multiValued ? attribute.subAttributes?.find((s) => s.name === 'value') : undefined;
+    const value =
+      attribute.type === 'complex' && attribute.config.multiValued ? attribute.subAttributes?.find((s) => s.name === 'value') : undefined;
     if (value) info.valueSub = { ...info, segments: [...segments, 'value'], type: value.type, caseExact: Boolean(value.config.caseExact) };
     return info;
   };
@@ -204,7 +208,8 @@ class Parser {
     const token = this.next('an attribute');
     if (token.type !== 'word') throw new InvalidFilterError(`expected an attribute, got "${this.describe(token)}"`);
     this.terms += 1;
-    if (this.terms > FILTER_LIMITS.terms) throw new InvalidFilterError(`more than ${FILTER_LIMITS.terms} attribute expressions; filter by id, userName or externalId`);
+    if (this.terms > FILTER_LIMITS.terms)
+      throw new InvalidFilterError(`more than ${FILTER_LIMITS.terms} attribute expressions; filter by id, userName or externalId`);
     if (this.punct('[')) {
       if (parent) throw new InvalidFilterError('nested value filters are not allowed');
       const container = this.resolve(token.value);
@@ -418,7 +423,10 @@ const USER_INDEXED = new Map<string, UserLookup>([
  * side narrows), or on both sides of `or`. The full filter is still evaluated on the result.
  * `indexed` maps lower-cased attribute paths (`members.value`) to lookups; Users by default.
  */
-export function indexedLookups<By extends string = UserLookup>(node: FilterNode, indexed: ReadonlyMap<string, By> = USER_INDEXED as unknown as ReadonlyMap<string, By>): IndexedLookup<By>[] | null {
+export function indexedLookups<By extends string = UserLookup>(
+  node: FilterNode,
+  indexed: ReadonlyMap<string, By> = USER_INDEXED as unknown as ReadonlyMap<string, By>,
+): IndexedLookup<By>[] | null {
   switch (node.kind) {
     case 'compare': {
       if (node.op !== 'eq' || typeof node.value !== 'string') return null;

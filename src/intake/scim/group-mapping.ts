@@ -54,7 +54,11 @@ export function membersFrom(value: unknown): GroupMember[] {
     if (!member) throw new GroupRequestError(400, 'invalidValue', `members[${index}] must be an object with a "value"`);
     const type = attributeOf(member, 'type');
     if (typeof type === 'string' && type.toLowerCase() === 'group') {
-      throw new GroupRequestError(400, 'invalidValue', `members[${index}] is a group: nested groups are not provisioned here; push the users instead`);
+      throw new GroupRequestError(
+        400,
+        'invalidValue',
+        `members[${index}] is a group: nested groups are not provisioned here; push the users instead`,
+      );
     }
     return {
       value: text(attributeOf(member, 'value'), `members[${index}].value`, { required: true })!,
@@ -123,7 +127,16 @@ const ALWAYS = new Set(['id', 'schemas']);
  * checked against the Group schema by the query reader.
  */
 export function projected(resource: JsonObject, query: { attributes?: string[]; excludedAttributes?: string[] }): JsonObject {
-  const top = (names: string[]) => new Set(names.map((name) => name.trim().replace(new RegExp(`^${CORE_GROUP_URN}:`, 'i'), '').split('.')[0]!.toLowerCase()));
+  const top = (names: string[]) =>
+    new Set(
+      names.map((name) =>
+        name
+          .trim()
+          .replace(new RegExp(`^${CORE_GROUP_URN}:`, 'i'), '')
+          .split('.')[0]!
+          .toLowerCase(),
+      ),
+    );
   if (query.attributes && query.attributes.length > 0) {
     const keep = top(query.attributes);
     return Object.fromEntries(Object.entries(resource).filter(([key]) => ALWAYS.has(key) || keep.has(key.toLowerCase())));

@@ -78,7 +78,8 @@ function dedupe(members: GroupMember[]): GroupMember[] {
 /** `members[<filter>]`: the filter, parsed as the query filter is, against the Group schema. */
 function memberFilter(path: string, resolve: AttributeResolver): FilterNode | null {
   if (!/^members\s*\[/i.test(path)) return null;
-  if (!path.trimEnd().endsWith(']')) throw invalid('invalidPath', `"${path}": only whole members can be selected (members[value eq "<id>"])`);
+  if (!path.trimEnd().endsWith(']'))
+    throw invalid('invalidPath', `"${path}": only whole members can be selected (members[value eq "<id>"])`);
   try {
     const node = parseFilter(path, resolve);
     if (node.kind !== 'valuePath') throw new InvalidFilterError('expected members[<filter>]');
@@ -89,10 +90,16 @@ function memberFilter(path: string, resolve: AttributeResolver): FilterNode | nu
   }
 }
 
-function applyOperation(group: DirectoryGroupInput, operation: Record<string, unknown>, index: number, resolve: AttributeResolver): DirectoryGroupInput {
+function applyOperation(
+  group: DirectoryGroupInput,
+  operation: Record<string, unknown>,
+  index: number,
+  resolve: AttributeResolver,
+): DirectoryGroupInput {
   const rawOp = operation.op;
   const op = typeof rawOp === 'string' ? rawOp.toLowerCase() : '';
-  if (op !== 'add' && op !== 'remove' && op !== 'replace') throw invalid('invalidSyntax', `Operations[${index}].op must be add, remove or replace`);
+  if (op !== 'add' && op !== 'remove' && op !== 'replace')
+    throw invalid('invalidSyntax', `Operations[${index}].op must be add, remove or replace`);
   const hasValue = 'value' in operation && operation.value !== null && operation.value !== undefined;
   const path = operation.path;
   if (path === undefined || path === null || path === '') {
@@ -111,8 +118,15 @@ function applyOperation(group: DirectoryGroupInput, operation: Record<string, un
   const name = stripUrn(path.trim());
   const filter = memberFilter(name, resolve);
   if (filter) {
-    if (op !== 'remove') throw invalid('invalidPath', `Operations[${index}]: ${op} with a member filter is not supported; use "path": "members" with a value list`);
-    return removeMembers(group, (member) => !matchesFilter(filter, { members: [{ value: member.value, display: member.display ?? undefined, type: 'User' }] }));
+    if (op !== 'remove')
+      throw invalid(
+        'invalidPath',
+        `Operations[${index}]: ${op} with a member filter is not supported; use "path": "members" with a value list`,
+      );
+    return removeMembers(
+      group,
+      (member) => !matchesFilter(filter, { members: [{ value: member.value, display: member.display ?? undefined, type: 'User' }] }),
+    );
   }
   if (op !== 'remove' && !hasValue) throw invalid('invalidValue', `Operations[${index}]: ${op} needs a value`);
   return applyAttribute(group, op, name, operation.value, hasValue);
@@ -126,7 +140,8 @@ export function applyGroupPatch(group: DirectoryGroupInput, body: unknown, resol
   if (!Array.isArray(schemas) || !schemas.includes(PATCH_OP_URN)) throw invalid('invalidSyntax', `schemas must include ${PATCH_OP_URN}`);
   const operations = attributeOf(message, 'Operations');
   if (!Array.isArray(operations) || operations.length === 0) throw invalid('invalidSyntax', 'Operations must be a non-empty array');
-  if (operations.length > MAX_PATCH_OPERATIONS) throw invalid('invalidSyntax', `more than ${MAX_PATCH_OPERATIONS} operations; send them in several requests`);
+  if (operations.length > MAX_PATCH_OPERATIONS)
+    throw invalid('invalidSyntax', `more than ${MAX_PATCH_OPERATIONS} operations; send them in several requests`);
   return operations.reduce<DirectoryGroupInput>((next, operation, index) => {
     const op = record(operation);
     if (!op) throw invalid('invalidSyntax', `Operations[${index}] must be an object`);

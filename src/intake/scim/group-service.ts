@@ -104,21 +104,28 @@ export class ScimGroupService {
     for (let attempt = 1; ; attempt += 1) {
       const stored = await this.stored(id);
       checkIfMatch(ifMatch, stored.version);
-      const next = applyGroupPatch({ displayName: stored.displayName, externalId: stored.externalId, members: stored.members }, body, this.resolve);
+      const next = applyGroupPatch(
+        { displayName: stored.displayName, externalId: stored.externalId, members: stored.members },
+        body,
+        this.resolve,
+      );
       try {
         const group = await this.write(id, next, caller, stored.version);
         if (!group) throw new GroupNotFoundError(id);
         return group;
       } catch (error) {
         if (!(error instanceof GroupVersionConflictError)) throw error;
-        if (attempt >= PATCH_ATTEMPTS) throw new GroupRequestError(409, null, `group ${id} kept changing while this PATCH was applied; retry it`);
+        if (attempt >= PATCH_ATTEMPTS)
+          throw new GroupRequestError(409, null, `group ${id} kept changing while this PATCH was applied; retry it`);
       }
     }
   }
 
   async delete(id: string, caller: ScimCaller, ifMatch: IfMatch): Promise<void> {
     const expectedVersion = await this.matchedVersion(id, ifMatch);
-    const deleted = await this.conflictAsPrecondition(() => this.groups((groups) => groups.deleteGroup(id, { actor: caller.actor, expectedVersion })));
+    const deleted = await this.conflictAsPrecondition(() =>
+      this.groups((groups) => groups.deleteGroup(id, { actor: caller.actor, expectedVersion })),
+    );
     if (!deleted) throw new GroupNotFoundError(id);
     this.options.logger.info({ groupId: id, actor: caller.actor }, 'SCIM group deleted');
   }
@@ -131,9 +138,18 @@ export class ScimGroupService {
     return stored.version;
   }
 
-  private async write(id: string, input: DirectoryGroupInput, caller: ScimCaller, expectedVersion: number | undefined): Promise<DirectoryGroup | null> {
+  private async write(
+    id: string,
+    input: DirectoryGroupInput,
+    caller: ScimCaller,
+    expectedVersion: number | undefined,
+  ): Promise<DirectoryGroup | null> {
     const group = await this.groups((groups) => groups.replaceGroup(id, input, { actor: caller.actor, expectedVersion }));
-    if (group) this.options.logger.info({ groupId: id, members: group.members.length, version: group.version, actor: caller.actor }, 'SCIM group updated');
+    if (group)
+      this.options.logger.info(
+        { groupId: id, members: group.members.length, version: group.version, actor: caller.actor },
+        'SCIM group updated',
+      );
     return group;
   }
 
@@ -151,7 +167,11 @@ export class ScimGroupService {
    * `externalId` and `members.value` eq go through an index; other filters are evaluated
    * in memory over at most `maxScan` groups. Members are read only when returned or filtered on.
    */
-  async list(filter: FilterNode | null, page: { startIndex: number; count: number }, members: boolean): Promise<{ groups: DirectoryGroup[]; total: number }> {
+  async list(
+    filter: FilterNode | null,
+    page: { startIndex: number; count: number },
+    members: boolean,
+  ): Promise<{ groups: DirectoryGroup[]; total: number }> {
     return durableRead(this.options.store, async () => {
       const offset = page.startIndex - 1;
       if (!filter) {
@@ -159,7 +179,8 @@ export class ScimGroupService {
         return { groups: items, total };
       }
       const read = { members: members || filterReads(filter, 'members') };
-      const keep = (groups: DirectoryGroup[]) => groups.filter((group) => matchesFilter(filter, toScimGroup(group, '', { members: read.members })));
+      const keep = (groups: DirectoryGroup[]) =>
+        groups.filter((group) => matchesFilter(filter, toScimGroup(group, '', { members: read.members })));
       const lookups = indexedLookups(filter, GROUP_INDEXED);
       const matching = lookups ? keep(await this.lookUp(lookups, read)) : await this.scan(keep, read);
       const pageOf = matching.slice(offset, offset + page.count);
@@ -185,7 +206,11 @@ export class ScimGroupService {
     for (let offset = 0; ; offset += chunk) {
       const { items, total } = await this.groups((groups) => groups.listGroups({ offset, limit: chunk }, read));
       if (total > this.maxScan) {
-        throw new GroupRequestError(400, 'tooMany', `this filter needs a scan of more than ${this.maxScan} groups; filter by id, displayName, externalId or members.value (eq)`);
+        throw new GroupRequestError(
+          400,
+          'tooMany',
+          `this filter needs a scan of more than ${this.maxScan} groups; filter by id, displayName, externalId or members.value (eq)`,
+        );
       }
       kept.push(...keep(items));
       if (items.length < chunk) return kept;

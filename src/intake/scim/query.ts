@@ -46,8 +46,14 @@ interface SchemaView {
 }
 
 function schemaView(definition: SCIMMY.Types.SchemaDefinition): SchemaView {
-  const extensions = (definition.attributes as unknown[]).filter((a): a is SCIMMY.Types.SchemaDefinition => a instanceof SCIMMY.Types.SchemaDefinition);
-  return { resolve: schemaResolver(definition), urns: new Set([definition.id, ...extensions.map((e) => e.id)].map((id) => id.toLowerCase())), name: definition.name };
+  const extensions = (definition.attributes as unknown[]).filter(
+    (a): a is SCIMMY.Types.SchemaDefinition => a instanceof SCIMMY.Types.SchemaDefinition,
+  );
+  return {
+    resolve: schemaResolver(definition),
+    urns: new Set([definition.id, ...extensions.map((e) => e.id)].map((id) => id.toLowerCase())),
+    name: definition.name,
+  };
 }
 
 export interface ScimQueryReader {
@@ -66,7 +72,8 @@ export function scimQueryReader(): ScimQueryReader {
     read({ method, path, query, body }) {
       const first = path.split('/').find(Boolean)?.toLowerCase() ?? '';
       if (DISCOVERY.has(first)) {
-        if ('filter' in query) throw new ScimQueryError(403, null, 'filter: discovery endpoints cannot be filtered (RFC 7644 §4); ask without a filter');
+        if ('filter' in query)
+          throw new ScimQueryError(403, null, 'filter: discovery endpoints cannot be filtered (RFC 7644 §4); ask without a filter');
         for (const key of Object.keys(query)) delete query[key];
         return null;
       }
@@ -92,7 +99,8 @@ function takeFilter(source: Record<string, unknown>, schema: SchemaView): Filter
   if (!('filter' in source)) return null;
   const expression = source.filter;
   delete source.filter;
-  if (typeof expression !== 'string' || expression.trim() === '') throw new ScimQueryError(400, 'invalidFilter', 'filter: expected one non-empty string');
+  if (typeof expression !== 'string' || expression.trim() === '')
+    throw new ScimQueryError(400, 'invalidFilter', 'filter: expected one non-empty string');
   try {
     return parseFilter(expression, schema.resolve);
   } catch (error) {
@@ -105,7 +113,8 @@ function checkQueryLists(query: Record<string, unknown>, schema: SchemaView): vo
   for (const param of ATTRIBUTE_LISTS) {
     if (!(param in query)) continue;
     const value = query[param];
-    if (typeof value !== 'string') throw new ScimQueryError(400, 'invalidValue', `${param}: expected one comma-separated list of attribute names`);
+    if (typeof value !== 'string')
+      throw new ScimQueryError(400, 'invalidValue', `${param}: expected one comma-separated list of attribute names`);
     checkNames(param, value.split(','), schema);
   }
 }
@@ -122,7 +131,8 @@ function checkBodyLists(body: Record<string, unknown>, schema: SchemaView): void
 }
 
 function checkNames(param: string, names: string[], schema: SchemaView): void {
-  if (names.length > MAX_ATTRIBUTE_NAMES) throw new ScimQueryError(400, 'invalidValue', `${param}: more than ${MAX_ATTRIBUTE_NAMES} attribute names`);
+  if (names.length > MAX_ATTRIBUTE_NAMES)
+    throw new ScimQueryError(400, 'invalidValue', `${param}: more than ${MAX_ATTRIBUTE_NAMES} attribute names`);
   for (const raw of names) {
     const name = raw.trim();
     if (schema.urns.has(name.toLowerCase())) continue;
@@ -131,7 +141,11 @@ function checkNames(param: string, names: string[], schema: SchemaView): void {
       schema.resolve(name);
     } catch (error) {
       if (!(error instanceof InvalidFilterError)) throw error;
-      throw new ScimQueryError(400, 'invalidValue', `${param}: ${JSON.stringify(name.slice(0, 100))} is not an attribute of the ${schema.name} schema (for example userName, emails.value, name.givenName)`);
+      throw new ScimQueryError(
+        400,
+        'invalidValue',
+        `${param}: ${JSON.stringify(name.slice(0, 100))} is not an attribute of the ${schema.name} schema (for example userName, emails.value, name.givenName)`,
+      );
     }
   }
 }

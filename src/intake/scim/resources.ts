@@ -64,7 +64,8 @@ export function toScimError(error: unknown, context: ScimContext): SCIMMY.Types.
   if (error instanceof GroupRequestError) return scimError(error.status, error.scimType, error.message);
   if (error instanceof GroupMemberNotFoundError) return scimError(400, 'invalidValue', error.message);
   if (error instanceof PreconditionFailedError) return scimError(412, null, error.message);
-  if (error instanceof DirectoryConflictError) return scimError(409, 'uniqueness', 'userName is already taken (compared case-insensitively)');
+  if (error instanceof DirectoryConflictError)
+    return scimError(409, 'uniqueness', 'userName is already taken (compared case-insensitively)');
   if (error instanceof InvalidFilterError) return scimError(400, 'invalidFilter', error.message);
   if (error instanceof TooManyToFilterError) return scimError(400, 'tooMany', error.message);
   if (error instanceof InvalidSubjectError) return scimError(400, 'invalidValue', error.message);
@@ -76,7 +77,10 @@ export function toScimError(error: unknown, context: ScimContext): SCIMMY.Types.
     // SCIMMY builds no 503 body (its list of statuses stops at 501): it answers this 500,
     // and the router rewrites it to 503 with Retry-After, because the request is marked here.
     context.storeUnavailable?.();
-    context.logger.error({ err: coerceError(error), actor: context.actor, method: context.method }, 'SCIM request failed: store unavailable');
+    context.logger.error(
+      { err: coerceError(error), actor: context.actor, method: context.method },
+      'SCIM request failed: store unavailable',
+    );
     return scimError(500, null, STORE_UNAVAILABLE_DETAIL);
   }
   const requestId = logServerError(context.logger, error, { actor: context.actor, method: context.method }, 'SCIM request failed');

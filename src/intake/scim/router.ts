@@ -102,7 +102,8 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     const status = (error as { status?: unknown }).status;
     if (status === 413) return sendScimError(res, 413, `request body larger than ${config.server.bodyLimit}`);
     // Never echo the body back: it may carry a password.
-    if (typeof status === 'number' && status >= 400 && status < 500) return sendScimError(res, 400, 'request body is not valid JSON', 'invalidSyntax');
+    if (typeof status === 'number' && status >= 400 && status < 500)
+      return sendScimError(res, 400, 'request body is not valid JSON', 'invalidSyntax');
     next(error);
   });
   router.use((req, res, next) => {
@@ -155,7 +156,10 @@ export function createScimRouter(options: ScimRouterOptions): Router {
       const basepath = SCIMMY.Resources.User.basepath() as string;
       // The schema's coercion alone, without the User instance SCIMMY wraps around it (its
       // accessors coerce every attribute again): the same JSON for a third of the CPU.
-      res.status(200).type(SCIM_CONTENT_TYPE).send(SCIMMY.Schemas.User.definition.coerce(toScimUser(user, basepath), 'out', basepath));
+      res
+        .status(200)
+        .type(SCIM_CONTENT_TYPE)
+        .send(SCIMMY.Schemas.User.definition.coerce(toScimUser(user, basepath), 'out', basepath));
     } catch (error) {
       const failure = toScimError(error, context);
       res.status(failure.status).type(SCIM_CONTENT_TYPE).send(new SCIMMY.Messages.Error(failure));

@@ -90,7 +90,11 @@ export function subjectOf(
   if (displayName) subject.displayName = displayName;
   if (manager) {
     const email = emailsOf(manager.attributes)[0];
-    subject.manager = { userName: manager.userName, ...(manager.externalId ? { externalId: manager.externalId } : {}), ...(email ? { email } : {}) };
+    subject.manager = {
+      userName: manager.userName,
+      ...(manager.externalId ? { externalId: manager.externalId } : {}),
+      ...(email ? { email } : {}),
+    };
   }
   return subject;
 }

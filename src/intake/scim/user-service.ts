@@ -20,7 +20,13 @@ import { newId } from '../../domain/ids.ts';
 import type { Logger } from 'pino';
 import { subjectKey } from '../../domain/subject.ts';
 import type { Subject } from '../../domain/types.ts';
-import { DirectoryConflictError, foldUserName, type DirectoryUser, type DirectoryUserInput, type SubjectDirectory } from '../../store/directory.ts';
+import {
+  DirectoryConflictError,
+  foldUserName,
+  type DirectoryUser,
+  type DirectoryUserInput,
+  type SubjectDirectory,
+} from '../../store/directory.ts';
 import { durableRead, type Store } from '../../store/store.ts';
 import type { TerminationService } from '../termination-service.ts';
 import { indexedLookups, matchesFilter, type FilterNode } from './filter.ts';
@@ -149,11 +155,17 @@ export class ScimUserService {
    * `id`/`userName`/`externalId eq` go through an index; other filters are evaluated in
    * memory over at most `maxScan` users.
    */
-  async list(filter: FilterNode | null, page: { startIndex: number; count: number }): Promise<{ resources: ReturnType<typeof toScimUser>[]; total: number }> {
+  async list(
+    filter: FilterNode | null,
+    page: { startIndex: number; count: number },
+  ): Promise<{ resources: ReturnType<typeof toScimUser>[]; total: number }> {
     return durableRead(this.store, () => this.listStored(filter, page));
   }
 
-  private async listStored(filter: FilterNode | null, page: { startIndex: number; count: number }): Promise<{ resources: ReturnType<typeof toScimUser>[]; total: number }> {
+  private async listStored(
+    filter: FilterNode | null,
+    page: { startIndex: number; count: number },
+  ): Promise<{ resources: ReturnType<typeof toScimUser>[]; total: number }> {
     const offset = page.startIndex - 1;
     if (!filter) {
       const { items, total } = await this.directory.listUsers({ offset, limit: page.count });
@@ -203,13 +215,28 @@ export class ScimUserService {
     return (await this.directory.getUser(managerId)) ?? (await this.directory.findByExternalId(managerId))[0] ?? null;
   }
 
-  private async terminate(stored: DirectoryUser, next: DirectoryUserInput, reason: string, sourceEventId: string, caller: ScimCaller): Promise<void> {
+  private async terminate(
+    stored: DirectoryUser,
+    next: DirectoryUserInput,
+    reason: string,
+    sourceEventId: string,
+    caller: ScimCaller,
+  ): Promise<void> {
     // The Subject carries what the client just sent (the latest identifiers) and the manager's own entry.
     const subject = subjectOf({ ...stored, ...next }, await this.managerOf(next.managerId));
     const result = await this.terminations.submit({ source: 'scim', sourceEventId, subject, reason, actor: caller.actor });
     this.options.logger.info(
-      { userId: stored.id, terminationId: result.termination.id, outcome: result.outcome, duplicate: result.duplicate, state: result.termination.state, actor: caller.actor },
-      result.created ? 'SCIM deactivation started a termination' : `SCIM deactivation met an open termination (${result.duplicate ? 'repeat' : result.outcome})`,
+      {
+        userId: stored.id,
+        terminationId: result.termination.id,
+        outcome: result.outcome,
+        duplicate: result.duplicate,
+        state: result.termination.state,
+        actor: caller.actor,
+      },
+      result.created
+        ? 'SCIM deactivation started a termination'
+        : `SCIM deactivation met an open termination (${result.duplicate ? 'repeat' : result.outcome})`,
     );
   }
 
@@ -220,7 +247,10 @@ export class ScimUserService {
     if (open.state === 'scheduled' || open.state === 'held') {
       // Refused (CancellationRefusedError, audited) when another channel asked for it too: answered 409, directory unchanged.
       await this.terminations.cancelAs('scim', open.id, caller.actor, 'SCIM: user reactivated before the termination started');
-      this.options.logger.info({ userId: stored.id, terminationId: open.id, previousState: open.state, actor: caller.actor }, 'SCIM reactivation cancelled a termination');
+      this.options.logger.info(
+        { userId: stored.id, terminationId: open.id, previousState: open.state, actor: caller.actor },
+        'SCIM reactivation cancelled a termination',
+      );
       return;
     }
     // Access is already being cut: re-granting it is a decision for a person, not a sync job.
@@ -230,7 +260,10 @@ export class ScimUserService {
       terminationId: open.id,
       data: { userId: stored.id, state: open.state },
     });
-    this.options.logger.warn({ userId: stored.id, terminationId: open.id, state: open.state, actor: caller.actor }, 'SCIM reactivation did not undo a termination that already started');
+    this.options.logger.warn(
+      { userId: stored.id, terminationId: open.id, state: open.state, actor: caller.actor },
+      'SCIM reactivation did not undo a termination that already started',
+    );
     caller.warn(`termination ${open.id} is ${open.state} and was not undone; restore access by hand`);
   }
 }

@@ -7,7 +7,10 @@ import { sql, type Kysely, type Migration } from 'kysely';
  */
 export const tasksRunWhileHeld: Migration = {
   async up(db: Kysely<any>) {
-    await db.schema.alterTable('tasks').addColumn('runs_while_held', 'integer', (col) => col.notNull().defaultTo(0)).execute();
+    await db.schema
+      .alterTable('tasks')
+      .addColumn('runs_while_held', 'integer', (col) => col.notNull().defaultTo(0))
+      .execute();
     await sql`update tasks set runs_while_held = 1 where step_id = 'brake-held'`.execute(db);
   },
 };

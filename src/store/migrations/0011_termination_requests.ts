@@ -29,7 +29,10 @@ export const terminationRequests: Migration = {
       .addColumn('received_at', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('termination_requests_pk', ['source', 'source_event_id'])
       .execute();
-    await db.schema.alterTable('terminations').addColumn('requested_by', 'text', (c) => c.notNull().defaultTo('')).execute();
+    await db.schema
+      .alterTable('terminations')
+      .addColumn('requested_by', 'text', (c) => c.notNull().defaultTo(''))
+      .execute();
     await db.schema.alterTable('webhook_deliveries').addColumn('outcome', 'text').execute();
   },
 };

@@ -39,7 +39,11 @@ export const DEFAULT_LINKER_TIMING: AuditLinkerTiming = {
 /** Retry step while another replica holds the linker lock. */
 const BUSY_RETRY_MS = 50;
 
-interface Pass { linked: number; busy: boolean; more: boolean }
+interface Pass {
+  linked: number;
+  busy: boolean;
+  more: boolean;
+}
 
 export class AuditLinker {
   private running: Promise<unknown> = Promise.resolve();
@@ -168,7 +172,8 @@ async function writeLinks(trx: Tx, links: Link[]): Promise<void> {
     from (values ${sql.join(rows)}) as v
     where audit_log.seq = v.column1 and audit_log.chain_pos is null`.execute(trx);
   // Only one linker runs, so every row is still unlinked; if not, roll back rather than link past one.
-  if (Number(numAffectedRows) !== links.length) throw new Error(`audit linker: ${links.length - Number(numAffectedRows)} entries changed while being linked`);
+  if (Number(numAffectedRows) !== links.length)
+    throw new Error(`audit linker: ${links.length - Number(numAffectedRows)} entries changed while being linked`);
 }
 
 /** The last linked entry; after pruning removed them all, the anchor; else the genesis. */
@@ -187,5 +192,12 @@ async function chainHead(trx: Tx): Promise<{ position: number; hash: string }> {
 
 /** The fields an entry's hash covers, as stored (data is the JSON text written at append). */
 function chainedFields(row: Selectable<AuditLogTable>) {
-  return { at: Number(row.at), actor: row.actor, action: row.action, terminationId: row.termination_id, taskId: row.task_id, data: row.data };
+  return {
+    at: Number(row.at),
+    actor: row.actor,
+    action: row.action,
+    terminationId: row.termination_id,
+    taskId: row.task_id,
+    data: row.data,
+  };
 }

@@ -51,7 +51,13 @@ export class SqlAuditLog implements AuditLog {
   async listAudit(afterPosition: number, limit: number): Promise<AuditEntry[]> {
     // The unlinked first: an entry the linker links between the two reads then shows up in
     // both (kept once, linked) instead of in neither, so nothing committed before the call is missed.
-    const unlinked = await this.ctx.db.selectFrom('audit_log').selectAll().where('chain_pos', 'is', null).orderBy('seq').limit(limit).execute();
+    const unlinked = await this.ctx.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('chain_pos', 'is', null)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
     const linked = await this.ctx.db
       .selectFrom('audit_log')
       .selectAll()
@@ -64,7 +70,10 @@ export class SqlAuditLog implements AuditLog {
   }
 
   async listAuditOf(terminationId: string): Promise<AuditEntry[]> {
-    const rows = await this.ctx.db.selectFrom('audit_log').selectAll().where('termination_id', '=', terminationId)
+    const rows = await this.ctx.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('termination_id', '=', terminationId)
       // Linked entries by position, then the ones not linked yet by seq.
       .orderBy(sql`chain_pos is null`)
       .orderBy('chain_pos')
@@ -74,7 +83,11 @@ export class SqlAuditLog implements AuditLog {
   }
 
   async countUnlinkedAudit(): Promise<number> {
-    const row = await this.ctx.db.selectFrom('audit_log').select((eb) => eb.fn.countAll<number>().as('n')).where('chain_pos', 'is', null).executeTakeFirst();
+    const row = await this.ctx.db
+      .selectFrom('audit_log')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('chain_pos', 'is', null)
+      .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 

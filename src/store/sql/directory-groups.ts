@@ -102,11 +102,21 @@ export class SqlDirectoryGroups implements GroupDirectory {
   }
 
   async listGroups(page: { offset: number; limit: number }, options = ALL_MEMBERS): Promise<{ items: DirectoryGroup[]; total: number }> {
-    const counted = await this.db.selectFrom('directory_groups').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
+    const counted = await this.db
+      .selectFrom('directory_groups')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .executeTakeFirstOrThrow();
     const rows =
       page.limit <= 0
         ? []
-        : await this.db.selectFrom('directory_groups').selectAll().orderBy('created_at').orderBy('id').limit(page.limit).offset(Math.max(0, page.offset)).execute();
+        : await this.db
+            .selectFrom('directory_groups')
+            .selectAll()
+            .orderBy('created_at')
+            .orderBy('id')
+            .limit(page.limit)
+            .offset(Math.max(0, page.offset))
+            .execute();
     return { items: await this.withMembers(rows, options), total: Number(counted.count) };
   }
 
@@ -131,10 +141,19 @@ export class SqlDirectoryGroups implements GroupDirectory {
       }
       await insertMembers(trx, id, added);
       for (const [userId, display] of redisplayed) {
-        await trx.updateTable('directory_group_members').set({ display }).where('group_id', '=', id).where('user_id', '=', userId).execute();
+        await trx
+          .updateTable('directory_group_members')
+          .set({ display })
+          .where('group_id', '=', id)
+          .where('user_id', '=', userId)
+          .execute();
       }
       if (added.length > 0 || removed.length > 0) {
-        await this.auditIn(trx, write.actor, 'scim.group.members_changed', { groupId: id, added: added.map(([userId]) => userId), removed });
+        await this.auditIn(trx, write.actor, 'scim.group.members_changed', {
+          groupId: id,
+          added: added.map(([userId]) => userId),
+          removed,
+        });
       }
       return toGroup(row, await membersOf(trx, [id]));
     });
@@ -172,11 +191,21 @@ export class SqlDirectoryGroups implements GroupDirectory {
   }
 
   private async withMembers(rows: DirectoryGroupsTable[], options: GroupReadOptions): Promise<DirectoryGroup[]> {
-    const members = options.members ? await membersOf(this.db, rows.map((row) => row.id)) : new Map<string, GroupMember[]>();
+    const members = options.members
+      ? await membersOf(
+          this.db,
+          rows.map((row) => row.id),
+        )
+      : new Map<string, GroupMember[]>();
     return rows.map((row) => toGroup(row, members));
   }
 
-  private auditIn(trx: Transaction<Tables>, actor: string, action: string, data: { groupId: string; added?: string[]; removed?: string[] }): Promise<void> {
+  private auditIn(
+    trx: Transaction<Tables>,
+    actor: string,
+    action: string,
+    data: { groupId: string; added?: string[]; removed?: string[] },
+  ): Promise<void> {
     return this.audit.append(trx as unknown as Transaction<Database>, { actor, action, data });
   }
 }
@@ -203,7 +232,13 @@ async function insertMembers(trx: Transaction<Tables>, groupId: string, members:
 async function membersOf(db: Kysely<Tables>, groupIds: string[]): Promise<Map<string, GroupMember[]>> {
   const byGroup = new Map<string, GroupMember[]>();
   for (const part of chunks(groupIds)) {
-    const rows = await db.selectFrom('directory_group_members').selectAll().where('group_id', 'in', part).orderBy('group_id').orderBy('user_id').execute();
+    const rows = await db
+      .selectFrom('directory_group_members')
+      .selectAll()
+      .where('group_id', 'in', part)
+      .orderBy('group_id')
+      .orderBy('user_id')
+      .execute();
     for (const row of rows) {
       const list = byGroup.get(row.group_id) ?? [];
       list.push({ value: row.user_id, display: row.display });

@@ -9,6 +9,10 @@ export async function endCancelled(trx: Tx, terminationId: string, now: number):
     .where('termination_id', '=', terminationId)
     .where('state', 'in', ['pending', 'failed'])
     .executeTakeFirst();
-  await trx.updateTable('terminations').set({ state: 'cancelled', finished_at: now, updated_at: now }).where('id', '=', terminationId).execute();
+  await trx
+    .updateTable('terminations')
+    .set({ state: 'cancelled', finished_at: now, updated_at: now })
+    .where('id', '=', terminationId)
+    .execute();
   return Number(cancelled.numUpdatedRows);
 }

@@ -3,7 +3,13 @@ import type { NewTask } from '../store.ts';
 import type { Tx } from './context.ts';
 
 /** Inserts tasks of one termination and their dependency edges (by step id, within `tasks`). */
-export async function insertTasks(trx: Tx, terminationId: string, tasks: NewTask[], now: number, options: { runsWhileHeld?: boolean } = {}): Promise<void> {
+export async function insertTasks(
+  trx: Tx,
+  terminationId: string,
+  tasks: NewTask[],
+  now: number,
+  options: { runsWhileHeld?: boolean } = {},
+): Promise<void> {
   if (tasks.length === 0) return;
   await trx
     .insertInto('tasks')

@@ -22,7 +22,10 @@ export async function discardedSuccess(trx: Tx, taskId: string): Promise<{ attem
 }
 
 /** The evidence of a task done by one attempt whose result came late, confirmed by another that found no account. */
-export function doneThenConfirmed(done: { attempt: number; evidence: JsonObject }, confirmed: { attempt: number; evidence: JsonObject | null }): JsonObject {
+export function doneThenConfirmed(
+  done: { attempt: number; evidence: JsonObject },
+  confirmed: { attempt: number; evidence: JsonObject | null },
+): JsonObject {
   return {
     ...done.evidence,
     doneByAttempt: done.attempt,
@@ -51,10 +54,18 @@ export async function upgradeSkippedByLateSuccess(
     .where('account', 'is', null)
     .executeTakeFirst();
   if (!task) return null;
-  const evidence = doneThenConfirmed({ attempt: late.attempt, evidence: late.evidence }, { attempt: task.attempts, evidence: task.evidence ? (JSON.parse(task.evidence) as JsonObject) : null });
+  const evidence = doneThenConfirmed(
+    { attempt: late.attempt, evidence: late.evidence },
+    { attempt: task.attempts, evidence: task.evidence ? (JSON.parse(task.evidence) as JsonObject) : null },
+  );
   const updated = await trx
     .updateTable('tasks')
-    .set({ state: 'succeeded', evidence: JSON.stringify(evidence), account: late.account ? JSON.stringify(late.account) : null, updated_at: now })
+    .set({
+      state: 'succeeded',
+      evidence: JSON.stringify(evidence),
+      account: late.account ? JSON.stringify(late.account) : null,
+      updated_at: now,
+    })
     .where('id', '=', taskId)
     .where('state', '=', 'skipped')
     .executeTakeFirst();

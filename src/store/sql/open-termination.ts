@@ -105,7 +105,12 @@ export class OpenTerminationRule {
       actor: request.createdBy,
       action: 'termination.joined',
       terminationId: termination.id,
-      data: { channel: request.source, sourceEventId: request.sourceEventId, reason: request.reason, effectiveAt: request.effectiveAt.toISOString() },
+      data: {
+        channel: request.source,
+        sourceEventId: request.sourceEventId,
+        reason: request.reason,
+        effectiveAt: request.effectiveAt.toISOString(),
+      },
     });
     return termination;
   }

@@ -21,7 +21,11 @@ export class SqlReadModel implements ReadModel {
 
   async getTerminations(ids: readonly string[]): Promise<Map<string, Termination>> {
     if (ids.length === 0) return new Map();
-    const rows = await this.ctx.db.selectFrom('terminations').selectAll().where('id', 'in', [...ids]).execute();
+    const rows = await this.ctx.db
+      .selectFrom('terminations')
+      .selectAll()
+      .where('id', 'in', [...ids])
+      .execute();
     return new Map(rows.map((row) => [row.id, toTermination(row)]));
   }
 
@@ -29,7 +33,15 @@ export class SqlReadModel implements ReadModel {
     let query = this.ctx.db.selectFrom('terminations').selectAll();
     if (filter.state) query = query.where('state', '=', filter.state);
     if (filter.withFailedTasks) {
-      query = query.where((eb) => eb.exists(eb.selectFrom('tasks').select('tasks.id').whereRef('tasks.termination_id', '=', 'terminations.id').where('tasks.state', '=', 'failed')));
+      query = query.where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('tasks')
+            .select('tasks.id')
+            .whereRef('tasks.termination_id', '=', 'terminations.id')
+            .where('tasks.state', '=', 'failed'),
+        ),
+      );
     }
     if (filter.subjectKey) query = query.where('subject_key', '=', filter.subjectKey);
     // SQL has no empty IN (): an empty list matches nothing, and no subject key is ''.
@@ -41,7 +53,9 @@ export class SqlReadModel implements ReadModel {
     const cursor = decodeCursor(filter.cursor);
     if (cursor) {
       // Newest first; the cursor is the (requested_at, id) of the last item of the previous page.
-      query = query.where((eb) => eb.or([eb('requested_at', '<', cursor.at), eb.and([eb('requested_at', '=', cursor.at), eb('id', '<', cursor.id)])]));
+      query = query.where((eb) =>
+        eb.or([eb('requested_at', '<', cursor.at), eb.and([eb('requested_at', '=', cursor.at), eb('id', '<', cursor.id)])]),
+      );
     }
     const rows = await query
       .orderBy('requested_at', 'desc')
@@ -55,7 +69,13 @@ export class SqlReadModel implements ReadModel {
   }
 
   async listTasks(terminationId: string): Promise<Task[]> {
-    const rows = await this.ctx.db.selectFrom('tasks').selectAll().where('termination_id', '=', terminationId).orderBy('not_before').orderBy('step_id').execute();
+    const rows = await this.ctx.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('termination_id', '=', terminationId)
+      .orderBy('not_before')
+      .orderBy('step_id')
+      .execute();
     return withDependencies(this.ctx.db, rows);
   }
 
@@ -67,7 +87,12 @@ export class SqlReadModel implements ReadModel {
   }
 
   async listAttempts(terminationId: string): Promise<TaskAttempt[]> {
-    const rows = await this.ctx.db.selectFrom('task_attempts').selectAll().where('termination_id', '=', terminationId).orderBy('id').execute();
+    const rows = await this.ctx.db
+      .selectFrom('task_attempts')
+      .selectAll()
+      .where('termination_id', '=', terminationId)
+      .orderBy('id')
+      .execute();
     return rows.map(toAttempt);
   }
 
@@ -154,8 +179,14 @@ function subjectOrIdContains(dialect: 'sqlite' | 'postgres', search: string): Ex
   const like = (field: Expression<unknown>) => sql<SqlBool>`lower(${field}) like ${pattern} escape '\\'`;
   const json =
     dialect === 'sqlite'
-      ? { field: (f: string) => sql`json_extract(terminations.subject, ${sql.lit(`$.${f}`)})`, emails: sql`json_each(terminations.subject, '$.emails') as e` }
-      : { field: (f: string) => sql`(terminations.subject::jsonb ->> ${sql.lit(f)})`, emails: sql`jsonb_array_elements_text(terminations.subject::jsonb -> 'emails') as e(value)` };
+      ? {
+          field: (f: string) => sql`json_extract(terminations.subject, ${sql.lit(`$.${f}`)})`,
+          emails: sql`json_each(terminations.subject, '$.emails') as e`,
+        }
+      : {
+          field: (f: string) => sql`(terminations.subject::jsonb ->> ${sql.lit(f)})`,
+          emails: sql`jsonb_array_elements_text(terminations.subject::jsonb -> 'emails') as e(value)`,
+        };
   const fields = ['userName', 'externalId', 'displayName'].map((f) => like(json.field(f)));
   return sql<SqlBool>`(${sql.join([...fields, like(sql.ref('terminations.id'))], sql` or `)} or exists (select 1 from ${json.emails} where ${like(sql.ref('e.value'))}))`;
 }

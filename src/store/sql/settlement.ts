@@ -48,11 +48,19 @@ export class SqlSettlement implements TaskOperations {
         .where('id', '=', taskId)
         .where('action', '=', 'manual')
         .where('state', '=', 'pending')
-        .where('termination_id', 'in', (eb) => eb.selectFrom('terminations').select('id').where('state', 'in', UNRESOLVED_TERMINATION_STATES))
+        .where('termination_id', 'in', (eb) =>
+          eb.selectFrom('terminations').select('id').where('state', 'in', UNRESOLVED_TERMINATION_STATES),
+        )
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) === 0) return null;
       const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
-      await this.auditLog.append(trx, { actor, action: 'task.completed_manually', terminationId: row.termination_id, taskId, data: { outcome, reason } });
+      await this.auditLog.append(trx, {
+        actor,
+        action: 'task.completed_manually',
+        terminationId: row.termination_id,
+        taskId,
+        data: { outcome, reason },
+      });
       const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', row.termination_id).executeTakeFirstOrThrow();
       revoked = await this.settle(trx, termination, now);
       await this.ctx.hooks.notifyOthers(trx);
@@ -69,11 +77,7 @@ export class SqlSettlement implements TaskOperations {
    * waived (src/domain/termination-state.ts). `termination` is its row as read in this
    * transaction after the termination's lock.
    */
-  async settle(
-    trx: Tx,
-    termination: Selectable<Database['terminations']>,
-    now: number,
-  ): Promise<RevokedEvent | null> {
+  async settle(trx: Tx, termination: Selectable<Database['terminations']>, now: number): Promise<RevokedEvent | null> {
     const terminationId = termination.id;
     // A held termination only runs the brake's notification; its state waits for an operator.
     if (termination.state === 'cancelled' || termination.state === 'held') return null;
@@ -97,7 +101,12 @@ export class SqlSettlement implements TaskOperations {
     if (update.revoked_at !== undefined) {
       // Time to revoke counts from the effective time, or from receipt when that is later.
       revoked = { terminationId, timeToRevokeMs: now - Math.max(Number(termination.effective_at), Number(termination.requested_at)) };
-      await this.auditLog.append(trx, { actor: 'engine', action: 'termination.revoked', terminationId, data: { timeToRevokeMs: revoked.timeToRevokeMs } });
+      await this.auditLog.append(trx, {
+        actor: 'engine',
+        action: 'termination.revoked',
+        terminationId,
+        data: { timeToRevokeMs: revoked.timeToRevokeMs },
+      });
     }
     await trx.updateTable('terminations').set(update).where('id', '=', terminationId).execute();
     return revoked;
@@ -116,12 +125,23 @@ export class SqlSettlement implements TaskOperations {
       // settling another of its tasks, or a cancellation, never interleaves with the waiver.
       await this.ctx.hooks.lockTermination(trx, terminationId);
       const now = this.ctx.clock().getTime();
-      const row = await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).where('termination_id', '=', terminationId).where('state', '=', 'failed').executeTakeFirst();
+      const row = await trx
+        .selectFrom('tasks')
+        .selectAll()
+        .where('id', '=', taskId)
+        .where('termination_id', '=', terminationId)
+        .where('state', '=', 'failed')
+        .executeTakeFirst();
       if (!row) return null;
       const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', terminationId).executeTakeFirstOrThrow();
       if (termination.state === 'cancelled') return null;
       const before = row.evidence === null ? null : (JSON.parse(row.evidence) as JsonObject);
-      const evidence: JsonObject = { waivedBy: actor, reason, at: new Date(now).toISOString(), ...(before ? { evidenceBeforeWaiver: before } : {}) };
+      const evidence: JsonObject = {
+        waivedBy: actor,
+        reason,
+        at: new Date(now).toISOString(),
+        ...(before ? { evidenceBeforeWaiver: before } : {}),
+      };
       const updated = await trx
         .updateTable('tasks')
         .set({ state: 'waived', evidence: JSON.stringify(evidence), finished_at: now, updated_at: now })
@@ -135,11 +155,18 @@ export class SqlSettlement implements TaskOperations {
         action: 'task.waived',
         terminationId,
         taskId,
-        data: { reason, provider: row.provider, action: row.action, lastError: row.last_error ? (JSON.parse(row.last_error) as JsonObject) : null },
+        data: {
+          reason,
+          provider: row.provider,
+          action: row.action,
+          lastError: row.last_error ? (JSON.parse(row.last_error) as JsonObject) : null,
+        },
       });
       revoked = await this.settle(trx, termination, now);
       await this.ctx.hooks.notifyOthers(trx);
-      const [task] = await withDependencies(trx, [await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow()]);
+      const [task] = await withDependencies(trx, [
+        await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow(),
+      ]);
       return { task: task!, termination: await requireTermination(trx, terminationId) };
     });
     if (waived) emitWake(this.ctx);
@@ -181,7 +208,11 @@ export class SqlSettlement implements TaskOperations {
           action: 'task.replayed',
           terminationId,
           taskId: row.id,
-          data: { provider: row.provider, action: row.action, lastError: row.last_error ? (JSON.parse(row.last_error) as JsonObject) : null },
+          data: {
+            provider: row.provider,
+            action: row.action,
+            lastError: row.last_error ? (JSON.parse(row.last_error) as JsonObject) : null,
+          },
         });
       }
       if (replayedIds.length === 0) return [];
@@ -206,7 +237,11 @@ export class SqlSettlement implements TaskOperations {
  * common case, on every task a worker finishes) they are not read.
  */
 async function settlingTasks(trx: Tx, terminationId: string): Promise<SettlingTask[]> {
-  const rows = await trx.selectFrom('tasks').select(['id', 'state', 'critical', 'provider', 'action']).where('termination_id', '=', terminationId).execute();
+  const rows = await trx
+    .selectFrom('tasks')
+    .select(['id', 'state', 'critical', 'provider', 'action'])
+    .where('termination_id', '=', terminationId)
+    .execute();
   const edges = rows.some((r) => r.state === 'failed')
     ? await trx
         .selectFrom('task_dependencies as d')

@@ -113,10 +113,24 @@ export class SqlTaskQueue implements TaskQueue {
   }
 
   /** A success whose lease had passed on: it changes the record only where it corrects a "no account" skip. */
-  private async recordLateSuccess(trx: Tx, worker: string, terminationId: string, taskId: string, outcome: { evidence: JsonObject; account: JsonObject | null }, attempt: number, now: number): Promise<void> {
+  private async recordLateSuccess(
+    trx: Tx,
+    worker: string,
+    terminationId: string,
+    taskId: string,
+    outcome: { evidence: JsonObject; account: JsonObject | null },
+    attempt: number,
+    now: number,
+  ): Promise<void> {
     const evidence = await upgradeSkippedByLateSuccess(trx, taskId, { attempt, evidence: outcome.evidence, account: outcome.account }, now);
     if (!evidence) return;
-    await this.auditLog.append(trx, { actor: `worker:${worker}`, action: 'task.succeeded', terminationId, taskId, data: { evidence, lateResult: true } });
+    await this.auditLog.append(trx, {
+      actor: `worker:${worker}`,
+      action: 'task.succeeded',
+      terminationId,
+      taskId,
+      data: { evidence, lateResult: true },
+    });
   }
 
   /**
@@ -146,7 +160,13 @@ export class SqlTaskQueue implements TaskQueue {
       .returning(['id', 'termination_id'])
       .execute();
     for (const orphan of orphans) {
-      await this.auditLog.append(trx, { actor: 'engine', action: 'task.cancelled', terminationId: orphan.termination_id, taskId: orphan.id, data: { reason: 'lease expired after the termination was cancelled' } });
+      await this.auditLog.append(trx, {
+        actor: 'engine',
+        action: 'task.cancelled',
+        terminationId: orphan.termination_id,
+        taskId: orphan.id,
+        data: { reason: 'lease expired after the termination was cancelled' },
+      });
     }
   }
 
@@ -216,7 +236,8 @@ export class SqlTaskQueue implements TaskQueue {
         .returningAll()
         .executeTakeFirst();
       const terminationId =
-        row?.termination_id ?? (await trx.selectFrom('tasks').select('termination_id').where('id', '=', taskId).executeTakeFirst())?.termination_id;
+        row?.termination_id ??
+        (await trx.selectFrom('tasks').select('termination_id').where('id', '=', taskId).executeTakeFirst())?.termination_id;
       if (terminationId === undefined) return false;
       await trx
         .insertInto('task_attempts')
@@ -246,7 +267,12 @@ export class SqlTaskQueue implements TaskQueue {
         // Cancelled while this attempt ran: nothing claims a cancelled termination's task, so it must not wait as pending.
         await trx
           .updateTable('tasks')
-          .set({ ...common, state: 'cancelled', finished_at: now, account: outcome.account ? JSON.stringify(outcome.account) : row.account })
+          .set({
+            ...common,
+            state: 'cancelled',
+            finished_at: now,
+            account: outcome.account ? JSON.stringify(outcome.account) : row.account,
+          })
           .where('id', '=', taskId)
           .execute();
         await this.auditLog.append(trx, {
@@ -290,7 +316,12 @@ export class SqlTaskQueue implements TaskQueue {
       }
       // "No account here" after an earlier attempt of this task did the work but lost its lease: say both.
       const earlier = outcome.state === 'skipped' && outcome.account === null ? await discardedSuccess(trx, taskId) : null;
-      if (earlier) outcome = { state: 'succeeded', account: (earlier.evidence.account as JsonObject | undefined) ?? null, evidence: doneThenConfirmed(earlier, { attempt: attempt.attempt, evidence: outcome.evidence ?? null }) };
+      if (earlier)
+        outcome = {
+          state: 'succeeded',
+          account: (earlier.evidence.account as JsonObject | undefined) ?? null,
+          evidence: doneThenConfirmed(earlier, { attempt: attempt.attempt, evidence: outcome.evidence ?? null }),
+        };
       await trx
         .updateTable('tasks')
         .set({
@@ -346,7 +377,13 @@ export class SqlTaskQueue implements TaskQueue {
           due_at: eb.case().when('not_before', '>', now).then(eb.ref('not_before')).else(now).end(),
           updated_at: now,
         }))
-        .where((eb) => eb(eb.refTuple('id', 'lease_token'), 'in', leases.map((lease) => eb.tuple(lease.id, lease.leaseToken))))
+        .where((eb) =>
+          eb(
+            eb.refTuple('id', 'lease_token'),
+            'in',
+            leases.map((lease) => eb.tuple(lease.id, lease.leaseToken)),
+          ),
+        )
         .where('lease_owner', '=', worker)
         .where('state', '=', 'running')
         .execute();

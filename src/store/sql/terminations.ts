@@ -96,14 +96,19 @@ export class SqlTerminations implements TerminationRecords {
    * superseded (recorded in termination_requests, with its body hash where the channel
    * gave one), else one that created a termination (the termination's own event id).
    */
-  private async findRequest(trx: Tx, source: string, sourceEventId: string): Promise<{ terminationId: string; outcome: CreateOutcome; bodySha256: string | null } | null> {
+  private async findRequest(
+    trx: Tx,
+    source: string,
+    sourceEventId: string,
+  ): Promise<{ terminationId: string; outcome: CreateOutcome; bodySha256: string | null } | null> {
     const recorded = await trx
       .selectFrom('termination_requests')
       .select(['termination_id', 'outcome', 'body_sha256'])
       .where('source', '=', source)
       .where('source_event_id', '=', sourceEventId)
       .executeTakeFirst();
-    if (recorded) return { terminationId: recorded.termination_id, outcome: recorded.outcome as CreateOutcome, bodySha256: recorded.body_sha256 };
+    if (recorded)
+      return { terminationId: recorded.termination_id, outcome: recorded.outcome as CreateOutcome, bodySha256: recorded.body_sha256 };
     const created = await trx
       .selectFrom('terminations')
       .select('id')
@@ -141,14 +146,22 @@ export class SqlTerminations implements TerminationRecords {
    */
   private async brakeEngaged(trx: Tx, brake: { max: number; since: Date }): Promise<boolean> {
     const row = await trx
-      .selectFrom((eb) => eb.selectFrom('terminations').select('id').where('requested_at', '>=', brake.since.getTime()).limit(brake.max).as('recent'))
+      .selectFrom((eb) =>
+        eb.selectFrom('terminations').select('id').where('requested_at', '>=', brake.since.getTime()).limit(brake.max).as('recent'),
+      )
       .select((eb) => eb.fn.countAll<number>().as('count'))
       .executeTakeFirst();
     return Number(row?.count ?? 0) >= brake.max;
   }
 
   /** Returns the row as stored (RETURNING), which spares reading it back. */
-  private async insertTermination(trx: Tx, t: NewTermination, tasks: NewTask[], whileHeld: NewTask[], supersedes?: string): Promise<Termination> {
+  private async insertTermination(
+    trx: Tx,
+    t: NewTermination,
+    tasks: NewTask[],
+    whileHeld: NewTask[],
+    supersedes?: string,
+  ): Promise<Termination> {
     const now = this.ctx.clock().getTime();
     const row = await trx
       .insertInto('terminations')
@@ -220,7 +233,13 @@ export class SqlTerminations implements TerminationRecords {
   }
 
   /** Invariant 11: a channel cancels only what channels it may cancel for asked for. Audits and returns the refusal, or null. */
-  private async refusal(trx: Tx, row: Selectable<TerminationsTable>, actor: string, reason: string, authority: CancelAuthority): Promise<CancellationRefusedError | null> {
+  private async refusal(
+    trx: Tx,
+    row: Selectable<TerminationsTable>,
+    actor: string,
+    reason: string,
+    authority: CancelAuthority,
+  ): Promise<CancellationRefusedError | null> {
     const requestedBy = requestedByOf(row);
     if (requestedBy.every((channel) => authority.mayCancel.includes(channel))) return null;
     await this.auditLog.append(trx, {
@@ -251,7 +270,12 @@ export class SqlTerminations implements TerminationRecords {
   }
 
   async findOpenTermination(subjectKey: string): Promise<Termination | null> {
-    const row = await this.ctx.db.selectFrom('terminations').selectAll().where('subject_key', '=', subjectKey).where(UNRESOLVED).executeTakeFirst();
+    const row = await this.ctx.db
+      .selectFrom('terminations')
+      .selectAll()
+      .where('subject_key', '=', subjectKey)
+      .where(UNRESOLVED)
+      .executeTakeFirst();
     return row ? toTermination(row) : null;
   }
 }

@@ -53,7 +53,7 @@ describe('an attempt against a provider that never answers', () => {
       termination,
       provider: silentProvider,
       worker: 'test',
-      policy: configSchema.shape.engine.parse({})!.retry,
+      policy: configSchema.shape.engine.parse({}).retry,
       attemptTimeoutMs: 200,
       signal: new AbortController().signal,
       logger: silentLogger(),

@@ -136,7 +136,7 @@ describe('serve and config check share their checks', () => {
     ]);
 
     const logs: string[] = [];
-    const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } as never });
+    const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } });
     const daemon = await startDaemon(config, { configFile: 'notes.yaml', logger, modules, runEngine: false });
     await daemon.stop();
     const logged = logs

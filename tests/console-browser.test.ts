@@ -380,7 +380,7 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#evidence-json')]);
     expect(download.suggestedFilename()).toBe(`evidence-${t.id}.json`);
-    const evidence = JSON.parse(readFileSync((await download.path())!, 'utf8'));
+    const evidence = JSON.parse(readFileSync((await download.path()), 'utf8'));
     expect(evidence.schema).toBe('deprovisiond.evidence/v1');
     expect(evidence.termination.id).toBe(t.id);
     expect(JSON.stringify(evidence)).toContain('laptop handed in at the desk');

@@ -39,7 +39,7 @@ beforeAll(async () => {
     playbooks: { employee: { steps: [{ id: 'revoke', provider: 'idp', action: 'revoke_sessions' }] } },
     defaultPlaybook: 'employee',
   });
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
   daemon = await startDaemon(inlineAttemptsIn(config), { configFile: 'console-oidc.yaml', logger, modules: createTestModule().modules });
   local.register({ clientId: 'console', clientSecret: CLIENT_SECRET, redirectUris: [`${daemon.url}/console/login/callback`] });
 });

@@ -93,7 +93,7 @@ describe('notify provider', () => {
         termination,
         provider,
         worker: 'test',
-        policy: configSchema.shape.engine.parse({})!.retry,
+        policy: configSchema.shape.engine.parse({}).retry,
         attemptTimeoutMs: 10_000,
         signal: new AbortController().signal,
         logger: silentLogger(),

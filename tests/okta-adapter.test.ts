@@ -17,7 +17,7 @@ let config: OktaConfig;
 let provider: Provider;
 
 function makeProvider(overrides: Partial<{ token: string; requestTimeoutMs: number }> = {}): Provider {
-  return oktaModule.create({ ...config, ...overrides } as OktaConfig, { name: 'okta-test', logger: silentLogger() });
+  return oktaModule.create({ ...config, ...overrides }, { name: 'okta-test', logger: silentLogger() });
 }
 
 async function control<T>(path: string, body?: unknown): Promise<T> {

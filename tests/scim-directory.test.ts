@@ -59,7 +59,7 @@ for (const backend of backends) {
         db.store.directory.createUser('r2', input('RACE@x.com')),
       ]);
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      const rejected = results.find((r) => r.status === 'rejected')!;
       expect(rejected.reason).toBeInstanceOf(DirectoryConflictError);
     });
 

@@ -115,7 +115,7 @@ for (const backend of backends) {
       await db.store.groups.createGroup('g2', group('sales', ['u1', 'u2']), actor);
       now += 1;
       await db.store.groups.createGroup('g3', group('Eng', [], 'e1'), actor);
-      const ids = (groups: { id: string }[]) => groups.map((g) => g.id);
+      const ids = (groups: Array<{ id: string }>) => groups.map((g) => g.id);
       expect(ids(await db.store.groups.findGroups('displayName', 'SALES'))).toEqual(['g1', 'g2']);
       expect(ids(await db.store.groups.findGroups('externalId', 'E1'))).toEqual(['g1']);
       expect(ids(await db.store.groups.findGroups('member', 'u2'))).toEqual(['g2']);

@@ -27,10 +27,10 @@ export interface BrivoUser {
 
 /** A credential as the adapter keeps it: never the card number or PIN (`referenceId`, `encodedCredential`). */
 // A type alias, not an interface: it goes into evidence (JsonObject), which only accepts aliases.
-export type BrivoCredential = {
+export interface BrivoCredential {
   id: string;
   format: string;
-};
+}
 
 export class BrivoClient {
   private readonly http: BearerClient;

@@ -49,7 +49,7 @@ export async function startCaepSandbox(options: SandboxOptions & { port?: number
           const jti = String(payload.jti ?? '');
           if (!jti) return refuse(res, 'missing jti');
           if (!control.lie() && !events.some((e) => e.jti === jti)) {
-            events.push({ jti, claims: payload as Record<string, unknown> });
+            events.push({ jti, claims: payload });
             control.countWrite('session-revoked', jti);
           }
           res.status(202).end();

@@ -50,7 +50,7 @@ function candidates(values: Array<string | undefined>): string[] {
   const out: string[] = [];
   for (const value of values) {
     const trimmed = value?.trim();
-    if (!trimmed || !trimmed.includes('@')) continue;
+    if (!trimmed?.includes('@')) continue;
     const key = trimmed.toLowerCase();
     if (seen.has(key)) continue;
     seen.add(key);

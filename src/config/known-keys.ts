@@ -6,7 +6,7 @@ import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 
 /** The keys the schema accepts at `path` (through optional, default, pipe, record, array and union), or none. */
-export function keysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+export function keysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   let current: z.ZodType | undefined = schema;
   for (const step of path) {
     current = child(unwrap(current), step);

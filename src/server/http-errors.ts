@@ -60,7 +60,7 @@ export class UnavailableError extends HttpError {
 }
 
 /** `subject.emails[0]`: the field a zod issue is about, as a reader would write it. */
-export function fieldPath(path: ReadonlyArray<PropertyKey>, root = 'body'): string {
+export function fieldPath(path: readonly PropertyKey[], root = 'body'): string {
   if (path.length === 0) return root;
   return path.reduce<string>(
     (acc, part) => (typeof part === 'number' ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),

@@ -68,7 +68,7 @@ interface DirectoryUsersTable {
   updated_at: number;
 }
 
-type Tables = { directory_users: DirectoryUsersTable };
+interface Tables { directory_users: DirectoryUsersTable }
 
 /** Lower-casing in JS, not SQL: SQLite's lower() only folds ASCII, so both dialects must agree on one rule. */
 export const foldUserName = (userName: string) => userName.toLowerCase();
@@ -80,7 +80,7 @@ export class SqlSubjectDirectory implements SubjectDirectory {
     db: Kysely<any>,
     private readonly clock: () => Date = () => new Date(),
   ) {
-    this.db = db.withTables<Tables>() as unknown as Kysely<Tables>;
+    this.db = db.withTables<Tables>();
   }
 
   async createUser(id: string, input: DirectoryUserInput): Promise<DirectoryUser> {

@@ -68,7 +68,7 @@ export async function startTestDaemon(overrides: { auth?: Record<string, unknown
     defaultPlaybook: 'default',
   });
   const logs: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
   const { modules, fakes } = createTestModule();
   const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'test.yaml'), logger, modules });
   const url = daemon.url;

@@ -49,7 +49,7 @@ export async function startConsoleDaemon(options: { oidc?: Record<string, unknow
     brake: { maxTerminations: 3, window: '1h' },
   });
   const logs: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
   const { modules, fakes } = createTestModule();
   const daemon = await startDaemon(inlineAttemptsIn(config), { configFile: join(dir, 'console.yaml'), logger, modules });
   return {

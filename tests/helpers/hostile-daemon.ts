@@ -49,7 +49,7 @@ export async function startHostileDaemon(overrides: { server?: Record<string, un
     defaultPlaybook: 'leaver',
   });
   const logs: string[] = [];
-  const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } as never });
+  const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(line) } });
   const daemon = await startDaemon(inlineAttemptsIn(config), {
     configFile: join(dir, 'config.yaml'),
     logger,

@@ -115,11 +115,11 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
   app.get('/jwks', (_req, res) => void res.json({ keys: [jwk] }));
 
   app.get('/authorize', (req, res) => {
-    const q = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name] as string) : undefined);
+    const q = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name]) : undefined);
     const client = clients.get(q('client_id') ?? '');
     const redirectUri = q('redirect_uri') ?? '';
     // Never redirect to a URI the client did not register (RFC 6749 §4.1.2.1): answer here.
-    if (!client || !client.redirectUris.includes(redirectUri)) return void res.status(400).send('unknown client or redirect_uri');
+    if (!client?.redirectUris.includes(redirectUri)) return void res.status(400).send('unknown client or redirect_uri');
     const back = (params: Record<string, string>) => {
       const url = new URL(redirectUri);
       for (const [k, v] of Object.entries({ ...params, ...(q('state') ? { state: q('state')! } : {}) })) url.searchParams.set(k, v);

@@ -89,7 +89,7 @@ export async function startScimDaemon(
     playbookRules: options.playbookRules ?? [],
   });
   const logs: string[] = [];
-  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } as never });
+  const logger = createLogger({ level: 'debug', destination: { write: (line: string) => void logs.push(line) } });
   const modules: ReadonlyMap<string, ProviderModule<any>> = provider === 'okta'
     ? new Map([[oktaModule.kind, oktaModule as ProviderModule<any>]])
     : createTestModule().modules;

@@ -121,7 +121,7 @@ export function schemaResolver(definition: SCIMMY.Types.SchemaDefinition): Attri
     if (lower.startsWith(`${definition.id.toLowerCase()}:`)) {
       rest = full.slice(definition.id.length + 1);
     } else {
-      const extension = extensions.find((e) => lower.startsWith(`${e.id.toLowerCase()}`));
+      const extension = extensions.find((e) => lower.startsWith(e.id.toLowerCase()));
       if (extension) {
         urn = extension.id;
         rest = full.slice(extension.id.length).replace(/^[:.]/, '');
@@ -308,7 +308,7 @@ function valuesAt(value: unknown, segments: string[]): unknown[] {
 function isPresent(value: unknown): boolean {
   if (value === undefined || value === null) return false;
   if (typeof value === 'string') return value.length > 0;
-  if (typeof value === 'object') return Object.values(value as object).some(isPresent);
+  if (typeof value === 'object') return Object.values(value).some(isPresent);
   return true;
 }
 
@@ -406,7 +406,7 @@ function relativise(node: FilterNode, depth: number): FilterNode {
 }
 
 /** An `eq` the store answers through an index: which lookup, and the value looked up. */
-export type IndexedLookup<By extends string = UserLookup> = { by: By; value: string };
+export interface IndexedLookup<By extends string = UserLookup> { by: By; value: string }
 
 type UserLookup = 'id' | 'userName' | 'externalId';
 
@@ -426,7 +426,7 @@ const USER_INDEXED = new Map<string, UserLookup>([
 export function indexedLookups<By extends string = UserLookup>(
   node: FilterNode,
   indexed: ReadonlyMap<string, By> = USER_INDEXED as unknown as ReadonlyMap<string, By>,
-): IndexedLookup<By>[] | null {
+): Array<IndexedLookup<By>> | null {
   switch (node.kind) {
     case 'compare': {
       if (node.op !== 'eq' || typeof node.value !== 'string') return null;

@@ -35,7 +35,7 @@ interface Representation {
 
 function listParam(value: unknown): string[] | undefined {
   if (typeof value === 'string') return value.split(',');
-  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value as string[]) : undefined;
+  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value) : undefined;
 }
 
 /** What the query (or a `.search` body) asks of the representation and the page; the query reader checked it. */
@@ -82,10 +82,10 @@ export function groupRoutes(options: { groups: ScimGroupService; contextFor(req:
     if (!target) return next();
     const context = options.contextFor(req);
     const ifMatch = ifMatchVersions(req.get('if-match'));
-    const view = readQuery(req.query as Record<string, unknown>);
+    const view = readQuery(req.query);
     try {
       const { id } = target;
-      if (id === null && req.method === 'GET') return await list(req, res, req.query as Record<string, unknown>, context);
+      if (id === null && req.method === 'GET') return await list(req, res, req.query, context);
       if (id === null && req.method === 'POST') {
         const group = await groups.create(fromScimGroup(req.body), context);
         res.set('Location', `${req.baseUrl}/Groups/${group.id}`);

@@ -126,7 +126,7 @@ function checkBodyLists(body: Record<string, unknown>, schema: SchemaView): void
     if (!Array.isArray(value) || !value.every((name) => typeof name === 'string')) {
       throw new ScimQueryError(400, 'invalidValue', `${param}: expected an array of attribute names`);
     }
-    checkNames(param, value as string[], schema);
+    checkNames(param, value, schema);
   }
 }
 

@@ -28,7 +28,7 @@ export const MAX_PAGE_SIZE = 200;
 
 /** A SCIMMY error (its typings want a scimType string even where RFC 7644 has none). */
 export function scimError(status: number, scimType: string | null, message: string): SCIMMY.Types.SCIMError {
-  return new SCIMMY.Types.Error(status, scimType as string, message);
+  return new SCIMMY.Types.Error(status, scimType!, message);
 }
 
 /** The detail of the 503 a store outage answers. */

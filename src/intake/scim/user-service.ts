@@ -158,14 +158,14 @@ export class ScimUserService {
   async list(
     filter: FilterNode | null,
     page: { startIndex: number; count: number },
-  ): Promise<{ resources: ReturnType<typeof toScimUser>[]; total: number }> {
+  ): Promise<{ resources: Array<ReturnType<typeof toScimUser>>; total: number }> {
     return durableRead(this.store, () => this.listStored(filter, page));
   }
 
   private async listStored(
     filter: FilterNode | null,
     page: { startIndex: number; count: number },
-  ): Promise<{ resources: ReturnType<typeof toScimUser>[]; total: number }> {
+  ): Promise<{ resources: Array<ReturnType<typeof toScimUser>>; total: number }> {
     const offset = page.startIndex - 1;
     if (!filter) {
       const { items, total } = await this.directory.listUsers({ offset, limit: page.count });

@@ -34,11 +34,11 @@ interface DirectoryGroupMembersTable {
   display: string | null;
 }
 
-type GroupTables = {
+interface GroupTables {
   directory_groups: DirectoryGroupsTable;
   directory_group_members: DirectoryGroupMembersTable;
   directory_users: { id: string };
-};
+}
 type Tables = Database & GroupTables;
 
 /** Ids per IN list or multi-row INSERT: far below SQLite's and PostgreSQL's bound on bound parameters. */
@@ -70,7 +70,7 @@ export class SqlDirectoryGroups implements GroupDirectory {
     private readonly audit: AuditAppender,
     private readonly clock: () => Date = () => new Date(),
   ) {
-    this.db = db.withTables<GroupTables>() as unknown as Kysely<Tables>;
+    this.db = db.withTables<GroupTables>();
   }
 
   async createGroup(id: string, input: DirectoryGroupInput, write: GroupWrite): Promise<DirectoryGroup> {

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { runCli } from '../src/cli/main.ts';
 import { checkConfig } from '../src/cli/local/config-check.ts';
 import { configSchema } from '../src/config/schema.ts';
@@ -37,12 +38,13 @@ const lineOf = (text: string, needle: string) => text.slice(0, text.indexOf(need
 describe('deprovisiond config check', () => {
   it('passes the sandbox config, with a note for each destructive step that waits for more than its after list names', async () => {
     const res = await check(sandbox);
-    const note = (index: number, provider: string) =>
-      `note: playbooks.employee.steps[${index}] (line ${lineOf(sandbox, `id: ${provider}-delete`)}): playbook employee: ${provider}-delete (delete_account at ${provider}) also waits for ${provider}-revoke-sessions, which its after list does not name: the engine waits for every other step at ${provider} before a destructive one\n`;
+    const steps = (parseYaml(sandbox) as { playbooks: { employee: { steps: Array<{ id: string }> } } }).playbooks.employee.steps;
+    const note = (provider: string) =>
+      `note: playbooks.employee.steps[${steps.findIndex((step) => step.id === `${provider}-delete`)}] (line ${lineOf(sandbox, `id: ${provider}-delete`)}): playbook employee: ${provider}-delete (delete_account at ${provider}) also waits for ${provider}-revoke-sessions, which its after list does not name: the engine waits for every other step at ${provider} before a destructive one\n`;
     expect(res).toMatchObject({
       code: 0,
       err: '',
-      out: `${res.file}: ok\n${note(15, 'google')}${note(16, 'microsoft')}${note(17, 'okta')}`,
+      out: `${res.file}: ok\n${note('google')}${note('microsoft')}${note('okta')}`,
     });
   }, 30_000);
 

@@ -51,6 +51,14 @@ describe('console over HTTP', () => {
     expect(await login.text()).not.toMatch(/<script(?![^>]*\bsrc=)/);
   });
 
+  it('serves its own assets only: a name inherited from Object.prototype is a 404, not a 500', async () => {
+    expect((await fetch(url('/console/assets/app.js'))).status).toBe(200);
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'nope.js']) {
+      const res = await fetch(url(`/console/assets/${name}`));
+      expect(res.status, name).toBe(404);
+    }
+  });
+
   it('answers a wrong token 401 with the form again, sets no cookie and logs no token', async () => {
     const res = await fetch(url('/console/login'), {
       method: 'POST',

@@ -21,11 +21,14 @@ import { SESSION_COOKIE, signInRoutes } from './sign-in.ts';
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntries(
-  [
-    ['app.js', 'text/javascript'],
-    ['app.css', 'text/css'],
-  ].map(([name, type]) => [name, { type: type!, body: readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8') }]),
+/** A Map, not an object: a name from the URL must not find `constructor` or `__proto__`. */
+const ASSETS = new Map(
+  (
+    [
+      ['app.js', 'text/javascript'],
+      ['app.css', 'text/css'],
+    ] as const
+  ).map(([name, type]) => [name as string, { type, body: readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8') }]),
 );
 
 export function buildConsoleRouter(deps: AdminDeps): Router {
@@ -61,7 +64,7 @@ export function buildConsoleRouter(deps: AdminDeps): Router {
     res.clearCookie(SESSION_COOKIE, { path: '/console' }).status(204).end();
   });
   router.get('/console/assets/:name', (req, res, next) => {
-    const asset = ASSETS[String(req.params.name)];
+    const asset = ASSETS.get(String(req.params.name));
     if (!asset) return next();
     res.type(asset.type).set('cache-control', 'no-cache').send(asset.body);
   });

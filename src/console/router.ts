@@ -22,10 +22,12 @@ const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const ASSETS: Record<string, { type: string; body: string }> = Object.fromEntries(
-  [
-    ['app.js', 'text/javascript'],
-    ['app.css', 'text/css'],
-  ].map(([name, type]) => [name, { type: type!, body: readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8') }]),
+  (
+    [
+      ['app.js', 'text/javascript'],
+      ['app.css', 'text/css'],
+    ] as const
+  ).map(([name, type]) => [name, { type, body: readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8') }] as const),
 );
 
 export function buildConsoleRouter(deps: AdminDeps): Router {
@@ -61,7 +63,7 @@ export function buildConsoleRouter(deps: AdminDeps): Router {
     res.clearCookie(SESSION_COOKIE, { path: '/console' }).status(204).end();
   });
   router.get('/console/assets/:name', (req, res, next) => {
-    const asset = ASSETS[String(req.params.name)];
+    const asset = ASSETS[req.params.name];
     if (!asset) return next();
     res.type(asset.type).set('cache-control', 'no-cache').send(asset.body);
   });

@@ -33,7 +33,7 @@ export interface DaemonOptions {
   /** The config file, named in start-up errors. */
   configFile: string;
   logger: Logger;
-  modules?: ReadonlyMap<string, ProviderModule<any>>;
+  modules?: ReadonlyMap<string, ProviderModule>;
   now?: () => Date;
   /** Start the scheduler (default true). Tests of intake alone can leave it off. */
   runEngine?: boolean;
@@ -74,7 +74,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       );
     }
     const modules = inline ? (options.modules ?? (await import('../providers/index.ts')).providerModules) : null;
-    const kinds: ReadonlyMap<string, ProviderKind<any>> = modules ?? providerKinds;
+    const kinds: ReadonlyMap<string, ProviderKind> = modules ?? providerKinds;
     const sandboxes = new Map<string, RunningSandbox>();
     // The same checks as `config check`, in the same function.
     const {
@@ -176,7 +176,7 @@ function startAuditPruning(store: Store, retentionMs: number, logger: Logger, no
 /** Attempts on this thread: the providers are created here, checked against the playbooks, then validated. */
 async function inlineProviders(
   specs: ProviderSpec[],
-  modules: ReadonlyMap<string, ProviderModule<any>>,
+  modules: ReadonlyMap<string, ProviderModule>,
   logger: Logger,
   check: (providers: ProviderSummary[]) => void,
   now?: () => Date,

@@ -51,7 +51,7 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
       `${(steps.get(e.taskId) ?? e.action).padEnd(26)} ${e.provider.padEnd(10)}`;
     daemon.events.on('task:started', (e) => print(`${stamp()}  ${line(e)} running (attempt ${e.attempt})`));
     daemon.events.on('task:finished', (e) => {
-      const detail = e.state === 'pending' ? `back in queue (${e.retry}${e.errorKind ? `: ${e.errorKind}` : ''})` : e.state;
+      const detail = e.state === 'pending' ? `back in queue (${String(e.retry)}${e.errorKind ? `: ${e.errorKind}` : ''})` : e.state;
       print(`${stamp()}  ${line(e)} ${detail}`);
     });
     const { termination } = await daemon.terminations.submit({ source: 'admin', subject, reason: 'demo: last day', actor: 'demo' });
@@ -98,7 +98,7 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
     }
     print(
-      `termination ${final?.state}: ${done}/${finished.length} tasks done (${[...kinds].map(([kind, n]) => `${n} ${kind}`).join(', ')})`,
+      `termination ${String(final?.state)}: ${done}/${finished.length} tasks done (${[...kinds].map(([kind, n]) => `${n} ${kind}`).join(', ')})`,
     );
     return done === finished.length ? 0 : 1;
   } finally {

@@ -165,7 +165,7 @@ async function requireTermination(deps: AdminDeps, req: Request): Promise<Termin
  */
 async function requireTask(deps: AdminDeps, termination: Termination, ref: string): Promise<Task> {
   const byId = await fromStore(() => durableRead(deps.store, () => deps.store.getTask(ref)));
-  if (byId && byId.terminationId === termination.id) return byId;
+  if (byId?.terminationId === termination.id) return byId;
   const tasks = await fromStore(() => durableRead(deps.store, () => deps.store.listTasks(termination.id)));
   const byStep = tasks.find((t) => t.stepId === ref);
   if (!byStep) throw new NotFoundError(`termination ${termination.id} has no task with id or step name "${ref}"`);

@@ -24,7 +24,7 @@ export interface Preflight {
    * adapters exist, on whichever thread creates them (`serve` may create them on the
    * attempt thread). Throws a ConfigError listing every problem.
    */
-  checkProviders(providers: ProviderSummary[]): void;
+  checkProviders: (providers: ProviderSummary[]) => void;
   /** Findings that refuse nothing but are worth reading: `config check` prints them, `serve` logs them once. */
   notes: string[];
 }
@@ -37,7 +37,7 @@ export interface Preflight {
 export async function preflight(
   config: Config,
   file: string,
-  kinds: ReadonlyMap<string, ProviderKind<any>>,
+  kinds: ReadonlyMap<string, ProviderKind>,
   onSandbox: (name: string, sandbox: RunningSandbox) => void,
 ): Promise<Preflight> {
   const specs = await providerSpecs(config, kinds, file, async (name, entry, kind) => {
@@ -70,7 +70,8 @@ export function checkPlaybooks(config: Config, summaries: ProviderSummary[], fil
   const problems: string[] = [];
   for (const [name, playbook] of Object.entries(config.playbooks)) {
     playbook.steps.forEach((step, i) => {
-      const provider = step.provider === undefined ? undefined : providers.get(step.provider);
+      if (step.provider === undefined) return;
+      const provider = providers.get(step.provider);
       if (provider && !provider.actions.includes(step.action)) {
         problems.push(
           `${locate(config, ['playbooks', name, 'steps', i, 'action'])}: provider ${step.provider} (${provider.kind}) supports ${provider.actions.join(', ')}, not ${step.action}`,

@@ -9,12 +9,7 @@ import { keysAt, unknownKeyMessage } from './known-keys.ts';
 import { ConfigError, locateInProvider } from './load.ts';
 import type { Config, ProviderConfig } from './schema.ts';
 
-export function moduleFor<K extends ProviderKind<any>>(
-  name: string,
-  entry: ProviderConfig,
-  modules: ReadonlyMap<string, K>,
-  file: string,
-): K {
+export function moduleFor<K extends ProviderKind>(name: string, entry: ProviderConfig, modules: ReadonlyMap<string, K>, file: string): K {
   const module = modules.get(entry.kind);
   if (!module)
     throw new ConfigError(file, [`providers.${name}.kind: expected one of ${[...modules.keys()].join(', ')}, got "${entry.kind}"`]);
@@ -29,7 +24,7 @@ export function moduleFor<K extends ProviderKind<any>>(
 export function parseProviderSettings(
   name: string,
   entry: ProviderConfig,
-  module: ProviderKind<any>,
+  module: ProviderKind,
   file: string,
   sandbox?: RunningSandbox,
 ): unknown {
@@ -60,7 +55,7 @@ export function parseProviderSettings(
 const GENERAL_KEYS = ['kind', 'sandbox', 'limits'];
 
 /** Each provider block as the engine receives it; a sandboxed one gets its emulator from `startSandbox` first. */
-export async function providerSpecs<K extends ProviderKind<any>>(
+export async function providerSpecs<K extends ProviderKind>(
   config: Config,
   kinds: ReadonlyMap<string, K>,
   file: string,

@@ -55,7 +55,7 @@ const providerSchema = z
 const httpsOrLoopbackUrl = z
   .url()
   .refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), {
-    message: 'expected an https URL (http only on loopback)',
+    error: 'expected an https URL (http only on loopback)',
   });
 
 const oidcSchema = z
@@ -86,14 +86,14 @@ const oidcSchema = z
          */
         redirectUri: httpsOrLoopbackUrl
           .refine((u) => new URL(u).pathname === '/console/login/callback', {
-            message: 'expected a URL whose path is /console/login/callback',
+            error: 'expected a URL whose path is /console/login/callback',
           })
           .optional(),
         /** Scopes asked for; `openid` is required (the ID token names the operator). */
         scopes: z
           .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is printable ASCII without spaces, quotes or backslashes'))
           .default(['openid', 'profile', 'email'])
-          .refine((s) => s.includes('openid'), { message: 'must include openid' }),
+          .refine((s) => s.includes('openid'), { error: 'must include openid' }),
       })
       .strict()
       .optional(),
@@ -155,7 +155,7 @@ const playbookRuleSchema = z
       })
       .strict()
       .refine((when) => when.groups !== undefined || when.attributes !== undefined, {
-        message: 'expected groups or attributes: a rule without a condition would match everyone',
+        error: 'expected groups or attributes: a rule without a condition would match everyone',
       }),
   })
   .strict();
@@ -193,7 +193,7 @@ export const configSchema = z
       .strict()
       .refine((server) => server.headersTimeout <= server.requestTimeout, {
         path: ['headersTimeout'],
-        message: 'expected at most requestTimeout',
+        error: 'expected at most requestTimeout',
       })
       .default({
         host: '127.0.0.1',
@@ -278,7 +278,7 @@ export const configSchema = z
       })
       .strict()
       .refine((engine) => engine.leaseMargin === undefined || engine.leaseMargin < engine.lease / 2, {
-        message:
+        error:
           'engine.leaseMargin must be less than half of engine.lease: the heartbeat renews every third of the lease, and an attempt whose lease had less left than the margin would send no request',
         path: ['leaseMargin'],
       })

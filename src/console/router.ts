@@ -64,7 +64,7 @@ export function buildConsoleRouter(deps: AdminDeps): Router {
     res.clearCookie(SESSION_COOKIE, { path: '/console' }).status(204).end();
   });
   router.get('/console/assets/:name', (req, res, next) => {
-    const asset = ASSETS.get(String(req.params.name));
+    const asset = ASSETS.get(req.params.name);
     if (!asset) return next();
     res.type(asset.type).set('cache-control', 'no-cache').send(asset.body);
   });

@@ -57,7 +57,8 @@ export function signInRoutes(router: Router, deps: AdminDeps, sessions: SessionS
   });
 
   router.post('/console/login', express.urlencoded({ extended: false, limit: '16kb' }), async (req, res) => {
-    const token = typeof req.body?.token === 'string' ? req.body.token.trim() : '';
+    const submitted = (req.body as { token?: unknown } | undefined)?.token;
+    const token = typeof submitted === 'string' ? submitted.trim() : '';
     try {
       if (!token) throw new UnauthorizedError('missing token');
       openSession(req, res, await resolve(token));
@@ -114,5 +115,5 @@ export function signInRoutes(router: Router, deps: AdminDeps, sessions: SessionS
  * forged Host header can only make the sign-in fail.
  */
 function redirectUri(req: Request, configured: string | undefined): string {
-  return configured ?? `${req.protocol}://${req.get('host')}${CALLBACK_PATH}`;
+  return configured ?? `${req.protocol}://${String(req.get('host'))}${CALLBACK_PATH}`;
 }

@@ -62,14 +62,18 @@ export function valuesAt(attributes: JsonObject, path: string): string[] {
   const colon = path.lastIndexOf(':');
   const [container, rest] = colon >= 0 ? [path.slice(0, colon), path.slice(colon + 1)] : [null, path];
   let current: unknown[] = [container === null ? attributes : child(attributes, container)];
-  for (const name of rest.split('.'))
-    current = current.flatMap((value) => (Array.isArray(value) ? value : [value])).map((value) => child(value, name));
+  for (const name of rest.split('.')) current = current.flatMap(elements).map((value) => child(value, name));
   return current
-    .flatMap((value) => (Array.isArray(value) ? value : [value]))
+    .flatMap(elements)
     .filter(
       (value): value is string | number | boolean => typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean',
     )
     .map(String);
+}
+
+/** A multi-valued attribute's values, or a single value on its own. */
+function elements(value: unknown): unknown[] {
+  return Array.isArray(value) ? (value as unknown[]) : [value];
 }
 
 function child(value: unknown, name: string): unknown {

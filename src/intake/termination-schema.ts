@@ -23,8 +23,8 @@ export const subjectSchema = z
   })
   .strict()
   // The same rule as subjectKey(): one identifier is enough, none is not.
-  .refine((s) => Boolean(s.externalId || s.userName || s.emails.length > 0), {
-    message: 'expected at least one identifier: externalId, userName or emails',
+  .refine((s) => Boolean(s.externalId) || Boolean(s.userName) || s.emails.length > 0, {
+    error: 'expected at least one identifier: externalId, userName or emails',
   });
 
 /** ISO 8601 with a zone (`Z` or an offset): a time without one means different instants to sender and daemon. */

@@ -64,6 +64,8 @@ export function createApp(options: AppOptions): express.Express {
 }
 
 function httpStatusOf(error: unknown): number {
-  const status = (error as { status?: unknown; statusCode?: unknown })?.status ?? (error as { statusCode?: unknown })?.statusCode;
+  // Anything can be thrown, null and undefined included.
+  const thrown = error as { status?: unknown; statusCode?: unknown } | null | undefined;
+  const status = thrown?.status ?? thrown?.statusCode;
   return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
 }

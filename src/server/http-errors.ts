@@ -118,8 +118,10 @@ export function jsonErrors(logger: Logger, challenge?: string) {
       status = error.status;
       body = error.details === undefined ? { error: error.message } : { error: error.message, details: error.details };
     } else {
-      const type = (error as { type?: unknown })?.type;
-      const raw = (error as { status?: unknown })?.status;
+      // Anything can be thrown, null and undefined included.
+      const thrown = error as { type?: unknown; status?: unknown } | null | undefined;
+      const type = thrown?.type;
+      const raw = thrown?.status;
       status = typeof raw === 'number' && raw >= 400 && raw < 500 ? raw : 500;
       body = {
         error:

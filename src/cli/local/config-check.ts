@@ -28,7 +28,7 @@ export async function configCheck(input: CommandInput): Promise<number> {
 }
 
 /** Throws a ConfigError listing what `serve` would refuse in this (schema-valid) config; returns the notes `serve` would log. */
-export async function checkConfig(config: Config, file: string, modules: ReadonlyMap<string, ProviderModule<any>>): Promise<string[]> {
+export async function checkConfig(config: Config, file: string, modules: ReadonlyMap<string, ProviderModule>): Promise<string[]> {
   const sandboxes: RunningSandbox[] = [];
   try {
     const { specs, checkProviders, notes } = await preflight(config, file, modules, (_name, sandbox) => sandboxes.push(sandbox));

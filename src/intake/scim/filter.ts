@@ -129,14 +129,18 @@ export function schemaResolver(definition: SCIMMY.Types.SchemaDefinition): Attri
     }
     const names = rest.split('.');
     if (names.length === 0 || names.length > 2 || names.some((n) => !n)) throw new InvalidFilterError(`invalid attribute path "${full}"`);
-    let attribute: SCIMMY.Types.Attribute;
+    // A URN alone names the extension's schema definition, not an attribute: checked below.
+    let attribute: SCIMMY.Types.Attribute | SCIMMY.Types.SchemaDefinition;
     try {
-      attribute = definition.attribute(urn ? `${urn}:${names.join('.')}` : names.join('.')) as SCIMMY.Types.Attribute;
+      attribute = definition.attribute<SCIMMY.Types.Attribute | SCIMMY.Types.SchemaDefinition>(
+        urn ? `${urn}:${names.join('.')}` : names.join('.'),
+      );
     } catch {
       throw new InvalidFilterError(`unknown attribute "${full}"`);
     }
     if (!(attribute instanceof SCIMMY.Types.Attribute)) throw new InvalidFilterError(`"${full}" is not an attribute`);
-    const top = names.length === 2 ? (definition.attribute(urn ? `${urn}:${names[0]}` : names[0]!) as SCIMMY.Types.Attribute) : attribute;
+    const topName = names[0]!;
+    const top = names.length === 2 ? definition.attribute(urn ? `${urn}:${topName}` : topName) : attribute;
     const segments = [...(urn ? [urn] : []), top.name, ...(names.length === 2 ? [attribute.name] : [])];
     const info: AttributeInfo = {
       segments,
@@ -406,7 +410,10 @@ function relativise(node: FilterNode, depth: number): FilterNode {
 }
 
 /** An `eq` the store answers through an index: which lookup, and the value looked up. */
-export interface IndexedLookup<By extends string = UserLookup> { by: By; value: string }
+export interface IndexedLookup<By extends string = UserLookup> {
+  by: By;
+  value: string;
+}
 
 type UserLookup = 'id' | 'userName' | 'externalId';
 

@@ -15,7 +15,6 @@ import type { Logger } from 'pino';
 import SCIMMY from 'scimmy';
 import { newId } from '../../domain/ids.ts';
 import {
-  GroupMemberNotFoundError,
   GroupVersionConflictError,
   type DirectoryGroup,
   type DirectoryGroupInput,

@@ -105,7 +105,10 @@ async function guarded<T>(ctx: unknown, run: (context: ScimContext) => Promise<T
  * served by the router without SCIMMY: see active-patch.ts).
  */
 class DirectoryUserResource extends SCIMMY.Resources.User {
-  override async read<T = unknown>(ctx?: T): Promise<any> {
+  // A list read answers with a ListResponse body of our own making, which SCIMMY's type for
+  // read() (its ListResponse or the resource) does not cover; SCIMMY serialises both alike.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+  override async read(ctx?: unknown): Promise<any> {
     if (this.id) return super.read(ctx);
     const attributes = this.attributes;
     const startIndex = Math.max(1, this.constraints?.startIndex ?? 1);
@@ -124,8 +127,11 @@ class DirectoryUserResource extends SCIMMY.Resources.User {
   }
 
   /** RFC 7644 §3.5.2 allows 204 for a PATCH that changed nothing; Okta and Entra both read a 200 with the resource best. */
-  override async patch<T = unknown>(message: Parameters<SCIMMY.Resources.User['patch']>[0], ctx?: T): Promise<any> {
-    return (await super.patch(message, ctx)) ?? (await this.read(ctx));
+  override async patch(message: Parameters<SCIMMY.Resources.User['patch']>[0], ctx?: unknown): Promise<SCIMMY.Schemas.User> {
+    // SCIMMY's types leave out the undefined that patch() returns when the operations changed nothing.
+    const patched = (await super.patch(message, ctx)) as SCIMMY.Schemas.User | undefined;
+    // A PATCH names one user, so read() answers with that user.
+    return patched ?? ((await this.read(ctx)) as SCIMMY.Schemas.User);
   }
 }
 
@@ -137,7 +143,8 @@ export function declareScimResources(): void {
   declared = true;
   // Another copy of this module (a test runner's fresh module graph in the same process)
   // may have declared already; its handlers are this same code, so it stays.
-  if (SCIMMY.Resources.declared('User')) return;
+  // (SCIMMY's types leave out the undefined that declared(name) returns for a name not declared.)
+  if ((SCIMMY.Resources.declared('User') as typeof SCIMMY.Types.Resource | undefined) !== undefined) return;
 
   SCIMMY.Resources.declare(DirectoryUserResource, {
     name: 'User',
@@ -157,14 +164,14 @@ export function declareScimResources(): void {
       guarded(ctx, async (context) => {
         await context.users.delete(resource.id!, context);
       }),
-  } as any);
+  });
 
   // /Groups requests are answered by group-router.ts before SCIMMY sees them; the declaration
   // is for discovery (/ResourceTypes, /Schemas) and the root `POST /.search`, whose filter
   // is read against the User schema: it finds users only (docs/scim.md), so groups add none.
   SCIMMY.Resources.declare(SCIMMY.Resources.Group, {
     egress: () => [],
-  } as any);
+  });
 }
 
 /**

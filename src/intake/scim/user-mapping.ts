@@ -31,8 +31,7 @@ export function record(value: unknown): Record<string, unknown> | null {
  * `active` never means a deactivation, nor a rehire).
  */
 export function fromScimUser(instance: unknown): Omit<DirectoryUserInput, 'active'> & { active: boolean | undefined } {
-  const attributes = plain(instance);
-  for (const key of Object.keys(attributes)) if (NOT_STORED.has(key)) delete attributes[key];
+  const attributes: JsonObject = Object.fromEntries(Object.entries(plain(instance)).filter(([key]) => !NOT_STORED.has(key)));
   const userName = typeof attributes.userName === 'string' ? attributes.userName : '';
   const externalId = typeof attributes.externalId === 'string' && attributes.externalId !== '' ? attributes.externalId : null;
   const active = typeof attributes.active === 'boolean' ? attributes.active : undefined;

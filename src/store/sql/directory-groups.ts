@@ -34,11 +34,12 @@ interface DirectoryGroupMembersTable {
   display: string | null;
 }
 
-interface GroupTables {
+// eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- withTables<T> needs an index signature, which only a type alias has implicitly
+type GroupTables = {
   directory_groups: DirectoryGroupsTable;
   directory_group_members: DirectoryGroupMembersTable;
   directory_users: { id: string };
-}
+};
 type Tables = Database & GroupTables;
 
 /** Ids per IN list or multi-row INSERT: far below SQLite's and PostgreSQL's bound on bound parameters. */
@@ -165,7 +166,10 @@ export class SqlDirectoryGroups implements GroupDirectory {
       let remove = trx.deleteFrom('directory_groups').where('id', '=', id);
       if (write.expectedVersion !== undefined) remove = remove.where('version', '=', write.expectedVersion);
       const result = await remove.executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) return (await this.missingOrConflict(trx, id, write)) !== null;
+      if (Number(result.numDeletedRows) === 0) {
+        await this.missingOrConflict(trx, id, write); // throws when only the version differed
+        return false;
+      }
       await this.auditIn(trx, write.actor, 'scim.group.deleted', { groupId: id, removed: members.map((m) => m.value) });
       return true;
     });
@@ -265,6 +269,7 @@ function toGroup(row: DirectoryGroupsTable, members: Map<string, GroupMember[]>)
  * deletes the user, whose memberships go with it (ON DELETE CASCADE), so the groups' ETags
  * change with their member lists.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- callers hold transactions typed with their own tables, and Kysely's DB type is invariant
 export async function touchGroupsOf(trx: Kysely<any>, userId: string, now: number): Promise<void> {
   const db = trx as Kysely<Tables>;
   await db

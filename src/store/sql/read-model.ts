@@ -120,7 +120,8 @@ export class SqlReadModel implements ReadModel {
       .execute();
     const due = await db
       .selectFrom('tasks as t')
-      .select((eb) => eb.fn.min('t.due_at').as('at'))
+      // NULL when no task matches; PostgreSQL returns the BIGINT as a string.
+      .select((eb) => eb.fn.min<number | string | null>('t.due_at').as('at'))
       .where('t.state', '=', 'pending')
       .where('t.due_at', '<=', now.getTime())
       // Manual steps wait for people by design; they have their own overdue measure.
@@ -136,7 +137,8 @@ export class SqlReadModel implements ReadModel {
       .where(isRunnable)
       .execute();
     const overdue = manual.filter((m) => {
-      const within = parseDuration(String((JSON.parse(m.params) as JsonObject).dueWithin ?? ''));
+      const dueWithin = (JSON.parse(m.params) as JsonObject).dueWithin;
+      const within = typeof dueWithin === 'string' ? parseDuration(dueWithin) : null;
       return within !== null && Number(m.due_at) + within <= now.getTime();
     }).length;
     return {
@@ -198,9 +200,12 @@ function encodeCursor(at: number, id: string): string {
 function decodeCursor(cursor: string | undefined): { at: number; id: string } | null {
   if (!cursor) return null;
   try {
-    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    // A safe integer: PostgreSQL refuses a bigint beyond 64 bits, which would answer 503 instead of 400.
-    if (Number.isSafeInteger(at) && typeof id === 'string') return { at, id };
+    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(decoded)) {
+      const [at, id] = decoded as unknown[];
+      // A safe integer: PostgreSQL refuses a bigint beyond 64 bits, which would answer 503 instead of 400.
+      if (typeof at === 'number' && Number.isSafeInteger(at) && typeof id === 'string') return { at, id };
+    }
   } catch {
     // fall through: a malformed cursor is a bad request, not a server error
   }

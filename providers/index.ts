@@ -9,8 +9,6 @@ import { notifyModule } from './notify/index.ts';
 import { oktaModule } from './okta/index.ts';
 import { scimModule } from './scim/index.ts';
 
-export const providerModules: ReadonlyMap<string, ProviderModule<any>> = new Map<string, ProviderModule<any>>(
-  [oktaModule as ProviderModule<any>, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule].map(
-    (m) => [m.kind, m],
-  ),
+export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<string, ProviderModule>(
+  [oktaModule, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule].map((m) => [m.kind, m]),
 );

@@ -13,6 +13,6 @@ import { notifyKind } from './notify/kind.ts';
 import { oktaKind } from './okta/kind.ts';
 import { scimKind } from './scim/kind.ts';
 
-export const providerKinds: ReadonlyMap<string, ProviderKind<any>> = new Map<string, ProviderKind<any>>(
-  [oktaKind as ProviderKind<any>, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind].map((k) => [k.kind, k]),
+export const providerKinds: ReadonlyMap<string, ProviderKind> = new Map<string, ProviderKind>(
+  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind].map((k) => [k.kind, k]),
 );

@@ -18,6 +18,11 @@ export interface ProviderKind<Config = unknown> {
   sandboxConfig(sandbox: RunningSandbox): Config;
 }
 
+/**
+ * The registries hold every kind as `ProviderModule` (Config = unknown), with no `any`: the
+ * config flows out of the kind (schema, sandboxConfig) and back in through `create`, a method,
+ * whose parameter TypeScript checks bivariantly. Each config is checked by its schema at run time.
+ */
 export interface ProviderModule<Config = unknown> extends ProviderKind<Config> {
   create(config: Config, ctx: ProviderFactoryContext): Provider;
 }

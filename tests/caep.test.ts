@@ -53,7 +53,7 @@ describe('caep provider', () => {
     const jtis: string[] = [];
     for (const ctx of pushes) {
       const executed = await provider.actions.revoke_sessions!.execute(account, ctx);
-      jtis.push(String((executed.evidence.receivers as Array<{ jti: string }>)[0]!.jti));
+      jtis.push((executed.evidence.receivers as Array<{ jti: string }>)[0]!.jti);
     }
     expect(sandbox.events.filter((e) => e.claims.txn === terminationId)).toHaveLength(2);
     expect(jtis[0]).not.toBe(jtis[1]);

@@ -312,7 +312,9 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     local.signInAs = { sub: 'grace', groups: ['sec-ops'] };
     const page = await openPage();
     const callbacks: string[] = [];
-    page.on('request', (r) => void (r.url().startsWith(`${c.daemon.url}/console/login/callback`) && callbacks.push(r.url())));
+    page.on('request', (r) => {
+      if (r.url().startsWith(`${c.daemon.url}/console/login/callback`)) callbacks.push(r.url());
+    });
     // The issuer's answer, rewritten on its way to the browser: the state is not the one the console sent.
     local.tamper = (back) => back.searchParams.set('state', 'forged-state-from-elsewhere');
     refusalExpected = 401;
@@ -380,7 +382,7 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#evidence-json')]);
     expect(download.suggestedFilename()).toBe(`evidence-${t.id}.json`);
-    const evidence = JSON.parse(readFileSync((await download.path()), 'utf8'));
+    const evidence = JSON.parse(readFileSync(await download.path(), 'utf8'));
     expect(evidence.schema).toBe('deprovisiond.evidence/v1');
     expect(evidence.termination.id).toBe(t.id);
     expect(JSON.stringify(evidence)).toContain('laptop handed in at the desk');

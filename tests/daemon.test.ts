@@ -126,7 +126,7 @@ describe('deprovisiond serve', () => {
       let output = '';
       const started = new Promise<string>((resolve, reject) => {
         child.stdout.on('data', (chunk: Buffer) => {
-          output += chunk;
+          output += chunk.toString();
           const match = /"url":"(http:\/\/[^"]+)".*deprovisiond started/.exec(output);
           if (match) resolve(match[1]!);
         });
@@ -152,7 +152,7 @@ describe('deprovisiond serve', () => {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stderr = '';
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
       expect(code).toBe(1);
       expect(stderr).toContain(join(dir, 'bad.yaml'));

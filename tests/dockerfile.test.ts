@@ -285,7 +285,7 @@ describe('Dockerfile', () => {
       let output = '';
       await new Promise<void>((done, fail) => {
         const onData = (chunk: Buffer) => {
-          output += chunk;
+          output += chunk.toString();
           if (output.includes('deprovisiond started')) done();
         };
         child.stdout.on('data', onData);

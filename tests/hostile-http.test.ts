@@ -60,7 +60,7 @@ async function openRaw(url: string): Promise<RawConnection> {
       new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           socket.off('data', check);
-          reject(new Error(`no ${pattern} within ${timeoutMs} ms; received: ${JSON.stringify(text.slice(0, 200))}`));
+          reject(new Error(`no ${String(pattern)} within ${timeoutMs} ms; received: ${JSON.stringify(text.slice(0, 200))}`));
         }, timeoutMs);
         const check = () => {
           if (!pattern.test(text)) return;
@@ -171,7 +171,7 @@ describe('with the default timeouts', () => {
           ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
         ];
         raw.socket.write(`${lines.join('\r\n')}\r\n\r\n{"subject":`);
-        const answer = await raw.waitFor(/\r\n\r\n\{.*\}/s, 3_000).catch((error: Error) => error.message);
+        const answer = await raw.waitFor(/\r\n\r\n\{.*\}/s, 3_000).catch((error: unknown) => (error as Error).message);
         raw.socket.destroy();
         expect(answer, what).toMatch(/^HTTP\/1\.1 401 /);
         expect(answer, what).toContain('missing webhook-id, webhook-timestamp or webhook-signature header');

@@ -29,8 +29,8 @@ function answer(status: number, headers: Record<string, string> = {}, body?: unk
 }
 
 function delayOf(error: Error): number {
-  expect(error).toBeInstanceOf(RateLimitedError);
-  return (error as RateLimitedError).retryAfterMs;
+  if (!(error instanceof RateLimitedError)) expect.fail(`expected a RateLimitedError, got ${error.name}: ${error.message}`);
+  return error.retryAfterMs;
 }
 
 describe('errorForStatus: the rules every provider shares', () => {

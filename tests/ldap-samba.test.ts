@@ -120,7 +120,8 @@ describe.skipIf(!available)('LDAP adapter against a real Samba Active Directory'
     });
     const evidence = await p.actions.disable_account!.verify(account, ctx);
     expect(evidence).toMatchObject({ disabled: true, userAccountControl: '514' });
-    expect(String(evidence.dn).toLowerCase()).toBe(moved.toLowerCase());
+    expect(evidence.dn).toBeTypeOf('string');
+    expect((evidence.dn as string).toLowerCase()).toBe(moved.toLowerCase());
     const entry = (await read(moved, ['userAccountControl', 'accountExpires', 'pwdLastSet']))!;
     expect(Number(entry.userAccountControl) & 2).toBe(2);
     expect(fromFiletime(entry.accountExpires as string)!.getTime()).toBeLessThanOrEqual(Date.now());

@@ -59,7 +59,7 @@ function graphError(code: string, message = 'message') {
 
 /** No secret or token may appear in anything an error carries. */
 function expectNoSecrets(error: unknown) {
-  const text = `${String((error as Error)?.message)} ${JSON.stringify(error)} ${String((error as Error)?.stack)}`;
+  const text = `${(error as Error)?.message} ${JSON.stringify(error)} ${String((error as Error)?.stack)}`;
   expect(text).not.toContain(SECRET);
   expect(text).not.toContain('token-one');
   expect(text).not.toContain('token-two');

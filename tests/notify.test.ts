@@ -5,7 +5,7 @@ import type { Provider } from '../providers/contract.ts';
 import { randomUUID } from 'node:crypto';
 import { configSchema } from '../src/config/schema.ts';
 import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
-import type { Task, Termination } from '../src/domain/types.ts';
+import type { JsonObject, Task, Termination } from '../src/domain/types.ts';
 import { monotonicMs } from '../src/engine/lease-fence.ts';
 import { runAttempt } from '../src/engine/runner.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
@@ -21,7 +21,7 @@ describe('notify provider', () => {
   });
   afterAll(() => sandbox.close());
 
-  const send = async (params: Record<string, string>) => {
+  const send = async (params: JsonObject) => {
     const subject = { ...freshSubject('notify'), displayName: 'Ada Lovelace' };
     const terminationId = `t-${Math.random()}`;
     const ctx = actionContext(subject, { params, terminationId, taskId: `task-${terminationId}` });
@@ -29,6 +29,13 @@ describe('notify provider', () => {
     const executed = await provider.actions.notify!.execute(account, ctx);
     return { ctx, account, executed };
   };
+
+  it('reports a non-string event as the custom event its message carries, not "[object Object]"', async () => {
+    const before = sandbox.messages!.length;
+    const { executed } = await send({ event: { started: true } });
+    expect(executed.evidence).toMatchObject({ event: 'custom' });
+    expect(sandbox.messages![before]!.body).toMatchObject({ type: 'deprovisiond.termination.custom' });
+  });
 
   it('delivers a message with no secret and no reason text, and reports the acknowledgement', async () => {
     const before = sandbox.messages!.length;
@@ -132,7 +139,7 @@ describe('notify provider', () => {
     const ctx = actionContext(freshSubject('n'), { params: { event: 'started' } });
     const error = await stranger.actions.notify!.execute({ id: 'x' }, ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
-    expect(String((error as Error).message)).not.toContain('sandbox-notify-token');
+    expect((error as Error).message).not.toContain('sandbox-notify-token');
   });
 
   it('formats for Slack incoming webhooks', async () => {

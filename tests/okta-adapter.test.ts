@@ -88,7 +88,7 @@ describe('resolve', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toContain('401');
-    expect(JSON.stringify(error) + String(error) + (error as Error).stack).not.toMatch(/wrong-secret-token|SSWS/);
+    expect(JSON.stringify(error) + String(error) + String((error as Error).stack)).not.toMatch(/wrong-secret-token|SSWS/);
   });
 });
 

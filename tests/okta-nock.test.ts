@@ -262,7 +262,7 @@ describe('errors', () => {
     const error = await provider.actions.disable_account!.execute(account, ctx()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toContain(`HTTP ${status} ${code}`);
-    const everything = JSON.stringify(error) + String(error) + (error as Error).stack + String((error as Error).cause);
+    const everything = JSON.stringify(error) + String(error) + String((error as Error).stack) + String((error as Error).cause);
     expect(everything).not.toContain(TOKEN);
     expect(everything).not.toContain('SSWS');
   });

@@ -9,14 +9,12 @@ import { ScimUserService, TooManyToFilterError } from '../src/intake/scim/user-s
 import { silentLogger } from '../src/telemetry/logger.ts';
 import {
   ENTERPRISE,
-  ERROR_SCHEMA,
   PATCH_OP,
   SCIM_JSON,
   SCIM_TOKENS,
   USER_SCHEMA,
   expectScimError,
   startScimDaemon,
-  type ScimResponse,
   type ScimTestDaemon,
 } from './helpers/scim-daemon.ts';
 import { pgError, sqliteFull } from './helpers/store-faults.ts';
@@ -422,7 +420,7 @@ describe('Users: deactivation starts a termination', () => {
 
   it('PUT with active false starts a termination; PUT without active changes nothing', async () => {
     const user = await createUser();
-    const { id, meta, ...rest } = user;
+    const { id, meta: _meta, ...rest } = user;
     const omitted = { ...rest };
     delete omitted.active;
     expect((await d.scim('PUT', `/Users/${id}`, { body: { ...omitted, displayName: 'renamed' } })).body.active).toBe(true);

@@ -286,7 +286,7 @@ describe('errors', () => {
       .replyWithError({ code: 'ECONNRESET', message: `reset while sending Bearer ${TOKEN}` });
     const error = await resolveError();
     expect(error).toBeInstanceOf(TransientError);
-    expect(String((error as Error).message)).not.toContain(TOKEN);
+    expect((error as Error).message).not.toContain(TOKEN);
     expect((error as Error).cause).toBeUndefined();
   });
 });

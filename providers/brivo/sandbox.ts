@@ -235,7 +235,7 @@ function routes(state: BrivoState, tokenLifetimeSeconds: number) {
     });
 
     api.get('/users/:externalId/external', (req, res) => {
-      const externalId = String(req.params.externalId);
+      const externalId = req.params.externalId;
       let user = state.byExternalId(externalId);
       if (!user && control.autoProvision) user = state.provision({ externalId, email: `${externalId.toLowerCase()}@sandbox.example` });
       if (!user) return brivoError(res, 404, 'User not found');

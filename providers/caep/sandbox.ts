@@ -46,7 +46,10 @@ export async function startCaepSandbox(options: SandboxOptions & { port?: number
             audience: CAEP_SANDBOX_AUDIENCE,
             typ: 'secevent+jwt',
           });
-          const jti = String(payload.jti ?? '');
+          // jose types jti as a string but does not check it: a number still names the event;
+          // anything else (an object, a boolean) names none and is refused as missing.
+          const rawJti: unknown = payload.jti;
+          const jti = typeof rawJti === 'string' || typeof rawJti === 'number' ? String(rawJti) : '';
           if (!jti) return refuse(res, 'missing jti');
           if (!control.lie() && !events.some((e) => e.jti === jti)) {
             events.push({ jti, claims: payload });

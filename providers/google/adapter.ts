@@ -495,7 +495,9 @@ function transferEvidence(transfer: DataTransfer): JsonObject {
 }
 
 function transferFailed(transfer: DataTransfer): PermanentError {
-  const apps = (transfer.applicationDataTransfers ?? []).map((a) => `${a.applicationId}=${a.applicationTransferStatus ?? '?'}`).join(', ');
+  const apps = (transfer.applicationDataTransfers ?? [])
+    .map((a) => `${a.applicationId ?? '?'}=${a.applicationTransferStatus ?? '?'}`)
+    .join(', ');
   return new PermanentError(
     `google data transfer ${transfer.id ?? '?'} ended with status ${transfer.overallTransferStatusCode ?? '?'}` +
       (apps ? ` (${apps})` : ''),

@@ -38,7 +38,8 @@ export function createClients(
 ): GoogleClients {
   const options = {
     // Every request waits for the provider's request rate limit first (gaxios' adapter hook).
-    adapter: async <T>(request: { signal?: unknown }, send: (request: any) => Promise<T>): Promise<T> => {
+    // Generic in the request: gaxios' own request object is handed back to it untouched.
+    adapter: async <T, Options extends { signal?: unknown }>(request: Options, send: (request: Options) => Promise<T>): Promise<T> => {
       await throttle(request.signal instanceof AbortSignal ? request.signal : undefined);
       return send(request);
     },

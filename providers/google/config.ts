@@ -57,7 +57,7 @@ export const googleConfigSchema = z
     transferPollMaxMs: z.number().int().positive().default(60_000),
   })
   .refine((c) => (c.serviceAccountKey === undefined) !== (c.accessToken === undefined), {
-    message: 'give exactly one of serviceAccountKey (production) or accessToken (sandbox)',
+    error: 'give exactly one of serviceAccountKey (production) or accessToken (sandbox)',
     path: ['serviceAccountKey'],
   });
 

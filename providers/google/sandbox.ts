@@ -454,7 +454,13 @@ function routes(state: GoogleWorkspaceState) {
       const applicationIds: string[] = [];
       for (const app of apps) {
         const entry = (app ?? {}) as Record<string, unknown>;
-        const id = typeof entry.applicationId === 'string' ? entry.applicationId : String(entry.applicationId ?? '');
+        // Google's ids are int64: a JSON number is the same id; any other value matches no application.
+        const id =
+          typeof entry.applicationId === 'string'
+            ? entry.applicationId
+            : typeof entry.applicationId === 'number'
+              ? String(entry.applicationId)
+              : '';
         if (!APPLICATIONS.some((a) => a.id === id)) return invalid(res, 'Invalid Input: applicationId');
         applicationIds.push(id);
         params[id] = Array.isArray(entry.applicationTransferParams)

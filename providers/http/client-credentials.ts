@@ -32,6 +32,7 @@ export function clientCredentialsToken(options: ClientCredentialsOptions): Cache
   const server: oauth.ServerMetadata = { issuer: new URL(options.tokenUrl).origin, token_endpoint: options.tokenUrl };
   const config = new oauth.Configuration(server, options.clientId, undefined, oauth.ClientSecretPost(options.clientSecret));
   // openid-client refuses plain http; the config schemas let it through for the sandboxes.
+  // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated only to flag its use: here it is deliberate, for loopback http
   if (options.tokenUrl.startsWith('http://')) oauth.allowInsecureRequests(config);
   config.timeout = Math.max(1, Math.ceil(options.timeoutMs / 1000));
   const parameters: Record<string, string> = options.scope ? { scope: options.scope } : {};

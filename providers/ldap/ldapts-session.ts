@@ -22,7 +22,7 @@ function toEntry(entry: Entry, binary: ReadonlySet<string>): LdapEntry {
     if (name === 'dn') continue;
     const key = name.toLowerCase();
     const list = Array.isArray(raw) ? raw : [raw];
-    attributes[key] = list.map((v) => (Buffer.isBuffer(v) ? (binary.has(key) ? v.toString('base64') : v.toString('utf8')) : String(v)));
+    attributes[key] = list.map((v) => (Buffer.isBuffer(v) ? (binary.has(key) ? v.toString('base64') : v.toString('utf8')) : v));
   }
   return { dn: entry.dn, attributes };
 }

@@ -37,7 +37,8 @@ export class SandboxSession implements LdapSession {
       body: JSON.stringify(body),
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    const answer = (await res.json()) as SandboxAnswer;
+    // A body of `null` parses too: the guard below needs the optional chain.
+    const answer = (await res.json()) as SandboxAnswer | null;
     if (typeof answer?.resultCode !== 'number') throw new LdapResultError(80, operation);
     if (answer.resultCode !== 0) throw new LdapResultError(answer.resultCode, operation);
     return answer;
@@ -59,5 +60,7 @@ export class SandboxSession implements LdapSession {
     await this.call('delete', { dn }, signal);
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    // Nothing to release: every call is its own HTTP request.
+  }
 }

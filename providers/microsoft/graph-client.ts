@@ -146,12 +146,14 @@ export class GraphApi {
 
   /** The JSON body of a 2xx answer (null for 204, an empty body, or an allowed 404), or a typed error. */
   async call<T = Record<string, unknown>>(call: GraphCall): Promise<T | null> {
-    return (await this.send<T>(call)).body;
+    // The caller names the shape Graph documents for this call; a body that is not that shape
+    // fails the caller's own field checks, as with any answer read from the network.
+    return (await this.send(call)).body as T | null;
   }
 
   /** Like `call`, with the status: tells a 204 from an allowed 404 (done vs already gone). */
-  async send<T = Record<string, unknown>>(call: GraphCall): Promise<{ status: number; body: T | null }> {
-    const label = `Microsoft Graph ${call.method} ${call.path.split('?')[0]}`;
+  async send(call: GraphCall): Promise<{ status: number; body: unknown }> {
+    const label = `Microsoft Graph ${call.method} ${call.path.split('?')[0]!}`;
     const auth = new RequestAuth();
     await this.throttle(call.signal);
     let request = this.client
@@ -166,21 +168,22 @@ export class GraphApi {
       const encoded = Object.fromEntries(Object.entries(call.query).map(([k, v]) => [k, encodeURIComponent(v)]));
       request = request.query(encoded);
     }
+    // ResponseType.RAW: the SDK answers with fetch's own Response (its methods are typed `any`).
     let response: Response;
     try {
       switch (call.method) {
         case 'GET':
-          response = await request.get();
+          response = (await request.get()) as Response;
           break;
         case 'POST':
           // No body for actions like revokeSignInSessions: the SDK then sends none.
-          response = await request.post(call.body);
+          response = (await request.post(call.body)) as Response;
           break;
         case 'PATCH':
-          response = await request.patch(call.body);
+          response = (await request.patch(call.body)) as Response;
           break;
         case 'DELETE':
-          response = await request.delete();
+          response = (await request.delete()) as Response;
           break;
       }
     } catch (error) {
@@ -190,7 +193,7 @@ export class GraphApi {
       throw errorForNetwork(error, label, call.signal);
     }
     const body = await readJsonBody(response);
-    if (response.ok) return { status: response.status, body: (body ?? null) as T | null };
+    if (response.ok) return { status: response.status, body };
     if (response.status === 404 && call.notFoundIsNull) return { status: 404, body: null };
     const summary = `${label} answered ${response.status} ${describeGraphError(body)}`;
     if (response.status === 401) {

@@ -19,6 +19,7 @@ import {
   type SandboxControl,
   type SandboxOptions,
   type SandboxStyle,
+  requestOrigin,
 } from '../sandbox/kit.ts';
 import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
@@ -357,7 +358,7 @@ function selectList(req: Request): string[] | null {
 }
 
 function graphRoutes(directory: Directory, control: SandboxControl, pageSize: number) {
-  const root = (req: Request) => `${req.protocol}://${req.get('host')}/v1.0`;
+  const root = (req: Request) => `${requestOrigin(req)}/v1.0`;
 
   const userView = (req: Request, res: Response, user: SandboxUser): Record<string, unknown> | null => {
     const select = selectList(req);
@@ -573,9 +574,11 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
       }
       if (is(sub, 'invite') && subKey === undefined && method === 'POST') {
         const body = (req.body ?? {}) as Record<string, unknown>;
-        const recipients = Array.isArray(body.recipients) ? (body.recipients as Array<Record<string, unknown>>) : [];
+        // A hostile body may list null or a non-object: each recipient's email is read defensively.
+        const recipients = Array.isArray(body.recipients) ? (body.recipients as unknown[]) : [];
+        const emails = recipients.map((r) => (r as { email?: unknown } | null)?.email);
         const roles = Array.isArray(body.roles) ? (body.roles as unknown[]) : [];
-        if (recipients.length === 0 || recipients.some((r) => typeof r?.email !== 'string' || !r.email.includes('@'))) {
+        if (emails.length === 0 || emails.some((email) => typeof email !== 'string' || !email.includes('@'))) {
           return graphError(res, 400, 'invalidRequest', 'Invalid request: recipients must each have an email.');
         }
         if (roles.length === 0 || roles.some((r) => r !== 'read' && r !== 'write')) {
@@ -585,14 +588,13 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
           return graphError(res, 400, 'invalidRequest', 'Invalid request: requireSignIn must be true when sendInvitation is false.');
         }
         if (control.lie()) {
-          const ghost = recipients.map((r) =>
-            permissionView({ id: randomUUID(), roles: roles as string[], email: r.email as string, userId: null, displayName: null }),
+          const ghost = (emails as string[]).map((email) =>
+            permissionView({ id: randomUUID(), roles: roles as string[], email, userId: null, displayName: null }),
           );
           return res.json({ '@odata.context': `${root(req)}/$metadata#Collection(microsoft.graph.permission)`, value: ghost });
         }
         const granted: SandboxPermission[] = [];
-        for (const recipient of recipients) {
-          const email = recipient.email as string;
+        for (const email of emails as string[]) {
           const existing = drive.permissions.find((p) => p.email.toLowerCase() === email.toLowerCase());
           if (existing) {
             existing.roles = [...new Set([...existing.roles, ...(roles as string[])])];

@@ -9,7 +9,7 @@ import { Acknowledgements, PUSH_RECEIVER_HTTP_FACTS } from '../http/acknowledgem
 import { errorForNetwork, errorForStatus } from '../http/errors.ts';
 import { fetchOnce, noThrottle, type Throttle } from '../http/request.ts';
 import type { NotifyConfig } from './config.ts';
-import { notificationBody } from './message.ts';
+import { notificationBody, notifyEvent } from './message.ts';
 
 export function createNotifyProvider(
   config: NotifyConfig,
@@ -55,7 +55,8 @@ export function createNotifyProvider(
             evidence: {
               channel: name,
               format: config.format,
-              event: String(ctx.params.event ?? 'custom'),
+              // The event the message carried, not the raw param: evidence and message agree.
+              event: notifyEvent(ctx.params),
               idempotencyKey: ctx.taskId,
               ...ack,
             },

@@ -12,8 +12,13 @@ export interface NotificationInput {
   params: JsonObject;
 }
 
+/** The step's `event` param; anything but a string (the playbook's YAML is hand-written) is `custom`. */
+export function notifyEvent(params: JsonObject): NotifyEvent {
+  return (typeof params.event === 'string' ? params.event : 'custom') as NotifyEvent;
+}
+
 export function notificationBody(format: 'slack' | 'json', input: NotificationInput): JsonObject {
-  const event = (typeof input.params.event === 'string' ? input.params.event : 'custom') as NotifyEvent;
+  const event = notifyEvent(input.params);
   const who =
     input.subject.displayName ?? input.subject.userName ?? input.subject.emails[0] ?? input.subject.externalId ?? 'unknown subject';
   const failed = typeof input.params.failedStep === 'string' ? input.params.failedStep : null;

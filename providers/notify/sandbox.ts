@@ -39,7 +39,7 @@ export async function startNotifySandbox(options: SandboxOptions = {}): Promise<
       app.post('/hooks/:channel', (req, res) => {
         // A lying receiver says ok and drops the message: only its own log can tell.
         if (!control.lie()) {
-          const message = { at: Date.now(), idempotencyKey: req.header('idempotency-key') ?? null, body: req.body };
+          const message = { at: Date.now(), idempotencyKey: req.header('idempotency-key') ?? null, body: req.body as unknown };
           const seen = message.idempotencyKey !== null && messages.some((m) => m.idempotencyKey === message.idempotencyKey);
           if (seen) duplicates.push(message);
           else {

@@ -14,6 +14,7 @@ import {
   type SandboxControl,
   type SandboxOptions,
   type SandboxStyle,
+  requestOrigin,
 } from '../sandbox/kit.ts';
 import { OKTA_SANDBOX_TOKEN } from './sandbox-credentials.ts';
 
@@ -187,10 +188,6 @@ class OktaState {
   }
 }
 
-function baseUrl(req: Request): string {
-  return `${req.protocol}://${req.get('host')}`;
-}
-
 function userJson(user: SandboxUser, base: string) {
   const self = `${base}/api/v1/users/${user.id}`;
   return {
@@ -254,16 +251,16 @@ function routes(state: OktaState) {
     app.get('/api/v1/users', (req, res) => {
       const limit = Math.min(Number(req.query.limit ?? 200) || 200, 200);
       const listed = [...state.users.values()].filter((u) => u.status !== 'DEPROVISIONED').slice(0, limit);
-      res.json(listed.map((u) => userJson(u, baseUrl(req))));
+      res.json(listed.map((u) => userJson(u, requestOrigin(req))));
     });
 
     app.get('/api/v1/users/:userId', (req, res) => {
-      const key = String(req.params.userId);
+      const key = req.params.userId;
       let user = state.find(key);
       // Only lookups by login create users: a lookup by id of a deleted user must stay 404.
       if (!user && control.autoProvision && key.includes('@')) user = state.provision(key);
       if (!user) return notFound(res, key);
-      res.json(userJson(user, baseUrl(req)));
+      res.json(userJson(user, requestOrigin(req)));
     });
 
     app.post('/api/v1/users/:userId/lifecycle/suspend', (req, res) => {
@@ -326,7 +323,7 @@ function routes(state: OktaState) {
     app.get('/api/v1/users/:userId/grants', (req, res) => {
       const user = userOr404(req, res);
       if (!user) return;
-      const base = baseUrl(req);
+      const base = requestOrigin(req);
       res.json(
         user.grants.map((g) => ({
           id: g.id,
@@ -346,7 +343,7 @@ function routes(state: OktaState) {
     app.get('/api/v1/users/:userId/clients', (req, res) => {
       const user = userOr404(req, res);
       if (!user) return;
-      const base = baseUrl(req);
+      const base = requestOrigin(req);
       const clients = new Set([...user.grants.map((g) => g.clientId), ...user.tokenClients]);
       res.json(
         [...clients].map((clientId) => ({
@@ -363,13 +360,13 @@ function routes(state: OktaState) {
       const user = userOr404(req, res);
       if (!user) return;
       const groups = [...user.groupIds].map((id) => state.groups.get(id)).filter((g) => g !== undefined);
-      res.json(groups.map((g) => groupJson(g, baseUrl(req))));
+      res.json(groups.map((g) => groupJson(g, requestOrigin(req))));
     });
 
     app.delete('/api/v1/groups/:groupId/users/:userId', (req, res) => {
-      const group = state.groups.get(String(req.params.groupId));
+      const group = state.groups.get(req.params.groupId);
       if (!group) {
-        return sendError(res, 404, 'E0000007', `Not found: Resource not found: ${String(req.params.groupId)} (UserGroup)`);
+        return sendError(res, 404, 'E0000007', `Not found: Resource not found: ${req.params.groupId} (UserGroup)`);
       }
       const user = userOr404(req, res);
       if (!user) return;
@@ -391,14 +388,14 @@ function controlRoutes(state: OktaState) {
       if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
       if (state.find(parsed.data.login)) return void res.status(409).json({ error: 'login exists' });
       const user = state.create(parsed.data);
-      res.status(201).json(userJson(user, baseUrl(req)));
+      res.status(201).json(userJson(user, requestOrigin(req)));
     });
     // The raw state, including what no Okta endpoint shows in one place.
     router.get('/users/:userId', (req, res) => {
-      const user = state.users.get(String(req.params.userId));
+      const user = state.users.get(req.params.userId);
       if (!user) return void res.status(404).json({ error: 'no such user' });
       res.json({
-        ...userJson(user, baseUrl(req)),
+        ...userJson(user, requestOrigin(req)),
         groups: [...user.groupIds].map((id) => state.groups.get(id)).map((g) => ({ name: g?.name, type: g?.type })),
         grants: user.grants.map((g) => g.clientId),
         tokenClients: [...user.tokenClients],

@@ -150,6 +150,15 @@ export interface SandboxApp {
 }
 
 /**
+ * The origin a client reached the sandbox at, for the absolute links its answers carry.
+ * HTTP/1.1 requires a Host header; only a hand-made HTTP/1.0 request lacks one, and its
+ * links then name localhost rather than "undefined".
+ */
+export function requestOrigin(req: Request): string {
+  return `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+}
+
+/**
  * Builds the express app of an emulator: control API first (no credential: it listens
  * on loopback only), then the request log, credential check and fault injection, then
  * the emulator's own routes, registered by `routes`.
@@ -186,7 +195,7 @@ export function createSandboxApp(
     res.json(control.faults);
   });
   controlRouter.post('/auto-provision', (req, res) => {
-    control.autoProvision = Boolean(req.body?.enabled);
+    control.autoProvision = Boolean((req.body as { enabled?: unknown } | undefined)?.enabled);
     res.json({ autoProvision: control.autoProvision });
   });
   controlRouter.post('/reset', (_req, res) => {

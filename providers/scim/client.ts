@@ -102,7 +102,7 @@ function toScimUser(value: unknown, operation: string): ScimUser {
   const r = (value ?? {}) as Record<string, unknown>;
   if (typeof r.id !== 'string' || r.id === '') throw new PermanentError(`SCIM ${operation}: a User without an id`);
   const emails = Array.isArray(r.emails)
-    ? r.emails.map((e) => (e as { value?: unknown })?.value).filter((v): v is string => typeof v === 'string')
+    ? r.emails.map((e) => (e as { value?: unknown } | null)?.value).filter((v): v is string => typeof v === 'string')
     : [];
   return {
     id: r.id,

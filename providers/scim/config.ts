@@ -12,7 +12,7 @@ import { z } from 'zod';
 const secureUrl = z
   .url({ protocol: /^https?$/ })
   .refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), {
-    message: 'expected an https URL (http only on a loopback host)',
+    error: 'expected an https URL (http only on a loopback host)',
   });
 
 /** A long-lived token the target application issued (Slack, GitHub EMU, Atlassian, Zoom, PagerDuty). */

@@ -11,7 +11,7 @@
  * GitHub org SCIM and PagerDuty), or the target ignores filters it does not support.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type Response, type Router } from 'express';
 import { z } from 'zod';
 import {
   createSandboxApp,
@@ -20,6 +20,7 @@ import {
   type SandboxControl,
   type SandboxOptions,
   type SandboxStyle,
+  requestOrigin,
 } from '../sandbox/kit.ts';
 import { SCIM_SANDBOX_BASE_PATH, SCIM_SANDBOX_TOKEN, SCIM_SANDBOX_CLIENT_ID, SCIM_SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
@@ -320,8 +321,6 @@ function userJson(user: SandboxUser, base: string, override: Partial<SandboxUser
   };
 }
 
-const baseUrl = (req: Request) => `${req.protocol}://${req.get('host')}`;
-
 /** `true`/`false`, or Entra's strings "True"/"False"; anything else is not a boolean. */
 function booleanOf(value: unknown): boolean | null {
   if (typeof value === 'boolean') return value;
@@ -409,18 +408,18 @@ function routes(state: ScimState, tokenLifetimeSeconds: number) {
         totalResults: matched.length,
         startIndex,
         itemsPerPage: page.length,
-        Resources: page.map((u) => userJson(u, baseUrl(req))),
+        Resources: page.map((u) => userJson(u, requestOrigin(req))),
       });
     });
 
     users.get('/Users/:id', (req, res) => {
-      const user = state.users.get(String(req.params.id));
+      const user = state.users.get(req.params.id);
       if (!user) return scimError(res, 404, 'Resource not found');
-      scimJson(res, 200, userJson(user, baseUrl(req)));
+      scimJson(res, 200, userJson(user, requestOrigin(req)));
     });
 
     users.patch('/Users/:id', (req, res) => {
-      const user = state.users.get(String(req.params.id));
+      const user = state.users.get(req.params.id);
       if (!user) return scimError(res, 404, 'Resource not found');
       const body = (req.body ?? {}) as { schemas?: unknown; Operations?: unknown };
       if (!Array.isArray(body.schemas) || !body.schemas.includes(PATCH_SCHEMA) || !Array.isArray(body.Operations)) {
@@ -446,7 +445,7 @@ function routes(state: ScimState, tokenLifetimeSeconds: number) {
         }
       }
       // A lying write answers as if applied and changes nothing.
-      if (control.lie()) return scimJson(res, 200, userJson(user, baseUrl(req), active === null ? {} : { active }));
+      if (control.lie()) return scimJson(res, 200, userJson(user, requestOrigin(req), active === null ? {} : { active }));
       if (active !== null && active !== user.active) {
         user.active = active;
         user.lastModified = iso();
@@ -456,11 +455,11 @@ function routes(state: ScimState, tokenLifetimeSeconds: number) {
           control.countWrite('remove', user.id);
         }
       }
-      scimJson(res, 200, userJson(user, baseUrl(req)));
+      scimJson(res, 200, userJson(user, requestOrigin(req)));
     });
 
     users.delete('/Users/:id', (req, res) => {
-      const user = state.users.get(String(req.params.id));
+      const user = state.users.get(req.params.id);
       if (!user) return scimError(res, 404, 'Resource not found');
       if (control.lie()) return void res.status(204).end();
       state.remove(user);
@@ -478,17 +477,17 @@ function controlRoutes(state: ScimState) {
       const parsed = scimSeedUserSchema.safeParse(req.body ?? {});
       if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
       const user = state.create(parsed.data);
-      res.status(201).json(userJson(user, baseUrl(req)));
+      res.status(201).json(userJson(user, requestOrigin(req)));
     });
     router.get('/users/:id', (req, res) => {
-      const user = state.users.get(String(req.params.id));
+      const user = state.users.get(req.params.id);
       if (!user) return void res.status(404).json({ error: 'no such user' });
-      res.json(userJson(user, baseUrl(req)));
+      res.json(userJson(user, requestOrigin(req)));
     });
     router.post('/behaviour', (req, res) => {
       const parsed = behaviourSchema.safeParse(req.body ?? {});
       if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
-      state.behaviour = { ...state.behaviour, ...Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) };
+      state.behaviour = { ...state.behaviour, ...parsed.data };
       res.json(state.behaviour);
     });
     // Revokes every issued OAuth token, as a token expiring early would: clients must fetch another.

@@ -15,7 +15,13 @@ const DEFAULT_TOKEN_LIFETIME_MS = 5 * 60_000;
 export function createTokenSource(auth: ScimAuthConfig, timeoutMs: number, now: () => number = Date.now): BearerTokens {
   if ('bearerToken' in auth) {
     const token = { value: auth.bearerToken, generation: 1, fresh: false };
-    return { get: async () => token, invalidate: () => {}, renewable: false };
+    return {
+      get: async () => token,
+      invalidate: () => {
+        // A token from the config cannot be replaced: a refusal of it is the operator's to fix.
+      },
+      renewable: false,
+    };
   }
   return clientCredentialsToken({
     ...auth,

@@ -36,7 +36,7 @@ export interface ConformanceFixture {
   /** Params the playbook step would pass for an action (e.g. `{ mode: 'suspend' }`). */
   params?(action: ActionName): JsonObject;
   /** Gives a subject what an action needs to have something to do (groups, a manager...). */
-  prepare?(action: ActionName, subject: Subject, account: AccountRef, sandbox: RunningSandbox): Promise<Subject | void>;
+  prepare?(action: ActionName, subject: Subject, account: AccountRef, sandbox: RunningSandbox): Promise<Subject | undefined>;
   /** Retry-After the sandbox's rate-limit answer asks for, as the adapter should report it. */
   rateLimitDelayMs?: number;
   /** Largest gap between sandbox-requested and reported delay (epoch-second resets round up). */

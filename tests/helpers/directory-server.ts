@@ -56,8 +56,8 @@ export interface ServerProcess {
 export function startServer(command: string, args: string[]): ServerProcess {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output = (output + chunk).slice(-20_000)));
-  child.stderr.on('data', (chunk: Buffer) => (output = (output + chunk).slice(-20_000)));
+  child.stdout.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+  child.stderr.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
   return {
     child,
     output: () => output,

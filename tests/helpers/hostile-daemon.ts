@@ -77,7 +77,7 @@ export async function startHostileDaemon(overrides: { server?: Record<string, un
         dispatcher,
       } as RequestInit);
       const text = await res.text();
-      let json: unknown = null;
+      let json: unknown;
       try {
         json = JSON.parse(text);
       } catch {

@@ -73,7 +73,7 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
   const sign = (claims: Record<string, unknown>, aud: string, key: CryptoKey, iss: string, expiresIn: string | number) =>
     new SignJWT(claims)
       .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
-      .setSubject(String(claims.sub ?? 'alice'))
+      .setSubject(typeof claims.sub === 'string' ? claims.sub : 'alice')
       .setIssuer(iss)
       .setAudience(aud)
       .setIssuedAt()
@@ -115,7 +115,7 @@ export async function startLocalIssuer(audience = 'deprovisiond'): Promise<Local
   app.get('/jwks', (_req, res) => void res.json({ keys: [jwk] }));
 
   app.get('/authorize', (req, res) => {
-    const q = (name: string) => (typeof req.query[name] === 'string' ? (req.query[name]) : undefined);
+    const q = (name: string) => (typeof req.query[name] === 'string' ? req.query[name] : undefined);
     const client = clients.get(q('client_id') ?? '');
     const redirectUri = q('redirect_uri') ?? '';
     // Never redirect to a URI the client did not register (RFC 6749 §4.1.2.1): answer here.

@@ -28,7 +28,6 @@ export interface BrivoUser {
 /** A credential as the adapter keeps it: never the card number or PIN (`referenceId`, `encodedCredential`). */
 // A type alias, not an interface: it goes into evidence (JsonObject), which only accepts aliases
 // (an interface has no implicit index signature).
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- see above: an interface fails to compile here
 export type BrivoCredential = {
   id: string;
   format: string;

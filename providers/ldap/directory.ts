@@ -24,7 +24,10 @@ const DN_VALUED = ['member', 'uniquemember'];
 const BINARY = new Set(['objectguid']);
 const NEVER_EXPIRES = '9223372036854775807';
 
-export interface DirectoryResult { resultCode: number; entries?: LdapEntry[] }
+export interface DirectoryResult {
+  resultCode: number;
+  entries?: LdapEntry[];
+}
 const ok = (entries?: LdapEntry[]): DirectoryResult => (entries ? { resultCode: 0, entries } : { resultCode: 0 });
 const fail = (code: number): DirectoryResult => ({ resultCode: code });
 

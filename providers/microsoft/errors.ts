@@ -16,7 +16,7 @@ export const GRAPH_HTTP_FACTS: ProviderHttpFacts = { defaultRetryAfterMs: DEFAUL
 /** Graph's error body: `{ error: { code, message, innerError: { date, request-id } } }`. */
 export function describeGraphError(body: unknown): string {
   if (body && typeof body === 'object' && 'error' in body) {
-    const error = (body).error;
+    const error = body.error;
     if (error && typeof error === 'object') {
       const { code, message, innerError } = error as { code?: unknown; message?: unknown; innerError?: unknown };
       const requestId = innerError && typeof innerError === 'object' ? (innerError as Record<string, unknown>)['request-id'] : undefined;

@@ -31,7 +31,6 @@ interface WebhookDeliveriesTable {
 }
 
 // A type, not an interface: withTables<T>() needs a Record, and an interface has no index signature.
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions
 type Tables = { webhook_deliveries: WebhookDeliveriesTable };
 
 export class SqlWebhookDeliveryStore implements WebhookDeliveryStore {

@@ -102,9 +102,7 @@ async function migrateBesideDrops(store: PostgresStore, schema: string): Promise
   }
 }
 
-export function postgresBackend(
-  url: string,
-): Omit<StoreBackend, 'open'> & {
+export function postgresBackend(url: string): Omit<StoreBackend, 'open'> & {
   admin(): Promise<pg.Client>;
   open(clock: () => Date): Promise<TestDatabase<PostgresStore> & { schema: string }>;
 } {

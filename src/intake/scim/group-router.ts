@@ -35,7 +35,7 @@ interface Representation {
 
 function listParam(value: unknown): string[] | undefined {
   if (typeof value === 'string') return value.split(',');
-  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? (value) : undefined;
+  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : undefined;
 }
 
 /** What the query (or a `.search` body) asks of the representation and the page; the query reader checked it. */

@@ -34,7 +34,6 @@ interface DirectoryGroupMembersTable {
   display: string | null;
 }
 
-// eslint-disable-next-line @typescript-eslint/consistent-type-definitions -- withTables<T> needs an index signature, which only a type alias has implicitly
 type GroupTables = {
   directory_groups: DirectoryGroupsTable;
   directory_group_members: DirectoryGroupMembersTable;

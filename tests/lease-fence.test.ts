@@ -131,6 +131,7 @@ const ACTIONS: Record<string, Task['action']> = {
   brivo: 'deactivate_badge',
   notify: 'notify',
   caep: 'revoke_sessions',
+  ldap: 'disable_account',
 };
 
 describe.each([...providerModules.keys()])('the provider fence in front of %s', (kind) => {

@@ -80,56 +80,68 @@ export function createLdapProvider(
     }
   }
 
+  /**
+   * One step of disable or remove_groups on the account's entry as it is now. An entry gone
+   * already (deleted by someone else, or by this playbook's delete) is the state both want.
+   */
+  function onEntry<T>(
+    operation: string,
+    gone: (account: AccountRef) => T,
+    body: (entry: LdapEntry, account: AccountRef, ctx: ActionContext) => Promise<T>,
+  ) {
+    return (account: AccountRef, ctx: ActionContext): Promise<T> =>
+      step(operation, async () => {
+        const entry = await read(account, ctx.signal);
+        return entry ? body(entry, account, ctx) : gone(account);
+      });
+  }
+  const goneBeforeExecute = (account: AccountRef): ExecuteResult => ({ evidence: { id: account.id, absent: true, alreadyDone: true } });
+  const goneAtVerify = (account: AccountRef): Evidence => ({ id: account.id, absent: true });
+
   const disableAccount: ActionHandler = {
-    execute: (account, ctx) =>
-      step('disable_account', async (): Promise<ExecuteResult> => {
-        const entry = await read(account, ctx.signal);
-        if (!entry) return { evidence: { id: account.id, absent: true, alreadyDone: true } };
-        const done: string[] = [];
-        // The password first: OpenLDAP's ppolicy deletes pwdAccountLockedTime when a password
-        // is changed (seen against slapd 2.5), so a lock written before it would be undone;
-        // for the same reason the entry is read again before deciding whether to lock.
-        let current = entry;
-        if (config.disable.resetPassword) {
-          await session.modify(entry.dn, [flavor.passwordChange(randomPassword())], ctx.signal);
-          done.push('passwordReset');
-          current = (await read(account, ctx.signal)) ?? entry;
-        }
-        const changes = flavor.disableChanges(current, config, ctx.now());
-        if (changes.length > 0) {
-          await session.modify(entry.dn, changes, ctx.signal);
-          done.push(...changes.map((c) => c.attribute));
-        }
-        let dn = entry.dn;
-        if (ou && !sameDn(parentDn(dn), ou)) {
-          const target = `${firstRdn(dn)},${ou}`;
-          await session.modifyDn(dn, target, ctx.signal);
-          dn = target;
-          done.push('moved');
-        }
-        // Another random password alone cuts nothing new: the account was already disabled.
-        const alreadyDone = done.every((write) => write === 'passwordReset');
-        return { evidence: { dn, written: done, alreadyDone } };
-      }),
-    verify: (account, ctx) =>
-      step('disable_account verify', async (): Promise<Evidence> => {
-        const entry = await read(account, ctx.signal);
-        if (!entry) return { id: account.id, absent: true };
-        const problems = flavor.notDisabled(entry, config, ctx.now());
-        if (ou && !sameDn(parentDn(entry.dn), ou)) problems.push(`entry is not under ${ou}`);
-        const passwordSetAt = config.disable.resetPassword ? flavor.passwordSetAt(entry) : null;
-        if (config.disable.resetPassword && (!passwordSetAt || passwordSetAt.getTime() < ctx.attemptStartedAt.getTime() - CLOCK_SKEW_MS)) {
-          problems.push(`password last set ${passwordSetAt?.toISOString() ?? 'never (or not readable)'}, before this attempt`);
-        }
-        // What proves the state first: the evidence's one-line summary shows its start.
-        const observed: Evidence = {
-          ...Object.fromEntries(flavor.disabledBy(config).map((a) => [a, values(entry, a).join(',')])),
-          ...(passwordSetAt ? { passwordSetAt: passwordSetAt.toISOString() } : {}),
-          dn: entry.dn,
-        };
-        if (problems.length > 0) throw new VerificationError(`LDAP disable_account: ${problems.join('; ')}`, observed);
-        return { disabled: true, ...observed };
-      }),
+    execute: onEntry('disable_account', goneBeforeExecute, async (entry, account, ctx): Promise<ExecuteResult> => {
+      const done: string[] = [];
+      // The password first: OpenLDAP's ppolicy deletes pwdAccountLockedTime when a password
+      // is changed (seen against slapd 2.5), so a lock written before it would be undone;
+      // for the same reason the entry is read again before deciding whether to lock.
+      let current = entry;
+      if (config.disable.resetPassword) {
+        await session.modify(entry.dn, [flavor.passwordChange(randomPassword())], ctx.signal);
+        done.push('passwordReset');
+        current = (await read(account, ctx.signal)) ?? entry;
+      }
+      const changes = flavor.disableChanges(current, config, ctx.now());
+      if (changes.length > 0) {
+        await session.modify(entry.dn, changes, ctx.signal);
+        done.push(...changes.map((c) => c.attribute));
+      }
+      let dn = entry.dn;
+      if (ou && !sameDn(parentDn(dn), ou)) {
+        const target = `${firstRdn(dn)},${ou}`;
+        await session.modifyDn(dn, target, ctx.signal);
+        dn = target;
+        done.push('moved');
+      }
+      // Another random password alone cuts nothing new: the account was already disabled.
+      const alreadyDone = done.every((write) => write === 'passwordReset');
+      return { evidence: { dn, written: done, alreadyDone } };
+    }),
+    verify: onEntry('disable_account verify', goneAtVerify, async (entry, _account, ctx): Promise<Evidence> => {
+      const problems = flavor.notDisabled(entry, config, ctx.now());
+      if (ou && !sameDn(parentDn(entry.dn), ou)) problems.push(`entry is not under ${ou}`);
+      const passwordSetAt = config.disable.resetPassword ? flavor.passwordSetAt(entry) : null;
+      if (config.disable.resetPassword && (!passwordSetAt || passwordSetAt.getTime() < ctx.attemptStartedAt.getTime() - CLOCK_SKEW_MS)) {
+        problems.push(`password last set ${passwordSetAt?.toISOString() ?? 'never (or not readable)'}, before this attempt`);
+      }
+      // What proves the state first: the evidence's one-line summary shows its start.
+      const observed: Evidence = {
+        ...Object.fromEntries(flavor.disabledBy(config).map((a) => [a, values(entry, a).join(',')])),
+        ...(passwordSetAt ? { passwordSetAt: passwordSetAt.toISOString() } : {}),
+        dn: entry.dn,
+      };
+      if (problems.length > 0) throw new VerificationError(`LDAP disable_account: ${problems.join('; ')}`, observed);
+      return { disabled: true, ...observed };
+    }),
   };
 
   async function groupsOf(entry: LdapEntry, signal: AbortSignal): Promise<LdapEntry[]> {
@@ -145,39 +157,32 @@ export function createLdapProvider(
   }
 
   const removeGroups: ActionHandler = {
-    execute: (account, ctx) =>
-      step('remove_groups', async (): Promise<ExecuteResult> => {
-        const entry = await read(account, ctx.signal);
-        if (!entry) return { evidence: { id: account.id, absent: true, alreadyDone: true } };
-        const removed: string[] = [];
-        for (const group of await groupsOf(entry, ctx.signal)) {
-          const changes = flavor.leaveGroup(group, entry, config);
-          if (changes.length === 0) continue;
-          try {
-            await session.modify(group.dn, changes, ctx.signal);
-            removed.push(group.dn);
-          } catch (error) {
-            // Another writer (or our own earlier attempt) took the value out first: the state we want.
-            if (!(error instanceof LdapResultError && error.code === LDAP_RESULT.noSuchAttribute)) throw error;
-          }
+    execute: onEntry('remove_groups', goneBeforeExecute, async (entry, _account, ctx): Promise<ExecuteResult> => {
+      const removed: string[] = [];
+      for (const group of await groupsOf(entry, ctx.signal)) {
+        const changes = flavor.leaveGroup(group, entry, config);
+        if (changes.length === 0) continue;
+        try {
+          await session.modify(group.dn, changes, ctx.signal);
+          removed.push(group.dn);
+        } catch (error) {
+          // Another writer (or our own earlier attempt) took the value out first: the state we want.
+          if (!(error instanceof LdapResultError && error.code === LDAP_RESULT.noSuchAttribute)) throw error;
         }
-        return { evidence: { dn: entry.dn, groupsRemoved: removed, alreadyDone: removed.length === 0 } };
-      }),
-    verify: (account, ctx) =>
-      step('remove_groups verify', async (): Promise<Evidence> => {
-        const entry = await read(account, ctx.signal);
-        if (!entry) return { id: account.id, absent: true };
-        const remaining = (await groupsOf(entry, ctx.signal)).map((g) => g.dn);
-        const primaryGroupID = values(entry, 'primaryGroupID')[0];
-        const observed: Evidence = {
-          remainingGroups: remaining,
-          ...(primaryGroupID ? { primaryGroupID, primaryGroupKept: true } : {}),
-          dn: entry.dn,
-        };
-        if (remaining.length > 0)
-          throw new VerificationError(`LDAP remove_groups: still a member of ${remaining.length} group(s)`, observed);
-        return observed;
-      }),
+      }
+      return { evidence: { dn: entry.dn, groupsRemoved: removed, alreadyDone: removed.length === 0 } };
+    }),
+    verify: onEntry('remove_groups verify', goneAtVerify, async (entry, _account, ctx): Promise<Evidence> => {
+      const remaining = (await groupsOf(entry, ctx.signal)).map((g) => g.dn);
+      const primaryGroupID = values(entry, 'primaryGroupID')[0];
+      const observed: Evidence = {
+        remainingGroups: remaining,
+        ...(primaryGroupID ? { primaryGroupID, primaryGroupKept: true } : {}),
+        dn: entry.dn,
+      };
+      if (remaining.length > 0) throw new VerificationError(`LDAP remove_groups: still a member of ${remaining.length} group(s)`, observed);
+      return observed;
+    }),
   };
 
   const deleteAccount: ActionHandler = {

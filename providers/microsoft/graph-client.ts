@@ -20,11 +20,11 @@ import {
   type Middleware,
   type MiddlewareOptions,
 } from '@microsoft/microsoft-graph-client';
-import { DeprovisionError, PermanentError, TransientError } from '../contract.ts';
+import { deadlineSignal, DeprovisionError, PermanentError, TransientError } from '../contract.ts';
 import type { BearerTokens } from '../http/bearer.ts';
 import { readJsonBody } from '../http/bearer.ts';
 import { errorForNetwork, errorForStatus } from '../http/errors.ts';
-import { noThrottle, requestTimeout, type Throttle } from '../http/request.ts';
+import { noThrottle, type Throttle } from '../http/request.ts';
 import { describeGraphError, GRAPH_HTTP_FACTS } from './errors.ts';
 
 export const GRAPH_VERSION = 'v1.0';
@@ -156,13 +156,28 @@ export class GraphApi {
     const label = `Microsoft Graph ${call.method} ${call.path.split('?')[0]!}`;
     const auth = new RequestAuth();
     await this.throttle(call.signal);
+    // Disarmed once the answer is read (below): an armed timer holds its signal until it fires.
+    const deadline = deadlineSignal(this.timeoutMs);
+    try {
+      return await this.sendWithin(call, label, auth, deadline.signal);
+    } finally {
+      deadline.cancel();
+    }
+  }
+
+  private async sendWithin(
+    call: GraphCall,
+    label: string,
+    auth: RequestAuth,
+    timeout: AbortSignal,
+  ): Promise<{ status: number; body: unknown }> {
     let request = this.client
       .api(call.path)
       // RAW: the SDK drops the response headers (Retry-After) whenever an error body is
       // not JSON, so statuses and headers are read here for every answer.
       .responseType(ResponseType.RAW)
       // The attempt's signal plus the per-request timeout; the SDK hands it to fetch and to our auth step.
-      .option('signal', AbortSignal.any([call.signal, requestTimeout(this.timeoutMs)]))
+      .option('signal', AbortSignal.any([call.signal, timeout]))
       .middlewareOptions([auth]);
     if (call.query) {
       const encoded = Object.fromEntries(Object.entries(call.query).map(([k, v]) => [k, encodeURIComponent(v)]));

@@ -4,7 +4,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client, DefaultRequestExecutor } from '@okta/okta-sdk-nodejs';
-import { requestTimeout } from '../http/request.ts';
+import { deadlineSignal } from '../contract.ts';
 import type { OktaConfig } from './config.ts';
 
 /**
@@ -36,11 +36,18 @@ class EngineRequestExecutor extends DefaultRequestExecutor {
     const taskSignal = requestSignal.getStore();
     // The provider's request rate limit, shared by every task of this process.
     await this.throttle(taskSignal);
-    const signals = [requestTimeout(this.timeoutMs)];
+    const deadline = deadlineSignal(this.timeoutMs);
+    const signals = [deadline.signal];
     if (taskSignal) signals.push(taskSignal);
     // Mutated in place: the SDK passes its own RequestContext, whose prototype carries the body.
     (request as { signal?: AbortSignal }).signal = AbortSignal.any(signals);
-    return super.fetch(request);
+    try {
+      return await super.fetch(request);
+    } finally {
+      // Disarmed at the answer's headers: an armed timer holds its signal until it fires, and
+      // the SDK reads the body later, out of our hands. The attempt's deadline bounds that read.
+      deadline.cancel();
+    }
   }
 }
 

@@ -158,6 +158,9 @@ export class PostgresStore extends SqlStore {
  * postgres-adapter.js) around one transaction that applies every pending migration, so
  * replicas starting together apply each migration once.
  */
+/** SQLSTATE 3F000: the schema named does not exist. */
+const INVALID_SCHEMA_NAME = '3F000';
+
 async function migrateOn(db: Kysely<Database>, explicitSchema: string | undefined): Promise<void> {
   if (explicitSchema !== undefined) {
     try {
@@ -172,15 +175,32 @@ async function migrateOn(db: Kysely<Database>, explicitSchema: string | undefine
   const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
   const schema = current.rows[0]?.schema;
   if (!schema) throw new Error('store migration failed: the search_path names no existing schema');
-  const { error, results } = await new Migrator({
-    db,
-    provider: migrationProvider,
-    migrationTableSchema: schema,
-  }).migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error || failed) {
+  for (let run = 1; ; run += 1) {
+    const { error, results } = await new Migrator({
+      db,
+      provider: migrationProvider,
+      migrationTableSchema: schema,
+    }).migrateToLatest();
+    if (!error && !results?.some((r) => r.status === 'Error')) return;
+    if (run < MIGRATION_RUNS && otherSchemaVanished(error, schema)) continue;
+    const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
   }
+}
+
+/** How often a migration run is tried when another schema vanished under it (below). */
+const MIGRATION_RUNS = 3;
+
+/**
+ * Kysely's Migrator reads the tables of every schema of the database to find its own
+ * (`PostgresIntrospector.getTables`, with `pg_get_serial_sequence` per column) and fails
+ * with 3F000 when another session drops a schema during that read: another deployment or
+ * test sharing the database. Its migrations run in one transaction, so running again is
+ * safe; a missing schema of our own is a real failure.
+ */
+function otherSchemaVanished(error: unknown, schema: string): boolean {
+  const cause = error as { code?: unknown; message?: unknown } | undefined;
+  return cause?.code === INVALID_SCHEMA_NAME && typeof cause.message === 'string' && !cause.message.includes(`"${schema}"`);
 }
 
 export function createPostgresStore(options: PostgresStoreOptions, clock?: () => Date): PostgresStore {

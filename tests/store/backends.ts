@@ -80,28 +80,6 @@ async function emptySchema(client: pg.Client, schema: string): Promise<void> {
   for (const s of sequences.rows) await client.query(`alter sequence ${id(s.name)} restart`);
 }
 
-/**
- * Runs the migrations, again (up to three times) when they failed because another schema
- * vanished under them. Kysely's Migrator reads the tables of every schema of the database
- * to find its own (`PostgresIntrospector.getTables`, with `pg_get_serial_sequence` per
- * column), and fails with 3F000 when another session drops a schema during that read: here,
- * a test file running beside this one dropping its schemas. A replica starting beside any
- * schema drop would fail the same way (a store issue, reported separately); this retry
- * covers only a schema that is not this store's.
- */
-async function migrateBesideDrops(store: PostgresStore, schema: string): Promise<void> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      await store.migrate();
-      return;
-    } catch (error) {
-      const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-      const otherSchemaDropped = cause?.code === '3F000' && typeof cause.message === 'string' && !cause.message.includes(`"${schema}"`);
-      if (!otherSchemaDropped || attempt === 3) throw error;
-    }
-  }
-}
-
 export function postgresBackend(url: string): Omit<StoreBackend, 'open'> & {
   admin(): Promise<pg.Client>;
   open(clock: () => Date): Promise<TestDatabase<PostgresStore> & { schema: string }>;
@@ -132,7 +110,7 @@ export function postgresBackend(url: string): Omit<StoreBackend, 'open'> & {
       const connect = async () => {
         const store = createPostgresStore({ url, schema, poolSize: 4 }, clock);
         opened.push(store);
-        await migrateBesideDrops(store, schema);
+        await store.migrate();
         return store;
       };
       const store = await connect();

@@ -199,9 +199,14 @@ const MIGRATION_RUNS = 3;
  * safe; a missing schema of our own is a real failure.
  */
 function otherSchemaVanished(error: unknown, schema: string): boolean {
-  const cause = error as { code?: unknown; message?: unknown } | undefined;
-  return cause?.code === INVALID_SCHEMA_NAME && typeof cause.message === 'string' && !cause.message.includes(`"${schema}"`);
+  const cause = error as { code?: unknown; message?: unknown; routine?: unknown } | undefined;
+  if (cause?.code === INVALID_SCHEMA_NAME) return typeof cause.message === 'string' && !cause.message.includes(`"${schema}"`);
+  // The same race seen from pg_get_serial_sequence: a table or column of the dropped schema gone mid-read.
+  return cause?.routine === 'pg_get_serial_sequence' && (cause.code === UNDEFINED_COLUMN || cause.code === UNDEFINED_TABLE);
 }
+
+const UNDEFINED_COLUMN = '42703';
+const UNDEFINED_TABLE = '42P01';
 
 export function createPostgresStore(options: PostgresStoreOptions, clock?: () => Date): PostgresStore {
   const { schema } = options;

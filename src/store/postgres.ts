@@ -5,11 +5,12 @@
  * bounded (lock, statement and idle-in-transaction timeouts on each connection), so a
  * replica frozen inside a transaction cannot hold the others up for long.
  */
-import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import { Kysely, Migrator, sql } from 'kysely';
 import pg from 'pg';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
 import { SqlStore, type DialectHooks, type SqlStoreOptions } from './sql-store.ts';
+import { OwnSchemaPostgresDialect } from './own-schema-dialect.ts';
 
 export interface PostgresStoreOptions {
   /** libpq-style connection URL. */
@@ -122,7 +123,7 @@ export class PostgresStore extends SqlStore {
    * still ends, and its lock with it.
    */
   override async migrate(): Promise<void> {
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ ...this.migrationConfig, max: 1 }) }) });
+    const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool: new pg.Pool({ ...this.migrationConfig, max: 1 }) }) });
     try {
       await migrateOn(db, this.schema);
     } finally {
@@ -158,9 +159,6 @@ export class PostgresStore extends SqlStore {
  * postgres-adapter.js) around one transaction that applies every pending migration, so
  * replicas starting together apply each migration once.
  */
-/** SQLSTATE 3F000: the schema named does not exist. */
-const INVALID_SCHEMA_NAME = '3F000';
-
 async function migrateOn(db: Kysely<Database>, explicitSchema: string | undefined): Promise<void> {
   if (explicitSchema !== undefined) {
     try {
@@ -170,43 +168,16 @@ async function migrateOn(db: Kysely<Database>, explicitSchema: string | undefine
       if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
     }
   }
-  // Without an explicit schema the Migrator looks for its bookkeeping table in every
-  // schema, and would take another deployment's (or test's) table for ours.
   const current = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
   const schema = current.rows[0]?.schema;
   if (!schema) throw new Error('store migration failed: the search_path names no existing schema');
-  for (let run = 1; ; run += 1) {
-    const { error, results } = await new Migrator({
-      db,
-      provider: migrationProvider,
-      migrationTableSchema: schema,
-    }).migrateToLatest();
-    if (!error && !results?.some((r) => r.status === 'Error')) return;
-    if (run < MIGRATION_RUNS && otherSchemaVanished(error, schema)) continue;
-    const failed = results?.find((r) => r.status === 'Error');
-    throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
-  }
+  // The bookkeeping table's schema is named too, so that the Migrator's own queries never
+  // depend on the search_path; its introspection reads this schema only (own-schema-dialect.ts).
+  const { error, results } = await new Migrator({ db, provider: migrationProvider, migrationTableSchema: schema }).migrateToLatest();
+  if (!error && !results?.some((r) => r.status === 'Error')) return;
+  const failed = results?.find((r) => r.status === 'Error');
+  throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
 }
-
-/** How often a migration run is tried when another schema vanished under it (below). */
-const MIGRATION_RUNS = 3;
-
-/**
- * Kysely's Migrator reads the tables of every schema of the database to find its own
- * (`PostgresIntrospector.getTables`, with `pg_get_serial_sequence` per column) and fails
- * with 3F000 when another session drops a schema during that read: another deployment or
- * test sharing the database. Its migrations run in one transaction, so running again is
- * safe; a missing schema of our own is a real failure.
- */
-function otherSchemaVanished(error: unknown, schema: string): boolean {
-  const cause = error as { code?: unknown; message?: unknown; routine?: unknown } | undefined;
-  if (cause?.code === INVALID_SCHEMA_NAME) return typeof cause.message === 'string' && !cause.message.includes(`"${schema}"`);
-  // The same race seen from pg_get_serial_sequence: a table or column of the dropped schema gone mid-read.
-  return cause?.routine === 'pg_get_serial_sequence' && (cause.code === UNDEFINED_COLUMN || cause.code === UNDEFINED_TABLE);
-}
-
-const UNDEFINED_COLUMN = '42703';
-const UNDEFINED_TABLE = '42P01';
 
 export function createPostgresStore(options: PostgresStoreOptions, clock?: () => Date): PostgresStore {
   const { schema } = options;
@@ -237,12 +208,12 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
   // between two statements) whose connection drops would emit an unhandled error and kill
   // the process. With this listener its next query fails instead, and the client is discarded.
   pool.on('connect', (client) => client.on('error', (error) => onError(error, 'pool')));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool }) });
   // Heartbeats on a connection of their own (SqlStoreOptions.leaseDb).
   const leasePool = new pg.Pool({ ...connection, max: 1 });
   leasePool.on('error', (error) => onError(error, 'pool'));
   leasePool.on('connect', (client) => client.on('error', (error) => onError(error, 'pool')));
-  const leaseDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: leasePool }) });
+  const leaseDb = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool: leasePool }) });
   const hooks: DialectHooks = {
     dialect: 'postgres',
     skipLocked: true,

@@ -7,6 +7,7 @@
 import type { Kysely } from 'kysely';
 import type { JsonObject } from '../domain/types.ts';
 import { touchGroupsOf } from './sql/directory-groups.ts';
+import { pagedList } from './sql/paged-list.ts';
 
 export interface DirectoryUser {
   id: string;
@@ -152,22 +153,8 @@ export class SqlSubjectDirectory implements SubjectDirectory {
   }
 
   async listUsers(page: { offset: number; limit: number }): Promise<{ items: DirectoryUser[]; total: number }> {
-    const counted = await this.db
-      .selectFrom('directory_users')
-      .select((eb) => eb.fn.countAll<number>().as('count'))
-      .executeTakeFirstOrThrow();
-    const rows =
-      page.limit <= 0
-        ? []
-        : await this.db
-            .selectFrom('directory_users')
-            .selectAll()
-            .orderBy('created_at')
-            .orderBy('id')
-            .limit(page.limit)
-            .offset(Math.max(0, page.offset))
-            .execute();
-    return { items: rows.map(toUser), total: Number(counted.count) };
+    const { rows, total } = await pagedList<DirectoryUsersTable>(this.db, 'directory_users', page);
+    return { items: rows.map(toUser), total };
   }
 
   private columns(input: DirectoryUserInput) {

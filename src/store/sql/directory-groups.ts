@@ -6,6 +6,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { NewAuditEntry } from '../store.ts';
 import type { Database } from '../schema.ts';
+import { pagedList } from './paged-list.ts';
 import {
   GroupMemberNotFoundError,
   GroupVersionConflictError,
@@ -102,22 +103,8 @@ export class SqlDirectoryGroups implements GroupDirectory {
   }
 
   async listGroups(page: { offset: number; limit: number }, options = ALL_MEMBERS): Promise<{ items: DirectoryGroup[]; total: number }> {
-    const counted = await this.db
-      .selectFrom('directory_groups')
-      .select((eb) => eb.fn.countAll<number>().as('count'))
-      .executeTakeFirstOrThrow();
-    const rows =
-      page.limit <= 0
-        ? []
-        : await this.db
-            .selectFrom('directory_groups')
-            .selectAll()
-            .orderBy('created_at')
-            .orderBy('id')
-            .limit(page.limit)
-            .offset(Math.max(0, page.offset))
-            .execute();
-    return { items: await this.withMembers(rows, options), total: Number(counted.count) };
+    const { rows, total } = await pagedList<DirectoryGroupsTable>(this.db, 'directory_groups', page);
+    return { items: await this.withMembers(rows, options), total };
   }
 
   async replaceGroup(id: string, input: DirectoryGroupInput, write: GroupWrite): Promise<DirectoryGroup | null> {

@@ -87,6 +87,22 @@ describe('the connection fence', () => {
     expect(outcome).toBeInstanceOf(LeaseLostError);
     expect(arrived()).toBe(before);
   });
+
+  it('writes nothing on a kept-alive connection when the lease is lost after the agent took the request', async () => {
+    // A connection left free in the agent's pool: the next request is given it without connecting.
+    expect(await httpGet()).toBe(401);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const before = arrived();
+    const window = held();
+    const outcome = await withinLease(window, () => {
+      const pending = httpGet();
+      // Checked when the agent took it; lost in the tick before its bytes are written (a freeze there).
+      window.lost = true;
+      return pending;
+    });
+    expect(outcome).toBeInstanceOf(LeaseLostError);
+    expect(arrived()).toBe(before);
+  });
 });
 
 describe('a fetch refused by the fence, as the adapters see it', () => {

@@ -5,7 +5,7 @@
  * A replica frozen in that gap sends the request when it resumes, after another replica has
  * taken the task over. So the thread that runs attempts checks again where each HTTP stack
  * hands a request to a socket: Node's http agents (node-fetch, in the Okta and Google SDKs)
- * when a request is given a connection, undici (fetch, in Graph and the other adapters) when
+ * when a request is handed to the agent and again when it is given its connection, undici (fetch, in Graph and the other adapters) when
  * a request is dispatched; and for both, when a new connection completes, right before the
  * request is written on it. Outside an attempt there is no lease and nothing changes.
  */
@@ -37,7 +37,21 @@ function fencedAgent<T extends http.Agent>(agent: T): T {
   const addRequest = internals.addRequest.bind(agent);
   const createConnection = internals.createConnection.bind(agent);
   internals.addRequest = (request, options) => {
-    assertLeaseHeld();
+    const window = currentLease();
+    assertLeaseHeld(window);
+    // The agent hands the request its socket a tick later, and Node writes the request in
+    // the same tick right after the 'socket' event: checking there leaves a freeze no gap
+    // of other work between the last check and the write (a kept-alive socket does not
+    // connect, so the check at connect below never runs for it).
+    if (window) {
+      request.once('socket', () => {
+        try {
+          assertLeaseHeld(window);
+        } catch (error) {
+          request.destroy(error as LeaseLostError);
+        }
+      });
+    }
     addRequest(request, options);
   };
   internals.createConnection = (options, callback) => {

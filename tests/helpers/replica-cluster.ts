@@ -236,6 +236,8 @@ export function startFeeder(
     maxTerminations: number;
     deadline: number;
     concurrency?: number;
+    /** Stops feeding once this says so (before maxTerminations): work must outlast a fault, however fast the replicas are. */
+    until?: () => boolean;
   },
 ): Feeder {
   const submitted: string[] = [];
@@ -243,7 +245,7 @@ export function startFeeder(
   let next = 0;
   let failure: unknown = null;
   const loop = async () => {
-    while (!stopped && next < o.maxTerminations && failure === null && Date.now() < o.deadline) {
+    while (!stopped && !o.until?.() && next < o.maxTerminations && failure === null && Date.now() < o.deadline) {
       const backlog = await cluster.count(BACKLOG_SQL);
       const wanted = Math.min(o.maxTerminations - next, Math.ceil((o.backlogTasks - backlog) / o.tasksPerTermination), o.concurrency ?? 12);
       if (wanted <= 0) {

@@ -349,6 +349,29 @@ describe('Engine', () => {
     expect(Object.keys(new TransientError('503'))).not.toContain('checkpoint');
   });
 
+  it('keeps an attempt whose lease row is locked by another transaction (busy), and records it once', async () => {
+    const idp = new FakeProvider('idp', ['disable_account']).script('disable_account', { kind: 'hang', ms: 1_300 });
+    harness = await createHarness([idp], {
+      playbooks: { default: { steps: [{ id: 'disable', provider: 'idp', action: 'disable_account' }] } },
+    });
+    // As PostgreSQL answers while a peer frozen inside a transaction holds the task's row:
+    // still this worker's, not extended. Taken for lost, the attempt stopped and ran again.
+    let heartbeats = 0;
+    harness.store.renewLeases = async (_worker, leases) => {
+      heartbeats += 1;
+      return { renewed: [], busy: leases.map((lease) => lease.id) };
+    };
+    const lost: string[] = [];
+    harness.events.on('task:lease_lost', (e) => lost.push(e.taskId));
+    harness.engine({ lease: 3_000 }).start();
+    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('busy'), actor: 'test' });
+    const [task] = await harness.waitForTasks(termination.id, allIn('succeeded'));
+    expect(heartbeats).toBeGreaterThan(0);
+    expect(lost).toEqual([]);
+    expect(idp.executions()).toBe(1);
+    expect(task!.attempts).toBe(1);
+  });
+
   it('reclaims a task whose worker crashed once its lease expires', async () => {
     const idp = new FakeProvider('idp', ['disable_account']);
     harness = await createHarness([idp], {

@@ -20,6 +20,7 @@ import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresStore, type PostgresStore } from '../src/store/postgres.ts';
+import type { LeaseRenewal } from '../src/store/store.ts';
 import { spawnDaemon, spawnSandboxes, type DaemonProcess, type SandboxProcess } from './helpers/processes.ts';
 import { accountWrites, CRASH_RUN_STEPS } from './helpers/crash-run-playbook.ts';
 import { describePostgres, newSchemaName, pgAdmin } from './helpers/postgres.ts';
@@ -102,13 +103,16 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
         await locker.query(`update tasks set updated_at = updated_at where id = $1`, ['hb-finishing']);
         const before = Date.now();
         const renewed = await Promise.race([
-          store.renewLeases('w1', claimed, 60_000).then((held) => held),
+          store.renewLeases('w1', claimed, 60_000),
           sleep(NOT_BLOCKED_WITHIN_MS).then(() => 'blocked' as const),
         ]);
         const after = Date.now();
         await locker.query('rollback');
         expect(renewed).not.toBe('blocked');
-        expect([...(renewed as string[])].sort()).toEqual(ids.filter((id) => id !== 'hb-finishing').sort());
+        const { renewed: extended, busy } = renewed as LeaseRenewal;
+        expect([...extended].sort()).toEqual(ids.filter((id) => id !== 'hb-finishing').sort());
+        // Locked, but still this worker's: not lost (the engine would stop its attempt).
+        expect(busy).toEqual(['hb-finishing']);
         const { rows } = await locker.query<{ id: string; lease_expires_at: string }>(
           `select id, lease_expires_at from tasks where id <> 'hb-finishing' order by id`,
         );
@@ -153,7 +157,7 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
           store.renewLeases('w1', claimed, 60_000),
           sleep(NOT_BLOCKED_WITHIN_MS).then(() => 'blocked' as const),
         ]);
-        expect(renewed).toEqual(['pool-task']);
+        expect(renewed).toEqual({ renewed: ['pool-task'], busy: [] });
       } finally {
         release();
         await busy.catch(() => undefined);

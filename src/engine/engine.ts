@@ -245,14 +245,15 @@ export class Engine {
     if (held.length === 0) return;
     const sentAt = monotonicMs();
     let renewed: Set<string>;
+    let busy: Set<string>;
     try {
-      renewed = new Set(
-        await this.options.store.renewLeases(
-          this.workerId,
-          held.map((lease) => lease.claim),
-          this.options.engine.lease,
-        ),
+      const found = await this.options.store.renewLeases(
+        this.workerId,
+        held.map((lease) => lease.claim),
+        this.options.engine.lease,
       );
+      renewed = new Set(found.renewed);
+      busy = new Set(found.busy);
     } catch (error) {
       this.options.logger.warn({ err: coerceError(error) }, 'lease renewal failed');
       return;
@@ -264,6 +265,10 @@ export class Engine {
       if (renewed.has(id)) {
         lease.deadline = sentAt + this.options.engine.lease;
         this.options.attempts.leaseChanged(id, lease.deadline);
+      } else if (busy.has(id)) {
+        // Still ours, its row locked by another transaction: the next heartbeat tries again,
+        // and the fence stops the attempt if the lease runs short before one succeeds.
+        continue;
       } else {
         this.leases.delete(id);
         this.options.attempts.leaseChanged(id, null);

@@ -217,6 +217,12 @@ export interface TerminationRecords {
 }
 
 /** What workers do: claim due tasks with leases, renew them, record each attempt. */
+/** What a heartbeat found: see TaskQueue.renewLeases. */
+export interface LeaseRenewal {
+  renewed: string[];
+  busy: string[];
+}
+
 export interface TaskQueue {
   /** Called after any write that may make a task due, here or (PostgreSQL) on another replica. */
   onWake(listener: () => void): () => void;
@@ -226,8 +232,12 @@ export interface TaskQueue {
   getTerminations(ids: readonly string[]): Promise<Map<string, Termination>>;
   /** The earliest moment a task (of these providers, if given) may become claimable, or null when nothing is waiting. */
   nextWakeAt(providers?: string[]): Promise<Date | null>;
-  /** Extends the leases still held to `leaseMs` from now; returns the ids renewed (the others were lost). */
-  renewLeases(worker: string, leases: LeaseRef[], leaseMs: number): Promise<string[]>;
+  /**
+   * Extends the leases still held to `leaseMs` from now. `renewed`: extended; `busy`: still
+   * held, but their rows were locked by another transaction (a settlement, or a peer frozen
+   * inside one), so not extended this time and not waited for; the rest were lost.
+   */
+  renewLeases(worker: string, leases: LeaseRef[], leaseMs: number): Promise<LeaseRenewal>;
   /**
    * Records one attempt; false when the claim's token no longer holds the lease (its result
    * is discarded: only the attempt record is kept).

@@ -625,7 +625,7 @@ export function defineStoreSuite(backend: StoreBackend): void {
         // w1 froze past its lease; the task came back to w1 itself.
         const [second] = await claim(store, { worker: 'w1', now: new Date(T0 + SECOND) });
         expect(second!.leaseToken).not.toBe(first!.leaseToken);
-        expect(await store.renewLeases('w1', [first!], HOUR)).toEqual([]);
+        expect(await store.renewLeases('w1', [first!], HOUR)).toEqual({ renewed: [], busy: [] });
         expect(await finish(store, 'w1', first!, succeeded)).toBe(false);
         expect((await store.getTask(task.id))!.state).toBe('running');
         expect(await finish(store, 'w1', second!, succeeded)).toBe(true);
@@ -707,9 +707,9 @@ export function defineStoreSuite(backend: StoreBackend): void {
         const [held] = await claim(store, { worker: 'w1', leaseMs: SECOND });
         expect(held).toMatchObject({ attempts: 1 });
         // Another worker, or a stale token of this one, renews nothing.
-        expect(await store.renewLeases('w2', [held!], HOUR)).toEqual([]);
-        expect(await store.renewLeases('w1', [{ id: task.id, leaseToken: 'stale' }], HOUR)).toEqual([]);
-        expect(await store.renewLeases('w1', [held!], 5 * SECOND)).toEqual([task.id]);
+        expect(await store.renewLeases('w2', [held!], HOUR)).toEqual({ renewed: [], busy: [] });
+        expect(await store.renewLeases('w1', [{ id: task.id, leaseToken: 'stale' }], HOUR)).toEqual({ renewed: [], busy: [] });
+        expect(await store.renewLeases('w1', [held!], 5 * SECOND)).toEqual({ renewed: [task.id], busy: [] });
         expect(await claim(store, { worker: 'w2', now: new Date(T0 + 5 * SECOND - 1) })).toEqual([]);
         await store.releaseTasks('w1', [held!]);
         const [again] = await claim(store, { worker: 'w2' });

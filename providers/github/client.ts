@@ -11,6 +11,8 @@ import { fetchOnce, noThrottle, type Throttle } from '../http/request.ts';
 import type { GitHubConfig } from './config.ts';
 import { httpStatus, toGitHubError, type GitHubOperation } from './errors.ts';
 
+/** The REST API version whose answers this client reads. */
+const API_VERSION = '2022-11-28';
 /** GitHub's largest page. */
 const PAGE_SIZE = 100;
 /** Pages read of one list before giving up: 10,000 entries. */
@@ -85,20 +87,22 @@ export type CredentialAuthorization = {
 export class GitHubClient {
   private readonly octokit: InstanceType<typeof Octokit>;
   private readonly org: string;
+  private readonly token: string;
 
   /** `throttle`: the provider's request rate limit and the lease fence (ProviderFactoryContext.throttle). */
   constructor(config: GitHubConfig, throttle: Throttle = noThrottle, warn: (message: string) => void = () => undefined) {
     this.org = config.org;
+    this.token = config.token;
     this.octokit = new Octokit({
       auth: config.token,
       baseUrl: config.baseUrl,
       userAgent: 'deprovisiond',
-      headers: { 'x-github-api-version': '2022-11-28' },
       request: {
         fetch: (url: string, init: RequestInit) =>
           fetchOnce(url, {
             method: init.method ?? 'GET',
-            headers: init.headers as Record<string, string>,
+            // Octokit has no option for a default header; the REST version the shapes above are read by is pinned here.
+            headers: { ...(init.headers as Record<string, string>), 'x-github-api-version': API_VERSION },
             body: typeof init.body === 'string' ? init.body : undefined,
             // Every call below passes the attempt's signal.
             signal: init.signal ?? new AbortController().signal,
@@ -122,7 +126,7 @@ export class GitHubClient {
     try {
       return await fn();
     } catch (error) {
-      throw toGitHubError(error, operation, ctx.now().getTime());
+      throw toGitHubError(error, operation, ctx.now().getTime(), this.token);
     }
   }
 
@@ -133,7 +137,7 @@ export class GitHubClient {
     } catch (error) {
       const status = httpStatus(error);
       if (status !== null && allowed.includes(status)) return null;
-      throw toGitHubError(error, operation, ctx.now().getTime());
+      throw toGitHubError(error, operation, ctx.now().getTime(), this.token);
     }
   }
 

@@ -124,9 +124,10 @@ function graphqlError(error: unknown, operation: GitHubOperation, nowMs: number)
 /**
  * Anything an Octokit call threw, as a typed error: the engine's own errors (the lease
  * fence, `fetchOnce`'s no-answer error) as they are; GraphQL errors by their `type`; HTTP
- * answers by status and headers, naming the permission the call needs when refused.
+ * answers by status and headers, naming the permission the call needs when refused. `token`
+ * is cut out of anything echoed from the answer.
  */
-export function toGitHubError(error: unknown, operation: GitHubOperation, nowMs: number): Error {
+export function toGitHubError(error: unknown, operation: GitHubOperation, nowMs: number, token?: string): Error {
   const engine = engineErrorIn(error);
   if (engine) return engine;
   const graphql = graphqlError(error, operation, nowMs);
@@ -138,8 +139,10 @@ export function toGitHubError(error: unknown, operation: GitHubOperation, nowMs:
     return error instanceof Error ? error : new Error(`GitHub ${operation.name}: ${String(error)}`);
   }
   const refused = failure.status === 401 || (failure.status === 403 && !isRateLimit403(failure));
-  const message = `${refusalMessage(`GitHub ${operation.name}`, failure, GITHUB_HTTP_FACTS)}${refused ? ` (needs ${operation.needs})` : ''}`;
-  return errorForStatus(failure, message, GITHUB_HTTP_FACTS, nowMs);
+  const said = refusalMessage(`GitHub ${operation.name}`, failure, GITHUB_HTTP_FACTS);
+  // GitHub's message is echoed; a proxy in front of it could echo the request, so the token is cut out.
+  const safe = token ? said.split(token).join('[token]') : said;
+  return errorForStatus(failure, `${safe}${refused ? ` (needs ${operation.needs})` : ''}`, GITHUB_HTTP_FACTS, nowMs);
 }
 
 /** The HTTP status of an Octokit error, or null when no answer came. */

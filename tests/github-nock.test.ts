@@ -58,9 +58,31 @@ describe('requests sent', () => {
       .post('/api/graphql')
       .reply(200, samlAnswer([identity('ada@acme.example', 'ada-l')]));
     github(ghes).get('/api/v3/orgs/acme').reply(200, { login: 'acme', id: 1 });
+    github(ghes).get('/api/v3/user/memberships/orgs/acme').reply(200, { state: 'active', role: 'admin' });
     const p = provider({ baseUrl: `${ghes}/api/v3` });
     expect(await p.resolve(subject, ctx())).toMatchObject({ login: 'ada-l' });
     await p.validate!({ signal: AbortSignal.timeout(5000), logger: silentLogger() });
+  });
+
+  it('validate: GET /orgs/{org}, then the token owner must be an active owner (admin) of it', async () => {
+    const validateCtx = { signal: AbortSignal.timeout(5000), logger: silentLogger() };
+    github()
+      .get('/orgs/acme')
+      .reply(200, { login: 'acme' })
+      .get('/user/memberships/orgs/acme')
+      .reply(200, { state: 'active', role: 'admin' });
+    await provider().validate!(validateCtx);
+    // A member's token may be answered 404 for memberships it cannot see: that would read as "not a member".
+    github()
+      .get('/orgs/acme')
+      .reply(200, { login: 'acme' })
+      .get('/user/memberships/orgs/acme')
+      .reply(200, { state: 'active', role: 'member' });
+    const error = await provider().validate!(validateCtx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toBe(
+      "GitHub: the token's user is active member of organization acme, not an owner: it cannot remove members",
+    );
   });
 
   it('an identity with no linked account, or none at all, is no account; two accounts for one NameID are refused', async () => {

@@ -141,7 +141,16 @@ export function createGitHubProvider(config: GitHubConfig, factory: ProviderFact
     },
     actions: { revoke_sessions: revokeSessions, disable_account: disableAccount },
     async validate(ctx) {
-      await client.probe({ signal: ctx.signal, now: () => new Date() });
+      const call = { signal: ctx.signal, now: () => new Date() };
+      await client.probe(call);
+      // Only an owner can remove members; and a token that cannot see memberships may be
+      // answered 404 for them, which would read as "not a member": refuse it at start-up.
+      const own = await client.ownMembership(call);
+      if (own.state !== 'active' || own.role !== 'admin') {
+        throw new PermanentError(
+          `GitHub: the token's user is ${own.state} ${own.role} of organization ${org}, not an owner: it cannot remove members`,
+        );
+      }
     },
   };
 }

@@ -37,6 +37,7 @@ export const SAML_IDENTITY_QUERY = `query ($org: String!, $userName: String!) {
 
 const OPERATIONS = {
   probe: { name: 'get organization', needs: 'Members: read (classic token: read:org)' },
+  ownMembership: { name: "get the token owner's organization membership", needs: 'Members: read (classic token: read:org)' },
   samlIdentity: { name: 'find SAML identity', needs: 'Members: read, by an organization owner (classic token: read:org)' },
   getMembership: { name: 'get organization membership', needs: 'Members: read (classic token: read:org)' },
   removeMembership: {
@@ -145,6 +146,14 @@ export class GitHubClient {
     await this.call(OPERATIONS.probe, ctx, () => this.octokit.rest.orgs.get({ org: this.org, request: { signal: ctx.signal } }));
   }
 
+  /** The token owner's own membership of the organization (`GET /user/memberships/orgs/{org}`). */
+  async ownMembership(ctx: CallContext): Promise<Membership> {
+    const { data } = await this.call(OPERATIONS.ownMembership, ctx, () =>
+      this.octokit.rest.orgs.getMembershipForAuthenticatedUser({ org: this.org, request: { signal: ctx.signal } }),
+    );
+    return toMembership(data, OPERATIONS.ownMembership);
+  }
+
   /**
    * The identities GitHub matches to `userName`. Null when the organization has no SAML
    * identity provider of its own (none, or one set on its enterprise).
@@ -168,11 +177,7 @@ export class GitHubClient {
     const answer = await this.callAllowing(OPERATIONS.getMembership, [404], ctx, () =>
       this.octokit.rest.orgs.getMembershipForUser({ org: this.org, username: login, request: { signal: ctx.signal } }),
     );
-    if (!answer) return null;
-    const { state, role } = answer.data as { state?: unknown; role?: unknown };
-    if (typeof state !== 'string' || typeof role !== 'string')
-      throw new PermanentError('GitHub get organization membership: answer without state or role');
-    return { state, role };
+    return answer ? toMembership(answer.data, OPERATIONS.getMembership) : null;
   }
 
   /** Removes a member or cancels an invitation; `gone` when there was neither (404). */
@@ -246,6 +251,13 @@ export class GitHubClient {
     );
     return answer ? 'removed' : 'gone';
   }
+}
+
+function toMembership(data: unknown, operation: GitHubOperation): Membership {
+  const { state, role } = (data ?? {}) as { state?: unknown; role?: unknown };
+  if (typeof state !== 'string' || typeof role !== 'string')
+    throw new PermanentError(`GitHub ${operation.name}: answer without state or role`);
+  return { state, role };
 }
 
 /** A listed user's login, or null. */

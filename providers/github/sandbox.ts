@@ -36,6 +36,8 @@ export interface GitHubSandboxOptions extends SandboxOptions {
 }
 
 const DOCS = 'https://docs.github.com/rest';
+/** The organization owner the sandbox tokens belong to. */
+const GITHUB_SANDBOX_OWNER = 'deprovisiond-bot';
 
 interface SandboxCredential {
   credential_id: number;
@@ -344,6 +346,19 @@ function routes(state: GitHubState) {
     });
 
     app.use('/orgs/:org', orgs);
+
+    // The token's own user: an owner of the organization (both sandbox tokens belong to it).
+    app.get('/user/memberships/orgs/:org', (req, res) => {
+      if (req.params.org.toLowerCase() !== GITHUB_SANDBOX_ORG) return githubError(res, 404, 'Not Found');
+      res.json({
+        url: `${requestOrigin(req)}/orgs/${GITHUB_SANDBOX_ORG}/memberships/${GITHUB_SANDBOX_OWNER}`,
+        state: 'active',
+        role: 'admin',
+        organization_url: `${requestOrigin(req)}/orgs/${GITHUB_SANDBOX_ORG}`,
+        organization: { login: GITHUB_SANDBOX_ORG, id: 9_100_001 },
+        user: { login: GITHUB_SANDBOX_OWNER, id: 5_829_999, type: 'User' },
+      });
+    });
   };
 }
 

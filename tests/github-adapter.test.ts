@@ -17,7 +17,7 @@ import {
 } from '../providers/github/sandbox.ts';
 import { PermanentError, RateLimitedError, VerificationError } from '../src/domain/errors.ts';
 import type { Subject } from '../src/domain/types.ts';
-import { silentLogger } from '../src/telemetry/logger.ts';
+import { createLogger, silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext, freshSubject } from './helpers/context.ts';
 
 let sandbox: RunningGitHubSandbox;
@@ -197,6 +197,28 @@ describe('credentials', () => {
     const revocation = await p.actions.revoke_sessions!.execute(account, ctx(subject)).catch((e: unknown) => e);
     expect(revocation).toBeInstanceOf(PermanentError);
     expect((revocation as Error).message).toMatch(/organization_administration=write.*needs Administration: write/);
+  });
+});
+
+describe('logs', () => {
+  it('a run at trace level, with refusals and rate limits, logs neither token', async () => {
+    let logged = '';
+    const logger = createLogger({ level: 'trace', destination: { write: (line: string) => void (logged += line) } });
+    const make = (token: string) =>
+      githubModule.create(githubConfigSchema.parse({ ...githubModule.sandboxConfig(sandbox), token }), { name: 'github-logged', logger });
+    const { subject } = seeded();
+    const p = make(GITHUB_SANDBOX_TOKEN);
+    const account = (await p.resolve(subject, actionContext(subject, { logger })))!;
+    await p.actions.revoke_sessions!.execute(account, actionContext(subject, { logger }));
+    await p.actions.disable_account!.verify(account, actionContext(subject, { logger })).catch(() => undefined);
+    await make(GITHUB_SANDBOX_READ_ONLY_TOKEN)
+      .actions.disable_account!.execute(account, actionContext(subject, { logger }))
+      .catch(() => undefined);
+    sandbox.control.setFaults({ rateLimitRate: 1 });
+    await p.resolve(subject, actionContext(subject, { logger })).catch(() => undefined);
+    expect(sandbox.control.requests.length).toBeGreaterThan(0);
+    expect(logged).not.toContain(GITHUB_SANDBOX_TOKEN);
+    expect(logged).not.toContain(GITHUB_SANDBOX_READ_ONLY_TOKEN);
   });
 });
 

@@ -1,6 +1,7 @@
 /** The provider kinds this build knows. A config naming another kind fails at start. */
 import { brivoModule } from './brivo/index.ts';
 import { caepModule } from './caep/index.ts';
+import { githubModule } from './github/index.ts';
 import { googleModule } from './google/index.ts';
 import { ldapModule } from './ldap/index.ts';
 import { microsoftModule } from './microsoft/index.ts';
@@ -10,5 +11,8 @@ import { oktaModule } from './okta/index.ts';
 import { scimModule } from './scim/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<string, ProviderModule>(
-  [oktaModule, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule].map((m) => [m.kind, m]),
+  [oktaModule, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule, githubModule].map((m) => [
+    m.kind,
+    m,
+  ]),
 );

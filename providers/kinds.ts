@@ -5,6 +5,7 @@
  */
 import { brivoKind } from './brivo/kind.ts';
 import { caepKind } from './caep/kind.ts';
+import { githubKind } from './github/kind.ts';
 import { googleKind } from './google/kind.ts';
 import { ldapKind } from './ldap/kind.ts';
 import { microsoftKind } from './microsoft/kind.ts';
@@ -14,5 +15,5 @@ import { oktaKind } from './okta/kind.ts';
 import { scimKind } from './scim/kind.ts';
 
 export const providerKinds: ReadonlyMap<string, ProviderKind> = new Map<string, ProviderKind>(
-  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind].map((k) => [k.kind, k]),
+  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind, githubKind].map((k) => [k.kind, k]),
 );

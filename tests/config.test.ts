@@ -135,6 +135,7 @@ describe('shipped config files', () => {
       'app',
       'badges',
       'directory',
+      'github',
       'google',
       'microsoft',
       'okta',

@@ -12,7 +12,7 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(/\n {2}collect-laptop +succeeded +attested by admin:admin: demo: laptop and badge collected\n/);
     expect(text).toMatch(/\n {2}google-suspend +succeeded +verified by read-back: suspended=true/);
     expect(text).toMatch(/\n {2}notify-started +succeeded +acknowledged by the receiver \(no read API\): /);
-    // Every kind in the sandbox shuts its door, read back: badges, a SCIM app, Active Directory and OpenLDAP.
+    // Every kind in the sandbox shuts its door, read back: badges, a SCIM app, Active Directory, OpenLDAP and GitHub.
     expect(text).toMatch(/\n {2}badge-deactivate +succeeded +verified by read-back: userId=\d+, suspended=true, remainingCredentials=\[\]/);
     expect(text).toMatch(/\n {2}app-disable +succeeded +verified by read-back: /);
     expect(text).toMatch(/\n {2}ad-disable +succeeded +verified by read-back: disabled=true, userAccountControl=514, accountExpires=\d+/);
@@ -20,6 +20,13 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(/\n {2}ad-delete +succeeded +verified by read-back: id=\S+, found=false/);
     expect(text).toMatch(/\n {2}openldap-lock +succeeded +verified by read-back: disabled=true, pwdAccountLockedTime=000001010000Z/);
     expect(text).toMatch(/\n {2}openldap-remove-groups +succeeded +verified by read-back: remainingGroups=\[\]/);
+    // GitHub: the leaver's SSO-authorized tokens and SSH keys revoked, and out of the organization.
+    expect(text).toMatch(
+      /\n {2}github-revoke-credentials +succeeded +verified by read-back: login=[\w-]+, org=deprovisiond-sandbox, remainingCredentialA/,
+    );
+    expect(text).toMatch(
+      /\n {2}github-remove-from-org +succeeded +verified by read-back: login=[\w-]+, org=deprovisiond-sandbox, membership=none \(404/,
+    );
     const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
     expect(page && existsSync(page)).toBe(true);
     try {
@@ -27,7 +34,7 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 25\/25 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    expect(text).toMatch(/termination completed: 27\/27 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
     // "verified" only for what was read back: the session revocations Okta and Google cannot read are not.
     expect(text).toMatch(/\b2 not verifiable\b/);
     expect(text).toMatch(/\b\d+ verified by read back\b/);

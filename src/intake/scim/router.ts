@@ -141,6 +141,17 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     };
     next();
   });
+  // RFC 7644 §3.4.2: itemsPerPage is the number of resources in the page. SCIMMY's own
+  // ListResponse (discovery lists, the root search) gives the page size asked for instead,
+  // 20 by default, which Microsoft's validator checks against the resources it counts.
+  router.use((_req, res, next) => {
+    const send = res.send.bind(res);
+    res.send = (body?: unknown) => {
+      if (body instanceof SCIMMY.Messages.ListResponse) body.itemsPerPage = body.Resources.length;
+      return send(body);
+    };
+    next();
+  });
   router.use(userIfMatch(users, contextFor));
   // Deactivation and rehire without SCIMMY's round trips (see active-patch.ts); answered
   // as scimmy-routers answers a PATCH, and its failures as SCIMMY's would be.

@@ -587,9 +587,11 @@ describe('bounded in-memory filtering', () => {
     await createUser();
     const users = new ScimUserService({ store: d.daemon.store, terminations: d.daemon.terminations, logger: silentLogger(), maxScan: 1 });
     const resolve = schemaResolver(SCIMMY.Schemas.User.definition);
-    await expect(users.list(parseFilter('title pr', resolve), { startIndex: 1, count: 10 })).rejects.toBeInstanceOf(TooManyToFilterError);
+    await expect(users.list(parseFilter('title pr', resolve), { startIndex: 1, count: 10 }, '/Groups')).rejects.toBeInstanceOf(
+      TooManyToFilterError,
+    );
     // An indexed lookup is not a scan: it still answers.
-    const one = await users.list(parseFilter('userName eq "nobody@example.com"', resolve), { startIndex: 1, count: 10 });
+    const one = await users.list(parseFilter('userName eq "nobody@example.com"', resolve), { startIndex: 1, count: 10 }, '/Groups');
     expect(one).toEqual({ resources: [], total: 0 });
   });
 });

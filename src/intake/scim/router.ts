@@ -162,6 +162,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     const context = contextFor(req);
     try {
       const user = await users.setActive(id, active, context);
+      const groups = { of: await users.groupsOf(user.id), basepath: `${req.baseUrl}/Groups` };
       // Set as scimmy-routers sets it for each request: the base of meta.location.
       SCIMMY.Resources.User.basepath(req.baseUrl);
       const basepath = SCIMMY.Resources.User.basepath() as string;
@@ -170,7 +171,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
       res
         .status(200)
         .type(SCIM_CONTENT_TYPE)
-        .send(SCIMMY.Schemas.User.definition.coerce(toScimUser(user, basepath), 'out', basepath));
+        .send(SCIMMY.Schemas.User.definition.coerce(toScimUser(user, basepath, groups), 'out', basepath));
     } catch (error) {
       const failure = toScimError(error, context);
       res.status(failure.status).type(SCIM_CONTENT_TYPE).send(new SCIMMY.Messages.Error(failure));

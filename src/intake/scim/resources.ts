@@ -174,9 +174,9 @@ export function declareScimResources(): void {
       }),
   });
 
-  // /Groups requests are answered by group-router.ts before SCIMMY sees them; the declaration
-  // is for discovery (/ResourceTypes, /Schemas) and the root `POST /.search`, whose filter
-  // is read against the User schema: it finds users only (docs/scim.md), so groups add none.
+  // /Groups requests and the root `POST /.search` are answered by group-router.ts and
+  // root-search.ts before SCIMMY sees them; the declaration is for discovery (/ResourceTypes,
+  // /Schemas) and the base path of `$ref`s. The egress is never reached.
   SCIMMY.Resources.declare(SCIMMY.Resources.Group, {
     egress: () => [],
   });

@@ -3,8 +3,9 @@
  * In front of the SCIMMY router, in this order: bearer-token auth (before any body is
  * read), the JSON body parser with the configured size and depth limits, the string-boolean
  * repair for Entra, the query reader (filter parsed once, attribute lists and paging
- * checked: see query.ts), and the PATCH that only sets `active` (answered here, see
- * active-patch.ts). Every error answers a SCIM error body.
+ * checked: see query.ts), the PATCH that only sets `active` (answered here, see
+ * active-patch.ts), /Groups (group-router.ts) and the root POST /.search (root-search.ts).
+ * Every error answers a SCIM error body.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
@@ -20,6 +21,7 @@ import type { TerminationService } from '../termination-service.ts';
 import { normaliseScimBody } from './normalise.ts';
 import { activeOnlyPatch, userIdOf } from './active-patch.ts';
 import { groupRoutes } from './group-router.ts';
+import { rootSearch } from './root-search.ts';
 import { ScimGroupService } from './group-service.ts';
 import { userIfMatch } from './user-if-match.ts';
 import type { FilterNode } from './filter.ts';
@@ -178,6 +180,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     }
   });
   router.use(groupRoutes({ groups, contextFor }));
+  router.post('/.search', rootSearch({ queries, groups, contextFor }));
   router.use(scimmy as unknown as Router);
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     // SCIMMY has sent its own error body and passes 5xx errors on (the cause, if ours, is logged where it was caught).

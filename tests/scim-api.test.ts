@@ -101,6 +101,16 @@ describe('discovery', () => {
     expect(enterprise.body.attributes.map((a: any) => a.name)).toEqual(expect.arrayContaining(['employeeNumber', 'manager']));
   });
 
+  it('counts in itemsPerPage the resources a discovery list returns (RFC 7644 §3.4.2), not the page size', async () => {
+    for (const path of ['/ResourceTypes', '/Schemas']) {
+      const response = await d.scim('GET', path);
+      expect(response.status).toBe(200);
+      expect(response.body.Resources.length).toBeGreaterThan(1);
+      expect(response.body).toMatchObject({ startIndex: 1, totalResults: response.body.Resources.length });
+      expect(response.body.itemsPerPage, path).toBe(response.body.Resources.length);
+    }
+  });
+
   it('answers an unknown endpoint 404 with a SCIM error body', async () => {
     expectScimError(await d.scim('GET', '/Nope'), 404);
   });
@@ -577,9 +587,11 @@ describe('bounded in-memory filtering', () => {
     await createUser();
     const users = new ScimUserService({ store: d.daemon.store, terminations: d.daemon.terminations, logger: silentLogger(), maxScan: 1 });
     const resolve = schemaResolver(SCIMMY.Schemas.User.definition);
-    await expect(users.list(parseFilter('title pr', resolve), { startIndex: 1, count: 10 })).rejects.toBeInstanceOf(TooManyToFilterError);
+    await expect(users.list(parseFilter('title pr', resolve), { startIndex: 1, count: 10 }, '/Groups')).rejects.toBeInstanceOf(
+      TooManyToFilterError,
+    );
     // An indexed lookup is not a scan: it still answers.
-    const one = await users.list(parseFilter('userName eq "nobody@example.com"', resolve), { startIndex: 1, count: 10 });
+    const one = await users.list(parseFilter('userName eq "nobody@example.com"', resolve), { startIndex: 1, count: 10 }, '/Groups');
     expect(one).toEqual({ resources: [], total: 0 });
   });
 });

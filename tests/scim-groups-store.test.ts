@@ -126,6 +126,8 @@ for (const backend of backends) {
         { id: 'g1', displayName: 'Sales', externalId: 'E1' },
         { id: 'g2', displayName: 'sales', externalId: null },
       ]);
+      const many = await db.store.groups.groupsOfUsers(['u2', 'u1', 'u2', 'nobody']);
+      expect(Object.fromEntries([...many].map(([user, groups]) => [user, ids(groups)]))).toEqual({ u1: ['g1', 'g2'], u2: ['g2'] });
     });
 
     it('deleting a user removes it from its groups and moves their versions; deleting a group keeps its users', async () => {

@@ -83,4 +83,6 @@ export interface GroupDirectory {
   deleteGroup(id: string, write: GroupWrite): Promise<boolean>;
   /** The groups a user is a member of, in creation order. */
   groupsOf(userId: string): Promise<GroupSummary[]>;
+  /** The same for several users at once (a page of a list): users in no group have no entry. */
+  groupsOfUsers(userIds: readonly string[]): Promise<Map<string, GroupSummary[]>>;
 }

@@ -156,6 +156,34 @@ export function schemaResolver(definition: SCIMMY.Types.SchemaDefinition): Attri
   };
 }
 
+/** A key no resource has: the path of an attribute that belongs to another resource type. */
+const ELSEWHERE = '\u0000elsewhere';
+
+function elsewhere(info: AttributeInfo): AttributeInfo {
+  return { ...info, segments: [ELSEWHERE, ...info.segments], ...(info.valueSub ? { valueSub: elsewhere(info.valueSub) } : {}) };
+}
+
+/**
+ * For a query at the SCIM root (RFC 7644 §3.4.3), which spans resource types: paths resolve
+ * against the `own` schema, and a path only the `other` schema knows resolves as an
+ * attribute this resource type never has (unassigned: no comparison is true, `pr` false,
+ * RFC 7644 §3.4.2.2), so `userName eq "x" or displayName eq "y"` can find users and groups
+ * alike. A path neither schema knows is still an invalid filter.
+ */
+export function rootResolver(own: AttributeResolver, other: AttributeResolver): AttributeResolver {
+  return (path, parent) => {
+    const inOther = parent?.segments[0] === ELSEWHERE;
+    if (!inOther) {
+      try {
+        return own(path, parent);
+      } catch (error) {
+        if (!(error instanceof InvalidFilterError)) throw error;
+      }
+    }
+    return elsewhere(other(path, inOther ? { ...parent, segments: parent.segments.slice(1) } : parent));
+  };
+}
+
 class Parser {
   private pos = 0;
   private depth = 0;

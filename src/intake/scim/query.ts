@@ -14,7 +14,7 @@
  *   never believes a filter held (RFC 7644 §4).
  */
 import SCIMMY from 'scimmy';
-import { InvalidFilterError, parseFilter, schemaResolver, type AttributeResolver, type FilterNode } from './filter.ts';
+import { InvalidFilterError, parseFilter, rootResolver, schemaResolver, type AttributeResolver, type FilterNode } from './filter.ts';
 
 /** A query the client got wrong: answered with this status and SCIM error type. */
 export class ScimQueryError extends Error {
@@ -56,21 +56,57 @@ function schemaView(definition: SCIMMY.Types.SchemaDefinition): SchemaView {
   };
 }
 
+/** `attributes` / `excludedAttributes` as one resource type can honour them. */
+export interface ScimLists {
+  attributes?: string[];
+  excludedAttributes?: string[];
+}
+
+/** A root search (POST /.search) as each resource type reads it. */
+export type RootSearchQuery = Record<'users' | 'groups', { filter: FilterNode | null; lists: ScimLists }>;
+
 export interface ScimQueryReader {
   /**
    * Checks the request's query (and `.search` body), removes the filter from both, and
-   * returns the parsed filter (null without one). Throws ScimQueryError.
+   * returns the parsed filter (null without one). Throws ScimQueryError. The root
+   * `POST /.search` is left to readRootSearch: its filter spans resource types.
    */
   read(request: { method: string; path: string; query: Record<string, unknown>; body: unknown }): FilterNode | null;
+  /**
+   * The body of a root `POST /.search` (RFC 7644 §3.4.3): its filter parsed for Users and
+   * for Groups (an attribute only the other type has is one this type never has) and taken
+   * out of the body, its attribute names checked against either schema and split into what
+   * each type knows, its paging bounded. Throws ScimQueryError.
+   */
+  readRootSearch(body: Record<string, unknown>): RootSearchQuery;
 }
 
 /** Built once the SCIM resources are declared: the User schema carries its extension from then on. */
 export function scimQueryReader(): ScimQueryReader {
   const users = schemaView(SCIMMY.Schemas.User.definition);
   const groups = schemaView(SCIMMY.Schemas.Group.definition);
+  const either: SchemaView = {
+    resolve: rootResolver(users.resolve, groups.resolve),
+    urns: new Set([...users.urns, ...groups.urns]),
+    name: 'User or Group',
+  };
   return {
+    readRootSearch(body) {
+      const expression: Record<string, unknown> = 'filter' in body ? { filter: body.filter } : {};
+      delete body.filter;
+      checkBodyLists(body, either);
+      checkBodyPaging(body);
+      return {
+        users: { filter: takeFilter({ ...expression }, either), lists: listsFor(body, users) },
+        groups: {
+          filter: takeFilter({ ...expression }, { ...groups, resolve: rootResolver(groups.resolve, users.resolve) }),
+          lists: listsFor(body, groups),
+        },
+      };
+    },
     read({ method, path, query, body }) {
       const first = path.split('/').find(Boolean)?.toLowerCase() ?? '';
+      if (first === '.search') return null;
       if (DISCOVERY.has(first)) {
         if ('filter' in query)
           throw new ScimQueryError(403, null, 'filter: discovery endpoints cannot be filtered (RFC 7644 §4); ask without a filter');
@@ -149,6 +185,30 @@ function checkNames(param: string, names: string[], schema: SchemaView): void {
         `${param}: ${JSON.stringify(name.slice(0, 100))} is not an attribute of the ${schema.name} schema (for example userName, emails.value, name.givenName)`,
       );
     }
+  }
+}
+
+/** The names of a (checked) `.search` body's lists that this schema knows; `attributes` naming none of them keeps only what is always returned. */
+function listsFor(body: Record<string, unknown>, schema: SchemaView): ScimLists {
+  const lists: ScimLists = {};
+  for (const param of ATTRIBUTE_LISTS) {
+    const names = body[param];
+    if (!Array.isArray(names) || names.length === 0) continue;
+    const known = (names as string[]).filter((name) => knows(schema, name.trim()));
+    if (known.length > 0) lists[param] = known;
+    else if (param === 'attributes') lists.attributes = ['id'];
+  }
+  return lists;
+}
+
+function knows(schema: SchemaView, name: string): boolean {
+  if (schema.urns.has(name.toLowerCase())) return true;
+  try {
+    schema.resolve(name);
+    return true;
+  } catch (error) {
+    if (error instanceof InvalidFilterError) return false;
+    throw error;
   }
 }
 

@@ -114,7 +114,7 @@ class DirectoryUserResource extends SCIMMY.Resources.User {
     const startIndex = Math.max(1, this.constraints?.startIndex ?? 1);
     const count = Math.min(Math.max(0, this.constraints?.count ?? MAX_PAGE_SIZE), MAX_PAGE_SIZE);
     return guarded(ctx, async ({ users, filter }) => {
-      const { resources, total } = await users.list(filter, { startIndex, count });
+      const { resources, total } = await users.list(filter, { startIndex, count }, groupsBasepath());
       const basepath = SCIMMY.Resources.User.basepath() as string;
       return {
         schemas: [SCIMMY.Messages.ListResponse.id],
@@ -135,6 +135,11 @@ class DirectoryUserResource extends SCIMMY.Resources.User {
   }
 }
 
+/** Where a user's `groups[].$ref` points: scimmy-routers sets every resource's base path from the request, as for meta.location. */
+function groupsBasepath(): string {
+  return SCIMMY.Resources.Group.basepath() as string;
+}
+
 let declared = false;
 
 /** Declares User (with the enterprise extension) and Group, once per process. */
@@ -152,13 +157,16 @@ export function declareScimResources(): void {
     ingress: (resource: SCIMMY.Resources.User, instance: unknown, ctx: unknown) =>
       guarded(ctx, async (context) => {
         const update = fromScimUser(instance);
-        const user = resource.id ? await context.users.replace(resource.id, update, context) : await context.users.create(update);
-        return toScimUser(user);
+        // A new user is in no group yet; a replaced one keeps its groups (a User write never changes them).
+        if (!resource.id) return toScimUser(await context.users.create(update));
+        const user = await context.users.replace(resource.id, update, context);
+        return toScimUser(user, undefined, { of: await context.users.groupsOf(user.id), basepath: groupsBasepath() });
       }),
     egress: (resource: SCIMMY.Resources.User, ctx: unknown) =>
       guarded(ctx, async (context) => {
         if (!resource.id) throw scimError(500, null, 'list reads are served by the resource itself');
-        return toScimUser(await context.users.get(resource.id));
+        const { user, groups } = await context.users.view(resource.id);
+        return toScimUser(user, undefined, { of: groups, basepath: groupsBasepath() });
       }),
     degress: (resource: SCIMMY.Resources.User, ctx: unknown) =>
       guarded(ctx, async (context) => {
@@ -166,9 +174,9 @@ export function declareScimResources(): void {
       }),
   });
 
-  // /Groups requests are answered by group-router.ts before SCIMMY sees them; the declaration
-  // is for discovery (/ResourceTypes, /Schemas) and the root `POST /.search`, whose filter
-  // is read against the User schema: it finds users only (docs/scim.md), so groups add none.
+  // /Groups requests and the root `POST /.search` are answered by group-router.ts and
+  // root-search.ts before SCIMMY sees them; the declaration is for discovery (/ResourceTypes,
+  // /Schemas) and the base path of `$ref`s. The egress is never reached.
   SCIMMY.Resources.declare(SCIMMY.Resources.Group, {
     egress: () => [],
   });

@@ -3,8 +3,9 @@
  * In front of the SCIMMY router, in this order: bearer-token auth (before any body is
  * read), the JSON body parser with the configured size and depth limits, the string-boolean
  * repair for Entra, the query reader (filter parsed once, attribute lists and paging
- * checked: see query.ts), and the PATCH that only sets `active` (answered here, see
- * active-patch.ts). Every error answers a SCIM error body.
+ * checked: see query.ts), the PATCH that only sets `active` (answered here, see
+ * active-patch.ts), /Groups (group-router.ts) and the root POST /.search (root-search.ts).
+ * Every error answers a SCIM error body.
  */
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
@@ -20,6 +21,7 @@ import type { TerminationService } from '../termination-service.ts';
 import { normaliseScimBody } from './normalise.ts';
 import { activeOnlyPatch, userIdOf } from './active-patch.ts';
 import { groupRoutes } from './group-router.ts';
+import { rootSearch } from './root-search.ts';
 import { ScimGroupService } from './group-service.ts';
 import { userIfMatch } from './user-if-match.ts';
 import type { FilterNode } from './filter.ts';
@@ -141,6 +143,17 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     };
     next();
   });
+  // RFC 7644 §3.4.2: itemsPerPage is the number of resources in the page. SCIMMY's own
+  // ListResponse (discovery lists, the root search) gives the page size asked for instead,
+  // 20 by default, which Microsoft's validator checks against the resources it counts.
+  router.use((_req, res, next) => {
+    const send = res.send.bind(res);
+    res.send = (body?: unknown) => {
+      if (body instanceof SCIMMY.Messages.ListResponse) body.itemsPerPage = body.Resources.length;
+      return send(body);
+    };
+    next();
+  });
   router.use(userIfMatch(users, contextFor));
   // Deactivation and rehire without SCIMMY's round trips (see active-patch.ts); answered
   // as scimmy-routers answers a PATCH, and its failures as SCIMMY's would be.
@@ -151,6 +164,7 @@ export function createScimRouter(options: ScimRouterOptions): Router {
     const context = contextFor(req);
     try {
       const user = await users.setActive(id, active, context);
+      const groups = { of: await users.groupsOf(user.id), basepath: `${req.baseUrl}/Groups` };
       // Set as scimmy-routers sets it for each request: the base of meta.location.
       SCIMMY.Resources.User.basepath(req.baseUrl);
       const basepath = SCIMMY.Resources.User.basepath() as string;
@@ -159,13 +173,14 @@ export function createScimRouter(options: ScimRouterOptions): Router {
       res
         .status(200)
         .type(SCIM_CONTENT_TYPE)
-        .send(SCIMMY.Schemas.User.definition.coerce(toScimUser(user, basepath), 'out', basepath));
+        .send(SCIMMY.Schemas.User.definition.coerce(toScimUser(user, basepath, groups), 'out', basepath));
     } catch (error) {
       const failure = toScimError(error, context);
       res.status(failure.status).type(SCIM_CONTENT_TYPE).send(new SCIMMY.Messages.Error(failure));
     }
   });
   router.use(groupRoutes({ groups, contextFor }));
+  router.post('/.search', rootSearch({ queries, groups, contextFor }));
   router.use(scimmy as unknown as Router);
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     // SCIMMY has sent its own error body and passes 5xx errors on (the cause, if ours, is logged where it was caught).

@@ -4,6 +4,7 @@
  * adapters resolve accounts from).
  */
 import type { JsonObject, Subject } from '../../domain/types.ts';
+import type { GroupSummary } from '../../store/directory-groups.ts';
 import type { DirectoryUser, DirectoryUserInput } from '../../store/directory.ts';
 
 export const CORE_USER_URN = 'urn:ietf:params:scim:schemas:core:2.0:User';
@@ -40,18 +41,36 @@ export function fromScimUser(instance: unknown): Omit<DirectoryUserInput, 'activ
   return { userName, externalId, active, managerId, attributes };
 }
 
+/** The groups a user is a member of, and the base path of their `$ref` (`/scim/v2/Groups`). */
+export interface UserGroups {
+  of: readonly GroupSummary[];
+  basepath: string;
+}
+
 /**
  * The SCIM resource for a directory entry, ready for SCIMMY's outbound formatting. Given the
  * resource type's base path, `meta.location` is set where SCIMMY's User schema puts it
  * (before `version`), so that coercing this object gives the bytes a User instance would.
+ * Given its groups, the read-only `groups` attribute (RFC 7643 §4.1.2) lists them, all
+ * `direct` (groups have no nested groups here); a user in no group has none.
  */
-export function toScimUser(user: DirectoryUser, basepath?: string): JsonObject {
+export function toScimUser(user: DirectoryUser, basepath?: string, groups?: UserGroups): JsonObject {
   return {
     ...user.attributes,
     id: user.id,
     ...(user.externalId !== null ? { externalId: user.externalId } : {}),
     userName: user.userName,
     active: user.active,
+    ...(groups && groups.of.length > 0
+      ? {
+          groups: groups.of.map((group) => ({
+            value: group.id,
+            $ref: `${groups.basepath}/${group.id}`,
+            display: group.displayName,
+            type: 'direct',
+          })),
+        }
+      : {}),
     meta: {
       resourceType: 'User',
       created: user.createdAt.toISOString(),

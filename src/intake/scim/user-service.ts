@@ -27,9 +27,10 @@ import {
   type DirectoryUserInput,
   type SubjectDirectory,
 } from '../../store/directory.ts';
+import type { GroupSummary } from '../../store/directory-groups.ts';
 import { durableRead, type Store } from '../../store/store.ts';
 import type { TerminationService } from '../termination-service.ts';
-import { indexedLookups, matchesFilter, type FilterNode } from './filter.ts';
+import { filterReads, indexedLookups, matchesFilter, type FilterNode } from './filter.ts';
 import { subjectOf, toScimUser, type fromScimUser } from './user-mapping.ts';
 
 /** The resource does not exist (answered 404). */
@@ -84,6 +85,19 @@ export class ScimUserService {
   /** One user as a GET answers it: returned once what was read is on disk. */
   async get(id: string): Promise<DirectoryUser> {
     return durableRead(this.store, () => this.stored(id));
+  }
+
+  /** One user and the groups it is a member of, as a GET answers them: returned once what was read is on disk. */
+  async view(id: string): Promise<{ user: DirectoryUser; groups: GroupSummary[] }> {
+    return durableRead(this.store, async () => {
+      const user = await this.stored(id);
+      return { user, groups: await this.store.groups.groupsOf(id) };
+    });
+  }
+
+  /** The groups a user is a member of (RFC 7643 §4.1.2), for the answer to a write. */
+  async groupsOf(id: string): Promise<GroupSummary[]> {
+    return this.store.groups.groupsOf(id);
   }
 
   /** One user as stored, for a write that follows (whose own commit makes the answer durable). */
@@ -151,30 +165,45 @@ export class ScimUserService {
   }
 
   /**
-   * One page of the users matching the filter. Unfiltered lists page in the database;
-   * `id`/`userName`/`externalId eq` go through an index; other filters are evaluated in
-   * memory over at most `maxScan` users.
+   * One page of the users matching the filter, with their groups (`$ref` under
+   * `groupsBasepath`). Unfiltered lists page in the database; `id`/`userName`/`externalId
+   * eq` go through an index; other filters are evaluated in memory over at most `maxScan`
+   * users. Groups are read for the page only, unless the filter reads `groups`: then for
+   * every user it evaluates, a chunk at a time.
    */
   async list(
     filter: FilterNode | null,
     page: { startIndex: number; count: number },
+    groupsBasepath: string,
   ): Promise<{ resources: Array<ReturnType<typeof toScimUser>>; total: number }> {
-    return durableRead(this.store, () => this.listStored(filter, page));
+    return durableRead(this.store, () => this.listStored(filter, page, groupsBasepath));
   }
 
   private async listStored(
     filter: FilterNode | null,
     page: { startIndex: number; count: number },
+    groupsBasepath: string,
   ): Promise<{ resources: Array<ReturnType<typeof toScimUser>>; total: number }> {
     const offset = page.startIndex - 1;
+    const answer = async (users: DirectoryUser[]) => {
+      const groups =
+        users.length > 0 ? await this.store.groups.groupsOfUsers(users.map((user) => user.id)) : new Map<string, GroupSummary[]>();
+      return users.map((user) => toScimUser(user, undefined, { of: groups.get(user.id) ?? [], basepath: groupsBasepath }));
+    };
     if (!filter) {
       const { items, total } = await this.directory.listUsers({ offset, limit: page.count });
-      return { resources: items.map((user) => toScimUser(user)), total };
+      return { resources: await answer(items), total };
     }
-    const keep = (users: DirectoryUser[]) => users.map((user) => toScimUser(user)).filter((resource) => matchesFilter(filter, resource));
     const lookups = indexedLookups(filter);
-    const matching = lookups ? keep(await this.lookUp(lookups)) : await this.scan(keep);
-    return { resources: matching.slice(offset, offset + page.count), total: matching.length };
+    if (filterReads(filter, 'groups')) {
+      // The filter reads what the answer shows: the resources it matched, groups included.
+      const keep = async (users: DirectoryUser[]) => (await answer(users)).filter((resource) => matchesFilter(filter, resource));
+      const matching = lookups ? await keep(await this.lookUp(lookups)) : await this.scan(keep);
+      return { resources: matching.slice(offset, offset + page.count), total: matching.length };
+    }
+    const keep = async (users: DirectoryUser[]) => users.filter((user) => matchesFilter(filter, toScimUser(user)));
+    const matching = lookups ? await keep(await this.lookUp(lookups)) : await this.scan(keep);
+    return { resources: await answer(matching.slice(offset, offset + page.count)), total: matching.length };
   }
 
   private async lookUp(lookups: NonNullable<ReturnType<typeof indexedLookups>>): Promise<DirectoryUser[]> {
@@ -197,13 +226,13 @@ export class ScimUserService {
    * chunk: the store's reads resolve without one (SQLite is synchronous), and a filter
    * over 10,000 users held the whole process for over a second.
    */
-  private async scan<T>(keep: (users: DirectoryUser[]) => T[]): Promise<T[]> {
+  private async scan<T>(keep: (users: DirectoryUser[]) => Promise<T[]>): Promise<T[]> {
     const kept: T[] = [];
     const chunk = 100;
     for (let offset = 0; ; offset += chunk) {
       const { items, total } = await this.directory.listUsers({ offset, limit: chunk });
       if (total > this.maxScan) throw new TooManyToFilterError(this.maxScan);
-      kept.push(...keep(items));
+      kept.push(...(await keep(items)));
       if (items.length < chunk) return kept;
       await setImmediate();
     }

@@ -162,15 +162,27 @@ export class SqlDirectoryGroups implements GroupDirectory {
   }
 
   async groupsOf(userId: string): Promise<GroupSummary[]> {
-    const rows = await this.db
-      .selectFrom('directory_groups as g')
-      .innerJoin('directory_group_members as m', 'm.group_id', 'g.id')
-      .select(['g.id', 'g.display_name', 'g.external_id'])
-      .where('m.user_id', '=', userId)
-      .orderBy('g.created_at')
-      .orderBy('g.id')
-      .execute();
-    return rows.map((row) => ({ id: row.id, displayName: row.display_name, externalId: row.external_id }));
+    return (await this.groupsOfUsers([userId])).get(userId) ?? [];
+  }
+
+  async groupsOfUsers(userIds: readonly string[]): Promise<Map<string, GroupSummary[]>> {
+    const byUser = new Map<string, GroupSummary[]>();
+    for (const part of chunks([...new Set(userIds)])) {
+      const rows = await this.db
+        .selectFrom('directory_groups as g')
+        .innerJoin('directory_group_members as m', 'm.group_id', 'g.id')
+        .select(['m.user_id', 'g.id', 'g.display_name', 'g.external_id'])
+        .where('m.user_id', 'in', part)
+        .orderBy('g.created_at')
+        .orderBy('g.id')
+        .execute();
+      for (const row of rows) {
+        const list = byUser.get(row.user_id) ?? [];
+        list.push({ id: row.id, displayName: row.display_name, externalId: row.external_id });
+        byUser.set(row.user_id, list);
+      }
+    }
+    return byUser;
   }
 
   /** After a write that matched no row: null when the group is gone, a conflict when only the version differed. */

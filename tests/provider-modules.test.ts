@@ -10,7 +10,7 @@ import { silentLogger } from '../src/telemetry/logger.ts';
 
 describe('provider modules', () => {
   it('registers every provider kind', () => {
-    expect([...providerModules.keys()].sort()).toEqual(['brivo', 'caep', 'google', 'ldap', 'microsoft', 'notify', 'okta', 'scim']);
+    expect([...providerModules.keys()].sort()).toEqual(['brivo', 'caep', 'google', 'ldap', 'microsoft', 'notify', 'okta', 'scim', 'slack']);
   });
 
   it('lists the same kinds without adapters, each the module minus its factory', () => {

@@ -92,7 +92,7 @@ export function createSlackProvider(config: SlackConfig, factory: ProviderFactor
           observed,
         );
       }
-      return { userId: account.id, workspacesChecked: workspaces, activeSessions: 0 };
+      return { userId: account.id, activeSessions: 0, workspacesChecked: workspaces };
     },
   };
 

@@ -132,6 +132,7 @@ const ACTIONS: Record<string, Task['action']> = {
   notify: 'notify',
   caep: 'revoke_sessions',
   ldap: 'disable_account',
+  slack: 'disable_account',
 };
 
 describe.each([...providerModules.keys()])('the provider fence in front of %s', (kind) => {

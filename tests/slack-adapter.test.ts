@@ -228,3 +228,32 @@ describe('config', () => {
     );
   });
 });
+
+describe('the emulator speaks the Web API wire format', () => {
+  const post = (method: string, body: string, headers: Record<string, string>) =>
+    fetch(`${sandbox.url}/api/${method}`, { method: 'POST', headers, body }).then(async (r) => ({
+      status: r.status,
+      scopes: r.headers.get('x-oauth-scopes'),
+      body: (await r.json()) as Record<string, unknown>,
+    }));
+
+  it('takes the token as a form parameter or a Bearer header, and never from a JSON body', async () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const json = { 'content-type': 'application/json' };
+    expect(await post('auth.test', `token=${SLACK_SANDBOX_TOKEN}`, form)).toMatchObject({
+      status: 200,
+      scopes: 'users:read,users:read.email,admin.users:read,admin.users:write',
+      body: { ok: true },
+    });
+    expect(await post('auth.test', JSON.stringify({ token: SLACK_SANDBOX_TOKEN }), json)).toMatchObject({
+      status: 200,
+      body: { ok: false, error: 'not_authed' },
+    });
+    expect(
+      await post('users.info', JSON.stringify({ user: 'W0NONE' }), { ...json, authorization: `Bearer ${SLACK_SANDBOX_TOKEN}` }),
+    ).toMatchObject({ status: 200, body: { ok: false, error: 'user_not_found' } });
+    expect(await post('users.list', '', { ...form, authorization: `Bearer ${SLACK_SANDBOX_TOKEN}` })).toMatchObject({
+      body: { ok: false, error: 'unknown_method' },
+    });
+  });
+});

@@ -170,7 +170,8 @@ function webApi(state: SlackState, control: SandboxControl): Router {
     const name = req.params.method;
     const method = Object.hasOwn(methods, name) ? methods[name] : undefined;
     if (!method) return envelope(res, { ok: false, error: 'unknown_method' });
-    const presented = bearer(req) ?? str(params.token);
+    // A JSON body cannot carry the token at Slack: only the header counts then.
+    const presented = bearer(req) ?? (req.is('application/json') ? undefined : str(params.token));
     if (!presented) return envelope(res, { ok: false, error: 'not_authed' });
     const token = state.tokens.get(presented);
     if (!token) return envelope(res, { ok: false, error: 'invalid_auth' });

@@ -223,12 +223,39 @@ describe('errors', () => {
     expect(((await userInfoError()) as Error).message).toBe(
       'Slack users.info: missing_scope: the token lacks scope users:read (it has: users:read.email,chat:write)',
     );
-    web().post('/api/admin.users.session.reset').reply(200, { ok: false, error: 'not_allowed_token_type' });
+    web()
+      .post('/api/admin.users.session.reset')
+      .reply(200, { ok: false, error: 'not_allowed_token_type' })
+      // A refused reset looks at the user once: a deactivated one would have no session left.
+      .post('/api/users.info')
+      .reply(200, { ok: true, user: gridUser() });
     const error = await provider()
       .actions.revoke_sessions!.execute(account, ctx())
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect((error as Error).message).toMatch(/^Slack admin\.users\.session\.reset: not_allowed_token_type: .*user token \(xoxp-\)/);
+  });
+
+  it('a refused reset of a user already deactivated (by disable_account beside it) is already done; of an active one, the refusal', async () => {
+    web()
+      .post('/api/admin.users.session.reset', 'user_id=W0ADA')
+      .reply(200, { ok: false, error: 'user_is_deactivated' })
+      .post('/api/users.info', 'user=W0ADA')
+      .reply(200, { ok: true, user: gridUser({ deleted: true }) });
+    expect((await provider().actions.revoke_sessions!.execute(account, ctx())).evidence).toEqual({
+      userId: 'W0ADA',
+      deleted: true,
+      sessionsReset: false,
+      alreadyDone: true,
+    });
+    web()
+      .post('/api/admin.users.session.reset', 'user_id=W0ADA')
+      .reply(200, { ok: false, error: 'not_an_admin' })
+      .post('/api/users.info', 'user=W0ADA')
+      .reply(200, { ok: true, user: gridUser() });
+    await expect(provider().actions.revoke_sessions!.execute(account, ctx())).rejects.toThrow(
+      /^Slack admin\.users\.session\.reset: not_an_admin: /,
+    );
   });
 
   it('fatal_error, internal_error, HTTP 500 and 503 are transient; a body that is not an envelope too', async () => {

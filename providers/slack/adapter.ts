@@ -63,9 +63,16 @@ export function createSlackProvider(config: SlackConfig, factory: ProviderFactor
   const revokeSessions: ActionHandler = {
     async execute(account, ctx): Promise<ExecuteResult> {
       // Idempotent (a reset with no session left resets nothing), so it is simply sent again.
-      if ((await web.resetSessions(account.id, ctx)) === 'absent') {
-        return { evidence: { userId: account.id, found: false, alreadyDone: true } };
+      let outcome: 'reset' | 'absent';
+      try {
+        outcome = await web.resetSessions(account.id, ctx);
+      } catch (error) {
+        // disable_account runs beside this step: a user it already deactivated has no session
+        // left, whatever Slack answers a reset of them. Anything else is the refusal it was.
+        if (!(error instanceof PermanentError) || (await web.userInfo(account.id, ctx))?.deleted !== true) throw error;
+        return { evidence: { userId: account.id, deleted: true, sessionsReset: false, alreadyDone: true } };
       }
+      if (outcome === 'absent') return { evidence: { userId: account.id, found: false, alreadyDone: true } };
       return { evidence: { userId: account.id, sessionsReset: true, resetAt: ctx.now().toISOString(), alreadyDone: false } };
     },
     async verify(account, ctx): Promise<Evidence> {

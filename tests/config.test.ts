@@ -142,6 +142,7 @@ describe('shipped config files', () => {
       'openldap',
       'security',
       'signals',
+      'slack',
     ]);
     await checkConfig(config, 'config/sandbox.yaml', providerModules);
   });

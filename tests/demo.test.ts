@@ -12,9 +12,15 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(/\n {2}collect-laptop +succeeded +attested by admin:admin: demo: laptop and badge collected\n/);
     expect(text).toMatch(/\n {2}google-suspend +succeeded +verified by read-back: suspended=true/);
     expect(text).toMatch(/\n {2}notify-started +succeeded +acknowledged by the receiver \(no read API\): /);
-    // Every kind in the sandbox shuts its door, read back: badges, a SCIM app, Active Directory, OpenLDAP and GitHub.
+    // Every kind in the sandbox shuts its door, read back: badges, a SCIM app, Slack, GitHub, Active Directory and OpenLDAP.
     expect(text).toMatch(/\n {2}badge-deactivate +succeeded +verified by read-back: userId=\d+, suspended=true, remainingCredentials=\[\]/);
     expect(text).toMatch(/\n {2}app-disable +succeeded +verified by read-back: /);
+    expect(text).toMatch(
+      /\n {2}slack-revoke-sessions +succeeded +verified by read-back: userId=W\w+, activeSessions=0, workspacesChecked=/,
+    );
+    expect(text).toMatch(
+      /\n {2}slack-deactivate +succeeded +verified by read-back: userId=W\w+, mode=scim_patch, scimActive=false, deleted=true/,
+    );
     expect(text).toMatch(/\n {2}ad-disable +succeeded +verified by read-back: disabled=true, userAccountControl=514, accountExpires=\d+/);
     expect(text).toMatch(/\n {2}ad-remove-groups +succeeded +verified by read-back: remainingGroups=\[\], primaryGroupID=513/);
     expect(text).toMatch(/\n {2}ad-delete +succeeded +verified by read-back: id=\S+, found=false/);

@@ -133,6 +133,7 @@ const ACTIONS: Record<string, Task['action']> = {
   caep: 'revoke_sessions',
   ldap: 'disable_account',
   github: 'disable_account',
+  slack: 'disable_account',
 };
 
 describe.each([...providerModules.keys()])('the provider fence in front of %s', (kind) => {

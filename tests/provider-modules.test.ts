@@ -20,6 +20,7 @@ describe('provider modules', () => {
       'notify',
       'okta',
       'scim',
+      'slack',
     ]);
   });
 

@@ -3,7 +3,8 @@
  *
  * 1. A full run of `deprovisiond serve` (a child process, LOG_LEVEL=debug) with known secret
  *    values in its config: admin tokens, the SCIM token, the webhook secret and the provider
- *    credentials (Okta API token, Google access token, Microsoft client secret). The run
+ *    credentials (Okta API token, Google access token, Microsoft client secret, Slack's Web API
+ *    and SCIM tokens). The run
  *    covers successes, provider faults (retries), and callers sending secrets to the wrong
  *    door, in query strings and in broken bodies. No secret may appear in the child's
  *    stdout/stderr, any response (bodies and headers), /metrics, the audit log, any table
@@ -46,7 +47,7 @@ describe('no secret leaks from a full run', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'deprovisiond-secrets-'));
-    sandboxes = await spawnSandboxes(['--kinds', 'okta,google,microsoft']);
+    sandboxes = await spawnSandboxes(['--kinds', 'okta,google,microsoft,slack']);
     const s = sandboxes.sandboxes;
     for (const [name, value] of Object.entries(SECRETS)) secrets.set(name, value);
     // The webhook key is the base64 after whsec_: it must not leak on its own either.
@@ -57,7 +58,12 @@ describe('no secret leaks from a full run', () => {
         if (/token|secret|key|password/i.test(key) && typeof value === 'string') secrets.set(`${kind}.${key}`, value);
       }
     }
-    expect([...secrets.keys()]).toEqual(expect.arrayContaining(['okta.token', 'google.accessToken', 'microsoft.clientSecret']));
+    // Slack's SCIM token sits one level down.
+    const slackScim = s.slack!.settings.scim as { token: string };
+    secrets.set('slack.scim.token', slackScim.token);
+    expect([...secrets.keys()]).toEqual(
+      expect.arrayContaining(['okta.token', 'google.accessToken', 'microsoft.clientSecret', 'slack.token', 'slack.scim.token']),
+    );
     const config = {
       server: { host: '127.0.0.1', port: 0, bodyLimit: '16kb' },
       store: { sqlite: { path: join(dir, 'store.db') } },
@@ -78,6 +84,7 @@ describe('no secret leaks from a full run', () => {
         okta: { kind: 'okta', ...s.okta!.settings },
         google: { kind: 'google', ...s.google!.settings },
         microsoft: { kind: 'microsoft', ...s.microsoft!.settings },
+        slack: { kind: 'slack', ...s.slack!.settings },
       },
       playbooks: {
         leaver: {
@@ -88,6 +95,8 @@ describe('no secret leaks from a full run', () => {
             { id: 'google-suspend', provider: 'google', action: 'disable_account' },
             { id: 'microsoft-revoke', provider: 'microsoft', action: 'revoke_sessions' },
             { id: 'microsoft-disable', provider: 'microsoft', action: 'disable_account' },
+            { id: 'slack-revoke', provider: 'slack', action: 'revoke_sessions' },
+            { id: 'slack-disable', provider: 'slack', action: 'disable_account' },
           ],
         },
       },

@@ -52,6 +52,10 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
   scim: [{ id: 'app-disable', provider: 'scim', action: 'disable_account' }],
   brivo: [{ id: 'brivo-badge', provider: 'brivo', action: 'deactivate_badge' }],
   caep: [{ id: 'caep-signal', provider: 'caep', action: 'revoke_sessions' }],
+  slack: [
+    { id: 'slack-revoke', provider: 'slack', action: 'revoke_sessions' },
+    { id: 'slack-disable', provider: 'slack', action: 'disable_account' },
+  ],
 };
 
 export interface Limits {

@@ -5,14 +5,7 @@
  * bounds what the daemon can do.
  */
 import { z } from 'zod';
-
-/** https, or http on a loopback host only (the sandbox): credentials never cross a network in clear text. */
-const secureUrl = z
-  .url({ protocol: /^https?$/ })
-  .refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), {
-    error: 'expected an https URL (http only on a loopback host)',
-  })
-  .transform((url) => url.replace(/\/+$/, ''));
+import { secureUrl } from '../http/secure-url.ts';
 
 export const brivoLookupSchema = z.discriminatedUnion('by', [
   /** `GET /v1/api/users/{externalId}/external` with the subject's externalId (HRIS id, AD objectGUID...). */

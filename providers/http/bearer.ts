@@ -16,6 +16,21 @@ export interface BearerTokens {
   readonly renewable: boolean;
 }
 
+/**
+ * A token given in the config (Slack, GitHub EMU, Atlassian...): never renewed, so a 401 to it
+ * is the operator's to fix, not a reason to ask again.
+ */
+export function staticBearerToken(value: string): BearerTokens {
+  const token = { value, generation: 1, fresh: false };
+  return {
+    get: async () => token,
+    invalidate: () => {
+      // A token from the config cannot be replaced: a refusal of it is the operator's to fix.
+    },
+    renewable: false,
+  };
+}
+
 export interface BearerAnswer {
   status: number;
   /** The body as JSON; null when empty, on 204, or when it is not JSON. */

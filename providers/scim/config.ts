@@ -4,16 +4,7 @@
  * finds users, accepts PATCH and shows a deprovisioned user differently.
  */
 import { z } from 'zod';
-
-/**
- * https, or http on a loopback host only (the sandbox): a bearer token or a client
- * secret must never cross a network in clear text.
- */
-const secureUrl = z
-  .url({ protocol: /^https?$/ })
-  .refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?(\/|$)/.test(u), {
-    error: 'expected an https URL (http only on a loopback host)',
-  });
+import { secureEndpoint, secureUrl } from '../http/secure-url.ts';
 
 /** A long-lived token the target application issued (Slack, GitHub EMU, Atlassian, Zoom, PagerDuty). */
 export const scimBearerAuthSchema = z
@@ -25,7 +16,7 @@ export const scimBearerAuthSchema = z
 /** OAuth 2.0 client credentials: a short-lived token from the target's token endpoint. */
 export const scimClientCredentialsAuthSchema = z
   .object({
-    tokenUrl: secureUrl,
+    tokenUrl: secureEndpoint,
     clientId: z.string().min(1),
     clientSecret: z.string().min(1),
     /** Space-separated scopes to ask for. Default none (the target grants its default). */
@@ -39,7 +30,7 @@ export const scimConfigSchema = z
      * The SCIM root, without `/Users`: e.g. `https://api.slack.com/scim/v2`,
      * `https://api.atlassian.com/scim/directory/{directoryId}`.
      */
-    baseUrl: secureUrl.transform((url) => url.replace(/\/+$/, '')),
+    baseUrl: secureUrl,
     auth: z.union([scimBearerAuthSchema, scimClientCredentialsAuthSchema]),
     /**
      * Which subject attribute finds the user: `userName` (filter `userName eq "..."`),

@@ -2,7 +2,7 @@
  * Where the SCIM client's bearer token comes from: a static token from config, or the
  * OAuth 2.0 client-credentials grant (providers/http/client-credentials.ts).
  */
-import type { BearerTokens } from '../http/bearer.ts';
+import { staticBearerToken, type BearerTokens } from '../http/bearer.ts';
 import { clientCredentialsToken } from '../http/client-credentials.ts';
 import type { ScimAuthConfig } from './config.ts';
 import { SCIM_HTTP_FACTS } from './errors.ts';
@@ -13,16 +13,7 @@ const RENEW_BEFORE_EXPIRY_MS = 60_000;
 const DEFAULT_TOKEN_LIFETIME_MS = 5 * 60_000;
 
 export function createTokenSource(auth: ScimAuthConfig, timeoutMs: number, now: () => number = Date.now): BearerTokens {
-  if ('bearerToken' in auth) {
-    const token = { value: auth.bearerToken, generation: 1, fresh: false };
-    return {
-      get: async () => token,
-      invalidate: () => {
-        // A token from the config cannot be replaced: a refusal of it is the operator's to fix.
-      },
-      renewable: false,
-    };
-  }
+  if ('bearerToken' in auth) return staticBearerToken(auth.bearerToken);
   return clientCredentialsToken({
     ...auth,
     summary: 'SCIM token request',

@@ -40,7 +40,7 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 27\/27 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    expect(text).toMatch(/termination completed: 29\/29 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
     // "verified" only for what was read back: the session revocations Okta and Google cannot read are not.
     expect(text).toMatch(/\b2 not verifiable\b/);
     expect(text).toMatch(/\b\d+ verified by read back\b/);

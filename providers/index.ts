@@ -12,8 +12,7 @@ import { scimModule } from './scim/index.ts';
 import { slackModule } from './slack/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<string, ProviderModule>(
-  [oktaModule, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule, githubModule, slackModule].map((m) => [
-    m.kind,
-    m,
-  ]),
+  [oktaModule, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule, githubModule, slackModule].map(
+    (m) => [m.kind, m],
+  ),
 );

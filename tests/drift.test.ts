@@ -117,6 +117,17 @@ describe('drift: re-verification against the Okta sandbox', () => {
     expect(actions).toEqual(expect.arrayContaining(['task.reverified', 'termination.reverify_requested', 'task.drift', 'task.remediation']));
     expect(actions.indexOf('task.remediation')).toBeGreaterThan(actions.indexOf('task.drift'));
 
+    // The evidence shows the re-verifications: the last read-back and the drift found.
+    const res = await fetch(`${daemon.url}/admin/v1/terminations/${termination.id}/evidence`, {
+      headers: { authorization: 'Bearer operator-token-drift-000001' },
+    });
+    const doc = (await res.json()) as { tasks: Array<{ step: string; reverified: { lastOutcome: string; drifts: number; lastHeldBy: unknown } }> };
+    expect(doc.tasks.find((t) => t.step === 'suspend')?.reverified).toMatchObject({
+      lastOutcome: 'held',
+      drifts: 1,
+      lastHeldBy: { verify: { status: 'SUSPENDED' } },
+    });
+
     await pollUntil(
       () => Promise.resolve(messages.some((m) => JSON.stringify(m.body).includes('Access came back'))),
       () => 'no drift notification reached the security channel',

@@ -48,8 +48,8 @@ describe('drift: re-verification against the Okta sandbox', () => {
       configFile: 'drift.yaml',
       logger: silentLogger(),
       modules: new Map<string, ProviderModule>([
-        ['okta', oktaModule as ProviderModule],
-        ['notify', notifyModule as ProviderModule],
+        ['okta', oktaModule],
+        ['notify', notifyModule],
       ]),
     });
     messages = (daemon.sandboxes.get('security') as unknown as { messages: ReceivedMessage[] }).messages;
@@ -98,7 +98,10 @@ describe('drift: re-verification against the Okta sandbox', () => {
 
     const afterDrift = await settled(
       termination.id,
-      (rows) => rows.some((r) => r.outcome === 'drift') && rows.filter((r) => r.reason === 'scheduled').every((r) => r.state === 'done') && rows.length >= 3,
+      (rows) =>
+        rows.some((r) => r.outcome === 'drift') &&
+        rows.filter((r) => r.reason === 'scheduled').every((r) => r.state === 'done') &&
+        rows.length >= 3,
       'drift, remediation and the next round',
     );
     const drift = afterDrift.find((r) => r.outcome === 'drift')!;
@@ -114,14 +117,18 @@ describe('drift: re-verification against the Okta sandbox', () => {
 
     await daemon.store.linkAudit();
     const actions = (await daemon.store.listAuditOf(termination.id)).map((a) => a.action);
-    expect(actions).toEqual(expect.arrayContaining(['task.reverified', 'termination.reverify_requested', 'task.drift', 'task.remediation']));
+    expect(actions).toEqual(
+      expect.arrayContaining(['task.reverified', 'termination.reverify_requested', 'task.drift', 'task.remediation']),
+    );
     expect(actions.indexOf('task.remediation')).toBeGreaterThan(actions.indexOf('task.drift'));
 
     // The evidence shows the re-verifications: the last read-back and the drift found.
     const res = await fetch(`${daemon.url}/admin/v1/terminations/${termination.id}/evidence`, {
       headers: { authorization: 'Bearer operator-token-drift-000001' },
     });
-    const doc = (await res.json()) as { tasks: Array<{ step: string; reverified: { lastOutcome: string; drifts: number; lastHeldBy: unknown } }> };
+    const doc = (await res.json()) as {
+      tasks: Array<{ step: string; reverified: { lastOutcome: string; drifts: number; lastHeldBy: unknown } }>;
+    };
     expect(doc.tasks.find((t) => t.step === 'suspend')?.reverified).toMatchObject({
       lastOutcome: 'held',
       drifts: 1,

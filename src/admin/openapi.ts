@@ -262,7 +262,10 @@ export function openApiDocument(): Record<string, unknown> {
           'x-required-role': 'viewer',
           parameters: [idParam],
           responses: {
-            '200': { description: 'Oldest due first.', content: json({ type: 'object', properties: { items: { type: 'array', items: ref('Reverification') } } }) },
+            '200': {
+              description: 'Oldest due first.',
+              content: json({ type: 'object', properties: { items: { type: 'array', items: ref('Reverification') } } }),
+            },
             ...pick('401', '403', '404', '503'),
           },
         },

@@ -62,7 +62,12 @@ export function getEvidence(deps: AdminDeps) {
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
     const [tasks, attempts, audit, reverifications] = await fromStore(() =>
       durableRead(deps.store, () =>
-        Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id), deps.store.listAuditOf(id), deps.store.listReverifications(id)]),
+        Promise.all([
+          deps.store.listTasks(id),
+          deps.store.listAttempts(id),
+          deps.store.listAuditOf(id),
+          deps.store.listReverifications(id),
+        ]),
       ),
     );
     const doc = buildEvidence(termination, tasks, attempts, audit, new Date(), reverifications);

@@ -20,7 +20,10 @@ export interface TaskReverifications {
 export function reverificationsOf(taskId: string, all: readonly Reverification[]): TaskReverifications {
   const mine = all.filter((r) => r.taskId === taskId);
   const done = mine
-    .filter((r): r is Reverification & { finishedAt: Date; outcome: NonNullable<Reverification['outcome']> } => r.state === 'done' && r.finishedAt !== null && r.outcome !== null)
+    .filter(
+      (r): r is Reverification & { finishedAt: Date; outcome: NonNullable<Reverification['outcome']> } =>
+        r.state === 'done' && r.finishedAt !== null && r.outcome !== null,
+    )
     .sort((a, b) => a.finishedAt.getTime() - b.finishedAt.getTime());
   const last = done.at(-1);
   const lastHeld = done.filter((r) => r.outcome === 'held').at(-1);
@@ -38,5 +41,5 @@ export function reverificationsOf(taskId: string, all: readonly Reverification[]
 export function describeReverifications(r: TaskReverifications): string {
   if (!r.lastAt) return r.pending > 0 ? `Re-verification: ${r.pending} scheduled, none run yet.` : '';
   const drift = r.drifts > 0 ? ` Drift found ${r.drifts} time(s).` : '';
-  return `Last re-verified at ${r.lastAt}: ${r.lastOutcome === 'held' ? 'still revoked (read back from the provider)' : r.lastOutcome}.${drift} ${r.pending} more scheduled.`;
+  return `Last re-verified at ${r.lastAt}: ${r.lastOutcome === 'held' ? 'still revoked (read back from the provider)' : (r.lastOutcome ?? 'unknown')}.${drift} ${r.pending} more scheduled.`;
 }

@@ -318,7 +318,10 @@ export const configSchema = z
     reverify: z
       .object({
         /** Default 1h, 24h, 7d, 30d after completion. `[]` turns re-verification off. */
-        offsets: z.array(durationSchema).max(20).default([...DEFAULT_REVERIFY_OFFSETS_MS]),
+        offsets: z
+          .array(durationSchema)
+          .max(20)
+          .default([...DEFAULT_REVERIFY_OFFSETS_MS]),
         /** Re-verifications in flight per provider, beside (never instead of) live tasks. Default 1. */
         concurrency: z.coerce.number().int().min(1).max(100).default(1),
         /** Re-verifications started per second per provider. Default 1. */

@@ -75,7 +75,7 @@ export class Engine {
    */
   providerIdle(provider: string): boolean {
     const gate = this.gates.get(provider);
-    return gate !== undefined && gate.depth === 0 && gate.capacity() > 0;
+    return gate?.depth === 0 && gate.capacity() > 0;
   }
 
   /** A re-verification was told to slow down: live tasks at that provider wait as well. */

@@ -6,7 +6,7 @@
  * playbook says so (the store puts the task back in the queue; the engine runs it).
  */
 import type { Logger } from 'pino';
-import type { Config, RetryPolicy } from '../config/schema.ts';
+import type { Config } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
 import { MAX_REVERIFY_CLAIMS } from '../domain/reverify.ts';
 import type { JsonObject, Task, Termination } from '../domain/types.ts';
@@ -180,7 +180,7 @@ export class Reverifier {
         task,
         termination,
         worker: this.options.workerId,
-        policy: this.options.engine.retry as RetryPolicy,
+        policy: this.options.engine.retry,
         attemptTimeoutMs: this.options.engine.attemptTimeout,
         // Reads are not fenced (reverify-run.ts sends no write); the window only has to be open.
         lease: { deadline: monotonicMs() + this.options.engine.attemptTimeout + this.options.engine.lease, marginMs: 0 },
@@ -218,7 +218,9 @@ export class Reverifier {
     }
     // A permanent error (credentials, permission) will not mend by itself: recorded now, and visible.
     const retryAt =
-      outcome.error.kind === 'permanent' ? null : new Date(at.getTime() + (result.rateLimitedForMs ?? ERROR_RETRY_MS * Math.max(1, claims)));
+      outcome.error.kind === 'permanent'
+        ? null
+        : new Date(at.getTime() + (result.rateLimitedForMs ?? ERROR_RETRY_MS * Math.max(1, claims)));
     return { outcome: 'error', evidence: { error: outcome.error }, retryAt };
   }
 }

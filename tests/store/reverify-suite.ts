@@ -96,7 +96,9 @@ export function defineReverifySuite(backend: StoreBackend): void {
       expect(second!.reverification.id).toBe(first!.reverification.id);
       expect(second!.reverification.claims).toBe(2);
       expect(await store.finishReverification('w1', first!.reverification, { outcome: 'held', evidence: {} })).toBe(false);
-      expect(await store.finishReverification('w2', second!.reverification, { outcome: 'held', evidence: { status: 'SUSPENDED' } })).toBe(true);
+      expect(await store.finishReverification('w2', second!.reverification, { outcome: 'held', evidence: { status: 'SUSPENDED' } })).toBe(
+        true,
+      );
       const [row] = await store.listReverifications(second!.reverification.terminationId);
       expect(row).toMatchObject({ state: 'done', outcome: 'held', evidence: { status: 'SUSPENDED' } });
       await store.linkAudit();
@@ -166,7 +168,10 @@ export function defineReverifySuite(backend: StoreBackend): void {
       expect(await claimReverify()).toHaveLength(1);
       expect(await store.requestReverification('no-such-termination', 'admin:alice')).toBeNull();
       await store.linkAudit();
-      expect((await store.listAuditOf(t.id)).map((a) => [a.action, a.actor])).toContainEqual(['termination.reverify_requested', 'admin:alice']);
+      expect((await store.listAuditOf(t.id)).map((a) => [a.action, a.actor])).toContainEqual([
+        'termination.reverify_requested',
+        'admin:alice',
+      ]);
     });
   });
 }

@@ -6,7 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Selectable } from 'kysely';
 import { newId } from '../../domain/ids.ts';
-import { DEFAULT_REVERIFY_OFFSETS_MS, MAX_REVERIFY_CLAIMS, NOT_REVERIFIED, type Reverification, type ReverifyReason } from '../../domain/reverify.ts';
+import {
+  DEFAULT_REVERIFY_OFFSETS_MS,
+  MAX_REVERIFY_CLAIMS,
+  NOT_REVERIFIED,
+  type Reverification,
+  type ReverifyReason,
+} from '../../domain/reverify.ts';
 import type { ActionName, JsonObject } from '../../domain/types.ts';
 import { toTask } from '../rows.ts';
 import type { ReverificationsTable } from '../schema.ts';
@@ -112,10 +118,13 @@ export class SqlReverifications implements ReverificationQueue {
         .execute();
       const rows = await trx.selectFrom('reverifications').selectAll().where('id', 'in', ids).orderBy('due_at').execute();
       const tasks = new Map(
-        (await trx.selectFrom('tasks').selectAll().where('id', 'in', [...new Set(rows.map((r) => r.task_id))]).execute()).map((t) => [
-          t.id,
-          toTask(t, []),
-        ]),
+        (
+          await trx
+            .selectFrom('tasks')
+            .selectAll()
+            .where('id', 'in', [...new Set(rows.map((r) => r.task_id))])
+            .execute()
+        ).map((t) => [t.id, toTask(t, [])]),
       );
       return rows.flatMap((row) => {
         const task = tasks.get(row.task_id);
@@ -141,7 +150,14 @@ export class SqlReverifications implements ReverificationQueue {
         .updateTable('reverifications')
         .set(
           retry
-            ? { state: 'pending', due_at: retry.getTime(), lease_owner: null, lease_token: null, lease_expires_at: null, evidence: JSON.stringify(result.evidence) }
+            ? {
+                state: 'pending',
+                due_at: retry.getTime(),
+                lease_owner: null,
+                lease_token: null,
+                lease_expires_at: null,
+                evidence: JSON.stringify(result.evidence),
+              }
             : {
                 state: 'done',
                 outcome: result.outcome,
@@ -215,10 +231,14 @@ export class SqlReverifications implements ReverificationQueue {
 
   async nextReverificationAt(providers?: string[]): Promise<Date | null> {
     if (providers?.length === 0) return null;
-    let query = this.ctx.db.selectFrom('reverifications').select((eb) => eb.fn.min('due_at').as('next')).where('state', '=', 'pending');
+    let query = this.ctx.db
+      .selectFrom('reverifications')
+      .select((eb) => eb.fn.min('due_at').as('next'))
+      .where('state', '=', 'pending');
     if (providers) query = query.where('provider', 'in', providers);
-    const row = await query.executeTakeFirst();
-    return row?.next === null || row?.next === undefined ? null : new Date(Number(row.next));
+    // MIN over no rows is NULL, whatever the column's type says.
+    const next: unknown = (await query.executeTakeFirst())?.next;
+    return next === null || next === undefined ? null : new Date(Number(next));
   }
 
   async listReverifications(terminationId: string): Promise<Reverification[]> {

@@ -145,3 +145,72 @@ describe('drift: re-verification against the Okta sandbox', () => {
     expect(JSON.stringify(told)).toContain('being run again');
   });
 });
+
+describe('drift on the attempt worker thread: a group re-added, told but not remediated', () => {
+  let dir: string;
+  let daemon: Daemon;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'deprovisiond-drift-thread-'));
+    // Default engine settings: attempts, and so read-backs, run on the worker thread.
+    const config = configSchema.parse({
+      server: { port: 0 },
+      store: { sqlite: { path: join(dir, 'store.db') } },
+      auth: { admin: [{ name: 'ops', token: 'operator-token-drift-000002', role: 'operator' }], publicMetrics: true },
+      reverify: { offsets: [], pollInterval: '50ms' },
+      providers: { okta: { kind: 'okta', sandbox: { autoProvision: true } } },
+      playbooks: {
+        employee: {
+          steps: [
+            { id: 'suspend', provider: 'okta', action: 'disable_account' },
+            { id: 'groups', provider: 'okta', action: 'remove_groups', after: ['suspend'] },
+          ],
+        },
+      },
+      defaultPlaybook: 'employee',
+    });
+    daemon = await startDaemon(config, { configFile: 'drift-thread.yaml', logger: silentLogger() });
+  });
+  afterAll(async () => {
+    await daemon?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('finds the re-added group at an on-demand re-verification and leaves the step as it was', async () => {
+    const login = 'drift-2@example.com';
+    const { termination } = await daemon.terminations.submit({
+      source: 'admin',
+      subject: { userName: login, emails: [login] },
+      actor: 'admin:ops',
+    });
+    await pollUntil(
+      async () => (await daemon.store.getTermination(termination.id))?.state === 'completed',
+      () => 'the termination did not complete',
+      15_000,
+    );
+    expect(await daemon.store.listReverifications(termination.id), 'offsets [] schedules nothing').toEqual([]);
+    const groups = (await daemon.store.listTasks(termination.id)).find((t) => t.stepId === 'groups')!;
+    const userId = (groups.account as { id: string }).id;
+    await sandboxControl(daemon.sandboxes.get('okta')!.url, `/users/${userId}/groups`, { name: 'Engineering', type: 'OKTA_GROUP' });
+
+    const res = await fetch(`${daemon.url}/admin/v1/terminations/${termination.id}/reverify`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer operator-token-drift-000002', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(202);
+    let rows: Reverification[] = [];
+    await pollUntil(
+      async () => (rows = await daemon.store.listReverifications(termination.id)).length === 2 && rows.every((r) => r.state === 'done'),
+      () => `re-verifications: ${JSON.stringify(rows.map((r) => [r.action, r.state, r.outcome]))}`,
+      15_000,
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.action, r.outcome]))).toEqual({ disable_account: 'held', remove_groups: 'drift' });
+    expect(rows.find((r) => r.action === 'remove_groups')?.evidence).toMatchObject({ remediation: false });
+    expect((await daemon.store.getTask(groups.id))?.state).toBe('succeeded');
+    expect((await daemon.store.getTermination(termination.id))?.state).toBe('completed');
+    const text = await (await fetch(`${daemon.url}/metrics`)).text();
+    expect(text).toContain('deprovisiond_drift_total{provider="okta",action="remove_groups"} 1');
+    expect(text).toContain('deprovisiond_drift_total{provider="okta",action="disable_account"} 0');
+  });
+});

@@ -53,7 +53,11 @@ function scriptedReadBacks(script: Array<Error | null>) {
             attempt,
             rateLimitedForMs: next instanceof RateLimitedError ? next.retryAfterMs : null,
           }
-        : { outcome: { state: 'succeeded', evidence: { verify: { status: 'SUSPENDED' } }, account: null }, attempt, rateLimitedForMs: null };
+        : {
+            outcome: { state: 'succeeded', evidence: { verify: { status: 'SUSPENDED' } }, account: null },
+            attempt,
+            rateLimitedForMs: null,
+          };
       return Promise.resolve(result);
     },
     leaseChanged: () => undefined,
@@ -175,5 +179,33 @@ describe('Reverifier', () => {
     expect(seen).toEqual([]);
     const [t] = (await db.store.listTerminations({ limit: 1 })).items;
     expect((await db.store.listReverifications(t!.id)).map((x) => [x.state, x.dueAt.getTime()])).toEqual([['pending', now + 7_000]]);
+  });
+
+  it('never remediates a destructive step: drift after a delete is told, not deleted again', async () => {
+    await db.store.createTermination(newTermination(now), [newTask('delete', { action: 'delete_account', critical: false })]);
+    const [task] = await db.store.claimDueTasks({ worker: 'w', provider: 'okta', now: new Date(now), leaseMs: 60_000, limit: 1 });
+    await db.store.finishAttempt(
+      'w',
+      task!,
+      { state: 'succeeded', evidence: { verify: { found: false } }, account: { id: '00ugone' } },
+      {
+        taskId: task!.id,
+        attempt: 1,
+        worker: 'w',
+        startedAt: new Date(now),
+        finishedAt: new Date(now),
+        outcome: 'succeeded',
+        errorKind: null,
+        errorMessage: null,
+        evidence: null,
+      },
+    );
+    now += HOUR;
+    const { runner } = scriptedReadBacks([new VerificationError('the account exists again', { status: 'ACTIVE' })]);
+    const r = reverifier(runner, { remediate: true });
+    await r.runDue();
+    await r.idle();
+    expect(seen).toEqual([{ outcome: 'drift', remediating: false }]);
+    expect((await db.store.getTask(task!.id))?.state).toBe('succeeded');
   });
 });

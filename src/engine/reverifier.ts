@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
 import { MAX_REVERIFY_CLAIMS } from '../domain/reverify.ts';
+import { isDestructive } from '../domain/termination-state.ts';
 import type { JsonObject, Task, Termination } from '../domain/types.ts';
 import type { DueReverification, NewTask, ReverificationQueue, ReverifyResult, TaskQueue } from '../store/store.ts';
 import type { AttemptRunner } from './attempts.ts';
@@ -204,7 +205,9 @@ export class Reverifier {
         verifiedBefore: (task.evidence?.verify as JsonObject | undefined) ?? null,
         at: at.toISOString(),
       };
-      const remediate = this.options.remediate(termination.playbook);
+      // Never a destructive step: an account that came back after a delete may be a rehire's
+      // new one, and deleting it again is a decision for a person, not a schedule.
+      const remediate = this.options.remediate(termination.playbook) && !isDestructive(task.action);
       return {
         outcome: 'drift',
         evidence: { ...evidence, remediation: remediate },

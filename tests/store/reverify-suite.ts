@@ -125,7 +125,8 @@ export function defineReverifySuite(backend: StoreBackend): void {
     });
 
     it('on drift with remediation: notifies, puts the task back, reopens the termination, and schedules again once it completes', async () => {
-      store.setReverifySchedule(() => [HOUR]);
+      // Two rounds: the later one is replaced by the fresh schedule the remediation's completion writes.
+      store.setReverifySchedule(() => [HOUR, 2 * HOUR]);
       const { t, disable } = await completed();
       now = T0 + HOUR;
       const [claimed] = await claimReverify();
@@ -147,7 +148,10 @@ export function defineReverifySuite(backend: StoreBackend): void {
       await runAll();
       expect((await store.getTermination(t.id))?.state).toBe('completed');
       const rounds = (await store.listReverifications(t.id)).filter((r) => r.state === 'pending');
-      expect(rounds.map((r) => [r.taskId, r.dueAt.getTime()])).toEqual([[disable.id, now + HOUR]]);
+      expect(rounds.map((r) => [r.taskId, r.dueAt.getTime()])).toEqual([
+        [disable.id, now + HOUR],
+        [disable.id, now + 2 * HOUR],
+      ]);
     });
 
     it('on drift without remediation leaves the task as it was', async () => {

@@ -208,6 +208,13 @@ export class SqlReverifications implements ReverificationQueue {
         .where('state', '=', 'succeeded')
         .executeTakeFirst();
       if (Number(updated.numUpdatedRows) > 0) {
+        // The remediated step's completion schedules a fresh round; the old round's later checks would repeat it.
+        await trx
+          .deleteFrom('reverifications')
+          .where('task_id', '=', row.task_id)
+          .where('state', '=', 'pending')
+          .where('reason', '=', 'scheduled')
+          .execute();
         await this.auditLog.append(trx, {
           actor: 'engine',
           action: 'task.remediation',

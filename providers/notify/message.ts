@@ -34,8 +34,8 @@ export function notificationBody(format: 'slack' | 'json', input: NotificationIn
             : event === 'drift'
               ? driftText(who, input.params)
               : event === 'held'
-              ? `Offboarding of ${who} is held by the blast-radius brake: too many terminations at once. An operator must approve it.`
-              : `Offboarding update for ${who}.`;
+                ? `Offboarding of ${who} is held by the blast-radius brake: too many terminations at once. An operator must approve it.`
+                : `Offboarding update for ${who}.`;
   if (format === 'slack') return { text: `${text} Termination ${input.terminationId}.` };
   return {
     type: `deprovisiond.termination.${event}`,

@@ -86,6 +86,27 @@ export function defineReverifySuite(backend: StoreBackend): void {
       expect(await claimReverify(), 'claimed rows are leased').toEqual([]);
     });
 
+    it('is not held back by a due task that cannot run (behind a failed dependency)', async () => {
+      store.setReverifySchedule(() => [HOUR]);
+      const { t } = await completed();
+      now = T0 + HOUR;
+      const blocked = newTermination(now);
+      await store.createTermination(blocked, [
+        newTask('first', { notBefore: new Date(now) }),
+        newTask('second', { notBefore: new Date(now), dependsOn: ['first'] }),
+      ]);
+      const [first] = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: MINUTE, limit: 1 });
+      expect(first?.stepId).toBe('first');
+      await store.finishAttempt(
+        'w1',
+        first!,
+        { state: 'failed', error: { kind: 'permanent', message: 'missing scope' } },
+        attemptOf(first!),
+      );
+      expect((await store.listTasks(blocked.id)).find((x) => x.stepId === 'second')?.state).toBe('pending');
+      expect((await claimReverify()).map((c) => c.reverification.terminationId)).toEqual([t.id]);
+    });
+
     it('runs once: an expired lease is claimed again and the first holder’s result is refused', async () => {
       store.setReverifySchedule(() => [HOUR]);
       await completed();

@@ -20,6 +20,7 @@ import type { DueReverification, ReverificationQueue, ReverifyClaimRequest, Reve
 import type { SqlAuditLog } from './audit-log.ts';
 import { emitWake, leaseEnd, type StoreContext, type Tx } from './context.ts';
 import { insertTasks } from './insert-tasks.ts';
+import { isRunnable } from './runnable.ts';
 import type { SqlSettlement } from './settlement.ts';
 
 /** Terminations whose tasks are read back again: finished with every task settled. */
@@ -79,13 +80,16 @@ export class SqlReverifications implements ReverificationQueue {
     const now = request.now.getTime();
     const token = randomUUID();
     return this.ctx.db.transaction().execute(async (trx) => {
-      // Low priority: while a live task of this provider is due, its turn comes first.
+      // Low priority: while a live task of this provider is due and runnable, its turn comes
+      // first. Runnable, not just due: a task held back behind a failure or a brake could wait
+      // for weeks, and must not stop every re-verification at its provider meanwhile.
       const live = await trx
-        .selectFrom('tasks')
-        .select('id')
-        .where('state', '=', 'pending')
-        .where('provider', '=', request.provider)
-        .where('due_at', '<=', now)
+        .selectFrom('tasks as t')
+        .select('t.id')
+        .where('t.state', '=', 'pending')
+        .where('t.provider', '=', request.provider)
+        .where('t.due_at', '<=', now)
+        .where(isRunnable)
         .limit(1)
         .executeTakeFirst();
       if (live) return [];

@@ -107,7 +107,11 @@ describe('drift: re-verification against the Okta sandbox', () => {
     const drift = afterDrift.find((r) => r.outcome === 'drift')!;
     expect(drift.reason).toBe('on_demand');
     expect(drift.evidence).toMatchObject({ observed: { status: 'ACTIVE' }, remediation: true });
-    expect(await metric('deprovisiond_drift_total', 'provider="okta",action="disable_account"')).toBe(1);
+    await pollUntil(
+      async () => (await metric('deprovisiond_drift_total', 'provider="okta",action="disable_account"')) === 1,
+      () => 'the drift was not counted',
+      5_000,
+    );
 
     // Remediated: suspended again, verified, and the fresh round after it holds.
     const user = await sandboxControl<{ status: string }>(daemon.sandboxes.get('okta')!.url, `/users/${userId}`);
@@ -209,8 +213,20 @@ describe('drift on the attempt worker thread: a group re-added, told but not rem
     expect(rows.find((r) => r.action === 'remove_groups')?.evidence).toMatchObject({ remediation: false });
     expect((await daemon.store.getTask(groups.id))?.state).toBe('succeeded');
     expect((await daemon.store.getTermination(termination.id))?.state).toBe('completed');
-    const text = await (await fetch(`${daemon.url}/metrics`)).text();
-    expect(text).toContain('deprovisiond_drift_total{provider="okta",action="remove_groups"} 1');
+    // The counter moves once the drift's commit returns to the reverifier, a moment after the row reads done.
+    let text = '';
+    await pollUntil(
+      async () =>
+        (text = await (await fetch(`${daemon.url}/metrics`)).text()).includes(
+          'deprovisiond_drift_total{provider="okta",action="remove_groups"} 1',
+        ),
+      () =>
+        `no drift counted: ${text
+          .split('\n')
+          .filter((l) => l.startsWith('deprovisiond_drift_total'))
+          .join('; ')}`,
+      5_000,
+    );
     expect(text).toContain('deprovisiond_drift_total{provider="okta",action="disable_account"} 0');
   });
 });

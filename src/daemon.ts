@@ -10,10 +10,12 @@ import type { Registry } from 'prom-client';
 import { providerKinds } from '../providers/kinds.ts';
 import type { ProviderKind, ProviderModule } from '../providers/module.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
-import { failureNotifications, preflight } from './config/policy.ts';
+import { driftNotifications, failureNotifications, preflight, reverifySchedule } from './config/policy.ts';
 import type { Config } from './config/schema.ts';
 import { coerceError } from './domain/errors.ts';
+import { NOT_REVERIFIED } from './domain/reverify.ts';
 import { Engine } from './engine/engine.ts';
+import { Reverifier } from './engine/reverifier.ts';
 import { startAttemptThread } from './startup/attempt-thread.ts';
 import type { AttemptRunner } from './engine/attempts.ts';
 import { installConnectionFence } from './startup/connection-fence.ts';
@@ -43,6 +45,8 @@ export interface Daemon {
   url: string;
   store: Store;
   engine: Engine;
+  /** Re-verifications of completed terminations (tests run a pass with `runDue`). */
+  reverifier: Reverifier;
   events: EngineEventBus;
   terminations: TerminationService;
   metrics: Registry;
@@ -103,8 +107,29 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       now: options.now,
       followUpOnFailure: failureNotifications(config, options.now ?? (() => new Date())),
     });
+    store.setReverifySchedule(reverifySchedule(config));
+    const reverifier = new Reverifier({
+      store,
+      attempts,
+      providers: specs.map((s) => s.name),
+      live: engine,
+      reverify: config.reverify,
+      engine: config.engine,
+      remediate: (playbook) => Object.hasOwn(config.playbooks, playbook) && config.playbooks[playbook]!.reverify.remediate,
+      followUpOnDrift: driftNotifications(config, options.now ?? (() => new Date())),
+      events,
+      logger: logger.child({ component: 'reverifier' }),
+      workerId: engine.workerId,
+      now: options.now,
+    });
     const terminations = new TerminationService(store, config, events, options.now);
-    const metrics = createMetrics({ events, store, queueDepth: () => engine.queueDepth(), now: options.now });
+    const metrics = createMetrics({
+      events,
+      store,
+      queueDepth: () => engine.queueDepth(),
+      now: options.now,
+      providers: reverifiedActions(config),
+    });
 
     let ready = false;
     const routers = await buildRouters({ config, store, terminations, engine, events, logger, now: options.now ?? (() => new Date()) });
@@ -124,6 +149,8 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
 
     if (options.runEngine !== false) engine.start();
     cleanup.push(() => engine.stop());
+    if (options.runEngine !== false) reverifier.start();
+    cleanup.push(() => reverifier.stop());
     const stopPruning = startAuditPruning(store, config.audit.retention, logger, options.now ?? (() => new Date()));
     cleanup.push(async () => stopPruning());
     ready = true;
@@ -137,6 +164,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       url,
       store,
       engine,
+      reverifier,
       events,
       terminations,
       metrics,
@@ -153,6 +181,18 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     await undo();
     throw error;
   }
+}
+
+/** The provider instances and actions the playbooks re-verify: their drift counters start at 0. */
+function reverifiedActions(config: Config): Array<{ name: string; actions: string[] }> {
+  const byProvider = new Map<string, Set<string>>();
+  for (const playbook of Object.values(config.playbooks)) {
+    for (const step of playbook.steps) {
+      if (!step.provider || NOT_REVERIFIED.has(step.action)) continue;
+      byProvider.set(step.provider, (byProvider.get(step.provider) ?? new Set()).add(step.action));
+    }
+  }
+  return [...byProvider].map(([name, actions]) => ({ name, actions: [...actions] }));
 }
 
 /** How often old audit entries are pruned; retention is counted in days, so this is plenty. */

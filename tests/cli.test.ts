@@ -85,6 +85,33 @@ describe('deprovisiond admin commands', () => {
     expect(JSON.parse(done.out).termination.state).toBe('completed');
   });
 
+  it('reverify queues a read-back of a completed termination, audited with the operator; refused for viewers and open terminations', async () => {
+    const created = JSON.parse(
+      (await cli('terminate', ['--external-id', uniqueSubject('rv').externalId, '--playbook', 'quick', '--json'])).out,
+    );
+    const later = JSON.parse(
+      (await cli('terminate', ['--external-id', uniqueSubject('rv').externalId, '--effective-at', tomorrow(), '--json'])).out,
+    );
+    const refused = await cli('reverify', [later.terminationId]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('termination is scheduled; only a completed termination is re-verified');
+    await t.waitFor(created.terminationId, (x) => x.state === 'completed');
+    expect((await cli('reverify', [created.terminationId], { DEPROVISIOND_TOKEN: VIEWER_TOKEN })).code).toBe(1);
+    const queued = await cli('reverify', [created.terminationId]);
+    expect(queued.code, queued.err).toBe(0);
+    expect(queued.out).toContain(`queued 1 re-verification(s) of termination ${created.terminationId}`);
+    expect(queued.out).toMatch(/\nfake\s+revoke_sessions\s+\S+/);
+    const listed = await t.api('GET', `/admin/v1/terminations/${created.terminationId}/reverifications`, { token: VIEWER_TOKEN });
+    expect(listed.status).toBe(200);
+    const onDemand = (listed.body as { items: Array<Record<string, unknown>> }).items.filter((r) => r.reason === 'on_demand');
+    expect(onDemand).toHaveLength(1);
+    expect(onDemand[0]).not.toHaveProperty('leaseToken');
+    await t.daemon.store.linkAudit();
+    const audit = await t.daemon.store.listAuditOf(created.terminationId);
+    expect(audit.map((a) => [a.action, a.actor])).toContainEqual(['termination.reverify_requested', 'admin:ops']);
+    expect((await cli('reverify', ['no-such-termination'])).code).toBe(1);
+  });
+
   it('terminate --wait follows the tasks until access is revoked (exit 0), or the termination fails (exit 1)', async () => {
     const ok = await cli('terminate', ['--external-id', uniqueSubject('wait').externalId, '--playbook', 'quick', '--wait']);
     expect(ok.code).toBe(0);

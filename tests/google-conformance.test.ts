@@ -5,6 +5,7 @@
 import { googleModule } from '../providers/google/index.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { runConformance } from './conformance/suite.ts';
+import { sandboxControl } from './helpers/sandbox-control.ts';
 
 runConformance({
   kind: 'google',
@@ -30,6 +31,11 @@ runConformance({
     });
     if (res.status !== 201) throw new Error(`seeding the manager failed: HTTP ${res.status}`);
     return { ...subject, manager: { email: manager } };
+  },
+  // Drift (issue 30): the sandbox lifts the suspension, or puts a group back.
+  undo: {
+    disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/unsuspend`, {}),
+    remove_groups: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/groups`, { email: 'all-staff@example.com' }),
   },
   readFirstWrites: {
     transfer_files: [{ method: 'POST', path: /^\/admin\/datatransfer\/v1\/transfers$/ }],

@@ -185,6 +185,8 @@ describe('deprovisiond.json', () => {
       'deprovisiond_failed_unresolved_tasks',
       'deprovisiond_provider_rate_limited_total',
       'deprovisiond_verification_failures_total',
+      'deprovisiond_drift_total',
+      'deprovisiond_reverifications_total',
     ]) {
       expect(uses(new RegExp(`\\b${metric}\\b`)), metric).toBe(true);
     }

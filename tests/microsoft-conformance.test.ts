@@ -6,6 +6,7 @@ import { microsoftModule } from '../providers/microsoft/index.ts';
 import { seedMicrosoftUser } from '../providers/microsoft/sandbox.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { runConformance } from './conformance/suite.ts';
+import { sandboxControl } from './helpers/sandbox-control.ts';
 
 runConformance({
   kind: 'microsoft',
@@ -28,6 +29,11 @@ runConformance({
       mail: `manager-${subject.emails[0]}`,
     });
     return { ...subject, manager: { email: `manager-${subject.emails[0]}`, userName: manager.userPrincipalName } };
+  },
+  // Drift (issue 30): the sandbox enables the account again, or puts it back in an assigned group.
+  undo: {
+    disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/enable`, {}),
+    remove_groups: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/groups`, { displayName: 'All Staff' }),
   },
   readFirstWrites: {
     transfer_files: [{ method: 'POST', path: /^\/v1\.0\/drives\/[^/]+\/root\/invite$/ }],

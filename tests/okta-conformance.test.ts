@@ -2,6 +2,7 @@ import { oktaModule } from '../providers/okta/index.ts';
 import type { JsonObject } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { runConformance } from './conformance/suite.ts';
+import { sandboxControl } from './helpers/sandbox-control.ts';
 
 runConformance({
   kind: 'okta',
@@ -22,6 +23,12 @@ runConformance({
       { method: 'POST', path: /^\/api\/v1\/users\/[^/]+\/lifecycle\/deactivate$/, followedByAnother: true },
       { method: 'DELETE', path: /^\/api\/v1\/users\/[^/]+$/ },
     ],
+  },
+  // Drift (issue 30): the sandbox turns the account back on, or puts a group back.
+  undo: {
+    disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/reactivate`, {}),
+    remove_groups: (account, sandbox) =>
+      sandboxControl(sandbox.url, `/users/${account.id}/groups`, { name: 'Engineering', type: 'OKTA_GROUP' }),
   },
   rateLimitDelayMs: 2000,
   // X-Rate-Limit-Reset is in whole seconds and the sandbox rounds it up.

@@ -9,6 +9,8 @@
  *   GET  /users/:key a user's whole state (grants, app passwords, groups, sign-outs)
  *   POST /transfers  transfer behaviour: { pollsToComplete?, outcome?: 'completed' | 'failed' }
  *   GET  /transfers  every stored transfer
+ *   POST /users/:key/unsuspend        drift: the user active again (a sync or an admin undid the suspension)
+ *   POST /users/:key/groups { email } drift: the user back in a group
  */
 import type express from 'express';
 import type { Request, Response } from 'express';
@@ -539,6 +541,22 @@ function controlRoutes(state: GoogleWorkspaceState) {
         groups: state.groupsOf(user.id).map((g) => g.email),
         signOuts: user.signOuts.length,
       });
+    });
+    router.post('/users/:key/unsuspend', (req, res) => {
+      const user = state.findUser(param(req, 'key'));
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      user.suspended = false;
+      user.suspensionReason = null;
+      res.json(userJson(user));
+    });
+    router.post('/users/:key/groups', (req, res) => {
+      const user = state.findUser(param(req, 'key'));
+      const email = (req.body as { email?: unknown } | undefined)?.email;
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      if (typeof email !== 'string' || !email.includes('@') || email.length > 200)
+        return void res.status(400).json({ error: 'email required' });
+      state.groupFor(email).members.add(user.id);
+      res.status(204).end();
     });
     router.post('/transfers', (req, res) => {
       const body = (req.body ?? {}) as Record<string, unknown>;

@@ -223,6 +223,14 @@ class Directory {
     return seeded;
   }
 
+  /** Puts a user in an assigned group of that name (made if missing): drift for remove_groups. */
+  addToAssignedGroup(userId: string, displayName: string): void {
+    const existing = [...this.groups.values()].find((g) => g.displayName === displayName && g.groupTypes.length === 0);
+    if (existing) return void existing.members.add(userId);
+    const group: SandboxGroup = { id: randomUUID(), displayName, groupTypes: [], membershipRule: null, members: new Set([userId]) };
+    this.groups.set(group.id, group);
+  }
+
   /** What autoProvision creates: an enabled user in one assigned and one dynamic group, with a OneDrive. */
   provision(userPrincipalName: string): SandboxUser {
     const seeded = this.seed({
@@ -658,6 +666,22 @@ export function createMicrosoftSandboxApp(options: MicrosoftSandboxOptions = {})
           return;
         }
         res.status(201).json(directory.seed(input));
+      });
+      // Drift (issue 30): what an on-premises sync or a helpdesk agent does after an offboarding.
+      router.post('/users/:id/enable', (req, res) => {
+        const user = directory.find(req.params.id);
+        if (!user) return void res.status(404).json({ error: 'no such user' });
+        user.accountEnabled = true;
+        res.status(204).end();
+      });
+      router.post('/users/:id/groups', (req, res) => {
+        const user = directory.find(req.params.id);
+        const name = (req.body as { displayName?: unknown } | undefined)?.displayName;
+        if (!user) return void res.status(404).json({ error: 'no such user' });
+        if (typeof name !== 'string' || name.length === 0 || name.length > 200)
+          return void res.status(400).json({ error: 'displayName required' });
+        directory.addToAssignedGroup(user.id, name);
+        res.status(204).end();
       });
       router.get('/users/:id', (req, res) => {
         const state = directory.state(req.params.id);

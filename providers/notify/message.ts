@@ -4,7 +4,7 @@
  */
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 
-export type NotifyEvent = 'started' | 'revoked' | 'failed' | 'held' | 'custom';
+export type NotifyEvent = 'started' | 'revoked' | 'failed' | 'held' | 'drift' | 'custom';
 
 export interface NotificationInput {
   terminationId: string;
@@ -31,9 +31,11 @@ export function notificationBody(format: 'slack' | 'json', input: NotificationIn
           ? `Access revoked for ${who}: every critical step verified.`
           : event === 'failed'
             ? `Offboarding of ${who} needs attention: step ${failed ?? '(unknown)'} failed${typeof input.params.errorKind === 'string' ? ` (${input.params.errorKind})` : ''}.`
-            : event === 'held'
-              ? `Offboarding of ${who} is held by the blast-radius brake: too many terminations at once. An operator must approve it.`
-              : `Offboarding update for ${who}.`;
+            : event === 'drift'
+              ? driftText(who, input.params)
+              : event === 'held'
+                ? `Offboarding of ${who} is held by the blast-radius brake: too many terminations at once. An operator must approve it.`
+                : `Offboarding update for ${who}.`;
   if (format === 'slack') return { text: `${text} Termination ${input.terminationId}.` };
   return {
     type: `deprovisiond.termination.${event}`,
@@ -41,5 +43,15 @@ export function notificationBody(format: 'slack' | 'json', input: NotificationIn
     subject: { externalId: input.subject.externalId ?? null, userName: input.subject.userName ?? null },
     text,
     ...(failed ? { failedStep: failed } : {}),
+    // Drift: which step, and the provider's own state fields its read-back saw (what changed).
+    ...(event === 'drift' ? { driftStep: input.params.driftStep ?? null, observed: input.params.observed ?? null } : {}),
   };
+}
+
+/** "Access came back": a re-verification found what a step had revoked in place again. */
+function driftText(who: string, params: JsonObject): string {
+  const step = typeof params.driftStep === 'string' ? params.driftStep : '(unknown)';
+  const where = typeof params.provider === 'string' && typeof params.action === 'string' ? ` (${params.provider} ${params.action})` : '';
+  const next = params.remediating === true ? 'it is being run again' : 'nothing is run again: check the account and replay the step';
+  return `Access came back for ${who}: re-verification of step ${step}${where} found it undone; ${next}.`;
 }

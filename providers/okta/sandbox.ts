@@ -401,6 +401,22 @@ function controlRoutes(state: OktaState) {
         tokenClients: [...user.tokenClients],
       });
     });
+    // Fault injection for drift (issue 30): what a directory sync or a helpdesk agent does after an offboarding.
+    router.post('/users/:userId/reactivate', (req, res) => {
+      const user = state.users.get(req.params.userId);
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      state.setStatus(user, 'ACTIVE');
+      res.json(userJson(user, requestOrigin(req)));
+    });
+    router.post('/users/:userId/groups', (req, res) => {
+      const user = state.users.get(req.params.userId);
+      const parsed = z.object({ name: z.string().min(1).max(200), type: z.enum(['OKTA_GROUP', 'APP_GROUP']) }).safeParse(req.body ?? {});
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      user.groupIds.add(state.group(parsed.data.name, parsed.data.type).id);
+      user.lastUpdated = iso();
+      res.status(204).end();
+    });
     router.post('/lifecycle', (req, res) => {
       const parsed = z.object({ deactivationMs: z.number().int().min(0).max(60_000) }).safeParse(req.body ?? {});
       if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });

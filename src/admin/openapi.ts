@@ -233,6 +233,43 @@ export function openApiDocument(): Record<string, unknown> {
           codes: ['401', '403', '404', '409', '503'],
         }),
       },
+      '/terminations/{id}/reverify': {
+        post: {
+          ...write('Read back every verified task of a completed termination now (re-verification; audited with the caller).', {
+            description:
+              'Queues one re-verification per verified task, due at once; they run at low priority, behind live terminations. ' +
+              'A read-back that finds access back is drift (metric, audit entry, notification, remediation if the playbook says so). ' +
+              'Answers 409 for a termination that is not completed.',
+            parameters: [idParam],
+            ok: object,
+            codes: ['401', '403', '404', '409', '503'],
+          }),
+          responses: {
+            '202': {
+              description: 'Queued.',
+              content: json({
+                type: 'object',
+                properties: { termination: ref('Termination'), queued: { type: 'array', items: ref('Reverification') } },
+              }),
+            },
+            ...pick('401', '403', '404', '409', '503'),
+          },
+        },
+      },
+      '/terminations/{id}/reverifications': {
+        get: {
+          summary: "A termination's re-verifications (scheduled, on demand) and what each read back.",
+          'x-required-role': 'viewer',
+          parameters: [idParam],
+          responses: {
+            '200': {
+              description: 'Oldest due first.',
+              content: json({ type: 'object', properties: { items: { type: 'array', items: ref('Reverification') } } }),
+            },
+            ...pick('401', '403', '404', '503'),
+          },
+        },
+      },
       '/terminations/{id}/tasks/{taskId}/replay': {
         post: write('Put one failed task back in the queue with a fresh retry budget.', {
           parameters: [idParam, taskParam],
@@ -405,6 +442,23 @@ export function openApiDocument(): Record<string, unknown> {
               },
             },
             existingTerminationId: nullable({ type: 'string' }),
+          },
+        },
+        Reverification: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            terminationId: { type: 'string' },
+            taskId: { type: 'string' },
+            provider: { type: 'string' },
+            action: { type: 'string' },
+            reason: { type: 'string', enum: ['scheduled', 'on_demand'] },
+            round: nullable({ type: 'integer' }),
+            dueAt: dateTime,
+            state: { type: 'string', enum: ['pending', 'running', 'done'] },
+            outcome: nullable({ type: 'string', enum: ['held', 'drift', 'error', 'no_account'] }),
+            evidence: nullable(object),
+            finishedAt: nullable(dateTime),
           },
         },
         Replayed: {

@@ -60,10 +60,17 @@ export function getEvidence(deps: AdminDeps) {
     const id = String(req.params.id);
     const termination = await fromStore(() => deps.store.getTermination(id));
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
-    const [tasks, attempts, audit] = await fromStore(() =>
-      durableRead(deps.store, () => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id), deps.store.listAuditOf(id)])),
+    const [tasks, attempts, audit, reverifications] = await fromStore(() =>
+      durableRead(deps.store, () =>
+        Promise.all([
+          deps.store.listTasks(id),
+          deps.store.listAttempts(id),
+          deps.store.listAuditOf(id),
+          deps.store.listReverifications(id),
+        ]),
+      ),
     );
-    const doc = buildEvidence(termination, tasks, attempts, audit);
+    const doc = buildEvidence(termination, tasks, attempts, audit, new Date(), reverifications);
     // The stored id, not the one in the URL, names the file: nothing the caller typed reaches the header.
     if (query.download === 'true') res.attachment(`evidence-${termination.id}.${query.format ?? 'json'}`);
     if (query.format === 'html') {

@@ -6,7 +6,9 @@
  */
 import { version } from '../runtime/version.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
+import type { Reverification } from '../domain/reverify.ts';
 import type { AuditEntry } from '../store/store.ts';
+import { describeReverifications, reverificationsOf, type TaskReverifications } from './reverify-evidence.ts';
 import { PROOF_KINDS, firstRanAt, proofOf, runsOf, type Proof, type ProofKind } from './proof.ts';
 
 export interface EvidenceDocument {
@@ -51,6 +53,8 @@ export interface EvidenceDocument {
     lastError: { kind: string; message: string } | null;
     /** Run 1 is the first; each operator replay starts the next, and restarts `attempt` at 1. */
     runs: Array<{ run: number; startedBy: string; at: string | null }>;
+    /** Read-backs after completion (re-verification): last one, its result, drift found. */
+    reverified: TaskReverifications;
     attempts: Array<{
       run: number;
       attempt: number;
@@ -83,6 +87,7 @@ export function buildEvidence(
   attempts: TaskAttempt[],
   audit: AuditEntry[],
   now = new Date(),
+  reverifications: readonly Reverification[] = [],
 ): EvidenceDocument {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   const start = Math.max(termination.effectiveAt.getTime(), termination.requestedAt.getTime());
@@ -130,6 +135,7 @@ export function buildEvidence(
         proof: proofOf(task, audit),
         lastError: task.lastError,
         runs,
+        reverified: reverificationsOf(task.id, reverifications),
         attempts: ran.map(({ attempt: a, run, label }) => ({
           run,
           attempt: a.attempt,
@@ -212,6 +218,7 @@ export function renderEvidenceHtml(doc: EvidenceDocument): string {
       </table>`
       }
       ${task.runs.length > 1 ? `<p>Runs: ${escapeHtml(task.runs.map((r) => `run ${r.run} started by ${r.startedBy}${r.at ? ` at ${r.at}` : ''}`).join('; '))}.</p>` : ''}
+      ${task.reverified.lastAt || task.reverified.pending > 0 ? `<p class="reverified">${escapeHtml(describeReverifications(task.reverified))}</p>` : ''}
       ${task.verifiedBy ? `<details open><summary>Recorded evidence</summary>${json(task.verifiedBy)}</details>` : ''}
     </section>`,
     )

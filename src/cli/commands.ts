@@ -166,6 +166,15 @@ export const COMMANDS: CommandSpec[] = [
     run: async (input) => (await import('./admin/actions.ts')).replay(input),
   },
   {
+    name: 'reverify',
+    summary: "read back a completed termination's verified tasks now: finds access that came back (drift)",
+    usage: ['ID'],
+    options: {},
+    examples: ['deprovisiond reverify 0192f4d8-7c1e-7a51-9d0a-3c5e2b8f6a10'],
+    remote: true,
+    run: async (input) => (await import('./admin/reverify.ts')).reverify(input),
+  },
+  {
     name: 'waive',
     summary: 'settle a failed task without running it again, with the reason (audited; the evidence says waived, not verified)',
     usage: ['ID STEP --reason R'],

@@ -7,7 +7,7 @@
 import type { ProviderKind } from '../../providers/module.ts';
 import type { RunningSandbox } from '../../providers/sandbox/kit.ts';
 import type { NewTask } from '../store/store.ts';
-import type { Task, Termination } from '../domain/types.ts';
+import type { JsonObject, Task, Termination } from '../domain/types.ts';
 import { newId } from '../domain/ids.ts';
 import { destructiveOrdering } from '../engine/planner.ts';
 import type { ProviderSpec, ProviderSummary } from '../startup/provider-setup.ts';
@@ -119,4 +119,41 @@ export function failureNotifications(config: Config, now: () => Date) {
       },
     ];
   };
+}
+
+/**
+ * A playbook's `onFailure` channel hears about drift too: which step, what the read-back
+ * saw, and whether the action runs again. No notification is re-verified, so none drifts.
+ */
+export function driftNotifications(config: Config, now: () => Date) {
+  return (task: Task, termination: Termination, evidence: JsonObject): NewTask[] => {
+    const playbook = Object.hasOwn(config.playbooks, termination.playbook) ? config.playbooks[termination.playbook] : undefined;
+    if (!playbook?.onFailure) return [];
+    return [
+      {
+        id: newId(),
+        stepId: `notify-drift-${task.stepId}`,
+        provider: playbook.onFailure.provider,
+        action: 'notify',
+        params: {
+          ...playbook.onFailure.params,
+          event: 'drift',
+          driftStep: task.stepId,
+          provider: task.provider,
+          action: task.action,
+          observed: evidence.observed ?? null,
+          remediating: playbook.reverify.remediate,
+        },
+        critical: false,
+        dependsOn: [],
+        notBefore: now(),
+      },
+    ];
+  };
+}
+
+/** The re-verification offsets of each playbook: its own, or the top-level default. */
+export function reverifySchedule(config: Config): (playbook: string) => readonly number[] {
+  return (playbook) =>
+    (Object.hasOwn(config.playbooks, playbook) ? config.playbooks[playbook]!.reverify.offsets : undefined) ?? config.reverify.offsets;
 }

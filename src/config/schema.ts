@@ -3,6 +3,7 @@
  * explains them. Values may come from the environment with `${VAR}` or `${VAR:-default}`.
  */
 import { z } from 'zod';
+import { DEFAULT_REVERIFY_OFFSETS_MS } from '../domain/reverify.ts';
 import { ACTIONS } from '../domain/types.ts';
 import { faultConfigSchema } from '../../providers/sandbox/faults.ts';
 import { durationSchema } from './duration.ts';
@@ -116,6 +117,16 @@ const stepSchema = z
   })
   .strict();
 
+/** Re-verification of a playbook's verified tasks after completion (docs/operations.md, "Drift"). */
+const playbookReverifySchema = z
+  .object({
+    /** When to read back again, after completion. Default: the top-level `reverify.offsets`. `[]` turns it off for this playbook. */
+    offsets: z.array(durationSchema).max(20).optional(),
+    /** On drift, run the action again (audited `task.remediation`) and verify it. Default false: tell people only. */
+    remediate: z.boolean().default(false),
+  })
+  .strict();
+
 const playbookSchema = z
   .object({
     description: z.string().optional(),
@@ -128,6 +139,8 @@ const playbookSchema = z
       .object({ provider: z.string().min(1), params: z.record(z.string(), z.json()).default({}) })
       .strict()
       .optional(),
+    /** Re-verification after completion: offsets and remediation. Default: top-level offsets, no remediation. */
+    reverify: playbookReverifySchema.default({ remediate: false }),
   })
   .strict();
 
@@ -296,6 +309,28 @@ export const configSchema = z
     defaultPlaybook: z.string(),
     /** Rules that choose a leaver's playbook from their groups and attributes in the directory; first match wins. Default none. */
     playbookRules: z.array(playbookRuleSchema).max(100).default([]),
+    /**
+     * Re-verification after a termination completes: every verified task's read-back runs
+     * again at these offsets, at low priority (only while its provider has no live task due,
+     * `concurrency` at a time per provider, at most `tasksPerSecond`). Drift (access back)
+     * is counted in `deprovisiond_drift_total`, audited, and told to the playbook's `onFailure`.
+     */
+    reverify: z
+      .object({
+        /** Default 1h, 24h, 7d, 30d after completion. `[]` turns re-verification off. */
+        offsets: z
+          .array(durationSchema)
+          .max(20)
+          .default([...DEFAULT_REVERIFY_OFFSETS_MS]),
+        /** Re-verifications in flight per provider, beside (never instead of) live tasks. Default 1. */
+        concurrency: z.coerce.number().int().min(1).max(100).default(1),
+        /** Re-verifications started per second per provider. Default 1. */
+        tasksPerSecond: z.coerce.number().positive().max(1000).default(1),
+        /** How often due re-verifications are looked for when nothing woke the engine. Default 30s. */
+        pollInterval: durationSchema.default(30_000),
+      })
+      .strict()
+      .default({ offsets: [...DEFAULT_REVERIFY_OFFSETS_MS], concurrency: 1, tasksPerSecond: 1, pollInterval: 30_000 }),
     audit: z
       .object({
         /**

@@ -19,6 +19,8 @@ export interface AttemptRequest {
   attemptTimeoutMs: number;
   /** The claim's lease as the engine counts it (see lease-fence.ts). */
   lease: LeaseWindow;
+  /** `reverify`: only the action's read-back, against the task's account (reverify-run.ts). Default: a full attempt. */
+  mode?: 'attempt' | 'reverify';
 }
 
 /** What an attempt may ask of the engine while it runs (on the daemon's thread). */

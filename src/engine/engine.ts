@@ -68,6 +68,21 @@ export class Engine {
     return [...this.gates.values()].map((g) => ({ provider: g.name, depth: g.depth }));
   }
 
+  /**
+   * True when the provider's gate runs nothing of this worker's and is not paused: the only
+   * moment a re-verification may start there (reverifier.ts), so it never holds a slot a
+   * live task could have had.
+   */
+  providerIdle(provider: string): boolean {
+    const gate = this.gates.get(provider);
+    return gate?.depth === 0 && gate.capacity() > 0;
+  }
+
+  /** A re-verification was told to slow down: live tasks at that provider wait as well. */
+  pauseProvider(provider: string, retryAfterMs: number): void {
+    this.gates.get(provider)?.pause(retryAfterMs);
+  }
+
   start(): void {
     if (this.running) return;
     this.running = true;

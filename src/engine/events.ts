@@ -3,6 +3,7 @@
  * demo turns them into progress lines. Adapters never see these.
  */
 import { EventEmitter } from 'node:events';
+import type { ReverifyOutcome } from '../domain/reverify.ts';
 import type { TaskState, TerminationSource } from '../domain/types.ts';
 
 export interface EngineEvents {
@@ -24,6 +25,10 @@ export interface EngineEvents {
       /** False when this worker had lost its lease and the outcome was discarded. */
       applied: boolean;
     },
+  ];
+  /** A re-verification's final result (`drift`: access is back; `remediating`: the action runs again). */
+  'task:reverified': [
+    { terminationId: string; taskId: string; provider: string; action: string; outcome: ReverifyOutcome; remediating: boolean },
   ];
   'provider:rate_limited': [{ provider: string; retryAfterMs: number }];
   /** A heartbeat found another worker holding a task this worker was running. */

@@ -12,6 +12,7 @@ import type { AttemptOutcome } from '../store/store.ts';
 import type { AttemptHooks } from './attempts.ts';
 import { LeaseLostError, monotonicMs, withinLease, type LeaseWindow } from './lease-fence.ts';
 import { decideRetry } from './retry-policy.ts';
+import { runReverify } from './reverify-run.ts';
 import { SharedResolves } from './shared-resolve.ts';
 
 /** Look-ups shared by the attempts this thread runs. */
@@ -37,6 +38,8 @@ export interface RunAttemptOptions {
   /** The claim's lease as this process sees it: every provider request is fenced by it. */
   lease: LeaseWindow;
   hooks: AttemptHooks;
+  /** `reverify`: only the read-back (reverify-run.ts). */
+  mode?: 'attempt' | 'reverify' | undefined;
 }
 
 /**
@@ -62,6 +65,7 @@ function withoutEngineKeys(checkpoint: JsonObject | null): JsonObject | null {
 }
 
 export async function runAttempt(options: RunAttemptOptions): Promise<AttemptResult> {
+  if (options.mode === 'reverify') return runReverify(options);
   const { task, termination, provider, now } = options;
   const startedAt = now();
   // Counted when the task was claimed: this attempt is already in `task.attempts`.

@@ -107,6 +107,27 @@ export interface AuditAnchorTable {
   pruned_at: number;
 }
 
+/** Re-verifications of completed terminations' tasks (migration 0014, src/domain/reverify.ts). */
+export interface ReverificationsTable {
+  id: string;
+  termination_id: string;
+  task_id: string;
+  provider: string;
+  action: string;
+  reason: string;
+  round: number | null;
+  due_at: number;
+  state: string;
+  claims: number;
+  lease_owner: string | null;
+  lease_token: string | null;
+  lease_expires_at: number | null;
+  outcome: string | null;
+  evidence: string | null;
+  finished_at: number | null;
+  created_at: number;
+}
+
 export interface Database {
   terminations: TerminationsTable;
   termination_requests: TerminationRequestsTable;
@@ -115,4 +136,5 @@ export interface Database {
   task_attempts: TaskAttemptsTable;
   audit_log: AuditLogTable;
   audit_anchor: AuditAnchorTable;
+  reverifications: ReverificationsTable;
 }

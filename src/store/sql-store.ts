@@ -17,6 +17,7 @@ import { SqlAuditLog } from './sql/audit-log.ts';
 import { DEFAULT_LINKER_TIMING, type AuditLinkerTiming } from './sql/audit-linker.ts';
 import { emitWake, type DialectHooks, type StoreContext } from './sql/context.ts';
 import { SqlReadModel } from './sql/read-model.ts';
+import { SqlReverifications } from './sql/reverifications.ts';
 import { SqlSettlement } from './sql/settlement.ts';
 import { SqlTaskQueue } from './sql/task-queue.ts';
 import { SqlTerminations } from './sql/terminations.ts';
@@ -49,6 +50,7 @@ export class SqlStore implements Store {
   readonly operations: SqlSettlement;
   readonly reads: SqlReadModel;
   readonly audit: SqlAuditLog;
+  readonly reverifications: SqlReverifications;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -69,7 +71,8 @@ export class SqlStore implements Store {
     this.audit = new SqlAuditLog(this.ctx, { ...DEFAULT_LINKER_TIMING, ...options.linker }, options.onLinkerError);
     this.groups = new SqlDirectoryGroups(db, this.audit, clock);
     this.reads = new SqlReadModel(this.ctx);
-    this.operations = new SqlSettlement(this.ctx, this.audit);
+    this.reverifications = new SqlReverifications(this.ctx, this.audit, () => this.operations);
+    this.operations = new SqlSettlement(this.ctx, this.audit, this.reverifications);
     this.terminations = new SqlTerminations(this.ctx, this.audit);
     this.queue = new SqlTaskQueue(this.ctx, this.audit, this.operations, this.reads);
   }
@@ -150,4 +153,13 @@ export class SqlStore implements Store {
   listAuditOf: Store['listAuditOf'] = (terminationId) => this.audit.listAuditOf(terminationId);
   pruneAudit: Store['pruneAudit'] = (before, actor) => this.audit.pruneAudit(before, actor);
   auditAnchor: Store['auditAnchor'] = () => this.audit.auditAnchor();
+
+  setReverifySchedule: Store['setReverifySchedule'] = (offsetsFor) => this.reverifications.setReverifySchedule(offsetsFor);
+  claimDueReverifications: Store['claimDueReverifications'] = (request) => this.reverifications.claimDueReverifications(request);
+  finishReverification: Store['finishReverification'] = (worker, claim, result) =>
+    this.reverifications.finishReverification(worker, claim, result);
+  nextReverificationAt: Store['nextReverificationAt'] = (providers) => this.reverifications.nextReverificationAt(providers);
+  requestReverification: Store['requestReverification'] = (terminationId, actor) =>
+    this.reverifications.requestReverification(terminationId, actor);
+  listReverifications: Store['listReverifications'] = (terminationId) => this.reverifications.listReverifications(terminationId);
 }

@@ -5,6 +5,7 @@
  * `AuditLog`. Nobody outside src/store sees SQL. One implementation (src/store/sql/, over
  * Kysely) serves SQLite (embedded default) and PostgreSQL (several replicas).
  */
+import type { Reverification, ReverifyOutcome } from '../domain/reverify.ts';
 import type {
   JsonObject,
   Subject,
@@ -319,6 +320,55 @@ export interface AuditLog {
   auditAnchor(): Promise<{ position: number; hash: string } | null>;
 }
 
+/** A claim of due re-verifications of one provider (see ReverificationQueue). */
+export interface ReverifyClaimRequest {
+  worker: string;
+  provider: string;
+  now: Date;
+  leaseMs: number;
+  limit: number;
+}
+
+/** A claimed re-verification and the task whose read-back it repeats (with the account it used). */
+export interface DueReverification {
+  reverification: Reverification;
+  task: Task;
+}
+
+/** What one re-verification found, as the engine reports it. */
+export interface ReverifyResult {
+  outcome: ReverifyOutcome;
+  evidence: JsonObject;
+  /** `error` only: look again at this time (null: give up, recorded as `error`). */
+  retryAt?: Date | null;
+  /** `drift` only: put the task back in the queue so the action runs again (audited `task.remediation`). */
+  remediate?: boolean;
+  /** `drift` only: tasks to add to the termination (telling the security team what changed). */
+  followUp?: NewTask[];
+}
+
+/**
+ * Re-verifications (src/domain/reverify.ts): scheduled in the transaction that completes a
+ * termination, claimed with a lease like tasks (a crash neither loses one nor runs one twice).
+ */
+export interface ReverificationQueue {
+  /** The offsets after completion at which each verified task of a playbook is read back again. Default DEFAULT_REVERIFY_OFFSETS_MS. */
+  setReverifySchedule(offsetsFor: (playbook: string) => readonly number[]): void;
+  /**
+   * Leases up to `limit` due re-verifications of one provider: pending ones, and running
+   * ones whose lease expired. None while a live task of that provider is due: they never
+   * go before a termination's work.
+   */
+  claimDueReverifications(request: ReverifyClaimRequest): Promise<DueReverification[]>;
+  /** Records the result while the claim holds; false (nothing written) when it no longer does. */
+  finishReverification(worker: string, claim: Pick<Reverification, 'id' | 'leaseToken'>, result: ReverifyResult): Promise<boolean>;
+  /** The earliest due time of a pending re-verification (of these providers, if given). */
+  nextReverificationAt(providers?: string[]): Promise<Date | null>;
+  /** An operator asks for every verified task of a finished termination to be read back now. Null when no such termination. */
+  requestReverification(terminationId: string, actor: string): Promise<Reverification[] | null>;
+  listReverifications(terminationId: string): Promise<Reverification[]>;
+}
+
 /** A read whose result decides an answer: resolved once what it saw is on disk (invariant 7). */
 export async function durableRead<T>(store: Pick<Store, 'durable'>, read: () => Promise<T>): Promise<T> {
   const result = await read();
@@ -326,7 +376,7 @@ export async function durableRead<T>(store: Pick<Store, 'durable'>, read: () => 
   return result;
 }
 
-export interface Store extends TerminationRecords, TaskQueue, TaskOperations, ReadModel, AuditLog {
+export interface Store extends TerminationRecords, TaskQueue, TaskOperations, ReadModel, AuditLog, ReverificationQueue {
   readonly dialect: 'sqlite' | 'postgres';
   /** Webhook ids seen and the body each carried (replay protection at /webhooks). */
   readonly webhookDeliveries: WebhookDeliveryStore;

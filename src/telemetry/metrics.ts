@@ -12,6 +12,8 @@ export interface MetricsSources {
   store: Store;
   queueDepth: () => Array<{ provider: string; depth: number }>;
   now?: () => Date;
+  /** Provider instances and the actions re-verified there: their drift counters start at 0. */
+  providers?: ReadonlyArray<{ name: string; actions: readonly string[] }>;
 }
 
 /** Scrapes within this window share one read of the store. */
@@ -91,7 +93,28 @@ export function createMetrics(sources: MetricsSources): Registry {
     registers: [registry],
   });
 
+  const reverified = new Counter({
+    name: 'deprovisiond_reverifications_total',
+    help: 'Re-verifications of completed terminations, by result: held (access still gone), drift (access back), error (no read-back could be made), no_account.',
+    labelNames: ['provider', 'action', 'outcome'],
+    registers: [registry],
+  });
+  const drift = new Counter({
+    name: 'deprovisiond_drift_total',
+    help: 'Re-verifications that found a revoked access back (an account enabled again, a group re-added). Alert on any increase.',
+    labelNames: ['provider', 'action'],
+    registers: [registry],
+  });
+  // Zero series from the start, so an alert on increase() fires on the first drift of a provider.
+  for (const provider of sources.providers ?? []) {
+    for (const action of provider.actions) drift.inc({ provider: provider.name, action }, 0);
+  }
+
   sources.events.on('task:lease_lost', () => leasesLost.inc());
+  sources.events.on('task:reverified', (e) => {
+    reverified.inc({ provider: e.provider, action: e.action, outcome: e.outcome });
+    if (e.outcome === 'drift') drift.inc({ provider: e.provider, action: e.action });
+  });
   sources.events.on('termination:received', (e) => received.inc({ source: e.source, duplicate: String(e.duplicate) }));
   sources.events.on('provider:rate_limited', (e) => rateLimited.inc({ provider: e.provider }));
   sources.events.on('attempt_thread:exited', () => attemptThreadRestarts.inc());

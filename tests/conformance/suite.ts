@@ -46,6 +46,12 @@ export interface ConformanceFixture {
    * sandbox then answers its overload code, which must come back as a TransientError.
    */
   noRateLimitAnswer?: string;
+  /**
+   * Undoes an action at the sandbox behind the adapter's back, as a directory sync or a
+   * helpdesk agent would (drift, docs/operations.md): through the sandbox's control API.
+   * Actions listed get a case where the read-back must then disagree. Default none.
+   */
+  undo?: Partial<Record<ActionName, (account: AccountRef, sandbox: RunningSandbox) => Promise<void>>>;
   /** The non-idempotent writes of each action: each must be read-first (see above). Default none. */
   readFirstWrites?: Partial<Record<ActionName, ReadFirstWrite[]>>;
 }
@@ -131,6 +137,20 @@ export function runConformance(fixture: ConformanceFixture): void {
           expect(again.evidence).toBeTypeOf('object');
           await provider.actions[action]!.verify(account, ctx);
         });
+
+        const undo = fixture.undo?.[action];
+        if (undo) {
+          it('verify catches drift: the action undone at the provider afterwards is a VerificationError', async () => {
+            const { subject, account } = await resolved(action);
+            const ctx = ctxFor(subject, action);
+            await executeToCompletion(provider, action, account, ctx);
+            await provider.actions[action]!.verify(account, ctx);
+            await undo(account, sandbox);
+            await expect(provider.actions[action]!.verify(account, { ...ctx, attemptStartedAt: new Date() })).rejects.toBeInstanceOf(
+              VerificationError,
+            );
+          });
+        }
 
         for (const write of fixture.readFirstWrites?.[action] ?? []) {
           const label = `${write.method} ${write.path.source}`;

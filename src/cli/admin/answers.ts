@@ -77,6 +77,11 @@ export interface Replayed extends TerminationChanged {
   replayed: TaskView[];
 }
 
+/** reverify: the re-verifications queued, one per verified task. */
+export interface ReverifyQueued extends TerminationChanged {
+  queued: Array<{ id: string; taskId: string; provider: string; action: string; dueAt: string }>;
+}
+
 /** waive, complete. */
 export interface TaskChanged extends TerminationChanged {
   task: TaskView;

@@ -11,6 +11,7 @@ import { auditLinker } from './0010_audit_linker.ts';
 import { terminationRequests } from './0011_termination_requests.ts';
 import { terminationsRevoked } from './0012_terminations_revoked.ts';
 import { directoryGroups } from './0013_directory_groups.ts';
+import { reverifications } from './0014_reverifications.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -26,6 +27,7 @@ export const migrations: Record<string, Migration> = {
   '0011_termination_requests': terminationRequests,
   '0012_terminations_revoked': terminationsRevoked,
   '0013_directory_groups': directoryGroups,
+  '0014_reverifications': reverifications,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -10,6 +10,7 @@ import { UNRESOLVED_TERMINATION_STATES } from '../../domain/types.ts';
 import type { Database } from '../schema.ts';
 import type { NewTask, TaskOperations, WaiveResult } from '../store.ts';
 import type { SqlAuditLog } from './audit-log.ts';
+import type { SqlReverifications } from './reverifications.ts';
 import { emitRevoked, emitWake, type RevokedEvent, type StoreContext, type Tx } from './context.ts';
 import { withDependencies } from './read-model.ts';
 import { requireTermination } from './terminations.ts';
@@ -18,6 +19,8 @@ export class SqlSettlement implements TaskOperations {
   constructor(
     private readonly ctx: StoreContext,
     private readonly auditLog: SqlAuditLog,
+    /** Schedules re-verifications in the transaction that finishes a termination. */
+    private readonly reverifications?: SqlReverifications,
   ) {}
 
   async uniqueStepIds(trx: Tx, terminationId: string, tasks: NewTask[]): Promise<NewTask[]> {
@@ -96,6 +99,9 @@ export class SqlSettlement implements TaskOperations {
         terminationId,
         data: { previousState: termination.state },
       });
+      if (derived.state === 'completed' || derived.state === 'completed_with_waivers') {
+        await this.reverifications?.schedule(trx, terminationId, termination.playbook, now);
+      }
     }
     let revoked: RevokedEvent | null = null;
     if (update.revoked_at !== undefined) {

@@ -1,0 +1,325 @@
+/**
+ * Re-verifications: scheduled when a termination completes (in that transaction), claimed
+ * with a lease like tasks, recorded with an audit entry; drift may put the task back in the
+ * queue (remediation) and add notifications. See src/domain/reverify.ts.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import { newId } from '../../domain/ids.ts';
+import {
+  DEFAULT_REVERIFY_OFFSETS_MS,
+  MAX_REVERIFY_CLAIMS,
+  NOT_REVERIFIED,
+  type Reverification,
+  type ReverifyReason,
+} from '../../domain/reverify.ts';
+import type { ActionName, JsonObject } from '../../domain/types.ts';
+import { toTask } from '../rows.ts';
+import type { ReverificationsTable } from '../schema.ts';
+import type { DueReverification, ReverificationQueue, ReverifyClaimRequest, ReverifyResult } from '../store.ts';
+import type { SqlAuditLog } from './audit-log.ts';
+import { emitWake, leaseEnd, type StoreContext, type Tx } from './context.ts';
+import { insertTasks } from './insert-tasks.ts';
+import { isRunnable } from './runnable.ts';
+import type { SqlSettlement } from './settlement.ts';
+
+/** Terminations whose tasks are read back again: finished with every task settled. */
+const FINISHED_STATES = ['completed', 'completed_with_waivers'];
+
+export class SqlReverifications implements ReverificationQueue {
+  private offsetsFor: (playbook: string) => readonly number[] = () => DEFAULT_REVERIFY_OFFSETS_MS;
+
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly auditLog: SqlAuditLog,
+    private readonly settlement: () => SqlSettlement,
+  ) {}
+
+  setReverifySchedule(offsetsFor: (playbook: string) => readonly number[]): void {
+    this.offsetsFor = offsetsFor;
+  }
+
+  /**
+   * Called by settlement in the transaction that moves a termination to a finished state:
+   * one row per verified task and offset, so the schedule is as durable as the completion.
+   */
+  async schedule(trx: Tx, terminationId: string, playbook: string, now: number): Promise<void> {
+    const offsets = this.offsetsFor(playbook);
+    if (offsets.length === 0) return;
+    const rows = await verifiedTasks(trx, terminationId);
+    const values = rows.flatMap((task) =>
+      offsets.map((offset, round) => newRow(terminationId, task, 'scheduled', round, now + offset, now)),
+    );
+    if (values.length > 0) await trx.insertInto('reverifications').values(values).execute();
+  }
+
+  async requestReverification(terminationId: string, actor: string): Promise<Reverification[] | null> {
+    const created = await this.ctx.db.transaction().execute(async (trx) => {
+      const termination = await trx.selectFrom('terminations').select(['state']).where('id', '=', terminationId).executeTakeFirst();
+      if (!termination) return null;
+      const now = this.ctx.clock().getTime();
+      // Only finished terminations: a running one's tasks still verify as part of their own attempts.
+      const rows = FINISHED_STATES.includes(termination.state) ? await verifiedTasks(trx, terminationId) : [];
+      const values = rows.map((task) => newRow(terminationId, task, 'on_demand', null, now, now));
+      if (values.length > 0) await trx.insertInto('reverifications').values(values).execute();
+      await this.auditLog.append(trx, {
+        actor,
+        action: 'termination.reverify_requested',
+        terminationId,
+        data: { tasks: values.length },
+      });
+      await this.ctx.hooks.notifyOthers(trx);
+      return values.map(toReverification);
+    });
+    if (created?.length) emitWake(this.ctx);
+    return created;
+  }
+
+  async claimDueReverifications(request: ReverifyClaimRequest): Promise<DueReverification[]> {
+    if (request.limit <= 0) return [];
+    const now = request.now.getTime();
+    const token = randomUUID();
+    return this.ctx.db.transaction().execute(async (trx) => {
+      // Low priority: while a live task of this provider is due and runnable, its turn comes
+      // first. Runnable, not just due: a task held back behind a failure or a brake could wait
+      // for weeks, and must not stop every re-verification at its provider meanwhile.
+      const live = await trx
+        .selectFrom('tasks as t')
+        .select('t.id')
+        .where('t.state', '=', 'pending')
+        .where('t.provider', '=', request.provider)
+        .where('t.due_at', '<=', now)
+        .where(isRunnable)
+        .limit(1)
+        .executeTakeFirst();
+      if (live) return [];
+      const leaseNow = this.ctx.leaseClock(now);
+      const candidates = (state: 'pending' | 'running', column: 'due_at' | 'lease_expires_at', limit: number) => {
+        const query = trx
+          .selectFrom('reverifications')
+          .select('id')
+          .where('provider', '=', request.provider)
+          .where('state', '=', state)
+          .where(column, '<=', state === 'running' ? leaseNow : now)
+          .orderBy(column)
+          .limit(limit);
+        return (this.ctx.hooks.skipLocked ? query.forUpdate().skipLocked() : query).execute();
+      };
+      const ids = (await candidates('running', 'lease_expires_at', request.limit)).map((r) => r.id);
+      if (ids.length < request.limit) ids.push(...(await candidates('pending', 'due_at', request.limit - ids.length)).map((r) => r.id));
+      if (ids.length === 0) return [];
+      await trx
+        .updateTable('reverifications')
+        .set((eb) => ({
+          state: 'running',
+          lease_owner: request.worker,
+          lease_token: token,
+          lease_expires_at: leaseEnd(leaseNow, request.leaseMs),
+          // Counted when claimed, so a read-back that keeps crashing its worker ends (see giveUp).
+          claims: eb('claims', '+', 1),
+        }))
+        .where('id', 'in', ids)
+        .execute();
+      const rows = await trx.selectFrom('reverifications').selectAll().where('id', 'in', ids).orderBy('due_at').execute();
+      const tasks = new Map(
+        (
+          await trx
+            .selectFrom('tasks')
+            .selectAll()
+            .where('id', 'in', [...new Set(rows.map((r) => r.task_id))])
+            .execute()
+        ).map((t) => [t.id, toTask(t, [])]),
+      );
+      return rows.flatMap((row) => {
+        const task = tasks.get(row.task_id);
+        return task ? [{ reverification: toReverification(row), task }] : [];
+      });
+    });
+  }
+
+  async finishReverification(worker: string, claim: Pick<Reverification, 'id' | 'leaseToken'>, result: ReverifyResult): Promise<boolean> {
+    const applied = await this.ctx.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .selectFrom('reverifications')
+        .selectAll()
+        .where('id', '=', claim.id)
+        .where('state', '=', 'running')
+        .where('lease_owner', '=', worker)
+        .where('lease_token', '=', claim.leaseToken)
+        .executeTakeFirst();
+      if (!row) return false;
+      const now = this.ctx.clock().getTime();
+      const retry = result.outcome === 'error' && result.retryAt && row.claims < MAX_REVERIFY_CLAIMS ? result.retryAt : null;
+      await trx
+        .updateTable('reverifications')
+        .set(
+          retry
+            ? {
+                state: 'pending',
+                due_at: retry.getTime(),
+                lease_owner: null,
+                lease_token: null,
+                lease_expires_at: null,
+                evidence: JSON.stringify(result.evidence),
+              }
+            : {
+                state: 'done',
+                outcome: result.outcome,
+                evidence: JSON.stringify(result.evidence),
+                finished_at: now,
+                lease_owner: null,
+                lease_token: null,
+                lease_expires_at: null,
+              },
+        )
+        .where('id', '=', row.id)
+        .execute();
+      if (retry) return true;
+      await this.auditLog.append(trx, {
+        actor: 'engine',
+        action: result.outcome === 'drift' ? 'task.drift' : 'task.reverified',
+        terminationId: row.termination_id,
+        taskId: row.task_id,
+        data: { provider: row.provider, action: row.action, outcome: result.outcome, reason: row.reason, evidence: result.evidence },
+      });
+      if (result.outcome === 'drift') await this.onDrift(trx, row, result, now);
+      return true;
+    });
+    if (applied && result.outcome === 'drift') emitWake(this.ctx);
+    return applied;
+  }
+
+  /** Notifications and, when the playbook says so, the action run again: in the drift's own transaction. */
+  private async onDrift(trx: Tx, row: Selectable<ReverificationsTable>, result: ReverifyResult, now: number): Promise<void> {
+    await this.ctx.hooks.lockTermination(trx, row.termination_id);
+    if (result.followUp?.length) {
+      await insertTasks(trx, row.termination_id, await this.settlement().uniqueStepIds(trx, row.termination_id, result.followUp), now);
+    }
+    if (result.remediate) {
+      const updated = await trx
+        .updateTable('tasks')
+        .set({
+          state: 'pending',
+          attempts: 0,
+          rate_limited_count: 0,
+          checkpoint: null,
+          next_attempt_at: now,
+          due_at: now,
+          finished_at: null,
+          updated_at: now,
+        })
+        .where('id', '=', row.task_id)
+        .where('state', '=', 'succeeded')
+        .executeTakeFirst();
+      if (Number(updated.numUpdatedRows) > 0) {
+        // The remediated step's completion schedules a fresh round; the old round's later checks would repeat it.
+        await trx
+          .deleteFrom('reverifications')
+          .where('task_id', '=', row.task_id)
+          .where('state', '=', 'pending')
+          .where('reason', '=', 'scheduled')
+          .execute();
+        await this.auditLog.append(trx, {
+          actor: 'engine',
+          action: 'task.remediation',
+          terminationId: row.termination_id,
+          taskId: row.task_id,
+          data: { provider: row.provider, action: row.action, reverification: row.id },
+        });
+      }
+    }
+    if (result.remediate || result.followUp?.length) {
+      // Work is open again: it runs, and its completion schedules a fresh round of re-verifications.
+      await trx
+        .updateTable('terminations')
+        .set({ state: 'running', finished_at: null, updated_at: now })
+        .where('id', '=', row.termination_id)
+        .where('state', 'in', FINISHED_STATES)
+        .execute();
+    }
+    await this.ctx.hooks.notifyOthers(trx);
+  }
+
+  async nextReverificationAt(providers?: string[]): Promise<Date | null> {
+    if (providers?.length === 0) return null;
+    let query = this.ctx.db
+      .selectFrom('reverifications')
+      .select((eb) => eb.fn.min('due_at').as('next'))
+      .where('state', '=', 'pending');
+    if (providers) query = query.where('provider', 'in', providers);
+    // MIN over no rows is NULL, whatever the column's type says.
+    const next: unknown = (await query.executeTakeFirst())?.next;
+    return next === null || next === undefined ? null : new Date(Number(next));
+  }
+
+  async listReverifications(terminationId: string): Promise<Reverification[]> {
+    const rows = await this.ctx.db
+      .selectFrom('reverifications')
+      .selectAll()
+      .where('termination_id', '=', terminationId)
+      .orderBy('due_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(toReverification);
+  }
+}
+
+/** Tasks whose success a provider read-back proved, with an account to read back. */
+async function verifiedTasks(trx: Tx, terminationId: string) {
+  const rows = await trx
+    .selectFrom('tasks')
+    .select(['id', 'provider', 'action', 'account'])
+    .where('termination_id', '=', terminationId)
+    .where('state', '=', 'succeeded')
+    .where('account', 'is not', null)
+    .execute();
+  return rows.filter((r) => !NOT_REVERIFIED.has(r.action as ActionName) && r.provider !== 'manual');
+}
+
+function newRow(
+  terminationId: string,
+  task: { id: string; provider: string; action: string },
+  reason: ReverifyReason,
+  round: number | null,
+  dueAt: number,
+  now: number,
+): Selectable<ReverificationsTable> {
+  return {
+    id: newId(),
+    termination_id: terminationId,
+    task_id: task.id,
+    provider: task.provider,
+    action: task.action,
+    reason,
+    round,
+    due_at: dueAt,
+    state: 'pending',
+    claims: 0,
+    lease_owner: null,
+    lease_token: null,
+    lease_expires_at: null,
+    outcome: null,
+    evidence: null,
+    finished_at: null,
+    created_at: now,
+  };
+}
+
+function toReverification(row: Selectable<ReverificationsTable>): Reverification {
+  return {
+    id: row.id,
+    terminationId: row.termination_id,
+    taskId: row.task_id,
+    provider: row.provider,
+    action: row.action as ActionName,
+    reason: row.reason as ReverifyReason,
+    round: row.round,
+    dueAt: new Date(Number(row.due_at)),
+    state: row.state as Reverification['state'],
+    claims: row.claims,
+    leaseToken: row.lease_token,
+    outcome: row.outcome as Reverification['outcome'],
+    evidence: row.evidence === null ? null : (JSON.parse(row.evidence) as JsonObject),
+    finishedAt: row.finished_at === null ? null : new Date(Number(row.finished_at)),
+  };
+}

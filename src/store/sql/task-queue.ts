@@ -4,13 +4,13 @@
  * The engine depends on this concern only.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type ExpressionBuilder } from 'kysely';
+import { sql } from 'kysely';
 import type { JsonObject, TaskAttempt, Task, Termination } from '../../domain/types.ts';
 import type { AttemptOutcome, ClaimRequest, LeaseRef, LeaseRenewal, TaskQueue } from '../store.ts';
-import type { Database } from '../schema.ts';
 import type { SqlAuditLog } from './audit-log.ts';
 import { emitRevoked, emitWake, leaseEnd, type LeaseTime, type RevokedEvent, type StoreContext, type Tx } from './context.ts';
 import { insertTasks } from './insert-tasks.ts';
+import { renewLeases } from './lease-renewal.ts';
 import { discardedSuccess, doneThenConfirmed, upgradeSkippedByLateSuccess } from './late-results.ts';
 import { SqlReadModel, withDependencies } from './read-model.ts';
 import { isRunnable } from './runnable.ts';
@@ -191,44 +191,8 @@ export class SqlTaskQueue implements TaskQueue {
     return times.length > 0 ? new Date(Math.min(...times)) : null;
   }
 
-  async renewLeases(worker: string, leases: LeaseRef[], leaseMs: number): Promise<LeaseRenewal> {
-    if (leases.length === 0) return { renewed: [], busy: [] };
-    const { leaseDb: db, hooks } = this.ctx;
-    const mine = (eb: ExpressionBuilder<Database, 'tasks'>) =>
-      eb(
-        eb.refTuple('id', 'lease_token'),
-        'in',
-        leases.map((lease) => eb.tuple(lease.id, lease.leaseToken)),
-      );
-    // A row locked now is skipped, not waited for: waiting would hold back the heartbeat of
-    // every other task, and under load let their leases expire mid-flight. The lock may be a
-    // settlement or a reclaim after the lease lapsed, or a peer frozen inside a transaction
-    // that touched the row (until PostgreSQL ends its session): so a skipped row that is
-    // still ours is reported busy, not lost; its lease keeps its old end.
-    let held = db.selectFrom('tasks').select('id').where(mine).where('state', '=', 'running');
-    if (hooks.skipLocked) held = held.forUpdate().skipLocked();
-    const renewed = (
-      await db
-        .updateTable('tasks')
-        .set({ lease_expires_at: leaseEnd(this.ctx.leaseClock(), leaseMs) })
-        .where('id', 'in', held)
-        .where(mine)
-        .where('state', '=', 'running')
-        .where('lease_owner', '=', worker)
-        .returning('id')
-        .execute()
-    ).map((row) => row.id);
-    if (renewed.length === leases.length || !hooks.skipLocked) return { renewed, busy: [] };
-    // A plain read does not wait on row locks: it sees the last committed owner.
-    const done = new Set(renewed);
-    const stillMine = await db
-      .selectFrom('tasks')
-      .select('id')
-      .where(mine)
-      .where('state', '=', 'running')
-      .where('lease_owner', '=', worker)
-      .execute();
-    return { renewed, busy: stillMine.map((row) => row.id).filter((id) => !done.has(id)) };
+  renewLeases(worker: string, leases: LeaseRef[], leaseMs: number): Promise<LeaseRenewal> {
+    return renewLeases(this.ctx, worker, leases, leaseMs);
   }
 
   async finishAttempt(worker: string, lease: LeaseRef, outcome: AttemptOutcome, attempt: TaskAttempt): Promise<boolean> {

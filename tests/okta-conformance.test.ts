@@ -5,7 +5,7 @@ import { runConformance } from './conformance/suite.ts';
 
 runConformance({
   kind: 'okta',
-  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'delete_account'],
+  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'delete_account', 'remove_mfa', 'remove_admin_roles', 'reset_password'],
   async start() {
     const sandbox = await oktaModule.startSandbox({ autoProvision: true });
     const config = oktaModule.sandboxConfig(sandbox);
@@ -22,6 +22,9 @@ runConformance({
       { method: 'POST', path: /^\/api\/v1\/users\/[^/]+\/lifecycle\/deactivate$/, followedByAnother: true },
       { method: 'DELETE', path: /^\/api\/v1\/users\/[^/]+$/ },
     ],
+    // reset_factors is a lifecycle operation; the factors list is read first.
+    remove_mfa: [{ method: 'POST', path: /^\/api\/v1\/users\/[^/]+\/lifecycle\/reset_factors$/ }],
+    remove_admin_roles: [{ method: 'DELETE', path: /^\/api\/v1\/users\/[^/]+\/roles\/[^/]+$/ }],
   },
   rateLimitDelayMs: 2000,
   // X-Rate-Limit-Reset is in whole seconds and the sandbox rounds it up.

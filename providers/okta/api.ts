@@ -3,7 +3,7 @@
  * to the engine's typed errors, and the few fields of each answer the actions read.
  */
 import { PermanentError } from '../contract.ts';
-import { PasswordCredential, UpdateUserRequest, UserCredentials } from '@okta/okta-sdk-nodejs';
+import type { UpdateUserRequest } from '@okta/okta-sdk-nodejs';
 import { withSignal, type OktaClient } from './client.ts';
 import { httpStatus, toOktaError } from './errors.ts';
 
@@ -215,9 +215,11 @@ function isoOrNull(value: Date | string | null | undefined): string | null {
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
 
-/** The SDK's model classes for a partial update carrying only a new password. */
+/**
+ * A partial update carrying only a new password. A plain object: the SDK serializes it by
+ * its attribute maps, and its model classes are not named exports under Node's ESM loader.
+ */
 function passwordUpdate(password: string): UpdateUserRequest {
-  const credential = Object.assign(new PasswordCredential(), { value: password });
-  const credentials = Object.assign(new UserCredentials(), { password: credential });
-  return Object.assign(new UpdateUserRequest(), { credentials });
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- see above: serialized by shape, never used as an instance
+  return { credentials: { password: { value: password } } };
 }

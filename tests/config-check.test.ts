@@ -62,7 +62,7 @@ describe('deprovisiond config check', () => {
     const explicit = sandbox
       .replace(/after: \[(\w+)-transfer-files, /, 'after: [$1-revoke-sessions, $1-transfer-files, ')
       .replace(/after: \[(\w+)-share-onedrive, /, 'after: [$1-revoke-sessions, $1-share-onedrive, ')
-      .replace('after: [okta-remove-groups]', 'after: [okta-revoke-sessions, okta-remove-groups]');
+      .replace('after: [okta-remove-groups', 'after: [okta-revoke-sessions, okta-remove-groups');
     const quiet = await check(explicit, ['--json']);
     expect(quiet.code, quiet.err).toBe(0);
     expect(JSON.parse(quiet.out)).toEqual({ file: quiet.file, ok: true, notes: [] });

@@ -33,6 +33,10 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(
       /\n {2}github-remove-from-org +succeeded +verified by read-back: login=[\w-]+, org=deprovisiond-sandbox, membership=none \(404/,
     );
+    // Okta: the doors a suspend leaves open, each read back at the sandbox (issue 32).
+    expect(text).toMatch(/\n {2}okta-remove-mfa +succeeded +verified by read-back: userId=00u\w+, remainingFactors=\[\]/);
+    expect(text).toMatch(/\n {2}okta-remove-admin-roles +succeeded +verified by read-back: userId=00u\w+, remainingRoles=\[\]/);
+    expect(text).toMatch(/\n {2}okta-reset-password +succeeded +verified by read-back: userId=00u\w+, status=\w+, passwordChanged=\d{4}/);
     const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
     expect(page && existsSync(page)).toBe(true);
     try {
@@ -40,7 +44,7 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 29\/29 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    expect(text).toMatch(/termination completed: 32\/32 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
     // "verified" only for what was read back: the session revocations Okta and Google cannot read are not.
     expect(text).toMatch(/\b2 not verifiable\b/);
     expect(text).toMatch(/\b\d+ verified by read back\b/);

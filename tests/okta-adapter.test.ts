@@ -37,6 +37,9 @@ interface RawUser {
   groups: Array<{ name: string; type: string }>;
   grants: string[];
   tokenClients: string[];
+  factors: string[];
+  roles: Array<{ type: string; assignmentType: string }>;
+  passwordChanged: string | null;
 }
 
 /** Seeds a user in the given state and returns the subject and its resolved account. */
@@ -244,6 +247,117 @@ describe('remove_groups', () => {
     const error = await provider.actions.remove_groups!.verify(account, ctxFor(subject)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(VerificationError);
     expect((error as VerificationError).observed).toMatchObject({ remainingOktaGroups: [{ name: 'Engineering' }] });
+  });
+});
+
+describe('remove_mfa', () => {
+  it('resets every factor: the sandbox holds none, and a repeat reads first and sends no second reset', async () => {
+    const { subject, account } = await seeded({ factors: ['push', 'token:software:totp', 'sms'] });
+    const ctx = ctxFor(subject);
+    const result = await provider.actions.remove_mfa!.execute(account, ctx);
+    const reset = (result.evidence.factorsReset as Array<{ factorType: string }>).map((f) => f.factorType).sort();
+    expect(reset).toEqual(['push', 'sms', 'token:software:totp']);
+    expect((await raw(account.id)).factors).toEqual([]);
+    expect(await provider.actions.remove_mfa!.verify(account, ctx)).toMatchObject({ remainingFactors: [] });
+    expect((await provider.actions.remove_mfa!.execute(account, ctx)).evidence).toMatchObject({ factorsReset: [], alreadyDone: true });
+    expect(sandbox.control.writes.get(`reset_factors:${account.id}`)).toBe(1);
+  });
+
+  it('verify names the factors a lying sandbox kept', async () => {
+    const { subject, account } = await seeded({ factors: ['push', 'webauthn'] });
+    const ctx = ctxFor(subject);
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.remove_mfa!.execute(account, ctx);
+    sandbox.control.setFaults({});
+    const error = await provider.actions.remove_mfa!.verify(account, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    const observed = (error as VerificationError).observed as { remainingFactors: Array<{ factorType: string }> };
+    expect(observed.remainingFactors.map((f) => f.factorType).sort()).toEqual(['push', 'webauthn']);
+  });
+
+  it('a deactivated user: Okta refuses the reset, a PermanentError', async () => {
+    const { subject, account } = await seeded({ status: 'DEPROVISIONED', factors: ['push'] });
+    await expect(provider.actions.remove_mfa!.execute(account, ctxFor(subject))).rejects.toBeInstanceOf(PermanentError);
+  });
+});
+
+describe('remove_admin_roles', () => {
+  it('removes each direct assignment, records them, and leaves group-held ones to remove_groups, saying so', async () => {
+    const { subject, account } = await seeded({
+      roles: [{ type: 'SUPER_ADMIN' }, { type: 'HELP_DESK_ADMIN' }, { type: 'REPORT_ADMIN', assignmentType: 'GROUP' }],
+    });
+    const ctx = ctxFor(subject);
+    const result = await provider.actions.remove_admin_roles!.execute(account, ctx);
+    const evidence = result.evidence as { removedRoles: Array<{ type: string; label: string }>; viaGroups: Array<{ type: string }> };
+    expect(evidence.removedRoles.map((r) => r.type).sort()).toEqual(['HELP_DESK_ADMIN', 'SUPER_ADMIN']);
+    expect(evidence.removedRoles.find((r) => r.type === 'SUPER_ADMIN')?.label).toBe('Super Administrator');
+    expect(evidence.viaGroups.map((r) => r.type)).toEqual(['REPORT_ADMIN']);
+    expect((await raw(account.id)).roles).toEqual([{ type: 'REPORT_ADMIN', assignmentType: 'GROUP' }]);
+    expect(await provider.actions.remove_admin_roles!.verify(account, ctx)).toMatchObject({ remainingRoles: [] });
+    const again = await provider.actions.remove_admin_roles!.execute(account, ctx);
+    expect(again.evidence).toMatchObject({ removedRoles: [], alreadyDone: true });
+    expect(sandbox.control.writes.get(`unassign_role:${account.id}`)).toBe(2);
+  });
+
+  it('a 429 part-way hands the roles already removed to the retry, whose evidence keeps them', async () => {
+    const { subject, account } = await seeded({ roles: [{ type: 'ORG_ADMIN' }, { type: 'APP_ADMIN' }] });
+    const ctx = ctxFor(subject);
+    // The list and the first DELETE pass; the second DELETE is rate limited.
+    let calls = 0;
+    const original = sandbox.control.drawFault.bind(sandbox.control);
+    sandbox.control.drawFault = (nowMs) => ((calls += 1) === 3 ? { kind: 'rate_limited', retryAfterMs: 1000 } : original(nowMs));
+    const error = await provider.actions.remove_admin_roles!.execute(account, ctx).catch((e: unknown) => e);
+    sandbox.control.drawFault = original;
+    expect(error).toBeInstanceOf(RateLimitedError);
+    const checkpoint = (error as RateLimitedError).checkpoint!;
+    expect(checkpoint.removedRoles).toHaveLength(1);
+    expect((await raw(account.id)).roles).toHaveLength(1);
+    const retry = await provider.actions.remove_admin_roles!.execute(account, { ...ctx, attempt: 2, checkpoint });
+    expect((retry.evidence.removedRoles as Array<{ type: string }>).map((r) => r.type).sort()).toEqual(['APP_ADMIN', 'ORG_ADMIN']);
+    expect(retry.evidence).toMatchObject({ removedByEarlierAttempt: 1, alreadyDone: false });
+    expect((await raw(account.id)).roles).toEqual([]);
+  });
+
+  it('verify fails while a direct assignment remains', async () => {
+    const { subject, account } = await seeded({ roles: [{ type: 'ORG_ADMIN' }] });
+    const error = await provider.actions.remove_admin_roles!.verify(account, ctxFor(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toMatchObject({ remainingRoles: [{ type: 'ORG_ADMIN', assignmentType: 'USER' }] });
+  });
+});
+
+describe('reset_password', () => {
+  const longAgo = '2024-01-01T00:00:00.000Z';
+
+  it('sets a new password: the sandbox shows passwordChanged from this attempt, and nothing shows the password', async () => {
+    const { subject, account } = await seeded({ passwordChanged: longAgo });
+    const ctx = ctxFor(subject);
+    const result = await provider.actions.reset_password!.execute(account, ctx);
+    const changed = (await raw(account.id)).passwordChanged;
+    expect(changed).not.toBe(longAgo);
+    expect(Date.parse(changed!)).toBeGreaterThanOrEqual(ctx.attemptStartedAt.getTime() - 1000);
+    const evidence = await provider.actions.reset_password!.verify(account, ctx);
+    expect(evidence).toMatchObject({ passwordChanged: changed });
+    // Nothing the daemon keeps could carry the password: every string in the evidence is the id, a status or a timestamp.
+    const strings = Object.values({ ...result.evidence, ...evidence }).filter((v): v is string => typeof v === 'string');
+    for (const value of strings) expect([account.id, 'ACTIVE'].includes(value) || !Number.isNaN(Date.parse(value)), value).toBe(true);
+    expect(sandbox.control.writes.get(`set_password:${account.id}`)).toBe(1);
+  });
+
+  it('verify fails when passwordChanged predates the attempt (a lying sandbox)', async () => {
+    const { subject, account } = await seeded({ passwordChanged: longAgo });
+    const ctx = ctxFor(subject);
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.reset_password!.execute(account, ctx);
+    sandbox.control.setFaults({});
+    const error = await provider.actions.reset_password!.verify(account, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toMatchObject({ passwordChanged: longAgo });
+  });
+
+  it('verify fails when Okta shows no passwordChanged at all', async () => {
+    const { subject, account } = await seeded({ passwordChanged: null });
+    await expect(provider.actions.reset_password!.verify(account, ctxFor(subject))).rejects.toBeInstanceOf(VerificationError);
   });
 });
 

@@ -6,7 +6,7 @@ import { sandboxControl } from './helpers/sandbox-control.ts';
 
 runConformance({
   kind: 'okta',
-  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'delete_account'],
+  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'delete_account', 'remove_mfa', 'remove_admin_roles', 'reset_password'],
   async start() {
     const sandbox = await oktaModule.startSandbox({ autoProvision: true });
     const config = oktaModule.sandboxConfig(sandbox);
@@ -23,6 +23,9 @@ runConformance({
       { method: 'POST', path: /^\/api\/v1\/users\/[^/]+\/lifecycle\/deactivate$/, followedByAnother: true },
       { method: 'DELETE', path: /^\/api\/v1\/users\/[^/]+$/ },
     ],
+    // reset_factors is a lifecycle operation; the factors list is read first.
+    remove_mfa: [{ method: 'POST', path: /^\/api\/v1\/users\/[^/]+\/lifecycle\/reset_factors$/ }],
+    remove_admin_roles: [{ method: 'DELETE', path: /^\/api\/v1\/users\/[^/]+\/roles\/[^/]+$/ }],
   },
   // Drift (issue 30): the sandbox turns the account back on, or puts a group back.
   undo: {

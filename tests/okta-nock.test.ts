@@ -190,6 +190,97 @@ describe('requests sent', () => {
     await provider.actions.delete_account!.verify(account, ctx());
   });
 
+  it('remove_mfa: GET factors, then POST lifecycle/reset_factors; verify GETs the factors again', async () => {
+    const factor = (id: string, factorType: string) => ({ id, factorType, provider: 'OKTA', status: 'ACTIVE', _links: {} });
+    okta()
+      .get(`/api/v1/users/${account.id}/factors`)
+      .reply(200, [factor('opf1', 'push'), factor('mbl1', 'sms')])
+      .post(`/api/v1/users/${account.id}/lifecycle/reset_factors`)
+      .reply(200, {})
+      .get(`/api/v1/users/${account.id}/factors`)
+      .reply(200, []);
+    const result = await provider.actions.remove_mfa!.execute(account, ctx());
+    expect(result.evidence).toMatchObject({
+      factorsReset: [
+        { id: 'opf1', factorType: 'push' },
+        { id: 'mbl1', factorType: 'sms' },
+      ],
+    });
+    expect(await provider.actions.remove_mfa!.verify(account, ctx())).toEqual({ userId: account.id, remainingFactors: [] });
+  });
+
+  it('remove_admin_roles: GET roles, DELETE /roles/{roleAssignmentId} for direct ones only; a 404 is already gone', async () => {
+    const role = (id: string, type: string, assignmentType: string) => ({
+      id,
+      type,
+      label: type,
+      status: 'ACTIVE',
+      assignmentType,
+      _links: {},
+    });
+    okta()
+      .get(`/api/v1/users/${account.id}/roles`)
+      .reply(200, [role('ra1', 'SUPER_ADMIN', 'USER'), role('ra2', 'APP_ADMIN', 'USER'), role('ra3', 'REPORT_ADMIN', 'GROUP')])
+      .delete(`/api/v1/users/${account.id}/roles/ra1`)
+      .reply(204)
+      .delete(`/api/v1/users/${account.id}/roles/ra2`)
+      .reply(404, oktaError('E0000007', 'Not found: Resource not found: ra2 (Role)'));
+    const result = await provider.actions.remove_admin_roles!.execute(account, ctx());
+    expect(result.evidence).toMatchObject({
+      removedRoles: [{ id: 'ra1', type: 'SUPER_ADMIN' }],
+      alreadyGone: [{ id: 'ra2' }],
+      viaGroups: [{ id: 'ra3', assignmentType: 'GROUP' }],
+    });
+  });
+
+  it('reset_password: POST /api/v1/users/{id} with only a random password, different each time, never in the evidence', async () => {
+    const sent: string[] = [];
+    const user = { ...oktaUser('ACTIVE'), passwordChanged: NOW.toISOString() };
+    okta()
+      .post(`/api/v1/users/${account.id}`, (body: { credentials?: { password?: { value?: unknown } } }) => {
+        const value = body.credentials?.password?.value;
+        if (typeof value !== 'string' || Object.keys(body).length !== 1) return false;
+        sent.push(value);
+        return true;
+      })
+      .times(2)
+      .reply(200, user);
+    const first = await provider.actions.reset_password!.execute(account, ctx());
+    await provider.actions.reset_password!.execute(account, ctx());
+    expect(sent).toHaveLength(2);
+    expect(sent[0]).not.toBe(sent[1]);
+    for (const password of sent) expect(password).toMatch(/^(?=.*[a-z])(?=.*[A-Z])(?=.*\d)(?=.*[^a-zA-Z\d]).{40}$/);
+    expect(first.evidence).toMatchObject({ passwordSet: true, passwordChanged: NOW.toISOString() });
+    expect(JSON.stringify(first.evidence)).not.toContain(sent[0]);
+  });
+
+  it('reset_password: a refused password is a PermanentError that does not carry the password', async () => {
+    let sent = '';
+    okta()
+      .post(`/api/v1/users/${account.id}`, (body: { credentials: { password: { value: string } } }) => {
+        sent = body.credentials.password.value;
+        return true;
+      })
+      .reply(400, oktaError('E0000001', 'Api validation failed: password'));
+    const error = await provider.actions.reset_password!.execute(account, ctx()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(sent).toHaveLength(40);
+    expect(JSON.stringify(error) + String(error) + ((error as Error).stack ?? '')).not.toContain(sent);
+  });
+
+  it('reset_password verify: GET the user; passwordChanged older than the attempt (less the skew) fails', async () => {
+    const started = new Date(NOW.getTime() - 5_000);
+    okta()
+      .get(`/api/v1/users/${account.id}`)
+      .reply(200, { ...oktaUser('SUSPENDED'), passwordChanged: new Date(NOW.getTime() - 30_000).toISOString() })
+      .get(`/api/v1/users/${account.id}`)
+      .reply(200, { ...oktaUser('SUSPENDED'), passwordChanged: new Date(NOW.getTime() - 120_000).toISOString() });
+    const withinSkew = await provider.actions.reset_password!.verify(account, { ...ctx(), attemptStartedAt: started });
+    expect(withinSkew).toMatchObject({ status: 'SUSPENDED', passwordChanged: new Date(NOW.getTime() - 30_000).toISOString() });
+    const error = await provider.actions.reset_password!.verify(account, { ...ctx(), attemptStartedAt: started }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+  });
+
   it('validate: one authenticated GET /api/v1/users?limit=1', async () => {
     okta().get('/api/v1/users').query({ limit: '1' }).reply(200, []);
     await provider.validate!({ signal: new AbortController().signal, logger: silentLogger() });

@@ -6,143 +6,15 @@ import type { AccountRef, ActionContext, ActionHandler, ExecuteResult, Provider,
 import { DeprovisionError, PermanentError, VerificationError, withCheckpoint } from '../contract.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 import { alreadyAbsent } from '../absent.ts';
-import { createOktaClient, withSignal, type OktaClient } from './client.ts';
+import { OktaApi, type OktaUser } from './api.ts';
+import { createOktaClient } from './client.ts';
 import type { OktaConfig } from './config.ts';
-import { httpStatus, toOktaError } from './errors.ts';
+import { createDoorActions } from './doors.ts';
 
 /** How long to wait before looking again at a user Okta is still deactivating. */
 const TRANSITION_POLL_MS = 5_000;
 
-/** The part of an Okta user the adapter reads. */
-export interface OktaUser {
-  id: string;
-  login: string;
-  status: string;
-  transitioningToStatus: string | null;
-}
-
-interface OktaGroupRef {
-  id: string;
-  name: string;
-  type: string;
-}
-
 type DisableMode = 'suspend' | 'deactivate';
-
-/** Everything the actions need from Okta, each call mapped to typed errors. */
-class OktaApi {
-  constructor(private readonly client: OktaClient) {}
-
-  private async call<T>(operation: string, ctx: CallContext, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await withSignal(ctx.signal, fn);
-    } catch (error) {
-      throw toOktaError(error, operation, ctx.now().getTime());
-    }
-  }
-
-  /** Null when Okta answers 404: no such id or login. */
-  async getUser(idOrLogin: string, ctx: CallContext): Promise<OktaUser | null> {
-    try {
-      const user = await withSignal(ctx.signal, () => this.client.userApi.getUser({ userId: idOrLogin }));
-      return toOktaUser(user);
-    } catch (error) {
-      if (httpStatus(error) === 404) return null;
-      throw toOktaError(error, 'getUser', ctx.now().getTime());
-    }
-  }
-
-  async probe(ctx: CallContext): Promise<void> {
-    await this.call('listUsers', ctx, async () => {
-      const page = await this.client.userApi.listUsers({ limit: 1 });
-      await page.next();
-    });
-  }
-
-  revokeSessions(userId: string, ctx: CallContext): Promise<void> {
-    return this.call('revokeUserSessions', ctx, () =>
-      this.client.userApi.revokeUserSessions({ userId, oauthTokens: true, forgetDevices: true }),
-    );
-  }
-
-  revokeGrants(userId: string, ctx: CallContext): Promise<void> {
-    return this.call('revokeUserGrants', ctx, () => this.client.userApi.revokeUserGrants({ userId }));
-  }
-
-  listGrants(userId: string, ctx: CallContext): Promise<Array<{ id: string; clientId: string }>> {
-    return this.call('listUserGrants', ctx, async () => {
-      const grants = [];
-      for await (const grant of await this.client.userApi.listUserGrants({ userId })) {
-        if (grant && grant.status !== 'REVOKED') grants.push({ id: grant.id ?? '', clientId: grant.clientId ?? '' });
-      }
-      return grants;
-    });
-  }
-
-  listClients(userId: string, ctx: CallContext): Promise<string[]> {
-    return this.call('listUserClients', ctx, async () => {
-      const clients = [];
-      for await (const client of await this.client.userApi.listUserClients({ userId })) {
-        if (client) clients.push(client.client_id ?? '');
-      }
-      return clients;
-    });
-  }
-
-  suspend(userId: string, ctx: CallContext): Promise<void> {
-    return this.call('suspendUser', ctx, () => this.client.userApi.suspendUser({ userId }));
-  }
-
-  deactivate(userId: string, ctx: CallContext): Promise<void> {
-    return this.call('deactivateUser', ctx, () => this.client.userApi.deactivateUser({ userId, sendEmail: false }));
-  }
-
-  /** `gone` when the user no longer exists. */
-  async delete(userId: string, ctx: CallContext): Promise<'deleted' | 'gone'> {
-    try {
-      await withSignal(ctx.signal, () => this.client.userApi.deleteUser({ userId, sendEmail: false }));
-      return 'deleted';
-    } catch (error) {
-      if (httpStatus(error) === 404) return 'gone';
-      throw toOktaError(error, 'deleteUser', ctx.now().getTime());
-    }
-  }
-
-  listGroups(userId: string, ctx: CallContext): Promise<OktaGroupRef[]> {
-    return this.call('listUserGroups', ctx, async () => {
-      const groups = [];
-      for await (const group of await this.client.userApi.listUserGroups({ userId })) {
-        if (group) groups.push({ id: group.id ?? '', name: group.profile?.name ?? '', type: group.type ?? '' });
-      }
-      return groups;
-    });
-  }
-
-  /** 404 means the group itself is gone: the membership is gone with it. */
-  async removeFromGroup(groupId: string, userId: string, ctx: CallContext): Promise<void> {
-    try {
-      await withSignal(ctx.signal, () => this.client.groupApi.unassignUserFromGroup({ groupId, userId }));
-    } catch (error) {
-      if (httpStatus(error) === 404) return;
-      throw toOktaError(error, 'unassignUserFromGroup', ctx.now().getTime());
-    }
-  }
-}
-
-interface CallContext {
-  signal: AbortSignal;
-  now: () => Date;
-}
-
-function toOktaUser(user: { id?: string; status?: string; transitioningToStatus?: string | null; profile?: { login?: string } }): OktaUser {
-  if (!user.id || !user.status) throw new PermanentError('Okta getUser: answer without id or status');
-  return {
-    id: user.id,
-    login: user.profile?.login ?? '',
-    status: user.status,
-    transitioningToStatus: user.transitioningToStatus ?? null,
-  };
-}
 
 function userEvidence(user: OktaUser): { userId: string; status: string; transitioningToStatus: string | null } {
   return { userId: user.id, status: user.status, transitioningToStatus: user.transitioningToStatus };
@@ -356,6 +228,7 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
       disable_account: disableAccount,
       remove_groups: removeGroups,
       delete_account: deleteAccount,
+      ...createDoorActions(api),
     },
     async validate(ctx) {
       await api.probe({ signal: ctx.signal, now: () => new Date() });

@@ -45,7 +45,53 @@ interface SandboxUser {
   grants: Array<{ id: string; clientId: string; scopeId: string; created: string }>;
   /** OAuth clients holding refresh/access tokens for the user. */
   tokenClients: Set<string>;
+  /** Enrolled MFA factors. */
+  factors: SandboxFactor[];
+  /** Admin role assignments. */
+  roles: SandboxRole[];
+  /** When the password was last set; the password itself is never kept. */
+  passwordChanged: string | null;
 }
+
+interface SandboxFactor {
+  id: string;
+  factorType: FactorType;
+  created: string;
+}
+
+interface SandboxRole {
+  /** The assignment's id, which `DELETE /users/{id}/roles/{roleAssignmentId}` takes. */
+  id: string;
+  type: string;
+  assignmentType: 'USER' | 'GROUP';
+  created: string;
+}
+
+const factorTypes = ['push', 'token:software:totp', 'sms', 'call', 'email', 'webauthn', 'question'] as const;
+type FactorType = (typeof factorTypes)[number];
+
+/** The provider Okta reports for each factor type. */
+const factorProvider: Record<FactorType, string> = {
+  push: 'OKTA',
+  'token:software:totp': 'GOOGLE',
+  sms: 'OKTA',
+  call: 'OKTA',
+  email: 'OKTA',
+  webauthn: 'FIDO',
+  question: 'OKTA',
+};
+
+/** Labels of Okta's standard admin roles, as the roles API shows them. */
+const roleLabels: Record<string, string> = {
+  SUPER_ADMIN: 'Super Administrator',
+  ORG_ADMIN: 'Organizational Administrator',
+  APP_ADMIN: 'Application Administrator',
+  USER_ADMIN: 'Group Administrator',
+  HELP_DESK_ADMIN: 'Help Desk Administrator',
+  READ_ONLY_ADMIN: 'Read-only Administrator',
+  GROUP_MEMBERSHIP_ADMIN: 'Group Membership Administrator',
+  REPORT_ADMIN: 'Report Administrator',
+};
 
 const userStatuses = [
   'STAGED',
@@ -72,6 +118,19 @@ export const oktaSeedUserSchema = z.object({
   grants: z.array(z.string().min(1)).default([]),
   /** Client ids holding OAuth tokens. */
   tokens: z.array(z.string().min(1)).default([]),
+  /** Enrolled MFA factor types. */
+  factors: z.array(z.enum(factorTypes)).default([]),
+  /** Admin role assignments by role type; GROUP ones are held through a group. */
+  roles: z
+    .array(
+      z.object({
+        type: z.enum(Object.keys(roleLabels) as [string, ...string[]]),
+        assignmentType: z.enum(['USER', 'GROUP']).default('USER'),
+      }),
+    )
+    .default([]),
+  /** When the password was last set (ISO 8601); null: never. */
+  passwordChanged: z.iso.datetime().nullable().default(null),
 });
 export type OktaSeedUser = z.input<typeof oktaSeedUserSchema>;
 
@@ -126,6 +185,9 @@ class OktaState {
       groupIds: new Set([this.everyone.id, ...input.groups.map((g) => this.group(g.name, g.type).id)]),
       grants: input.grants.map((clientId) => ({ id: oktaId('oag'), clientId, scopeId: 'okta.users.read.self', created: now })),
       tokenClients: new Set(input.tokens),
+      factors: input.factors.map((factorType) => ({ id: oktaId(factorType === 'push' ? 'opf' : 'ost'), factorType, created: now })),
+      roles: input.roles.map((r) => ({ id: oktaId('ra1'), type: r.type, assignmentType: r.assignmentType, created: now })),
+      passwordChanged: input.passwordChanged,
     };
     this.users.set(user.id, user);
     this.logins.set(input.login.toLowerCase(), user.id);
@@ -143,6 +205,11 @@ class OktaState {
         ],
         grants: ['0oasandboxportal'],
         tokens: ['0oasandboxportal', '0oasandboxmobile'],
+        // The phone the leaver keeps, twice (Okta Verify push and an authenticator app),
+        // an admin role an unsuspend would hand back, and a password set long ago.
+        factors: ['push', 'token:software:totp'],
+        roles: [{ type: 'HELP_DESK_ADMIN' }],
+        passwordChanged: iso(Date.now() - 30 * 86_400_000),
       }),
     );
   }
@@ -198,7 +265,7 @@ function userJson(user: SandboxUser, base: string) {
     statusChanged: user.statusChanged,
     lastLogin: null,
     lastUpdated: user.lastUpdated,
-    passwordChanged: null,
+    passwordChanged: user.passwordChanged,
     type: { id: 'oty00sandboxdefault' },
     profile: { ...user.profile, mobilePhone: null, secondEmail: null },
     credentials: { provider: { type: 'OKTA', name: 'OKTA' } },
@@ -356,6 +423,91 @@ function routes(state: OktaState) {
       );
     });
 
+    /** Okta refuses credential and factor changes once a user is deactivated. */
+    const deprovisioned = (user: SandboxUser, res: Response): boolean => {
+      if (user.status !== 'DEPROVISIONED') return false;
+      sendError(res, 403, 'E0000038', "This operation is not allowed in the user's current status.");
+      return true;
+    };
+
+    // A partial update: the emulator takes only what the adapter sends, a new password.
+    app.post('/api/v1/users/:userId', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      const parsed = z.object({ credentials: z.object({ password: z.object({ value: z.string() }) }) }).safeParse(req.body);
+      if (!parsed.success) return sendError(res, 400, 'E0000001', 'Api validation failed: credentials', ['Expected a password value']);
+      if (parsed.data.credentials.password.value.length < 8) {
+        return sendError(res, 400, 'E0000001', 'Api validation failed: password', ['password: Password requirements were not met.']);
+      }
+      if (deprovisioned(user, res)) return;
+      if (control.lie()) return res.json(userJson(user, requestOrigin(req)));
+      // Only the time is kept: nothing in the emulator could leak the value.
+      user.passwordChanged = user.lastUpdated = iso();
+      control.countWrite('set_password', user.id);
+      res.json(userJson(user, requestOrigin(req)));
+    });
+
+    app.post('/api/v1/users/:userId/lifecycle/reset_factors', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      if (deprovisioned(user, res)) return;
+      if (control.lie()) return res.json({});
+      user.factors = [];
+      control.countWrite('reset_factors', user.id);
+      res.json({});
+    });
+
+    app.get('/api/v1/users/:userId/factors', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      const base = requestOrigin(req);
+      res.json(
+        user.factors.map((f) => ({
+          id: f.id,
+          factorType: f.factorType,
+          provider: factorProvider[f.factorType],
+          vendorName: factorProvider[f.factorType],
+          status: 'ACTIVE',
+          created: f.created,
+          lastUpdated: f.created,
+          profile: {},
+          _links: { self: { href: `${base}/api/v1/users/${user.id}/factors/${f.id}` } },
+        })),
+      );
+    });
+
+    app.get('/api/v1/users/:userId/roles', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      const base = requestOrigin(req);
+      res.json(
+        user.roles.map((r) => ({
+          id: r.id,
+          label: roleLabels[r.type] ?? r.type,
+          type: r.type,
+          status: 'ACTIVE',
+          created: r.created,
+          lastUpdated: r.created,
+          assignmentType: r.assignmentType,
+          _links: { assignee: { href: `${base}/api/v1/users/${user.id}` } },
+        })),
+      );
+    });
+
+    app.delete('/api/v1/users/:userId/roles/:roleAssignmentId', (req, res) => {
+      const user = userOr404(req, res);
+      if (!user) return;
+      const role = user.roles.find((r) => r.id === req.params.roleAssignmentId);
+      if (!role) return sendError(res, 404, 'E0000007', `Not found: Resource not found: ${req.params.roleAssignmentId} (Role)`);
+      if (control.lie()) return res.status(204).end();
+      if (role.assignmentType === 'GROUP') {
+        return sendError(res, 400, 'E0000001', 'Api validation failed: roleId', ['The role is assigned through a group']);
+      }
+      user.roles = user.roles.filter((r) => r !== role);
+      control.countWrite('unassign_role', user.id);
+      res.status(204).end();
+    });
+
     app.get('/api/v1/users/:userId/groups', (req, res) => {
       const user = userOr404(req, res);
       if (!user) return;
@@ -399,6 +551,8 @@ function controlRoutes(state: OktaState) {
         groups: [...user.groupIds].map((id) => state.groups.get(id)).map((g) => ({ name: g?.name, type: g?.type })),
         grants: user.grants.map((g) => g.clientId),
         tokenClients: [...user.tokenClients],
+        factors: user.factors.map((f) => f.factorType),
+        roles: user.roles.map((r) => ({ type: r.type, assignmentType: r.assignmentType })),
       });
     });
     // Fault injection for drift (issue 30): what a directory sync or a helpdesk agent does after an offboarding.

@@ -5,11 +5,17 @@
  * `rateLimitExceeded` (not 429). Data transfers complete after a number of polls.
  *
  * Control routes, besides the kit's (under `/__sandbox`):
- *   POST /users      seed a user: { primaryEmail, suspended?, oauthGrants?, appPasswords?, groups? }
- *   GET  /users/:key a user's whole state (grants, app passwords, groups, sign-outs)
+ *   POST /users      seed a user: { primaryEmail, suspended?, oauthGrants?, appPasswords?, groups?,
+ *                    recoveryEmail?, recoveryPhone?, backupCodes? }
+ *   GET  /users/:key a user's whole state (grants, app passwords, groups, sign-outs, recovery
+ *                    fields, number of backup codes)
+ *
+ * Backup verification codes are refused on a suspended user (400 Invalid Input), as Google
+ * does (GAM: "User is suspended. You must unsuspend to process backupcodes").
  *   POST /transfers  transfer behaviour: { pollsToComplete?, outcome?: 'completed' | 'failed' }
  *   GET  /transfers  every stored transfer
  */
+import { randomInt } from 'node:crypto';
 import type express from 'express';
 import type { Request, Response } from 'express';
 import {
@@ -48,6 +54,11 @@ export interface SandboxUser {
   asps: AppPassword[];
   /** Epoch ms of each applied users.signOut. */
   signOuts: number[];
+  /** Empty string when not set (the API then omits the field). */
+  recoveryEmail: string;
+  recoveryPhone: string;
+  /** Valid backup verification codes (8 digits each, as Google's). */
+  backupCodes: string[];
 }
 interface SandboxGroup {
   id: string;
@@ -114,6 +125,9 @@ export class GoogleWorkspaceState {
     oauthGrants?: number;
     appPasswords?: number;
     groups?: string[];
+    recoveryEmail?: string;
+    recoveryPhone?: string;
+    backupCodes?: number;
   }): SandboxUser {
     const n = this.nextNumber();
     const user: SandboxUser = {
@@ -133,18 +147,33 @@ export class GoogleWorkspaceState {
         creationTime: String(Date.now()),
       })),
       signOuts: [],
+      recoveryEmail: input.recoveryEmail ?? '',
+      recoveryPhone: input.recoveryPhone ?? '',
+      backupCodes: newBackupCodes(input.backupCodes ?? 0),
     };
     this.users.set(user.id, user);
     for (const email of input.groups ?? []) this.groupFor(email).members.add(user.id);
     return user;
   }
 
-  /** An active user with two OAuth grants, one app password and one or two groups. */
+  /**
+   * An active user with two OAuth grants, one app password, one or two groups, a personal
+   * recovery email and phone, and ten backup codes: every door a leaver leaves open.
+   */
   autoProvision(email: string): SandboxUser {
     const domain = email.split('@')[1] ?? 'example.com';
     const groups = [`all-staff@${domain}`];
     if (this.users.size % 2 === 0) groups.push(`engineering@${domain}`);
-    return this.createUser({ primaryEmail: email, oauthGrants: 2, appPasswords: 1, groups });
+    const local = email.split('@')[0] ?? 'user';
+    return this.createUser({
+      primaryEmail: email,
+      oauthGrants: 2,
+      appPasswords: 1,
+      groups,
+      recoveryEmail: `${local}.personal@gmail.example`,
+      recoveryPhone: `+1555${String(randomInt(0, 10_000_000)).padStart(7, '0')}`,
+      backupCodes: 10,
+    });
   }
 
   groupFor(email: string): SandboxGroup {
@@ -182,6 +211,10 @@ export class GoogleWorkspaceState {
   }
 }
 
+function newBackupCodes(count: number): string[] {
+  return Array.from({ length: count }, () => String(randomInt(0, 100_000_000)).padStart(8, '0'));
+}
+
 // --- wire format ---------------------------------------------------------------------
 
 function googleError(res: Response, code: number, message: string, reason: string, status?: string): void {
@@ -204,6 +237,8 @@ function userJson(user: SandboxUser): Record<string, unknown> {
     suspended: user.suspended,
     ...(user.suspensionReason ? { suspensionReason: user.suspensionReason } : {}),
     creationTime: user.creationTime,
+    ...(user.recoveryEmail ? { recoveryEmail: user.recoveryEmail } : {}),
+    ...(user.recoveryPhone ? { recoveryPhone: user.recoveryPhone } : {}),
     customerId: 'C0sandbox',
     orgUnitPath: '/',
     emails: [{ address: user.primaryEmail, primary: true }],
@@ -314,11 +349,20 @@ function routes(state: GoogleWorkspaceState) {
       if (!user) return;
       const body = (req.body ?? {}) as Record<string, unknown>;
       if ('suspended' in body && typeof body.suspended !== 'boolean') return invalid(res, 'Invalid Input: suspended');
+      for (const field of ['recoveryEmail', 'recoveryPhone'] as const) {
+        if (field in body && typeof body[field] !== 'string') return invalid(res, `Invalid Input: ${field}`);
+      }
+      // Google wants E.164 for a recovery phone; an empty string clears it.
+      if (typeof body.recoveryPhone === 'string' && body.recoveryPhone !== '' && !/^\+[1-9]\d{6,14}$/.test(body.recoveryPhone)) {
+        return invalid(res, 'Invalid Input: recoveryPhone');
+      }
       if (control.lie()) return void res.json(userJson(user));
       if (typeof body.suspended === 'boolean') {
         user.suspended = body.suspended;
         user.suspensionReason = body.suspended ? 'ADMIN' : null;
       }
+      if (typeof body.recoveryEmail === 'string') user.recoveryEmail = body.recoveryEmail;
+      if (typeof body.recoveryPhone === 'string') user.recoveryPhone = body.recoveryPhone;
       control.countWrite('users.update', user.id);
       res.json(userJson(user));
     });
@@ -393,6 +437,28 @@ function routes(state: GoogleWorkspaceState) {
       if (control.lie()) return void res.status(204).end();
       user.asps.splice(index, 1);
       control.countWrite('asps.delete', user.id);
+      res.status(204).end();
+    });
+
+    app.get(`${D}/users/:userKey/verificationCodes`, (req, res) => {
+      const user = withUser(req, res);
+      if (!user) return;
+      const items = user.backupCodes.map((verificationCode) => ({
+        kind: 'admin#directory#verificationCode',
+        etag: `"${user.id}/code"`,
+        userId: user.id,
+        verificationCode,
+      }));
+      res.json(list('admin#directory#verificationCodesList', 'items', items));
+    });
+
+    app.post(`${D}/users/:userKey/verificationCodes/invalidate`, (req, res) => {
+      const user = withUser(req, res);
+      if (!user) return;
+      if (user.suspended) return invalid(res);
+      if (control.lie()) return void res.status(204).end();
+      user.backupCodes = [];
+      control.countWrite('verificationCodes.invalidate', user.id);
       res.status(204).end();
     });
 
@@ -526,6 +592,9 @@ function controlRoutes(state: GoogleWorkspaceState) {
         oauthGrants: typeof body.oauthGrants === 'number' ? body.oauthGrants : 0,
         appPasswords: typeof body.appPasswords === 'number' ? body.appPasswords : 0,
         groups: Array.isArray(body.groups) ? body.groups.filter((g): g is string => typeof g === 'string') : [],
+        ...(typeof body.recoveryEmail === 'string' ? { recoveryEmail: body.recoveryEmail } : {}),
+        ...(typeof body.recoveryPhone === 'string' ? { recoveryPhone: body.recoveryPhone } : {}),
+        backupCodes: typeof body.backupCodes === 'number' ? Math.max(0, Math.min(Math.floor(body.backupCodes), 10)) : 0,
       });
       res.status(201).json(userJson(user));
     });
@@ -538,6 +607,7 @@ function controlRoutes(state: GoogleWorkspaceState) {
         appPasswordIds: user.asps.map((a) => a.codeId),
         groups: state.groupsOf(user.id).map((g) => g.email),
         signOuts: user.signOuts.length,
+        backupCodes: user.backupCodes.length,
       });
     });
     router.post('/transfers', (req, res) => {

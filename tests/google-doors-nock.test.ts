@@ -1,0 +1,125 @@
+/**
+ * The Google "doors" actions' exact wire traffic, with nock standing in for Google: paths,
+ * bodies and order of every request, and the typed error of each failure.
+ */
+import nock from 'nock';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AccountRef, Provider } from '../providers/contract.ts';
+import { createGoogleProvider } from '../providers/google/adapter.ts';
+import { googleConfigSchema } from '../providers/google/config.ts';
+import { PermanentError, TransientError } from '../src/domain/errors.ts';
+import type { Subject } from '../src/domain/types.ts';
+import { silentLogger } from '../src/telemetry/logger.ts';
+import { actionContext } from './helpers/context.ts';
+
+const API = 'https://admin.googleapis.com';
+const D = '/admin/directory/v1';
+const TOKEN = 'ya29.static-test-token';
+const BEARER = `Bearer ${TOKEN}`;
+const account: AccountRef = { id: '100000000000000000123', primaryEmail: 'leaver@example.com', suspended: false };
+const subject: Subject = { userName: 'leaver@example.com', emails: ['leaver@example.com'] };
+
+function make(): Provider {
+  const config = googleConfigSchema.parse({ adminSubject: 'admin@example.com', accessToken: TOKEN });
+  return createGoogleProvider(config, { name: 'google-nock', logger: silentLogger() });
+}
+
+function googleError(code: number, reason: string, message: string) {
+  return { error: { code, message, errors: [{ message, domain: 'global', reason }] } };
+}
+
+beforeAll(() => {
+  nock.disableNetConnect();
+});
+afterEach(() => {
+  nock.cleanAll();
+});
+afterAll(() => {
+  nock.enableNetConnect();
+});
+
+describe('clear_recovery', () => {
+  it('POST verificationCodes/invalidate with no body first, then users.get, then PUT exactly the two recovery fields', async () => {
+    const order: string[] = [];
+    let invalidateBody: unknown = 'not sent';
+    let putBody: unknown;
+    const scope = nock(API, { reqheaders: { authorization: BEARER } })
+      .post(`${D}/users/${account.id}/verificationCodes/invalidate`, (b) => {
+        invalidateBody = b;
+        return true;
+      })
+      .reply(() => (order.push('invalidate'), [204]))
+      .get(`${D}/users/${account.id}`)
+      .reply(() => (order.push('get'), [200, { id: account.id, recoveryEmail: 'me@personal.example', recoveryPhone: '+15551234567' }]))
+      .put(`${D}/users/${account.id}`, (b) => {
+        putBody = b;
+        return true;
+      })
+      .reply(() => (order.push('update'), [200, { id: account.id }]));
+    const result = await make().actions.clear_recovery!.execute(account, actionContext(subject));
+    expect(order).toEqual(['invalidate', 'get', 'update']);
+    // The SDK sends no JSON body for a method whose request body must be empty.
+    expect(invalidateBody === '' || invalidateBody === undefined).toBe(true);
+    expect(putBody).toEqual({ recoveryEmail: '', recoveryPhone: '' });
+    expect(result.evidence).toEqual({ backupCodes: 'invalidated', recoveryEmailCleared: true, recoveryPhoneCleared: true });
+    scope.done();
+  });
+
+  it('verify: users.get and verificationCodes.list, both empty', async () => {
+    const scope = nock(API, { reqheaders: { authorization: BEARER } })
+      .get(`${D}/users/${account.id}`)
+      .reply(200, { id: account.id })
+      .get(`${D}/users/${account.id}/verificationCodes`)
+      .reply(200, { kind: 'admin#directory#verificationCodesList' });
+    expect(await make().actions.clear_recovery!.verify(account, actionContext(subject))).toEqual({
+      backupCodesRemaining: 0,
+      recoveryEmail: 'empty',
+      recoveryPhone: 'empty',
+    });
+    scope.done();
+  });
+
+  it('a 400 on a suspended user with codes is PermanentError; the codes never reach the error', async () => {
+    const scope = nock(API)
+      .post(`${D}/users/${account.id}/verificationCodes/invalidate`)
+      .reply(400, googleError(400, 'invalid', 'Invalid Input'))
+      .get(`${D}/users/${account.id}`)
+      .reply(200, { id: account.id, suspended: true })
+      .get(`${D}/users/${account.id}/verificationCodes`)
+      .reply(200, { items: [{ verificationCode: '12345678' }, { verificationCode: '87654321' }] });
+    const error = await make()
+      .actions.clear_recovery!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toMatch(/still has 2 backup codes/);
+    expect(JSON.stringify(error) + (error as Error).message).not.toMatch(/12345678|87654321/);
+    scope.done();
+  });
+
+  it('a 400 on an active user stays the PermanentError of the call', async () => {
+    const scope = nock(API)
+      .post(`${D}/users/${account.id}/verificationCodes/invalidate`)
+      .reply(400, googleError(400, 'invalid', 'Invalid Input'))
+      .get(`${D}/users/${account.id}`)
+      .reply(200, { id: account.id, suspended: false });
+    const error = await make()
+      .actions.clear_recovery!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as Error).message).toMatch(/verificationCodes\.invalidate: HTTP 400/);
+    scope.done();
+  });
+
+  it('a 503 on the invalidate POST is TransientError after one request', async () => {
+    let count = 0;
+    nock(API)
+      .post(`${D}/users/${account.id}/verificationCodes/invalidate`)
+      .times(3)
+      .reply(() => (count++, [503, googleError(503, 'backendError', 'unavailable')]));
+    const error = await make()
+      .actions.clear_recovery!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect(count).toBe(1);
+  });
+});

@@ -8,7 +8,7 @@ import { runConformance } from './conformance/suite.ts';
 
 runConformance({
   kind: 'google',
-  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'transfer_files', 'delete_account', 'clear_recovery'],
+  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'transfer_files', 'delete_account', 'clear_recovery', 'remove_mfa'],
   async start() {
     const sandbox = await googleModule.startSandbox({ autoProvision: true });
     const config = googleModule.sandboxConfig(sandbox);

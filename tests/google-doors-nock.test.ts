@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AccountRef, Provider } from '../providers/contract.ts';
 import { createGoogleProvider } from '../providers/google/adapter.ts';
 import { googleConfigSchema } from '../providers/google/config.ts';
-import { PermanentError, TransientError } from '../src/domain/errors.ts';
+import { PermanentError, TransientError, VerificationError } from '../src/domain/errors.ts';
 import type { Subject } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
@@ -120,6 +120,56 @@ describe('clear_recovery', () => {
       .actions.clear_recovery!.execute(account, actionContext(subject))
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientError);
+    expect(count).toBe(1);
+  });
+});
+
+describe('remove_mfa', () => {
+  it('users.get, then POST twoStepVerification/turnOff with no body', async () => {
+    let body: unknown = 'not sent';
+    const scope = nock(API, { reqheaders: { authorization: BEARER } })
+      .get(`${D}/users/${account.id}`)
+      .reply(200, { id: account.id, isEnrolledIn2Sv: true, isEnforcedIn2Sv: false })
+      .post(`${D}/users/${account.id}/twoStepVerification/turnOff`, (b) => {
+        body = b;
+        return true;
+      })
+      .reply(204);
+    const result = await make().actions.remove_mfa!.execute(account, actionContext(subject));
+    expect(body === '' || body === undefined).toBe(true);
+    expect(result.evidence).toEqual({ turnOff: 'sent', isEnforcedIn2Sv: false, alreadyDone: false });
+    scope.done();
+  });
+
+  it('a user not enrolled gets no turnOff', async () => {
+    const scope = nock(API).get(`${D}/users/${account.id}`).reply(200, { id: account.id, isEnrolledIn2Sv: false });
+    const result = await make().actions.remove_mfa!.execute(account, actionContext(subject));
+    expect(result.evidence).toEqual({ isEnrolledIn2Sv: false, alreadyDone: true });
+    scope.done();
+  });
+
+  it('verify: a user without the isEnrolledIn2Sv field is not proof', async () => {
+    const scope = nock(API).get(`${D}/users/${account.id}`).reply(200, { id: account.id });
+    const error = await make()
+      .actions.remove_mfa!.verify(account, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({ isEnrolledIn2Sv: null });
+    scope.done();
+  });
+
+  it('a 403 without a quota reason (missing scope) on turnOff is PermanentError after one request', async () => {
+    let count = 0;
+    nock(API)
+      .get(`${D}/users/${account.id}`)
+      .reply(200, { id: account.id, isEnrolledIn2Sv: true })
+      .post(`${D}/users/${account.id}/twoStepVerification/turnOff`)
+      .times(3)
+      .reply(() => (count++, [403, googleError(403, 'forbidden', 'Not Authorized to access this resource/api')]));
+    const error = await make()
+      .actions.remove_mfa!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
     expect(count).toBe(1);
   });
 });

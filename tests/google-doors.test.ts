@@ -114,3 +114,33 @@ describe('clear_recovery', () => {
     expect(user.recoveryPhone).toMatch(/^\+\d+$/);
   });
 });
+
+describe('remove_mfa', () => {
+  it('turns 2-Step Verification off once and verifies isEnrolledIn2Sv false; a repeat is already done', async () => {
+    const { subject, account, userId } = await seeded({ twoStep: true });
+    const ctx = actionContext(subject);
+    const result = await provider.actions.remove_mfa!.execute(account, ctx);
+    expect(result.evidence).toEqual({ turnOff: 'sent', isEnforcedIn2Sv: false, alreadyDone: false });
+    expect(sandbox.state.users.get(userId)!.enrolledIn2Sv).toBe(false);
+    expect(await provider.actions.remove_mfa!.verify(account, ctx)).toEqual({ isEnrolledIn2Sv: false, isEnforcedIn2Sv: false });
+    const again = await provider.actions.remove_mfa!.execute(account, ctx);
+    expect(again.evidence).toEqual({ isEnrolledIn2Sv: false, alreadyDone: true });
+    expect(sandbox.control.writes.get(`twoStepVerification.turnOff:${userId}`)).toBe(1);
+  });
+
+  it('verify fails with the observed flag when the sandbox lies', async () => {
+    const { subject, account, userId } = await seeded({ twoStep: true });
+    const ctx = actionContext(subject);
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.remove_mfa!.execute(account, ctx);
+    sandbox.control.setFaults({});
+    expect(sandbox.state.users.get(userId)!.enrolledIn2Sv).toBe(true);
+    const error = await provider.actions.remove_mfa!.verify(account, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({ isEnrolledIn2Sv: true });
+  });
+
+  it('autoProvision enrols a leaver in 2-Step Verification', () => {
+    expect(sandbox.state.autoProvision(freshSubject('auto').emails[0]!).enrolledIn2Sv).toBe(true);
+  });
+});

@@ -24,6 +24,7 @@ import { createAuthClient, createClients, type GoogleAuthClient, type GoogleClie
 import type { GoogleConfig } from './config.ts';
 import { createActionKit, type GoogleActionKit } from './action-kit.ts';
 import { clearRecoveryHandler } from './recovery.ts';
+import { removeMfaHandler } from './two-step.ts';
 import { isNotFound, toProviderError } from './errors.ts';
 
 type User = admin_directory_v1.Schema$User;
@@ -83,6 +84,7 @@ class GoogleProvider implements Provider {
     this.kit = createActionKit(this.api, config.rateLimitDelayMs);
     this.actions = {
       clear_recovery: clearRecoveryHandler(this.kit),
+      remove_mfa: removeMfaHandler(this.kit),
       revoke_sessions: { execute: (a, c) => this.revokeSessions(a, c), verify: (a, c) => this.verifySessions(a, c) },
       disable_account: { execute: (a, c) => this.suspend(a, c), verify: (a, c) => this.verifySuspended(a, c) },
       remove_groups: { execute: (a, c) => this.removeGroups(a, c), verify: (a, c) => this.verifyNoGroups(a, c) },

@@ -6,7 +6,7 @@
  *
  * Control routes, besides the kit's (under `/__sandbox`):
  *   POST /users      seed a user: { primaryEmail, suspended?, oauthGrants?, appPasswords?, groups?,
- *                    recoveryEmail?, recoveryPhone?, backupCodes? }
+ *                    recoveryEmail?, recoveryPhone?, backupCodes?, twoStep? }
  *   GET  /users/:key a user's whole state (grants, app passwords, groups, sign-outs, recovery
  *                    fields, number of backup codes)
  *
@@ -59,6 +59,8 @@ export interface SandboxUser {
   recoveryPhone: string;
   /** Valid backup verification codes (8 digits each, as Google's). */
   backupCodes: string[];
+  /** Enrolled in 2-Step Verification (one flag: the API lists no individual factors). */
+  enrolledIn2Sv: boolean;
 }
 interface SandboxGroup {
   id: string;
@@ -128,6 +130,7 @@ export class GoogleWorkspaceState {
     recoveryEmail?: string;
     recoveryPhone?: string;
     backupCodes?: number;
+    twoStep?: boolean;
   }): SandboxUser {
     const n = this.nextNumber();
     const user: SandboxUser = {
@@ -150,6 +153,7 @@ export class GoogleWorkspaceState {
       recoveryEmail: input.recoveryEmail ?? '',
       recoveryPhone: input.recoveryPhone ?? '',
       backupCodes: newBackupCodes(input.backupCodes ?? 0),
+      enrolledIn2Sv: input.twoStep ?? false,
     };
     this.users.set(user.id, user);
     for (const email of input.groups ?? []) this.groupFor(email).members.add(user.id);
@@ -158,7 +162,8 @@ export class GoogleWorkspaceState {
 
   /**
    * An active user with two OAuth grants, one app password, one or two groups, a personal
-   * recovery email and phone, and ten backup codes: every door a leaver leaves open.
+   * recovery email and phone, ten backup codes and 2-Step Verification on: every door a
+   * leaver leaves open.
    */
   autoProvision(email: string): SandboxUser {
     const domain = email.split('@')[1] ?? 'example.com';
@@ -173,6 +178,7 @@ export class GoogleWorkspaceState {
       recoveryEmail: `${local}.personal@gmail.example`,
       recoveryPhone: `+1555${String(randomInt(0, 10_000_000)).padStart(7, '0')}`,
       backupCodes: 10,
+      twoStep: true,
     });
   }
 
@@ -234,6 +240,8 @@ function userJson(user: SandboxUser): Record<string, unknown> {
     primaryEmail: user.primaryEmail,
     name: { givenName: user.primaryEmail.split('@')[0], familyName: 'Sandbox', fullName: user.primaryEmail.split('@')[0] },
     isAdmin: false,
+    isEnrolledIn2Sv: user.enrolledIn2Sv,
+    isEnforcedIn2Sv: false,
     suspended: user.suspended,
     ...(user.suspensionReason ? { suspensionReason: user.suspensionReason } : {}),
     creationTime: user.creationTime,
@@ -462,6 +470,15 @@ function routes(state: GoogleWorkspaceState) {
       res.status(204).end();
     });
 
+    app.post(`${D}/users/:userKey/twoStepVerification/turnOff`, (req, res) => {
+      const user = withUser(req, res);
+      if (!user) return;
+      if (control.lie()) return void res.status(204).end();
+      user.enrolledIn2Sv = false;
+      control.countWrite('twoStepVerification.turnOff', user.id);
+      res.status(204).end();
+    });
+
     app.get(`${D}/groups`, (req, res) => {
       const userKey = query(req, 'userKey');
       if (!userKey && !query(req, 'customer') && !query(req, 'domain')) return googleError(res, 400, 'Bad Request', 'badRequest');
@@ -595,6 +612,7 @@ function controlRoutes(state: GoogleWorkspaceState) {
         ...(typeof body.recoveryEmail === 'string' ? { recoveryEmail: body.recoveryEmail } : {}),
         ...(typeof body.recoveryPhone === 'string' ? { recoveryPhone: body.recoveryPhone } : {}),
         backupCodes: typeof body.backupCodes === 'number' ? Math.max(0, Math.min(Math.floor(body.backupCodes), 10)) : 0,
+        twoStep: body.twoStep === true,
       });
       res.status(201).json(userJson(user));
     });

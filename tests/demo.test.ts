@@ -16,6 +16,9 @@ describe('deprovisiond demo', () => {
       /\n {2}google-clear-recovery +succeeded +verified by read-back: backupCodesRemaining=0, recoveryEmail=empty, recoveryPhone=empty/,
     );
     expect(text).toMatch(/\n {2}google-remove-mfa +succeeded +verified by read-back: isEnrolledIn2Sv=false/);
+    expect(text).toMatch(
+      /\n {2}google-remove-admin-roles +succeeded +verified by read-back: isAdmin=false, isDelegatedAdmin=false, roleAssignmentsRemaining=0/,
+    );
     expect(text).toMatch(/\n {2}notify-started +succeeded +acknowledged by the receiver \(no read API\): /);
     // Every kind in the sandbox shuts its door, read back: badges, a SCIM app, Slack, GitHub, Active Directory and OpenLDAP.
     expect(text).toMatch(/\n {2}badge-deactivate +succeeded +verified by read-back: userId=\d+, suspended=true, remainingCredentials=\[\]/);
@@ -45,7 +48,7 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 31\/31 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    expect(text).toMatch(/termination completed: 32\/32 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
     // "verified" only for what was read back: the session revocations Okta and Google cannot read are not.
     expect(text).toMatch(/\b2 not verifiable\b/);
     expect(text).toMatch(/\b\d+ verified by read back\b/);

@@ -8,7 +8,16 @@ import { runConformance } from './conformance/suite.ts';
 
 runConformance({
   kind: 'google',
-  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'transfer_files', 'delete_account', 'clear_recovery', 'remove_mfa'],
+  actions: [
+    'revoke_sessions',
+    'disable_account',
+    'remove_groups',
+    'transfer_files',
+    'delete_account',
+    'clear_recovery',
+    'remove_mfa',
+    'remove_admin_roles',
+  ],
   async start() {
     const sandbox = await googleModule.startSandbox({ autoProvision: true });
     const config = googleModule.sandboxConfig(sandbox);

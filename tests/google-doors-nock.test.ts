@@ -173,3 +173,52 @@ describe('remove_mfa', () => {
     expect(count).toBe(1);
   });
 });
+
+describe('remove_admin_roles', () => {
+  it('users.get, makeAdmin {"status":false}, roleAssignments.list by userKey across pages, then DELETE each by id', async () => {
+    const bodies: unknown[] = [];
+    const R = `${D}/customer/C01abc/roleassignments`;
+    const scope = nock(API, { reqheaders: { authorization: BEARER } })
+      .get(`${D}/users/${account.id}`)
+      .reply(200, { id: account.id, isAdmin: true })
+      .post(`${D}/users/${account.id}/makeAdmin`, (b) => (bodies.push(b), true))
+      .reply(204)
+      .get(R)
+      .query({ userKey: account.id, maxResults: '100' })
+      .reply(200, { items: [{ roleAssignmentId: '11', roleId: '7', scopeType: 'CUSTOMER' }], nextPageToken: 'p2' })
+      .get(R)
+      .query({ userKey: account.id, maxResults: '100', pageToken: 'p2' })
+      .reply(200, { items: [{ roleAssignmentId: '12', roleId: '8', scopeType: 'ORG_UNIT', orgUnitId: 'ou1' }] })
+      .delete(`${R}/11`)
+      .reply(204)
+      .delete(`${R}/12`)
+      .reply(404, googleError(404, 'notFound', 'Resource Not Found: roleAssignmentId'));
+    const provider = createGoogleProvider(
+      googleConfigSchema.parse({ adminSubject: 'admin@example.com', accessToken: TOKEN, customer: 'C01abc' }),
+      { name: 'google-nock', logger: silentLogger() },
+    );
+    const result = await provider.actions.remove_admin_roles!.execute(account, actionContext(subject));
+    expect(bodies).toEqual([{ status: false }]);
+    expect(result.evidence).toEqual({
+      superAdminRevoked: true,
+      rolesRemoved: [
+        { roleAssignmentId: '11', roleId: '7', scopeType: 'CUSTOMER' },
+        { roleAssignmentId: '12', roleId: '8', scopeType: 'ORG_UNIT', orgUnitId: 'ou1' },
+      ],
+      alreadyDone: false,
+    });
+    scope.done();
+  });
+
+  it('a user without admin roles gets no write', async () => {
+    const scope = nock(API)
+      .get(`${D}/users/${account.id}`)
+      .reply(200, { id: account.id, isAdmin: false })
+      .get(`${D}/customer/my_customer/roleassignments`)
+      .query({ userKey: account.id, maxResults: '100' })
+      .reply(200, { kind: 'admin#directory#roleAssignments' });
+    const result = await make().actions.remove_admin_roles!.execute(account, actionContext(subject));
+    expect(result.evidence).toEqual({ superAdminRevoked: false, rolesRemoved: [], alreadyDone: true });
+    scope.done();
+  });
+});

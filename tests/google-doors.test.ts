@@ -7,7 +7,13 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AccountRef, Provider } from '../providers/contract.ts';
 import { createGoogleProvider } from '../providers/google/adapter.ts';
 import { googleConfigSchema } from '../providers/google/config.ts';
-import { SANDBOX_ACCESS_TOKEN, startGoogleSandbox, type GoogleSandbox } from '../providers/google/sandbox.ts';
+import {
+  HELP_DESK_ROLE_ID,
+  SANDBOX_ACCESS_TOKEN,
+  SUPER_ADMIN_ROLE_ID,
+  startGoogleSandbox,
+  type GoogleSandbox,
+} from '../providers/google/sandbox.ts';
 import { PermanentError, VerificationError } from '../src/domain/errors.ts';
 import type { Subject } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
@@ -142,5 +148,50 @@ describe('remove_mfa', () => {
 
   it('autoProvision enrols a leaver in 2-Step Verification', () => {
     expect(sandbox.state.autoProvision(freshSubject('auto').emails[0]!).enrolledIn2Sv).toBe(true);
+  });
+});
+
+describe('remove_admin_roles', () => {
+  it('revokes super admin, deletes every role assignment, records them, and verifies none is left', async () => {
+    const { subject, account, userId } = await seeded({ superAdmin: true, adminRoles: 2 });
+    const ctx = actionContext(subject);
+    const result = await provider.actions.remove_admin_roles!.execute(account, ctx);
+    expect(result.evidence.superAdminRevoked).toBe(true);
+    expect(result.evidence.alreadyDone).toBe(false);
+    // makeAdmin(false) took the super admin assignment; the two help desk ones were deleted.
+    expect(result.evidence.rolesRemoved).toEqual([
+      expect.objectContaining({ roleId: HELP_DESK_ROLE_ID, scopeType: 'CUSTOMER' }),
+      expect.objectContaining({ roleId: HELP_DESK_ROLE_ID, scopeType: 'CUSTOMER' }),
+    ]);
+    expect(sandbox.state.users.get(userId)!.roleAssignments).toEqual([]);
+    expect(sandbox.control.writes.get(`users.makeAdmin:${userId}`)).toBe(1);
+    expect(sandbox.control.writes.get(`roleAssignments.delete:${userId}`)).toBe(2);
+    expect(await provider.actions.remove_admin_roles!.verify(account, ctx)).toEqual({
+      isAdmin: false,
+      isDelegatedAdmin: false,
+      roleAssignmentsRemaining: 0,
+    });
+    const again = await provider.actions.remove_admin_roles!.execute(account, ctx);
+    expect(again.evidence).toEqual({ superAdminRevoked: false, rolesRemoved: [], alreadyDone: true });
+  });
+
+  it('verify names the roles left when the sandbox lies', async () => {
+    const { subject, account } = await seeded({ superAdmin: true, adminRoles: 1 });
+    const ctx = actionContext(subject);
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.remove_admin_roles!.execute(account, ctx);
+    sandbox.control.setFaults({});
+    const error = await provider.actions.remove_admin_roles!.verify(account, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    const observed = (error as VerificationError).observed;
+    expect(observed.isAdmin).toBe(true);
+    expect((observed.roleAssignments as unknown[]).map((a) => (a as { roleId: string }).roleId).sort()).toEqual(
+      [HELP_DESK_ROLE_ID, SUPER_ADMIN_ROLE_ID].sort(),
+    );
+  });
+
+  it('autoProvision gives a leaver an admin role', () => {
+    const user = sandbox.state.autoProvision(freshSubject('auto').emails[0]!);
+    expect(user.roleAssignments.map((a) => a.roleId)).toEqual([HELP_DESK_ROLE_ID]);
   });
 });

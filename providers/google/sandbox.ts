@@ -6,7 +6,7 @@
  *
  * Control routes, besides the kit's (under `/__sandbox`):
  *   POST /users      seed a user: { primaryEmail, suspended?, oauthGrants?, appPasswords?, groups?,
- *                    recoveryEmail?, recoveryPhone?, backupCodes?, twoStep? }
+ *                    recoveryEmail?, recoveryPhone?, backupCodes?, twoStep?, adminRoles?, superAdmin? }
  *   GET  /users/:key a user's whole state (grants, app passwords, groups, sign-outs, recovery
  *                    fields, number of backup codes)
  *
@@ -33,6 +33,9 @@ export { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN };
 const DRIVE_APP = { id: '55656082996', name: 'Drive and Docs', params: [{ key: 'PRIVACY_LEVEL', value: ['PRIVATE', 'SHARED'] }] };
 const CALENDAR_APP = { id: '435070579839', name: 'Calendar', params: [{ key: 'RELEASE_RESOURCES', value: ['TRUE'] }] };
 const APPLICATIONS = [DRIVE_APP, CALENDAR_APP];
+/** Role ids are per customer at Google; these stand in for the super admin and a help desk role. */
+export const SUPER_ADMIN_ROLE_ID = '91447453409035734';
+export const HELP_DESK_ROLE_ID = '91447453409035735';
 
 interface OauthGrant {
   clientId: string;
@@ -61,6 +64,13 @@ export interface SandboxUser {
   backupCodes: string[];
   /** Enrolled in 2-Step Verification (one flag: the API lists no individual factors). */
   enrolledIn2Sv: boolean;
+  /** Direct admin role assignments; one of SUPER_ADMIN_ROLE_ID makes `isAdmin` true. */
+  roleAssignments: SandboxRoleAssignment[];
+}
+interface SandboxRoleAssignment {
+  roleAssignmentId: string;
+  roleId: string;
+  scopeType: 'CUSTOMER';
 }
 interface SandboxGroup {
   id: string;
@@ -131,6 +141,9 @@ export class GoogleWorkspaceState {
     recoveryPhone?: string;
     backupCodes?: number;
     twoStep?: boolean;
+    /** Number of help desk admin role assignments. */
+    adminRoles?: number;
+    superAdmin?: boolean;
   }): SandboxUser {
     const n = this.nextNumber();
     const user: SandboxUser = {
@@ -154,7 +167,10 @@ export class GoogleWorkspaceState {
       recoveryPhone: input.recoveryPhone ?? '',
       backupCodes: newBackupCodes(input.backupCodes ?? 0),
       enrolledIn2Sv: input.twoStep ?? false,
+      roleAssignments: [],
     };
+    if (input.superAdmin) this.assignRole(user, SUPER_ADMIN_ROLE_ID);
+    for (let i = 0; i < (input.adminRoles ?? 0); i += 1) this.assignRole(user, HELP_DESK_ROLE_ID);
     this.users.set(user.id, user);
     for (const email of input.groups ?? []) this.groupFor(email).members.add(user.id);
     return user;
@@ -162,8 +178,8 @@ export class GoogleWorkspaceState {
 
   /**
    * An active user with two OAuth grants, one app password, one or two groups, a personal
-   * recovery email and phone, ten backup codes and 2-Step Verification on: every door a
-   * leaver leaves open.
+   * recovery email and phone, ten backup codes, 2-Step Verification on and a help desk
+   * admin role: every door a leaver leaves open.
    */
   autoProvision(email: string): SandboxUser {
     const domain = email.split('@')[1] ?? 'example.com';
@@ -179,7 +195,20 @@ export class GoogleWorkspaceState {
       recoveryPhone: `+1555${String(randomInt(0, 10_000_000)).padStart(7, '0')}`,
       backupCodes: 10,
       twoStep: true,
+      adminRoles: 1,
     });
+  }
+
+  assignRole(user: SandboxUser, roleId: string): void {
+    user.roleAssignments.push({ roleAssignmentId: String(9_000_000_000 + this.nextNumber()), roleId, scopeType: 'CUSTOMER' });
+  }
+
+  findRoleAssignment(roleAssignmentId: string): { user: SandboxUser; index: number } | undefined {
+    for (const user of this.users.values()) {
+      const index = user.roleAssignments.findIndex((a) => a.roleAssignmentId === roleAssignmentId);
+      if (index >= 0) return { user, index };
+    }
+    return undefined;
   }
 
   groupFor(email: string): SandboxGroup {
@@ -217,6 +246,10 @@ export class GoogleWorkspaceState {
   }
 }
 
+function isSuperAdmin(user: SandboxUser): boolean {
+  return user.roleAssignments.some((a) => a.roleId === SUPER_ADMIN_ROLE_ID);
+}
+
 function newBackupCodes(count: number): string[] {
   return Array.from({ length: count }, () => String(randomInt(0, 100_000_000)).padStart(8, '0'));
 }
@@ -239,7 +272,8 @@ function userJson(user: SandboxUser): Record<string, unknown> {
     etag: `"${user.id}/${user.suspended ? 's' : 'a'}"`,
     primaryEmail: user.primaryEmail,
     name: { givenName: user.primaryEmail.split('@')[0], familyName: 'Sandbox', fullName: user.primaryEmail.split('@')[0] },
-    isAdmin: false,
+    isAdmin: isSuperAdmin(user),
+    isDelegatedAdmin: user.roleAssignments.some((a) => a.roleId !== SUPER_ADMIN_ROLE_ID),
     isEnrolledIn2Sv: user.enrolledIn2Sv,
     isEnforcedIn2Sv: false,
     suspended: user.suspended,
@@ -479,6 +513,53 @@ function routes(state: GoogleWorkspaceState) {
       res.status(204).end();
     });
 
+    app.post(`${D}/users/:userKey/makeAdmin`, (req, res) => {
+      const user = withUser(req, res);
+      if (!user) return;
+      const status = ((req.body ?? {}) as Record<string, unknown>).status;
+      if (typeof status !== 'boolean') return invalid(res, 'Invalid Input: status');
+      if (control.lie()) return void res.status(204).end();
+      if (status && !isSuperAdmin(user)) state.assignRole(user, SUPER_ADMIN_ROLE_ID);
+      if (!status) user.roleAssignments = user.roleAssignments.filter((a) => a.roleId !== SUPER_ADMIN_ROLE_ID);
+      control.countWrite('users.makeAdmin', user.id);
+      res.status(204).end();
+    });
+
+    app.get(`${D}/customer/:customer/roleassignments`, (req, res) => {
+      const userKey = query(req, 'userKey');
+      let assignments: Array<SandboxRoleAssignment & { assignedTo: string }> = [];
+      if (userKey) {
+        const user = userFor(userKey);
+        if (!user) return notFound(res, 'userKey');
+        assignments = user.roleAssignments.map((a) => ({ ...a, assignedTo: user.id }));
+      } else {
+        for (const user of state.users.values()) assignments.push(...user.roleAssignments.map((a) => ({ ...a, assignedTo: user.id })));
+      }
+      const { page, nextPageToken } = pageOf(
+        assignments.map((a) => ({
+          kind: 'admin#directory#roleAssignment',
+          etag: `"${a.roleAssignmentId}"`,
+          roleAssignmentId: a.roleAssignmentId,
+          roleId: a.roleId,
+          assignedTo: a.assignedTo,
+          assigneeType: 'user',
+          scopeType: a.scopeType,
+        })),
+        req,
+        100,
+      );
+      res.json(list('admin#directory#roleAssignments', 'items', page, nextPageToken ? { nextPageToken } : {}));
+    });
+
+    app.delete(`${D}/customer/:customer/roleassignments/:roleAssignmentId`, (req, res) => {
+      const found = state.findRoleAssignment(param(req, 'roleAssignmentId'));
+      if (!found) return notFound(res, 'roleAssignmentId');
+      if (control.lie()) return void res.status(204).end();
+      found.user.roleAssignments.splice(found.index, 1);
+      control.countWrite('roleAssignments.delete', found.user.id);
+      res.status(204).end();
+    });
+
     app.get(`${D}/groups`, (req, res) => {
       const userKey = query(req, 'userKey');
       if (!userKey && !query(req, 'customer') && !query(req, 'domain')) return googleError(res, 400, 'Bad Request', 'badRequest');
@@ -613,6 +694,8 @@ function controlRoutes(state: GoogleWorkspaceState) {
         ...(typeof body.recoveryPhone === 'string' ? { recoveryPhone: body.recoveryPhone } : {}),
         backupCodes: typeof body.backupCodes === 'number' ? Math.max(0, Math.min(Math.floor(body.backupCodes), 10)) : 0,
         twoStep: body.twoStep === true,
+        adminRoles: typeof body.adminRoles === 'number' ? Math.max(0, Math.min(Math.floor(body.adminRoles), 10)) : 0,
+        superAdmin: body.superAdmin === true,
       });
       res.status(201).json(userJson(user));
     });
@@ -626,6 +709,7 @@ function controlRoutes(state: GoogleWorkspaceState) {
         groups: state.groupsOf(user.id).map((g) => g.email),
         signOuts: user.signOuts.length,
         backupCodes: user.backupCodes.length,
+        roleIds: user.roleAssignments.map((a) => a.roleId),
       });
     });
     router.post('/transfers', (req, res) => {

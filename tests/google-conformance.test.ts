@@ -17,6 +17,7 @@ runConformance({
     'clear_recovery',
     'remove_mfa',
     'remove_admin_roles',
+    'reset_password',
   ],
   async start() {
     const sandbox = await googleModule.startSandbox({ autoProvision: true });

@@ -222,3 +222,36 @@ describe('remove_admin_roles', () => {
     scope.done();
   });
 });
+
+describe('reset_password', () => {
+  it('PUT users/{id} with exactly a fresh 32-character password and changePasswordAtNextLogin, no hashFunction', async () => {
+    const bodies: Array<Record<string, unknown>> = [];
+    const scope = nock(API, { reqheaders: { authorization: BEARER } })
+      .put(`${D}/users/${account.id}`, (b: Record<string, unknown>) => (bodies.push(b), true))
+      .times(2)
+      .reply(200, { id: account.id, changePasswordAtNextLogin: true });
+    const provider = make();
+    const result = await provider.actions.reset_password!.execute(account, actionContext(subject));
+    await provider.actions.reset_password!.execute(account, actionContext(subject));
+    expect(Object.keys(bodies[0]!).sort()).toEqual(['changePasswordAtNextLogin', 'password']);
+    expect(bodies[0]!.changePasswordAtNextLogin).toBe(true);
+    expect(bodies[0]!.password).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(bodies[1]!.password).not.toBe(bodies[0]!.password);
+    expect(JSON.stringify(result.evidence)).not.toContain(String(bodies[0]!.password));
+    scope.done();
+  });
+
+  it('a 400 on the write is PermanentError and the password is nowhere in it', async () => {
+    let sent = '';
+    nock(API)
+      .put(`${D}/users/${account.id}`, (b: Record<string, unknown>) => ((sent = String(b.password)), true))
+      .reply(400, googleError(400, 'invalid', 'Invalid Password'));
+    const error = await make()
+      .actions.reset_password!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(sent).toHaveLength(32);
+    const seen = `${(error as Error).message} ${(error as Error).stack ?? ''} ${JSON.stringify(error)}`;
+    expect(seen).not.toContain(sent);
+  });
+});

@@ -195,3 +195,34 @@ describe('remove_admin_roles', () => {
     expect(user.roleAssignments.map((a) => a.roleId)).toEqual([HELP_DESK_ROLE_ID]);
   });
 });
+
+describe('reset_password', () => {
+  it('sets a new random password each run, and verify reads changePasswordAtNextLogin but calls the password not verifiable', async () => {
+    const { subject, account, userId } = await seeded();
+    const ctx = actionContext(subject);
+    const before = sandbox.state.users.get(userId)!.passwordDigest;
+    const result = await provider.actions.reset_password!.execute(account, ctx);
+    const first = sandbox.state.users.get(userId)!.passwordDigest;
+    expect(first).not.toBe(before);
+    expect(sandbox.state.users.get(userId)!.changePasswordAtNextLogin).toBe(true);
+    const evidence = await provider.actions.reset_password!.verify(account, ctx);
+    expect(evidence.changePasswordAtNextLogin).toBe(true);
+    expect(evidence.password).toMatch(/^not verifiable: /);
+    await provider.actions.reset_password!.execute(account, ctx);
+    expect(sandbox.state.users.get(userId)!.passwordDigest).not.toBe(first);
+    expect(JSON.stringify(result.evidence)).not.toMatch(/[A-Za-z0-9_-]{32}/);
+  });
+
+  it('verify fails when the write was a lie', async () => {
+    const { subject, account, userId } = await seeded();
+    const ctx = actionContext(subject);
+    const before = sandbox.state.users.get(userId)!.passwordDigest;
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.reset_password!.execute(account, ctx);
+    sandbox.control.setFaults({});
+    expect(sandbox.state.users.get(userId)!.passwordDigest).toBe(before);
+    const error = await provider.actions.reset_password!.verify(account, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({ changePasswordAtNextLogin: false });
+  });
+});

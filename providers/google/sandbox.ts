@@ -15,7 +15,7 @@
  *   POST /transfers  transfer behaviour: { pollsToComplete?, outcome?: 'completed' | 'failed' }
  *   GET  /transfers  every stored transfer
  */
-import { randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import type express from 'express';
 import type { Request, Response } from 'express';
 import {
@@ -66,6 +66,9 @@ export interface SandboxUser {
   enrolledIn2Sv: boolean;
   /** Direct admin role assignments; one of SUPER_ADMIN_ROLE_ID makes `isAdmin` true. */
   roleAssignments: SandboxRoleAssignment[];
+  /** SHA-256 of the current password (never the password), so tests can see it change. */
+  passwordDigest: string;
+  changePasswordAtNextLogin: boolean;
 }
 interface SandboxRoleAssignment {
   roleAssignmentId: string;
@@ -168,6 +171,8 @@ export class GoogleWorkspaceState {
       backupCodes: newBackupCodes(input.backupCodes ?? 0),
       enrolledIn2Sv: input.twoStep ?? false,
       roleAssignments: [],
+      passwordDigest: digest(`initial-${n}`),
+      changePasswordAtNextLogin: false,
     };
     if (input.superAdmin) this.assignRole(user, SUPER_ADMIN_ROLE_ID);
     for (let i = 0; i < (input.adminRoles ?? 0); i += 1) this.assignRole(user, HELP_DESK_ROLE_ID);
@@ -246,6 +251,10 @@ export class GoogleWorkspaceState {
   }
 }
 
+function digest(password: string): string {
+  return createHash('sha256').update(password).digest('hex');
+}
+
 function isSuperAdmin(user: SandboxUser): boolean {
   return user.roleAssignments.some((a) => a.roleId === SUPER_ADMIN_ROLE_ID);
 }
@@ -273,6 +282,7 @@ function userJson(user: SandboxUser): Record<string, unknown> {
     primaryEmail: user.primaryEmail,
     name: { givenName: user.primaryEmail.split('@')[0], familyName: 'Sandbox', fullName: user.primaryEmail.split('@')[0] },
     isAdmin: isSuperAdmin(user),
+    changePasswordAtNextLogin: user.changePasswordAtNextLogin,
     isDelegatedAdmin: user.roleAssignments.some((a) => a.roleId !== SUPER_ADMIN_ROLE_ID),
     isEnrolledIn2Sv: user.enrolledIn2Sv,
     isEnforcedIn2Sv: false,
@@ -398,7 +408,19 @@ function routes(state: GoogleWorkspaceState) {
       if (typeof body.recoveryPhone === 'string' && body.recoveryPhone !== '' && !/^\+[1-9]\d{6,14}$/.test(body.recoveryPhone)) {
         return invalid(res, 'Invalid Input: recoveryPhone');
       }
+      if ('changePasswordAtNextLogin' in body && typeof body.changePasswordAtNextLogin !== 'boolean') {
+        return invalid(res, 'Invalid Input: changePasswordAtNextLogin');
+      }
+      // Plain text when no hashFunction is given; Google wants 8 to 100 characters.
+      if ('password' in body && (typeof body.password !== 'string' || body.password.length < 8 || body.password.length > 100)) {
+        return invalid(res, 'Invalid Password');
+      }
+      if ('hashFunction' in body && !['MD5', 'SHA-1', 'crypt'].includes(String(body.hashFunction))) {
+        return invalid(res, 'Invalid Input: hashFunction');
+      }
       if (control.lie()) return void res.json(userJson(user));
+      if (typeof body.password === 'string') user.passwordDigest = digest(body.password);
+      if (typeof body.changePasswordAtNextLogin === 'boolean') user.changePasswordAtNextLogin = body.changePasswordAtNextLogin;
       if (typeof body.suspended === 'boolean') {
         user.suspended = body.suspended;
         user.suspensionReason = body.suspended ? 'ADMIN' : null;

@@ -32,6 +32,10 @@ async function check(text: string, flags: string[] = []) {
   return { code, out, err, file };
 }
 
+/** The index of a step of the employee playbook, so adding steps elsewhere moves no expectation. */
+const stepIndex = (text: string, id: string) =>
+  (parseYaml(text) as { playbooks: { employee: { steps: Array<{ id: string }> } } }).playbooks.employee.steps.findIndex((s) => s.id === id);
+
 /** The 1-based line of the first occurrence of `needle`. */
 const lineOf = (text: string, needle: string) => text.slice(0, text.indexOf(needle)).split('\n').length;
 
@@ -77,7 +81,7 @@ describe('deprovisiond config check', () => {
     expect(res.code).toBe(1);
     expect(res.err).toContain(`invalid configuration in ${res.file}:`);
     expect(res.err).toContain(
-      `playbooks.employee.steps[7].action (line ${lineOf(text, 'action: delete_account }')}): provider signals (caep) supports revoke_sessions, not delete_account`,
+      `playbooks.employee.steps[${stepIndex(text, 'caep-session-revoked')}].action (line ${lineOf(text, 'action: delete_account }')}): provider signals (caep) supports revoke_sessions, not delete_account`,
     );
   }, 30_000);
 

@@ -11,6 +11,17 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(/\+\d+\.\d{3}s {2}okta-suspend {15}okta {7}succeeded\n/);
     expect(text).toMatch(/\n {2}collect-laptop +succeeded +attested by admin:admin: demo: laptop and badge collected\n/);
     expect(text).toMatch(/\n {2}google-suspend +succeeded +verified by read-back: suspended=true/);
+    // Google's backup codes and recovery email/phone, cleared before the suspension and read back.
+    expect(text).toMatch(
+      /\n {2}google-clear-recovery +succeeded +verified by read-back: backupCodesRemaining=0, recoveryEmail=empty, recoveryPhone=empty/,
+    );
+    expect(text).toMatch(/\n {2}google-remove-mfa +succeeded +verified by read-back: isEnrolledIn2Sv=false/);
+    expect(text).toMatch(
+      /\n {2}google-remove-admin-roles +succeeded +verified by read-back: isAdmin=false, isDelegatedAdmin=false, roleAssignmentsRemaining=0/,
+    );
+    expect(text).toMatch(
+      /\n {2}google-reset-password +succeeded +not verifiable \(password: the Directory API exposes no password-changed time\); read back/,
+    );
     expect(text).toMatch(/\n {2}notify-started +succeeded +acknowledged by the receiver \(no read API\): /);
     // Every kind in the sandbox shuts its door, read back: badges, a SCIM app, Slack, GitHub, Active Directory and OpenLDAP.
     expect(text).toMatch(/\n {2}badge-deactivate +succeeded +verified by read-back: userId=\d+, suspended=true, remainingCredentials=\[\]/);
@@ -44,9 +55,10 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 32\/32 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
-    // "verified" only for what was read back: the session revocations Okta and Google cannot read are not.
-    expect(text).toMatch(/\b2 not verifiable\b/);
+    expect(text).toMatch(/termination completed: 36\/36 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    // "verified" only for what was read back: the session revocations Okta and Google cannot
+    // read are not, nor is Google's password reset (the Directory API has no password-changed time).
+    expect(text).toMatch(/\b3 not verifiable\b/);
     expect(text).toMatch(/\b\d+ verified by read back\b/);
   }, 60_000);
 });

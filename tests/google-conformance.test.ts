@@ -9,7 +9,17 @@ import { sandboxControl } from './helpers/sandbox-control.ts';
 
 runConformance({
   kind: 'google',
-  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'transfer_files', 'delete_account'],
+  actions: [
+    'revoke_sessions',
+    'disable_account',
+    'remove_groups',
+    'transfer_files',
+    'delete_account',
+    'clear_recovery',
+    'remove_mfa',
+    'remove_admin_roles',
+    'reset_password',
+  ],
   async start() {
     const sandbox = await googleModule.startSandbox({ autoProvision: true });
     const config = googleModule.sandboxConfig(sandbox);

@@ -22,6 +22,11 @@ import { settleAll } from '../../src/domain/settle-all.ts';
 import { alreadyAbsent } from '../absent.ts';
 import { createAuthClient, createClients, type GoogleAuthClient, type GoogleClients } from './client.ts';
 import type { GoogleConfig } from './config.ts';
+import { createActionKit, type GoogleActionKit } from './action-kit.ts';
+import { clearRecoveryHandler } from './recovery.ts';
+import { removeMfaHandler } from './two-step.ts';
+import { removeAdminRolesHandler } from './admin-roles.ts';
+import { resetPasswordHandler } from './password.ts';
 import { isNotFound, toProviderError } from './errors.ts';
 
 type User = admin_directory_v1.Schema$User;
@@ -70,6 +75,7 @@ class GoogleProvider implements Provider {
   readonly name: string;
   readonly actions: Partial<Record<ActionName, ActionHandler>>;
   private readonly api: GoogleClients;
+  private readonly kit: GoogleActionKit;
 
   constructor(
     private readonly config: GoogleConfig,
@@ -77,7 +83,12 @@ class GoogleProvider implements Provider {
   ) {
     this.name = deps.name;
     this.api = createClients(config, deps.authClient ?? createAuthClient(config), deps.throttle);
+    this.kit = createActionKit(this.api, config.rateLimitDelayMs);
     this.actions = {
+      clear_recovery: clearRecoveryHandler(this.kit),
+      remove_mfa: removeMfaHandler(this.kit),
+      remove_admin_roles: removeAdminRolesHandler(this.kit, config.customer),
+      reset_password: resetPasswordHandler(this.kit),
       revoke_sessions: { execute: (a, c) => this.revokeSessions(a, c), verify: (a, c) => this.verifySessions(a, c) },
       disable_account: { execute: (a, c) => this.suspend(a, c), verify: (a, c) => this.verifySuspended(a, c) },
       remove_groups: { execute: (a, c) => this.removeGroups(a, c), verify: (a, c) => this.verifyNoGroups(a, c) },
@@ -87,12 +98,8 @@ class GoogleProvider implements Provider {
   }
 
   /** Runs one SDK call and turns its failure into the engine's typed error. */
-  private async call<T>(operation: string, run: () => Promise<{ data: T }>): Promise<T> {
-    try {
-      return (await run()).data;
-    } catch (error) {
-      throw toProviderError(error, operation, { rateLimitDelayMs: this.config.rateLimitDelayMs });
-    }
+  private call<T>(operation: string, run: () => Promise<{ data: T }>): Promise<T> {
+    return this.kit.call(operation, run);
   }
 
   /** users.get; null when Google answers 404 (no such user, or deleted). */
@@ -233,10 +240,8 @@ class GoogleProvider implements Provider {
   }
 
   /** users.get for an action on a resolved account: a vanished user is not retryable. */
-  private async requireUser(account: AccountRef, signal: AbortSignal): Promise<User> {
-    const user = await this.getUser(account.id, signal);
-    if (!user) throw new PermanentError(`google users.get: user ${account.id} no longer exists`);
-    return user;
+  private requireUser(account: AccountRef, signal: AbortSignal): Promise<User> {
+    return this.kit.requireUser(account, signal);
   }
 
   // --- remove_groups ----------------------------------------------------------------

@@ -16,6 +16,8 @@ export const GOOGLE_SCOPES = {
   groupReadonly: 'https://www.googleapis.com/auth/admin.directory.group.readonly',
   /** members.delete. */
   groupMember: 'https://www.googleapis.com/auth/admin.directory.group.member',
+  /** roleAssignments.list/delete (remove_admin_roles). */
+  roleManagement: 'https://www.googleapis.com/auth/admin.directory.rolemanagement',
   /** transfers.insert/get/list. */
   dataTransfer: 'https://www.googleapis.com/auth/admin.datatransfer',
 } as const;

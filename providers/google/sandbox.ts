@@ -5,13 +5,19 @@
  * `rateLimitExceeded` (not 429). Data transfers complete after a number of polls.
  *
  * Control routes, besides the kit's (under `/__sandbox`):
- *   POST /users      seed a user: { primaryEmail, suspended?, oauthGrants?, appPasswords?, groups? }
- *   GET  /users/:key a user's whole state (grants, app passwords, groups, sign-outs)
+ *   POST /users      seed a user: { primaryEmail, suspended?, oauthGrants?, appPasswords?, groups?,
+ *                    recoveryEmail?, recoveryPhone?, backupCodes?, twoStep?, adminRoles?, superAdmin? }
+ *   GET  /users/:key a user's whole state (grants, app passwords, groups, sign-outs, recovery
+ *                    fields, number of backup codes)
+ *
+ * Backup verification codes are refused on a suspended user (400 Invalid Input), as Google
+ * does (GAM: "User is suspended. You must unsuspend to process backupcodes").
  *   POST /transfers  transfer behaviour: { pollsToComplete?, outcome?: 'completed' | 'failed' }
  *   GET  /transfers  every stored transfer
  *   POST /users/:key/unsuspend        drift: the user active again (a sync or an admin undid the suspension)
  *   POST /users/:key/groups { email } drift: the user back in a group
  */
+import { createHash, randomInt } from 'node:crypto';
 import type express from 'express';
 import type { Request, Response } from 'express';
 import {
@@ -29,6 +35,9 @@ export { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN };
 const DRIVE_APP = { id: '55656082996', name: 'Drive and Docs', params: [{ key: 'PRIVACY_LEVEL', value: ['PRIVATE', 'SHARED'] }] };
 const CALENDAR_APP = { id: '435070579839', name: 'Calendar', params: [{ key: 'RELEASE_RESOURCES', value: ['TRUE'] }] };
 const APPLICATIONS = [DRIVE_APP, CALENDAR_APP];
+/** Role ids are per customer at Google; these stand in for the super admin and a help desk role. */
+export const SUPER_ADMIN_ROLE_ID = '91447453409035734';
+export const HELP_DESK_ROLE_ID = '91447453409035735';
 
 interface OauthGrant {
   clientId: string;
@@ -50,6 +59,23 @@ export interface SandboxUser {
   asps: AppPassword[];
   /** Epoch ms of each applied users.signOut. */
   signOuts: number[];
+  /** Empty string when not set (the API then omits the field). */
+  recoveryEmail: string;
+  recoveryPhone: string;
+  /** Valid backup verification codes (8 digits each, as Google's). */
+  backupCodes: string[];
+  /** Enrolled in 2-Step Verification (one flag: the API lists no individual factors). */
+  enrolledIn2Sv: boolean;
+  /** Direct admin role assignments; one of SUPER_ADMIN_ROLE_ID makes `isAdmin` true. */
+  roleAssignments: SandboxRoleAssignment[];
+  /** SHA-256 of the current password (never the password), so tests can see it change. */
+  passwordDigest: string;
+  changePasswordAtNextLogin: boolean;
+}
+interface SandboxRoleAssignment {
+  roleAssignmentId: string;
+  roleId: string;
+  scopeType: 'CUSTOMER';
 }
 interface SandboxGroup {
   id: string;
@@ -116,6 +142,13 @@ export class GoogleWorkspaceState {
     oauthGrants?: number;
     appPasswords?: number;
     groups?: string[];
+    recoveryEmail?: string;
+    recoveryPhone?: string;
+    backupCodes?: number;
+    twoStep?: boolean;
+    /** Number of help desk admin role assignments. */
+    adminRoles?: number;
+    superAdmin?: boolean;
   }): SandboxUser {
     const n = this.nextNumber();
     const user: SandboxUser = {
@@ -135,18 +168,54 @@ export class GoogleWorkspaceState {
         creationTime: String(Date.now()),
       })),
       signOuts: [],
+      recoveryEmail: input.recoveryEmail ?? '',
+      recoveryPhone: input.recoveryPhone ?? '',
+      backupCodes: newBackupCodes(input.backupCodes ?? 0),
+      enrolledIn2Sv: input.twoStep ?? false,
+      roleAssignments: [],
+      passwordDigest: digest(`initial-${n}`),
+      changePasswordAtNextLogin: false,
     };
+    if (input.superAdmin) this.assignRole(user, SUPER_ADMIN_ROLE_ID);
+    for (let i = 0; i < (input.adminRoles ?? 0); i += 1) this.assignRole(user, HELP_DESK_ROLE_ID);
     this.users.set(user.id, user);
     for (const email of input.groups ?? []) this.groupFor(email).members.add(user.id);
     return user;
   }
 
-  /** An active user with two OAuth grants, one app password and one or two groups. */
+  /**
+   * An active user with two OAuth grants, one app password, one or two groups, a personal
+   * recovery email and phone, ten backup codes, 2-Step Verification on and a help desk
+   * admin role: every door a leaver leaves open.
+   */
   autoProvision(email: string): SandboxUser {
     const domain = email.split('@')[1] ?? 'example.com';
     const groups = [`all-staff@${domain}`];
     if (this.users.size % 2 === 0) groups.push(`engineering@${domain}`);
-    return this.createUser({ primaryEmail: email, oauthGrants: 2, appPasswords: 1, groups });
+    const local = email.split('@')[0] ?? 'user';
+    return this.createUser({
+      primaryEmail: email,
+      oauthGrants: 2,
+      appPasswords: 1,
+      groups,
+      recoveryEmail: `${local}.personal@gmail.example`,
+      recoveryPhone: `+1555${String(randomInt(0, 10_000_000)).padStart(7, '0')}`,
+      backupCodes: 10,
+      twoStep: true,
+      adminRoles: 1,
+    });
+  }
+
+  assignRole(user: SandboxUser, roleId: string): void {
+    user.roleAssignments.push({ roleAssignmentId: String(9_000_000_000 + this.nextNumber()), roleId, scopeType: 'CUSTOMER' });
+  }
+
+  findRoleAssignment(roleAssignmentId: string): { user: SandboxUser; index: number } | undefined {
+    for (const user of this.users.values()) {
+      const index = user.roleAssignments.findIndex((a) => a.roleAssignmentId === roleAssignmentId);
+      if (index >= 0) return { user, index };
+    }
+    return undefined;
   }
 
   groupFor(email: string): SandboxGroup {
@@ -184,6 +253,18 @@ export class GoogleWorkspaceState {
   }
 }
 
+function digest(password: string): string {
+  return createHash('sha256').update(password).digest('hex');
+}
+
+function isSuperAdmin(user: SandboxUser): boolean {
+  return user.roleAssignments.some((a) => a.roleId === SUPER_ADMIN_ROLE_ID);
+}
+
+function newBackupCodes(count: number): string[] {
+  return Array.from({ length: count }, () => String(randomInt(0, 100_000_000)).padStart(8, '0'));
+}
+
 // --- wire format ---------------------------------------------------------------------
 
 function googleError(res: Response, code: number, message: string, reason: string, status?: string): void {
@@ -202,10 +283,16 @@ function userJson(user: SandboxUser): Record<string, unknown> {
     etag: `"${user.id}/${user.suspended ? 's' : 'a'}"`,
     primaryEmail: user.primaryEmail,
     name: { givenName: user.primaryEmail.split('@')[0], familyName: 'Sandbox', fullName: user.primaryEmail.split('@')[0] },
-    isAdmin: false,
+    isAdmin: isSuperAdmin(user),
+    changePasswordAtNextLogin: user.changePasswordAtNextLogin,
+    isDelegatedAdmin: user.roleAssignments.some((a) => a.roleId !== SUPER_ADMIN_ROLE_ID),
+    isEnrolledIn2Sv: user.enrolledIn2Sv,
+    isEnforcedIn2Sv: false,
     suspended: user.suspended,
     ...(user.suspensionReason ? { suspensionReason: user.suspensionReason } : {}),
     creationTime: user.creationTime,
+    ...(user.recoveryEmail ? { recoveryEmail: user.recoveryEmail } : {}),
+    ...(user.recoveryPhone ? { recoveryPhone: user.recoveryPhone } : {}),
     customerId: 'C0sandbox',
     orgUnitPath: '/',
     emails: [{ address: user.primaryEmail, primary: true }],
@@ -316,11 +403,32 @@ function routes(state: GoogleWorkspaceState) {
       if (!user) return;
       const body = (req.body ?? {}) as Record<string, unknown>;
       if ('suspended' in body && typeof body.suspended !== 'boolean') return invalid(res, 'Invalid Input: suspended');
+      for (const field of ['recoveryEmail', 'recoveryPhone'] as const) {
+        if (field in body && typeof body[field] !== 'string') return invalid(res, `Invalid Input: ${field}`);
+      }
+      // Google wants E.164 for a recovery phone; an empty string clears it.
+      if (typeof body.recoveryPhone === 'string' && body.recoveryPhone !== '' && !/^\+[1-9]\d{6,14}$/.test(body.recoveryPhone)) {
+        return invalid(res, 'Invalid Input: recoveryPhone');
+      }
+      if ('changePasswordAtNextLogin' in body && typeof body.changePasswordAtNextLogin !== 'boolean') {
+        return invalid(res, 'Invalid Input: changePasswordAtNextLogin');
+      }
+      // Plain text when no hashFunction is given; Google wants 8 to 100 characters.
+      if ('password' in body && (typeof body.password !== 'string' || body.password.length < 8 || body.password.length > 100)) {
+        return invalid(res, 'Invalid Password');
+      }
+      if ('hashFunction' in body && !['MD5', 'SHA-1', 'crypt'].includes(String(body.hashFunction))) {
+        return invalid(res, 'Invalid Input: hashFunction');
+      }
       if (control.lie()) return void res.json(userJson(user));
+      if (typeof body.password === 'string') user.passwordDigest = digest(body.password);
+      if (typeof body.changePasswordAtNextLogin === 'boolean') user.changePasswordAtNextLogin = body.changePasswordAtNextLogin;
       if (typeof body.suspended === 'boolean') {
         user.suspended = body.suspended;
         user.suspensionReason = body.suspended ? 'ADMIN' : null;
       }
+      if (typeof body.recoveryEmail === 'string') user.recoveryEmail = body.recoveryEmail;
+      if (typeof body.recoveryPhone === 'string') user.recoveryPhone = body.recoveryPhone;
       control.countWrite('users.update', user.id);
       res.json(userJson(user));
     });
@@ -395,6 +503,84 @@ function routes(state: GoogleWorkspaceState) {
       if (control.lie()) return void res.status(204).end();
       user.asps.splice(index, 1);
       control.countWrite('asps.delete', user.id);
+      res.status(204).end();
+    });
+
+    app.get(`${D}/users/:userKey/verificationCodes`, (req, res) => {
+      const user = withUser(req, res);
+      if (!user) return;
+      const items = user.backupCodes.map((verificationCode) => ({
+        kind: 'admin#directory#verificationCode',
+        etag: `"${user.id}/code"`,
+        userId: user.id,
+        verificationCode,
+      }));
+      res.json(list('admin#directory#verificationCodesList', 'items', items));
+    });
+
+    app.post(`${D}/users/:userKey/verificationCodes/invalidate`, (req, res) => {
+      const user = withUser(req, res);
+      if (!user) return;
+      if (user.suspended) return invalid(res);
+      if (control.lie()) return void res.status(204).end();
+      user.backupCodes = [];
+      control.countWrite('verificationCodes.invalidate', user.id);
+      res.status(204).end();
+    });
+
+    app.post(`${D}/users/:userKey/twoStepVerification/turnOff`, (req, res) => {
+      const user = withUser(req, res);
+      if (!user) return;
+      if (control.lie()) return void res.status(204).end();
+      user.enrolledIn2Sv = false;
+      control.countWrite('twoStepVerification.turnOff', user.id);
+      res.status(204).end();
+    });
+
+    app.post(`${D}/users/:userKey/makeAdmin`, (req, res) => {
+      const user = withUser(req, res);
+      if (!user) return;
+      const status = ((req.body ?? {}) as Record<string, unknown>).status;
+      if (typeof status !== 'boolean') return invalid(res, 'Invalid Input: status');
+      if (control.lie()) return void res.status(204).end();
+      if (status && !isSuperAdmin(user)) state.assignRole(user, SUPER_ADMIN_ROLE_ID);
+      if (!status) user.roleAssignments = user.roleAssignments.filter((a) => a.roleId !== SUPER_ADMIN_ROLE_ID);
+      control.countWrite('users.makeAdmin', user.id);
+      res.status(204).end();
+    });
+
+    app.get(`${D}/customer/:customer/roleassignments`, (req, res) => {
+      const userKey = query(req, 'userKey');
+      let assignments: Array<SandboxRoleAssignment & { assignedTo: string }> = [];
+      if (userKey) {
+        const user = userFor(userKey);
+        if (!user) return notFound(res, 'userKey');
+        assignments = user.roleAssignments.map((a) => ({ ...a, assignedTo: user.id }));
+      } else {
+        for (const user of state.users.values()) assignments.push(...user.roleAssignments.map((a) => ({ ...a, assignedTo: user.id })));
+      }
+      const { page, nextPageToken } = pageOf(
+        assignments.map((a) => ({
+          kind: 'admin#directory#roleAssignment',
+          etag: `"${a.roleAssignmentId}"`,
+          roleAssignmentId: a.roleAssignmentId,
+          roleId: a.roleId,
+          assignedTo: a.assignedTo,
+          assigneeType: 'user',
+          scopeType: a.scopeType,
+        })),
+        req,
+        100,
+      );
+      res.json(list('admin#directory#roleAssignments', 'items', page, nextPageToken ? { nextPageToken } : {}));
+    });
+
+    app.delete(`${D}/customer/:customer/roleassignments/:roleAssignmentId`, (req, res) => {
+      const found = state.findRoleAssignment(param(req, 'roleAssignmentId'));
+      if (!found) return notFound(res, 'roleAssignmentId');
+      if (control.lie()) return void res.status(204).end();
+      found.user.roleAssignments.splice(found.index, 1);
+      control.countWrite('roleAssignments.delete', found.user.id);
       res.status(204).end();
     });
 
@@ -528,6 +714,12 @@ function controlRoutes(state: GoogleWorkspaceState) {
         oauthGrants: typeof body.oauthGrants === 'number' ? body.oauthGrants : 0,
         appPasswords: typeof body.appPasswords === 'number' ? body.appPasswords : 0,
         groups: Array.isArray(body.groups) ? body.groups.filter((g): g is string => typeof g === 'string') : [],
+        ...(typeof body.recoveryEmail === 'string' ? { recoveryEmail: body.recoveryEmail } : {}),
+        ...(typeof body.recoveryPhone === 'string' ? { recoveryPhone: body.recoveryPhone } : {}),
+        backupCodes: typeof body.backupCodes === 'number' ? Math.max(0, Math.min(Math.floor(body.backupCodes), 10)) : 0,
+        twoStep: body.twoStep === true,
+        adminRoles: typeof body.adminRoles === 'number' ? Math.max(0, Math.min(Math.floor(body.adminRoles), 10)) : 0,
+        superAdmin: body.superAdmin === true,
       });
       res.status(201).json(userJson(user));
     });
@@ -540,6 +732,8 @@ function controlRoutes(state: GoogleWorkspaceState) {
         appPasswordIds: user.asps.map((a) => a.codeId),
         groups: state.groupsOf(user.id).map((g) => g.email),
         signOuts: user.signOuts.length,
+        backupCodes: user.backupCodes.length,
+        roleIds: user.roleAssignments.map((a) => a.roleId),
       });
     });
     router.post('/users/:key/unsuspend', (req, res) => {

@@ -316,3 +316,41 @@ describe('delete_account', () => {
     expect(await provider.actions.delete_account!.verify(account, ctx)).toEqual({ found: false, status: 404 });
   });
 });
+
+describe('remove_mfa', () => {
+  it('removes every method but the password, default last, as the sandbox state shows', async () => {
+    const { account, subject } = await seeded('mfa', {
+      authMethods: ['microsoftAuthenticator', 'mobilePhone', 'alternateMobilePhone', 'fido2', 'email', 'temporaryAccessPass'],
+    });
+    const ctx = actionContext(subject);
+    await expect(provider.actions.remove_mfa!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    sandbox.control.reset();
+    const first = await provider.actions.remove_mfa!.execute(account, ctx);
+    expect(first.evidence.removed).toHaveLength(6);
+    expect((await microsoftUserState(sandbox.url, account.id))?.authMethodTypes).toEqual([]);
+    // The default (the Authenticator app) was refused once while the others remained, then removed.
+    const refused = requestsTo(/\/authentication\/microsoftAuthenticatorMethods\//, 'DELETE').map((r) => r.status);
+    expect(refused).toEqual([400, 204]);
+    const evidence = await provider.actions.remove_mfa!.verify(account, ctx);
+    expect(evidence.onlyPassword).toBe(true);
+    const again = await provider.actions.remove_mfa!.execute(account, ctx);
+    expect(again.evidence).toMatchObject({ removed: [], alreadyDone: true });
+  });
+
+  it('a user with only a password is already done and writes nothing', async () => {
+    const { account, subject } = await seeded('mfa-none');
+    sandbox.control.reset();
+    const result = await provider.actions.remove_mfa!.execute(account, actionContext(subject));
+    expect(result.evidence.alreadyDone).toBe(true);
+    expect(requestsTo(/\/authentication\//, 'DELETE')).toHaveLength(0);
+  });
+
+  it('a sandbox that answers 204 without deleting fails verify', async () => {
+    const { account, subject } = await seeded('mfa-lie', { authMethods: ['email'] });
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.remove_mfa!.execute(account, actionContext(subject));
+    sandbox.control.setFaults({});
+    expect((await microsoftUserState(sandbox.url, account.id))?.authMethodTypes).toEqual(['email']);
+    await expect(provider.actions.remove_mfa!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(VerificationError);
+  });
+});

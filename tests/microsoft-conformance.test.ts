@@ -9,7 +9,7 @@ import { runConformance } from './conformance/suite.ts';
 
 runConformance({
   kind: 'microsoft',
-  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'transfer_files', 'delete_account'],
+  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'transfer_files', 'delete_account', 'remove_mfa'],
   async start() {
     const sandbox = await microsoftModule.startSandbox({ autoProvision: true });
     const config = microsoftModule.sandboxConfig(sandbox);

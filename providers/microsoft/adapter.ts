@@ -9,6 +9,7 @@ import type { JsonObject, Subject } from '../../src/domain/types.ts';
 import { requestTimeoutOf, scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';
 import { createGraphClient, GraphApi, seg } from './graph-client.ts';
 import { graphTokens } from './token.ts';
+import { removeMfa } from './auth-methods.ts';
 
 interface GraphUser {
   id: string;
@@ -125,6 +126,7 @@ export class MicrosoftProvider implements Provider {
       remove_groups: this.removeGroups(),
       transfer_files: this.transferFiles(),
       delete_account: this.deleteAccount(),
+      remove_mfa: removeMfa(this.graph),
     };
   }
 

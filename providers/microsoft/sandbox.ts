@@ -21,6 +21,7 @@ import {
   type SandboxStyle,
   requestOrigin,
 } from '../sandbox/kit.ts';
+import { AuthMethodStore, type SeedAuthMethod } from './sandbox-auth-methods.ts';
 import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
 export { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET };
@@ -84,6 +85,8 @@ export interface SeedUserInput {
   directoryRoles?: string[];
   /** Give the user a OneDrive. Default true. */
   drive?: boolean;
+  /** Authentication methods besides the password; the first is the default MFA method. Default none. */
+  authMethods?: SeedAuthMethod[];
   signInSessionsValidFromDateTime?: string;
 }
 
@@ -104,6 +107,8 @@ export interface SandboxUserState {
   accountEnabled: boolean;
   signInSessionsValidFromDateTime: string;
   groupIds: string[];
+  /** Authentication methods other than the password, by type. */
+  authMethodTypes: string[];
   drivePermissions: Array<{ email: string; roles: string[] }>;
 }
 
@@ -149,6 +154,7 @@ class Directory {
   readonly drives = new Map<string, SandboxDrive>();
   readonly driveByUser = new Map<string, string>();
   readonly tokens = new Map<string, number>();
+  readonly authMethods = new AuthMethodStore();
 
   find(key: string): SandboxUser | undefined {
     const byId = this.users.get(key);
@@ -202,6 +208,7 @@ class Directory {
       this.roles.set(role.id, role);
       seeded.roleIds.push(role.id);
     }
+    this.authMethods.seed(user.id, Array.isArray(input.authMethods) ? input.authMethods : []);
     if (input.drive ?? true) {
       const drive: SandboxDrive = {
         id: `b!${randomBytes(18).toString('base64url')}`,
@@ -223,11 +230,16 @@ class Directory {
     return seeded;
   }
 
-  /** What autoProvision creates: an enabled user in one assigned and one dynamic group, with a OneDrive. */
+  /**
+   * What autoProvision creates: an enabled user in one assigned and one dynamic group, with
+   * a OneDrive and two MFA methods (the Authenticator app is the default, so Graph's
+   * "default method last" refusal is met on the way).
+   */
   provision(userPrincipalName: string): SandboxUser {
     const seeded = this.seed({
       userPrincipalName,
       groups: [{ displayName: 'All Staff' }, { displayName: 'Sales (dynamic)', dynamic: true }],
+      authMethods: ['microsoftAuthenticator', 'mobilePhone'],
     });
     return this.users.get(seeded.id)!;
   }
@@ -271,6 +283,7 @@ class Directory {
       accountEnabled: user.accountEnabled,
       signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
       groupIds: [...this.groups.values()].filter((g) => g.members.has(id)).map((g) => g.id),
+      authMethodTypes: this.authMethods.types(id),
       drivePermissions: (drive?.permissions ?? []).map((p) => ({ email: p.email, roles: [...p.roles] })),
     };
   }
@@ -488,6 +501,10 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
         const body: Record<string, unknown> = { '@odata.context': `${root(req)}/$metadata#directoryObjects`, value: page };
         if (next) body['@odata.nextLink'] = next;
         return res.json(body);
+      }
+      if (is(nav, 'authentication')) {
+        const parts = { collection: sub, methodId: subKey, rest: ref };
+        if (directory.authMethods.route(user.id, parts, req, res, { control, graphError, root: root(req) })) return;
       }
       if (is(nav, 'drive') && sub === undefined && method === 'GET') {
         const driveId = directory.driveByUser.get(user.id);

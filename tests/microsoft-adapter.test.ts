@@ -354,3 +354,42 @@ describe('remove_mfa', () => {
     await expect(provider.actions.remove_mfa!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(VerificationError);
   });
 });
+
+describe('stop_mail_forwarding', () => {
+  const rules = [
+    { displayName: 'Forward', forwardTo: ['a@example.net'] },
+    { displayName: 'Attach', forwardAsAttachmentTo: ['b@example.net'] },
+    { displayName: 'Redirect', redirectTo: ['c@example.net'] },
+    { displayName: 'File it', moveToFolder: 'Archive' },
+  ];
+
+  it('deletes the forwarding and redirecting rules only, as the sandbox mailbox shows, then finds nothing to do', async () => {
+    const { account, subject } = await seeded('fwd', { inboxRules: rules });
+    const ctx = actionContext(subject);
+    await expect(provider.actions.stop_mail_forwarding!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    const first = await provider.actions.stop_mail_forwarding!.execute(account, ctx);
+    expect(first.evidence.removed).toHaveLength(3);
+    expect((await microsoftUserState(sandbox.url, account.id))?.inboxRules).toEqual(['File it']);
+    expect((await provider.actions.stop_mail_forwarding!.verify(account, ctx)).remainingForwardingRules).toBe(0);
+    const again = await provider.actions.stop_mail_forwarding!.execute(account, ctx);
+    expect(again.evidence).toMatchObject({ removed: [], alreadyDone: true });
+  });
+
+  it('with rules: all, deletes every inbox rule', async () => {
+    const { account, subject } = await seeded('fwd-all', { inboxRules: rules });
+    const ctx = actionContext(subject, { params: { rules: 'all' } });
+    await provider.actions.stop_mail_forwarding!.execute(account, ctx);
+    expect((await microsoftUserState(sandbox.url, account.id))?.inboxRules).toEqual([]);
+    await provider.actions.stop_mail_forwarding!.verify(account, ctx);
+  });
+
+  it('skips a user without a mailbox; refuses an unknown rules param before any call', async () => {
+    const { account, subject } = await seeded('fwd-none', { mailbox: false });
+    const result = await provider.actions.stop_mail_forwarding!.execute(account, actionContext(subject));
+    expect(result.skipped).toBe('the user has no Exchange Online mailbox');
+    sandbox.control.reset();
+    const bad = actionContext(subject, { params: { rules: 'some' } });
+    await expect(provider.actions.stop_mail_forwarding!.execute(account, bad)).rejects.toBeInstanceOf(PermanentError);
+    expect(requestsTo(/messageRules/)).toHaveLength(0);
+  });
+});

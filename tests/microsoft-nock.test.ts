@@ -541,3 +541,74 @@ describe('remove_mfa', () => {
     });
   });
 });
+
+describe('stop_mail_forwarding', () => {
+  const RULES = '/v1.0/users/u-1/mailFolders/inbox/messageRules';
+  const to = (address: string) => [{ emailAddress: { name: address, address } }];
+
+  it('lists the inbox rules and DELETEs those that forward or redirect, by encoded id', async () => {
+    tokenEndpoint();
+    const deleted: string[] = [];
+    graph()
+      .get(RULES)
+      .reply(200, {
+        value: [
+          { id: 'AQAAAJ5dZ/q=', displayName: 'Home', actions: { forwardTo: to('me@example.net') } },
+          { id: 'r-2', displayName: 'Attach', actions: { forwardAsAttachmentTo: to('x@example.net') } },
+          { id: 'r-3', displayName: 'Redirect', actions: { redirectTo: to('y@example.net') } },
+          { id: 'r-4', displayName: 'File', actions: { moveToFolder: 'AAMk', forwardTo: [] } },
+        ],
+      })
+      .delete(/^\/v1\.0\/users\/u-1\/mailFolders\/inbox\/messageRules\/.*/)
+      .times(3)
+      .reply((path) => {
+        deleted.push(path);
+        return [204];
+      });
+    const result = await build().actions.stop_mail_forwarding!.execute(account, actionContext(subject));
+    expect(deleted).toEqual([`${RULES}/AQAAAJ5dZ%2Fq%3D`, `${RULES}/r-2`, `${RULES}/r-3`]);
+    expect(result.evidence).toMatchObject({
+      rules: 'forwarding',
+      removed: [
+        { id: 'AQAAAJ5dZ/q=', displayName: 'Home', forwardsTo: ['me@example.net'] },
+        { id: 'r-2', displayName: 'Attach', forwardsTo: ['x@example.net'] },
+        { id: 'r-3', displayName: 'Redirect', forwardsTo: ['y@example.net'] },
+      ],
+      kept: [{ id: 'r-4', displayName: 'File' }],
+      alreadyDone: false,
+    });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('a 404 on the list (no mailbox) is skipped; a 404 on a DELETE is already gone', async () => {
+    tokenEndpoint();
+    graph()
+      .get(RULES)
+      .reply(404, graphError('MailboxNotEnabledForRESTAPI'))
+      .get(RULES)
+      .reply(200, { value: [{ id: 'r-1', actions: { forwardTo: to('me@example.net') } }] })
+      .delete(`${RULES}/r-1`)
+      .reply(404, graphError('ErrorItemNotFound'));
+    const provider = build();
+    expect((await provider.actions.stop_mail_forwarding!.execute(account, actionContext(subject))).skipped).toBeTypeOf('string');
+    const again = await provider.actions.stop_mail_forwarding!.execute(account, actionContext(subject));
+    expect(again.evidence).toMatchObject({ removed: [], alreadyGone: [{ id: 'r-1' }], alreadyDone: true });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('verify fails while a forwarding rule remains and is typed on a 403', async () => {
+    tokenEndpoint();
+    graph()
+      .get(RULES)
+      .reply(200, { value: [{ id: 'r-1', displayName: 'Home', actions: { redirectTo: to('me@example.net') } }] })
+      .get(RULES)
+      .reply(403, graphError('ErrorAccessDenied', 'Access is denied.'));
+    const provider = build();
+    const error = await provider.actions.stop_mail_forwarding!.verify(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({
+      remainingRules: [{ id: 'r-1', displayName: 'Home', forwardsTo: ['me@example.net'] }],
+    });
+    await expect(provider.actions.stop_mail_forwarding!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(PermanentError);
+  });
+});

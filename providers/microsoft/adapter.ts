@@ -10,6 +10,7 @@ import { requestTimeoutOf, scopeOf, tokenUrlOf, type MicrosoftConfig } from './c
 import { createGraphClient, GraphApi, seg } from './graph-client.ts';
 import { graphTokens } from './token.ts';
 import { removeMfa } from './auth-methods.ts';
+import { stopMailForwarding } from './mail-rules.ts';
 
 interface GraphUser {
   id: string;
@@ -127,6 +128,7 @@ export class MicrosoftProvider implements Provider {
       transfer_files: this.transferFiles(),
       delete_account: this.deleteAccount(),
       remove_mfa: removeMfa(this.graph),
+      stop_mail_forwarding: stopMailForwarding(this.graph),
     };
   }
 

@@ -22,6 +22,7 @@ import {
   requestOrigin,
 } from '../sandbox/kit.ts';
 import { AuthMethodStore, type SeedAuthMethod } from './sandbox-auth-methods.ts';
+import { MailRuleStore, type SeedInboxRule } from './sandbox-mail-rules.ts';
 import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
 export { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET };
@@ -87,6 +88,10 @@ export interface SeedUserInput {
   drive?: boolean;
   /** Authentication methods besides the password; the first is the default MFA method. Default none. */
   authMethods?: SeedAuthMethod[];
+  /** Give the user an Exchange Online mailbox. Default true. */
+  mailbox?: boolean;
+  /** Inbox rules of the mailbox. Default none. */
+  inboxRules?: SeedInboxRule[];
   signInSessionsValidFromDateTime?: string;
 }
 
@@ -109,6 +114,8 @@ export interface SandboxUserState {
   groupIds: string[];
   /** Authentication methods other than the password, by type. */
   authMethodTypes: string[];
+  /** Display names of the inbox rules; null without a mailbox. */
+  inboxRules: string[] | null;
   drivePermissions: Array<{ email: string; roles: string[] }>;
 }
 
@@ -155,6 +162,7 @@ class Directory {
   readonly driveByUser = new Map<string, string>();
   readonly tokens = new Map<string, number>();
   readonly authMethods = new AuthMethodStore();
+  readonly mailRules = new MailRuleStore();
 
   find(key: string): SandboxUser | undefined {
     const byId = this.users.get(key);
@@ -209,6 +217,7 @@ class Directory {
       seeded.roleIds.push(role.id);
     }
     this.authMethods.seed(user.id, Array.isArray(input.authMethods) ? input.authMethods : []);
+    this.mailRules.seed(user.id, Array.isArray(input.inboxRules) ? input.inboxRules : [], input.mailbox ?? true);
     if (input.drive ?? true) {
       const drive: SandboxDrive = {
         id: `b!${randomBytes(18).toString('base64url')}`,
@@ -232,14 +241,19 @@ class Directory {
 
   /**
    * What autoProvision creates: an enabled user in one assigned and one dynamic group, with
-   * a OneDrive and two MFA methods (the Authenticator app is the default, so Graph's
-   * "default method last" refusal is met on the way).
+   * a OneDrive, two MFA methods (the Authenticator app is the default, so Graph's
+   * "default method last" refusal is met on the way) and a mailbox with a forwarding rule.
    */
   provision(userPrincipalName: string): SandboxUser {
     const seeded = this.seed({
       userPrincipalName,
       groups: [{ displayName: 'All Staff' }, { displayName: 'Sales (dynamic)', dynamic: true }],
       authMethods: ['microsoftAuthenticator', 'mobilePhone'],
+      // One rule leaks the mail out, one only files it: stop_mail_forwarding removes the first.
+      inboxRules: [
+        { displayName: 'Send everything home', forwardTo: ['leaver.private@example.net'] },
+        { displayName: 'Newsletters', moveToFolder: 'Archive' },
+      ],
     });
     return this.users.get(seeded.id)!;
   }
@@ -284,6 +298,7 @@ class Directory {
       signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
       groupIds: [...this.groups.values()].filter((g) => g.members.has(id)).map((g) => g.id),
       authMethodTypes: this.authMethods.types(id),
+      inboxRules: this.mailRules.names(id),
       drivePermissions: (drive?.permissions ?? []).map((p) => ({ email: p.email, roles: [...p.roles] })),
     };
   }
@@ -505,6 +520,10 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
       if (is(nav, 'authentication')) {
         const parts = { collection: sub, methodId: subKey, rest: ref };
         if (directory.authMethods.route(user.id, parts, req, res, { control, graphError, root: root(req) })) return;
+      }
+      if (is(nav, 'mailFolders')) {
+        const parts = { folder: sub, collection: subKey, ruleId: ref };
+        if (directory.mailRules.route(user.id, parts, req, res, { control, graphError, root: root(req) })) return;
       }
       if (is(nav, 'drive') && sub === undefined && method === 'GET') {
         const driveId = directory.driveByUser.get(user.id);

@@ -33,9 +33,10 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(
       /\n {2}github-remove-from-org +succeeded +verified by read-back: login=[\w-]+, org=deprovisiond-sandbox, membership=none \(404/,
     );
-    // Microsoft: every MFA method but the password removed, and the forwarding inbox rules, read back.
+    // Microsoft: every MFA method but the password removed, the forwarding inbox rules and the admin roles, read back.
     expect(text).toMatch(/\n {2}microsoft-remove-mfa +succeeded +verified by read-back: remainingMethods=/);
     expect(text).toMatch(/\n {2}microsoft-stop-forwarding +succeeded +verified by read-back: rules=forwarding, remainingForwardingRules=0/);
+    expect(text).toMatch(/\n {2}microsoft-remove-admin-roles +succeeded +verified by read-back: remainingRoleAssignments=0/);
     const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
     expect(page && existsSync(page)).toBe(true);
     try {
@@ -43,7 +44,7 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 31\/31 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    expect(text).toMatch(/termination completed: 32\/32 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
     // "verified" only for what was read back: the session revocations Okta and Google cannot read are not.
     expect(text).toMatch(/\b2 not verifiable\b/);
     expect(text).toMatch(/\b\d+ verified by read back\b/);

@@ -393,3 +393,22 @@ describe('stop_mail_forwarding', () => {
     expect(requestsTo(/messageRules/)).toHaveLength(0);
   });
 });
+
+describe('remove_admin_roles', () => {
+  it('deletes the user role assignments only, as the sandbox directory shows, and keeps a colleague in the role', async () => {
+    const { account, subject } = await seeded('admin', { directoryRoles: ['Global Administrator', 'Exchange Administrator'] });
+    const colleague = await seeded('colleague', { directoryRoles: ['Global Administrator'] });
+    const ctx = actionContext(subject);
+    await expect(provider.actions.remove_admin_roles!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    const first = await provider.actions.remove_admin_roles!.execute(account, ctx);
+    expect((first.evidence.removed as Array<{ role: string }>).map((r) => r.role).sort()).toEqual([
+      'Exchange Administrator',
+      'Global Administrator',
+    ]);
+    expect((await microsoftUserState(sandbox.url, account.id))?.directoryRoles).toEqual([]);
+    expect((await microsoftUserState(sandbox.url, colleague.account.id))?.directoryRoles).toEqual(['Global Administrator']);
+    expect(await provider.actions.remove_admin_roles!.verify(account, ctx)).toEqual({ remainingRoleAssignments: 0 });
+    const again = await provider.actions.remove_admin_roles!.execute(account, ctx);
+    expect(again.evidence).toMatchObject({ removed: [], alreadyDone: true });
+  });
+});

@@ -17,6 +17,7 @@ runConformance({
     'delete_account',
     'remove_mfa',
     'stop_mail_forwarding',
+    'remove_admin_roles',
   ],
   async start() {
     const sandbox = await microsoftModule.startSandbox({ autoProvision: true });
@@ -42,6 +43,7 @@ runConformance({
     delete_account: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+$/ }],
     // The provisioned user's mobile phone goes first; the default method (the Authenticator app) follows it.
     remove_mfa: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+\/authentication\/phoneMethods\/[^/]+$/, followedByAnother: true }],
+    remove_admin_roles: [{ method: 'DELETE', path: /^\/v1\.0\/roleManagement\/directory\/roleAssignments\/[^/]+$/ }],
     stop_mail_forwarding: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+\/mailFolders\/inbox\/messageRules\/[^/]+$/ }],
   },
   rateLimitDelayMs: 2000,

@@ -612,3 +612,64 @@ describe('stop_mail_forwarding', () => {
     await expect(provider.actions.stop_mail_forwarding!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(PermanentError);
   });
 });
+
+describe('remove_admin_roles', () => {
+  const PATH = '/v1.0/roleManagement/directory/roleAssignments';
+
+  it("lists by principalId eq '{id}' with the role definition and DELETEs each assignment of that principal", async () => {
+    tokenEndpoint();
+    const deleted: string[] = [];
+    graph()
+      .get(PATH)
+      .query({ $filter: "principalId eq 'u-1'", $expand: 'roleDefinition' })
+      .reply(200, {
+        value: [
+          {
+            id: 'lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1',
+            principalId: 'u-1',
+            roleDefinitionId: '62e90394-69f5-4237-9190-012177145e10',
+            directoryScopeId: '/',
+            roleDefinition: { displayName: 'Global Administrator' },
+          },
+          // Not the user's: never deleted, whatever the server answered.
+          { id: 'other', principalId: 'u-2', roleDefinitionId: 'x', directoryScopeId: '/' },
+        ],
+      })
+      .delete(/^\/v1\.0\/roleManagement\/directory\/roleAssignments\/.*/)
+      .reply((path) => {
+        deleted.push(path);
+        return [204];
+      });
+    const result = await build().actions.remove_admin_roles!.execute(account, actionContext(subject));
+    expect(deleted).toEqual([`${PATH}/lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1`]);
+    expect(result.evidence).toEqual({
+      removed: [
+        {
+          id: 'lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1',
+          roleDefinitionId: '62e90394-69f5-4237-9190-012177145e10',
+          role: 'Global Administrator',
+          directoryScopeId: '/',
+        },
+      ],
+      alreadyGone: [],
+      alreadyDone: false,
+    });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('quotes the id as an OData literal; verify fails while an assignment remains', async () => {
+    tokenEndpoint();
+    const odd: AccountRef = { id: "o'brien", userPrincipalName: null };
+    graph()
+      .get(PATH)
+      .query({ $filter: "principalId eq 'o''brien'", $expand: 'roleDefinition' })
+      .reply(200, { value: [{ id: 'a-1', principalId: "o'brien", roleDefinitionId: 'r' }] });
+    const error = await build()
+      .actions.remove_admin_roles!.verify(odd, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({
+      remainingRoleAssignments: [{ id: 'a-1', roleDefinitionId: 'r', role: null, directoryScopeId: null }],
+    });
+  });
+});

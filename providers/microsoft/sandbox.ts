@@ -23,6 +23,7 @@ import {
 } from '../sandbox/kit.ts';
 import { AuthMethodStore, type SeedAuthMethod } from './sandbox-auth-methods.ts';
 import { MailRuleStore, type SeedInboxRule } from './sandbox-mail-rules.ts';
+import { roleAssignmentsRoute, type AssignableRole } from './sandbox-role-assignments.ts';
 import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
 export { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET };
@@ -54,11 +55,7 @@ interface SandboxGroup {
   members: Set<string>;
 }
 
-interface SandboxRole {
-  id: string;
-  displayName: string;
-  members: Set<string>;
-}
+type SandboxRole = AssignableRole;
 
 interface SandboxPermission {
   id: string;
@@ -116,6 +113,8 @@ export interface SandboxUserState {
   authMethodTypes: string[];
   /** Display names of the inbox rules; null without a mailbox. */
   inboxRules: string[] | null;
+  /** Display names of the directory roles assigned to the user. */
+  directoryRoles: string[];
   drivePermissions: Array<{ email: string; roles: string[] }>;
 }
 
@@ -212,7 +211,12 @@ class Directory {
       (spec.dynamic ? seeded.dynamicGroupIds : seeded.groupIds).push(group.id);
     }
     for (const name of input.directoryRoles ?? []) {
-      const role: SandboxRole = { id: randomUUID(), displayName: name, members: new Set([user.id]) };
+      const role: SandboxRole = {
+        id: randomUUID(),
+        displayName: name,
+        members: new Set([user.id]),
+        assignments: new Map([[user.id, randomBytes(24).toString('base64url')]]),
+      };
       this.roles.set(role.id, role);
       seeded.roleIds.push(role.id);
     }
@@ -242,7 +246,8 @@ class Directory {
   /**
    * What autoProvision creates: an enabled user in one assigned and one dynamic group, with
    * a OneDrive, two MFA methods (the Authenticator app is the default, so Graph's
-   * "default method last" refusal is met on the way) and a mailbox with a forwarding rule.
+   * "default method last" refusal is met on the way), a mailbox with a forwarding rule and
+   * a directory role.
    */
   provision(userPrincipalName: string): SandboxUser {
     const seeded = this.seed({
@@ -254,6 +259,8 @@ class Directory {
         { displayName: 'Send everything home', forwardTo: ['leaver.private@example.net'] },
         { displayName: 'Newsletters', moveToFolder: 'Archive' },
       ],
+      // An admin role that outlives the disable unless remove_admin_roles takes it away.
+      directoryRoles: ['Helpdesk Administrator'],
     });
     return this.users.get(seeded.id)!;
   }
@@ -299,6 +306,7 @@ class Directory {
       groupIds: [...this.groups.values()].filter((g) => g.members.has(id)).map((g) => g.id),
       authMethodTypes: this.authMethods.types(id),
       inboxRules: this.mailRules.names(id),
+      directoryRoles: [...this.roles.values()].filter((r) => r.assignments.has(id)).map((r) => r.displayName),
       drivePermissions: (drive?.permissions ?? []).map((p) => ({ email: p.email, roles: [...p.roles] })),
     };
   }
@@ -535,6 +543,10 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
           owner: { user: { id: user.id, displayName: user.displayName } },
         });
       }
+    }
+
+    if (is(collection, 'roleManagement') && is(key, 'directory') && is(nav, 'roleAssignments') && subKey === undefined) {
+      if (roleAssignmentsRoute(directory.roles, sub, req, res, { control, graphError, root: root(req) })) return;
     }
 
     // A soft-deleted user, as Graph shows it in the deleted items for 30 days.

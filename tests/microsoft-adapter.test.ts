@@ -316,3 +316,99 @@ describe('delete_account', () => {
     expect(await provider.actions.delete_account!.verify(account, ctx)).toEqual({ found: false, status: 404 });
   });
 });
+
+describe('remove_mfa', () => {
+  it('removes every method but the password, default last, as the sandbox state shows', async () => {
+    const { account, subject } = await seeded('mfa', {
+      authMethods: ['microsoftAuthenticator', 'mobilePhone', 'alternateMobilePhone', 'fido2', 'email', 'temporaryAccessPass'],
+    });
+    const ctx = actionContext(subject);
+    await expect(provider.actions.remove_mfa!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    sandbox.control.reset();
+    const first = await provider.actions.remove_mfa!.execute(account, ctx);
+    expect(first.evidence.removed).toHaveLength(6);
+    expect((await microsoftUserState(sandbox.url, account.id))?.authMethodTypes).toEqual([]);
+    // The default (the Authenticator app) was refused once while the others remained, then removed.
+    const refused = requestsTo(/\/authentication\/microsoftAuthenticatorMethods\//, 'DELETE').map((r) => r.status);
+    expect(refused).toEqual([400, 204]);
+    const evidence = await provider.actions.remove_mfa!.verify(account, ctx);
+    expect(evidence.onlyPassword).toBe(true);
+    const again = await provider.actions.remove_mfa!.execute(account, ctx);
+    expect(again.evidence).toMatchObject({ removed: [], alreadyDone: true });
+  });
+
+  it('a user with only a password is already done and writes nothing', async () => {
+    const { account, subject } = await seeded('mfa-none');
+    sandbox.control.reset();
+    const result = await provider.actions.remove_mfa!.execute(account, actionContext(subject));
+    expect(result.evidence.alreadyDone).toBe(true);
+    expect(requestsTo(/\/authentication\//, 'DELETE')).toHaveLength(0);
+  });
+
+  it('a sandbox that answers 204 without deleting fails verify', async () => {
+    const { account, subject } = await seeded('mfa-lie', { authMethods: ['email'] });
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.remove_mfa!.execute(account, actionContext(subject));
+    sandbox.control.setFaults({});
+    expect((await microsoftUserState(sandbox.url, account.id))?.authMethodTypes).toEqual(['email']);
+    await expect(provider.actions.remove_mfa!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(VerificationError);
+  });
+});
+
+describe('stop_mail_forwarding', () => {
+  const rules = [
+    { displayName: 'Forward', forwardTo: ['a@example.net'] },
+    { displayName: 'Attach', forwardAsAttachmentTo: ['b@example.net'] },
+    { displayName: 'Redirect', redirectTo: ['c@example.net'] },
+    { displayName: 'File it', moveToFolder: 'Archive' },
+  ];
+
+  it('deletes the forwarding and redirecting rules only, as the sandbox mailbox shows, then finds nothing to do', async () => {
+    const { account, subject } = await seeded('fwd', { inboxRules: rules });
+    const ctx = actionContext(subject);
+    await expect(provider.actions.stop_mail_forwarding!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    const first = await provider.actions.stop_mail_forwarding!.execute(account, ctx);
+    expect(first.evidence.removed).toHaveLength(3);
+    expect((await microsoftUserState(sandbox.url, account.id))?.inboxRules).toEqual(['File it']);
+    expect((await provider.actions.stop_mail_forwarding!.verify(account, ctx)).remainingForwardingRules).toBe(0);
+    const again = await provider.actions.stop_mail_forwarding!.execute(account, ctx);
+    expect(again.evidence).toMatchObject({ removed: [], alreadyDone: true });
+  });
+
+  it('with rules: all, deletes every inbox rule', async () => {
+    const { account, subject } = await seeded('fwd-all', { inboxRules: rules });
+    const ctx = actionContext(subject, { params: { rules: 'all' } });
+    await provider.actions.stop_mail_forwarding!.execute(account, ctx);
+    expect((await microsoftUserState(sandbox.url, account.id))?.inboxRules).toEqual([]);
+    await provider.actions.stop_mail_forwarding!.verify(account, ctx);
+  });
+
+  it('skips a user without a mailbox; refuses an unknown rules param before any call', async () => {
+    const { account, subject } = await seeded('fwd-none', { mailbox: false });
+    const result = await provider.actions.stop_mail_forwarding!.execute(account, actionContext(subject));
+    expect(result.skipped).toBe('the user has no Exchange Online mailbox');
+    sandbox.control.reset();
+    const bad = actionContext(subject, { params: { rules: 'some' } });
+    await expect(provider.actions.stop_mail_forwarding!.execute(account, bad)).rejects.toBeInstanceOf(PermanentError);
+    expect(requestsTo(/messageRules/)).toHaveLength(0);
+  });
+});
+
+describe('remove_admin_roles', () => {
+  it('deletes the user role assignments only, as the sandbox directory shows, and keeps a colleague in the role', async () => {
+    const { account, subject } = await seeded('admin', { directoryRoles: ['Global Administrator', 'Exchange Administrator'] });
+    const colleague = await seeded('colleague', { directoryRoles: ['Global Administrator'] });
+    const ctx = actionContext(subject);
+    await expect(provider.actions.remove_admin_roles!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    const first = await provider.actions.remove_admin_roles!.execute(account, ctx);
+    expect((first.evidence.removed as Array<{ role: string }>).map((r) => r.role).sort()).toEqual([
+      'Exchange Administrator',
+      'Global Administrator',
+    ]);
+    expect((await microsoftUserState(sandbox.url, account.id))?.directoryRoles).toEqual([]);
+    expect((await microsoftUserState(sandbox.url, colleague.account.id))?.directoryRoles).toEqual(['Global Administrator']);
+    expect(await provider.actions.remove_admin_roles!.verify(account, ctx)).toEqual({ remainingRoleAssignments: 0 });
+    const again = await provider.actions.remove_admin_roles!.execute(account, ctx);
+    expect(again.evidence).toMatchObject({ removed: [], alreadyDone: true });
+  });
+});

@@ -10,7 +10,16 @@ import { sandboxControl } from './helpers/sandbox-control.ts';
 
 runConformance({
   kind: 'microsoft',
-  actions: ['revoke_sessions', 'disable_account', 'remove_groups', 'transfer_files', 'delete_account'],
+  actions: [
+    'revoke_sessions',
+    'disable_account',
+    'remove_groups',
+    'transfer_files',
+    'delete_account',
+    'remove_mfa',
+    'stop_mail_forwarding',
+    'remove_admin_roles',
+  ],
   async start() {
     const sandbox = await microsoftModule.startSandbox({ autoProvision: true });
     const config = microsoftModule.sandboxConfig(sandbox);
@@ -38,6 +47,10 @@ runConformance({
   readFirstWrites: {
     transfer_files: [{ method: 'POST', path: /^\/v1\.0\/drives\/[^/]+\/root\/invite$/ }],
     delete_account: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+$/ }],
+    // The provisioned user's mobile phone goes first; the default method (the Authenticator app) follows it.
+    remove_mfa: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+\/authentication\/phoneMethods\/[^/]+$/, followedByAnother: true }],
+    remove_admin_roles: [{ method: 'DELETE', path: /^\/v1\.0\/roleManagement\/directory\/roleAssignments\/[^/]+$/ }],
+    stop_mail_forwarding: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+\/mailFolders\/inbox\/messageRules\/[^/]+$/ }],
   },
   rateLimitDelayMs: 2000,
 });

@@ -436,3 +436,240 @@ describe('error mapping', () => {
     expectNoSecrets(error);
   });
 });
+
+describe('remove_mfa', () => {
+  const methods = (value: Array<Record<string, unknown>>) => ({ '@odata.context': `${GRAPH}/v1.0/$metadata#methods`, value });
+  const PASSWORD = { '@odata.type': '#microsoft.graph.passwordAuthenticationMethod', id: '28c10230-6103-485e-b985-444c60001490' };
+
+  it('DELETEs each method through its type endpoint, alternateMobile before mobile, the refused default last', async () => {
+    tokenEndpoint();
+    const deleted: string[] = [];
+    graph()
+      .get('/v1.0/users/u-1/authentication/methods')
+      .reply(
+        200,
+        methods([
+          PASSWORD,
+          { '@odata.type': '#microsoft.graph.microsoftAuthenticatorAuthenticationMethod', id: 'ma-1', displayName: 'iPhone' },
+          {
+            '@odata.type': '#microsoft.graph.phoneAuthenticationMethod',
+            id: '3179e48a-750b-4051-897c-87b9720928f7',
+            phoneNumber: '+1 555',
+          },
+          {
+            '@odata.type': '#microsoft.graph.phoneAuthenticationMethod',
+            id: 'b6332ec1-7057-4abe-9331-3d72feddfe41',
+            phoneNumber: '+1 556',
+          },
+          { '@odata.type': '#microsoft.graph.fido2AuthenticationMethod', id: 'f-1' },
+          { '@odata.type': '#microsoft.graph.softwareOathAuthenticationMethod', id: 'o-1' },
+          { '@odata.type': '#microsoft.graph.emailAuthenticationMethod', id: 'e-1' },
+          { '@odata.type': '#microsoft.graph.windowsHelloForBusinessAuthenticationMethod', id: 'w-1' },
+          { '@odata.type': '#microsoft.graph.temporaryAccessPassAuthenticationMethod', id: 't-1' },
+          { '@odata.type': '#microsoft.graph.platformCredentialAuthenticationMethod', id: 'p-1' },
+        ]),
+      )
+      // The Authenticator app is the default: refused while the others remain.
+      .delete('/v1.0/users/u-1/authentication/microsoftAuthenticatorMethods/ma-1')
+      .reply(400, graphError('badRequest', 'Cannot delete default method with other methods configured.'))
+      .delete(/^\/v1\.0\/users\/u-1\/authentication\/.*/)
+      .times(8)
+      .reply((path) => {
+        deleted.push(path);
+        return [204];
+      });
+    const result = await build().actions.remove_mfa!.execute(account, actionContext(subject));
+    const base = '/v1.0/users/u-1/authentication';
+    expect(deleted).toEqual([
+      `${base}/phoneMethods/b6332ec1-7057-4abe-9331-3d72feddfe41`,
+      `${base}/phoneMethods/3179e48a-750b-4051-897c-87b9720928f7`,
+      `${base}/fido2Methods/f-1`,
+      `${base}/softwareOathMethods/o-1`,
+      `${base}/emailMethods/e-1`,
+      `${base}/windowsHelloForBusinessMethods/w-1`,
+      `${base}/temporaryAccessPassMethods/t-1`,
+      `${base}/microsoftAuthenticatorMethods/ma-1`,
+    ]);
+    expect(result.evidence.removed).toHaveLength(8);
+    expect(result.evidence.unsupported).toEqual([{ type: 'platformCredentialAuthenticationMethod', id: 'p-1' }]);
+    // Phone numbers and device names are personal data: only types and ids are kept.
+    expect(JSON.stringify(result.evidence)).not.toContain('+1 55');
+    expect(JSON.stringify(result.evidence)).not.toContain('iPhone');
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('a refusal on every remaining method is a PermanentError carrying what was removed; a 404 is already gone', async () => {
+    tokenEndpoint();
+    graph()
+      .get('/v1.0/users/u-1/authentication/methods')
+      .reply(
+        200,
+        methods([
+          PASSWORD,
+          { '@odata.type': '#microsoft.graph.emailAuthenticationMethod', id: 'e-1' },
+          { '@odata.type': '#microsoft.graph.fido2AuthenticationMethod', id: 'f-1' },
+        ]),
+      )
+      .delete('/v1.0/users/u-1/authentication/emailMethods/e-1')
+      .reply(404, graphError('itemNotFound'))
+      // Refused again in the second pass (the 404 counted as progress), then given up.
+      .delete('/v1.0/users/u-1/authentication/fido2Methods/f-1')
+      .times(2)
+      .reply(403, graphError('accessDenied', 'Insufficient privileges'));
+    const error = await build()
+      .actions.remove_mfa!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect((error as PermanentError).checkpoint).toEqual({ removedMethods: [] });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('verify passes only when the password method alone remains', async () => {
+    tokenEndpoint();
+    graph()
+      .get('/v1.0/users/u-1/authentication/methods')
+      .reply(200, methods([PASSWORD, { '@odata.type': '#microsoft.graph.emailAuthenticationMethod', id: 'e-1' }]))
+      .get('/v1.0/users/u-1/authentication/methods')
+      .reply(200, methods([PASSWORD]));
+    const provider = build();
+    const error = await provider.actions.remove_mfa!.verify(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({ remainingMethods: [{ type: 'emailAuthenticationMethod', id: 'e-1' }] });
+    expect(await provider.actions.remove_mfa!.verify(account, actionContext(subject))).toEqual({
+      remainingMethods: [{ type: 'passwordAuthenticationMethod', id: '28c10230-6103-485e-b985-444c60001490' }],
+      onlyPassword: true,
+    });
+  });
+});
+
+describe('stop_mail_forwarding', () => {
+  const RULES = '/v1.0/users/u-1/mailFolders/inbox/messageRules';
+  const to = (address: string) => [{ emailAddress: { name: address, address } }];
+
+  it('lists the inbox rules and DELETEs those that forward or redirect, by encoded id', async () => {
+    tokenEndpoint();
+    const deleted: string[] = [];
+    graph()
+      .get(RULES)
+      .reply(200, {
+        value: [
+          { id: 'AQAAAJ5dZ/q=', displayName: 'Home', actions: { forwardTo: to('me@example.net') } },
+          { id: 'r-2', displayName: 'Attach', actions: { forwardAsAttachmentTo: to('x@example.net') } },
+          { id: 'r-3', displayName: 'Redirect', actions: { redirectTo: to('y@example.net') } },
+          { id: 'r-4', displayName: 'File', actions: { moveToFolder: 'AAMk', forwardTo: [] } },
+        ],
+      })
+      .delete(/^\/v1\.0\/users\/u-1\/mailFolders\/inbox\/messageRules\/.*/)
+      .times(3)
+      .reply((path) => {
+        deleted.push(path);
+        return [204];
+      });
+    const result = await build().actions.stop_mail_forwarding!.execute(account, actionContext(subject));
+    expect(deleted).toEqual([`${RULES}/AQAAAJ5dZ%2Fq%3D`, `${RULES}/r-2`, `${RULES}/r-3`]);
+    expect(result.evidence).toMatchObject({
+      rules: 'forwarding',
+      removed: [
+        { id: 'AQAAAJ5dZ/q=', displayName: 'Home', forwardsTo: ['me@example.net'] },
+        { id: 'r-2', displayName: 'Attach', forwardsTo: ['x@example.net'] },
+        { id: 'r-3', displayName: 'Redirect', forwardsTo: ['y@example.net'] },
+      ],
+      kept: [{ id: 'r-4', displayName: 'File' }],
+      alreadyDone: false,
+    });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('a 404 on the list (no mailbox) is skipped; a 404 on a DELETE is already gone', async () => {
+    tokenEndpoint();
+    graph()
+      .get(RULES)
+      .reply(404, graphError('MailboxNotEnabledForRESTAPI'))
+      .get(RULES)
+      .reply(200, { value: [{ id: 'r-1', actions: { forwardTo: to('me@example.net') } }] })
+      .delete(`${RULES}/r-1`)
+      .reply(404, graphError('ErrorItemNotFound'));
+    const provider = build();
+    expect((await provider.actions.stop_mail_forwarding!.execute(account, actionContext(subject))).skipped).toBeTypeOf('string');
+    const again = await provider.actions.stop_mail_forwarding!.execute(account, actionContext(subject));
+    expect(again.evidence).toMatchObject({ removed: [], alreadyGone: [{ id: 'r-1' }], alreadyDone: true });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('verify fails while a forwarding rule remains and is typed on a 403', async () => {
+    tokenEndpoint();
+    graph()
+      .get(RULES)
+      .reply(200, { value: [{ id: 'r-1', displayName: 'Home', actions: { redirectTo: to('me@example.net') } }] })
+      .get(RULES)
+      .reply(403, graphError('ErrorAccessDenied', 'Access is denied.'));
+    const provider = build();
+    const error = await provider.actions.stop_mail_forwarding!.verify(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({
+      remainingRules: [{ id: 'r-1', displayName: 'Home', forwardsTo: ['me@example.net'] }],
+    });
+    await expect(provider.actions.stop_mail_forwarding!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(PermanentError);
+  });
+});
+
+describe('remove_admin_roles', () => {
+  const PATH = '/v1.0/roleManagement/directory/roleAssignments';
+
+  it("lists by principalId eq '{id}' with the role definition and DELETEs each assignment of that principal", async () => {
+    tokenEndpoint();
+    const deleted: string[] = [];
+    graph()
+      .get(PATH)
+      .query({ $filter: "principalId eq 'u-1'", $expand: 'roleDefinition' })
+      .reply(200, {
+        value: [
+          {
+            id: 'lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1',
+            principalId: 'u-1',
+            roleDefinitionId: '62e90394-69f5-4237-9190-012177145e10',
+            directoryScopeId: '/',
+            roleDefinition: { displayName: 'Global Administrator' },
+          },
+          // Not the user's: never deleted, whatever the server answered.
+          { id: 'other', principalId: 'u-2', roleDefinitionId: 'x', directoryScopeId: '/' },
+        ],
+      })
+      .delete(/^\/v1\.0\/roleManagement\/directory\/roleAssignments\/.*/)
+      .reply((path) => {
+        deleted.push(path);
+        return [204];
+      });
+    const result = await build().actions.remove_admin_roles!.execute(account, actionContext(subject));
+    expect(deleted).toEqual([`${PATH}/lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1`]);
+    expect(result.evidence).toEqual({
+      removed: [
+        {
+          id: 'lAPpYvVpN0KRkAEhdxReEJC2sEqbR_9Hr48lds9SGHI-1',
+          roleDefinitionId: '62e90394-69f5-4237-9190-012177145e10',
+          role: 'Global Administrator',
+          directoryScopeId: '/',
+        },
+      ],
+      alreadyGone: [],
+      alreadyDone: false,
+    });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('quotes the id as an OData literal; verify fails while an assignment remains', async () => {
+    tokenEndpoint();
+    const odd: AccountRef = { id: "o'brien", userPrincipalName: null };
+    graph()
+      .get(PATH)
+      .query({ $filter: "principalId eq 'o''brien'", $expand: 'roleDefinition' })
+      .reply(200, { value: [{ id: 'a-1', principalId: "o'brien", roleDefinitionId: 'r' }] });
+    const error = await build()
+      .actions.remove_admin_roles!.verify(odd, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({
+      remainingRoleAssignments: [{ id: 'a-1', roleDefinitionId: 'r', role: null, directoryScopeId: null }],
+    });
+  });
+});

@@ -7,8 +7,11 @@ import { PermanentError, VerificationError } from '../contract.ts';
 import { alreadyAbsent, type AbsenceSeenBy } from '../absent.ts';
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 import { requestTimeoutOf, scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';
-import { createGraphClient, GraphApi, seg } from './graph-client.ts';
+import { createGraphClient, GraphApi, odataString, seg } from './graph-client.ts';
 import { graphTokens } from './token.ts';
+import { removeMfa } from './auth-methods.ts';
+import { stopMailForwarding } from './mail-rules.ts';
+import { removeAdminRoles } from './admin-roles.ts';
 
 interface GraphUser {
   id: string;
@@ -57,11 +60,6 @@ function candidates(values: Array<string | undefined>): string[] {
     out.push(trimmed);
   }
   return out;
-}
-
-/** An OData string literal: single quotes are doubled. */
-function odataString(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`;
 }
 
 function toSeconds(date: Date | number): number {
@@ -125,6 +123,9 @@ export class MicrosoftProvider implements Provider {
       remove_groups: this.removeGroups(),
       transfer_files: this.transferFiles(),
       delete_account: this.deleteAccount(),
+      remove_mfa: removeMfa(this.graph),
+      stop_mail_forwarding: stopMailForwarding(this.graph),
+      remove_admin_roles: removeAdminRoles(this.graph),
     };
   }
 

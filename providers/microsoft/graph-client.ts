@@ -126,6 +126,11 @@ export function seg(value: string): string {
   return encodeURIComponent(value);
 }
 
+/** An OData string literal: single quotes are doubled. */
+export function odataString(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
 export class GraphApi {
   private readonly origin: string;
   private readonly versionRoot: string;

@@ -21,6 +21,9 @@ import {
   type SandboxStyle,
   requestOrigin,
 } from '../sandbox/kit.ts';
+import { AuthMethodStore, type SeedAuthMethod } from './sandbox-auth-methods.ts';
+import { MailRuleStore, type SeedInboxRule } from './sandbox-mail-rules.ts';
+import { roleAssignmentsRoute, type AssignableRole } from './sandbox-role-assignments.ts';
 import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
 export { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET };
@@ -52,11 +55,7 @@ interface SandboxGroup {
   members: Set<string>;
 }
 
-interface SandboxRole {
-  id: string;
-  displayName: string;
-  members: Set<string>;
-}
+type SandboxRole = AssignableRole;
 
 interface SandboxPermission {
   id: string;
@@ -84,6 +83,12 @@ export interface SeedUserInput {
   directoryRoles?: string[];
   /** Give the user a OneDrive. Default true. */
   drive?: boolean;
+  /** Authentication methods besides the password; the first is the default MFA method. Default none. */
+  authMethods?: SeedAuthMethod[];
+  /** Give the user an Exchange Online mailbox. Default true. */
+  mailbox?: boolean;
+  /** Inbox rules of the mailbox. Default none. */
+  inboxRules?: SeedInboxRule[];
   signInSessionsValidFromDateTime?: string;
 }
 
@@ -104,6 +109,12 @@ export interface SandboxUserState {
   accountEnabled: boolean;
   signInSessionsValidFromDateTime: string;
   groupIds: string[];
+  /** Authentication methods other than the password, by type. */
+  authMethodTypes: string[];
+  /** Display names of the inbox rules; null without a mailbox. */
+  inboxRules: string[] | null;
+  /** Display names of the directory roles assigned to the user. */
+  directoryRoles: string[];
   drivePermissions: Array<{ email: string; roles: string[] }>;
 }
 
@@ -149,6 +160,8 @@ class Directory {
   readonly drives = new Map<string, SandboxDrive>();
   readonly driveByUser = new Map<string, string>();
   readonly tokens = new Map<string, number>();
+  readonly authMethods = new AuthMethodStore();
+  readonly mailRules = new MailRuleStore();
 
   find(key: string): SandboxUser | undefined {
     const byId = this.users.get(key);
@@ -198,10 +211,17 @@ class Directory {
       (spec.dynamic ? seeded.dynamicGroupIds : seeded.groupIds).push(group.id);
     }
     for (const name of input.directoryRoles ?? []) {
-      const role: SandboxRole = { id: randomUUID(), displayName: name, members: new Set([user.id]) };
+      const role: SandboxRole = {
+        id: randomUUID(),
+        displayName: name,
+        members: new Set([user.id]),
+        assignments: new Map([[user.id, randomBytes(24).toString('base64url')]]),
+      };
       this.roles.set(role.id, role);
       seeded.roleIds.push(role.id);
     }
+    this.authMethods.seed(user.id, Array.isArray(input.authMethods) ? input.authMethods : []);
+    this.mailRules.seed(user.id, Array.isArray(input.inboxRules) ? input.inboxRules : [], input.mailbox ?? true);
     if (input.drive ?? true) {
       const drive: SandboxDrive = {
         id: `b!${randomBytes(18).toString('base64url')}`,
@@ -231,11 +251,24 @@ class Directory {
     this.groups.set(group.id, group);
   }
 
-  /** What autoProvision creates: an enabled user in one assigned and one dynamic group, with a OneDrive. */
+  /**
+   * What autoProvision creates: an enabled user in one assigned and one dynamic group, with
+   * a OneDrive, two MFA methods (the Authenticator app is the default, so Graph's
+   * "default method last" refusal is met on the way), a mailbox with a forwarding rule and
+   * a directory role.
+   */
   provision(userPrincipalName: string): SandboxUser {
     const seeded = this.seed({
       userPrincipalName,
       groups: [{ displayName: 'All Staff' }, { displayName: 'Sales (dynamic)', dynamic: true }],
+      authMethods: ['microsoftAuthenticator', 'mobilePhone'],
+      // One rule leaks the mail out, one only files it: stop_mail_forwarding removes the first.
+      inboxRules: [
+        { displayName: 'Send everything home', forwardTo: ['leaver.private@example.net'] },
+        { displayName: 'Newsletters', moveToFolder: 'Archive' },
+      ],
+      // An admin role that outlives the disable unless remove_admin_roles takes it away.
+      directoryRoles: ['Helpdesk Administrator'],
     });
     return this.users.get(seeded.id)!;
   }
@@ -279,6 +312,9 @@ class Directory {
       accountEnabled: user.accountEnabled,
       signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
       groupIds: [...this.groups.values()].filter((g) => g.members.has(id)).map((g) => g.id),
+      authMethodTypes: this.authMethods.types(id),
+      inboxRules: this.mailRules.names(id),
+      directoryRoles: [...this.roles.values()].filter((r) => r.assignments.has(id)).map((r) => r.displayName),
       drivePermissions: (drive?.permissions ?? []).map((p) => ({ email: p.email, roles: [...p.roles] })),
     };
   }
@@ -497,6 +533,14 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
         if (next) body['@odata.nextLink'] = next;
         return res.json(body);
       }
+      if (is(nav, 'authentication')) {
+        const parts = { collection: sub, methodId: subKey, rest: ref };
+        if (directory.authMethods.route(user.id, parts, req, res, { control, graphError, root: root(req) })) return;
+      }
+      if (is(nav, 'mailFolders')) {
+        const parts = { folder: sub, collection: subKey, ruleId: ref };
+        if (directory.mailRules.route(user.id, parts, req, res, { control, graphError, root: root(req) })) return;
+      }
       if (is(nav, 'drive') && sub === undefined && method === 'GET') {
         const driveId = directory.driveByUser.get(user.id);
         if (!driveId) return graphError(res, 404, 'itemNotFound', 'The user does not have a OneDrive.');
@@ -507,6 +551,10 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
           owner: { user: { id: user.id, displayName: user.displayName } },
         });
       }
+    }
+
+    if (is(collection, 'roleManagement') && is(key, 'directory') && is(nav, 'roleAssignments') && subKey === undefined) {
+      if (roleAssignmentsRoute(directory.roles, sub, req, res, { control, graphError, root: root(req) })) return;
     }
 
     // A soft-deleted user, as Graph shows it in the deleted items for 30 days.

@@ -124,3 +124,33 @@ it('finds the audit entries not linked yet, in seq order, and the chain head, th
   expect(planOf(head!)).toMatch(/USING (COVERING )?INDEX audit_log_chain_pos/);
   expect(await store.countUnlinkedAudit()).toBe(0);
 });
+
+it('reads a completed termination’s verified tasks through its own tasks, not every succeeded task', async () => {
+  const now = Date.now();
+  const termination = newTermination(now);
+  await store.createTermination(termination, [newTask('disable', { notBefore: new Date(now) })]);
+  const [task] = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(), leaseMs: 60_000, limit: 10 });
+  prepared.length = 0;
+  await store.finishAttempt(
+    'w1',
+    task!,
+    { state: 'succeeded', evidence: { verified: true }, account: { id: 'acct-1' } },
+    {
+      taskId: task!.id,
+      attempt: task!.attempts,
+      worker: 'w1',
+      startedAt: new Date(),
+      finishedAt: new Date(),
+      outcome: 'succeeded',
+      errorKind: null,
+      errorMessage: null,
+      evidence: null,
+    },
+  );
+  expect((await store.getTermination(termination.id))?.state).toBe('completed');
+  const verified = [...new Set(prepared.filter((source) => source.startsWith('select') && source.includes('"account" is not null')))];
+  expect(verified).toHaveLength(1);
+  // The succeeded tasks of every termination ever are most of the table: the state index would walk them all.
+  expect(planOf(verified[0]!)).toMatch(/^SEARCH tasks USING INDEX sqlite_autoindex_tasks_\d \(termination_id=\?\)$/);
+  expect(await store.listReverifications(termination.id)).not.toHaveLength(0);
+});

@@ -9,6 +9,7 @@
  * Options: --scenario ttr,mass,intake,replicas   --quick   --repeat N (default 1)
  *          --terminations N (ttr and mass)   --duration S (intake; replicas: each measured window)
  *          --warmup S, --connections N, --users N (intake)
+ *          --kinds okta,google,... (ttr: the sandboxes whose critical steps the playbook holds)
  *          --results-dir DIR (default bench/results)   --no-docs (do not update docs/benchmarks.md)
  *
  * Each scenario prints its figures, its targets and whether they are met, writes
@@ -28,6 +29,7 @@ import { TTR_DEFAULTS, runTtr } from './scenarios/ttr.ts';
 import { MASS_DEFAULTS, runMass } from './scenarios/mass.ts';
 import { INTAKE_DEFAULTS, runIntake } from './scenarios/intake.ts';
 import { REPLICAS_DEFAULTS, runReplicas } from './scenarios/replicas.ts';
+import { ALL_SANDBOX_KINDS, type SandboxKind } from '../scripts/sandboxes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCENARIOS = ['ttr', 'mass', 'intake', 'replicas'] as const;
@@ -66,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
       warmup: { type: 'string' },
       connections: { type: 'string' },
       users: { type: 'string' },
+      kinds: { type: 'string' },
       'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
       'no-docs': { type: 'boolean', default: false },
     },
@@ -88,6 +91,12 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  const kinds = values.kinds?.split(',').map((k) => k.trim());
+  const unknownKinds = kinds?.filter((k) => !(ALL_SANDBOX_KINDS as readonly string[]).includes(k)) ?? [];
+  if (kinds && (unknownKinds.length > 0 || kinds.length === 0)) {
+    process.stderr.write(`--kinds: expected some of ${ALL_SANDBOX_KINDS.join(', ')}, got ${values.kinds}\n`);
+    return 2;
+  }
   const repeat = Math.max(1, Math.min(10, Number(values.repeat) || 1));
   const quick = values.quick;
   const terminations = values.terminations ? Number(values.terminations) : undefined;
@@ -109,6 +118,7 @@ async function main(argv: string[]): Promise<number> {
           warmup: values.warmup,
           connections: values.connections,
           users: values.users,
+          kinds: kinds as SandboxKind[] | undefined,
         });
         printResult(result);
         runs.push(result);
@@ -149,6 +159,7 @@ function runScenario(
     warmup: string | undefined;
     connections: string | undefined;
     users: string | undefined;
+    kinds: SandboxKind[] | undefined;
   },
 ): Promise<ScenarioResult> {
   switch (scenario) {
@@ -157,6 +168,7 @@ function runScenario(
         ...TTR_DEFAULTS,
         ...(o.quick ? { terminations: 30 } : {}),
         ...(o.terminations ? { terminations: o.terminations, warmup: Math.min(TTR_DEFAULTS.warmup, Math.ceil(o.terminations / 3)) } : {}),
+        ...(o.kinds ? { kinds: o.kinds } : {}),
       });
     case 'mass':
       return runMass({

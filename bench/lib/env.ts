@@ -56,6 +56,10 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
     { id: 'slack-revoke', provider: 'slack', action: 'revoke_sessions' },
     { id: 'slack-disable', provider: 'slack', action: 'disable_account' },
   ],
+  github: [
+    { id: 'github-revoke', provider: 'github', action: 'revoke_sessions' },
+    { id: 'github-disable', provider: 'github', action: 'disable_account' },
+  ],
 };
 
 export interface Limits {

@@ -130,6 +130,18 @@ describe('Reverifier', () => {
     });
   }
 
+  it('judges the read-back against the start of the attempt that did the work, not its own start', async () => {
+    await completedTerminations(1);
+    const { runner, requests } = scriptedReadBacks([null]);
+    const r = reverifier(runner);
+    expect(await r.runDue()).toBe(1);
+    await r.idle();
+    // The revocation's attempt started at T0; the check runs an hour later. A read-back such as
+    // "sessions valid from >= the attempt's start" must compare with T0, or it reads as drift.
+    expect(requests.map((q) => [q.mode, q.provenAt?.getTime()])).toEqual([['reverify', T0]]);
+    expect(seen).toEqual([{ outcome: 'held', remediating: false }]);
+  });
+
   it('starts nothing while the engine runs anything at the provider', async () => {
     await completedTerminations(1);
     const { runner, requests } = scriptedReadBacks([]);

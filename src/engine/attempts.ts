@@ -21,6 +21,8 @@ export interface AttemptRequest {
   lease: LeaseWindow;
   /** `reverify`: only the action's read-back, against the task's account (reverify-run.ts). Default: a full attempt. */
   mode?: 'attempt' | 'reverify';
+  /** `reverify`: when the attempt that proved the task started (DueReverification.provenAt). */
+  provenAt?: Date | undefined;
 }
 
 /** What an attempt may ask of the engine while it runs (on the daemon's thread). */

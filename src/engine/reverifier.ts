@@ -150,7 +150,7 @@ export class Reverifier {
     const result: ReverifyResult =
       reverification.claims > MAX_REVERIFY_CLAIMS
         ? { outcome: 'error', evidence: { error: `${MAX_REVERIFY_CLAIMS} claims ended without a result; given up` }, retryAt: null }
-        : this.judge(gate, task, termination, await this.readBack(task, termination), reverification.claims);
+        : this.judge(gate, task, termination, await this.readBack(task, termination, item.provenAt), reverification.claims);
     const applied = await this.options.store.finishReverification(this.options.workerId, reverification, result);
     if (!applied) {
       this.options.logger.warn({ reverification: reverification.id }, 're-verification result discarded: its lease had passed on');
@@ -175,7 +175,7 @@ export class Reverifier {
     }
   }
 
-  private readBack(task: Task, termination: Termination): Promise<AttemptResult> {
+  private readBack(task: Task, termination: Termination, provenAt: Date | null): Promise<AttemptResult> {
     return this.options.attempts.run(
       {
         task,
@@ -186,6 +186,7 @@ export class Reverifier {
         // Reads are not fenced (reverify-run.ts sends no write); the window only has to be open.
         lease: { deadline: monotonicMs() + this.options.engine.attemptTimeout + this.options.engine.lease, marginMs: 0 },
         mode: 'reverify',
+        ...(provenAt ? { provenAt } : {}),
       },
       { recordAccount: () => Promise.resolve(false) },
     );

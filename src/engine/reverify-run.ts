@@ -43,7 +43,8 @@ export async function runReverify(options: RunAttemptOptions): Promise<AttemptRe
         terminationId: termination.id,
         taskId: task.id,
         attempt: task.attempts,
-        attemptStartedAt: startedAt,
+        // A read-back compares provider timestamps with the start of the attempt that did the work.
+        attemptStartedAt: options.provenAt ?? startedAt,
         checkpoint: null,
       }),
     );

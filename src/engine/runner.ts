@@ -40,6 +40,8 @@ export interface RunAttemptOptions {
   hooks: AttemptHooks;
   /** `reverify`: only the read-back (reverify-run.ts). */
   mode?: 'attempt' | 'reverify' | undefined;
+  /** `reverify`: when the attempt that proved the task started; its read-back is judged against it. */
+  provenAt?: Date | undefined;
 }
 
 /**

@@ -333,6 +333,13 @@ export interface ReverifyClaimRequest {
 export interface DueReverification {
   reverification: Reverification;
   task: Task;
+  /**
+   * When the attempt that proved the task (its last succeeded attempt) started, or null. A
+   * read-back that compares a provider's timestamp with its attempt's start (sessions valid
+   * from, password changed) compares with this one: against the re-verification's own start
+   * an hour later, a revocation that held would read as drift.
+   */
+  provenAt: Date | null;
 }
 
 /** What one re-verification found, as the engine reports it. */

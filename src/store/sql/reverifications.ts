@@ -130,9 +130,20 @@ export class SqlReverifications implements ReverificationQueue {
             .execute()
         ).map((t) => [t.id, toTask(t, [])]),
       );
+      const proven = new Map(
+        (
+          await trx
+            .selectFrom('task_attempts')
+            .select((eb) => ['task_id', eb.fn.max('started_at').as('started_at')])
+            .where('task_id', 'in', [...tasks.keys()])
+            .where('outcome', '=', 'succeeded')
+            .groupBy('task_id')
+            .execute()
+        ).map((r) => [r.task_id, new Date(Number(r.started_at))]),
+      );
       return rows.flatMap((row) => {
         const task = tasks.get(row.task_id);
-        return task ? [{ reverification: toReverification(row), task }] : [];
+        return task ? [{ reverification: toReverification(row), task, provenAt: proven.get(task.id) ?? null }] : [];
       });
     });
   }

@@ -188,6 +188,64 @@ describe('revoke_sessions', () => {
   });
 });
 
+describe('revoke_sessions: delegated permission grants', () => {
+  it('an autoProvisioned leaver has a grant; execute deletes it, as the sandbox shows, and verify lists none', async () => {
+    sandbox.control.autoProvision = true;
+    const subject = subjectFor(upn('grants'));
+    const ref = await provider.resolve(subject, actionContext(subject));
+    expect(ref).not.toBeNull();
+    const account = ref!;
+    expect((await microsoftUserState(sandbox.url, account.id))?.permissionGrants).toEqual(['openid profile offline_access Mail.Read']);
+    const ctx = actionContext(subject);
+    const result = await provider.actions.revoke_sessions!.execute(account, ctx);
+    expect(result.evidence).toMatchObject({ revokeSignInSessions: 'sent', removedGrantCount: 1 });
+    expect(result.evidence.removedGrants).toEqual([
+      { id: expect.any(String), clientId: expect.any(String), scopes: ['openid', 'profile', 'offline_access', 'Mail.Read'] },
+    ]);
+    expect((await microsoftUserState(sandbox.url, account.id))?.permissionGrants).toEqual([]);
+    expect(await provider.actions.revoke_sessions!.verify(account, ctx)).toMatchObject({ remainingGrants: 0 });
+  });
+
+  it('a retry carrying the checkpoint deletes the grants without sending revokeSignInSessions again', async () => {
+    // The state an earlier attempt left: sessions revoked at `revokedAt`, grants still there.
+    const revokedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const { account, subject } = await seeded('grants-retry', {
+      signInSessionsValidFromDateTime: revokedAt.toISOString(),
+      permissionGrants: [{ scope: 'Files.Read' }, { scope: 'Mail.Send' }],
+    });
+    sandbox.control.reset();
+    const retry = actionContext(subject, {
+      attempt: 2,
+      attemptStartedAt: new Date(revokedAt.getTime() + 60_000),
+      checkpoint: { sessionsRevokedSince: revokedAt.toISOString(), removedGrants: [] },
+    });
+    const result = await provider.actions.revoke_sessions!.execute(account, retry);
+    expect(requestsTo(/revokeSignInSessions$/, 'POST')).toHaveLength(0);
+    expect(result.evidence).toMatchObject({ revokeSignInSessions: 'sent by an earlier attempt', removedGrantCount: 2 });
+    expect((await microsoftUserState(sandbox.url, account.id))?.permissionGrants).toEqual([]);
+    // Verify reads the sessions against the earlier revoke, not this attempt's later start.
+    expect(await provider.actions.revoke_sessions!.verify(account, retry)).toMatchObject({ remainingGrants: 0 });
+  });
+
+  it('a sandbox that answers 204 without deleting the grant fails verify, naming the grant', async () => {
+    const revokedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const { account, subject } = await seeded('grants-lie', {
+      signInSessionsValidFromDateTime: revokedAt.toISOString(),
+      permissionGrants: [{ scope: 'Mail.Read' }],
+    });
+    const ctx = actionContext(subject, { checkpoint: { sessionsRevokedSince: revokedAt.toISOString() } });
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.revoke_sessions!.execute(account, ctx);
+    sandbox.control.setFaults({});
+    expect((await microsoftUserState(sandbox.url, account.id))?.permissionGrants).toEqual(['Mail.Read']);
+    const error = await provider.actions.revoke_sessions!.verify(account, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed.remainingGrants).toEqual([
+      { id: expect.any(String), clientId: expect.any(String), scopes: ['Mail.Read'] },
+    ]);
+  });
+});
+
 describe('disable_account', () => {
   it('patches once, then reports alreadyDone without writing', async () => {
     const { account, subject } = await seeded('disable');

@@ -24,6 +24,7 @@ import {
 import { AuthMethodStore, type SeedAuthMethod } from './sandbox-auth-methods.ts';
 import { MailRuleStore, type SeedInboxRule } from './sandbox-mail-rules.ts';
 import { roleAssignmentsRoute, type AssignableRole } from './sandbox-role-assignments.ts';
+import { PermissionGrantStore, type SeedPermissionGrant } from './sandbox-permission-grants.ts';
 import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
 export { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET };
@@ -89,6 +90,8 @@ export interface SeedUserInput {
   mailbox?: boolean;
   /** Inbox rules of the mailbox. Default none. */
   inboxRules?: SeedInboxRule[];
+  /** Delegated consents the user gave to client apps (oauth2PermissionGrants). Default none. */
+  permissionGrants?: SeedPermissionGrant[];
   signInSessionsValidFromDateTime?: string;
 }
 
@@ -115,6 +118,8 @@ export interface SandboxUserState {
   inboxRules: string[] | null;
   /** Display names of the directory roles assigned to the user. */
   directoryRoles: string[];
+  /** Scopes of the user's delegated permission grants. */
+  permissionGrants: string[];
   drivePermissions: Array<{ email: string; roles: string[] }>;
 }
 
@@ -162,6 +167,7 @@ class Directory {
   readonly tokens = new Map<string, number>();
   readonly authMethods = new AuthMethodStore();
   readonly mailRules = new MailRuleStore();
+  readonly permissionGrants = new PermissionGrantStore();
 
   find(key: string): SandboxUser | undefined {
     const byId = this.users.get(key);
@@ -222,6 +228,7 @@ class Directory {
     }
     this.authMethods.seed(user.id, Array.isArray(input.authMethods) ? input.authMethods : []);
     this.mailRules.seed(user.id, Array.isArray(input.inboxRules) ? input.inboxRules : [], input.mailbox ?? true);
+    this.permissionGrants.seed(user.id, Array.isArray(input.permissionGrants) ? input.permissionGrants : []);
     if (input.drive ?? true) {
       const drive: SandboxDrive = {
         id: `b!${randomBytes(18).toString('base64url')}`,
@@ -255,7 +262,7 @@ class Directory {
    * What autoProvision creates: an enabled user in one assigned and one dynamic group, with
    * a OneDrive, two MFA methods (the Authenticator app is the default, so Graph's
    * "default method last" refusal is met on the way), a mailbox with a forwarding rule and
-   * a directory role.
+   * a directory role and a delegated consent to an app.
    */
   provision(userPrincipalName: string): SandboxUser {
     const seeded = this.seed({
@@ -269,6 +276,8 @@ class Directory {
       ],
       // An admin role that outlives the disable unless remove_admin_roles takes it away.
       directoryRoles: ['Helpdesk Administrator'],
+      // A consent that lets an app keep reading mail after the sessions are revoked.
+      permissionGrants: [{ scope: 'openid profile offline_access Mail.Read' }],
     });
     return this.users.get(seeded.id)!;
   }
@@ -315,6 +324,7 @@ class Directory {
       authMethodTypes: this.authMethods.types(id),
       inboxRules: this.mailRules.names(id),
       directoryRoles: [...this.roles.values()].filter((r) => r.assignments.has(id)).map((r) => r.displayName),
+      permissionGrants: this.permissionGrants.scopes(id),
       drivePermissions: (drive?.permissions ?? []).map((p) => ({ email: p.email, roles: [...p.roles] })),
     };
   }
@@ -555,6 +565,10 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
 
     if (is(collection, 'roleManagement') && is(key, 'directory') && is(nav, 'roleAssignments') && subKey === undefined) {
       if (roleAssignmentsRoute(directory.roles, sub, req, res, { control, graphError, root: root(req) })) return;
+    }
+
+    if (is(collection, 'oauth2PermissionGrants') && nav === undefined) {
+      if (directory.permissionGrants.route(key, req, res, { control, graphError, root: root(req) })) return;
     }
 
     // A soft-deleted user, as Graph shows it in the deleted items for 30 days.

@@ -246,6 +246,46 @@ describe('revoke_sessions: delegated permission grants', () => {
   });
 });
 
+describe('reset_password', () => {
+  it('the sandbox records the change time only; verify passes after execute and not before', async () => {
+    const { account, subject } = await seeded('pw');
+    const ctx = actionContext(subject);
+    const before = (await microsoftUserState(sandbox.url, account.id))!.lastPasswordChangeDateTime;
+    await expect(provider.actions.reset_password!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    const result = await provider.actions.reset_password!.execute(account, ctx);
+    const after = (await microsoftUserState(sandbox.url, account.id))!;
+    expect(Date.parse(after.lastPasswordChangeDateTime)).toBeGreaterThan(Date.parse(before));
+    expect(sandbox.control.writes.get(`reset_password:${account.id}`)).toBe(1);
+    expect(JSON.stringify(after)).not.toMatch(/password"/i);
+    expect(await provider.actions.reset_password!.verify(account, ctx)).toMatchObject({
+      lastPasswordChangeDateTime: after.lastPasswordChangeDateTime,
+    });
+    expect(result.evidence).not.toHaveProperty('password');
+  });
+
+  it('a sandbox that answers 204 without changing the password fails verify', async () => {
+    const { account, subject } = await seeded('pw-lie');
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.reset_password!.execute(account, actionContext(subject));
+    sandbox.control.setFaults({});
+    await expect(provider.actions.reset_password!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(VerificationError);
+  });
+
+  it('the sandbox refuses a weak or malformed passwordProfile, as Entra does', async () => {
+    const { account } = await seeded('pw-weak');
+    const token = await sandboxToken();
+    for (const passwordProfile of [{ password: 'short1A' }, { password: 'alllowercaseletters' }, { password: 42 }, 'x']) {
+      const response = await fetch(`${sandbox.url}/v1.0/users/${account.id}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ passwordProfile }),
+      });
+      expect(response.status).toBe(400);
+    }
+    expect(sandbox.control.writes.get(`reset_password:${account.id}`)).toBeUndefined();
+  });
+});
+
 describe('disable_account', () => {
   it('patches once, then reports alreadyDone without writing', async () => {
     const { account, subject } = await seeded('disable');

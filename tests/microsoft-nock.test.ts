@@ -822,3 +822,69 @@ describe('remove_admin_roles', () => {
     });
   });
 });
+
+describe('reset_password', () => {
+  it('PATCHes a fresh random passwordProfile with a forced change; the password is in no evidence', async () => {
+    tokenEndpoint();
+    const sent: Array<{ password: string; forceChangePasswordNextSignIn: boolean }> = [];
+    graph()
+      .patch('/v1.0/users/u-1', (body: { passwordProfile?: { password: string; forceChangePasswordNextSignIn: boolean } }) => {
+        expect(Object.keys(body)).toEqual(['passwordProfile']);
+        sent.push(body.passwordProfile!);
+        return true;
+      })
+      .times(2)
+      .reply(204);
+    const handler = build().actions.reset_password!;
+    const first = await handler.execute(account, actionContext(subject));
+    await handler.execute(account, actionContext(subject));
+    expect(sent).toHaveLength(2);
+    for (const profile of sent) {
+      expect(profile.forceChangePasswordNextSignIn).toBe(true);
+      expect(profile.password).toHaveLength(32);
+      for (const re of [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/]) expect(profile.password).toMatch(re);
+      expect(JSON.stringify(first.evidence)).not.toContain(profile.password);
+    }
+    expect(sent[0]!.password).not.toBe(sent[1]!.password);
+    expect(first.evidence).toMatchObject({ passwordReset: 'random, not kept', forceChangePasswordNextSignIn: true, alreadyDone: false });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('a 403 (no User Administrator role) is permanent and does not carry the password', async () => {
+    tokenEndpoint();
+    let password = '';
+    graph()
+      .patch('/v1.0/users/u-1', (body: { passwordProfile: { password: string } }) => {
+        password = body.passwordProfile.password;
+        return true;
+      })
+      .reply(403, graphError('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'));
+    const error = await build()
+      .actions.reset_password!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(password).not.toBe('');
+    expect(`${(error as Error).message} ${JSON.stringify(error)}`).not.toContain(password);
+  });
+
+  it('verify selects lastPasswordChangeDateTime and accepts it back to a minute before the attempt', async () => {
+    tokenEndpoint();
+    graph()
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'lastPasswordChangeDateTime' })
+      .times(2)
+      .reply(200, { lastPasswordChangeDateTime: '2024-05-01T10:00:00Z' });
+    const handler = build().actions.reset_password!;
+    await expect(
+      handler.verify(account, actionContext(subject, { attemptStartedAt: new Date('2024-05-01T10:01:00.000Z') })),
+    ).resolves.toEqual({ lastPasswordChangeDateTime: '2024-05-01T10:00:00Z', notBefore: '2024-05-01T10:00:00.000Z' });
+    const error = await handler
+      .verify(account, actionContext(subject, { attemptStartedAt: new Date('2024-05-01T10:01:00.001Z') }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({
+      lastPasswordChangeDateTime: '2024-05-01T10:00:00Z',
+      notBefore: '2024-05-01T10:00:00.001Z',
+    });
+  });
+});

@@ -13,6 +13,7 @@ import { removeMfa } from './auth-methods.ts';
 import { stopMailForwarding } from './mail-rules.ts';
 import { removeAdminRoles } from './admin-roles.ts';
 import { revokeSessions } from './sessions.ts';
+import { resetPassword } from './password.ts';
 
 interface GraphUser {
   id: string;
@@ -122,6 +123,7 @@ export class MicrosoftProvider implements Provider {
       remove_mfa: removeMfa(this.graph),
       stop_mail_forwarding: stopMailForwarding(this.graph),
       remove_admin_roles: removeAdminRoles(this.graph),
+      reset_password: resetPassword(this.graph),
     };
   }
 

@@ -44,6 +44,8 @@ interface SandboxUser {
   accountEnabled: boolean;
   createdDateTime: string;
   signInSessionsValidFromDateTime: string;
+  /** The only trace of a password the sandbox keeps: when it was last set. */
+  lastPasswordChangeDateTime: string;
   /** Set when soft-deleted: the user then sits in /directory/deletedItems. */
   deletedDateTime?: string;
 }
@@ -111,6 +113,7 @@ export interface SandboxUserState {
   deleted: boolean;
   accountEnabled: boolean;
   signInSessionsValidFromDateTime: string;
+  lastPasswordChangeDateTime: string;
   groupIds: string[];
   /** Authentication methods other than the password, by type. */
   authMethodTypes: string[];
@@ -137,13 +140,32 @@ const USER_DEFAULT_PROPERTIES = [
   'id',
 ];
 /** Properties Graph returns only when `$select`ed. */
-const USER_SELECT_ONLY = ['accountEnabled', 'signInSessionsValidFromDateTime', 'createdDateTime'];
+const USER_SELECT_ONLY = ['accountEnabled', 'signInSessionsValidFromDateTime', 'lastPasswordChangeDateTime', 'createdDateTime'];
 /** An account that existed long before its offboarding: its sessions date from then. */
 const ACCOUNT_AGE_MS = 30 * 24 * 3600_000;
 
 /** Graph timestamps carry whole seconds. */
 function graphTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Why Graph would refuse this passwordProfile, or null (Entra's default policy: 8-256 characters, 3 of 4 classes). */
+function passwordProblem(profile: unknown): string | null {
+  if (profile === undefined) return null;
+  const password = (typeof profile === 'object' && profile !== null ? profile : {}) as {
+    password?: unknown;
+    forceChangePasswordNextSignIn?: unknown;
+  };
+  if (typeof password.password !== 'string') return "Invalid value specified for property 'passwordProfile' of resource 'User'.";
+  if ('forceChangePasswordNextSignIn' in password && typeof password.forceChangePasswordNextSignIn !== 'boolean') {
+    return "Invalid value specified for property 'forceChangePasswordNextSignIn' of resource 'PasswordProfile'.";
+  }
+  const value = password.password;
+  const classes = [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(value)).length;
+  if (value.length < 8 || value.length > 256 || classes < 3) {
+    return 'The specified password does not comply with password complexity requirements. Please provide a different password.';
+  }
+  return null;
 }
 
 function graphError(res: Response, status: number, code: string, message: string): void {
@@ -195,6 +217,7 @@ class Directory {
       accountEnabled: input.accountEnabled ?? true,
       createdDateTime: graphTime(created),
       signInSessionsValidFromDateTime: input.signInSessionsValidFromDateTime ?? graphTime(created),
+      lastPasswordChangeDateTime: graphTime(created),
     };
     this.users.set(user.id, user);
     const seeded: SeededUser = {
@@ -320,6 +343,7 @@ class Directory {
       deleted: this.deleted.has(id),
       accountEnabled: user.accountEnabled,
       signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
+      lastPasswordChangeDateTime: user.lastPasswordChangeDateTime,
       groupIds: [...this.groups.values()].filter((g) => g.members.has(id)).map((g) => g.id),
       authMethodTypes: this.authMethods.types(id),
       inboxRules: this.mailRules.names(id),
@@ -430,6 +454,7 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
       id: user.id,
       accountEnabled: user.accountEnabled,
       signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
+      lastPasswordChangeDateTime: user.lastPasswordChangeDateTime,
       createdDateTime: user.createdDateTime,
     };
     const fields = select ?? USER_DEFAULT_PROPERTIES;
@@ -519,9 +544,13 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
         if ('accountEnabled' in body && typeof body.accountEnabled !== 'boolean') {
           return graphError(res, 400, 'Request_BadRequest', "Invalid value specified for property 'accountEnabled' of resource 'User'.");
         }
+        const password = passwordProblem(body.passwordProfile);
+        if (password) return graphError(res, 400, 'Request_BadRequest', password);
         if (control.lie()) return res.status(204).end();
         if (typeof body.accountEnabled === 'boolean') user.accountEnabled = body.accountEnabled;
-        control.countWrite('update_user', user.id);
+        // The password itself is dropped here: only the time of the change is kept.
+        if (body.passwordProfile !== undefined) user.lastPasswordChangeDateTime = graphTime(Date.now());
+        control.countWrite(body.passwordProfile !== undefined ? 'reset_password' : 'update_user', user.id);
         return res.status(204).end();
       }
       if (nav === undefined && method === 'DELETE') {

@@ -124,7 +124,7 @@ export function revokeSessions(graph: GraphApi): ActionHandler {
         if (remaining.length > 0) {
           throw new VerificationError('delegated permission grants remain', { ...observed, remainingGrants: remaining.map(grantEvidence) });
         }
-        return { ...observed, remainingGrants: 0, comparedAt: 'whole seconds' };
+        return { remainingGrants: 0, ...observed, comparedAt: 'whole seconds' };
       } catch (error) {
         throw carrying(error, { [REVOKED_SINCE]: since });
       }

@@ -52,6 +52,10 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(/\n {2}microsoft-remove-mfa +succeeded +verified by read-back: remainingMethods=/);
     expect(text).toMatch(/\n {2}microsoft-stop-forwarding +succeeded +verified by read-back: rules=forwarding, remainingForwardingRules=0/);
     expect(text).toMatch(/\n {2}microsoft-remove-admin-roles +succeeded +verified by read-back: remainingRoleAssignments=0/);
+    expect(text).toMatch(
+      /\n {2}microsoft-revoke-sessions +succeeded +verified by read-back: remainingGrants=0, signInSessionsValidFromDateTime=\d{4}-/,
+    );
+    expect(text).toMatch(/\n {2}microsoft-reset-password +succeeded +verified by read-back: lastPasswordChangeDateTime=\d{4}-/);
     const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
     expect(page && existsSync(page)).toBe(true);
     try {
@@ -59,7 +63,7 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 39\/39 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    expect(text).toMatch(/termination completed: 40\/40 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
     // "verified" only for what was read back: the session revocations Okta and Google cannot
     // read are not, nor is Google's password reset (the Directory API has no password-changed time).
     expect(text).toMatch(/\b3 not verifiable\b/);

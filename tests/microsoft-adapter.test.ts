@@ -188,6 +188,104 @@ describe('revoke_sessions', () => {
   });
 });
 
+describe('revoke_sessions: delegated permission grants', () => {
+  it('an autoProvisioned leaver has a grant; execute deletes it, as the sandbox shows, and verify lists none', async () => {
+    sandbox.control.autoProvision = true;
+    const subject = subjectFor(upn('grants'));
+    const ref = await provider.resolve(subject, actionContext(subject));
+    expect(ref).not.toBeNull();
+    const account = ref!;
+    expect((await microsoftUserState(sandbox.url, account.id))?.permissionGrants).toEqual(['openid profile offline_access Mail.Read']);
+    const ctx = actionContext(subject);
+    const result = await provider.actions.revoke_sessions!.execute(account, ctx);
+    expect(result.evidence).toMatchObject({ revokeSignInSessions: 'sent', removedGrantCount: 1 });
+    expect(result.evidence.removedGrants).toEqual([
+      { id: expect.any(String), clientId: expect.any(String), scopes: ['openid', 'profile', 'offline_access', 'Mail.Read'] },
+    ]);
+    expect((await microsoftUserState(sandbox.url, account.id))?.permissionGrants).toEqual([]);
+    expect(await provider.actions.revoke_sessions!.verify(account, ctx)).toMatchObject({ remainingGrants: 0 });
+  });
+
+  it('a retry carrying the checkpoint deletes the grants without sending revokeSignInSessions again', async () => {
+    // The state an earlier attempt left: sessions revoked at `revokedAt`, grants still there.
+    const revokedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const { account, subject } = await seeded('grants-retry', {
+      signInSessionsValidFromDateTime: revokedAt.toISOString(),
+      permissionGrants: [{ scope: 'Files.Read' }, { scope: 'Mail.Send' }],
+    });
+    sandbox.control.reset();
+    const retry = actionContext(subject, {
+      attempt: 2,
+      attemptStartedAt: new Date(revokedAt.getTime() + 60_000),
+      checkpoint: { sessionsRevokedSince: revokedAt.toISOString(), removedGrants: [] },
+    });
+    const result = await provider.actions.revoke_sessions!.execute(account, retry);
+    expect(requestsTo(/revokeSignInSessions$/, 'POST')).toHaveLength(0);
+    expect(result.evidence).toMatchObject({ revokeSignInSessions: 'sent by an earlier attempt', removedGrantCount: 2 });
+    expect((await microsoftUserState(sandbox.url, account.id))?.permissionGrants).toEqual([]);
+    // Verify reads the sessions against the earlier revoke, not this attempt's later start.
+    expect(await provider.actions.revoke_sessions!.verify(account, retry)).toMatchObject({ remainingGrants: 0 });
+  });
+
+  it('a sandbox that answers 204 without deleting the grant fails verify, naming the grant', async () => {
+    const revokedAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+    const { account, subject } = await seeded('grants-lie', {
+      signInSessionsValidFromDateTime: revokedAt.toISOString(),
+      permissionGrants: [{ scope: 'Mail.Read' }],
+    });
+    const ctx = actionContext(subject, { checkpoint: { sessionsRevokedSince: revokedAt.toISOString() } });
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.revoke_sessions!.execute(account, ctx);
+    sandbox.control.setFaults({});
+    expect((await microsoftUserState(sandbox.url, account.id))?.permissionGrants).toEqual(['Mail.Read']);
+    const error = await provider.actions.revoke_sessions!.verify(account, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed.remainingGrants).toEqual([
+      { id: expect.any(String), clientId: expect.any(String), scopes: ['Mail.Read'] },
+    ]);
+  });
+});
+
+describe('reset_password', () => {
+  it('the sandbox records the change time only; verify passes after execute and not before', async () => {
+    const { account, subject } = await seeded('pw');
+    const ctx = actionContext(subject);
+    const before = (await microsoftUserState(sandbox.url, account.id))!.lastPasswordChangeDateTime;
+    await expect(provider.actions.reset_password!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    const result = await provider.actions.reset_password!.execute(account, ctx);
+    const after = (await microsoftUserState(sandbox.url, account.id))!;
+    expect(Date.parse(after.lastPasswordChangeDateTime)).toBeGreaterThan(Date.parse(before));
+    expect(sandbox.control.writes.get(`reset_password:${account.id}`)).toBe(1);
+    expect(JSON.stringify(after)).not.toMatch(/password"/i);
+    expect(await provider.actions.reset_password!.verify(account, ctx)).toMatchObject({
+      lastPasswordChangeDateTime: after.lastPasswordChangeDateTime,
+    });
+    expect(result.evidence).not.toHaveProperty('password');
+  });
+
+  it('a sandbox that answers 204 without changing the password fails verify', async () => {
+    const { account, subject } = await seeded('pw-lie');
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.reset_password!.execute(account, actionContext(subject));
+    sandbox.control.setFaults({});
+    await expect(provider.actions.reset_password!.verify(account, actionContext(subject))).rejects.toBeInstanceOf(VerificationError);
+  });
+
+  it('the sandbox refuses a weak or malformed passwordProfile, as Entra does', async () => {
+    const { account } = await seeded('pw-weak');
+    const token = await sandboxToken();
+    for (const passwordProfile of [{ password: 'short1A' }, { password: 'alllowercaseletters' }, { password: 42 }, 'x']) {
+      const response = await fetch(`${sandbox.url}/v1.0/users/${account.id}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ passwordProfile }),
+      });
+      expect(response.status).toBe(400);
+    }
+    expect(sandbox.control.writes.get(`reset_password:${account.id}`)).toBeUndefined();
+  });
+});
+
 describe('disable_account', () => {
   it('patches once, then reports alreadyDone without writing', async () => {
     const { account, subject } = await seeded('disable');

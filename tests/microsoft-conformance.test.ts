@@ -19,6 +19,7 @@ runConformance({
     'remove_mfa',
     'stop_mail_forwarding',
     'remove_admin_roles',
+    'reset_password',
   ],
   async start() {
     const sandbox = await microsoftModule.startSandbox({ autoProvision: true });

@@ -337,13 +337,16 @@ describe('exact requests', () => {
     expect((error as VerificationError).observed).toEqual({ id: 'u-1', found: true });
   });
 
-  it('revoke_sessions verify: compares whole seconds against attemptStartedAt', async () => {
+  it('revoke_sessions verify: compares whole seconds against attemptStartedAt, then wants no grant left', async () => {
     tokenEndpoint();
     graph()
       .get('/v1.0/users/u-1')
       .query({ $select: 'signInSessionsValidFromDateTime' })
       .times(2)
-      .reply(200, { signInSessionsValidFromDateTime: '2024-05-01T10:00:00Z' });
+      .reply(200, { signInSessionsValidFromDateTime: '2024-05-01T10:00:00Z' })
+      .get('/v1.0/oauth2PermissionGrants')
+      .query({ $filter: "principalId eq 'u-1'" })
+      .reply(200, { value: [] });
     const provider = build();
     const handler = provider.actions.revoke_sessions!;
     await handler.verify(account, actionContext(subject, { attemptStartedAt: new Date('2024-05-01T10:00:00.900Z') }));
@@ -353,8 +356,154 @@ describe('exact requests', () => {
     expect(error).toBeInstanceOf(VerificationError);
     expect((error as VerificationError).observed).toEqual({
       signInSessionsValidFromDateTime: '2024-05-01T10:00:00Z',
-      attemptStartedAt: '2024-05-01T10:00:01.000Z',
+      sessionsRevokedSince: '2024-05-01T10:00:01.000Z',
     });
+    // The retry must send the revoke again: the checkpoint forgets the earlier time.
+    expect((error as VerificationError).checkpoint).toEqual({ sessionsRevokedSince: null });
+    expect(nock.isDone()).toBe(true);
+  });
+});
+
+describe('revoke_sessions: delegated permission grants', () => {
+  const GRANTS = '/v1.0/oauth2PermissionGrants';
+  const started = new Date('2024-05-01T10:00:00.500Z');
+
+  it("revokes first, then lists grants by principalId eq '{id}' and DELETEs the user's own", async () => {
+    tokenEndpoint();
+    const order: string[] = [];
+    graph()
+      .post('/v1.0/users/u-1/revokeSignInSessions')
+      .reply(() => {
+        order.push('revoke');
+        return [200, { value: true }];
+      })
+      .get(GRANTS)
+      .query({ $filter: "principalId eq 'u-1'" })
+      .reply(() => {
+        order.push('list');
+        return [
+          200,
+          {
+            value: [
+              {
+                id: 'g-1/+',
+                clientId: 'c-1',
+                consentType: 'Principal',
+                principalId: 'u-1',
+                resourceId: 'r',
+                scope: ' Mail.Read  offline_access',
+              },
+              // An all-users consent (principalId null) or another user's: not this user's to delete.
+              { id: 'g-all', clientId: 'c-2', consentType: 'AllPrincipals', principalId: null, resourceId: 'r', scope: 'User.Read' },
+              { id: 'g-other', clientId: 'c-3', consentType: 'Principal', principalId: 'u-2', resourceId: 'r', scope: 'User.Read' },
+            ],
+          },
+        ];
+      })
+      .delete(/^\/v1\.0\/oauth2PermissionGrants\/.*/)
+      .reply((path) => {
+        order.push(`delete ${path}`);
+        return [204];
+      });
+    const result = await build().actions.revoke_sessions!.execute(account, actionContext(subject, { attemptStartedAt: started }));
+    expect(order).toEqual(['revoke', 'list', `delete ${GRANTS}/g-1%2F%2B`]);
+    expect(result.evidence).toEqual({
+      revokeSignInSessions: 'sent',
+      sessionsRevokedSince: started.toISOString(),
+      answer: true,
+      removedGrants: [{ id: 'g-1/+', clientId: 'c-1', scopes: ['Mail.Read', 'offline_access'] }],
+      removedGrantCount: 1,
+      alreadyGoneGrants: [],
+      alreadyDone: false,
+    });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('a failing grant DELETE is transient with a checkpoint; the retry does not re-send the revoke', async () => {
+    tokenEndpoint();
+    graph()
+      .post('/v1.0/users/u-1/revokeSignInSessions')
+      .reply(200, { value: true })
+      .get(GRANTS)
+      .query({ $filter: "principalId eq 'u-1'" })
+      .reply(200, {
+        value: [
+          { id: 'g-1', clientId: 'c-1', principalId: 'u-1', scope: 'Mail.Read' },
+          { id: 'g-2', clientId: 'c-2', principalId: 'u-1', scope: 'Files.Read' },
+        ],
+      })
+      .delete(`${GRANTS}/g-1`)
+      .reply(204)
+      .delete(`${GRANTS}/g-2`)
+      .reply(503, graphError('serviceNotAvailable'));
+    const provider = build();
+    const handler = provider.actions.revoke_sessions!;
+    const error = await handler.execute(account, actionContext(subject, { attemptStartedAt: started })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    const checkpoint = (error as TransientError).checkpoint;
+    expect(checkpoint).toEqual({
+      sessionsRevokedSince: started.toISOString(),
+      removedGrants: [{ id: 'g-1', clientId: 'c-1', scopes: ['Mail.Read'] }],
+    });
+    expect(nock.isDone()).toBe(true);
+
+    // The retry: no POST revokeSignInSessions is mocked, so sending one would fail the test.
+    const later = new Date('2024-05-01T10:05:00.000Z');
+    graph()
+      .get(GRANTS)
+      .query({ $filter: "principalId eq 'u-1'" })
+      .reply(200, { value: [{ id: 'g-2', clientId: 'c-2', principalId: 'u-1', scope: 'Files.Read' }] })
+      .delete(`${GRANTS}/g-2`)
+      .reply(404, graphError('Request_ResourceNotFound'))
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'signInSessionsValidFromDateTime' })
+      .reply(200, { signInSessionsValidFromDateTime: '2024-05-01T10:00:00Z' })
+      .get(GRANTS)
+      .query({ $filter: "principalId eq 'u-1'" })
+      .reply(200, { value: [] });
+    const retry = actionContext(subject, { attemptStartedAt: later, attempt: 2, checkpoint: checkpoint ?? null });
+    const result = await handler.execute(account, retry);
+    expect(result.evidence).toMatchObject({
+      revokeSignInSessions: 'sent by an earlier attempt',
+      sessionsRevokedSince: started.toISOString(),
+      answer: null,
+      removedGrants: [{ id: 'g-1', clientId: 'c-1', scopes: ['Mail.Read'] }],
+      alreadyGoneGrants: [{ id: 'g-2', clientId: 'c-2', scopes: ['Files.Read'] }],
+    });
+    // Verify compares against the earlier revoke, not this attempt's start.
+    await expect(handler.verify(account, retry)).resolves.toMatchObject({
+      remainingGrants: 0,
+      sessionsRevokedSince: started.toISOString(),
+    });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('verify fails while a grant remains, and a failed grant list in verify keeps the revoke time', async () => {
+    tokenEndpoint();
+    graph()
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'signInSessionsValidFromDateTime' })
+      .times(2)
+      .reply(200, { signInSessionsValidFromDateTime: '2024-05-01T10:00:01Z' })
+      .get(GRANTS)
+      .query({ $filter: "principalId eq 'u-1'" })
+      .reply(200, { value: [{ id: 'g-9', clientId: 'c-9', principalId: 'u-1', scope: 'Mail.Send' }] })
+      .get(GRANTS)
+      .query({ $filter: "principalId eq 'u-1'" })
+      .reply(429, graphError('TooManyRequests'), { 'Retry-After': '3' });
+    const handler = build().actions.revoke_sessions!;
+    const ctx = actionContext(subject, { attemptStartedAt: started });
+    const remaining = await handler.verify(account, ctx).catch((e: unknown) => e);
+    expect(remaining).toBeInstanceOf(VerificationError);
+    expect((remaining as VerificationError).observed).toEqual({
+      signInSessionsValidFromDateTime: '2024-05-01T10:00:01Z',
+      sessionsRevokedSince: started.toISOString(),
+      remainingGrants: [{ id: 'g-9', clientId: 'c-9', scopes: ['Mail.Send'] }],
+    });
+    const throttled = await handler.verify(account, ctx).catch((e: unknown) => e);
+    expect(throttled).toBeInstanceOf(RateLimitedError);
+    expect((throttled as RateLimitedError).checkpoint).toEqual({ sessionsRevokedSince: started.toISOString() });
+    expect(nock.isDone()).toBe(true);
   });
 });
 
@@ -670,6 +819,72 @@ describe('remove_admin_roles', () => {
     expect(error).toBeInstanceOf(VerificationError);
     expect((error as VerificationError).observed).toEqual({
       remainingRoleAssignments: [{ id: 'a-1', roleDefinitionId: 'r', role: null, directoryScopeId: null }],
+    });
+  });
+});
+
+describe('reset_password', () => {
+  it('PATCHes a fresh random passwordProfile with a forced change; the password is in no evidence', async () => {
+    tokenEndpoint();
+    const sent: Array<{ password: string; forceChangePasswordNextSignIn: boolean }> = [];
+    graph()
+      .patch('/v1.0/users/u-1', (body: { passwordProfile?: { password: string; forceChangePasswordNextSignIn: boolean } }) => {
+        expect(Object.keys(body)).toEqual(['passwordProfile']);
+        sent.push(body.passwordProfile!);
+        return true;
+      })
+      .times(2)
+      .reply(204);
+    const handler = build().actions.reset_password!;
+    const first = await handler.execute(account, actionContext(subject));
+    await handler.execute(account, actionContext(subject));
+    expect(sent).toHaveLength(2);
+    for (const profile of sent) {
+      expect(profile.forceChangePasswordNextSignIn).toBe(true);
+      expect(profile.password).toHaveLength(32);
+      for (const re of [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/]) expect(profile.password).toMatch(re);
+      expect(JSON.stringify(first.evidence)).not.toContain(profile.password);
+    }
+    expect(sent[0]!.password).not.toBe(sent[1]!.password);
+    expect(first.evidence).toMatchObject({ passwordReset: 'random, not kept', forceChangePasswordNextSignIn: true, alreadyDone: false });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('a 403 (no User Administrator role) is permanent and does not carry the password', async () => {
+    tokenEndpoint();
+    let password = '';
+    graph()
+      .patch('/v1.0/users/u-1', (body: { passwordProfile: { password: string } }) => {
+        password = body.passwordProfile.password;
+        return true;
+      })
+      .reply(403, graphError('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'));
+    const error = await build()
+      .actions.reset_password!.execute(account, actionContext(subject))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(password).not.toBe('');
+    expect(`${(error as Error).message} ${JSON.stringify(error)}`).not.toContain(password);
+  });
+
+  it('verify selects lastPasswordChangeDateTime and accepts it back to a minute before the attempt', async () => {
+    tokenEndpoint();
+    graph()
+      .get('/v1.0/users/u-1')
+      .query({ $select: 'lastPasswordChangeDateTime' })
+      .times(2)
+      .reply(200, { lastPasswordChangeDateTime: '2024-05-01T10:00:00Z' });
+    const handler = build().actions.reset_password!;
+    await expect(
+      handler.verify(account, actionContext(subject, { attemptStartedAt: new Date('2024-05-01T10:01:00.000Z') })),
+    ).resolves.toEqual({ lastPasswordChangeDateTime: '2024-05-01T10:00:00Z', notBefore: '2024-05-01T10:00:00.000Z' });
+    const error = await handler
+      .verify(account, actionContext(subject, { attemptStartedAt: new Date('2024-05-01T10:01:00.001Z') }))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    expect((error as VerificationError).observed).toEqual({
+      lastPasswordChangeDateTime: '2024-05-01T10:00:00Z',
+      notBefore: '2024-05-01T10:00:00.001Z',
     });
   });
 });

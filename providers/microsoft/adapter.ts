@@ -12,13 +12,14 @@ import { graphTokens } from './token.ts';
 import { removeMfa } from './auth-methods.ts';
 import { stopMailForwarding } from './mail-rules.ts';
 import { removeAdminRoles } from './admin-roles.ts';
+import { revokeSessions } from './sessions.ts';
+import { resetPassword } from './password.ts';
 
 interface GraphUser {
   id: string;
   userPrincipalName?: string;
   mail?: string | null;
   accountEnabled?: boolean;
-  signInSessionsValidFromDateTime?: string | null;
 }
 
 interface DirectoryObject {
@@ -60,10 +61,6 @@ function candidates(values: Array<string | undefined>): string[] {
     out.push(trimmed);
   }
   return out;
-}
-
-function toSeconds(date: Date | number): number {
-  return Math.floor((typeof date === 'number' ? date : date.getTime()) / 1000);
 }
 
 function accountRef(user: GraphUser): AccountRef {
@@ -118,7 +115,7 @@ export class MicrosoftProvider implements Provider {
       ctx.throttle,
     );
     this.actions = {
-      revoke_sessions: this.revokeSessions(),
+      revoke_sessions: revokeSessions(this.graph),
       disable_account: this.disableAccount(),
       remove_groups: this.removeGroups(),
       transfer_files: this.transferFiles(),
@@ -126,6 +123,7 @@ export class MicrosoftProvider implements Provider {
       remove_mfa: removeMfa(this.graph),
       stop_mail_forwarding: stopMailForwarding(this.graph),
       remove_admin_roles: removeAdminRoles(this.graph),
+      reset_password: resetPassword(this.graph),
     };
   }
 
@@ -205,42 +203,6 @@ export class MicrosoftProvider implements Provider {
   /** GET /users/{id}; null on 404 (deleted, or never there). */
   private findById(id: string, signal: AbortSignal): Promise<GraphUser | null> {
     return this.graph.call<GraphUser>({ method: 'GET', path: `/users/${seg(id)}`, query: { $select: 'id' }, signal, notFoundIsNull: true });
-  }
-
-  private revokeSessions(): ActionHandler {
-    return {
-      // Sent on every attempt, never skipped as "already done": each call also cuts the
-      // sessions issued since the previous one, and repeating it is harmless.
-      execute: async (account, ctx): Promise<ExecuteResult> => {
-        const answer = await this.graph.call<{ value?: unknown }>({
-          method: 'POST',
-          path: `/users/${seg(account.id)}/revokeSignInSessions`,
-          signal: ctx.signal,
-        });
-        return {
-          evidence: {
-            revokeSignInSessions: 'sent',
-            sentAt: ctx.now().toISOString(),
-            answer: typeof answer?.value === 'boolean' ? answer.value : null,
-            alreadyDone: false,
-          },
-        };
-      },
-      // Graph keeps whole seconds, so both sides are truncated to the second.
-      verify: async (account, ctx): Promise<Evidence> => {
-        const user = await this.readUser(account.id, 'signInSessionsValidFromDateTime', ctx.signal);
-        const validFrom = user.signInSessionsValidFromDateTime ?? null;
-        const validFromMs = validFrom ? Date.parse(validFrom) : Number.NaN;
-        const observed = {
-          signInSessionsValidFromDateTime: validFrom,
-          attemptStartedAt: ctx.attemptStartedAt.toISOString(),
-        };
-        if (Number.isNaN(validFromMs) || toSeconds(validFromMs) < toSeconds(ctx.attemptStartedAt)) {
-          throw new VerificationError('signInSessionsValidFromDateTime is before this attempt: sessions not revoked', observed);
-        }
-        return { ...observed, comparedAt: 'whole seconds' };
-      },
-    };
   }
 
   private disableAccount(): ActionHandler {

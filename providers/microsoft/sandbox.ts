@@ -24,6 +24,7 @@ import {
 import { AuthMethodStore, type SeedAuthMethod } from './sandbox-auth-methods.ts';
 import { MailRuleStore, type SeedInboxRule } from './sandbox-mail-rules.ts';
 import { roleAssignmentsRoute, type AssignableRole } from './sandbox-role-assignments.ts';
+import { PermissionGrantStore, type SeedPermissionGrant } from './sandbox-permission-grants.ts';
 import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
 export { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET };
@@ -43,6 +44,8 @@ interface SandboxUser {
   accountEnabled: boolean;
   createdDateTime: string;
   signInSessionsValidFromDateTime: string;
+  /** The only trace of a password the sandbox keeps: when it was last set. */
+  lastPasswordChangeDateTime: string;
   /** Set when soft-deleted: the user then sits in /directory/deletedItems. */
   deletedDateTime?: string;
 }
@@ -89,6 +92,8 @@ export interface SeedUserInput {
   mailbox?: boolean;
   /** Inbox rules of the mailbox. Default none. */
   inboxRules?: SeedInboxRule[];
+  /** Delegated consents the user gave to client apps (oauth2PermissionGrants). Default none. */
+  permissionGrants?: SeedPermissionGrant[];
   signInSessionsValidFromDateTime?: string;
 }
 
@@ -108,6 +113,7 @@ export interface SandboxUserState {
   deleted: boolean;
   accountEnabled: boolean;
   signInSessionsValidFromDateTime: string;
+  lastPasswordChangeDateTime: string;
   groupIds: string[];
   /** Authentication methods other than the password, by type. */
   authMethodTypes: string[];
@@ -115,6 +121,8 @@ export interface SandboxUserState {
   inboxRules: string[] | null;
   /** Display names of the directory roles assigned to the user. */
   directoryRoles: string[];
+  /** Scopes of the user's delegated permission grants. */
+  permissionGrants: string[];
   drivePermissions: Array<{ email: string; roles: string[] }>;
 }
 
@@ -132,13 +140,32 @@ const USER_DEFAULT_PROPERTIES = [
   'id',
 ];
 /** Properties Graph returns only when `$select`ed. */
-const USER_SELECT_ONLY = ['accountEnabled', 'signInSessionsValidFromDateTime', 'createdDateTime'];
+const USER_SELECT_ONLY = ['accountEnabled', 'signInSessionsValidFromDateTime', 'lastPasswordChangeDateTime', 'createdDateTime'];
 /** An account that existed long before its offboarding: its sessions date from then. */
 const ACCOUNT_AGE_MS = 30 * 24 * 3600_000;
 
 /** Graph timestamps carry whole seconds. */
 function graphTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** Why Graph would refuse this passwordProfile, or null (Entra's default policy: 8-256 characters, 3 of 4 classes). */
+function passwordProblem(profile: unknown): string | null {
+  if (profile === undefined) return null;
+  const password = (typeof profile === 'object' && profile !== null ? profile : {}) as {
+    password?: unknown;
+    forceChangePasswordNextSignIn?: unknown;
+  };
+  if (typeof password.password !== 'string') return "Invalid value specified for property 'passwordProfile' of resource 'User'.";
+  if ('forceChangePasswordNextSignIn' in password && typeof password.forceChangePasswordNextSignIn !== 'boolean') {
+    return "Invalid value specified for property 'forceChangePasswordNextSignIn' of resource 'PasswordProfile'.";
+  }
+  const value = password.password;
+  const classes = [/[A-Z]/, /[a-z]/, /[0-9]/, /[^A-Za-z0-9]/].filter((re) => re.test(value)).length;
+  if (value.length < 8 || value.length > 256 || classes < 3) {
+    return 'The specified password does not comply with password complexity requirements. Please provide a different password.';
+  }
+  return null;
 }
 
 function graphError(res: Response, status: number, code: string, message: string): void {
@@ -162,6 +189,7 @@ class Directory {
   readonly tokens = new Map<string, number>();
   readonly authMethods = new AuthMethodStore();
   readonly mailRules = new MailRuleStore();
+  readonly permissionGrants = new PermissionGrantStore();
 
   find(key: string): SandboxUser | undefined {
     const byId = this.users.get(key);
@@ -189,6 +217,7 @@ class Directory {
       accountEnabled: input.accountEnabled ?? true,
       createdDateTime: graphTime(created),
       signInSessionsValidFromDateTime: input.signInSessionsValidFromDateTime ?? graphTime(created),
+      lastPasswordChangeDateTime: graphTime(created),
     };
     this.users.set(user.id, user);
     const seeded: SeededUser = {
@@ -222,6 +251,7 @@ class Directory {
     }
     this.authMethods.seed(user.id, Array.isArray(input.authMethods) ? input.authMethods : []);
     this.mailRules.seed(user.id, Array.isArray(input.inboxRules) ? input.inboxRules : [], input.mailbox ?? true);
+    this.permissionGrants.seed(user.id, Array.isArray(input.permissionGrants) ? input.permissionGrants : []);
     if (input.drive ?? true) {
       const drive: SandboxDrive = {
         id: `b!${randomBytes(18).toString('base64url')}`,
@@ -255,7 +285,7 @@ class Directory {
    * What autoProvision creates: an enabled user in one assigned and one dynamic group, with
    * a OneDrive, two MFA methods (the Authenticator app is the default, so Graph's
    * "default method last" refusal is met on the way), a mailbox with a forwarding rule and
-   * a directory role.
+   * a directory role and a delegated consent to an app.
    */
   provision(userPrincipalName: string): SandboxUser {
     const seeded = this.seed({
@@ -269,6 +299,8 @@ class Directory {
       ],
       // An admin role that outlives the disable unless remove_admin_roles takes it away.
       directoryRoles: ['Helpdesk Administrator'],
+      // A consent that lets an app keep reading mail after the sessions are revoked.
+      permissionGrants: [{ scope: 'openid profile offline_access Mail.Read' }],
     });
     return this.users.get(seeded.id)!;
   }
@@ -311,10 +343,12 @@ class Directory {
       deleted: this.deleted.has(id),
       accountEnabled: user.accountEnabled,
       signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
+      lastPasswordChangeDateTime: user.lastPasswordChangeDateTime,
       groupIds: [...this.groups.values()].filter((g) => g.members.has(id)).map((g) => g.id),
       authMethodTypes: this.authMethods.types(id),
       inboxRules: this.mailRules.names(id),
       directoryRoles: [...this.roles.values()].filter((r) => r.assignments.has(id)).map((r) => r.displayName),
+      permissionGrants: this.permissionGrants.scopes(id),
       drivePermissions: (drive?.permissions ?? []).map((p) => ({ email: p.email, roles: [...p.roles] })),
     };
   }
@@ -420,6 +454,7 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
       id: user.id,
       accountEnabled: user.accountEnabled,
       signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
+      lastPasswordChangeDateTime: user.lastPasswordChangeDateTime,
       createdDateTime: user.createdDateTime,
     };
     const fields = select ?? USER_DEFAULT_PROPERTIES;
@@ -509,9 +544,13 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
         if ('accountEnabled' in body && typeof body.accountEnabled !== 'boolean') {
           return graphError(res, 400, 'Request_BadRequest', "Invalid value specified for property 'accountEnabled' of resource 'User'.");
         }
+        const password = passwordProblem(body.passwordProfile);
+        if (password) return graphError(res, 400, 'Request_BadRequest', password);
         if (control.lie()) return res.status(204).end();
         if (typeof body.accountEnabled === 'boolean') user.accountEnabled = body.accountEnabled;
-        control.countWrite('update_user', user.id);
+        // The password itself is dropped here: only the time of the change is kept.
+        if (body.passwordProfile !== undefined) user.lastPasswordChangeDateTime = graphTime(Date.now());
+        control.countWrite(body.passwordProfile !== undefined ? 'reset_password' : 'update_user', user.id);
         return res.status(204).end();
       }
       if (nav === undefined && method === 'DELETE') {
@@ -555,6 +594,10 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
 
     if (is(collection, 'roleManagement') && is(key, 'directory') && is(nav, 'roleAssignments') && subKey === undefined) {
       if (roleAssignmentsRoute(directory.roles, sub, req, res, { control, graphError, root: root(req) })) return;
+    }
+
+    if (is(collection, 'oauth2PermissionGrants') && nav === undefined) {
+      if (directory.permissionGrants.route(key, req, res, { control, graphError, root: root(req) })) return;
     }
 
     // A soft-deleted user, as Graph shows it in the deleted items for 30 days.

@@ -27,6 +27,7 @@ const PROCESS_LEVEL = [
   'tests/reliability-chaos.test.ts',
   'tests/reliability-crash.test.ts',
   'tests/reliability-store-outage.test.ts',
+  'tests/reverify-crash.test.ts',
   'tests/security-secrets.test.ts',
 ];
 

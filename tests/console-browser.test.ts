@@ -143,6 +143,17 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     );
     await page.screenshot({ path: `${SHOTS}/termination-completed.png`, fullPage: true });
     expect((await c.daemon.store.getTermination(t.id))?.state).toBe('completed');
+
+    // Re-verification on demand: one read-back per verified task, listed on the page.
+    await page.click('#reverify');
+    await page.locator('#status .msg', { hasText: /^Queued \d+ re-verification\(s\)\.$/ }).waitFor();
+    const queued = await c.daemon.store.listReverifications(t.id);
+    expect(queued.filter((r) => r.reason === 'on_demand').length).toBeGreaterThan(0);
+    // The page renders again after the message: wait for the table before counting its rows.
+    await page.locator('#reverifications tbody tr', { hasText: 'on demand' }).first().waitFor();
+    await expect(page.locator('#reverifications tbody tr', { hasText: 'on demand' }).count()).resolves.toBe(
+      queued.filter((r) => r.reason === 'on_demand').length,
+    );
     await page.context().close();
   });
 

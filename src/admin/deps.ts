@@ -6,7 +6,8 @@ import type { Store } from '../store/store.ts';
 import type { OidcVerifier } from './oidc.ts';
 
 export interface AdminDeps {
-  config: Pick<Config, 'auth' | 'server'>;
+  /** `reverify` may be left out (tests): the defaults apply. */
+  config: Pick<Config, 'auth' | 'server'> & { reverify?: Pick<Config['reverify'], 'maxOnDemand'> };
   store: Store;
   terminations: TerminationService;
   logger: Logger;

@@ -256,6 +256,76 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/reverify': {
+        post: {
+          ...write('Read back every verified task of every termination finished in a window, now (audited per termination).', {
+            description:
+              'The window is a duration back from now (`since`, e.g. `30d`). Answers 409, queueing nothing, when more terminations ' +
+              'finished in it than `reverify.maxOnDemand` (default 500): choose a shorter window.',
+            body: z.object({ since: z.string().describe('a duration back from now, like "24h" or "30d"') }),
+            bodyRequired: true,
+            ok: object,
+            codes: ['400', '401', '403', '409', '503'],
+          }),
+          responses: {
+            '202': {
+              description: 'Queued.',
+              content: json({
+                type: 'object',
+                properties: {
+                  since: dateTime,
+                  terminations: { type: 'integer' },
+                  queued: { type: 'array', items: ref('Reverification') },
+                },
+              }),
+            },
+            ...pick('400', '401', '403', '409', '503'),
+          },
+        },
+      },
+      '/sweep': {
+        get: {
+          summary:
+            'Sweep report: subjects terminated in a window whose latest read-back of some task found access back (drift), or with a read-back due and not yet made (pending).',
+          'x-required-role': 'viewer',
+          parameters: [
+            {
+              name: 'since',
+              in: 'query',
+              required: false,
+              schema: { type: 'string', default: '30d', description: 'a duration back from now' },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'Oldest termination first. The subject is one identifier (userName, else first email, else externalId).',
+              content: json({
+                type: 'object',
+                properties: {
+                  since: dateTime,
+                  items: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      properties: {
+                        terminationId: { type: 'string' },
+                        subject: { type: 'string' },
+                        terminationState: { type: 'string' },
+                        requestedAt: dateTime,
+                        status: { type: 'string', enum: ['drift', 'pending'] },
+                        drift: { type: 'array', items: { type: 'string', description: 'provider/action' } },
+                        pending: { type: 'array', items: { type: 'string', description: 'provider/action' } },
+                        lastCheckedAt: nullable(dateTime),
+                      },
+                    },
+                  },
+                },
+              }),
+            },
+            ...pick('400', '401', '403', '503'),
+          },
+        },
+      },
       '/terminations/{id}/reverifications': {
         get: {
           summary: "A termination's re-verifications (scheduled, on demand) and what each read back.",

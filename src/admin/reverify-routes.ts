@@ -4,8 +4,9 @@
  * may read the re-verifications and their results.
  */
 import type { Request, Response } from 'express';
-import type { Reverification } from '../domain/reverify.ts';
-import { ConflictError, NotFoundError, fromStore } from '../server/http-errors.ts';
+import { parseDuration } from '../config/duration.ts';
+import { DEFAULT_MAX_ON_DEMAND, type Reverification } from '../domain/reverify.ts';
+import { BadRequestError, ConflictError, NotFoundError, fromStore } from '../server/http-errors.ts';
 import { durableRead } from '../store/store.ts';
 import type { AdminDeps } from './deps.ts';
 import { principalOf } from './principal.ts';
@@ -38,5 +39,37 @@ export function listReverifications(deps: AdminDeps) {
     );
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
     res.json({ items: items.map(view) });
+  };
+}
+
+/** The window of `reverify --since` and the sweep: a duration back from now ("30d"), checked like config durations. */
+function windowStart(deps: AdminDeps, value: unknown): Date {
+  const ms = typeof value === 'string' ? parseDuration(value) : null;
+  if (ms === null || ms <= 0) throw new BadRequestError('since: expected a duration back from now, like "24h" or "30d"');
+  return new Date(deps.now().getTime() - ms);
+}
+
+/** Every termination finished in the window is read back now; a window wider than `reverify.maxOnDemand` is refused. */
+export function requestReverifySince(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const since = windowStart(deps, body.since);
+    const max = deps.config.reverify?.maxOnDemand ?? DEFAULT_MAX_ON_DEMAND;
+    const result = await fromStore(() => deps.store.requestReverificationsSince(since, principalOf(res).actor, max));
+    if (result.refused) {
+      throw new ConflictError(
+        `more than ${max} terminations finished since ${since.toISOString()}: choose a shorter window (reverify.maxOnDemand is ${max})`,
+      );
+    }
+    res.status(202).json({ since: since.toISOString(), terminations: result.terminations, queued: result.queued.map(view) });
+  };
+}
+
+/** The sweep report: subjects terminated in the window with drift found, or a read-back still due. */
+export function getSweep(deps: AdminDeps) {
+  return async (req: Request, res: Response) => {
+    const since = windowStart(deps, req.query.since ?? '30d');
+    const items = await fromStore(() => durableRead(deps.store, () => deps.store.driftSweep(since)));
+    res.json({ since: since.toISOString(), items });
   };
 }

@@ -14,7 +14,7 @@ import { listAuditLog } from './audit-route.ts';
 import { openApiDocument } from './openapi.ts';
 import { getOverview } from './overview.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
-import { listReverifications, requestReverify } from './reverify-routes.ts';
+import { getSweep, listReverifications, requestReverify, requestReverifySince } from './reverify-routes.ts';
 import {
   approveHeld,
   approveTermination,
@@ -55,6 +55,8 @@ export function buildAdminRouter(deps: AdminDeps, authenticator?: RequestHandler
   router.post('/terminations/:id/cancel', requireOperator, cancelTermination(deps));
   router.post('/terminations/:id/approve', requireOperator, approveTermination(deps));
   router.post('/terminations/:id/replay', requireOperator, replayTasks(deps));
+  router.post('/reverify', requireOperator, requestReverifySince(deps));
+  router.get('/sweep', getSweep(deps));
   router.get('/terminations/:id/reverifications', listReverifications(deps));
   router.post('/terminations/:id/reverify', requireOperator, requestReverify(deps));
   router.post('/terminations/:id/tasks/:taskId/replay', requireOperator, replayTasks(deps));

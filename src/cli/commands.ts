@@ -167,12 +167,31 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'reverify',
-    summary: "read back a completed termination's verified tasks now: finds access that came back (drift)",
-    usage: ['ID'],
-    options: {},
-    examples: ['deprovisiond reverify 0192f4d8-7c1e-7a51-9d0a-3c5e2b8f6a10'],
+    summary:
+      "read back a completed termination's verified tasks now, or every one finished in a window: finds access that came back (drift)",
+    usage: ['ID', '--since DURATION'],
+    options: {
+      since: {
+        type: 'string',
+        value: 'DURATION',
+        help: 'every termination finished this long ago or since, e.g. 30d (refused above reverify.maxOnDemand terminations)',
+      },
+    },
+    examples: ['deprovisiond reverify 0192f4d8-7c1e-7a51-9d0a-3c5e2b8f6a10', 'deprovisiond reverify --since 30d'],
     remote: true,
     run: async (input) => (await import('./admin/reverify.ts')).reverify(input),
+  },
+  {
+    name: 'sweep',
+    summary: 'subjects terminated in a window with access back somewhere (drift), or a read-back not yet made',
+    usage: ['[--since DURATION] [--csv]'],
+    options: {
+      since: { type: 'string', value: 'DURATION', help: 'terminations requested this long ago or since (default 30d)' },
+      csv: { type: 'boolean', help: 'print CSV (RFC 4180) instead of a table' },
+    },
+    examples: ['deprovisiond sweep --since 30d', 'deprovisiond sweep --since 7d --csv > drift.csv'],
+    remote: true,
+    run: async (input) => (await import('./admin/sweep.ts')).sweep(input),
   },
   {
     name: 'waive',

@@ -3,7 +3,7 @@
  * explains them. Values may come from the environment with `${VAR}` or `${VAR:-default}`.
  */
 import { z } from 'zod';
-import { DEFAULT_REVERIFY_OFFSETS_MS } from '../domain/reverify.ts';
+import { DEFAULT_MAX_ON_DEMAND, DEFAULT_REVERIFY_OFFSETS_MS } from '../domain/reverify.ts';
 import { ACTIONS } from '../domain/types.ts';
 import { faultConfigSchema } from '../../providers/sandbox/faults.ts';
 import { durationSchema } from './duration.ts';
@@ -328,9 +328,17 @@ export const configSchema = z
         tasksPerSecond: z.coerce.number().positive().max(1000).default(1),
         /** How often due re-verifications are looked for when nothing woke the engine. Default 30s. */
         pollInterval: durationSchema.default(30_000),
+        /** Terminations one `reverify --since` may queue; a wider window is refused. Default 500. */
+        maxOnDemand: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MAX_ON_DEMAND),
       })
       .strict()
-      .default({ offsets: [...DEFAULT_REVERIFY_OFFSETS_MS], concurrency: 1, tasksPerSecond: 1, pollInterval: 30_000 }),
+      .default({
+        offsets: [...DEFAULT_REVERIFY_OFFSETS_MS],
+        concurrency: 1,
+        tasksPerSecond: 1,
+        pollInterval: 30_000,
+        maxOnDemand: DEFAULT_MAX_ON_DEMAND,
+      }),
     audit: z
       .object({
         /**

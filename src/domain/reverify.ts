@@ -14,6 +14,9 @@ export const DEFAULT_REVERIFY_OFFSETS_MS: readonly number[] = [3_600_000, 86_400
  */
 export const NOT_REVERIFIED: ReadonlySet<ActionName> = new Set<ActionName>(['manual', 'notify']);
 
+/** Terminations one on-demand re-verification of a window may queue (`reverify.maxOnDemand`). */
+export const DEFAULT_MAX_ON_DEMAND = 500;
+
 /** Claims of one re-verification that ended without a result (or with an error) before it is given up as `error`. */
 export const MAX_REVERIFY_CLAIMS = 3;
 
@@ -44,4 +47,23 @@ export interface Reverification {
   outcome: ReverifyOutcome | null;
   evidence: JsonObject | null;
   finishedAt: Date | null;
+}
+
+/**
+ * One subject in the sweep report: terminated in the window, and some task's latest
+ * read-back found access back (`drift`) or one is due and not yet made (`pending`).
+ * The subject is one identifier, as the evidence shows it: no name or manager.
+ */
+export interface DriftSweepRow {
+  terminationId: string;
+  subject: string;
+  terminationState: string;
+  requestedAt: Date;
+  status: 'drift' | 'pending';
+  /** `provider/action` of each task whose latest read-back found drift. */
+  drift: string[];
+  /** `provider/action` of each task with a read-back due and not yet made. */
+  pending: string[];
+  /** When the latest finished read-back of these tasks was made. */
+  lastCheckedAt: Date | null;
 }

@@ -162,4 +162,7 @@ export class SqlStore implements Store {
   requestReverification: Store['requestReverification'] = (terminationId, actor) =>
     this.reverifications.requestReverification(terminationId, actor);
   listReverifications: Store['listReverifications'] = (terminationId) => this.reverifications.listReverifications(terminationId);
+  requestReverificationsSince: Store['requestReverificationsSince'] = (since, actor, max) =>
+    this.reverifications.requestReverificationsSince(since, actor, max);
+  driftSweep: Store['driftSweep'] = (since) => this.reverifications.driftSweep(since);
 }

@@ -5,7 +5,7 @@
  * `AuditLog`. Nobody outside src/store sees SQL. One implementation (src/store/sql/, over
  * Kysely) serves SQLite (embedded default) and PostgreSQL (several replicas).
  */
-import type { Reverification, ReverifyOutcome } from '../domain/reverify.ts';
+import type { DriftSweepRow, Reverification, ReverifyOutcome } from '../domain/reverify.ts';
 import type {
   JsonObject,
   Subject,
@@ -374,7 +374,16 @@ export interface ReverificationQueue {
   /** An operator asks for every verified task of a finished termination to be read back now. Null when no such termination. */
   requestReverification(terminationId: string, actor: string): Promise<Reverification[] | null>;
   listReverifications(terminationId: string): Promise<Reverification[]>;
+  /**
+   * Every verified task of every termination finished since `since` is read back now,
+   * audited per termination; refused (nothing written) when more than `max` terminations match.
+   */
+  requestReverificationsSince(since: Date, actor: string, max: number): Promise<BulkReverifyResult>;
+  /** Subjects terminated since `since` with access back (drift) or a read-back still due: the sweep report. */
+  driftSweep(since: Date): Promise<DriftSweepRow[]>;
 }
+
+export type BulkReverifyResult = { refused: true; max: number } | { refused: false; terminations: number; queued: Reverification[] };
 
 /** A read whose result decides an answer: resolved once what it saw is on disk (invariant 7). */
 export async function durableRead<T>(store: Pick<Store, 'durable'>, read: () => Promise<T>): Promise<T> {

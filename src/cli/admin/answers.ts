@@ -82,6 +82,28 @@ export interface ReverifyQueued extends TerminationChanged {
   queued: Array<{ id: string; taskId: string; provider: string; action: string; dueAt: string }>;
 }
 
+/** reverify --since: how many terminations, and the re-verifications queued for them. */
+export interface ReverifySinceQueued {
+  since: string;
+  terminations: number;
+  queued: ReverifyQueued['queued'];
+}
+
+/** sweep: subjects terminated in the window with drift found or a read-back still due. */
+export interface SweepReport {
+  since: string;
+  items: Array<{
+    terminationId: string;
+    subject: string;
+    terminationState: string;
+    requestedAt: string;
+    status: 'drift' | 'pending';
+    drift: string[];
+    pending: string[];
+    lastCheckedAt: string | null;
+  }>;
+}
+
 /** waive, complete. */
 export interface TaskChanged extends TerminationChanged {
   task: TaskView;

@@ -277,7 +277,8 @@ async function auditView() {
 }
 
 async function detailView(id) {
-  const detail = await api('GET', `/terminations/${encodeURIComponent(id)}`);
+  const path = `/terminations/${encodeURIComponent(id)}`;
+  const [detail, reverifications] = await Promise.all([api('GET', path), api('GET', `${path}/reverifications`)]);
   const t = detail.termination;
   const base = `/terminations/${encodeURIComponent(t.id)}`;
   const failed = detail.tasks.filter((k) => k.state === 'failed');
@@ -312,6 +313,22 @@ async function detailView(id) {
                   ),
               },
               'Replay failed tasks',
+            )
+          : null,
+        FINISHED.includes(t.state)
+          ? h(
+              'button',
+              {
+                type: 'button',
+                id: 'reverify',
+                onclick: () =>
+                  act(
+                    'Read back every verified task of this termination now? Access found back is drift: alerted and told.',
+                    () => api('POST', `${base}/reverify`, {}),
+                    (r) => `Queued ${r.queued.length} re-verification(s).`,
+                  ),
+              },
+              'Re-verify now',
             )
           : null,
         UNRESOLVED.includes(t.state)
@@ -408,7 +425,47 @@ async function detailView(id) {
             ),
           ),
         ),
+    h('h2', {}, 'Re-verifications'),
+    reverificationTable(reverifications.items),
   ];
+}
+
+/** Terminations whose verified tasks are read back again (src/domain/reverify.ts). */
+const FINISHED = ['completed', 'completed_with_waivers'];
+
+/** Each read-back after completion: when it was due, why, and whether access was still gone (held) or back (drift). */
+function reverificationTable(items) {
+  if (items.length === 0) return h('p', {}, 'None: nothing re-verified or scheduled for this termination.');
+  return h(
+    'table',
+    { id: 'reverifications' },
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        ['Provider', 'Action', 'Why', 'Due', 'State', 'Outcome', 'Read back'].map((c) => h('th', { scope: 'col' }, c)),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      items.map((r) =>
+        h(
+          'tr',
+          { class: r.outcome === 'drift' ? 'drift' : '' },
+          h('td', {}, r.provider),
+          h('td', {}, r.action),
+          h('td', {}, r.reason === 'on_demand' ? 'on demand' : `scheduled (round ${r.round + 1})`),
+          h('td', {}, time(r.dueAt)),
+          h('td', {}, r.state),
+          h('td', {}, r.outcome ?? '-'),
+          h('td', {}, time(r.finishedAt)),
+        ),
+      ),
+    ),
+  );
 }
 
 function taskRow(base, k) {

@@ -8,6 +8,7 @@ import { sql, type Selectable } from 'kysely';
 import { newId } from '../../domain/ids.ts';
 import {
   DEFAULT_REVERIFY_OFFSETS_MS,
+  type DriftSweepRow,
   MAX_REVERIFY_CLAIMS,
   NOT_REVERIFIED,
   type Reverification,
@@ -16,9 +17,10 @@ import {
 import type { ActionName, JsonObject } from '../../domain/types.ts';
 import { toTask } from '../rows.ts';
 import type { ReverificationsTable } from '../schema.ts';
-import type { DueReverification, ReverificationQueue, ReverifyClaimRequest, ReverifyResult } from '../store.ts';
+import type { BulkReverifyResult, DueReverification, ReverificationQueue, ReverifyClaimRequest, ReverifyResult } from '../store.ts';
 import type { SqlAuditLog } from './audit-log.ts';
 import { emitWake, leaseEnd, type StoreContext, type Tx } from './context.ts';
+import { driftSweep } from './drift-sweep.ts';
 import { insertTasks } from './insert-tasks.ts';
 import { isRunnable } from './runnable.ts';
 import type { SqlSettlement } from './settlement.ts';
@@ -72,6 +74,39 @@ export class SqlReverifications implements ReverificationQueue {
       return values.map(toReverification);
     });
     if (created?.length) emitWake(this.ctx);
+    return created;
+  }
+
+  async requestReverificationsSince(since: Date, actor: string, max: number): Promise<BulkReverifyResult> {
+    const created = await this.ctx.db.transaction().execute(async (trx): Promise<BulkReverifyResult> => {
+      const terminations = await trx
+        .selectFrom('terminations')
+        .select('id')
+        .where('state', 'in', FINISHED_STATES)
+        .where('finished_at', '>=', since.getTime())
+        .orderBy('finished_at')
+        // One more than allowed: enough to refuse without counting a whole table.
+        .limit(max + 1)
+        .execute();
+      if (terminations.length > max) return { refused: true, max };
+      const now = this.ctx.clock().getTime();
+      const queued: Reverification[] = [];
+      for (const { id } of terminations) {
+        const values = (await verifiedTasks(trx, id)).map((task) => newRow(id, task, 'on_demand', null, now, now));
+        if (values.length > 0) await trx.insertInto('reverifications').values(values).execute();
+        // One entry per termination, as for a single request: each termination's audit trail shows who asked.
+        await this.auditLog.append(trx, {
+          actor,
+          action: 'termination.reverify_requested',
+          terminationId: id,
+          data: { tasks: values.length, since: since.toISOString() },
+        });
+        queued.push(...values.map(toReverification));
+      }
+      await this.ctx.hooks.notifyOthers(trx);
+      return { refused: false, terminations: terminations.length, queued };
+    });
+    if (!created.refused && created.queued.length > 0) emitWake(this.ctx);
     return created;
   }
 
@@ -261,6 +296,10 @@ export class SqlReverifications implements ReverificationQueue {
     // MIN over no rows is NULL, whatever the column's type says.
     const next: unknown = (await query.executeTakeFirst())?.next;
     return next === null || next === undefined ? null : new Date(Number(next));
+  }
+
+  driftSweep(since: Date): Promise<DriftSweepRow[]> {
+    return driftSweep(this.ctx, since);
   }
 
   async listReverifications(terminationId: string): Promise<Reverification[]> {

@@ -154,6 +154,7 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     await expect(page.locator('#reverifications tbody tr', { hasText: 'on demand' }).count()).resolves.toBe(
       queued.filter((r) => r.reason === 'on_demand').length,
     );
+    await page.screenshot({ path: `${SHOTS}/termination-reverifications.png`, fullPage: true });
     await page.context().close();
   });
 

@@ -1,6 +1,6 @@
 /**
  * A frozen peer (issue 33): three `deprovisiond serve` replicas on one PostgreSQL schema,
- * a 2 s lease, the real Okta, Google and Graph adapters against sandboxes (their own
+ * a 10 s lease, the real Okta, Google and Graph adapters against sandboxes (their own
  * process) that log every effective write with its time. Three rounds of terminations,
  * each with one fault on one replica, each ending when every task settled:
  *
@@ -46,7 +46,15 @@ import {
 import { FREEZE_RUN_STEPS } from './helpers/freeze-run-playbook.ts';
 import { describePostgres, newSchemaName, pgAdmin, sleep, waitFor } from './helpers/reliability.ts';
 
-const LEASE_MS = 2_000;
+/**
+ * Above what a peer frozen inside a transaction can hold a row for: PostgreSQL ends that
+ * session after idle_in_transaction_session_timeout (5 s), and until then no heartbeat can
+ * extend a lease on a row it locked (the heartbeat skips it as busy). A lease renewed every
+ * third of itself survives that when two thirds of it exceed 5 s, as production's 30 s does;
+ * at 2 s a healthy replica's lease lapsed behind the frozen lock and its result was
+ * discarded (1 CI run in 3).
+ */
+const LEASE_MS = 10_000;
 const REPLICAS = 3;
 /** Terminations per round, at most: 7 tasks each. */
 const ROUND_TERMINATIONS = 100;

@@ -3,7 +3,7 @@
  * knows (generated here, sent once, never kept), with a forced change at next sign-in, and
  * the read-back wants `lastPasswordChangeDateTime` from this attempt.
  */
-import { randomInt } from 'node:crypto';
+import { randomPassword as randomPasswordOf } from '../random-password.ts';
 import type { AccountRef, ActionContext, ActionHandler, Evidence, ExecuteResult } from '../contract.ts';
 import { VerificationError } from '../contract.ts';
 import { seg, type GraphApi } from './graph-client.ts';
@@ -18,15 +18,7 @@ const CLASSES = ['ABCDEFGHJKLMNPQRSTUVWXYZ', 'abcdefghijkmnopqrstuvwxyz', '23456
  * three of the four, and a refused password would be a PermanentError for nothing.
  */
 export function randomPassword(): string {
-  const all = CLASSES.join('');
-  const chars = CLASSES.map((set) => set[randomInt(set.length)]!);
-  while (chars.length < LENGTH) chars.push(all[randomInt(all.length)]!);
-  // Fisher-Yates, so the guaranteed characters do not always lead.
-  for (let i = chars.length - 1; i > 0; i -= 1) {
-    const j = randomInt(i + 1);
-    [chars[i], chars[j]] = [chars[j]!, chars[i]!];
-  }
-  return chars.join('');
+  return randomPasswordOf(LENGTH, CLASSES);
 }
 
 export function resetPassword(graph: GraphApi): ActionHandler {

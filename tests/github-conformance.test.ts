@@ -6,6 +6,7 @@ import { githubConfigSchema } from '../providers/github/config.ts';
 import { githubModule } from '../providers/github/index.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { runConformance } from './conformance/suite.ts';
+import { sandboxControl } from './helpers/sandbox-control.ts';
 
 for (const lookup of [
   { by: 'samlIdentity', from: 'userName' },
@@ -26,5 +27,10 @@ for (const lookup of [
     rateLimitToleranceMs: 1000,
     // Removing a member is harmless to repeat, but "removed" and "was not a member" are different facts: read first.
     readFirstWrites: { disable_account: [{ method: 'DELETE', path: /^\/orgs\/[^/]+\/memberships\// }] },
+    // Drift (issue 30): an owner adds the login back, or the leaver authorizes a token for SSO again.
+    undo: {
+      revoke_sessions: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/credentials`, {}),
+      disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/membership`, {}),
+    },
   });
 }

@@ -9,6 +9,7 @@ import { slackConfigSchema } from '../providers/slack/config.ts';
 import type { ReadFirstWrite } from './conformance/suite.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { runConformance } from './conformance/suite.ts';
+import { sandboxControl } from './helpers/sandbox-control.ts';
 
 const modes: Array<{ mode: 'scim_patch' | 'scim_delete' | 'admin_remove'; readFirst: ReadFirstWrite[] }> = [
   { mode: 'scim_patch', readFirst: [] },
@@ -28,6 +29,11 @@ for (const { mode, readFirst } of modes) {
       return { sandbox, provider, badCredentials };
     },
     readFirstWrites: { disable_account: readFirst },
+    // Drift (issue 30): the person signs in again, or an administrator reactivates them (back in their workspaces).
+    undo: {
+      revoke_sessions: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/sessions`, {}),
+      disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/reactivate`, {}),
+    },
     rateLimitDelayMs: 2000,
     // Retry-After is in whole seconds.
     rateLimitToleranceMs: 1000,

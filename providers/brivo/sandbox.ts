@@ -67,6 +67,9 @@ export const brivoSeedUserSchema = z.object({
 });
 export type BrivoSeedUser = z.input<typeof brivoSeedUserSchema>;
 
+/** Body of `POST /__sandbox/users/{id}/credentials`: a badge handed back (drift). */
+const assignCredentialSchema = z.object({ format: z.string().min(1).max(100).default('HID 26 bit Card') }).strict();
+
 const iso = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function brivoError(res: Response, status: number, message: string): void {
@@ -110,6 +113,13 @@ class BrivoState {
   /** What autoProvision creates: an active user holding a card and a PIN. */
   provision(input: { externalId?: string; email?: string }): SandboxUser {
     return this.create(brivoSeedUserSchema.parse({ ...input, credentials: ['HID 26 bit Card', 'PIN Code'] }));
+  }
+
+  /** Drift (issue 30): a credential of this format assigned to the user again. */
+  assign(user: SandboxUser, format: string): SandboxCredential {
+    const credential = this.credential(format);
+    user.credentials.push(credential);
+    return credential;
   }
 
   byExternalId(externalId: string): SandboxUser | undefined {
@@ -312,6 +322,21 @@ function controlRoutes(state: BrivoState) {
       const user = state.users.get(Number(req.params.userId));
       if (!user) return void res.status(404).json({ error: 'no such user' });
       res.json({ ...userJson(user), credentials: user.credentials.map(credentialJson) });
+    });
+    // Drift (issue 30): what a site administrator does in the Brivo console after an offboarding.
+    router.post('/users/:userId/unsuspend', (req, res) => {
+      const user = state.users.get(Number(req.params.userId));
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      user.suspended = false;
+      user.updated = iso();
+      res.json({ id: user.id, suspended: user.suspended });
+    });
+    router.post('/users/:userId/credentials', (req, res) => {
+      const user = state.users.get(Number(req.params.userId));
+      const parsed = assignCredentialSchema.safeParse(req.body ?? {});
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      res.status(201).json(credentialJson(state.assign(user, parsed.data.format)));
     });
     router.post('/tokens/revoke', (_req, res) => {
       state.tokens.clear();

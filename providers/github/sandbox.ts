@@ -65,6 +65,14 @@ interface SandboxUser {
   credentials: SandboxCredential[];
 }
 
+/** Body of `POST /__sandbox/users/{login}/membership`: drift, the login back in the organization. */
+const membershipSchema = z
+  .object({ state: z.enum(['active', 'pending']).default('active'), role: z.enum(['member', 'admin']).default('member') })
+  .strict();
+
+/** Body of `POST /__sandbox/users/{login}/credentials`: drift, a credential authorized for SSO again. */
+const credentialSchema = z.object({ type: z.enum(['personal access token', 'SSH key']).default('personal access token') }).strict();
+
 /** Body of `POST /__sandbox/users`. */
 export const githubSeedUserSchema = z.object({
   login: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/),
@@ -121,6 +129,13 @@ class GitHubState {
       authorized_credential_note: pat ? 'ci token' : null,
       authorized_credential_expires_at: null,
     };
+  }
+
+  /** Drift (issue 30): the user authorizes a credential for the organization's SSO again. */
+  authorize(user: SandboxUser, type: SandboxCredential['credential_type']): SandboxCredential {
+    const credential = this.credential(type);
+    user.credentials.push(credential);
+    return credential;
   }
 
   /** What autoProvision creates: an active member with a token and an SSH key authorized for SSO. */
@@ -374,6 +389,22 @@ function controlRoutes(state: GitHubState) {
       const user = state.byLogin(req.params.login);
       if (!user) return void res.status(404).json({ error: 'no such user' });
       res.json(user);
+    });
+    // Drift (issue 30): an owner re-invites the leaver, or the leaver authorizes a token again.
+    router.post('/users/:login/membership', (req, res) => {
+      const user = state.byLogin(req.params.login);
+      const parsed = membershipSchema.safeParse(req.body ?? {});
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      user.membership = { state: parsed.data.state, role: parsed.data.role };
+      res.json(user);
+    });
+    router.post('/users/:login/credentials', (req, res) => {
+      const user = state.byLogin(req.params.login);
+      const parsed = credentialSchema.safeParse(req.body ?? {});
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      res.status(201).json(state.authorize(user, parsed.data.type));
     });
     router.post('/rate-limit-style', (req, res) => {
       const parsed = z.object({ style: z.enum(['secondary', 'primary']) }).safeParse(req.body ?? {});

@@ -484,6 +484,14 @@ function controlRoutes(state: ScimState) {
       if (!user) return void res.status(404).json({ error: 'no such user' });
       res.json(userJson(user, requestOrigin(req)));
     });
+    // Drift (issue 30): the user active again, as an IdP push or an administrator would do after an offboarding.
+    router.post('/users/:id/reactivate', (req, res) => {
+      const user = state.users.get(req.params.id);
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      user.active = true;
+      user.lastModified = iso();
+      res.json(userJson(user, requestOrigin(req)));
+    });
     router.post('/behaviour', (req, res) => {
       const parsed = behaviourSchema.safeParse(req.body ?? {});
       if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });

@@ -34,16 +34,24 @@ export interface SandboxUser {
   updated: number;
 }
 
+const teamIdSchema = z.string().regex(/^T[A-Z0-9]{2,30}$/);
+
 /** Body of `POST /__sandbox/users`. */
 export const slackSeedUserSchema = z.object({
   email: z.string().min(3),
-  teams: z.array(z.string().regex(/^T[A-Z0-9]{2,30}$/)).optional(),
+  teams: z.array(teamIdSchema).optional(),
   /** Active sessions per workspace. Default 1. */
   sessionsPerTeam: z.number().int().min(0).max(20).default(1),
   deleted: z.boolean().default(false),
   isBot: z.boolean().default(false),
 });
 export type SlackSeedUser = z.input<typeof slackSeedUserSchema>;
+
+/** Body of `POST /__sandbox/users/{id}/reactivate`: the workspaces to put the user back in (default: those they are in, else the sandbox's). */
+export const slackReactivateSchema = z.object({ teams: z.array(teamIdSchema).min(1).max(20).optional() }).strict();
+
+/** Body of `POST /__sandbox/users/{id}/sessions`: the workspace signed in to (default: the user's first). */
+export const slackSignInSchema = z.object({ teamId: teamIdSchema.optional() }).strict();
 
 /** Body of `POST /__sandbox/tokens`: another token the sandbox accepts (a narrower one, a bot token). */
 export const slackSeedTokenSchema = z.object({
@@ -90,6 +98,25 @@ export class SlackState {
   byEmail(email: string): SandboxUser | undefined {
     const wanted = email.toLowerCase();
     return [...this.users.values()].find((u) => u.email.toLowerCase() === wanted);
+  }
+
+  /**
+   * Drift (issue 30): an administrator reactivates the account and puts it back in
+   * workspaces, undoing a SCIM deactivation or removals by admin.users.remove.
+   */
+  reactivate(user: SandboxUser, teams: string[] | undefined): void {
+    user.deleted = false;
+    user.teams = [...new Set([...user.teams, ...(teams ?? (user.teams.length > 0 ? [] : this.defaultWorkspaces))])];
+    user.updated = nowSeconds();
+  }
+
+  /** Drift: the user signs in again in one workspace; null when Slack would not let them (deactivated, or not in it). */
+  signIn(user: SandboxUser, teamId: string | undefined): SandboxSession | null {
+    const team = teamId ?? user.teams[0];
+    if (user.deleted || team === undefined || !user.teams.includes(team)) return null;
+    const session = this.session(team);
+    user.sessions.push(session);
+    return session;
   }
 
   /** What a deactivation does at Slack: the account is marked deleted and signed out everywhere. */

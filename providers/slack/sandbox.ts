@@ -23,7 +23,9 @@ import {
   scimUserJson,
   sessionJson,
   slackSeedTokenSchema,
+  slackReactivateSchema,
   slackSeedUserSchema,
+  slackSignInSchema,
   SlackState,
   webUserJson,
   type SandboxToken,
@@ -273,6 +275,24 @@ function controlRoutes(state: SlackState) {
       const user = state.users.get(req.params.id);
       if (!user) return void res.status(404).json({ error: 'no such user' });
       res.json({ ...webUserJson(user), sessions: user.sessions });
+    });
+    // Drift (issue 30): what an administrator does behind the daemon's back after an offboarding.
+    router.post('/users/:id/reactivate', (req, res) => {
+      const user = state.users.get(req.params.id);
+      const parsed = slackReactivateSchema.safeParse(req.body ?? {});
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      state.reactivate(user, parsed.data.teams);
+      res.json({ ...webUserJson(user), sessions: user.sessions });
+    });
+    router.post('/users/:id/sessions', (req, res) => {
+      const user = state.users.get(req.params.id);
+      const parsed = slackSignInSchema.safeParse(req.body ?? {});
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      const session = state.signIn(user, parsed.data.teamId);
+      if (!session) return void res.status(409).json({ error: 'the user is deactivated or not in that workspace' });
+      res.status(201).json(sessionJson(user, session));
     });
     router.post('/tokens', (req, res) => {
       const parsed = slackSeedTokenSchema.safeParse(req.body ?? {});

@@ -14,8 +14,8 @@ import type { AccountRef } from '../../providers/contract.ts';
 /** AD's accountExpires "never". */
 const NEVER_EXPIRES = '9223372036854775807';
 
-/** The account's entry as it is now (it may have moved), found by the key the adapter keeps. */
-async function entryOf(config: LdapConfig, account: AccountRef, attributes: string[]): Promise<LdapEntry> {
+/** The account's entry as it is now (it may have moved), found by the key the adapter keeps, read on a connection of its own. */
+export async function accountEntry(config: LdapConfig, account: AccountRef, attributes: string[]): Promise<LdapEntry> {
   const flavor = config.flavor === 'active_directory' ? activeDirectory : openLdap;
   const session = createLdapSession(config, {});
   try {
@@ -38,7 +38,7 @@ async function entryOf(config: LdapConfig, account: AccountRef, attributes: stri
  */
 export async function reEnableAccount(config: LdapConfig, account: AccountRef): Promise<void> {
   const ad = config.flavor === 'active_directory';
-  const entry = await entryOf(config, account, ad ? ['userAccountControl'] : [config.disable.lockAttribute]);
+  const entry = await accountEntry(config, account, ad ? ['userAccountControl'] : [config.disable.lockAttribute]);
   const session = createLdapSession(config, {});
   try {
     if (ad) {
@@ -57,7 +57,7 @@ export async function reEnableAccount(config: LdapConfig, account: AccountRef): 
 
 /** The account listed in a group again, by DN in `member` (the attribute AD and groupOfNames share). */
 export async function reAddMember(config: LdapConfig, account: AccountRef, groupDn: string): Promise<void> {
-  const entry = await entryOf(config, account, ['objectClass']);
+  const entry = await accountEntry(config, account, ['objectClass']);
   const session = createLdapSession(config, {});
   try {
     await session.modify(groupDn, [{ operation: 'add', attribute: 'member', values: [entry.dn] }]);

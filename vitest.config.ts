@@ -16,6 +16,7 @@ const PROCESS_LEVEL = [
   'tests/daemon.test.ts',
   'tests/demo.test.ts',
   'tests/dockerfile.test.ts',
+  'tests/drift-estate.test.ts',
   'tests/gc.test.ts',
   'tests/hostile-readyz.test.ts',
   'tests/ldap-samba.test.ts',

@@ -5,7 +5,19 @@
  */
 import { z } from 'zod';
 import { ACTIONS, TASK_STATES, TERMINATION_STATES } from '../domain/types.ts';
-import { approveHeldBody, auditQuery, cancelBody, completeBody, createBody, evidenceQuery, listQuery, waiveBody } from './schemas.ts';
+import {
+  approveHeldBody,
+  auditQuery,
+  cancelBody,
+  completeBody,
+  createBody,
+  evidenceQuery,
+  holdBody,
+  holdsQuery,
+  listQuery,
+  releaseBody,
+  waiveBody,
+} from './schemas.ts';
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
   const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -391,6 +403,56 @@ export function openApiDocument(): Record<string, unknown> {
           }),
         },
       },
+      '/holds': {
+        get: {
+          summary: 'Legal holds, newest first; `active=true` for those in force.',
+          'x-required-role': 'viewer',
+          parameters: queryParameters(holdsQuery),
+          responses: {
+            '200': {
+              description: 'Every hold.',
+              content: json({ type: 'object', properties: { items: { type: 'array', items: ref('LegalHold') } } }),
+            },
+            ...pick('400', '401', '403', '503'),
+          },
+        },
+        post: {
+          ...write('Place a legal hold on a subject (any of their identifiers) or on one termination, with the reason (audited).', {
+            description:
+              'While the hold is in force no destructive step (`delete_account`) of the covered terminations runs; revocations are never held. ' +
+              'A subject hold covers every key the identifiers given form and the keys of terminations on record for them, and later terminations too. ' +
+              '`alreadyRunning` lists deletes claimed before the hold committed: at the provider, beyond its reach.',
+            body: holdBody,
+            bodyRequired: true,
+            ok: object,
+            codes: ['400', '401', '403', '404', '413', '503'],
+          }),
+          responses: {
+            '201': {
+              description: 'Placed.',
+              content: json({
+                type: 'object',
+                properties: {
+                  hold: ref('LegalHold'),
+                  terminations: { type: 'array', items: { type: 'string' } },
+                  alreadyRunning: { type: 'array', items: object },
+                  alreadyDone: { type: 'array', items: object },
+                },
+              }),
+            },
+            ...pick('400', '401', '403', '404', '413', '503'),
+          },
+        },
+      },
+      '/holds/{id}/release': {
+        post: write('Release a legal hold, with the reason (audited): held deletes that are due run now.', {
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Legal hold id.' }],
+          body: releaseBody,
+          bodyRequired: true,
+          ok: { type: 'object', properties: { hold: ref('LegalHold') } },
+          codes: ['400', '401', '403', '404', '409', '413', '503'],
+        }),
+      },
     },
     components: {
       securitySchemes: {
@@ -408,6 +470,21 @@ export function openApiDocument(): Record<string, unknown> {
           properties: { error: { type: 'string' }, details: {}, requestId: { type: 'string' } },
         },
         Subject: jsonSchema(createBody.shape.subject),
+        LegalHold: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            subject: nullable(ref('Subject')),
+            subjectKeys: { type: 'array', items: { type: 'string' } },
+            terminationId: nullable({ type: 'string' }),
+            reason: { type: 'string' },
+            placedBy: { type: 'string' },
+            placedAt: dateTime,
+            releasedBy: nullable({ type: 'string' }),
+            releasedAt: nullable(dateTime),
+            releaseReason: nullable({ type: 'string' }),
+          },
+        },
         Termination: {
           type: 'object',
           properties: {

@@ -11,6 +11,7 @@ import { authenticate, requireOperator } from './auth.ts';
 import type { AdminDeps } from './deps.ts';
 import { OidcVerifier } from './oidc.ts';
 import { listAuditLog } from './audit-route.ts';
+import { listHolds, placeHold, releaseHold } from './hold-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { getOverview } from './overview.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
@@ -62,6 +63,9 @@ export function buildAdminRouter(deps: AdminDeps, authenticator?: RequestHandler
   router.post('/terminations/:id/tasks/:taskId/replay', requireOperator, replayTasks(deps));
   router.post('/terminations/:id/tasks/:taskId/complete', requireOperator, completeTask(deps));
   router.post('/terminations/:id/tasks/:taskId/waive', requireOperator, waiveTask(deps));
+  router.get('/holds', listHolds(deps));
+  router.post('/holds', requireOperator, placeHold(deps));
+  router.post('/holds/:id/release', requireOperator, releaseHold(deps));
 
   router.use(() => {
     throw new NotFoundError('not found');

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import { TERMINATION_STATES, type TerminationSource } from '../domain/types.ts';
-import { instantSchema, terminationFields } from '../intake/termination-schema.ts';
+import { MAX_HOLD_REASON } from '../domain/legal-hold.ts';
+import { instantSchema, subjectSchema, terminationFields } from '../intake/termination-schema.ts';
 
 export const listQuery = z
   .object({
@@ -91,3 +92,13 @@ export const approveHeldBody = z.union([
  * request. The same key with the same body gets the earlier answer; with another body, 409.
  */
 export const idempotencyKey = z.string().trim().min(1).max(256).optional();
+
+/** A legal hold is placed on a subject (any identifier of theirs) or on one termination, never both. */
+export const holdBody = z.union([
+  z.object({ subject: subjectSchema, reason: z.string().trim().min(1).max(MAX_HOLD_REASON) }).strict(),
+  z.object({ terminationId: z.string().trim().min(1).max(100), reason: z.string().trim().min(1).max(MAX_HOLD_REASON) }).strict(),
+]);
+
+export const releaseBody = z.object({ reason: z.string().trim().min(1).max(MAX_HOLD_REASON) }).strict();
+
+export const holdsQuery = z.object({ active: z.enum(['true', 'false']).optional() }).strict();

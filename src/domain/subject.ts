@@ -19,3 +19,15 @@ export function subjectKey(subject: Subject): string {
   if (email) return `email:${email.trim().toLowerCase()}`;
   throw new InvalidSubjectError('the subject needs at least one identifier: externalId, userName or an email');
 }
+
+/**
+ * Every key a subject could be filed under, whichever identifier a delivery led with
+ * (subjectKey picks one): what a legal hold on the person must cover.
+ */
+export function keysOf(subject: Subject): string[] {
+  const keys = new Set<string>();
+  if (subject.externalId?.trim()) keys.add(`ext:${subject.externalId.trim()}`);
+  if (subject.userName?.trim()) keys.add(`user:${subject.userName.trim().toLowerCase()}`);
+  for (const email of subject.emails) if (email.trim()) keys.add(`email:${email.trim().toLowerCase()}`);
+  return [...keys];
+}

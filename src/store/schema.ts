@@ -128,6 +128,26 @@ export interface ReverificationsTable {
   created_at: number;
 }
 
+/** Legal holds on subjects or terminations (migration 0015, src/domain/legal-hold.ts). */
+export interface LegalHoldsTable {
+  id: string;
+  /** The subject as the operator named it (JSON), for a subject hold. */
+  subject: string | null;
+  termination_id: string | null;
+  reason: string;
+  placed_by: string;
+  placed_at: number;
+  released_by: string | null;
+  released_at: number | null;
+  release_reason: string | null;
+}
+
+/** Every subject key a subject hold covers. */
+export interface LegalHoldSubjectsTable {
+  hold_id: string;
+  subject_key: string;
+}
+
 export interface Database {
   terminations: TerminationsTable;
   termination_requests: TerminationRequestsTable;
@@ -137,4 +157,6 @@ export interface Database {
   audit_log: AuditLogTable;
   audit_anchor: AuditAnchorTable;
   reverifications: ReverificationsTable;
+  legal_holds: LegalHoldsTable;
+  legal_hold_subjects: LegalHoldSubjectsTable;
 }

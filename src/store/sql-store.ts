@@ -17,6 +17,7 @@ import { SqlAuditLog } from './sql/audit-log.ts';
 import { DEFAULT_LINKER_TIMING, type AuditLinkerTiming } from './sql/audit-linker.ts';
 import { emitWake, type DialectHooks, type StoreContext } from './sql/context.ts';
 import { SqlReadModel } from './sql/read-model.ts';
+import { SqlLegalHolds } from './sql/legal-holds.ts';
 import { SqlReverifications } from './sql/reverifications.ts';
 import { SqlSettlement } from './sql/settlement.ts';
 import { SqlTaskQueue } from './sql/task-queue.ts';
@@ -51,6 +52,7 @@ export class SqlStore implements Store {
   readonly reads: SqlReadModel;
   readonly audit: SqlAuditLog;
   readonly reverifications: SqlReverifications;
+  readonly holds: SqlLegalHolds;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -74,6 +76,7 @@ export class SqlStore implements Store {
     this.reverifications = new SqlReverifications(this.ctx, this.audit, () => this.operations);
     this.operations = new SqlSettlement(this.ctx, this.audit, this.reverifications);
     this.terminations = new SqlTerminations(this.ctx, this.audit);
+    this.holds = new SqlLegalHolds(this.ctx, this.audit);
     this.queue = new SqlTaskQueue(this.ctx, this.audit, this.operations, this.reads);
   }
 
@@ -165,4 +168,9 @@ export class SqlStore implements Store {
   requestReverificationsSince: Store['requestReverificationsSince'] = (since, actor, max) =>
     this.reverifications.requestReverificationsSince(since, actor, max);
   driftSweep: Store['driftSweep'] = (since) => this.reverifications.driftSweep(since);
+
+  placeHold: Store['placeHold'] = (target, actor, reason) => this.holds.placeHold(target, actor, reason);
+  releaseHold: Store['releaseHold'] = (id, actor, reason) => this.holds.releaseHold(id, actor, reason);
+  listHolds: Store['listHolds'] = (filter) => this.holds.listHolds(filter);
+  holdsCovering: Store['holdsCovering'] = (terminationId) => this.holds.holdsCovering(terminationId);
 }

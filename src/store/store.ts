@@ -5,6 +5,7 @@
  * `AuditLog`. Nobody outside src/store sees SQL. One implementation (src/store/sql/, over
  * Kysely) serves SQLite (embedded default) and PostgreSQL (several replicas).
  */
+import type { HoldTarget, LegalHold } from '../domain/legal-hold.ts';
 import type { DriftSweepRow, Reverification, ReverifyOutcome } from '../domain/reverify.ts';
 import type {
   JsonObject,
@@ -164,6 +165,10 @@ export interface StoreStats {
   /** Manual steps waiting for a person, and those past their `dueWithin`. */
   manualPending: number;
   manualOverdue: number;
+  /** Legal holds not yet released. */
+  legalHoldsActive: number;
+  /** Pending destructive tasks a legal hold keeps from running, per provider and action. */
+  heldByLegalHold: Array<{ provider: string; action: string; count: number }>;
 }
 
 export interface AuditEntry {
@@ -392,7 +397,38 @@ export async function durableRead<T>(store: Pick<Store, 'durable'>, read: () => 
   return result;
 }
 
-export interface Store extends TerminationRecords, TaskQueue, TaskOperations, ReadModel, AuditLog, ReverificationQueue {
+/** A destructive task a legal hold covers (pending: held; running or succeeded: past stopping). */
+export interface HeldTask {
+  taskId: string;
+  terminationId: string;
+  provider: string;
+  action: string;
+  stepId: string;
+}
+
+export interface PlacedHold {
+  hold: LegalHold;
+  /** The terminations the hold covers now (a subject hold also covers later ones). */
+  terminations: string[];
+  /** Destructive tasks already claimed when the hold committed: at the provider, beyond its reach. */
+  alreadyRunning: HeldTask[];
+  /** Destructive tasks that had already succeeded: what the hold cannot bring back. */
+  alreadyDone: HeldTask[];
+}
+
+/** Legal holds (src/domain/legal-hold.ts): each placement and release audited in its transaction. */
+export interface LegalHoldStore {
+  /** Null when the termination named does not exist. */
+  placeHold(target: HoldTarget, actor: string, reason: string): Promise<PlacedHold | null>;
+  /** The released hold; `'released'` when it was released already; null when there is no such hold. */
+  releaseHold(id: string, actor: string, reason: string): Promise<LegalHold | 'released' | null>;
+  /** Newest first. */
+  listHolds(filter?: { active?: boolean }): Promise<LegalHold[]>;
+  /** Every hold, active or released, on the termination or its subject, oldest first. */
+  holdsCovering(terminationId: string): Promise<LegalHold[]>;
+}
+
+export interface Store extends TerminationRecords, TaskQueue, TaskOperations, ReadModel, AuditLog, ReverificationQueue, LegalHoldStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Webhook ids seen and the body each carried (replay protection at /webhooks). */
   readonly webhookDeliveries: WebhookDeliveryStore;

@@ -186,6 +186,24 @@ export function createMetrics(sources: MetricsSources): Registry {
     },
   });
   new Gauge({
+    name: 'deprovisiond_legal_holds_active',
+    help: 'Legal holds in force: each keeps destructive steps (and erasure) of its subject or termination from running.',
+    registers: [registry],
+    async collect() {
+      this.set((await stats()).legalHoldsActive);
+    },
+  });
+  new Gauge({
+    name: 'deprovisiond_tasks_held_by_legal_hold',
+    help: 'Destructive steps (delete_account) waiting because a legal hold covers their subject or termination.',
+    labelNames: ['provider', 'action'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of (await stats()).heldByLegalHold) this.set({ provider: row.provider, action: row.action }, row.count);
+    },
+  });
+  new Gauge({
     name: 'deprovisiond_terminations',
     help: 'Terminations in the store by state.',
     labelNames: ['state'],

@@ -113,3 +113,30 @@ export interface TaskChanged extends TerminationChanged {
 export interface ApprovedHeld {
   approved: unknown[];
 }
+
+/** A legal hold as the API answers it (src/domain/legal-hold.ts, dates as ISO strings). */
+export interface LegalHoldView {
+  id: string;
+  subjectKeys: string[];
+  terminationId: string | null;
+  reason: string;
+  placedBy: string;
+  placedAt: string;
+  releasedBy: string | null;
+  releasedAt: string | null;
+}
+
+interface HeldTaskView {
+  taskId: string;
+  terminationId: string;
+  provider: string;
+  action: string;
+  stepId: string;
+}
+
+export interface PlacedHoldView {
+  hold: LegalHoldView;
+  terminations: string[];
+  alreadyRunning: HeldTaskView[];
+  alreadyDone: HeldTaskView[];
+}

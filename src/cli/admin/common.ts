@@ -32,3 +32,16 @@ export function printJson(io: CliIo, value: unknown, code: number = EXIT.ok): nu
 }
 
 export const str = (values: Values, name: string): string | undefined => values[name] as string | undefined;
+
+/** The subject named by the SUBJECT_OPTIONS flags, as the admin API takes it. */
+export function subjectFrom(values: Values): Record<string, unknown> {
+  const subject: Record<string, unknown> = { emails: values.email ?? [] };
+  if (values['external-id']) subject.externalId = values['external-id'];
+  if (values['user-name']) subject.userName = values['user-name'];
+  if (values['display-name']) subject.displayName = values['display-name'];
+  if (values['manager-email']) subject.manager = { email: values['manager-email'] };
+  if (!subject.externalId && !subject.userName && (subject.emails as string[]).length === 0) {
+    throw new UsageError('name the subject: --external-id, --user-name or --email');
+  }
+  return subject;
+}

@@ -4,7 +4,7 @@ import { UsageError } from '../io.ts';
 import { CSV_COLUMNS, terminateFromCsv } from './bulk.ts';
 import type { CommandInput, Values } from '../spec.ts';
 import type { Created, Planned } from './answers.ts';
-import { clientFor, noPositionals, printJson, str } from './common.ts';
+import { clientFor, noPositionals, printJson, str, subjectFrom } from './common.ts';
 import { followTermination, taskChanges, timeoutMs, verdict } from './watch.ts';
 
 export async function terminate({ values, positionals, io }: CommandInput): Promise<number> {
@@ -89,16 +89,4 @@ function requestBody(values: Values): Record<string, unknown> {
     ...(values['effective-at'] !== undefined ? { effectiveAt: values['effective-at'] } : {}),
     ...(values.playbook !== undefined ? { playbook: values.playbook } : {}),
   };
-}
-
-function subjectFrom(values: Values): Record<string, unknown> {
-  const subject: Record<string, unknown> = { emails: values.email ?? [] };
-  if (values['external-id']) subject.externalId = values['external-id'];
-  if (values['user-name']) subject.userName = values['user-name'];
-  if (values['display-name']) subject.displayName = values['display-name'];
-  if (values['manager-email']) subject.manager = { email: values['manager-email'] };
-  if (!subject.externalId && !subject.userName && (subject.emails as string[]).length === 0) {
-    throw new UsageError('name the subject: --external-id, --user-name or --email');
-  }
-  return subject;
 }

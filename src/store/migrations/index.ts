@@ -12,6 +12,7 @@ import { terminationRequests } from './0011_termination_requests.ts';
 import { terminationsRevoked } from './0012_terminations_revoked.ts';
 import { directoryGroups } from './0013_directory_groups.ts';
 import { reverifications } from './0014_reverifications.ts';
+import { legalHolds } from './0015_legal_holds.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ export const migrations: Record<string, Migration> = {
   '0012_terminations_revoked': terminationsRevoked,
   '0013_directory_groups': directoryGroups,
   '0014_reverifications': reverifications,
+  '0015_legal_holds': legalHolds,
 };
 
 export const migrationProvider: MigrationProvider = {

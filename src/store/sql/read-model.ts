@@ -2,13 +2,22 @@
  * What the admin API, the CLI, evidence and metrics read: terminations, tasks, attempts,
  * and the queue statistics behind the gauges. Nothing here writes.
  */
-import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
-import type { JsonObject, Task, TaskAttempt, Termination, TerminationState } from '../../domain/types.ts';
+import type { Kysely, Selectable } from 'kysely';
+import {
+  DESTRUCTIVE_ACTIONS,
+  type JsonObject,
+  type Task,
+  type TaskAttempt,
+  type Termination,
+  type TerminationState,
+} from '../../domain/types.ts';
 import { parseDuration } from '../../config/duration.ts';
 import { toAttempt, toTask, toTermination } from '../rows.ts';
 import type { Database } from '../schema.ts';
 import type { ReadModel, StoreStats, TerminationFilter } from '../store.ts';
 import type { StoreContext, Tx } from './context.ts';
+import { underLegalHold } from './legal-holds.ts';
+import { subjectOrIdContains } from './subject-search.ts';
 import { isRunnable } from './runnable.ts';
 
 export class SqlReadModel implements ReadModel {
@@ -136,6 +145,19 @@ export class SqlReadModel implements ReadModel {
       .where('t.state', '=', 'pending')
       .where(isRunnable)
       .execute();
+    const holds = await db
+      .selectFrom('legal_holds')
+      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .where('released_at', 'is', null)
+      .executeTakeFirst();
+    const held = await db
+      .selectFrom('tasks as t')
+      .select(['t.provider', 't.action', (eb) => eb.fn.countAll<number>().as('count')])
+      .where('t.state', '=', 'pending')
+      .where('t.action', 'in', [...DESTRUCTIVE_ACTIONS])
+      .where(underLegalHold)
+      .groupBy(['t.provider', 't.action'])
+      .execute();
     const overdue = manual.filter((m) => {
       const dueWithin = (JSON.parse(m.params) as JsonObject).dueWithin;
       const within = typeof dueWithin === 'string' ? parseDuration(dueWithin) : null;
@@ -148,6 +170,8 @@ export class SqlReadModel implements ReadModel {
       heldTerminations: Number(terminations.find((t) => t.state === 'held')?.count ?? 0),
       manualPending: manual.length,
       manualOverdue: overdue,
+      legalHoldsActive: Number(holds?.count ?? 0),
+      heldByLegalHold: held.map((h) => ({ provider: h.provider, action: h.action, count: Number(h.count) })),
     };
   }
 }
@@ -168,29 +192,6 @@ export async function withDependencies(db: Kysely<Database> | Tx, rows: Array<Se
   const byTask = new Map<string, string[]>();
   for (const edge of edges) byTask.set(edge.task_id, [...(byTask.get(edge.task_id) ?? []), edge.step_id]);
   return rows.map((row) => toTask(row, byTask.get(row.id) ?? []));
-}
-
-/**
- * `search` as a parameterised LIKE on each searched field, its wildcards escaped, both sides
- * lower-cased (PostgreSQL's LIKE is case-sensitive, SQLite's only for non-ASCII). Fields
- * are matched one by one, so a match never spans two of them. The subject is JSON text; each
- * dialect reads its fields with its own JSON functions (the field names are ours, literals).
- */
-function subjectOrIdContains(dialect: 'sqlite' | 'postgres', search: string): Expression<SqlBool> {
-  const pattern = `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-  const like = (field: Expression<unknown>) => sql<SqlBool>`lower(${field}) like ${pattern} escape '\\'`;
-  const json =
-    dialect === 'sqlite'
-      ? {
-          field: (f: string) => sql`json_extract(terminations.subject, ${sql.lit(`$.${f}`)})`,
-          emails: sql`json_each(terminations.subject, '$.emails') as e`,
-        }
-      : {
-          field: (f: string) => sql`(terminations.subject::jsonb ->> ${sql.lit(f)})`,
-          emails: sql`jsonb_array_elements_text(terminations.subject::jsonb -> 'emails') as e(value)`,
-        };
-  const fields = ['userName', 'externalId', 'displayName'].map((f) => like(json.field(f)));
-  return sql<SqlBool>`(${sql.join([...fields, like(sql.ref('terminations.id'))], sql` or `)} or exists (select 1 from ${json.emails} where ${like(sql.ref('e.value'))}))`;
 }
 
 function encodeCursor(at: number, id: string): string {

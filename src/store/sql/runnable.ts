@@ -2,6 +2,7 @@
 import { sql, type ExpressionBuilder } from 'kysely';
 import { DESTRUCTIVE_ACTIONS, SETTLED_TASK_STATES, UNRESOLVED_TERMINATION_STATES } from '../../domain/types.ts';
 import type { Database } from '../schema.ts';
+import { underLegalHold } from './legal-holds.ts';
 
 type AliasedTasks = Database & { t: Database['tasks'] };
 
@@ -11,7 +12,8 @@ const RUNNABLE_TERMINATION_STATES = ['scheduled', 'running', 'failed'];
 /**
  * A pending task may run once every task it depends on succeeded, was skipped or waived,
  * its termination is neither held nor finished, and, for a destructive action, every other
- * task of its termination at its provider has settled the same way (invariant 9).
+ * task of its termination at its provider has settled the same way (invariant 9) and no
+ * active legal hold covers its termination or subject.
  */
 export function isRunnable(eb: ExpressionBuilder<AliasedTasks, 't'>) {
   return eb.and([
@@ -43,7 +45,8 @@ export function isRunnable(eb: ExpressionBuilder<AliasedTasks, 't'>) {
 }
 
 /**
- * The destructive rule, whatever the playbook's `after` lists say: a replay that releases a
+ * The destructive rule, whatever the playbook's `after` lists say (and a legal hold, which
+ * keeps a destructive step from running until it is released): a replay that releases a
  * delete's dependencies cannot release the delete while a sibling at its provider is still
  * pending, running, retrying or failed. Other destructive steps there are not waited for
  * (two would wait for each other forever). Only destructive candidates reach the subquery,
@@ -52,17 +55,20 @@ export function isRunnable(eb: ExpressionBuilder<AliasedTasks, 't'>) {
 function providerSettledForDestructive(eb: ExpressionBuilder<AliasedTasks, 't'>) {
   return eb.or([
     eb('t.action', 'not in', [...DESTRUCTIVE_ACTIONS]),
-    eb.not(
-      eb.exists(
-        eb
-          .selectFrom('tasks as sibling')
-          .select(sql.lit(1).as('one'))
-          .whereRef('sibling.termination_id', '=', 't.termination_id')
-          .whereRef('sibling.provider', '=', 't.provider')
-          .where('sibling.action', 'not in', [...DESTRUCTIVE_ACTIONS])
-          .where('sibling.state', 'not in', [...SETTLED_TASK_STATES]),
+    eb.and([
+      eb.not(underLegalHold(eb)),
+      eb.not(
+        eb.exists(
+          eb
+            .selectFrom('tasks as sibling')
+            .select(sql.lit(1).as('one'))
+            .whereRef('sibling.termination_id', '=', 't.termination_id')
+            .whereRef('sibling.provider', '=', 't.provider')
+            .where('sibling.action', 'not in', [...DESTRUCTIVE_ACTIONS])
+            .where('sibling.state', 'not in', [...SETTLED_TASK_STATES]),
+        ),
       ),
-    ),
+    ]),
   ]);
 }
 

@@ -1,0 +1,251 @@
+/**
+ * Legal holds (src/domain/legal-hold.ts): placed and released with an audit entry in the
+ * same transaction; the task queue reads them through `underLegalHold` (runnable.ts), so a
+ * held delete is simply not runnable, and a release wakes the queue on every replica.
+ */
+import type { ExpressionBuilder, Selectable } from 'kysely';
+import { sql } from 'kysely';
+import { newId } from '../../domain/ids.ts';
+import type { HoldTarget, LegalHold } from '../../domain/legal-hold.ts';
+import { keysOf } from '../../domain/subject.ts';
+import { DESTRUCTIVE_ACTIONS, type Subject } from '../../domain/types.ts';
+import type { Database, LegalHoldsTable } from '../schema.ts';
+import type { HeldTask, LegalHoldStore, PlacedHold } from '../store.ts';
+import type { SqlAuditLog } from './audit-log.ts';
+import { emitWake, type StoreContext, type Tx } from './context.ts';
+import { subjectOrIdContains } from './subject-search.ts';
+
+type AliasedTasks = Database & { t: Database['tasks'] };
+
+/**
+ * True when an active hold covers the task's termination, or the subject key of its
+ * termination. Only destructive candidates reach it (runnable.ts), through the holds'
+ * indexes, so the queue pays nothing for holds on the common path.
+ */
+export function underLegalHold(eb: ExpressionBuilder<AliasedTasks, 't'>) {
+  return eb.or([
+    eb.exists(
+      eb
+        .selectFrom('legal_holds as h')
+        .select(sql.lit(1).as('one'))
+        .whereRef('h.termination_id', '=', 't.termination_id')
+        .where('h.released_at', 'is', null),
+    ),
+    eb.exists(
+      eb
+        .selectFrom('terminations as ht')
+        .innerJoin('legal_hold_subjects as k', 'k.subject_key', 'ht.subject_key')
+        .innerJoin('legal_holds as h', 'h.id', 'k.hold_id')
+        .select(sql.lit(1).as('one'))
+        .whereRef('ht.id', '=', 't.termination_id')
+        .where('h.released_at', 'is', null),
+    ),
+  ]);
+}
+
+function toLegalHold(row: Selectable<LegalHoldsTable>, subjectKeys: string[]): LegalHold {
+  return {
+    id: row.id,
+    subject: row.subject === null ? null : (JSON.parse(row.subject) as Subject),
+    subjectKeys,
+    terminationId: row.termination_id,
+    reason: row.reason,
+    placedBy: row.placed_by,
+    placedAt: new Date(Number(row.placed_at)),
+    releasedBy: row.released_by,
+    releasedAt: row.released_at === null ? null : new Date(Number(row.released_at)),
+    releaseReason: row.release_reason,
+  };
+}
+
+export class SqlLegalHolds implements LegalHoldStore {
+  constructor(
+    private readonly ctx: StoreContext,
+    private readonly auditLog: SqlAuditLog,
+  ) {}
+
+  async placeHold(target: HoldTarget, actor: string, reason: string): Promise<PlacedHold | null> {
+    return this.ctx.db.transaction().execute(async (trx) => {
+      const now = this.ctx.clock().getTime();
+      const id = newId();
+      let keys: string[] = [];
+      let terminationId: string | null = null;
+      if ('terminationId' in target) {
+        const termination = await trx.selectFrom('terminations').select(['id']).where('id', '=', target.terminationId).executeTakeFirst();
+        if (!termination) return null;
+        terminationId = termination.id;
+      } else {
+        keys = await this.keysOnRecord(trx, target.subject);
+      }
+      await trx
+        .insertInto('legal_holds')
+        .values({
+          id,
+          subject: 'subject' in target ? JSON.stringify(target.subject) : null,
+          termination_id: terminationId,
+          reason,
+          placed_by: actor,
+          placed_at: now,
+          released_by: null,
+          released_at: null,
+          release_reason: null,
+        })
+        .execute();
+      if (keys.length > 0)
+        await trx
+          .insertInto('legal_hold_subjects')
+          .values(keys.map((k) => ({ hold_id: id, subject_key: k })))
+          .execute();
+      const covered = await coveredTerminations(trx, terminationId, keys);
+      // A delete claimed before this commit is already at the provider: the hold cannot stop
+      // it, and the answer says so rather than letting the operator believe it was held.
+      const alreadyRunning = await destructiveTasks(trx, covered, ['running']);
+      const alreadyDone = await destructiveTasks(trx, covered, ['succeeded']);
+      await this.auditLog.append(trx, {
+        actor,
+        action: 'legal_hold.placed',
+        terminationId,
+        data: {
+          holdId: id,
+          reason,
+          ...(keys.length > 0 ? { subjectKeys: keys } : {}),
+          terminations: covered,
+          alreadyRunning: alreadyRunning.map((t) => t.taskId),
+          alreadyDone: alreadyDone.map((t) => t.taskId),
+        },
+      });
+      const row = await trx.selectFrom('legal_holds').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      return { hold: toLegalHold(row, keys), terminations: covered, alreadyRunning, alreadyDone };
+    });
+  }
+
+  async releaseHold(id: string, actor: string, reason: string): Promise<LegalHold | 'released' | null> {
+    const result = await this.ctx.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('legal_holds').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return null;
+      if (row.released_at !== null) return 'released' as const;
+      const now = this.ctx.clock().getTime();
+      const updated = await trx
+        .updateTable('legal_holds')
+        .set({ released_by: actor, released_at: now, release_reason: reason })
+        .where('id', '=', id)
+        .where('released_at', 'is', null)
+        .executeTakeFirst();
+      // Released by another operator between the read and the write.
+      if (Number(updated.numUpdatedRows) === 0) return 'released' as const;
+      const keys = (await keysOfHolds(trx, [id])).get(id) ?? [];
+      const covered = await coveredTerminations(trx, row.termination_id, keys);
+      await this.auditLog.append(trx, {
+        actor,
+        action: 'legal_hold.released',
+        terminationId: row.termination_id,
+        data: { holdId: id, reason, ...(keys.length > 0 ? { subjectKeys: keys } : {}), terminations: covered },
+      });
+      // Held deletes may be due now, here and on the other replicas.
+      await this.ctx.hooks.notifyOthers(trx);
+      return toLegalHold({ ...row, released_by: actor, released_at: now, release_reason: reason }, keys);
+    });
+    if (result !== null && result !== 'released') emitWake(this.ctx);
+    return result;
+  }
+
+  async listHolds(filter: { active?: boolean } = {}): Promise<LegalHold[]> {
+    let query = this.ctx.db.selectFrom('legal_holds').selectAll().orderBy('placed_at', 'desc').orderBy('id');
+    if (filter.active === true) query = query.where('released_at', 'is', null);
+    if (filter.active === false) query = query.where('released_at', 'is not', null);
+    return this.withKeys(await query.execute());
+  }
+
+  async holdsCovering(terminationId: string): Promise<LegalHold[]> {
+    const termination = await this.ctx.db
+      .selectFrom('terminations')
+      .select(['subject_key'])
+      .where('id', '=', terminationId)
+      .executeTakeFirst();
+    if (!termination) return [];
+    const rows = await this.ctx.db
+      .selectFrom('legal_holds')
+      .selectAll()
+      .where((w) =>
+        w.or([
+          w('termination_id', '=', terminationId),
+          w.exists(
+            w
+              .selectFrom('legal_hold_subjects as k')
+              .select(sql.lit(1).as('one'))
+              .whereRef('k.hold_id', '=', 'legal_holds.id')
+              .where('k.subject_key', '=', termination.subject_key),
+          ),
+        ]),
+      )
+      .orderBy('placed_at')
+      .orderBy('id')
+      .execute();
+    return this.withKeys(rows);
+  }
+
+  private async withKeys(rows: Array<Selectable<LegalHoldsTable>>): Promise<LegalHold[]> {
+    const keys = await keysOfHolds(
+      this.ctx.db,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) => toLegalHold(r, keys.get(r.id) ?? []));
+  }
+
+  /**
+   * The keys the subject's own identifiers form, plus the key of every termination on record
+   * whose subject shares one of those identifiers exactly: the HRIS may have filed the person
+   * under their id while the operator names them by email.
+   */
+  private async keysOnRecord(trx: Tx, subject: Subject): Promise<string[]> {
+    const given = keysOf(subject);
+    const identifiers = new Set(given.map((k) => k.slice(k.indexOf(':') + 1)));
+    const keys = new Set(given);
+    for (const identifier of identifiers) {
+      const rows = await trx
+        .selectFrom('terminations')
+        .select(['subject_key', 'subject'])
+        .where(subjectOrIdContains(this.ctx.hooks.dialect, identifier))
+        .execute();
+      for (const row of rows) {
+        // LIKE found candidates; only an exact identifier counts.
+        const theirs = keysOf(JSON.parse(row.subject) as Subject).map((k) => k.slice(k.indexOf(':') + 1));
+        if (theirs.includes(identifier)) keys.add(row.subject_key);
+      }
+    }
+    return [...keys].sort();
+  }
+}
+
+async function keysOfHolds(db: Tx | StoreContext['db'], ids: string[]): Promise<Map<string, string[]>> {
+  const byHold = new Map<string, string[]>();
+  if (ids.length === 0) return byHold;
+  const rows = await db
+    .selectFrom('legal_hold_subjects')
+    .select(['hold_id', 'subject_key'])
+    .where('hold_id', 'in', ids)
+    .orderBy('subject_key')
+    .execute();
+  for (const row of rows) byHold.set(row.hold_id, [...(byHold.get(row.hold_id) ?? []), row.subject_key]);
+  return byHold;
+}
+
+/** The terminations a hold covers now: its one termination, or every termination filed under one of its keys. */
+async function coveredTerminations(trx: Tx, terminationId: string | null, keys: string[]): Promise<string[]> {
+  if (terminationId !== null) return [terminationId];
+  if (keys.length === 0) return [];
+  const rows = await trx.selectFrom('terminations').select(['id']).where('subject_key', 'in', keys).orderBy('requested_at').execute();
+  return rows.map((r) => r.id);
+}
+
+async function destructiveTasks(trx: Tx, terminations: string[], states: string[]): Promise<HeldTask[]> {
+  if (terminations.length === 0) return [];
+  const rows = await trx
+    .selectFrom('tasks')
+    .select(['id', 'termination_id', 'provider', 'action', 'step_id'])
+    .where('termination_id', 'in', terminations)
+    .where('action', 'in', [...DESTRUCTIVE_ACTIONS])
+    .where('state', 'in', states)
+    .execute();
+  return rows.map((r) => ({ taskId: r.id, terminationId: r.termination_id, provider: r.provider, action: r.action, stepId: r.step_id }));
+}

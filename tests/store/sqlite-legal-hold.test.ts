@@ -1,0 +1,4 @@
+import { sqliteBackend } from './backends.ts';
+import { defineLegalHoldSuite } from './legal-hold-suite.ts';
+
+defineLegalHoldSuite(sqliteBackend);

@@ -89,6 +89,17 @@ export class DriveStore {
     return [...this.files.values()].filter((f) => f.ownerEmail.toLowerCase() === lower);
   }
 
+  /** Ownership moves with every permission; the previous owner stays an editor, as at Google. */
+  transferOwnership(fromEmail: string, toEmail: string): void {
+    for (const file of this.ownedBy(fromEmail)) {
+      file.ownerEmail = toEmail;
+      const owner = file.permissions.find((p) => p.role === 'owner');
+      if (owner) owner.role = 'writer';
+      this.sequence += 1;
+      file.permissions.unshift({ id: `0${this.sequence}1`, type: 'user', role: 'owner', emailAddress: toEmail });
+    }
+  }
+
   deleteOwner(email: string): void {
     for (const file of this.ownedBy(email)) this.files.delete(file.id);
   }

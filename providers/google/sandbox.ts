@@ -269,6 +269,12 @@ export class GoogleWorkspaceState {
     if (transfer.status === 'completed' || transfer.status === 'failed') return;
     transfer.polls += 1;
     transfer.status = transfer.polls >= this.transferBehaviour.pollsToComplete ? this.transferBehaviour.outcome : 'inProgress';
+    // A completed Drive transfer moves the files, permissions and links included, as Google's does.
+    const from = this.users.get(transfer.oldOwnerUserId);
+    const to = this.users.get(transfer.newOwnerUserId);
+    if (transfer.status === 'completed' && transfer.applicationIds.includes(DRIVE_APP.id) && from && to) {
+      this.drive.transferOwnership(from.primaryEmail, to.primaryEmail);
+    }
   }
 
   newTransferId(): string {

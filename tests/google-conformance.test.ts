@@ -48,7 +48,8 @@ runConformance({
   undo: {
     disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/unsuspend`, {}),
     remove_groups: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/groups`, { email: 'all-staff@example.com' }),
-    stop_mail_forwarding: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/forwarding`, { email: 'drift@elsewhere.example' }),
+    stop_mail_forwarding: (account, sandbox) =>
+      sandboxControl(sandbox.url, `/users/${account.id}/forwarding`, { email: 'drift@elsewhere.example' }),
     revoke_public_links: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/files`, { reach: 'anyone' }),
   },
   readFirstWrites: {

@@ -43,7 +43,10 @@ describe('the identity of Gmail and Drive calls', () => {
       adminSubject: 'admin@example.com',
       serviceAccountKey: { client_email: 'sa@project.iam.gserviceaccount.com', private_key: 'not-a-real-key' },
     });
-    const gmailAuth = createUserAuthClient(config, 'leaver@example.com', GOOGLE_GMAIL_SCOPES) as unknown as { subject: string; scopes: string[] };
+    const gmailAuth = createUserAuthClient(config, 'leaver@example.com', GOOGLE_GMAIL_SCOPES) as unknown as {
+      subject: string;
+      scopes: string[];
+    };
     expect(gmailAuth.subject).toBe('leaver@example.com');
     expect(gmailAuth.scopes).toEqual([
       'https://www.googleapis.com/auth/gmail.settings.basic',
@@ -83,7 +86,12 @@ describe('stop_mail_forwarding', () => {
       .delete(`${S}/filters/f1`)
       .reply(() => (order.push('filter f1'), [204]))
       .get(`${S}/forwardingAddresses`)
-      .reply(() => (order.push('list addresses'), [200, { forwardingAddresses: [{ forwardingEmail: 'out@elsewhere.example', verificationStatus: 'accepted' }] }]))
+      .reply(
+        () => (
+          order.push('list addresses'),
+          [200, { forwardingAddresses: [{ forwardingEmail: 'out@elsewhere.example', verificationStatus: 'accepted' }] }]
+        ),
+      )
       .delete(`${S}/forwardingAddresses/${encodeURIComponent('out@elsewhere.example')}`)
       .reply(() => (order.push('delete address'), [204]));
     const result = await make().actions.stop_mail_forwarding!.execute(account, actionContext(subject));

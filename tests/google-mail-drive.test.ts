@@ -20,7 +20,9 @@ let provider: Provider;
 
 type Seed = Parameters<GoogleSandbox['state']['createUser']>[0];
 
-async function seeded(input: Omit<Seed, 'primaryEmail'> = {}): Promise<{ subject: Subject; account: AccountRef; userId: string; email: string }> {
+async function seeded(
+  input: Omit<Seed, 'primaryEmail'> = {},
+): Promise<{ subject: Subject; account: AccountRef; userId: string; email: string }> {
   const subject = freshSubject('gmd');
   const email = subject.emails[0]!;
   const user = sandbox.state.createUser({ primaryEmail: email, ...input });
@@ -34,7 +36,11 @@ const publicLinksOf = (email: string) =>
 
 beforeAll(async () => {
   sandbox = await startGoogleSandbox();
-  const config = googleConfigSchema.parse({ adminSubject: 'admin@sandbox.example.com', accessToken: SANDBOX_ACCESS_TOKEN, rootUrl: `${sandbox.url}/` });
+  const config = googleConfigSchema.parse({
+    adminSubject: 'admin@sandbox.example.com',
+    accessToken: SANDBOX_ACCESS_TOKEN,
+    rootUrl: `${sandbox.url}/`,
+  });
   provider = createGoogleProvider(config, { name: 'google-mail-drive', logger: silentLogger() });
 });
 afterAll(async () => {
@@ -117,7 +123,10 @@ describe('stop_mail_forwarding', () => {
     expect(res.status).toBe(204);
     const drift = await provider.actions.stop_mail_forwarding!.verify(account, ctx).catch((e: unknown) => e);
     expect(drift).toBeInstanceOf(VerificationError);
-    expect((drift as VerificationError).observed).toMatchObject({ autoForwardingEnabled: true, forwardingAddresses: ['drift@elsewhere.example'] });
+    expect((drift as VerificationError).observed).toMatchObject({
+      autoForwardingEnabled: true,
+      forwardingAddresses: ['drift@elsewhere.example'],
+    });
   });
 
   it('a permanent Gmail refusal on a suspended user says the user is suspended', async () => {

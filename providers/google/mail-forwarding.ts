@@ -157,7 +157,8 @@ async function verifyForwardingStopped(kit: GoogleActionKit, account: AccountRef
 async function listFilters(kit: GoogleActionKit, gmail: Gmail, userId: string, signal: AbortSignal): Promise<Filter[]> {
   const answer = await kit.call('settings.filters.list', () => gmail.users.settings.filters.list({ userId }, { signal }));
   // Hostile until checked: the list may be missing (no filters) or hold odd entries.
-  return Array.isArray(answer.filter) ? answer.filter.filter((f): f is Filter => typeof f === 'object' && f !== null) : [];
+  const list: unknown = answer.filter;
+  return Array.isArray(list) ? list.filter((f: unknown): f is Filter => typeof f === 'object' && f !== null) : [];
 }
 
 async function listForwardingAddresses(kit: GoogleActionKit, gmail: Gmail, userId: string, signal: AbortSignal): Promise<string[]> {

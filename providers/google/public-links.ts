@@ -128,7 +128,10 @@ async function verifyNoPublicLinks(kit: GoogleActionKit, account: AccountRef, ct
     }
   }
   if (remaining > 0) {
-    throw new VerificationError('google: public links remain on files the user owns', { publicPermissionsRemaining: remaining, files: left });
+    throw new VerificationError('google: public links remain on files the user owns', {
+      publicPermissionsRemaining: remaining,
+      files: left,
+    });
   }
   // `filesSearchedStillListed`: files the search still lists, read one by one and found closed.
   return { links, publicPermissionsRemaining: 0, filesSearchedStillListed: checked };
@@ -160,7 +163,9 @@ async function* candidateFiles(
     if (page.incompleteSearch === true) {
       throw new VerificationError('google: the Drive search answered incompleteSearch: files may be missing', { query: q });
     }
-    for (const file of Array.isArray(page.files) ? page.files : []) {
+    // Hostile until checked: entries may be null or lack an id.
+    const files: unknown = page.files;
+    for (const file of Array.isArray(files) ? (files as Array<{ id?: unknown } | null>) : []) {
       if (typeof file?.id === 'string' && file.id !== '') yield { id: file.id };
     }
     pageToken = typeof page.nextPageToken === 'string' && page.nextPageToken !== '' ? page.nextPageToken : undefined;
@@ -189,7 +194,8 @@ async function filePermissions(kit: GoogleActionKit, drive: Drive, fileId: strin
       if (isNotFound(error)) return [];
       throw kit.toError(error, 'permissions.list');
     }
-    for (const p of Array.isArray(page.permissions) ? page.permissions : []) {
+    const permissions: unknown = page.permissions;
+    for (const p of Array.isArray(permissions) ? (permissions as Array<Permission | null>) : []) {
       if (typeof p?.id === 'string' && p.id !== '') all.push(p);
     }
     pageToken = typeof page.nextPageToken === 'string' && page.nextPageToken !== '' ? page.nextPageToken : undefined;

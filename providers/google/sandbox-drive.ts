@@ -78,7 +78,8 @@ export class DriveStore {
     ];
     // Drive's id for an anyone-with-the-link permission is the literal `anyoneWithLink`.
     if (reach === 'anyone') permissions.push({ id: 'anyoneWithLink', type: 'anyone', role: 'reader', allowFileDiscovery: false });
-    if (reach === 'domain') permissions.push({ id: `0${this.sequence}3`, type: 'domain', role: 'reader', domain, allowFileDiscovery: false });
+    if (reach === 'domain')
+      permissions.push({ id: `0${this.sequence}3`, type: 'domain', role: 'reader', domain, allowFileDiscovery: false });
     const file: DriveFile = { id, name, mimeType: 'application/vnd.google-apps.document', ownerEmail, trashed: false, permissions };
     this.files.set(id, file);
     return file;
@@ -220,8 +221,8 @@ export function registerDriveRoutes(
   });
 
   app.get(`${F}/:fileId/permissions`, (req, res) => {
-    const file = deps.store.files.get(String(req.params.fileId));
-    if (!file) return fileNotFound(res, String(req.params.fileId));
+    const file = deps.store.files.get(req.params.fileId);
+    if (!file) return fileNotFound(res, req.params.fileId);
     const size = pageSize(req, 100, 100);
     if (size === null) return invalidParameter(res, 'pageSize');
     const start = Number(query(req, 'pageToken') ?? 0);
@@ -234,9 +235,9 @@ export function registerDriveRoutes(
   });
 
   app.delete(`${F}/:fileId/permissions/:permissionId`, (req, res) => {
-    const file = deps.store.files.get(String(req.params.fileId));
-    if (!file) return fileNotFound(res, String(req.params.fileId));
-    const id = String(req.params.permissionId);
+    const file = deps.store.files.get(req.params.fileId);
+    if (!file) return fileNotFound(res, req.params.fileId);
+    const id = req.params.permissionId;
     const index = file.permissions.findIndex((p) => p.id === id);
     if (index < 0) return deps.googleError(res, 404, `Permission not found: ${id}.`, 'notFound');
     if (file.permissions[index]!.role === 'owner') {

@@ -53,7 +53,11 @@ export class GmailSettingsStore {
     };
     if (input.forwardTo) this.addForwarding(settings, input.forwardTo);
     for (let i = 0; i < (input.forwardingFilters ?? 0); i += 1) {
-      settings.filters.push({ id: this.filterId(), criteria: { from: `sender${i}@partner.example` }, action: { forward: input.forwardTo ?? 'out@elsewhere.example' } });
+      settings.filters.push({
+        id: this.filterId(),
+        criteria: { from: `sender${i}@partner.example` },
+        action: { forward: input.forwardTo ?? 'out@elsewhere.example' },
+      });
     }
     if ((input.forwardingFilters ?? 0) > 0) {
       settings.filters.push({ id: this.filterId(), criteria: { subject: 'invoice' }, action: { addLabelIds: ['Label_1'] } });

@@ -146,20 +146,23 @@ export class GoogleWorkspaceState {
     return undefined;
   }
 
-  createUser(input: GmailSeed & DriveSeed & {
-    primaryEmail: string;
-    suspended?: boolean;
-    oauthGrants?: number;
-    appPasswords?: number;
-    groups?: string[];
-    recoveryEmail?: string;
-    recoveryPhone?: string;
-    backupCodes?: number;
-    twoStep?: boolean;
-    /** Number of help desk admin role assignments. */
-    adminRoles?: number;
-    superAdmin?: boolean;
-  }): SandboxUser {
+  createUser(
+    input: GmailSeed &
+      DriveSeed & {
+        primaryEmail: string;
+        suspended?: boolean;
+        oauthGrants?: number;
+        appPasswords?: number;
+        groups?: string[];
+        recoveryEmail?: string;
+        recoveryPhone?: string;
+        backupCodes?: number;
+        twoStep?: boolean;
+        /** Number of help desk admin role assignments. */
+        adminRoles?: number;
+        superAdmin?: boolean;
+      },
+  ): SandboxUser {
     const n = this.nextNumber();
     const user: SandboxUser = {
       id: this.newUserId(),
@@ -795,7 +798,8 @@ function controlRoutes(state: GoogleWorkspaceState) {
       const user = state.findUser(param(req, 'key'));
       const reach = (req.body as { reach?: unknown } | undefined)?.reach ?? 'anyone';
       if (!user) return void res.status(404).json({ error: 'no such user' });
-      if (reach !== 'anyone' && reach !== 'domain' && reach !== 'limited') return void res.status(400).json({ error: 'reach: anyone, domain or limited' });
+      if (reach !== 'anyone' && reach !== 'domain' && reach !== 'limited')
+        return void res.status(400).json({ error: 'reach: anyone, domain or limited' });
       const file = state.drive.addFile(user.primaryEmail, reach, 'Added by the sandbox');
       res.status(201).json({ id: file.id, visibility: visibilityOf(file) });
     });

@@ -22,6 +22,11 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(
       /\n {2}google-reset-password +succeeded +not verifiable \(password: the Directory API exposes no password-changed time\); read back/,
     );
+    // Gmail forwarding, filters, IMAP and POP, and the anyone-with-the-link files, shut and read back at the sandbox.
+    expect(text).toMatch(
+      /\n {2}google-stop-forwarding +succeeded +verified by read-back: autoForwarding=false, imap=false, pop=disabled, forwardingFilters=/,
+    );
+    expect(text).toMatch(/\n {2}google-revoke-public-links +succeeded +verified by read-back: links=anyone, publicPermissionsRemaining=0/);
     expect(text).toMatch(/\n {2}notify-started +succeeded +acknowledged by the receiver \(no read API\): /);
     // Every kind in the sandbox shuts its door, read back: badges, a SCIM app, Slack, GitHub, Active Directory and OpenLDAP.
     expect(text).toMatch(/\n {2}badge-deactivate +succeeded +verified by read-back: userId=\d+, suspended=true, remainingCredentials=\[\]/);
@@ -63,7 +68,7 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 40\/40 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    expect(text).toMatch(/termination completed: 42\/42 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
     // "verified" only for what was read back: the session revocations Okta and Google cannot
     // read are not, nor is Google's password reset (the Directory API has no password-changed time).
     expect(text).toMatch(/\b3 not verifiable\b/);

@@ -19,6 +19,8 @@ runConformance({
     'remove_mfa',
     'remove_admin_roles',
     'reset_password',
+    'stop_mail_forwarding',
+    'revoke_public_links',
   ],
   async start() {
     const sandbox = await googleModule.startSandbox({ autoProvision: true });
@@ -46,6 +48,9 @@ runConformance({
   undo: {
     disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/unsuspend`, {}),
     remove_groups: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/groups`, { email: 'all-staff@example.com' }),
+    stop_mail_forwarding: (account, sandbox) =>
+      sandboxControl(sandbox.url, `/users/${account.id}/forwarding`, { email: 'drift@elsewhere.example' }),
+    revoke_public_links: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/files`, { reach: 'anyone' }),
   },
   readFirstWrites: {
     transfer_files: [{ method: 'POST', path: /^\/admin\/datatransfer\/v1\/transfers$/ }],

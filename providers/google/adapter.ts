@@ -27,6 +27,8 @@ import { clearRecoveryHandler } from './recovery.ts';
 import { removeMfaHandler } from './two-step.ts';
 import { removeAdminRolesHandler } from './admin-roles.ts';
 import { resetPasswordHandler } from './password.ts';
+import { stopMailForwardingHandler } from './mail-forwarding.ts';
+import { revokePublicLinksHandler } from './public-links.ts';
 import { isNotFound, toProviderError } from './errors.ts';
 
 type User = admin_directory_v1.Schema$User;
@@ -82,13 +84,17 @@ class GoogleProvider implements Provider {
     deps: GoogleProviderDeps,
   ) {
     this.name = deps.name;
-    this.api = createClients(config, deps.authClient ?? createAuthClient(config), deps.throttle);
+    const injected = deps.authClient;
+    // An injected auth client (tests) also stands in for the per-user JWTs of Gmail and Drive.
+    this.api = createClients(config, injected ?? createAuthClient(config), deps.throttle, injected ? () => injected : undefined);
     this.kit = createActionKit(this.api, config.rateLimitDelayMs);
     this.actions = {
       clear_recovery: clearRecoveryHandler(this.kit),
       remove_mfa: removeMfaHandler(this.kit),
       remove_admin_roles: removeAdminRolesHandler(this.kit, config.customer),
       reset_password: resetPasswordHandler(this.kit),
+      stop_mail_forwarding: stopMailForwardingHandler(this.kit),
+      revoke_public_links: revokePublicLinksHandler(this.kit),
       revoke_sessions: { execute: (a, c) => this.revokeSessions(a, c), verify: (a, c) => this.verifySessions(a, c) },
       disable_account: { execute: (a, c) => this.suspend(a, c), verify: (a, c) => this.verifySuspended(a, c) },
       remove_groups: { execute: (a, c) => this.removeGroups(a, c), verify: (a, c) => this.verifyNoGroups(a, c) },

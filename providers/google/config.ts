@@ -24,6 +24,19 @@ export const GOOGLE_SCOPES = {
 
 export const DEFAULT_GOOGLE_SCOPES: readonly string[] = Object.values(GOOGLE_SCOPES);
 
+/**
+ * Scopes of the calls made as the leaver (JWT subject = the user), not as the admin:
+ * requested per API, each only by the action that needs it (docs/providers/google.md).
+ */
+export const GOOGLE_GMAIL_SCOPES: readonly string[] = [
+  /** settings.getAutoForwarding/getImap/getPop, updateImap/updatePop, filters.list/delete, forwardingAddresses.list. */
+  'https://www.googleapis.com/auth/gmail.settings.basic',
+  /** settings.updateAutoForwarding, forwardingAddresses.delete. */
+  'https://www.googleapis.com/auth/gmail.settings.sharing',
+];
+/** files.list and permissions.list/delete on the user's own files. */
+export const GOOGLE_DRIVE_SCOPES: readonly string[] = ['https://www.googleapis.com/auth/drive'];
+
 const serviceAccountKeySchema = z.object({
   client_email: z.email(),
   private_key: z.string().min(1),
@@ -46,7 +59,10 @@ export const googleConfigSchema = z
     scopes: z.array(z.string().min(1)).min(1).optional(),
     /** New owner of transferred files when the subject has no resolvable manager. Default none. */
     fallbackOwner: z.email().optional(),
-    /** API base URL, ending with `/`. Default Google's (`https://admin.googleapis.com/`). */
+    /**
+     * API base URL, ending with `/`, for every Google API the adapter calls (Admin SDK,
+     * Gmail, Drive): the sandbox serves them all. Default: each API's own host.
+     */
     rootUrl: z.url().optional(),
     /** Per-request timeout. Default 30 000 ms. */
     timeoutMs: z.number().int().positive().default(30_000),

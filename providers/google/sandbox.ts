@@ -16,6 +16,12 @@
  *   GET  /transfers  every stored transfer
  *   POST /users/:key/unsuspend        drift: the user active again (a sync or an admin undid the suspension)
  *   POST /users/:key/groups { email } drift: the user back in a group
+ *   POST /users/:key/forwarding { email }              drift: Gmail forwarding to that address on again
+ *   POST /users/:key/files { reach?: 'anyone' | 'domain' | 'limited' }  drift: a new file the user owns, with that link
+ *
+ * Gmail settings (sandbox-gmail.ts) and Drive files (sandbox-drive.ts) live in their own
+ * files; a seeded user may bring `forwardTo`, `forwardingFilters`, `imap`, `pop`, `files`,
+ * `publicFiles` and `domainFiles`.
  */
 import { createHash, randomInt } from 'node:crypto';
 import type express from 'express';
@@ -29,6 +35,8 @@ import {
   type SandboxStyle,
 } from '../sandbox/kit.ts';
 import { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN } from './sandbox-credentials.ts';
+import { GmailSettingsStore, registerGmailRoutes, type GmailSeed } from './sandbox-gmail.ts';
+import { DriveStore, registerDriveRoutes, visibilityOf, type DriveSeed } from './sandbox-drive.ts';
 
 export { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN };
 
@@ -104,6 +112,8 @@ export class GoogleWorkspaceState {
   readonly users = new Map<string, SandboxUser>();
   readonly groups = new Map<string, SandboxGroup>();
   readonly transfers = new Map<string, SandboxTransfer>();
+  readonly gmail = new GmailSettingsStore();
+  readonly drive = new DriveStore();
   /** Emails of deleted users: autoProvision does not bring them back. */
   readonly deletedEmails = new Set<string>();
   transferBehaviour: { pollsToComplete: number; outcome: 'completed' | 'failed' };
@@ -136,20 +146,23 @@ export class GoogleWorkspaceState {
     return undefined;
   }
 
-  createUser(input: {
-    primaryEmail: string;
-    suspended?: boolean;
-    oauthGrants?: number;
-    appPasswords?: number;
-    groups?: string[];
-    recoveryEmail?: string;
-    recoveryPhone?: string;
-    backupCodes?: number;
-    twoStep?: boolean;
-    /** Number of help desk admin role assignments. */
-    adminRoles?: number;
-    superAdmin?: boolean;
-  }): SandboxUser {
+  createUser(
+    input: GmailSeed &
+      DriveSeed & {
+        primaryEmail: string;
+        suspended?: boolean;
+        oauthGrants?: number;
+        appPasswords?: number;
+        groups?: string[];
+        recoveryEmail?: string;
+        recoveryPhone?: string;
+        backupCodes?: number;
+        twoStep?: boolean;
+        /** Number of help desk admin role assignments. */
+        adminRoles?: number;
+        superAdmin?: boolean;
+      },
+  ): SandboxUser {
     const n = this.nextNumber();
     const user: SandboxUser = {
       id: this.newUserId(),
@@ -180,29 +193,40 @@ export class GoogleWorkspaceState {
     for (let i = 0; i < (input.adminRoles ?? 0); i += 1) this.assignRole(user, HELP_DESK_ROLE_ID);
     this.users.set(user.id, user);
     for (const email of input.groups ?? []) this.groupFor(email).members.add(user.id);
+    this.gmail.seed(user.id, input);
+    this.drive.seed(user.primaryEmail, input);
     return user;
   }
 
   /**
    * An active user with two OAuth grants, one app password, one or two groups, a personal
-   * recovery email and phone, ten backup codes, 2-Step Verification on and a help desk
-   * admin role: every door a leaver leaves open.
+   * recovery email and phone, ten backup codes, 2-Step Verification on, a help desk
+   * admin role, Gmail forwarding to the personal address (and a filter forwarding there),
+   * IMAP and POP on, and a Drive file with an anyone-with-the-link permission beside a
+   * private one: every door a leaver leaves open.
    */
   autoProvision(email: string): SandboxUser {
     const domain = email.split('@')[1] ?? 'example.com';
     const groups = [`all-staff@${domain}`];
     if (this.users.size % 2 === 0) groups.push(`engineering@${domain}`);
     const local = email.split('@')[0] ?? 'user';
+    const personal = `${local}.personal@gmail.example`;
     return this.createUser({
       primaryEmail: email,
       oauthGrants: 2,
       appPasswords: 1,
       groups,
-      recoveryEmail: `${local}.personal@gmail.example`,
+      recoveryEmail: personal,
       recoveryPhone: `+1555${String(randomInt(0, 10_000_000)).padStart(7, '0')}`,
       backupCodes: 10,
       twoStep: true,
       adminRoles: 1,
+      forwardTo: personal,
+      forwardingFilters: 1,
+      imap: true,
+      pop: true,
+      files: 1,
+      publicFiles: 1,
     });
   }
 
@@ -234,6 +258,8 @@ export class GoogleWorkspaceState {
   deleteUser(user: SandboxUser): void {
     this.users.delete(user.id);
     this.deletedEmails.add(user.primaryEmail.toLowerCase());
+    this.gmail.byUser.delete(user.id);
+    this.drive.deleteOwner(user.primaryEmail);
     for (const group of this.groups.values()) group.members.delete(user.id);
   }
 
@@ -246,6 +272,12 @@ export class GoogleWorkspaceState {
     if (transfer.status === 'completed' || transfer.status === 'failed') return;
     transfer.polls += 1;
     transfer.status = transfer.polls >= this.transferBehaviour.pollsToComplete ? this.transferBehaviour.outcome : 'inProgress';
+    // A completed Drive transfer moves the files, permissions and links included, as Google's does.
+    const from = this.users.get(transfer.oldOwnerUserId);
+    const to = this.users.get(transfer.newOwnerUserId);
+    if (transfer.status === 'completed' && transfer.applicationIds.includes(DRIVE_APP.id) && from && to) {
+      this.drive.transferOwnership(from.primaryEmail, to.primaryEmail);
+    }
   }
 
   newTransferId(): string {
@@ -692,6 +724,9 @@ function routes(state: GoogleWorkspaceState) {
       res.json(list('admin#datatransfer#dataTransfersList', 'dataTransfers', page, nextPageToken ? { nextPageToken } : {}));
     });
 
+    registerGmailRoutes(app, control, { store: state.gmail, userFor, googleError });
+    registerDriveRoutes(app, control, { store: state.drive, googleError });
+
     app.use((_req: Request, res: Response) => googleError(res, 404, 'Not Found', 'notFound'));
     // Malformed JSON bodies: Google's 400, not express's HTML page.
     app.use((_err: unknown, _req: Request, res: Response, _next: express.NextFunction) => {
@@ -720,6 +755,14 @@ function controlRoutes(state: GoogleWorkspaceState) {
         twoStep: body.twoStep === true,
         adminRoles: typeof body.adminRoles === 'number' ? Math.max(0, Math.min(Math.floor(body.adminRoles), 10)) : 0,
         superAdmin: body.superAdmin === true,
+        ...(typeof body.forwardTo === 'string' && body.forwardTo.includes('@') ? { forwardTo: body.forwardTo } : {}),
+        forwardingFilters: boundedCount(body.forwardingFilters, 10),
+        imap: body.imap === true,
+        pop: body.pop === true,
+        // Many files, so that paging through a leaver's Drive is exercised.
+        files: boundedCount(body.files, 5000),
+        publicFiles: boundedCount(body.publicFiles, 5000),
+        domainFiles: boundedCount(body.domainFiles, 5000),
       });
       res.status(201).json(userJson(user));
     });
@@ -734,7 +777,31 @@ function controlRoutes(state: GoogleWorkspaceState) {
         signOuts: user.signOuts.length,
         backupCodes: user.backupCodes.length,
         roleIds: user.roleAssignments.map((a) => a.roleId),
+        gmail: state.gmail.byUser.get(user.id) ?? null,
+        driveFiles: state.drive.ownedBy(user.primaryEmail).map((f) => ({
+          id: f.id,
+          visibility: visibilityOf(f),
+          permissions: f.permissions.map((p) => `${p.type}:${p.role}`),
+        })),
       });
+    });
+    router.post('/users/:key/forwarding', (req, res) => {
+      const user = state.findUser(param(req, 'key'));
+      const email = (req.body as { email?: unknown } | undefined)?.email;
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      if (typeof email !== 'string' || !email.includes('@') || email.length > 200)
+        return void res.status(400).json({ error: 'email required' });
+      state.gmail.addForwarding(state.gmail.byUser.get(user.id) ?? state.gmail.seed(user.id, {}), email);
+      res.status(204).end();
+    });
+    router.post('/users/:key/files', (req, res) => {
+      const user = state.findUser(param(req, 'key'));
+      const reach = (req.body as { reach?: unknown } | undefined)?.reach ?? 'anyone';
+      if (!user) return void res.status(404).json({ error: 'no such user' });
+      if (reach !== 'anyone' && reach !== 'domain' && reach !== 'limited')
+        return void res.status(400).json({ error: 'reach: anyone, domain or limited' });
+      const file = state.drive.addFile(user.primaryEmail, reach, 'Added by the sandbox');
+      res.status(201).json({ id: file.id, visibility: visibilityOf(file) });
     });
     router.post('/users/:key/unsuspend', (req, res) => {
       const user = state.findUser(param(req, 'key'));
@@ -764,6 +831,11 @@ function controlRoutes(state: GoogleWorkspaceState) {
       res.json([...state.transfers.values()].map(transferJson));
     });
   };
+}
+
+/** A count from a control body: a whole number from 0 to `max`, else 0. */
+function boundedCount(value: unknown, max: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? Math.max(0, Math.min(Math.floor(value), max)) : 0;
 }
 
 export interface GoogleSandbox extends RunningSandbox {

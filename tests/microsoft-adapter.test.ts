@@ -539,7 +539,11 @@ describe('revoke_public_links', () => {
     for (const name of DRIVE.map((d) => d.name)) expect(text).not.toContain(name);
     expect(text).not.toContain('sharepoint.com');
 
-    expect(await provider.actions.revoke_public_links!.verify(account, ctx)).toMatchObject({ remainingLinks: 0, scopes: ['anonymous'] });
+    expect(await provider.actions.revoke_public_links!.verify(account, ctx)).toMatchObject({
+      remainingLinks: 0,
+      scopes: ['anonymous'],
+      itemsRead: 'items with a shared facet',
+    });
     const again = await provider.actions.revoke_public_links!.execute(account, ctx);
     expect(again.evidence).toMatchObject({ removedCount: 0, removed: [], alreadyDone: true });
     expect(sandbox.control.writes.get(`remove_public_link:${account.id}`)).toBe(3);

@@ -237,6 +237,7 @@ describe('revoke_public_links: exact requests', () => {
       remainingLinks: 0,
       scopes: ['anonymous'],
       itemsChecked: 2,
+      itemsRead: 'every item of the drive',
       driveId: 'b!d1',
     });
   });

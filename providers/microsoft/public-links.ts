@@ -250,7 +250,14 @@ export function revokePublicLinks(graph: GraphApi): ActionHandler {
           remainingLinks: remaining,
         });
       }
-      return { remainingLinks: 0, scopes: settings.scopes, itemsChecked: drive.candidates.length, driveId };
+      // Which items were read is part of the proof: with the default, those the delta marked shared.
+      return {
+        remainingLinks: 0,
+        scopes: settings.scopes,
+        itemsChecked: drive.candidates.length,
+        itemsRead: settings.items === 'all' ? 'every item of the drive' : 'items with a shared facet',
+        driveId,
+      };
     },
   };
 }

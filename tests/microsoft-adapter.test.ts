@@ -15,7 +15,7 @@ import {
 } from '../providers/microsoft/sandbox.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
 import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../src/domain/errors.ts';
-import type { Subject } from '../src/domain/types.ts';
+import type { JsonObject, Subject } from '../src/domain/types.ts';
 import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
 
@@ -508,5 +508,143 @@ describe('remove_admin_roles', () => {
     expect(await provider.actions.remove_admin_roles!.verify(account, ctx)).toEqual({ remainingRoleAssignments: 0 });
     const again = await provider.actions.remove_admin_roles!.execute(account, ctx);
     expect(again.evidence).toMatchObject({ removed: [], alreadyDone: true });
+  });
+});
+
+describe('revoke_public_links', () => {
+  /** A OneDrive with links of every scope, nested folders and enough items for several delta pages. */
+  const DRIVE = [
+    { name: 'Clients', folder: true, links: [{ scope: 'anonymous' as const, type: 'view' as const }] },
+    { name: 'Acme', folder: true, parent: 0 },
+    { name: 'Acme contract.pdf', parent: 1, links: [{ scope: 'anonymous' as const, type: 'edit' as const }] },
+    { name: 'Budget.xlsx', links: [{ scope: 'organization' as const, type: 'edit' as const }] },
+    { name: 'Review.docx', links: [{ scope: 'users' as const, type: 'view' as const }] },
+    { name: 'Notes.txt' },
+    { name: 'Photo.jpg', links: [{ scope: 'anonymous' as const, type: 'embed' as const }] },
+  ];
+  const scopesLeft = async (id: string) => ((await microsoftUserState(sandbox.url, id))?.publicLinks ?? []).map((l) => l.scope).sort();
+
+  it('deletes the anyone links only, pages through delta, names no file or URL, and is read back by the sandbox', async () => {
+    const { account, subject } = await seeded('links', { driveItems: DRIVE });
+    const ctx = actionContext(subject);
+    await expect(provider.actions.revoke_public_links!.verify(account, ctx)).rejects.toBeInstanceOf(VerificationError);
+    sandbox.control.reset();
+    const first = await provider.actions.revoke_public_links!.execute(account, ctx);
+    // The root and 7 items at 2 a page: delta was followed through its nextLinks.
+    expect(requestsTo(/\/root\/delta$/, 'GET').length).toBe(4);
+    expect(first.evidence).toMatchObject({ scopes: ['anonymous'], itemsInDrive: 8, removedCount: 3, itemsTouched: 3, alreadyDone: false });
+    expect(sandbox.control.writes.get(`remove_public_link:${account.id}`)).toBe(3);
+    expect(await scopesLeft(account.id)).toEqual(['organization', 'users']);
+    const text = JSON.stringify(first.evidence);
+    for (const name of DRIVE.map((d) => d.name)) expect(text).not.toContain(name);
+    expect(text).not.toContain('sharepoint.com');
+
+    expect(await provider.actions.revoke_public_links!.verify(account, ctx)).toMatchObject({
+      remainingLinks: 0,
+      scopes: ['anonymous'],
+      itemsRead: 'items with a shared facet',
+    });
+    const again = await provider.actions.revoke_public_links!.execute(account, ctx);
+    expect(again.evidence).toMatchObject({ removedCount: 0, removed: [], alreadyDone: true });
+    expect(sandbox.control.writes.get(`remove_public_link:${account.id}`)).toBe(3);
+  });
+
+  it('with scopes [anonymous, organization] the organization-wide link goes too; specific-people links stay', async () => {
+    const { account, subject } = await seeded('links-org', { driveItems: DRIVE });
+    const ctx = actionContext(subject, { params: { scopes: ['anonymous', 'organization'] } });
+    const result = await provider.actions.revoke_public_links!.execute(account, ctx);
+    expect(result.evidence).toMatchObject({ removedCount: 4 });
+    expect(await scopesLeft(account.id)).toEqual(['users']);
+    await provider.actions.revoke_public_links!.verify(account, ctx);
+    // The anonymous-only read-back of a drive that still has an organization link passes: scopes are the step's.
+    await provider.actions.revoke_public_links!.verify(account, actionContext(subject));
+  });
+
+  it('a lost DELETE answer fails the attempt with its count in the checkpoint; the retry finishes and keeps it', async () => {
+    const { account, subject } = await seeded('links-lost', { driveItems: DRIVE });
+    const links = (await microsoftUserState(sandbox.url, account.id))!.publicLinks.filter((l) => l.scope === 'anonymous');
+    const second = links[1]!;
+    sandbox.control.loseAnswers('DELETE', new RegExp(`/items/${second.itemId}/permissions/`));
+    const error = await provider.actions.revoke_public_links!.execute(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as TransientError).checkpoint).toMatchObject({ removedPublicLinks: 1 });
+    const retry = await provider.actions.revoke_public_links!.execute(
+      account,
+      actionContext(subject, { attempt: 2, checkpoint: (error as TransientError).checkpoint! }),
+    );
+    expect(retry.evidence).toMatchObject({ removedCount: 2, alreadyDone: false });
+    expect(await scopesLeft(account.id)).toEqual(['organization', 'users']);
+    await provider.actions.revoke_public_links!.verify(account, actionContext(subject));
+  });
+
+  it('verify names what a lying sandbox left, by id; a throttled delta is RateLimitedError', async () => {
+    const { account, subject } = await seeded('links-lie', { driveItems: DRIVE });
+    sandbox.control.setFaults({ lyingRate: 1 });
+    await provider.actions.revoke_public_links!.execute(account, actionContext(subject));
+    sandbox.control.setFaults({});
+    const error = await provider.actions.revoke_public_links!.verify(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(VerificationError);
+    const observed = (error as VerificationError).observed as { remainingCount: number; remainingLinks: Array<{ inherited: boolean }> };
+    // Every shared item is read: the three own links, and the folder's link as inherited by the subfolder and the contract.
+    expect(observed.remainingCount).toBe(5);
+    expect(observed.remainingLinks.some((l) => l.inherited)).toBe(true);
+    expect(JSON.stringify(observed)).not.toContain('sharepoint.com');
+    sandbox.control.setFaults({ rateLimitRate: 1, rateLimitRetryAfterMs: 3000 });
+    const throttled = await provider.actions.revoke_public_links!.verify(account, actionContext(subject)).catch((e: unknown) => e);
+    expect(throttled).toBeInstanceOf(RateLimitedError);
+    expect((throttled as RateLimitedError).retryAfterMs).toBe(3000);
+  });
+
+  it('skips a user without a OneDrive; refuses unknown scopes before any call', async () => {
+    const { account, subject } = await seeded('links-none', { drive: false });
+    expect((await provider.actions.revoke_public_links!.execute(account, actionContext(subject))).skipped).toBe('the user has no OneDrive');
+    sandbox.control.reset();
+    const refused: JsonObject[] = [{ scopes: ['users'] }, { scopes: [] }, { scopes: 'anonymous' }, { items: 'some' }];
+    for (const params of refused) {
+      await expect(provider.actions.revoke_public_links!.execute(account, actionContext(subject, { params }))).rejects.toBeInstanceOf(
+        PermanentError,
+      );
+    }
+    expect(sandbox.control.requests).toHaveLength(0);
+  });
+
+  it("the sandbox speaks Graph's wire: delta pages end in a deltaLink, an inherited link cannot be deleted, $select is checked", async () => {
+    const { user } = await seeded('links-wire', { driveItems: DRIVE });
+    const auth = { authorization: `Bearer ${await sandboxToken()}` };
+    const get = async (url: string) => {
+      const response = await fetch(url, { headers: auth });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    let page = await get(`${sandbox.url}/v1.0/users/${user.id}/drive/root/delta?$select=id,shared,parentReference`);
+    const items: Array<{ id: string; shared?: { scope: string }; parentReference: { id?: string } }> = [];
+    for (let i = 0; i < 10 && page.body['@odata.nextLink']; i += 1) {
+      expect(page.body['@odata.deltaLink']).toBeUndefined();
+      items.push(...(page.body.value as typeof items));
+      page = await get(page.body['@odata.nextLink'] as string);
+    }
+    items.push(...(page.body.value as typeof items));
+    expect(page.body['@odata.deltaLink']).toMatch(/\/v1\.0\/drives\/[^/]+\/root\/delta\?\$select=id,shared,parentReference&token=/);
+    expect(items).toHaveLength(8);
+    // A later delta from that link lists nothing: nothing changed.
+    expect((await get(page.body['@odata.deltaLink'] as string)).body.value).toEqual([]);
+
+    const contract = items.find(
+      (i) => i.shared?.scope === 'anonymous' && !items.some((c) => c.parentReference.id === i.id) && i.parentReference.id !== items[0]!.id,
+    );
+    expect(contract).toBeDefined();
+    const permissions = await get(`${sandbox.url}/v1.0/drives/${user.driveId}/items/${contract!.id}/permissions`);
+    const inherited = (permissions.body.value as Array<{ id: string; link?: unknown; inheritedFrom?: { id: string } }>).find(
+      (p) => p.link && p.inheritedFrom,
+    );
+    expect(inherited?.inheritedFrom?.id).toBeTypeOf('string');
+    const refused = await fetch(`${sandbox.url}/v1.0/drives/${user.driveId}/items/${contract!.id}/permissions/${inherited!.id}`, {
+      method: 'DELETE',
+      headers: auth,
+    });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('notAllowed');
+
+    const bad = await get(`${sandbox.url}/v1.0/users/${user.id}/drive/root/delta?$select=id,secretSauce`);
+    expect(bad.status).toBe(400);
   });
 });

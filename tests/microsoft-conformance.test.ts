@@ -20,6 +20,7 @@ runConformance({
     'stop_mail_forwarding',
     'remove_admin_roles',
     'reset_password',
+    'revoke_public_links',
   ],
   async start() {
     const sandbox = await microsoftModule.startSandbox({ autoProvision: true });
@@ -44,6 +45,8 @@ runConformance({
   undo: {
     disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/enable`, {}),
     remove_groups: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/groups`, { displayName: 'All Staff' }),
+    // The user's file shared with anyone again, as a sync client replaying an old change would.
+    revoke_public_links: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/drive-links`, { scope: 'anonymous' }),
   },
   readFirstWrites: {
     transfer_files: [{ method: 'POST', path: /^\/v1\.0\/drives\/[^/]+\/root\/invite$/ }],
@@ -52,6 +55,8 @@ runConformance({
     remove_mfa: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+\/authentication\/phoneMethods\/[^/]+$/, followedByAnother: true }],
     remove_admin_roles: [{ method: 'DELETE', path: /^\/v1\.0\/roleManagement\/directory\/roleAssignments\/[^/]+$/ }],
     stop_mail_forwarding: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+\/mailFolders\/inbox\/messageRules\/[^/]+$/ }],
+    // The provisioned OneDrive holds one anyone link of its own (on a folder; its file inherits it).
+    revoke_public_links: [{ method: 'DELETE', path: /^\/v1\.0\/drives\/[^/]+\/items\/[^/]+\/permissions\/[^/]+$/ }],
   },
   rateLimitDelayMs: 2000,
 });

@@ -14,6 +14,8 @@ import { stopMailForwarding } from './mail-rules.ts';
 import { removeAdminRoles } from './admin-roles.ts';
 import { revokeSessions } from './sessions.ts';
 import { resetPassword } from './password.ts';
+import { driveIdOf } from './drive.ts';
+import { revokePublicLinks } from './public-links.ts';
 
 interface GraphUser {
   id: string;
@@ -124,6 +126,7 @@ export class MicrosoftProvider implements Provider {
       stop_mail_forwarding: stopMailForwarding(this.graph),
       remove_admin_roles: removeAdminRoles(this.graph),
       reset_password: resetPassword(this.graph),
+      revoke_public_links: revokePublicLinks(this.graph),
     };
   }
 
@@ -300,15 +303,8 @@ export class MicrosoftProvider implements Provider {
     );
   }
 
-  private async driveOf(userId: string, signal: AbortSignal): Promise<string | null> {
-    const drive = await this.graph.call<{ id?: string }>({
-      method: 'GET',
-      path: `/users/${seg(userId)}/drive`,
-      query: { $select: 'id' },
-      signal,
-      notFoundIsNull: true,
-    });
-    return drive?.id ?? null;
+  private driveOf(userId: string, signal: AbortSignal): Promise<string | null> {
+    return driveIdOf(this.graph, userId, signal);
   }
 
   private async permissionsOf(driveId: string, signal: AbortSignal): Promise<DrivePermission[]> {

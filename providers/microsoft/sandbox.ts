@@ -25,6 +25,7 @@ import { AuthMethodStore, type SeedAuthMethod } from './sandbox-auth-methods.ts'
 import { MailRuleStore, type SeedInboxRule } from './sandbox-mail-rules.ts';
 import { roleAssignmentsRoute, type AssignableRole } from './sandbox-role-assignments.ts';
 import { PermissionGrantStore, type SeedPermissionGrant } from './sandbox-permission-grants.ts';
+import { DriveLinkStore, LINK_SCOPES, type LinkScope, type SeedDriveItem } from './sandbox-drive-links.ts';
 import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
 export { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET };
@@ -34,6 +35,8 @@ export interface MicrosoftSandboxOptions extends SandboxOptions {
   pageSize?: number;
   /** Lifetime of issued tokens. Default 3599 s, as the identity platform. */
   tokenLifetimeSeconds?: number;
+  /** Page size of OneDrive delta without `$top`. Default 2: small, so every caller pages through nextLink. */
+  deltaPageSize?: number;
 }
 
 interface SandboxUser {
@@ -86,6 +89,8 @@ export interface SeedUserInput {
   directoryRoles?: string[];
   /** Give the user a OneDrive. Default true. */
   drive?: boolean;
+  /** Files and folders of the OneDrive, with their sharing links. Default none. */
+  driveItems?: SeedDriveItem[];
   /** Authentication methods besides the password; the first is the default MFA method. Default none. */
   authMethods?: SeedAuthMethod[];
   /** Give the user an Exchange Online mailbox. Default true. */
@@ -124,6 +129,8 @@ export interface SandboxUserState {
   /** Scopes of the user's delegated permission grants. */
   permissionGrants: string[];
   drivePermissions: Array<{ email: string; roles: string[] }>;
+  /** Sharing links the OneDrive's items hold themselves (ids and scopes, never the URLs). */
+  publicLinks: Array<{ itemId: string; permissionId: string; scope: LinkScope; type: string }>;
 }
 
 const USER_DEFAULT_PROPERTIES = [
@@ -190,6 +197,11 @@ class Directory {
   readonly authMethods = new AuthMethodStore();
   readonly mailRules = new MailRuleStore();
   readonly permissionGrants = new PermissionGrantStore();
+  readonly driveLinks: DriveLinkStore;
+
+  constructor(deltaPageSize: number) {
+    this.driveLinks = new DriveLinkStore(deltaPageSize);
+  }
 
   find(key: string): SandboxUser | undefined {
     const byId = this.users.get(key);
@@ -268,6 +280,7 @@ class Directory {
       };
       this.drives.set(drive.id, drive);
       this.driveByUser.set(user.id, drive.id);
+      this.driveLinks.seed(drive.id, user.id, Array.isArray(input.driveItems) ? input.driveItems : []);
       seeded.driveId = drive.id;
     }
     return seeded;
@@ -301,6 +314,13 @@ class Directory {
       directoryRoles: ['Helpdesk Administrator'],
       // A consent that lets an app keep reading mail after the sessions are revoked.
       permissionGrants: [{ scope: 'openid profile offline_access Mail.Read' }],
+      // An anyone link on a folder (its file inherits it) and an organization-wide link that
+      // revoke_public_links keeps unless its step names that scope too.
+      driveItems: [
+        { name: 'Client deliverables', folder: true, links: [{ scope: 'anonymous', type: 'view' }] },
+        { name: 'Proposal.docx', parent: 0 },
+        { name: 'Team plan.xlsx', links: [{ scope: 'organization', type: 'edit' }] },
+      ],
     });
     return this.users.get(seeded.id)!;
   }
@@ -350,6 +370,7 @@ class Directory {
       directoryRoles: [...this.roles.values()].filter((r) => r.assignments.has(id)).map((r) => r.displayName),
       permissionGrants: this.permissionGrants.scopes(id),
       drivePermissions: (drive?.permissions ?? []).map((p) => ({ email: p.email, roles: [...p.roles] })),
+      publicLinks: driveId ? this.driveLinks.links(driveId) : [],
     };
   }
 }
@@ -480,6 +501,14 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
     return { page, next: `${root(req)}${req.path}?${[...keep, `$skiptoken=${skip}`].join('&')}` };
   };
 
+  /** What the drive-link store needs of the directory: the root's user grants, shown as inherited by every item. */
+  const driveIo = (req: Request, driveId: string) => ({
+    control,
+    graphError,
+    root: root(req),
+    rootPermissions: () => (directory.drives.get(driveId)?.permissions ?? []).map(permissionView),
+  });
+
   const userOr404 = (res: Response, key: string): SandboxUser | null => {
     const user = directory.find(key);
     if (!user) {
@@ -501,7 +530,7 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
     } catch {
       return graphError(res, 400, 'BadRequest', 'Malformed path.');
     }
-    const [collection, key, nav, sub, subKey, ref] = parts;
+    const [collection, key, nav, sub, subKey, ref, ...rest] = parts;
     const is = (value: string | undefined, name: string) => value?.toLowerCase() === name.toLowerCase();
     const method = req.method;
 
@@ -579,6 +608,11 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
       if (is(nav, 'mailFolders')) {
         const parts = { folder: sub, collection: subKey, ruleId: ref };
         if (directory.mailRules.route(user.id, parts, req, res, { control, graphError, root: root(req) })) return;
+      }
+      if (is(nav, 'drive') && is(sub, 'root') && isDelta(subKey) && ref === undefined && method === 'GET') {
+        const driveId = directory.driveByUser.get(user.id);
+        if (!driveId) return graphError(res, 404, 'itemNotFound', 'The user does not have a OneDrive.');
+        return directory.driveLinks.delta(driveId, req, res, driveIo(req, driveId));
       }
       if (is(nav, 'drive') && sub === undefined && method === 'GET') {
         const driveId = directory.driveByUser.get(user.id);
@@ -662,9 +696,16 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
       }
     }
 
+    if (is(collection, 'drives') && key !== undefined && is(nav, 'items')) {
+      if (!directory.drives.has(key)) return graphError(res, 404, 'itemNotFound', 'Item not found');
+      const itemParts = { itemId: sub, collection: subKey, permissionId: ref, rest: rest.length > 0 };
+      if (directory.driveLinks.route(key, itemParts, req, res, driveIo(req, key))) return;
+    }
+
     if (is(collection, 'drives') && key !== undefined && is(nav, 'root')) {
       const drive = directory.drives.get(key);
       if (!drive) return graphError(res, 404, 'itemNotFound', 'Item not found');
+      if (isDelta(sub) && subKey === undefined && method === 'GET') return directory.driveLinks.delta(key, req, res, driveIo(req, key));
       if (is(sub, 'permissions') && subKey === undefined && method === 'GET') {
         return res.json({
           '@odata.context': `${root(req)}/$metadata#drives('${key}')/root/permissions`,
@@ -725,6 +766,12 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
   };
 }
 
+/** `delta`, as the SDK and the REST reference write it, or its bound-function form `delta()`. */
+function isDelta(segment: string | undefined): boolean {
+  const lower = segment?.toLowerCase();
+  return lower === 'delta' || lower === 'delta()' || lower === 'microsoft.graph.delta()';
+}
+
 function permissionView(p: SandboxPermission): Record<string, unknown> {
   const identity = { ...(p.userId ? { id: p.userId } : {}), displayName: p.displayName ?? p.email, email: p.email };
   return {
@@ -736,7 +783,7 @@ function permissionView(p: SandboxPermission): Record<string, unknown> {
 }
 
 export function createMicrosoftSandboxApp(options: MicrosoftSandboxOptions = {}): SandboxApp {
-  const directory = new Directory();
+  const directory = new Directory(options.deltaPageSize ?? 2);
   const pageSize = options.pageSize ?? 100;
   return createSandboxApp(
     graphStyle(directory),
@@ -773,6 +820,18 @@ export function createMicrosoftSandboxApp(options: MicrosoftSandboxOptions = {})
           return void res.status(400).json({ error: 'displayName required' });
         directory.addToAssignedGroup(user.id, name);
         res.status(204).end();
+      });
+      // Drift: a file shared again with a link (default: anyone, view) after revoke_public_links ran.
+      router.post('/users/:id/drive-links', (req, res) => {
+        const user = directory.find(req.params.id);
+        const driveId = user ? directory.driveByUser.get(user.id) : undefined;
+        if (!driveId) return void res.status(404).json({ error: 'no such user, or no OneDrive' });
+        const body = (req.body ?? {}) as { scope?: unknown; type?: unknown };
+        const scope = body.scope ?? 'anonymous';
+        const type = body.type ?? 'view';
+        if (!LINK_SCOPES.includes(scope as LinkScope) || !['view', 'edit', 'embed'].includes(type as string))
+          return void res.status(400).json({ error: 'scope anonymous|organization|users, type view|edit|embed' });
+        res.status(201).json(directory.driveLinks.addLink(driveId, scope as LinkScope, type as 'view' | 'edit' | 'embed'));
       });
       router.get('/users/:id', (req, res) => {
         const state = directory.state(req.params.id);

@@ -43,10 +43,10 @@ export function getTermination(deps: AdminDeps) {
     const id = String(req.params.id);
     const termination = await fromStore(() => deps.store.getTermination(id));
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
-    const [tasks, attempts] = await fromStore(() =>
-      durableRead(deps.store, () => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id)])),
+    const [tasks, attempts, holds] = await fromStore(() =>
+      durableRead(deps.store, () => Promise.all([deps.store.listTasks(id), deps.store.listAttempts(id), deps.store.holdsCovering(id)])),
     );
-    res.json(terminationDetail(termination, tasks, attempts));
+    res.json(terminationDetail(termination, tasks, attempts, holds));
   };
 }
 

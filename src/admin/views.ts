@@ -1,5 +1,6 @@
 /** What the admin API answers: domain objects, with the derived lists a reader looks for first. */
-import type { Task, TaskAttempt, Termination } from '../domain/types.ts';
+import type { LegalHold } from '../domain/legal-hold.ts';
+import { DESTRUCTIVE_ACTIONS, type Task, type TaskAttempt, type Termination } from '../domain/types.ts';
 
 export interface TerminationDetail {
   termination: Termination;
@@ -9,9 +10,14 @@ export interface TerminationDetail {
   errors: Array<{ taskId: string; stepId: string; provider: string; action: string; state: Task['state']; kind: string; message: string }>;
   /** What each finished task read back from its provider. */
   evidence: Array<{ taskId: string; stepId: string; provider: string; action: string; state: Task['state']; evidence: Task['evidence'] }>;
+  /** Every legal hold on the termination or its subject, released ones included, oldest first. */
+  legalHolds: LegalHold[];
+  /** Destructive steps that wait for a legal hold in force, with the holds that keep them. */
+  heldByLegalHold: Array<{ taskId: string; stepId: string; provider: string; action: string; holds: string[] }>;
 }
 
-export function terminationDetail(termination: Termination, tasks: Task[], attempts: TaskAttempt[]): TerminationDetail {
+export function terminationDetail(termination: Termination, tasks: Task[], attempts: TaskAttempt[], holds: LegalHold[]): TerminationDetail {
+  const inForce = holds.filter((h) => h.releasedAt === null).map((h) => h.id);
   return {
     termination,
     tasks,
@@ -22,6 +28,13 @@ export function terminationDetail(termination: Termination, tasks: Task[], attem
     evidence: tasks
       .filter((t) => t.evidence)
       .map((t) => ({ taskId: t.id, stepId: t.stepId, provider: t.provider, action: t.action, state: t.state, evidence: t.evidence })),
+    legalHolds: holds,
+    heldByLegalHold:
+      inForce.length === 0
+        ? []
+        : tasks
+            .filter((t) => t.state === 'pending' && DESTRUCTIVE_ACTIONS.includes(t.action))
+            .map((t) => ({ taskId: t.id, stepId: t.stepId, provider: t.provider, action: t.action, holds: inForce })),
   };
 }
 

@@ -31,3 +31,16 @@ export function keysOf(subject: Subject): string[] {
   for (const email of subject.emails) if (email.trim()) keys.add(`email:${email.trim().toLowerCase()}`);
   return [...keys];
 }
+
+/**
+ * Every key of the subject as a JSON array (stored with each termination): a legal hold finds
+ * a key in it with `likePatternOf`; JSON's quoting makes a match a whole key, never a part.
+ */
+export function keyListOf(subject: Subject): string {
+  return JSON.stringify(keysOf(subject));
+}
+
+/** The LIKE pattern (escape character `\`) that finds `key` as a whole element of a `keyListOf` list. */
+export function likePatternOf(key: string): string {
+  return `%${JSON.stringify(key).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}

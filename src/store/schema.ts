@@ -9,6 +9,8 @@ export interface TerminationsTable {
   source: string;
   source_event_id: string | null;
   subject_key: string;
+  /** Every key the subject forms, as a JSON array (migration 0015; src/domain/subject.ts keyListOf). */
+  subject_keys: string | null;
   subject: string;
   reason: string | null;
   playbook: string;
@@ -142,10 +144,11 @@ export interface LegalHoldsTable {
   release_reason: string | null;
 }
 
-/** Every subject key a subject hold covers. */
+/** Every subject key a subject hold covers, with the LIKE pattern that finds it in `terminations.subject_keys`. */
 export interface LegalHoldSubjectsTable {
   hold_id: string;
   subject_key: string;
+  pattern: string;
 }
 
 export interface Database {

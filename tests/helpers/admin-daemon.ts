@@ -64,6 +64,13 @@ export async function startTestDaemon(overrides: { auth?: Record<string, unknown
         ],
       },
       quick: { steps: [{ id: 'revoke', provider: 'fake', action: 'revoke_sessions' }] },
+      // A delete after the revocation (legal holds keep it; tests/legal-hold.test.ts).
+      retained: {
+        steps: [
+          { id: 'revoke', provider: 'fake', action: 'revoke_sessions' },
+          { id: 'delete', provider: 'fake', action: 'delete_account', after: ['revoke'] },
+        ],
+      },
     },
     defaultPlaybook: 'default',
   });

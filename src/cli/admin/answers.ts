@@ -37,6 +37,9 @@ export interface TaskView {
 export interface TerminationDetail {
   termination: TerminationView;
   tasks: TaskView[];
+  /** Absent from daemons older than legal holds. */
+  legalHolds?: LegalHoldView[];
+  heldByLegalHold?: Array<{ taskId: string; stepId: string; holds: string[] }>;
 }
 
 /** GET /terminations. */

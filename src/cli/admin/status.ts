@@ -78,4 +78,8 @@ function printStatus(io: CommandInput['io'], values: Values, detail: Termination
     io.out.write(wrap(error(k)!, width, '    '));
   }
   if (tasks.some((k) => k.state === 'failed')) io.out.write(`\nreplay a failed step: deprovisiond replay ${t.id} --task STEP\n`);
+  const inForce = (detail.legalHolds ?? []).filter((h) => h.releasedAt === null);
+  if (inForce.length > 0) io.out.write('\nlegal holds in force (deletes wait; revocations do not):\n');
+  for (const h of inForce) io.out.write(wrap(`${h.id}: ${h.reason} (by ${h.placedBy}, ${time(h.placedAt)})`, width, '  '));
+  for (const held of detail.heldByLegalHold ?? []) io.out.write(`  ${held.stepId} waits for the hold\n`);
 }

@@ -7,7 +7,7 @@ import type { ExpressionBuilder, Selectable } from 'kysely';
 import { sql } from 'kysely';
 import { newId } from '../../domain/ids.ts';
 import type { HoldTarget, LegalHold } from '../../domain/legal-hold.ts';
-import { keysOf } from '../../domain/subject.ts';
+import { keysOf, likePatternOf } from '../../domain/subject.ts';
 import { DESTRUCTIVE_ACTIONS, type Subject } from '../../domain/types.ts';
 import type { Database, LegalHoldsTable } from '../schema.ts';
 import type { HeldTask, LegalHoldStore, PlacedHold } from '../store.ts';
@@ -18,9 +18,10 @@ import { subjectOrIdContains } from './subject-search.ts';
 type AliasedTasks = Database & { t: Database['tasks'] };
 
 /**
- * True when an active hold covers the task's termination, or the subject key of its
- * termination. Only destructive candidates reach it (runnable.ts), through the holds'
- * indexes, so the queue pays nothing for holds on the common path.
+ * True when an active hold covers the task's termination, or one of the keys its subject
+ * forms (its `subject_key`, or any in `subject_keys`). Only destructive candidates reach it
+ * (runnable.ts), and only active holds are read, so the queue pays nothing for holds on the
+ * common path.
  */
 export function underLegalHold(eb: ExpressionBuilder<AliasedTasks, 't'>) {
   return eb.or([
@@ -34,7 +35,11 @@ export function underLegalHold(eb: ExpressionBuilder<AliasedTasks, 't'>) {
     eb.exists(
       eb
         .selectFrom('terminations as ht')
-        .innerJoin('legal_hold_subjects as k', 'k.subject_key', 'ht.subject_key')
+        .innerJoin('legal_hold_subjects as k', (join) =>
+          join.on((on) =>
+            on.or([on('k.subject_key', '=', on.ref('ht.subject_key')), sql<boolean>`ht.subject_keys like k.pattern escape '\\'`]),
+          ),
+        )
         .innerJoin('legal_holds as h', 'h.id', 'k.hold_id')
         .select(sql.lit(1).as('one'))
         .whereRef('ht.id', '=', 't.termination_id')
@@ -94,7 +99,7 @@ export class SqlLegalHolds implements LegalHoldStore {
       if (keys.length > 0)
         await trx
           .insertInto('legal_hold_subjects')
-          .values(keys.map((k) => ({ hold_id: id, subject_key: k })))
+          .values(keys.map((k) => ({ hold_id: id, subject_key: k, pattern: likePatternOf(k) })))
           .execute();
       const covered = await coveredTerminations(trx, terminationId, keys);
       // A delete claimed before this commit is already at the provider: the hold cannot stop
@@ -157,12 +162,6 @@ export class SqlLegalHolds implements LegalHoldStore {
   }
 
   async holdsCovering(terminationId: string): Promise<LegalHold[]> {
-    const termination = await this.ctx.db
-      .selectFrom('terminations')
-      .select(['subject_key'])
-      .where('id', '=', terminationId)
-      .executeTakeFirst();
-    if (!termination) return [];
     const rows = await this.ctx.db
       .selectFrom('legal_holds')
       .selectAll()
@@ -172,9 +171,14 @@ export class SqlLegalHolds implements LegalHoldStore {
           w.exists(
             w
               .selectFrom('legal_hold_subjects as k')
+              .innerJoin('terminations as ht', (join) =>
+                join.on((on) =>
+                  on.or([on('k.subject_key', '=', on.ref('ht.subject_key')), sql<boolean>`ht.subject_keys like k.pattern escape '\\'`]),
+                ),
+              )
               .select(sql.lit(1).as('one'))
               .whereRef('k.hold_id', '=', 'legal_holds.id')
-              .where('k.subject_key', '=', termination.subject_key),
+              .where('ht.id', '=', terminationId),
           ),
         ]),
       )
@@ -230,11 +234,16 @@ async function keysOfHolds(db: Tx | StoreContext['db'], ids: string[]): Promise<
   return byHold;
 }
 
-/** The terminations a hold covers now: its one termination, or every termination filed under one of its keys. */
+/** The terminations a hold covers now: its one termination, or every termination whose subject forms one of its keys. */
 async function coveredTerminations(trx: Tx, terminationId: string | null, keys: string[]): Promise<string[]> {
   if (terminationId !== null) return [terminationId];
   if (keys.length === 0) return [];
-  const rows = await trx.selectFrom('terminations').select(['id']).where('subject_key', 'in', keys).orderBy('requested_at').execute();
+  const rows = await trx
+    .selectFrom('terminations')
+    .select(['id'])
+    .where((w) => w.or([w('subject_key', 'in', keys), ...keys.map((k) => sql<boolean>`subject_keys like ${likePatternOf(k)} escape '\\'`)]))
+    .orderBy('requested_at')
+    .execute();
   return rows.map((r) => r.id);
 }
 

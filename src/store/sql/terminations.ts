@@ -5,6 +5,7 @@
  * with the channel's authority, approval of a held termination.
  */
 import type { Selectable } from 'kysely';
+import { keyListOf } from '../../domain/subject.ts';
 import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../domain/termination-conflicts.ts';
 import { UNRESOLVED_TERMINATION_STATES, type Termination, type TerminationState } from '../../domain/types.ts';
 import { toTermination } from '../rows.ts';
@@ -170,6 +171,7 @@ export class SqlTerminations implements TerminationRecords {
         source: t.source,
         source_event_id: t.sourceEventId,
         subject_key: t.subjectKey,
+        subject_keys: keyListOf(t.subject),
         subject: JSON.stringify(t.subject),
         reason: t.reason,
         playbook: t.playbook,

@@ -38,8 +38,12 @@ const THROTTLING = new Set([
 /** IAM could not answer now: worth another attempt. */
 const TRANSIENT = new Set(['ServiceFailure', 'ServiceUnavailable', 'InternalFailure', 'RequestTimeout', 'RequestTimeoutException']);
 
-/** Two users changed one thing at once (IAM's 409): the next attempt sees the settled state. */
-const CONCURRENT = new Set(['ConcurrentModification', 'ConcurrentModificationException']);
+/**
+ * IAM's 409s that the next attempt cures: two changes to one thing at once, and DeleteUser's
+ * DeleteConflict (something was attached to the user again between the adapter's cleanup and
+ * its delete; the next attempt clears it again).
+ */
+const CONCURRENT = new Set(['ConcurrentModification', 'ConcurrentModificationException', 'DeleteConflict']);
 
 /** The credentials themselves were refused: the configured key pair, not a permission. */
 const BAD_CREDENTIALS: Record<string, string> = {

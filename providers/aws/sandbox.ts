@@ -10,7 +10,8 @@
  * `MaxItems` (default 100) and an opaque `Marker`.
  *
  * Control API beyond the kit's (`/__sandbox`): `POST /users` seeds a user (sandbox-state.ts),
- * `GET /users/{name}` reads one back, `POST /users/{name}/access-keys` adds an active key.
+ * `GET /users/{name}` reads one back, `POST /users/{name}/access-keys` adds an active key and
+ * `POST /users/{name}/groups` (`{ groupName }`) a group membership, behind the adapter's back.
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
@@ -352,6 +353,8 @@ function actions(state: AwsState): Record<string, Action> {
     },
     DeleteUser(params, _c, _s, control) {
       const user = userOf(params);
+      // A lying write answers 2xx before anything is checked: nothing changes, whatever remains.
+      if (control.lie()) return null;
       const blocking =
         user.accessKeys.length > 0 ||
         user.loginProfile !== null ||
@@ -369,7 +372,8 @@ function actions(state: AwsState): Record<string, Action> {
       if (user.inlinePolicies.size > 0) throw new IamFault(409, 'DeleteConflict', 'Cannot delete entity, must delete policies first.');
       if (user.attachedPolicies.size > 0)
         throw new IamFault(409, 'DeleteConflict', 'Cannot delete entity, must detach all policies first.');
-      write(control, 'DeleteUser', user, () => state.delete(user));
+      state.delete(user);
+      control.countWrite('DeleteUser', user.userName);
       return null;
     },
   };
@@ -459,6 +463,15 @@ export async function startAwsSandbox(options: AwsSandboxOptions = {}): Promise<
         const user = state.user(req.params.name);
         if (!user) return void res.status(404).json({ error: 'NoSuchEntity' });
         res.status(201).json({ accessKeyId: state.addAccessKey(user) });
+      });
+      router.post('/users/:name/groups', (req, res) => {
+        const user = state.user(req.params.name);
+        const groupName = (req.body as { groupName?: unknown } | undefined)?.groupName;
+        if (!user) return void res.status(404).json({ error: 'NoSuchEntity' });
+        if (typeof groupName !== 'string' || !/^[\w+=,.@-]{1,128}$/.test(groupName))
+          return void res.status(400).json({ error: 'groupName' });
+        user.groups.add(state.group(groupName).groupName);
+        res.status(204).end();
       });
     },
   );

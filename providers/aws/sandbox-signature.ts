@@ -21,7 +21,7 @@ const bytes = (data: SourceData): string | Uint8Array =>
       : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 
 /** The hash the signer takes: SHA-256, keyed (HMAC) when given a secret. */
-class Sha256 {
+export class Sha256 {
   private readonly hash: Hash | ReturnType<typeof createHmac>;
   constructor(secret?: SourceData) {
     this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
@@ -110,6 +110,16 @@ export async function checkSignature(
       ok: false,
       code: 'SignatureDoesNotMatch',
       message: 'Signature expired: the signing time is more than 15 minutes from the current time.',
+    };
+  }
+  // The signer takes a sent x-amz-content-sha256 as the payload's hash: compared with the body
+  // received first, or a body changed after signing would pass under the old hash.
+  const claimed = header(request.headers, 'x-amz-content-sha256');
+  if (claimed !== undefined && claimed !== createHash('sha256').update(request.body).digest('hex')) {
+    return {
+      ok: false,
+      code: 'SignatureDoesNotMatch',
+      message: 'The provided x-amz-content-sha256 header does not match what was computed.',
     };
   }
   const names = signedHeaderList!.split(';');

@@ -87,15 +87,15 @@ export async function revokeCredentials(client: IamClient, userName: string, ctx
   return { userName, ...done, loginProfileDeleted, alreadyGone, alreadyDone: !changed };
 }
 
-/** The read-back as evidence: what remains of each kind (empty lists, no login profile). */
+/** The read-back as evidence: what remains of each kind, the commonest first (a printed proof line may be cut short). */
 export function remainingEvidence(userName: string, r: RemainingCredentials): JsonObject {
   return {
-    userName,
     accessKeys: r.accessKeys.length,
     loginProfile: r.loginProfile,
+    mfaDevices: r.mfaDevices.length,
     sshPublicKeys: r.sshPublicKeys.length,
     serviceSpecificCredentials: r.serviceSpecificCredentials.length,
     signingCertificates: r.signingCertificates.length,
-    mfaDevices: r.mfaDevices.length,
+    userName,
   };
 }

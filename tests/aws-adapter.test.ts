@@ -186,4 +186,29 @@ describe('delete_account', () => {
     expect(await provider.actions.delete_account!.verify(account, ctx)).toEqual({ userName, found: false });
     expect((await stateOf(userName)).status).toBe(404);
   });
+
+  it('a retry after DeleteUser’s answer was lost finds the user gone: DeleteUser reaches IAM once, and the evidence says found absent', async () => {
+    const subject = freshSubject('lost');
+    const userName = `lost-${subject.externalId}`;
+    await seed({ userName });
+    const lose = await fetch(`${sandbox.url}/__sandbox/lose-answers`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'DeleteUser' }),
+    });
+    expect(lose.status).toBe(204);
+    const provider = create({ lookup: { by: 'userName', template: userName } });
+    const ctx = actionContext(subject);
+    const account = (await provider.resolve(subject, ctx))!;
+    await expect(provider.actions.delete_account!.execute(account, ctx)).rejects.toBeInstanceOf(TransientError);
+    const retry = await provider.actions.delete_account!.execute(account, { ...ctx, attempt: 2 });
+    expect(retry.evidence).toMatchObject({
+      deleted: false,
+      alreadyAbsent: true,
+      confirmedAbsentByAttempt: 2,
+      seenBy: 'read before delete',
+    });
+    expect(sandbox.control.writes.get(`DeleteUser:${userName}`)).toBe(1);
+    expect(await provider.actions.delete_account!.verify(account, ctx)).toEqual({ userName, found: false });
+  });
 });

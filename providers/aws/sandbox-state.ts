@@ -87,6 +87,22 @@ export class AwsState {
   /** Names of deleted users: autoProvision does not bring a deleted user back (its read-back must see it gone). */
   readonly deleted = new Set<string>();
 
+  private readonly lostAnswers = new Map<string, number>();
+
+  /** The next `count` calls of `action` take effect, and their answers are lost. */
+  loseAnswers(action: string, count: number): void {
+    this.lostAnswers.set(action, (this.lostAnswers.get(action) ?? 0) + count);
+  }
+
+  /** True (and one use spent) when this call's answer is to be lost. */
+  takeLostAnswer(action: string): boolean {
+    const remaining = this.lostAnswers.get(action) ?? 0;
+    if (remaining <= 0) return false;
+    if (remaining === 1) this.lostAnswers.delete(action);
+    else this.lostAnswers.set(action, remaining - 1);
+    return true;
+  }
+
   delete(user: SandboxIamUser): void {
     this.users.delete(user.userName.toLowerCase());
     this.deleted.add(user.userName.toLowerCase());

@@ -11,7 +11,10 @@
  *
  * Control API beyond the kit's (`/__sandbox`): `POST /users` seeds a user (sandbox-state.ts),
  * `GET /users/{name}` reads one back, `POST /users/{name}/access-keys` adds an active key and
- * `POST /users/{name}/groups` (`{ groupName }`) a group membership, behind the adapter's back.
+ * `POST /users/{name}/groups` (`{ groupName }`) a group membership, behind the adapter's back;
+ * `POST /lose-answers` (`{ action, count }`) applies the next calls of that Action and then
+ * drops the connection instead of answering (the kit's `loseAnswers` matches paths, and every
+ * IAM call is `POST /`).
  */
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response } from 'express';
@@ -427,6 +430,8 @@ export async function startAwsSandbox(options: AwsSandboxOptions = {}): Promise<
             );
           }
           const result = run(params, caller, state, control);
+          // The kit's lost answers match a path, and every IAM call is POST /: these match the Action.
+          if (state.takeLostAnswer(action)) return void req.socket.destroy();
           const requestId = randomUUID();
           sendXml(
             res,
@@ -463,6 +468,12 @@ export async function startAwsSandbox(options: AwsSandboxOptions = {}): Promise<
         const user = state.user(req.params.name);
         if (!user) return void res.status(404).json({ error: 'NoSuchEntity' });
         res.status(201).json({ accessKeyId: state.addAccessKey(user) });
+      });
+      router.post('/lose-answers', (req, res) => {
+        const { action, count } = (req.body ?? {}) as { action?: unknown; count?: unknown };
+        if (typeof action !== 'string' || !Object.hasOwn(table, action)) return void res.status(400).json({ error: 'action' });
+        state.loseAnswers(action, typeof count === 'number' && Number.isInteger(count) && count > 0 ? count : 1);
+        res.status(204).end();
       });
       router.post('/users/:name/groups', (req, res) => {
         const user = state.user(req.params.name);

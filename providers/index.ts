@@ -1,4 +1,5 @@
 /** The provider kinds this build knows. A config naming another kind fails at start. */
+import { awsModule } from './aws/index.ts';
 import { brivoModule } from './brivo/index.ts';
 import { caepModule } from './caep/index.ts';
 import { githubModule } from './github/index.ts';
@@ -12,7 +13,17 @@ import { scimModule } from './scim/index.ts';
 import { slackModule } from './slack/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<string, ProviderModule>(
-  [oktaModule, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule, githubModule, slackModule].map(
-    (m) => [m.kind, m],
-  ),
+  [
+    oktaModule,
+    googleModule,
+    microsoftModule,
+    notifyModule,
+    scimModule,
+    brivoModule,
+    caepModule,
+    ldapModule,
+    githubModule,
+    slackModule,
+    awsModule,
+  ].map((m) => [m.kind, m]),
 );

@@ -3,6 +3,7 @@
  * and start emulators on a thread that never calls a provider (the daemon's thread when
  * attempts run on the worker thread, `config check`). `index.ts` lists the full modules.
  */
+import { awsKind } from './aws/kind.ts';
 import { brivoKind } from './brivo/kind.ts';
 import { caepKind } from './caep/kind.ts';
 import { githubKind } from './github/kind.ts';
@@ -16,5 +17,8 @@ import { scimKind } from './scim/kind.ts';
 import { slackKind } from './slack/kind.ts';
 
 export const providerKinds: ReadonlyMap<string, ProviderKind> = new Map<string, ProviderKind>(
-  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind, githubKind, slackKind].map((k) => [k.kind, k]),
+  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind, githubKind, slackKind, awsKind].map((k) => [
+    k.kind,
+    k,
+  ]),
 );

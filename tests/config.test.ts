@@ -133,6 +133,7 @@ describe('shipped config files', () => {
     const config = loadConfig('config/sandbox.yaml', {});
     expect(Object.keys(config.providers).sort()).toEqual([
       'app',
+      'aws',
       'badges',
       'directory',
       'github',

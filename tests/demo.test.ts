@@ -49,6 +49,12 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(
       /\n {2}github-remove-from-org +succeeded +verified by read-back: login=[\w-]+, org=deprovisiond-sandbox, membership=none \(404/,
     );
+    // AWS IAM: the leaver's two access keys, console password and MFA device gone, out of the group, then deleted, each read back.
+    expect(text).toMatch(
+      /\n {2}aws-revoke-credentials +succeeded +verified by read-back: accessKeys=0, loginProfile=false, mfaDevices=0, /,
+    );
+    expect(text).toMatch(/\n {2}aws-remove-groups +succeeded +verified by read-back: userName=ada\.lovelace, remainingGroups=\[\]\n/);
+    expect(text).toMatch(/\n {2}aws-delete +succeeded +verified by read-back: userName=ada\.lovelace, found=false\n/);
     // Okta: the doors a suspend leaves open, each read back at the sandbox (issue 32).
     expect(text).toMatch(/\n {2}okta-remove-mfa +succeeded +verified by read-back: userId=00u\w+, remainingFactors=\[\]/);
     expect(text).toMatch(/\n {2}okta-remove-admin-roles +succeeded +verified by read-back: userId=00u\w+, remainingRoles=\[\]/);
@@ -70,7 +76,7 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 43\/43 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    expect(text).toMatch(/termination completed: 46\/46 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
     // "verified" only for what was read back: the session revocations Okta and Google cannot
     // read are not, nor is Google's password reset (the Directory API has no password-changed time).
     expect(text).toMatch(/\b3 not verifiable\b/);

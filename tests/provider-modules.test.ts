@@ -11,6 +11,7 @@ import { silentLogger } from '../src/telemetry/logger.ts';
 describe('provider modules', () => {
   it('registers every provider kind', () => {
     expect([...providerModules.keys()].sort()).toEqual([
+      'aws',
       'brivo',
       'caep',
       'github',

@@ -47,7 +47,7 @@ describe('no secret leaks from a full run', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'deprovisiond-secrets-'));
-    sandboxes = await spawnSandboxes(['--kinds', 'okta,google,microsoft,slack']);
+    sandboxes = await spawnSandboxes(['--kinds', 'okta,google,microsoft,slack,aws']);
     const s = sandboxes.sandboxes;
     for (const [name, value] of Object.entries(SECRETS)) secrets.set(name, value);
     // The webhook key is the base64 after whsec_: it must not leak on its own either.
@@ -61,8 +61,18 @@ describe('no secret leaks from a full run', () => {
     // Slack's SCIM token sits one level down.
     const slackScim = s.slack!.settings.scim as { token: string };
     secrets.set('slack.scim.token', slackScim.token);
+    // AWS's key pair too: the secret signs every request and must never be written anywhere.
+    const awsCredentials = s.aws!.settings.credentials as { secretAccessKey: string };
+    secrets.set('aws.credentials.secretAccessKey', awsCredentials.secretAccessKey);
     expect([...secrets.keys()]).toEqual(
-      expect.arrayContaining(['okta.token', 'google.accessToken', 'microsoft.clientSecret', 'slack.token', 'slack.scim.token']),
+      expect.arrayContaining([
+        'okta.token',
+        'google.accessToken',
+        'microsoft.clientSecret',
+        'slack.token',
+        'slack.scim.token',
+        'aws.credentials.secretAccessKey',
+      ]),
     );
     const config = {
       server: { host: '127.0.0.1', port: 0, bodyLimit: '16kb' },
@@ -85,6 +95,7 @@ describe('no secret leaks from a full run', () => {
         google: { kind: 'google', ...s.google!.settings },
         microsoft: { kind: 'microsoft', ...s.microsoft!.settings },
         slack: { kind: 'slack', ...s.slack!.settings },
+        aws: { kind: 'aws', ...s.aws!.settings },
       },
       playbooks: {
         leaver: {
@@ -97,6 +108,8 @@ describe('no secret leaks from a full run', () => {
             { id: 'microsoft-disable', provider: 'microsoft', action: 'disable_account' },
             { id: 'slack-revoke', provider: 'slack', action: 'revoke_sessions' },
             { id: 'slack-disable', provider: 'slack', action: 'disable_account' },
+            { id: 'aws-revoke', provider: 'aws', action: 'revoke_credentials' },
+            { id: 'aws-remove-groups', provider: 'aws', action: 'remove_groups' },
           ],
         },
       },

@@ -60,6 +60,8 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
     { id: 'github-revoke', provider: 'github', action: 'revoke_sessions' },
     { id: 'github-disable', provider: 'github', action: 'disable_account' },
   ],
+  // AWS IAM has no session or sign-in switch: what cuts its access is removing the keys and the password.
+  aws: [{ id: 'aws-revoke', provider: 'aws', action: 'revoke_credentials' }],
 };
 
 export interface Limits {

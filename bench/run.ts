@@ -5,9 +5,11 @@
  *   npm run bench -- --scenario ttr,mass --quick    # some scenarios, smaller sizes
  *   npm run bench -- --scenario intake --repeat 3   # repeat and report medians
  *   npm run bench -- --scenario replicas            # 1-3 replicas on PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL)
+ *   npm run bench -- --scenario reverify            # time to revoke with 2,000 re-verifications due, against none due
  *
- * Options: --scenario ttr,mass,intake,replicas   --quick   --repeat N (default 1)
- *          --terminations N (ttr and mass)   --duration S (intake; replicas: each measured window)
+ * Options: --scenario ttr,mass,intake,replicas,reverify   --quick   --repeat N (default 1)
+ *          --terminations N (ttr, mass; reverify: per side and round)   --duration S (intake; replicas: each measured window)
+ *          --reverifications-due N, --pairs N (reverify: due on the loaded side, alternated rounds)
  *          --warmup S, --connections N, --users N (intake)
  *          --kinds okta,google,... (ttr: the sandboxes whose critical steps the playbook holds)
  *          --results-dir DIR (default bench/results)   --no-docs (do not update docs/benchmarks.md)
@@ -29,12 +31,16 @@ import { TTR_DEFAULTS, runTtr } from './scenarios/ttr.ts';
 import { MASS_DEFAULTS, runMass } from './scenarios/mass.ts';
 import { INTAKE_DEFAULTS, runIntake } from './scenarios/intake.ts';
 import { REPLICAS_DEFAULTS, runReplicas } from './scenarios/replicas.ts';
+import { REVERIFY_DEFAULTS, runReverify } from './scenarios/reverify.ts';
 import { ALL_SANDBOX_KINDS, type SandboxKind } from '../scripts/sandboxes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SCENARIOS = ['ttr', 'mass', 'intake', 'replicas'] as const;
+const SCENARIOS = ['ttr', 'mass', 'intake', 'replicas', 'reverify'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-/** What runs without --scenario: replicas needs a PostgreSQL server, so it runs only when named. */
+/**
+ * What runs without --scenario: replicas needs a PostgreSQL server, and reverify compares
+ * alternated rounds of its own (about 4 minutes), so each runs only when named.
+ */
 const DEFAULT_SCENARIOS: readonly Scenario[] = ['ttr', 'mass', 'intake'];
 
 export interface Machine {
@@ -69,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
       connections: { type: 'string' },
       users: { type: 'string' },
       kinds: { type: 'string' },
+      'reverifications-due': { type: 'string' },
+      pairs: { type: 'string' },
       'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
       'no-docs': { type: 'boolean', default: false },
     },
@@ -83,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   // Sizes are counts and seconds: warm-up may be 0, the rest must be positive.
-  const sizes = { terminations: 1, duration: 1, warmup: 0, connections: 1, users: 1 } as const;
+  const sizes = { terminations: 1, duration: 1, warmup: 0, connections: 1, users: 1, 'reverifications-due': 1, pairs: 1 } as const;
   for (const [name, min] of Object.entries(sizes)) {
     const given = values[name as keyof typeof sizes];
     if (given !== undefined && !(Number.isInteger(Number(given)) && Number(given) >= min)) {
@@ -119,6 +127,8 @@ async function main(argv: string[]): Promise<number> {
           connections: values.connections,
           users: values.users,
           kinds: kinds as SandboxKind[] | undefined,
+          reverificationsDue: values['reverifications-due'],
+          pairs: values.pairs,
         });
         printResult(result);
         runs.push(result);
@@ -160,6 +170,8 @@ function runScenario(
     connections: string | undefined;
     users: string | undefined;
     kinds: SandboxKind[] | undefined;
+    reverificationsDue: string | undefined;
+    pairs: string | undefined;
   },
 ): Promise<ScenarioResult> {
   switch (scenario) {
@@ -190,6 +202,15 @@ function runScenario(
         ...REPLICAS_DEFAULTS,
         ...(o.quick ? { windowS: 4 } : {}),
         ...(o.duration ? { windowS: Number(o.duration) } : {}),
+      });
+    case 'reverify':
+      return runReverify({
+        ...REVERIFY_DEFAULTS,
+        ...(o.quick ? { terminations: 20, reverificationsDue: 500, pairs: 1 } : {}),
+        ...(o.terminations ? { terminations: o.terminations } : {}),
+        ...(o.reverificationsDue ? { reverificationsDue: Number(o.reverificationsDue) } : {}),
+        ...(o.pairs ? { pairs: Number(o.pairs) } : {}),
+        ...(o.kinds ? { kinds: o.kinds } : {}),
       });
   }
 }

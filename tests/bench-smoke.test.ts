@@ -89,4 +89,33 @@ describe('npm run bench (smoke, tiny sizes)', () => {
     const answered = intake.summary.figures.daemonAnswers2xx + intake.summary.figures.daemonWarmupAnswers2xx;
     expect(intake.summary.figures.terminationsWritten).toBeGreaterThanOrEqual(answered);
   });
+
+  it('runs reverify: both sides, the loaded one with its re-verifications due and the other with none', { timeout: 110_000 }, async () => {
+    const { code, output } = await runBench([
+      '--scenario',
+      'reverify',
+      '--terminations',
+      '2',
+      '--reverifications-due',
+      '18',
+      '--pairs',
+      '1',
+      '--results-dir',
+      dir,
+      '--no-docs',
+    ]);
+    expect(code, output).toBe(0);
+    const { figures, targets } = result('reverify').summary;
+    expect(figures.rounds.map((r: any) => r.side)).toEqual(['none due', 'due']);
+    const [quiet, loaded] = figures.rounds;
+    // Two terminations of nine verified tasks each: every one of their read-backs due at once, and none on the quiet side.
+    expect(loaded.dueAtStart).toBe(18);
+    expect(quiet.dueAtStart).toBe(0);
+    expect(quiet.reverified).toBe(0);
+    expect(figures.reverificationsDueAtEnd).toBeLessThanOrEqual(18);
+    expect(figures.ttrP50MsNoneDue).toBeGreaterThan(0);
+    expect(figures.ttrP50MsDue).toBeGreaterThan(0);
+    expect(figures.ratioP50).toBeGreaterThan(0);
+    expect(targets.map((t: any) => typeof t.met)).toEqual(['boolean', 'boolean', 'boolean']);
+  });
 });

@@ -80,6 +80,10 @@ export interface EnvOptions {
   daemonEnv?: NodeJS.ProcessEnv;
   /** Runs after the config is written and before the daemon starts (e.g. to seed the store). */
   beforeDaemon?: (dbPath: string) => Promise<void>;
+  /** The config's `reverify` block (default: the daemon's defaults). */
+  reverify?: Record<string, unknown>;
+  /** The bench's admin token's role: `operator` for scenarios that ask the admin API for work. Default viewer. */
+  adminRole?: 'viewer' | 'operator';
 }
 
 export interface BenchEnv {
@@ -91,6 +95,8 @@ export interface BenchEnv {
   sandboxUrl(kind: SandboxKind): string;
   scim(method: string, path: string, body?: string): Promise<{ status: number; json: any }>;
   admin(path: string): Promise<any>;
+  /** POST to the admin API (needs `adminRole: 'operator'` for operator routes); throws unless 2xx. */
+  adminPost(path: string, body: unknown): Promise<any>;
   sandboxRequests(kind: SandboxKind): Promise<RequestLogEntry[]>;
   sandboxState(kind: SandboxKind): Promise<{ requests: number; writes: Record<string, number> }>;
   resetSandboxes(): Promise<void>;
@@ -129,10 +135,11 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
     const config = {
       server: { host: '127.0.0.1', port: 0, bodyLimit: '256kb' },
       store: { sqlite: { path: dbPath } },
-      auth: { admin: [{ name: 'bench', token: ADMIN_TOKEN, role: 'viewer' }], scim: [SCIM_TOKEN] },
+      auth: { admin: [{ name: 'bench', token: ADMIN_TOKEN, role: options.adminRole ?? 'viewer' }], scim: [SCIM_TOKEN] },
       providers,
       playbooks: { bench: { steps } },
       defaultPlaybook: 'bench',
+      ...(options.reverify ? { reverify: options.reverify } : {}),
       // Attempts on the daemon's thread instead of the worker, or the worker at a lower
       // priority: each compares the two on one commit.
       engine: {
@@ -176,6 +183,16 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
           signal: AbortSignal.timeout(30_000),
         });
         if (!response.ok) throw new Error(`GET /admin/v1${path}: ${response.status} ${await response.text()}`);
+        return response.json();
+      },
+      async adminPost(path, body) {
+        const response = await fetch(`${d.url}/admin/v1${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(60_000),
+        });
+        if (!response.ok) throw new Error(`POST /admin/v1${path}: ${response.status} ${await response.text()}`);
         return response.json();
       },
       async sandboxRequests(kind) {

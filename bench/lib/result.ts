@@ -13,7 +13,7 @@ export interface TargetCheck {
 }
 
 export interface ScenarioResult {
-  scenario: 'ttr' | 'mass' | 'intake' | 'replicas';
+  scenario: 'ttr' | 'mass' | 'intake' | 'replicas' | 'reverify';
   title: string;
   startedAt: string;
   durationS: number;

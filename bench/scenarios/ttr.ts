@@ -64,6 +64,7 @@ export interface TerminationRow {
   id: string;
   state: string;
   requested_at: number;
+  effective_at: number;
   revoked_at: number | null;
   /** Tasks failed now: a termination stays `running` after one fails while its other tasks still run. */
   failed_tasks: number;
@@ -91,7 +92,7 @@ export async function terminateThroughScim(
   const open = env
     .readStore()
     .prepare(
-      "SELECT id, state, requested_at, revoked_at, (SELECT count(*) FROM tasks WHERE tasks.termination_id = terminations.id AND tasks.state = 'failed') AS failed_tasks FROM terminations WHERE subject_key = ?",
+      "SELECT id, state, requested_at, effective_at, revoked_at, (SELECT count(*) FROM tasks WHERE tasks.termination_id = terminations.id AND tasks.state = 'failed') AS failed_tasks FROM terminations WHERE subject_key = ?",
     );
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -4,6 +4,12 @@
  * checks that), through a small gate of its own (`reverify.concurrency`, `tasksPerSecond`).
  * A read-back that disagrees is drift: counted, audited, told, and remediated when the
  * playbook says so (the store puts the task back in the queue; the engine runs it).
+ *
+ * It looks for work with one cheap query (the earliest moment a re-verification can be
+ * claimed) and claims only when that moment has come: a claim is a transaction per provider,
+ * and store writes, which wake it, are frequent under load while re-verifications fall due
+ * rarely. It sleeps until that moment, until a store write (which may have scheduled one),
+ * or at most `reverify.pollInterval`.
  */
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
@@ -41,7 +47,10 @@ export interface ReverifierOptions {
   now?: () => Date;
 }
 
-/** Wake-ups from store writes start a pass at most this often: they are frequent under load, and nothing here is urgent. */
+/**
+ * A store write is looked at (one query) at most this late, and work left due after a pass
+ * (its provider busy) is looked at again after this long: nothing here is urgent.
+ */
 const WAKE_DEBOUNCE_MS = 1_000;
 /** A read-back that could not be made is tried again after this long (times the claims so far). */
 const ERROR_RETRY_MS = 5 * 60_000;
@@ -50,8 +59,12 @@ export class Reverifier {
   private readonly gates = new Map<string, ProviderGate>();
   private readonly now: () => Date;
   private timer: NodeJS.Timeout | null = null;
+  /** When the armed timer fires (epoch ms): a wake may bring it forward, never push it back. */
+  private timerAt = Infinity;
   private running = false;
   private ticking = false;
+  /** A timer fired during a pass: look again as soon as it ends. */
+  private lookAgain = false;
   private unsubscribe: (() => void) | null = null;
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -67,6 +80,7 @@ export class Reverifier {
     // Runs even with no offsets configured: on-demand checks still need it.
     if (this.running || this.gates.size === 0) return;
     this.running = true;
+    // A write may have scheduled a re-verification (completions, on-demand requests, another replica's NOTIFY).
     this.unsubscribe = this.options.store.onWake(() => this.schedule(WAKE_DEBOUNCE_MS));
     this.schedule(0);
   }
@@ -113,36 +127,57 @@ export class Reverifier {
     this.running = false;
     this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     await this.idle();
     for (const gate of this.gates.values()) gate.close();
   }
 
+  /** Arms the timer for `delayMs` from now, unless it is armed to fire sooner already. */
   private schedule(delayMs: number): void {
     if (!this.running) return;
-    if (this.timer && delayMs > 0) return;
+    const at = Date.now() + delayMs;
+    if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.timerAt = Infinity;
       void this.tick();
     }, delayMs);
     this.timer.unref();
   }
 
   private async tick(): Promise<void> {
-    if (this.ticking || !this.running) return;
+    if (!this.running) return;
+    if (this.ticking) {
+      this.lookAgain = true;
+      return;
+    }
     this.ticking = true;
+    let delay: number;
     try {
-      await this.runDue();
-      const next = await this.options.store.nextReverificationAt([...this.gates.keys()]);
-      const poll = this.options.reverify.pollInterval;
-      const delay = next ? Math.min(poll, Math.max(WAKE_DEBOUNCE_MS, next.getTime() - this.now().getTime())) : poll;
-      this.schedule(delay);
+      delay = await this.pass();
     } catch (error) {
       this.options.logger.warn({ err: coerceError(error) }, 're-verification pass failed; trying again');
-      this.schedule(this.options.reverify.pollInterval);
+      delay = this.options.reverify.pollInterval;
     } finally {
       this.ticking = false;
     }
+    this.schedule(this.lookAgain ? 0 : delay);
+    this.lookAgain = false;
+  }
+
+  /** Claims only once something can be claimed; answers how long to sleep before looking again. */
+  private async pass(): Promise<number> {
+    const poll = this.options.reverify.pollInterval;
+    const next = await this.options.store.nextReverificationAt([...this.gates.keys()]);
+    // Nothing scheduled: a store write wakes us when something is; the poll is only a safety net.
+    if (!next) return poll;
+    const wait = next.getTime() - this.now().getTime();
+    if (wait > 0) return Math.min(poll, wait);
+    await this.runDue();
+    // What is still due (its provider busy with live work, or more than a gate takes) waits a little.
+    return Math.min(poll, WAKE_DEBOUNCE_MS);
   }
 
   private async run(gate: ProviderGate, item: DueReverification, termination: Termination): Promise<void> {

@@ -374,7 +374,10 @@ export interface ReverificationQueue {
   claimDueReverifications(request: ReverifyClaimRequest): Promise<DueReverification[]>;
   /** Records the result while the claim holds; false (nothing written) when it no longer does. */
   finishReverification(worker: string, claim: Pick<Reverification, 'id' | 'leaseToken'>, result: ReverifyResult): Promise<boolean>;
-  /** The earliest due time of a pending re-verification (of these providers, if given). */
+  /**
+   * The earliest moment a re-verification (of these providers, if given) can be claimed: a
+   * pending one's due time or a running one's lease expiry (a crashed worker's claim).
+   */
   nextReverificationAt(providers?: string[]): Promise<Date | null>;
   /** An operator asks for every verified task of a finished termination to be read back now. Null when no such termination. */
   requestReverification(terminationId: string, actor: string): Promise<Reverification[] | null>;

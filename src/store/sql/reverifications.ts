@@ -288,14 +288,25 @@ export class SqlReverifications implements ReverificationQueue {
 
   async nextReverificationAt(providers?: string[]): Promise<Date | null> {
     if (providers?.length === 0) return null;
-    let query = this.ctx.db
+    // Both read the `reverifications_due` index (state, provider, due_at); running rows are
+    // few (each worker's gates bound them), so their lease times are read from the rows.
+    let pending = this.ctx.db
       .selectFrom('reverifications')
-      .select((eb) => eb.fn.min('due_at').as('next'))
+      .select((eb) => eb.fn.min('due_at').as('at'))
       .where('state', '=', 'pending');
-    if (providers) query = query.where('provider', 'in', providers);
+    let leases = this.ctx.db
+      .selectFrom('reverifications')
+      .select((eb) => eb.fn.min('lease_expires_at').as('at'))
+      .where('state', '=', 'running');
+    if (providers) {
+      pending = pending.where('provider', 'in', providers);
+      leases = leases.where('provider', 'in', providers);
+    }
     // MIN over no rows is NULL, whatever the column's type says.
-    const next: unknown = (await query.executeTakeFirst())?.next;
-    return next === null || next === undefined ? null : new Date(Number(next));
+    const times = [(await pending.executeTakeFirst())?.at, (await leases.executeTakeFirst())?.at]
+      .filter((t): t is number => t !== null && t !== undefined)
+      .map(Number);
+    return times.length > 0 ? new Date(Math.min(...times)) : null;
   }
 
   driftSweep(since: Date): Promise<DriftSweepRow[]> {

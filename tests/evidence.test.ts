@@ -277,7 +277,10 @@ describe('evidence order, runs and version', () => {
 
 describe('a device wipe: requested, then acknowledged by a re-verification', () => {
   // What providers/google/devices.ts returns while the phone has not synced, then once it has.
-  const pendingRead = { devices: [{ resourceId: 'r1', status: 'ACCOUNT_WIPING' }], wipe: 'requested: 1 device(s) have not acknowledged the wipe yet' };
+  const pendingRead = {
+    devices: [{ resourceId: 'r1', status: 'ACCOUNT_WIPING' }],
+    wipe: 'requested: 1 device(s) have not acknowledged the wipe yet',
+  };
   const doneRead = { devices: [{ resourceId: 'r1', status: 'ACCOUNT_WIPED' }], devicesPending: 0 };
   const wipe = task('google-wipe', 'wipe_devices', 'succeeded', { account: { id: 'u1' }, execute: {}, verify: pendingRead });
   const reverification = (id: string, minute: number, outcome: 'held' | 'drift', verify: JsonObject) => ({

@@ -19,6 +19,7 @@ runConformance({
     'remove_mfa',
     'remove_admin_roles',
     'reset_password',
+    'wipe_devices',
   ],
   async start() {
     const sandbox = await googleModule.startSandbox({ autoProvision: true });
@@ -47,9 +48,18 @@ runConformance({
     disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/unsuspend`, {}),
     remove_groups: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/groups`, { email: 'all-staff@example.com' }),
   },
+  // The provisioned phone syncs: its pending account wipe is carried out.
+  acknowledge: {
+    wipe_devices: async (account, sandbox) => {
+      const devices = await sandboxControl<Array<{ resourceId: string }>>(sandbox.url, `/users/${account.id}/devices`);
+      for (const d of devices) await sandboxControl(sandbox.url, `/devices/${encodeURIComponent(d.resourceId)}/sync`, {});
+    },
+  },
   readFirstWrites: {
     transfer_files: [{ method: 'POST', path: /^\/admin\/datatransfer\/v1\/transfers$/ }],
     delete_account: [{ method: 'DELETE', path: /^\/admin\/directory\/v1\/users\/[^/]+$/ }],
+    // A provisioned user has one phone: its wipe command is sent once, a repeat finds it wiping.
+    wipe_devices: [{ method: 'POST', path: /^\/admin\/directory\/v1\/customer\/[^/]+\/devices\/mobile\/[^/]+\/action$/ }],
   },
   // The sandbox's 403 carries Retry-After: 3 s; the adapter's default without it is 1 s,
   // so a tolerance under 2 s proves the header is read.

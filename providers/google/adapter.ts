@@ -27,6 +27,7 @@ import { clearRecoveryHandler } from './recovery.ts';
 import { removeMfaHandler } from './two-step.ts';
 import { removeAdminRolesHandler } from './admin-roles.ts';
 import { resetPasswordHandler } from './password.ts';
+import { wipeDevicesHandler } from './devices.ts';
 import { isNotFound, toProviderError } from './errors.ts';
 
 type User = admin_directory_v1.Schema$User;
@@ -89,6 +90,7 @@ class GoogleProvider implements Provider {
       remove_mfa: removeMfaHandler(this.kit),
       remove_admin_roles: removeAdminRolesHandler(this.kit, config.customer),
       reset_password: resetPasswordHandler(this.kit),
+      wipe_devices: wipeDevicesHandler(this.kit, config.customer),
       revoke_sessions: { execute: (a, c) => this.revokeSessions(a, c), verify: (a, c) => this.verifySessions(a, c) },
       disable_account: { execute: (a, c) => this.suspend(a, c), verify: (a, c) => this.verifySuspended(a, c) },
       remove_groups: { execute: (a, c) => this.removeGroups(a, c), verify: (a, c) => this.verifyNoGroups(a, c) },

@@ -16,6 +16,7 @@
  *   GET  /transfers  every stored transfer
  *   POST /users/:key/unsuspend        drift: the user active again (a sync or an admin undid the suspension)
  *   POST /users/:key/groups { email } drift: the user back in a group
+ * and the mobile devices' (sandbox-devices.ts): seed a device, make it sync, read them.
  */
 import { createHash, randomInt } from 'node:crypto';
 import type express from 'express';
@@ -29,6 +30,7 @@ import {
   type SandboxStyle,
 } from '../sandbox/kit.ts';
 import { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN } from './sandbox-credentials.ts';
+import { MobileDeviceStore } from './sandbox-devices.ts';
 
 export { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN };
 
@@ -104,6 +106,8 @@ export class GoogleWorkspaceState {
   readonly users = new Map<string, SandboxUser>();
   readonly groups = new Map<string, SandboxGroup>();
   readonly transfers = new Map<string, SandboxTransfer>();
+  /** The customer's mobile devices (mobiledevices), by resource id. */
+  readonly devices = new MobileDeviceStore();
   /** Emails of deleted users: autoProvision does not bring them back. */
   readonly deletedEmails = new Set<string>();
   transferBehaviour: { pollsToComplete: number; outcome: 'completed' | 'failed' };
@@ -185,14 +189,15 @@ export class GoogleWorkspaceState {
 
   /**
    * An active user with two OAuth grants, one app password, one or two groups, a personal
-   * recovery email and phone, ten backup codes, 2-Step Verification on and a help desk
-   * admin role: every door a leaver leaves open.
+   * recovery email and phone, ten backup codes, 2-Step Verification on, a help desk
+   * admin role and an Android phone that syncs the account: every door a leaver leaves open.
    */
   autoProvision(email: string): SandboxUser {
     const domain = email.split('@')[1] ?? 'example.com';
     const groups = [`all-staff@${domain}`];
     if (this.users.size % 2 === 0) groups.push(`engineering@${domain}`);
     const local = email.split('@')[0] ?? 'user';
+    this.devices.seed(email);
     return this.createUser({
       primaryEmail: email,
       oauthGrants: 2,
@@ -692,6 +697,8 @@ function routes(state: GoogleWorkspaceState) {
       res.json(list('admin#datatransfer#dataTransfersList', 'dataTransfers', page, nextPageToken ? { nextPageToken } : {}));
     });
 
+    state.devices.routes(app, control, { googleError, list });
+
     app.use((_req: Request, res: Response) => googleError(res, 404, 'Not Found', 'notFound'));
     // Malformed JSON bodies: Google's 400, not express's HTML page.
     app.use((_err: unknown, _req: Request, res: Response, _next: express.NextFunction) => {
@@ -763,6 +770,7 @@ function controlRoutes(state: GoogleWorkspaceState) {
     router.get('/transfers', (_req, res) => {
       res.json([...state.transfers.values()].map(transferJson));
     });
+    state.devices.controlRoutes(router, (key) => state.findUser(key)?.primaryEmail);
   };
 }
 

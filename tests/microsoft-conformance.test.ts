@@ -20,6 +20,7 @@ runConformance({
     'stop_mail_forwarding',
     'remove_admin_roles',
     'reset_password',
+    'wipe_devices',
   ],
   async start() {
     const sandbox = await microsoftModule.startSandbox({ autoProvision: true });
@@ -45,7 +46,16 @@ runConformance({
     disable_account: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/enable`, {}),
     remove_groups: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/groups`, { displayName: 'All Staff' }),
   },
+  // The provisioned iPhone checks in: its pending retire is carried out and it leaves management.
+  acknowledge: {
+    wipe_devices: async (account, sandbox) => {
+      const devices = await sandboxControl<Array<{ id: string }>>(sandbox.url, `/users/${account.id}/devices`);
+      for (const d of devices) await sandboxControl(sandbox.url, `/managed-devices/${d.id}/sync`, {});
+    },
+  },
   readFirstWrites: {
+    // The provisioned user has one managed iPhone: its retire is sent once, a repeat finds it retirePending.
+    wipe_devices: [{ method: 'POST', path: /^\/v1\.0\/deviceManagement\/managedDevices\/[^/]+\/retire$/ }],
     transfer_files: [{ method: 'POST', path: /^\/v1\.0\/drives\/[^/]+\/root\/invite$/ }],
     delete_account: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+$/ }],
     // The provisioned user's mobile phone goes first; the default method (the Authenticator app) follows it.

@@ -14,6 +14,7 @@ import { stopMailForwarding } from './mail-rules.ts';
 import { removeAdminRoles } from './admin-roles.ts';
 import { revokeSessions } from './sessions.ts';
 import { resetPassword } from './password.ts';
+import { wipeDevices } from './devices.ts';
 
 interface GraphUser {
   id: string;
@@ -124,6 +125,7 @@ export class MicrosoftProvider implements Provider {
       stop_mail_forwarding: stopMailForwarding(this.graph),
       remove_admin_roles: removeAdminRoles(this.graph),
       reset_password: resetPassword(this.graph),
+      wipe_devices: wipeDevices(this.graph),
     };
   }
 

@@ -57,8 +57,12 @@ describe('deprovisiond demo', () => {
     );
     expect(text).toMatch(/\n {2}microsoft-reset-password +succeeded +verified by read-back: lastPasswordChangeDateTime=\d{4}-/);
     // The phones get their wipe command; the device acknowledges later (re-verification), so the proof says "requested".
-    expect(text).toMatch(/\n {2}google-wipe-devices +succeeded +requested, not yet acknowledged \(wipe: 1 of 1 device\(s\) have not synced/);
-    expect(text).toMatch(/\n {2}microsoft-wipe-devices +succeeded +requested, not yet acknowledged \(retire: 1 managed device\(s\) have not/);
+    expect(text).toMatch(
+      /\n {2}google-wipe-devices +succeeded +requested, not yet acknowledged \(wipe: 1 of 1 device\(s\) have not synced/,
+    );
+    expect(text).toMatch(
+      /\n {2}microsoft-wipe-devices +succeeded +requested, not yet acknowledged \(retire: 1 managed device\(s\) have not/,
+    );
     const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
     expect(page && existsSync(page)).toBe(true);
     try {

@@ -69,6 +69,13 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(/\n {2}microsoft-reset-password +succeeded +verified by read-back: lastPasswordChangeDateTime=\d{4}-/);
     // The leaver's anyone link on a OneDrive folder, gone before the drive is shared with the manager.
     expect(text).toMatch(/\n {2}microsoft-revoke-public-links +succeeded +verified by read-back: remainingLinks=0, scopes=\["anonymous"\]/);
+    // The phones get their wipe command; the device acknowledges later (re-verification), so the proof says "requested".
+    expect(text).toMatch(
+      /\n {2}google-wipe-devices +succeeded +requested, not yet acknowledged \(wipe: 1 of 1 device\(s\) have not synced/,
+    );
+    expect(text).toMatch(
+      /\n {2}microsoft-wipe-devices +succeeded +requested, not yet acknowledged \(retire: 1 managed device\(s\) have not/,
+    );
     const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
     expect(page && existsSync(page)).toBe(true);
     try {
@@ -76,10 +83,11 @@ describe('deprovisiond demo', () => {
     } finally {
       rmSync(page!, { force: true });
     }
-    expect(text).toMatch(/termination completed: 46\/46 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
+    expect(text).toMatch(/termination completed: 48\/48 tasks done \((\d+ [a-z ]+)(, \d+ [a-z ]+)*\)\n$/);
     // "verified" only for what was read back: the session revocations Okta and Google cannot
     // read are not, nor is Google's password reset (the Directory API has no password-changed time).
     expect(text).toMatch(/\b3 not verifiable\b/);
+    expect(text).toMatch(/\b2 requested\b/);
     expect(text).toMatch(/\b\d+ verified by read back\b/);
   }, 60_000);
 });

@@ -211,6 +211,7 @@ describe('evidence labels', () => {
       attested: 1,
       acknowledged_by_receiver: 2,
       not_verifiable: 1,
+      requested: 0,
       waived: 1,
       failed: 1,
       skipped: 1,
@@ -271,5 +272,63 @@ describe('evidence order, runs and version', () => {
     const html = renderEvidenceHtml(buildEvidence(termination, [unattributed], [], [], at(50)));
     expect(html).toContain('Not verified: waived by an operator (unknown: ticket SEC-10)');
     expect(html).not.toContain('null');
+  });
+});
+
+describe('a device wipe: requested, then acknowledged by a re-verification', () => {
+  // What providers/google/devices.ts returns while the phone has not synced, then once it has.
+  const pendingRead = {
+    devices: [{ resourceId: 'r1', status: 'ACCOUNT_WIPING' }],
+    wipe: 'requested: 1 device(s) have not acknowledged the wipe yet',
+  };
+  const doneRead = { devices: [{ resourceId: 'r1', status: 'ACCOUNT_WIPED' }], devicesPending: 0 };
+  const wipe = task('google-wipe', 'wipe_devices', 'succeeded', { account: { id: 'u1' }, execute: {}, verify: pendingRead });
+  const reverification = (id: string, minute: number, outcome: 'held' | 'drift', verify: JsonObject) => ({
+    id,
+    terminationId: termination.id,
+    taskId: wipe.id,
+    provider: 'idp',
+    action: 'wipe_devices' as const,
+    reason: 'scheduled' as const,
+    round: 0,
+    dueAt: at(minute),
+    state: 'done' as const,
+    claims: 1,
+    leaseToken: null,
+    outcome,
+    evidence: { readBack: { account: { id: 'u1' }, verify }, at: at(minute).toISOString() },
+    finishedAt: at(minute),
+  });
+
+  it('labels the wipe "requested" while no read-back has seen the device carry it out', () => {
+    const still = buildEvidence(termination, [wipe], [], [], at(50), [reverification('r-1', 45, 'held', pendingRead)]);
+    const t = still.tasks[0]!;
+    expect(t.proof.kind).toBe('requested');
+    expect(t.proof.label).toBe(
+      'requested, not yet acknowledged (wipe: 1 device(s) have not acknowledged the wipe yet); read back: devices=[{"resourceId":"r1","status":"ACCOUNT_WIPING"}]',
+    );
+    expect(t.acknowledged).toBeNull();
+    expect(still.summary.requested).toBe(1);
+    expect(still.summary.verified_by_read_back).toBe(0);
+  });
+
+  it('shows the first re-verification that read the wipe done as the acknowledgement, with both times', () => {
+    const later = buildEvidence(termination, [wipe], [], [], at(59), [
+      reverification('r-1', 45, 'held', pendingRead),
+      reverification('r-2', 50, 'held', doneRead),
+      reverification('r-3', 55, 'held', doneRead),
+    ]);
+    const t = later.tasks[0]!;
+    expect(t.acknowledged).toEqual({ at: at(50).toISOString(), readBack: doneRead });
+    expect(t.proof.kind).toBe('requested');
+    expect(t.proof.label).toBe(
+      `requested at ${wipe.finishedAt!.toISOString()}, acknowledged by the device at ${at(50).toISOString()} (re-verification): devices=[{"resourceId":"r1","status":"ACCOUNT_WIPED"}], devicesPending=0`,
+    );
+    expect(renderEvidenceHtml(later)).toContain(`acknowledged by the device at ${at(50).toISOString()} (re-verification)`);
+  });
+
+  it('never takes a drift for an acknowledgement', () => {
+    const drifted = buildEvidence(termination, [wipe], [], [], at(59), [reverification('r-1', 45, 'drift', doneRead)]);
+    expect(drifted.tasks[0]!.acknowledged).toBeNull();
   });
 });

@@ -21,6 +21,7 @@ runConformance({
     'reset_password',
     'stop_mail_forwarding',
     'revoke_public_links',
+    'wipe_devices',
   ],
   async start() {
     const sandbox = await googleModule.startSandbox({ autoProvision: true });
@@ -52,9 +53,18 @@ runConformance({
       sandboxControl(sandbox.url, `/users/${account.id}/forwarding`, { email: 'drift@elsewhere.example' }),
     revoke_public_links: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/files`, { reach: 'anyone' }),
   },
+  // The provisioned phone syncs: its pending account wipe is carried out.
+  acknowledge: {
+    wipe_devices: async (account, sandbox) => {
+      const devices = await sandboxControl<Array<{ resourceId: string }>>(sandbox.url, `/users/${account.id}/devices`);
+      for (const d of devices) await sandboxControl(sandbox.url, `/devices/${encodeURIComponent(d.resourceId)}/sync`, {});
+    },
+  },
   readFirstWrites: {
     transfer_files: [{ method: 'POST', path: /^\/admin\/datatransfer\/v1\/transfers$/ }],
     delete_account: [{ method: 'DELETE', path: /^\/admin\/directory\/v1\/users\/[^/]+$/ }],
+    // A provisioned user has one phone: its wipe command is sent once, a repeat finds it wiping.
+    wipe_devices: [{ method: 'POST', path: /^\/admin\/directory\/v1\/customer\/[^/]+\/devices\/mobile\/[^/]+\/action$/ }],
   },
   // The sandbox's 403 carries Retry-After: 3 s; the adapter's default without it is 1 s,
   // so a tolerance under 2 s proves the header is read.

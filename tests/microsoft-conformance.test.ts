@@ -21,6 +21,7 @@ runConformance({
     'remove_admin_roles',
     'reset_password',
     'revoke_public_links',
+    'wipe_devices',
   ],
   async start() {
     const sandbox = await microsoftModule.startSandbox({ autoProvision: true });
@@ -48,7 +49,16 @@ runConformance({
     // The user's file shared with anyone again, as a sync client replaying an old change would.
     revoke_public_links: (account, sandbox) => sandboxControl(sandbox.url, `/users/${account.id}/drive-links`, { scope: 'anonymous' }),
   },
+  // The provisioned iPhone checks in: its pending retire is carried out and it leaves management.
+  acknowledge: {
+    wipe_devices: async (account, sandbox) => {
+      const devices = await sandboxControl<Array<{ id: string }>>(sandbox.url, `/users/${account.id}/devices`);
+      for (const d of devices) await sandboxControl(sandbox.url, `/managed-devices/${d.id}/sync`, {});
+    },
+  },
   readFirstWrites: {
+    // The provisioned user has one managed iPhone: its retire is sent once, a repeat finds it retirePending.
+    wipe_devices: [{ method: 'POST', path: /^\/v1\.0\/deviceManagement\/managedDevices\/[^/]+\/retire$/ }],
     transfer_files: [{ method: 'POST', path: /^\/v1\.0\/drives\/[^/]+\/root\/invite$/ }],
     delete_account: [{ method: 'DELETE', path: /^\/v1\.0\/users\/[^/]+$/ }],
     // The provisioned user's mobile phone goes first; the default method (the Authenticator app) follows it.

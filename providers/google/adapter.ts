@@ -29,6 +29,7 @@ import { removeAdminRolesHandler } from './admin-roles.ts';
 import { resetPasswordHandler } from './password.ts';
 import { stopMailForwardingHandler } from './mail-forwarding.ts';
 import { revokePublicLinksHandler } from './public-links.ts';
+import { wipeDevicesHandler } from './devices.ts';
 import { isNotFound, toProviderError } from './errors.ts';
 
 type User = admin_directory_v1.Schema$User;
@@ -95,6 +96,7 @@ class GoogleProvider implements Provider {
       reset_password: resetPasswordHandler(this.kit),
       stop_mail_forwarding: stopMailForwardingHandler(this.kit),
       revoke_public_links: revokePublicLinksHandler(this.kit),
+      wipe_devices: wipeDevicesHandler(this.kit, config.customer),
       revoke_sessions: { execute: (a, c) => this.revokeSessions(a, c), verify: (a, c) => this.verifySessions(a, c) },
       disable_account: { execute: (a, c) => this.suspend(a, c), verify: (a, c) => this.verifySuspended(a, c) },
       remove_groups: { execute: (a, c) => this.removeGroups(a, c), verify: (a, c) => this.verifyNoGroups(a, c) },

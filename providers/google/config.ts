@@ -20,6 +20,10 @@ export const GOOGLE_SCOPES = {
   roleManagement: 'https://www.googleapis.com/auth/admin.directory.rolemanagement',
   /** transfers.insert/get/list. */
   dataTransfer: 'https://www.googleapis.com/auth/admin.datatransfer',
+  /** mobiledevices.list (wipe_devices: the user's devices and their status): the action scope does not cover listing. */
+  deviceMobileReadonly: 'https://www.googleapis.com/auth/admin.directory.device.mobile.readonly',
+  /** mobiledevices.action (wipe_devices: admin_account_wipe, admin_remote_wipe). */
+  deviceMobileAction: 'https://www.googleapis.com/auth/admin.directory.device.mobile.action',
 } as const;
 
 export const DEFAULT_GOOGLE_SCOPES: readonly string[] = Object.values(GOOGLE_SCOPES);
@@ -44,7 +48,7 @@ const serviceAccountKeySchema = z.object({
 
 export const googleConfigSchema = z
   .object({
-    /** Customer for users.list in validate(). Default `my_customer` (the admin's own customer). */
+    /** Customer for users.list in validate(), role assignments and mobile devices. Default `my_customer` (the admin's own customer). */
     customer: z.string().min(1).default('my_customer'),
     /** The admin the service account impersonates (JWT `sub`). Required even for the sandbox. */
     adminSubject: z.email(),

@@ -19,7 +19,8 @@
  *   POST /users/:key/forwarding { email }              drift: Gmail forwarding to that address on again
  *   POST /users/:key/files { reach?: 'anyone' | 'domain' | 'limited' }  drift: a new file the user owns, with that link
  *
- * Gmail settings (sandbox-gmail.ts) and Drive files (sandbox-drive.ts) live in their own
+ * Gmail settings (sandbox-gmail.ts), Drive files (sandbox-drive.ts) and mobile devices
+ * (sandbox-devices.ts: seed a device, make it sync, read them) live in their own
  * files; a seeded user may bring `forwardTo`, `forwardingFilters`, `imap`, `pop`, `files`,
  * `publicFiles` and `domainFiles`.
  */
@@ -37,6 +38,7 @@ import {
 import { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN } from './sandbox-credentials.ts';
 import { GmailSettingsStore, registerGmailRoutes, type GmailSeed } from './sandbox-gmail.ts';
 import { DriveStore, registerDriveRoutes, visibilityOf, type DriveSeed } from './sandbox-drive.ts';
+import { MobileDeviceStore } from './sandbox-devices.ts';
 
 export { SANDBOX_ACCESS_TOKEN, SANDBOX_ADMIN };
 
@@ -114,6 +116,8 @@ export class GoogleWorkspaceState {
   readonly transfers = new Map<string, SandboxTransfer>();
   readonly gmail = new GmailSettingsStore();
   readonly drive = new DriveStore();
+  /** The customer's mobile devices (mobiledevices), by resource id. */
+  readonly devices = new MobileDeviceStore();
   /** Emails of deleted users: autoProvision does not bring them back. */
   readonly deletedEmails = new Set<string>();
   transferBehaviour: { pollsToComplete: number; outcome: 'completed' | 'failed' };
@@ -203,7 +207,7 @@ export class GoogleWorkspaceState {
    * recovery email and phone, ten backup codes, 2-Step Verification on, a help desk
    * admin role, Gmail forwarding to the personal address (and a filter forwarding there),
    * IMAP and POP on, and a Drive file with an anyone-with-the-link permission beside a
-   * private one: every door a leaver leaves open.
+   * private one, and an Android phone that syncs the account: every door a leaver leaves open.
    */
   autoProvision(email: string): SandboxUser {
     const domain = email.split('@')[1] ?? 'example.com';
@@ -211,6 +215,7 @@ export class GoogleWorkspaceState {
     if (this.users.size % 2 === 0) groups.push(`engineering@${domain}`);
     const local = email.split('@')[0] ?? 'user';
     const personal = `${local}.personal@gmail.example`;
+    this.devices.seed(email);
     return this.createUser({
       primaryEmail: email,
       oauthGrants: 2,
@@ -726,6 +731,7 @@ function routes(state: GoogleWorkspaceState) {
 
     registerGmailRoutes(app, control, { store: state.gmail, userFor, googleError });
     registerDriveRoutes(app, control, { store: state.drive, googleError });
+    state.devices.routes(app, control, { googleError, list });
 
     app.use((_req: Request, res: Response) => googleError(res, 404, 'Not Found', 'notFound'));
     // Malformed JSON bodies: Google's 400, not express's HTML page.
@@ -830,6 +836,7 @@ function controlRoutes(state: GoogleWorkspaceState) {
     router.get('/transfers', (_req, res) => {
       res.json([...state.transfers.values()].map(transferJson));
     });
+    state.devices.controlRoutes(router, (key) => state.findUser(key)?.primaryEmail);
   };
 }
 

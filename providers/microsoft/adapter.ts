@@ -16,6 +16,7 @@ import { revokeSessions } from './sessions.ts';
 import { resetPassword } from './password.ts';
 import { driveIdOf } from './drive.ts';
 import { revokePublicLinks } from './public-links.ts';
+import { wipeDevices } from './devices.ts';
 
 interface GraphUser {
   id: string;
@@ -127,6 +128,7 @@ export class MicrosoftProvider implements Provider {
       remove_admin_roles: removeAdminRoles(this.graph),
       reset_password: resetPassword(this.graph),
       revoke_public_links: revokePublicLinks(this.graph),
+      wipe_devices: wipeDevices(this.graph),
     };
   }
 

@@ -26,6 +26,7 @@ import { MailRuleStore, type SeedInboxRule } from './sandbox-mail-rules.ts';
 import { roleAssignmentsRoute, type AssignableRole } from './sandbox-role-assignments.ts';
 import { PermissionGrantStore, type SeedPermissionGrant } from './sandbox-permission-grants.ts';
 import { DriveLinkStore, LINK_SCOPES, type LinkScope, type SeedDriveItem } from './sandbox-drive-links.ts';
+import { DeviceStore, type SeedDevice } from './sandbox-devices.ts';
 import { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET } from './sandbox-credentials.ts';
 
 export { SANDBOX_TENANT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET };
@@ -99,6 +100,8 @@ export interface SeedUserInput {
   inboxRules?: SeedInboxRule[];
   /** Delegated consents the user gave to client apps (oauth2PermissionGrants). Default none. */
   permissionGrants?: SeedPermissionGrant[];
+  /** Intune managed devices of the user, each with its Entra device object. Default none. */
+  managedDevices?: SeedDevice[];
   signInSessionsValidFromDateTime?: string;
 }
 
@@ -202,6 +205,7 @@ class Directory {
   constructor(deltaPageSize: number) {
     this.driveLinks = new DriveLinkStore(deltaPageSize);
   }
+  readonly devices = new DeviceStore();
 
   find(key: string): SandboxUser | undefined {
     const byId = this.users.get(key);
@@ -264,6 +268,7 @@ class Directory {
     this.authMethods.seed(user.id, Array.isArray(input.authMethods) ? input.authMethods : []);
     this.mailRules.seed(user.id, Array.isArray(input.inboxRules) ? input.inboxRules : [], input.mailbox ?? true);
     this.permissionGrants.seed(user.id, Array.isArray(input.permissionGrants) ? input.permissionGrants : []);
+    for (const device of Array.isArray(input.managedDevices) ? input.managedDevices.slice(0, 20) : []) this.devices.enrol(user, device);
     if (input.drive ?? true) {
       const drive: SandboxDrive = {
         id: `b!${randomBytes(18).toString('base64url')}`,
@@ -298,7 +303,7 @@ class Directory {
    * What autoProvision creates: an enabled user in one assigned and one dynamic group, with
    * a OneDrive, two MFA methods (the Authenticator app is the default, so Graph's
    * "default method last" refusal is met on the way), a mailbox with a forwarding rule and
-   * a directory role and a delegated consent to an app.
+   * a directory role, a delegated consent to an app and an Intune-managed iPhone.
    */
   provision(userPrincipalName: string): SandboxUser {
     const seeded = this.seed({
@@ -321,6 +326,8 @@ class Directory {
         { name: 'Proposal.docx', parent: 0 },
         { name: 'Team plan.xlsx', links: [{ scope: 'organization', type: 'edit' }] },
       ],
+      // A phone with the company's mail and apps on it: wipe_devices retires it.
+      managedDevices: [{ operatingSystem: 'iOS' }],
     });
     return this.users.get(seeded.id)!;
   }
@@ -614,6 +621,9 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
         if (!driveId) return graphError(res, 404, 'itemNotFound', 'The user does not have a OneDrive.');
         return directory.driveLinks.delta(driveId, req, res, driveIo(req, driveId));
       }
+      if (is(nav, 'managedDevices') && sub === undefined && method === 'GET') {
+        return directory.devices.listForUser(user.id, req, res, { control, graphError, root: root(req) });
+      }
       if (is(nav, 'drive') && sub === undefined && method === 'GET') {
         const driveId = directory.driveByUser.get(user.id);
         if (!driveId) return graphError(res, 404, 'itemNotFound', 'The user does not have a OneDrive.');
@@ -628,6 +638,14 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
 
     if (is(collection, 'roleManagement') && is(key, 'directory') && is(nav, 'roleAssignments') && subKey === undefined) {
       if (roleAssignmentsRoute(directory.roles, sub, req, res, { control, graphError, root: root(req) })) return;
+    }
+
+    if (is(collection, 'deviceManagement') && is(key, 'managedDevices') && subKey === undefined) {
+      if (directory.devices.routeManaged(nav, sub, req, res, { control, graphError, root: root(req) })) return;
+    }
+
+    if (is(collection, 'devices') && nav === undefined) {
+      if (directory.devices.routeEntra(key, req, res, { control, graphError, root: root(req) })) return;
     }
 
     if (is(collection, 'oauth2PermissionGrants') && nav === undefined) {
@@ -833,6 +851,7 @@ export function createMicrosoftSandboxApp(options: MicrosoftSandboxOptions = {})
           return void res.status(400).json({ error: 'scope anonymous|organization|users, type view|edit|embed' });
         res.status(201).json(directory.driveLinks.addLink(driveId, scope as LinkScope, type as 'view' | 'edit' | 'embed'));
       });
+      directory.devices.controlRoutes(router, (key) => directory.find(key));
       router.get('/users/:id', (req, res) => {
         const state = directory.state(req.params.id);
         if (!state) res.status(404).json({ error: 'no such user' });

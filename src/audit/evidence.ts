@@ -8,8 +8,8 @@ import { version } from '../runtime/version.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { Reverification } from '../domain/reverify.ts';
 import type { AuditEntry } from '../store/store.ts';
-import { describeReverifications, reverificationsOf, type TaskReverifications } from './reverify-evidence.ts';
-import { PROOF_KINDS, firstRanAt, proofOf, runsOf, type Proof, type ProofKind } from './proof.ts';
+import { acknowledgementOf, describeReverifications, reverificationsOf, type TaskReverifications } from './reverify-evidence.ts';
+import { PROOF_KINDS, acknowledgedProof, firstRanAt, proofOf, runsOf, type Proof, type ProofKind } from './proof.ts';
 
 export interface EvidenceDocument {
   schema: 'deprovisiond.evidence/v1';
@@ -55,6 +55,11 @@ export interface EvidenceDocument {
     runs: Array<{ run: number; startedBy: string; at: string | null }>;
     /** Read-backs after completion (re-verification): last one, its result, drift found. */
     reverified: TaskReverifications;
+    /**
+     * For a `requested` proof (a device wipe not yet carried out when the task verified): the
+     * first re-verification that read it back done, and what it read; null until one has.
+     */
+    acknowledged: { at: string; readBack: JsonObject } | null;
     attempts: Array<{
       run: number;
       attempt: number;
@@ -116,6 +121,9 @@ export function buildEvidence(
     },
     tasks: inRunOrder(tasks, attempts).map((task, index) => {
       const { runs, attempts: ran } = runsOf(task, attempts, audit);
+      const reverified = reverificationsOf(task.id, reverifications);
+      const proof = proofOf(task, audit);
+      const acknowledged = proof.kind === 'requested' ? acknowledgementOf(reverified) : null;
       return {
         order: index + 1,
         id: task.id,
@@ -132,10 +140,11 @@ export function buildEvidence(
             : task.state === 'skipped'
               ? task.evidence
               : null,
-        proof: proofOf(task, audit),
+        proof: acknowledged ? acknowledgedProof(proof, iso(task.finishedAt), acknowledged) : proof,
         lastError: task.lastError,
         runs,
-        reverified: reverificationsOf(task.id, reverifications),
+        reverified,
+        acknowledged,
         attempts: ran.map(({ attempt: a, run, label }) => ({
           run,
           attempt: a.attempt,
@@ -192,6 +201,7 @@ const SUMMARY_LINES: Array<[ProofKind, string]> = [
   ['attested', 'attested by a person'],
   ['acknowledged_by_receiver', 'acknowledged by the receiver (no read API)'],
   ['not_verifiable', 'not verifiable (the provider offers no read)'],
+  ['requested', 'requested, acknowledgement read back later (device wipes)'],
   ['waived', 'waived by an operator (not verified)'],
   ['failed', 'failed'],
   ['skipped', 'skipped'],
@@ -226,7 +236,7 @@ export function renderEvidenceHtml(doc: EvidenceDocument): string {
   const summary = SUMMARY_LINES.map(([kind, words]) => `<tr><th>${escapeHtml(words)}</th><td>${doc.summary[kind]}</td></tr>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Evidence: termination ${escapeHtml(t.id)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}pre{background:#f6f6f6;padding:.5em;overflow:auto}.state{font-size:.8em;padding:.1em .4em;border-radius:.3em;background:#eee}.succeeded{background:#d4f4d4}.failed{background:#f8d0d0}.waived{background:#f8ecc8}.proof{font-weight:600}.proof.failed{color:#b42318}.proof.waived,.proof.not_verifiable{color:#7a4d00}</style>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}pre{background:#f6f6f6;padding:.5em;overflow:auto}.state{font-size:.8em;padding:.1em .4em;border-radius:.3em;background:#eee}.succeeded{background:#d4f4d4}.failed{background:#f8d0d0}.waived{background:#f8ecc8}.proof{font-weight:600}.proof.failed{color:#b42318}.proof.waived,.proof.not_verifiable,.proof.requested{color:#7a4d00}</style>
 </head><body>
 <h1>Termination evidence</h1>
 <p>Written by deprovisiond ${escapeHtml(doc.generatedBy.version)} at ${escapeHtml(doc.generatedAt)}.</p>

@@ -2,7 +2,8 @@
  * What proves a task, said honestly for an auditor: only a provider read after the write
  * counts as "verified by read-back". A person's word (manual step), a receiver's
  * acknowledgement (notify, CAEP: no read API), a read the provider cannot offer (Google's
- * users.signOut) and an operator's waiver are each named for what they are.
+ * users.signOut), a command the provider accepted but its target has not carried out yet
+ * (a device wipe) and an operator's waiver are each named for what they are.
  */
 import type { JsonObject, JsonValue, Task, TaskAttempt } from '../domain/types.ts';
 import type { AuditEntry } from '../store/store.ts';
@@ -12,6 +13,7 @@ export const PROOF_KINDS = [
   'attested',
   'acknowledged_by_receiver',
   'not_verifiable',
+  'requested',
   'waived',
   'failed',
   'skipped',
@@ -28,6 +30,17 @@ export interface Proof {
   by: string | null;
   /** The reason that person gave. */
   reason: string | null;
+}
+
+/**
+ * How an adapter marks, in its verify evidence, a command the provider accepted and reads back
+ * as pending at its target: `wipe: 'requested: 1 device has not acknowledged the wipe yet'`.
+ */
+export const REQUESTED_PREFIX = 'requested:';
+
+/** True when a read-back (a verify's evidence) still shows a command pending at its target. */
+export function showsPendingRequest(read: JsonObject): boolean {
+  return Object.values(read).some((v) => typeof v === 'string' && v.startsWith(REQUESTED_PREFIX));
 }
 
 /** A recorded value as text: strings as they are, other JSON as JSON (never "[object Object]"). */
@@ -88,6 +101,19 @@ function succeeded(task: Task, evidence: JsonObject): Proof {
       reason: null,
     };
   }
+  // A command the provider accepted and shows pending, not yet carried out by its target (a
+  // device wipe the device has not acknowledged): the read-back proves the request, no more.
+  const pending = Object.entries(read).filter(([, v]) => typeof v === 'string' && v.startsWith(REQUESTED_PREFIX));
+  if (pending.length > 0) {
+    const rest: JsonObject = Object.fromEntries(Object.entries(read).filter(([k]) => !pending.some(([p]) => p === k)));
+    const what = pending.map(([k, v]) => `${k}: ${text(v, '').slice(REQUESTED_PREFIX.length).trim()}`).join('; ');
+    return {
+      kind: 'requested',
+      label: `requested, not yet acknowledged (${what})${Object.keys(rest).length > 0 ? `; read back: ${fields(rest)}` : ''}`,
+      by: null,
+      reason: null,
+    };
+  }
   // An adapter names the part of an action no provider read can show (Google: users.signOut).
   const unreadable = Object.entries(read).filter(([, v]) => typeof v === 'string' && v.startsWith('not verifiable'));
   if (unreadable.length > 0) {
@@ -133,4 +159,15 @@ export function firstRanAt(task: Task, attempts: TaskAttempt[]): number | null {
   const starts = attempts.filter((a) => a.taskId === task.id).map((a) => a.startedAt.getTime());
   if (starts.length > 0) return Math.min(...starts);
   return task.startedAt?.getTime() ?? task.finishedAt?.getTime() ?? null;
+}
+
+/**
+ * A `requested` proof whose acknowledgement a later re-verification read back (the device
+ * carried the wipe out): the label keeps both times, the request's and the read that saw it done.
+ */
+export function acknowledgedProof(proof: Proof, requestedAt: string | null, ack: { at: string; readBack: JsonObject }): Proof {
+  return {
+    ...proof,
+    label: `requested at ${requestedAt ?? 'an unrecorded time'}, acknowledged by the device at ${ack.at} (re-verification): ${fields(ack.readBack)}`,
+  };
 }

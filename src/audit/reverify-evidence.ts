@@ -4,6 +4,7 @@
  */
 import type { Reverification } from '../domain/reverify.ts';
 import type { JsonObject } from '../domain/types.ts';
+import { showsPendingRequest } from './proof.ts';
 
 export interface TaskReverifications {
   /** When the last finished re-verification read the provider, and what it found. */
@@ -35,6 +36,26 @@ export function reverificationsOf(taskId: string, all: readonly Reverification[]
     pending: mine.filter((r) => r.state !== 'done').length,
     drifts: done.filter((r) => r.outcome === 'drift').length,
   };
+}
+
+/**
+ * When a command the task only requested (proof `requested`, e.g. a device wipe) was first
+ * read back as carried out: the oldest re-verification that held and no longer shows it
+ * pending, with what it read. Null while every read-back still shows it pending.
+ */
+export function acknowledgementOf(r: TaskReverifications): { at: string; readBack: JsonObject } | null {
+  for (const entry of r.history) {
+    if (entry.outcome !== 'held') continue;
+    // A held re-verification records `{ readBack: { account, verify }, at }` (src/engine/reverifier.ts).
+    const readBack = entry.evidence?.readBack;
+    const verify = isObject(readBack) ? readBack.verify : undefined;
+    if (isObject(verify) && !showsPendingRequest(verify)) return { at: entry.at, readBack: verify };
+  }
+  return null;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** One line for the printable page. */

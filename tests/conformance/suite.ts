@@ -13,6 +13,7 @@ import type { RunningSandbox } from '../../providers/sandbox/kit.ts';
 import { PermanentError, RateLimitedError, TransientError, VerificationError } from '../../src/domain/errors.ts';
 import type { ActionName, JsonObject, Subject } from '../../src/domain/types.ts';
 import { silentLogger } from '../../src/telemetry/logger.ts';
+import { showsPendingRequest } from '../../src/audit/proof.ts';
 import { actionContext, freshSubject } from '../helpers/context.ts';
 
 /** A provider write that is not idempotent, as it reaches the sandbox. */
@@ -54,6 +55,13 @@ export interface ConformanceFixture {
   undo?: Partial<Record<ActionName, (account: AccountRef, sandbox: RunningSandbox) => Promise<void>>>;
   /** The non-idempotent writes of each action: each must be read-first (see above). Default none. */
   readFirstWrites?: Partial<Record<ActionName, ReadFirstWrite[]>>;
+  /**
+   * Actions whose command the provider accepts and its target carries out later (a device
+   * wipe): right after execute the read-back succeeds and says `requested: …` (proof
+   * `requested`, a valid verified outcome); once this hook makes the target acknowledge
+   * through the sandbox's control API (the device syncs), it succeeds without. Default none.
+   */
+  acknowledge?: Partial<Record<ActionName, (account: AccountRef, sandbox: RunningSandbox) => Promise<void>>>;
 }
 
 /** The evidence says the work was found done (or, for a long-running one, found under way). */
@@ -149,6 +157,20 @@ export function runConformance(fixture: ConformanceFixture): void {
             await expect(provider.actions[action]!.verify(account, { ...ctx, attemptStartedAt: new Date() })).rejects.toBeInstanceOf(
               VerificationError,
             );
+          });
+        }
+
+        const acknowledge = fixture.acknowledge?.[action];
+        if (acknowledge) {
+          it('a command the target has not carried out yet verifies as requested, and as done once it has', async () => {
+            const { subject, account } = await resolved(action);
+            const ctx = ctxFor(subject, action);
+            await executeToCompletion(provider, action, account, ctx);
+            const requested = await provider.actions[action]!.verify(account, ctx);
+            expect(showsPendingRequest(requested), JSON.stringify(requested)).toBe(true);
+            await acknowledge(account, sandbox);
+            const done = await provider.actions[action]!.verify(account, { ...ctx, attemptStartedAt: new Date() });
+            expect(showsPendingRequest(done), JSON.stringify(done)).toBe(false);
           });
         }
 

@@ -61,7 +61,10 @@ export function defineLegalHoldSuite(backend: StoreBackend): void {
       expect(placed?.terminations).toEqual([t.id]);
 
       const first = await claim();
-      expect(first.map((x) => x.stepId), 'the disable is never held').toEqual(['disable']);
+      expect(
+        first.map((x) => x.stepId),
+        'the disable is never held',
+      ).toEqual(['disable']);
       await finish(first[0]!);
       now += 2 * MINUTE;
       expect(await claim(), 'the due delete is held').toEqual([]);

@@ -8,11 +8,22 @@ import { microsoftModule } from './microsoft/index.ts';
 import type { ProviderModule } from './module.ts';
 import { notifyModule } from './notify/index.ts';
 import { oktaModule } from './okta/index.ts';
+import { restModule } from './rest/index.ts';
 import { scimModule } from './scim/index.ts';
 import { slackModule } from './slack/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<string, ProviderModule>(
-  [oktaModule, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule, githubModule, slackModule].map(
-    (m) => [m.kind, m],
-  ),
+  [
+    oktaModule,
+    googleModule,
+    microsoftModule,
+    notifyModule,
+    scimModule,
+    brivoModule,
+    caepModule,
+    ldapModule,
+    githubModule,
+    slackModule,
+    restModule,
+  ].map((m) => [m.kind, m]),
 );

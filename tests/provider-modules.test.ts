@@ -19,6 +19,7 @@ describe('provider modules', () => {
       'microsoft',
       'notify',
       'okta',
+      'rest',
       'scim',
       'slack',
     ]);

@@ -60,6 +60,8 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
     { id: 'github-revoke', provider: 'github', action: 'revoke_sessions' },
     { id: 'github-disable', provider: 'github', action: 'disable_account' },
   ],
+  // An in-house app: revoking its keys is not a critical action, disabling the tenant is.
+  rest: [{ id: 'inhouse-disable', provider: 'rest', action: 'disable_account' }],
 };
 
 export interface Limits {

@@ -137,6 +137,7 @@ describe('shipped config files', () => {
       'directory',
       'github',
       'google',
+      'inhouse',
       'microsoft',
       'okta',
       'openldap',

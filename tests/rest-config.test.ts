@@ -4,11 +4,12 @@
  * adapter owns, URLs, and the secrets that come from the environment; each problem is named
  * with its file, path and line.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { restConfigSchema, type RestConfigInput } from '../providers/rest/config.ts';
+import { restConfigSchema, type RestConfig, type RestConfigInput } from '../providers/rest/config.ts';
+import { inhouseSandboxSettings } from '../providers/rest/sandbox-config.ts';
 import { restModule } from '../providers/rest/index.ts';
 import { ConfigError, loadConfig } from '../src/config/load.ts';
 import { parseProviderSettings } from '../src/config/provider-settings.ts';
@@ -167,5 +168,32 @@ playbooks:
       expect.stringMatching(/providers\.inhouse\.actions\.export_dat \(line 1[23]\): unknown action "export_dat"/),
     ]);
     expect(error.message).not.toContain('k-very-secret');
+  });
+});
+
+describe('the complete example of docs/providers/rest.md', () => {
+  it('loads with its secret from the environment and parses with the kind schema, equal to the sandbox example but for URL, token and timing', () => {
+    const markdown = readFileSync('docs/providers/rest.md', 'utf8');
+    const example = /```yaml\n([\s\S]*?)```/.exec(markdown)![1]!;
+    const dir = mkdtempSync(join(tmpdir(), 'rest-doc-'));
+    try {
+      const file = join(dir, 'doc.yaml');
+      writeFileSync(file, `store: { sqlite: { path: ./x.db } }\ndefaultPlaybook: customer\n${example}`);
+      const config = loadConfig(file, { INHOUSE_TOKEN: 'doc-token' });
+      const settings = parseProviderSettings('inhouse', config.providers.inhouse!, restModule, file) as RestConfig;
+      const sandbox = restConfigSchema.parse(inhouseSandboxSettings('https://admin.internal.example/api/v1'));
+      const withoutTiming = (c: RestConfig) => ({
+        ...c,
+        auth: null,
+        actions: {
+          ...c.actions,
+          export_data: { ...c.actions.export_data!, poll: { ...c.actions.export_data!.poll!, intervalMs: 0, timeoutMs: 0 } },
+        },
+      });
+      expect(withoutTiming(settings)).toEqual(withoutTiming(sandbox));
+      expect(settings.auth).toEqual({ type: 'bearer', token: 'doc-token' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

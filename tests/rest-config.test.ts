@@ -93,6 +93,22 @@ describe('rest config', () => {
     ]);
   });
 
+  it('names a bad header or capture name at its own path', () => {
+    expect(problems(withAction({ ...disable, request: { method: 'PATCH', url: '/t', headers: { 'X Bad': 'v' } } }))).toEqual([
+      'actions.disable_account.request.headers.X Bad: expected a header name (letters, digits and hyphens)',
+    ]);
+    const poll = { capture: { 'export-id': 'id' }, request: { method: 'GET', url: '/e' }, until: 'ready' };
+    expect(problems(withAction({ ...disable, poll }, 'export_data'))).toEqual([
+      'actions.export_data.poll.capture.export-id: expected a variable name (a letter, then letters, digits or _)',
+    ]);
+  });
+
+  it('refuses evidence fields named like the ones the adapter records itself', () => {
+    expect(problems(withAction({ ...disable, verify: { ...disable.verify, evidence: { alreadyDone: 'enabled' } } }))).toEqual([
+      expect.stringMatching(/^actions\.disable_account\.verify\.evidence\.alreadyDone: a name the adapter records itself/),
+    ]);
+  });
+
   it('refuses headers the adapter owns, a body on GET, plain http off loopback, unknown keys', () => {
     expect(problems(withAction({ ...disable, request: { method: 'PATCH', url: '/t', headers: { Authorization: 'x' } } }))).toEqual([
       'actions.disable_account.request.headers.Authorization: header Authorization is set by the adapter (auth, JSON body)',

@@ -174,7 +174,7 @@ function actionHandler(id: string, action: RestActionConfig, client: RestClient)
       if (poll && resumed) return pollOnce(account, ctx, resumed, poll);
       // Read first: a retry after a lost answer, or a repeat after a takeover, finds the work done.
       const before = await readBack(account, ctx, `${id} read first`);
-      if (before.holds) return { evidence: { alreadyDone: true, ...before.fields } };
+      if (before.holds) return { evidence: { ...before.fields, alreadyDone: true } };
       const answer = await client.send({
         request,
         view: viewFor(ctx.subject, account, ctx),
@@ -202,10 +202,10 @@ function actionHandler(id: string, action: RestActionConfig, client: RestClient)
       const after = await readBack(account, ctx, `${id} verify`);
       if (!after.holds)
         throw new VerificationError(`${client.name} ${id}: the read-back does not satisfy ${read.condition.source}`, {
-          condition: false,
           ...after.fields,
+          condition: false,
         });
-      return { condition: true, ...after.fields };
+      return { ...after.fields, condition: true };
     },
   };
 }

@@ -68,7 +68,12 @@ export class RestClient {
     else headers[auth.name.toLowerCase()] = auth.value;
     const { idempotencyHeader } = this.config;
     const taskId = view.taskId;
-    if (request.method !== 'GET' && idempotencyHeader && typeof taskId === 'string' && !(idempotencyHeader.toLowerCase() in headers)) {
+    if (
+      request.method !== 'GET' &&
+      idempotencyHeader &&
+      typeof taskId === 'string' &&
+      !Object.hasOwn(headers, idempotencyHeader.toLowerCase())
+    ) {
       headers[idempotencyHeader.toLowerCase()] = taskId;
     }
     let body: string | undefined;

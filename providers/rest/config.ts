@@ -28,6 +28,19 @@ const RESERVED_HEADERS = new Set([
   'cookie',
 ]);
 
+/** Evidence fields the adapter writes itself: a configured field may not pass for one of them. */
+const RESERVED_EVIDENCE = new Set([
+  'alreadyDone',
+  'alreadyRequested',
+  'condition',
+  'status',
+  'requested',
+  'jobDone',
+  'jobLost',
+  'polls',
+  'waitedMs',
+]);
+
 /** A mustache template, parsed here so a wrong tag or an unknown variable is an error with its path. */
 const template = (max: number) =>
   z
@@ -54,7 +67,23 @@ const expression = z
     }
   });
 
-const headerName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'expected a header name (letters, digits and hyphens)');
+const HEADER_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+const HEADER_NAME_MESSAGE = 'expected a header name (letters, digits and hyphens)';
+const headerName = z.string().regex(HEADER_NAME, HEADER_NAME_MESSAGE);
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/**
+ * A record whose keys are checked here rather than by a key schema, whose failures zod reports
+ * only as "Invalid key in record": each bad key gets its own message at its path.
+ */
+function namedRecord<V extends z.ZodType>(pattern: RegExp, message: string, value: V, refuse?: (key: string) => string | null) {
+  return z.record(z.string(), value).superRefine((record, ctx) => {
+    for (const key of Object.keys(record)) {
+      const problem = pattern.test(key) ? (refuse?.(key) ?? null) : message;
+      if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+    }
+  });
+}
 
 export const restRequestSchema = z
   .object({
@@ -67,15 +96,9 @@ export const restRequestSchema = z
       error: 'expected a path starting with "/" (appended to baseUrl)',
     }),
     /** More headers, each value a template (checked for line breaks). Authorization comes from `auth`. */
-    headers: z
-      .record(headerName, template(1000))
-      .superRefine((headers, ctx) => {
-        for (const name of Object.keys(headers)) {
-          if (RESERVED_HEADERS.has(name.toLowerCase()))
-            ctx.addIssue({ code: 'custom', path: [name], message: `header ${name} is set by the adapter (auth, JSON body)` });
-        }
-      })
-      .optional(),
+    headers: namedRecord(HEADER_NAME, HEADER_NAME_MESSAGE, template(1000), (name) =>
+      RESERVED_HEADERS.has(name.toLowerCase()) ? `header ${name} is set by the adapter (auth, JSON body)` : null,
+    ).optional(),
     /** A JSON body: every string in it is a template of its own, rendered then JSON-escaped. */
     body: z.json().optional(),
   })
@@ -104,7 +127,9 @@ export const restVerifySchema = z
      * scalars (strings are cut to 120 characters). Record a secret's presence, never the secret:
      * `downloadUrl != null`. Default none.
      */
-    evidence: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), expression).optional(),
+    evidence: namedRecord(FIELD_NAME, 'expected a field name (a letter, then letters, digits or _)', expression, (name) =>
+      RESERVED_EVIDENCE.has(name) ? `a name the adapter records itself (${[...RESERVED_EVIDENCE].join(', ')})` : null,
+    ).optional(),
   })
   .strict();
 
@@ -114,7 +139,7 @@ export const restPollSchema = z
      * Values taken from the action request's JSON answer (JMESPath), for the poll's templates as
      * `{{job.<name>}}` (`exportId: id`). Kept in the task's checkpoint between polls. Default none.
      */
-    capture: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), expression).default({}),
+    capture: namedRecord(FIELD_NAME, 'expected a variable name (a letter, then letters, digits or _)', expression).default({}),
     /** The request that reads the job's state. */
     request: restRequestSchema,
     /** Truthy on the poll's answer: the job is done. */

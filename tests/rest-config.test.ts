@@ -46,6 +46,8 @@ describe('rest config', () => {
     ['an unescaped value', '/tenants/{{{account.id}}}', /template tag "&" is not allowed|"{" is not allowed/],
     ['an ampersand value', '/tenants/{{&account.id}}', /template tag "&" is not allowed/],
     ['a partial', '/tenants/{{> other}}', /template tag ">" is not allowed/],
+    ['a delimiter change', '/tenants/{{=<% %>=}}<%account.id%>', /template tag "=" is not allowed/],
+    ['an inverted section', '/tenants/{{^account.id}}x{{/account.id}}', /template tag "\^" is not allowed/],
     ['an unclosed tag', '/tenants/{{account.id', /not a valid template/],
     ['an unknown variable', '/tenants/{{account.secret}}', /unknown template variable "account.secret"/],
     ['a prototype walk', '/tenants/{{subject.constructor}}', /unknown template variable/],

@@ -122,6 +122,9 @@ describe('rest config', () => {
       'baseUrl: expected an https URL (http only on a loopback host)',
     ]);
     expect(problems({ ...valid(), auth: { type: 'bearer', token: 't', extra: 1 } })[0]).toMatch(/^auth: Unrecognized key/);
+    expect(problems({ ...valid(), probe: { method: 'GET', url: '/me/{{taskId}}' } })).toEqual([
+      'probe: the probe is sent at start, for no subject: it may use no template variable',
+    ]);
     expect(problems({ ...valid(), resolve: { request: { method: 'GET', url: '/t/{{taskId}}' }, id: 'id' } })).toEqual([
       'resolve.request: the look-up may use subject.* and terminationId only (it is shared by the termination tasks at the provider)',
     ]);

@@ -232,7 +232,11 @@ export const restConfigSchema = z
     /** Finds the subject's account. Default: the subject's `externalId` is the account id. */
     resolve: restResolveSchema.optional(),
     /** A request `validate()` sends at start to check the credentials (a 2xx passes). Default none. */
-    probe: restRequestSchema.optional(),
+    probe: restRequestSchema
+      .refine((r) => requestVariables(r).length === 0, {
+        error: 'the probe is sent at start, for no subject: it may use no template variable',
+      })
+      .optional(),
     /** The actions this system supports, by action id (docs/configuration.md lists them). */
     actions: z.record(z.string(), restActionSchema).superRefine((actions, ctx) => {
       const ids = Object.keys(actions);

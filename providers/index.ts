@@ -9,6 +9,7 @@ import { microsoftModule } from './microsoft/index.ts';
 import type { ProviderModule } from './module.ts';
 import { notifyModule } from './notify/index.ts';
 import { oktaModule } from './okta/index.ts';
+import { restModule } from './rest/index.ts';
 import { scimModule } from './scim/index.ts';
 import { slackModule } from './slack/index.ts';
 
@@ -25,5 +26,6 @@ export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<stri
     githubModule,
     slackModule,
     awsModule,
+    restModule,
   ].map((m) => [m.kind, m]),
 );

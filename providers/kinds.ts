@@ -13,12 +13,12 @@ import { microsoftKind } from './microsoft/kind.ts';
 import type { ProviderKind } from './module.ts';
 import { notifyKind } from './notify/kind.ts';
 import { oktaKind } from './okta/kind.ts';
+import { restKind } from './rest/kind.ts';
 import { scimKind } from './scim/kind.ts';
 import { slackKind } from './slack/kind.ts';
 
 export const providerKinds: ReadonlyMap<string, ProviderKind> = new Map<string, ProviderKind>(
-  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind, githubKind, slackKind, awsKind].map((k) => [
-    k.kind,
-    k,
-  ]),
+  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind, githubKind, slackKind, awsKind, restKind].map(
+    (k) => [k.kind, k],
+  ),
 );

@@ -3,7 +3,7 @@
  * so several daemons (replicas, a benchmark's workers) can share one set of providers and
  * their write counters, and a daemon killed mid-run does not take its providers with it.
  *
- *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]   (scim, brivo, caep, slack, github and aws on request)
+ *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]   (scim, brivo, caep, slack, github, aws and rest on request)
  *        [--port okta=7001] [--port microsoft=7002] [--no-auto-provision]
  *
  * Prints ONE line of JSON on stdout once every sandbox listens:
@@ -40,12 +40,14 @@ import { slackModule } from '../providers/slack/index.ts';
 import { startSlackSandbox } from '../providers/slack/sandbox.ts';
 import { awsModule } from '../providers/aws/index.ts';
 import { startAwsSandbox } from '../providers/aws/sandbox.ts';
+import { restModule } from '../providers/rest/index.ts';
+import { startInhouseSandbox } from '../providers/rest/sandbox.ts';
 import type { RunningSandbox, SandboxOptions } from '../providers/sandbox/kit.ts';
 
 /** The identity providers: started when --kinds is not given. */
 export const SANDBOX_KINDS = ['okta', 'google', 'microsoft'] as const;
-/** Every kind --kinds accepts: the identity providers, a SCIM app target, Brivo (badges), a CAEP receiver, Slack, GitHub and AWS IAM. */
-export const ALL_SANDBOX_KINDS = [...SANDBOX_KINDS, 'scim', 'brivo', 'caep', 'slack', 'github', 'aws'] as const;
+/** Every kind --kinds accepts: the identity providers, a SCIM app target, Brivo (badges), a CAEP receiver, Slack, GitHub, AWS IAM and an in-house app (rest). */
+export const ALL_SANDBOX_KINDS = [...SANDBOX_KINDS, 'scim', 'brivo', 'caep', 'slack', 'github', 'aws', 'rest'] as const;
 export type SandboxKind = (typeof ALL_SANDBOX_KINDS)[number];
 
 export interface SandboxInfo {
@@ -82,6 +84,7 @@ const starters: Record<SandboxKind, { module: AnyProviderModule; start(options: 
     slack: { module: slackModule, start: (options, port) => startSlackSandbox({ ...options, port }) },
     github: { module: githubModule, start: (options, port) => startGitHubSandbox({ ...options, port }) },
     aws: { module: awsModule, start: (options, port) => startAwsSandbox({ ...options, port }) },
+    rest: { module: restModule, start: (options, port) => startInhouseSandbox({ ...options, port }) },
   };
 
 /** Starts the given sandboxes in this process; `close()` stops them all. */

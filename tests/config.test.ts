@@ -138,6 +138,7 @@ describe('shipped config files', () => {
       'directory',
       'github',
       'google',
+      'inhouse',
       'microsoft',
       'okta',
       'openldap',

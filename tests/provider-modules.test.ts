@@ -20,6 +20,7 @@ describe('provider modules', () => {
       'microsoft',
       'notify',
       'okta',
+      'rest',
       'scim',
       'slack',
     ]);

@@ -62,6 +62,8 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
   ],
   // AWS IAM has no session or sign-in switch: what cuts its access is removing the keys and the password.
   aws: [{ id: 'aws-revoke', provider: 'aws', action: 'revoke_credentials' }],
+  // An in-house app: revoking its keys is not a critical action, disabling the tenant is.
+  rest: [{ id: 'inhouse-disable', provider: 'rest', action: 'disable_account' }],
 };
 
 export interface Limits {

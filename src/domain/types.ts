@@ -53,6 +53,8 @@ export const ACTIONS = [
   'revoke_public_links',
   'remove_admin_roles',
   'revoke_credentials',
+  // A copy of the customer's data for them to download (issue 28): started, polled until ready.
+  'export_data',
   'delete_account',
   'manual',
   'notify',

@@ -135,6 +135,7 @@ const ACTIONS: Record<string, Task['action']> = {
   github: 'disable_account',
   slack: 'disable_account',
   rest: 'disable_account',
+  aws: 'revoke_credentials',
 };
 
 describe.each([...providerModules.keys()])('the provider fence in front of %s', (kind) => {

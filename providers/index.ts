@@ -10,9 +10,20 @@ import { notifyModule } from './notify/index.ts';
 import { oktaModule } from './okta/index.ts';
 import { scimModule } from './scim/index.ts';
 import { slackModule } from './slack/index.ts';
+import { stripeModule } from './stripe/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<string, ProviderModule>(
-  [oktaModule, googleModule, microsoftModule, notifyModule, scimModule, brivoModule, caepModule, ldapModule, githubModule, slackModule].map(
-    (m) => [m.kind, m],
-  ),
+  [
+    oktaModule,
+    googleModule,
+    microsoftModule,
+    notifyModule,
+    scimModule,
+    brivoModule,
+    caepModule,
+    ldapModule,
+    githubModule,
+    slackModule,
+    stripeModule,
+  ].map((m) => [m.kind, m]),
 );

@@ -14,7 +14,11 @@ import { notifyKind } from './notify/kind.ts';
 import { oktaKind } from './okta/kind.ts';
 import { scimKind } from './scim/kind.ts';
 import { slackKind } from './slack/kind.ts';
+import { stripeKind } from './stripe/kind.ts';
 
 export const providerKinds: ReadonlyMap<string, ProviderKind> = new Map<string, ProviderKind>(
-  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind, githubKind, slackKind].map((k) => [k.kind, k]),
+  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind, githubKind, slackKind, stripeKind].map((k) => [
+    k.kind,
+    k,
+  ]),
 );

@@ -3,7 +3,7 @@
  * so several daemons (replicas, a benchmark's workers) can share one set of providers and
  * their write counters, and a daemon killed mid-run does not take its providers with it.
  *
- *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]   (scim, brivo, caep, slack and github on request)
+ *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]   (scim, brivo, caep, slack, github and stripe on request)
  *        [--port okta=7001] [--port microsoft=7002] [--no-auto-provision]
  *
  * Prints ONE line of JSON on stdout once every sandbox listens:
@@ -38,12 +38,14 @@ import { githubModule } from '../providers/github/index.ts';
 import { startGitHubSandbox } from '../providers/github/sandbox.ts';
 import { slackModule } from '../providers/slack/index.ts';
 import { startSlackSandbox } from '../providers/slack/sandbox.ts';
+import { stripeModule } from '../providers/stripe/index.ts';
+import { startStripeSandbox } from '../providers/stripe/sandbox.ts';
 import type { RunningSandbox, SandboxOptions } from '../providers/sandbox/kit.ts';
 
 /** The identity providers: started when --kinds is not given. */
 export const SANDBOX_KINDS = ['okta', 'google', 'microsoft'] as const;
-/** Every kind --kinds accepts: the identity providers, a SCIM app target, Brivo (badges), a CAEP receiver and Slack. */
-export const ALL_SANDBOX_KINDS = [...SANDBOX_KINDS, 'scim', 'brivo', 'caep', 'slack', 'github'] as const;
+/** Every kind --kinds accepts: the identity providers, a SCIM app target, Brivo (badges), a CAEP receiver, Slack, GitHub and Stripe (billing). */
+export const ALL_SANDBOX_KINDS = [...SANDBOX_KINDS, 'scim', 'brivo', 'caep', 'slack', 'github', 'stripe'] as const;
 export type SandboxKind = (typeof ALL_SANDBOX_KINDS)[number];
 
 export interface SandboxInfo {
@@ -79,6 +81,7 @@ const starters: Record<SandboxKind, { module: AnyProviderModule; start(options: 
     caep: { module: caepModule, start: (options, port) => startCaepSandbox({ ...options, port }) },
     slack: { module: slackModule, start: (options, port) => startSlackSandbox({ ...options, port }) },
     github: { module: githubModule, start: (options, port) => startGitHubSandbox({ ...options, port }) },
+    stripe: { module: stripeModule, start: (options, port) => startStripeSandbox({ ...options, port }) },
   };
 
 /** Starts the given sandboxes in this process; `close()` stops them all. */

@@ -134,6 +134,7 @@ describe('shipped config files', () => {
     expect(Object.keys(config.providers).sort()).toEqual([
       'app',
       'badges',
+      'billing',
       'directory',
       'github',
       'google',

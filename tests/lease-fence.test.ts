@@ -134,6 +134,7 @@ const ACTIONS: Record<string, Task['action']> = {
   ldap: 'disable_account',
   github: 'disable_account',
   slack: 'disable_account',
+  stripe: 'cancel_subscriptions',
 };
 
 describe.each([...providerModules.keys()])('the provider fence in front of %s', (kind) => {

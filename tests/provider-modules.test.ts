@@ -21,6 +21,7 @@ describe('provider modules', () => {
       'okta',
       'scim',
       'slack',
+      'stripe',
     ]);
   });
 

@@ -60,6 +60,8 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
     { id: 'github-revoke', provider: 'github', action: 'revoke_sessions' },
     { id: 'github-disable', provider: 'github', action: 'disable_account' },
   ],
+  // Billing ends no access: Stripe has no critical action to time.
+  stripe: [],
 };
 
 export interface Limits {

@@ -53,6 +53,9 @@ export const ACTIONS = [
   'revoke_public_links',
   'remove_admin_roles',
   'revoke_credentials',
+  // Customer offboarding (issue 28): billing ends, and what is owed is settled or refunded.
+  'cancel_subscriptions',
+  'settle_billing',
   'delete_account',
   'manual',
   'notify',

@@ -2,7 +2,7 @@
  * Customer offboarding's billing part (issue 28) through the whole daemon against the
  * Stripe sandbox: a client with two subscriptions and an open invoice. The subscriptions end
  * at the period's end (read from the sandbox); settle_billing stays pending, visibly overdue
- * (its checkpoint's `waitingFor`, the evidence's label) without failing; the client pays,
+ * (its checkpoint's `waitingFor`, the evidence's label, `deprovisiond_tasks_overdue`) without failing; the client pays,
  * and the next check settles it, verified by read-back.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +30,7 @@ describe('customer offboarding: billing through the Stripe sandbox', () => {
     const config = configSchema.parse({
       server: { port: 0 },
       store: { sqlite: { path: join(dir, 'store.db') } },
-      auth: { admin: [{ name: 'ops', token: 'operator-token-billing-0001', role: 'operator' }] },
+      auth: { admin: [{ name: 'ops', token: 'operator-token-billing-0001', role: 'operator' }], publicMetrics: true },
       engine: { retry: { maxAttempts: 2, baseDelay: '10ms', maxDelay: '50ms' } },
       providers: { billing: { kind: 'stripe', sandbox: {} } },
       playbooks: {
@@ -54,6 +54,14 @@ describe('customer offboarding: billing through the Stripe sandbox', () => {
     await daemon?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
+
+  const overdueGauge = async () => {
+    const text = await (await fetch(`${daemon.url}/metrics`)).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('deprovisiond_tasks_overdue{') && l.includes('provider="billing",action="settle_billing"'));
+    return line === undefined ? 0 : Number(line.split(' ').at(-1));
+  };
 
   it('ends the subscriptions at period end, waits visibly while an invoice is owed, and settles once it is paid', async () => {
     const billing = daemon.sandboxes.get('billing')!.url;
@@ -96,6 +104,8 @@ describe('customer offboarding: billing through the Stripe sandbox', () => {
     expect(settle.lastError).toBeNull();
     expect(proofOf(settle, []).label).toBe(`not finished (pending): ${waiting}`);
     expect((await daemon.store.getTermination(termination.id))?.state).toBe('running');
+    // No deadline was agreed, so it is overdue at once: alertable, never a silent pending.
+    expect(await overdueGauge()).toBe(1);
     // A check later it still waits, on no attempt of its budget.
     const checksBefore = (settle.checkpoint!.checkedAt as string) ?? '';
     await pollUntil(
@@ -115,6 +125,7 @@ describe('customer offboarding: billing through the Stripe sandbox', () => {
     );
     expect(settle.evidence).toMatchObject({ verify: { customer: seeded.customer, outstandingInvoices: 0 } });
     expect(proofOf(settle, []).kind).toBe('verified_by_read_back');
+    expect(await overdueGauge()).toBe(0);
     await pollUntil(
       async () => (await daemon.store.getTermination(termination.id))?.state === 'completed',
       () => 'the termination did not complete',

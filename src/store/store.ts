@@ -164,6 +164,11 @@ export interface StoreStats {
   /** Manual steps waiting for a person, and those past their `dueWithin`. */
   manualPending: number;
   manualOverdue: number;
+  /**
+   * Pending steps whose adapter reported them overdue (`overdue: true` in the checkpoint of an
+   * `inProgress` answer: Stripe's settle_billing past its `overdueAfter`), per provider and action.
+   */
+  waitingOverdue: Array<{ provider: string; action: string; count: number }>;
 }
 
 export interface AuditEntry {

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderModule } from '../providers/module.ts';
+import { notifyModule } from '../providers/notify/index.ts';
+import type { ReceivedMessage } from '../providers/notify/sandbox.ts';
 import { stripeModule } from '../providers/stripe/index.ts';
 import type { SeededCustomer } from '../providers/stripe/sandbox.ts';
 import { proofOf } from '../src/audit/proof.ts';
@@ -24,6 +26,7 @@ import { inlineAttemptsIn } from './helpers/test-module.ts';
 describe('customer offboarding: billing through the Stripe sandbox', () => {
   let dir: string;
   let daemon: Daemon;
+  let messages: ReceivedMessage[];
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'deprovisiond-billing-'));
@@ -32,7 +35,7 @@ describe('customer offboarding: billing through the Stripe sandbox', () => {
       store: { sqlite: { path: join(dir, 'store.db') } },
       auth: { admin: [{ name: 'ops', token: 'operator-token-billing-0001', role: 'operator' }], publicMetrics: true },
       engine: { retry: { maxAttempts: 2, baseDelay: '10ms', maxDelay: '50ms' } },
-      providers: { billing: { kind: 'stripe', sandbox: {} } },
+      providers: { billing: { kind: 'stripe', sandbox: {} }, security: { kind: 'notify', sandbox: {} } },
       playbooks: {
         customer: {
           steps: [
@@ -40,6 +43,7 @@ describe('customer offboarding: billing through the Stripe sandbox', () => {
             // Checked every second here; hourly by default.
             { id: 'settle', provider: 'billing', action: 'settle_billing', params: { checkEvery: '1s' }, after: ['end-subscriptions'] },
           ],
+          onFailure: { provider: 'security' },
         },
       },
       defaultPlaybook: 'customer',
@@ -47,8 +51,12 @@ describe('customer offboarding: billing through the Stripe sandbox', () => {
     daemon = await startDaemon(inlineAttemptsIn(config), {
       configFile: 'billing.yaml',
       logger: silentLogger(),
-      modules: new Map<string, ProviderModule>([['stripe', stripeModule]]),
+      modules: new Map<string, ProviderModule>([
+        ['stripe', stripeModule],
+        ['notify', notifyModule],
+      ]),
     });
+    messages = (daemon.sandboxes.get('security') as unknown as { messages: ReceivedMessage[] }).messages;
   });
   afterAll(async () => {
     await daemon?.stop();
@@ -104,8 +112,18 @@ describe('customer offboarding: billing through the Stripe sandbox', () => {
     expect(settle.lastError).toBeNull();
     expect(proofOf(settle, []).label).toBe(`not finished (pending): ${waiting}`);
     expect((await daemon.store.getTermination(termination.id))?.state).toBe('running');
-    // No deadline was agreed, so it is overdue at once: alertable, never a silent pending.
+    // No deadline was agreed, so it is overdue at once: alertable, audited, told, never a silent pending.
     expect(await overdueGauge()).toBe(1);
+    const overdueMessages = () => messages.filter((m) => (m.body as { type?: unknown }).type === 'deprovisiond.termination.overdue');
+    await pollUntil(
+      async () => overdueMessages().length === 1,
+      () => `no overdue notification: ${JSON.stringify(messages.map((m) => m.body))}`,
+      10_000,
+    );
+    expect(overdueMessages()[0]!.body).toMatchObject({ terminationId: termination.id, overdueStep: 'settle', waitingFor: waiting });
+    expect((overdueMessages()[0]!.body as { text: string }).text).toContain('is overdue: step settle still waits (overdue: 1 invoice open');
+    const audit = await daemon.store.listAuditOf(termination.id);
+    expect(audit.filter((e) => e.action === 'task.overdue')).toHaveLength(1);
     // A check later it still waits, on no attempt of its budget.
     const checksBefore = (settle.checkpoint!.checkedAt as string) ?? '';
     await pollUntil(
@@ -115,6 +133,8 @@ describe('customer offboarding: billing through the Stripe sandbox', () => {
     );
     expect(settle.state).toBe('pending');
     expect(settle.attempts).toBeLessThanOrEqual(1);
+    // Told once per crossing, not at every check.
+    expect(overdueMessages()).toHaveLength(1);
 
     // The client pays: the next check finds nothing owed, and the read-back proves it.
     await sandboxControl(billing, `/invoices/${seeded.invoices[0]!}/pay`, {});

@@ -129,6 +129,13 @@ export type AttemptOutcome =
       rateLimited: boolean;
       checkpoint: JsonObject | null;
       account: JsonObject | null;
+      /**
+       * The step has just become overdue (its adapter's checkpoint says `overdue: true`, the
+       * previous one did not): audited `task.overdue`, with what it waits for.
+       */
+      becameOverdue?: { waitingFor: string | null };
+      /** Tasks to add with it (telling the playbook's onFailure channel). */
+      followUp?: NewTask[];
     };
 
 export interface TerminationFilter {

@@ -212,6 +212,12 @@ describe('settle_billing', () => {
     });
   });
 
+  it('an unreadable owingSince in the checkpoint starts the count again instead of throwing', async () => {
+    invoices([invoice('in_1', 'open', 500, null)]);
+    const executed = await provider().actions.settle_billing!.execute(account, ctx({ overdueAfter: '1d' }, { owingSince: 'not a date' }));
+    expect(executed.inProgress?.checkpoint).toMatchObject({ owingSince: NOW.toISOString(), overdue: false });
+  });
+
   it('nothing owed: done, and the read-back finds the refund by the task', async () => {
     invoices([]);
     const p = provider();

@@ -52,7 +52,14 @@ const settleParamsSchema = z
      * Payment agreed within this long of the first check that found money owed; past it the
      * step is reported overdue. Default none: money owed is overdue from the first check.
      */
-    overdueAfter: durationSchema.optional(),
+    overdueAfter: durationSchema
+      .pipe(
+        z
+          .number()
+          .int()
+          .max(3650 * 86_400_000),
+      )
+      .optional(),
   })
   .strict();
 

@@ -74,7 +74,9 @@ export function settleBilling(api: StripeApi, defaultCheckEveryMs: number): Acti
         return { evidence: { ...evidence, outstandingInvoices: 0, alreadyDone: params.refund ? refundFound : true } };
       }
       const outstanding = outstandingOf(invoices);
-      const owingSince = typeof previous.owingSince === 'string' ? previous.owingSince : now.toISOString();
+      // Carried from the first check that found money owed; anything unreadable starts the count again.
+      const carried = typeof previous.owingSince === 'string' ? Date.parse(previous.owingSince) : Number.NaN;
+      const owingSince = Number.isNaN(carried) ? now.toISOString() : new Date(carried).toISOString();
       const deadline = params.overdueAfterMs === null ? null : new Date(Date.parse(owingSince) + params.overdueAfterMs);
       const overdue = deadline === null || deadline.getTime() <= now.getTime();
       const checkpoint: JsonObject = {

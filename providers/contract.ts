@@ -62,7 +62,9 @@ export interface ExecuteResult {
    * The action is asynchronous at the provider (e.g. a Drive transfer). The engine
    * stores `checkpoint`, frees the worker slot and calls `execute` again after
    * `checkAfterMs` with the checkpoint in `ctx.checkpoint`; `verify` runs only once
-   * `execute` returns without `inProgress`.
+   * `execute` returns without `inProgress`. A `waitingFor` text in the checkpoint says what
+   * the step waits for ("overdue: 2 invoices open…"); the console, the CLI and the evidence
+   * show it beside the task (src/domain/waiting.ts).
    */
   inProgress?: { checkAfterMs: number; checkpoint: JsonObject };
   /** Nothing to do at this provider for this subject (e.g. a dynamic group). */

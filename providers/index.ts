@@ -12,6 +12,7 @@ import { oktaModule } from './okta/index.ts';
 import { restModule } from './rest/index.ts';
 import { scimModule } from './scim/index.ts';
 import { slackModule } from './slack/index.ts';
+import { stripeModule } from './stripe/index.ts';
 
 export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<string, ProviderModule>(
   [
@@ -27,5 +28,6 @@ export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<stri
     slackModule,
     awsModule,
     restModule,
+    stripeModule,
   ].map((m) => [m.kind, m]),
 );

@@ -16,9 +16,22 @@ import { oktaKind } from './okta/kind.ts';
 import { restKind } from './rest/kind.ts';
 import { scimKind } from './scim/kind.ts';
 import { slackKind } from './slack/kind.ts';
+import { stripeKind } from './stripe/kind.ts';
 
 export const providerKinds: ReadonlyMap<string, ProviderKind> = new Map<string, ProviderKind>(
-  [oktaKind, googleKind, microsoftKind, notifyKind, scimKind, brivoKind, caepKind, ldapKind, githubKind, slackKind, awsKind, restKind].map(
-    (k) => [k.kind, k],
-  ),
+  [
+    oktaKind,
+    googleKind,
+    microsoftKind,
+    notifyKind,
+    scimKind,
+    brivoKind,
+    caepKind,
+    ldapKind,
+    githubKind,
+    slackKind,
+    awsKind,
+    restKind,
+    stripeKind,
+  ].map((k) => [k.kind, k]),
 );

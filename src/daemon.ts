@@ -10,7 +10,7 @@ import type { Registry } from 'prom-client';
 import { providerKinds } from '../providers/kinds.ts';
 import type { ProviderKind, ProviderModule } from '../providers/module.ts';
 import type { RunningSandbox } from '../providers/sandbox/kit.ts';
-import { driftNotifications, failureNotifications, preflight, reverifySchedule } from './config/policy.ts';
+import { driftNotifications, failureNotifications, overdueNotifications, preflight, reverifySchedule } from './config/policy.ts';
 import type { Config } from './config/schema.ts';
 import { coerceError } from './domain/errors.ts';
 import { NOT_REVERIFIED } from './domain/reverify.ts';
@@ -106,6 +106,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       logger: logger.child({ component: 'engine' }),
       now: options.now,
       followUpOnFailure: failureNotifications(config, options.now ?? (() => new Date())),
+      followUpOnOverdue: overdueNotifications(config, options.now ?? (() => new Date())),
     });
     store.setReverifySchedule(reverifySchedule(config));
     const reverifier = new Reverifier({

@@ -73,6 +73,17 @@ const detail = {
         message: `403 insufficient permissions: ${'the service account lacks the admin.directory.user scope; '.repeat(3)}`,
       },
     },
+    {
+      id: 't3',
+      stepId: 'billing-settle',
+      provider: 'billing',
+      action: 'settle_billing',
+      state: 'pending',
+      attempts: 1,
+      notBefore: at,
+      lastError: null,
+      checkpoint: { waitingFor: 'overdue: 1 invoice open, amount due 120.00 EUR since 2026-12-02', overdue: true },
+    },
   ],
 };
 
@@ -119,6 +130,8 @@ describe('CLI output', () => {
     expect(piped.code).toBe(1);
     expect(widest(piped.out)).toBeLessThanOrEqual(100);
     expect(piped.out).toContain('\nerrors:\n  google-suspend (failed, attempt 8)\n    permanent: 403 insufficient permissions:');
+    // A step that waits says for what, beside the errors.
+    expect(piped.out).toContain('\nwaiting:\n  billing-settle\n    overdue: 1 invoice open, amount due 120.00 EUR since 2026-12-02\n');
     const narrow = await cli(['status', 'a1b2'], { isTTY: true, columns: 90 }, { NO_COLOR: '1' });
     expect(widest(narrow.out)).toBeLessThanOrEqual(90);
     expect(narrow.out).toMatch(/\nnotify-failed-micros\S*…\s+security\s+notify\s+succeeded/);

@@ -135,6 +135,7 @@ describe('shipped config files', () => {
       'app',
       'aws',
       'badges',
+      'billing',
       'directory',
       'github',
       'google',

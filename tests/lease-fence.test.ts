@@ -136,6 +136,7 @@ const ACTIONS: Record<string, Task['action']> = {
   slack: 'disable_account',
   rest: 'disable_account',
   aws: 'revoke_credentials',
+  stripe: 'cancel_subscriptions',
 };
 
 describe.each([...providerModules.keys()])('the provider fence in front of %s', (kind) => {

@@ -23,6 +23,7 @@ describe('provider modules', () => {
       'rest',
       'scim',
       'slack',
+      'stripe',
     ]);
   });
 

@@ -64,6 +64,8 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
   aws: [{ id: 'aws-revoke', provider: 'aws', action: 'revoke_credentials' }],
   // An in-house app: revoking its keys is not a critical action, disabling the tenant is.
   rest: [{ id: 'inhouse-disable', provider: 'rest', action: 'disable_account' }],
+  // Billing ends no access: Stripe has no critical action to time.
+  stripe: [],
 };
 
 export interface Limits {

@@ -4,7 +4,7 @@
  */
 import type { JsonObject, Subject } from '../../src/domain/types.ts';
 
-export type NotifyEvent = 'started' | 'revoked' | 'failed' | 'held' | 'drift' | 'custom';
+export type NotifyEvent = 'started' | 'revoked' | 'failed' | 'held' | 'drift' | 'overdue' | 'custom';
 
 export interface NotificationInput {
   terminationId: string;
@@ -33,9 +33,11 @@ export function notificationBody(format: 'slack' | 'json', input: NotificationIn
             ? `Offboarding of ${who} needs attention: step ${failed ?? '(unknown)'} failed${typeof input.params.errorKind === 'string' ? ` (${input.params.errorKind})` : ''}.`
             : event === 'drift'
               ? driftText(who, input.params)
-              : event === 'held'
-                ? `Offboarding of ${who} is held by the blast-radius brake: too many terminations at once. An operator must approve it.`
-                : `Offboarding update for ${who}.`;
+              : event === 'overdue'
+                ? overdueText(who, input.params)
+                : event === 'held'
+                  ? `Offboarding of ${who} is held by the blast-radius brake: too many terminations at once. An operator must approve it.`
+                  : `Offboarding update for ${who}.`;
   if (format === 'slack') return { text: `${text} Termination ${input.terminationId}.` };
   return {
     type: `deprovisiond.termination.${event}`,
@@ -45,6 +47,8 @@ export function notificationBody(format: 'slack' | 'json', input: NotificationIn
     ...(failed ? { failedStep: failed } : {}),
     // Drift: which step, and the provider's own state fields its read-back saw (what changed).
     ...(event === 'drift' ? { driftStep: input.params.driftStep ?? null, observed: input.params.observed ?? null } : {}),
+    // Overdue: which step waits, and for what (money owed: invoices, amount, since when).
+    ...(event === 'overdue' ? { overdueStep: input.params.overdueStep ?? null, waitingFor: input.params.waitingFor ?? null } : {}),
   };
 }
 
@@ -54,4 +58,11 @@ function driftText(who: string, params: JsonObject): string {
   const where = typeof params.provider === 'string' && typeof params.action === 'string' ? ` (${params.provider} ${params.action})` : '';
   const next = params.remediating === true ? 'it is being run again' : 'nothing is run again: check the account and replay the step';
   return `Access came back for ${who}: re-verification of step ${step}${where} found it undone; ${next}.`;
+}
+
+/** "Still owed": a waiting step passed its agreed deadline; it keeps waiting (nothing failed). */
+function overdueText(who: string, params: JsonObject): string {
+  const step = typeof params.overdueStep === 'string' ? params.overdueStep : '(unknown)';
+  const what = typeof params.waitingFor === 'string' ? ` (${params.waitingFor})` : '';
+  return `Offboarding of ${who} is overdue: step ${step} still waits${what}; it stays open until settled or waived.`;
 }

@@ -7,6 +7,7 @@
  */
 import type { JsonObject, JsonValue, Task, TaskAttempt } from '../domain/types.ts';
 import type { AuditEntry } from '../store/store.ts';
+import { waitingFor } from '../domain/waiting.ts';
 
 export const PROOF_KINDS = [
   'verified_by_read_back',
@@ -75,8 +76,11 @@ export function proofOf(task: Task, audit: AuditEntry[]): Proof {
     case 'cancelled':
       return { kind: 'cancelled', label: 'cancelled before it ran to the end', by: null, reason: null };
     case 'pending':
-    case 'running':
-      return { kind: 'not_finished', label: `not finished (${task.state})`, by: null, reason: null };
+    case 'running': {
+      // What an asynchronous step waits for (money owed, a transfer), as its adapter said it.
+      const waiting = waitingFor(task.checkpoint);
+      return { kind: 'not_finished', label: `not finished (${task.state})${waiting ? `: ${waiting}` : ''}`, by: null, reason: null };
+    }
     case 'succeeded':
       return succeeded(task, evidence);
   }

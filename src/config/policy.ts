@@ -122,6 +122,30 @@ export function failureNotifications(config: Config, now: () => Date) {
 }
 
 /**
+ * A playbook's `onFailure` channel hears when a waiting step becomes overdue (money still
+ * owed past the agreed deadline): which step, and what it waits for. Never failed silently,
+ * never failed either: the step keeps waiting.
+ */
+export function overdueNotifications(config: Config, now: () => Date) {
+  return (task: Task, termination: Termination, waitingFor: string | null): NewTask[] => {
+    const onFailure = Object.hasOwn(config.playbooks, termination.playbook) ? config.playbooks[termination.playbook]!.onFailure : undefined;
+    if (!onFailure || task.action === 'notify') return [];
+    return [
+      {
+        id: newId(),
+        stepId: `notify-overdue-${task.stepId}`,
+        provider: onFailure.provider,
+        action: 'notify',
+        params: { ...onFailure.params, event: 'overdue', overdueStep: task.stepId, waitingFor },
+        critical: false,
+        dependsOn: [],
+        notBefore: now(),
+      },
+    ];
+  };
+}
+
+/**
  * A playbook's `onFailure` channel hears about drift too: which step, what the read-back
  * saw, and whether the action runs again. No notification is re-verified, so none drifts.
  */

@@ -55,6 +55,9 @@ export const ACTIONS = [
   'revoke_credentials',
   // A copy of the customer's data for them to download (issue 28): started, polled until ready.
   'export_data',
+  // Customer offboarding (issue 28): billing ends, and what is owed is settled or refunded.
+  'cancel_subscriptions',
+  'settle_billing',
   'delete_account',
   'manual',
   'notify',

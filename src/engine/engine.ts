@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { Config, RetryPolicy } from '../config/schema.ts';
 import { coerceError } from '../domain/errors.ts';
 import type { Task, Termination } from '../domain/types.ts';
+import { waitingFor } from '../domain/waiting.ts';
 import type { LeaseRef, NewTask, TaskQueue } from '../store/store.ts';
 import { AttemptDurations } from './attempt-durations.ts';
 import type { AttemptRunner } from './attempts.ts';
@@ -32,6 +33,8 @@ export interface EngineOptions {
   workerId?: string;
   /** Tasks to add when a task fails for good (e.g. telling the security team); written with the failure. */
   followUpOnFailure?: (task: Task, termination: Termination, errorKind: string) => NewTask[];
+  /** Tasks to add when a waiting step becomes overdue (its checkpoint's `overdue` turns true); written with it. */
+  followUpOnOverdue?: (task: Task, termination: Termination, waitingFor: string | null) => NewTask[];
 }
 
 /** A safety net against a lost wake-up (clock jump, dropped NOTIFY); not on the hot path. */
@@ -203,6 +206,12 @@ export class Engine {
     const outcome = result.outcome;
     if (outcome.state === 'failed' && this.options.followUpOnFailure) {
       outcome.followUp = this.options.followUpOnFailure(task, termination, outcome.error.kind);
+    }
+    // Once per crossing: the previous checkpoint was not overdue, this one is.
+    if (outcome.state === 'pending' && outcome.checkpoint?.overdue === true && task.checkpoint?.overdue !== true) {
+      const waiting = waitingFor(outcome.checkpoint);
+      outcome.becameOverdue = { waitingFor: waiting };
+      if (this.options.followUpOnOverdue) outcome.followUp = this.options.followUpOnOverdue(task, termination, waiting);
     }
     const applied = await store.finishAttempt(this.workerId, task, outcome, result.attempt);
     if (!applied) {

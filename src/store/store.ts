@@ -130,6 +130,13 @@ export type AttemptOutcome =
       rateLimited: boolean;
       checkpoint: JsonObject | null;
       account: JsonObject | null;
+      /**
+       * The step has just become overdue (its adapter's checkpoint says `overdue: true`, the
+       * previous one did not): audited `task.overdue`, with what it waits for.
+       */
+      becameOverdue?: { waitingFor: string | null };
+      /** Tasks to add with it (telling the playbook's onFailure channel). */
+      followUp?: NewTask[];
     };
 
 export interface TerminationFilter {
@@ -169,6 +176,11 @@ export interface StoreStats {
   legalHoldsActive: number;
   /** Pending destructive tasks a legal hold keeps from running, per provider and action. */
   heldByLegalHold: Array<{ provider: string; action: string; count: number }>;
+  /**
+   * Pending steps whose adapter reported them overdue (`overdue: true` in the checkpoint of an
+   * `inProgress` answer: Stripe's settle_billing past its `overdueAfter`), per provider and action.
+   */
+  waitingOverdue: Array<{ provider: string; action: string; count: number }>;
 }
 
 export interface AuditEntry {

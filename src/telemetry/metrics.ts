@@ -204,6 +204,18 @@ export function createMetrics(sources: MetricsSources): Registry {
     },
   });
   new Gauge({
+    // One name for every provider whose steps can wait on something owed (not one per vendor):
+    // today Stripe's settle_billing, invoices still open past the step's overdueAfter.
+    name: 'deprovisiond_tasks_overdue',
+    help: 'Pending steps their adapter reports overdue (money still owed past the agreed deadline), per provider and action.',
+    labelNames: ['provider', 'action'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const row of (await stats()).waitingOverdue) this.set({ provider: row.provider, action: row.action }, row.count);
+    },
+  });
+  new Gauge({
     name: 'deprovisiond_terminations',
     help: 'Terminations in the store by state.',
     labelNames: ['state'],

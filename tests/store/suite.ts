@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GENESIS_HASH, chainHash } from '../../src/audit/chain.ts';
-import type { Task, TaskAttempt } from '../../src/domain/types.ts';
+import type { JsonObject, Task, TaskAttempt } from '../../src/domain/types.ts';
 import type { Database } from '../../src/store/schema.ts';
 import { InvalidCursorError, type SqlStore } from '../../src/store/sql-store.ts';
 import type { AttemptOutcome, AuditEntry, ClaimRequest, NewTask, NewTermination, Store } from '../../src/store/store.ts';
@@ -1245,6 +1245,25 @@ export function defineStoreSuite(backend: StoreBackend): void {
         // The held task is older, but waits for an operator, not for a worker.
         expect(stats.oldestDueTaskAgeSeconds).toBe(10);
         expect(stats.heldTerminations).toBe(1);
+      });
+
+      it('counts pending steps their adapter reported overdue, per provider and action, and only those', async () => {
+        const tasks = ['owed', 'due-later', 'quoted'].map((id) => newTask(id, { provider: 'billing', action: 'settle_billing' }));
+        await store.createTermination(newTermination(now), tasks);
+        const waiting = (checkpoint: JsonObject): AttemptOutcome => ({
+          state: 'pending',
+          nextAttemptAt: new Date(T0 + HOUR),
+          error: null,
+          countsAsAttempt: false,
+          rateLimited: false,
+          checkpoint,
+          account: { id: 'cus_1' },
+        });
+        await runTask(tasks[0]!.id, waiting({ waitingFor: 'overdue: 1 invoice open', overdue: true }));
+        await runTask(tasks[1]!.id, waiting({ waitingFor: 'payment due by …', overdue: false }));
+        // The words in a string are not the flag.
+        await runTask(tasks[2]!.id, waiting({ note: '"overdue":true' }));
+        expect((await store.stats(new Date(now))).waitingOverdue).toEqual([{ provider: 'billing', action: 'settle_billing', count: 1 }]);
       });
     });
 

@@ -4,7 +4,7 @@
  * a field the API renames is a compile error in the command that reads it, not "undefined"
  * on an operator's terminal.
  */
-import type { Subject } from '../../domain/types.ts';
+import type { JsonObject, Subject } from '../../domain/types.ts';
 
 export interface TerminationView {
   id: string;
@@ -31,6 +31,8 @@ export interface TaskView {
   attempts: number;
   notBefore: string;
   lastError: { kind: string; message: string } | null;
+  /** An asynchronous step's progress; its `waitingFor` says what it waits for. */
+  checkpoint?: JsonObject | null;
 }
 
 /** GET /terminations/{id}. */

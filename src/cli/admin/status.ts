@@ -7,6 +7,7 @@ import { colorsFor, outputWidth, stateColor, subjectLabel, table, time, wrap } f
 import type { CommandInput, Values } from '../spec.ts';
 import type { TaskView, TerminationDetail } from './answers.ts';
 import { clientFor, onePositional, printJson, str } from './common.ts';
+import { waitingFor } from '../../domain/waiting.ts';
 import { followTermination, taskChanges, timeoutMs, verdict } from './watch.ts';
 
 export async function status({ values, positionals, io }: CommandInput): Promise<number> {
@@ -58,7 +59,16 @@ function printStatus(io: CommandInput['io'], values: Values, detail: Termination
     io.out.write(
       table(
         ['TASK', 'STEP', 'PROVIDER', 'ACTION', 'STATE', 'ATTEMPTS', 'NOT BEFORE', 'LAST ERROR'],
-        tasks.map((k) => [k.id, k.stepId, k.provider, k.action, k.state, k.attempts, time(k.notBefore), error(k)]),
+        tasks.map((k) => [
+          k.id,
+          k.stepId,
+          k.provider,
+          k.action,
+          k.state,
+          k.attempts,
+          time(k.notBefore),
+          error(k) ?? waitingFor(k.checkpoint),
+        ]),
         { styleRow },
       ),
     );
@@ -71,6 +81,12 @@ function printStatus(io: CommandInput['io'], values: Values, detail: Termination
       { width, shrink: [0, 2, 1], styleRow },
     ),
   );
+  const waiting = tasks.filter((k) => k.state === 'pending' && waitingFor(k.checkpoint));
+  if (waiting.length > 0) io.out.write('\nwaiting:\n');
+  for (const k of waiting) {
+    io.out.write(`  ${stateColor(colors, k.state)(k.stepId)}\n`);
+    io.out.write(wrap(waitingFor(k.checkpoint)!, width, '    '));
+  }
   const failing = tasks.filter((k) => k.lastError);
   if (failing.length > 0) io.out.write('\nerrors:\n');
   for (const k of failing) {

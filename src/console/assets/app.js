@@ -387,7 +387,9 @@ async function detailView(id) {
         h(
           'tr',
           {},
-          ['Step', 'Provider', 'Action', 'State', 'Attempts', 'Not before', 'Last error', ''].map((c) => h('th', { scope: 'col' }, c)),
+          ['Step', 'Provider', 'Action', 'State', 'Attempts', 'Not before', 'Last error or waiting for', ''].map((c) =>
+            h('th', { scope: 'col' }, c),
+          ),
         ),
       ),
       h(
@@ -522,9 +524,22 @@ function taskRow(base, k) {
     h('td', {}, stateBadge(k.state)),
     h('td', {}, k.attempts),
     h('td', {}, time(k.notBefore)),
-    h('td', { class: 'error' }, k.lastError ? `${k.lastError.kind}: ${k.lastError.message}` : ''),
+    k.lastError
+      ? h('td', { class: 'error' }, `${k.lastError.kind}: ${k.lastError.message}`)
+      : h('td', { class: 'waiting' }, k.state === 'pending' ? waitingFor(k.checkpoint) : ''),
     h('td', {}, control),
   );
+}
+
+/**
+ * What a waiting step waits for, as its adapter said it in the checkpoint (`waitingFor`: money
+ * owed, a transfer under way); the same rule as src/domain/waiting.ts, kept short.
+ */
+function waitingFor(checkpoint) {
+  const text = checkpoint && Object.hasOwn(checkpoint, 'waitingFor') ? checkpoint.waitingFor : null;
+  if (typeof text !== 'string') return '';
+  const clean = text.replace(/\s+/g, ' ').trim();
+  return clean.length > 300 ? `${clean.slice(0, 300)}…` : clean;
 }
 
 /** A form whose write needs a reason, asked for before the confirmation quotes it back: both writes it serves are audited with it. */

@@ -163,6 +163,22 @@ export class SqlReadModel implements ReadModel {
       const within = typeof dueWithin === 'string' ? parseDuration(dueWithin) : null;
       return within !== null && Number(m.due_at) + within <= now.getTime();
     }).length;
+    // The text filter narrows to candidates on both dialects (checkpoints are JSON.stringify's
+    // output); each is then parsed, so only a real `overdue: true` counts.
+    const waiting = await db
+      .selectFrom('tasks')
+      .select(['provider', 'action', 'checkpoint'])
+      .where('state', '=', 'pending')
+      .where('checkpoint', 'like', '%"overdue":true%')
+      .execute();
+    const waitingOverdue = new Map<string, { provider: string; action: string; count: number }>();
+    for (const row of waiting) {
+      if ((JSON.parse(row.checkpoint ?? '{}') as JsonObject).overdue !== true) continue;
+      const key = `${row.provider}\u0000${row.action}`;
+      const entry = waitingOverdue.get(key) ?? { provider: row.provider, action: row.action, count: 0 };
+      entry.count += 1;
+      waitingOverdue.set(key, entry);
+    }
     return {
       tasks: tasks.map((t) => ({ provider: t.provider, action: t.action, state: t.state as Task['state'], count: Number(t.count) })),
       terminations: terminations.map((t) => ({ state: t.state as TerminationState, count: Number(t.count) })),
@@ -172,6 +188,7 @@ export class SqlReadModel implements ReadModel {
       manualOverdue: overdue,
       legalHoldsActive: Number(holds?.count ?? 0),
       heldByLegalHold: held.map((h) => ({ provider: h.provider, action: h.action, count: Number(h.count) })),
+      waitingOverdue: [...waitingOverdue.values()],
     };
   }
 }

@@ -289,6 +289,18 @@ export class SqlTaskQueue implements TaskQueue {
             data: { error: outcome.error, nextAttemptAt: new Date(next).toISOString() },
           });
         }
+        if (outcome.becameOverdue) {
+          await this.auditLog.append(trx, {
+            actor: `worker:${worker}`,
+            action: 'task.overdue',
+            terminationId: row.termination_id,
+            taskId,
+            data: { provider: row.provider, action: row.action, waitingFor: outcome.becameOverdue.waitingFor },
+          });
+          if (outcome.followUp?.length) {
+            await insertTasks(trx, row.termination_id, await this.settlement.uniqueStepIds(trx, row.termination_id, outcome.followUp), now);
+          }
+        }
         await this.ctx.hooks.notifyOthers(trx);
         return true;
       }

@@ -1,6 +1,7 @@
 /**
  * Revoked stays revoked (issue 30) across the estate: for each provider family that
- * tests/drift.test.ts (Okta) does not cover, through the whole daemon, one termination
+ * tests/drift.test.ts (Okta) does not cover (Google, Microsoft, AWS IAM, the SCIM app, Slack,
+ * GitHub, Brivo, LDAP), through the whole daemon, one termination
  * completes, the access comes back at the provider behind our back (the sandbox's control
  * API, or a direct LDAP modify), and an on-demand re-verification finds it: a `drift` row,
  * `deprovisiond_drift_total{provider,action}`, the security channel told, the step run
@@ -13,11 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from 'ldapts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { awsModule } from '../providers/aws/index.ts';
 import { brivoModule } from '../providers/brivo/index.ts';
 import type { AccountRef } from '../providers/contract.ts';
 import { githubModule } from '../providers/github/index.ts';
+import { googleModule } from '../providers/google/index.ts';
 import { ldapConfigSchema, ldapModule, type LdapConfig } from '../providers/ldap/index.ts';
 import { values } from '../providers/ldap/session.ts';
+import { microsoftModule } from '../providers/microsoft/index.ts';
 import type { ProviderModule } from '../providers/module.ts';
 import { notifyModule } from '../providers/notify/index.ts';
 import type { ReceivedMessage } from '../providers/notify/sandbox.ts';
@@ -89,7 +93,17 @@ async function startEstate(dir: string, cases: DriftCase[], settingsOf: (c: Drif
     playbooks,
     defaultPlaybook: cases[0]!.provider,
   });
-  const modules = [scimModule, slackModule, githubModule, brivoModule, ldapModule, notifyModule] as ProviderModule[];
+  const modules = [
+    scimModule,
+    slackModule,
+    githubModule,
+    brivoModule,
+    ldapModule,
+    googleModule,
+    microsoftModule,
+    awsModule,
+    notifyModule,
+  ] as ProviderModule[];
   const daemon = await startDaemon(inlineAttemptsIn(config), {
     configFile: 'drift-estate.yaml',
     logger: silentLogger(),
@@ -201,12 +215,43 @@ function ldapCase(provider: string, login: string, config: () => LdapConfig, obs
   };
 }
 
-describe('drift across the estate: SCIM app, Slack, GitHub, Brivo and an emulated directory', () => {
+describe('drift across the estate: Google, Microsoft, AWS IAM, SCIM app, Slack, GitHub, Brivo and an emulated directory', () => {
   let dir: string;
   let estate: Estate;
   const url = (name: string) => estate.daemon.sandboxes.get(name)!.url;
 
   const cases: DriftCase[] = [
+    {
+      provider: 'google',
+      action: 'disable_account',
+      login: 'drift-google@example.com',
+      // An admin unsuspends the user in the console.
+      undo: (account) => sandboxControl(url('google'), `/users/${account.id}/unsuspend`, {}),
+      observed: { suspended: false },
+      revoked: async (account) => (await sandboxControl<{ suspended: boolean }>(url('google'), `/users/${account.id}`)).suspended,
+    },
+    {
+      provider: 'microsoft',
+      action: 'disable_account',
+      login: 'drift-microsoft@example.com',
+      // An on-premises sync turns the account back on.
+      undo: (account) => sandboxControl(url('microsoft'), `/users/${account.id}/enable`, {}),
+      observed: { accountEnabled: true },
+      revoked: async (account) =>
+        !(await sandboxControl<{ accountEnabled: boolean }>(url('microsoft'), `/users/${account.id}`)).accountEnabled,
+    },
+    {
+      provider: 'aws',
+      action: 'revoke_credentials',
+      login: 'drift-aws@example.com',
+      // Someone issues the user a fresh access key.
+      undo: (account) => sandboxControl(url('aws'), `/users/${account.id}/access-keys`, {}),
+      observed: { accessKeys: 1, loginProfile: false },
+      async revoked(account) {
+        const user = await sandboxControl<{ accessKeys: unknown[]; loginProfile: boolean }>(url('aws'), `/users/${account.id}`);
+        return user.accessKeys.length === 0 && !user.loginProfile;
+      },
+    },
     {
       provider: 'scim',
       action: 'disable_account',

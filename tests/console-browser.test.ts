@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError } from '../providers/contract.ts';
 import { CONSOLE_OPERATOR, CONSOLE_VIEWER, startConsoleDaemon, type ConsoleDaemon } from './helpers/console-daemon.ts';
 import { startLocalIssuer, type LocalIssuer } from './helpers/oidc-issuer.ts';
+import { pollUntil } from './helpers/poll.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = 'test-results/console';
@@ -87,12 +88,13 @@ async function openList(page: Page) {
   await page.waitForSelector('h1:text-is("Terminations")');
 }
 
-async function submit(userName: string) {
+async function submit(userName: string, playbook?: string) {
   const { termination } = await c.daemon.terminations.submit({
     source: 'admin',
     subject: { userName, emails: [userName] },
     actor: 'admin:ops',
     reason: 'last day',
+    ...(playbook ? { playbook } : {}),
   });
   return termination;
 }
@@ -399,6 +401,102 @@ describe.skipIf(!mustRun)(`console in ${CHROMIUM}`, () => {
     expect(evidence.termination.id).toBe(t.id);
     expect(JSON.stringify(evidence)).toContain('laptop handed in at the desk');
     for (const token of [CONSOLE_OPERATOR, CONSOLE_VIEWER]) expect(JSON.stringify(evidence)).not.toContain(token);
+    await page.context().close();
+  });
+
+  it('places legal holds on a subject and a termination, shows the held delete beside its step, and releases them', async () => {
+    const page = await signIn(CONSOLE_OPERATOR);
+    await page.click('header nav a:text("Legal holds")');
+    await page.waitForSelector('h1:text("Legal holds")');
+    await expect(page.locator('header nav a[aria-current=page]').textContent()).resolves.toBe('Legal holds');
+    // Without a reason nothing is sent.
+    await page.fill('#hold-value', 'held.person@example.com');
+    await page.click('#place-hold button[type=submit]');
+    await expect(c.daemon.store.listHolds({ active: true })).resolves.toEqual([]);
+    // On the subject, named by email before their termination exists.
+    await page.selectOption('#hold-kind', 'email');
+    await page.fill('#hold-reason', 'litigation, case 2026-114');
+    let question = '';
+    page.once('dialog', (d) => void (question = d.message()));
+    await page.click('#place-hold button[type=submit]');
+    await page.locator('#status .msg', { hasText: /^Legal hold \S+ placed; it covers 0 termination\(s\) now\.$/ }).waitFor();
+    expect(question).toContain('litigation, case 2026-114');
+    expect(question).toContain('access is still revoked');
+    const [subjectHold] = await c.daemon.store.listHolds({ active: true });
+    expect(subjectHold).toMatchObject({ placedBy: 'admin:ops', reason: 'litigation, case 2026-114', terminationId: null });
+    await page.locator(`#holds tr[data-hold="${subjectHold!.id}"]`, { hasText: 'subject held.person@example.com' }).waitFor();
+
+    const t = await submit('held.person@example.com', 'retained');
+    if (t.state === 'held') await c.daemon.store.approveTermination(t.id, 'admin:ops');
+    await page.goto(`${c.daemon.url}/console/#/t/${t.id}`);
+    await row(page, 'revoke-sessions').locator('.state.succeeded').waitFor();
+    await expect(row(page, 'delete-account').locator('td.held-by').textContent()).resolves.toBe(
+      `held by legal hold ${subjectHold!.id}: litigation, case 2026-114`,
+    );
+    // A second hold, on this termination only, from its page: both are named beside the step.
+    await page.getByLabel('Why this termination is held').fill('internal audit Q4');
+    await page.click('button:text("Place a legal hold")');
+    await page.locator('#status .msg', { hasText: 'it covers 1 termination(s) now.' }).waitFor();
+    const termHold = (await c.daemon.store.listHolds({ active: true })).find((h) => h.terminationId === t.id)!;
+    await expect
+      .poll(() => row(page, 'delete-account').locator('td.held-by').textContent())
+      .toBe(`held by legal hold ${subjectHold!.id}: litigation, case 2026-114; held by legal hold ${termHold.id}: internal audit Q4`);
+    await expect(page.locator('#termination-holds tbody tr').count()).resolves.toBe(2);
+    expect((await c.daemon.store.listTasks(t.id)).find((k) => k.stepId === 'delete-account')?.state).toBe('pending');
+    await page.screenshot({ path: `${SHOTS}/termination-held.png`, fullPage: true });
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
+
+    // Released from the list, each with a reason; the delete then runs.
+    await page.click('header nav a:text("Legal holds")');
+    await page.locator(`#holds tr[data-hold="${termHold.id}"]`).waitFor();
+    await page.screenshot({ path: `${SHOTS}/holds.png`, fullPage: true });
+    await expect(accessibilityProblems(page)).resolves.toEqual([]);
+    for (const [hold, why] of [
+      [termHold, 'audit closed'],
+      [subjectHold!, 'case 2026-114 settled'],
+    ] as const) {
+      await page.getByLabel(`Why legal hold ${hold.id} may be released`).fill(why);
+      await page.locator(`#holds tr[data-hold="${hold.id}"] button:text("Release")`).click();
+      await page.locator('#status .msg', { hasText: `Legal hold ${hold.id} released.` }).waitFor();
+    }
+    await page.locator('#no-holds').waitFor();
+    await page.click('#holds-scope');
+    const releasedRow = page.locator(`#holds tr[data-hold="${subjectHold!.id}"]`);
+    await expect(releasedRow.textContent()).resolves.toMatch(/released .+ by admin:ops: case 2026-114 settled/);
+    await expect(releasedRow.locator('button, form').count()).resolves.toBe(0);
+    await pollUntil(
+      async () => (await c.daemon.store.getTermination(t.id))?.state === 'completed',
+      () => 'the delete did not run once the holds were released',
+      10_000,
+    );
+    const audit = (await c.daemon.store.listAuditOf(t.id)).filter((e) => e.action.startsWith('legal_hold.'));
+    expect(audit.map((e) => [e.action, e.actor, e.data.reason])).toEqual(
+      expect.arrayContaining([
+        ['legal_hold.placed', 'admin:ops', 'internal audit Q4'],
+        ['legal_hold.released', 'admin:ops', 'audit closed'],
+      ]),
+    );
+    await page.context().close();
+  });
+
+  it('shows a viewer the legal holds without a form, and the server refuses the viewer a hold anyway', async () => {
+    const page = await signIn(CONSOLE_VIEWER);
+    await page.goto(`${c.daemon.url}/console/#/holds?released=true`);
+    await page.locator('#holds tbody tr').first().waitFor();
+    await expect(page.locator('#view button, #view form, #view input').count()).resolves.toBe(0);
+    refusalExpected = 403;
+    const status = await page.evaluate(async () => {
+      const { csrf } = await (await fetch('/console/session')).json();
+      const res = await fetch('/console/api/holds', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-csrf-token': csrf },
+        body: JSON.stringify({ subject: { userName: 'anyone' }, reason: 'viewer tries' }),
+      });
+      return res.status;
+    });
+    refusalExpected = null;
+    expect(status).toBe(403);
+    await expect(c.daemon.store.listHolds({ active: true })).resolves.toEqual([]);
     await page.context().close();
   });
 

@@ -53,6 +53,10 @@ describe('console over HTTP', () => {
 
   it('serves its own assets only: a name inherited from Object.prototype is a 404, not a 500', async () => {
     expect((await fetch(url('/console/assets/app.js'))).status).toBe(200);
+    // The legal holds' views, a module app.js imports: served as JavaScript, or the browser refuses it.
+    const holds = await fetch(url('/console/assets/holds.js'));
+    expect(holds.status).toBe(200);
+    expect(holds.headers.get('content-type')).toMatch(/^text\/javascript/);
     for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'nope.js']) {
       const res = await fetch(url(`/console/assets/${name}`));
       expect(res.status, name).toBe(404);

@@ -5,10 +5,13 @@
  * return). tests/audit.test.ts covers the document against a real store and engine.
  */
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildEvidence, renderEvidenceHtml } from '../src/audit/evidence.ts';
+import type { LegalHold } from '../src/domain/legal-hold.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../src/domain/types.ts';
 import type { AuditEntry } from '../src/store/store.ts';
+import { OPERATOR_TOKEN, VIEWER_TOKEN, startTestDaemon, uniqueSubject, type TestDaemon } from './helpers/admin-daemon.ts';
+import { pollUntil } from './helpers/poll.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const at = (minute: number) => new Date(Date.UTC(2026, 0, 5, 9, minute));
@@ -216,6 +219,7 @@ describe('evidence labels', () => {
       failed: 1,
       skipped: 1,
       cancelled: 1,
+      held_by_legal_hold: 0,
       not_finished: 0,
       total: 9,
     });
@@ -330,5 +334,160 @@ describe('a device wipe: requested, then acknowledged by a re-verification', () 
   it('never takes a drift for an acknowledgement', () => {
     const drifted = buildEvidence(termination, [wipe], [], [], at(59), [reverification('r-1', 45, 'drift', doneRead)]);
     expect(drifted.tasks[0]!.acknowledged).toBeNull();
+  });
+});
+
+describe('legal holds in the evidence', () => {
+  const hold = (id: string, extra: Partial<LegalHold> = {}): LegalHold => ({
+    id,
+    subject: { userName: 'ada@example.com', emails: ['ada@example.com'] },
+    subjectKeys: ['user:ada@example.com', 'email:ada@example.com'],
+    terminationId: null,
+    reason: 'litigation, case 2026-114',
+    placedBy: 'admin:legal',
+    placedAt: at(5),
+    releasedBy: null,
+    releasedAt: null,
+    releaseReason: null,
+    ...extra,
+  });
+  const released = hold('hold-old', {
+    subject: null,
+    subjectKeys: [],
+    terminationId: termination.id,
+    reason: 'internal audit <Q4>',
+    placedAt: at(1),
+    releasedBy: 'admin:ops',
+    releasedAt: at(3),
+    releaseReason: 'audit closed',
+  });
+  const pendingDelete = task('delete', 'delete_account', 'pending', null, { finishedAt: null, attempts: 0 });
+  const pendingRevoke = task('revoke', 'revoke_sessions', 'pending', null, { finishedAt: null, attempts: 0 });
+
+  it('labels a pending delete under a hold in force "held by legal hold <id> (<reason>)" and counts it apart', () => {
+    const doc = buildEvidence(termination, [pendingDelete, pendingRevoke], [], [], at(50), [], [released, hold('hold-1')]);
+    const del = doc.tasks.find((t) => t.step === 'delete')!;
+    expect(del.proof).toEqual({
+      kind: 'held_by_legal_hold',
+      label: 'held by legal hold hold-1 (litigation, case 2026-114)',
+      by: 'admin:legal',
+      reason: 'litigation, case 2026-114',
+    });
+    // A revocation is never held: it stays "not finished", whatever the holds.
+    expect(doc.tasks.find((t) => t.step === 'revoke')!.proof.label).toBe('not finished (pending)');
+    expect(doc.summary.held_by_legal_hold).toBe(1);
+    expect(doc.summary.not_finished).toBe(1);
+  });
+
+  it('names every hold in force that keeps a step, and none once all are released', () => {
+    const two = buildEvidence(termination, [pendingDelete], [], [], at(50), [], [hold('hold-1'), hold('hold-2', { reason: 'regulator' })]);
+    expect(two.tasks[0]!.proof.label).toBe('held by legal hold hold-1 (litigation, case 2026-114); held by legal hold hold-2 (regulator)');
+    const none = buildEvidence(termination, [pendingDelete], [], [], at(50), [], [released]);
+    expect(none.tasks[0]!.proof).toMatchObject({ kind: 'not_finished', label: 'not finished (pending)' });
+  });
+
+  it('does not call a delete held once it is running or done: the hold came too late for it', () => {
+    const running = task('delete', 'delete_account', 'running', null, { finishedAt: null });
+    const done = task('delete', 'delete_account', 'succeeded', { verify: { exists: false } });
+    expect(buildEvidence(termination, [running], [], [], at(50), [], [hold('hold-1')]).tasks[0]!.proof.kind).toBe('not_finished');
+    expect(buildEvidence(termination, [done], [], [], at(50), [], [hold('hold-1')]).tasks[0]!.proof.kind).toBe('verified_by_read_back');
+  });
+
+  it('lists every hold: who placed it, when and why, and who released it, when and why', () => {
+    const doc = buildEvidence(termination, [pendingDelete], [], [], at(50), [], [released, hold('hold-1')]);
+    expect(doc.legalHolds).toEqual([
+      {
+        id: 'hold-old',
+        on: 'termination',
+        subject: null,
+        terminationId: termination.id,
+        reason: 'internal audit <Q4>',
+        placedBy: 'admin:legal',
+        placedAt: at(1).toISOString(),
+        inForce: false,
+        releasedBy: 'admin:ops',
+        releasedAt: at(3).toISOString(),
+        releaseReason: 'audit closed',
+      },
+      {
+        id: 'hold-1',
+        on: 'subject',
+        subject: { userName: 'ada@example.com', emails: ['ada@example.com'] },
+        terminationId: null,
+        reason: 'litigation, case 2026-114',
+        placedBy: 'admin:legal',
+        placedAt: at(5).toISOString(),
+        inForce: true,
+        releasedBy: null,
+        releasedAt: null,
+        releaseReason: null,
+      },
+    ]);
+    expect(buildEvidence(termination, [], [], [], at(50)).legalHolds).toEqual([]);
+  });
+
+  it('shows the holds and the held step on the printable page, escaped', () => {
+    const html = renderEvidenceHtml(buildEvidence(termination, [pendingDelete], [], [], at(50), [], [released, hold('hold-1')]));
+    expect(html).toContain('<h2>Legal holds</h2>');
+    expect(html).toContain(`<td>${at(1).toISOString()} by admin:legal: internal audit &lt;Q4&gt;</td>`);
+    expect(html).toContain(`<td>released ${at(3).toISOString()} by admin:ops: audit closed</td>`);
+    expect(html).toContain('<td>subject ada@example.com · ada@example.com</td><td>');
+    expect(html).toContain('<td>in force</td>');
+    expect(html).toContain('<p class="proof held_by_legal_hold">held by legal hold hold-1 (litigation, case 2026-114)</p>');
+    expect(html).toContain('<tr><th>held by a legal hold (not run)</th><td>1</td></tr>');
+    expect(html).not.toContain('internal audit <Q4>');
+    expect(renderEvidenceHtml(buildEvidence(termination, [], [], [], at(50)))).toContain(
+      'No legal hold on this termination or its subject.',
+    );
+  });
+});
+
+describe('legal holds in the evidence, through the admin API', () => {
+  let t: TestDaemon;
+  beforeAll(async () => {
+    t = await startTestDaemon();
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it('serves the holds and the held delete in the JSON and HTML evidence, then the release', async () => {
+    const subject = uniqueSubject('evidence-hold');
+    // Placed on the subject before the termination exists, so the delete can never run first.
+    const placed = await t.api('POST', '/admin/v1/holds', {
+      body: { subject: { emails: subject.emails }, reason: 'e-discovery, matter 77' },
+    });
+    expect(placed.status).toBe(201);
+    const holdId = (placed.body.hold as { id: string }).id;
+    const created = await t.api('POST', '/admin/v1/terminations', { body: { subject, playbook: 'retained' } });
+    expect(created.status).toBe(201);
+    const id = created.body.terminationId as string;
+    await pollUntil(
+      async () => (await t.daemon.store.listTasks(id)).find((k) => k.stepId === 'revoke')?.state === 'succeeded',
+      () => 'the revocation did not run under the hold',
+      10_000,
+    );
+
+    const evidence = await t.api('GET', `/admin/v1/terminations/${id}/evidence`, { token: VIEWER_TOKEN });
+    expect(evidence.status).toBe(200);
+    const del = (evidence.body.tasks as Array<{ step: string; proof: { kind: string; label: string } }>).find((k) => k.step === 'delete')!;
+    expect(del.proof).toMatchObject({ kind: 'held_by_legal_hold', label: `held by legal hold ${holdId} (e-discovery, matter 77)` });
+    expect(evidence.body.legalHolds).toEqual([
+      expect.objectContaining({ id: holdId, on: 'subject', terminationId: null, placedBy: 'admin:ops', inForce: true }),
+    ]);
+    const html = await fetch(`${t.url}/admin/v1/terminations/${id}/evidence?format=html`, {
+      headers: { authorization: `Bearer ${VIEWER_TOKEN}` },
+    });
+    const page = await html.text();
+    expect(page).toContain(`held by legal hold ${holdId} (e-discovery, matter 77)`);
+    for (const token of [OPERATOR_TOKEN, VIEWER_TOKEN]) expect(page).not.toContain(token);
+
+    expect((await t.api('POST', `/admin/v1/holds/${holdId}/release`, { body: { reason: 'matter 77 closed' } })).status).toBe(200);
+    await t.waitFor(id, (x) => x.state === 'completed');
+    const after = await t.api('GET', `/admin/v1/terminations/${id}/evidence`, { token: VIEWER_TOKEN });
+    expect(after.body.legalHolds).toEqual([
+      expect.objectContaining({ id: holdId, inForce: false, releasedBy: 'admin:ops', releaseReason: 'matter 77 closed' }),
+    ]);
+    expect(after.body.summary.held_by_legal_hold).toBe(0);
   });
 });

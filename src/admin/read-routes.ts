@@ -60,17 +60,18 @@ export function getEvidence(deps: AdminDeps) {
     const id = String(req.params.id);
     const termination = await fromStore(() => deps.store.getTermination(id));
     if (!termination) throw new NotFoundError(`termination ${id} not found`);
-    const [tasks, attempts, audit, reverifications] = await fromStore(() =>
+    const [tasks, attempts, audit, reverifications, holds] = await fromStore(() =>
       durableRead(deps.store, () =>
         Promise.all([
           deps.store.listTasks(id),
           deps.store.listAttempts(id),
           deps.store.listAuditOf(id),
           deps.store.listReverifications(id),
+          deps.store.holdsCovering(id),
         ]),
       ),
     );
-    const doc = buildEvidence(termination, tasks, attempts, audit, new Date(), reverifications);
+    const doc = buildEvidence(termination, tasks, attempts, audit, new Date(), reverifications, holds);
     // The stored id, not the one in the URL, names the file: nothing the caller typed reaches the header.
     if (query.download === 'true') res.attachment(`evidence-${termination.id}.${query.format ?? 'json'}`);
     if (query.format === 'html') {

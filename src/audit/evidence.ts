@@ -1,10 +1,11 @@
 /**
  * The evidence document of one termination, for auditors: what was asked, by whom, what
  * each task did attempt by attempt, the read-back that verified it, who completed manual
- * steps, the time to revoke, and where its entries sit in the audit chain. Built only from
- * stored records, which hold no secrets.
+ * steps, the time to revoke, the legal holds that kept its destructive steps, and where its
+ * entries sit in the audit chain. Built only from stored records, which hold no secrets.
  */
 import { version } from '../runtime/version.ts';
+import { isActive, type LegalHold } from '../domain/legal-hold.ts';
 import type { JsonObject, Task, TaskAttempt, Termination } from '../domain/types.ts';
 import type { Reverification } from '../domain/reverify.ts';
 import type { AuditEntry } from '../store/store.ts';
@@ -71,6 +72,25 @@ export interface EvidenceDocument {
       error: string | null;
     }>;
   }>;
+  /**
+   * Every legal hold on this termination or its subject, released ones included, oldest first:
+   * who placed it, when and why, and who released it, when and why.
+   */
+  legalHolds: Array<{
+    id: string;
+    /** On the subject (every termination of theirs) or on this one termination. */
+    on: 'subject' | 'termination';
+    /** The subject as the operator named it; null for a termination hold. */
+    subject: JsonObject | null;
+    terminationId: string | null;
+    reason: string;
+    placedBy: string;
+    placedAt: string;
+    inForce: boolean;
+    releasedBy: string | null;
+    releasedAt: string | null;
+    releaseReason: string | null;
+  }>;
   /** People who acted on this termination (cancel, approve, replay, manual steps), from the audit log. */
   actions: Array<{ at: string; actor: string; action: string; taskId: string | null; data: JsonObject }>;
   /**
@@ -93,11 +113,12 @@ export function buildEvidence(
   audit: AuditEntry[],
   now = new Date(),
   reverifications: readonly Reverification[] = [],
+  holds: readonly LegalHold[] = [],
 ): EvidenceDocument {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   const start = Math.max(termination.effectiveAt.getTime(), termination.requestedAt.getTime());
   const summary = Object.fromEntries(PROOF_KINDS.map((k) => [k, 0])) as EvidenceDocument['summary'];
-  for (const task of tasks) summary[proofOf(task, audit).kind] += 1;
+  for (const task of tasks) summary[proofOf(task, audit, holds).kind] += 1;
   summary.total = tasks.length;
   return {
     schema: 'deprovisiond.evidence/v1',
@@ -122,7 +143,7 @@ export function buildEvidence(
     tasks: inRunOrder(tasks, attempts).map((task, index) => {
       const { runs, attempts: ran } = runsOf(task, attempts, audit);
       const reverified = reverificationsOf(task.id, reverifications);
-      const proof = proofOf(task, audit);
+      const proof = proofOf(task, audit, holds);
       const acknowledged = proof.kind === 'requested' ? acknowledgementOf(reverified) : null;
       return {
         order: index + 1,
@@ -157,6 +178,19 @@ export function buildEvidence(
         })),
       };
     }),
+    legalHolds: holds.map((h) => ({
+      id: h.id,
+      on: h.terminationId === null ? 'subject' : 'termination',
+      subject: h.subject === null ? null : (JSON.parse(JSON.stringify(h.subject)) as JsonObject),
+      terminationId: h.terminationId,
+      reason: h.reason,
+      placedBy: h.placedBy,
+      placedAt: h.placedAt.toISOString(),
+      inForce: isActive(h),
+      releasedBy: h.releasedBy,
+      releasedAt: iso(h.releasedAt),
+      releaseReason: h.releaseReason,
+    })),
     actions: audit
       .filter((e) => !e.actor.startsWith('worker:') && e.actor !== 'engine')
       .map((e) => ({ at: e.at.toISOString(), actor: e.actor, action: e.action, taskId: e.taskId, data: e.data })),
@@ -206,8 +240,35 @@ const SUMMARY_LINES: Array<[ProofKind, string]> = [
   ['failed', 'failed'],
   ['skipped', 'skipped'],
   ['cancelled', 'cancelled'],
+  ['held_by_legal_hold', 'held by a legal hold (not run)'],
   ['not_finished', 'not finished'],
 ];
+
+/** The subject as named in a hold: its identifiers, as the termination's row shows them. */
+const subjectWords = (subject: JsonObject) =>
+  [subject.userName, subject.externalId, ...(Array.isArray(subject.emails) ? subject.emails : [])]
+    .filter((v): v is string => typeof v === 'string' && v !== '')
+    .join(' · ');
+
+function renderHolds(holds: EvidenceDocument['legalHolds']): string {
+  if (holds.length === 0) return '<p>No legal hold on this termination or its subject.</p>';
+  const cells = (h: EvidenceDocument['legalHolds'][number]) => [
+    h.id,
+    h.on === 'subject' ? `subject ${h.subject ? subjectWords(h.subject) : ''}` : `termination ${h.terminationId ?? ''}`,
+    `${h.placedAt} by ${h.placedBy}: ${h.reason}`,
+    h.inForce ? 'in force' : `released ${h.releasedAt ?? ''} by ${h.releasedBy ?? 'unknown'}: ${h.releaseReason ?? ''}`,
+  ];
+  return `<table class="holds"><tr><th>hold</th><th>on</th><th>placed</th><th>released</th></tr>
+${holds
+  .map(
+    (h) =>
+      `<tr>${cells(h)
+        .map((c) => `<td>${escapeHtml(c)}</td>`)
+        .join('')}</tr>`,
+  )
+  .join('\n')}
+</table>`;
+}
 
 /** A self-contained, printable page of the same document (no scripts, no external assets). */
 export function renderEvidenceHtml(doc: EvidenceDocument): string {
@@ -236,7 +297,7 @@ export function renderEvidenceHtml(doc: EvidenceDocument): string {
   const summary = SUMMARY_LINES.map(([kind, words]) => `<tr><th>${escapeHtml(words)}</th><td>${doc.summary[kind]}</td></tr>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Evidence: termination ${escapeHtml(t.id)}</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}pre{background:#f6f6f6;padding:.5em;overflow:auto}.state{font-size:.8em;padding:.1em .4em;border-radius:.3em;background:#eee}.succeeded{background:#d4f4d4}.failed{background:#f8d0d0}.waived{background:#f8ecc8}.proof{font-weight:600}.proof.failed{color:#b42318}.proof.waived,.proof.not_verifiable,.proof.requested{color:#7a4d00}</style>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}pre{background:#f6f6f6;padding:.5em;overflow:auto}.state{font-size:.8em;padding:.1em .4em;border-radius:.3em;background:#eee}.succeeded{background:#d4f4d4}.failed{background:#f8d0d0}.waived{background:#f8ecc8}.proof{font-weight:600}.proof.failed{color:#b42318}.proof.waived,.proof.not_verifiable,.proof.requested,.proof.held_by_legal_hold{color:#7a4d00}</style>
 </head><body>
 <h1>Termination evidence</h1>
 <p>Written by deprovisiond ${escapeHtml(doc.generatedBy.version)} at ${escapeHtml(doc.generatedAt)}.</p>
@@ -249,12 +310,7 @@ ${summary}
 ${[
   ['termination', t.id],
   ['state', t.state],
-  [
-    'subject',
-    [t.subject.userName, t.subject.externalId, ...((t.subject.emails as string[] | undefined) ?? [])]
-      .filter((v): v is string => typeof v === 'string' && v !== '')
-      .join(' · '),
-  ],
+  ['subject', subjectWords(t.subject)],
   ['source', `${t.source}${t.sourceEventId ? ` (${t.sourceEventId})` : ''}, requested by ${t.requestedBy}`],
   ['reason', t.reason ?? ''],
   ['playbook', t.playbook],
@@ -267,6 +323,8 @@ ${[
   .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
   .join('\n')}
 </table>
+<h2>Legal holds</h2>
+${renderHolds(doc.legalHolds)}
 <h2>Tasks</h2>
 ${tasks}
 <h2>People and operators</h2>

@@ -3,9 +3,11 @@
  * counts as "verified by read-back". A person's word (manual step), a receiver's
  * acknowledgement (notify, CAEP: no read API), a read the provider cannot offer (Google's
  * users.signOut), a command the provider accepted but its target has not carried out yet
- * (a device wipe) and an operator's waiver are each named for what they are.
+ * (a device wipe) and an operator's waiver are each named for what they are. A destructive
+ * step a legal hold keeps from running says so, with the hold, rather than "not finished".
  */
-import type { JsonObject, JsonValue, Task, TaskAttempt } from '../domain/types.ts';
+import { isActive, type LegalHold } from '../domain/legal-hold.ts';
+import { DESTRUCTIVE_ACTIONS, type JsonObject, type JsonValue, type Task, type TaskAttempt } from '../domain/types.ts';
 import type { AuditEntry } from '../store/store.ts';
 import { waitingFor } from '../domain/waiting.ts';
 
@@ -19,6 +21,7 @@ export const PROOF_KINDS = [
   'failed',
   'skipped',
   'cancelled',
+  'held_by_legal_hold',
   'not_finished',
 ] as const;
 export type ProofKind = (typeof PROOF_KINDS)[number];
@@ -53,8 +56,21 @@ const fields = (value: JsonObject) =>
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(', ');
 
-/** `audit` is the termination's entries: a waiver's actor and reason live there. */
-export function proofOf(task: Task, audit: AuditEntry[]): Proof {
+/**
+ * The holds in force that keep this task from running: only a pending destructive step is
+ * held (the store's rule, src/store/sql/legal-holds.ts); a running or finished one is past
+ * stopping, and access revocation is never held. `holds` are those covering its termination.
+ */
+export function holdsKeeping(task: Task, holds: readonly LegalHold[]): LegalHold[] {
+  if (task.state !== 'pending' || !DESTRUCTIVE_ACTIONS.includes(task.action)) return [];
+  return holds.filter(isActive);
+}
+
+/**
+ * `audit` is the termination's entries: a waiver's actor and reason live there. `holds` are
+ * the legal holds covering the termination, released ones included (only those in force count).
+ */
+export function proofOf(task: Task, audit: AuditEntry[], holds: readonly LegalHold[] = []): Proof {
   const evidence = task.evidence ?? {};
   switch (task.state) {
     case 'waived': {
@@ -77,6 +93,8 @@ export function proofOf(task: Task, audit: AuditEntry[]): Proof {
       return { kind: 'cancelled', label: 'cancelled before it ran to the end', by: null, reason: null };
     case 'pending':
     case 'running': {
+      const keeping = holdsKeeping(task, holds);
+      if (keeping.length > 0) return heldProof(keeping);
       // What an asynchronous step waits for (money owed, a transfer), as its adapter said it.
       const waiting = waitingFor(task.checkpoint);
       return { kind: 'not_finished', label: `not finished (${task.state})${waiting ? `: ${waiting}` : ''}`, by: null, reason: null };
@@ -84,6 +102,16 @@ export function proofOf(task: Task, audit: AuditEntry[]): Proof {
     case 'succeeded':
       return succeeded(task, evidence);
   }
+}
+
+/** The holds' placers and reasons, each once: one hold reads "held by legal hold <id> (<reason>)". */
+function heldProof(keeping: LegalHold[]): Proof {
+  return {
+    kind: 'held_by_legal_hold',
+    label: keeping.map((h) => `held by legal hold ${h.id} (${h.reason})`).join('; '),
+    by: [...new Set(keeping.map((h) => h.placedBy))].join(', '),
+    reason: keeping.map((h) => h.reason).join('; '),
+  };
 }
 
 function succeeded(task: Task, evidence: JsonObject): Proof {

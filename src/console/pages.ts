@@ -44,7 +44,7 @@ export function signedInPage(): string {
 export function appPage(): string {
   return `${head('Console')}
 <body>
-<header><a class="brand" href="#/">deprovisiond</a><nav aria-label="Console"><a href="#/">Overview</a><a href="#/terminations">Terminations</a><a href="#/audit">Audit log</a></nav><span id="who"></span><button id="logout" type="button">Sign out</button></header>
+<header><a class="brand" href="#/">deprovisiond</a><nav aria-label="Console"><a href="#/">Overview</a><a href="#/terminations">Terminations</a><a href="#/holds">Legal holds</a><a href="#/audit">Audit log</a></nav><span id="who"></span><button id="logout" type="button">Sign out</button></header>
 <div id="status" role="status" aria-live="polite"></div>
 <main id="view"><p>Loading…</p></main>
 <script type="module" src="/console/assets/app.js"></script>

@@ -26,6 +26,7 @@ const ASSETS = new Map(
   (
     [
       ['app.js', 'text/javascript'],
+      ['holds.js', 'text/javascript'],
       ['app.css', 'text/css'],
     ] as const
   ).map(([name, type]) => [name as string, { type, body: readFileSync(new URL(`./assets/${name}`, import.meta.url), 'utf8') }]),

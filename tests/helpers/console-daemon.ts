@@ -1,5 +1,6 @@
 /**
- * A daemon for the console tests: a fake provider, a manual step, and a brake that holds the
+ * A daemon for the console tests: a fake provider, a manual step, a delete (playbook
+ * `retained`), and a brake that holds the
  * fourth termination in an hour; with `oidc`, the console's "Sign in with" that issuer too.
  */
 import { randomBytes } from 'node:crypto';
@@ -42,6 +43,13 @@ export async function startConsoleDaemon(options: { oidc?: Record<string, unknow
         steps: [
           { id: 'revoke-sessions', provider: 'idp', action: 'revoke_sessions' },
           { id: 'collect-laptop', action: 'manual', params: { instructions: 'Collect the laptop' } },
+        ],
+      },
+      // A delete after the revocation: what a legal hold keeps (tests/console-browser.test.ts).
+      retained: {
+        steps: [
+          { id: 'revoke-sessions', provider: 'idp', action: 'revoke_sessions' },
+          { id: 'delete-account', provider: 'idp', action: 'delete_account', after: ['revoke-sessions'] },
         ],
       },
     },

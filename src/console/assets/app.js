@@ -3,6 +3,8 @@
 // the page as text, never as markup. The view refreshes every few seconds unless the
 // operator is typing.
 
+import { heldNote, holdsView, terminationHolds } from './holds.js';
+
 const REFRESH_MS = 3000;
 const UNRESOLVED = ['scheduled', 'held', 'running', 'failed'];
 let session = null;
@@ -61,6 +63,9 @@ async function act(question, run, done) {
   }
   await render();
 }
+
+/** The page's helpers, for the views kept in their own files (holds.js). */
+const ui = { h, api, act, say, time, operator, reasonForm };
 
 const SOURCES = ['scim', 'webhook', 'admin'];
 
@@ -387,7 +392,7 @@ async function detailView(id) {
         h(
           'tr',
           {},
-          ['Step', 'Provider', 'Action', 'State', 'Attempts', 'Not before', 'Last error or waiting for', ''].map((c) =>
+          ['Step', 'Provider', 'Action', 'State', 'Attempts', 'Not before', 'Last error, held by or waiting for', ''].map((c) =>
             h('th', { scope: 'col' }, c),
           ),
         ),
@@ -395,9 +400,10 @@ async function detailView(id) {
       h(
         'tbody',
         {},
-        detail.tasks.map((k) => taskRow(base, k)),
+        detail.tasks.map((k) => taskRow(base, k, heldNote(detail, k))),
       ),
     ),
+    terminationHolds(ui, detail),
     h('h2', {}, 'Evidence'),
     detail.evidence.length === 0
       ? h('p', {}, 'No task has finished yet.')
@@ -470,7 +476,8 @@ function reverificationTable(items) {
   );
 }
 
-function taskRow(base, k) {
+/** `held` says which legal holds keep the step from running (holds.js), null when none does. */
+function taskRow(base, k, held) {
   const path = `${base}/tasks/${encodeURIComponent(k.stepId)}`;
   let control = null;
   if (operator() && k.state === 'failed') {
@@ -524,9 +531,11 @@ function taskRow(base, k) {
     h('td', {}, stateBadge(k.state)),
     h('td', {}, k.attempts),
     h('td', {}, time(k.notBefore)),
-    k.lastError
-      ? h('td', { class: 'error' }, `${k.lastError.kind}: ${k.lastError.message}`)
-      : h('td', { class: 'waiting' }, k.state === 'pending' ? waitingFor(k.checkpoint) : ''),
+    held
+      ? h('td', { class: 'held-by' }, held)
+      : k.lastError
+        ? h('td', { class: 'error' }, `${k.lastError.kind}: ${k.lastError.message}`)
+        : h('td', { class: 'waiting' }, k.state === 'pending' ? waitingFor(k.checkpoint) : ''),
     h('td', {}, control),
   );
 }
@@ -566,7 +575,13 @@ function reasonForm({ label, placeholder, before = null, button, question, run, 
 function markNav() {
   const hash = location.hash;
   const section =
-    hash.startsWith('#/terminations') || hash.startsWith('#/t/') ? '#/terminations' : hash.startsWith('#/audit') ? '#/audit' : '#/';
+    hash.startsWith('#/terminations') || hash.startsWith('#/t/')
+      ? '#/terminations'
+      : hash.startsWith('#/audit')
+        ? '#/audit'
+        : hash.startsWith('#/holds')
+          ? '#/holds'
+          : '#/';
   for (const a of document.querySelectorAll('header nav a')) {
     if (a.getAttribute('href') === section) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -584,7 +599,9 @@ async function render() {
         ? await listView()
         : location.hash.startsWith('#/audit')
           ? await auditView()
-          : await overviewView();
+          : location.hash.startsWith('#/holds')
+            ? await holdsView(ui)
+            : await overviewView();
     view.replaceChildren(...nodes.flat().filter(Boolean));
   } catch (error) {
     view.replaceChildren(h('p', { class: 'error' }, error.message));

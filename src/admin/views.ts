@@ -1,6 +1,6 @@
 /** What the admin API answers: domain objects, with the derived lists a reader looks for first. */
-import type { LegalHold } from '../domain/legal-hold.ts';
-import { DESTRUCTIVE_ACTIONS, type Task, type TaskAttempt, type Termination } from '../domain/types.ts';
+import { holdsKeeping, type LegalHold } from '../domain/legal-hold.ts';
+import type { Task, TaskAttempt, Termination } from '../domain/types.ts';
 
 export interface TerminationDetail {
   termination: Termination;
@@ -17,7 +17,6 @@ export interface TerminationDetail {
 }
 
 export function terminationDetail(termination: Termination, tasks: Task[], attempts: TaskAttempt[], holds: LegalHold[]): TerminationDetail {
-  const inForce = holds.filter((h) => h.releasedAt === null).map((h) => h.id);
   return {
     termination,
     tasks,
@@ -29,12 +28,16 @@ export function terminationDetail(termination: Termination, tasks: Task[], attem
       .filter((t) => t.evidence)
       .map((t) => ({ taskId: t.id, stepId: t.stepId, provider: t.provider, action: t.action, state: t.state, evidence: t.evidence })),
     legalHolds: holds,
-    heldByLegalHold:
-      inForce.length === 0
-        ? []
-        : tasks
-            .filter((t) => t.state === 'pending' && DESTRUCTIVE_ACTIONS.includes(t.action))
-            .map((t) => ({ taskId: t.id, stepId: t.stepId, provider: t.provider, action: t.action, holds: inForce })),
+    heldByLegalHold: tasks
+      .map((t) => ({ task: t, keeping: holdsKeeping(t, holds) }))
+      .filter(({ keeping }) => keeping.length > 0)
+      .map(({ task: t, keeping }) => ({
+        taskId: t.id,
+        stepId: t.stepId,
+        provider: t.provider,
+        action: t.action,
+        holds: keeping.map((h) => h.id),
+      })),
   };
 }
 

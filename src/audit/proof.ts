@@ -6,8 +6,8 @@
  * (a device wipe) and an operator's waiver are each named for what they are. A destructive
  * step a legal hold keeps from running says so, with the hold, rather than "not finished".
  */
-import { isActive, type LegalHold } from '../domain/legal-hold.ts';
-import { DESTRUCTIVE_ACTIONS, type JsonObject, type JsonValue, type Task, type TaskAttempt } from '../domain/types.ts';
+import { holdsKeeping, type LegalHold } from '../domain/legal-hold.ts';
+import { type JsonObject, type JsonValue, type Task, type TaskAttempt } from '../domain/types.ts';
 import type { AuditEntry } from '../store/store.ts';
 import { waitingFor } from '../domain/waiting.ts';
 
@@ -55,16 +55,6 @@ const fields = (value: JsonObject) =>
   Object.entries(value)
     .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
     .join(', ');
-
-/**
- * The holds in force that keep this task from running: only a pending destructive step is
- * held (the store's rule, src/store/sql/legal-holds.ts); a running or finished one is past
- * stopping, and access revocation is never held. `holds` are those covering its termination.
- */
-export function holdsKeeping(task: Task, holds: readonly LegalHold[]): LegalHold[] {
-  if (task.state !== 'pending' || !DESTRUCTIVE_ACTIONS.includes(task.action)) return [];
-  return holds.filter(isActive);
-}
 
 /**
  * `audit` is the termination's entries: a waiver's actor and reason live there. `holds` are

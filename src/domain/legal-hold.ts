@@ -5,7 +5,7 @@
  * and, once erasure exists, erasure. Access revocation is never held: a hold keeps data,
  * it never keeps a door open.
  */
-import type { Subject } from './types.ts';
+import { DESTRUCTIVE_ACTIONS, type Subject, type Task } from './types.ts';
 
 export interface LegalHold {
   id: string;
@@ -34,3 +34,13 @@ export type HoldTarget = { subject: Subject } | { terminationId: string };
 export const MAX_HOLD_REASON = 1000;
 
 export const isActive = (hold: LegalHold): boolean => hold.releasedAt === null;
+
+/**
+ * The holds in force that keep this task from running: only a pending destructive step is
+ * held (the store's rule, src/store/sql/legal-holds.ts); a running or finished one is past
+ * stopping, and access revocation is never held. `holds` are those covering its termination.
+ */
+export function holdsKeeping(task: Task, holds: readonly LegalHold[]): LegalHold[] {
+  if (task.state !== 'pending' || !DESTRUCTIVE_ACTIONS.includes(task.action)) return [];
+  return holds.filter(isActive);
+}

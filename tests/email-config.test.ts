@@ -182,6 +182,9 @@ describe('email recipients', () => {
 
   it('refuses params without a template or recipients, and more recipients than allowed', () => {
     expect(() => emailStep({ to: 'contacts' }, subject, config)).toThrow(/name a template/);
+    expect(() => emailStep({ template: 'account_owner', to: 'accountOwner' }, subject, emailConfigSchema.parse(base))).toThrow(
+      /names no accountOwner/,
+    );
     expect(() => emailStep({ template: 'started' }, subject, config)).toThrow(PermanentError);
     expect(() => emailStep({ template: 'started', to: ['not an address'] }, subject, config)).toThrow(/to/);
     const many = Array.from({ length: 51 }, (_, i) => `c${i}@client.example`);

@@ -35,6 +35,9 @@ export function emailStep(params: JsonObject, subject: Subject, config: EmailCon
   const template = parsed.data.template ?? parsed.data.event;
   if (template === undefined) throw new PermanentError('email step params: name a template (template: started)');
   const { to } = parsed.data;
+  // A client without contacts is skipped by the adapter; an internal message with nobody to tell is a config error.
+  if (to === 'accountOwner' && config.accountOwner.length === 0)
+    throw new PermanentError('email step: to: accountOwner, but the provider names no accountOwner');
   const listed = to === 'contacts' ? contactsOf(subject) : to === 'accountOwner' ? config.accountOwner : to;
   const recipients = [...new Set(listed.map((a) => a.toLowerCase()))];
   if (recipients.length > config.maxRecipients)

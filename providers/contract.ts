@@ -37,6 +37,8 @@ export interface ActionContext {
   params: JsonObject;
   subject: Subject;
   terminationId: string;
+  /** The termination's effective time: until then the subject's service continues (messages say so). */
+  effectiveAt: Date;
   /**
    * The task this attempt belongs to: the same for every retry of one task, distinct between
    * tasks (two notifications of one termination are two tasks). Pushes derive their

@@ -2,6 +2,7 @@
 import { awsModule } from './aws/index.ts';
 import { brivoModule } from './brivo/index.ts';
 import { caepModule } from './caep/index.ts';
+import { emailModule } from './email/index.ts';
 import { githubModule } from './github/index.ts';
 import { googleModule } from './google/index.ts';
 import { ldapModule } from './ldap/index.ts';
@@ -29,5 +30,6 @@ export const providerModules: ReadonlyMap<string, ProviderModule> = new Map<stri
     awsModule,
     restModule,
     stripeModule,
+    emailModule,
   ].map((m) => [m.kind, m]),
 );

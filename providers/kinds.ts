@@ -6,6 +6,7 @@
 import { awsKind } from './aws/kind.ts';
 import { brivoKind } from './brivo/kind.ts';
 import { caepKind } from './caep/kind.ts';
+import { emailKind } from './email/kind.ts';
 import { githubKind } from './github/kind.ts';
 import { googleKind } from './google/kind.ts';
 import { ldapKind } from './ldap/kind.ts';
@@ -33,5 +34,6 @@ export const providerKinds: ReadonlyMap<string, ProviderKind> = new Map<string, 
     awsKind,
     restKind,
     stripeKind,
+    emailKind,
   ].map((k) => [k.kind, k]),
 );

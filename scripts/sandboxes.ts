@@ -3,7 +3,7 @@
  * so several daemons (replicas, a benchmark's workers) can share one set of providers and
  * their write counters, and a daemon killed mid-run does not take its providers with it.
  *
- *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]   (scim, brivo, caep, slack, github, aws, rest and stripe on request)
+ *   node --import tsx scripts/sandboxes.ts [--kinds okta,google,microsoft]   (scim, brivo, caep, slack, github, aws, rest, stripe and email on request)
  *        [--port okta=7001] [--port microsoft=7002] [--no-auto-provision]
  *
  * Prints ONE line of JSON on stdout once every sandbox listens:
@@ -44,12 +44,14 @@ import { restModule } from '../providers/rest/index.ts';
 import { startInhouseSandbox } from '../providers/rest/sandbox.ts';
 import { stripeModule } from '../providers/stripe/index.ts';
 import { startStripeSandbox } from '../providers/stripe/sandbox.ts';
+import { emailModule } from '../providers/email/index.ts';
+import { startEmailSandbox } from '../providers/email/sandbox.ts';
 import type { RunningSandbox, SandboxOptions } from '../providers/sandbox/kit.ts';
 
 /** The identity providers: started when --kinds is not given. */
 export const SANDBOX_KINDS = ['okta', 'google', 'microsoft'] as const;
-/** Every kind --kinds accepts: the identity providers, a SCIM app target, Brivo (badges), a CAEP receiver, Slack, GitHub, AWS IAM and an in-house app (rest) and Stripe (billing). */
-export const ALL_SANDBOX_KINDS = [...SANDBOX_KINDS, 'scim', 'brivo', 'caep', 'slack', 'github', 'aws', 'rest', 'stripe'] as const;
+/** Every kind --kinds accepts: the identity providers, a SCIM app target, Brivo (badges), a CAEP receiver, Slack, GitHub, AWS IAM an in-house app (rest), Stripe (billing) and an SMTP relay (email). */
+export const ALL_SANDBOX_KINDS = [...SANDBOX_KINDS, 'scim', 'brivo', 'caep', 'slack', 'github', 'aws', 'rest', 'stripe', 'email'] as const;
 export type SandboxKind = (typeof ALL_SANDBOX_KINDS)[number];
 
 export interface SandboxInfo {
@@ -88,6 +90,7 @@ const starters: Record<SandboxKind, { module: AnyProviderModule; start(options: 
     aws: { module: awsModule, start: (options, port) => startAwsSandbox({ ...options, port }) },
     rest: { module: restModule, start: (options, port) => startInhouseSandbox({ ...options, port }) },
     stripe: { module: stripeModule, start: (options, port) => startStripeSandbox({ ...options, port }) },
+    email: { module: emailModule, start: (options, port) => startEmailSandbox({ ...options, port }) },
   };
 
 /** Starts the given sandboxes in this process; `close()` stops them all. */

@@ -140,6 +140,7 @@ describe('shipped config files', () => {
       'github',
       'google',
       'inhouse',
+      'mail',
       'microsoft',
       'okta',
       'openldap',

@@ -137,6 +137,7 @@ const ACTIONS: Record<string, Task['action']> = {
   rest: 'disable_account',
   aws: 'revoke_credentials',
   stripe: 'cancel_subscriptions',
+  email: 'notify',
 };
 
 describe.each([...providerModules.keys()])('the provider fence in front of %s', (kind) => {

@@ -14,6 +14,7 @@ describe('provider modules', () => {
       'aws',
       'brivo',
       'caep',
+      'email',
       'github',
       'google',
       'ldap',

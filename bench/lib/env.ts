@@ -66,6 +66,8 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
   rest: [{ id: 'inhouse-disable', provider: 'rest', action: 'disable_account' }],
   // Billing ends no access: Stripe has no critical action to time.
   stripe: [],
+  // Messages cut no access: the email channel has no critical action to time.
+  email: [],
 };
 
 export interface Limits {

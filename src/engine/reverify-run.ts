@@ -41,6 +41,7 @@ export async function runReverify(options: RunAttemptOptions): Promise<AttemptRe
         params: task.params,
         subject: termination.subject,
         terminationId: termination.id,
+        effectiveAt: termination.effectiveAt,
         taskId: task.id,
         attempt: task.attempts,
         // A read-back compares provider timestamps with the start of the attempt that did the work.

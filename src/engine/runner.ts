@@ -82,6 +82,7 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     params: task.params,
     subject: termination.subject,
     terminationId: termination.id,
+    effectiveAt: termination.effectiveAt,
     taskId: task.id,
     attempt: attemptNumber,
     attemptStartedAt: startedAt,

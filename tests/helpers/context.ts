@@ -19,6 +19,7 @@ export function actionContext(subject: Subject, overrides: Partial<ActionContext
     params: {},
     subject,
     terminationId: 'test-termination',
+    effectiveAt: new Date(),
     taskId: 'test-task',
     attempt: 1,
     attemptStartedAt: new Date(),

@@ -6,12 +6,14 @@
  *   npm run bench -- --scenario intake --repeat 3   # repeat and report medians
  *   npm run bench -- --scenario replicas            # 1-3 replicas on PostgreSQL (BENCH_DATABASE_URL or TEST_DATABASE_URL)
  *   npm run bench -- --scenario reverify            # time to revoke with 2,000 re-verifications due, against none due
+ *   npm run bench -- --scenario doors               # time to revoke with the issue-32 door steps beside the cut, against the cut alone
  *
- * Options: --scenario ttr,mass,intake,replicas,reverify   --quick   --repeat N (default 1)
- *          --terminations N (ttr, mass; reverify: per side and round)   --duration S (intake; replicas: each measured window)
- *          --reverifications-due N, --pairs N (reverify: due on the loaded side, alternated rounds)
+ * Options: --scenario ttr,mass,intake,replicas,reverify,doors   --quick   --repeat N (default 1)
+ *          --terminations N (ttr, mass; reverify, doors: per side and round)   --duration S (intake; replicas: each measured window)
+ *          --reverifications-due N (reverify: due on the loaded side), --pairs N (reverify, doors: alternated rounds)
  *          --warmup S, --connections N, --users N (intake)
- *          --kinds okta,google,... (ttr: the sandboxes whose critical steps the playbook holds)
+ *          --kinds okta,google,... (ttr, reverify, doors: the sandboxes whose critical steps the playbook holds)
+ *          --doors (ttr: the issue-32 door steps beside the cut in the playbook, as config/sandbox.yaml's employee playbook)
  *          --results-dir DIR (default bench/results)   --no-docs (do not update docs/benchmarks.md)
  *
  * Each scenario prints its figures, its targets and whether they are met, writes
@@ -32,14 +34,15 @@ import { MASS_DEFAULTS, runMass } from './scenarios/mass.ts';
 import { INTAKE_DEFAULTS, runIntake } from './scenarios/intake.ts';
 import { REPLICAS_DEFAULTS, runReplicas } from './scenarios/replicas.ts';
 import { REVERIFY_DEFAULTS, runReverify } from './scenarios/reverify.ts';
+import { DOORS_DEFAULTS, runDoors } from './scenarios/doors.ts';
 import { ALL_SANDBOX_KINDS, type SandboxKind } from '../scripts/sandboxes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SCENARIOS = ['ttr', 'mass', 'intake', 'replicas', 'reverify'] as const;
+const SCENARIOS = ['ttr', 'mass', 'intake', 'replicas', 'reverify', 'doors'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /**
- * What runs without --scenario: replicas needs a PostgreSQL server, and reverify compares
- * alternated rounds of its own (about 4 minutes), so each runs only when named.
+ * What runs without --scenario: replicas needs a PostgreSQL server, and reverify and doors
+ * compare alternated rounds of their own (minutes each), so each runs only when named.
  */
 const DEFAULT_SCENARIOS: readonly Scenario[] = ['ttr', 'mass', 'intake'];
 
@@ -77,6 +80,7 @@ async function main(argv: string[]): Promise<number> {
       kinds: { type: 'string' },
       'reverifications-due': { type: 'string' },
       pairs: { type: 'string' },
+      doors: { type: 'boolean', default: false },
       'results-dir': { type: 'string', default: join(ROOT, 'bench', 'results') },
       'no-docs': { type: 'boolean', default: false },
     },
@@ -129,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
           kinds: kinds as SandboxKind[] | undefined,
           reverificationsDue: values['reverifications-due'],
           pairs: values.pairs,
+          doors: values.doors,
         });
         printResult(result);
         runs.push(result);
@@ -172,6 +177,7 @@ function runScenario(
     kinds: SandboxKind[] | undefined;
     reverificationsDue: string | undefined;
     pairs: string | undefined;
+    doors: boolean;
   },
 ): Promise<ScenarioResult> {
   switch (scenario) {
@@ -181,6 +187,7 @@ function runScenario(
         ...(o.quick ? { terminations: 30 } : {}),
         ...(o.terminations ? { terminations: o.terminations, warmup: Math.min(TTR_DEFAULTS.warmup, Math.ceil(o.terminations / 3)) } : {}),
         ...(o.kinds ? { kinds: o.kinds } : {}),
+        doors: o.doors,
       });
     case 'mass':
       return runMass({
@@ -209,6 +216,14 @@ function runScenario(
         ...(o.quick ? { terminations: 20, reverificationsDue: 500, pairs: 1 } : {}),
         ...(o.terminations ? { terminations: o.terminations } : {}),
         ...(o.reverificationsDue ? { reverificationsDue: Number(o.reverificationsDue) } : {}),
+        ...(o.pairs ? { pairs: Number(o.pairs) } : {}),
+        ...(o.kinds ? { kinds: o.kinds } : {}),
+      });
+    case 'doors':
+      return runDoors({
+        ...DOORS_DEFAULTS,
+        ...(o.quick ? { terminations: 20, pairs: 1 } : {}),
+        ...(o.terminations ? { terminations: o.terminations, warmup: Math.min(DOORS_DEFAULTS.warmup, Math.ceil(o.terminations / 3)) } : {}),
         ...(o.pairs ? { pairs: Number(o.pairs) } : {}),
         ...(o.kinds ? { kinds: o.kinds } : {}),
       });

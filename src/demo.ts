@@ -82,6 +82,13 @@ export async function runDemo(options: { configFile?: string | undefined; out?: 
     print();
     print('evidence:');
     for (const task of finished) print(`  ${task.stepId.padEnd(26)} ${task.state.padEnd(10)} ${proofLine(task)}`);
+    // A requested wipe is proven only when the device has carried it out, which no demo run waits for: say where that proof comes from.
+    const requested = finished.filter((task) => proofOf(task, []).kind === 'requested').map((task) => task.stepId);
+    if (requested.length > 0) {
+      print(
+        `  acknowledgement to follow: ${requested.join(', ')} requested; each device carries its wipe out when it next syncs, and the first re-verification that then reads it done records the acknowledgement in the evidence (scheduled after completion, or now: deprovisiond reverify ${termination.id}; docs/operations.md). The demo's short retention has deleted the accounts already; in production the retention leaves the devices time to sync first.`,
+      );
+    }
     const page = join(tmpdir(), `deprovisiond-demo-evidence-${termination.id}.html`);
     writeFileSync(page, await evidencePage(daemon.url, termination.id, operator?.token));
     print(`evidence page (printable): ${page}`);

@@ -76,6 +76,10 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(
       /\n {2}microsoft-wipe-devices +succeeded +requested, not yet acknowledged \(retire: 1 managed device\(s\) have not/,
     );
+    // ...and the demo says where the acknowledgement comes from, naming both wipes and the command for this termination.
+    expect(text).toMatch(
+      /\n {2}acknowledgement to follow: (google-wipe-devices, microsoft-wipe-devices|microsoft-wipe-devices, google-wipe-devices) requested; each device carries its wipe out when it next syncs, and the first re-verification that then reads it done records the acknowledgement in the evidence \(scheduled after completion, or now: deprovisiond reverify [0-9a-f-]{36}; /,
+    );
     const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
     expect(page && existsSync(page)).toBe(true);
     try {

@@ -70,6 +70,57 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
   email: [],
 };
 
+/**
+ * The doors a disable leaves open (issue 32), as config/sandbox.yaml's employee playbook runs
+ * them beside the cut: not critical, and no critical step waits for them. `before` are listed
+ * ahead of the kind's disable and `after` behind it, in that playbook's order (Microsoft's
+ * public links wait for its disable there too), because within a provider the claim order
+ * follows the step order. AWS IAM's door, revoke_credentials, is its critical step already.
+ */
+export const DOOR_STEPS: Partial<Record<SandboxKind, { before: Step[]; after: Step[] }>> = {
+  okta: {
+    before: [],
+    after: [
+      { id: 'okta-remove-mfa', provider: 'okta', action: 'remove_mfa' },
+      { id: 'okta-remove-admin-roles', provider: 'okta', action: 'remove_admin_roles' },
+      { id: 'okta-reset-password', provider: 'okta', action: 'reset_password' },
+    ],
+  },
+  google: {
+    before: [
+      { id: 'google-clear-recovery', provider: 'google', action: 'clear_recovery' },
+      { id: 'google-wipe-devices', provider: 'google', action: 'wipe_devices' },
+      { id: 'google-stop-forwarding', provider: 'google', action: 'stop_mail_forwarding' },
+      { id: 'google-revoke-public-links', provider: 'google', action: 'revoke_public_links' },
+    ],
+    after: [
+      { id: 'google-remove-mfa', provider: 'google', action: 'remove_mfa' },
+      { id: 'google-remove-admin-roles', provider: 'google', action: 'remove_admin_roles' },
+      { id: 'google-reset-password', provider: 'google', action: 'reset_password' },
+    ],
+  },
+  microsoft: {
+    before: [{ id: 'microsoft-wipe-devices', provider: 'microsoft', action: 'wipe_devices' }],
+    after: [
+      { id: 'microsoft-revoke-public-links', provider: 'microsoft', action: 'revoke_public_links', after: ['microsoft-disable'] },
+      { id: 'microsoft-remove-mfa', provider: 'microsoft', action: 'remove_mfa' },
+      { id: 'microsoft-stop-forwarding', provider: 'microsoft', action: 'stop_mail_forwarding' },
+      { id: 'microsoft-remove-admin-roles', provider: 'microsoft', action: 'remove_admin_roles' },
+      { id: 'microsoft-reset-password', provider: 'microsoft', action: 'reset_password' },
+    ],
+  },
+};
+
+/** The bench playbook: each kind's critical steps, with its door steps around its last (the disable) when `doors`. */
+export function benchSteps(kinds: readonly SandboxKind[], doors = false): Step[] {
+  return kinds.flatMap((kind) => {
+    const critical = CRITICAL_STEPS[kind];
+    const around = doors ? DOOR_STEPS[kind] : undefined;
+    if (!around || critical.length === 0) return critical;
+    return [...critical.slice(0, -1), ...around.before, critical.at(-1)!, ...around.after];
+  });
+}
+
 export interface Limits {
   concurrency?: number;
   tasksPerSecond?: number;
@@ -137,7 +188,7 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
     for (const kind of options.kinds) {
       providers[kind] = { kind, ...started.sandboxes[kind]!.settings, limits: { concurrency: 8, ...options.limits?.[kind] } };
     }
-    const steps = options.steps ?? options.kinds.flatMap((kind) => CRITICAL_STEPS[kind]);
+    const steps = options.steps ?? benchSteps(options.kinds);
     const config = {
       server: { host: '127.0.0.1', port: 0, bodyLimit: '256kb' },
       store: { sqlite: { path: dbPath } },

@@ -13,7 +13,7 @@ export interface TargetCheck {
 }
 
 export interface ScenarioResult {
-  scenario: 'ttr' | 'mass' | 'intake' | 'replicas' | 'reverify';
+  scenario: 'ttr' | 'mass' | 'intake' | 'replicas' | 'reverify' | 'doors';
   title: string;
   startedAt: string;
   durationS: number;

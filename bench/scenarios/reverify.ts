@@ -12,9 +12,9 @@
  * another, as in the time-to-revoke scenario, at the daemon's default `reverify` limits.
  */
 import type { SandboxKind } from '../../scripts/sandboxes.ts';
-import { CRITICAL_STEPS, median, percentile, pool, round, startEnv, type BenchEnv } from '../lib/env.ts';
+import { CRITICAL_STEPS, median, percentile, pool, round, startEnv } from '../lib/env.ts';
 import { check, type ScenarioResult } from '../lib/result.ts';
-import { TTR_DEFAULTS, terminateThroughScim } from './ttr.ts';
+import { TTR_DEFAULTS, revokedThroughScim } from './ttr.ts';
 
 export interface ReverifyBenchOptions {
   /** Terminations measured per side and round, one after another. */
@@ -131,7 +131,9 @@ async function runSide(options: ReverifyBenchOptions, setupTerminations: number,
   });
   try {
     const setupStart = Date.now();
-    await pool(setupTerminations, options.setupConcurrency, (i) => revoked(env, run, SETUP_USER_BASE + i, options));
+    await pool(setupTerminations, options.setupConcurrency, (i) =>
+      revokedThroughScim(env, run, SETUP_USER_BASE + i, options.perTerminationTimeoutMs),
+    );
     const db = env.readStore();
     // Completed, not only revoked: completion is what schedules their re-verifications.
     const completed = db.prepare("SELECT count(*) AS n FROM terminations WHERE state = 'completed'");
@@ -154,7 +156,8 @@ async function runSide(options: ReverifyBenchOptions, setupTerminations: number,
     const t0 = Date.now();
     const dueAtStart = dueAt(t0);
     const ttrs: number[] = [];
-    for (let i = 0; i < options.terminations; i += 1) ttrs.push(await revoked(env, run, i, options));
+    for (let i = 0; i < options.terminations; i += 1)
+      ttrs.push((await revokedThroughScim(env, run, i, options.perTerminationTimeoutMs)).ttrMs);
     const t1 = Date.now();
     const reverifiedDuring = (
       db.prepare("SELECT count(*) AS n FROM reverifications WHERE state = 'done' AND finished_at BETWEEN ? AND ?").get(t0, t1) as {
@@ -174,15 +177,4 @@ async function runSide(options: ReverifyBenchOptions, setupTerminations: number,
   } finally {
     await env.stop();
   }
-}
-
-/** Terminates user `n` through SCIM and answers its time to revoke; throws unless it was revoked. */
-async function revoked(env: BenchEnv, run: string, n: number, options: ReverifyBenchOptions): Promise<number> {
-  const { userName, row } = await terminateThroughScim(env, run, n, options.perTerminationTimeoutMs);
-  if (row?.revoked_at == null) {
-    throw new Error(
-      `termination of ${userName} ${(row?.failed_tasks ?? 0) > 0 ? 'has a failed task' : `not revoked after ${options.perTerminationTimeoutMs} ms`}`,
-    );
-  }
-  return row.revoked_at - Math.max(row.effective_at, row.requested_at);
 }

@@ -7,7 +7,7 @@
  */
 import type { RequestLogEntry } from '../../providers/sandbox/kit.ts';
 import type { SandboxKind } from '../../scripts/sandboxes.ts';
-import { DEACTIVATE, median, percentile, round, startEnv, userBody, type BenchEnv } from '../lib/env.ts';
+import { DEACTIVATE, benchSteps, median, percentile, round, startEnv, userBody, type BenchEnv } from '../lib/env.ts';
 import { check, type ScenarioResult } from '../lib/result.ts';
 
 export interface TtrOptions {
@@ -17,6 +17,8 @@ export interface TtrOptions {
   kinds: SandboxKind[];
   /** Longest wait for one termination to be revoked. */
   perTerminationTimeoutMs: number;
+  /** The issue-32 door steps beside the cut (bench/lib/env.ts DOOR_STEPS). Default false. */
+  doors: boolean;
 }
 
 export const TTR_DEFAULTS: TtrOptions = {
@@ -25,6 +27,7 @@ export const TTR_DEFAULTS: TtrOptions = {
   latencyMs: 25,
   kinds: ['okta', 'google', 'microsoft', 'scim', 'brivo', 'caep'],
   perTerminationTimeoutMs: 10_000,
+  doors: false,
 };
 
 interface Measured {
@@ -103,11 +106,22 @@ export async function terminateThroughScim(
   }
 }
 
+/** Terminates user `n` through SCIM and answers its termination id and time to revoke (from the store); throws unless it was revoked. */
+export async function revokedThroughScim(env: BenchEnv, run: string, n: number, timeoutMs: number): Promise<{ id: string; ttrMs: number }> {
+  const { userName, row } = await terminateThroughScim(env, run, n, timeoutMs);
+  if (row?.revoked_at == null) {
+    throw new Error(
+      `termination of ${userName} ${(row?.failed_tasks ?? 0) > 0 ? 'has a failed task' : `not revoked after ${timeoutMs} ms`}`,
+    );
+  }
+  return { id: row.id, ttrMs: row.revoked_at - Math.max(row.effective_at, row.requested_at) };
+}
+
 export async function runTtr(options: TtrOptions): Promise<ScenarioResult> {
   const startedAt = new Date();
   const run = `ttr${Date.now().toString(36)}`;
   const faults = Object.fromEntries(options.kinds.map((k) => [k, { latencyMs: options.latencyMs }]));
-  const env = await startEnv({ kinds: options.kinds, faults });
+  const env = await startEnv({ kinds: options.kinds, faults, steps: benchSteps(options.kinds, options.doors) });
   try {
     const terminate = async (n: number): Promise<Measured> => {
       const { userName, row } = await terminateThroughScim(env, run, n, options.perTerminationTimeoutMs);
@@ -194,6 +208,11 @@ export async function runTtr(options: TtrOptions): Promise<ScenarioResult> {
       notes: [
         `time to revoke is the daemon's own revokedAt - max(effectiveAt, requestedAt), read from GET /admin/v1/terminations/{id}; completion is awaited by polling the store read-only (no load on the daemon); ${options.warmup} warm-up terminations are not counted`,
         `lower bound per termination = longest chain of sequential requests at any one provider (from the sandbox request logs) x ${options.latencyMs} ms`,
+        ...(options.doors
+          ? [
+              'with --doors: the playbook holds the issue-32 door steps beside the cut; their requests fall in the same windows, so the chains and the bound count them too: compare times to revoke, not ratios (--scenario doors alternates both sides)',
+            ]
+          : []),
       ],
     };
   } finally {

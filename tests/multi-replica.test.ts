@@ -267,13 +267,16 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
           const body = JSON.stringify({ subject: { userName: email, emails: [email] }, reason: 'multi-replica test' });
           const id = `msg_${runId}_${i}`;
           const target = survivors[i % survivors.length]!;
+          // One instant for the header and the signature: read twice, a second boundary
+          // between the reads signed another timestamp than the header sent (a 401).
+          const at = new Date();
           const res = await fetch(`${target.url}/webhooks/termination`, {
             method: 'POST',
             headers: {
               'content-type': 'application/json',
               'webhook-id': id,
-              'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
-              'webhook-signature': signer.sign(id, new Date(), body),
+              'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+              'webhook-signature': signer.sign(id, at, body),
             },
             body,
           });

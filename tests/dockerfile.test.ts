@@ -302,7 +302,9 @@ describe('Dockerfile', () => {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+    // The sandbox config starts every provider's emulator (fifteen now) before the daemon
+    // listens: on a loaded 2-core machine that alone took over vitest's default 30 s.
+  }, 120_000);
 
   it('the HEALTHCHECK command fails on an unhealthy answer, not only on no answer', async () => {
     const unhealthy = createHttpServer((_req, res) => res.writeHead(503).end('{"status":"not ok"}'));

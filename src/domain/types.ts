@@ -28,7 +28,7 @@ export interface Organization {
   domains: string[];
   /** The organization's own key at a provider: an Entra tenant, an Okta group (id or name), a SCIM app's organization value. */
   tenants?: { entra?: string; okta?: string; scim?: string };
-  /** Who to tell at the client: never a member to offboard. */
+  /** Who to tell at the client (notifications); listed people at its domains are offboarded all the same. */
   contacts?: string[];
 }
 

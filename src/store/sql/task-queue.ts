@@ -10,6 +10,7 @@ import type { AttemptOutcome, ClaimRequest, LeaseRef, LeaseRenewal, TaskQueue } 
 import type { SqlAuditLog } from './audit-log.ts';
 import { emitRevoked, emitWake, leaseEnd, type LeaseTime, type RevokedEvent, type StoreContext, type Tx } from './context.ts';
 import { insertTasks } from './insert-tasks.ts';
+import { insertMemberTasks } from './member-tasks.ts';
 import { renewLeases } from './lease-renewal.ts';
 import { discardedSuccess, doneThenConfirmed, upgradeSkippedByLateSuccess } from './late-results.ts';
 import { SqlReadModel, withDependencies } from './read-model.ts';
@@ -337,6 +338,24 @@ export class SqlTaskQueue implements TaskQueue {
       });
       if (outcome.state === 'failed' && outcome.followUp?.length) {
         await insertTasks(trx, row.termination_id, await this.settlement.uniqueStepIds(trx, row.termination_id, outcome.followUp), now);
+      }
+      if (outcome.state === 'succeeded' && outcome.expansion) {
+        // Before the termination's state is derived: its members' tasks keep it running.
+        const written = await insertMemberTasks(trx, row, outcome.expansion, now);
+        await this.auditLog.append(trx, {
+          actor: `worker:${worker}`,
+          action: 'task.expanded',
+          terminationId: row.termination_id,
+          taskId,
+          data: {
+            provider: row.provider,
+            members: outcome.expansion.members.length,
+            memberIds: outcome.expansion.members.map((m) => m.id),
+            actions: outcome.expansion.actions,
+            tasksCreated: written.created,
+            tasksAlreadyThere: written.existing,
+          },
+        });
       }
       revoked = await this.settlement.settle(trx, termination, now);
       await this.ctx.hooks.notifyOthers(trx);

@@ -35,6 +35,7 @@ describe('subjectSchema with an organization', () => {
     });
     expect(toSubject(parsed)).toEqual({
       emails: [],
+      displayName: 'Acme',
       organization: {
         id: 'acme-42',
         name: 'Acme',

@@ -24,6 +24,11 @@ export interface ExpandedMember {
 export interface Expansion {
   members: ExpandedMember[];
   actions: ActionName[];
+  /**
+   * More members than the brake's `organizationMembers`: the member tasks are written, and the
+   * termination is held until an operator approves it, with the count in the audit entry.
+   */
+  holdForApproval?: { threshold: number; notifyProvider: string | null };
 }
 
 export class InvalidExpansionError extends Error {

@@ -86,7 +86,11 @@ export function toSubject(input: z.infer<typeof subjectSchema>): Subject {
     if (input.manager.email !== undefined) manager.email = input.manager.email;
     subject.manager = manager;
   }
-  if (input.organization !== undefined) subject.organization = toOrganization(input.organization);
+  if (input.organization !== undefined) {
+    subject.organization = toOrganization(input.organization);
+    // Notifications and evidence name a subject by its displayName: the client's, not "unknown subject".
+    subject.displayName ??= input.organization.name ?? `organization ${input.organization.id}`;
+  }
   return subject;
 }
 

@@ -11,6 +11,9 @@ import type { NewTask } from '../store.ts';
 import type { Tx } from './context.ts';
 import { insertTasks } from './insert-tasks.ts';
 
+/** Step id (then `-<expansion step>`) of the message that an organization's size held its termination. */
+export const BRAKE_MEMBERS_STEP = 'brake-held-members';
+
 /** Rows per INSERT: a member task binds about 14 values, well under SQLite's 32,766. */
 const CHUNK = 500;
 

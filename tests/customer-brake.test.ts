@@ -97,4 +97,32 @@ describe('the brake and a client organization', () => {
     );
     for (const id of ids) expect((await sandboxControl<{ status: string }>(oktaUrl, `/users/${id}`)).status).toBe('SUSPENDED');
   }, 90_000);
+
+  it('a cancellation after the expansion ran cancels every member task not started, and lists what ran', async () => {
+    const oktaUrl = daemon.sandboxes.get('okta')!.url;
+    const { ids } = await sandboxControl<{ ids: string[] }>(oktaUrl, '/members', { domain: 'renewed.example', count: 55 });
+    const { termination } = await daemon.terminations.submit({
+      source: 'admin',
+      subject: { emails: [], organization: { id: 'renewed', domains: ['renewed.example'] } },
+      actor: 'admin:ops',
+    });
+    await pollUntil(
+      async () => (await daemon.store.getTermination(termination.id))?.state === 'held',
+      () => 'the expansion did not hold the termination',
+      20_000,
+    );
+    const res = await fetch(`${daemon.url}/admin/v1/terminations/${termination.id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'the client renewed' }),
+    });
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { alreadyRan: Array<{ step: string; state: string }>; tasksCancelled: number };
+    expect(answer.alreadyRan.map((t) => t.step)).toContain('okta-members');
+    expect(answer.alreadyRan.some((t) => t.step.startsWith('okta-members/')), 'no member task had started').toBe(false);
+    const tasks = await daemon.store.listTasks(termination.id);
+    expect(tasks.filter((t) => t.stepId.startsWith('okta-members/') && t.state === 'cancelled')).toHaveLength(55);
+    expect(answer.tasksCancelled).toBe(tasks.filter((t) => t.state === 'cancelled').length);
+    for (const id of ids) expect((await sandboxControl<{ status: string }>(oktaUrl, `/users/${id}`)).status).toBe('ACTIVE');
+  }, 60_000);
 });

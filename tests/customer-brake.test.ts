@@ -82,7 +82,10 @@ describe('the brake and a client organization', () => {
     );
     const members = (await daemon.store.listTasks(termination.id)).filter((t) => t.stepId.startsWith('okta-members/'));
     expect(members).toHaveLength(60);
-    expect(members.every((t) => t.state === 'pending'), 'nothing runs while held').toBe(true);
+    expect(
+      members.every((t) => t.state === 'pending'),
+      'nothing runs while held',
+    ).toBe(true);
     for (const id of ids.slice(0, 5)) expect((await sandboxControl<{ status: string }>(oktaUrl, `/users/${id}`)).status).toBe('ACTIVE');
 
     const res = await fetch(`${daemon.url}/admin/v1/terminations/${termination.id}/approve`, {
@@ -119,7 +122,10 @@ describe('the brake and a client organization', () => {
     expect(res.status).toBe(200);
     const answer = (await res.json()) as { alreadyRan: Array<{ step: string; state: string }>; tasksCancelled: number };
     expect(answer.alreadyRan.map((t) => t.step)).toContain('okta-members');
-    expect(answer.alreadyRan.some((t) => t.step.startsWith('okta-members/')), 'no member task had started').toBe(false);
+    expect(
+      answer.alreadyRan.some((t) => t.step.startsWith('okta-members/')),
+      'no member task had started',
+    ).toBe(false);
     const tasks = await daemon.store.listTasks(termination.id);
     expect(tasks.filter((t) => t.stepId.startsWith('okta-members/') && t.state === 'cancelled')).toHaveLength(55);
     expect(answer.tasksCancelled).toBe(tasks.filter((t) => t.state === 'cancelled').length);

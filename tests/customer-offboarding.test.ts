@@ -44,7 +44,13 @@ describe('customer offboarding through the daemon', () => {
           steps: [
             { id: 'okta-members', provider: 'okta', action: 'expand_members', params: { actions: ['revoke_sessions', 'disable_account'] } },
             { id: 'app-members', provider: 'app', action: 'expand_members', params: { actions: ['disable_account'] } },
-            { id: 'notify-revoked', provider: 'security', action: 'notify', params: { event: 'revoked' }, after: ['okta-members', 'app-members'] },
+            {
+              id: 'notify-revoked',
+              provider: 'security',
+              action: 'notify',
+              params: { event: 'revoked' },
+              after: ['okta-members', 'app-members'],
+            },
           ],
         },
       },
@@ -147,7 +153,10 @@ describe('customer offboarding through the daemon', () => {
     expect(answer.tasksCancelled).toBe(3);
     const tasks = await daemon.store.listTasks(terminationId);
     expect(tasks.every((t) => t.state === 'cancelled')).toBe(true);
-    expect(tasks.some((t) => t.stepId.includes('/')), 'no member was ever listed').toBe(false);
+    expect(
+      tasks.some((t) => t.stepId.includes('/')),
+      'no member was ever listed',
+    ).toBe(false);
 
     for (const userId of okta.ids) {
       expect((await sandboxControl<{ status: string }>(oktaUrl, `/users/${userId}`)).status).toBe('ACTIVE');

@@ -65,7 +65,12 @@ describe('listMembers at Okta', () => {
     const byName = await members({ id: 'globex', domains: ['unused.example'], tenants: { okta: 'Globex people' } });
     expect(byName).toHaveLength(30);
     expect(byName.every((m) => m.email?.endsWith('@globex.example'))).toBe(true);
-    const { groupId } = await control<{ groupId: string }>('/members', { domain: 'globex.example', prefix: 'late', count: 1, group: 'Globex people' });
+    const { groupId } = await control<{ groupId: string }>('/members', {
+      domain: 'globex.example',
+      prefix: 'late',
+      count: 1,
+      group: 'Globex people',
+    });
     const byId = await members({ id: 'globex', domains: ['unused.example'], tenants: { okta: groupId } });
     expect(byId, 'a member added since is found: the listing is a sweep').toHaveLength(31);
   });

@@ -78,7 +78,8 @@ export class OktaApi {
   groupUsers(groupId: string, ctx: CallContext): Promise<OktaListedUser[]> {
     return this.call('listGroupUsers', ctx, async () => {
       const users: OktaListedUser[] = [];
-      for await (const user of await this.client.groupApi.listGroupUsers({ groupId, limit: LIST_PAGE })) if (user) users.push(toListedUser(user));
+      for await (const user of await this.client.groupApi.listGroupUsers({ groupId, limit: LIST_PAGE }))
+        if (user) users.push(toListedUser(user));
       return users;
     });
   }

@@ -23,7 +23,9 @@ async function oktaPeople(api: OktaApi, organization: Organization, ctx: ActionC
   if (group !== undefined) {
     const ids = GROUP_ID.test(group) ? [group] : await api.groupsNamed(group, ctx);
     if (ids.length !== 1) {
-      throw new PermanentError(`Okta: ${ids.length === 0 ? 'no group' : `${ids.length} groups`} named ${quoted(group)} for organization ${organization.id}`);
+      throw new PermanentError(
+        `Okta: ${ids.length === 0 ? 'no group' : `${ids.length} groups`} named ${quoted(group)} for organization ${organization.id}`,
+      );
     }
     return api.groupUsers(ids[0]!, ctx);
   }
@@ -33,7 +35,7 @@ async function oktaPeople(api: OktaApi, organization: Organization, ctx: ActionC
     // and only an address that ends in exactly `@domain` is the organization's.
     const suffix = `@${domain.toLowerCase()}`;
     const found = await api.searchUsers(`profile.email co ${quoted(suffix)}`, ctx);
-    users.push(...found.filter((u) => u.email !== null && u.email.toLowerCase().endsWith(suffix)));
+    users.push(...found.filter((u) => u.email?.toLowerCase().endsWith(suffix) === true));
   }
   return users;
 }

@@ -332,7 +332,7 @@ function routes(state: OktaState) {
     app.get('/api/v1/groups', (req, res) => {
       const search = typeof req.query.search === 'string' ? req.query.search : undefined;
       const match = search === undefined ? () => true : searchMatcher(search);
-      if (!match) return sendError(res, 400, 'E0000031', `Invalid search criteria.`, [`search: ${search}`]);
+      if (!match) return sendError(res, 400, 'E0000031', `Invalid search criteria.`, [`search: ${search ?? ''}`]);
       const groups = [...state.groups.values()].filter((g) => match({ name: g.name }));
       sendPage(req, res, groups, (g) => groupJson(g, requestOrigin(req)));
     });
@@ -601,7 +601,10 @@ const seedMembersSchema = z
   .object({
     domain: z.string().regex(/^[a-z0-9.-]+$/),
     count: z.number().int().min(1).max(10_000),
-    prefix: z.string().regex(/^[a-z0-9.-]+$/).default('member'),
+    prefix: z
+      .string()
+      .regex(/^[a-z0-9.-]+$/)
+      .default('member'),
     group: z.string().min(1).max(200).optional(),
   })
   .strict();

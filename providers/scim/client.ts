@@ -71,7 +71,10 @@ export class ScimClient {
    */
   async listPage(filter: string, startIndex: number, count: number, ctx: CallContext): Promise<{ total: number; users: ScimUser[] }> {
     const query = new URLSearchParams({ filter, startIndex: String(startIndex), count: String(count) });
-    const { body } = await this.http.send({ method: 'GET', path: `/Users?${query.toString()}`, operation: 'list Users (members)', allowed: [] }, ctx);
+    const { body } = await this.http.send(
+      { method: 'GET', path: `/Users?${query.toString()}`, operation: 'list Users (members)', allowed: [] },
+      ctx,
+    );
     const list = (body ?? {}) as { totalResults?: unknown; Resources?: unknown };
     const resources = Array.isArray(list.Resources) ? list.Resources : [];
     const users = resources.map((r) => toScimUser(r, 'list Users'));
@@ -122,8 +125,7 @@ function toScimUser(value: unknown, operation: string): ScimUser {
     ? r.emails.map((e) => (e as { value?: unknown } | null)?.value).filter((v): v is string => typeof v === 'string')
     : [];
   const enterprise = r[ENTERPRISE_USER];
-  const organization =
-    enterprise && typeof enterprise === 'object' ? (enterprise as Record<string, unknown>).organization : undefined;
+  const organization = enterprise && typeof enterprise === 'object' ? (enterprise as Record<string, unknown>).organization : undefined;
   return {
     id: r.id,
     organization: typeof organization === 'string' ? organization : null,

@@ -17,14 +17,22 @@ const PAGE = 100;
 /** Pages per listing at most: a target that never ends its list must not hold the attempt for ever. */
 const MAX_PAGES = 1_000;
 
-export async function* listScimMembers(client: ScimClient, lookup: Lookup, organization: Organization, ctx: ActionContext): AsyncIterable<Member> {
+export async function* listScimMembers(
+  client: ScimClient,
+  lookup: Lookup,
+  organization: Organization,
+  ctx: ActionContext,
+): AsyncIterable<Member> {
   const value = organization.tenants?.scim;
   const searches: Array<{ filter: string; belongs: (u: ScimUser) => boolean }> =
     value !== undefined
       ? [{ filter: `${ENTERPRISE_USER}:organization eq ${scimString(value)}`, belongs: (u) => u.organization === value }]
       : organization.domains.map((domain) => {
           const suffix = `@${domain.toLowerCase()}`;
-          return { filter: `emails.value ew ${scimString(suffix)}`, belongs: (u) => u.emails.some((e) => e.toLowerCase().endsWith(suffix)) };
+          return {
+            filter: `emails.value ew ${scimString(suffix)}`,
+            belongs: (u) => u.emails.some((e) => e.toLowerCase().endsWith(suffix)),
+          };
         });
   for (const { filter, belongs } of searches) {
     for (let page = 0, startIndex = 1; ; page += 1) {

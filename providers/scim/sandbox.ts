@@ -493,7 +493,10 @@ const seedMembersSchema = z
   .object({
     domain: z.string().regex(/^[a-z0-9.-]+$/),
     count: z.number().int().min(1).max(10_000),
-    prefix: z.string().regex(/^[a-z0-9.-]+$/).default('member'),
+    prefix: z
+      .string()
+      .regex(/^[a-z0-9.-]+$/)
+      .default('member'),
     organization: z.string().min(1).max(256).optional(),
   })
   .strict();

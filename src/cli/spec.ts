@@ -58,7 +58,12 @@ export const SUBJECT_OPTIONS: Record<string, OptionSpec> = {
   'manager-email': { type: 'string', value: 'EMAIL', help: 'who receives transferred files and notifications' },
   organization: { type: 'string', value: 'ID', help: 'a client organization (your id for it): its members are offboarded' },
   'organization-name': { type: 'string', value: 'NAME', help: "with --organization: the client's name" },
-  domain: { type: 'string', multiple: true, value: 'HOST', help: "with --organization: an email domain of the client's people (repeatable)" },
+  domain: {
+    type: 'string',
+    multiple: true,
+    value: 'HOST',
+    help: "with --organization: an email domain of the client's people (repeatable)",
+  },
   contact: { type: 'string', multiple: true, value: 'EMAIL', help: 'with --organization: a contact address at the client (repeatable)' },
   'okta-group': { type: 'string', value: 'GROUP', help: "with --organization: the client's Okta group (id or name)" },
   'scim-organization': { type: 'string', value: 'VALUE', help: "with --organization: the client's organization value at the SCIM app" },

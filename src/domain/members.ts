@@ -42,7 +42,9 @@ export class InvalidExpansionError extends Error {
 export function expansionActions(params: JsonObject): ActionName[] {
   const raw = Object.hasOwn(params, 'actions') ? params.actions : undefined;
   if (!Array.isArray(raw) || raw.length === 0) {
-    throw new InvalidExpansionError('expand_members needs params.actions: the actions each member gets, e.g. [revoke_sessions, disable_account]');
+    throw new InvalidExpansionError(
+      'expand_members needs params.actions: the actions each member gets, e.g. [revoke_sessions, disable_account]',
+    );
   }
   const actions: ActionName[] = [];
   for (const action of raw) {

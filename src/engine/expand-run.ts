@@ -10,7 +10,11 @@ import { expansionActions, InvalidExpansionError, MAX_MEMBERS_PER_EXPANSION, typ
 import type { JsonObject, Termination } from '../domain/types.ts';
 import type { AttemptOutcome } from '../store/store.ts';
 
-export async function expandMembers(provider: Provider, termination: Termination, ctx: ActionContext): Promise<Extract<AttemptOutcome, { state: 'succeeded' | 'skipped' }>> {
+export async function expandMembers(
+  provider: Provider,
+  termination: Termination,
+  ctx: ActionContext,
+): Promise<Extract<AttemptOutcome, { state: 'succeeded' | 'skipped' }>> {
   const organization = termination.subject.organization;
   if (!organization) {
     const evidence: JsonObject = { skipped: 'the subject is not an organization: no members to list' };
@@ -40,7 +44,7 @@ export async function expandMembers(provider: Provider, termination: Termination
   const evidence: JsonObject = {
     organization: organization.id,
     domains: organization.domains,
-    tenants: (organization.tenants ?? {}) as JsonObject,
+    tenants: organization.tenants ?? {},
     members: listed.length,
     memberList: listed.map((m) => ({ id: m.id, email: m.email, login: m.login })),
     actions,

@@ -17,7 +17,12 @@ import { newTask, newTermination } from './suite.ts';
 const T0 = Date.UTC(2030, 0, 1, 9, 0, 0);
 const MINUTE = 60_000;
 
-const member = (n: number) => ({ id: `00u${n}`, email: `m${n}@acme.example`, login: `m${n}@acme.example`, account: { id: `00u${n}`, login: `m${n}@acme.example` } });
+const member = (n: number) => ({
+  id: `00u${n}`,
+  email: `m${n}@acme.example`,
+  login: `m${n}@acme.example`,
+  account: { id: `00u${n}`, login: `m${n}@acme.example` },
+});
 const expansionOf = (...ns: number[]): Expansion => ({ members: ns.map(member), actions: ['revoke_sessions', 'disable_account'] });
 const expanded = (expansion: Expansion): AttemptOutcome => ({
   state: 'succeeded',

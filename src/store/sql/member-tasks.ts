@@ -67,6 +67,10 @@ export async function insertMemberTasks(
     await trx.selectFrom('task_dependencies').select('task_id').where('depends_on_task_id', '=', parent.id).execute()
   ).map((r) => r.task_id);
   const edges = dependants.flatMap((taskId) => tasks.map((child) => ({ task_id: taskId, depends_on_task_id: child.id })));
-  for (let i = 0; i < edges.length; i += CHUNK) await trx.insertInto('task_dependencies').values(edges.slice(i, i + CHUNK)).execute();
+  for (let i = 0; i < edges.length; i += CHUNK)
+    await trx
+      .insertInto('task_dependencies')
+      .values(edges.slice(i, i + CHUNK))
+      .execute();
   return { created: tasks.length, existing: already };
 }

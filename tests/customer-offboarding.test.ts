@@ -21,7 +21,11 @@ import { inlineAttemptsIn } from './helpers/test-module.ts';
 
 const TOKEN = 'operator-token-customer-0001';
 
-describe('customer offboarding through the daemon', () => {
+// Attempts on the daemon's thread (modules injected), and on the attempt worker thread as in production.
+describe.each([
+  { where: "the daemon's thread", inline: true },
+  { where: 'the attempt worker thread', inline: false },
+])('customer offboarding through the daemon, attempts on $where', ({ inline }) => {
   let dir: string;
   let daemon: Daemon;
   let oktaUrl: string;
@@ -56,15 +60,17 @@ describe('customer offboarding through the daemon', () => {
       },
       defaultPlaybook: 'customer',
     });
-    daemon = await startDaemon(inlineAttemptsIn(config), {
-      configFile: 'customer.yaml',
-      logger: silentLogger(),
-      modules: new Map<string, ProviderModule>([
-        ['okta', oktaModule],
-        ['scim', scimModule],
-        ['notify', notifyModule],
-      ]),
-    });
+    daemon = inline
+      ? await startDaemon(inlineAttemptsIn(config), {
+          configFile: 'customer.yaml',
+          logger: silentLogger(),
+          modules: new Map<string, ProviderModule>([
+            ['okta', oktaModule],
+            ['scim', scimModule],
+            ['notify', notifyModule],
+          ]),
+        })
+      : await startDaemon(config, { configFile: 'customer.yaml', logger: silentLogger() });
     oktaUrl = daemon.sandboxes.get('okta')!.url;
     appUrl = daemon.sandboxes.get('app')!.url;
   });

@@ -3,7 +3,7 @@
  * no SQL. They throw the typed errors below; the engine decides what happens next.
  */
 import type { Logger } from 'pino';
-import type { ActionName, JsonObject, Subject } from '../src/domain/types.ts';
+import type { ActionName, JsonObject, Organization, Subject } from '../src/domain/types.ts';
 
 /**
  * The typed errors, for adapters: they import them from here, never from src/domain/ (the
@@ -80,6 +80,17 @@ export interface ActionHandler {
   verify(account: AccountRef, ctx: ActionContext): Promise<Evidence>;
 }
 
+/**
+ * One person of a client organization at a provider, as `listMembers` found them: `account`
+ * is what `resolve` would have returned for them (each member's tasks start from it, with no
+ * look-up of their own); `email` and `login` name them in the evidence.
+ */
+export interface Member {
+  account: AccountRef;
+  email: string | null;
+  login: string | null;
+}
+
 export interface Provider {
   /** The provider kind: `okta`, `google`, `microsoft`, `scim`, a badge system... */
   readonly kind: string;
@@ -93,6 +104,12 @@ export interface Provider {
    */
   resolve(subject: Subject, ctx: ActionContext): Promise<AccountRef | null>;
   readonly actions: Partial<Record<ActionName, ActionHandler>>;
+  /**
+   * The people of a client organization here (its tenant key at this provider, else the
+   * email domains), page by page as the provider serves them: what an `expand_members` step
+   * lists when it runs. Optional: a provider without it cannot take that step.
+   */
+  listMembers?(organization: Organization, ctx: ActionContext): AsyncIterable<Member>;
   /** Checks credentials and permissions at start-up; throws PermanentError when they are wrong. */
   validate?(ctx: { signal: AbortSignal; logger: Logger }): Promise<void>;
   close?(): Promise<void>;

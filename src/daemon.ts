@@ -107,6 +107,9 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       now: options.now,
       followUpOnFailure: failureNotifications(config, options.now ?? (() => new Date())),
       followUpOnOverdue: overdueNotifications(config, options.now ?? (() => new Date())),
+      ...(config.brake?.organizationMembers !== undefined
+        ? { organizationMembersBrake: { threshold: config.brake.organizationMembers, notify: config.brake.notify ?? null } }
+        : {}),
     });
     store.setReverifySchedule(reverifySchedule(config));
     const reverifier = new Reverifier({

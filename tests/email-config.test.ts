@@ -85,11 +85,16 @@ describe('email config', () => {
   });
 });
 
-const subject: Subject & { organization: unknown } = {
+const subject: Subject = {
   externalId: 'C-1',
   emails: ['billing@client.example'],
   displayName: 'Ada <script>',
-  organization: { name: 'Acme & Sons <Ltd>', id: 'org/1 ?x', contacts: ['a@client.example', { email: 'B@Client.example' }] },
+  organization: {
+    name: 'Acme & Sons <Ltd>',
+    id: 'org/1 ?x',
+    domains: ['client.example'],
+    contacts: ['a@client.example', 'B@Client.example'],
+  },
 };
 const config = emailConfigSchema.parse({
   ...base,
@@ -128,7 +133,7 @@ describe('email templates', () => {
   });
 
   it('refuses a line break in the subject line (no header injection)', () => {
-    const evil = { ...subject, organization: { name: 'Acme\r\nBcc: victim@example.com' } };
+    const evil: Subject = { ...subject, organization: { ...subject.organization!, name: 'Acme\r\nBcc: victim@example.com' } };
     const t = compileTemplates(emailConfigSchema.parse({ ...base, templates: { x: { subject: 'About {{name}}', text: 'hi' } } }));
     expect(() => renderMessage(t.get('x')!, view(evil), 'x')).toThrow(/control character/);
   });

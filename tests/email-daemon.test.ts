@@ -72,7 +72,7 @@ describe.skipIf(!available)('client communication by email through the daemon', 
       externalId: 'CUST-42',
       emails: [],
       displayName: 'Acme',
-      organization: { name: 'Acme Corp', contacts: ['it@acme.example', { email: 'finance@acme.example' }] },
+      organization: { id: 'CUST-42', name: 'Acme Corp', domains: ['acme.example'], contacts: ['it@acme.example', 'finance@acme.example'] },
     } as Subject;
     const { termination } = await daemon.terminations.submit({ source: 'admin', subject, actor: 'admin:ops', effectiveAt });
     await pollUntil(

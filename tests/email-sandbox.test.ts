@@ -13,7 +13,10 @@ import { silentLogger } from '../src/telemetry/logger.ts';
 import { actionContext } from './helpers/context.ts';
 import { sandboxControl } from './helpers/sandbox-control.ts';
 
-const client = { emails: [], organization: { name: 'Initech', contacts: ['peter@initech.example'] } } as Subject;
+const client: Subject = {
+  emails: [],
+  organization: { id: 'initech', name: 'Initech', domains: ['initech.example'], contacts: ['peter@initech.example'] },
+};
 
 describe('email sandbox', () => {
   let sandbox: EmailSandbox;

@@ -19,8 +19,8 @@ const available = smtpServerAvailable();
 const client: Subject = {
   externalId: 'C-7',
   emails: [],
-  organization: { name: 'Acme & Sons', contacts: ['ops@acme.example', { email: 'cfo@acme.example' }] },
-} as Subject;
+  organization: { id: 'C-7', name: 'Acme & Sons', domains: ['acme.example'], contacts: ['ops@acme.example', 'cfo@acme.example'] },
+};
 
 describe.skipIf(!available)('email adapter against a real SMTP server (aiosmtpd)', () => {
   let server: SmtpServer;

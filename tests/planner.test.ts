@@ -107,4 +107,16 @@ describe('checkPlaybooks (serve and config check)', () => {
     ]);
     expect(() => checkPlaybooks(implicit, summaries, 'p.yaml')).not.toThrow();
   });
+
+  it('checks an expand_members step: a provider that lists members, and actions it supports for each member', () => {
+    const listing = [{ ...summaries[0]!, actions: [...summaries[0]!.actions, 'expand_members'] }];
+    const step = (params: unknown) => config([{ id: 'members', provider: 'okta', action: 'expand_members', params }]);
+    expect(() => checkPlaybooks(step({ actions: ['revoke_sessions', 'disable_account'] }), listing, 'p.yaml')).not.toThrow();
+    expect(() => checkPlaybooks(step({ actions: ['disable_account'] }), summaries, 'p.yaml')).toThrow(/supports .*, not expand_members/);
+    expect(() => checkPlaybooks(step({ actions: ['wipe_devices'] }), listing, 'p.yaml')).toThrow(
+      /playbooks\.p\.steps\[0\]\.params\.actions: provider okta \(fake\) does not support wipe_devices for its members/,
+    );
+    expect(() => checkPlaybooks(step({}), listing, 'p.yaml')).toThrow(/expand_members needs params\.actions/);
+    expect(() => checkPlaybooks(step({ actions: ['manual'] }), listing, 'p.yaml')).toThrow(/not an action a member can take/);
+  });
 });

@@ -41,6 +41,19 @@ describe('POST /webhooks/termination', () => {
     await t.waitFor(res.body.terminationId, (x) => x.state === 'completed');
   });
 
+  it('accepts a client organization as the subject, filed under org:<id>, and refuses one without a domain', async () => {
+    const id = `org-${randomBytes(4).toString('hex')}`;
+    const res = await deliver({
+      subject: { organization: { id, name: 'Acme', domains: ['acme.example'], contacts: ['it@acme.example'] } },
+    });
+    expect(res.status).toBe(201);
+    const stored = await t.daemon.store.getTermination(res.body.terminationId);
+    expect(stored?.subjectKey).toBe(`org:${id}`);
+    expect(stored?.subject.organization).toEqual({ id, name: 'Acme', domains: ['acme.example'], contacts: ['it@acme.example'] });
+    const bad = await deliver({ subject: { organization: { id: `${id}-b`, domains: [] } } });
+    expect(bad.status).toBe(400);
+  });
+
   it('refuses a signature made with an unknown secret, and stores nothing', async () => {
     const subject = uniqueSubject('wrong');
     const res = await deliver({ subject }, { secret: `whsec_${randomBytes(24).toString('base64')}` });

@@ -2,10 +2,19 @@
  * The Microsoft Entra / 365 adapter: finds a subject's Entra user and runs each action as
  * read, act, read back on Microsoft Graph v1.0 (facts in shared PROVIDERS.md).
  */
-import type { AccountRef, ActionContext, ActionHandler, Evidence, ExecuteResult, Provider, ProviderFactoryContext } from '../contract.ts';
+import type {
+  AccountRef,
+  ActionContext,
+  ActionHandler,
+  Evidence,
+  ExecuteResult,
+  Member,
+  Provider,
+  ProviderFactoryContext,
+} from '../contract.ts';
 import { PermanentError, VerificationError } from '../contract.ts';
 import { alreadyAbsent, type AbsenceSeenBy } from '../absent.ts';
-import type { JsonObject, Subject } from '../../src/domain/types.ts';
+import type { JsonObject, Organization, Subject } from '../../src/domain/types.ts';
 import { requestTimeoutOf, scopeOf, tokenUrlOf, type MicrosoftConfig } from './config.ts';
 import { createGraphClient, GraphApi, odataString, seg } from './graph-client.ts';
 import { graphTokens } from './token.ts';
@@ -17,6 +26,7 @@ import { resetPassword } from './password.ts';
 import { driveIdOf } from './drive.ts';
 import { revokePublicLinks } from './public-links.ts';
 import { wipeDevices } from './devices.ts';
+import { listEntraGuests } from './guests.ts';
 
 interface GraphUser {
   id: string;
@@ -130,6 +140,11 @@ export class MicrosoftProvider implements Provider {
       revoke_public_links: revokePublicLinks(this.graph),
       wipe_devices: wipeDevices(this.graph),
     };
+  }
+
+  /** The client's B2B guests, by email domain (guests.ts); `tenants.entra` is not used to list them. */
+  listMembers(organization: Organization, ctx: ActionContext): AsyncIterable<Member> {
+    return listEntraGuests(this.graph, organization, ctx);
   }
 
   async validate(ctx: { signal: AbortSignal }): Promise<void> {

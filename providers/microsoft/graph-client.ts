@@ -119,6 +119,8 @@ export interface GraphCall {
   signal: AbortSignal;
   /** Answer null instead of throwing on 404 (an account or drive that is not there). */
   notFoundIsNull?: boolean;
+  /** Request headers, e.g. `ConsistencyLevel: eventual` for an advanced query (sent on every page). */
+  headers?: Record<string, string>;
 }
 
 /** Encodes one path segment (a UPN may hold `#`, `'` or `/`). */
@@ -184,6 +186,7 @@ export class GraphApi {
       // The attempt's signal plus the per-request timeout; the SDK hands it to fetch and to our auth step.
       .option('signal', AbortSignal.any([call.signal, timeout]))
       .middlewareOptions([auth]);
+    if (call.headers) request = request.headers(call.headers);
     if (call.query) {
       const encoded = Object.fromEntries(Object.entries(call.query).map(([k, v]) => [k, encodeURIComponent(v)]));
       request = request.query(encoded);
@@ -236,7 +239,12 @@ export class GraphApi {
       if (!next) return items;
       // A runaway cursor must not loop forever; 1,000 pages of 100 is far past any membership.
       if (pages >= 1000) throw new TransientError(`${first.path}: more than 1000 pages, giving up`);
-      page = await this.call({ method: 'GET', path: this.relativeLink(next), signal: first.signal });
+      page = await this.call({
+        method: 'GET',
+        path: this.relativeLink(next),
+        signal: first.signal,
+        ...(first.headers ? { headers: first.headers } : {}),
+      });
     }
   }
 

@@ -46,6 +46,8 @@ interface SandboxUser {
   mail: string | null;
   displayName: string;
   accountEnabled: boolean;
+  /** `Member`, or `Guest` for a B2B guest (a client's person invited into the tenant). */
+  userType: 'Member' | 'Guest';
   createdDateTime: string;
   signInSessionsValidFromDateTime: string;
   /** The only trace of a password the sandbox keeps: when it was last set. */
@@ -84,6 +86,8 @@ export interface SeedUserInput {
   mail?: string | null;
   displayName?: string;
   accountEnabled?: boolean;
+  /** Default `Member`. */
+  userType?: 'Member' | 'Guest';
   /** Groups to create with the user as a member; `dynamic` makes a DynamicMembership group. */
   groups?: Array<{ displayName?: string; dynamic?: boolean }>;
   /** Directory roles (memberOf lists them too: they are not groups). */
@@ -150,7 +154,7 @@ const USER_DEFAULT_PROPERTIES = [
   'id',
 ];
 /** Properties Graph returns only when `$select`ed. */
-const USER_SELECT_ONLY = ['accountEnabled', 'signInSessionsValidFromDateTime', 'lastPasswordChangeDateTime', 'createdDateTime'];
+const USER_SELECT_ONLY = ['accountEnabled', 'signInSessionsValidFromDateTime', 'lastPasswordChangeDateTime', 'createdDateTime', 'userType'];
 /** An account that existed long before its offboarding: its sessions date from then. */
 const ACCOUNT_AGE_MS = 30 * 24 * 3600_000;
 
@@ -231,6 +235,7 @@ class Directory {
       mail: input.mail === undefined ? input.userPrincipalName : input.mail,
       displayName: input.displayName ?? input.userPrincipalName.split('@')[0] ?? input.userPrincipalName,
       accountEnabled: input.accountEnabled ?? true,
+      userType: input.userType ?? 'Member',
       createdDateTime: graphTime(created),
       signInSessionsValidFromDateTime: input.signInSessionsValidFromDateTime ?? graphTime(created),
       lastPasswordChangeDateTime: graphTime(created),
@@ -484,6 +489,7 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
       signInSessionsValidFromDateTime: user.signInSessionsValidFromDateTime,
       lastPasswordChangeDateTime: user.lastPasswordChangeDateTime,
       createdDateTime: user.createdDateTime,
+      userType: user.userType,
     };
     const fields = select ?? USER_DEFAULT_PROPERTIES;
     const unknown = fields.find((f) => !USER_DEFAULT_PROPERTIES.includes(f) && !USER_SELECT_ONLY.includes(f));
@@ -544,7 +550,21 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
     if (is(collection, 'users') && key === undefined && method === 'GET') {
       let users = [...directory.users.values()];
       const filter = req.query.$filter;
-      if (typeof filter === 'string') {
+      const guests =
+        typeof filter === 'string' ? /^userType eq 'Guest' and endswith\(mail,\s*'((?:[^']|'')*)'\)$/i.exec(filter.trim()) : null;
+      if (guests) {
+        // endswith is an advanced query: Graph refuses it without ConsistencyLevel: eventual and $count=true.
+        if (req.get('consistencylevel')?.toLowerCase() !== 'eventual' || req.query.$count !== 'true') {
+          return graphError(
+            res,
+            400,
+            'Request_UnsupportedQuery',
+            "Operator 'endsWith' is not supported because the required parameters might be missing. Try adding $count=true query parameter and ConsistencyLevel:eventual header.",
+          );
+        }
+        const suffix = guests[1]!.replace(/''/g, "'").toLowerCase();
+        users = users.filter((u) => u.userType === 'Guest' && (u.mail ?? '').toLowerCase().endsWith(suffix));
+      } else if (typeof filter === 'string') {
         const match = /^(mail|userPrincipalName) eq '((?:[^']|'')*)'$/i.exec(filter.trim());
         if (!match) return graphError(res, 400, 'Request_UnsupportedQuery', 'Unsupported or invalid query filter clause specified.');
         const property = match[1]!.toLowerCase() === 'mail' ? 'mail' : 'userPrincipalName';
@@ -553,12 +573,13 @@ function graphRoutes(directory: Directory, control: SandboxControl, pageSize: nu
       }
       const { page, next } = pageOf(req, users);
       const views: Array<Record<string, unknown>> = [];
+      const counted = req.query.$count === 'true' ? { '@odata.count': users.length } : {};
       for (const user of page) {
         const view = userView(req, res, user);
         if (!view) return;
         views.push(view);
       }
-      const body: Record<string, unknown> = { '@odata.context': `${root(req)}/$metadata#users`, value: views };
+      const body: Record<string, unknown> = { '@odata.context': `${root(req)}/$metadata#users`, ...counted, value: views };
       if (next) body['@odata.nextLink'] = next;
       return res.json(body);
     }
@@ -822,6 +843,22 @@ export function createMicrosoftSandboxApp(options: MicrosoftSandboxOptions = {})
           return;
         }
         res.status(201).json(directory.seed(input));
+      });
+      // A client's people invited as B2B guests (customer offboarding): mail <prefix>-<n>@<domain>.
+      router.post('/guests', (req, res) => {
+        const { domain, count, prefix = 'guest' } = (req.body ?? {}) as { domain?: unknown; count?: unknown; prefix?: unknown };
+        if (typeof domain !== 'string' || !/^[a-z0-9.-]+$/.test(domain) || typeof prefix !== 'string' || !/^[a-z0-9.-]+$/.test(prefix))
+          return void res.status(400).json({ error: 'domain and prefix: lower-case host characters' });
+        if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 10_000)
+          return void res.status(400).json({ error: 'count: 1 to 10000' });
+        const ids: string[] = [];
+        for (let n = 1; n <= count; n += 1) {
+          const mail = `${prefix}-${n}@${domain}`;
+          // A guest's UPN is its address with @ as _, then #EXT# at the inviting tenant.
+          const upn = `${mail.replace('@', '_')}#EXT#@sandbox.onmicrosoft.com`;
+          ids.push(directory.seed({ userPrincipalName: upn, mail, userType: 'Guest', drive: false }).id);
+        }
+        res.status(201).json({ ids });
       });
       // Drift (issue 30): what an on-premises sync or a helpdesk agent does after an offboarding.
       router.post('/users/:id/enable', (req, res) => {

@@ -10,6 +10,7 @@ import { OktaApi, type OktaUser } from './api.ts';
 import { createOktaClient } from './client.ts';
 import type { OktaConfig } from './config.ts';
 import { createDoorActions } from './doors.ts';
+import { listOktaMembers } from './members.ts';
 
 /** How long to wait before looking again at a user Okta is still deactivating. */
 const TRANSITION_POLL_MS = 5_000;
@@ -230,6 +231,7 @@ export function createOktaProvider(config: OktaConfig, factory: ProviderFactoryC
       delete_account: deleteAccount,
       ...createDoorActions(api),
     },
+    listMembers: (organization, ctx) => listOktaMembers(api, organization, ctx),
     async validate(ctx) {
       await api.probe({ signal: ctx.signal, now: () => new Date() });
     },

@@ -61,6 +61,40 @@ export class OktaApi {
     }
   }
 
+  /**
+   * Every user a `search` expression finds (`GET /api/v1/users?search=…`), every page: the
+   * SDK's collection follows the `Link: rel="next"` headers, each page a request of its own
+   * through the throttle. Okta's search also returns DEPROVISIONED users.
+   */
+  searchUsers(search: string, ctx: CallContext): Promise<OktaListedUser[]> {
+    return this.call('listUsers', ctx, async () => {
+      const users: OktaListedUser[] = [];
+      for await (const user of await this.client.userApi.listUsers({ search, limit: LIST_PAGE })) if (user) users.push(toListedUser(user));
+      return users;
+    });
+  }
+
+  /** Every member of a group (`GET /api/v1/groups/{id}/users`), every page. */
+  groupUsers(groupId: string, ctx: CallContext): Promise<OktaListedUser[]> {
+    return this.call('listGroupUsers', ctx, async () => {
+      const users: OktaListedUser[] = [];
+      for await (const user of await this.client.groupApi.listGroupUsers({ groupId, limit: LIST_PAGE }))
+        if (user) users.push(toListedUser(user));
+      return users;
+    });
+  }
+
+  /** The ids of the groups named exactly `name` (`GET /api/v1/groups?search=profile.name eq "…"`). */
+  groupsNamed(name: string, ctx: CallContext): Promise<string[]> {
+    return this.call('listGroups', ctx, async () => {
+      const ids: string[] = [];
+      for await (const group of await this.client.groupApi.listGroups({ search: `profile.name eq ${quoted(name)}`, limit: LIST_PAGE })) {
+        if (group?.id && group.profile?.name === name) ids.push(group.id);
+      }
+      return ids;
+    });
+  }
+
   async probe(ctx: CallContext): Promise<void> {
     await this.call('listUsers', ctx, async () => {
       const page = await this.client.userApi.listUsers({ limit: 1 });
@@ -194,7 +228,32 @@ interface SdkUser {
   status?: string;
   transitioningToStatus?: string | null;
   passwordChanged?: Date | string | null;
-  profile?: { login?: string };
+  profile?: { login?: string; email?: string };
+}
+
+/** Page size of listings: Okta's maximum for users is 200 (the default and most efficient). */
+const LIST_PAGE = 200;
+
+/** A listed user: the fields a member's tasks and evidence need. */
+export interface OktaListedUser {
+  id: string;
+  login: string;
+  email: string | null;
+  status: string;
+}
+
+function toListedUser(user: SdkUser): OktaListedUser {
+  if (!user.id || !user.status) throw new PermanentError('Okta listUsers: a user without id or status');
+  return { id: user.id, login: user.profile?.login ?? '', email: user.profile?.email ?? null, status: user.status };
+}
+
+/**
+ * A string value in an Okta search expression: double-quoted, with `"` and `\` escaped
+ * (Okta follows SCIM filter syntax). Organization fields are checked at intake to hold
+ * neither; this keeps the expression whole even so.
+ */
+export function quoted(value: string): string {
+  return `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`;
 }
 
 function toOktaUser(user: SdkUser): OktaUser {

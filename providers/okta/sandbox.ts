@@ -316,9 +316,32 @@ function routes(state: OktaState) {
     };
 
     app.get('/api/v1/users', (req, res) => {
-      const limit = Math.min(Number(req.query.limit ?? 200) || 200, 200);
-      const listed = [...state.users.values()].filter((u) => u.status !== 'DEPROVISIONED').slice(0, limit);
-      res.json(listed.map((u) => userJson(u, requestOrigin(req))));
+      const search = typeof req.query.search === 'string' ? req.query.search : undefined;
+      let users = [...state.users.values()];
+      if (search === undefined) {
+        // Without a search Okta lists every user but DEPROVISIONED ones; a search finds those too.
+        users = users.filter((u) => u.status !== 'DEPROVISIONED');
+      } else {
+        const match = searchMatcher(search);
+        if (!match) return sendError(res, 400, 'E0000031', `Invalid search criteria.`, [`search: ${search}`]);
+        users = users.filter((u) => match(u.profile));
+      }
+      sendPage(req, res, users, (u) => userJson(u, requestOrigin(req)));
+    });
+
+    app.get('/api/v1/groups', (req, res) => {
+      const search = typeof req.query.search === 'string' ? req.query.search : undefined;
+      const match = search === undefined ? () => true : searchMatcher(search);
+      if (!match) return sendError(res, 400, 'E0000031', `Invalid search criteria.`, [`search: ${search ?? ''}`]);
+      const groups = [...state.groups.values()].filter((g) => match({ name: g.name }));
+      sendPage(req, res, groups, (g) => groupJson(g, requestOrigin(req)));
+    });
+
+    app.get('/api/v1/groups/:groupId/users', (req, res) => {
+      const group = state.groups.get(req.params.groupId);
+      if (!group) return sendError(res, 404, 'E0000007', `Not found: Resource not found: ${req.params.groupId} (UserGroup)`);
+      const members = [...state.users.values()].filter((u) => u.groupIds.has(group.id));
+      sendPage(req, res, members, (u) => userJson(u, requestOrigin(req)));
     });
 
     app.get('/api/v1/users/:userId', (req, res) => {
@@ -533,8 +556,75 @@ function routes(state: OktaState) {
   };
 }
 
+/**
+ * One page of a listing as Okta serves it: at most `limit` items (default and maximum 200)
+ * after the `after` cursor (an id), ordered by id, and a `Link: <…>; rel="next"` header with
+ * the next page's absolute URL while more remain (the SDK's collection follows it).
+ */
+function sendPage<T extends { id: string }>(req: Request, res: Response, items: T[], json: (item: T) => unknown): void {
+  const limit = Math.min(Math.max(Number(req.query.limit ?? 200) || 200, 1), 200);
+  const after = typeof req.query.after === 'string' ? req.query.after : '';
+  const sorted = items.filter((i) => i.id > after).sort((a, b) => (a.id < b.id ? -1 : 1));
+  const page = sorted.slice(0, limit);
+  const self = new URL(req.originalUrl, requestOrigin(req));
+  const links = [`<${self.href}>; rel="self"`];
+  if (sorted.length > limit) {
+    const next = new URL(self.href);
+    next.searchParams.set('after', page.at(-1)!.id);
+    next.searchParams.set('limit', String(limit));
+    links.push(`<${next.href}>; rel="next"`);
+  }
+  res.set('Link', links.join(', '));
+  res.json(page.map(json));
+}
+
+/**
+ * The part of Okta's search syntax the emulator understands: one `property op "value"` with
+ * `eq`, `sw` or `co` (operators and values case-insensitive, as Okta's are) on a profile
+ * attribute. Null for anything else, which Okta would answer 400 as well or answer otherwise.
+ */
+function searchMatcher(search: string): ((profile: Record<string, string>) => boolean) | null {
+  const parsed = /^\s*profile\.(\w+)\s+(eq|sw|co)\s+"((?:[^"\\]|\\.)*)"\s*$/i.exec(search);
+  if (!parsed) return null;
+  const [, attribute = '', op = '', raw = ''] = parsed;
+  const value = raw.replace(/\\(.)/g, '$1').toLowerCase();
+  return (profile) => {
+    const actual = Object.hasOwn(profile, attribute) ? profile[attribute]?.toLowerCase() : undefined;
+    if (actual === undefined) return false;
+    const operator = op.toLowerCase();
+    return operator === 'eq' ? actual === value : operator === 'sw' ? actual.startsWith(value) : actual.includes(value);
+  };
+}
+
+/** Body of `POST /__sandbox/members`: `count` active people of a client domain, optionally in its group. */
+const seedMembersSchema = z
+  .object({
+    domain: z.string().regex(/^[a-z0-9.-]+$/),
+    count: z.number().int().min(1).max(10_000),
+    prefix: z
+      .string()
+      .regex(/^[a-z0-9.-]+$/)
+      .default('member'),
+    group: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
 function controlRoutes(state: OktaState) {
   return (router: Router) => {
+    // A client's people in bulk (customer offboarding): <prefix>-<n>@<domain>, ACTIVE, with a grant and a token each.
+    router.post('/members', (req, res) => {
+      const parsed = seedMembersSchema.safeParse(req.body ?? {});
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      const { domain, count, prefix, group } = parsed.data;
+      const ids: string[] = [];
+      for (let n = 1; n <= count; n += 1) {
+        const login = `${prefix}-${n}@${domain}`;
+        if (state.find(login)) return void res.status(409).json({ error: `login exists: ${login}` });
+        const groups = group ? [{ name: group, type: 'OKTA_GROUP' as const }] : [];
+        ids.push(state.create(oktaSeedUserSchema.parse({ login, groups, grants: ['0oaclientportal'], tokens: ['0oaclientportal'] })).id);
+      }
+      res.status(201).json({ ids, groupId: group ? state.group(group, 'OKTA_GROUP').id : null });
+    });
     router.post('/users', (req, res) => {
       const parsed = oktaSeedUserSchema.safeParse(req.body ?? {});
       if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });

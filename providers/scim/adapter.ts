@@ -12,6 +12,7 @@ import { ScimClient, type ScimUser } from './client.ts';
 import type { ScimConfig } from './config.ts';
 import type { Lookup } from './filter.ts';
 import { createTokenSource } from './token.ts';
+import { listScimMembers } from './members.ts';
 
 /** The values of the subject the configured lookup tries, in order. */
 function lookupValues(subject: Subject, lookup: Lookup): string[] {
@@ -126,6 +127,7 @@ export function createScimProvider(config: ScimConfig, factory: ProviderFactoryC
       return null;
     },
     actions: config.allowDelete ? { disable_account: disableAccount, delete_account: deleteAccount } : { disable_account: disableAccount },
+    listMembers: (organization, ctx) => listScimMembers(client, config.lookup, organization, ctx),
     async validate(ctx) {
       await client.probe({ signal: ctx.signal, now: () => new Date() });
     },

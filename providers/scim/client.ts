@@ -14,6 +14,8 @@ import { lookupFilter, type Lookup } from './filter.ts';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json';
 export const PATCH_OP_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+/** RFC 7643 section 4.3: the enterprise User extension; its `organization` groups a client's people. */
+export const ENTERPRISE_USER = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 
 export type { CallContext } from '../http/bearer.ts';
 
@@ -33,6 +35,8 @@ export interface ScimUser {
   emails: string[];
   /** Absent at some targets; RFC 7643 leaves `active` optional. */
   active: boolean | null;
+  /** The enterprise extension's `organization`, when the target sends it. */
+  organization: string | null;
 }
 
 export class ScimClient {
@@ -59,6 +63,22 @@ export class ScimClient {
     const users = resources.map((r) => toScimUser(r, 'list Users'));
     const total = typeof list.totalResults === 'number' ? list.totalResults : users.length;
     return { total: Math.max(total, users.length), users };
+  }
+
+  /**
+   * One page of the users a filter finds (RFC 7644 section 3.4.2.4: `startIndex` from 1,
+   * `count` per page), with the total the target reports.
+   */
+  async listPage(filter: string, startIndex: number, count: number, ctx: CallContext): Promise<{ total: number; users: ScimUser[] }> {
+    const query = new URLSearchParams({ filter, startIndex: String(startIndex), count: String(count) });
+    const { body } = await this.http.send(
+      { method: 'GET', path: `/Users?${query.toString()}`, operation: 'list Users (members)', allowed: [] },
+      ctx,
+    );
+    const list = (body ?? {}) as { totalResults?: unknown; Resources?: unknown };
+    const resources = Array.isArray(list.Resources) ? list.Resources : [];
+    const users = resources.map((r) => toScimUser(r, 'list Users'));
+    return { total: typeof list.totalResults === 'number' ? list.totalResults : users.length, users };
   }
 
   /** Null on 404: the user does not exist (or no longer). */
@@ -104,8 +124,11 @@ function toScimUser(value: unknown, operation: string): ScimUser {
   const emails = Array.isArray(r.emails)
     ? r.emails.map((e) => (e as { value?: unknown } | null)?.value).filter((v): v is string => typeof v === 'string')
     : [];
+  const enterprise = r[ENTERPRISE_USER];
+  const organization = enterprise && typeof enterprise === 'object' ? (enterprise as Record<string, unknown>).organization : undefined;
   return {
     id: r.id,
+    organization: typeof organization === 'string' ? organization : null,
     userName: typeof r.userName === 'string' ? r.userName : null,
     externalId: typeof r.externalId === 'string' ? r.externalId : null,
     emails,

@@ -27,6 +27,8 @@ import { SCIM_SANDBOX_BASE_PATH, SCIM_SANDBOX_TOKEN, SCIM_SANDBOX_CLIENT_ID, SCI
 export { SCIM_SANDBOX_BASE_PATH, SCIM_SANDBOX_TOKEN, SCIM_SANDBOX_CLIENT_ID, SCIM_SANDBOX_CLIENT_SECRET };
 
 const USER_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:User';
+/** RFC 7643 section 4.3: the enterprise User extension, which carries `organization`. */
+const ENTERPRISE_SCHEMA = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 const PATCH_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -50,6 +52,8 @@ interface SandboxUser {
   externalId: string | null;
   emails: string[];
   active: boolean;
+  /** The enterprise extension's `organization`: a client's people share it. */
+  organization: string | null;
   created: string;
   lastModified: string;
 }
@@ -60,6 +64,7 @@ export const scimSeedUserSchema = z.object({
   externalId: z.string().min(1).optional(),
   emails: z.array(z.string().min(1)).default([]),
   active: z.boolean().default(true),
+  organization: z.string().min(1).max(256).optional(),
 });
 export type ScimSeedUser = z.input<typeof scimSeedUserSchema>;
 
@@ -116,6 +121,16 @@ function tokenize(filter: string): Token[] {
 }
 
 function valuesAt(resource: Record<string, unknown>, path: string): unknown[] {
+  // A fully qualified name (RFC 7644 section 3.10): `urn:…:User:attribute`, its URN holding dots ("2.0").
+  if (/^urn:/i.test(path)) {
+    const cut = path.lastIndexOf(':');
+    const schema = path.slice(0, cut).toLowerCase();
+    const rest = path.slice(cut + 1);
+    if (schema === USER_SCHEMA.toLowerCase()) return valuesAt(resource, rest);
+    const key = Object.keys(resource).find((k) => k.toLowerCase() === schema);
+    const extension = key === undefined ? undefined : resource[key];
+    return extension && typeof extension === 'object' ? valuesAt(extension as Record<string, unknown>, rest) : [];
+  }
   const [head = '', ...rest] = path.split('.');
   const key = Object.keys(resource).find((k) => k.toLowerCase() === head.toLowerCase());
   const value = key === undefined ? undefined : resource[key];
@@ -267,6 +282,7 @@ class ScimState {
       externalId: input.externalId ?? null,
       emails: input.emails,
       active: input.active,
+      organization: input.organization ?? null,
       created: now,
       lastModified: now,
     };
@@ -306,12 +322,13 @@ class ScimState {
 function userJson(user: SandboxUser, base: string, override: Partial<SandboxUser> = {}) {
   const u = { ...user, ...override };
   return {
-    schemas: [USER_SCHEMA],
+    schemas: u.organization ? [USER_SCHEMA, ENTERPRISE_SCHEMA] : [USER_SCHEMA],
     id: u.id,
     ...(u.externalId ? { externalId: u.externalId } : {}),
     userName: u.userName,
     active: u.active,
     emails: u.emails.map((value, i) => ({ value, type: 'work', primary: i === 0 })),
+    ...(u.organization ? { [ENTERPRISE_SCHEMA]: { organization: u.organization } } : {}),
     meta: {
       resourceType: 'User',
       created: u.created,
@@ -471,8 +488,33 @@ function routes(state: ScimState, tokenLifetimeSeconds: number) {
   };
 }
 
+/** Body of `POST /__sandbox/members`: `count` active people of a client domain, optionally with its organization value. */
+const seedMembersSchema = z
+  .object({
+    domain: z.string().regex(/^[a-z0-9.-]+$/),
+    count: z.number().int().min(1).max(10_000),
+    prefix: z
+      .string()
+      .regex(/^[a-z0-9.-]+$/)
+      .default('member'),
+    organization: z.string().min(1).max(256).optional(),
+  })
+  .strict();
+
 function controlRoutes(state: ScimState) {
   return (router: Router) => {
+    // A client's people in bulk (customer offboarding): <prefix>-<n>@<domain>, active.
+    router.post('/members', (req, res) => {
+      const parsed = seedMembersSchema.safeParse(req.body ?? {});
+      if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });
+      const { domain, count, prefix, organization } = parsed.data;
+      const ids: string[] = [];
+      for (let n = 1; n <= count; n += 1) {
+        const email = `${prefix}-${n}@${domain}`;
+        ids.push(state.create(scimSeedUserSchema.parse({ userName: email, emails: [email], organization })).id);
+      }
+      res.status(201).json({ ids });
+    });
     router.post('/users', (req, res) => {
       const parsed = scimSeedUserSchema.safeParse(req.body ?? {});
       if (!parsed.success) return void res.status(400).json({ error: parsed.error.message });

@@ -224,12 +224,35 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/terminations/{id}/cancel': {
-        post: write('Cancel an open termination and every task not yet run (e.g. a rehire).', {
-          parameters: [idParam],
-          body: cancelBody,
-          ok: { type: 'object', properties: { termination: ref('Termination') } },
-          codes: ['400', '401', '403', '404', '409', '413', '503'],
-        }),
+        post: write(
+          'Cancel an open termination and every task not yet run (e.g. a rehire). Nothing already done is undone: `alreadyRan` lists it.',
+          {
+            parameters: [idParam],
+            body: cancelBody,
+            ok: {
+              type: 'object',
+              properties: {
+                termination: ref('Termination'),
+                alreadyRan: {
+                  type: 'array',
+                  description: 'Tasks that succeeded, were waived, or are running and will finish: their work stays done.',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      id: { type: 'string' },
+                      step: { type: 'string' },
+                      provider: { type: 'string' },
+                      action: { type: 'string' },
+                      state: { type: 'string' },
+                    },
+                  },
+                },
+                tasksCancelled: { type: 'integer', description: 'Tasks of the termination that will not run.' },
+              },
+            },
+            codes: ['400', '401', '403', '404', '409', '413', '503'],
+          },
+        ),
       },
       '/terminations/{id}/approve': {
         post: write('Release a held termination (blast-radius brake) to run.', {

@@ -43,7 +43,7 @@ export function terminationDetail(termination: Termination, tasks: Task[], attem
 
 /** The keys a raw identifier could have formed (see subjectKey): the HRIS id, a userName, an email. */
 export function subjectKeysFor(subject: string): string[] {
-  if (/^(ext|user|email):/.test(subject)) return [subject];
+  if (/^(ext|user|email|org):/.test(subject)) return [subject];
   const lower = subject.toLowerCase();
   return [`ext:${subject}`, `user:${lower}`, `email:${lower}`];
 }

@@ -8,7 +8,7 @@
  * or 409 is decided on wait for the durable point first (invariant 7).
  */
 import type { Request, Response } from 'express';
-import { UNRESOLVED_TERMINATION_STATES, type Task, type Termination } from '../domain/types.ts';
+import { UNRESOLVED_TERMINATION_STATES, type Task, type TaskState, type Termination } from '../domain/types.ts';
 import { answerOf, intakeCall } from '../intake/answers.ts';
 import { canonicalSha256 } from '../intake/canonical-body.ts';
 import { checkPlan, toSubject } from '../intake/termination-schema.ts';
@@ -58,6 +58,9 @@ export function createTermination(deps: AdminDeps) {
   };
 }
 
+/** Task states that mean the task did (or is doing) its work at the provider: a cancellation leaves them as they are. */
+const ALREADY_RAN: readonly TaskState[] = ['succeeded', 'running', 'waived'];
+
 export function cancelTermination(deps: AdminDeps) {
   return async (req: Request, res: Response) => {
     const body = parse(cancelBody, req.body ?? {}, 'body');
@@ -70,7 +73,12 @@ export function cancelTermination(deps: AdminDeps) {
     if (!cancelled) throw new NotFoundError(`termination ${termination.id} not found`);
     // It finished between our read and the cancel: the store left it as it was.
     if (cancelled.state !== 'cancelled') throw new ConflictError(`termination is ${cancelled.state}; it can no longer be cancelled`);
-    res.json({ termination: cancelled });
+    // Cancelling undoes nothing: what already ran (or is running and will finish) is listed, so the operator knows what to restore.
+    const tasks = await fromStore(() => deps.store.listTasks(cancelled.id));
+    const alreadyRan = tasks
+      .filter((t) => ALREADY_RAN.includes(t.state))
+      .map((t) => ({ id: t.id, step: t.stepId, provider: t.provider, action: t.action, state: t.state }));
+    res.json({ termination: cancelled, alreadyRan, tasksCancelled: tasks.filter((t) => t.state === 'cancelled').length });
   };
 }
 

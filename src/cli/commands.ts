@@ -89,6 +89,7 @@ export const COMMANDS: CommandSpec[] = [
     examples: [
       'deprovisiond terminate --user-name ada@example.com --manager-email grace@example.com --reason "last day"',
       'deprovisiond terminate --from-csv leavers.csv            # then again with --apply',
+      'deprovisiond terminate --organization acme --domain acme.example --contact it@acme.example --playbook customer',
     ],
     remote: true,
     run: async (input) => (await import('./admin/terminate.ts')).terminate(input),

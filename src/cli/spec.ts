@@ -56,6 +56,18 @@ export const SUBJECT_OPTIONS: Record<string, OptionSpec> = {
   email: { type: 'string', multiple: true, value: 'EMAIL', help: 'an email of the subject (repeatable)' },
   'display-name': { type: 'string', value: 'NAME', help: 'shown in evidence and notifications' },
   'manager-email': { type: 'string', value: 'EMAIL', help: 'who receives transferred files and notifications' },
+  organization: { type: 'string', value: 'ID', help: 'a client organization (your id for it): its members are offboarded' },
+  'organization-name': { type: 'string', value: 'NAME', help: "with --organization: the client's name" },
+  domain: {
+    type: 'string',
+    multiple: true,
+    value: 'HOST',
+    help: "with --organization: an email domain of the client's people (repeatable)",
+  },
+  contact: { type: 'string', multiple: true, value: 'EMAIL', help: 'with --organization: a contact address at the client (repeatable)' },
+  'okta-group': { type: 'string', value: 'GROUP', help: "with --organization: the client's Okta group (id or name)" },
+  'scim-organization': { type: 'string', value: 'VALUE', help: "with --organization: the client's organization value at the SCIM app" },
+  'entra-tenant': { type: 'string', value: 'ID', help: "with --organization: the client's Entra tenant id" },
   'effective-at': { type: 'string', value: 'ISO', help: 'when access must end (default now); a future time waits, e.g. a notice period' },
   playbook: { type: 'string', value: 'NAME', help: "the playbook to run (default the config's defaultPlaybook)" },
 };

@@ -4,6 +4,7 @@
  * before anything listens, so a config that passes the check also starts, and both report
  * the same notes.
  */
+import { expansionActions, InvalidExpansionError } from '../domain/members.ts';
 import type { ProviderKind } from '../../providers/module.ts';
 import type { RunningSandbox } from '../../providers/sandbox/kit.ts';
 import type { NewTask } from '../store/store.ts';
@@ -76,6 +77,20 @@ export function checkPlaybooks(config: Config, summaries: ProviderSummary[], fil
         problems.push(
           `${locate(config, ['playbooks', name, 'steps', i, 'action'])}: provider ${step.provider} (${provider.kind}) supports ${provider.actions.join(', ')}, not ${step.action}`,
         );
+      }
+      if (provider && step.action === 'expand_members') {
+        // Each member gets these actions at the same provider: checked now, not when a client leaves.
+        try {
+          const missing = expansionActions(step.params).filter((action) => !provider.actions.includes(action));
+          if (missing.length > 0) {
+            problems.push(
+              `${locate(config, ['playbooks', name, 'steps', i, 'params', 'actions'])}: provider ${step.provider} (${provider.kind}) does not support ${missing.join(', ')} for its members`,
+            );
+          }
+        } catch (error) {
+          if (!(error instanceof InvalidExpansionError)) throw error;
+          problems.push(`${locate(config, ['playbooks', name, 'steps', i, 'params'])}: ${error.message}`);
+        }
       }
     });
   }

@@ -375,6 +375,12 @@ export const configSchema = z
         window: durationSchema,
         /** A `notify` provider instance told when a termination is held. Default none. */
         notify: z.string().min(1).optional(),
+        /**
+         * A client organization counts once toward `maxTerminations`, whatever its size; an
+         * expansion that finds more members than this holds the termination (its member tasks
+         * written, none run) until an operator approves, the count shown in the audit. Default: no limit.
+         */
+        organizationMembers: z.coerce.number().int().min(1).optional(),
       })
       .strict()
       .optional(),

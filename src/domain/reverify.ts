@@ -11,8 +11,10 @@ export const DEFAULT_REVERIFY_OFFSETS_MS: readonly number[] = [3_600_000, 86_400
 /**
  * Actions whose read-back is not re-run: a person's word (manual) and pushes with no read
  * API (notify) have nothing to read back, so re-running them could only send them again.
+ * An organization's member listing (expand_members) proves nothing to re-read: its members'
+ * own tasks are re-verified.
  */
-export const NOT_REVERIFIED: ReadonlySet<ActionName> = new Set<ActionName>(['manual', 'notify']);
+export const NOT_REVERIFIED: ReadonlySet<ActionName> = new Set<ActionName>(['manual', 'notify', 'expand_members']);
 
 /** Terminations one on-demand re-verification of a window may queue (`reverify.maxOnDemand`). */
 export const DEFAULT_MAX_ON_DEMAND = 500;

@@ -13,6 +13,8 @@ export class InvalidSubjectError extends Error {
  * the first email, both case-insensitive as SCIM treats userName.
  */
 export function subjectKey(subject: Subject): string {
+  // An organization is one subject whatever else names it: its people are not the subject.
+  if (subject.organization) return organizationKey(subject.organization.id);
   if (subject.externalId?.trim()) return `ext:${subject.externalId.trim()}`;
   if (subject.userName?.trim()) return `user:${subject.userName.trim().toLowerCase()}`;
   const email = subject.emails.find((e) => e.trim());
@@ -26,10 +28,18 @@ export function subjectKey(subject: Subject): string {
  */
 export function keysOf(subject: Subject): string[] {
   const keys = new Set<string>();
+  if (subject.organization) keys.add(organizationKey(subject.organization.id));
   if (subject.externalId?.trim()) keys.add(`ext:${subject.externalId.trim()}`);
   if (subject.userName?.trim()) keys.add(`user:${subject.userName.trim().toLowerCase()}`);
   for (const email of subject.emails) if (email.trim()) keys.add(`email:${email.trim().toLowerCase()}`);
   return [...keys];
+}
+
+/** The key of a client organization: `org:<id>`, the id as given (ours, not a person's name). */
+export function organizationKey(id: string): string {
+  const trimmed = id.trim();
+  if (!trimmed) throw new InvalidSubjectError('the organization needs an id');
+  return `org:${trimmed}`;
 }
 
 /**

@@ -13,6 +13,23 @@ export interface Subject {
   displayName?: string;
   /** The subject's manager, when the HRIS/IdP told us: used as the new owner of files. */
   manager?: { externalId?: string; userName?: string; email?: string };
+  /**
+   * A client account offboarded as a whole (issue 28): its people are found at each provider
+   * when the termination runs (`expand_members`), not listed here.
+   */
+  organization?: Organization;
+}
+
+/** A client organization: our id for it, its email domains, and where providers group its people. */
+export interface Organization {
+  id: string;
+  name?: string;
+  /** Lower-case host names; a member's email address ends in `@` one of them. */
+  domains: string[];
+  /** The organization's own key at a provider: an Entra tenant, an Okta group (id or name), a SCIM app's organization value. */
+  tenants?: { entra?: string; okta?: string; scim?: string };
+  /** Who to tell at the client (notifications); listed people at its domains are offboarded all the same. */
+  contacts?: string[];
 }
 
 export type TerminationSource = 'scim' | 'webhook' | 'admin';
@@ -58,6 +75,8 @@ export const ACTIONS = [
   // Customer offboarding (issue 28): billing ends, and what is owed is settled or refunded.
   'cancel_subscriptions',
   'settle_billing',
+  // An organization's members at a provider, listed when the step runs: each becomes tasks of its own (issue 28).
+  'expand_members',
   'delete_account',
   'manual',
   'notify',

@@ -35,6 +35,11 @@ export interface EngineOptions {
   followUpOnFailure?: (task: Task, termination: Termination, errorKind: string) => NewTask[];
   /** Tasks to add when a waiting step becomes overdue (its checkpoint's `overdue` turns true); written with it. */
   followUpOnOverdue?: (task: Task, termination: Termination, waitingFor: string | null) => NewTask[];
+  /**
+   * The brake's `organizationMembers`: an expansion finding more members holds its termination
+   * for approval, and `notify` (the brake's notifier) is told. Default none.
+   */
+  organizationMembersBrake?: { threshold: number; notify: string | null };
 }
 
 /** A safety net against a lost wake-up (clock jump, dropped NOTIFY); not on the hot path. */
@@ -212,6 +217,10 @@ export class Engine {
       const waiting = waitingFor(outcome.checkpoint);
       outcome.becameOverdue = { waitingFor: waiting };
       if (this.options.followUpOnOverdue) outcome.followUp = this.options.followUpOnOverdue(task, termination, waiting);
+    }
+    const brake = this.options.organizationMembersBrake;
+    if (outcome.state === 'succeeded' && outcome.expansion && brake && outcome.expansion.members.length > brake.threshold) {
+      outcome.expansion.holdForApproval = { threshold: brake.threshold, notifyProvider: brake.notify };
     }
     const applied = await store.finishAttempt(this.workerId, task, outcome, result.attempt);
     if (!applied) {

@@ -12,6 +12,8 @@ import type { AttemptOutcome } from '../store/store.ts';
 import type { AttemptHooks } from './attempts.ts';
 import { LeaseLostError, monotonicMs, withinLease, type LeaseWindow } from './lease-fence.ts';
 import { decideRetry } from './retry-policy.ts';
+import { expandMembers } from './expand-run.ts';
+import { memberSubject } from '../domain/members.ts';
 import { runReverify } from './reverify-run.ts';
 import { SharedResolves } from './shared-resolve.ts';
 
@@ -80,7 +82,8 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
     logger: options.logger,
     now,
     params: task.params,
-    subject: termination.subject,
+    // A member's task acts on the member, not on their organization (src/domain/members.ts).
+    subject: memberSubject(task.params) ?? termination.subject,
     terminationId: termination.id,
     effectiveAt: termination.effectiveAt,
     taskId: task.id,
@@ -106,6 +109,12 @@ export async function runAttempt(options: RunAttemptOptions): Promise<AttemptRes
   /** Evidence of an execute that completed (in this attempt or an earlier one) and awaits its read-back. */
   let executedEvidence: JsonObject | null = executedBefore;
   try {
+    if (task.action === 'expand_members') {
+      const outcome = await withinLease(options.lease, () => abortable(signal, () => expandMembers(provider, termination, ctx)));
+      const summary: JsonObject | null =
+        outcome.state === 'succeeded' && outcome.expansion ? { members: outcome.expansion.members.length } : outcome.evidence;
+      return { outcome, attempt: record(outcome.state === 'skipped' ? 'skipped' : 'succeeded', null, summary), rateLimitedForMs: null };
+    }
     const result = await withinLease(options.lease, () =>
       abortable(signal, async () => {
         const ref = task.account ? (task.account as JsonObject & { id: string }) : await sharedResolves.resolve(provider, termination, ctx);

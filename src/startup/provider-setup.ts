@@ -86,5 +86,10 @@ export async function closeProviders(providers: ReadonlyMap<string, Provider>): 
 }
 
 export function summarise(providers: ReadonlyMap<string, Provider>): ProviderSummary[] {
-  return [...providers.values()].map((p) => ({ name: p.name, kind: p.kind, actions: Object.keys(p.actions) }));
+  return [...providers.values()].map((p) => ({
+    name: p.name,
+    kind: p.kind,
+    // Listing an organization's members is a capability, not an action handler: the step runs it.
+    actions: [...Object.keys(p.actions), ...(p.listMembers ? ['expand_members'] : [])],
+  }));
 }

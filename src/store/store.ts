@@ -5,6 +5,7 @@
  * `AuditLog`. Nobody outside src/store sees SQL. One implementation (src/store/sql/, over
  * Kysely) serves SQLite (embedded default) and PostgreSQL (several replicas).
  */
+import type { Expansion } from '../domain/members.ts';
 import type {
   JsonObject,
   Subject,
@@ -55,6 +56,8 @@ export interface NewTask {
   /** Step ids of the same termination that must succeed (or be skipped) first. */
   dependsOn: string[];
   notBefore: Date;
+  /** The account the task acts on, known at creation (a member found by an expansion): no look-up. */
+  account?: JsonObject;
 }
 
 /** Options of one creation: the blast-radius brake and what to tell people when it holds. */
@@ -121,7 +124,13 @@ export interface ClaimRequest {
 
 /** What a worker reports at the end of one attempt. */
 export type AttemptOutcome =
-  | { state: 'succeeded' | 'skipped'; evidence: JsonObject; account: JsonObject | null }
+  | {
+      state: 'succeeded' | 'skipped';
+      evidence: JsonObject;
+      account: JsonObject | null;
+      /** An organization's members listed (expand_members): their tasks are created with this result. */
+      expansion?: Expansion;
+    }
   | {
       state: 'failed';
       error: { kind: string; message: string };

@@ -40,8 +40,33 @@ export function subjectFrom(values: Values): Record<string, unknown> {
   if (values['user-name']) subject.userName = values['user-name'];
   if (values['display-name']) subject.displayName = values['display-name'];
   if (values['manager-email']) subject.manager = { email: values['manager-email'] };
-  if (!subject.externalId && !subject.userName && (subject.emails as string[]).length === 0) {
-    throw new UsageError('name the subject: --external-id, --user-name or --email');
+  const organization = organizationFrom(values);
+  if (organization) subject.organization = organization;
+  if (!subject.externalId && !subject.userName && (subject.emails as string[]).length === 0 && !organization) {
+    throw new UsageError('name the subject: --external-id, --user-name, --email or --organization');
   }
   return subject;
+}
+
+const ORGANIZATION_DETAILS = ['organization-name', 'domain', 'contact', 'okta-group', 'scim-organization', 'entra-tenant'] as const;
+
+/** The client organization named by --organization and its details; the admin API checks each field. */
+function organizationFrom(values: Values): Record<string, unknown> | null {
+  const id = str(values, 'organization');
+  if (id === undefined) {
+    const stray = ORGANIZATION_DETAILS.find((flag) => values[flag] !== undefined);
+    if (stray) throw new UsageError(`--${stray} goes with --organization`);
+    return null;
+  }
+  const domains = (values.domain as string[] | undefined) ?? [];
+  if (domains.length === 0) throw new UsageError('--organization needs at least one --domain (the email domain of its people)');
+  const organization: Record<string, unknown> = { id, domains };
+  if (values['organization-name'] !== undefined) organization.name = values['organization-name'];
+  if (values.contact !== undefined) organization.contacts = values.contact;
+  const tenants: Record<string, unknown> = {};
+  if (values['okta-group'] !== undefined) tenants.okta = values['okta-group'];
+  if (values['scim-organization'] !== undefined) tenants.scim = values['scim-organization'];
+  if (values['entra-tenant'] !== undefined) tenants.entra = values['entra-tenant'];
+  if (Object.keys(tenants).length > 0) organization.tenants = tenants;
+  return organization;
 }

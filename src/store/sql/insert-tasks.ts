@@ -29,6 +29,8 @@ export async function insertTasks(
         next_attempt_at: task.notBefore.getTime(),
         due_at: task.notBefore.getTime(),
         ...(options.runsWhileHeld ? { runs_while_held: 1 } : {}),
+        // Only member tasks know their account at creation; they go in as INSERTs of their own.
+        ...(task.account ? { account: JSON.stringify(task.account) } : {}),
         // The columns a new task leaves NULL (lease, account, checkpoint, error, evidence,
         // times) are left out: a termination's tasks go in as one multi-row INSERT, and
         // each value costs the query builder and the bind on every row.

@@ -10,6 +10,8 @@ import type { AttemptOutcome, ClaimRequest, LeaseRef, LeaseRenewal, TaskQueue } 
 import type { SqlAuditLog } from './audit-log.ts';
 import { emitRevoked, emitWake, leaseEnd, type LeaseTime, type RevokedEvent, type StoreContext, type Tx } from './context.ts';
 import { insertTasks } from './insert-tasks.ts';
+import { BRAKE_MEMBERS_STEP, insertMemberTasks } from './member-tasks.ts';
+import { newId } from '../../domain/ids.ts';
 import { renewLeases } from './lease-renewal.ts';
 import { discardedSuccess, doneThenConfirmed, upgradeSkippedByLateSuccess } from './late-results.ts';
 import { SqlReadModel, withDependencies } from './read-model.ts';
@@ -337,6 +339,63 @@ export class SqlTaskQueue implements TaskQueue {
       });
       if (outcome.state === 'failed' && outcome.followUp?.length) {
         await insertTasks(trx, row.termination_id, await this.settlement.uniqueStepIds(trx, row.termination_id, outcome.followUp), now);
+      }
+      if (outcome.state === 'succeeded' && outcome.expansion) {
+        // Before the termination's state is derived: its members' tasks keep it running.
+        const written = await insertMemberTasks(trx, row, outcome.expansion, now);
+        await this.auditLog.append(trx, {
+          actor: `worker:${worker}`,
+          action: 'task.expanded',
+          terminationId: row.termination_id,
+          taskId,
+          data: {
+            provider: row.provider,
+            members: outcome.expansion.members.length,
+            memberIds: outcome.expansion.members.map((m) => m.id),
+            actions: outcome.expansion.actions,
+            tasksCreated: written.created,
+            tasksAlreadyThere: written.existing,
+          },
+        });
+        const hold = outcome.expansion.holdForApproval;
+        if (hold && (termination.state === 'running' || termination.state === 'scheduled')) {
+          // The organization's size brake: its members' tasks wait, with the count, for an operator's approval.
+          await trx.updateTable('terminations').set({ state: 'held', updated_at: now }).where('id', '=', row.termination_id).execute();
+          await this.auditLog.append(trx, {
+            actor: 'engine',
+            action: 'termination.held',
+            terminationId: row.termination_id,
+            data: {
+              reason: `organization members above the brake (${hold.threshold})`,
+              provider: row.provider,
+              members: outcome.expansion.members.length,
+              threshold: hold.threshold,
+            },
+          });
+          if (hold.notifyProvider) {
+            // Told like the brake's hold at intake: the only task that runs while the termination is held.
+            const notify = {
+              id: newId(),
+              stepId: `${BRAKE_MEMBERS_STEP}-${row.step_id}`,
+              provider: hold.notifyProvider,
+              action: 'notify' as const,
+              params: {
+                event: 'held',
+                text: `Offboarding of ${termination.subject_key} is held: ${outcome.expansion.members.length} members found at ${row.provider}, above the brake's ${hold.threshold}. An operator must approve it.`,
+                members: outcome.expansion.members.length,
+                threshold: hold.threshold,
+              },
+              critical: false,
+              dependsOn: [],
+              notBefore: new Date(now),
+            };
+            await insertTasks(trx, row.termination_id, await this.settlement.uniqueStepIds(trx, row.termination_id, [notify]), now, {
+              runsWhileHeld: true,
+            });
+          }
+          await this.ctx.hooks.notifyOthers(trx);
+          return true;
+        }
       }
       revoked = await this.settlement.settle(trx, termination, now);
       await this.ctx.hooks.notifyOthers(trx);

@@ -1,0 +1,4 @@
+import { sqliteBackend } from './backends.ts';
+import { defineMemberExpansionSuite } from './member-expansion-suite.ts';
+
+defineMemberExpansionSuite(sqliteBackend);

@@ -49,7 +49,9 @@ describe('adapters call the throttle before every request', () => {
         const account = await provider.resolve(subject, ctx);
         const [action, handler] = Object.entries(provider.actions)[0]!;
         if (account) {
-          await handler.execute(account, actionContext(subject, { params: action === 'notify' ? { event: 'started' } : {} }));
+          // A notify step names its event; an email one also names who to tell.
+          const params = action === 'notify' ? { event: 'started', ...(kind === 'email' ? { to: ['it@example.com'] } : {}) } : {};
+          await handler.execute(account, actionContext(subject, { params }));
         }
         // Requests the adapter sent to the provider's API (token endpoints excluded: another service).
         const apiRequests = sandbox.control.requests.filter((r) => !r.path.endsWith('/token')).length;

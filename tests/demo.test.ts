@@ -94,4 +94,29 @@ describe('deprovisiond demo', () => {
     expect(text).toMatch(/\b2 requested\b/);
     expect(text).toMatch(/\b\d+ verified by read back\b/);
   }, 60_000);
+
+  it('offboards a client organization with --customer: its people, its tenant, its billing, its emails, one evidence', async () => {
+    let text = '';
+    const code = await runDemo({
+      customer: true,
+      out: { write: (chunk: string) => ((text += chunk), true) } as unknown as NodeJS.WritableStream,
+    });
+    expect(code).toBe(0);
+    expect(text).toContain('client Initech (CUST-1042): 25 people at okta (initech.example), 25 at app (organization Initech)');
+    // Every member found at each provider and cut, read back where the provider can be read.
+    expect(text).toMatch(
+      /\n {2}okta-members +50 member task\(s\): 25 disable_account verified by read back, 25 revoke_sessions not verifiable\n/,
+    );
+    expect(text).toMatch(/\n {2}app-members +25 member task\(s\): 25 disable_account verified by read back\n/);
+    expect(text).toMatch(/\n {2}inhouse-export +succeeded +verified by read-back: readyExports=1, downloadLinkPresent=true/);
+    expect(text).toMatch(/\n {2}inhouse-delete +succeeded +verified by read-back: records=0, dataDeleted=true/);
+    expect(text).toMatch(/\n {2}billing-settle +succeeded +verified by read-back: customer=cus_\w+, outstandingInvoices=0\n/);
+    expect(text).toMatch(/\n {2}material-returned +succeeded +attested by admin:admin: demo: confirmed with the client in writing\n/);
+    expect(text).toContain('email to account.owner@example.com: "Offboarding of Initech has started"');
+    expect(text).toContain('email to it@initech.example, finance@initech.example: "Your data export is ready"');
+    expect(text).toContain('email to it@initech.example, finance@initech.example: "Your account has been closed"');
+    const page = /evidence page \(printable\): (\S+)\n/.exec(text)?.[1];
+    rmSync(page!, { force: true });
+    expect(text).toMatch(/termination completed: 91\/91 tasks done \(/);
+  }, 60_000);
 });

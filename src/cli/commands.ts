@@ -27,9 +27,15 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'demo',
     summary: 'one termination end to end on SQLite (temp dir) and the sandbox providers',
-    usage: ['[--config FILE]'],
-    options: { config: { type: 'string', value: 'FILE', help: 'a sandbox config (default config/sandbox.yaml)' } },
-    examples: ['deprovisiond demo'],
+    usage: ['[--config FILE] [--customer]'],
+    options: {
+      config: { type: 'string', value: 'FILE', help: 'a sandbox config (default config/sandbox.yaml)' },
+      customer: {
+        type: 'boolean',
+        help: 'offboard a client organization instead (the customer playbook): its people, tenant, billing, emails',
+      },
+    },
+    examples: ['deprovisiond demo', 'deprovisiond demo --customer'],
     remote: false,
     run: async (input) =>
       (

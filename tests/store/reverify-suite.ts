@@ -61,6 +61,20 @@ export function defineReverifySuite(backend: StoreBackend): void {
       );
     });
 
+    it('schedules a client organization’s many verified tasks (more rows than one INSERT may bind)', async () => {
+      // 1,000 member tasks x 4 offsets = 4,000 rows of 17 values: over SQLite's 32,766 in one statement.
+      const t = newTermination(now, { playbook: 'customer' });
+      const members = Array.from({ length: 1_000 }, (_, i) => newTask(`members/m${i}/disable_account`));
+      await store.createTermination(t, members);
+      for (;;) {
+        const tasks = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: MINUTE, limit: 200 });
+        if (tasks.length === 0) break;
+        for (const task of tasks) await store.finishAttempt('w1', task, succeeded, attemptOf(task));
+      }
+      expect((await store.getTermination(t.id))?.state).toBe('completed');
+      expect(await store.listReverifications(t.id)).toHaveLength(1_000 * DEFAULT_REVERIFY_OFFSETS_MS.length);
+    });
+
     it('takes the offsets from the playbook schedule it was given', async () => {
       store.setReverifySchedule((playbook) => (playbook === 'contractor' ? [2 * HOUR] : []));
       const employee = await completed('employee');

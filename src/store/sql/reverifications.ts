@@ -4,7 +4,7 @@
  * queue (remediation) and add notifications. See src/domain/reverify.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { sql, type Selectable } from 'kysely';
+import { sql, type Insertable, type Selectable } from 'kysely';
 import { newId } from '../../domain/ids.ts';
 import {
   DEFAULT_REVERIFY_OFFSETS_MS,
@@ -52,7 +52,7 @@ export class SqlReverifications implements ReverificationQueue {
     const values = rows.flatMap((task) =>
       offsets.map((offset, round) => newRow(terminationId, task, 'scheduled', round, now + offset, now)),
     );
-    if (values.length > 0) await trx.insertInto('reverifications').values(values).execute();
+    await insertRows(trx, values);
   }
 
   async requestReverification(terminationId: string, actor: string): Promise<Reverification[] | null> {
@@ -63,7 +63,7 @@ export class SqlReverifications implements ReverificationQueue {
       // Only finished terminations: a running one's tasks still verify as part of their own attempts.
       const rows = FINISHED_STATES.includes(termination.state) ? await verifiedTasks(trx, terminationId) : [];
       const values = rows.map((task) => newRow(terminationId, task, 'on_demand', null, now, now));
-      if (values.length > 0) await trx.insertInto('reverifications').values(values).execute();
+      await insertRows(trx, values);
       await this.auditLog.append(trx, {
         actor,
         action: 'termination.reverify_requested',
@@ -93,7 +93,7 @@ export class SqlReverifications implements ReverificationQueue {
       const queued: Reverification[] = [];
       for (const { id } of terminations) {
         const values = (await verifiedTasks(trx, id)).map((task) => newRow(id, task, 'on_demand', null, now, now));
-        if (values.length > 0) await trx.insertInto('reverifications').values(values).execute();
+        await insertRows(trx, values);
         // One entry per termination, as for a single request: each termination's audit trail shows who asked.
         await this.auditLog.append(trx, {
           actor,
@@ -385,4 +385,20 @@ function toReverification(row: Selectable<ReverificationsTable>): Reverification
     evidence: row.evidence === null ? null : (JSON.parse(row.evidence) as JsonObject),
     finishedAt: row.finished_at === null ? null : new Date(Number(row.finished_at)),
   };
+}
+
+/**
+ * Rows per INSERT: a client organization's termination has a task per member and action, and
+ * every verified one gets a row per offset, so one multi-row INSERT of them all passed SQLite's
+ * limit of 32,766 bound values (17 a row) at about 500 members. 500 rows stay far below it.
+ */
+const ROWS_PER_INSERT = 500;
+
+async function insertRows(trx: Tx, values: Array<Insertable<ReverificationsTable>>): Promise<void> {
+  for (let i = 0; i < values.length; i += ROWS_PER_INSERT) {
+    await trx
+      .insertInto('reverifications')
+      .values(values.slice(i, i + ROWS_PER_INSERT))
+      .execute();
+  }
 }

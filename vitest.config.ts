@@ -14,6 +14,7 @@ const PROCESS_LEVEL = [
   'tests/cli-usage.test.ts',
   'tests/console-browser.test.ts',
   'tests/daemon.test.ts',
+  'tests/customer-offboarding-full.test.ts',
   'tests/demo.test.ts',
   'tests/dockerfile.test.ts',
   'tests/drift-estate.test.ts',

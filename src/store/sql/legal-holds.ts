@@ -3,7 +3,7 @@
  * same transaction; the task queue reads them through `underLegalHold` (runnable.ts), so a
  * held delete is simply not runnable, and a release wakes the queue on every replica.
  */
-import type { ExpressionBuilder, Selectable } from 'kysely';
+import type { ExpressionBuilder, Selectable, SqlBool } from 'kysely';
 import { sql } from 'kysely';
 import { newId } from '../../domain/ids.ts';
 import type { HoldTarget, LegalHold } from '../../domain/legal-hold.ts';
@@ -16,6 +16,13 @@ import { emitWake, type StoreContext, type Tx } from './context.ts';
 import { subjectOrIdContains } from './subject-search.ts';
 
 type AliasedTasks = Database & { t: Database['tasks'] };
+
+/**
+ * A hold key (`k`, a row of legal_hold_subjects) names a termination (`ht`): its subject key,
+ * or any key its subject forms. One rule for the queue (underLegalHold) and the read
+ * (holdsCovering), so what a hold is shown to cover is what it keeps.
+ */
+const HOLD_KEY_MATCHES = sql<SqlBool>`(k.subject_key = ht.subject_key or ht.subject_keys like k.pattern escape '\\')`;
 
 /**
  * True when an active hold covers the task's termination, or one of the keys its subject
@@ -35,11 +42,7 @@ export function underLegalHold(eb: ExpressionBuilder<AliasedTasks, 't'>) {
     eb.exists(
       eb
         .selectFrom('terminations as ht')
-        .innerJoin('legal_hold_subjects as k', (join) =>
-          join.on((on) =>
-            on.or([on('k.subject_key', '=', on.ref('ht.subject_key')), sql<boolean>`ht.subject_keys like k.pattern escape '\\'`]),
-          ),
-        )
+        .innerJoin('legal_hold_subjects as k', (join) => join.on(HOLD_KEY_MATCHES))
         .innerJoin('legal_holds as h', 'h.id', 'k.hold_id')
         .select(sql.lit(1).as('one'))
         .whereRef('ht.id', '=', 't.termination_id')
@@ -171,11 +174,7 @@ export class SqlLegalHolds implements LegalHoldStore {
           w.exists(
             w
               .selectFrom('legal_hold_subjects as k')
-              .innerJoin('terminations as ht', (join) =>
-                join.on((on) =>
-                  on.or([on('k.subject_key', '=', on.ref('ht.subject_key')), sql<boolean>`ht.subject_keys like k.pattern escape '\\'`]),
-                ),
-              )
+              .innerJoin('terminations as ht', (join) => join.on(HOLD_KEY_MATCHES))
               .select(sql.lit(1).as('one'))
               .whereRef('k.hold_id', '=', 'legal_holds.id')
               .where('ht.id', '=', terminationId),

@@ -216,6 +216,8 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
   const leaseDb = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool: leasePool }) });
   const hooks: DialectHooks = {
     dialect: 'postgres',
+    // Migration 0016 creates it beside the store's schema (`public` when none is named).
+    keyringSchema: `${schema ?? 'public'}_keyring`,
     skipLocked: true,
     // A transaction-level advisory lock keyed by the termination, not a row lock on it: a
     // claim updates the termination's row (scheduled -> running) after locking its tasks,

@@ -3,7 +3,11 @@
  * to its concern (src/store/sql/). What differs between the two dialects (row locks,
  * wake-ups, the termination and audit-linker locks, error codes) comes in through `DialectHooks`.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { deriveKey, KEY_BYTES } from '../privacy/crypto.ts';
+import { LocalKeyWrapper, type KeyWrapper } from '../privacy/key-wrapper.ts';
+import { PersonalData } from './sql/personal-data.ts';
 import { Migrator, type Kysely } from 'kysely';
 import { probeCommit } from './commit-probe.ts';
 import { migrationProvider } from './migrations/index.ts';
@@ -37,7 +41,16 @@ export interface SqlStoreOptions {
    * wait on a lock a frozen replica holds), or those leases lapse and the results are lost.
    */
   leaseDb?: Kysely<Database>;
+  /**
+   * The master key that wraps the keyring's data keys (32 bytes; config `privacy.masterKey`),
+   * or a KMS wrapper with the key blind indexes are made with. A store opened without one
+   * (tests, tooling on a scratch database) uses a key that lives as long as the process.
+   */
+  privacy?: { masterKey: Buffer; wrapper?: KeyWrapper };
 }
+
+/** The master key of stores opened without one: what they seal is unreadable to any other process. */
+const PROCESS_MASTER_KEY = randomBytes(KEY_BYTES);
 
 export class SqlStore implements Store {
   readonly dialect: 'sqlite' | 'postgres';
@@ -67,7 +80,13 @@ export class SqlStore implements Store {
     const leaseClock = (requested?: number) =>
       injectedClock ? (requested ?? injectedClock().getTime()) : (hooks.databaseClock ?? Date.now());
     this.leaseDb = options.leaseDb ?? null;
-    this.ctx = { db, hooks, clock, events, leaseClock, leaseDb: options.leaseDb ?? db };
+    const masterKey = options.privacy?.masterKey ?? PROCESS_MASTER_KEY;
+    const personal = new PersonalData(
+      hooks.keyringSchema,
+      options.privacy?.wrapper ?? new LocalKeyWrapper(masterKey),
+      deriveKey(masterKey, 'subject-index/v1'),
+    );
+    this.ctx = { db, hooks, clock, events, leaseClock, leaseDb: options.leaseDb ?? db, personal };
     this.webhookDeliveries = new SqlWebhookDeliveryStore(db);
     this.directory = new SqlSubjectDirectory(db, clock);
     this.audit = new SqlAuditLog(this.ctx, { ...DEFAULT_LINKER_TIMING, ...options.linker }, options.onLinkerError);

@@ -96,9 +96,12 @@ class GroupConnection implements DatabaseConnection {
 export class GroupCommitSqliteDriver implements Driver {
   readonly #mutex = new Mutex();
   #group: Group | undefined;
-  /** The WAL file, synced after each COMMIT; null when the database is not in WAL mode (SQLite's FULL syncs then). */
-  readonly #walPath: string | null;
-  #wal: FileHandle | undefined;
+  /**
+   * The WAL files, synced after each COMMIT: the main database's and each attached one's
+   * (the keyring) in WAL mode; empty when none is (SQLite's FULL syncs then).
+   */
+  readonly #walPaths: string[];
+  readonly #wals = new Map<string, FileHandle>();
   /** Groups committed and waiting for a WAL sync that starts after their COMMIT. */
   #unsynced: Group[] = [];
   #syncing: Promise<void> | undefined;
@@ -109,9 +112,13 @@ export class GroupCommitSqliteDriver implements Driver {
     private readonly sqlite: BetterSqlite3.Database,
     private readonly statements: SqliteDatabase,
   ) {
-    const wal = !sqlite.memory && String(sqlite.pragma('journal_mode', { simple: true })).toLowerCase() === 'wal';
-    this.#walPath = wal ? `${sqlite.name}-wal` : null;
-    if (wal) sqlite.pragma('synchronous = NORMAL');
+    const attached = sqlite.pragma('database_list') as Array<{ name: string; file: string }>;
+    this.#walPaths = [];
+    for (const { name, file } of attached) {
+      if (file === '' || String(sqlite.pragma(`${name}.journal_mode`, { simple: true })).toLowerCase() !== 'wal') continue;
+      this.#walPaths.push(`${file}-wal`);
+      sqlite.pragma(`${name}.synchronous = NORMAL`);
+    }
   }
 
   async init(): Promise<void> {
@@ -209,7 +216,7 @@ export class GroupCommitSqliteDriver implements Driver {
       group.reject(error);
       return;
     }
-    if (this.#walPath === null) return group.resolve();
+    if (this.#walPaths.length === 0) return group.resolve();
     this.#lastCommitted = group;
     this.#unsynced.push(group);
     this.#syncing ??= this.#syncWal();
@@ -222,8 +229,7 @@ export class GroupCommitSqliteDriver implements Driver {
         const groups = this.#unsynced;
         this.#unsynced = [];
         try {
-          this.#wal ??= await open(this.#walPath!, 'r');
-          await this.#wal.datasync();
+          await Promise.all(this.#walPaths.map(async (path) => (await this.#walFile(path))?.datasync()));
           for (const group of groups) group.resolve();
         } catch (error) {
           for (const group of groups) group.reject(error);
@@ -237,12 +243,26 @@ export class GroupCommitSqliteDriver implements Driver {
     }
   }
 
+  /** A WAL file held open for syncing; undefined while it does not exist (nothing written to that database yet). */
+  async #walFile(path: string): Promise<FileHandle | undefined> {
+    let handle = this.#wals.get(path);
+    if (handle) return handle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    this.#wals.set(path, handle);
+    return handle;
+  }
+
   async destroy(): Promise<void> {
     const release = await this.#mutex.acquire();
     try {
       this.#commit();
       await this.#syncing;
-      await this.#wal?.close();
+      for (const wal of this.#wals.values()) await wal.close();
       this.statements.close();
     } finally {
       release();

@@ -4,11 +4,15 @@
  * group-commit driver syncs the WAL off the main thread (see sqlite-group-commit.ts): it
  * lowers the synchronous=FULL set here to NORMAL because it does FULL's sync itself.
  */
+import { join, parse } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.ts';
 import { SqlStore, type SqlStoreOptions } from './sql-store.ts';
 import { GroupCommitSqliteDialect } from './sqlite-group-commit.ts';
+
+/** The name the keyring's file is attached under (migration 0016). */
+const KEYRING_SCHEMA = 'keyring';
 
 export function openSqliteDatabase(path: string): BetterSqlite3.Database {
   const sqlite = new BetterSqlite3(path);
@@ -47,14 +51,35 @@ export function withStatementCache(sqlite: BetterSqlite3.Database, size = 512): 
   };
 }
 
-export function createSqliteStore(path: string, clock?: () => Date, options?: SqlStoreOptions): SqlStore {
+/**
+ * The keyring's file beside the store's (src/store/sql/personal-data.ts): `data/deprovisiond.db`
+ * keeps its keys in `data/deprovisiond-keyring.db`, a name that a copy of `deprovisiond.db*`
+ * (the database, its WAL and shared memory) does not take along.
+ */
+export function defaultKeyringPath(path: string): string {
+  if (path === ':memory:' || path === '') return ':memory:';
+  const { dir, name, ext } = parse(path);
+  return join(dir, `${name}-keyring${ext}`);
+}
+
+export function createSqliteStore(path: string, clock?: () => Date, options?: SqlStoreOptions & { keyringPath?: string }): SqlStore {
   const sqlite = openSqliteDatabase(path);
+  sqlite.prepare(`attach database ? as ${KEYRING_SCHEMA}`).run(options?.keyringPath ?? defaultKeyringPath(path));
+  // Deleted keys are overwritten on disk, not left in free pages: an erased record's key must not survive in the file.
+  sqlite.pragma(`${KEYRING_SCHEMA}.secure_delete = ON`);
+  if (!sqlite.memory) sqlite.pragma(`${KEYRING_SCHEMA}.journal_mode = WAL`);
+  // The keyring is not one of the store's migrated tables: a copy of the store's file (a
+  // backup, a test's migrated template) comes without it, and gets a new, empty one.
+  sqlite.exec(
+    `create table if not exists ${KEYRING_SCHEMA}.data_keys (owner_id text primary key, wrapped text not null, created_at integer not null)`,
+  );
   const dialect = new GroupCommitSqliteDialect(sqlite, withStatementCache(sqlite));
   const db = new Kysely<Database>({ dialect });
   return new SqlStore(
     db,
     {
       dialect: 'sqlite',
+      keyringSchema: KEYRING_SCHEMA,
       skipLocked: false,
       // SQLite serialises every write transaction: two writers never decide one termination at once.
       lockTermination: async () => undefined,

@@ -224,6 +224,13 @@ export interface NewAuditEntry {
   terminationId?: string | null;
   taskId?: string | null;
   data?: JsonObject;
+  /**
+   * The record whose data key seals `data` (src/store/sql/personal-data.ts): by default the
+   * termination's; a legal hold's entries name the hold. The entry is chained as sealed, so
+   * erasing the record leaves the chain whole. Data of a record with no key (none, or
+   * erased) is stored as given, and must then hold no personal data.
+   */
+  sealWith?: string | null;
 }
 
 /** Terminations as intake and operators create and end them. */

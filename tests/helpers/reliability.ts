@@ -47,7 +47,7 @@ export { describePostgres, newSchemaName, pgAdmin } from './postgres.ts';
 export async function dropSchema(url: string, schema: string): Promise<void> {
   const client = await pgAdmin(url);
   try {
-    await client.query(`drop schema if exists ${schema} cascade`);
+    await client.query(`drop schema if exists ${schema}, ${schema}_keyring cascade`);
   } finally {
     await client.end();
   }

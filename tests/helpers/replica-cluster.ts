@@ -100,7 +100,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       }),
     );
     await sandboxes?.stop('SIGTERM', 2_000);
-    if (db && !o.keepSchema) await db.query(`drop schema if exists ${options.schema} cascade`);
+    if (db && !o.keepSchema) await db.query(`drop schema if exists ${options.schema}, ${options.schema}_keyring cascade`);
     await db?.end();
     rmSync(dir, { recursive: true, force: true });
   };

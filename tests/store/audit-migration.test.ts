@@ -138,7 +138,7 @@ describePostgres('migration 0010 on PostgreSQL', (url) => {
       expect(rows[0]!.n).toBe(0);
     } finally {
       await store.close();
-      await admin.query(`drop schema if exists ${schema} cascade`);
+      await admin.query(`drop schema if exists ${schema}, ${schema}_keyring cascade`);
       await admin.end();
     }
   });

@@ -91,7 +91,7 @@ export function postgresBackend(url: string): Omit<StoreBackend, 'open'> & {
     if (spare.length === 0) return;
     const client = await admin();
     try {
-      for (const schema of spare.splice(0)) await client.query(`drop schema if exists "${schema}" cascade`);
+      for (const schema of spare.splice(0)) await client.query(`drop schema if exists "${schema}", "${schema}_keyring" cascade`);
     } finally {
       await client.end();
     }
@@ -127,7 +127,7 @@ export function postgresBackend(url: string): Omit<StoreBackend, 'open'> & {
               spare.push(schema);
             } catch {
               await client.query('set lock_timeout = 0');
-              await client.query(`drop schema if exists "${schema}" cascade`);
+              await client.query(`drop schema if exists "${schema}", "${schema}_keyring" cascade`);
             }
           } finally {
             await client.end();

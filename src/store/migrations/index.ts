@@ -13,6 +13,7 @@ import { terminationsRevoked } from './0012_terminations_revoked.ts';
 import { directoryGroups } from './0013_directory_groups.ts';
 import { reverifications } from './0014_reverifications.ts';
 import { legalHolds } from './0015_legal_holds.ts';
+import { keyring } from './0016_keyring.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   '0013_directory_groups': directoryGroups,
   '0014_reverifications': reverifications,
   '0015_legal_holds': legalHolds,
+  '0016_keyring': keyring,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -5,10 +5,26 @@
  */
 import { sql } from 'kysely';
 import { UNRESOLVED_TERMINATION_STATES, type TerminationState } from '../../domain/types.ts';
+import type { JsonObject } from '../../domain/types.ts';
 import { toAuditEntry } from '../rows.ts';
+import type { RecordKeys } from './personal-data.ts';
 import type { AuditEntry, AuditLog, NewAuditEntry } from '../store.ts';
 import { AuditLinker, DEFAULT_LINKER_TIMING, type AuditLinkerTiming } from './audit-linker.ts';
 import type { StoreContext, Tx } from './context.ts';
+
+/** The one field of a sealed entry's stored data: the entry's data, sealed under its record's key. */
+export const SEALED_DATA = 'sealed';
+
+/**
+ * The entry with its data opened for a reader (evidence, status): the sealed form is what
+ * is chained and exported; an erased record's entries read `{ erased: true }`.
+ */
+function openedEntry(entry: AuditEntry, owner: string, keys: RecordKeys): AuditEntry {
+  const sealed = entry.data[SEALED_DATA];
+  if (typeof sealed !== 'string' || Object.keys(entry.data).length !== 1) return entry;
+  const opened = keys.open(owner, 'audit_log.data', sealed);
+  return { ...entry, data: opened === null ? { erased: true } : (JSON.parse(opened) as JsonObject) };
+}
 
 export class SqlAuditLog implements AuditLog {
   readonly linker: AuditLinker;
@@ -25,7 +41,13 @@ export class SqlAuditLog implements AuditLog {
    * Inserts the entry inside the caller's transaction, so it commits with the change it
    * records. No lock and no read of the chain: concurrent appends never wait on each other.
    */
-  async append(trx: Tx, entry: NewAuditEntry): Promise<void> {
+  async append(trx: Tx, entry: NewAuditEntry, keys?: RecordKeys): Promise<void> {
+    const owner = entry.sealWith ?? entry.terminationId ?? null;
+    let data = JSON.stringify(entry.data ?? {});
+    if (owner !== null) {
+      const recordKeys = keys?.has(owner) ? keys : await this.ctx.personal.read(trx, [owner]);
+      if (recordKeys.has(owner)) data = JSON.stringify({ [SEALED_DATA]: recordKeys.seal(owner, 'audit_log.data', data) });
+    }
     await trx
       .insertInto('audit_log')
       .values({
@@ -34,7 +56,7 @@ export class SqlAuditLog implements AuditLog {
         action: entry.action,
         termination_id: entry.terminationId ?? null,
         task_id: entry.taskId ?? null,
-        data: JSON.stringify(entry.data ?? {}),
+        data,
         prev_hash: null,
         hash: null,
         chain_pos: null,
@@ -79,7 +101,8 @@ export class SqlAuditLog implements AuditLog {
       .orderBy('chain_pos')
       .orderBy('seq')
       .execute();
-    return rows.map(toAuditEntry);
+    const keys = await this.ctx.personal.read(this.ctx.db, [terminationId]);
+    return rows.map((row) => openedEntry(toAuditEntry(row), terminationId, keys));
   }
 
   async countUnlinkedAudit(): Promise<number> {

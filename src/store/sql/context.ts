@@ -6,9 +6,12 @@
 import type { EventEmitter } from 'node:events';
 import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import type { Database } from '../schema.ts';
+import type { PersonalData } from './personal-data.ts';
 
 export interface DialectHooks {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Where the keyring's table is (src/store/sql/personal-data.ts): an attached database (SQLite) or a schema (PostgreSQL). */
+  readonly keyringSchema: string;
   /**
    * Serialises, inside a transaction, the writers that decide one termination's fate: a
    * worker settling one of its tasks, an operator cancelling it or completing a manual step.
@@ -68,6 +71,8 @@ export interface StoreContext {
   leaseClock(requested?: number): LeaseTime;
   /** Where lease renewals run: a connection of their own on PostgreSQL, else `db`. */
   readonly leaseDb: Kysely<Database>;
+  /** Data keys, sealing and blind indexes for personal data. */
+  readonly personal: PersonalData;
 }
 
 /** Wakes local schedulers after a commit. */

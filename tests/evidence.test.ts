@@ -92,6 +92,7 @@ const entry = (action: string, actor: string, taskId: string | null, minute: num
   terminationId: termination.id,
   taskId,
   data,
+  sealedData: null,
   prevHash: null,
   hash: null,
 });

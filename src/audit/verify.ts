@@ -59,7 +59,8 @@ export async function verifyAuditChain(
         action: entry.action,
         terminationId: entry.terminationId,
         taskId: entry.taskId,
-        data: JSON.stringify(entry.data),
+        // What was chained: the sealed form of an entry about a person (its record may be erased since).
+        data: entry.sealedData ?? JSON.stringify(entry.data),
       });
       if (expected !== entry.hash) return broken(entry, 'edited', 'was changed after it was linked (hash differs)');
       if (entry.action === 'audit.pruned') lastPruning = entry.data;

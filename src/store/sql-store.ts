@@ -26,6 +26,7 @@ import { SqlReverifications } from './sql/reverifications.ts';
 import { SqlSettlement } from './sql/settlement.ts';
 import { SqlTaskQueue } from './sql/task-queue.ts';
 import { SqlTerminations } from './sql/terminations.ts';
+import { sealLegacyRecords } from './sql/seal-legacy.ts';
 
 export type { DialectHooks } from './sql/context.ts';
 export { InvalidCursorError } from './sql/read-model.ts';
@@ -105,6 +106,12 @@ export class SqlStore implements Store {
     if (error || failed) {
       throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
     }
+    await this.sealLegacyRecords();
+  }
+
+  /** After the migrations: records from before the keyring get their keys (seal-legacy.ts). */
+  protected async sealLegacyRecords(): Promise<void> {
+    await sealLegacyRecords(this.ctx);
   }
 
   probeCommit(): Promise<void> {

@@ -211,7 +211,10 @@ export interface AuditEntry {
   action: string;
   terminationId: string | null;
   taskId: string | null;
+  /** The entry's data, opened when it was sealed (`{ erased: true }` once its record is erased). */
   data: JsonObject;
+  /** The data as stored and chained, when it is sealed under a record's key; null when `data` is what was stored. */
+  sealedData: string | null;
   /** Null until linked. */
   prevHash: string | null;
   /** SHA-256 over the previous hash and this entry's fields; null until linked. */

@@ -3,6 +3,7 @@
  * the result of `expand_members` creates each member's tasks in its own transaction, keyed so
  * that nothing is created twice, and what came after the expansion waits for them all.
  */
+import type { PersonalData } from '../../src/store/sql/personal-data.ts';
 import type { Kysely } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Expansion } from '../../src/domain/members.ts';
@@ -134,9 +135,9 @@ export function defineMemberExpansionSuite(backend: StoreBackend): void {
       const t = await organization();
       const [expansion] = await claim();
       await finish(expansion!, expanded(expansionOf(1, 2)));
-      const kysely = (store as unknown as { ctx: { db: Kysely<Database> } }).ctx.db;
+      const { db: kysely, personal } = (store as unknown as { ctx: { db: Kysely<Database>; personal: PersonalData } }).ctx;
       const parent = await kysely.selectFrom('tasks').selectAll().where('id', '=', expansion!.id).executeTakeFirstOrThrow();
-      const written = await kysely.transaction().execute((trx) => insertMemberTasks(trx, parent, expansionOf(1, 2, 3), now));
+      const written = await kysely.transaction().execute((trx) => insertMemberTasks(trx, parent, expansionOf(1, 2, 3), now, personal));
       expect(written).toEqual({ created: 2, existing: 4 });
       const tasks = await store.listTasks(t.id);
       expect(tasks.filter((x) => x.stepId.startsWith('okta-members/'))).toHaveLength(6);

@@ -3,27 +3,50 @@
  * without a lock: see audit-linker.ts for how they join the chain), reads in chain order,
  * and retention that prunes a linked prefix and keeps its anchor.
  */
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { UNRESOLVED_TERMINATION_STATES, type TerminationState } from '../../domain/types.ts';
 import type { JsonObject } from '../../domain/types.ts';
 import { toAuditEntry } from '../rows.ts';
-import type { RecordKeys } from './personal-data.ts';
+import type { PersonalData, RecordKeys } from './personal-data.ts';
+import type { Database } from '../schema.ts';
 import type { AuditEntry, AuditLog, NewAuditEntry } from '../store.ts';
 import { AuditLinker, DEFAULT_LINKER_TIMING, type AuditLinkerTiming } from './audit-linker.ts';
 import type { StoreContext, Tx } from './context.ts';
 
-/** The one field of a sealed entry's stored data: the entry's data, sealed under its record's key. */
-export const SEALED_DATA = 'sealed';
+/**
+ * A sealed entry's stored data: the entry's data sealed under its record's key, and the
+ * record (a termination or a legal hold: ours, not a person's) whose key that is.
+ */
+interface SealedData {
+  sealed: string;
+  record: string;
+}
+
+function sealedDataOf(data: JsonObject): SealedData | null {
+  const { sealed, record } = data;
+  return typeof sealed === 'string' && typeof record === 'string' && Object.keys(data).length === 2 ? { sealed, record } : null;
+}
 
 /**
- * The entry with its data opened for a reader (evidence, status): the sealed form is what
- * is chained and exported; an erased record's entries read `{ erased: true }`.
+ * The entries with their data opened for a reader; the sealed form, what is chained, stays
+ * in `sealedData`. An erased record's entries read `{ erased: true }`.
  */
-function openedEntry(entry: AuditEntry, owner: string, keys: RecordKeys): AuditEntry {
-  const sealed = entry.data[SEALED_DATA];
-  if (typeof sealed !== 'string' || Object.keys(entry.data).length !== 1) return entry;
-  const opened = keys.open(owner, 'audit_log.data', sealed);
-  return { ...entry, data: opened === null ? { erased: true } : (JSON.parse(opened) as JsonObject) };
+async function openEntries(personal: PersonalData, db: Kysely<Database>, entries: AuditEntry[]): Promise<AuditEntry[]> {
+  const sealed = entries.map((entry) => sealedDataOf(entry.data));
+  const keys = await personal.read(
+    db,
+    sealed.flatMap((s) => (s ? [s.record] : [])),
+  );
+  return entries.map((entry, i) => {
+    const s = sealed[i];
+    if (!s) return entry;
+    const opened = keys.open(s.record, 'audit_log.data', s.sealed);
+    return {
+      ...entry,
+      sealedData: JSON.stringify(entry.data),
+      data: opened === null ? { erased: true } : (JSON.parse(opened) as JsonObject),
+    };
+  });
 }
 
 export class SqlAuditLog implements AuditLog {
@@ -46,7 +69,8 @@ export class SqlAuditLog implements AuditLog {
     let data = JSON.stringify(entry.data ?? {});
     if (owner !== null) {
       const recordKeys = keys?.has(owner) ? keys : await this.ctx.personal.read(trx, [owner]);
-      if (recordKeys.has(owner)) data = JSON.stringify({ [SEALED_DATA]: recordKeys.seal(owner, 'audit_log.data', data) });
+      if (recordKeys.has(owner))
+        data = JSON.stringify({ sealed: recordKeys.seal(owner, 'audit_log.data', data), record: owner } satisfies SealedData);
     }
     await trx
       .insertInto('audit_log')
@@ -88,7 +112,8 @@ export class SqlAuditLog implements AuditLog {
       .limit(limit)
       .execute();
     const seen = new Set(linked.map((row) => row.seq));
-    return [...linked, ...unlinked.filter((row) => !seen.has(row.seq))].slice(0, limit).map(toAuditEntry);
+    const rows = [...linked, ...unlinked.filter((row) => !seen.has(row.seq))].slice(0, limit);
+    return openEntries(this.ctx.personal, this.ctx.db, rows.map(toAuditEntry));
   }
 
   async listAuditOf(terminationId: string): Promise<AuditEntry[]> {
@@ -101,8 +126,7 @@ export class SqlAuditLog implements AuditLog {
       .orderBy('chain_pos')
       .orderBy('seq')
       .execute();
-    const keys = await this.ctx.personal.read(this.ctx.db, [terminationId]);
-    return rows.map((row) => openedEntry(toAuditEntry(row), terminationId, keys));
+    return openEntries(this.ctx.personal, this.ctx.db, rows.map(toAuditEntry));
   }
 
   async countUnlinkedAudit(): Promise<number> {

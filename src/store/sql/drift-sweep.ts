@@ -5,6 +5,7 @@
  */
 import type { DriftSweepRow } from '../../domain/reverify.ts';
 import type { Subject } from '../../domain/types.ts';
+import { openSubject } from '../rows.ts';
 import type { StoreContext } from './context.ts';
 
 export async function driftSweep(ctx: StoreContext, since: Date): Promise<DriftSweepRow[]> {
@@ -29,6 +30,7 @@ export async function driftSweep(ctx: StoreContext, since: Date): Promise<DriftS
     if (row.state !== 'done') task.pending = true;
     else if (!task.latest || Number(row.finished_at) > task.latest.at) task.latest = { at: Number(row.finished_at), outcome: row.outcome };
   }
+  const keys = await ctx.personal.read(ctx.db, byTermination.keys());
   const report: DriftSweepRow[] = [];
   for (const [terminationId, { row, tasks }] of byTermination) {
     const all = [...tasks.values()];
@@ -38,7 +40,7 @@ export async function driftSweep(ctx: StoreContext, since: Date): Promise<DriftS
     const checked = all.flatMap((t) => (t.latest ? [t.latest.at] : []));
     report.push({
       terminationId,
-      subject: oneIdentifier(JSON.parse(row.subject) as Subject),
+      subject: oneIdentifier(openSubject({ id: terminationId, subject: row.subject }, keys).subject),
       terminationState: row.termination_state,
       requestedAt: new Date(Number(row.requested_at)),
       status: drift.length > 0 ? 'drift' : 'pending',

@@ -1,6 +1,8 @@
 /** Writes a termination's tasks and their dependency edges; used at creation and for follow-ups. */
 import type { NewTask } from '../store.ts';
+import { SEALED, sealedJson } from '../rows.ts';
 import type { Tx } from './context.ts';
+import { NO_KEYS, type RecordKeys } from './personal-data.ts';
 
 /** Inserts tasks of one termination and their dependency edges (by step id, within `tasks`). */
 export async function insertTasks(
@@ -8,7 +10,7 @@ export async function insertTasks(
   terminationId: string,
   tasks: NewTask[],
   now: number,
-  options: { runsWhileHeld?: boolean } = {},
+  options: { runsWhileHeld?: boolean; keys?: RecordKeys } = {},
 ): Promise<void> {
   if (tasks.length === 0) return;
   await trx
@@ -30,7 +32,7 @@ export async function insertTasks(
         due_at: task.notBefore.getTime(),
         ...(options.runsWhileHeld ? { runs_while_held: 1 } : {}),
         // Only member tasks know their account at creation; they go in as INSERTs of their own.
-        ...(task.account ? { account: JSON.stringify(task.account) } : {}),
+        ...(task.account ? { account: sealedJson(options.keys ?? NO_KEYS, terminationId, SEALED.account, task.account) } : {}),
         // The columns a new task leaves NULL (lease, account, checkpoint, error, evidence,
         // times) are left out: a termination's tasks go in as one multi-row INSERT, and
         // each value costs the query builder and the bind on every row.

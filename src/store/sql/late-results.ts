@@ -6,10 +6,22 @@
  * confirmed by attempt N+1. Whichever of the two results arrives second writes that.
  */
 import type { JsonObject } from '../../domain/types.ts';
+import { openedJson, SEALED, sealedJson } from '../rows.ts';
 import type { Tx } from './context.ts';
+import type { RecordKeys } from './personal-data.ts';
+
+/** Where a task's record is sealed: its termination's data key (personal-data.ts). */
+export interface TaskRecordKeys {
+  terminationId: string;
+  keys: RecordKeys;
+}
 
 /** A result this task had discarded although it succeeded: the latest such attempt, if any. */
-export async function discardedSuccess(trx: Tx, taskId: string): Promise<{ attempt: number; evidence: JsonObject } | null> {
+export async function discardedSuccess(
+  trx: Tx,
+  taskId: string,
+  record: TaskRecordKeys,
+): Promise<{ attempt: number; evidence: JsonObject } | null> {
   const row = await trx
     .selectFrom('task_attempts')
     .select(['attempt', 'evidence'])
@@ -18,7 +30,8 @@ export async function discardedSuccess(trx: Tx, taskId: string): Promise<{ attem
     .orderBy('id', 'desc')
     .limit(1)
     .executeTakeFirst();
-  return row ? { attempt: row.attempt, evidence: row.evidence ? (JSON.parse(row.evidence) as JsonObject) : {} } : null;
+  if (!row) return null;
+  return { attempt: row.attempt, evidence: openedJson(record.keys, record.terminationId, SEALED.attemptEvidence, row.evidence) ?? {} };
 }
 
 /** The evidence of a task done by one attempt whose result came late, confirmed by another that found no account. */
@@ -45,6 +58,7 @@ export async function upgradeSkippedByLateSuccess(
   taskId: string,
   late: { attempt: number; evidence: JsonObject; account: JsonObject | null },
   now: number,
+  { terminationId, keys }: TaskRecordKeys,
 ): Promise<JsonObject | null> {
   const task = await trx
     .selectFrom('tasks')
@@ -56,14 +70,14 @@ export async function upgradeSkippedByLateSuccess(
   if (!task) return null;
   const evidence = doneThenConfirmed(
     { attempt: late.attempt, evidence: late.evidence },
-    { attempt: task.attempts, evidence: task.evidence ? (JSON.parse(task.evidence) as JsonObject) : null },
+    { attempt: task.attempts, evidence: openedJson(keys, terminationId, SEALED.evidence, task.evidence) },
   );
   const updated = await trx
     .updateTable('tasks')
     .set({
       state: 'succeeded',
-      evidence: JSON.stringify(evidence),
-      account: late.account ? JSON.stringify(late.account) : null,
+      evidence: sealedJson(keys, terminationId, SEALED.evidence, evidence),
+      account: sealedJson(keys, terminationId, SEALED.account, late.account),
       updated_at: now,
     })
     .where('id', '=', taskId)

@@ -7,13 +7,14 @@ import type { ExpressionBuilder, Selectable, SqlBool } from 'kysely';
 import { sql } from 'kysely';
 import { newId } from '../../domain/ids.ts';
 import type { HoldTarget, LegalHold } from '../../domain/legal-hold.ts';
-import { keysOf, likePatternOf } from '../../domain/subject.ts';
+import { keysOf, likePatternOf, subjectKey } from '../../domain/subject.ts';
 import { DESTRUCTIVE_ACTIONS, type Subject } from '../../domain/types.ts';
 import type { Database, LegalHoldsTable } from '../schema.ts';
 import type { HeldTask, LegalHoldStore, PlacedHold } from '../store.ts';
 import type { SqlAuditLog } from './audit-log.ts';
 import { emitWake, type StoreContext, type Tx } from './context.ts';
-import { subjectOrIdContains } from './subject-search.ts';
+import { SEALED } from '../rows.ts';
+import { ERASED, type RecordKeys } from './personal-data.ts';
 
 type AliasedTasks = Database & { t: Database['tasks'] };
 
@@ -51,11 +52,28 @@ export function underLegalHold(eb: ExpressionBuilder<AliasedTasks, 't'>) {
   ]);
 }
 
-function toLegalHold(row: Selectable<LegalHoldsTable>, subjectKeys: string[]): LegalHold {
+/** The field a subject hold's person is sealed in, under the hold's own data key. */
+export const HOLD_SUBJECT = 'legal_holds.subject';
+
+/**
+ * What a subject hold keeps sealed in `subject`: the person as the operator named them and
+ * every key the hold covers in clear (its rows in legal_hold_subjects are blind indexes).
+ * A hold placed before migration 0016 holds the subject alone, in clear.
+ */
+interface SealedHoldSubject {
+  subject: Subject;
+  keys: string[];
+}
+
+function toLegalHold(row: Selectable<LegalHoldsTable>, indexedKeys: string[], keys: RecordKeys): LegalHold {
+  const text = row.subject === null ? null : keys.open(row.id, HOLD_SUBJECT, row.subject);
+  const stored = text === null ? null : (JSON.parse(text) as SealedHoldSubject | Subject);
+  const sealed = stored !== null && 'keys' in stored ? (stored as SealedHoldSubject) : null;
   return {
     id: row.id,
-    subject: row.subject === null ? null : (JSON.parse(row.subject) as Subject),
-    subjectKeys,
+    subject: row.subject === null ? null : text === null ? { userName: ERASED, emails: [] } : (sealed?.subject ?? (stored as Subject)),
+    // Erased (or before 0016): the blind indexes are all there is to show.
+    subjectKeys: sealed ? sealed.keys : indexedKeys,
     terminationId: row.termination_id,
     reason: row.reason,
     placedBy: row.placed_by,
@@ -77,19 +95,23 @@ export class SqlLegalHolds implements LegalHoldStore {
       const now = this.ctx.clock().getTime();
       const id = newId();
       let keys: string[] = [];
+      let indexed: string[] = [];
       let terminationId: string | null = null;
       if ('terminationId' in target) {
         const termination = await trx.selectFrom('terminations').select(['id']).where('id', '=', target.terminationId).executeTakeFirst();
         if (!termination) return null;
         terminationId = termination.id;
       } else {
-        keys = await this.keysOnRecord(trx, target.subject);
+        ({ keys, indexed } = await this.keysOnRecord(trx, target.subject));
       }
+      // A subject hold names a person: sealed under a data key of the hold's own.
+      const holdKeys = await this.ctx.personal.create(trx, 'subject' in target ? [id] : [], now);
       await trx
         .insertInto('legal_holds')
         .values({
           id,
-          subject: 'subject' in target ? JSON.stringify(target.subject) : null,
+          subject:
+            'subject' in target ? holdKeys.sealJson(id, HOLD_SUBJECT, { subject: target.subject, keys } satisfies SealedHoldSubject) : null,
           termination_id: terminationId,
           reason,
           placed_by: actor,
@@ -99,31 +121,36 @@ export class SqlLegalHolds implements LegalHoldStore {
           release_reason: null,
         })
         .execute();
-      if (keys.length > 0)
+      if (indexed.length > 0)
         await trx
           .insertInto('legal_hold_subjects')
-          .values(keys.map((k) => ({ hold_id: id, subject_key: k, pattern: likePatternOf(k) })))
+          .values(indexed.map((k) => ({ hold_id: id, subject_key: k, pattern: likePatternOf(k) })))
           .execute();
-      const covered = await coveredTerminations(trx, terminationId, keys);
+      const covered = await coveredTerminations(trx, terminationId, indexed);
       // A delete claimed before this commit is already at the provider: the hold cannot stop
       // it, and the answer says so rather than letting the operator believe it was held.
       const alreadyRunning = await destructiveTasks(trx, covered, ['running']);
       const alreadyDone = await destructiveTasks(trx, covered, ['succeeded']);
-      await this.auditLog.append(trx, {
-        actor,
-        action: 'legal_hold.placed',
-        terminationId,
-        data: {
-          holdId: id,
-          reason,
-          ...(keys.length > 0 ? { subjectKeys: keys } : {}),
-          terminations: covered,
-          alreadyRunning: alreadyRunning.map((t) => t.taskId),
-          alreadyDone: alreadyDone.map((t) => t.taskId),
+      await this.auditLog.append(
+        trx,
+        {
+          actor,
+          action: 'legal_hold.placed',
+          terminationId,
+          sealWith: terminationId ?? id,
+          data: {
+            holdId: id,
+            reason,
+            ...(keys.length > 0 ? { subjectKeys: keys } : {}),
+            terminations: covered,
+            alreadyRunning: alreadyRunning.map((t) => t.taskId),
+            alreadyDone: alreadyDone.map((t) => t.taskId),
+          },
         },
-      });
+        holdKeys,
+      );
       const row = await trx.selectFrom('legal_holds').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      return { hold: toLegalHold(row, keys), terminations: covered, alreadyRunning, alreadyDone };
+      return { hold: toLegalHold(row, indexed, holdKeys), terminations: covered, alreadyRunning, alreadyDone };
     });
   }
 
@@ -141,17 +168,24 @@ export class SqlLegalHolds implements LegalHoldStore {
         .executeTakeFirst();
       // Released by another operator between the read and the write.
       if (Number(updated.numUpdatedRows) === 0) return 'released' as const;
-      const keys = (await keysOfHolds(trx, [id])).get(id) ?? [];
-      const covered = await coveredTerminations(trx, row.termination_id, keys);
-      await this.auditLog.append(trx, {
-        actor,
-        action: 'legal_hold.released',
-        terminationId: row.termination_id,
-        data: { holdId: id, reason, ...(keys.length > 0 ? { subjectKeys: keys } : {}), terminations: covered },
-      });
+      const indexed = (await keysOfHolds(trx, [id])).get(id) ?? [];
+      const covered = await coveredTerminations(trx, row.termination_id, indexed);
+      const holdKeys = await this.ctx.personal.read(trx, [id]);
+      const hold = toLegalHold({ ...row, released_by: actor, released_at: now, release_reason: reason }, indexed, holdKeys);
+      await this.auditLog.append(
+        trx,
+        {
+          actor,
+          action: 'legal_hold.released',
+          terminationId: row.termination_id,
+          sealWith: row.termination_id ?? id,
+          data: { holdId: id, reason, ...(hold.subjectKeys.length > 0 ? { subjectKeys: hold.subjectKeys } : {}), terminations: covered },
+        },
+        holdKeys,
+      );
       // Held deletes may be due now, here and on the other replicas.
       await this.ctx.hooks.notifyOthers(trx);
-      return toLegalHold({ ...row, released_by: actor, released_at: now, release_reason: reason }, keys);
+      return hold;
     });
     if (result !== null && result !== 'released') emitWake(this.ctx);
     return result;
@@ -188,11 +222,10 @@ export class SqlLegalHolds implements LegalHoldStore {
   }
 
   private async withKeys(rows: Array<Selectable<LegalHoldsTable>>): Promise<LegalHold[]> {
-    const keys = await keysOfHolds(
-      this.ctx.db,
-      rows.map((r) => r.id),
-    );
-    return rows.map((r) => toLegalHold(r, keys.get(r.id) ?? []));
+    const ids = rows.map((r) => r.id);
+    const indexed = await keysOfHolds(this.ctx.db, ids);
+    const keys = await this.ctx.personal.read(this.ctx.db, ids);
+    return rows.map((r) => toLegalHold(r, indexed.get(r.id) ?? [], keys));
   }
 
   /**
@@ -200,23 +233,32 @@ export class SqlLegalHolds implements LegalHoldStore {
    * whose subject shares one of those identifiers exactly: the HRIS may have filed the person
    * under their id while the operator names them by email.
    */
-  private async keysOnRecord(trx: Tx, subject: Subject): Promise<string[]> {
+  private async keysOnRecord(trx: Tx, subject: Subject): Promise<{ keys: string[]; indexed: string[] }> {
+    const { personal } = this.ctx;
     const given = keysOf(subject);
-    const identifiers = new Set(given.map((k) => k.slice(k.indexOf(':') + 1)));
     const keys = new Set(given);
-    for (const identifier of identifiers) {
+    const indexed = new Set(given.map((k) => personal.index(k)));
+    for (const identifier of new Set(given.map((k) => k.slice(k.indexOf(':') + 1)))) {
+      // The identifier as any kind of key: the HRIS id of one record may be the email of another.
+      const asKeys = [`ext:${identifier}`, `user:${identifier.toLowerCase()}`, `email:${identifier.toLowerCase()}`].map((k) =>
+        personal.index(k),
+      );
       const rows = await trx
         .selectFrom('terminations')
-        .select(['subject_key', 'subject'])
-        .where(subjectOrIdContains(this.ctx.hooks.dialect, identifier))
+        .select(['id', 'subject_key', 'subject'])
+        .where((w) => w.or(asKeys.map((k) => sql<SqlBool>`subject_keys like ${likePatternOf(k)} escape '\\'`)))
         .execute();
+      const recordKeys = await personal.read(
+        trx,
+        rows.map((r) => r.id),
+      );
       for (const row of rows) {
-        // LIKE found candidates; only an exact identifier counts.
-        const theirs = keysOf(JSON.parse(row.subject) as Subject).map((k) => k.slice(k.indexOf(':') + 1));
-        if (theirs.includes(identifier)) keys.add(row.subject_key);
+        indexed.add(row.subject_key);
+        const text = recordKeys.open(row.id, SEALED.subject, row.subject);
+        if (text !== null) keys.add(subjectKey(JSON.parse(text) as Subject));
       }
     }
-    return [...keys].sort();
+    return { keys: [...keys].sort(), indexed: [...indexed].sort() };
   }
 }
 

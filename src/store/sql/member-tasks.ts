@@ -9,6 +9,7 @@ import { isMemberCritical, memberParams, memberStepId, type Expansion } from '..
 import type { JsonObject } from '../../domain/types.ts';
 import type { NewTask } from '../store.ts';
 import type { Tx } from './context.ts';
+import type { PersonalData } from './personal-data.ts';
 import { insertTasks } from './insert-tasks.ts';
 
 /** Step id (then `-<expansion step>`) of the message that an organization's size held its termination. */
@@ -29,6 +30,7 @@ export async function insertMemberTasks(
   parent: { id: string; termination_id: string; step_id: string; provider: string; params: string },
   expansion: Expansion,
   now: number,
+  personal: PersonalData,
 ): Promise<ExpansionWrite> {
   const prefix = `${parent.step_id}/`;
   // Read through the (termination_id, step_id) index; the prefix is compared here, not by a LIKE with escapes.
@@ -61,7 +63,8 @@ export async function insertMemberTasks(
       });
     }
   }
-  for (let i = 0; i < tasks.length; i += CHUNK) await insertTasks(trx, parent.termination_id, tasks.slice(i, i + CHUNK), now);
+  const keys = await personal.read(trx, [parent.termination_id]);
+  for (let i = 0; i < tasks.length; i += CHUNK) await insertTasks(trx, parent.termination_id, tasks.slice(i, i + CHUNK), now, { keys });
   // What waited for the expansion waits for its members as well: an edge from each dependant to each member task.
   const dependants = (
     await trx.selectFrom('task_dependencies').select('task_id').where('depends_on_task_id', '=', parent.id).execute()

@@ -42,13 +42,15 @@ export class OpenTerminationRule {
    * deadlocks against a worker settling this termination.
    */
   async lockOpen(trx: Tx, subjectKey: string): Promise<OpenTermination | null> {
-    const query = () => trx.selectFrom('terminations').selectAll().where('subject_key', '=', subjectKey).where(UNRESOLVED);
+    const indexed = this.ctx.personal.index(subjectKey);
+    const query = () => trx.selectFrom('terminations').selectAll().where('subject_key', '=', indexed).where(UNRESOLVED);
     let row = await query().executeTakeFirst();
     if (row && this.ctx.hooks.dialect === 'postgres') {
       await this.ctx.hooks.lockTermination(trx, row.id);
       row = await query().forUpdate().executeTakeFirst();
     }
-    return row ? { termination: toTermination(row), requestedBy: requestedByOf(row) } : null;
+    if (!row) return null;
+    return { termination: toTermination(row, await this.ctx.personal.read(trx, [row.id])), requestedBy: requestedByOf(row) };
   }
 
   /**
@@ -88,7 +90,7 @@ export class OpenTerminationRule {
         tasksMoved: Number(moved.numUpdatedRows),
       },
     });
-    return toTermination(row);
+    return toTermination(row, await this.ctx.personal.read(trx, [row.id]));
   }
 
   /** The open termination already covers the request (same playbook, not later): recorded, nothing moves. */

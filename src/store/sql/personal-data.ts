@@ -67,6 +67,9 @@ export class RecordKeys {
   }
 }
 
+/** No keys: for rows that hold nothing sealed yet (a new re-verification, a task created without an account). */
+export const NO_KEYS = new RecordKeys(new Map());
+
 export class PersonalData {
   readonly #unwrapped = new Map<string, Buffer>();
 

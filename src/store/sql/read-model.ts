@@ -17,7 +17,7 @@ import type { Database } from '../schema.ts';
 import type { ReadModel, StoreStats, TerminationFilter } from '../store.ts';
 import type { StoreContext, Tx } from './context.ts';
 import { underLegalHold } from './legal-holds.ts';
-import { subjectOrIdContains } from './subject-search.ts';
+import { subjectOrIdMatches } from './subject-search.ts';
 import { isRunnable } from './runnable.ts';
 
 export class SqlReadModel implements ReadModel {
@@ -25,7 +25,7 @@ export class SqlReadModel implements ReadModel {
 
   async getTermination(id: string): Promise<Termination | null> {
     const row = await this.ctx.db.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirst();
-    return row ? toTermination(row) : null;
+    return row ? toTermination(row, await this.ctx.personal.read(this.ctx.db, [id])) : null;
   }
 
   async getTerminations(ids: readonly string[]): Promise<Map<string, Termination>> {
@@ -35,7 +35,11 @@ export class SqlReadModel implements ReadModel {
       .selectAll()
       .where('id', 'in', [...ids])
       .execute();
-    return new Map(rows.map((row) => [row.id, toTermination(row)]));
+    const keys = await this.ctx.personal.read(
+      this.ctx.db,
+      rows.map((r) => r.id),
+    );
+    return new Map(rows.map((row) => [row.id, toTermination(row, keys)]));
   }
 
   async listTerminations(filter: TerminationFilter): Promise<{ items: Termination[]; nextCursor: string | null }> {
@@ -52,13 +56,14 @@ export class SqlReadModel implements ReadModel {
         ),
       );
     }
-    if (filter.subjectKey) query = query.where('subject_key', '=', filter.subjectKey);
+    const index = (key: string) => this.ctx.personal.index(key);
+    if (filter.subjectKey) query = query.where('subject_key', '=', index(filter.subjectKey));
     // SQL has no empty IN (): an empty list matches nothing, and no subject key is ''.
-    if (filter.subjectKeys) query = query.where('subject_key', 'in', filter.subjectKeys.length > 0 ? filter.subjectKeys : ['']);
+    if (filter.subjectKeys) query = query.where('subject_key', 'in', filter.subjectKeys.length > 0 ? filter.subjectKeys.map(index) : ['']);
     if (filter.since) query = query.where('requested_at', '>=', filter.since.getTime());
     if (filter.until) query = query.where('requested_at', '<', filter.until.getTime());
     if (filter.source) query = query.where('source', '=', filter.source);
-    if (filter.search) query = query.where(subjectOrIdContains(this.ctx.hooks.dialect, filter.search));
+    if (filter.search) query = query.where(subjectOrIdMatches(this.ctx.personal, filter.search));
     const cursor = decodeCursor(filter.cursor);
     if (cursor) {
       // Newest first; the cursor is the (requested_at, id) of the last item of the previous page.
@@ -71,7 +76,12 @@ export class SqlReadModel implements ReadModel {
       .orderBy('id', 'desc')
       .limit(filter.limit + 1)
       .execute();
-    const items = rows.slice(0, filter.limit).map(toTermination);
+    const page = rows.slice(0, filter.limit);
+    const keys = await this.ctx.personal.read(
+      this.ctx.db,
+      page.map((r) => r.id),
+    );
+    const items = page.map((row) => toTermination(row, keys));
     const last = items.at(-1);
     const nextCursor = rows.length > filter.limit && last ? encodeCursor(last.requestedAt.getTime(), last.id) : null;
     return { items, nextCursor };
@@ -85,13 +95,13 @@ export class SqlReadModel implements ReadModel {
       .orderBy('not_before')
       .orderBy('step_id')
       .execute();
-    return withDependencies(this.ctx.db, rows);
+    return withDependencies(this.ctx, this.ctx.db, rows);
   }
 
   async getTask(id: string): Promise<Task | null> {
     const row = await this.ctx.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) return null;
-    const [task] = await withDependencies(this.ctx.db, [row]);
+    const [task] = await withDependencies(this.ctx, this.ctx.db, [row]);
     return task ?? null;
   }
 
@@ -102,7 +112,8 @@ export class SqlReadModel implements ReadModel {
       .where('termination_id', '=', terminationId)
       .orderBy('id')
       .execute();
-    return rows.map(toAttempt);
+    const keys = await this.ctx.personal.read(this.ctx.db, [terminationId]);
+    return rows.map((row) => toAttempt(row, keys));
   }
 
   async revokeTimes(since: Date): Promise<number[]> {
@@ -194,7 +205,11 @@ export class SqlReadModel implements ReadModel {
 }
 
 /** Tasks with the step ids they depend on: one query for the whole batch. */
-export async function withDependencies(db: Kysely<Database> | Tx, rows: Array<Selectable<Database['tasks']>>): Promise<Task[]> {
+export async function withDependencies(
+  ctx: Pick<StoreContext, 'personal'>,
+  db: Kysely<Database> | Tx,
+  rows: Array<Selectable<Database['tasks']>>,
+): Promise<Task[]> {
   if (rows.length === 0) return [];
   const edges = await db
     .selectFrom('task_dependencies as d')
@@ -208,7 +223,11 @@ export async function withDependencies(db: Kysely<Database> | Tx, rows: Array<Se
     .execute();
   const byTask = new Map<string, string[]>();
   for (const edge of edges) byTask.set(edge.task_id, [...(byTask.get(edge.task_id) ?? []), edge.step_id]);
-  return rows.map((row) => toTask(row, byTask.get(row.id) ?? []));
+  const keys = await ctx.personal.read(
+    db,
+    rows.map((r) => r.termination_id),
+  );
+  return rows.map((row) => toTask(row, byTask.get(row.id) ?? [], keys));
 }
 
 function encodeCursor(at: number, id: string): string {

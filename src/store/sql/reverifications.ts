@@ -15,7 +15,7 @@ import {
   type ReverifyReason,
 } from '../../domain/reverify.ts';
 import type { ActionName, JsonObject } from '../../domain/types.ts';
-import { toTask } from '../rows.ts';
+import { openedJson, SEALED, sealedJson, toTask } from '../rows.ts';
 import type { ReverificationsTable } from '../schema.ts';
 import type { BulkReverifyResult, DueReverification, ReverificationQueue, ReverifyClaimRequest, ReverifyResult } from '../store.ts';
 import type { SqlAuditLog } from './audit-log.ts';
@@ -23,6 +23,7 @@ import { emitWake, leaseEnd, type StoreContext, type Tx } from './context.ts';
 import { driftSweep } from './drift-sweep.ts';
 import { insertTasks } from './insert-tasks.ts';
 import { isRunnable } from './runnable.ts';
+import { NO_KEYS, type RecordKeys } from './personal-data.ts';
 import type { SqlSettlement } from './settlement.ts';
 
 /** Terminations whose tasks are read back again: finished with every task settled. */
@@ -71,7 +72,7 @@ export class SqlReverifications implements ReverificationQueue {
         data: { tasks: values.length },
       });
       await this.ctx.hooks.notifyOthers(trx);
-      return values.map(toReverification);
+      return values.map((row) => toReverification(row));
     });
     if (created?.length) emitWake(this.ctx);
     return created;
@@ -101,7 +102,7 @@ export class SqlReverifications implements ReverificationQueue {
           terminationId: id,
           data: { tasks: values.length, since: since.toISOString() },
         });
-        queued.push(...values.map(toReverification));
+        queued.push(...values.map((row) => toReverification(row)));
       }
       await this.ctx.hooks.notifyOthers(trx);
       return { refused: false, terminations: terminations.length, queued };
@@ -156,15 +157,16 @@ export class SqlReverifications implements ReverificationQueue {
         .where('id', 'in', ids)
         .execute();
       const rows = await trx.selectFrom('reverifications').selectAll().where('id', 'in', ids).orderBy('due_at').execute();
-      const tasks = new Map(
-        (
-          await trx
-            .selectFrom('tasks')
-            .selectAll()
-            .where('id', 'in', [...new Set(rows.map((r) => r.task_id))])
-            .execute()
-        ).map((t) => [t.id, toTask(t, [])]),
+      const taskRows = await trx
+        .selectFrom('tasks')
+        .selectAll()
+        .where('id', 'in', [...new Set(rows.map((r) => r.task_id))])
+        .execute();
+      const taskKeys = await this.ctx.personal.read(
+        trx,
+        taskRows.map((t) => t.termination_id),
       );
+      const tasks = new Map(taskRows.map((t) => [t.id, toTask(t, [], taskKeys)]));
       const proven = new Map(
         (
           await trx
@@ -178,7 +180,7 @@ export class SqlReverifications implements ReverificationQueue {
       );
       return rows.flatMap((row) => {
         const task = tasks.get(row.task_id);
-        return task ? [{ reverification: toReverification(row), task, provenAt: proven.get(task.id) ?? null }] : [];
+        return task ? [{ reverification: toReverification(row, taskKeys), task, provenAt: proven.get(task.id) ?? null }] : [];
       });
     });
   }
@@ -195,6 +197,8 @@ export class SqlReverifications implements ReverificationQueue {
         .executeTakeFirst();
       if (!row) return false;
       const now = this.ctx.clock().getTime();
+      const keys = await this.ctx.personal.read(trx, [row.termination_id]);
+      const evidence = sealedJson(keys, row.termination_id, SEALED.reverificationEvidence, result.evidence);
       const retry = result.outcome === 'error' && result.retryAt && row.claims < MAX_REVERIFY_CLAIMS ? result.retryAt : null;
       await trx
         .updateTable('reverifications')
@@ -206,12 +210,12 @@ export class SqlReverifications implements ReverificationQueue {
                 lease_owner: null,
                 lease_token: null,
                 lease_expires_at: null,
-                evidence: JSON.stringify(result.evidence),
+                evidence,
               }
             : {
                 state: 'done',
                 outcome: result.outcome,
-                evidence: JSON.stringify(result.evidence),
+                evidence,
                 finished_at: now,
                 lease_owner: null,
                 lease_token: null,
@@ -321,7 +325,8 @@ export class SqlReverifications implements ReverificationQueue {
       .orderBy('due_at')
       .orderBy('id')
       .execute();
-    return rows.map(toReverification);
+    const keys = await this.ctx.personal.read(this.ctx.db, [terminationId]);
+    return rows.map((row) => toReverification(row, keys));
   }
 }
 
@@ -368,7 +373,8 @@ function newRow(
   };
 }
 
-function toReverification(row: Selectable<ReverificationsTable>): Reverification {
+/** `keys` opens the evidence; a row without evidence (a new one) needs none. */
+function toReverification(row: Selectable<ReverificationsTable>, keys: RecordKeys = NO_KEYS): Reverification {
   return {
     id: row.id,
     terminationId: row.termination_id,
@@ -382,7 +388,7 @@ function toReverification(row: Selectable<ReverificationsTable>): Reverification
     claims: row.claims,
     leaseToken: row.lease_token,
     outcome: row.outcome as Reverification['outcome'],
-    evidence: row.evidence === null ? null : (JSON.parse(row.evidence) as JsonObject),
+    evidence: openedJson(keys, row.termination_id, SEALED.reverificationEvidence, row.evidence),
     finishedAt: row.finished_at === null ? null : new Date(Number(row.finished_at)),
   };
 }

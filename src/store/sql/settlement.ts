@@ -13,6 +13,7 @@ import type { SqlAuditLog } from './audit-log.ts';
 import type { SqlReverifications } from './reverifications.ts';
 import { emitRevoked, emitWake, type RevokedEvent, type StoreContext, type Tx } from './context.ts';
 import { withDependencies } from './read-model.ts';
+import { openedJson, SEALED, sealedJson } from '../rows.ts';
 import { requireTermination } from './terminations.ts';
 
 export class SqlSettlement implements TaskOperations {
@@ -67,7 +68,7 @@ export class SqlSettlement implements TaskOperations {
       const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', row.termination_id).executeTakeFirstOrThrow();
       revoked = await this.settle(trx, termination, now);
       await this.ctx.hooks.notifyOthers(trx);
-      const [task] = await withDependencies(trx, [row]);
+      const [task] = await withDependencies(this.ctx, trx, [row]);
       return task ?? null;
     });
     if (completed) emitWake(this.ctx);
@@ -141,7 +142,8 @@ export class SqlSettlement implements TaskOperations {
       if (!row) return null;
       const termination = await trx.selectFrom('terminations').selectAll().where('id', '=', terminationId).executeTakeFirstOrThrow();
       if (termination.state === 'cancelled') return null;
-      const before = row.evidence === null ? null : (JSON.parse(row.evidence) as JsonObject);
+      const keys = await this.ctx.personal.read(trx, [terminationId]);
+      const before = openedJson(keys, terminationId, SEALED.evidence, row.evidence);
       const evidence: JsonObject = {
         waivedBy: actor,
         reason,
@@ -150,7 +152,7 @@ export class SqlSettlement implements TaskOperations {
       };
       const updated = await trx
         .updateTable('tasks')
-        .set({ state: 'waived', evidence: JSON.stringify(evidence), finished_at: now, updated_at: now })
+        .set({ state: 'waived', evidence: sealedJson(keys, terminationId, SEALED.evidence, evidence), finished_at: now, updated_at: now })
         .where('id', '=', taskId)
         // Still failed: a replay or another waiver committed meanwhile wins.
         .where('state', '=', 'failed')
@@ -165,15 +167,15 @@ export class SqlSettlement implements TaskOperations {
           reason,
           provider: row.provider,
           action: row.action,
-          lastError: row.last_error ? (JSON.parse(row.last_error) as JsonObject) : null,
+          lastError: openedJson(keys, terminationId, SEALED.lastError, row.last_error),
         },
       });
       revoked = await this.settle(trx, termination, now);
       await this.ctx.hooks.notifyOthers(trx);
-      const [task] = await withDependencies(trx, [
+      const [task] = await withDependencies(this.ctx, trx, [
         await trx.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow(),
       ]);
-      return { task: task!, termination: await requireTermination(trx, terminationId) };
+      return { task: task!, termination: await requireTermination(this.ctx, trx, terminationId) };
     });
     if (waived) emitWake(this.ctx);
     emitRevoked(this.ctx, revoked);
@@ -188,6 +190,7 @@ export class SqlSettlement implements TaskOperations {
       let query = trx.selectFrom('tasks').selectAll().where('termination_id', '=', terminationId).where('state', '=', 'failed');
       if (taskId) query = query.where('id', '=', taskId);
       const rows = await query.execute();
+      const keys = await this.ctx.personal.read(trx, [terminationId]);
       const replayedIds: string[] = [];
       for (const row of rows) {
         const updated = await trx
@@ -217,7 +220,7 @@ export class SqlSettlement implements TaskOperations {
           data: {
             provider: row.provider,
             action: row.action,
-            lastError: row.last_error ? (JSON.parse(row.last_error) as JsonObject) : null,
+            lastError: openedJson(keys, terminationId, SEALED.lastError, row.last_error),
           },
         });
       }
@@ -230,7 +233,7 @@ export class SqlSettlement implements TaskOperations {
         .execute();
       await this.ctx.hooks.notifyOthers(trx);
       const fresh = await trx.selectFrom('tasks').selectAll().where('id', 'in', replayedIds).execute();
-      return withDependencies(trx, fresh);
+      return withDependencies(this.ctx, trx, fresh);
     });
     if (replayed.length > 0) emitWake(this.ctx);
     return replayed;

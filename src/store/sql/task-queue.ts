@@ -16,6 +16,7 @@ import { renewLeases } from './lease-renewal.ts';
 import { discardedSuccess, doneThenConfirmed, upgradeSkippedByLateSuccess } from './late-results.ts';
 import { SqlReadModel, withDependencies } from './read-model.ts';
 import { isRunnable } from './runnable.ts';
+import { SEALED, sealedJson, sealedText } from '../rows.ts';
 import type { SqlSettlement } from './settlement.ts';
 
 export class SqlTaskQueue implements TaskQueue {
@@ -99,14 +100,17 @@ export class SqlTaskQueue implements TaskQueue {
         .where('id', 'in', [...new Set(rows.map((row) => row.termination_id))])
         .where(sql<string>`${sql.ref('state')} || ''`, '=', 'scheduled')
         .execute();
-      return withDependencies(trx, rows);
+      return withDependencies(this.ctx, trx, rows);
     });
   }
 
   async recordAccount(lease: LeaseRef, account: JsonObject): Promise<boolean> {
+    const task = await this.ctx.db.selectFrom('tasks').select('termination_id').where('id', '=', lease.id).executeTakeFirst();
+    if (!task) return false;
+    const keys = await this.ctx.personal.read(this.ctx.db, [task.termination_id]);
     const updated = await this.ctx.db
       .updateTable('tasks')
-      .set({ account: JSON.stringify(account) })
+      .set({ account: sealedJson(keys, task.termination_id, SEALED.account, account) })
       .where('id', '=', lease.id)
       .where('state', '=', 'running')
       .where('lease_token', '=', lease.leaseToken)
@@ -124,7 +128,14 @@ export class SqlTaskQueue implements TaskQueue {
     attempt: number,
     now: number,
   ): Promise<void> {
-    const evidence = await upgradeSkippedByLateSuccess(trx, taskId, { attempt, evidence: outcome.evidence, account: outcome.account }, now);
+    const keys = await this.ctx.personal.read(trx, [terminationId]);
+    const evidence = await upgradeSkippedByLateSuccess(
+      trx,
+      taskId,
+      { attempt, evidence: outcome.evidence, account: outcome.account },
+      now,
+      { terminationId, keys },
+    );
     if (!evidence) return;
     await this.auditLog.append(trx, {
       actor: `worker:${worker}`,
@@ -219,6 +230,8 @@ export class SqlTaskQueue implements TaskQueue {
         row?.termination_id ??
         (await trx.selectFrom('tasks').select('termination_id').where('id', '=', taskId).executeTakeFirst())?.termination_id;
       if (terminationId === undefined) return false;
+      const keys = await this.ctx.personal.read(trx, [terminationId]);
+      const sealed = (field: string, value: unknown) => sealedJson(keys, terminationId, field, value);
       await trx
         .insertInto('task_attempts')
         .values({
@@ -230,8 +243,8 @@ export class SqlTaskQueue implements TaskQueue {
           finished_at: attempt.finishedAt.getTime(),
           outcome: attempt.outcome,
           error_kind: attempt.errorKind,
-          error_message: attempt.errorMessage,
-          evidence: attempt.evidence ? JSON.stringify(attempt.evidence) : null,
+          error_message: sealedText(keys, terminationId, SEALED.attemptError, attempt.errorMessage),
+          evidence: sealed(SEALED.attemptEvidence, attempt.evidence),
         })
         .execute();
       if (!row) {
@@ -251,7 +264,7 @@ export class SqlTaskQueue implements TaskQueue {
             ...common,
             state: 'cancelled',
             finished_at: now,
-            account: outcome.account ? JSON.stringify(outcome.account) : row.account,
+            account: outcome.account ? sealed(SEALED.account, outcome.account) : row.account,
           })
           .where('id', '=', taskId)
           .execute();
@@ -276,9 +289,9 @@ export class SqlTaskQueue implements TaskQueue {
             // The claim counted this attempt; a wait that does not count gives it back.
             attempts: row.attempts - (outcome.countsAsAttempt ? 0 : 1),
             rate_limited_count: row.rate_limited_count + (outcome.rateLimited ? 1 : 0),
-            last_error: outcome.error ? JSON.stringify(outcome.error) : row.last_error,
+            last_error: outcome.error ? sealed(SEALED.lastError, outcome.error) : row.last_error,
             checkpoint: outcome.checkpoint ? JSON.stringify(outcome.checkpoint) : row.checkpoint,
-            account: outcome.account ? JSON.stringify(outcome.account) : row.account,
+            account: outcome.account ? sealed(SEALED.account, outcome.account) : row.account,
           })
           .where('id', '=', taskId)
           .execute();
@@ -307,7 +320,8 @@ export class SqlTaskQueue implements TaskQueue {
         return true;
       }
       // "No account here" after an earlier attempt of this task did the work but lost its lease: say both.
-      const earlier = outcome.state === 'skipped' && outcome.account === null ? await discardedSuccess(trx, taskId) : null;
+      const earlier =
+        outcome.state === 'skipped' && outcome.account === null ? await discardedSuccess(trx, taskId, { terminationId, keys }) : null;
       if (earlier)
         outcome = {
           state: 'succeeded',
@@ -320,9 +334,9 @@ export class SqlTaskQueue implements TaskQueue {
           ...common,
           state: outcome.state,
           finished_at: now,
-          evidence: outcome.evidence ? JSON.stringify(outcome.evidence) : null,
-          account: 'account' in outcome && outcome.account ? JSON.stringify(outcome.account) : row.account,
-          last_error: outcome.state === 'failed' ? JSON.stringify(outcome.error) : null,
+          evidence: sealed(SEALED.evidence, outcome.evidence ?? null),
+          account: 'account' in outcome && outcome.account ? sealed(SEALED.account, outcome.account) : row.account,
+          last_error: outcome.state === 'failed' ? sealed(SEALED.lastError, outcome.error) : null,
         })
         .where('id', '=', taskId)
         .execute();
@@ -342,7 +356,7 @@ export class SqlTaskQueue implements TaskQueue {
       }
       if (outcome.state === 'succeeded' && outcome.expansion) {
         // Before the termination's state is derived: its members' tasks keep it running.
-        const written = await insertMemberTasks(trx, row, outcome.expansion, now);
+        const written = await insertMemberTasks(trx, row, outcome.expansion, now, this.ctx.personal);
         await this.auditLog.append(trx, {
           actor: `worker:${worker}`,
           action: 'task.expanded',

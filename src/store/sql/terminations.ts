@@ -5,10 +5,10 @@
  * with the channel's authority, approval of a held termination.
  */
 import type { Selectable } from 'kysely';
-import { keyListOf } from '../../domain/subject.ts';
+import { keysOf } from '../../domain/subject.ts';
 import { CancellationRefusedError, OpenTerminationConflictError, ReusedRequestIdError } from '../../domain/termination-conflicts.ts';
 import { UNRESOLVED_TERMINATION_STATES, type Termination, type TerminationState } from '../../domain/types.ts';
-import { toTermination } from '../rows.ts';
+import { SEALED, toTermination } from '../rows.ts';
 import type { TerminationsTable } from '../schema.ts';
 import type {
   CancelAuthority,
@@ -62,7 +62,7 @@ export class SqlTerminations implements TerminationRecords {
         if (request.bodySha256 && earlier.bodySha256 && request.bodySha256 !== earlier.bodySha256) {
           return new ReusedRequestIdError(t.source, t.sourceEventId, earlier.terminationId);
         }
-        const termination = await requireTermination(trx, earlier.terminationId);
+        const termination = await requireTermination(this.ctx, trx, earlier.terminationId);
         return { termination, created: false, outcome: earlier.outcome, duplicate: true };
       }
     }
@@ -164,16 +164,18 @@ export class SqlTerminations implements TerminationRecords {
     supersedes?: string,
   ): Promise<Termination> {
     const now = this.ctx.clock().getTime();
+    const { personal } = this.ctx;
+    const keys = await personal.create(trx, [t.id], now);
     const row = await trx
       .insertInto('terminations')
       .values({
         id: t.id,
         source: t.source,
         source_event_id: t.sourceEventId,
-        subject_key: t.subjectKey,
-        subject_keys: keyListOf(t.subject),
-        subject: JSON.stringify(t.subject),
-        reason: t.reason,
+        subject_key: personal.index(t.subjectKey),
+        subject_keys: JSON.stringify(keysOf(t.subject).map((k) => personal.index(k))),
+        subject: keys.sealJson(t.id, SEALED.subject, t.subject),
+        reason: t.reason === null ? null : keys.seal(t.id, SEALED.reason, t.reason),
         playbook: t.playbook,
         state: t.state,
         requested_at: t.requestedAt.getTime(),
@@ -190,21 +192,25 @@ export class SqlTerminations implements TerminationRecords {
     await insertTasks(trx, t.id, tasks, now);
     await insertTasks(trx, t.id, whileHeld, now, { runsWhileHeld: true });
     const all = [...tasks, ...whileHeld];
-    await this.auditLog.append(trx, {
-      actor: t.createdBy,
-      action: 'termination.created',
-      terminationId: t.id,
-      data: {
-        source: t.source,
-        sourceEventId: t.sourceEventId,
-        state: t.state,
-        playbook: t.playbook,
-        effectiveAt: t.effectiveAt.toISOString(),
-        tasks: all.map((task) => `${task.stepId}:${task.provider}.${task.action}`),
-        ...(supersedes ? { supersedes } : {}),
+    await this.auditLog.append(
+      trx,
+      {
+        actor: t.createdBy,
+        action: 'termination.created',
+        terminationId: t.id,
+        data: {
+          source: t.source,
+          sourceEventId: t.sourceEventId,
+          state: t.state,
+          playbook: t.playbook,
+          effectiveAt: t.effectiveAt.toISOString(),
+          tasks: all.map((task) => `${task.stepId}:${task.provider}.${task.action}`),
+          ...(supersedes ? { supersedes } : {}),
+        },
       },
-    });
-    return toTermination(row);
+      keys,
+    );
+    return toTermination(row, keys);
   }
 
   async cancelTermination(id: string, actor: string, reason: string, authority?: CancelAuthority): Promise<Termination | null> {
@@ -214,7 +220,9 @@ export class SqlTerminations implements TerminationRecords {
       await this.ctx.hooks.lockTermination(trx, id);
       const row = await trx.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) return null;
-      if (!UNRESOLVED_TERMINATION_STATES.includes(row.state as TerminationState)) return toTermination(row);
+      if (!UNRESOLVED_TERMINATION_STATES.includes(row.state as TerminationState)) {
+        return toTermination(row, await this.ctx.personal.read(trx, [id]));
+      }
       if (authority) {
         const refused = await this.refusal(trx, row, actor, reason, authority);
         if (refused) return refused;
@@ -227,7 +235,7 @@ export class SqlTerminations implements TerminationRecords {
         terminationId: id,
         data: { reason, previousState: row.state, tasksCancelled },
       });
-      return requireTermination(trx, id);
+      return requireTermination(this.ctx, trx, id);
     });
     // Thrown after the commit: the refusal's audit entry is kept.
     if (outcome instanceof CancellationRefusedError) throw outcome;
@@ -250,7 +258,12 @@ export class SqlTerminations implements TerminationRecords {
       terminationId: row.id,
       data: { channel: authority.channel, reason, requestedBy: [...requestedBy], mayCancel: [...authority.mayCancel] },
     });
-    return new CancellationRefusedError(toTermination(row), authority.channel, requestedBy, authority.mayCancel);
+    return new CancellationRefusedError(
+      toTermination(row, await this.ctx.personal.read(trx, [row.id])),
+      authority.channel,
+      requestedBy,
+      authority.mayCancel,
+    );
   }
 
   async approveTermination(id: string, actor: string): Promise<Termination | null> {
@@ -265,7 +278,7 @@ export class SqlTerminations implements TerminationRecords {
       if (Number(updated.numUpdatedRows) === 0) return null;
       await this.auditLog.append(trx, { actor, action: 'termination.approved', terminationId: id, data: {} });
       await this.ctx.hooks.notifyOthers(trx);
-      return requireTermination(trx, id);
+      return requireTermination(this.ctx, trx, id);
     });
     if (approved) emitWake(this.ctx);
     return approved;
@@ -275,13 +288,14 @@ export class SqlTerminations implements TerminationRecords {
     const row = await this.ctx.db
       .selectFrom('terminations')
       .selectAll()
-      .where('subject_key', '=', subjectKey)
+      .where('subject_key', '=', this.ctx.personal.index(subjectKey))
       .where(UNRESOLVED)
       .executeTakeFirst();
-    return row ? toTermination(row) : null;
+    return row ? toTermination(row, await this.ctx.personal.read(this.ctx.db, [row.id])) : null;
   }
 }
 
-export async function requireTermination(trx: Tx, id: string): Promise<Termination> {
-  return toTermination(await trx.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
+export async function requireTermination(ctx: Pick<StoreContext, 'personal'>, trx: Tx, id: string): Promise<Termination> {
+  const row = await trx.selectFrom('terminations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  return toTermination(row, await ctx.personal.read(trx, [id]));
 }

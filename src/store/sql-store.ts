@@ -111,7 +111,9 @@ export class SqlStore implements Store {
 
   /** After the migrations: records from before the keyring get their keys (seal-legacy.ts). */
   protected async sealLegacyRecords(): Promise<void> {
-    await sealLegacyRecords(this.ctx);
+    const sealed = await sealLegacyRecords(this.ctx);
+    // The clear rows' old pages must not stay behind in the WAL.
+    if (sealed.terminations + sealed.holds > 0) await this.ctx.hooks.checkpoint?.();
   }
 
   probeCommit(): Promise<void> {

@@ -36,6 +36,11 @@ export interface DialectHooks {
    * (PostgreSQL: a read sees committed rows only, and COMMIT returns after the WAL flush).
    */
   durable?(): Promise<void>;
+  /**
+   * Writes what is committed into the database file and empties the WAL (SQLite), so that
+   * bytes rewritten since (sealed records) are gone from the WAL too. Absent on PostgreSQL.
+   */
+  checkpoint?(): Promise<void>;
   /** The database's own clock in epoch milliseconds, as SQL (PostgreSQL); absent where the process is the only clock (SQLite). */
   readonly databaseClock?: RawBuilder<number>;
 }

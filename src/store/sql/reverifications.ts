@@ -14,7 +14,7 @@ import {
   type Reverification,
   type ReverifyReason,
 } from '../../domain/reverify.ts';
-import type { ActionName, JsonObject } from '../../domain/types.ts';
+import type { ActionName } from '../../domain/types.ts';
 import { openedJson, SEALED, sealedJson, toTask } from '../rows.ts';
 import type { ReverificationsTable } from '../schema.ts';
 import type { BulkReverifyResult, DueReverification, ReverificationQueue, ReverifyClaimRequest, ReverifyResult } from '../store.ts';

@@ -6,7 +6,6 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../../src/audit/verify.ts';
-import type { Task } from '../../src/domain/types.ts';
 import { pseudonymOf } from '../../src/privacy/pseudonym.ts';
 import type { PersonalData } from '../../src/store/sql/personal-data.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
@@ -54,13 +53,13 @@ export function definePrivacySuite(backend: PrivacyBackend): void {
     async function leaverWithHistory() {
       const t = newTermination(now, { subjectKey: 'ext:HR-7741', subject, reason: 'left for the Sorbonne' });
       await store.createTermination(t, [newTask('disable', { notBefore: new Date(now) })]);
-      const [task] = (await store.claimDueTasks({
+      const [task] = await store.claimDueTasks({
         worker: 'w1',
         provider: 'okta',
         now: new Date(now),
         leaseMs: MINUTE,
         limit: 10,
-      }));
+      });
       const evidence = { login: 'marie.curie@lab.example', status: 'SUSPENDED' };
       await store.finishAttempt(
         'w1',

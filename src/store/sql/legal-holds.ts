@@ -68,7 +68,7 @@ interface SealedHoldSubject {
 function toLegalHold(row: Selectable<LegalHoldsTable>, indexedKeys: string[], keys: RecordKeys): LegalHold {
   const text = row.subject === null ? null : keys.open(row.id, HOLD_SUBJECT, row.subject);
   const stored = text === null ? null : (JSON.parse(text) as SealedHoldSubject | Subject);
-  const sealed = stored !== null && 'keys' in stored ? (stored) : null;
+  const sealed = stored !== null && 'keys' in stored ? stored : null;
   return {
     id: row.id,
     subject: row.subject === null ? null : text === null ? { userName: ERASED, emails: [] } : (sealed?.subject ?? (stored as Subject)),

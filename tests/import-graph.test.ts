@@ -80,6 +80,8 @@ describe('the import graph', () => {
   it.each([
     // The vocabulary every room shares: it can depend on nothing of theirs.
     ['src/domain/', ['src/', 'providers/'], ['src/domain/']],
+    // Sealing and keys: primitives the store uses; they know no room's data or I/O.
+    ['src/privacy/', ['src/', 'providers/'], ['src/privacy/', 'src/domain/']],
     // The scheduler is driven by start-up and the surfaces, never the other way round.
     ['src/engine/', ['src/startup/', 'src/intake/', 'src/admin/', 'src/server/', 'src/console/', 'src/cli/', 'src/store/sql/'], []],
     // Persistence serves the engine and the surfaces; it calls none of them.

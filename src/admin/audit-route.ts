@@ -25,6 +25,8 @@ export function listAuditLog(deps: AdminDeps) {
         terminationId: e.terminationId,
         taskId: e.taskId,
         data: e.data,
+        // What the hash covers when the data is sealed (docs/privacy.md); null when `data` is it.
+        sealedData: e.sealedData,
         hash: e.hash,
         linked: e.position !== null,
       })),

@@ -202,6 +202,11 @@ export function openApiDocument(): Record<string, unknown> {
                         terminationId: nullable({ type: 'string' }),
                         taskId: nullable({ type: 'string' }),
                         data: object,
+                        sealedData: nullable({
+                          type: 'string',
+                          description:
+                            "The entry's data as chained, when it is sealed under a record's key (docs/privacy.md): what the hash covers. `data` is it opened, or {erased: true}.",
+                        }),
                         hash: nullable({ type: 'string' }),
                         linked: { type: 'boolean' },
                       },

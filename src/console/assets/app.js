@@ -108,7 +108,7 @@ async function listView() {
     type: 'search',
     value: q,
     maxlength: 200,
-    placeholder: 'email, name, external id or termination id',
+    placeholder: 'email, user name, HRIS id or termination id',
   });
   const search = h(
     'form',

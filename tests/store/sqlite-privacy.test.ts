@@ -79,3 +79,24 @@ describe('a backup of the SQLite store', () => {
     }
   });
 });
+
+describe('a store started with another master key', () => {
+  it('refuses to read, naming the fix, instead of failing in the cipher', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-wrongkey-'));
+    try {
+      const path = join(dir, 'store.db');
+      const store = createSqliteStore(path, undefined, { privacy: { masterKey: Buffer.alloc(32, 1) } });
+      await store.migrate();
+      const t = newTermination(Date.now(), { subjectKey: 'ext:E1', subject: { externalId: 'E1', emails: [] } });
+      await store.createTermination(t, [newTask('disable')]);
+      await store.close();
+      const other = createSqliteStore(path, undefined, { privacy: { masterKey: Buffer.alloc(32, 2) } });
+      await expect(other.getTermination(t.id)).rejects.toThrow(
+        /does not open with the configured master key: start the daemon with the privacy.masterKey/,
+      );
+      await other.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -67,6 +67,21 @@ export class RecordKeys {
   }
 }
 
+/**
+ * A data key in the keyring does not open with this master key (or KMS): the daemon was
+ * started with another `privacy.masterKey` than the one the keyring was written with, or the
+ * keyring file belongs to another store. Nothing sealed can be read until that is fixed.
+ */
+export class KeyringMismatchError extends Error {
+  constructor(ownerId: string, cause: unknown) {
+    super(
+      `the keyring's data key of record ${ownerId} does not open with the configured master key: start the daemon with the privacy.masterKey (or KMS) the keyring was written with, and the keyring that belongs to this store (docs/privacy.md)`,
+      { cause },
+    );
+    this.name = 'KeyringMismatchError';
+  }
+}
+
 /** No keys: for rows that hold nothing sealed yet (a new re-verification, a task created without an account). */
 export const NO_KEYS = new RecordKeys(new Map());
 
@@ -134,7 +149,12 @@ export class PersonalData {
   private async unwrap(ownerId: string, wrapped: string): Promise<Buffer> {
     const cached = this.#unwrapped.get(wrapped);
     if (cached) return cached;
-    const key = await this.wrapper.unwrap(ownerId, wrapped);
+    let key: Buffer;
+    try {
+      key = await this.wrapper.unwrap(ownerId, wrapped);
+    } catch (error) {
+      throw new KeyringMismatchError(ownerId, error);
+    }
     this.remember(wrapped, key);
     return key;
   }

@@ -229,9 +229,10 @@ export interface NewAuditEntry {
   data?: JsonObject;
   /**
    * The record whose data key seals `data` (src/store/sql/personal-data.ts): by default the
-   * termination's; a legal hold's entries name the hold. The entry is chained as sealed, so
-   * erasing the record leaves the chain whole. Data of a record with no key (none, or
-   * erased) is stored as given, and must then hold no personal data.
+   * termination's; a legal hold's entries name the hold; null stores the data as given (an
+   * entry that holds no personal data, such as the record of an erasure). The entry is
+   * chained as sealed, so erasing the record leaves the chain whole. Data of a record with
+   * no key (erased) is stored as given too, and must then hold no personal data.
    */
   sealWith?: string | null;
 }

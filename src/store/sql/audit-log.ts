@@ -65,10 +65,10 @@ export class SqlAuditLog implements AuditLog {
    * records. No lock and no read of the chain: concurrent appends never wait on each other.
    */
   async append(trx: Tx, entry: NewAuditEntry, keys?: RecordKeys): Promise<void> {
-    const owner = entry.sealWith ?? entry.terminationId ?? null;
+    const owner = entry.sealWith === undefined ? (entry.terminationId ?? null) : entry.sealWith;
     let data = JSON.stringify(entry.data ?? {});
     if (owner !== null) {
-      const recordKeys = keys?.has(owner) ? keys : await this.ctx.personal.read(trx, [owner]);
+      const recordKeys = keys?.has(owner) ? keys : await this.keysIn(trx, owner);
       if (recordKeys.has(owner))
         data = JSON.stringify({ sealed: recordKeys.seal(owner, 'audit_log.data', data), record: owner } satisfies SealedData);
     }
@@ -88,6 +88,17 @@ export class SqlAuditLog implements AuditLog {
       .execute();
     // Usually committed well before the linker's delay runs out; if not, the next wake or its timer links it.
     this.linker.wake();
+  }
+
+  /** A transaction's reads of one record's key, kept for its other entries (a settlement appends several). */
+  readonly #keysByTx = new WeakMap<Tx, Map<string, RecordKeys>>();
+
+  private async keysIn(trx: Tx, owner: string): Promise<RecordKeys> {
+    let byOwner = this.#keysByTx.get(trx);
+    if (!byOwner) this.#keysByTx.set(trx, (byOwner = new Map()));
+    let keys = byOwner.get(owner);
+    if (!keys) byOwner.set(owner, (keys = await this.ctx.personal.read(trx, [owner])));
+    return keys;
   }
 
   async appendAudit(entry: NewAuditEntry): Promise<void> {

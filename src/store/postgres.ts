@@ -129,6 +129,7 @@ export class PostgresStore extends SqlStore {
     } finally {
       await db.destroy();
     }
+    await this.sealLegacyRows();
   }
 
   /** Starts listening with the first subscriber: a CLI that never subscribes holds no extra connection. */

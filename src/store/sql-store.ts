@@ -12,7 +12,9 @@ import { Migrator, type Kysely } from 'kysely';
 import { probeCommit } from './commit-probe.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
-import { SqlSubjectDirectory, type SubjectDirectory } from './directory.ts';
+import type { SubjectDirectory } from './directory.ts';
+import { sealLegacyDirectory } from './sql/directory-legacy.ts';
+import { SqlSubjectDirectory } from './sql/directory-users.ts';
 import type { GroupDirectory } from './directory-groups.ts';
 import { SqlDirectoryGroups } from './sql/directory-groups.ts';
 import { SqlWebhookDeliveryStore, type WebhookDeliveryStore } from './webhook-deliveries.ts';
@@ -88,9 +90,9 @@ export class SqlStore implements Store {
     );
     this.ctx = { db, hooks, clock, events, leaseClock, leaseDb: options.leaseDb ?? db, personal };
     this.webhookDeliveries = new SqlWebhookDeliveryStore(db);
-    this.directory = new SqlSubjectDirectory(db, clock);
+    this.directory = new SqlSubjectDirectory(db, personal, clock);
     this.audit = new SqlAuditLog(this.ctx, { ...DEFAULT_LINKER_TIMING, ...options.linker }, options.onLinkerError);
-    this.groups = new SqlDirectoryGroups(db, this.audit, clock);
+    this.groups = new SqlDirectoryGroups(db, personal, this.audit, clock);
     this.reads = new SqlReadModel(this.ctx);
     this.reverifications = new SqlReverifications(this.ctx, this.audit, () => this.operations);
     this.operations = new SqlSettlement(this.ctx, this.audit, this.reverifications);
@@ -105,6 +107,18 @@ export class SqlStore implements Store {
     if (error || failed) {
       throw new Error(`store migration ${failed?.migrationName ?? ''} failed`, { cause: error });
     }
+    await this.sealLegacyRows();
+  }
+
+  /**
+   * After the migrations, before the store serves: seals the personal data of rows written
+   * before it was kept sealed (issue 29), which a migration cannot do without the data keys.
+   */
+  protected async sealLegacyRows(): Promise<void> {
+    await sealLegacyDirectory(this.db, this.ctx.personal, {
+      lockRows: this.ctx.hooks.dialect === 'postgres',
+      now: this.ctx.clock().getTime(),
+    });
   }
 
   probeCommit(): Promise<void> {

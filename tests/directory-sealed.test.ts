@@ -23,7 +23,7 @@ const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 /** A store, and the same database reached without it: what a backup, a restore or an older version sees. */
 interface SealedDb {
   store: SqlStore;
-   
+
   raw: Kysely<any>;
   /** Where `raw` finds the keyring's table. */
   keyringSchema: string;
@@ -39,7 +39,6 @@ interface Backend {
   open(clock: () => Date): Promise<SealedDb>;
 }
 
- 
 async function allRows(raw: Kysely<any>, tables: Array<{ schema?: string; name: string }>): Promise<string> {
   const out: string[] = [];
   for (const table of tables) {
@@ -289,6 +288,24 @@ for (const backend of backends) {
         expectNoSecret(await db.stored());
       });
     }
+
+    it("erases every entry of a person, and a SCIM DELETE destroys the entry's key too", async () => {
+      const { directory } = db.store;
+      // Two entries share the HRIS id (externalId is not unique in SCIM): one erasure takes both.
+      await directory.createUser('u-grace', grace());
+      await directory.createUser(
+        'u-grace-2',
+        grace({ userName: 'ghopper@other.example', attributes: { userName: 'ghopper@other.example' } }),
+      );
+      await directory.createUser('u-alan', alan);
+      expect(await directory.eraseSubject(['ext:HR-190612'])).toEqual({ users: 2 });
+      expect((await directory.listUsers({ offset: 0, limit: 10 })).items.map((u) => u.id)).toEqual(['u-alan']);
+
+      const keys = () => db.raw.withSchema(db.keyringSchema).selectFrom('data_keys').select('owner_id').orderBy('owner_id').execute();
+      expect(await keys()).toEqual([{ owner_id: 'u-alan' }]);
+      expect(await directory.deleteUser('u-alan')).toBe(true);
+      expect(await keys()).toEqual([]);
+    });
 
     it('seals rows written before migration 0017 at start, and finds and erases them afterwards', async () => {
       const { directory, groups } = db.store;

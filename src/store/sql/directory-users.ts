@@ -101,7 +101,7 @@ export class SqlSubjectDirectory implements SubjectDirectory {
   }
 
   async deleteUser(id: string): Promise<boolean> {
-    return (await this.remove([id])) > 0;
+    return this.db.transaction().execute(async (trx) => (await this.remove(trx, [id])) > 0);
   }
 
   async listUsers(page: { offset: number; limit: number }): Promise<{ items: DirectoryUser[]; total: number }> {
@@ -111,32 +111,31 @@ export class SqlSubjectDirectory implements SubjectDirectory {
 
   async eraseSubject(subjectKeys: string[]): Promise<{ users: number }> {
     const indexes = [...new Set(subjectKeys.map((key) => this.personal.index(key)))];
-    const ids = new Set<string>();
-    for (const part of chunks(indexes)) {
-      const rows = await this.db.selectFrom('directory_user_keys').select('user_id').where('key_index', 'in', part).execute();
-      for (const row of rows) ids.add(row.user_id);
-    }
-    return { users: await this.remove([...ids]) };
+    return this.db.transaction().execute(async (trx) => {
+      const ids = new Set<string>();
+      for (const part of chunks(indexes)) {
+        const rows = await trx.selectFrom('directory_user_keys').select('user_id').where('key_index', 'in', part).execute();
+        for (const row of rows) ids.add(row.user_id);
+      }
+      return { users: await this.remove(trx, [...ids]) };
+    });
   }
 
   /**
-   * Deletes users with their data keys, in one transaction: their memberships and subject
-   * keys go with the rows (ON DELETE CASCADE), and the groups' versions move with their
-   * member lists. Returns how many rows were deleted.
+   * Deletes users with their data keys, in the caller's transaction: their memberships and
+   * subject keys go with the rows (ON DELETE CASCADE), and the groups' versions move with
+   * their member lists. Returns how many rows were deleted.
    */
-  private async remove(ids: string[]): Promise<number> {
-    if (ids.length === 0) return 0;
+  private async remove(trx: Kysely<DirectoryTables>, ids: string[]): Promise<number> {
     const now = this.clock().getTime();
-    return this.db.transaction().execute(async (trx) => {
-      let deleted = 0;
-      for (const part of chunks(ids)) {
-        await touchGroupsOf(trx, part, now);
-        const result = await trx.deleteFrom('directory_users').where('id', 'in', part).executeTakeFirst();
-        deleted += Number(result.numDeletedRows);
-        await this.personal.destroy(asStoreDb(trx), part);
-      }
-      return deleted;
-    });
+    let deleted = 0;
+    for (const part of chunks(ids)) {
+      await touchGroupsOf(trx, part, now);
+      const result = await trx.deleteFrom('directory_users').where('id', 'in', part).executeTakeFirst();
+      deleted += Number(result.numDeletedRows);
+      await this.personal.destroy(asStoreDb(trx), part);
+    }
+    return deleted;
   }
 
   /**

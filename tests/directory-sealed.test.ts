@@ -27,6 +27,8 @@ interface SealedDb {
   raw: Kysely<any>;
   /** Where `raw` finds the keyring's table. */
   keyringSchema: string;
+  /** Other stores on the same database, as replicas starting together hold (SQLite: the same store). */
+  replicas(n: number): Promise<SqlStore[]>;
   /** Every stored value, as text: SQLite's files read byte by byte, PostgreSQL's tables row by row. */
   stored(): Promise<string>;
   /** Every column of every table, as text (both dialects). */
@@ -63,6 +65,7 @@ const sqlite: Backend = {
       store,
       raw,
       keyringSchema: 'keyring',
+      replicas: async (n) => Array.from({ length: n }, () => store),
       async stored() {
         await store.durable();
         // Pages copied into the files; the WAL keeps its frames (a passive checkpoint does not truncate it): both are read.
@@ -111,6 +114,7 @@ function postgres(url: string): Backend {
         store: db.store,
         raw,
         keyringSchema: `${db.schema}_keyring`,
+        replicas: (n) => db.replicas(n),
         stored: columns,
         columns,
         async dispose() {
@@ -333,8 +337,37 @@ for (const backend of backends) {
         .execute();
       expect((await db.columns()).toLowerCase()).toContain('grace.hopper');
 
-      await db.store.migrate();
+      // More than one batch of the pass (500 users).
+      const others = Array.from({ length: 620 }, (_, i) => ({
+        id: `u-${String(i).padStart(4, '0')}`,
+        user_name: `user${i}@example.com`,
+        user_name_lower: `user${i}@example.com`,
+        external_id: null,
+        active: 1,
+        manager_id: null,
+        attributes: JSON.stringify({ emails: [{ value: `user${i}@example.com` }] }),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+      }));
+      for (let i = 0; i < others.length; i += 100)
+        await db.raw
+          .insertInto('directory_users')
+          .values(others.slice(i, i + 100))
+          .execute();
 
+      // Replicas starting together (PostgreSQL): each batch is sealed once, and each waits for what the others hold.
+      await Promise.all((await db.replicas(3)).map((replica) => replica.migrate()));
+
+      expect(await db.raw.selectFrom('directory_users').select('id').where('sealed', '=', 0).execute()).toEqual([]);
+      const keyCount = await db.raw
+        .withSchema(db.keyringSchema)
+        .selectFrom('data_keys')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow();
+      expect(Number(keyCount.n)).toBe(others.length + 1);
+      expect((await directory.findByUserName('USER619@example.com'))?.id).toBe('u-0619');
+      expect(await directory.eraseSubject(['email:user0@example.com'])).toEqual({ users: 1 });
       expectNoSecret(await db.columns());
       expect(await directory.getUser('u-grace')).toMatchObject({
         userName: before.userName,

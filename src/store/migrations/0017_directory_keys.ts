@@ -1,4 +1,4 @@
-import { type Kysely, type Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 
 /**
  * The SCIM directory's personal data sealed (issue 29, src/store/sql/directory-rows.ts).
@@ -21,6 +21,9 @@ export const directoryKeys: Migration = {
       .execute();
     // The externalId itself, sealed: `external_id` holds its blind index from here on.
     await db.schema.alterTable('directory_users').addColumn('external_id_sealed', 'text').execute();
+    // The rows the start pass has left to seal, in the order it takes them: without it each
+    // batch would walk past every row sealed before it, and every start would scan the table.
+    await db.schema.createIndex('directory_users_unsealed').on('directory_users').column('id').where(sql.ref('sealed'), '=', 0).execute();
     // Every subject key of each user (`ext:`, `user:`, one `email:` per address, as
     // src/domain/subject.ts keysOf forms them), blind-indexed: the erasure finds a person's
     // rows by whichever identifier it is given.

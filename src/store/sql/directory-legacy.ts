@@ -14,11 +14,35 @@
 import type { Kysely } from 'kysely';
 import type { JsonObject } from '../../domain/types.ts';
 import type { DirectoryUserInput } from '../directory.ts';
-import { asStoreDb, fileSubjectKeys, memberDisplayField, sealedColumns, type DirectoryTables } from './directory-rows.ts';
+import {
+  asStoreDb,
+  fileSubjectKeys,
+  memberDisplayField,
+  sealedColumns,
+  type DirectoryTables,
+  type DirectoryUsersTable,
+} from './directory-rows.ts';
 import type { PersonalData } from './personal-data.ts';
 
-/** Users sealed per transaction: short enough for PostgreSQL's statement and lock timeouts. */
-const BATCH = 200;
+/**
+ * Users sealed per transaction: well under both dialects' bound on parameters in the upsert,
+ * and seconds short of PostgreSQL's statement and idle-in-transaction timeouts. The pass
+ * costs about 0.3 ms of CPU a user (a data key, four seals, the blind indexes): 40,000
+ * users took 13 to 22 s on a loaded two-core machine.
+ */
+const BATCH = 500;
+
+/** The columns sealing rewrites (sealedColumns' keys). */
+const SEALED_COLUMNS = [
+  'user_name',
+  'user_name_lower',
+  'external_id',
+  'external_id_sealed',
+  'active',
+  'manager_id',
+  'attributes',
+  'sealed',
+] as const satisfies ReadonlyArray<keyof ReturnType<typeof sealedColumns>>;
 
 export interface LegacySealOptions {
   /** Lock the batch's rows (PostgreSQL: FOR UPDATE); SQLite serialises writers anyway. */
@@ -51,34 +75,40 @@ export async function sealLegacyDirectory(
         rows.map((row) => row.id),
         options.now,
       );
-      for (const row of rows) {
-        const input: DirectoryUserInput = {
-          userName: row.user_name,
-          externalId: row.external_id,
-          active: Number(row.active) === 1,
-          managerId: row.manager_id,
-          attributes: JSON.parse(row.attributes) as JsonObject,
-        };
+      const users = rows.map((row) => ({ row, input: inputOf(row) }));
+      // One statement for the batch rather than one per row: an upsert on rows that exist.
+      await trx
+        .insertInto('directory_users')
+        .values(users.map(({ row, input }) => ({ ...row, ...sealedColumns(personal, keys, row.id, input) })))
+        .onConflict((conflict) =>
+          conflict
+            .column('id')
+            .doUpdateSet((eb) => Object.fromEntries(SEALED_COLUMNS.map((column) => [column, eb.ref(`excluded.${column}`)]))),
+        )
+        .execute();
+      await fileSubjectKeys(
+        trx,
+        personal,
+        users.map(({ row, input }) => ({ id: row.id, input })),
+        { replace: true },
+      );
+      const members = await trx
+        .selectFrom('directory_group_members')
+        .select(['group_id', 'user_id', 'display'])
+        .where(
+          'user_id',
+          'in',
+          rows.map((row) => row.id),
+        )
+        .where('display', 'is not', null)
+        .execute();
+      for (const member of members) {
         await trx
-          .updateTable('directory_users')
-          .set(sealedColumns(personal, keys, row.id, input))
-          .where('id', '=', row.id)
+          .updateTable('directory_group_members')
+          .set({ display: keys.seal(member.user_id, memberDisplayField(member.group_id), member.display!) })
+          .where('group_id', '=', member.group_id)
+          .where('user_id', '=', member.user_id)
           .execute();
-        await fileSubjectKeys(trx, personal, row.id, input);
-        const members = await trx
-          .selectFrom('directory_group_members')
-          .select(['group_id', 'display'])
-          .where('user_id', '=', row.id)
-          .where('display', 'is not', null)
-          .execute();
-        for (const member of members) {
-          await trx
-            .updateTable('directory_group_members')
-            .set({ display: keys.seal(row.id, memberDisplayField(member.group_id), member.display!) })
-            .where('group_id', '=', member.group_id)
-            .where('user_id', '=', row.id)
-            .execute();
-        }
       }
       return rows.length;
     });
@@ -91,4 +121,15 @@ export async function sealLegacyDirectory(
 
 async function anyLeft(db: Kysely<DirectoryTables>): Promise<boolean> {
   return (await db.selectFrom('directory_users').select('id').where('sealed', '=', 0).limit(1).executeTakeFirst()) !== undefined;
+}
+
+/** A plaintext row as the input it was written from. */
+function inputOf(row: DirectoryUsersTable): DirectoryUserInput {
+  return {
+    userName: row.user_name,
+    externalId: row.external_id,
+    active: Number(row.active) === 1,
+    managerId: row.manager_id,
+    attributes: JSON.parse(row.attributes) as JsonObject,
+  };
 }

@@ -113,18 +113,27 @@ export function sealedColumns(personal: PersonalData, keys: RecordKeys, id: stri
   };
 }
 
-/** Files the user under each of its subject keys' blind indexes, replacing what it was filed under. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- callers hold transactions typed with their own tables
-export async function fileSubjectKeys(trx: Kysely<any>, personal: PersonalData, id: string, input: DirectoryUserInput): Promise<void> {
+/**
+ * Files users under each of their subject keys' blind indexes. `replace` first drops what
+ * they were filed under (a rewrite); a user just created has nothing to drop.
+ */
+export async function fileSubjectKeys(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- callers hold transactions typed with their own tables
+  trx: Kysely<any>,
+  personal: PersonalData,
+  users: ReadonlyArray<{ id: string; input: DirectoryUserInput }>,
+  options: { replace: boolean },
+): Promise<void> {
   const db = trx as Kysely<DirectoryTables>;
-  await db.deleteFrom('directory_user_keys').where('user_id', '=', id).execute();
-  const indexes = [...new Set(subjectKeysOf(input).map((key) => personal.index(key)))];
-  if (indexes.length > 0) {
-    await db
-      .insertInto('directory_user_keys')
-      .values(indexes.map((key_index) => ({ user_id: id, key_index })))
-      .execute();
+  if (options.replace) {
+    for (const part of chunks(users.map((user) => user.id))) {
+      await db.deleteFrom('directory_user_keys').where('user_id', 'in', part).execute();
+    }
   }
+  const rows = users.flatMap(({ id, input }) =>
+    [...new Set(subjectKeysOf(input).map((key) => personal.index(key)))].map((key_index) => ({ user_id: id, key_index })),
+  );
+  for (const part of chunks(rows)) await db.insertInto('directory_user_keys').values(part).execute();
 }
 
 /**

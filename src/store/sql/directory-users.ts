@@ -45,7 +45,7 @@ export class SqlSubjectDirectory implements SubjectDirectory {
           .values({ id, ...sealedColumns(this.personal, keys, id, input), version: 1, created_at: now, updated_at: now })
           .returning(['version', 'created_at', 'updated_at'])
           .executeTakeFirstOrThrow();
-        await fileSubjectKeys(trx, this.personal, id, input);
+        await fileSubjectKeys(trx, this.personal, [{ id, input }], { replace: false });
         return asUser(id, input, row);
       });
     } catch (error) {
@@ -92,7 +92,7 @@ export class SqlSubjectDirectory implements SubjectDirectory {
           .returning(['version', 'created_at', 'updated_at'])
           .executeTakeFirst();
         if (!row) return null;
-        await fileSubjectKeys(trx, this.personal, id, input);
+        await fileSubjectKeys(trx, this.personal, [{ id, input }], { replace: true });
         return asUser(id, input, row);
       });
     } catch (error) {

@@ -17,7 +17,7 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { TERMINAL_TASK_STATES } from '../../src/domain/types.ts';
 import { fromScimUser } from '../../src/intake/scim/user-mapping.ts';
-import { SqlSubjectDirectory } from '../../src/store/directory.ts';
+import { foldUserName } from '../../src/store/directory.ts';
 import { createSqliteStore } from '../../src/store/sqlite.ts';
 import type { SandboxKind } from '../../scripts/sandboxes.ts';
 import { DEACTIVATE, SCIM_JSON, SCIM_TOKEN, cpuSeconds, round, startEnv, userBody } from '../lib/env.ts';
@@ -106,7 +106,12 @@ async function fire(url: string, ids: string[], options: IntakeOptions, pid: num
   };
 }
 
-/** Seeds the daemon's directory before it starts (setup, not measured; synchronous=OFF just for this). */
+/**
+ * Seeds the daemon's directory before it starts (setup, not measured; synchronous=OFF just for this).
+ * The users are written as rows from before migration 0017 (in clear, `sealed` 0), because
+ * this process cannot seal them under the daemon's master key: a store opened without one
+ * has a key of its own. The daemon's start pass seals them before it serves (src/store/sql/directory-legacy.ts).
+ */
 async function seedDirectory(dbPath: string, run: string, count: number): Promise<string[]> {
   const store = createSqliteStore(dbPath);
   await store.migrate();
@@ -117,10 +122,25 @@ async function seedDirectory(dbPath: string, run: string, count: number): Promis
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: sqlite }) });
   const ids: string[] = [];
   await db.transaction().execute(async (trx) => {
-    const directory = new SqlSubjectDirectory(trx);
+    const now = Date.now();
     for (let n = 0; n < count; n += 1) {
       const id = randomUUID();
-      await directory.createUser(id, { ...fromScimUser(JSON.parse(userBody(run, n))), active: true });
+      const user = fromScimUser(JSON.parse(userBody(run, n)));
+      await trx
+        .insertInto('directory_users')
+        .values({
+          id,
+          user_name: user.userName,
+          user_name_lower: foldUserName(user.userName),
+          external_id: user.externalId,
+          active: 1,
+          manager_id: user.managerId,
+          attributes: JSON.stringify(user.attributes),
+          version: 1,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
       ids.push(id);
     }
   });

@@ -12,7 +12,9 @@ import { Migrator, type Kysely } from 'kysely';
 import { probeCommit } from './commit-probe.ts';
 import { migrationProvider } from './migrations/index.ts';
 import type { Database } from './schema.ts';
-import { SqlSubjectDirectory, type SubjectDirectory } from './directory.ts';
+import type { SubjectDirectory } from './directory.ts';
+import { sealLegacyDirectory } from './sql/directory-legacy.ts';
+import { SqlSubjectDirectory } from './sql/directory-users.ts';
 import type { GroupDirectory } from './directory-groups.ts';
 import { SqlDirectoryGroups } from './sql/directory-groups.ts';
 import { SqlWebhookDeliveryStore, type WebhookDeliveryStore } from './webhook-deliveries.ts';
@@ -89,9 +91,9 @@ export class SqlStore implements Store {
     );
     this.ctx = { db, hooks, clock, events, leaseClock, leaseDb: options.leaseDb ?? db, personal };
     this.webhookDeliveries = new SqlWebhookDeliveryStore(db);
-    this.directory = new SqlSubjectDirectory(db, clock);
+    this.directory = new SqlSubjectDirectory(db, personal, clock);
     this.audit = new SqlAuditLog(this.ctx, { ...DEFAULT_LINKER_TIMING, ...options.linker }, options.onLinkerError);
-    this.groups = new SqlDirectoryGroups(db, this.audit, clock);
+    this.groups = new SqlDirectoryGroups(db, personal, this.audit, clock);
     this.reads = new SqlReadModel(this.ctx);
     this.reverifications = new SqlReverifications(this.ctx, this.audit, () => this.operations);
     this.operations = new SqlSettlement(this.ctx, this.audit, this.reverifications);
@@ -109,11 +111,19 @@ export class SqlStore implements Store {
     await this.sealLegacyRecords();
   }
 
-  /** After the migrations: records from before the keyring get their keys (seal-legacy.ts). */
+  /**
+   * After the migrations, before the store serves: records and directory rows written
+   * before personal data was kept sealed (issue 29) get their keys, which a migration cannot
+   * do without them (seal-legacy.ts, directory-legacy.ts).
+   */
   protected async sealLegacyRecords(): Promise<void> {
     const sealed = await sealLegacyRecords(this.ctx);
+    const directory = await sealLegacyDirectory(this.db, this.ctx.personal, {
+      lockRows: this.ctx.hooks.dialect === 'postgres',
+      now: this.ctx.clock().getTime(),
+    });
     // The clear rows' old pages must not stay behind in the WAL.
-    if (sealed.terminations + sealed.holds > 0) await this.ctx.hooks.checkpoint?.();
+    if (sealed.terminations + sealed.holds + directory > 0) await this.ctx.hooks.checkpoint?.();
   }
 
   probeCommit(): Promise<void> {

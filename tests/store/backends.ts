@@ -62,8 +62,8 @@ export const sqliteBackend: StoreBackend = {
 let schemaCounter = 0;
 
 /**
- * Deletes every row of the schema and restarts its sequences, leaving the migrations'
- * bookkeeping: what a fresh migration leaves. One statement, so the foreign keys are
+ * Deletes every row of the schema and of its keyring and restarts its sequences, leaving
+ * the migrations' bookkeeping: what a fresh migration leaves. One statement, so the foreign keys are
  * checked once at its end, when every row is gone. A session a test left open could hold
  * a lock: past lock_timeout this throws and the schema is dropped instead of reused.
  */
@@ -77,6 +77,8 @@ async function emptySchema(client: pg.Client, schema: string): Promise<void> {
   const deletes = tables.rows.map((t, i) => `d${i} as (delete from ${id(t.name)})`);
   await client.query('set lock_timeout = 2000');
   if (deletes.length > 0) await client.query(`with ${deletes.join(', ')} select 1`);
+  // The keyring (migration 0016) is a schema of its own: a key left there would refuse the next test's record of the same id.
+  await client.query(`delete from "${schema}_keyring".data_keys`);
   for (const s of sequences.rows) await client.query(`alter sequence ${id(s.name)} restart`);
 }
 

@@ -2,11 +2,17 @@
  * SCIM Groups over Kysely (see ../directory-groups.ts for what each call promises). A
  * write and the audit entry of its membership change share one transaction, so the audit
  * never says a member was added that is not, and the other way round.
+ *
+ * A group's name and externalId are the organisation's, not a person's, and are kept as
+ * sent. A member's `display` is usually the person's name (Okta sends one): it is sealed
+ * under the member's own data key (directory-rows.ts), so erasing the user erases it too.
  */
 import type { Kysely, Transaction } from 'kysely';
 import type { NewAuditEntry } from '../store.ts';
 import type { Database } from '../schema.ts';
+import { asStoreDb, chunks, memberDisplayField, type DirectoryGroupMembersTable } from './directory-rows.ts';
 import { pagedList } from './paged-list.ts';
+import type { PersonalData, RecordKeys } from './personal-data.ts';
 import {
   GroupMemberNotFoundError,
   GroupVersionConflictError,
@@ -29,12 +35,6 @@ interface DirectoryGroupsTable {
   updated_at: number;
 }
 
-interface DirectoryGroupMembersTable {
-  group_id: string;
-  user_id: string;
-  display: string | null;
-}
-
 type GroupTables = {
   directory_groups: DirectoryGroupsTable;
   directory_group_members: DirectoryGroupMembersTable;
@@ -42,21 +42,12 @@ type GroupTables = {
 };
 type Tables = Database & GroupTables;
 
-/** Ids per IN list or multi-row INSERT: far below SQLite's and PostgreSQL's bound on bound parameters. */
-const CHUNK = 500;
-
 /** How the audit log appends inside a caller's transaction (SqlAuditLog.append). */
 export interface AuditAppender {
   append(trx: Transaction<Database>, entry: NewAuditEntry): Promise<void>;
 }
 
 const ALL_MEMBERS: GroupReadOptions = { members: true };
-
-function chunks<T>(items: T[]): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
-  return out;
-}
 
 /** One entry per member id; a repeated id keeps its last `display` (a client listing a member twice means it once). */
 function uniqueMembers(members: GroupMember[]): Map<string, string | null> {
@@ -68,6 +59,7 @@ export class SqlDirectoryGroups implements GroupDirectory {
 
   constructor(
     db: Kysely<Database>,
+    private readonly personal: PersonalData,
     private readonly audit: AuditAppender,
     private readonly clock: () => Date = () => new Date(),
   ) {
@@ -83,9 +75,9 @@ export class SqlDirectoryGroups implements GroupDirectory {
         .returningAll()
         .executeTakeFirstOrThrow();
       const members = uniqueMembers(input.members);
-      await insertMembers(trx, id, [...members]);
+      await insertMembers(trx, this.personal, id, [...members]);
       await this.auditIn(trx, write.actor, 'scim.group.created', { groupId: id, added: [...members.keys()] });
-      return toGroup(row, await membersOf(trx, [id]));
+      return toGroup(row, await membersOf(trx, this.personal, [id]));
     });
   }
 
@@ -118,7 +110,7 @@ export class SqlDirectoryGroups implements GroupDirectory {
       const row = await update.returningAll().executeTakeFirst();
       if (!row) return this.missingOrConflict(trx, id, write);
 
-      const stored = new Map((await membersOf(trx, [id])).get(id)?.map((m) => [m.value, m.display]) ?? []);
+      const stored = new Map((await membersOf(trx, this.personal, [id])).get(id)?.map((m) => [m.value, m.display]) ?? []);
       const next = uniqueMembers(input.members);
       const removed = [...stored.keys()].filter((userId) => !next.has(userId));
       const added = [...next].filter(([userId]) => !stored.has(userId));
@@ -126,11 +118,12 @@ export class SqlDirectoryGroups implements GroupDirectory {
       for (const part of chunks(removed)) {
         await trx.deleteFrom('directory_group_members').where('group_id', '=', id).where('user_id', 'in', part).execute();
       }
-      await insertMembers(trx, id, added);
+      await insertMembers(trx, this.personal, id, added);
+      const keys = await readKeys(trx, this.personal, redisplayed);
       for (const [userId, display] of redisplayed) {
         await trx
           .updateTable('directory_group_members')
-          .set({ display })
+          .set({ display: sealDisplay(keys, id, userId, display) })
           .where('group_id', '=', id)
           .where('user_id', '=', userId)
           .execute();
@@ -142,13 +135,13 @@ export class SqlDirectoryGroups implements GroupDirectory {
           removed,
         });
       }
-      return toGroup(row, await membersOf(trx, [id]));
+      return toGroup(row, await membersOf(trx, this.personal, [id]));
     });
   }
 
   async deleteGroup(id: string, write: GroupWrite): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const members = (await membersOf(trx, [id])).get(id) ?? [];
+      const members = (await membersOf(trx, this.personal, [id])).get(id) ?? [];
       let remove = trx.deleteFrom('directory_groups').where('id', '=', id);
       if (write.expectedVersion !== undefined) remove = remove.where('version', '=', write.expectedVersion);
       const result = await remove.executeTakeFirst();
@@ -196,6 +189,7 @@ export class SqlDirectoryGroups implements GroupDirectory {
     const members = options.members
       ? await membersOf(
           this.db,
+          this.personal,
           rows.map((row) => row.id),
         )
       : new Map<string, GroupMember[]>();
@@ -217,35 +211,70 @@ function columns(input: DirectoryGroupInput) {
 }
 
 /** Inserts memberships, refusing (nothing written: the transaction rolls back) any id that is not a directory user. */
-async function insertMembers(trx: Transaction<Tables>, groupId: string, members: Array<[string, string | null]>): Promise<void> {
+async function insertMembers(
+  trx: Transaction<Tables>,
+  personal: PersonalData,
+  groupId: string,
+  members: Array<[string, string | null]>,
+): Promise<void> {
   for (const part of chunks(members)) {
     const ids = part.map(([userId]) => userId);
     const known = new Set((await trx.selectFrom('directory_users').select('id').where('id', 'in', ids).execute()).map((row) => row.id));
     const missing = ids.filter((userId) => !known.has(userId));
     if (missing.length > 0) throw new GroupMemberNotFoundError(missing);
+    const keys = await readKeys(trx, personal, part);
     await trx
       .insertInto('directory_group_members')
-      .values(part.map(([userId, display]) => ({ group_id: groupId, user_id: userId, display })))
+      .values(
+        part.map(([userId, display]) => ({ group_id: groupId, user_id: userId, display: sealDisplay(keys, groupId, userId, display) })),
+      )
       .execute();
   }
 }
 
+/** The data keys of the members that have a display to seal or open. */
+async function readKeys(db: Kysely<Tables>, personal: PersonalData, members: Array<[string, string | null]>): Promise<RecordKeys> {
+  return personal.read(
+    asStoreDb(db),
+    members.filter(([, display]) => display !== null).map(([userId]) => userId),
+  );
+}
+
+/**
+ * A member's display sealed under the member's key. A member without one (a row written
+ * before migration 0017 that the start pass has not sealed yet, which cannot happen once the
+ * store serves) keeps no display rather than one in clear.
+ */
+function sealDisplay(keys: RecordKeys, groupId: string, userId: string, display: string | null): string | null {
+  return display !== null && keys.has(userId) ? keys.seal(userId, memberDisplayField(groupId), display) : null;
+}
+
 /** The members of each group, in a stable order (by user id: ids are time-ordered, so roughly by creation). */
-async function membersOf(db: Kysely<Tables>, groupIds: string[]): Promise<Map<string, GroupMember[]>> {
-  const byGroup = new Map<string, GroupMember[]>();
+async function membersOf(db: Kysely<Tables>, personal: PersonalData, groupIds: string[]): Promise<Map<string, GroupMember[]>> {
+  const rows: DirectoryGroupMembersTable[] = [];
   for (const part of chunks(groupIds)) {
-    const rows = await db
-      .selectFrom('directory_group_members')
-      .selectAll()
-      .where('group_id', 'in', part)
-      .orderBy('group_id')
-      .orderBy('user_id')
-      .execute();
-    for (const row of rows) {
-      const list = byGroup.get(row.group_id) ?? [];
-      list.push({ value: row.user_id, display: row.display });
-      byGroup.set(row.group_id, list);
-    }
+    rows.push(
+      ...(await db
+        .selectFrom('directory_group_members')
+        .selectAll()
+        .where('group_id', 'in', part)
+        .orderBy('group_id')
+        .orderBy('user_id')
+        .execute()),
+    );
+  }
+  const keys = await readKeys(
+    db,
+    personal,
+    rows.map((row) => [row.user_id, row.display]),
+  );
+  const byGroup = new Map<string, GroupMember[]>();
+  for (const row of rows) {
+    const list = byGroup.get(row.group_id) ?? [];
+    // A member whose key is gone is being erased with its membership: no display.
+    const display = row.display === null ? null : keys.open(row.user_id, memberDisplayField(row.group_id), row.display);
+    list.push({ value: row.user_id, display });
+    byGroup.set(row.group_id, list);
   }
   return byGroup;
 }
@@ -263,16 +292,16 @@ function toGroup(row: DirectoryGroupsTable, members: Map<string, GroupMember[]>)
 }
 
 /**
- * Moves the version of every group `userId` is a member of: called in the transaction that
- * deletes the user, whose memberships go with it (ON DELETE CASCADE), so the groups' ETags
- * change with their member lists.
+ * Moves the version of every group the users are members of: called in the transaction that
+ * deletes the users (at most CHUNK of them), whose memberships go with them (ON DELETE
+ * CASCADE), so the groups' ETags change with their member lists.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- callers hold transactions typed with their own tables, and Kysely's DB type is invariant
-export async function touchGroupsOf(trx: Kysely<any>, userId: string, now: number): Promise<void> {
+export async function touchGroupsOf(trx: Kysely<any>, userIds: readonly string[], now: number): Promise<void> {
   const db = trx as Kysely<Tables>;
   await db
     .updateTable('directory_groups')
     .set((eb) => ({ version: eb('version', '+', 1), updated_at: now }))
-    .where('id', 'in', (eb) => eb.selectFrom('directory_group_members').select('group_id').where('user_id', '=', userId))
+    .where('id', 'in', (eb) => eb.selectFrom('directory_group_members').select('group_id').where('user_id', 'in', userIds))
     .execute();
 }

@@ -136,13 +136,13 @@ export class PersonalData {
   async destroy(db: Db, ownerIds: readonly string[]): Promise<number> {
     let destroyed = 0;
     for (let i = 0; i < ownerIds.length; i += KEY_BATCH) {
-      const result = await this.keyring(db)
-        .deleteFrom('data_keys')
-        .where('owner_id', 'in', ownerIds.slice(i, i + KEY_BATCH))
-        .executeTakeFirst();
+      const batch = ownerIds.slice(i, i + KEY_BATCH);
+      // Forgotten here too: this process must not open with a cached key what the keyring no longer holds.
+      const wrapped = await this.keyring(db).selectFrom('data_keys').select('wrapped').where('owner_id', 'in', batch).execute();
+      for (const row of wrapped) this.#unwrapped.delete(row.wrapped);
+      const result = await this.keyring(db).deleteFrom('data_keys').where('owner_id', 'in', batch).executeTakeFirst();
       destroyed += Number(result.numDeletedRows);
     }
-    this.#unwrapped.clear();
     return destroyed;
   }
 

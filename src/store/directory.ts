@@ -8,6 +8,7 @@ import type { Kysely } from 'kysely';
 import type { JsonObject } from '../domain/types.ts';
 import { touchGroupsOf } from './sql/directory-groups.ts';
 import { pagedList } from './sql/paged-list.ts';
+import { eraseDirectorySubject } from './directory-erase.ts';
 
 export interface DirectoryUser {
   id: string;
@@ -54,6 +55,8 @@ export interface SubjectDirectory {
   deleteUser(id: string): Promise<boolean>;
   /** One page in creation order (`offset` from 0), with the total number of entries. */
   listUsers(page: { offset: number; limit: number }): Promise<{ items: DirectoryUser[]; total: number }>;
+  /** Erasure (issue 29): deletes the users filed under any of the subject's keys (`ext:…`, `user:…`). */
+  eraseSubject(subjectKeys: string[]): Promise<{ users: number }>;
 }
 
 interface DirectoryUsersTable {
@@ -150,6 +153,12 @@ export class SqlSubjectDirectory implements SubjectDirectory {
       const result = await trx.deleteFrom('directory_users').where('id', '=', id).executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     });
+  }
+
+  eraseSubject(subjectKeys: string[]): Promise<{ users: number }> {
+    const erase = (db: Kysely<Tables>) => eraseDirectorySubject(db, subjectKeys, this.clock().getTime());
+    // On an erasure's transaction (src/store/sql/erasure.ts) it runs in that one.
+    return this.db.isTransaction ? erase(this.db) : this.db.transaction().execute(erase);
   }
 
   async listUsers(page: { offset: number; limit: number }): Promise<{ items: DirectoryUser[]; total: number }> {

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { deriveKey, KEY_BYTES } from '../privacy/crypto.ts';
 import { LocalKeyWrapper, type KeyWrapper } from '../privacy/key-wrapper.ts';
+import { ReceiptSigner } from '../privacy/receipt.ts';
+import { SqlErasure } from './sql/erasure.ts';
 import { PersonalData } from './sql/personal-data.ts';
 import { Migrator, type Kysely } from 'kysely';
 import { probeCommit } from './commit-probe.ts';
@@ -66,6 +68,7 @@ export class SqlStore implements Store {
   readonly audit: SqlAuditLog;
   readonly reverifications: SqlReverifications;
   readonly holds: SqlLegalHolds;
+  readonly erasure: SqlErasure;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -97,6 +100,7 @@ export class SqlStore implements Store {
     this.terminations = new SqlTerminations(this.ctx, this.audit);
     this.holds = new SqlLegalHolds(this.ctx, this.audit);
     this.queue = new SqlTaskQueue(this.ctx, this.audit, this.operations, this.reads);
+    this.erasure = new SqlErasure(this.ctx, this.audit, new ReceiptSigner(masterKey), (trx) => new SqlSubjectDirectory(trx, clock));
   }
 
   async migrate(): Promise<void> {
@@ -192,4 +196,16 @@ export class SqlStore implements Store {
   releaseHold: Store['releaseHold'] = (id, actor, reason) => this.holds.releaseHold(id, actor, reason);
   listHolds: Store['listHolds'] = (filter) => this.holds.listHolds(filter);
   holdsCovering: Store['holdsCovering'] = (terminationId) => this.holds.holdsCovering(terminationId);
+
+  eraseTermination: Store['eraseTermination'] = (id, actor, reason) => this.erasure.eraseTermination(id, actor, reason);
+  eraseSubject: Store['eraseSubject'] = (subject, actor, reason) => this.erasure.eraseSubject(subject, actor, reason);
+  getErasure: Store['getErasure'] = (id) => this.erasure.getErasure(id);
+  erasureKey: Store['erasureKey'] = () => this.erasure.erasureKey();
+  dueForRetention: Store['dueForRetention'] = (periods, now, limit) => this.erasure.dueForRetention(periods, now, limit);
+  eraseForRetention: Store['eraseForRetention'] = (id, actor) => this.erasure.eraseForRetention(id, actor);
+  retentionHeldCount: Store['retentionHeldCount'] = () => this.erasure.retentionHeldCount();
+  requestErasure: Store['requestErasure'] = (request, actor, keep) => this.erasure.requestErasure(request, actor, keep);
+  getErasureRequest: Store['getErasureRequest'] = (id) => this.erasure.getErasureRequest(id);
+  runDueErasureRequests: Store['runDueErasureRequests'] = (now, actor, keep, limit) =>
+    this.erasure.runDueErasureRequests(now, actor, keep, limit);
 }

@@ -14,6 +14,7 @@ import { directoryGroups } from './0013_directory_groups.ts';
 import { reverifications } from './0014_reverifications.ts';
 import { legalHolds } from './0015_legal_holds.ts';
 import { keyring } from './0016_keyring.ts';
+import { erasure } from './0018_erasure.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -32,6 +33,7 @@ export const migrations: Record<string, Migration> = {
   '0014_reverifications': reverifications,
   '0015_legal_holds': legalHolds,
   '0016_keyring': keyring,
+  '0018_erasure': erasure,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -119,6 +119,11 @@ describe('erasure through the daemon', () => {
     expect(erased.out).toContain(`its subject is now ${pseudonymOf(id)}`);
     expect((await daemon.store.getTermination(id))?.subjectKey).toBe(pseudonymOf(id));
 
+    const evidence = await api('GET', `/terminations/${id}/evidence`, undefined, VIEWER);
+    expect(evidence.status).toBe(200);
+    expect(evidence.text, 'the evidence renders the pseudonym').toContain(pseudonymOf(id));
+    expect(evidence.body.termination.subject, 'not the person').toEqual({ userName: pseudonymOf(id), emails: [] });
+
     expect(await cli(['verify-receipt', file])).toMatchObject({ code: 0, out: expect.stringContaining('valid erasure receipt') });
     const keyFile = join(dir, 'key.pem');
     const printed = await cli(['erasure-key']);
@@ -176,8 +181,15 @@ describe('erasure through the daemon', () => {
     expect(erased.subjectKey).toBe(pseudonymOf(id));
     const entries = await daemon.store.listAuditOf(id);
     expect(entries.find((e) => e.action === 'privacy.erased')).toMatchObject({ actor: 'engine:retention' });
-    const metrics = await (await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${VIEWER}` } })).text();
-    expect(metrics).toMatch(/^deprovisiond_retention_erasures_total\{scope="retention"\} 1$/m);
+    // Counted once the job's pass has the receipt, moments after the commit the poll saw.
+    await pollUntil(
+      async () =>
+        /^deprovisiond_retention_erasures_total\{scope="retention"\} 1$/m.test(
+          await (await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${VIEWER}` } })).text(),
+        ),
+      () => 'deprovisiond_retention_erasures_total{scope="retention"} did not count the erasure',
+      5_000,
+    );
     expect(logs.join('\n')).not.toContain('C-restart@example.com');
   });
 });

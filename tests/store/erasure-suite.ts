@@ -161,6 +161,33 @@ export function defineErasureSuite(backend: StoreBackend): void {
       expect(await store.dueForRetention(new Map([['reverified', 0]]), new Date(now + 2 * DAY), 10)).toEqual([]);
     });
 
+    it('refuses a failed termination until its failed step is settled: a door may still be open', async () => {
+      const t = await leaver('E-260', 'gil@example.com');
+      const [task] = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: MINUTE, limit: 1 });
+      await store.finishAttempt(
+        'w1',
+        task!,
+        { state: 'failed', error: { kind: 'PermanentError', message: 'missing scope' } },
+        {
+          taskId: task!.id,
+          attempt: task!.attempts,
+          worker: 'w1',
+          startedAt: new Date(now),
+          finishedAt: new Date(now),
+          outcome: 'failed',
+          errorKind: 'PermanentError',
+          errorMessage: 'missing scope',
+          evidence: null,
+        },
+      );
+      expect((await store.getTermination(t.id))?.state).toBe('failed');
+      const refused = await refusal(store.eraseTermination(t.id, 'admin:dpo', 'request'));
+      expect(refused.unfinished).toEqual([{ terminationId: t.id, state: 'failed', tasks: [], reverifications: [] }]);
+      expect(await store.dueForRetention(new Map([['employee', 0]]), new Date(now + DAY), 10)).toEqual([]);
+      await store.waiveTask(t.id, task!.id, 'admin:ops', 'disabled by hand, SEC-9');
+      expect(await store.eraseTermination(t.id, 'admin:dpo', 'request')).toMatchObject({ receipt: { scope: 'termination' } });
+    });
+
     it('erases a person all or nothing: every termination on record for them', async () => {
       const first = await leaver('E-300', 'bob@example.com');
       await finishAll();

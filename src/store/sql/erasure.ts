@@ -17,7 +17,7 @@ import {
 } from '../../domain/erasure.ts';
 import { newId } from '../../domain/ids.ts';
 import { keysOf, likePatternOf } from '../../domain/subject.ts';
-import type { Subject } from '../../domain/types.ts';
+import { UNRESOLVED_TERMINATION_STATES, type Subject } from '../../domain/types.ts';
 import { pseudonymOf } from '../../privacy/pseudonym.ts';
 import type { ErasurePublicKey, ReceiptSigner } from '../../privacy/receipt.ts';
 import type { SubjectDirectory } from '../directory.ts';
@@ -53,8 +53,11 @@ type ETx = Transaction<ErasureDb>;
 
 const on = (trx: Tx): ETx => trx as unknown as ETx;
 
-/** Termination states in which something may still run. */
-const OPEN_STATES = ['scheduled', 'held', 'running'];
+/**
+ * Termination states that refuse erasure: something may still run, or (`failed`) a door may
+ * still be open, which an operator must settle (replay or waive) before the person is forgotten.
+ */
+const OPEN_STATES: readonly string[] = UNRESOLVED_TERMINATION_STATES;
 const OPEN_TASK_STATES = ['pending', 'running'];
 const OPEN_REVERIFICATION_STATES = ['pending', 'running'];
 /** Where an erasure request's subject is sealed: its own record in the keyring. */

@@ -190,14 +190,13 @@ export class SqlErasure implements ErasureStore {
       let noted = 0;
       const now = this.ctx.clock().getTime();
       for (const hold of held) {
-        const seen = await on(trx)
-          .selectFrom('retention_holds')
-          .select('hold_id')
-          .where('termination_id', '=', id)
-          .where('hold_id', '=', hold.holdId)
+        // Two replicas' passes may meet here: the first insert wins, the other audits nothing.
+        const inserted = await on(trx)
+          .insertInto('retention_holds')
+          .values({ termination_id: id, hold_id: hold.holdId, noted_at: now })
+          .onConflict((oc) => oc.columns(['termination_id', 'hold_id']).doNothing())
           .executeTakeFirst();
-        if (seen) continue;
-        await on(trx).insertInto('retention_holds').values({ termination_id: id, hold_id: hold.holdId, noted_at: now }).execute();
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) continue;
         await this.auditLog.append(trx, {
           actor,
           action: 'privacy.retention_held',

@@ -135,6 +135,8 @@ describe('erasure through the daemon', () => {
     writeFileSync(join(dir, 'tampered.json'), JSON.stringify(signed, null, 2));
     expect(await cli(['verify-receipt', join(dir, 'tampered.json')])).toMatchObject({ code: 1, err: expect.stringContaining('NOT valid') });
 
+    const nobody = await api('POST', '/erasures', { subject: { externalId: 'E-nobody', emails: [] }, reason: 'DSR-10' });
+    expect(nobody).toMatchObject({ status: 404, body: { error: 'no termination on record for this subject' } });
     const again = await api('POST', `/terminations/${id}/erasure`, { reason: 'again' });
     expect(again.status).toBe(409);
     expect(again.body.details.erased).toEqual([{ terminationId: id, erasureId: expect.any(String) }]);

@@ -5,7 +5,7 @@
  * transaction. Refusals (a hold in force, anything left to run, erased already) are decided
  * inside it, after the termination's lock, so a claim or a hold cannot slip in between.
  */
-import { sql, type Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import {
   ErasureRefusedError,
   NoSuchSubjectError,
@@ -52,6 +52,8 @@ type ErasureDb = Omit<Database, 'terminations'> &
 type ETx = Transaction<ErasureDb>;
 
 const on = (trx: Tx): ETx => trx as unknown as ETx;
+/** The store's database with migration 0018's tables (kept here, as webhook-deliveries.ts keeps its own). */
+const withErasure = (db: StoreContext['db']): Kysely<ErasureDb> => db as unknown as Kysely<ErasureDb>;
 
 /**
  * Termination states that refuse erasure: something may still run, or (`failed`) a door may
@@ -100,16 +102,12 @@ export class SqlErasure implements ErasureStore {
   }
 
   async getErasure(id: string): Promise<SignedReceipt | null> {
-    const row = await on(this.ctx.db as unknown as Tx)
-      .selectFrom('erasures')
-      .select('receipt')
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await withErasure(this.ctx.db).selectFrom('erasures').select('receipt').where('id', '=', id).executeTakeFirst();
     return row ? (JSON.parse(row.receipt) as SignedReceipt) : null;
   }
 
   async dueForRetention(periods: ReadonlyMap<string, number>, now: Date, limit: number): Promise<string[]> {
-    const db = on(this.ctx.db as unknown as Tx);
+    const db = withErasure(this.ctx.db);
     const due: Array<{ id: string; finished_at: number }> = [];
     for (const [playbook, period] of periods) {
       const rows = await db
@@ -175,7 +173,7 @@ export class SqlErasure implements ErasureStore {
   }
 
   async retentionHeldCount(): Promise<number> {
-    const row = await on(this.ctx.db as unknown as Tx)
+    const row = await withErasure(this.ctx.db)
       .selectFrom('retention_holds as rh')
       .innerJoin('legal_holds as h', 'h.id', 'rh.hold_id')
       .select(sql<number>`count(distinct rh.termination_id)`.as('n'))
@@ -242,16 +240,12 @@ export class SqlErasure implements ErasureStore {
   }
 
   async getErasureRequest(id: string): Promise<ErasureRequestView | null> {
-    const row = await on(this.ctx.db as unknown as Tx)
-      .selectFrom('erasure_requests')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await withErasure(this.ctx.db).selectFrom('erasure_requests').selectAll().where('id', '=', id).executeTakeFirst();
     return row ? toRequestView(row) : null;
   }
 
   async runDueErasureRequests(now: Date, actor: string, keep: KeepPersonalData, limit: number): Promise<ErasureRequestView[]> {
-    const rows = await on(this.ctx.db as unknown as Tx)
+    const rows = await withErasure(this.ctx.db)
       .selectFrom('erasure_requests')
       .select('id')
       .where((w) => w.or([w.and([w('state', '=', 'scheduled'), w('due_at', '<=', now.getTime())]), w('state', '=', 'waiting')]))

@@ -230,6 +230,25 @@ export function defineErasureSuite(backend: StoreBackend): void {
       expect(nobody).toMatchObject({ state: 'refused', because: 'no termination on record for this subject' });
     });
 
+    it('lets a request wait for a termination to finish, audited once, not at every pass', async () => {
+      const t = await leaver('E-450', 'hal@example.com');
+      const request = { subject: { externalId: 'E-450', emails: [] }, requestedBy: 'privacy-tool', reference: 'DSR-3' };
+      const answer = await store.requestErasure(request, 'admin:privacy-tool', () => 0);
+      expect(answer).toMatchObject({ state: 'waiting', dueAt: null, terminations: [t.id] });
+      const decided = async () => (await store.listAudit(0, 1000)).filter((e) => e.action === 'privacy.erasure_request_decided').length;
+      expect(await decided()).toBe(1);
+      expect(await store.runDueErasureRequests(new Date(now), 'engine:retention', () => 0, 10)).toEqual([
+        expect.objectContaining({ state: 'waiting' }),
+      ]);
+      await store.runDueErasureRequests(new Date(now), 'engine:retention', () => 0, 10);
+      expect(await decided(), 'still waiting: nothing new to audit').toBe(1);
+      await finishAll();
+      const [done] = await store.runDueErasureRequests(new Date(now), 'engine:retention', () => 0, 10);
+      expect(done).toMatchObject({ state: 'done', erasureId: expect.any(String) });
+      expect(await decided()).toBe(2);
+      expect((await store.getTermination(t.id))?.subjectKey).toBe(pseudonymOf(t.id));
+    });
+
     it('refuses an erasure request a hold applies to, naming the hold', async () => {
       await leaver('E-500', 'dan@example.com', 'customer');
       await finishAll();

@@ -284,18 +284,26 @@ export class SqlErasure implements ErasureStore {
     const now = this.ctx.clock().getTime();
     const ids = await this.terminationsOf(trx, keysOf(subject));
     const update = async (set: Partial<ErasureTables['erasure_requests']>) => {
+      const before = await on(trx)
+        .selectFrom('erasure_requests')
+        .select(['state', 'due_at'])
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow();
       await on(trx)
         .updateTable('erasure_requests')
         .set({ ...set, terminations: JSON.stringify(ids), updated_at: now })
         .where('id', '=', id)
         .execute();
-      if (set.state === 'refused' || set.state === 'done') await this.ctx.personal.destroy(trx, [id]);
-      if (set.state !== 'scheduled' || carryOut)
+      const ended = set.state === 'refused' || set.state === 'done';
+      if (ended) await this.ctx.personal.destroy(trx, [id]);
+      // The first answer and every change are audited; a request still waiting at the next pass is not, every pass.
+      const changed = before.state !== set.state || Number(before.due_at) !== Number(set.due_at);
+      if (!carryOut || changed)
         await this.auditLog.append(trx, {
           actor,
           action: 'privacy.erasure_request_decided',
-          // Decided once its subject is no longer needed: written unsealed, with no personal data.
-          sealWith: set.state === 'refused' || set.state === 'done' ? null : id,
+          // Once it ended its subject is no longer needed: written unsealed, with no personal data.
+          sealWith: ended ? null : id,
           data: { requestId: id, state: set.state ?? null, dueAt: set.due_at ?? null, because: set.because ?? null, terminations: ids },
         });
       const row = await on(trx).selectFrom('erasure_requests').selectAll().where('id', '=', id).executeTakeFirstOrThrow();

@@ -16,6 +16,8 @@ import { coerceError } from './domain/errors.ts';
 import { NOT_REVERIFIED } from './domain/reverify.ts';
 import { Engine } from './engine/engine.ts';
 import { Reverifier } from './engine/reverifier.ts';
+import { RetentionJob } from './engine/retention-job.ts';
+import { keepPersonalData, personalDataPeriods } from './config/retention.ts';
 import { startAttemptThread } from './startup/attempt-thread.ts';
 import type { AttemptRunner } from './engine/attempts.ts';
 import { installConnectionFence } from './startup/connection-fence.ts';
@@ -61,7 +63,7 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     for (const step of cleanup.reverse()) await step().catch((e: unknown) => logger.warn({ err: coerceError(e) }, 'cleanup step failed'));
   };
   try {
-    const store = await openStore(config.store, logger.child({ component: 'store' }), options.now);
+    const store = await openStore(config.store, logger.child({ component: 'store' }), options.now, config.privacy);
     cleanup.push(() => store.close());
     await store.migrate();
     // Links the audit chain shortly after each append (and on a slow timer); close() stops it.
@@ -157,6 +159,18 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
     cleanup.push(() => reverifier.stop());
     const stopPruning = startAuditPruning(store, config.audit.retention, logger, options.now ?? (() => new Date()));
     cleanup.push(async () => stopPruning());
+    // Records retention and erasure requests (docs/privacy.md): from the store, so a restart loses nothing.
+    const retention = new RetentionJob({
+      store,
+      periods: personalDataPeriods(config),
+      keep: keepPersonalData(config),
+      intervalMs: config.privacy.retentionInterval,
+      logger: logger.child({ component: 'retention' }),
+      now: options.now,
+      registry: metrics,
+    });
+    retention.start();
+    cleanup.push(() => retention.stop());
     ready = true;
     logger.info(
       { url, store: store.dialect, providers: specs.map((s) => s.name), providerThread: !inline, worker: engine.workerId },

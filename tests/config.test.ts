@@ -160,6 +160,7 @@ describe('shipped config files', () => {
       VIEWER_TOKEN: 'v'.repeat(32),
       SCIM_TOKEN: 's'.repeat(32),
       WEBHOOK_SECRET: 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=',
+      DEPROVISIOND_MASTER_KEY: Buffer.alloc(32, 1).toString('base64'),
       OKTA_ORG_URL: 'https://example.okta.com',
       OKTA_API_TOKEN: 'okta-token',
       GOOGLE_ADMIN_EMAIL: 'admin@example.com',

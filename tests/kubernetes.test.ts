@@ -60,6 +60,7 @@ const imageUser = image.instructions.filter((i) => i.keyword === 'USER').at(-1)!
 function fakeSecret(name: string): string {
   if (name === 'DATABASE_URL') return 'postgres://deprovisiond@db:5432/deprovisiond';
   if (name === 'WEBHOOK_SECRET') return 'whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=';
+  if (name === 'DEPROVISIOND_MASTER_KEY') return Buffer.alloc(32, 7).toString('base64');
   return `fake-${name.toLowerCase()}-0123456789abcdef`;
 }
 

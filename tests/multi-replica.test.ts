@@ -214,6 +214,8 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
       const config = {
         server: { host: '127.0.0.1', port: 0 },
         store: { postgres: { url: databaseUrl, schema, poolSize: 4 } },
+        // Both replicas share the master key (src/store/open.ts refuses PostgreSQL without one).
+        privacy: { masterKey: Buffer.alloc(32, 4).toString('base64') },
         auth: { webhook: [secret] },
         engine: { lease: `${LEASE_MS}ms`, attemptTimeout: '10s', shutdownGrace: '2s' },
         providers: {

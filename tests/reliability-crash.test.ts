@@ -159,6 +159,8 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
     const config = {
       server: { host: '127.0.0.1', port },
       store: backend.storeConfig,
+      // The same key across the crashes (src/store/open.ts refuses PostgreSQL without one).
+      privacy: { masterKey: Buffer.alloc(32, 3).toString('base64') },
       auth: { scim: [SCIM_TOKEN], webhook: [WEBHOOK_SECRET] },
       engine: { lease: `${LEASE_MS}ms`, attemptTimeout: '10s', shutdownGrace: '1s', retry: { baseDelay: '100ms', maxDelay: '1s' } },
       providers: {

@@ -45,6 +45,8 @@ function writeConfig(dir: string, store: Record<string, unknown>): string {
   const config = {
     server: { host: '127.0.0.1', port: 0 },
     store,
+    // src/store/open.ts refuses PostgreSQL without a master key.
+    privacy: { masterKey: Buffer.alloc(32, 5).toString('base64') },
     auth: { admin: [{ name: 'ops', token: ADMIN_TOKEN, role: 'operator' }], scim: [SCIM_TOKEN], webhook: [WEBHOOK_SECRET] },
     engine: { lease: '2s', attemptTimeout: '5s', shutdownGrace: '1s', retry: { baseDelay: '100ms', maxDelay: '1s' } },
     providers: { okta: { kind: 'okta', sandbox: { autoProvision: true } } },

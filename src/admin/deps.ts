@@ -7,7 +7,8 @@ import type { OidcVerifier } from './oidc.ts';
 
 export interface AdminDeps {
   /** `reverify` may be left out (tests): the defaults apply. */
-  config: Pick<Config, 'auth' | 'server'> & { reverify?: Pick<Config['reverify'], 'maxOnDemand'> };
+  /** `playbooks` may be left out (tests): no retention policy then keeps an erasure request back. */
+  config: Pick<Config, 'auth' | 'server'> & { reverify?: Pick<Config['reverify'], 'maxOnDemand'>; playbooks?: Config['playbooks'] };
   store: Store;
   terminations: TerminationService;
   logger: Logger;

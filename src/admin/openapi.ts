@@ -11,11 +11,14 @@ import {
   cancelBody,
   completeBody,
   createBody,
+  erasureBody,
+  erasureRequestBody,
   evidenceQuery,
   holdBody,
   holdsQuery,
   listQuery,
   releaseBody,
+  subjectErasureBody,
   waiveBody,
 } from './schemas.ts';
 
@@ -481,6 +484,92 @@ export function openApiDocument(): Record<string, unknown> {
           codes: ['400', '401', '403', '404', '409', '413', '503'],
         }),
       },
+      '/terminations/{id}/erasure': {
+        post: write(
+          "Erase a finished termination's personal data, with the reason (audited `privacy.erased`); answers the signed receipt.",
+          {
+            description:
+              'In one transaction: the data key that seals its records is destroyed, its subject keys become its pseudonym, its webhook deliveries and the ' +
+              "person's directory users are deleted, the data keys of released holds naming them are destroyed. 409 while a legal hold covers it, " +
+              'while a task or re-verification may still run, or when it was erased already (`details` names each); nothing is written then.',
+            parameters: [idParam],
+            body: erasureBody,
+            bodyRequired: true,
+            ok: ref('SignedReceipt'),
+            codes: ['400', '401', '403', '404', '409', '413', '503'],
+          },
+        ),
+      },
+      '/erasures': {
+        post: write(
+          'Erase every termination on record for a subject (any of their identifiers), all or nothing; answers the signed receipt.',
+          {
+            description:
+              '404 when no termination is on record for the subject; 409 as for one termination, naming each termination that refuses.',
+            body: subjectErasureBody,
+            bodyRequired: true,
+            ok: ref('SignedReceipt'),
+            codes: ['400', '401', '403', '404', '409', '413', '503'],
+          },
+        ),
+      },
+      '/erasures/{id}': {
+        get: {
+          summary: 'A signed erasure receipt the store keeps, by erasure id.',
+          'x-required-role': 'viewer',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Erasure id.' }],
+          responses: { '200': { description: 'The receipt.', content: json(ref('SignedReceipt')) }, ...pick('401', '403', '404', '503') },
+        },
+      },
+      '/erasure-key': {
+        get: {
+          summary: 'The Ed25519 public key erasure receipts are signed with (derived from the master key).',
+          'x-required-role': 'viewer',
+          responses: {
+            '200': {
+              description: 'The key.',
+              content: json({
+                type: 'object',
+                properties: {
+                  algorithm: { type: 'string', enum: ['Ed25519'] },
+                  keyId: { type: 'string' },
+                  publicKeyPem: { type: 'string' },
+                },
+              }),
+            },
+            ...pick('401', '403'),
+          },
+        },
+      },
+      '/erasure-requests': {
+        post: {
+          ...write(
+            'Store a right-to-erasure request from a privacy tool; answered 202 with when it will be carried out, or why it cannot be.',
+            {
+              description:
+                '`scheduled` with `dueAt` (now, or when the records must stop keeping personal data: a playbook whose `retention.personalData` is `record`), ' +
+                '`waiting` while a termination of the subject is not finished, `refused` when a legal hold applies (`holds` names each) or no termination is on record. ' +
+                'The retention job carries it out when due; the receipt is then at `/erasures/{erasureId}`.',
+              body: erasureRequestBody,
+              bodyRequired: true,
+              ok: ref('ErasureRequest'),
+              codes: ['400', '401', '403', '413', '503'],
+            },
+          ),
+          responses: {
+            '202': { description: 'Stored.', content: json(ref('ErasureRequest')) },
+            ...pick('400', '401', '403', '413', '503'),
+          },
+        },
+      },
+      '/erasure-requests/{id}': {
+        get: {
+          summary: 'Where an erasure request stands.',
+          'x-required-role': 'viewer',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'Erasure request id.' }],
+          responses: { '200': { description: 'The request.', content: json(ref('ErasureRequest')) }, ...pick('401', '403', '404', '503') },
+        },
+      },
     },
     components: {
       securitySchemes: {
@@ -498,6 +587,45 @@ export function openApiDocument(): Record<string, unknown> {
           properties: { error: { type: 'string' }, details: {}, requestId: { type: 'string' } },
         },
         Subject: jsonSchema(createBody.shape.subject),
+        SignedReceipt: {
+          type: 'object',
+          description: 'An erasure receipt and its Ed25519 signature over `JSON.stringify(receipt)`; no personal data.',
+          properties: {
+            receipt: {
+              type: 'object',
+              properties: {
+                type: { type: 'string', enum: ['deprovisiond.erasure-receipt/v1'] },
+                erasureId: { type: 'string' },
+                erasedAt: dateTime,
+                erasedBy: { type: 'string' },
+                reason: { type: 'string' },
+                scope: { type: 'string', enum: ['termination', 'subject', 'retention', 'request'] },
+                requestReference: nullable({ type: 'string' }),
+                terminations: { type: 'array', items: object },
+                totals: object,
+              },
+            },
+            signature: {
+              type: 'object',
+              properties: { algorithm: { type: 'string', enum: ['Ed25519'] }, keyId: { type: 'string' }, value: { type: 'string' } },
+            },
+          },
+        },
+        ErasureRequest: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            state: { type: 'string', enum: ['scheduled', 'waiting', 'refused', 'done'] },
+            requestedBy: { type: 'string' },
+            reference: { type: 'string' },
+            receivedAt: dateTime,
+            dueAt: nullable(dateTime),
+            because: nullable({ type: 'string' }),
+            holds: { type: 'array', items: { type: 'object', properties: { holdId: { type: 'string' }, reason: { type: 'string' } } } },
+            terminations: { type: 'array', items: { type: 'string' } },
+            erasureId: nullable({ type: 'string' }),
+          },
+        },
         LegalHold: {
           type: 'object',
           properties: {

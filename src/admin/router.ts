@@ -12,6 +12,7 @@ import type { AdminDeps } from './deps.ts';
 import { OidcVerifier } from './oidc.ts';
 import { listAuditLog } from './audit-route.ts';
 import { listHolds, placeHold, releaseHold } from './hold-routes.ts';
+import { eraseSubject, eraseTermination, getErasure, getErasureKey, getErasureRequest, requestErasure } from './erasure-routes.ts';
 import { openApiDocument } from './openapi.ts';
 import { getOverview } from './overview.ts';
 import { getTermination, listTerminations, getEvidence } from './read-routes.ts';
@@ -66,6 +67,12 @@ export function buildAdminRouter(deps: AdminDeps, authenticator?: RequestHandler
   router.get('/holds', listHolds(deps));
   router.post('/holds', requireOperator, placeHold(deps));
   router.post('/holds/:id/release', requireOperator, releaseHold(deps));
+  router.post('/terminations/:id/erasure', requireOperator, eraseTermination(deps));
+  router.post('/erasures', requireOperator, eraseSubject(deps));
+  router.get('/erasures/:id', getErasure(deps));
+  router.get('/erasure-key', getErasureKey(deps));
+  router.post('/erasure-requests', requireOperator, requestErasure(deps));
+  router.get('/erasure-requests/:id', getErasureRequest(deps));
 
   router.use(() => {
     throw new NotFoundError('not found');

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { TERMINATION_STATES, type TerminationSource } from '../domain/types.ts';
 import { MAX_HOLD_REASON } from '../domain/legal-hold.ts';
+import { MAX_ERASURE_REASON } from '../domain/erasure.ts';
 import { instantSchema, subjectSchema, terminationFields } from '../intake/termination-schema.ts';
 
 export const listQuery = z
@@ -102,3 +103,20 @@ export const holdBody = z.union([
 export const releaseBody = z.object({ reason: z.string().trim().min(1).max(MAX_HOLD_REASON) }).strict();
 
 export const holdsQuery = z.object({ active: z.enum(['true', 'false']).optional() }).strict();
+
+/** An erasure names why (kept in the audit log and the receipt). */
+export const erasureBody = z.object({ reason: z.string().trim().min(1).max(MAX_ERASURE_REASON) }).strict();
+
+/** An erasure of every termination on record for a subject (any identifier of theirs). */
+export const subjectErasureBody = z.object({ subject: subjectSchema, reason: z.string().trim().min(1).max(MAX_ERASURE_REASON) }).strict();
+
+/** A right-to-erasure request from a privacy tool: carried out when the records' retention allows. */
+export const erasureRequestBody = z
+  .object({
+    subject: subjectSchema,
+    /** The privacy tool or person that asks. */
+    requestedBy: z.string().trim().min(1).max(200),
+    /** The request's reference in that tool (a ticket number). */
+    reference: z.string().trim().min(1).max(200),
+  })
+  .strict();

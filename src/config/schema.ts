@@ -127,6 +127,34 @@ const playbookReverifySchema = z
   })
   .strict();
 
+/**
+ * How long a playbook's terminations keep their record and their personal data, counted from
+ * when the termination finished. `personalData: record` keeps it as long as the record (an
+ * employee's, for labour and tax law); a duration erases it once that ends (a client's
+ * people after 30 days). The daemon's retention job erases what ran out (docs/privacy.md).
+ */
+const retentionSchema = z
+  .object({
+    /** How long the record must be kept: an erasure request waits for it when `personalData` is `record`. */
+    record: durationSchema,
+    /** How long personal data is kept: a duration, or `record` (as long as the record). */
+    personalData: z.union([z.literal('record'), durationSchema]),
+  })
+  .strict()
+  .refine((r) => r.personalData === 'record' || r.personalData <= r.record, {
+    path: ['personalData'],
+    error: 'expected at most the record period (or `record`)',
+  });
+
+/** The master key: 32 bytes, base64 (e.g. `openssl rand -base64 32`). */
+const masterKeySchema = z
+  .string()
+  .trim()
+  .refine((text) => /^[A-Za-z0-9+/]+={0,2}$/.test(text) && Buffer.from(text, 'base64').length === 32, {
+    // The message never repeats the value.
+    error: 'expected 32 bytes in base64 (openssl rand -base64 32)',
+  });
+
 const playbookSchema = z
   .object({
     description: z.string().optional(),
@@ -141,6 +169,8 @@ const playbookSchema = z
       .optional(),
     /** Re-verification after completion: offsets and remediation. Default: top-level offsets, no remediation. */
     reverify: playbookReverifySchema.default({ remediate: false }),
+    /** Records retention (docs/privacy.md, "Retention"). Default none: records and personal data are kept. */
+    retention: retentionSchema.optional(),
   })
   .strict();
 
@@ -339,6 +369,21 @@ export const configSchema = z
         pollInterval: 30_000,
         maxOnDemand: DEFAULT_MAX_ON_DEMAND,
       }),
+    /**
+     * Personal data at rest (docs/privacy.md): the master key wraps the keyring's data keys
+     * and signs erasure receipts. Required on PostgreSQL; on SQLite without it a key file is
+     * created beside the store (keep it out of the store's backups).
+     */
+    privacy: z
+      .object({
+        masterKey: masterKeySchema.optional(),
+        /** SQLite: where the keyring's file is. Default beside the store (`<name>-keyring.db`). */
+        keyringPath: z.string().min(1).optional(),
+        /** How often the retention job looks for personal data whose retention ran out, and for due erasure requests. Default 1h. */
+        retentionInterval: durationSchema.pipe(z.number().min(10, 'expected at least 10ms')).default(3_600_000),
+      })
+      .strict()
+      .default({ retentionInterval: 3_600_000 }),
     audit: z
       .object({
         /**

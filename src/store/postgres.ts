@@ -37,6 +37,8 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** The audit linker's delays (tests shorten them). */
   linker?: SqlStoreOptions['linker'];
+  /** The master key (config `privacy.masterKey`): src/store/open.ts refuses to start without one. */
+  privacy?: SqlStoreOptions['privacy'];
 }
 
 export type StoreErrorContext = 'pool' | 'listener' | 'linker';
@@ -253,6 +255,7 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
     clock,
     {
       linker: options.linker,
+      ...(options.privacy ? { privacy: options.privacy } : {}),
       onLinkerError: (error) => onError(error instanceof Error ? error : new Error(String(error)), 'linker'),
       leaseDb,
     },

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { deriveKey, KEY_BYTES } from '../privacy/crypto.ts';
 import { LocalKeyWrapper, type KeyWrapper } from '../privacy/key-wrapper.ts';
+import { ReceiptSigner } from '../privacy/receipt.ts';
+import { SqlErasure } from './sql/erasure.ts';
 import { PersonalData } from './sql/personal-data.ts';
 import { Migrator, type Kysely } from 'kysely';
 import { probeCommit } from './commit-probe.ts';
@@ -69,6 +71,7 @@ export class SqlStore implements Store {
   readonly audit: SqlAuditLog;
   readonly reverifications: SqlReverifications;
   readonly holds: SqlLegalHolds;
+  readonly erasure: SqlErasure;
 
   constructor(
     protected readonly db: Kysely<Database>,
@@ -91,7 +94,8 @@ export class SqlStore implements Store {
     );
     this.ctx = { db, hooks, clock, events, leaseClock, leaseDb: options.leaseDb ?? db, personal };
     this.webhookDeliveries = new SqlWebhookDeliveryStore(db);
-    this.directory = new SqlSubjectDirectory(db, personal, clock);
+    const directory = new SqlSubjectDirectory(db, personal, clock);
+    this.directory = directory;
     this.audit = new SqlAuditLog(this.ctx, { ...DEFAULT_LINKER_TIMING, ...options.linker }, options.onLinkerError);
     this.groups = new SqlDirectoryGroups(db, personal, this.audit, clock);
     this.reads = new SqlReadModel(this.ctx);
@@ -100,6 +104,7 @@ export class SqlStore implements Store {
     this.terminations = new SqlTerminations(this.ctx, this.audit);
     this.holds = new SqlLegalHolds(this.ctx, this.audit);
     this.queue = new SqlTaskQueue(this.ctx, this.audit, this.operations, this.reads);
+    this.erasure = new SqlErasure(this.ctx, this.audit, new ReceiptSigner(masterKey), (trx, keys) => directory.eraseSubjectIn(trx, keys));
   }
 
   async migrate(): Promise<void> {
@@ -211,4 +216,27 @@ export class SqlStore implements Store {
   releaseHold: Store['releaseHold'] = (id, actor, reason) => this.holds.releaseHold(id, actor, reason);
   listHolds: Store['listHolds'] = (filter) => this.holds.listHolds(filter);
   holdsCovering: Store['holdsCovering'] = (terminationId) => this.holds.holdsCovering(terminationId);
+
+  eraseTermination: Store['eraseTermination'] = (id, actor, reason) => this.thenFlushed(this.erasure.eraseTermination(id, actor, reason));
+  eraseSubject: Store['eraseSubject'] = (subject, actor, reason) => this.thenFlushed(this.erasure.eraseSubject(subject, actor, reason));
+  getErasure: Store['getErasure'] = (id) => this.erasure.getErasure(id);
+  erasureKey: Store['erasureKey'] = () => this.erasure.erasureKey();
+  dueForRetention: Store['dueForRetention'] = (periods, now, limit) => this.erasure.dueForRetention(periods, now, limit);
+  eraseForRetention: Store['eraseForRetention'] = (id, actor) => this.thenFlushed(this.erasure.eraseForRetention(id, actor));
+  retentionHeldCount: Store['retentionHeldCount'] = () => this.erasure.retentionHeldCount();
+  requestErasure: Store['requestErasure'] = (request, actor, keep) => this.erasure.requestErasure(request, actor, keep);
+  getErasureRequest: Store['getErasureRequest'] = (id) => this.erasure.getErasureRequest(id);
+  runDueErasureRequests: Store['runDueErasureRequests'] = (now, actor, keep, limit) =>
+    this.thenFlushed(this.erasure.runDueErasureRequests(now, actor, keep, limit));
+
+  /**
+   * After an erasure: on SQLite the destroyed keys' old pages are still in the WALs until a
+   * checkpoint; truncating them now makes the erasure final on disk, not at the next
+   * automatic checkpoint (PostgreSQL: nothing to do here; docs/privacy.md).
+   */
+  private async thenFlushed<T>(erasure: Promise<T>): Promise<T> {
+    const result = await erasure;
+    await this.ctx.hooks.checkpoint?.();
+    return result;
+  }
 }

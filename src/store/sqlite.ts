@@ -91,8 +91,15 @@ export function createSqliteStore(path: string, clock?: () => Date, options?: Sq
       notifyOthers: async () => undefined,
       durable: () => dialect.durable(),
       checkpoint: async () => {
-        await dialect.durable();
-        sqlite.pragma('wal_checkpoint(TRUNCATE)');
+        // Between two group commits: a checkpoint cannot run inside the open outer transaction.
+        for (let tries = 0; tries < 100; tries += 1) {
+          await dialect.durable();
+          if (!sqlite.inTransaction) {
+            sqlite.pragma('wal_checkpoint(TRUNCATE)');
+            return;
+          }
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       },
       isUniqueViolation: (error) =>
         typeof error === 'object' && error !== null && String((error as { code?: unknown }).code).startsWith('SQLITE_CONSTRAINT'),

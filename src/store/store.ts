@@ -21,8 +21,10 @@ import type { GroupDirectory } from './directory-groups.ts';
 import type { WebhookDeliveryStore } from './webhook-deliveries.ts';
 import type { LegalHoldStore } from './legal-hold-store.ts';
 import type { ReverificationQueue } from './reverification-queue.ts';
+import type { ErasureStore } from './erasure-store.ts';
 
 export type { HeldTask, LegalHoldStore, PlacedHold } from './legal-hold-store.ts';
+export type { ErasureStore, KeepPersonalData, NewErasureRequest, RetentionOutcome } from './erasure-store.ts';
 export type {
   BulkReverifyResult,
   DueReverification,
@@ -373,7 +375,8 @@ export async function durableRead<T>(store: Pick<Store, 'durable'>, read: () => 
   return result;
 }
 
-export interface Store extends TerminationRecords, TaskQueue, TaskOperations, ReadModel, AuditLog, ReverificationQueue, LegalHoldStore {
+export interface Store
+  extends TerminationRecords, TaskQueue, TaskOperations, ReadModel, AuditLog, ReverificationQueue, LegalHoldStore, ErasureStore {
   readonly dialect: 'sqlite' | 'postgres';
   /** Webhook ids seen and the body each carried (replay protection at /webhooks). */
   readonly webhookDeliveries: WebhookDeliveryStore;

@@ -115,6 +115,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       google: { kind: 'google', ...sandboxes.sandboxes.google!.settings, fallbackOwner: FILES_OWNER, limits },
       microsoft: { kind: 'microsoft', ...sandboxes.sandboxes.microsoft!.settings, fallbackOwner: FILES_OWNER, limits },
     };
+    const masterKey = randomBytes(32).toString('base64');
     const files = Array.from({ length: options.replicas }, (_, i) => {
       const name = `replica-${i + 1}`;
       const appName = `deprovisiond-${name}`;
@@ -123,6 +124,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         store: {
           postgres: { url: withApplicationName(options.databaseUrl, appName), schema: options.schema, poolSize: options.poolSize ?? 4 },
         },
+        // Every replica shares the master key (src/store/open.ts refuses PostgreSQL without one).
+        privacy: { masterKey },
         // Open /metrics: the test reads each replica's counters (loopback only).
         auth: { webhook: [secret], publicMetrics: true },
         engine: {

@@ -9,7 +9,7 @@ import { configFile } from './config-file.ts';
 export async function auditVerify(input: CommandInput): Promise<number> {
   const { values, io } = input;
   const config = loadConfig(configFile(input, 'audit verify'));
-  const store = await openStore(config.store, createLogger({ level: 'warn' }));
+  const store = await openStore(config.store, createLogger({ level: 'warn' }), undefined, config.privacy);
   try {
     const report = await verifyAuditChain(
       (after, limit) => store.listAudit(after, limit),

@@ -15,6 +15,7 @@ import { reverifications } from './0014_reverifications.ts';
 import { legalHolds } from './0015_legal_holds.ts';
 import { keyring } from './0016_keyring.ts';
 import { directoryKeys } from './0017_directory_keys.ts';
+import { erasure } from './0018_erasure.ts';
 
 /** Versioned migrations, applied in name order. Never edit one that has shipped: add the next. */
 export const migrations: Record<string, Migration> = {
@@ -34,6 +35,7 @@ export const migrations: Record<string, Migration> = {
   '0015_legal_holds': legalHolds,
   '0016_keyring': keyring,
   '0017_directory_keys': directoryKeys,
+  '0018_erasure': erasure,
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -95,7 +95,7 @@ export class SqlAuditLog implements AuditLog {
 
   private async keysIn(trx: Tx, owner: string): Promise<RecordKeys> {
     let byOwner = this.#keysByTx.get(trx);
-    if (!byOwner) this.#keysByTx.set(trx, (byOwner = new Map()));
+    if (!byOwner) this.#keysByTx.set(trx, (byOwner = new Map<string, RecordKeys>()));
     let keys = byOwner.get(owner);
     if (!keys) byOwner.set(owner, (keys = await this.ctx.personal.read(trx, [owner])));
     return keys;

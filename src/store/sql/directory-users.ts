@@ -110,15 +110,20 @@ export class SqlSubjectDirectory implements SubjectDirectory {
   }
 
   async eraseSubject(subjectKeys: string[]): Promise<{ users: number }> {
+    return this.db.transaction().execute((trx) => this.eraseSubjectIn(trx, subjectKeys));
+  }
+
+  /** `eraseSubject` in the caller's transaction: an erasure of a termination takes the person's directory entries with it. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the caller's transaction is typed with the store's tables, and Kysely's DB type is invariant
+  async eraseSubjectIn(storeTrx: Kysely<any>, subjectKeys: string[]): Promise<{ users: number }> {
+    const trx = storeTrx as Kysely<DirectoryTables>;
     const indexes = [...new Set(subjectKeys.map((key) => this.personal.index(key)))];
-    return this.db.transaction().execute(async (trx) => {
-      const ids = new Set<string>();
-      for (const part of chunks(indexes)) {
-        const rows = await trx.selectFrom('directory_user_keys').select('user_id').where('key_index', 'in', part).execute();
-        for (const row of rows) ids.add(row.user_id);
-      }
-      return { users: await this.remove(trx, [...ids]) };
-    });
+    const ids = new Set<string>();
+    for (const part of chunks(indexes)) {
+      const rows = await trx.selectFrom('directory_user_keys').select('user_id').where('key_index', 'in', part).execute();
+      for (const row of rows) ids.add(row.user_id);
+    }
+    return { users: await this.remove(trx, [...ids]) };
   }
 
   /**

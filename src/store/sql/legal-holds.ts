@@ -199,26 +199,7 @@ export class SqlLegalHolds implements LegalHoldStore {
   }
 
   async holdsCovering(terminationId: string): Promise<LegalHold[]> {
-    const rows = await this.ctx.db
-      .selectFrom('legal_holds')
-      .selectAll()
-      .where((w) =>
-        w.or([
-          w('termination_id', '=', terminationId),
-          w.exists(
-            w
-              .selectFrom('legal_hold_subjects as k')
-              .innerJoin('terminations as ht', (join) => join.on(HOLD_KEY_MATCHES))
-              .select(sql.lit(1).as('one'))
-              .whereRef('k.hold_id', '=', 'legal_holds.id')
-              .where('ht.id', '=', terminationId),
-          ),
-        ]),
-      )
-      .orderBy('placed_at')
-      .orderBy('id')
-      .execute();
-    return this.withKeys(rows);
+    return this.withKeys(await holdRowsCovering(this.ctx.db, terminationId));
   }
 
   private async withKeys(rows: Array<Selectable<LegalHoldsTable>>): Promise<LegalHold[]> {
@@ -260,6 +241,32 @@ export class SqlLegalHolds implements LegalHoldStore {
     }
     return { keys: [...keys].sort(), indexed: [...indexed].sort() };
   }
+}
+
+/**
+ * The holds (active and released) on the termination or its subject, oldest first, read
+ * through `db` (the store, or a caller's transaction: erasure decides on them in its own).
+ */
+export async function holdRowsCovering(db: Tx | StoreContext['db'], terminationId: string): Promise<Array<Selectable<LegalHoldsTable>>> {
+  return db
+    .selectFrom('legal_holds')
+    .selectAll()
+    .where((w) =>
+      w.or([
+        w('termination_id', '=', terminationId),
+        w.exists(
+          w
+            .selectFrom('legal_hold_subjects as k')
+            .innerJoin('terminations as ht', (join) => join.on(HOLD_KEY_MATCHES))
+            .select(sql.lit(1).as('one'))
+            .whereRef('k.hold_id', '=', 'legal_holds.id')
+            .where('ht.id', '=', terminationId),
+        ),
+      ]),
+    )
+    .orderBy('placed_at')
+    .orderBy('id')
+    .execute();
 }
 
 async function keysOfHolds(db: Tx | StoreContext['db'], ids: string[]): Promise<Map<string, string[]>> {

@@ -20,7 +20,14 @@ const NOT_SEALED = sql<boolean>`subject not like 'pd1:%'`;
 export async function sealLegacyRecords(ctx: StoreContext): Promise<{ terminations: number; holds: number }> {
   let terminations = 0;
   for (;;) {
-    const ids = await ctx.db.selectFrom('terminations').select('id').where(NOT_SEALED).limit(BATCH).execute();
+    const ids = await ctx.db
+      .selectFrom('terminations')
+      .select('id')
+      .where(NOT_SEALED)
+      // An erased termination's subject is its pseudonym, in clear on purpose (erasure.ts).
+      .where(sql.ref('erased_at'), 'is', null)
+      .limit(BATCH)
+      .execute();
     if (ids.length === 0) break;
     for (const { id } of ids) await ctx.db.transaction().execute((trx) => sealTermination(ctx, trx, id));
     terminations += ids.length;
@@ -43,7 +50,13 @@ export async function sealLegacyRecords(ctx: StoreContext): Promise<{ terminatio
 
 async function sealTermination(ctx: StoreContext, trx: Tx, id: string): Promise<void> {
   const { personal } = ctx;
-  const row = await trx.selectFrom('terminations').selectAll().where('id', '=', id).where(NOT_SEALED).executeTakeFirst();
+  const row = await trx
+    .selectFrom('terminations')
+    .selectAll()
+    .where('id', '=', id)
+    .where(NOT_SEALED)
+    .where(sql.ref('erased_at'), 'is', null)
+    .executeTakeFirst();
   if (!row) return;
   const subject = JSON.parse(row.subject) as Subject;
   const keys = await personal.create(trx, [id], ctx.clock().getTime());

@@ -51,8 +51,12 @@ export function openedJson(keys: RecordKeys, owner: string, field: string, store
 }
 
 /** A termination's subject, opened; an erased one goes by its pseudonym. */
-export function openSubject(row: { id: string; subject: string }, keys: RecordKeys): { subject: Subject; erased: boolean } {
-  const text = keys.open(row.id, SEALED.subject, row.subject);
+export function openSubject(
+  row: { id: string; subject: string; subject_key?: string },
+  keys: RecordKeys,
+): { subject: Subject; erased: boolean } {
+  // Erased (erasure.ts): filed under its pseudonym, its key destroyed.
+  const text = row.subject_key === pseudonymOf(row.id) ? null : keys.open(row.id, SEALED.subject, row.subject);
   if (text === null) return { subject: { userName: pseudonymOf(row.id), emails: [] }, erased: true };
   return { subject: JSON.parse(text) as Subject, erased: false };
 }

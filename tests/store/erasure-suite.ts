@@ -50,7 +50,6 @@ export function defineErasureSuite(backend: StoreBackend): void {
         playbook,
       });
       await store.createTermination(t, [newTask('disable', { notBefore: new Date(now) })]);
-      await internals().personal.create(internals().db, [t.id], now);
       await store.directory.createUser(`dir-${externalId}`, {
         userName: email,
         externalId,

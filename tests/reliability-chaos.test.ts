@@ -9,6 +9,8 @@
  * answers ask for a whole second (Okta's reset is in epoch seconds); engine.retry.maxRetryAfter
  * caps the pause at 100 ms so the run stays short (Retry-After itself: tests/retry-policy.test.ts).
  */
+import { SEALED } from '../src/store/rows.ts';
+import { sealedReader } from './helpers/sealed-reader.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -120,8 +122,9 @@ describe('provider chaos: every sandbox faulty at once', () => {
         }
         const doneMs = Date.now() - startedAt;
         // Faults off before the read-back, so the control routes (never faulted) and nothing else answers.
-        const tasks = db.prepare(`select id, step_id, state, account, last_error from tasks`).all() as Array<{
+        const tasks = db.prepare(`select id, termination_id, step_id, state, account, last_error from tasks`).all() as Array<{
           id: string;
+          termination_id: string;
           step_id: string;
           state: string;
           account: string | null;
@@ -135,10 +138,14 @@ describe('provider chaos: every sandbox faulty at once', () => {
           n: number;
         }>;
 
+        // Accounts and errors are sealed at rest (docs/privacy.md): read with the daemon's keys.
+        const sealed = await sealedReader(join(dir, 'store.db'));
         // Every task succeeded (no permanent fault was injected, so none may fail).
         const notSucceeded = tasks
           .filter((t) => t.state !== 'succeeded')
-          .map((t) => `${t.step_id} ${t.id}: ${t.state} ${t.last_error ?? ''}`);
+          .map(
+            (t) => `${t.step_id} ${t.id}: ${t.state} ${t.last_error ? sealed.open(t.termination_id, SEALED.lastError, t.last_error) : ''}`,
+          );
 
         // Each succeeded task's account, as the sandbox holds it now.
         const lies: string[] = [];
@@ -153,7 +160,8 @@ describe('provider chaos: every sandbox faulty at once', () => {
           Array.from({ length: 16 }, async () => {
             for (let i = index++; i < succeeded.length; i = index++) {
               const task = succeeded[i]!;
-              const id = task.account ? (JSON.parse(task.account) as { id?: string }).id : undefined;
+              const account = task.account ? sealed.open(task.termination_id, SEALED.account, task.account) : null;
+              const id = account ? (JSON.parse(account) as { id?: string }).id : undefined;
               if (!id) {
                 lies.push(`${task.step_id} ${task.id}: succeeded without an account`);
                 continue;

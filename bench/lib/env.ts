@@ -4,6 +4,7 @@
  * sandboxes as real providers (their URLs and fixed sandbox credentials, no `sandbox:`
  * blocks). Everything listens on 127.0.0.1 only.
  */
+import { blindIndex, subjectIndexKey } from '../../src/privacy/crypto.ts';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -159,8 +160,13 @@ export interface BenchEnv {
   resetSandboxes(): Promise<void>;
   /** The store, read-only, from this process (WAL: readers never block the daemon's writer). */
   readStore(): Database.Database;
+  /** What the store files a subject key under (a blind index: docs/privacy.md), to look a termination up in `readStore()`. */
+  subjectIndex(subjectKey: string): string;
   stop(): Promise<void>;
 }
+
+/** The bench daemon's master key: fixed, so the bench can find its terminations by their blind indexes. */
+const BENCH_MASTER_KEY = Buffer.alloc(32, 0x42);
 
 export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-bench-'));
@@ -192,6 +198,7 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
     const config = {
       server: { host: '127.0.0.1', port: 0, bodyLimit: '256kb' },
       store: { sqlite: { path: dbPath } },
+      privacy: { masterKey: BENCH_MASTER_KEY.toString('base64') },
       auth: { admin: [{ name: 'bench', token: ADMIN_TOKEN, role: options.adminRole ?? 'viewer' }], scim: [SCIM_TOKEN] },
       providers,
       playbooks: { bench: { steps } },
@@ -267,6 +274,7 @@ export async function startEnv(options: EnvOptions): Promise<BenchEnv> {
         reader ??= new Database(dbPath, { readonly: true, fileMustExist: true });
         return reader;
       },
+      subjectIndex: (subjectKey) => blindIndex(subjectIndexKey(BENCH_MASTER_KEY), subjectKey),
       stop,
     };
   } catch (error) {

@@ -98,7 +98,7 @@ export async function runMass(options: MassOptions): Promise<ScenarioResult> {
     const lastRevokedAt = Math.max(...rows.map((r) => r.revokedAt ?? 0));
     const elapsedS = (lastRevokedAt - t0) / 1000;
     const keys = new Set(rows.map((r) => r.key));
-    const lost = accepted.filter((u) => !keys.has(`ext:${u.externalId}`)).length;
+    const lost = accepted.filter((u) => !keys.has(env.subjectIndex(`ext:${u.externalId}`))).length;
     const failed = rows.filter((r) => r.failedTask).length;
 
     // From the sandboxes: requests answered, rate-limit answers, effective writes.

@@ -99,7 +99,7 @@ export async function terminateThroughScim(
     );
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const row = open.get(subjectKey) as TerminationRow | undefined;
+    const row = open.get(env.subjectIndex(subjectKey)) as TerminationRow | undefined;
     if (row?.revoked_at != null || (row?.failed_tasks ?? 0) > 0 || Date.now() > deadline)
       return { userName: created.json.userName as string, row };
     await new Promise((resolve) => setTimeout(resolve, 5));

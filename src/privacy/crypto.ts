@@ -47,6 +47,11 @@ export function open(key: Buffer, aad: string, value: string): string {
   return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
 }
 
+/** The key blind indexes of subject keys are made with: the store's, and a tool's that reads a store it holds the master key of. */
+export function subjectIndexKey(master: Buffer): Buffer {
+  return deriveKey(master, 'subject-index/v1');
+}
+
 /** A keyed hash of an identifier: equal identifiers give equal values; without the key it names nobody. */
 export function blindIndex(indexKey: Buffer, value: string): string {
   return `h1:${createHmac('sha256', indexKey).update(value).digest('base64url')}`;

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { deriveKey, KEY_BYTES } from '../privacy/crypto.ts';
+import { KEY_BYTES, subjectIndexKey } from '../privacy/crypto.ts';
 import { LocalKeyWrapper, type KeyWrapper } from '../privacy/key-wrapper.ts';
 import { ReceiptSigner } from '../privacy/receipt.ts';
 import { SqlErasure } from './sql/erasure.ts';
@@ -90,7 +90,7 @@ export class SqlStore implements Store {
     const personal = new PersonalData(
       hooks.keyringSchema,
       options.privacy?.wrapper ?? new LocalKeyWrapper(masterKey),
-      deriveKey(masterKey, 'subject-index/v1'),
+      subjectIndexKey(masterKey),
     );
     this.ctx = { db, hooks, clock, events, leaseClock, leaseDb: options.leaseDb ?? db, personal };
     this.webhookDeliveries = new SqlWebhookDeliveryStore(db);

@@ -217,10 +217,15 @@ export function createPostgresStore(options: PostgresStoreOptions, clock?: () =>
   leasePool.on('error', (error) => onError(error, 'pool'));
   leasePool.on('connect', (client) => client.on('error', (error) => onError(error, 'pool')));
   const leaseDb = new Kysely<Database>({ dialect: new OwnSchemaPostgresDialect({ pool: leasePool }) });
+  const keyringSchema = `${schema ?? 'public'}_keyring`;
   const hooks: DialectHooks = {
     dialect: 'postgres',
     // Migration 0016 creates it beside the store's schema (`public` when none is named).
-    keyringSchema: `${schema ?? 'public'}_keyring`,
+    keyringSchema,
+    // A few hundred bytes per key: the rewrite is short, and until it runs a destroyed key is still in a dead row.
+    purge: async () => {
+      await sql`vacuum full ${sql.table(`${keyringSchema}.data_keys`)}`.execute(db);
+    },
     skipLocked: true,
     // A transaction-level advisory lock keyed by the termination, not a row lock on it: a
     // claim updates the termination's row (scheduled -> running) after locking its tasks,

@@ -128,7 +128,7 @@ export class SqlStore implements Store {
       now: this.ctx.clock().getTime(),
     });
     // The clear rows' old pages must not stay behind in the WAL.
-    if (sealed.terminations + sealed.holds + directory > 0) await this.ctx.hooks.checkpoint?.();
+    if (sealed.terminations + sealed.holds + directory > 0) await this.ctx.hooks.purge();
   }
 
   probeCommit(): Promise<void> {
@@ -230,13 +230,13 @@ export class SqlStore implements Store {
     this.thenFlushed(this.erasure.runDueErasureRequests(now, actor, keep, limit));
 
   /**
-   * After an erasure: on SQLite the destroyed keys' old pages are still in the WALs until a
-   * checkpoint; truncating them now makes the erasure final on disk, not at the next
-   * automatic checkpoint (PostgreSQL: nothing to do here; docs/privacy.md).
+   * After an erasure: a destroyed key's bytes stay on disk until the database rewrites them
+   * (SQLite: in the WALs until a checkpoint; PostgreSQL: in a dead row until a vacuum);
+   * purging now makes the erasure final on disk (context.ts `purge`, docs/privacy.md).
    */
   private async thenFlushed<T>(erasure: Promise<T>): Promise<T> {
     const result = await erasure;
-    await this.ctx.hooks.checkpoint?.();
+    if (this.ctx.personal.takeDestroyed() > 0) await this.ctx.hooks.purge();
     return result;
   }
 }

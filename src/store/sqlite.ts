@@ -90,7 +90,7 @@ export function createSqliteStore(path: string, clock?: () => Date, options?: Sq
       // One process: the store's own wake event reaches every local scheduler.
       notifyOthers: async () => undefined,
       durable: () => dialect.durable(),
-      checkpoint: async () => {
+      purge: async () => {
         // Between two group commits: a checkpoint cannot run inside the open outer transaction.
         for (let tries = 0; tries < 100; tries += 1) {
           await dialect.durable();

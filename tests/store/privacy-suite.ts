@@ -6,6 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyAuditChain } from '../../src/audit/verify.ts';
+import { verifyReceipt } from '../../src/privacy/receipt.ts';
 import { pseudonymOf } from '../../src/privacy/pseudonym.ts';
 import type { PersonalData } from '../../src/store/sql/personal-data.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
@@ -21,7 +22,14 @@ export const PERSONAL = ['hr-7741', 'marie.curie', 'sklodowska', 'pierre@lab', '
 
 export interface PrivacyBackend {
   name: string;
-  open(clock: () => Date): Promise<{ store: SqlStore; raw(): Promise<string>; dispose(): Promise<void> }>;
+  open(clock: () => Date): Promise<{
+    store: SqlStore;
+    /** Every byte of the store as an attacker with a copy would see it (SQLite: the files; PostgreSQL: a pg_dump and every column). */
+    raw(): Promise<string>;
+    /** The same of the keyring. */
+    rawKeyring(): Promise<string>;
+    dispose(): Promise<void>;
+  }>;
 }
 
 function internals(store: SqlStore): { db: Kysely<Database>; personal: PersonalData } {
@@ -37,6 +45,8 @@ export function definePrivacySuite(backend: PrivacyBackend): void {
     beforeEach(async () => {
       opened = await backend.open(() => new Date(now));
       store = opened.store;
+      // No later read-backs: the leaver's termination is finished once its one step is, and may be erased.
+      store.setReverifySchedule(() => []);
     });
     afterEach(async () => {
       await opened?.dispose();
@@ -122,6 +132,23 @@ export function definePrivacySuite(backend: PrivacyBackend): void {
       expect((await store.listHolds())[0]?.subject).toEqual({ userName: '[erased]', emails: [] });
       const report = await verifyAuditChain((after, limit) => store.listAudit(after, limit), await store.auditAnchor());
       expect(report).toMatchObject({ ok: true });
+    });
+
+    it('erases a person: no identifier in any byte of the store, the key gone from the keyring, the chain whole, a receipt that verifies', async () => {
+      const { t } = await leaverWithHistory();
+      expect((await opened.rawKeyring()).includes(t.id), 'the key is in the keyring before').toBe(true);
+      const receipt = await store.eraseTermination(t.id, 'admin:dpo', 'GDPR Art. 17 request 2030-3');
+      expect(receipt).not.toBeNull();
+      expect(verifyReceipt(receipt, store.erasureKey().publicKeyPem)).toMatchObject({ valid: true });
+      expect((await opened.rawKeyring()).includes(t.id), 'the key is gone from every byte of the keyring').toBe(false);
+      const raw = (await opened.raw()).toLowerCase();
+      for (const value of PERSONAL) expect(raw.includes(value), `"${value}" in the raw store`).toBe(false);
+      const read = await store.getTermination(t.id);
+      expect(read?.subject).toEqual({ userName: pseudonymOf(t.id), emails: [] });
+      expect((await store.listTasks(t.id))[0]?.state, 'what was done stays on record').toBe('succeeded');
+      expect(await verifyAuditChain((after, limit) => store.listAudit(after, limit), await store.auditAnchor())).toMatchObject({
+        ok: true,
+      });
     });
 
     it('seals records written before the keyring when the store starts, and finds them by their keys', async () => {

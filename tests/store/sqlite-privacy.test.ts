@@ -32,6 +32,10 @@ definePrivacySuite({
         await store.durable();
         return rawFiles(path);
       },
+      rawKeyring: async () => {
+        await store.durable();
+        return rawFiles(join(dir, 'store-keyring.db'));
+      },
       async dispose() {
         await store.close();
         rmSync(dir, { recursive: true, force: true });

@@ -37,10 +37,12 @@ export interface DialectHooks {
    */
   durable?(): Promise<void>;
   /**
-   * Writes what is committed into the database file and empties the WAL (SQLite), so that
-   * bytes rewritten since (sealed records) are gone from the WAL too. Absent on PostgreSQL.
+   * Removes from disk, as far as the database allows, bytes the store rewrote or deleted
+   * (destroyed data keys, rows sealed at start): SQLite writes the WALs into their files and
+   * truncates them (secure_delete already zeroes freed cells); PostgreSQL rewrites the
+   * keyring's table (VACUUM FULL), whose dead rows would keep destroyed keys until vacuumed.
    */
-  checkpoint?(): Promise<void>;
+  purge(): Promise<void>;
   /** The database's own clock in epoch milliseconds, as SQL (PostgreSQL); absent where the process is the only clock (SQLite). */
   readonly databaseClock?: RawBuilder<number>;
 }

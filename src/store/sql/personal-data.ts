@@ -87,6 +87,8 @@ export const NO_KEYS = new RecordKeys(new Map());
 
 export class PersonalData {
   readonly #unwrapped = new Map<string, Buffer>();
+  /** Keys destroyed since the last `takeDestroyed()`: whether a purge of old bytes is due (context.ts). */
+  #destroyed = 0;
 
   constructor(
     /** The keyring's schema: an attached database (SQLite) or a schema (PostgreSQL). */
@@ -143,6 +145,14 @@ export class PersonalData {
       const result = await this.keyring(db).deleteFrom('data_keys').where('owner_id', 'in', batch).executeTakeFirst();
       destroyed += Number(result.numDeletedRows);
     }
+    this.#destroyed += destroyed;
+    return destroyed;
+  }
+
+  /** How many keys were destroyed since the last call (a rolled-back destroy counts too: a purge too many is harmless). */
+  takeDestroyed(): number {
+    const destroyed = this.#destroyed;
+    this.#destroyed = 0;
     return destroyed;
   }
 

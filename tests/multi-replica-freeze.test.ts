@@ -237,7 +237,10 @@ describePostgres('replicas with a frozen peer', (databaseUrl) => {
       });
 
       // What happened, from the store and the sandboxes.
-      const { rows: tasks } = await c.db.query<TaskRow>(`select id, termination_id, step_id, state, account, finished_at from tasks`);
+      // Accounts are sealed at rest (docs/privacy.md): opened with the replicas' keys.
+      const tasks = (await c.sealed()).withAccounts(
+        (await c.db.query<TaskRow>(`select id, termination_id, step_id, state, account, finished_at from tasks`)).rows,
+      );
       const { rows: attempts } = await c.db.query<AttemptRow>(
         `select id, task_id, worker, outcome, started_at, finished_at from task_attempts`,
       );

@@ -12,6 +12,7 @@
  * unreachable database fails it. Without it, a developer's run says so in one line and
  * skips; under CI (CI set, and not "false" or "0") the run fails instead.
  */
+import { postgresSealedReader } from './helpers/sealed-reader.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -196,6 +197,8 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
 
   describe('several replicas on one PostgreSQL queue', () => {
     const schema = newSchema('replicas');
+    /** The replicas' shared master key (src/store/open.ts refuses PostgreSQL without one). */
+    const MASTER_KEY = Buffer.alloc(32, 4);
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
     let dir: string;
     let sandboxes: SandboxProcess | undefined;
@@ -215,7 +218,7 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
         server: { host: '127.0.0.1', port: 0 },
         store: { postgres: { url: databaseUrl, schema, poolSize: 4 } },
         // Both replicas share the master key (src/store/open.ts refuses PostgreSQL without one).
-        privacy: { masterKey: Buffer.alloc(32, 4).toString('base64') },
+        privacy: { masterKey: MASTER_KEY.toString('base64') },
         auth: { webhook: [secret] },
         engine: { lease: `${LEASE_MS}ms`, attemptTimeout: '10s', shutdownGrace: '2s' },
         providers: {
@@ -357,9 +360,11 @@ describePostgres('several replicas on one PostgreSQL queue', (databaseUrl) => {
       // Every termination completed and every task succeeded.
       const terminations = await db!.query<{ state: string; n: string }>(`select state, count(*) as n from terminations group by state`);
       expect(terminations.rows.map((r) => [r.state, Number(r.n)])).toEqual([['completed', TERMINATIONS]]);
-      const tasks = await db!.query<{ id: string; step_id: string; state: string; account: string | null }>(
-        `select id, step_id, state, account from tasks`,
+      const stored = await db!.query<{ id: string; termination_id: string; step_id: string; state: string; account: string | null }>(
+        `select id, termination_id, step_id, state, account from tasks`,
       );
+      // Accounts are sealed at rest (docs/privacy.md): opened with the replicas' keys.
+      const tasks = { rows: (await postgresSealedReader(db!, schema, MASTER_KEY)).withAccounts(stored.rows) };
       expect(tasks.rows.length).toBe(totalTasks);
       expect(tasks.rows.filter((t) => t.state !== 'succeeded')).toEqual([]);
 

@@ -13,6 +13,7 @@
  *
  * Knobs: CRASH_TERMINATIONS (2000), CRASH_KILLS (3), CRASH_SEED (random, printed).
  */
+import { postgresSealedReader, sealedReader, type SealedReader } from './helpers/sealed-reader.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,8 +61,13 @@ interface Backend {
   /** Integrity problems found, [] when none. */
   integrity(): Promise<string[]>;
   openStore(): Store;
+  /** Opens the store's sealed columns with the daemon's keys. */
+  sealed(): Promise<SealedReader>;
   close(): Promise<void>;
 }
+
+/** The daemon's master key (config `privacy.masterKey`). */
+const MASTER_KEY = Buffer.alloc(32, 3);
 
 function sqliteBackend(dir: string): Backend {
   const path = join(dir, 'store.db');
@@ -83,7 +89,8 @@ function sqliteBackend(dir: string): Backend {
       if (fk.length > 0) problems.push(`${fk.length} foreign key violation(s)`);
       return problems;
     },
-    openStore: () => createSqliteStore(path),
+    openStore: () => createSqliteStore(path, undefined, { privacy: { masterKey: MASTER_KEY } }),
+    sealed: () => sealedReader(path, MASTER_KEY),
     async close() {
       db?.close();
     },
@@ -130,7 +137,8 @@ function postgresBackend(url: string, schema: string): Backend {
       }
       return problems;
     },
-    openStore: () => createPostgresStore({ url, schema, poolSize: 2 }),
+    openStore: () => createPostgresStore({ url, schema, poolSize: 2, privacy: { masterKey: MASTER_KEY } }),
+    sealed: () => postgresSealedReader(pool, schema, MASTER_KEY),
     async close() {
       await pool.end();
     },
@@ -160,7 +168,7 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
       server: { host: '127.0.0.1', port },
       store: backend.storeConfig,
       // The same key across the crashes (src/store/open.ts refuses PostgreSQL without one).
-      privacy: { masterKey: Buffer.alloc(32, 3).toString('base64') },
+      privacy: { masterKey: MASTER_KEY.toString('base64') },
       auth: { scim: [SCIM_TOKEN], webhook: [WEBHOOK_SECRET] },
       engine: { lease: `${LEASE_MS}ms`, attemptTimeout: '10s', shutdownGrace: '1s', retry: { baseDelay: '100ms', maxDelay: '1s' } },
       providers: {
@@ -279,8 +287,11 @@ function crashSuite(makeBackend: (dir: string) => Backend, cleanup: () => Promis
       expect(terminations.filter((t) => t.state !== 'completed')).toEqual([]);
 
       // 2. Every task ended succeeded.
-      const tasks = await backend.query<{ id: string; step_id: string; state: string; account: string | null }>(
-        `select id, step_id, state, account from tasks`,
+      // Accounts are sealed at rest (docs/privacy.md): opened with the daemon's keys.
+      const tasks = (await backend.sealed()).withAccounts(
+        await backend.query<{ id: string; termination_id: string; step_id: string; state: string; account: string | null }>(
+          `select id, termination_id, step_id, state, account from tasks`,
+        ),
       );
       expect(tasks.length).toBe(totalTasks);
       expect(tasks.filter((t) => t.state !== 'succeeded').map((t) => `${t.step_id} ${t.id}: ${t.state}`)).toEqual([]);

@@ -27,6 +27,7 @@ export interface WriteAccounting {
  * idempotent operations by tasks in `caughtInFlight`.
  */
 export function accountWrites(
+  /** `account` opened (tests/helpers/sealed-reader.ts). */
   tasks: Array<{ id: string; step_id: string; account: string | null }>,
   writes: Record<'okta' | 'google', Record<string, number>>,
   caughtInFlight: ReadonlySet<string>,

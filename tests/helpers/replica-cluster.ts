@@ -8,6 +8,7 @@
  * node-postgres lets override the store's fixed name), so `pg_stat_activity` tells whose
  * backend is idle inside a transaction.
  */
+import { postgresSealedReader, type SealedReader } from './sealed-reader.ts';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,6 +57,8 @@ export interface Cluster {
   sandboxes: SandboxProcess;
   /** The observer's pool on the cluster's schema (application_name "replica-observer"). */
   db: pg.Pool;
+  /** Opens the store's sealed columns with the replicas' keys (docs/privacy.md). */
+  sealed(): Promise<SealedReader>;
   /** Posts one signed webhook for `email` to `via`, retrying (same webhook-id) until it is acknowledged or `deadline`. */
   terminate(via: Replica, email: string, deadline: number): Promise<string>;
   count(sql: string, params?: unknown[]): Promise<number>;
@@ -88,6 +91,7 @@ export function withApplicationName(url: string, appName: string): string {
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'deprovisiond-cluster-'));
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const masterKey = randomBytes(32);
   const replicas: Replica[] = [];
   let sandboxes: SandboxProcess | undefined;
   let db: pg.Pool | undefined;
@@ -115,7 +119,6 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       google: { kind: 'google', ...sandboxes.sandboxes.google!.settings, fallbackOwner: FILES_OWNER, limits },
       microsoft: { kind: 'microsoft', ...sandboxes.sandboxes.microsoft!.settings, fallbackOwner: FILES_OWNER, limits },
     };
-    const masterKey = randomBytes(32).toString('base64');
     const files = Array.from({ length: options.replicas }, (_, i) => {
       const name = `replica-${i + 1}`;
       const appName = `deprovisiond-${name}`;
@@ -125,7 +128,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
           postgres: { url: withApplicationName(options.databaseUrl, appName), schema: options.schema, poolSize: options.poolSize ?? 4 },
         },
         // Every replica shares the master key (src/store/open.ts refuses PostgreSQL without one).
-        privacy: { masterKey },
+        privacy: { masterKey: masterKey.toString('base64') },
         // Open /metrics: the test reads each replica's counters (loopback only).
         auth: { webhook: [secret], publicMetrics: true },
         engine: {
@@ -164,6 +167,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     replicas,
     sandboxes,
     db: pool,
+    sealed: () => postgresSealedReader(pool, options.schema, masterKey),
     async terminate(via, email, deadline) {
       // 409: seeded by an earlier try.
       const seeded = await postJson(`${sandboxes.sandboxes.okta!.url}/__sandbox/users`, { login: email, email });

@@ -12,7 +12,6 @@ import { ErasureRefusedError, NoSuchSubjectError } from '../../src/domain/erasur
 import type { Task } from '../../src/domain/types.ts';
 import { pseudonymOf } from '../../src/privacy/pseudonym.ts';
 import { verifyReceipt } from '../../src/privacy/receipt.ts';
-import type { PersonalData } from '../../src/store/sql/personal-data.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import type { AttemptOutcome } from '../../src/store/store.ts';
 import type { StoreBackend, TestDatabase } from './backends.ts';
@@ -40,9 +39,7 @@ export function defineErasureSuite(backend: StoreBackend): void {
       await db?.dispose();
     });
 
-    const internals = () => (store as unknown as { ctx: { db: any; personal: PersonalData } }).ctx;
-
-    /** A leaver with a data key of their termination (as sealed records have), a SCIM user and a webhook delivery. */
+    /** A leaver (their termination sealed under its data key), a SCIM user and a webhook delivery. */
     async function leaver(externalId: string, email: string, playbook = 'employee') {
       const t = newTermination(now, {
         subjectKey: `ext:${externalId}`,

@@ -45,7 +45,7 @@ describePostgres('PostgreSQL privacy suite', (url) => {
     async open(clock) {
       const db = await backend.open(clock);
       const kysely = (db.store as unknown as { ctx: { db: Kysely<unknown> } }).ctx.db;
-      const schema = db.schema!;
+      const schema = db.schema;
       return {
         store: db.store,
         raw: async () => `${await columns(kysely, schema)}\n${pgDump(url, schema)}`,

@@ -5,6 +5,7 @@
  * `deprovisiond serve` runs as a child process; the Okta sandbox in a process of its own,
  * so its request log outlives the kill.
  */
+import { sealedReader } from './helpers/sealed-reader.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,8 +92,11 @@ describe('re-verification across a SIGKILL', () => {
       async () => query<{ n: number }>(`select count(*) as n from terminations where state = 'completed'`)[0]!.n === SUBJECTS,
       'every termination completed',
     );
-    const tasks = query<{ id: string; account: string }>(`select id, account from tasks`);
-    const accounts = new Map(tasks.map((t) => [t.id, (JSON.parse(t.account) as { id: string }).id]));
+    // Accounts are sealed at rest (docs/privacy.md): opened with the daemon's keyring and key file.
+    const tasks = (await sealedReader(join(dir, 'store.db'))).withAccounts(
+      query<{ id: string; termination_id: string; account: string | null }>(`select id, termination_id, account from tasks`),
+    );
+    const accounts = new Map(tasks.map((t) => [t.id, (JSON.parse(t.account!) as { id: string }).id]));
 
     // Reads slow enough that the claims are still in flight when the daemon dies.
     await faults(1_500);

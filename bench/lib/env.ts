@@ -73,8 +73,8 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
 /**
  * The doors a disable leaves open (issue 32), as config/sandbox.yaml's employee playbook runs
  * them: not critical, and no critical step waits for them. `before` are listed ahead of the
- * kind's disable and race it, because they need the live account (Google's backup codes,
- * Gmail settings and Drive as the leaver, the wipes) or because it is not known that the
+ * kind's disable and race it, because they need the live account (Google's backup codes
+ * and Gmail settings, the wipes) or because it is not known that the
  * provider accepts them on a disabled one (Okta's three, listed after its suspend but
  * waiting for nothing); within a provider the claim order follows the step order. The
  * `after` ones that name the disable in `after:` work as well on a disabled account, so they
@@ -95,9 +95,9 @@ export const DOOR_STEPS: Partial<Record<SandboxKind, { before: Step[]; after: St
       { id: 'google-clear-recovery', provider: 'google', action: 'clear_recovery' },
       { id: 'google-wipe-devices', provider: 'google', action: 'wipe_devices' },
       { id: 'google-stop-forwarding', provider: 'google', action: 'stop_mail_forwarding' },
-      { id: 'google-revoke-public-links', provider: 'google', action: 'revoke_public_links' },
     ],
     after: [
+      { id: 'google-revoke-public-links', provider: 'google', action: 'revoke_public_links', after: ['google-suspend'] },
       { id: 'google-remove-mfa', provider: 'google', action: 'remove_mfa', after: ['google-suspend'] },
       { id: 'google-remove-admin-roles', provider: 'google', action: 'remove_admin_roles', after: ['google-suspend'] },
       { id: 'google-reset-password', provider: 'google', action: 'reset_password', after: ['google-suspend'] },

@@ -16,7 +16,7 @@ import { coerceError } from './domain/errors.ts';
 import { NOT_REVERIFIED } from './domain/reverify.ts';
 import { Engine } from './engine/engine.ts';
 import { Reverifier } from './engine/reverifier.ts';
-import { SIDE_THREAD_NICE, startAttemptThread } from './startup/attempt-thread.ts';
+import { startAttemptThread } from './startup/attempt-thread.ts';
 import type { AttemptRunner } from './engine/attempts.ts';
 import { installConnectionFence } from './startup/connection-fence.ts';
 import { inlineAttempts } from './startup/inline-attempts.ts';
@@ -96,22 +96,11 @@ export async function startDaemon(config: Config, options: DaemonOptions): Promi
       ? await inlineProviders(specs, modules, logger, check, options.now)
       : await startAttemptThread(specs, logger, check, { niceIncrement: config.engine.providerThreadNice, events });
     cleanup.push(() => attempts.close());
-    // The steps the cut comes before get a thread of their own, lower in CPU priority
-    // (docs/architecture.md, "The cut first"); inline, they share the daemon's thread.
-    const sideAttempts = modules
-      ? undefined
-      : await startAttemptThread(specs, logger.child({ attemptThread: 'side' }), check, {
-          niceIncrement: Math.min(19, config.engine.providerThreadNice + SIDE_THREAD_NICE),
-          events,
-          validated: true,
-        });
-    if (sideAttempts) cleanup.push(() => sideAttempts.close());
 
     const engine = new Engine({
       store,
       limits: new Map(specs.map((s) => [s.name, s.limits])),
       attempts,
-      ...(sideAttempts ? { sideAttempts } : {}),
       engine: config.engine,
       events,
       logger: logger.child({ component: 'engine' }),

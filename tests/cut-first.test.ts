@@ -6,7 +6,6 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Task } from '../src/domain/types.ts';
-import type { AttemptRunner } from '../src/engine/attempts.ts';
 import { CutFirst, criticalFirst, holdsForCut } from '../src/engine/cut-first.ts';
 import { FakeProvider } from './helpers/fake-provider.ts';
 import { allIn, createHarness, type Harness } from './helpers/engine-harness.ts';
@@ -116,34 +115,6 @@ describe('the cut first, in the engine', () => {
     harness.engine({ workerId: 'next' }).start();
     await harness.waitForTasks(termination.id, allIn('succeeded'));
     expect(idp.executions('remove_mfa')).toBe(1);
-  });
-});
-
-/** A runner that notes the step of every attempt it runs, then hands it to `inner`. */
-function noting(inner: AttemptRunner, seen: string[]): AttemptRunner {
-  return {
-    run: (request, hooks) => {
-      seen.push(request.task.stepId);
-      return inner.run(request, hooks);
-    },
-    leaseChanged: (taskId, deadline) => inner.leaseChanged(taskId, deadline),
-    abort: () => inner.abort(),
-    close: () => inner.close(),
-  };
-}
-
-describe('the side runner', () => {
-  it('runs the steps the cut comes before, and only those, when the engine is given one', async () => {
-    const { idp, badge } = providers(50);
-    harness = await createHarness([idp, badge], { playbooks: doorsPlaybook });
-    const cut: string[] = [];
-    const side: string[] = [];
-    harness.engine({ runners: (inline) => ({ attempts: noting(inline, cut), side: noting(inline, side) }) }).start();
-    const { termination } = await harness.service.submit({ source: 'admin', subject: subject('side'), actor: 'test' });
-    await harness.waitForTasks(termination.id, allIn('succeeded'));
-    // The door that races the disable stays with the cut: it must start in the same pass, on the same thread.
-    expect(cut.sort()).toEqual(['badge', 'disable', 'recovery']);
-    expect(side).toEqual(['mfa']);
   });
 });
 

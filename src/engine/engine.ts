@@ -14,7 +14,7 @@ import { waitingFor } from '../domain/waiting.ts';
 import type { LeaseRef, NewTask, TaskQueue } from '../store/store.ts';
 import { AttemptDurations } from './attempt-durations.ts';
 import type { AttemptRunner } from './attempts.ts';
-import { CutFirst, HOLD_MAX_MS, criticalFirst, holdsForCut } from './cut-first.ts';
+import { CutFirst, HOLD_MAX_MS, criticalFirst } from './cut-first.ts';
 import { monotonicMs } from './lease-fence.ts';
 import type { EngineEventBus } from './events.ts';
 import { ProviderGate } from './provider-gate.ts';
@@ -26,12 +26,6 @@ export interface EngineOptions {
   limits: ReadonlyMap<string, Config['providers'][string]['limits']>;
   /** Carries out the provider requests of each attempt (on this thread or a worker thread). */
   attempts: AttemptRunner;
-  /**
-   * Carries out the attempts of the steps the cut comes before (cut-first.ts: not critical,
-   * waiting for another step), when given: start-up gives a second worker thread at a lower
-   * CPU priority, so their CPU is what the cut's thread leaves over. Default: `attempts`.
-   */
-  sideAttempts?: AttemptRunner;
   engine: Config['engine'];
   events: EngineEventBus;
   logger: Logger;
@@ -213,8 +207,7 @@ export class Engine {
       action: task.action,
       attempt: task.attempts,
     });
-    const runner = holdsForCut(task) && this.options.sideAttempts ? this.options.sideAttempts : this.options.attempts;
-    const result = await runner.run(
+    const result = await this.options.attempts.run(
       {
         task,
         termination,
@@ -285,11 +278,6 @@ export class Engine {
     this.timer.unref();
   }
 
-  /** Every runner an attempt of this engine may be on: a lease change or an abort goes to each (only the one running the task acts on it). */
-  private get runners(): AttemptRunner[] {
-    return this.options.sideAttempts ? [this.options.attempts, this.options.sideAttempts] : [this.options.attempts];
-  }
-
   private leaseMargin(): number {
     return this.options.engine.leaseMargin ?? Math.floor(this.options.engine.lease / 3);
   }
@@ -324,14 +312,14 @@ export class Engine {
       if (this.leases.get(id) !== lease) continue;
       if (renewed.has(id)) {
         lease.deadline = sentAt + this.options.engine.lease;
-        this.runners.forEach((r) => r.leaseChanged(id, lease.deadline));
+        this.options.attempts.leaseChanged(id, lease.deadline);
       } else if (busy.has(id)) {
         // Still ours, its row locked by another transaction: the next heartbeat tries again,
         // and the fence stops the attempt if the lease runs short before one succeeds.
         continue;
       } else {
         this.leases.delete(id);
-        this.runners.forEach((r) => r.leaseChanged(id, null));
+        this.options.attempts.leaseChanged(id, null);
         this.options.logger.warn(
           { taskId: id },
           'lease lost: another worker holds the task now; its attempt here stops before its next provider request',
@@ -406,7 +394,7 @@ export class Engine {
       const leftover = [...this.leases.values()].map((lease) => lease.claim);
       // Aborted attempts end at once; queued ones see the signal and return without running.
       this.shutdown.abort(new Error('shutdown'));
-      this.runners.forEach((r) => r.abort());
+      this.options.attempts.abort();
       await this.options.store.releaseTasks(this.workerId, leftover);
       this.options.logger.warn({ released: leftover.length }, 'shutdown grace over: released unfinished tasks');
       await drained;

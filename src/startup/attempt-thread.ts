@@ -55,15 +55,6 @@ const CLOSE_TIMEOUT_MS = 10_000;
  */
 export const ATTEMPT_THREAD_OLD_SPACE_MB = 128;
 
-/**
- * How many nice steps below the attempt thread the side thread runs: the attempts of the
- * steps the cut comes before (src/engine/cut-first.ts: doors that wait for the disable,
- * clean-up) run there, so on a busy CPU they take what the cut's thread, intake and the
- * store leave over, and on an idle one they run at full speed. 10 steps give the cut's
- * thread about ten times its share when both want the CPU (CFS weights 1024 and 110).
- */
-export const SIDE_THREAD_NICE = 10;
-
 interface Pending {
   resolve(result: AttemptResult): void;
   reject(error: Error): void;
@@ -78,19 +69,13 @@ export async function startAttemptThread(
   specs: ProviderSpec[],
   logger: Logger,
   check: (providers: ProviderSummary[]) => void,
-  options: {
-    niceIncrement?: number;
-    events?: EngineEventBus;
-    /** Another thread already checked and validated the same providers (the side thread): skip both. */
-    validated?: boolean;
-  } = {},
+  options: { niceIncrement?: number; events?: EngineEventBus } = {},
 ): Promise<AttemptRunner> {
   const thread = new AttemptThread(
     { specs, logLevel: logger.level, niceIncrement: options.niceIncrement ?? 0 },
     logger,
     check,
     options.events,
-    options.validated ?? false,
   );
   try {
     await thread.start();
@@ -107,6 +92,7 @@ class AttemptThread implements AttemptRunner {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private closing = false;
+  private validated = false;
   private readonly logStream: pino.DestinationStream;
 
   constructor(
@@ -114,7 +100,6 @@ class AttemptThread implements AttemptRunner {
     private readonly logger: Logger,
     private readonly check: (providers: ProviderSummary[]) => void,
     private readonly events?: EngineEventBus,
-    private validated = false,
   ) {
     this.logStream = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym]!;
   }

@@ -9,7 +9,6 @@ import type { Provider } from '../../providers/contract.ts';
 import { configSchema, type Config } from '../../src/config/schema.ts';
 import type { Task, TaskState } from '../../src/domain/types.ts';
 import { inlineAttempts } from '../../src/startup/inline-attempts.ts';
-import type { AttemptRunner } from '../../src/engine/attempts.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { EngineEventBus } from '../../src/engine/events.ts';
 import { TerminationService } from '../../src/intake/termination-service.ts';
@@ -23,14 +22,7 @@ export interface Harness {
   events: EngineEventBus;
   service: TerminationService;
   config: Config;
-  engine(overrides?: {
-    workerId?: string;
-    lease?: number;
-    shutdownGrace?: number;
-    cutHoldMaxMs?: number;
-    /** Wraps the attempt runners (e.g. to see which one ran a task); `side` is the engine's sideAttempts, given only when wrapped. */
-    runners?: (inline: AttemptRunner) => { attempts: AttemptRunner; side?: AttemptRunner };
-  }): Engine;
+  engine(overrides?: { workerId?: string; lease?: number; shutdownGrace?: number; cutHoldMaxMs?: number }): Engine;
   /** Resolves when every task of the termination is in one of the states (polling the store, bounded). */
   waitForTasks(terminationId: string, done: (tasks: Task[]) => boolean, timeoutMs?: number): Promise<Task[]>;
   close(): Promise<void>;
@@ -60,7 +52,7 @@ export async function createHarness(providers: Provider[], config: { playbooks: 
       const engine = new Engine({
         store,
         limits: new Map(providers.map((p) => [p.name, { concurrency: 4 }])),
-        ...runnersOf(overrides.runners, inlineAttempts(new Map(providers.map((p) => [p.name, p])), silentLogger())),
+        attempts: inlineAttempts(new Map(providers.map((p) => [p.name, p])), silentLogger()),
         engine: {
           ...parsed.engine,
           ...(overrides.lease ? { lease: overrides.lease } : {}),
@@ -91,15 +83,6 @@ export async function createHarness(providers: Provider[], config: { playbooks: 
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-function runnersOf(
-  wrap: ((inline: AttemptRunner) => { attempts: AttemptRunner; side?: AttemptRunner }) | undefined,
-  inline: AttemptRunner,
-): { attempts: AttemptRunner; sideAttempts?: AttemptRunner } {
-  if (!wrap) return { attempts: inline };
-  const { attempts, side } = wrap(inline);
-  return side ? { attempts, sideAttempts: side } : { attempts };
 }
 
 export const allIn =

@@ -20,4 +20,21 @@ describe('ProviderGate', () => {
     expect(gate.capacity()).toBe(3);
     gate.close();
   });
+
+  it('starts queued critical work before queued other work, each in the order handed in', async () => {
+    const gate = new ProviderGate('idp', { concurrency: 1 }, () => undefined);
+    const order: string[] = [];
+    let unblock!: () => void;
+    const first = gate.run('first', () => new Promise<void>((resolve) => (unblock = resolve)));
+    const queued = [
+      gate.run('door-1', async () => void order.push('door-1')),
+      gate.run('cut-1', async () => void order.push('cut-1'), true),
+      gate.run('door-2', async () => void order.push('door-2')),
+      gate.run('cut-2', async () => void order.push('cut-2'), true),
+    ];
+    unblock();
+    await Promise.all([first, ...queued]);
+    expect(order).toEqual(['cut-1', 'cut-2', 'door-1', 'door-2']);
+    gate.close();
+  });
 });

@@ -73,10 +73,14 @@ export const CRITICAL_STEPS: Record<SandboxKind, Step[]> = {
 
 /**
  * The doors a disable leaves open (issue 32), as config/sandbox.yaml's employee playbook runs
- * them beside the cut: not critical, and no critical step waits for them. `before` are listed
- * ahead of the kind's disable and `after` behind it, in that playbook's order (Microsoft's
- * public links wait for its disable there too), because within a provider the claim order
- * follows the step order. AWS IAM's door, revoke_credentials, is its critical step already.
+ * them: not critical, and no critical step waits for them. `before` are listed ahead of the
+ * kind's disable and race it, because they need the live account (Google's backup codes
+ * and Gmail settings, the wipes) or because it is not known that the
+ * provider accepts them on a disabled one (Okta's three, listed after its suspend but
+ * waiting for nothing); within a provider the claim order follows the step order. The
+ * `after` ones that name the disable in `after:` work as well on a disabled account, so they
+ * wait for it and stay out of the cut's window. AWS IAM's door, revoke_credentials, is its
+ * critical step already.
  */
 export const DOOR_STEPS: Partial<Record<SandboxKind, { before: Step[]; after: Step[] }>> = {
   okta: {
@@ -92,22 +96,22 @@ export const DOOR_STEPS: Partial<Record<SandboxKind, { before: Step[]; after: St
       { id: 'google-clear-recovery', provider: 'google', action: 'clear_recovery' },
       { id: 'google-wipe-devices', provider: 'google', action: 'wipe_devices' },
       { id: 'google-stop-forwarding', provider: 'google', action: 'stop_mail_forwarding' },
-      { id: 'google-revoke-public-links', provider: 'google', action: 'revoke_public_links' },
     ],
     after: [
-      { id: 'google-remove-mfa', provider: 'google', action: 'remove_mfa' },
-      { id: 'google-remove-admin-roles', provider: 'google', action: 'remove_admin_roles' },
-      { id: 'google-reset-password', provider: 'google', action: 'reset_password' },
+      { id: 'google-revoke-public-links', provider: 'google', action: 'revoke_public_links', after: ['google-suspend'] },
+      { id: 'google-remove-mfa', provider: 'google', action: 'remove_mfa', after: ['google-suspend'] },
+      { id: 'google-remove-admin-roles', provider: 'google', action: 'remove_admin_roles', after: ['google-suspend'] },
+      { id: 'google-reset-password', provider: 'google', action: 'reset_password', after: ['google-suspend'] },
     ],
   },
   microsoft: {
     before: [{ id: 'microsoft-wipe-devices', provider: 'microsoft', action: 'wipe_devices' }],
     after: [
       { id: 'microsoft-revoke-public-links', provider: 'microsoft', action: 'revoke_public_links', after: ['microsoft-disable'] },
-      { id: 'microsoft-remove-mfa', provider: 'microsoft', action: 'remove_mfa' },
-      { id: 'microsoft-stop-forwarding', provider: 'microsoft', action: 'stop_mail_forwarding' },
-      { id: 'microsoft-remove-admin-roles', provider: 'microsoft', action: 'remove_admin_roles' },
-      { id: 'microsoft-reset-password', provider: 'microsoft', action: 'reset_password' },
+      { id: 'microsoft-remove-mfa', provider: 'microsoft', action: 'remove_mfa', after: ['microsoft-disable'] },
+      { id: 'microsoft-stop-forwarding', provider: 'microsoft', action: 'stop_mail_forwarding', after: ['microsoft-disable'] },
+      { id: 'microsoft-remove-admin-roles', provider: 'microsoft', action: 'remove_admin_roles', after: ['microsoft-disable'] },
+      { id: 'microsoft-reset-password', provider: 'microsoft', action: 'reset_password', after: ['microsoft-disable'] },
     ],
   },
 };

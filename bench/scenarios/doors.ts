@@ -41,7 +41,7 @@ interface Side {
   doors: boolean;
   ttrP50Ms: number;
   ttrP95Ms: number;
-  /** Median per measured termination: its non-critical tasks started before it was revoked (they competed with the cut). */
+  /** Median per measured termination: its non-critical tasks whose first attempt started before it was revoked (they competed with the cut). */
   doorsStartedBeforeRevoked: number;
   /** Non-critical tasks of the side that ended other than succeeded (the comparison is void if they failed). */
   doorTasksNotSucceeded: number;
@@ -96,7 +96,7 @@ export async function runDoors(options: DoorsBenchOptions): Promise<ScenarioResu
     notes: [
       `each side: a fresh daemon; ${options.warmup} warm-up terminations, then ${options.terminations} measured one after another; the doors side's playbook adds ${doorSteps} non-critical steps (bench/lib/env.ts DOOR_STEPS, in config/sandbox.yaml's order)`,
       `time to revoke = revoked_at - max(effective_at, requested_at) from the store; medians over ${options.pairs} rounds per side, the side going first alternating`,
-      'doorsStartedBeforeRevoked: median per termination of its non-critical tasks started before its revocation was verified, the proof that they competed with the cut',
+      'doorsStartedBeforeRevoked: median per termination of its non-critical tasks whose first attempt started before its revocation was verified (they competed with the cut); a step claimed and held by the engine while the cut runs is not counted until its attempt starts',
     ],
   };
 }
@@ -110,8 +110,10 @@ async function runSide(options: DoorsBenchOptions, doors: boolean): Promise<Side
     const measured: Array<{ id: string; ttrMs: number }> = [];
     for (let i = 0; i < options.terminations; i += 1) measured.push(await revokedThroughScim(env, run, i, options.perTerminationTimeoutMs));
     const db = env.readStore();
+    // Started = its first attempt's start (task_attempts), not its claim (tasks.started_at):
+    // the engine may hold a claimed step while the cut runs (src/engine/cut-first.ts).
     const startedBefore = db.prepare(
-      'SELECT count(*) AS n FROM tasks t JOIN terminations r ON r.id = t.termination_id WHERE r.id = ? AND t.critical = 0 AND t.started_at <= r.revoked_at',
+      'SELECT count(*) AS n FROM tasks t JOIN terminations r ON r.id = t.termination_id WHERE r.id = ? AND t.critical = 0 AND (SELECT min(a.started_at) FROM task_attempts a WHERE a.task_id = t.id) <= r.revoked_at',
     );
     // The last door steps may still run: wait (bounded) for them before counting what did not succeed.
     const open = db.prepare("SELECT count(*) AS n FROM tasks WHERE critical = 0 AND state IN ('pending', 'running')");

@@ -14,6 +14,7 @@ import { waitingFor } from '../domain/waiting.ts';
 import type { LeaseRef, NewTask, TaskQueue } from '../store/store.ts';
 import { AttemptDurations } from './attempt-durations.ts';
 import type { AttemptRunner } from './attempts.ts';
+import { CutFirst, HOLD_MAX_MS, criticalFirst } from './cut-first.ts';
 import { monotonicMs } from './lease-fence.ts';
 import type { EngineEventBus } from './events.ts';
 import { ProviderGate } from './provider-gate.ts';
@@ -40,6 +41,8 @@ export interface EngineOptions {
    * for approval, and `notify` (the brake's notifier) is told. Default none.
    */
   organizationMembersBrake?: { threshold: number; notify: string | null };
+  /** Longest a non-critical step waiting for another step is held while the cut runs (cut-first.ts). Default HOLD_MAX_MS. */
+  cutHoldMaxMs?: number;
 }
 
 /** A safety net against a lost wake-up (clock jump, dropped NOTIFY); not on the hot path. */
@@ -62,9 +65,11 @@ export class Engine {
   /** Claims this worker holds: each task's token and, by this process's clock, until when. */
   private readonly leases = new Map<string, { claim: LeaseRef; deadline: number }>();
   private readonly durations = new AttemptDurations();
+  private readonly cut: CutFirst;
 
   constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? (() => new Date());
+    this.cut = new CutFirst(options.cutHoldMaxMs ?? HOLD_MAX_MS);
     this.workerId = options.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     for (const [name, limits] of options.limits) {
       this.gates.set(name, new ProviderGate(name, limits, () => this.wake()));
@@ -134,7 +139,8 @@ export class Engine {
   /**
    * Claims for every provider with room at once (on SQLite the claims share one commit, on
    * PostgreSQL they run on separate connections), reads their terminations in one query,
-   * then starts the attempts longest first (attempt-durations.ts).
+   * then starts the critical attempts first and each group longest first (cut-first.ts,
+   * attempt-durations.ts).
    */
   private async claimAndDispatch(): Promise<void> {
     const now = this.now();
@@ -157,14 +163,23 @@ export class Engine {
     const batch = claimed.flat();
     if (batch.length === 0) return;
     const terminations = await this.options.store.getTerminations([...new Set(batch.map(({ task }) => task.terminationId))]);
-    for (const { gate, task } of this.durations.longestFirst(batch)) {
+    for (const { gate, task } of criticalFirst(this.durations.longestFirst(batch))) {
       this.leases.set(task.id, { claim: task, deadline: sentAt + this.options.engine.lease });
       this.dispatch(gate, task, terminations.get(task.terminationId));
     }
   }
 
   private dispatch(gate: ProviderGate, task: Task, termination: Termination | undefined): void {
-    const work = gate.run(task.id, () => this.execute(gate, task, termination));
+    const run = () => gate.run(task.id, () => this.execute(gate, task, termination), task.critical);
+    let work: Promise<void>;
+    if (task.critical) {
+      this.cut.criticalStarted();
+      work = run().finally(() => this.cut.criticalFinished());
+    } else {
+      // Held while the cut runs when it waits for another step; dropped (false) on shutdown, its lease given back there.
+      const held = this.cut.admit(task);
+      work = held ? held.then((admitted) => (admitted ? run() : undefined)) : run();
+    }
     const tracked = work
       .catch((error: unknown) => {
         this.options.logger.error({ err: coerceError(error), taskId: task.id }, 'task attempt crashed');
@@ -368,6 +383,10 @@ export class Engine {
     for (const off of this.unsubscribe) off();
     this.unsubscribe = [];
     if (this.timer) clearTimeout(this.timer);
+    // Steps held for the cut have not started: back to the queue at once, no attempt used.
+    const unstarted = this.cut.drop();
+    for (const task of unstarted) this.leases.delete(task.id);
+    if (unstarted.length > 0) await this.options.store.releaseTasks(this.workerId, unstarted);
     const drained = Promise.all([...this.gates.values()].map((g) => g.drained()));
     const graceOver = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
     const result = await Promise.race([drained.then(() => 'drained' as const), graceOver]);

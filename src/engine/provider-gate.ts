@@ -39,9 +39,14 @@ export class ProviderGate {
     return this.held.size;
   }
 
-  run(taskId: string, work: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `work` within the limits. `critical` work queued behind a full gate (or a rate
+   * interval) starts before the other queued work, in the order each was handed in
+   * (cut-first.ts).
+   */
+  run(taskId: string, work: () => Promise<void>, critical = false): Promise<void> {
     this.held.add(taskId);
-    return this.queue.add(work).finally(() => this.held.delete(taskId));
+    return this.queue.add(work, { priority: critical ? 1 : 0 }).finally(() => this.held.delete(taskId));
   }
 
   /** The provider asked us to wait: stop starting its tasks until then. */

@@ -22,7 +22,7 @@ export interface Harness {
   events: EngineEventBus;
   service: TerminationService;
   config: Config;
-  engine(overrides?: { workerId?: string; lease?: number; shutdownGrace?: number }): Engine;
+  engine(overrides?: { workerId?: string; lease?: number; shutdownGrace?: number; cutHoldMaxMs?: number }): Engine;
   /** Resolves when every task of the termination is in one of the states (polling the store, bounded). */
   waitForTasks(terminationId: string, done: (tasks: Task[]) => boolean, timeoutMs?: number): Promise<Task[]>;
   close(): Promise<void>;
@@ -61,6 +61,7 @@ export async function createHarness(providers: Provider[], config: { playbooks: 
         events,
         logger: silentLogger(),
         workerId: overrides.workerId,
+        ...(overrides.cutHoldMaxMs !== undefined ? { cutHoldMaxMs: overrides.cutHoldMaxMs } : {}),
       });
       engines.push(engine);
       return engine;

@@ -15,7 +15,7 @@ import { verifyReceipt } from '../../src/privacy/receipt.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import type { AttemptOutcome } from '../../src/store/store.ts';
 import type { StoreBackend, TestDatabase } from './backends.ts';
-import { newTask, newTermination } from './suite.ts';
+import { newTask, newTermination, succeededAttempt } from './suite.ts';
 
 const T0 = Date.UTC(2030, 0, 1, 9, 0, 0);
 const MINUTE = 60_000;
@@ -63,18 +63,7 @@ export function defineErasureSuite(backend: StoreBackend): void {
       const tasks = await store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: MINUTE, limit: 100 });
       for (const task of tasks) await finish(task);
     }
-    const finish = (task: Task) =>
-      store.finishAttempt('w1', task, succeeded, {
-        taskId: task.id,
-        attempt: task.attempts,
-        worker: 'w1',
-        startedAt: new Date(now),
-        finishedAt: new Date(now),
-        outcome: 'succeeded',
-        errorKind: null,
-        errorMessage: null,
-        evidence: null,
-      });
+    const finish = (task: Task) => store.finishAttempt('w1', task, succeeded, succeededAttempt(task, now));
 
     const refusal = async (promise: Promise<unknown>) => {
       const error = await promise.then(

@@ -8,7 +8,7 @@ import type { Task } from '../../src/domain/types.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import type { AttemptOutcome } from '../../src/store/store.ts';
 import type { StoreBackend, TestDatabase } from './backends.ts';
-import { newTask, newTermination } from './suite.ts';
+import { newTask, newTermination, succeededAttempt } from './suite.ts';
 
 const T0 = Date.UTC(2030, 0, 1, 9, 0, 0);
 const MINUTE = 60_000;
@@ -30,18 +30,7 @@ export function defineLegalHoldSuite(backend: StoreBackend): void {
     });
 
     const claim = () => store.claimDueTasks({ worker: 'w1', provider: 'okta', now: new Date(now), leaseMs: MINUTE, limit: 100 });
-    const finish = (task: Task) =>
-      store.finishAttempt('w1', task, succeeded, {
-        taskId: task.id,
-        attempt: task.attempts,
-        worker: 'w1',
-        startedAt: new Date(now),
-        finishedAt: new Date(now),
-        outcome: 'succeeded',
-        errorKind: null,
-        errorMessage: null,
-        evidence: null,
-      });
+    const finish = (task: Task) => store.finishAttempt('w1', task, succeeded, succeededAttempt(task, now));
 
     /** A leaver filed under their HRIS id: a disable now, a delete after it (a retention of one minute). */
     async function leaver(externalId: string, email: string) {

@@ -13,7 +13,7 @@ import { insertMemberTasks } from '../../src/store/sql/member-tasks.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import type { AttemptOutcome } from '../../src/store/store.ts';
 import type { StoreBackend, TestDatabase } from './backends.ts';
-import { newTask, newTermination } from './suite.ts';
+import { newTask, newTermination, succeededAttempt } from './suite.ts';
 
 const T0 = Date.UTC(2030, 0, 1, 9, 0, 0);
 const MINUTE = 60_000;
@@ -49,18 +49,7 @@ export function defineMemberExpansionSuite(backend: StoreBackend): void {
     });
 
     const claim = (provider = 'okta') => store.claimDueTasks({ worker: 'w1', provider, now: new Date(now), leaseMs: MINUTE, limit: 1000 });
-    const finish = (task: Task, outcome: AttemptOutcome) =>
-      store.finishAttempt('w1', task, outcome, {
-        taskId: task.id,
-        attempt: task.attempts,
-        worker: 'w1',
-        startedAt: new Date(now),
-        finishedAt: new Date(now),
-        outcome: 'succeeded',
-        errorKind: null,
-        errorMessage: null,
-        evidence: null,
-      });
+    const finish = (task: Task, outcome: AttemptOutcome) => store.finishAttempt('w1', task, outcome, succeededAttempt(task, now));
 
     /** An organization: expand at Okta, then a notification that waits for the expansion. */
     async function organization() {

@@ -8,7 +8,7 @@ import type { Task } from '../../src/domain/types.ts';
 import type { SqlStore } from '../../src/store/sql-store.ts';
 import type { AttemptOutcome, ReverifyClaimRequest } from '../../src/store/store.ts';
 import type { StoreBackend, TestDatabase } from './backends.ts';
-import { newTask, newTermination } from './suite.ts';
+import { newTask, newTermination, succeededAttempt } from './suite.ts';
 
 const T0 = Date.UTC(2030, 0, 1, 9, 0, 0);
 const MINUTE = 60_000;
@@ -216,15 +216,5 @@ export function defineReverifySuite(backend: StoreBackend): void {
 }
 
 function attemptOf(task: Task) {
-  return {
-    taskId: task.id,
-    attempt: task.attempts,
-    worker: 'w1',
-    startedAt: new Date(T0),
-    finishedAt: new Date(T0),
-    outcome: 'succeeded' as const,
-    errorKind: null,
-    errorMessage: null,
-    evidence: null,
-  };
+  return succeededAttempt(task, T0);
 }

@@ -96,6 +96,21 @@ function attemptFor(task: Task, worker: string, outcome: AttemptOutcome, at: num
  * before, and its hash recomputes from its fields. (Not in seq order: on PostgreSQL seq
  * values commit out of order, and the chain follows the linker.)
  */
+/** The attempt record of a worker `w1` that ran `task` at `at` and succeeded, as the suites finish tasks. */
+export function succeededAttempt(task: Task, at: number): TaskAttempt {
+  return {
+    taskId: task.id,
+    attempt: task.attempts,
+    worker: 'w1',
+    startedAt: new Date(at),
+    finishedAt: new Date(at),
+    outcome: 'succeeded',
+    errorKind: null,
+    errorMessage: null,
+    evidence: null,
+  };
+}
+
 export function expectLinearChain(entries: AuditEntry[]): void {
   let prev = GENESIS_HASH;
   entries.forEach((entry, i) => {

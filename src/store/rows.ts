@@ -21,6 +21,8 @@ export const SEALED = {
   subject: 'terminations.subject',
   reason: 'terminations.reason',
   account: 'tasks.account',
+  /** A member task's params name the client's person (src/domain/members.ts): sealed; others are the playbook's, in clear. */
+  params: 'tasks.params',
   lastError: 'tasks.last_error',
   evidence: 'tasks.evidence',
   attemptError: 'task_attempts.error_message',
@@ -98,7 +100,7 @@ export function toTask(row: Selectable<TasksTable>, dependsOn: string[], keys: R
     stepId: row.step_id,
     provider: row.provider,
     action: row.action as Task['action'],
-    params: JSON.parse(row.params) as JsonObject,
+    params: openedJson(keys, owner, SEALED.params, row.params) ?? {},
     critical: Boolean(row.critical),
     dependsOn,
     notBefore: date(row.not_before),

@@ -85,6 +85,15 @@ export function defineMemberExpansionSuite(backend: StoreBackend): void {
       expect(one.account).toEqual({ id: '00u2', login: 'm2@acme.example' });
       expect(one.params).toEqual({ member: { id: '00u2', email: 'm2@acme.example', login: 'm2@acme.example' } });
       expect((await store.getTermination(t.id))?.state, 'members left to do keep it running').toBe('running');
+      // The client's people are personal data: their params and accounts are sealed at rest (docs/privacy.md).
+      const { db: kysely } = (store as unknown as { ctx: { db: Kysely<Database> } }).ctx;
+      const stored = await kysely
+        .selectFrom('tasks')
+        .select(['params', 'account'])
+        .where('termination_id', '=', t.id)
+        .where('step_id', 'like', 'okta-members/%')
+        .execute();
+      expect(stored.filter((r) => r.params.includes('acme.example') || r.account?.includes('acme.example'))).toEqual([]);
 
       const audit = (await store.listAuditOf(t.id)).filter((e) => e.action === 'task.expanded');
       expect(audit).toHaveLength(1);

@@ -22,7 +22,9 @@ export async function insertTasks(
         step_id: task.stepId,
         provider: task.provider,
         action: task.action,
-        params: JSON.stringify(task.params),
+        params: Object.hasOwn(task.params, 'member')
+          ? sealedJson(options.keys ?? NO_KEYS, terminationId, SEALED.params, task.params)!
+          : JSON.stringify(task.params),
         critical: task.critical ? 1 : 0,
         not_before: task.notBefore.getTime(),
         state: 'pending',

@@ -35,6 +35,15 @@ export function keysOf(subject: Subject): string[] {
   return [...keys];
 }
 
+/**
+ * Every key one identifier could be filed under, whatever kind it is: the HRIS id of one
+ * record may be the user name or email of another (case ignored where SCIM ignores it).
+ */
+export function keysOfIdentifier(identifier: string): string[] {
+  const lower = identifier.toLowerCase();
+  return [`ext:${identifier}`, `user:${lower}`, `email:${lower}`];
+}
+
 /** The key of a client organization: `org:<id>`, the id as given (ours, not a person's name). */
 export function organizationKey(id: string): string {
   const trimmed = id.trim();

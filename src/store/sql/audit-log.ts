@@ -6,12 +6,15 @@
 import { sql, type Kysely } from 'kysely';
 import { UNRESOLVED_TERMINATION_STATES, type TerminationState } from '../../domain/types.ts';
 import type { JsonObject } from '../../domain/types.ts';
-import { toAuditEntry } from '../rows.ts';
+import { openedJson, toAuditEntry } from '../rows.ts';
 import type { PersonalData, RecordKeys } from './personal-data.ts';
 import type { Database } from '../schema.ts';
 import type { AuditEntry, AuditLog, NewAuditEntry } from '../store.ts';
 import { AuditLinker, DEFAULT_LINKER_TIMING, type AuditLinkerTiming } from './audit-linker.ts';
 import type { StoreContext, Tx } from './context.ts';
+
+/** The associated data a sealed entry's data is bound to (personal-data.ts). */
+const AUDIT_DATA = 'audit_log.data';
 
 /**
  * A sealed entry's stored data: the entry's data sealed under its record's key, and the
@@ -40,12 +43,8 @@ async function openEntries(personal: PersonalData, db: Kysely<Database>, entries
   return entries.map((entry, i) => {
     const s = sealed[i];
     if (!s) return entry;
-    const opened = keys.open(s.record, 'audit_log.data', s.sealed);
-    return {
-      ...entry,
-      sealedData: JSON.stringify(entry.data),
-      data: opened === null ? { erased: true } : (JSON.parse(opened) as JsonObject),
-    };
+    // openedJson gives null only for a null column; a sealed entry always has its text.
+    return { ...entry, sealedData: JSON.stringify(entry.data), data: openedJson(keys, s.record, AUDIT_DATA, s.sealed)! };
   });
 }
 
@@ -70,7 +69,7 @@ export class SqlAuditLog implements AuditLog {
     if (owner !== null) {
       const recordKeys = keys?.has(owner) ? keys : await this.keysIn(trx, owner);
       if (recordKeys.has(owner))
-        data = JSON.stringify({ sealed: recordKeys.seal(owner, 'audit_log.data', data), record: owner } satisfies SealedData);
+        data = JSON.stringify({ sealed: recordKeys.seal(owner, AUDIT_DATA, data), record: owner } satisfies SealedData);
     }
     await trx
       .insertInto('audit_log')

@@ -16,13 +16,14 @@ import {
   type SignedReceipt,
 } from '../../domain/erasure.ts';
 import { newId } from '../../domain/ids.ts';
-import { keysOf, likePatternOf } from '../../domain/subject.ts';
+import { keysOf } from '../../domain/subject.ts';
 import { UNRESOLVED_TERMINATION_STATES, type Subject } from '../../domain/types.ts';
 import { pseudonymOf } from '../../privacy/pseudonym.ts';
 import type { ErasurePublicKey, ReceiptSigner } from '../../privacy/receipt.ts';
 import type { ErasureStore, KeepPersonalData, NewErasureRequest, RetentionOutcome } from '../erasure-store.ts';
 import type { Database } from '../schema.ts';
 import type { SqlAuditLog } from './audit-log.ts';
+import { filedUnderAny } from './subject-search.ts';
 import type { StoreContext, Tx } from './context.ts';
 import { holdRowsCovering } from './legal-holds.ts';
 
@@ -339,20 +340,14 @@ export class SqlErasure implements ErasureStore {
     return update({ state: 'done', due_at: now, because: null, erasure_id: receipt.receipt.erasureId });
   }
 
-  /** Terminations on record, not erased, whose subject forms one of `keys` (plain, or as a blind index once sealed). */
+  /** Terminations on record, not erased, whose subject forms one of `keys` (filed under their blind indexes). */
   private async terminationsOf(trx: Tx, keys: string[]): Promise<string[]> {
     if (keys.length === 0) return [];
-    const candidates = [...new Set([...keys, ...keys.map((k) => this.ctx.personal.index(k))])];
     const rows = await on(trx)
       .selectFrom('terminations')
       .select('id')
       .where('erased_at', 'is', null)
-      .where((w) =>
-        w.or([
-          w('subject_key', 'in', candidates),
-          ...candidates.map((k) => sql<boolean>`subject_keys like ${likePatternOf(k)} escape '\\'`),
-        ]),
-      )
+      .where(filedUnderAny(keys.map((k) => this.ctx.personal.index(k))))
       .orderBy('requested_at')
       .execute();
     return rows.map((r) => r.id);

@@ -7,7 +7,7 @@ import type { ExpressionBuilder, Selectable, SqlBool } from 'kysely';
 import { sql } from 'kysely';
 import { newId } from '../../domain/ids.ts';
 import type { HoldTarget, LegalHold } from '../../domain/legal-hold.ts';
-import { keysOf, likePatternOf, subjectKey } from '../../domain/subject.ts';
+import { keysOf, keysOfIdentifier, likePatternOf, subjectKey } from '../../domain/subject.ts';
 import { DESTRUCTIVE_ACTIONS, type Subject } from '../../domain/types.ts';
 import type { Database, LegalHoldsTable } from '../schema.ts';
 import type { HeldTask, LegalHoldStore, PlacedHold } from '../store.ts';
@@ -15,6 +15,7 @@ import type { SqlAuditLog } from './audit-log.ts';
 import { emitWake, type StoreContext, type Tx } from './context.ts';
 import { SEALED } from '../rows.ts';
 import { ERASED, type RecordKeys } from './personal-data.ts';
+import { filedUnderAny } from './subject-search.ts';
 
 type AliasedTasks = Database & { t: Database['tasks'] };
 
@@ -221,13 +222,10 @@ export class SqlLegalHolds implements LegalHoldStore {
     const indexed = new Set(given.map((k) => personal.index(k)));
     for (const identifier of new Set(given.map((k) => k.slice(k.indexOf(':') + 1)))) {
       // The identifier as any kind of key: the HRIS id of one record may be the email of another.
-      const asKeys = [`ext:${identifier}`, `user:${identifier.toLowerCase()}`, `email:${identifier.toLowerCase()}`].map((k) =>
-        personal.index(k),
-      );
       const rows = await trx
         .selectFrom('terminations')
         .select(['id', 'subject_key', 'subject'])
-        .where((w) => w.or(asKeys.map((k) => sql<SqlBool>`subject_keys like ${likePatternOf(k)} escape '\\'`)))
+        .where(filedUnderAny(keysOfIdentifier(identifier).map((k) => personal.index(k))))
         .execute();
       const recordKeys = await personal.read(
         trx,
@@ -286,12 +284,7 @@ async function keysOfHolds(db: Tx | StoreContext['db'], ids: string[]): Promise<
 async function coveredTerminations(trx: Tx, terminationId: string | null, keys: string[]): Promise<string[]> {
   if (terminationId !== null) return [terminationId];
   if (keys.length === 0) return [];
-  const rows = await trx
-    .selectFrom('terminations')
-    .select(['id'])
-    .where((w) => w.or([w('subject_key', 'in', keys), ...keys.map((k) => sql<boolean>`subject_keys like ${likePatternOf(k)} escape '\\'`)]))
-    .orderBy('requested_at')
-    .execute();
+  const rows = await trx.selectFrom('terminations').select(['id']).where(filedUnderAny(keys)).orderBy('requested_at').execute();
   return rows.map((r) => r.id);
 }
 
